@@ -1,0 +1,426 @@
+//! Helpers shared by the end-to-end tests: fresh temporary folders, a byte-exact tree copy
+//! that keeps odd file names and symlinks intact, snapshots of trees, and a thin wrapper
+//! around the real `cairn` binary that parses its `problem:` / `warning:` lines.
+//!
+//! Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Upper bound for one run of the binary: the bags in these tests are tiny, so anything slower
+/// than this is a hang (for example a validator blocked on opening a FIFO outside the bag).
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The problem kinds the CLI contract promises to keep stable.
+pub const PROBLEM_KINDS: &[&str] = &[
+    "digest-mismatch",
+    "payload-missing",
+    "payload-unlisted",
+    "tag-missing",
+    "oxum-mismatch",
+    "duplicate-entry",
+    "path-escapes-bag",
+    "symlink",
+    "bagit-txt-invalid",
+    "manifest-missing",
+    "manifest-malformed",
+    "data-dir-missing",
+];
+
+/// A fresh, uniquely named temporary folder (removed when dropped).
+///
+/// Every test gets its own folder so that no test ever reuses a name that was just deleted.
+pub fn fresh_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("cairn-test-{label}-"))
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a temporary folder for {label}: {e}"))
+}
+
+/// Builds a relative path from raw bytes, so names may hold `\n`, `\r`, NFD sequences...
+pub fn bpath(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(bytes))
+}
+
+/// Writes `contents` to `root/rel`, creating parent folders.
+pub fn write_file(root: &Path, rel: impl AsRef<Path>, contents: &[u8]) {
+    let path = root.join(rel.as_ref());
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .unwrap_or_else(|e| panic!("create_dir_all {}: {e}", parent.display()));
+    }
+    fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e:?}", path.display()));
+}
+
+/// Copies the tree at `src` to `dst` (which must not exist) byte for byte.
+///
+/// Names are carried over as raw `OsString`s (no Unicode normalisation, no lossy
+/// conversion), regular files are copied by content, symlinks are recreated as symlinks with
+/// the same target (never followed). Permissions are NOT copied: the conformance checkout is
+/// read-only and the copies must be writable and removable.
+pub fn copy_tree(src: &Path, dst: &Path) {
+    let meta = fs::symlink_metadata(src)
+        .unwrap_or_else(|e| panic!("symlink_metadata {}: {e}", src.display()));
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        let target =
+            fs::read_link(src).unwrap_or_else(|e| panic!("read_link {}: {e}", src.display()));
+        std::os::unix::fs::symlink(&target, dst)
+            .unwrap_or_else(|e| panic!("symlink {}: {e}", dst.display()));
+    } else if ft.is_dir() {
+        fs::create_dir(dst).unwrap_or_else(|e| panic!("create_dir {}: {e}", dst.display()));
+        let mut names: Vec<OsString> = fs::read_dir(src)
+            .unwrap_or_else(|e| panic!("read_dir {}: {e}", src.display()))
+            .map(|entry| entry.expect("read_dir entry").file_name())
+            .collect();
+        names.sort();
+        for name in names {
+            copy_tree(&src.join(&name), &dst.join(&name));
+        }
+    } else if ft.is_file() {
+        let bytes = fs::read(src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
+        fs::write(dst, bytes).unwrap_or_else(|e| panic!("write {}: {e}", dst.display()));
+    } else {
+        panic!("copy_tree: unsupported file type at {}", src.display());
+    }
+}
+
+/// One entry of a tree snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Dir,
+    File(Vec<u8>),
+    Symlink(PathBuf),
+}
+
+/// Every entry under `root` (relative paths, raw bytes), with file contents and link targets.
+/// Two equal snapshots mean the same names, the same contents and the same links.
+pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
+    fn walk(root: &Path, rel: &Path, out: &mut BTreeMap<PathBuf, Node>) {
+        let dir = root.join(rel);
+        for entry in
+            fs::read_dir(&dir).unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
+        {
+            let entry = entry.expect("read_dir entry");
+            let rel_child = rel.join(entry.file_name());
+            let path = entry.path();
+            let ft = fs::symlink_metadata(&path)
+                .unwrap_or_else(|e| panic!("symlink_metadata {}: {e}", path.display()))
+                .file_type();
+            if ft.is_symlink() {
+                out.insert(rel_child, Node::Symlink(fs::read_link(&path).unwrap()));
+            } else if ft.is_dir() {
+                out.insert(rel_child.clone(), Node::Dir);
+                walk(root, &rel_child, out);
+            } else {
+                let bytes =
+                    fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+                out.insert(rel_child, Node::File(bytes));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, Path::new(""), &mut out);
+    out
+}
+
+/// Human-readable difference between two snapshots (empty when equal).
+pub fn snapshot_diff(before: &BTreeMap<PathBuf, Node>, after: &BTreeMap<PathBuf, Node>) -> String {
+    let mut out = String::new();
+    for (path, node) in before {
+        match after.get(path) {
+            None => out.push_str(&format!("  removed: {:?}\n", path)),
+            Some(other) if other != node => out.push_str(&format!("  changed: {:?}\n", path)),
+            _ => {}
+        }
+    }
+    for path in after.keys() {
+        if !before.contains_key(path) {
+            out.push_str(&format!("  added:   {:?}\n", path));
+        }
+    }
+    out
+}
+
+/// RFC 8493 §2.1.3 encoding of a manifest path: CR, LF and `%` and only those.
+pub fn encode_manifest_path(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    for &b in raw {
+        match b {
+            b'%' => out.extend_from_slice(b"%25"),
+            b'\r' => out.extend_from_slice(b"%0D"),
+            b'\n' => out.extend_from_slice(b"%0A"),
+            _ => out.push(b),
+        }
+    }
+    out
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn sha512_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha512::digest(data))
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(data))
+}
+
+pub fn blake3_hex(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+/// Digest of `data` with a BagIt algorithm name, computed independently of cairn.
+pub fn digest_hex(algorithm: &str, data: &[u8]) -> String {
+    match algorithm {
+        "sha512" => sha512_hex(data),
+        "sha256" => sha256_hex(data),
+        "blake3" => blake3_hex(data),
+        other => panic!("test helper does not know algorithm {other}"),
+    }
+}
+
+/// A manifest line split into (checksum, raw path bytes as written in the file).
+/// Panics unless the line is exactly `HEX  path` (two spaces), the format cairn promises.
+pub fn parse_manifest(bytes: &[u8], file: &str) -> Vec<(String, Vec<u8>)> {
+    assert!(
+        bytes.is_empty() || bytes.ends_with(b"\n"),
+        "{file}: last line is not terminated by LF"
+    );
+    let mut out = Vec::new();
+    for line in bytes.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        let sep = line.windows(2).position(|w| w == b"  ").unwrap_or_else(|| {
+            panic!("{file}: line without two-space separator: {:?}", bstr(line))
+        });
+        let checksum = std::str::from_utf8(&line[..sep])
+            .unwrap_or_else(|_| panic!("{file}: non-UTF-8 checksum"))
+            .to_string();
+        assert!(
+            !checksum.is_empty() && checksum.bytes().all(|c| c.is_ascii_hexdigit()),
+            "{file}: checksum is not hex: {checksum:?}"
+        );
+        out.push((checksum, line[sep + 2..].to_vec()));
+    }
+    out
+}
+
+/// Debug-friendly rendering of bytes.
+pub fn bstr(bytes: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(bytes))
+}
+
+/// One `problem:` or `warning:` line of cairn's stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diag {
+    pub path: String,
+    pub kind: String,
+    pub detail: String,
+}
+
+fn looks_like_kind(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.as_bytes()[0].is_ascii_lowercase()
+}
+
+/// Parses the lines of `stderr` starting with `prefix` (`"problem: "` or `"warning: "`) into
+/// path / kind / detail. The path may itself contain `": "`, so the kind is the first
+/// `": "`-separated field after the path that is a known problem kind, or failing that the
+/// first field that looks like a kind (lowercase letters, digits and hyphens).
+pub fn parse_diags(stderr: &str, prefix: &str) -> Vec<Diag> {
+    let mut out = Vec::new();
+    for line in stderr.lines() {
+        let Some(rest) = line.strip_prefix(prefix) else {
+            continue;
+        };
+        let parts: Vec<&str> = rest.split(": ").collect();
+        let idx = (1..parts.len())
+            .find(|&i| PROBLEM_KINDS.contains(&parts[i]))
+            .or_else(|| (1..parts.len()).find(|&i| looks_like_kind(parts[i])));
+        match idx {
+            Some(i) => out.push(Diag {
+                path: parts[..i].join(": "),
+                kind: parts[i].to_string(),
+                detail: parts[i + 1..].join(": "),
+            }),
+            None => out.push(Diag {
+                path: rest.to_string(),
+                kind: String::new(),
+                detail: String::new(),
+            }),
+        }
+    }
+    out
+}
+
+/// The outcome of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub cmdline: String,
+    /// `None` when the process was killed by a signal (a crash) or timed out.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn problems(&self) -> Vec<Diag> {
+        parse_diags(&self.stderr, "problem: ")
+    }
+
+    pub fn warnings(&self) -> Vec<Diag> {
+        parse_diags(&self.stderr, "warning: ")
+    }
+
+    /// True if some `problem:` line has exactly this path and kind.
+    pub fn has_problem(&self, path: &str, kind: &str) -> bool {
+        self.problems()
+            .iter()
+            .any(|d| d.path == path && d.kind == kind)
+    }
+
+    /// True if some `problem:` line has this kind and its path contains `fragment`.
+    pub fn has_problem_like(&self, fragment: &str, kind: &str) -> bool {
+        self.problems()
+            .iter()
+            .any(|d| d.path.contains(fragment) && d.kind == kind)
+    }
+
+    pub fn kinds(&self) -> Vec<String> {
+        self.problems().into_iter().map(|d| d.kind).collect()
+    }
+
+    /// Everything needed to understand a failed assertion.
+    pub fn describe(&self) -> String {
+        format!(
+            "command: {}\nexit: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.cmdline, self.code, self.stdout, self.stderr
+        )
+    }
+
+    pub fn assert_code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(expected),
+            "unexpected exit status\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    pub fn assert_problem(&self, path: &str, kind: &str) -> &Self {
+        assert!(
+            self.has_problem(path, kind),
+            "expected a line `problem: {path}: {kind}: ...` on stderr\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    pub fn assert_no_problems(&self) -> &Self {
+        assert!(
+            self.problems().is_empty(),
+            "expected no `problem:` lines\n{}",
+            self.describe()
+        );
+        self
+    }
+}
+
+/// The `cairn` binary built by cargo for this test run, with a timeout and a quiet
+/// environment (no RUST_LOG, so tracing output cannot pollute stderr).
+pub fn cairn_cmd() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("cairn")
+        .expect("the cairn binary was not built (is src/main.rs compiling?)");
+    cmd.timeout(TIMEOUT);
+    cmd.env_remove("RUST_LOG");
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs `cairn ARGS...` (optionally in `cwd`) and captures everything.
+pub fn run_cairn_in<I, S>(cwd: Option<&Path>, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_cairn_full(cwd, TIMEOUT, args)
+}
+
+/// Like [`run_cairn_in`] with an explicit timeout.
+pub fn run_cairn_full<I, S>(cwd: Option<&Path>, timeout: Duration, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<OsString> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect();
+    let cmdline = std::iter::once("cairn".to_string())
+        .chain(args.iter().map(|a| format!("{:?}", a)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = cairn_cmd();
+    cmd.timeout(timeout);
+    cmd.args(&args);
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {cmdline}: {e}"));
+    Run {
+        cmdline,
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub fn run_cairn<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_cairn_in(None, args)
+}
+
+/// `cairn bag validate BAG [extra...]`
+pub fn validate(bag: &Path, extra: &[&str]) -> Run {
+    let mut args: Vec<OsString> = vec!["bag".into(), "validate".into(), bag.into()];
+    args.extend(extra.iter().map(OsString::from));
+    run_cairn(args)
+}
+
+/// `cairn bag create SRC --output DEST [extra...]`
+pub fn create(src: &Path, dest: &Path, extra: &[&str]) -> Run {
+    let mut args: Vec<OsString> = vec![
+        "bag".into(),
+        "create".into(),
+        src.into(),
+        "--output".into(),
+        dest.into(),
+    ];
+    args.extend(extra.iter().map(OsString::from));
+    run_cairn(args)
+}
+
+/// Concatenation of a path's bytes, for building byte-level expectations.
+pub fn path_bytes(p: &Path) -> Vec<u8> {
+    p.as_os_str().to_os_string().into_vec()
+}
