@@ -1,0 +1,15 @@
+//! BagIt (RFC 8493): paths, manifests, tag files and validation rules.
+//!
+//! Pure except through a [`source::BagSource`], which decides where bytes come from.
+
+pub mod check;
+pub mod manifest;
+pub mod path;
+pub mod source;
+pub mod tags;
+pub mod validate;
+
+pub use check::{Finding, Kind};
+pub use path::BagPath;
+pub use tags::{BagInfo, Version};
+pub use validate::{validate, Mode, ValidateOptions, ValidateReport};

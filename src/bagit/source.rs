@@ -1,0 +1,52 @@
+//! Where a bag's bytes come from: a folder today, a zip file later.
+//!
+//! The validator only ever opens paths that the source itself listed, never a path
+//! taken from a manifest, so a hostile manifest cannot make it read outside the bag.
+
+use std::io;
+
+use crate::digest::{Algorithm, Digests};
+use crate::error::Error;
+
+/// What an entry in a bag is. Folders are not listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    File,
+    Symlink,
+    /// A fifo, socket or device.
+    Special,
+}
+
+/// One listed entry.
+#[derive(Debug, Clone)]
+pub struct SourceEntry {
+    /// Bag-relative, `/`-separated. For names that are not UTF-8 this is a lossy
+    /// rendering and `utf8` is false.
+    pub path: String,
+    pub utf8: bool,
+    pub kind: EntryType,
+    pub size: u64,
+}
+
+/// A bag to read.
+pub trait BagSource: Sync {
+    /// A human-readable name for messages (the folder or zip path).
+    fn describe(&self) -> String;
+
+    /// Every file, symlink and special entry, recursively, links not followed.
+    fn list(&self) -> Result<Vec<SourceEntry>, Error>;
+
+    /// Whether `rel` exists as a directory (for the `data/` check).
+    fn is_dir(&self, rel: &str) -> bool;
+
+    /// Reads a listed file whole; for tag files, which are small.
+    fn read(&self, rel: &str) -> io::Result<Vec<u8>>;
+
+    /// Hashes a listed file with every algorithm in one read.
+    fn hash(&self, rel: &str, algorithms: &[Algorithm], buf: &mut [u8]) -> io::Result<Digests>;
+
+    /// Whether files may be hashed from several threads at once.
+    fn parallel(&self) -> bool {
+        true
+    }
+}

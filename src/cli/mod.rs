@@ -1,0 +1,322 @@
+//! The command-line interface: clap arguments, text and JSON rendering, and the one
+//! place where reports and errors become exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use cairn::bagit::{Finding, Mode, ValidateOptions, ValidateReport};
+use cairn::digest::Algorithm;
+use cairn::ops::create::parse_info_arg;
+use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
+use cairn::{Error, ErrorClass};
+
+/// Exit codes, the same for every command.
+pub mod exit {
+    /// Success; the bag or archive is valid.
+    pub const OK: u8 = 0;
+    /// The command ran and found a problem in the data (invalid bag, refused input).
+    pub const DATA: u8 = 1;
+    /// Bad usage (clap's own code for argument errors).
+    pub const USAGE: u8 = 2;
+    /// Could not run: I/O error, permission denied, lock held.
+    pub const OPERATIONAL: u8 = 3;
+}
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success; the bag is valid (warnings may have been printed)
+  1  a problem was found in the data: an invalid bag, or input Cairn refuses to package
+  2  bad usage: unknown option, missing argument, unusable value
+  3  could not run: I/O error, permission denied, lock held";
+
+#[derive(Parser)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Digital-archive ingestion and preservation with BagIt bags (RFC 8493)",
+    after_help = EXIT_CODES_HELP
+)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create and validate BagIt bags.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Bag(BagCommand),
+}
+
+#[derive(Subcommand)]
+enum BagCommand {
+    /// Package a folder (or one file) as a BagIt 1.0 bag.
+    ///
+    /// With --output, SRC is left untouched and the bag is written at DEST, copying and
+    /// hashing every file in one pass. Without it, SRC itself becomes the bag: its
+    /// contents move under SRC/data/. An interrupted in-place run is rolled back by
+    /// running the same command again.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Create(CreateArgs),
+
+    /// Validate a bag: structure, completeness and every checksum.
+    ///
+    /// Prints every problem on stderr, one per line: `problem: PATH: KIND: DETAIL`;
+    /// warnings as `warning: PATH: KIND: DETAIL`.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Validate(ValidateArgs),
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// The folder (or file) to package.
+    src: PathBuf,
+    /// Write the bag here (must not exist) instead of converting SRC in place.
+    #[arg(short, long, value_name = "DEST")]
+    output: Option<PathBuf>,
+    /// Checksum algorithm; repeat for several [default: blake3 and sha512].
+    #[arg(short, long = "algorithm", value_name = "NAME")]
+    algorithms: Vec<Algorithm>,
+    /// An extra bag-info.txt field, 'Label: value'; repeatable, order kept.
+    #[arg(short, long, value_name = "'LABEL: VALUE'")]
+    info: Vec<String>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    /// The bag folder.
+    bag: PathBuf,
+    /// Check structure and Payload-Oxum only (no checksums, no manifest comparison).
+    #[arg(long, conflicts_with = "completeness_only")]
+    fast: bool,
+    /// Check structure and completeness, skip checksums.
+    #[arg(long)]
+    completeness_only: bool,
+    /// Print one JSON report on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses arguments, runs the command, returns its exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose);
+    let code = match cli.command {
+        Command::Bag(BagCommand::Create(args)) => run_create(args),
+        Command::Bag(BagCommand::Validate(args)) => run_validate(args),
+    };
+    ExitCode::from(code)
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+fn error_exit(context: &str, e: &Error) -> u8 {
+    let mut msg = format!("cairn: {context}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(&format!(": {text}"));
+        }
+        source = s.source();
+    }
+    eprintln!("{msg}");
+    match e.class() {
+        ErrorClass::Data => exit::DATA,
+        ErrorClass::Usage => exit::USAGE,
+        ErrorClass::Operational => exit::OPERATIONAL,
+    }
+}
+
+fn run_create(args: CreateArgs) -> u8 {
+    let mut opts = CreateOptions::new(chrono::Utc::now().date_naive());
+    if !args.algorithms.is_empty() {
+        opts.algorithms = args.algorithms;
+    }
+    for raw in &args.info {
+        match parse_info_arg(raw) {
+            Ok(pair) => opts.info.push(pair),
+            Err(e) => return error_exit("bag create", &e),
+        }
+    }
+    match create_bag(&args.src, args.output.as_deref(), &opts) {
+        Ok(report) => {
+            if args.json {
+                print_json(&report);
+            } else {
+                print_create(&report);
+            }
+            exit::OK
+        }
+        Err(e) => error_exit("bag create", &e),
+    }
+}
+
+fn print_create(r: &CreateReport) {
+    if r.recovered {
+        eprintln!(
+            "cairn: rolled back an interrupted in-place bagging of {} first",
+            r.bag.display()
+        );
+    }
+    for d in &r.empty_dirs {
+        eprintln!(
+            "warning: data/{}: empty-folder: kept in the bag, but manifests cannot list folders, so nothing protects it",
+            printable(d)
+        );
+    }
+    let algs: Vec<&str> = r.algorithms.iter().map(|a| a.name()).collect();
+    println!(
+        "created {}: {} files, {} bytes (Payload-Oxum {}), algorithms {}",
+        r.bag.display(),
+        r.files,
+        r.bytes,
+        r.payload_oxum,
+        algs.join(", ")
+    );
+}
+
+fn run_validate(args: ValidateArgs) -> u8 {
+    let mode = if args.fast {
+        Mode::Fast
+    } else if args.completeness_only {
+        Mode::Completeness
+    } else {
+        Mode::Full
+    };
+    let opts = ValidateOptions {
+        mode,
+        only_algorithms: None,
+    };
+    let report = match validate_bag(&args.bag, &opts) {
+        Ok(r) => r,
+        Err(e) => return error_exit("bag validate", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        print_validate(&args.bag, &report);
+    }
+    if !report.errors.is_empty() {
+        exit::OPERATIONAL
+    } else if report.valid {
+        exit::OK
+    } else {
+        exit::DATA
+    }
+}
+
+/// Escapes control characters (a file name may hold a newline) so that every finding
+/// stays on one line.
+fn printable(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        s.to_string()
+    }
+}
+
+fn finding_line(label: &str, f: &Finding) -> String {
+    format!(
+        "{label}: {}: {}: {}",
+        printable(&f.path),
+        f.kind,
+        printable(&f.detail)
+    )
+}
+
+fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    for w in &r.warnings {
+        let _ = writeln!(err, "{}", finding_line("warning", w));
+    }
+    for p in &r.problems {
+        let _ = writeln!(err, "{}", finding_line("problem", p));
+    }
+    for e in &r.errors {
+        let _ = writeln!(err, "{}", finding_line("error", e));
+    }
+    let version = r.version.as_deref().unwrap_or("unknown");
+    let algs: Vec<&str> = r.algorithms.iter().map(|a| a.name()).collect();
+    if r.valid {
+        let holes = if r.holes > 0 {
+            format!(", {} files still to fetch", r.holes)
+        } else {
+            String::new()
+        };
+        println!(
+            "{}: valid BagIt {version} bag: {} files, {} bytes, algorithms {}{holes}",
+            bag.display(),
+            r.files,
+            r.bytes,
+            algs.join(", ")
+        );
+    } else if !r.errors.is_empty() {
+        let _ = writeln!(
+            err,
+            "{}: could not be fully checked: {} read errors, {} problems",
+            bag.display(),
+            r.errors.len(),
+            r.problems.len()
+        );
+    } else {
+        let _ = writeln!(
+            err,
+            "{}: INVALID: {} problems",
+            bag.display(),
+            r.problems.len()
+        );
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    // Serialising plain report structs cannot fail; a closed pipe is not worth a panic.
+    let _ = serde_json::to_writer_pretty(&mut out, value);
+    let _ = writeln!(out);
+}

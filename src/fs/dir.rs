@@ -1,0 +1,118 @@
+//! A bag in a folder on disk, as a [`BagSource`].
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::bagit::source::{BagSource, EntryType, SourceEntry};
+use crate::digest::{hash_reader, Algorithm, Digests};
+use crate::error::Error;
+
+/// A bag stored as a folder.
+pub struct DirSource {
+    root: PathBuf,
+}
+
+impl DirSource {
+    /// Opens a bag folder. Fails (operationally) if it is not a readable folder.
+    pub fn open(root: &Path) -> Result<DirSource, Error> {
+        let meta = std::fs::metadata(root).map_err(|e| Error::io("open bag", root, e))?;
+        if !meta.is_dir() {
+            return Err(Error::io(
+                "open bag",
+                root,
+                io::Error::new(io::ErrorKind::NotADirectory, "not a folder"),
+            ));
+        }
+        Ok(DirSource {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// Maps a listed bag path onto the disk. Only ever called with paths that `list`
+    /// produced, which are real names inside the root.
+    fn disk_path(&self, rel: &str) -> PathBuf {
+        let mut p = self.root.clone();
+        for seg in rel.split('/') {
+            p.push(seg);
+        }
+        p
+    }
+}
+
+impl BagSource for DirSource {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn list(&self) -> Result<Vec<SourceEntry>, Error> {
+        let mut out = Vec::new();
+        for item in WalkDir::new(&self.root)
+            .follow_links(false)
+            .sort_by_file_name()
+            .min_depth(1)
+        {
+            let item = item.map_err(|e| {
+                let path = e.path().unwrap_or(&self.root).to_path_buf();
+                let io = e
+                    .into_io_error()
+                    .unwrap_or_else(|| io::Error::other("filesystem loop"));
+                Error::io("list", path, io)
+            })?;
+            let ft = item.file_type();
+            if ft.is_dir() {
+                continue;
+            }
+            let rel = item
+                .path()
+                .strip_prefix(&self.root)
+                .map_err(|_| Error::Usage(format!("walked outside {}", self.root.display())))?;
+            let mut utf8 = true;
+            let parts: Vec<String> = rel
+                .components()
+                .map(|c| {
+                    let s = c.as_os_str();
+                    match s.to_str() {
+                        Some(t) => t.to_string(),
+                        None => {
+                            utf8 = false;
+                            s.to_string_lossy().into_owned()
+                        }
+                    }
+                })
+                .collect();
+            let (kind, size) = if ft.is_symlink() {
+                (EntryType::Symlink, 0)
+            } else if ft.is_file() {
+                let meta = item
+                    .metadata()
+                    .map_err(|e| Error::io("stat", item.path(), e.into()))?;
+                (EntryType::File, meta.len())
+            } else {
+                (EntryType::Special, 0)
+            };
+            out.push(SourceEntry {
+                path: parts.join("/"),
+                utf8,
+                kind,
+                size,
+            });
+        }
+        Ok(out)
+    }
+
+    fn is_dir(&self, rel: &str) -> bool {
+        std::fs::symlink_metadata(self.disk_path(rel)).is_ok_and(|m| m.is_dir())
+    }
+
+    fn read(&self, rel: &str) -> io::Result<Vec<u8>> {
+        std::fs::read(self.disk_path(rel))
+    }
+
+    fn hash(&self, rel: &str, algorithms: &[Algorithm], buf: &mut [u8]) -> io::Result<Digests> {
+        let file = File::open(self.disk_path(rel))?;
+        hash_reader(file, algorithms, buf)
+    }
+}

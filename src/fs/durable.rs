@@ -1,0 +1,113 @@
+//! Durable writes: data reaches the disk before anything points at it.
+//!
+//! A file is fsynced before the rename that publishes it, and a folder is fsynced after
+//! an entry is added to or renamed within it, so a crash leaves the old state or the new
+//! one, never a name pointing at missing bytes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::Error;
+
+/// The folder holding `path` (`.` for a bare relative name, whose parent is empty).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Fsyncs a folder so that the names in it are durable.
+pub fn sync_dir(path: &Path) -> Result<(), Error> {
+    File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("fsync folder", path, e))
+}
+
+/// Writes a new file (never replacing one) and fsyncs it.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Error::io("create", path, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("write", path, e))
+}
+
+/// Atomically replaces (or creates) `path`: temp file beside it, fsync, rename, fsync
+/// the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.cairn-tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    write_new(&tmp, bytes)?;
+    fs::rename(&tmp, path).map_err(|e| Error::io("rename into place", path, e))?;
+    sync_dir(dir)
+}
+
+/// Renames `from` to `to`, refusing to replace an existing `to` (renameat2 with
+/// RENAME_NOREPLACE where the kernel has it), then fsyncs the destination's folder.
+pub fn rename_no_replace(from: &Path, to: &Path) -> Result<(), Error> {
+    no_replace(from, to).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::AlreadyExists {
+                path: to.to_path_buf(),
+            }
+        } else {
+            Error::io("rename", from, e)
+        }
+    })?;
+    sync_dir(parent_dir(to))
+}
+
+#[cfg(target_os = "linux")]
+fn no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
+    };
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: both pointers are valid NUL-terminated strings for the call's duration.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        // Filesystems without RENAME_NOREPLACE support: fall back to check-then-rename.
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => fallback_rename(from, to),
+        _ => Err(err),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    fallback_rename(from, to)
+}
+
+fn fallback_rename(from: &Path, to: &Path) -> std::io::Result<()> {
+    if fs::symlink_metadata(to).is_ok() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "destination exists",
+        ));
+    }
+    fs::rename(from, to)
+}

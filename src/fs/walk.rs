@@ -1,0 +1,115 @@
+//! Walking a source folder before it is packaged: every regular file, in a stable
+//! order, with anything Cairn refuses to package reported by name.
+
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::bagit::path::BagPath;
+use crate::error::Error;
+
+/// A regular file to package.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path on disk.
+    pub disk: PathBuf,
+    /// Path relative to the walked root, `/`-separated, validated.
+    pub rel: String,
+    pub size: u64,
+}
+
+/// The result of walking a source folder.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub files: Vec<SourceFile>,
+    /// Folders (relative), so that empty ones can be recreated.
+    pub dirs: Vec<String>,
+    /// Entries refused, with the reason; nothing is packaged when this is not empty.
+    pub refused: Vec<(PathBuf, String)>,
+    pub total_bytes: u64,
+}
+
+/// Walks `root` without following links. Symlinks, fifos, sockets, devices and names
+/// that are not UTF-8 (or could never be a safe bag path) are refused by name.
+/// Entries whose relative path is in `skip` (top-level names) are left out.
+pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
+    let mut walk = Walk::default();
+    let mut it = WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1)
+        .into_iter();
+    while let Some(item) = it.next() {
+        let item = item.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_path_buf();
+            let io = e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+            Error::io("read folder", path, io)
+        })?;
+        let disk = item.path().to_path_buf();
+        let Ok(rel_path) = disk.strip_prefix(root) else {
+            continue;
+        };
+        if item.depth() == 1 && skip.iter().any(|s| rel_path.as_os_str() == *s) {
+            if item.file_type().is_dir() {
+                it.skip_current_dir();
+            }
+            continue;
+        }
+        let Some(rel) = rel_path.to_str().map(|s| s.to_string()) else {
+            walk.refused.push((
+                disk,
+                "the name is not valid UTF-8 and cannot be written in a manifest exactly".into(),
+            ));
+            if item.file_type().is_dir() {
+                it.skip_current_dir();
+            }
+            continue;
+        };
+        let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
+        if let Err(p) = BagPath::parse(&rel) {
+            walk.refused
+                .push((disk, format!("the name cannot be a safe bag path: {p}")));
+            continue;
+        }
+        let ft = item.file_type();
+        if ft.is_symlink() {
+            walk.refused.push((
+                disk,
+                "symbolic link: Cairn packages files, never links (copy the target in instead)"
+                    .into(),
+            ));
+        } else if ft.is_dir() {
+            walk.dirs.push(rel);
+        } else if ft.is_file() {
+            let size = item
+                .metadata()
+                .map_err(|e| Error::io("stat", &disk, e.into()))?
+                .len();
+            walk.total_bytes += size;
+            walk.files.push(SourceFile { disk, rel, size });
+        } else {
+            walk.refused
+                .push((disk, "not a regular file (fifo, socket or device)".into()));
+        }
+    }
+    Ok(walk)
+}
+
+/// Turns refused entries into one error that names each of them.
+pub fn refusal_error(root: &Path, refused: &[(PathBuf, String)]) -> Error {
+    let reason = refused
+        .iter()
+        .map(|(p, r)| format!("{}: {r}", p.display()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Error::Refused {
+        path: root.to_path_buf(),
+        reason: format!(
+            "{} entr{} cannot be packaged: {reason}",
+            refused.len(),
+            if refused.len() == 1 { "y" } else { "ies" }
+        ),
+    }
+}

@@ -1,0 +1,23 @@
+//! Cairn: digital-archive ingestion and preservation with BagIt (RFC 8493) bags, BLAKE3
+//! and SHA-2 fixity.
+//!
+//! Layers, each using only those below it:
+//! - [`ops`]: the use cases (create, validate); take options, return reports, never print.
+//! - [`fs`]: the only code that touches the filesystem.
+//! - [`bagit`], [`digest`]: pure parsing, rendering, rules and hashing.
+//!
+//! The command-line interface lives in the binary (`src/cli/`), so the library never
+//! depends on clap.
+
+pub mod bagit;
+pub mod digest;
+pub mod error;
+pub mod fs;
+pub mod ops;
+
+pub use error::{Error, ErrorClass};
+
+/// The software agent string written into bag-info.txt and, later, event logs.
+pub fn agent() -> String {
+    format!("Cairn {}", env!("CARGO_PKG_VERSION"))
+}

@@ -1,0 +1,7 @@
+//! Use cases. Each takes an options struct and returns a report value; ops never print.
+
+pub mod create;
+pub mod validate;
+
+pub use create::{create_bag, CreateOptions, CreateReport};
+pub use validate::validate_bag;
