@@ -37,6 +37,13 @@ fn tricky_payload() -> Vec<(Vec<u8>, Vec<u8>)> {
         ),
         (b"nested/sibling.txt".to_vec(), vec![0u8, 1, 2, 255, 254]),
         (b"empty.txt".to_vec(), Vec::new()),
+        // The manifest path is everything after the separator, trailing spaces included.
+        (b"trailing space ".to_vec(), b"trailing space\n".to_vec()),
+        (b"two  spaces.txt".to_vec(), b"double space\n".to_vec()),
+        (
+            b"back\\slash.txt".to_vec(),
+            b"a backslash is an ordinary byte\n".to_vec(),
+        ),
     ]
 }
 
@@ -236,6 +243,9 @@ fn create_round_trip_with_tricky_names() {
             b"data/.hidden",
             b"data/nested/deeper/deep file.txt",
             b"data/empty.txt",
+            b"data/trailing space ",
+            b"data/two  spaces.txt",
+            b"data/back\\slash.txt",
             // NFC é and Khmer pass through as the same UTF-8 bytes.
             b"data/caf\xc3\xa9.txt",
             "data/ទួលស្លែង.txt".as_bytes(),
@@ -730,8 +740,8 @@ fn manifest_path_escaping_the_bag_is_rejected() {
     let run = validate(&bag, &[]);
     run.assert_code(1);
     assert!(
-        run.has_problem_like("etc/passwd", "path-escapes-bag"),
-        "expected `problem: data/../../etc/passwd: path-escapes-bag: ...`\n{}",
+        run.has_problem_mentioning("data/../../etc/passwd", "path-escapes-bag"),
+        "expected a path-escapes-bag problem naming data/../../etc/passwd\n{}",
         run.describe()
     );
     assert_innocent_not_named(&run, STANDARD_FILES);
@@ -766,8 +776,8 @@ fn manifest_path_escaping_the_bag_is_never_opened() {
     );
     run.assert_code(1);
     assert!(
-        run.has_problem_like("etc/passwd", "path-escapes-bag"),
-        "expected path-escapes-bag\n{}",
+        run.has_problem_mentioning("data/../../etc/passwd", "path-escapes-bag"),
+        "expected a path-escapes-bag problem naming data/../../etc/passwd\n{}",
         run.describe()
     );
 }
@@ -786,9 +796,13 @@ fn duplicate_manifest_entry_is_invalid() {
     m.extend_from_slice(&line);
     m.push(b'\n');
     fs::write(&path, m).unwrap();
-    validate(&bag, &[])
-        .assert_code(1)
-        .assert_problem("data/alpha.txt", "duplicate-entry");
+    let run = validate(&bag, &[]);
+    run.assert_code(1);
+    assert!(
+        run.has_problem_mentioning("data/alpha.txt", "duplicate-entry"),
+        "expected a duplicate-entry problem naming data/alpha.txt\n{}",
+        run.describe()
+    );
 }
 
 #[test]
@@ -881,5 +895,135 @@ fn bad_usage_exits_2() {
     assert!(
         !dest.exists(),
         "a rejected create must not leave DEST behind"
+    );
+}
+
+#[test]
+fn create_empty_payload() {
+    let (_tmp, bag) = make_bag("empty", &[], &[]);
+    assert!(
+        bag.join("data").is_dir(),
+        "data/ must exist even when empty"
+    );
+    let info = fs::read_to_string(bag.join("bag-info.txt")).unwrap();
+    assert!(
+        info.lines().any(|l| l == "Payload-Oxum: 0.0"),
+        "empty payload must give Payload-Oxum 0.0:\n{info}"
+    );
+    for alg in DEFAULT_ALGORITHMS {
+        assert_eq!(
+            fs::read(bag.join(format!("manifest-{alg}.txt"))).unwrap(),
+            b"",
+            "manifest-{alg}.txt of an empty payload must be empty"
+        );
+    }
+}
+
+#[test]
+fn uppercase_hex_and_crlf_manifests_are_accepted() {
+    // RFC 8493 §2.1.3: hex in either case; §2.3: tag files may end lines with CR LF.
+    let (_tmp, bag) = standard_bag("hexcase");
+    remove_tag_manifests(&bag);
+    let path = bag.join("manifest-sha512.txt");
+    let text = fs::read_to_string(&path).unwrap();
+    let mut rewritten = String::new();
+    for line in text.lines() {
+        let (hex, rest) = line.split_once("  ").unwrap();
+        rewritten.push_str(&format!("{}  {}\r\n", hex.to_ascii_uppercase(), rest));
+    }
+    fs::write(&path, rewritten).unwrap();
+    validate(&bag, &[]).assert_code(0).assert_no_problems();
+}
+
+/// Adds a payload file to an existing bag by hand: writes it, appends its (correct) lines
+/// to every default payload manifest, fixes Payload-Oxum and drops the tag manifests. This
+/// builds valid bags that `bag create` would not (or could not) make.
+fn add_payload_by_hand(bag: &Path, rel_under_data: &[u8], contents: &[u8]) {
+    remove_tag_manifests(bag);
+    write_file(&bag.join("data"), bpath(rel_under_data), contents);
+    for alg in DEFAULT_ALGORITHMS {
+        let path = bag.join(format!("manifest-{alg}.txt"));
+        let mut m = fs::read(&path).unwrap();
+        m.extend_from_slice(digest_hex(alg, contents).as_bytes());
+        m.extend_from_slice(b"  data/");
+        m.extend(encode_manifest_path(rel_under_data));
+        m.push(b'\n');
+        fs::write(&path, m).unwrap();
+    }
+    let info_path = bag.join("bag-info.txt");
+    let info = fs::read_to_string(&info_path).unwrap();
+    let mut out = String::new();
+    for line in info.lines() {
+        if let Some(oxum) = line.strip_prefix("Payload-Oxum: ") {
+            let (bytes, count) = oxum.split_once('.').unwrap();
+            let bytes: usize = bytes.parse().unwrap();
+            let count: usize = count.parse().unwrap();
+            out.push_str(&format!(
+                "Payload-Oxum: {}.{}\n",
+                bytes + contents.len(),
+                count + 1
+            ));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    fs::write(&info_path, out).unwrap();
+}
+
+#[test]
+fn normalization_collision_in_hand_made_bag_is_a_warning() {
+    // The validator alone: both files exist and both are listed, each under its own
+    // spelling. Nothing is missing or unlisted; the names are merely unportable.
+    let (_tmp, bag) = make_bag(
+        "normcollide-hand",
+        &[("caf\u{e9}.txt".as_bytes().to_vec(), b"nfc\n".to_vec())],
+        &[],
+    );
+    add_payload_by_hand(&bag, "cafe\u{301}.txt".as_bytes(), b"nfd\n");
+    let run = validate(&bag, &[]);
+    run.assert_code(0).assert_no_problems();
+    assert!(
+        run.warnings()
+            .iter()
+            .any(|w| w.kind == "normalization-collision"),
+        "expected a `warning: ...: normalization-collision: ...` line\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn normalization_collision_on_disk_is_a_warning() {
+    // Two payload files whose names differ only by Unicode normalisation (NFC vs NFD é):
+    // legal on Linux, unportable; RFC 8493 §6.1.1 asks for a warning.
+    let payload = vec![
+        ("caf\u{e9}.txt".as_bytes().to_vec(), b"nfc\n".to_vec()),
+        ("cafe\u{301}.txt".as_bytes().to_vec(), b"nfd\n".to_vec()),
+    ];
+    let (_tmp, bag) = make_bag("normcollide", &payload, &[]);
+    let run = validate(&bag, &[]);
+    run.assert_code(0).assert_no_problems();
+    assert!(
+        run.warnings()
+            .iter()
+            .any(|w| w.kind == "normalization-collision"),
+        "expected a `warning: ...: normalization-collision: ...` line\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn case_collision_on_disk_is_a_warning() {
+    let payload = vec![
+        (b"README.txt".to_vec(), b"upper\n".to_vec()),
+        (b"readme.txt".to_vec(), b"lower\n".to_vec()),
+    ];
+    let (_tmp, bag) = make_bag("casecollide", &payload, &[]);
+    let run = validate(&bag, &[]);
+    run.assert_code(0).assert_no_problems();
+    assert!(
+        run.warnings().iter().any(|w| w.kind == "case-collision"),
+        "expected a `warning: ...: case-collision: ...` line\n{}",
+        run.describe()
     );
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{copy_tree, fresh_dir, run_cairn_in, snapshot, snapshot_diff, Run};
+use common::{copy_tree, fresh_dir, run_cairn_in, snapshot, snapshot_diff, Run, PROBLEM_KINDS};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -117,8 +117,18 @@ fn judge(version: &str, category: &str, bag: &str, run: &Run) -> Option<String> 
             if let Some(kinds) = expected_kinds(version, category, bag) {
                 let reported = run.kinds();
                 if !reported.iter().any(|k| kinds.contains(&k.as_str())) {
+                    let off_contract: Vec<&String> = reported
+                        .iter()
+                        .filter(|k| !PROBLEM_KINDS.contains(&k.as_str()))
+                        .collect();
+                    let note = if off_contract.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({off_contract:?} not among the CLI contract's stable kinds)")
+                    };
                     return Some(format!(
-                        "rejected for the wrong reason: expected one of {kinds:?}, got {reported:?}"
+                        "rejected for the wrong reason: expected one of {kinds:?}, got \
+                         {reported:?}{note}"
                     ));
                 }
             }
@@ -212,6 +222,15 @@ fn conformance_suite_verdicts() {
             first_line(&o.run.stderr)
         );
     }
+    let mut off_contract: Vec<String> = outcomes
+        .iter()
+        .flat_map(|o| o.run.problems())
+        .map(|d| d.kind)
+        .filter(|k| !PROBLEM_KINDS.contains(&k.as_str()))
+        .collect();
+    off_contract.sort();
+    off_contract.dedup();
+    eprintln!("problem kinds outside the CLI contract's stable list: {off_contract:?}");
     let windows: Vec<String> = outcomes
         .iter()
         .filter(|o| o.category == "windows-only")

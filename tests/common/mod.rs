@@ -300,6 +300,15 @@ impl Run {
             .any(|d| d.path.contains(fragment) && d.kind == kind)
     }
 
+    /// True if some `problem:` line has this kind and mentions `fragment` in its path or its
+    /// detail. Problems about a manifest line may be located at the manifest (for example
+    /// `manifest-sha512.txt:5`) and name the offending entry in the detail.
+    pub fn has_problem_mentioning(&self, fragment: &str, kind: &str) -> bool {
+        self.problems()
+            .iter()
+            .any(|d| d.kind == kind && (d.path.contains(fragment) || d.detail.contains(fragment)))
+    }
+
     pub fn kinds(&self) -> Vec<String> {
         self.problems().into_iter().map(|d| d.kind).collect()
     }
