@@ -712,19 +712,43 @@ fn symlink_replacing_listed_file_is_rejected_even_if_digest_matches() {
 /// digests, so that only the path check can catch it) and removes the tag manifests so the
 /// edit itself is not a problem.
 fn add_escaping_line(bag: &Path, bait_contents: &[u8]) {
+    add_manifest_line(bag, b"data/../../etc/passwd", bait_contents);
+}
+
+/// Appends `DIGEST  <manifest_path>` to both payload manifests (the path written as given)
+/// and removes the tag manifests, so the edit itself is not reported.
+fn add_manifest_line(bag: &Path, manifest_path: &[u8], contents: &[u8]) {
     remove_tag_manifests(bag);
     for alg in DEFAULT_ALGORITHMS {
         let path = bag.join(format!("manifest-{alg}.txt"));
         let mut m = fs::read(&path).unwrap();
-        m.extend_from_slice(
-            format!(
-                "{}  data/../../etc/passwd\n",
-                digest_hex(alg, bait_contents)
-            )
-            .as_bytes(),
-        );
+        m.extend_from_slice(digest_hex(alg, contents).as_bytes());
+        m.extend_from_slice(b"  ");
+        m.extend_from_slice(manifest_path);
+        m.push(b'\n');
         fs::write(&path, m).unwrap();
     }
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo not available");
+    assert!(status.success(), "mkfifo {} failed", path.display());
+}
+
+/// Validates with a short timeout; a hang means cairn opened a FIFO planted outside the bag.
+fn validate_expecting_no_hang(bag: &Path, what: &str) -> Run {
+    let args: Vec<std::ffi::OsString> =
+        vec!["bag".into(), "validate".into(), bag.as_os_str().into()];
+    let run = run_cairn_full(None, Duration::from_secs(10), args);
+    assert!(
+        run.code.is_some(),
+        "validate hung: it most likely opened {what}, outside the bag\n{}",
+        run.describe()
+    );
+    run
 }
 
 #[test]
@@ -758,27 +782,110 @@ fn manifest_path_escaping_the_bag_is_never_opened() {
     // that reads outside the bag hangs and is killed by the timeout.
     let (tmp, bag) = standard_bag("escape-fifo");
     fs::create_dir(tmp.path().join("etc")).unwrap();
-    let fifo = tmp.path().join("etc/passwd");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo not available");
-    assert!(status.success(), "mkfifo failed");
+    mkfifo(&tmp.path().join("etc/passwd"));
     add_escaping_line(&bag, b"");
-
-    let mut args: Vec<std::ffi::OsString> = vec!["bag".into(), "validate".into()];
-    args.push(bag.clone().into_os_string());
-    let run = run_cairn_full(None, Duration::from_secs(10), args);
-    assert!(
-        run.code.is_some(),
-        "validate hung: it most likely opened <tmp>/etc/passwd, outside the bag\n{}",
-        run.describe()
-    );
+    let run = validate_expecting_no_hang(&bag, "<tmp>/etc/passwd");
     run.assert_code(1);
     assert!(
         run.has_problem_mentioning("data/../../etc/passwd", "path-escapes-bag"),
         "expected a path-escapes-bag problem naming data/../../etc/passwd\n{}",
         run.describe()
+    );
+}
+
+#[test]
+fn absolute_manifest_path_is_rejected_and_never_opened() {
+    let (tmp, bag) = standard_bag("escape-abs");
+    let fifo = tmp.path().join("abs-fifo");
+    mkfifo(&fifo);
+    add_manifest_line(&bag, &path_bytes(&fifo), b"");
+    let run = validate_expecting_no_hang(&bag, &fifo.display().to_string());
+    run.assert_code(1);
+    assert!(
+        run.has_problem_mentioning("abs-fifo", "path-escapes-bag"),
+        "expected a path-escapes-bag problem naming the absolute path\n{}",
+        run.describe()
+    );
+    assert_innocent_not_named(&run, STANDARD_FILES);
+}
+
+#[test]
+fn symlinked_directory_is_not_followed_out_of_the_bag() {
+    // data/linkdir -> <tmp>/outside/, which holds a FIFO `x`; the manifest lists
+    // data/linkdir/x. Following the directory link would open the FIFO and hang.
+    let (tmp, bag) = standard_bag("symlink-dir");
+    let outside = tmp.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    mkfifo(&outside.join("x"));
+    std::os::unix::fs::symlink(&outside, bag.join("data/linkdir")).unwrap();
+    add_manifest_line(&bag, b"data/linkdir/x", b"");
+    let run = validate_expecting_no_hang(&bag, "<tmp>/outside/x through data/linkdir");
+    run.assert_code(1);
+    assert!(
+        run.has_problem_mentioning("data/linkdir", "symlink"),
+        "expected a symlink problem naming data/linkdir\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn problem_lines_stay_one_per_line_for_cr_lf_names() {
+    let payload = vec![
+        (b"new\nline.txt".to_vec(), b"LF\n".to_vec()),
+        (b"carriage\rreturn.txt".to_vec(), b"CR\n".to_vec()),
+        (b"plain.txt".to_vec(), b"plain\n".to_vec()),
+    ];
+    let (_tmp, bag) = make_bag("crlf-report", &payload, &[]);
+    flip_first_byte(&bag.join(bpath(b"data/new\nline.txt")));
+    flip_first_byte(&bag.join(bpath(b"data/carriage\rreturn.txt")));
+    let run = validate(&bag, &[]);
+    run.assert_code(1);
+    assert!(
+        !run.stderr.contains('\r'),
+        "a raw CR from a file name reached stderr\n{}",
+        run.describe()
+    );
+    for line in run.stderr.lines() {
+        assert!(
+            !line.starts_with("line.txt") && !line.starts_with("return.txt"),
+            "a file name's LF split a problem line in two\n{}",
+            run.describe()
+        );
+    }
+    let problems = run.problems();
+    assert!(
+        problems
+            .iter()
+            .any(|d| d.kind == "digest-mismatch" && d.path.starts_with("data/new")),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|d| d.kind == "digest-mismatch" && d.path.starts_with("data/carriage")),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        problems.iter().all(|d| !d.path.contains("plain")),
+        "{}",
+        run.describe()
+    );
+
+    // --json carries the real names (JSON escapes them itself).
+    let run = validate(&bag, &["--json"]);
+    run.assert_code(1);
+    let json = parse_json(&run);
+    let paths: Vec<&str> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"data/new\nline.txt") && paths.contains(&"data/carriage\rreturn.txt"),
+        "--json problem paths should be the real bag-relative names: {paths:?}"
     );
 }
 
