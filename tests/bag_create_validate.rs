@@ -1134,3 +1134,26 @@ fn case_collision_on_disk_is_a_warning() {
         run.describe()
     );
 }
+
+#[test]
+fn holey_bag_warns_not_fetched() {
+    // RFC 8493 §2.2.3: a payload file may be absent if fetch.txt says where to get it. That
+    // is reported as `not-fetched` (the bag is holey), not as a missing payload file.
+    let (_tmp, bag) = standard_bag("holey");
+    remove_tag_manifests(&bag);
+    fs::remove_file(bag.join("data/beta/gamma.txt")).unwrap();
+    fs::write(
+        bag.join("fetch.txt"),
+        "https://example.org/gamma.txt 22 data/beta/gamma.txt\n",
+    )
+    .unwrap();
+    let run = validate(&bag, &[]);
+    run.assert_code(0).assert_no_problems();
+    assert!(
+        run.warnings()
+            .iter()
+            .any(|w| w.kind == "not-fetched" && w.path == "data/beta/gamma.txt"),
+        "expected `warning: data/beta/gamma.txt: not-fetched: ...`\n{}",
+        run.describe()
+    );
+}
