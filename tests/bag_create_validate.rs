@@ -1157,3 +1157,67 @@ fn holey_bag_warns_not_fetched() {
         run.describe()
     );
 }
+
+#[test]
+fn create_in_place_when_source_has_data_and_tag_file_names() {
+    // The source already holds a `data` folder and files named like tag files; in place,
+    // all of them must end up under the new data/ (data/data/..., data/bag-info.txt, ...).
+    let tmp = fresh_dir("inplace-names");
+    let src = tmp.path().join("src");
+    let payload = vec![
+        (b"data/inner.txt".to_vec(), b"inner\n".to_vec()),
+        (
+            b"manifest-sha512.txt".to_vec(),
+            b"not a manifest\n".to_vec(),
+        ),
+        (b"bag-info.txt".to_vec(), b"Not: metadata\n".to_vec()),
+    ];
+    write_payload(&src, &payload);
+    let before = snapshot(&src);
+
+    run_cairn([
+        std::ffi::OsStr::new("bag"),
+        std::ffi::OsStr::new("create"),
+        src.as_os_str(),
+    ])
+    .assert_code(0);
+
+    let diff = snapshot_diff(&before, &snapshot(&src.join("data")));
+    assert!(
+        diff.is_empty(),
+        "SRC/data does not hold the original files:\n{diff}"
+    );
+    assert_eq!(
+        fs::read(src.join("bagit.txt")).unwrap(),
+        b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+    );
+    validate(&src, &[]).assert_code(0).assert_no_problems();
+}
+
+#[test]
+fn create_in_place_refuses_an_existing_bag() {
+    // Bagging a bag again in place would nest it (data/data/...); cairn refuses and leaves
+    // the bag as it was.
+    let tmp = fresh_dir("inplace-twice");
+    let src = tmp.path().join("src");
+    write_payload(&src, &standard_payload());
+    let args = [
+        std::ffi::OsStr::new("bag"),
+        std::ffi::OsStr::new("create"),
+        src.as_os_str(),
+    ];
+    run_cairn(args).assert_code(0);
+    let before = snapshot(&src);
+    let run = run_cairn(args);
+    assert!(
+        matches!(run.code, Some(c) if c != 0),
+        "a second in-place create must be refused\n{}",
+        run.describe()
+    );
+    let diff = snapshot_diff(&before, &snapshot(&src));
+    assert!(
+        diff.is_empty(),
+        "the refused create changed the bag:\n{diff}"
+    );
+    validate(&src, &[]).assert_code(0).assert_no_problems();
+}
