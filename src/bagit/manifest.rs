@@ -212,7 +212,7 @@ mod tests {
     fn md5sum_marker_and_dot_slash() {
         let (e, issues) = parse_manifest("ab *data/x\nab  *data/y\nab  ./data/z", None, V097);
         assert_eq!(e[0].path.as_str(), "data/x");
-        assert_eq!(e[1].path.as_str(), "data/*y");
+        assert_eq!(e[1].path.as_str(), "*data/y");
         assert_eq!(e[2].path.as_str(), "data/z");
         assert_eq!(
             issues,

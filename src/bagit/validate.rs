@@ -84,6 +84,9 @@ struct DiskIndex {
     tag: Vec<String>,
 }
 
+/// One digest a file must have: algorithm, expected value, and the manifest saying so.
+type Expectation = (Algorithm, Digest, String);
+
 fn nfc(s: &str) -> String {
     s.nfc().collect()
 }
@@ -332,7 +335,7 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
     // 6. Completeness. Every manifest entry resolves to a listed file (compared in NFC,
     // RFC 8493 §6.1.1); the expectations gathered here drive the hashing below.
     // file as listed → (algorithm, expected digest, manifest file)
-    let mut expect: BTreeMap<String, Vec<(Algorithm, Digest, String)>> = BTreeMap::new();
+    let mut expect: BTreeMap<String, Vec<Expectation>> = BTreeMap::new();
     // payload file as listed → manifests that list it
     let mut listed_in: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut holes: BTreeSet<String> = BTreeSet::new();
@@ -568,16 +571,15 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                 "no payload manifest uses an algorithm Cairn can verify, so no payload digest was checked",
             );
         }
-        let jobs: Vec<(String, Vec<(Algorithm, Digest, String)>)> = expect.into_iter().collect();
-        let hash_one =
-            |buf: &mut Vec<u8>, (path, wants): &(String, Vec<(Algorithm, Digest, String)>)| {
-                let algs: Vec<Algorithm> = wants.iter().map(|w| w.0).collect();
-                let result = match tag_bytes.get(path) {
-                    Some(bytes) => crate::digest::hash_reader(&bytes[..], &algs, buf),
-                    None => source.hash(path, &algs, buf),
-                };
-                (path.clone(), result)
+        let jobs: Vec<(String, Vec<Expectation>)> = expect.into_iter().collect();
+        let hash_one = |buf: &mut Vec<u8>, (path, wants): &(String, Vec<Expectation>)| {
+            let algs: Vec<Algorithm> = wants.iter().map(|w| w.0).collect();
+            let result = match tag_bytes.get(path) {
+                Some(bytes) => crate::digest::hash_reader(&bytes[..], &algs, buf),
+                None => source.hash(path, &algs, buf),
             };
+            (path.clone(), result)
+        };
         let results: Vec<(String, io::Result<crate::digest::Digests>)> = if source.parallel() {
             jobs.par_iter()
                 .map_init(|| vec![0u8; BUF_SIZE], hash_one)
