@@ -49,7 +49,7 @@ fn expected_kinds(version: &str, category: &str, bag: &str) -> Option<&'static [
         (_, "invalid", "extra-file-in-bag") => &["payload-unlisted", "oxum-mismatch"],
         (_, "invalid", "invalid-version-number") => &["bagit-txt-invalid"],
         (_, "invalid", "missing-baginfo") => &["tag-missing"],
-        (_, "invalid", "missing-bagit.txt") => &["bagit-txt-invalid", "tag-missing"],
+        (_, "invalid", "missing-bagit.txt") => &["bagit-txt-missing"],
         (_, "invalid", "out-of-scope-file-paths-using-dot-notation") => &["path-escapes-bag"],
         (_, "invalid", "out-of-scope-file-paths-using-dot-notation-for-fetch") => {
             &["path-escapes-bag"]

@@ -341,6 +341,12 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
     let mut holes: BTreeSet<String> = BTreeSet::new();
     for m in &manifests {
         let mut seen: HashMap<String, (String, Digest, usize)> = HashMap::new();
+        let exact_in_manifest: std::collections::HashSet<&str> =
+            m.entries.iter().map(|e| e.path.as_str()).collect();
+        let mut spellings: HashMap<String, usize> = HashMap::new();
+        for p in &exact_in_manifest {
+            *spellings.entry(nfc(p)).or_default() += 1;
+        }
         for e in &m.entries {
             let key = nfc(e.path.as_str());
             let loc = format!("{}:{}", m.file, e.line);
@@ -420,9 +426,24 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                     (e.path.as_str().to_string(), e.digest.clone(), e.line),
                 );
             }
-            // Resolve to a listed file: exact NFC match first, then (old bags only) the
-            // percent-decoded reading.
-            let mut found = index.files.get(&key).and_then(|v| v.first().cloned());
+            // Resolve to a listed file: the exact name first; then the same name in
+            // another normalisation form (one this manifest does not list exactly, so two
+            // files that differ only in normalisation each keep their own entry); then,
+            // for old bags only, the percent-decoded reading.
+            let mut found = index.files.get(&key).and_then(|candidates| {
+                if candidates.iter().any(|c| c == e.path.as_str()) {
+                    Some(e.path.as_str().to_string())
+                } else {
+                    candidates
+                        .iter()
+                        .find(|c| !exact_in_manifest.contains(c.as_str()))
+                        // One file listed under several spellings (warned about).
+                        .or(candidates
+                            .first()
+                            .filter(|_| spellings.get(&key) > Some(&1)))
+                        .cloned()
+                }
+            });
             if found.is_none() {
                 if let Some(alt) = &e.decoded_alternative {
                     if let Some(actual) =

@@ -26,6 +26,7 @@ pub const PROBLEM_KINDS: &[&str] = &[
     "duplicate-entry",
     "path-escapes-bag",
     "symlink",
+    "bagit-txt-missing",
     "bagit-txt-invalid",
     "manifest-missing",
     "manifest-malformed",
