@@ -12,6 +12,7 @@
 pub mod bagit;
 pub mod digest;
 pub mod error;
+pub mod format;
 pub mod fs;
 pub mod ops;
 

@@ -3,6 +3,7 @@
 //! - copy mode: the destination does not exist and the source is untouched;
 //! - in place: running the same command again restores every name and byte and makes
 //!   a valid bag.
+//!
 //! See docs/crash-safety.md and docs/in-place-bagging.md.
 
 use std::collections::BTreeMap;

@@ -24,6 +24,7 @@ use crate::bagit::tags::{check_label, render_declaration, BagInfo};
 use crate::bagit::{validate, Mode, ValidateOptions};
 use crate::digest::{copy_and_hash, hash_reader, Algorithm, Digest, Digests, BUF_SIZE};
 use crate::error::Error;
+use crate::format::{sniff_mime, HEAD_LEN};
 use crate::fs::dir::DirSource;
 use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir, write_atomic, write_new};
 use crate::fs::failpoint;
@@ -115,9 +116,6 @@ pub fn create_bag(
     }
 }
 
-/// The payload digests of a bag in the making, by bag path.
-type PayloadDigests = BTreeMap<BagPath, Digests>;
-
 fn payload_path(rel: &str) -> Result<BagPath, Error> {
     BagPath::parse(&format!("data/{rel}")).map_err(|p| Error::Refused {
         path: PathBuf::from(rel),
@@ -174,25 +172,24 @@ fn create_copy(src: &Path, dest: &Path, opts: &CreateOptions) -> Result<CreateRe
     ));
     fs::create_dir(&staging).map_err(|e| Error::io("create staging folder", &staging, e))?;
     let result = (|| {
-        let data = staging.join("data");
-        fs::create_dir(&data).map_err(|e| Error::io("create", &data, e))?;
-        let mut all_dirs = vec![data.clone()];
-        for d in &walk.dirs {
-            let p =
-                BagPath::parse(&format!("data/{d}")).map_err(|e| Error::Usage(e.to_string()))?;
-            let disk = p.to_fs_path(&staging);
-            fs::create_dir(&disk).map_err(|e| Error::io("create", &disk, e))?;
-            all_dirs.push(disk);
-        }
-        let digests = copy_files(&walk.files, &staging, &algs)?;
-        let report = write_tag_files(&staging, &digests, &algs, opts, empty_dirs(&walk))?;
-        // Folders deepest first, so each name is durable before its parent's.
-        for d in all_dirs.iter().rev() {
-            sync_dir(d)?;
-        }
-        sync_dir(&staging)?;
+        let build = BuildOptions {
+            algorithms: algs.clone(),
+            info: opts.info.clone(),
+            bagging_date: opts.bagging_date,
+            extra_tags: Vec::new(),
+            sniff: false,
+        };
+        let built = build_bag(&staging, &walk.files, &walk.dirs, &build)?;
         check_written(&staging)?;
-        Ok(report)
+        Ok(CreateReport {
+            bag: staging.clone(),
+            files: built.files,
+            bytes: built.bytes,
+            algorithms: algs.clone(),
+            payload_oxum: built.payload_oxum,
+            empty_dirs: empty_dirs(&walk),
+            recovered: false,
+        })
     })();
     match result {
         Ok(mut report) => {
@@ -223,37 +220,141 @@ fn empty_dirs(walk: &crate::fs::walk::Walk) -> Vec<String> {
         .collect()
 }
 
-/// Copies every file into `staging/data/`, hashing on the way, files in parallel.
+/// One payload file as written into a bag.
+#[derive(Debug, Clone)]
+pub struct BuiltFile {
+    pub digests: Digests,
+    /// MIME type identified from the first bytes, when asked for.
+    pub mime: Option<String>,
+}
+
+/// What to put in a bag besides the payload.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub algorithms: Vec<Algorithm>,
+    /// bag-info.txt fields after Bagging-Date, Payload-Oxum and Bag-Software-Agent.
+    pub info: Vec<(String, String)>,
+    pub bagging_date: chrono::NaiveDate,
+    /// Extra tag files (such as `metadata/dc.xml`), covered by the tag manifests.
+    pub extra_tags: Vec<(String, Vec<u8>)>,
+    /// Identify each payload file's format from its first bytes.
+    pub sniff: bool,
+}
+
+/// A bag written into a staging folder.
+#[derive(Debug, Clone)]
+pub struct BuiltBag {
+    pub payload: BTreeMap<BagPath, BuiltFile>,
+    /// Digests of every tag file the tag manifests list, and of the tag manifests.
+    pub tag_files: BTreeMap<String, Digests>,
+    pub files: u64,
+    pub bytes: u64,
+    pub payload_oxum: String,
+}
+
+/// Writes a complete bag into the empty folder `root`: copies `files` under data/
+/// (hashing and, optionally, identifying formats in the same pass, files in parallel),
+/// recreates `dirs`, writes the tag files with bagit.txt last, and fsyncs everything.
+/// Neither validates nor publishes: that is the caller's order of business.
+pub fn build_bag(
+    root: &Path,
+    files: &[SourceFile],
+    dirs: &[String],
+    opts: &BuildOptions,
+) -> Result<BuiltBag, Error> {
+    let data = root.join("data");
+    fs::create_dir(&data).map_err(|e| Error::io("create", &data, e))?;
+    let mut all_dirs = vec![data.clone()];
+    for d in dirs {
+        let disk = payload_path(d)?.to_fs_path(root);
+        fs::create_dir(&disk).map_err(|e| Error::io("create", &disk, e))?;
+        all_dirs.push(disk);
+    }
+    let payload = copy_files(files, root, &opts.algorithms, opts.sniff)?;
+    let mut tag_dirs = Vec::new();
+    for (name, _) in &opts.extra_tags {
+        let p = BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?;
+        let mut parent = p.to_fs_path(root);
+        parent.pop();
+        if parent != root && !parent.exists() {
+            fs::create_dir_all(&parent).map_err(|e| Error::io("create", &parent, e))?;
+            tag_dirs.push(parent);
+        }
+    }
+    let built = write_tag_files(root, payload, opts)?;
+    // Folders deepest first, so each name is durable before its parent's.
+    for d in all_dirs.iter().rev().chain(tag_dirs.iter()) {
+        sync_dir(d)?;
+    }
+    sync_dir(root)?;
+    Ok(built)
+}
+
+/// Copies every file into `root/data/`, hashing on the way, files in parallel.
 fn copy_files(
     files: &[SourceFile],
-    staging: &Path,
+    root: &Path,
     algs: &[Algorithm],
-) -> Result<PayloadDigests, Error> {
-    let results: Vec<Result<(BagPath, Digests), Error>> = files
+    sniff: bool,
+) -> Result<BTreeMap<BagPath, BuiltFile>, Error> {
+    let results: Vec<Result<(BagPath, BuiltFile), Error>> = files
         .par_iter()
         .map_init(
             || vec![0u8; BUF_SIZE],
             |buf, f| {
                 let bag_path = payload_path(&f.rel)?;
-                let to = bag_path.to_fs_path(staging);
+                let to = bag_path.to_fs_path(root);
                 let input = File::open(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
                 let output = OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .open(&to)
                     .map_err(|e| Error::io("create", &to, e))?;
-                let digests = copy_and_hash(input, &output, algs, buf)
+                let mut head = HeadCapture::new(if sniff { HEAD_LEN } else { 0 });
+                let digests = copy_and_hash(input, Tee(&output, &mut head), algs, buf)
                     .map_err(|e| Error::io("copy", &f.disk, e))?;
                 if digests.len != f.size {
                     return Err(changed_while_reading(&f.disk, f.size, digests.len));
                 }
                 output.sync_all().map_err(|e| Error::io("fsync", &to, e))?;
                 failpoint::hit("create-copy-file");
-                Ok((bag_path, digests))
+                let mime = sniff.then(|| sniff_mime(&head.bytes, digests.len));
+                Ok((bag_path, BuiltFile { digests, mime }))
             },
         )
         .collect();
     results.into_iter().collect()
+}
+
+/// Keeps the first `limit` bytes written through it.
+struct HeadCapture {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl HeadCapture {
+    fn new(limit: usize) -> HeadCapture {
+        HeadCapture {
+            bytes: Vec::with_capacity(limit),
+            limit,
+        }
+    }
+}
+
+/// Writes to a file and keeps the head of the stream.
+struct Tee<'a>(&'a File, &'a mut HeadCapture);
+
+impl io::Write for Tee<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = (&*self.0).write(data)?;
+        let room = self.1.limit - self.1.bytes.len();
+        self.1.bytes.extend_from_slice(&data[..n.min(room)]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.0).flush()
+    }
 }
 
 fn changed_while_reading(path: &Path, expected: u64, got: u64) -> Error {
@@ -266,16 +367,15 @@ fn changed_while_reading(path: &Path, expected: u64, got: u64) -> Error {
     )
 }
 
-/// Writes bag-info, manifests, tag manifests and, last, bagit.txt.
+/// Writes bag-info, manifests, extra tag files, tag manifests and, last, bagit.txt.
 fn write_tag_files(
     root: &Path,
-    payload: &PayloadDigests,
-    algs: &[Algorithm],
-    opts: &CreateOptions,
-    empty_dirs: Vec<String>,
-) -> Result<CreateReport, Error> {
+    payload: BTreeMap<BagPath, BuiltFile>,
+    opts: &BuildOptions,
+) -> Result<BuiltBag, Error> {
+    let algs = &opts.algorithms;
     let files = payload.len() as u64;
-    let bytes: u64 = payload.values().map(|d| d.len).sum();
+    let bytes: u64 = payload.values().map(|f| f.digests.len).sum();
     let oxum = format!("{bytes}.{files}");
     let mut info = BagInfo::default();
     info.push(
@@ -292,56 +392,63 @@ fn write_tag_files(
         ("bag-info.txt".into(), info.render().into_bytes()),
     ];
     for alg in algs {
-        let entries: Vec<(&BagPath, &Digest)> = payload
-            .iter()
-            .map(|(p, d)| {
-                (
-                    p,
-                    d.get(*alg)
-                        .expect("every file is hashed with every algorithm"),
-                )
-            })
-            .collect();
+        let mut entries: Vec<(&BagPath, &Digest)> = Vec::with_capacity(payload.len());
+        for (p, f) in &payload {
+            entries.push((p, digest_of(&f.digests, *alg)?));
+        }
         tag_files.push((
             ManifestKind::Payload.file_name(*alg),
             render_manifest(entries).into_bytes(),
         ));
     }
+    tag_files.extend(opts.extra_tags.iter().cloned());
     // Tag manifests cover every other tag file.
     let mut buf = vec![0u8; 64 * 1024];
     let mut tag_digests: Vec<(BagPath, Digests)> = Vec::new();
     for (name, bytes) in &tag_files {
         let d = hash_reader(&bytes[..], algs, &mut buf).map_err(|e| Error::io("hash", name, e))?;
         tag_digests.push((
-            BagPath::parse(name).map_err(|e| Error::Usage(e.to_string()))?,
+            BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?,
             d,
         ));
     }
+    let mut tag_manifests = Vec::new();
     for alg in algs {
-        let entries: Vec<(&BagPath, &Digest)> = tag_digests
-            .iter()
-            .map(|(p, d)| (p, d.get(*alg).expect("hashed with every algorithm")))
-            .collect();
-        tag_files.push((
-            ManifestKind::Tag.file_name(*alg),
-            render_manifest(entries).into_bytes(),
-        ));
+        let mut entries: Vec<(&BagPath, &Digest)> = Vec::with_capacity(tag_digests.len());
+        for (p, d) in &tag_digests {
+            entries.push((p, digest_of(d, *alg)?));
+        }
+        let name = ManifestKind::Tag.file_name(*alg);
+        let bytes = render_manifest(entries).into_bytes();
+        let d = hash_reader(&bytes[..], algs, &mut buf).map_err(|e| Error::io("hash", &name, e))?;
+        tag_manifests.push((name.clone(), d));
+        tag_files.push((name, bytes));
     }
     // bagit.txt last: until it exists, the folder does not claim to be a bag.
     tag_files.rotate_left(1);
     for (name, bytes) in &tag_files {
-        write_new(&root.join(name), bytes)?;
+        let path =
+            BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?;
+        write_new(&path.to_fs_path(root), bytes)?;
         failpoint::hit("create-tag-file");
     }
-    Ok(CreateReport {
-        bag: root.to_path_buf(),
+    let mut tag_map: BTreeMap<String, Digests> = tag_digests
+        .into_iter()
+        .map(|(p, d)| (p.as_str().to_string(), d))
+        .collect();
+    tag_map.extend(tag_manifests);
+    Ok(BuiltBag {
+        payload,
+        tag_files: tag_map,
         files,
         bytes,
-        algorithms: algs.to_vec(),
         payload_oxum: oxum,
-        empty_dirs,
-        recovered: false,
     })
+}
+
+fn digest_of(d: &Digests, alg: Algorithm) -> Result<&Digest, Error> {
+    d.get(alg)
+        .ok_or_else(|| Error::Usage(format!("internal: {alg} digest was not computed")))
 }
 
 /// A cheap read-back of what was just written: structure, tag-file digests and
@@ -410,7 +517,7 @@ fn create_in_place(src: &Path, opts: &CreateOptions) -> Result<CreateReport, Err
         return Err(refusal_error(src, &walk.refused));
     }
     // 1. Hash every file where it is: the only read of each byte.
-    let results: Vec<Result<(BagPath, Digests), Error>> = walk
+    let results: Vec<Result<(BagPath, BuiltFile), Error>> = walk
         .files
         .par_iter()
         .map_init(
@@ -422,11 +529,17 @@ fn create_in_place(src: &Path, opts: &CreateOptions) -> Result<CreateReport, Err
                 if d.len != f.size {
                     return Err(changed_while_reading(&f.disk, f.size, d.len));
                 }
-                Ok((payload_path(&f.rel)?, d))
+                Ok((
+                    payload_path(&f.rel)?,
+                    BuiltFile {
+                        digests: d,
+                        mime: None,
+                    },
+                ))
             },
         )
         .collect();
-    let payload: PayloadDigests = results.into_iter().collect::<Result<_, _>>()?;
+    let payload: BTreeMap<BagPath, BuiltFile> = results.into_iter().collect::<Result<_, _>>()?;
 
     // 2. The moving folder exists before the journal names it, so that recovery can
     // tell "not yet renamed to data/" (it exists) from "renamed" (it does not).
@@ -470,8 +583,24 @@ fn create_in_place(src: &Path, opts: &CreateOptions) -> Result<CreateReport, Err
     failpoint::hit("in-place-data-published");
 
     // 4. Tag files (bagit.txt last), a read-back, then the journal goes.
-    let mut report = write_tag_files(src, &payload, &algs, opts, empty_dirs(&walk))?;
+    let build = BuildOptions {
+        algorithms: algs.clone(),
+        info: opts.info.clone(),
+        bagging_date: opts.bagging_date,
+        extra_tags: Vec::new(),
+        sniff: false,
+    };
+    let built = write_tag_files(src, payload, &build)?;
     sync_dir(src)?;
+    let mut report = CreateReport {
+        bag: src.to_path_buf(),
+        files: built.files,
+        bytes: built.bytes,
+        algorithms: algs.clone(),
+        payload_oxum: built.payload_oxum,
+        empty_dirs: empty_dirs(&walk),
+        recovered: false,
+    };
     check_written(src)?;
     failpoint::hit("in-place-before-journal-removed");
     fs::remove_file(src.join(JOURNAL)).map_err(|e| Error::io("remove", src.join(JOURNAL), e))?;
