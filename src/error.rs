@@ -29,6 +29,22 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The configuration file is unusable.
+    #[error("{}{}: {detail}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Config {
+        path: PathBuf,
+        line: Option<usize>,
+        detail: String,
+    },
+
+    /// Another Cairn process holds the archive lock.
+    #[error("the archive is locked by another cairn process ({holder}); lock file {}. Try again when it has finished", path.display())]
+    Locked { path: PathBuf, holder: String },
+
+    /// The archive's own records are damaged or inconsistent.
+    #[error("{}: {detail}", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+
     /// A freshly written bag failed its read-back validation. Nothing was committed.
     #[error("the new bag at {} failed verification after writing: {detail}", path.display())]
     VerifyFailed { path: PathBuf, detail: String },
@@ -46,7 +62,11 @@ impl Error {
     /// What kind of failure this is, for the CLI's exit code.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Io { .. } | Error::VerifyFailed { .. } => ErrorClass::Operational,
+            Error::Io { .. }
+            | Error::VerifyFailed { .. }
+            | Error::Config { .. }
+            | Error::Locked { .. } => ErrorClass::Operational,
+            Error::Corrupt { .. } => ErrorClass::Data,
             Error::Refused { .. } => ErrorClass::Data,
             Error::AlreadyExists { .. } | Error::Usage(_) => ErrorClass::Usage,
         }

@@ -243,11 +243,14 @@ fn run_validate(args: ValidateArgs) -> u8 {
 
 /// Escapes control characters (a file name may hold a newline) so that every finding
 /// stays on one line.
+///
+/// A backslash is escaped too whenever anything is, so a name holding the two
+/// characters `\` `n` never prints like one holding a newline.
 fn printable(s: &str) -> String {
-    if s.chars().any(char::is_control) {
+    if s.chars().any(|c| c.is_control() || c == '\\') {
         s.chars()
             .map(|c| {
-                if c.is_control() {
+                if c.is_control() || c == '\\' {
                     c.escape_default().to_string()
                 } else {
                     c.to_string()
@@ -257,6 +260,10 @@ fn printable(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 fn finding_line(label: &str, f: &Finding) -> String {
@@ -284,31 +291,35 @@ fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
     let algs: Vec<&str> = r.algorithms.iter().map(|a| a.name()).collect();
     if r.valid {
         let holes = if r.holes > 0 {
-            format!(", {} files still to fetch", r.holes)
+            format!(", {} still to fetch", plural(r.holes as usize, "file"))
         } else {
             String::new()
         };
+        let algs = if algs.is_empty() {
+            " (checksums not checked)".to_string()
+        } else {
+            format!(", algorithms {}", algs.join(", "))
+        };
         println!(
-            "{}: valid BagIt {version} bag: {} files, {} bytes, algorithms {}{holes}",
+            "{}: valid BagIt {version} bag: {}, {} bytes{algs}{holes}",
             bag.display(),
-            r.files,
+            plural(r.files as usize, "file"),
             r.bytes,
-            algs.join(", ")
         );
     } else if !r.errors.is_empty() {
         let _ = writeln!(
             err,
-            "{}: could not be fully checked: {} read errors, {} problems",
+            "{}: could not be fully checked: {}, {}",
             bag.display(),
-            r.errors.len(),
-            r.problems.len()
+            plural(r.errors.len(), "read error"),
+            plural(r.problems.len(), "problem")
         );
     } else {
         let _ = writeln!(
             err,
-            "{}: INVALID: {} problems",
+            "{}: INVALID: {}",
             bag.display(),
-            r.problems.len()
+            plural(r.problems.len(), "problem")
         );
     }
 }

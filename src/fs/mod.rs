@@ -1,6 +1,7 @@
 //! The only code that touches the filesystem: walking sources, reading bags from
 //! folders, and durable writes.
 
+pub mod archive;
 pub mod dir;
 pub mod durable;
 pub mod failpoint;

@@ -1,0 +1,267 @@
+//! The archive on disk: its layout (cairn.toml, intake/, archive/, manifests/), the
+//! archive lock, and item identifiers.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, CONFIG_FILE};
+use crate::error::Error;
+use crate::fs::durable::{sync_dir, write_new};
+
+/// The folder inside archive/ where bags are built before they are published.
+pub const STAGING_DIR: &str = ".staging";
+/// The lock file, in manifests/.
+pub const LOCK_FILE: &str = ".lock";
+/// The event log, in manifests/.
+pub const EVENTS_FILE: &str = "events.jsonl";
+
+/// An opened archive.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    pub root: PathBuf,
+    pub config: Config,
+    pub intake: PathBuf,
+    pub bags: PathBuf,
+    pub manifests: PathBuf,
+}
+
+/// What `cairn init` made.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InitReport {
+    pub root: PathBuf,
+    pub config: PathBuf,
+    pub created: Vec<PathBuf>,
+}
+
+impl Archive {
+    /// Opens the archive whose cairn.toml is in `root`.
+    pub fn open(root: &Path) -> Result<Archive, Error> {
+        let config_path = root.join(CONFIG_FILE);
+        let text = match fs::read_to_string(&config_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Config {
+                    path: config_path,
+                    line: None,
+                    detail: "not found: this folder is not a Cairn archive. Run `cairn init` here, or point --root (or CAIRN_ROOT) at the archive".into(),
+                })
+            }
+            Err(e) => return Err(Error::io("read", &config_path, e)),
+        };
+        let config = Config::parse(&text, &config_path)?;
+        let at = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                root.join(p)
+            }
+        };
+        let archive = Archive {
+            root: root.to_path_buf(),
+            intake: at(&config.archive.intake),
+            bags: at(&config.archive.archive),
+            manifests: at(&config.archive.manifests),
+            config,
+        };
+        for dir in [&archive.bags, &archive.manifests] {
+            if !dir.is_dir() {
+                return Err(Error::Config {
+                    path: archive.root.join(CONFIG_FILE),
+                    line: None,
+                    detail: format!(
+                        "the folder {} does not exist; create it or fix the path",
+                        dir.display()
+                    ),
+                });
+            }
+        }
+        Ok(archive)
+    }
+
+    /// Creates cairn.toml and the three working folders in `root`. Refuses to
+    /// overwrite an existing configuration; existing folders are kept as they are.
+    pub fn init(root: &Path) -> Result<InitReport, Error> {
+        fs::create_dir_all(root).map_err(|e| Error::io("create", root, e))?;
+        let config = root.join(CONFIG_FILE);
+        if config.exists() {
+            return Err(Error::AlreadyExists { path: config });
+        }
+        let mut created = Vec::new();
+        for name in ["intake", "archive", "manifests"] {
+            let dir = root.join(name);
+            if !dir.exists() {
+                fs::create_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
+                created.push(dir);
+            }
+        }
+        write_new(&config, Config::template().as_bytes())?;
+        sync_dir(root)?;
+        Ok(InitReport {
+            root: root.to_path_buf(),
+            config,
+            created,
+        })
+    }
+
+    pub fn staging(&self) -> PathBuf {
+        self.bags.join(STAGING_DIR)
+    }
+
+    pub fn bag_path(&self, id: &str) -> PathBuf {
+        self.bags.join(id)
+    }
+
+    pub fn register_path(&self, id: &str) -> PathBuf {
+        self.manifests.join(format!("{id}.json"))
+    }
+
+    pub fn events_path(&self) -> PathBuf {
+        self.manifests.join(EVENTS_FILE)
+    }
+
+    /// The identifiers of the bags in archive/ (folders not starting with a dot).
+    pub fn bag_ids(&self) -> Result<Vec<String>, Error> {
+        let mut ids = Vec::new();
+        for entry in
+            fs::read_dir(&self.bags).map_err(|e| Error::io("read folder", &self.bags, e))?
+        {
+            let entry = entry.map_err(|e| Error::io("read folder", &self.bags, e))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if !name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                ids.push(name);
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The identifiers that have a register entry in manifests/.
+    pub fn register_ids(&self) -> Result<Vec<String>, Error> {
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(&self.manifests)
+            .map_err(|e| Error::io("read folder", &self.manifests, e))?
+        {
+            let entry = entry.map_err(|e| Error::io("read folder", &self.manifests, e))?;
+            if let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+            {
+                if !id.starts_with('.') {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Takes the archive lock without waiting. Held until the returned guard drops
+    /// (or the process dies: the kernel releases flock locks of dead processes, so a
+    /// crash never leaves the archive locked).
+    pub fn lock(&self, command: &str) -> Result<ArchiveLock, Error> {
+        let path = self.manifests.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("open lock file", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(Error::Locked {
+                    path,
+                    holder: if holder.is_empty() {
+                        "unknown process".into()
+                    } else {
+                        holder.to_string()
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
+        }
+        // Say who holds it, for the message another process prints.
+        let who = format!(
+            "pid {}, `cairn {command}` since {}",
+            std::process::id(),
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = file.write_all(who.as_bytes());
+        Ok(ArchiveLock { _file: file })
+    }
+}
+
+/// Proof that the archive lock is held.
+#[derive(Debug)]
+pub struct ArchiveLock {
+    _file: File,
+}
+
+/// Turns a dc.identifier into a folder name, or explains why it cannot be one.
+///
+/// The transformation (docs/identifiers.md): NFC; every run of characters other than
+/// ASCII letters, digits, `-`, `_` and `.` becomes one `_`; a leading `.` or `-`
+/// becomes `_`; at most 100 bytes. Different identifiers can map to the same name
+/// (`S21/001`, `S21:001`); the second is then refused as already in use, never merged.
+pub fn identifier_to_folder(identifier: &str) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let nfc: String = identifier.trim().nfc().collect();
+    let mut out = String::new();
+    let mut in_run = false;
+    for c in nfc.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+            out.push(c);
+            in_run = false;
+        } else if !in_run {
+            out.push('_');
+            in_run = true;
+        }
+    }
+    if out.starts_with(['.', '-']) {
+        out.replace_range(..1, "_");
+    }
+    if out.is_empty() || out.chars().all(|c| c == '_') {
+        return Err(format!(
+            "dc.identifier {identifier:?} has no letters or digits to name a folder with"
+        ));
+    }
+    if out.len() > 100 {
+        return Err(format!(
+            "dc.identifier {identifier:?} is longer than 100 characters"
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_become_safe_folder_names() {
+        assert_eq!(
+            identifier_to_folder("DC-Cam/S21/0001").unwrap(),
+            "DC-Cam_S21_0001"
+        );
+        assert_eq!(
+            identifier_to_folder("s21 ::  portrait").unwrap(),
+            "s21_portrait"
+        );
+        assert_eq!(identifier_to_folder("../etc").unwrap(), "_._etc");
+        assert_eq!(identifier_to_folder(".hidden").unwrap(), "_hidden");
+        assert_eq!(identifier_to_folder("ទួលស្លែង-1").unwrap(), "_-1");
+        assert!(identifier_to_folder("ទួលស្លែង").is_err());
+        assert!(identifier_to_folder("").is_err());
+        assert!(identifier_to_folder(&"x".repeat(101)).is_err());
+    }
+}
