@@ -14,7 +14,7 @@ use crate::error::Error;
 pub const CONFIG_FILE: &str = "cairn.toml";
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub archive: ArchiveSection,
@@ -44,16 +44,6 @@ pub struct IngestSection {
 pub struct FixitySection {
     pub interval_days: u32,
     pub algorithm: String,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            archive: ArchiveSection::default(),
-            ingest: IngestSection::default(),
-            fixity: FixitySection::default(),
-        }
-    }
 }
 
 impl Default for ArchiveSection {

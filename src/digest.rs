@@ -127,7 +127,7 @@ impl Digest {
 
     /// Parses hex of either case (RFC 8493 §2.1.3). Returns `None` for anything else.
     pub fn from_hex(hex: &str) -> Option<Digest> {
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return None;
         }
         let mut out = Vec::with_capacity(hex.len() / 2);
