@@ -16,6 +16,7 @@ pub mod error;
 pub mod format;
 pub mod fs;
 pub mod ops;
+pub mod register;
 
 pub use error::{Error, ErrorClass};
 

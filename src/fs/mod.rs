@@ -4,5 +4,6 @@
 pub mod archive;
 pub mod dir;
 pub mod durable;
+pub mod events;
 pub mod failpoint;
 pub mod walk;

@@ -1,0 +1,353 @@
+//! manifests/events.jsonl: the archive's event log, one JSON object per line in the
+//! PREMIS spirit, each line carrying the BLAKE3 digest of the line before it.
+//!
+//! Editing, deleting, inserting or reordering any line breaks the chain at that point,
+//! and the digest of the last line (the head) commits to the whole log: an auditor who
+//! keeps a head can later prove the log still extends it. Appends happen under the
+//! archive lock and are fsynced. See docs/event-log.md.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::fs::archive::ArchiveLock;
+
+/// The `prev` of the first line: there is no line before it.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One event, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// PREMIS eventType: ingestion, message digest calculation, validation, fixity
+    /// check, deletion, ...
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// UTC, RFC 3339.
+    pub time: String,
+    /// success or failure.
+    pub outcome: String,
+    pub detail: String,
+    /// The object (item identifier) the event is about.
+    pub object: String,
+    /// The software that did it, with its version.
+    pub agent: String,
+    /// Structured detail (for example every bad file of a failed check).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+    /// BLAKE3 (hex) of the previous line's bytes, without its newline.
+    pub prev: String,
+}
+
+/// An event to append; `seq`, `time` and `prev` are filled in by [`append`].
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub outcome: String,
+    pub detail: String,
+    pub object: String,
+    pub data: serde_json::Value,
+}
+
+impl NewEvent {
+    pub fn new(
+        event_type: &str,
+        outcome: &str,
+        object: &str,
+        detail: impl Into<String>,
+    ) -> NewEvent {
+        NewEvent {
+            event_type: event_type.to_string(),
+            outcome: outcome.to_string(),
+            detail: detail.into(),
+            object: object.to_string(),
+            data: serde_json::Value::Null,
+        }
+    }
+
+    pub fn with_data(mut self, data: serde_json::Value) -> NewEvent {
+        self.data = data;
+        self
+    }
+}
+
+/// The digest that chains a line to the next.
+pub fn line_digest(line: &[u8]) -> String {
+    blake3::hash(line).to_hex().to_string()
+}
+
+/// Appends events to the log at `path`, chained to its last line, and fsyncs. Needs
+/// the archive lock, so that two writers can never chain to the same line.
+///
+/// A last line without its newline can only be a write that a crash cut short (every
+/// append writes whole lines and fsyncs before returning): it was never acknowledged,
+/// so it is cut off, and an event saying so is appended first.
+pub fn append(
+    path: &Path,
+    _lock: &ArchiveLock,
+    now: chrono::DateTime<chrono::Utc>,
+    events: &[NewEvent],
+) -> Result<Vec<Event>, Error> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io("open event log", path, e))?;
+    let (mut last, torn) = last_line(&mut file, path)?;
+    let mut pending: Vec<NewEvent> = Vec::new();
+    if let Some((offset, bytes)) = torn {
+        file.set_len(offset)
+            .map_err(|e| Error::io("truncate torn line of", path, e))?;
+        pending.push(NewEvent::new(
+            "log repair",
+            "success",
+            "",
+            format!(
+                "removed an incomplete last line of {} bytes left by an interrupted write (never acknowledged)",
+                bytes.len()
+            ),
+        ).with_data(serde_json::json!({ "removed": String::from_utf8_lossy(&bytes) })));
+    }
+    pending.extend(events.iter().cloned());
+    let time = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut out = Vec::new();
+    let mut written = Vec::new();
+    for e in pending {
+        let (seq, prev) = match &last {
+            Some((seq, digest)) => (seq + 1, digest.clone()),
+            None => (1, GENESIS.to_string()),
+        };
+        let event = Event {
+            seq,
+            event_type: e.event_type,
+            time: time.clone(),
+            outcome: e.outcome,
+            detail: e.detail,
+            object: e.object,
+            agent: crate::agent(),
+            data: e.data,
+            prev,
+        };
+        let line = serde_json::to_vec(&event)
+            .map_err(|e| Error::io("encode event for", path, std::io::Error::other(e)))?;
+        last = Some((seq, line_digest(&line)));
+        out.extend_from_slice(&line);
+        out.push(b'\n');
+        written.push(event);
+    }
+    file.seek(SeekFrom::End(0))
+        .map_err(|e| Error::io("seek", path, e))?;
+    file.write_all(&out)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io("append to", path, e))?;
+    Ok(written)
+}
+
+/// The last complete line's seq and digest, and a torn tail (offset, bytes) if any.
+/// Reads backwards from the end, so appending costs the same however long the log is.
+#[allow(clippy::type_complexity)]
+fn last_line(
+    file: &mut File,
+    path: &Path,
+) -> Result<(Option<(u64, String)>, Option<(u64, Vec<u8>)>), Error> {
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat", path, e))?
+        .len();
+    if len == 0 {
+        return Ok((None, None));
+    }
+    // Read growing windows from the end until two newlines (or the start) are in view.
+    let mut window = 4096u64.min(len);
+    loop {
+        let start = len - window;
+        let mut buf = vec![0u8; window as usize];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut buf))
+            .map_err(|e| Error::io("read", path, e))?;
+        let (complete, torn) = match buf.iter().rposition(|&b| b == b'\n') {
+            Some(nl) if nl + 1 == buf.len() => (&buf[..nl], None),
+            Some(nl) => (
+                &buf[..nl],
+                Some((start + nl as u64 + 1, buf[nl + 1..].to_vec())),
+            ),
+            None if start == 0 => (&buf[..0], Some((0, buf.clone()))),
+            None => {
+                window = (window * 4).min(len);
+                continue;
+            }
+        };
+        let line_start = complete.iter().rposition(|&b| b == b'\n').map(|p| p + 1);
+        let line = match line_start {
+            Some(s) => &complete[s..],
+            None if start == 0 => complete,
+            None => {
+                window = (window * 4).min(len);
+                continue;
+            }
+        };
+        if line.is_empty() {
+            return Ok((None, torn));
+        }
+        let event: Event = serde_json::from_slice(line).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!(
+                "the last line of the event log is not a valid event ({e}); run `cairn audit`"
+            ),
+        })?;
+        return Ok((Some((event.seq, line_digest(line))), torn));
+    }
+}
+
+/// Where the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenLink {
+    /// 1-based line number.
+    pub line: usize,
+    pub detail: String,
+}
+
+/// The result of checking a whole log.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainReport {
+    pub lines: usize,
+    /// Digest of the last line: commits to the whole log.
+    pub head: String,
+    pub broken: Option<BrokenLink>,
+    #[serde(skip)]
+    pub events: Vec<Event>,
+}
+
+/// Checks every link of a log's bytes: each line parses, its `seq` follows the last,
+/// and its `prev` is the digest of the line before.
+pub fn verify_chain(bytes: &[u8]) -> ChainReport {
+    let mut prev = GENESIS.to_string();
+    let mut events = Vec::new();
+    let mut broken = None;
+    let mut lines = 0;
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        broken = Some(BrokenLink {
+            line: body.split(|&b| b == b'\n').count(),
+            detail: "the last line has no newline: an interrupted write or a truncated log".into(),
+        });
+    }
+    if !body.is_empty() {
+        for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+            lines = i + 1;
+            if broken.as_ref().is_some_and(|b| b.line <= lines) {
+                break;
+            }
+            let fail = |detail: String| {
+                Some(BrokenLink {
+                    line: i + 1,
+                    detail,
+                })
+            };
+            match serde_json::from_slice::<Event>(line) {
+                Err(e) => {
+                    broken = fail(format!("not a valid event: {e}"));
+                    break;
+                }
+                Ok(ev) => {
+                    if ev.prev != prev {
+                        broken = fail(format!(
+                            "prev is {} but the line before hashes to {prev}: a line before it was edited, deleted, inserted or reordered",
+                            ev.prev
+                        ));
+                        break;
+                    }
+                    if ev.seq != i as u64 + 1 {
+                        broken = fail(format!("seq is {} where {} was expected", ev.seq, i + 1));
+                        break;
+                    }
+                    prev = line_digest(line);
+                    events.push(ev);
+                }
+            }
+        }
+    }
+    ChainReport {
+        lines,
+        head: prev,
+        broken,
+        events,
+    }
+}
+
+/// Reads and checks the log at `path` (an absent log is an empty, valid one).
+pub fn read_log(path: &Path) -> Result<ChainReport, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(verify_chain(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(verify_chain(b"")),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(seq: u64, prev: &str) -> String {
+        format!(
+            r#"{{"seq":{seq},"type":"ingestion","time":"t","outcome":"success","detail":"","object":"x","agent":"a","prev":"{prev}"}}"#
+        )
+    }
+
+    fn chain(n: u64) -> Vec<String> {
+        let mut prev = GENESIS.to_string();
+        let mut out = Vec::new();
+        for seq in 1..=n {
+            let l = line(seq, &prev);
+            prev = line_digest(l.as_bytes());
+            out.push(l);
+        }
+        out
+    }
+
+    fn join(lines: &[String]) -> Vec<u8> {
+        let mut s = lines.join("\n");
+        s.push('\n');
+        s.into_bytes()
+    }
+
+    #[test]
+    fn intact_chain_and_head() {
+        let lines = chain(5);
+        let r = verify_chain(&join(&lines));
+        assert_eq!(r.broken, None);
+        assert_eq!(r.lines, 5);
+        assert_eq!(r.head, line_digest(lines[4].as_bytes()));
+    }
+
+    #[test]
+    fn every_kind_of_tampering_names_the_first_broken_line() {
+        let lines = chain(6);
+        let mut edited = lines.clone();
+        edited[2] = edited[2].replace("success", "failure");
+        assert_eq!(verify_chain(&join(&edited)).broken.unwrap().line, 4);
+        let mut deleted = lines.clone();
+        deleted.remove(2);
+        assert_eq!(verify_chain(&join(&deleted)).broken.unwrap().line, 3);
+        let mut swapped = lines.clone();
+        swapped.swap(1, 2);
+        assert_eq!(verify_chain(&join(&swapped)).broken.unwrap().line, 2);
+        let mut inserted = lines.clone();
+        inserted.insert(3, lines[3].clone());
+        assert_eq!(verify_chain(&join(&inserted)).broken.unwrap().line, 5);
+        let truncated = &join(&lines)[..join(&lines).len() - 10];
+        assert!(verify_chain(truncated).broken.is_some());
+        // Editing the last line shows only against a recorded head.
+        let mut last = lines.clone();
+        last[5] = last[5].replace("success", "failure");
+        let r = verify_chain(&join(&last));
+        assert_eq!(r.broken, None);
+        assert_ne!(r.head, line_digest(lines[5].as_bytes()));
+    }
+}
