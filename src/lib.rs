@@ -15,6 +15,7 @@ pub mod digest;
 pub mod error;
 pub mod format;
 pub mod fs;
+pub mod metadata;
 pub mod ops;
 pub mod register;
 

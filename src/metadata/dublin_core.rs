@@ -423,12 +423,14 @@ impl DublinCore {
     /// The title: the first non-blank `dc.title`, else the first non-blank
     /// `dcterms.title` (which oai_dc writes as `dc:title` anyway).
     pub fn title(&self) -> Option<&str> {
-        [Term::DC_TITLE, Term::DCTERMS_TITLE].into_iter().find_map(|term| {
-            self.entries
-                .iter()
-                .find(|(t, v)| *t == term && !v.trim().is_empty())
-                .map(|(_, v)| v.as_str())
-        })
+        [Term::DC_TITLE, Term::DCTERMS_TITLE]
+            .into_iter()
+            .find_map(|term| {
+                self.entries
+                    .iter()
+                    .find(|(t, v)| *t == term && !v.trim().is_empty())
+                    .map(|(_, v)| v.as_str())
+            })
     }
 
     /// Every identifier, `dc.identifier` and `dcterms.identifier`, in record order.
@@ -519,12 +521,18 @@ mod tests {
         let e = Term::parse("dc.titel").unwrap_err();
         assert_eq!(e.suggestion, Some("dc.title"));
         assert!(e.to_string().contains("did you mean dc.title?"), "{e}");
-        assert_eq!(Term::parse("title").unwrap_err().suggestion, Some("dc.title"));
+        assert_eq!(
+            Term::parse("title").unwrap_err().suggestion,
+            Some("dc.title")
+        );
         assert_eq!(
             Term::parse("dc.spatial").unwrap_err().suggestion,
             Some("dcterms.spatial")
         );
-        assert_eq!(Term::parse("dc:title").unwrap_err().suggestion, Some("dc.title"));
+        assert_eq!(
+            Term::parse("dc:title").unwrap_err().suggestion,
+            Some("dc.title")
+        );
         assert_eq!(
             Term::parse("dcterms.isPartof ").unwrap_err().suggestion,
             Some("dcterms.isPartOf")

@@ -228,7 +228,10 @@ mod tests {
         );
         // Reading it back groups values by term, in first-appearance order.
         let back: DublinCore = serde_json::from_str(&json).expect("reads back");
-        assert_eq!(back.values(t("dcterms.spatial")), ["Phnom Penh", "Cambodia"]);
+        assert_eq!(
+            back.values(t("dcterms.spatial")),
+            ["Phnom Penh", "Cambodia"]
+        );
         assert_eq!(back.terms(), r.terms());
         assert_eq!(back.render_json(), json);
     }

@@ -110,7 +110,11 @@ mod tests {
             br#"{"dc.title": "  Portraits ", "DC.Subject": ["a", "", "b"], "dcterms.spatial": "Phnom Penh", "dc.rights": ""}"#,
         )
         .expect("valid sidecar");
-        let got: Vec<(&str, &str)> = r.entries.iter().map(|(t, v)| (t.name(), v.as_str())).collect();
+        let got: Vec<(&str, &str)> = r
+            .entries
+            .iter()
+            .map(|(t, v)| (t.name(), v.as_str()))
+            .collect();
         assert_eq!(
             got,
             [
@@ -138,14 +142,20 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         let text = e.to_string();
-        assert!(text.starts_with("cairn.dc.json is not usable:\n  line 3, column 1: not valid JSON"), "{text}");
+        assert!(
+            text.starts_with("cairn.dc.json is not usable:\n  line 3, column 1: not valid JSON"),
+            "{text}"
+        );
         assert!(!text.contains(" at line "), "{text}");
     }
 
     #[test]
     fn invalid_utf8_is_a_syntax_error() {
         let e = parse_sidecar(b"{\"dc.title\": \"caf\xE9\"}").unwrap_err();
-        assert!(matches!(e.errors[0], SidecarError::Syntax { line: 1, .. }), "{e}");
+        assert!(
+            matches!(e.errors[0], SidecarError::Syntax { line: 1, .. }),
+            "{e}"
+        );
     }
 
     #[test]
@@ -170,10 +180,18 @@ mod tests {
         let lines: Vec<String> = e.errors.iter().map(|e| e.to_string()).collect();
         assert_eq!(lines.len(), 6, "{lines:#?}");
         assert!(lines[0].contains("\"dc.titel\"") && lines[0].contains("did you mean dc.title?"));
-        assert!(lines[1].contains("the number 1977 (quote it: \"1977\")"), "{}", lines[1]);
+        assert!(
+            lines[1].contains("the number 1977 (quote it: \"1977\")"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[2].contains("the number 2"));
         assert!(lines[3].contains("null"));
-        assert!(lines[4].contains("\"DC.TITLE\" repeats dc.title"), "{}", lines[4]);
+        assert!(
+            lines[4].contains("\"DC.TITLE\" repeats dc.title"),
+            "{}",
+            lines[4]
+        );
         assert!(lines[5].contains("an object"));
     }
 
@@ -184,8 +202,10 @@ mod tests {
         )
         .expect("valid sheet");
         let mut record = sheet.rows[0].record.clone();
-        let sidecar = parse_sidecar(br#"{"dc.date": "1978", "dcterms.spatial": "Phnom Penh", "dc.rights": ""}"#)
-            .expect("valid sidecar");
+        let sidecar = parse_sidecar(
+            br#"{"dc.date": "1978", "dcterms.spatial": "Phnom Penh", "dc.rights": ""}"#,
+        )
+        .expect("valid sidecar");
         record.overlay(&sidecar);
         assert_eq!(record.title(), Some("Sheet title"));
         assert_eq!(record.values(Term::DC_DATE), ["1978"]);
