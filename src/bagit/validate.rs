@@ -245,7 +245,7 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                 f.problem(
                     format!("fetch.txt:{}", b.line),
                     kind,
-                    format!("{:?}: {}; it was not used", b.text, b.problem),
+                    format!("{}: {}; it was not used", crate::quoted(&b.text), b.problem),
                 );
             }
             for e in entries {
@@ -453,8 +453,8 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                             loc.clone(),
                             Kind::DecodedPath,
                             format!(
-                                "{:?} names no file; its percent-decoded form {:?} does (BagIt {version} paths are not encoded; the bag was made by a tool that encoded them anyway)",
-                                e.path.as_str(), alt.as_str()
+                                "{} names no file; its percent-decoded form {} does (BagIt {version} paths are not encoded; the bag was made by a tool that encoded them anyway)",
+                                crate::quoted(e.path.as_str()), crate::quoted(alt.as_str())
                             ),
                         );
                         found = Some(actual.clone());
@@ -725,7 +725,14 @@ fn index_entries(entries: &[SourceEntry], f: &mut Findings) -> DiskIndex {
             f.warn(
                 names[0].as_str(),
                 Kind::CaseCollision,
-                format!("these names differ only in case and collide on case-insensitive disks: {distinct:?}"),
+                format!(
+                    "these names differ only in case and collide on case-insensitive disks: {}",
+                    distinct
+                        .iter()
+                        .map(|n| crate::quoted(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             );
         }
     }
@@ -744,7 +751,7 @@ fn report_line_issue(file: &str, issue: LineIssue, f: &mut Findings) {
             f.problem(
                 format!("{file}:{line}"),
                 kind,
-                format!("{text:?}: {problem}; the path was not opened"),
+                format!("{}: {problem}; the path was not opened", crate::quoted(&text)),
             )
         }
         LineIssue::Md5sumMarker { line } => f.warn(

@@ -13,6 +13,8 @@ use cairn::ops::create::parse_info_arg;
 use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
 use cairn::{Error, ErrorClass};
 
+mod archive_cmds;
+
 /// Exit codes, the same for every command.
 pub mod exit {
     /// Success; the bag or archive is valid.
@@ -53,6 +55,82 @@ enum Command {
     /// Create and validate BagIt bags.
     #[command(subcommand, after_help = EXIT_CODES_HELP)]
     Bag(BagCommand),
+
+    /// Create an archive: cairn.toml (every setting, commented), intake/, archive/,
+    /// manifests/. Refuses to overwrite an existing cairn.toml.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Init(InitArgs),
+
+    /// Ingest every item waiting in intake/: each becomes a verified bag in archive/,
+    /// with a register entry and events in manifests/.
+    ///
+    /// Each folder directly under intake/ is one item; a lone file is an item of one
+    /// file. Metadata comes from intake/metadata.csv and/or a cairn.dc.json inside the
+    /// item. A refused item is reported and skipped; the others are ingested (exit 1).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Ingest(IngestArgs),
+
+    /// Show an item: its Dublin Core record, files, digests and events.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Show(ShowArgs),
+
+    /// List the items in the archive.
+    #[command(after_help = EXIT_CODES_HELP)]
+    List(ListArgs),
+}
+
+#[derive(Args)]
+struct RootArg {
+    /// The archive's folder (where cairn.toml is) [default: the current folder].
+    #[arg(long, env = "CAIRN_ROOT", value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// Where to create the archive [default: the current folder].
+    dir: Option<PathBuf>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct IngestArgs {
+    #[command(flatten)]
+    root: RootArg,
+    /// Ingest from this folder instead of the configured intake/.
+    #[arg(long, value_name = "DIR")]
+    intake: Option<PathBuf>,
+    /// Check everything (metadata included) and report what would happen; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Delete each intake item once its bag is committed, verified, registered and logged.
+    #[arg(long)]
+    remove_source: bool,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ShowArgs {
+    /// The item's identifier.
+    id: String,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[command(flatten)]
+    root: RootArg,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -125,6 +203,10 @@ pub fn run() -> ExitCode {
     let code = match cli.command {
         Command::Bag(BagCommand::Create(args)) => run_create(args),
         Command::Bag(BagCommand::Validate(args)) => run_validate(args),
+        Command::Init(args) => archive_cmds::run_init(args),
+        Command::Ingest(args) => archive_cmds::run_ingest(args),
+        Command::Show(args) => archive_cmds::run_show(args),
+        Command::List(args) => archive_cmds::run_list(args),
     };
     ExitCode::from(code)
 }
@@ -145,7 +227,7 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-fn error_exit(context: &str, e: &Error) -> u8 {
+pub(super) fn error_exit(context: &str, e: &Error) -> u8 {
     let mut msg = format!("cairn: {context}: {e}");
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -246,7 +328,7 @@ fn run_validate(args: ValidateArgs) -> u8 {
 ///
 /// A backslash is escaped too whenever anything is, so a name holding the two
 /// characters `\` `n` never prints like one holding a newline.
-fn printable(s: &str) -> String {
+pub(super) fn printable(s: &str) -> String {
     if s.chars().any(|c| c.is_control() || c == '\\') {
         s.chars()
             .map(|c| {
@@ -324,7 +406,7 @@ fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
     }
 }
 
-fn print_json<T: serde::Serialize>(value: &T) {
+pub(super) fn print_json<T: serde::Serialize>(value: &T) {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     // Serialising plain report structs cannot fail; a closed pipe is not worth a panic.

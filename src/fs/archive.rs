@@ -232,12 +232,14 @@ pub fn identifier_to_folder(identifier: &str) -> Result<String, String> {
     }
     if out.is_empty() || out.chars().all(|c| c == '_') {
         return Err(format!(
-            "dc.identifier {identifier:?} has no letters or digits to name a folder with"
+            "dc.identifier {} has no letters or digits to name a folder with",
+            crate::quoted(identifier)
         ));
     }
     if out.len() > 100 {
         return Err(format!(
-            "dc.identifier {identifier:?} is longer than 100 characters"
+            "dc.identifier {} is longer than 100 characters",
+            crate::quoted(identifier)
         ));
     }
     Ok(out)

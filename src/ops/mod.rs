@@ -1,7 +1,10 @@
 //! Use cases. Each takes an options struct and returns a report value; ops never print.
 
 pub mod create;
+pub mod ingest;
+pub mod show;
 pub mod validate;
 
 pub use create::{create_bag, CreateOptions, CreateReport};
+pub use ingest::{ingest, IngestOptions, IngestReport};
 pub use validate::validate_bag;

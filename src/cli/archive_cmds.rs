@@ -1,0 +1,237 @@
+//! The archive commands: init, ingest, show, list.
+
+use std::path::{Path, PathBuf};
+
+use cairn::fs::archive::Archive;
+use cairn::ops::ingest::{ingest, IngestOptions, IngestReport, Outcome};
+use cairn::ops::show::{list, show, ShowReport};
+
+use super::{
+    error_exit, exit, print_json, printable, IngestArgs, InitArgs, ListArgs, RootArg, ShowArgs,
+};
+
+fn open_archive(root: &RootArg, context: &str) -> Result<Archive, u8> {
+    let dir = root.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    Archive::open(&dir).map_err(|e| error_exit(context, &e))
+}
+
+pub(super) fn run_init(args: InitArgs) -> u8 {
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
+    match Archive::init(&dir) {
+        Ok(report) => {
+            if args.json {
+                print_json(&report);
+            } else {
+                println!("created {}", report.config.display());
+                for d in &report.created {
+                    println!("created {}/", d.display());
+                }
+                println!(
+                    "next: put items in {}/ with a metadata.csv, then run `cairn ingest --root {}`",
+                    dir.join("intake").display(),
+                    dir.display()
+                );
+            }
+            exit::OK
+        }
+        Err(e) => error_exit("init", &e),
+    }
+}
+
+pub(super) fn run_ingest(args: IngestArgs) -> u8 {
+    let archive = match open_archive(&args.root, "ingest") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let opts = IngestOptions {
+        intake: args.intake,
+        dry_run: args.dry_run,
+        remove_source: args.remove_source,
+    };
+    let started = std::time::Instant::now();
+    let report = match ingest(&archive, &opts, chrono::Utc::now()) {
+        Ok(r) => r,
+        Err(e) => return error_exit("ingest", &e),
+    };
+    let ingested = report
+        .items
+        .iter()
+        .filter(|i| i.outcome == Outcome::Ingested)
+        .count();
+    let refused = report
+        .items
+        .iter()
+        .filter(|i| i.outcome == Outcome::Refused)
+        .count();
+    tracing::info!(
+        items = report.items.len(),
+        ingested,
+        refused,
+        files = report.items.iter().map(|i| i.files).sum::<u64>(),
+        bytes = report.items.iter().map(|i| i.bytes).sum::<u64>(),
+        seconds = started.elapsed().as_secs_f64(),
+        "ingest finished"
+    );
+    if args.json {
+        print_json(&report);
+    } else {
+        print_ingest(&archive.root, &report);
+    }
+    if report.is_ok() {
+        exit::OK
+    } else {
+        exit::DATA
+    }
+}
+
+fn print_ingest(root: &Path, r: &IngestReport) {
+    for note in &r.recovered {
+        eprintln!("recovered: {note}");
+    }
+    for p in &r.sheet_problems {
+        eprintln!("problem: {}", printable(p));
+    }
+    for item in &r.items {
+        let name = printable(&item.name);
+        let id = item.id.as_deref().unwrap_or("-");
+        match item.outcome {
+            Outcome::Ingested => println!(
+                "ingested {name} as {id}: {} files, {} bytes{}",
+                item.files,
+                item.bytes,
+                if item.removed_source {
+                    " (intake copy removed)"
+                } else {
+                    ""
+                }
+            ),
+            Outcome::WouldIngest => println!(
+                "would ingest {name} as {id}: {} files, {} bytes",
+                item.files, item.bytes
+            ),
+            Outcome::AlreadyArchived => println!(
+                "skipped {name}: already archived as {id}{}",
+                if item.removed_source {
+                    " (intake copy removed)"
+                } else {
+                    ""
+                }
+            ),
+            Outcome::Refused => {
+                eprintln!("refused {name}:");
+                for p in &item.problems {
+                    eprintln!("  problem: {}", printable(p));
+                }
+            }
+        }
+    }
+    let count = |o: Outcome| r.items.iter().filter(|i| i.outcome == o).count();
+    let verb = if r.dry_run {
+        "would ingest"
+    } else {
+        "ingested"
+    };
+    let done = if r.dry_run {
+        count(Outcome::WouldIngest)
+    } else {
+        count(Outcome::Ingested)
+    };
+    println!(
+        "{}: {verb} {done}, already archived {}, refused {}{}",
+        root.display(),
+        count(Outcome::AlreadyArchived),
+        count(Outcome::Refused),
+        if r.dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        }
+    );
+}
+
+pub(super) fn run_show(args: ShowArgs) -> u8 {
+    let archive = match open_archive(&args.root, "show") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    match show(&archive, &args.id) {
+        Ok(report) => {
+            if args.json {
+                print_json(&report);
+            } else {
+                print_show(&report);
+            }
+            exit::OK
+        }
+        Err(e) => error_exit("show", &e),
+    }
+}
+
+fn print_show(r: &ShowReport) {
+    let e = &r.entry;
+    println!(
+        "{}  ({}{})",
+        e.id,
+        e.bag,
+        if r.bag_present { "" } else { ", MISSING" }
+    );
+    println!("  intake name: {}", printable(&e.intake_name));
+    println!("  archived:    {} by {}", e.archived, e.software);
+    println!("Dublin Core:");
+    if let Some(obj) = e.dublin_core.as_object() {
+        for (term, values) in obj {
+            for v in values.as_array().into_iter().flatten() {
+                println!("  {term}: {}", printable(v.as_str().unwrap_or_default()));
+            }
+        }
+    }
+    println!(
+        "Files ({}, Payload-Oxum {}):",
+        e.files.len(),
+        e.payload_oxum
+    );
+    for f in &e.files {
+        println!("  {}  {} bytes  {}", printable(&f.path), f.size, f.mime);
+        for (alg, d) in &f.digests {
+            println!("      {alg} {d}");
+        }
+    }
+    println!("Events ({}):", r.events.len());
+    for ev in &r.events {
+        println!(
+            "  {}  {}  {}: {}",
+            ev.time,
+            ev.event_type,
+            ev.outcome,
+            printable(&ev.detail)
+        );
+    }
+}
+
+pub(super) fn run_list(args: ListArgs) -> u8 {
+    let archive = match open_archive(&args.root, "list") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    match list(&archive) {
+        Ok(items) => {
+            if args.json {
+                print_json(&items);
+            } else {
+                for i in &items {
+                    println!(
+                        "{}\t{}\t{} files\t{} bytes\t{}",
+                        i.id,
+                        i.archived,
+                        i.files,
+                        i.bytes,
+                        printable(i.title.as_deref().unwrap_or("(untitled)"))
+                    );
+                }
+                eprintln!("{} items", items.len());
+            }
+            exit::OK
+        }
+        Err(e) => error_exit("list", &e),
+    }
+}

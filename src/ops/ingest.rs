@@ -1,0 +1,927 @@
+//! `ingest`: every item waiting in intake/ becomes a verified bag in archive/, with a
+//! register entry and events, or is refused with its reasons, leaving the others be.
+//!
+//! Order for one item (docs/ingest.md): plan (walk, metadata, identifier) → copy into
+//! archive/.staging/ID while hashing → tag files (metadata/dc.xml, dc.json; bagit.txt
+//! last) → fsync → full validation of the staged bag → no-replace rename to archive/ID
+//! → register entry (written once) → events → only then, with --remove-source, delete
+//! the intake item. Each step is safe to interrupt: the next run (under the same lock)
+//! discards staging, records a published bag that has no register entry, and appends
+//! the events of a registered item that has none.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::bagit::source::BagSource;
+use crate::bagit::{validate, Mode, ValidateOptions, ValidateReport};
+use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
+use crate::error::Error;
+use crate::format::{sniff_mime, HEAD_LEN};
+use crate::fs::archive::{identifier_to_folder, Archive, ArchiveLock};
+use crate::fs::dir::DirSource;
+use crate::fs::durable::{rename_no_replace, sync_dir};
+use crate::fs::events::{self, NewEvent};
+use crate::fs::failpoint;
+use crate::fs::walk::{walk_source, SourceFile, Walk};
+use crate::metadata::{self, DublinCore, Sheet, SIDECAR_NAME};
+use crate::ops::create::{build_bag, BuildOptions, BuiltBag};
+use crate::register::{FileRecord, RegisterEntry};
+
+/// The batch metadata sheet's name in intake/.
+pub const SHEET_NAME: &str = "metadata.csv";
+
+/// Names directly under intake/ that are never items.
+fn is_reserved(name: &str) -> bool {
+    name.starts_with('.')
+        || name == SHEET_NAME
+        || matches!(name, "README" | "README.md" | "README.txt")
+}
+
+/// Options for [`ingest`].
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Another intake folder than the configured one.
+    pub intake: Option<PathBuf>,
+    /// Check everything and report; write nothing.
+    pub dry_run: bool,
+    /// Delete each intake item once its bag is committed, registered and logged.
+    pub remove_source: bool,
+}
+
+/// What happened to one intake item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Ingested,
+    WouldIngest,
+    AlreadyArchived,
+    Refused,
+}
+
+/// One intake item's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemReport {
+    /// The item's name in intake/.
+    pub name: String,
+    pub outcome: Outcome,
+    pub id: Option<String>,
+    pub title: Option<String>,
+    pub files: u64,
+    pub bytes: u64,
+    pub removed_source: bool,
+    /// Why it was refused (each names what and where).
+    pub problems: Vec<String>,
+}
+
+impl ItemReport {
+    fn new(name: &str) -> ItemReport {
+        ItemReport {
+            name: name.to_string(),
+            outcome: Outcome::Refused,
+            id: None,
+            title: None,
+            files: 0,
+            bytes: 0,
+            removed_source: false,
+            problems: Vec::new(),
+        }
+    }
+
+    fn refuse(mut self, problem: impl Into<String>) -> ItemReport {
+        self.outcome = Outcome::Refused;
+        self.problems.push(problem.into());
+        self
+    }
+}
+
+/// The whole run's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    pub dry_run: bool,
+    pub intake: PathBuf,
+    pub items: Vec<ItemReport>,
+    /// Problems with metadata.csv as a whole (parse errors, rows naming no item).
+    pub sheet_problems: Vec<String>,
+    /// What the start-up recovery did after an interrupted run.
+    pub recovered: Vec<String>,
+}
+
+impl IngestReport {
+    /// True when no item was refused and the sheet had no problems.
+    pub fn is_ok(&self) -> bool {
+        self.sheet_problems.is_empty() && self.items.iter().all(|i| i.outcome != Outcome::Refused)
+    }
+}
+
+/// Ingests every item waiting in intake/.
+pub fn ingest(
+    archive: &Archive,
+    opts: &IngestOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<IngestReport, Error> {
+    let intake = opts
+        .intake
+        .clone()
+        .unwrap_or_else(|| archive.intake.clone());
+    if !intake.is_dir() {
+        return Err(Error::io(
+            "read intake folder",
+            &intake,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
+        ));
+    }
+    let lock = archive.lock("ingest")?;
+    let algorithms = archive
+        .config
+        .algorithms()
+        .map_err(|e| Error::Usage(format!("cairn.toml: ingest.algorithms: {e}")))?;
+    let mut report = IngestReport {
+        dry_run: opts.dry_run,
+        intake: intake.clone(),
+        items: Vec::new(),
+        sheet_problems: Vec::new(),
+        recovered: Vec::new(),
+    };
+    if !opts.dry_run {
+        report.recovered = recover(archive, &lock, now)?;
+    }
+    let mut state = ArchiveState::load(archive)?;
+
+    // The batch sheet. If it cannot be read, no item gets metadata from it: better to
+    // refuse everything than to ingest with half the descriptions.
+    let sheet_path = intake.join(SHEET_NAME);
+    let mut sheet_broken = false;
+    let sheet: Option<Sheet> = match fs::read(&sheet_path) {
+        Ok(bytes) => match metadata::parse_sheet(&bytes) {
+            Ok(s) => Some(s),
+            Err(errors) => {
+                sheet_broken = true;
+                for e in errors.errors {
+                    report
+                        .sheet_problems
+                        .push(format!("{}: {e}", sheet_path.display()));
+                }
+                None
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("read", &sheet_path, e)),
+    };
+
+    let mut names: Vec<(String, PathBuf)> = Vec::new();
+    for entry in fs::read_dir(&intake).map_err(|e| Error::io("read folder", &intake, e))? {
+        let entry = entry.map_err(|e| Error::io("read folder", &intake, e))?;
+        match entry.file_name().to_str() {
+            Some(n) if is_reserved(n) => {}
+            Some(n) => names.push((n.to_string(), entry.path())),
+            None => {
+                let shown = entry.file_name().to_string_lossy().into_owned();
+                report.items.push(ItemReport::new(&shown).refuse(format!(
+                    "{}: the name is not valid UTF-8; rename it so it can be recorded exactly",
+                    entry.path().display()
+                )));
+            }
+        }
+    }
+    names.sort();
+
+    let ctx = ItemContext {
+        archive,
+        lock: &lock,
+        algorithms: &algorithms,
+        sheet: sheet.as_ref(),
+        sheet_broken,
+        opts,
+        now,
+    };
+    for (name, path) in &names {
+        let item = ingest_item(&ctx, &mut state, name, path)?;
+        report.items.push(item);
+    }
+
+    // Sheet rows that name no item: a typo, or an item that was never dropped in.
+    if let Some(sheet) = &sheet {
+        for row in &sheet.rows {
+            let present = names
+                .iter()
+                .any(|(n, _)| metadata::same_item_name(n, &row.item));
+            let archived = state
+                .entries
+                .values()
+                .any(|e| metadata::same_item_name(&e.intake_name, &row.item));
+            if !present && !archived {
+                report.sheet_problems.push(format!(
+                    "{}:{}: the row names {}, which is not an item in {}",
+                    sheet_path.display(),
+                    row.line,
+                    crate::quoted(&row.item),
+                    intake.display()
+                ));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// What the archive holds, for identifiers and duplicates.
+struct ArchiveState {
+    entries: BTreeMap<String, RegisterEntry>,
+    /// Every identifier ever used: bags, register entries, and objects in the log.
+    used: BTreeSet<String>,
+}
+
+impl ArchiveState {
+    fn load(archive: &Archive) -> Result<ArchiveState, Error> {
+        let mut used: BTreeSet<String> = archive.bag_ids()?.into_iter().collect();
+        let mut entries = BTreeMap::new();
+        for id in archive.register_ids()? {
+            let entry = RegisterEntry::read(&archive.register_path(&id))?;
+            used.insert(id.clone());
+            entries.insert(id, entry);
+        }
+        let log = events::read_log(&archive.events_path())?;
+        for e in &log.events {
+            if !e.object.is_empty() {
+                used.insert(e.object.clone());
+            }
+        }
+        Ok(ArchiveState { entries, used })
+    }
+
+    /// The next generated identifier: the prefix and one more than the highest number
+    /// ever used with it.
+    fn next_generated(&self, prefix: &str) -> String {
+        let max = self
+            .used
+            .iter()
+            .filter_map(|id| id.strip_prefix(prefix))
+            .filter(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+            .filter_map(|rest| rest.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        format!("{prefix}{:06}", max + 1)
+    }
+}
+
+struct ItemContext<'a> {
+    archive: &'a Archive,
+    lock: &'a ArchiveLock,
+    algorithms: &'a [Algorithm],
+    sheet: Option<&'a Sheet>,
+    sheet_broken: bool,
+    opts: &'a IngestOptions,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+fn ingest_item(
+    ctx: &ItemContext<'_>,
+    state: &mut ArchiveState,
+    name: &str,
+    path: &Path,
+) -> Result<ItemReport, Error> {
+    let mut item = ItemReport::new(name);
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => return Ok(item.refuse(format!("{}: cannot read: {e}", path.display()))),
+    };
+    let is_dir = meta.is_dir();
+    if !is_dir && !meta.is_file() {
+        return Ok(item.refuse(format!(
+            "{}: a symbolic link, fifo or device is not an item; put the real files in a folder",
+            path.display()
+        )));
+    }
+
+    // 1. Metadata: the sheet's row, then the sidecar field by field.
+    let mut record: Option<DublinCore> = None;
+    let mut sidecar_bytes: Option<Vec<u8>> = None;
+    if let Some(row) = ctx.sheet.and_then(|s| s.row_for(name)) {
+        record = Some(row.record.clone());
+    }
+    if is_dir {
+        let sidecar = path.join(SIDECAR_NAME);
+        match fs::read(&sidecar) {
+            Ok(bytes) => {
+                match metadata::parse_sidecar(&bytes) {
+                    Ok(dc) => record.get_or_insert_with(DublinCore::new).overlay(&dc),
+                    Err(errors) => {
+                        for e in errors.errors {
+                            item.problems.push(format!("{}: {e}", sidecar.display()));
+                        }
+                    }
+                }
+                sidecar_bytes = Some(bytes);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => item
+                .problems
+                .push(format!("{}: cannot read: {e}", sidecar.display())),
+        }
+    }
+    let Some(record) = record else {
+        let why = if ctx.sheet_broken {
+            "no usable metadata: metadata.csv has errors (listed above) and the item has no cairn.dc.json"
+        } else {
+            "no metadata: add a row to metadata.csv or a cairn.dc.json inside the item"
+        };
+        return Ok(item.refuse(format!("{}: {why}", path.display())));
+    };
+    item.title = record.title().map(str::to_string);
+    for p in metadata::validate_record(&record) {
+        item.problems.push(format!("{name}: {p}"));
+    }
+
+    // 2. The files.
+    let walk = if is_dir {
+        walk_source(path, &[SIDECAR_NAME])?
+    } else {
+        Walk {
+            files: vec![SourceFile {
+                disk: path.to_path_buf(),
+                rel: name.to_string(),
+                size: meta.len(),
+            }],
+            total_bytes: meta.len(),
+            ..Default::default()
+        }
+    };
+    for (p, why) in &walk.refused {
+        item.problems.push(format!("{}: {why}", p.display()));
+    }
+    let names = std::iter::once(name.to_string()).chain(
+        walk.files
+            .iter()
+            .map(|f| f.rel.clone())
+            .chain(walk.dirs.iter().cloned())
+            .map(|rel| if is_dir { format!("{name}/{rel}") } else { rel }),
+    );
+    for n in names {
+        if let Some(why) = unportable_name(&n) {
+            item.problems.push(format!("{}: {why}", crate::quoted(&n)));
+        }
+    }
+    if walk.files.is_empty() && walk.refused.is_empty() {
+        item.problems
+            .push(format!("{}: the item has no files", path.display()));
+    }
+    item.files = walk.files.len() as u64;
+    item.bytes = walk.total_bytes;
+    if !item.problems.is_empty() {
+        item.outcome = Outcome::Refused;
+        return Ok(item);
+    }
+
+    // 3. Already archived? Same intake name and size: hash to be sure.
+    let oxum = format!("{}.{}", walk.total_bytes, walk.files.len());
+    let candidates: Vec<&RegisterEntry> = state
+        .entries
+        .values()
+        .filter(|e| e.intake_name == name && e.payload_oxum == oxum)
+        .collect();
+    for entry in candidates {
+        if same_payload(entry, &walk)? {
+            item.outcome = Outcome::AlreadyArchived;
+            item.id = Some(entry.id.clone());
+            if ctx.opts.remove_source && !ctx.opts.dry_run {
+                // The intake copy may be the last good one: delete it only if the
+                // archived bag still verifies in full.
+                let bag = ctx.archive.bag_path(&entry.id);
+                let check = validate(&DirSource::open(&bag)?, &ValidateOptions::default())?;
+                if check.is_ok() {
+                    remove_source(path, is_dir)?;
+                    item.removed_source = true;
+                } else {
+                    item.outcome = Outcome::Refused;
+                    item.problems.push(format!(
+                        "{name}: identical to {} but that bag fails validation; the intake copy was kept. Run `cairn bag validate {}`",
+                        entry.id,
+                        bag.display()
+                    ));
+                }
+            }
+            return Ok(item);
+        }
+    }
+
+    // 4. The identifier.
+    let id = match record.identifiers().first() {
+        Some(given) => match identifier_to_folder(given) {
+            Err(e) => return Ok(item.refuse(format!("{name}: {e}"))),
+            Ok(id) => {
+                let clash = state.entries.values().find(|e| {
+                    e.dublin_core
+                        .get("dc.identifier")
+                        .and_then(|v| v.as_array())
+                        .is_some_and(|vals| vals.iter().any(|v| v.as_str() == Some(given)))
+                });
+                if let Some(other) = clash {
+                    return Ok(item.refuse(format!(
+                        "{name}: dc.identifier {} is already the identifier of {} (intake name {}); identifiers are never reused",
+                        crate::quoted(given), other.id, crate::quoted(&other.intake_name)
+                    )));
+                }
+                if state.used.contains(&id) {
+                    return Ok(item.refuse(format!(
+                        "{name}: dc.identifier {} gives the folder name {id}, which is already in use; identifiers are never reused",
+                        crate::quoted(given)
+                    )));
+                }
+                id
+            }
+        },
+        None => state.next_generated(&ctx.archive.config.ingest.identifier_prefix),
+    };
+    item.id = Some(id.clone());
+    if ctx.opts.dry_run {
+        item.outcome = Outcome::WouldIngest;
+        state.used.insert(id);
+        return Ok(item);
+    }
+
+    // 5. Stage, verify, publish, register, log.
+    let entry = commit_item(ctx, &id, name, &record, sidecar_bytes, &walk)?;
+    state.used.insert(id.clone());
+    state.entries.insert(id.clone(), entry);
+    item.outcome = Outcome::Ingested;
+    if ctx.opts.remove_source {
+        failpoint::hit("ingest-before-remove-source");
+        remove_source(path, is_dir)?;
+        item.removed_source = true;
+    }
+    Ok(item)
+}
+
+/// Why a name may not enter the archive, if it may not. BagIt itself can carry any
+/// UTF-8 name (Cairn's `bag create` encodes CR, LF and `%` exactly as RFC 8493 says),
+/// but the archive's bags must also pass other tools: a control character in a name
+/// breaks line-based tools and bag-info.txt, and bagit-python mishandles every `%`
+/// (docs/percent-encoding.md). Such names are refused with the reason, never renamed.
+fn unportable_name(name: &str) -> Option<&'static str> {
+    if name.chars().any(char::is_control) {
+        Some(
+            "the name contains a control character (such as a line break); rename it before ingest",
+        )
+    } else if name.contains('%') {
+        Some("the name contains `%`, which many BagIt tools misread as an escape (bagit-python cannot validate such a bag); rename it before ingest")
+    } else {
+        None
+    }
+}
+
+/// Whether the intake item holds exactly the payload an entry recorded (same paths,
+/// same digests), hashing it with the entry's first algorithm.
+fn same_payload(entry: &RegisterEntry, walk: &Walk) -> Result<bool, Error> {
+    let Some(alg) = entry
+        .files
+        .first()
+        .and_then(|f| f.digests.keys().next())
+        .and_then(|a| Algorithm::from_manifest_name(a))
+    else {
+        return Ok(false);
+    };
+    let recorded: HashMap<&str, &str> = entry
+        .files
+        .iter()
+        .filter_map(|f| {
+            f.digests
+                .get(alg.name())
+                .map(|d| (f.path.as_str(), d.as_str()))
+        })
+        .collect();
+    if recorded.len() != walk.files.len() {
+        return Ok(false);
+    }
+    let mut buf = vec![0u8; BUF_SIZE];
+    for f in &walk.files {
+        let bag_path = format!("data/{}", f.rel);
+        let Some(want) = recorded.get(bag_path.as_str()) else {
+            return Ok(false);
+        };
+        let file = fs::File::open(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
+        let d = hash_reader(file, &[alg], &mut buf).map_err(|e| Error::io("read", &f.disk, e))?;
+        if d.get(alg).map(|d| d.to_hex()).as_deref() != Some(*want) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn commit_item(
+    ctx: &ItemContext<'_>,
+    id: &str,
+    name: &str,
+    record: &DublinCore,
+    sidecar: Option<Vec<u8>>,
+    walk: &Walk,
+) -> Result<RegisterEntry, Error> {
+    let archive = ctx.archive;
+    let config = &archive.config.ingest;
+    let staging_root = archive.staging();
+    if !staging_root.exists() {
+        fs::create_dir(&staging_root).map_err(|e| Error::io("create", &staging_root, e))?;
+        sync_dir(&archive.bags)?;
+    }
+    let staged = staging_root.join(id);
+    fs::create_dir(&staged).map_err(|e| Error::io("create staging folder", &staged, e))?;
+
+    let mut info: Vec<(String, String)> = Vec::new();
+    if !config.source_organization.is_empty() {
+        info.push((
+            "Source-Organization".into(),
+            config.source_organization.clone(),
+        ));
+    }
+    let external_id = record
+        .identifiers()
+        .first()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| id.to_string());
+    info.push(("External-Identifier".into(), external_id));
+    if let Some(d) = record
+        .first(metadata::Element::Description.term())
+        .or(record.title())
+    {
+        info.push(("External-Description".into(), d.to_string()));
+    }
+    if !config.collection.is_empty() {
+        info.push(("Bag-Group-Identifier".into(), config.collection.clone()));
+    }
+    info.push(("Internal-Sender-Identifier".into(), name.to_string()));
+    let mut extra_tags = vec![
+        (
+            "metadata/dc.xml".to_string(),
+            metadata::render_oai_dc(record).into_bytes(),
+        ),
+        (
+            "metadata/dc.json".to_string(),
+            record.render_json().into_bytes(),
+        ),
+    ];
+    if let Some(bytes) = sidecar {
+        extra_tags.push((format!("metadata/{SIDECAR_NAME}"), bytes));
+    }
+    let build = BuildOptions {
+        algorithms: ctx.algorithms.to_vec(),
+        info,
+        bagging_date: ctx.now.date_naive(),
+        extra_tags,
+        sniff: true,
+    };
+    let built = match build_bag(&staged, &walk.files, &walk.dirs, &build) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staged);
+            return Err(e);
+        }
+    };
+
+    // Read everything back with the validator an auditor runs.
+    let check = validate(&DirSource::open(&staged)?, &ValidateOptions::default())?;
+    if !check.is_ok() {
+        let _ = fs::remove_dir_all(&staged);
+        return Err(Error::VerifyFailed {
+            path: staged,
+            detail: summarize(&check),
+        });
+    }
+    failpoint::hit("ingest-before-publish");
+    let bag = archive.bag_path(id);
+    rename_no_replace(&staged, &bag)?;
+    failpoint::hit("ingest-after-publish");
+
+    let entry = register_entry(archive, id, name, record, &built, ctx.now);
+    entry.write_once(&archive.register_path(id))?;
+    failpoint::hit("ingest-after-register");
+    log_ingest(archive, ctx.lock, ctx.now, &entry, "")?;
+    failpoint::hit("ingest-after-events");
+    Ok(entry)
+}
+
+fn summarize(check: &ValidateReport) -> String {
+    check
+        .problems
+        .iter()
+        .chain(&check.errors)
+        .map(|p| format!("{}: {}: {}", p.path, p.kind, p.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn register_entry(
+    archive: &Archive,
+    id: &str,
+    name: &str,
+    record: &DublinCore,
+    built: &BuiltBag,
+    now: chrono::DateTime<chrono::Utc>,
+) -> RegisterEntry {
+    let files = built
+        .payload
+        .iter()
+        .map(|(path, f)| FileRecord {
+            path: path.as_str().to_string(),
+            size: f.digests.len,
+            mime: f
+                .mime
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            digests: f
+                .digests
+                .values
+                .iter()
+                .map(|(a, d)| (a.name().to_string(), d.to_hex()))
+                .collect(),
+        })
+        .collect();
+    let tag_files = built
+        .tag_files
+        .iter()
+        .map(|(name, d)| {
+            (
+                name.clone(),
+                d.values
+                    .iter()
+                    .map(|(a, d)| (a.name().to_string(), d.to_hex()))
+                    .collect(),
+            )
+        })
+        .collect();
+    RegisterEntry {
+        id: id.to_string(),
+        archived: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        software: crate::agent(),
+        intake_name: name.to_string(),
+        bag: relative_bag_path(archive, id),
+        bagit_version: "1.0".into(),
+        payload_oxum: built.payload_oxum.clone(),
+        dublin_core: serde_json::to_value(record).unwrap_or(serde_json::Value::Null),
+        files,
+        tag_files,
+    }
+}
+
+fn relative_bag_path(archive: &Archive, id: &str) -> String {
+    let bag = archive.bag_path(id);
+    bag.strip_prefix(&archive.root)
+        .unwrap_or(&bag)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Appends the PREMIS-style events of one ingestion.
+fn log_ingest(
+    archive: &Archive,
+    lock: &ArchiveLock,
+    now: chrono::DateTime<chrono::Utc>,
+    entry: &RegisterEntry,
+    note: &str,
+) -> Result<(), Error> {
+    let algs: BTreeSet<&str> = entry
+        .files
+        .iter()
+        .flat_map(|f| f.digests.keys().map(|k| k.as_str()))
+        .collect();
+    let algs: Vec<&str> = algs.into_iter().collect();
+    let id = entry.id.as_str();
+    let tag_manifests: BTreeMap<&String, &BTreeMap<String, String>> = entry
+        .tag_files
+        .iter()
+        .filter(|(n, _)| n.starts_with("tagmanifest-"))
+        .collect();
+    let events = vec![
+        NewEvent::new(
+            "message digest calculation",
+            "success",
+            id,
+            format!(
+                "{} of {} files computed while copying{note}",
+                algs.join(", "),
+                entry.files.len()
+            ),
+        ),
+        NewEvent::new(
+            "validation",
+            "success",
+            id,
+            format!(
+                "the staged bag was read back and validated in full before it was committed{note}"
+            ),
+        ),
+        NewEvent::new(
+            "ingestion",
+            "success",
+            id,
+            format!(
+                "intake item {} archived as {}{note}",
+                crate::quoted(&entry.intake_name),
+                entry.bag
+            ),
+        )
+        .with_data(serde_json::json!({
+            "intake_name": entry.intake_name,
+            "bag": entry.bag,
+            "payload_oxum": entry.payload_oxum,
+            "tag_manifests": tag_manifests,
+        })),
+    ];
+    events::append(&archive.events_path(), lock, now, &events)?;
+    Ok(())
+}
+
+fn remove_source(path: &Path, is_dir: bool) -> Result<(), Error> {
+    if is_dir {
+        fs::remove_dir_all(path).map_err(|e| Error::io("remove intake item", path, e))?;
+    } else {
+        fs::remove_file(path).map_err(|e| Error::io("remove intake item", path, e))?;
+    }
+    if let Some(parent) = path.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Start-up recovery after an interrupted run (the lock is held, so nothing else is
+/// running): discard staging, record published bags that have no register entry, and
+/// log registered items that have no ingestion event. Returns what it did.
+fn recover(
+    archive: &Archive,
+    lock: &ArchiveLock,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<String>, Error> {
+    let mut notes = Vec::new();
+    let staging = archive.staging();
+    if staging.exists() {
+        for entry in fs::read_dir(&staging).map_err(|e| Error::io("read folder", &staging, e))? {
+            let entry = entry.map_err(|e| Error::io("read folder", &staging, e))?;
+            let p = entry.path();
+            fs::remove_dir_all(&p)
+                .or_else(|_| fs::remove_file(&p))
+                .map_err(|e| Error::io("remove stale staging", &p, e))?;
+            notes.push(format!(
+                "removed the unfinished staging folder {}",
+                p.display()
+            ));
+        }
+        sync_dir(&staging)?;
+    }
+    let log = events::read_log(&archive.events_path())?;
+    if let Some(b) = &log.broken {
+        return Err(Error::Corrupt {
+            path: archive.events_path(),
+            detail: format!(
+                "the event log's chain is broken at line {}: {}. Nothing was ingested; run `cairn audit` and investigate",
+                b.line, b.detail
+            ),
+        });
+    }
+    let logged: BTreeSet<&str> = log
+        .events
+        .iter()
+        .filter(|e| e.event_type == "ingestion")
+        .map(|e| e.object.as_str())
+        .collect();
+    let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
+    for id in archive.bag_ids()? {
+        if registered.contains(&id) {
+            continue;
+        }
+        let bag = archive.bag_path(&id);
+        let source = DirSource::open(&bag)?;
+        let check = validate(
+            &source,
+            &ValidateOptions {
+                mode: Mode::Full,
+                only_algorithms: None,
+            },
+        )?;
+        if !check.is_ok() {
+            notes.push(format!(
+                "{} has no register entry and fails validation, so it was left unregistered: {}",
+                bag.display(),
+                summarize(&check)
+            ));
+            continue;
+        }
+        let entry = entry_from_bag(archive, &id, &source, &check, now)?;
+        entry.write_once(&archive.register_path(&id))?;
+        notes.push(format!("registered {id}, committed by an interrupted run"));
+    }
+    for id in archive.register_ids()? {
+        if logged.contains(id.as_str()) {
+            continue;
+        }
+        let entry = RegisterEntry::read(&archive.register_path(&id))?;
+        log_ingest(
+            archive,
+            lock,
+            now,
+            &entry,
+            " (recorded after an interrupted run)",
+        )?;
+        notes.push(format!(
+            "logged the ingestion of {id}, committed by an interrupted run"
+        ));
+    }
+    Ok(notes)
+}
+
+/// Rebuilds a register entry from a published bag (its dc.json, bag-info and the
+/// digests just verified).
+fn entry_from_bag(
+    archive: &Archive,
+    id: &str,
+    source: &DirSource,
+    check: &ValidateReport,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<RegisterEntry, Error> {
+    let bag = archive.bag_path(id);
+    let dublin_core = source
+        .read("metadata/dc.json")
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let info = check.bag_info.clone().unwrap_or_default();
+    let mut files = Vec::new();
+    let mut tag_files = BTreeMap::new();
+    let mut head = vec![0u8; HEAD_LEN];
+    for (path, digests) in &check.computed {
+        let map: BTreeMap<String, String> = digests
+            .iter()
+            .map(|(a, d)| (a.name().to_string(), d.to_hex()))
+            .collect();
+        if path.starts_with("data/") {
+            let disk = crate::bagit::BagPath::parse(path)
+                .map_err(|e| Error::Usage(e.to_string()))?
+                .to_fs_path(&bag);
+            let meta = fs::metadata(&disk).map_err(|e| Error::io("stat", &disk, e))?;
+            let n = read_head(&disk, &mut head)?;
+            files.push(FileRecord {
+                path: path.clone(),
+                size: meta.len(),
+                mime: sniff_mime(&head[..n], meta.len()),
+                digests: map,
+            });
+        } else {
+            tag_files.insert(path.clone(), map);
+        }
+    }
+    // Tag manifests are not listed in tag manifests; hash them now.
+    let mut buf = vec![0u8; BUF_SIZE];
+    let algs: Vec<Algorithm> = check.algorithms.clone();
+    for name in fs::read_dir(&bag).map_err(|e| Error::io("read folder", &bag, e))? {
+        let name = name.map_err(|e| Error::io("read folder", &bag, e))?;
+        let Some(n) = name.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if n.starts_with("tagmanifest-") && n.ends_with(".txt") {
+            let bytes = source
+                .read(&n)
+                .map_err(|e| Error::io("read", name.path(), e))?;
+            let d = hash_reader(&bytes[..], &algs, &mut buf)
+                .map_err(|e| Error::io("hash", name.path(), e))?;
+            tag_files.insert(
+                n,
+                d.values
+                    .iter()
+                    .map(|(a, d)| (a.name().to_string(), d.to_hex()))
+                    .collect(),
+            );
+        }
+    }
+    Ok(RegisterEntry {
+        id: id.to_string(),
+        archived: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        software: crate::agent(),
+        intake_name: info
+            .first("Internal-Sender-Identifier")
+            .unwrap_or(id)
+            .to_string(),
+        bag: relative_bag_path(archive, id),
+        bagit_version: check.version.clone().unwrap_or_else(|| "1.0".into()),
+        payload_oxum: info
+            .first("Payload-Oxum")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}.{}", check.bytes, check.files)),
+        dublin_core,
+        files,
+        tag_files,
+    })
+}
+
+fn read_head(path: &Path, buf: &mut [u8]) -> Result<usize, Error> {
+    use std::io::Read;
+    let mut f = fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read", path, e)),
+        }
+    }
+    Ok(n)
+}
