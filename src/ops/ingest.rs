@@ -441,8 +441,23 @@ fn ingest_item(
         return Ok(item);
     }
 
-    // 5. Stage, verify, publish, register, log.
-    let entry = commit_item(ctx, &id, name, &record, sidecar_bytes, &walk)?;
+    // 5. Stage, verify, publish, register, log. A failure to read the item's own files
+    // (unreadable, changed while read) refuses this item only; a failure to write the
+    // archive (a full disk) stops the run, since every other item would meet it too.
+    let entry = match commit_item(ctx, &id, name, &record, sidecar_bytes, &walk) {
+        Ok(entry) => entry,
+        Err(Error::Io {
+            op,
+            path: p,
+            source,
+        }) if p.starts_with(path) => {
+            return Ok(item.refuse(format!(
+                "{}: cannot {op}: {source}; nothing was archived",
+                p.display()
+            )));
+        }
+        Err(e) => return Err(e),
+    };
     state.used.insert(id.clone());
     state.entries.insert(id.clone(), entry);
     item.outcome = Outcome::Ingested;
