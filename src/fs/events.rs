@@ -23,6 +23,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub struct Event {
     /// Position in the log, from 1.
     pub seq: u64,
+    /// PREMIS eventIdentifier: a random UUID, unique across archives (events travel
+    /// with bags between sites).
+    pub id: String,
     /// PREMIS eventType: ingestion, message digest calculation, validation, fixity
     /// check, deletion, ...
     #[serde(rename = "type")]
@@ -125,6 +128,7 @@ pub fn append(
         };
         let event = Event {
             seq,
+            id: uuid::Uuid::new_v4().to_string(),
             event_type: e.event_type,
             time: time.clone(),
             outcome: e.outcome,
@@ -296,7 +300,7 @@ mod tests {
 
     fn line(seq: u64, prev: &str) -> String {
         format!(
-            r#"{{"seq":{seq},"type":"ingestion","time":"t","outcome":"success","detail":"","object":"x","agent":"a","prev":"{prev}"}}"#
+            r#"{{"seq":{seq},"id":"e{seq}","type":"ingestion","time":"t","outcome":"success","detail":"","object":"x","agent":"a","prev":"{prev}"}}"#
         )
     }
 
