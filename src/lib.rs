@@ -26,20 +26,10 @@ pub fn agent() -> String {
     format!("Cairn {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Quotes a name or value for a message: in double quotes, with only control
-/// characters (and `"` and `\`) escaped. Unlike `{:?}`, it keeps every letter of every
-/// script as it is: Rust's Debug escapes combining marks, which would garble Khmer.
+/// Quotes a name or value for a message, in double quotes, exactly as it is. Unlike
+/// `{:?}`, it keeps every letter of every script (Debug escapes combining marks, which
+/// would garble Khmer). Control characters are left for the one place that prints, the
+/// CLI, to escape; JSON output escapes them itself.
 pub fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    format!("\"{s}\"")
 }

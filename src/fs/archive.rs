@@ -159,6 +159,30 @@ impl Archive {
         Ok(ids)
     }
 
+    /// For a dry run: waits for nothing and writes nothing. If the lock file exists, it
+    /// is opened read-only and a shared lock is taken, which fails while a real run
+    /// holds the exclusive one; if it does not exist, no Cairn has ever written here.
+    pub fn lock_shared(&self) -> Result<Option<File>, Error> {
+        let path = self.manifests.join(LOCK_FILE);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("open lock file", &path, e)),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                Err(Error::Locked {
+                    path,
+                    holder: holder.trim().to_string(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io("lock", &path, e)),
+        }
+    }
+
     /// Takes the archive lock without waiting. Held until the returned guard drops
     /// (or the process dies: the kernel releases flock locks of dead processes, so a
     /// crash never leaves the archive locked).

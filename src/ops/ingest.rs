@@ -133,7 +133,12 @@ pub fn ingest(
             std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
         ));
     }
-    let lock = archive.lock("ingest")?;
+    // A dry run writes nothing, not even the lock file's holder line.
+    let (lock, _shared) = if opts.dry_run {
+        (None, archive.lock_shared()?)
+    } else {
+        (Some(archive.lock("ingest")?), None)
+    };
     let algorithms = archive
         .config
         .algorithms()
@@ -145,8 +150,8 @@ pub fn ingest(
         sheet_problems: Vec::new(),
         recovered: Vec::new(),
     };
-    if !opts.dry_run {
-        report.recovered = recover(archive, &lock, now)?;
+    if let Some(lock) = &lock {
+        report.recovered = recover(archive, lock, now)?;
     }
     let mut state = ArchiveState::load(archive)?;
 
@@ -190,7 +195,7 @@ pub fn ingest(
 
     let ctx = ItemContext {
         archive,
-        lock: &lock,
+        lock: lock.as_ref(),
         algorithms: &algorithms,
         sheet: sheet.as_ref(),
         sheet_broken,
@@ -268,7 +273,8 @@ impl ArchiveState {
 
 struct ItemContext<'a> {
     archive: &'a Archive,
-    lock: &'a ArchiveLock,
+    /// Held for real runs; `None` for a dry run, which never commits.
+    lock: Option<&'a ArchiveLock>,
     algorithms: &'a [Algorithm],
     sheet: Option<&'a Sheet>,
     sheet_broken: bool,
@@ -610,7 +616,10 @@ fn commit_item(
     let entry = register_entry(archive, id, name, record, &built, ctx.now);
     entry.write_once(&archive.register_path(id))?;
     failpoint::hit("ingest-after-register");
-    log_ingest(archive, ctx.lock, ctx.now, &entry, "")?;
+    let lock = ctx
+        .lock
+        .ok_or_else(|| Error::Usage("internal: a dry run reached the commit step".into()))?;
+    log_ingest(archive, lock, ctx.now, &entry, "")?;
     failpoint::hit("ingest-after-events");
     Ok(entry)
 }
