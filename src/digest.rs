@@ -296,21 +296,11 @@ impl Write for MultiHasher {
 /// Hashes everything `reader` yields, with every algorithm in one pass, using `buf`
 /// as the read buffer (callers reuse one buffer per worker).
 pub fn hash_reader<R: Read>(
-    mut reader: R,
+    reader: R,
     algorithms: &[Algorithm],
     buf: &mut [u8],
 ) -> io::Result<Digests> {
-    let mut hasher = MultiHasher::new(algorithms);
-    loop {
-        let n = match reader.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finish())
+    copy_and_hash(reader, io::sink(), algorithms, buf)
 }
 
 /// Copies `reader` to `writer` and hashes the bytes on the way, so a copy costs one read.

@@ -28,7 +28,7 @@ use crate::format::{sniff_mime, HEAD_LEN};
 use crate::fs::dir::DirSource;
 use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir, write_atomic, write_new};
 use crate::fs::failpoint;
-use crate::fs::walk::{refusal_error, walk_source, SourceFile};
+use crate::fs::walk::{refusal_error, walk_source, SourceFile, Walk};
 
 /// Labels Cairn writes itself; users may not supply them.
 const RESERVED_LABELS: [&str; 3] = ["Payload-Oxum", "Bagging-Date", "Bag-Software-Agent"];
@@ -49,6 +49,16 @@ impl CreateOptions {
             algorithms: Algorithm::DEFAULT.to_vec(),
             info: Vec::new(),
             bagging_date,
+        }
+    }
+
+    fn build_options(&self, algorithms: &[Algorithm]) -> BuildOptions {
+        BuildOptions {
+            algorithms: algorithms.to_vec(),
+            info: self.info.clone(),
+            bagging_date: self.bagging_date,
+            extra_tags: Vec::new(),
+            sniff: false,
         }
     }
 
@@ -92,6 +102,20 @@ pub struct CreateReport {
     pub empty_dirs: Vec<String>,
     /// True when an interrupted in-place run was rolled back first.
     pub recovered: bool,
+}
+
+impl CreateReport {
+    fn new(bag: &Path, built: BuiltBag, algorithms: &[Algorithm], walk: &Walk) -> CreateReport {
+        CreateReport {
+            bag: bag.to_path_buf(),
+            files: built.files,
+            bytes: built.bytes,
+            algorithms: algorithms.to_vec(),
+            payload_oxum: built.payload_oxum,
+            empty_dirs: empty_dirs(walk),
+            recovered: false,
+        }
+    }
 }
 
 /// Parses a `Label: value` argument.
@@ -140,7 +164,7 @@ fn create_copy(src: &Path, dest: &Path, opts: &CreateOptions) -> Result<CreateRe
                 path: src.to_path_buf(),
                 reason: "the name is not valid UTF-8".into(),
             })?;
-        crate::fs::walk::Walk {
+        Walk {
             files: vec![SourceFile {
                 disk: src.to_path_buf(),
                 rel: name.to_string(),
@@ -172,33 +196,22 @@ fn create_copy(src: &Path, dest: &Path, opts: &CreateOptions) -> Result<CreateRe
     ));
     fs::create_dir(&staging).map_err(|e| Error::io("create staging folder", &staging, e))?;
     let result = (|| {
-        let build = BuildOptions {
-            algorithms: algs.clone(),
-            info: opts.info.clone(),
-            bagging_date: opts.bagging_date,
-            extra_tags: Vec::new(),
-            sniff: false,
-        };
-        let built = build_bag(&staging, &walk.files, &walk.dirs, &build)?;
+        let built = build_bag(
+            &staging,
+            &walk.files,
+            &walk.dirs,
+            &opts.build_options(&algs),
+        )?;
         check_written(&staging)?;
-        Ok(CreateReport {
-            bag: staging.clone(),
-            files: built.files,
-            bytes: built.bytes,
-            algorithms: algs.clone(),
-            payload_oxum: built.payload_oxum,
-            empty_dirs: empty_dirs(&walk),
-            recovered: false,
-        })
+        Ok(CreateReport::new(dest, built, &algs, &walk))
     })();
     match result {
-        Ok(mut report) => {
+        Ok(report) => {
             failpoint::hit("create-before-publish");
             if let Err(e) = rename_no_replace(&staging, dest) {
                 let _ = fs::remove_dir_all(&staging);
                 return Err(e);
             }
-            report.bag = dest.to_path_buf();
             Ok(report)
         }
         Err(e) => {
@@ -208,7 +221,7 @@ fn create_copy(src: &Path, dest: &Path, opts: &CreateOptions) -> Result<CreateRe
     }
 }
 
-fn empty_dirs(walk: &crate::fs::walk::Walk) -> Vec<String> {
+fn empty_dirs(walk: &Walk) -> Vec<String> {
     walk.dirs
         .iter()
         .filter(|d| {
@@ -583,24 +596,9 @@ fn create_in_place(src: &Path, opts: &CreateOptions) -> Result<CreateReport, Err
     failpoint::hit("in-place-data-published");
 
     // 4. Tag files (bagit.txt last), a read-back, then the journal goes.
-    let build = BuildOptions {
-        algorithms: algs.clone(),
-        info: opts.info.clone(),
-        bagging_date: opts.bagging_date,
-        extra_tags: Vec::new(),
-        sniff: false,
-    };
-    let built = write_tag_files(src, payload, &build)?;
+    let built = write_tag_files(src, payload, &opts.build_options(&algs))?;
     sync_dir(src)?;
-    let mut report = CreateReport {
-        bag: src.to_path_buf(),
-        files: built.files,
-        bytes: built.bytes,
-        algorithms: algs.clone(),
-        payload_oxum: built.payload_oxum,
-        empty_dirs: empty_dirs(&walk),
-        recovered: false,
-    };
+    let mut report = CreateReport::new(src, built, &algs, &walk);
     check_written(src)?;
     failpoint::hit("in-place-before-journal-removed");
     fs::remove_file(src.join(JOURNAL)).map_err(|e| Error::io("remove", src.join(JOURNAL), e))?;
