@@ -10,6 +10,7 @@
 //! depends on clap.
 
 pub mod bagit;
+pub mod clock;
 pub mod config;
 pub mod digest;
 pub mod error;

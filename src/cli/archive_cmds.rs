@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use cairn::clock::SystemClock;
 use cairn::fs::archive::Archive;
 use cairn::ops::ingest::{ingest, IngestOptions, IngestReport, Outcome};
 use cairn::ops::show::{list, show, ShowReport};
@@ -49,7 +50,7 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
         remove_source: args.remove_source,
     };
     let started = std::time::Instant::now();
-    let report = match ingest(&archive, &opts, chrono::Utc::now()) {
+    let report = match ingest(&archive, &opts, &SystemClock) {
         Ok(r) => r,
         Err(e) => return error_exit("ingest", &e),
     };

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::bagit::source::BagSource;
 use crate::bagit::{validate, Mode, ValidateOptions, ValidateReport};
+use crate::clock::Clock;
 use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
 use crate::error::Error;
 use crate::format::{sniff_mime, HEAD_LEN};
@@ -120,7 +121,7 @@ impl IngestReport {
 pub fn ingest(
     archive: &Archive,
     opts: &IngestOptions,
-    now: chrono::DateTime<chrono::Utc>,
+    clock: &dyn Clock,
 ) -> Result<IngestReport, Error> {
     let intake = opts
         .intake
@@ -151,7 +152,7 @@ pub fn ingest(
         recovered: Vec::new(),
     };
     if let Some(lock) = &lock {
-        report.recovered = recover(archive, lock, now)?;
+        report.recovered = recover(archive, lock, clock)?;
     }
     let mut state = ArchiveState::load(archive)?;
 
@@ -200,7 +201,7 @@ pub fn ingest(
         sheet: sheet.as_ref(),
         sheet_broken,
         opts,
-        now,
+        clock,
     };
     for (name, path) in &names {
         let item = ingest_item(&ctx, &mut state, name, path)?;
@@ -279,7 +280,7 @@ struct ItemContext<'a> {
     sheet: Option<&'a Sheet>,
     sheet_broken: bool,
     opts: &'a IngestOptions,
-    now: chrono::DateTime<chrono::Utc>,
+    clock: &'a dyn Clock,
 }
 
 fn ingest_item(
@@ -587,7 +588,7 @@ fn commit_item(
     let build = BuildOptions {
         algorithms: ctx.algorithms.to_vec(),
         info,
-        bagging_date: ctx.now.date_naive(),
+        bagging_date: ctx.clock.now().date_naive(),
         extra_tags,
         sniff: true,
     };
@@ -613,13 +614,13 @@ fn commit_item(
     rename_no_replace(&staged, &bag)?;
     failpoint::hit("ingest-after-publish");
 
-    let entry = register_entry(archive, id, name, record, &built, ctx.now);
+    let entry = register_entry(archive, id, name, record, &built, ctx.clock.now());
     entry.write_once(&archive.register_path(id))?;
     failpoint::hit("ingest-after-register");
     let lock = ctx
         .lock
         .ok_or_else(|| Error::Usage("internal: a dry run reached the commit step".into()))?;
-    log_ingest(archive, lock, ctx.now, &entry, "")?;
+    log_ingest(archive, lock, ctx.clock.now(), &entry, "")?;
     failpoint::hit("ingest-after-events");
     Ok(entry)
 }
@@ -770,11 +771,7 @@ fn remove_source(path: &Path, is_dir: bool) -> Result<(), Error> {
 /// Start-up recovery after an interrupted run (the lock is held, so nothing else is
 /// running): discard staging, record published bags that have no register entry, and
 /// log registered items that have no ingestion event. Returns what it did.
-fn recover(
-    archive: &Archive,
-    lock: &ArchiveLock,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<String>, Error> {
+fn recover(archive: &Archive, lock: &ArchiveLock, clock: &dyn Clock) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
     let staging = archive.staging();
     if staging.exists() {
@@ -829,7 +826,7 @@ fn recover(
             ));
             continue;
         }
-        let entry = entry_from_bag(archive, &id, &source, &check, now)?;
+        let entry = entry_from_bag(archive, &id, &source, &check, clock.now())?;
         entry.write_once(&archive.register_path(&id))?;
         notes.push(format!("registered {id}, committed by an interrupted run"));
     }
@@ -841,7 +838,7 @@ fn recover(
         log_ingest(
             archive,
             lock,
-            now,
+            clock.now(),
             &entry,
             " (recorded after an interrupted run)",
         )?;
