@@ -15,6 +15,10 @@ pub const STAGING_DIR: &str = ".staging";
 pub const LOCK_FILE: &str = ".lock";
 /// The event log, in manifests/.
 pub const EVENTS_FILE: &str = "events.jsonl";
+/// Held (briefly) by every append to the event log, and shared by readers.
+pub const LOG_LOCK_FILE: &str = ".events.lock";
+/// Held by a fixity run for its whole length, so runs never overlap.
+pub const FIXITY_LOCK_FILE: &str = ".fixity.lock";
 
 /// An opened archive.
 #[derive(Debug, Clone)]
@@ -183,11 +187,54 @@ impl Archive {
         }
     }
 
-    /// Takes the archive lock without waiting. Held until the returned guard drops
-    /// (or the process dies: the kernel releases flock locks of dead processes, so a
-    /// crash never leaves the archive locked).
+    /// Takes the archive lock (held by ingest for its whole run) without waiting.
+    /// Held until the returned guard drops, or the process dies: the kernel releases
+    /// flock locks of dead processes, so a crash never leaves the archive locked.
     pub fn lock(&self, command: &str) -> Result<ArchiveLock, Error> {
-        let path = self.manifests.join(LOCK_FILE);
+        self.try_lock_file(LOCK_FILE, command)
+    }
+
+    /// Takes the fixity lock without waiting: a second fixity run (cron firing while
+    /// the last run still goes) fails at once instead of piling up.
+    pub fn lock_fixity(&self) -> Result<ArchiveLock, Error> {
+        self.try_lock_file(FIXITY_LOCK_FILE, "fixity")
+    }
+
+    /// Appends events to the log under the log lock (waited for: it is only ever held
+    /// for the length of one append or read).
+    pub fn append_events(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        events: &[crate::fs::events::NewEvent],
+    ) -> Result<Vec<crate::fs::events::Event>, Error> {
+        let path = self.manifests.join(LOG_LOCK_FILE);
+        let guard = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("open lock file", &path, e))?;
+        guard.lock().map_err(|e| Error::io("lock", &path, e))?;
+        crate::fs::events::append(&self.events_path(), &LogLock(()), now, events)
+    }
+
+    /// Reads and checks the whole event log, under a shared log lock when one exists
+    /// (so no append is half-read). Writes nothing.
+    pub fn read_events(&self) -> Result<crate::fs::events::ChainReport, Error> {
+        let path = self.manifests.join(LOG_LOCK_FILE);
+        let _guard = match File::open(&path) {
+            Ok(f) => {
+                f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
+                Some(f)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("open lock file", &path, e)),
+        };
+        crate::fs::events::read_log(&self.events_path())
+    }
+
+    fn try_lock_file(&self, name: &str, command: &str) -> Result<ArchiveLock, Error> {
+        let path = self.manifests.join(name);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -225,11 +272,15 @@ impl Archive {
     }
 }
 
-/// Proof that the archive lock is held.
+/// Proof that a lock is held (released on drop).
 #[derive(Debug)]
 pub struct ArchiveLock {
     _file: File,
 }
+
+/// Proof that the log lock is held; only [`Archive::append_events`] makes one.
+#[derive(Debug)]
+pub struct LogLock(());
 
 /// Turns a dc.identifier into a folder name, or explains why it cannot be one.
 ///

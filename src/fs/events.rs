@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::fs::archive::ArchiveLock;
+use crate::fs::archive::LogLock;
 
 /// The `prev` of the first line: there is no line before it.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -84,14 +84,15 @@ pub fn line_digest(line: &[u8]) -> String {
 }
 
 /// Appends events to the log at `path`, chained to its last line, and fsyncs. Needs
-/// the archive lock, so that two writers can never chain to the same line.
+/// the log lock (see `Archive::append_events`), so that two writers can never chain to
+/// the same line.
 ///
 /// A last line without its newline can only be a write that a crash cut short (every
 /// append writes whole lines and fsyncs before returning): it was never acknowledged,
 /// so it is cut off, and an event saying so is appended first.
 pub fn append(
     path: &Path,
-    _lock: &ArchiveLock,
+    _lock: &LogLock,
     now: chrono::DateTime<chrono::Utc>,
     events: &[NewEvent],
 ) -> Result<Vec<Event>, Error> {

@@ -24,7 +24,7 @@ use crate::format::{sniff_mime, HEAD_LEN};
 use crate::fs::archive::{identifier_to_folder, Archive, ArchiveLock};
 use crate::fs::dir::DirSource;
 use crate::fs::durable::{rename_no_replace, sync_dir};
-use crate::fs::events::{self, NewEvent};
+use crate::fs::events::NewEvent;
 use crate::fs::failpoint;
 use crate::fs::walk::{walk_source, SourceFile, Walk};
 use crate::metadata::{self, DublinCore, Sheet, SIDECAR_NAME};
@@ -248,7 +248,7 @@ impl ArchiveState {
             used.insert(id.clone());
             entries.insert(id, entry);
         }
-        let log = events::read_log(&archive.events_path())?;
+        let log = archive.read_events()?;
         for e in &log.events {
             if !e.object.is_empty() {
                 used.insert(e.object.clone());
@@ -539,6 +539,11 @@ fn commit_item(
     sidecar: Option<Vec<u8>>,
     walk: &Walk,
 ) -> Result<RegisterEntry, Error> {
+    if ctx.lock.is_none() {
+        return Err(Error::Usage(
+            "internal: a dry run reached the commit step".into(),
+        ));
+    }
     let archive = ctx.archive;
     let config = &archive.config.ingest;
     let staging_root = archive.staging();
@@ -617,10 +622,7 @@ fn commit_item(
     let entry = register_entry(archive, id, name, record, &built, ctx.clock.now());
     entry.write_once(&archive.register_path(id))?;
     failpoint::hit("ingest-after-register");
-    let lock = ctx
-        .lock
-        .ok_or_else(|| Error::Usage("internal: a dry run reached the commit step".into()))?;
-    log_ingest(archive, lock, ctx.clock.now(), &entry, "")?;
+    log_ingest(archive, ctx.clock.now(), &entry, "")?;
     failpoint::hit("ingest-after-events");
     Ok(entry)
 }
@@ -699,7 +701,6 @@ fn relative_bag_path(archive: &Archive, id: &str) -> String {
 /// Appends the PREMIS-style events of one ingestion.
 fn log_ingest(
     archive: &Archive,
-    lock: &ArchiveLock,
     now: chrono::DateTime<chrono::Utc>,
     entry: &RegisterEntry,
     note: &str,
@@ -752,7 +753,7 @@ fn log_ingest(
             "tag_manifests": tag_manifests,
         })),
     ];
-    events::append(&archive.events_path(), lock, now, &events)?;
+    archive.append_events(now, &events)?;
     Ok(())
 }
 
@@ -771,7 +772,11 @@ fn remove_source(path: &Path, is_dir: bool) -> Result<(), Error> {
 /// Start-up recovery after an interrupted run (the lock is held, so nothing else is
 /// running): discard staging, record published bags that have no register entry, and
 /// log registered items that have no ingestion event. Returns what it did.
-fn recover(archive: &Archive, lock: &ArchiveLock, clock: &dyn Clock) -> Result<Vec<String>, Error> {
+fn recover(
+    archive: &Archive,
+    _held: &ArchiveLock,
+    clock: &dyn Clock,
+) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
     let staging = archive.staging();
     if staging.exists() {
@@ -788,7 +793,7 @@ fn recover(archive: &Archive, lock: &ArchiveLock, clock: &dyn Clock) -> Result<V
         }
         sync_dir(&staging)?;
     }
-    let log = events::read_log(&archive.events_path())?;
+    let log = archive.read_events()?;
     if let Some(b) = &log.broken {
         return Err(Error::Corrupt {
             path: archive.events_path(),
@@ -837,7 +842,6 @@ fn recover(archive: &Archive, lock: &ArchiveLock, clock: &dyn Clock) -> Result<V
         let entry = RegisterEntry::read(&archive.register_path(&id))?;
         log_ingest(
             archive,
-            lock,
             clock.now(),
             &entry,
             " (recorded after an interrupted run)",

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::fs::events::{self, Event};
+use crate::fs::events::Event;
 use crate::register::RegisterEntry;
 
 /// One item: its register entry and every event about it.
@@ -27,7 +27,7 @@ pub fn show(archive: &Archive, id: &str) -> Result<ShowReport, Error> {
         )));
     }
     let entry = RegisterEntry::read(&path)?;
-    let log = events::read_log(&archive.events_path())?;
+    let log = archive.read_events()?;
     let events = log.events.into_iter().filter(|e| e.object == id).collect();
     Ok(ShowReport {
         bag_present: archive.bag_path(id).is_dir(),
