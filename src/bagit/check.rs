@@ -104,6 +104,11 @@ pub struct Finding {
     pub path: String,
     pub kind: Kind,
     pub detail: String,
+    /// For digest mismatches: `algorithm:hex` expected and found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
 }
 
 impl Finding {
@@ -112,6 +117,8 @@ impl Finding {
             path: path.into(),
             kind,
             detail: detail.into(),
+            expected: None,
+            actual: None,
         }
     }
 }
@@ -126,6 +133,25 @@ pub struct Findings {
 impl Findings {
     pub fn problem(&mut self, path: impl Into<String>, kind: Kind, detail: impl Into<String>) {
         self.problems.push(Finding::new(path, kind, detail));
+    }
+
+    /// A checksum that differs.
+    pub fn digest_mismatch(
+        &mut self,
+        path: &str,
+        alg: &str,
+        expected: String,
+        actual: String,
+        manifest: &str,
+    ) {
+        let mut f = Finding::new(
+            path,
+            Kind::DigestMismatch,
+            format!("{alg} checksum differs from {manifest}: expected {expected}, found {actual}"),
+        );
+        f.expected = Some(format!("{alg}:{expected}"));
+        f.actual = Some(format!("{alg}:{actual}"));
+        self.problems.push(f);
     }
 
     pub fn warn(&mut self, path: impl Into<String>, kind: Kind, detail: impl Into<String>) {

@@ -67,11 +67,24 @@ pub struct ValidateReport {
     /// The parsed bag-info.txt, when present.
     #[serde(skip)]
     pub bag_info: Option<BagInfo>,
+    /// What the manifests say the missing payload files contained, so that a caller
+    /// can find them elsewhere (a moved file).
+    #[serde(skip)]
+    pub missing_digests: BTreeMap<String, Vec<(Algorithm, Digest)>>,
 }
 
 impl ValidateReport {
     pub fn is_ok(&self) -> bool {
         self.valid
+    }
+
+    /// The digest a manifest gives for a payload file that is missing.
+    pub fn manifest_digest(&self, path: &str, alg: Algorithm) -> Option<&Digest> {
+        self.missing_digests
+            .get(path)?
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .map(|(_, d)| d)
     }
 }
 
@@ -106,6 +119,7 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
         errors: Vec::new(),
         computed: BTreeMap::new(),
         bag_info: None,
+        missing_digests: BTreeMap::new(),
     };
     let mut errors: Vec<Finding> = Vec::new();
     let entries = source.list()?;
@@ -494,6 +508,13 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                     holes.insert(e.path.as_str().to_string());
                 }
                 None => {
+                    if let (ManifestKind::Payload, Some(alg)) = (m.kind, m.alg) {
+                        report
+                            .missing_digests
+                            .entry(e.path.as_str().to_string())
+                            .or_default()
+                            .push((alg, e.digest.clone()));
+                    }
                     let (kind, what) = match m.kind {
                         ManifestKind::Payload => (Kind::PayloadMissing, "payload file"),
                         ManifestKind::Tag => (Kind::TagMissing, "tag file"),
@@ -615,10 +636,12 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                     for (alg, want, manifest) in wants {
                         if let Some(got) = digests.get(*alg) {
                             if got != want {
-                                f.problem(
-                                    path.as_str(),
-                                    Kind::DigestMismatch,
-                                    format!("{alg} checksum differs from {manifest}: expected {want}, found {got}"),
+                                f.digest_mismatch(
+                                    path,
+                                    alg.name(),
+                                    want.to_hex(),
+                                    got.to_hex(),
+                                    manifest,
                                 );
                             }
                         }

@@ -11,7 +11,7 @@ use super::{
     error_exit, exit, print_json, printable, IngestArgs, InitArgs, ListArgs, RootArg, ShowArgs,
 };
 
-fn open_archive(root: &RootArg, context: &str) -> Result<Archive, u8> {
+pub(super) fn open_archive(root: &RootArg, context: &str) -> Result<Archive, u8> {
     let dir = root.root.clone().unwrap_or_else(|| PathBuf::from("."));
     Archive::open(&dir).map_err(|e| error_exit(context, &e))
 }

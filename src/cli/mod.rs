@@ -14,6 +14,7 @@ use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
 use cairn::{Error, ErrorClass};
 
 mod archive_cmds;
+mod check_cmds;
 
 /// Exit codes, the same for every command.
 pub mod exit {
@@ -77,6 +78,94 @@ enum Command {
     /// List the items in the archive.
     #[command(after_help = EXIT_CODES_HELP)]
     List(ListArgs),
+
+    /// Check bags' fixity (what cron runs): every checksum, and each bag against its
+    /// register entry; log a "fixity check" event for each.
+    ///
+    /// Without --all or --id, checks the bags that are due (last check older than
+    /// fixity.interval_days in cairn.toml), oldest first; with --max-bytes or
+    /// --max-time it goes on with the next-oldest until the budget is spent (a rolling
+    /// check). A run started while another fixity run holds manifests/.fixity.lock
+    /// exits 3 at once and checks nothing.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Fixity(FixityArgs),
+
+    /// Audit the archive's record: the event log's chain, archive/ against manifests/,
+    /// and which bags are unchecked, overdue or failed.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Audit(AuditArgs),
+
+    /// Verify a copy of a bag anywhere: full validation, and with --against, agreement
+    /// with a register entry (manifests/ID.json).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct FixityArgs {
+    #[command(flatten)]
+    root: RootArg,
+    /// Check the bags that are due (the default).
+    #[arg(long, conflicts_with_all = ["all", "id"])]
+    due: bool,
+    /// Check every bag.
+    #[arg(long, conflicts_with = "id")]
+    all: bool,
+    /// Check these bags (repeatable).
+    #[arg(long, value_name = "ID")]
+    id: Vec<String>,
+    /// Only the bags in shard K of N (1-based), by a stable hash of the identifier.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Stop starting new bags once this many payload bytes were checked (e.g. 200G).
+    #[arg(long, value_name = "SIZE")]
+    max_bytes: Option<String>,
+    /// Stop starting new bags after this long (e.g. 6h, 90m).
+    #[arg(long, value_name = "DURATION")]
+    max_time: Option<String>,
+    /// Read at most this many bytes per second (e.g. 100M).
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    rate: Option<String>,
+    /// Algorithms to verify, comma-separated, or `all` for every manifest
+    /// [default: fixity.algorithm in cairn.toml].
+    #[arg(long, value_name = "LIST")]
+    algorithms: Option<String>,
+    /// Pretend it is this time (RFC 3339), for testing schedules.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Print nothing unless something failed (for cron).
+    #[arg(short, long)]
+    quiet: bool,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    root: RootArg,
+    /// A head digest recorded earlier: prove the log still extends it.
+    #[arg(long, value_name = "DIGEST")]
+    since_head: Option<String>,
+    /// Pretend it is this time (RFC 3339), for the overdue list.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The bag folder.
+    bag: PathBuf,
+    /// A register entry (manifests/ID.json) the bag must agree with.
+    #[arg(long, value_name = "ID.json")]
+    against: Option<PathBuf>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -207,6 +296,9 @@ pub fn run() -> ExitCode {
         Command::Ingest(args) => archive_cmds::run_ingest(args),
         Command::Show(args) => archive_cmds::run_show(args),
         Command::List(args) => archive_cmds::run_list(args),
+        Command::Fixity(args) => check_cmds::run_fixity(args),
+        Command::Audit(args) => check_cmds::run_audit(args),
+        Command::Verify(args) => check_cmds::run_verify(args),
     };
     ExitCode::from(code)
 }

@@ -3,16 +3,19 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use walkdir::WalkDir;
 
 use crate::bagit::source::{BagSource, EntryType, SourceEntry};
 use crate::digest::{hash_reader, Algorithm, Digests};
 use crate::error::Error;
+use crate::fs::rate::{RateLimiter, Throttled};
 
 /// A bag stored as a folder.
 pub struct DirSource {
     root: PathBuf,
+    limiter: Option<Arc<RateLimiter>>,
 }
 
 impl DirSource {
@@ -28,7 +31,14 @@ impl DirSource {
         }
         Ok(DirSource {
             root: root.to_path_buf(),
+            limiter: None,
         })
+    }
+
+    /// Reads payload through a shared rate limiter.
+    pub fn with_limiter(mut self, limiter: Option<Arc<RateLimiter>>) -> DirSource {
+        self.limiter = limiter;
+        self
     }
 
     /// Maps a listed bag path onto the disk. Only ever called with paths that `list`
@@ -113,6 +123,16 @@ impl BagSource for DirSource {
 
     fn hash(&self, rel: &str, algorithms: &[Algorithm], buf: &mut [u8]) -> io::Result<Digests> {
         let file = File::open(self.disk_path(rel))?;
-        hash_reader(file, algorithms, buf)
+        match &self.limiter {
+            Some(limiter) => hash_reader(
+                Throttled {
+                    inner: file,
+                    limiter,
+                },
+                algorithms,
+                buf,
+            ),
+            None => hash_reader(file, algorithms, buf),
+        }
     }
 }

@@ -6,4 +6,5 @@ pub mod dir;
 pub mod durable;
 pub mod events;
 pub mod failpoint;
+pub mod rate;
 pub mod walk;

@@ -1,6 +1,9 @@
 //! Use cases. Each takes an options struct and returns a report value; ops never print.
 
+pub mod audit;
+pub mod check;
 pub mod create;
+pub mod fixity;
 pub mod ingest;
 pub mod show;
 pub mod validate;

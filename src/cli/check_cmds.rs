@@ -1,0 +1,342 @@
+//! The checking commands: fixity, audit, verify.
+
+use chrono::{DateTime, Utc};
+
+use cairn::clock::{Clock, FixedClock, SystemClock};
+use cairn::digest::Algorithm;
+use cairn::ops::audit::{audit, verify, AuditOptions, AuditReport};
+use cairn::ops::check::{BagCheck, FixityFinding};
+use cairn::ops::fixity::{
+    fixity, parse_duration, parse_size, BagOutcome, FixityOptions, FixityReport, Selection, Stop,
+};
+use cairn::Error;
+
+use super::archive_cmds::open_archive;
+use super::{error_exit, exit, print_json, printable, AuditArgs, FixityArgs, VerifyArgs};
+
+fn usage(context: &str, msg: String) -> u8 {
+    error_exit(context, &Error::Usage(msg))
+}
+
+fn clock_from(now: Option<&str>) -> Result<Box<dyn Clock>, String> {
+    match now {
+        None => Ok(Box::new(SystemClock)),
+        Some(t) => DateTime::parse_from_rfc3339(t)
+            .map(|t| Box::new(FixedClock(t.with_timezone(&Utc))) as Box<dyn Clock>)
+            .map_err(|e| format!("--now {t:?}: {e} (use RFC 3339, e.g. 2026-11-21T03:00:00Z)")),
+    }
+}
+
+pub(super) fn run_fixity(args: FixityArgs) -> u8 {
+    let archive = match open_archive(&args.root, "fixity") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let selection = if args.all {
+        Selection::All
+    } else if !args.id.is_empty() {
+        Selection::Ids(args.id.clone())
+    } else {
+        Selection::Due
+    };
+    let shard = match args.shard.as_deref().map(parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => return usage("fixity", e),
+    };
+    let parse_opt_size = |v: &Option<String>, flag: &str| {
+        v.as_deref()
+            .map(|s| parse_size(s).map_err(|e| format!("{flag}: {e}")))
+            .transpose()
+    };
+    let max_bytes = match parse_opt_size(&args.max_bytes, "--max-bytes") {
+        Ok(v) => v,
+        Err(e) => return usage("fixity", e),
+    };
+    let rate = match parse_opt_size(&args.rate, "--rate") {
+        Ok(v) => v,
+        Err(e) => return usage("fixity", e),
+    };
+    let max_time = match args.max_time.as_deref().map(parse_duration).transpose() {
+        Ok(v) => v,
+        Err(e) => return usage("fixity", format!("--max-time: {e}")),
+    };
+    let algorithms = match args
+        .algorithms
+        .as_deref()
+        .unwrap_or(&archive.config.fixity.algorithm)
+    {
+        "all" => None,
+        list => match list
+            .split(',')
+            .map(|a| a.trim().parse::<Algorithm>())
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(v) => Some(v),
+            Err(e) => return usage("fixity", format!("--algorithms: {e}")),
+        },
+    };
+    let clock = match clock_from(args.now.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return usage("fixity", e),
+    };
+    let opts = FixityOptions {
+        selection,
+        shard,
+        max_bytes,
+        max_time,
+        rate,
+        algorithms,
+    };
+    let report = match fixity(&archive, &opts, clock.as_ref()) {
+        Ok(r) => r,
+        Err(e) => return error_exit("fixity", &e),
+    };
+    let failed = report
+        .checked
+        .iter()
+        .filter(|b| b.outcome == BagOutcome::Failed)
+        .count();
+    tracing::info!(
+        bags = report.checked.len(),
+        failed,
+        files = report.checked.iter().map(|b| b.files).sum::<u64>(),
+        bytes = report.bytes,
+        seconds = report.seconds,
+        "fixity finished"
+    );
+    if args.json {
+        print_json(&report);
+    } else {
+        print_fixity(&report, args.quiet);
+    }
+    if failed > 0 {
+        exit::DATA
+    } else if report.has_errors() {
+        exit::OPERATIONAL
+    } else {
+        exit::OK
+    }
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("--shard {s:?}: expected K/N with 1 <= K <= N, e.g. 2/7");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+fn finding_line(f: &FixityFinding) -> String {
+    let kind = serde_json::to_value(f.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let path = if f.path.is_empty() {
+        String::new()
+    } else {
+        format!("{} ", printable(&f.path))
+    };
+    let mut line = format!("  {kind}: {path}");
+    if let Some(to) = &f.moved_to {
+        line.push_str(&format!("-> {} ", printable(to)));
+    }
+    match (&f.expected, &f.actual) {
+        (Some(e), Some(a)) => line.push_str(&format!("(expected {e}, found {a})")),
+        _ => line.push_str(&format!("({})", printable(&f.detail))),
+    }
+    line
+}
+
+fn print_fixity(r: &FixityReport, quiet: bool) {
+    for b in &r.checked {
+        match b.outcome {
+            BagOutcome::Passed => {
+                if !quiet {
+                    println!("ok      {}  {} files, {} bytes", b.id, b.files, b.bytes);
+                }
+            }
+            BagOutcome::Failed => {
+                eprintln!("FAILED  {}  {} problems", b.id, b.findings.len());
+                for f in &b.findings {
+                    eprintln!("{}", finding_line(f));
+                }
+            }
+            BagOutcome::Error => {
+                eprintln!("ERROR   {}  could not be checked", b.id);
+                for e in &b.errors {
+                    eprintln!("  {}", printable(e));
+                }
+            }
+        }
+    }
+    let failed = r
+        .checked
+        .iter()
+        .filter(|b| b.outcome != BagOutcome::Passed)
+        .count();
+    if quiet && failed == 0 {
+        return;
+    }
+    let stop = match r.stopped {
+        Stop::Complete => String::new(),
+        Stop::ByteBudget => format!(
+            "; stopped at the byte budget, {} due bags left for the next run",
+            r.due_not_reached
+        ),
+        Stop::TimeBudget => format!(
+            "; stopped at the time budget, {} due bags left for the next run",
+            r.due_not_reached
+        ),
+    };
+    let line = format!(
+        "fixity: {} bags checked ({} bytes, {:.1} s): {} passed, {} failed{stop}",
+        r.checked.len(),
+        r.bytes,
+        r.seconds,
+        r.checked.len() - failed,
+        failed
+    );
+    if failed > 0 {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
+pub(super) fn run_audit(args: AuditArgs) -> u8 {
+    let archive = match open_archive(&args.root, "audit") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let clock = match clock_from(args.now.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return usage("audit", e),
+    };
+    let opts = AuditOptions {
+        since_head: args.since_head.clone(),
+    };
+    let report = match audit(&archive, &opts, clock.as_ref()) {
+        Ok(r) => r,
+        Err(e) => return error_exit("audit", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        print_audit(&report);
+    }
+    if report.is_ok() {
+        exit::OK
+    } else {
+        exit::DATA
+    }
+}
+
+fn print_audit(r: &AuditReport) {
+    match &r.log.broken {
+        None => println!("event log: {} lines, chain intact", r.log.lines),
+        Some(b) => eprintln!(
+            "event log: chain BROKEN at line {}: {}",
+            b.line,
+            printable(&b.detail)
+        ),
+    }
+    println!("head: {}", r.log.head);
+    if let Some(s) = &r.log.since_head {
+        match s.found_at_line {
+            Some(l) => println!("since-head: the log extends {} (line {l}): nothing before it was rewritten", s.head),
+            None => eprintln!(
+                "since-head: {} is not in the log's intact chain: the log was rewritten or truncated since it was recorded",
+                s.head
+            ),
+        }
+    }
+    for d in &r.discrepancies {
+        let at = if d.path.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", printable(&d.path))
+        };
+        eprintln!(
+            "discrepancy: {}: {}{at}: {}",
+            d.kind,
+            d.id,
+            printable(&d.detail)
+        );
+    }
+    for c in &r.last_check_failed {
+        eprintln!(
+            "last check failed: {} ({})",
+            c.id,
+            c.last_check.as_deref().unwrap_or("-")
+        );
+    }
+    if !r.never_checked.is_empty() {
+        println!(
+            "never fixity-checked since ingest: {}",
+            r.never_checked.join(", ")
+        );
+    }
+    for c in &r.overdue {
+        println!(
+            "overdue: {} (last checked {})",
+            c.id,
+            c.last_check.as_deref().unwrap_or("never")
+        );
+    }
+    let verdict = if r.is_ok() { "passed" } else { "FAILED" };
+    println!(
+        "audit {verdict}: {} items, {} discrepancies, {} failed last checks, {} overdue",
+        r.items,
+        r.discrepancies.len(),
+        r.last_check_failed.len(),
+        r.overdue.len()
+    );
+}
+
+pub(super) fn run_verify(args: VerifyArgs) -> u8 {
+    let report: BagCheck = match verify(&args.bag, args.against.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return error_exit("verify", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        for f in &report.findings {
+            eprintln!("{}", finding_line(f));
+        }
+        for e in &report.errors {
+            eprintln!("  error: {}", printable(e));
+        }
+        let against = args
+            .against
+            .as_ref()
+            .map(|a| format!(" and agrees with {}", a.display()))
+            .unwrap_or_default();
+        if report.passed() {
+            println!(
+                "{}: verified: {} files, {} bytes{against}",
+                args.bag.display(),
+                report.files,
+                report.bytes
+            );
+        } else {
+            eprintln!(
+                "{}: FAILED: {} problems",
+                args.bag.display(),
+                report.findings.len()
+            );
+        }
+    }
+    if !report.findings.is_empty() {
+        exit::DATA
+    } else if !report.errors.is_empty() {
+        exit::OPERATIONAL
+    } else {
+        exit::OK
+    }
+}

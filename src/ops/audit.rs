@@ -1,0 +1,312 @@
+//! `audit`: what an auditor runs. Trusts nothing Cairn says about itself: re-derives the
+//! event log's chain, cross-checks archive/ against manifests/ (re-hashing every tag
+//! manifest), and reports the state of the checking schedule.
+//!
+//! `verify`: a standalone check of a bag anywhere, optionally against a register entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
+use crate::error::Error;
+use crate::fs::archive::Archive;
+use crate::fs::dir::DirSource;
+use crate::fs::events::{line_digest, BrokenLink};
+use crate::ops::check::{check_bag, BagCheck};
+use crate::ops::fixity::last_checks;
+use crate::register::RegisterEntry;
+
+/// Options for [`audit`].
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    /// A head digest recorded earlier: prove today's log still extends it.
+    pub since_head: Option<String>,
+}
+
+/// The event log's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogStatus {
+    pub lines: usize,
+    /// BLAKE3 of the last line: record it to prove later that the log was only appended.
+    pub head: String,
+    pub broken: Option<BrokenLink>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_head: Option<SinceHead>,
+}
+
+/// The answer to `--since-head`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SinceHead {
+    pub head: String,
+    /// The line whose digest is the recorded head, if the log still has it.
+    pub found_at_line: Option<usize>,
+    pub extends: bool,
+}
+
+/// Something in the archive's record that does not add up.
+#[derive(Debug, Clone, Serialize)]
+pub struct Discrepancy {
+    pub kind: &'static str,
+    pub id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub path: String,
+    pub detail: String,
+}
+
+/// A bag's checking state.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckState {
+    pub id: String,
+    pub last_check: Option<String>,
+}
+
+/// The audit's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub items: usize,
+    pub log: LogStatus,
+    pub discrepancies: Vec<Discrepancy>,
+    /// Bags with no fixity check since ingest.
+    pub never_checked: Vec<String>,
+    /// Bags whose last check (fixity, or the ingest read-back) is older than the interval.
+    pub overdue: Vec<CheckState>,
+    /// Bags whose latest fixity check failed.
+    pub last_check_failed: Vec<CheckState>,
+}
+
+impl AuditReport {
+    /// Any discrepancy fails the audit; never-checked and overdue bags are listed, not
+    /// failures (a freshly ingested archive is sound).
+    pub fn is_ok(&self) -> bool {
+        self.log.broken.is_none()
+            && self.log.since_head.as_ref().is_none_or(|s| s.extends)
+            && self.discrepancies.is_empty()
+            && self.last_check_failed.is_empty()
+    }
+}
+
+/// Audits the archive.
+pub fn audit(
+    archive: &Archive,
+    opts: &AuditOptions,
+    clock: &dyn Clock,
+) -> Result<AuditReport, Error> {
+    let now = clock.now();
+    let bytes = match std::fs::read(archive.events_path()) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io("read", archive.events_path(), e)),
+    };
+    let chain = crate::fs::events::verify_chain(&bytes);
+    let mut discrepancies = Vec::new();
+
+    // The log, and the recorded head.
+    let since_head = opts.since_head.as_ref().map(|want| {
+        let want = want.trim().to_ascii_lowercase();
+        let mut found = None;
+        let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        if !body.is_empty() {
+            for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+                // Only the intact prefix counts: a head after a break proves nothing.
+                if chain.broken.as_ref().is_some_and(|b| i + 1 >= b.line) {
+                    break;
+                }
+                if line_digest(line) == want {
+                    found = Some(i + 1);
+                    break;
+                }
+            }
+        }
+        SinceHead {
+            head: want,
+            found_at_line: found,
+            extends: found.is_some(),
+        }
+    });
+    if let Some(b) = &chain.broken {
+        let object = bytes
+            .split(|&c| c == b'\n')
+            .nth(b.line - 1)
+            .and_then(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+            .and_then(|v| v.get("object").and_then(|o| o.as_str()).map(str::to_string))
+            .unwrap_or_default();
+        discrepancies.push(Discrepancy {
+            kind: "log-chain-broken",
+            id: object,
+            path: format!("manifests/events.jsonl:{}", b.line),
+            detail: b.detail.clone(),
+        });
+    }
+
+    // archive/ against manifests/.
+    let bags: BTreeSet<String> = archive.bag_ids()?.into_iter().collect();
+    let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
+    let mut entries: BTreeMap<String, RegisterEntry> = BTreeMap::new();
+    for id in &registered {
+        match RegisterEntry::read(&archive.register_path(id)) {
+            Ok(e) if e.id == *id => {
+                entries.insert(id.clone(), e);
+            }
+            Ok(e) => discrepancies.push(Discrepancy {
+                kind: "register-entry-mismatch",
+                id: id.clone(),
+                path: format!("manifests/{id}.json"),
+                detail: format!("the entry's own id is {}", crate::quoted(&e.id)),
+            }),
+            Err(e) => discrepancies.push(Discrepancy {
+                kind: "register-entry-unreadable",
+                id: id.clone(),
+                path: format!("manifests/{id}.json"),
+                detail: e.to_string(),
+            }),
+        }
+    }
+    for id in bags.difference(&registered) {
+        discrepancies.push(Discrepancy {
+            kind: "bag-without-register-entry",
+            id: id.clone(),
+            path: format!("archive/{id}"),
+            detail: "a bag in archive/ that the register does not know".into(),
+        });
+    }
+    for id in registered.difference(&bags) {
+        discrepancies.push(Discrepancy {
+            kind: "register-entry-without-bag",
+            id: id.clone(),
+            path: format!("manifests/{id}.json"),
+            detail: format!("the register lists {id}, but archive/{id} is not there"),
+        });
+    }
+    let mut buf = vec![0u8; BUF_SIZE];
+    for (id, entry) in &entries {
+        if !bags.contains(id) {
+            continue;
+        }
+        let bag = archive.bag_path(id);
+        for (name, digests) in entry
+            .tag_files
+            .iter()
+            .filter(|(n, _)| n.starts_with("tagmanifest-"))
+        {
+            let Some((alg, want)) = digests
+                .iter()
+                .find_map(|(a, d)| Algorithm::from_manifest_name(a).map(|a| (a, d)))
+            else {
+                continue;
+            };
+            let path = bag.join(name);
+            let detail = match std::fs::read(&path) {
+                Ok(b) => {
+                    let got = hash_reader(&b[..], &[alg], &mut buf)
+                        .map_err(|e| Error::io("hash", &path, e))?;
+                    let got = got.get(alg).map(|d| d.to_hex()).unwrap_or_default();
+                    (got != *want).then(|| format!("{alg} is {got}; the register recorded {want}"))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Some("missing; the register recorded it".into())
+                }
+                Err(e) => return Err(Error::io("read", &path, e)),
+            };
+            if let Some(detail) = detail {
+                discrepancies.push(Discrepancy {
+                    kind: "tag-manifest-differs-from-register",
+                    id: id.clone(),
+                    path: format!("archive/{id}/{name}"),
+                    detail,
+                });
+            }
+        }
+    }
+
+    // What the events say.
+    let mut deleted: BTreeSet<&str> = BTreeSet::new();
+    let mut ingested: BTreeSet<&str> = BTreeSet::new();
+    let mut last_fixity: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for e in &chain.events {
+        match e.event_type.as_str() {
+            "deletion" if e.outcome == "success" => {
+                deleted.insert(&e.object);
+            }
+            "ingestion" if e.outcome == "success" => {
+                ingested.insert(&e.object);
+            }
+            "fixity check" => {
+                last_fixity.insert(&e.object, (&e.time, &e.outcome));
+            }
+            _ => {}
+        }
+    }
+    for id in &bags {
+        if deleted.contains(id.as_str()) {
+            discrepancies.push(Discrepancy {
+                kind: "deleted-but-present",
+                id: id.clone(),
+                path: format!("archive/{id}"),
+                detail: "the event log records its deletion, yet the bag exists".into(),
+            });
+        }
+    }
+    if chain.broken.is_none() {
+        for id in &registered {
+            if !ingested.contains(id.as_str()) {
+                discrepancies.push(Discrepancy {
+                    kind: "no-ingestion-event",
+                    id: id.clone(),
+                    path: format!("manifests/{id}.json"),
+                    detail: "registered, but the event log has no ingestion event for it".into(),
+                });
+            }
+        }
+    }
+
+    // The schedule.
+    let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
+    let last = last_checks(&chain.events);
+    let fmt = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut never_checked = Vec::new();
+    let mut overdue = Vec::new();
+    let mut last_check_failed = Vec::new();
+    for id in &registered {
+        match last_fixity.get(id.as_str()) {
+            None => never_checked.push(id.clone()),
+            Some((time, "failure")) => last_check_failed.push(CheckState {
+                id: id.clone(),
+                last_check: Some(time.to_string()),
+            }),
+            Some(_) => {}
+        }
+        match last.get(id) {
+            Some(t) if now - *t < interval => {}
+            t => overdue.push(CheckState {
+                id: id.clone(),
+                last_check: t.map(fmt),
+            }),
+        }
+    }
+
+    Ok(AuditReport {
+        items: registered.len(),
+        log: LogStatus {
+            lines: chain.lines,
+            head: chain.head,
+            broken: chain.broken,
+            since_head,
+        },
+        discrepancies,
+        never_checked,
+        overdue,
+        last_check_failed,
+    })
+}
+
+/// Checks a bag anywhere: full validation of every manifest and, with a register
+/// entry, agreement with it.
+pub fn verify(bag: &Path, against: Option<&Path>) -> Result<BagCheck, Error> {
+    let entry = against.map(RegisterEntry::read).transpose()?;
+    let source = DirSource::open(bag)?;
+    check_bag(&source, None, entry.as_ref())
+}

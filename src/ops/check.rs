@@ -1,0 +1,347 @@
+//! Checking one bag in full: BagIt validation, then agreement with its register entry,
+//! with the findings put the way archivists know them from AVP Fixity and hashdeep's
+//! audit mode: changed, missing, new, moved, plus tag-file and register mismatches.
+//!
+//! Shared by `fixity` (bags in the archive) and `verify` (a copy anywhere).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::bagit::source::BagSource;
+use crate::bagit::{validate, Kind, Mode, ValidateOptions, ValidateReport};
+use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
+use crate::error::Error;
+use crate::register::RegisterEntry;
+
+/// The classes of fixity failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FixityKind {
+    /// A payload file's digest differs from its manifest.
+    Changed,
+    /// A listed payload file is absent.
+    Missing,
+    /// A payload file is present but listed in no manifest.
+    New,
+    /// A missing file's content is present under another, unlisted path.
+    Moved,
+    /// A tag file (bag-info.txt, a manifest, metadata/dc.xml, a tag manifest) differs
+    /// from its tag manifest or from the register, or is missing.
+    TagChanged,
+    /// The bag agrees with itself but not with its register entry: payload or manifests
+    /// rewritten to match each other, or the register entry edited.
+    RegisterMismatch,
+    /// The bag is not a well-formed bag any more (bagit.txt, manifest syntax, paths…).
+    Structure,
+    /// A file could not be read (an I/O error other than permission).
+    Unreadable,
+    /// The register lists the item, but its bag folder is gone.
+    BagMissing,
+    /// A bag folder with no register entry.
+    Unregistered,
+}
+
+/// One problem found in one bag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FixityFinding {
+    pub kind: FixityKind,
+    /// Bag-relative path (or `FILE:LINE` for a line of a tag file); empty for the bag.
+    pub path: String,
+    /// `algorithm:hex` where a digest was expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+    /// For `moved`: where the content is now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
+    pub detail: String,
+}
+
+impl FixityFinding {
+    pub fn new(
+        kind: FixityKind,
+        path: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> FixityFinding {
+        FixityFinding {
+            kind,
+            path: path.into(),
+            expected: None,
+            actual: None,
+            moved_to: None,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Everything learned about one bag.
+#[derive(Debug, Clone, Serialize)]
+pub struct BagCheck {
+    pub findings: Vec<FixityFinding>,
+    /// Read failures that are not the bag's fault (permission denied).
+    pub errors: Vec<String>,
+    pub files: u64,
+    pub bytes: u64,
+    pub algorithms: Vec<Algorithm>,
+}
+
+impl BagCheck {
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty() && self.errors.is_empty()
+    }
+}
+
+/// Validates a bag (only the given algorithms' digests, all when `None`) and, when an
+/// entry is given, compares it with the register.
+pub fn check_bag(
+    source: &dyn BagSource,
+    algorithms: Option<&[Algorithm]>,
+    entry: Option<&RegisterEntry>,
+) -> Result<BagCheck, Error> {
+    let opts = ValidateOptions {
+        mode: Mode::Full,
+        only_algorithms: algorithms.map(|a| a.to_vec()),
+    };
+    let report = validate(source, &opts)?;
+    let mut findings = classify(&report);
+    let used: Vec<Algorithm> = match algorithms {
+        Some(a) => a
+            .iter()
+            .copied()
+            .filter(|a| report.algorithms.contains(a))
+            .collect(),
+        None => report.algorithms.clone(),
+    };
+    if let Some(entry) = entry {
+        compare_with_register(source, &report, entry, &used, &mut findings)?;
+    }
+    detect_moves(source, &report, entry, &used, &mut findings)?;
+    findings.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+    Ok(BagCheck {
+        findings,
+        errors: report
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path, e.detail))
+            .collect(),
+        files: report.files,
+        bytes: report.bytes,
+        algorithms: used,
+    })
+}
+
+/// Maps validation findings onto the fixity classes. Warnings are not failures. A file
+/// missing from (or absent in) several manifests is one finding, not one per manifest.
+fn classify(report: &ValidateReport) -> Vec<FixityFinding> {
+    let mut seen = BTreeSet::new();
+    report
+        .problems
+        .iter()
+        .filter(|p| {
+            !matches!(p.kind, Kind::PayloadMissing | Kind::PayloadUnlisted)
+                || seen.insert((p.kind, p.path.clone()))
+        })
+        .map(|p| {
+            let payload = p.path.starts_with("data/");
+            let kind = match p.kind {
+                Kind::DigestMismatch if payload => FixityKind::Changed,
+                Kind::DigestMismatch | Kind::TagMissing => FixityKind::TagChanged,
+                Kind::PayloadMissing => FixityKind::Missing,
+                Kind::PayloadUnlisted => FixityKind::New,
+                Kind::OxumMismatch | Kind::BagInfoMalformed | Kind::OxumMalformed => {
+                    FixityKind::TagChanged
+                }
+                Kind::Unreadable => FixityKind::Unreadable,
+                _ => FixityKind::Structure,
+            };
+            FixityFinding {
+                kind,
+                path: p.path.clone(),
+                expected: p.expected.clone(),
+                actual: p.actual.clone(),
+                moved_to: None,
+                detail: format!("{}: {}", p.kind, p.detail),
+            }
+        })
+        .collect()
+}
+
+/// Compares the bag with what the register recorded at ingest. This is what catches a
+/// bag whose payload and manifests were rewritten to agree with each other.
+fn compare_with_register(
+    source: &dyn BagSource,
+    report: &ValidateReport,
+    entry: &RegisterEntry,
+    algorithms: &[Algorithm],
+    findings: &mut Vec<FixityFinding>,
+) -> Result<(), Error> {
+    let already: BTreeSet<String> = findings.iter().map(|f| f.path.clone()).collect();
+    let recorded: BTreeMap<&str, &crate::register::FileRecord> =
+        entry.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let algs: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
+
+    // Payload: every recorded file, with the recorded digest.
+    for (path, rec) in &recorded {
+        if already.contains(*path) {
+            continue;
+        }
+        match report.computed.get(*path) {
+            Some(digests) => {
+                for (alg, got) in digests {
+                    if !algs.contains(&alg.name()) {
+                        continue;
+                    }
+                    if let Some(want) = rec.digests.get(alg.name()) {
+                        if *want != got.to_hex() {
+                            findings.push(FixityFinding {
+                                kind: FixityKind::RegisterMismatch,
+                                path: path.to_string(),
+                                expected: Some(format!("{alg}:{want}")),
+                                actual: Some(format!("{alg}:{}", got.to_hex())),
+                                moved_to: None,
+                                detail: format!(
+                                    "{alg} differs from the register entry {}.json, though the bag's own manifests agree: payload and manifests were rewritten, or the register entry was edited",
+                                    entry.id
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+            None => findings.push(FixityFinding::new(
+                FixityKind::RegisterMismatch,
+                *path,
+                format!(
+                    "recorded in the register entry {}.json but neither in the bag's manifests nor checked: removed from the bag and its manifests",
+                    entry.id
+                ),
+            )),
+        }
+    }
+    for path in report.computed.keys().filter(|p| p.starts_with("data/")) {
+        if !recorded.contains_key(path.as_str()) && !already.contains(path) {
+            findings.push(FixityFinding::new(
+                FixityKind::RegisterMismatch,
+                path.as_str(),
+                format!("in the bag and its manifests but not in the register entry {}.json: added to both", entry.id),
+            ));
+        }
+    }
+
+    // Tag files, tag manifests included (validation cannot check those: nothing lists
+    // them). Read whole: they are small.
+    let mut buf = vec![0u8; BUF_SIZE];
+    for (name, recorded) in &entry.tag_files {
+        if already.contains(name) {
+            continue;
+        }
+        let Some((alg, want)) = algs
+            .iter()
+            .find_map(|a| recorded.get(*a).map(|d| (*a, d)))
+            .or_else(|| recorded.iter().next().map(|(a, d)| (a.as_str(), d)))
+        else {
+            continue;
+        };
+        let Some(algorithm) = Algorithm::from_manifest_name(alg) else {
+            continue;
+        };
+        match source.read(name) {
+            Ok(bytes) => {
+                let got = hash_reader(&bytes[..], &[algorithm], &mut buf)
+                    .map_err(|e| Error::io("hash", name, e))?;
+                let got = got.get(algorithm).map(|d| d.to_hex()).unwrap_or_default();
+                if got != *want {
+                    findings.push(FixityFinding {
+                        kind: FixityKind::TagChanged,
+                        path: name.clone(),
+                        expected: Some(format!("{alg}:{want}")),
+                        actual: Some(format!("{alg}:{got}")),
+                        moved_to: None,
+                        detail: format!("differs from the register entry {}.json", entry.id),
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                findings.push(FixityFinding::new(
+                    FixityKind::TagChanged,
+                    name.as_str(),
+                    format!(
+                        "recorded in the register entry {}.json, missing from the bag",
+                        entry.id
+                    ),
+                ))
+            }
+            Err(e) => findings.push(FixityFinding::new(
+                FixityKind::Unreadable,
+                name.as_str(),
+                format!("cannot read: {e}"),
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// Turns a `missing` + `new` pair with the same content into one `moved`.
+fn detect_moves(
+    source: &dyn BagSource,
+    report: &ValidateReport,
+    entry: Option<&RegisterEntry>,
+    algorithms: &[Algorithm],
+    findings: &mut Vec<FixityFinding>,
+) -> Result<(), Error> {
+    let missing: Vec<usize> = (0..findings.len())
+        .filter(|&i| findings[i].kind == FixityKind::Missing)
+        .collect();
+    let new: Vec<usize> = (0..findings.len())
+        .filter(|&i| findings[i].kind == FixityKind::New)
+        .collect();
+    if missing.is_empty() || new.is_empty() {
+        return Ok(());
+    }
+    let Some(&alg) = algorithms.first() else {
+        return Ok(());
+    };
+    // Expected digests of missing files: from the register, else from the manifest.
+    let expected_of = |path: &str| -> Option<String> {
+        entry
+            .and_then(|e| e.files.iter().find(|f| f.path == path))
+            .and_then(|f| f.digests.get(alg.name()).cloned())
+            .or_else(|| report.manifest_digest(path, alg).map(|d| d.to_hex()))
+    };
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut new_digests: BTreeMap<String, usize> = BTreeMap::new();
+    for &i in &new {
+        if let Ok(d) = source.hash(&findings[i].path, &[alg], &mut buf) {
+            if let Some(d) = d.get(alg) {
+                new_digests.insert(d.to_hex(), i);
+            }
+        }
+    }
+    let mut absorbed = BTreeSet::new();
+    for &i in &missing {
+        let Some(want) = expected_of(&findings[i].path) else {
+            continue;
+        };
+        if let Some(&j) = new_digests.get(&want) {
+            if absorbed.insert(j) {
+                let to = findings[j].path.clone();
+                let f = &mut findings[i];
+                f.kind = FixityKind::Moved;
+                f.detail = format!(
+                    "the same content ({alg}:{want}) is now at {to}, which no manifest lists"
+                );
+                f.expected = Some(format!("{alg}:{want}"));
+                f.moved_to = Some(to);
+            }
+        }
+    }
+    let mut idx = 0;
+    findings.retain(|_| {
+        let keep = !absorbed.contains(&idx);
+        idx += 1;
+        keep
+    });
+    Ok(())
+}

@@ -1,0 +1,467 @@
+//! `fixity`: what cron runs. Checks chosen bags in full and against the register,
+//! logs a "fixity check" event for each, within a budget, and never overlaps itself.
+//!
+//! The schedule (docs/fixity.md): a bag's last check is its latest `fixity check` or
+//! ingest `validation` event. `--due` takes the bags whose last check is older than the
+//! interval, oldest first; with a budget (bytes or time) it then goes on with the
+//! next-oldest bags until the budget is spent, so that a nightly run sized at the
+//! archive's size divided by the interval checks every bag once per interval, spread
+//! evenly, instead of every bag falling due on the same night.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::digest::Algorithm;
+use crate::error::Error;
+use crate::fs::archive::Archive;
+use crate::fs::dir::DirSource;
+use crate::fs::events::{Event, NewEvent};
+use crate::fs::rate::RateLimiter;
+use crate::ops::check::{check_bag, BagCheck, FixityFinding, FixityKind};
+use crate::register::RegisterEntry;
+
+/// Which bags to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Those whose last check is older than the interval (then the next-oldest while a
+    /// budget lasts).
+    Due,
+    All,
+    Ids(Vec<String>),
+}
+
+/// Options for [`fixity`].
+#[derive(Debug, Clone)]
+pub struct FixityOptions {
+    pub selection: Selection,
+    /// `(k, n)`: only bags whose identifier hashes to shard k of n (1-based).
+    pub shard: Option<(u64, u64)>,
+    pub max_bytes: Option<u64>,
+    pub max_time: Option<Duration>,
+    pub rate: Option<u64>,
+    /// Algorithms to verify; `None` = every manifest's.
+    pub algorithms: Option<Vec<Algorithm>>,
+}
+
+/// The outcome of checking one bag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BagOutcome {
+    Passed,
+    Failed,
+    /// Could not be checked (permission denied): not the bag's fault.
+    Error,
+}
+
+/// One bag's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct BagResult {
+    pub id: String,
+    pub outcome: BagOutcome,
+    pub files: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub findings: Vec<FixityFinding>,
+    pub errors: Vec<String>,
+}
+
+/// Why a run stopped before every selected bag was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stop {
+    Complete,
+    ByteBudget,
+    TimeBudget,
+}
+
+/// The run's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixityReport {
+    pub now: String,
+    pub checked: Vec<BagResult>,
+    pub stopped: Stop,
+    /// Bags that were due but not reached within the budget.
+    pub due_not_reached: usize,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+impl FixityReport {
+    pub fn is_ok(&self) -> bool {
+        self.checked.iter().all(|b| b.outcome == BagOutcome::Passed)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.checked.iter().any(|b| b.outcome == BagOutcome::Error)
+    }
+}
+
+/// Which shard (1-based) of `n` an identifier falls in: stable across machines and runs.
+pub fn shard_of(id: &str, n: u64) -> u64 {
+    let h = blake3::hash(id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&h.as_bytes()[..8]);
+    u64::from_le_bytes(first) % n.max(1) + 1
+}
+
+/// The time of each object's last check: its latest fixity check or ingest validation.
+pub fn last_checks(events: &[Event]) -> BTreeMap<String, DateTime<Utc>> {
+    let mut out: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    for e in events {
+        if e.event_type != "fixity check" && e.event_type != "validation" {
+            continue;
+        }
+        let Ok(t) = DateTime::parse_from_rfc3339(&e.time) else {
+            continue;
+        };
+        let t = t.with_timezone(&Utc);
+        let slot = out.entry(e.object.clone()).or_insert(t);
+        if t > *slot {
+            *slot = t;
+        }
+    }
+    out
+}
+
+/// The order in which to check: for `Due`, due bags oldest first, then (with a
+/// budget) the rest oldest first; never-checked bags count as oldest.
+pub fn plan(
+    ids: &[String],
+    last: &BTreeMap<String, DateTime<Utc>>,
+    now: DateTime<Utc>,
+    interval: chrono::Duration,
+    selection: &Selection,
+    budgeted: bool,
+) -> (Vec<String>, usize) {
+    match selection {
+        Selection::All => (ids.to_vec(), 0),
+        Selection::Ids(wanted) => (wanted.clone(), 0),
+        Selection::Due => {
+            let mut order: Vec<(Option<DateTime<Utc>>, String)> = ids
+                .iter()
+                .map(|id| (last.get(id).copied(), id.clone()))
+                .collect();
+            order.sort();
+            let due_count = order
+                .iter()
+                .filter(|(t, _)| t.is_none_or(|t| now - t >= interval))
+                .count();
+            let take = if budgeted { order.len() } else { due_count };
+            (
+                order.into_iter().take(take).map(|(_, id)| id).collect(),
+                due_count,
+            )
+        }
+    }
+}
+
+/// Runs a fixity check.
+pub fn fixity(
+    archive: &Archive,
+    opts: &FixityOptions,
+    clock: &dyn Clock,
+) -> Result<FixityReport, Error> {
+    let _fixity_lock = archive.lock_fixity()?;
+    let started = Instant::now();
+    let now = clock.now();
+    let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
+
+    let mut ids: Vec<String> = archive.register_ids()?;
+    for id in archive.bag_ids()? {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids.sort();
+    if let Selection::Ids(wanted) = &opts.selection {
+        for w in wanted {
+            if !ids.contains(w) {
+                return Err(Error::Usage(format!(
+                    "no item {} in the archive; `cairn list` shows the identifiers",
+                    crate::quoted(w)
+                )));
+            }
+        }
+    }
+    if let Some((k, n)) = opts.shard {
+        ids.retain(|id| shard_of(id, n) == k);
+    }
+    let log = archive.read_events()?;
+    let last = last_checks(&log.events);
+    let budgeted = opts.max_bytes.is_some() || opts.max_time.is_some();
+    let (order, due_count) = plan(&ids, &last, now, interval, &opts.selection, budgeted);
+
+    let limiter = opts.rate.map(|r| Arc::new(RateLimiter::new(r)));
+    let mut report = FixityReport {
+        now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        checked: Vec::new(),
+        stopped: Stop::Complete,
+        due_not_reached: 0,
+        bytes: 0,
+        seconds: 0.0,
+    };
+    for (i, id) in order.iter().enumerate() {
+        // Budgets are checked between bags: a bag is never left half-checked.
+        if opts.max_bytes.is_some_and(|b| report.bytes >= b) {
+            report.stopped = Stop::ByteBudget;
+        } else if opts.max_time.is_some_and(|t| started.elapsed() >= t) {
+            report.stopped = Stop::TimeBudget;
+        }
+        if report.stopped != Stop::Complete {
+            report.due_not_reached = due_count.saturating_sub(i);
+            break;
+        }
+        let result = check_one(archive, id, opts, limiter.clone())?;
+        report.bytes += result.bytes;
+        log_check(archive, clock, &result)?;
+        report.checked.push(result);
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn check_one(
+    archive: &Archive,
+    id: &str,
+    opts: &FixityOptions,
+    limiter: Option<Arc<RateLimiter>>,
+) -> Result<BagResult, Error> {
+    let t0 = Instant::now();
+    let register_path = archive.register_path(id);
+    let mut findings = Vec::new();
+    let entry = if register_path.exists() {
+        match RegisterEntry::read(&register_path) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                findings.push(FixityFinding::new(
+                    FixityKind::RegisterMismatch,
+                    "",
+                    format!("the register entry cannot be read: {e}"),
+                ));
+                None
+            }
+        }
+    } else {
+        findings.push(FixityFinding::new(
+            FixityKind::Unregistered,
+            "",
+            format!(
+                "archive/{id} has no register entry {}",
+                register_path.display()
+            ),
+        ));
+        None
+    };
+    let bag = archive.bag_path(id);
+    if !bag.is_dir() {
+        findings.push(FixityFinding::new(
+            FixityKind::BagMissing,
+            "",
+            format!("the register lists {id}, but {} is gone", bag.display()),
+        ));
+        return Ok(result(id, findings, Vec::new(), 0, 0, t0));
+    }
+    let source = DirSource::open(&bag)?.with_limiter(limiter);
+    let check: BagCheck = check_bag(&source, opts.algorithms.as_deref(), entry.as_ref())?;
+    findings.extend(check.findings);
+    Ok(result(
+        id,
+        findings,
+        check.errors,
+        check.files,
+        check.bytes,
+        t0,
+    ))
+}
+
+fn result(
+    id: &str,
+    findings: Vec<FixityFinding>,
+    errors: Vec<String>,
+    files: u64,
+    bytes: u64,
+    t0: Instant,
+) -> BagResult {
+    let outcome = if !findings.is_empty() {
+        BagOutcome::Failed
+    } else if !errors.is_empty() {
+        BagOutcome::Error
+    } else {
+        BagOutcome::Passed
+    };
+    BagResult {
+        id: id.to_string(),
+        outcome,
+        files,
+        bytes,
+        seconds: t0.elapsed().as_secs_f64(),
+        findings,
+        errors,
+    }
+}
+
+fn log_check(archive: &Archive, clock: &dyn Clock, r: &BagResult) -> Result<(), Error> {
+    let (outcome, detail) = match r.outcome {
+        BagOutcome::Passed => (
+            "success",
+            format!(
+                "{} files, {} bytes: every checksum matches the manifests and the register",
+                r.files, r.bytes
+            ),
+        ),
+        BagOutcome::Failed => {
+            let mut counts: BTreeMap<FixityKind, usize> = BTreeMap::new();
+            for f in &r.findings {
+                *counts.entry(f.kind).or_default() += 1;
+            }
+            let summary: Vec<String> = counts
+                .iter()
+                .map(|(k, n)| {
+                    format!(
+                        "{n} {}",
+                        serde_json::to_value(k)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            (
+                "failure",
+                format!("{} problems: {}", r.findings.len(), summary.join(", ")),
+            )
+        }
+        BagOutcome::Error => (
+            "failure",
+            format!("could not be checked: {}", r.errors.join("; ")),
+        ),
+    };
+    let event =
+        NewEvent::new("fixity check", outcome, &r.id, detail).with_data(serde_json::json!({
+            "files": r.files,
+            "bytes": r.bytes,
+            "failures": r.findings,
+            "errors": r.errors,
+        }));
+    archive.append_events(clock.now(), &[event])?;
+    Ok(())
+}
+
+/// Parses a size: a number with an optional unit K, M, G, T (powers of 1024; `KiB`,
+/// `MB`… spellings accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 500M or 2G"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
+    };
+    Ok((value * mult as f64) as u64)
+}
+
+/// Parses a duration such as `90s`, `30m`, `2h`, `1h30m`, `1d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let mut total = 0u64;
+    let mut num = String::new();
+    let mut any = false;
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration such as 90s, 30m, 2h or 1h30m"))?;
+        num.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => return Err(format!("{s:?}: unknown unit {c:?} (use s, m, h or d)")),
+        };
+        any = true;
+    }
+    if !num.is_empty() || !any {
+        return Err(format!(
+            "{s:?} is not a duration such as 90s, 30m, 2h or 1h30m"
+        ));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("500").unwrap(), 500);
+        assert_eq!(parse_size("2K").unwrap(), 2048);
+        assert_eq!(parse_size("1.5GiB").unwrap(), 3 << 29);
+        assert!(parse_size("lots").is_err());
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("3w").is_err());
+    }
+
+    #[test]
+    fn shards_partition_deterministically() {
+        let ids: Vec<String> = (0..1000).map(|i| format!("cairn-{i:06}")).collect();
+        let mut counts = [0usize; 4];
+        for id in &ids {
+            let k = shard_of(id, 4);
+            assert!((1..=4).contains(&k));
+            assert_eq!(k, shard_of(id, 4));
+            counts[(k - 1) as usize] += 1;
+        }
+        assert_eq!(counts.iter().sum::<usize>(), 1000);
+        assert!(counts.iter().all(|&c| c > 180), "{counts:?}");
+    }
+
+    #[test]
+    fn due_plan_orders_oldest_first_and_extends_with_a_budget() {
+        let t = |d: i64| DateTime::<Utc>::from_timestamp(d * 86400, 0).unwrap();
+        let ids: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let mut last = BTreeMap::new();
+        last.insert("a".to_string(), t(10));
+        last.insert("b".to_string(), t(2));
+        last.insert("c".to_string(), t(5));
+        // d never checked.
+        let (order, due) = plan(
+            &ids,
+            &last,
+            t(12),
+            chrono::Duration::days(7),
+            &Selection::Due,
+            false,
+        );
+        assert_eq!(order, vec!["d", "b", "c"]);
+        assert_eq!(due, 3);
+        let (order, _) = plan(
+            &ids,
+            &last,
+            t(12),
+            chrono::Duration::days(7),
+            &Selection::Due,
+            true,
+        );
+        assert_eq!(order, vec!["d", "b", "c", "a"]);
+    }
+}
