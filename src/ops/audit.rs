@@ -192,19 +192,24 @@ pub fn audit(
             .iter()
             .filter(|(n, _)| n.starts_with("tagmanifest-"))
         {
-            let Some((alg, want)) = digests
-                .iter()
-                .find_map(|(a, d)| Algorithm::from_manifest_name(a).map(|a| (a, d)))
-            else {
-                continue;
-            };
             let path = bag.join(name);
+            // Every recorded algorithm: tag manifests are small.
             let detail = match std::fs::read(&path) {
                 Ok(b) => {
-                    let got = hash_reader(&b[..], &[alg], &mut buf)
-                        .map_err(|e| Error::io("hash", &path, e))?;
-                    let got = got.get(alg).map(|d| d.to_hex()).unwrap_or_default();
-                    (got != *want).then(|| format!("{alg} is {got}; the register recorded {want}"))
+                    let mut differs = None;
+                    for (a, want) in digests {
+                        let Some(alg) = Algorithm::from_manifest_name(a) else {
+                            continue;
+                        };
+                        let got = hash_reader(&b[..], &[alg], &mut buf)
+                            .map_err(|e| Error::io("hash", &path, e))?;
+                        let got = got.get(alg).map(|d| d.to_hex()).unwrap_or_default();
+                        if got != *want {
+                            differs = Some(format!("{alg} is {got}; the register recorded {want}"));
+                            break;
+                        }
+                    }
+                    differs
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     Some("missing; the register recorded it".into())
@@ -248,6 +253,35 @@ pub fn audit(
                 path: format!("archive/{id}"),
                 detail: "the event log records its deletion, yet the bag exists".into(),
             });
+        }
+    }
+    // The register against the log: each ingestion event recorded the tag manifests'
+    // digests, so an edited register entry shows even without reading any bag.
+    for e in chain.events.iter().filter(|e| e.event_type == "ingestion") {
+        let (Some(entry), Some(logged)) = (
+            entries.get(&e.object),
+            e.data.get("tag_manifests").and_then(|v| v.as_object()),
+        ) else {
+            continue;
+        };
+        for (name, digests) in logged {
+            let recorded = entry.tag_files.get(name);
+            let agrees = digests.as_object().is_some_and(|d| {
+                d.iter().all(|(alg, hex)| {
+                    recorded.and_then(|r| r.get(alg)).map(String::as_str) == hex.as_str()
+                })
+            });
+            if !agrees {
+                discrepancies.push(Discrepancy {
+                    kind: "register-differs-from-log",
+                    id: e.object.clone(),
+                    path: format!("manifests/{}.json", e.object),
+                    detail: format!(
+                        "the register's digests of {name} differ from those the ingestion event (line {}) recorded",
+                        e.seq
+                    ),
+                });
+            }
         }
     }
     if chain.broken.is_none() {

@@ -237,32 +237,16 @@ fn compare_with_register(
         if already.contains(name) {
             continue;
         }
-        let Some((alg, want)) = algs
+        // Every checked algorithm the register recorded (any one if none overlaps).
+        let mut pairs: Vec<(&str, &String)> = algs
             .iter()
-            .find_map(|a| recorded.get(*a).map(|d| (*a, d)))
-            .or_else(|| recorded.iter().next().map(|(a, d)| (a.as_str(), d)))
-        else {
-            continue;
-        };
-        let Some(algorithm) = Algorithm::from_manifest_name(alg) else {
-            continue;
-        };
-        match source.read(name) {
-            Ok(bytes) => {
-                let got = hash_reader(&bytes[..], &[algorithm], &mut buf)
-                    .map_err(|e| Error::io("hash", name, e))?;
-                let got = got.get(algorithm).map(|d| d.to_hex()).unwrap_or_default();
-                if got != *want {
-                    findings.push(FixityFinding {
-                        kind: FixityKind::TagChanged,
-                        path: name.clone(),
-                        expected: Some(format!("{alg}:{want}")),
-                        actual: Some(format!("{alg}:{got}")),
-                        moved_to: None,
-                        detail: format!("differs from the register entry {}.json", entry.id),
-                    });
-                }
-            }
+            .filter_map(|a| recorded.get(*a).map(|d| (*a, d)))
+            .collect();
+        if pairs.is_empty() {
+            pairs.extend(recorded.iter().next().map(|(a, d)| (a.as_str(), d)));
+        }
+        let bytes = match source.read(name) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 findings.push(FixityFinding::new(
                     FixityKind::TagChanged,
@@ -271,13 +255,36 @@ fn compare_with_register(
                         "recorded in the register entry {}.json, missing from the bag",
                         entry.id
                     ),
-                ))
+                ));
+                continue;
             }
-            Err(e) => findings.push(FixityFinding::new(
-                FixityKind::Unreadable,
-                name.as_str(),
-                format!("cannot read: {e}"),
-            )),
+            Err(e) => {
+                findings.push(FixityFinding::new(
+                    FixityKind::Unreadable,
+                    name.as_str(),
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+        };
+        for (alg, want) in pairs {
+            let Some(algorithm) = Algorithm::from_manifest_name(alg) else {
+                continue;
+            };
+            let got = hash_reader(&bytes[..], &[algorithm], &mut buf)
+                .map_err(|e| Error::io("hash", name, e))?;
+            let got = got.get(algorithm).map(|d| d.to_hex()).unwrap_or_default();
+            if got != *want {
+                findings.push(FixityFinding {
+                    kind: FixityKind::TagChanged,
+                    path: name.clone(),
+                    expected: Some(format!("{alg}:{want}")),
+                    actual: Some(format!("{alg}:{got}")),
+                    moved_to: None,
+                    detail: format!("differs from the register entry {}.json", entry.id),
+                });
+                break;
+            }
         }
     }
     Ok(())
