@@ -116,37 +116,56 @@ impl FromStr for Algorithm {
     }
 }
 
-/// A digest value. Displayed as lowercase hex; parsed from hex in either case.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Digest(Vec<u8>);
+/// The longest digest Cairn holds: 512 bits (SHA-512, and any common algorithm).
+pub const MAX_DIGEST_LEN: usize = 64;
+
+/// A digest value, up to 512 bits, stored inline (no allocation: an archive's
+/// validation holds one per file and algorithm). Displayed as lowercase hex; parsed
+/// from hex in either case.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Digest {
+    len: u8,
+    bytes: [u8; MAX_DIGEST_LEN],
+}
 
 impl Digest {
-    pub fn from_bytes(bytes: Vec<u8>) -> Digest {
-        Digest(bytes)
-    }
-
-    /// Parses hex of either case (RFC 8493 §2.1.3). Returns `None` for anything else.
-    pub fn from_hex(hex: &str) -> Option<Digest> {
-        if !hex.len().is_multiple_of(2) {
+    /// From raw bytes; `None` if longer than [`MAX_DIGEST_LEN`].
+    pub fn from_bytes(raw: &[u8]) -> Option<Digest> {
+        if raw.len() > MAX_DIGEST_LEN {
             return None;
         }
-        let mut out = Vec::with_capacity(hex.len() / 2);
-        for pair in hex.as_bytes().chunks_exact(2) {
-            let hi = hex_val(pair[0])?;
-            let lo = hex_val(pair[1])?;
-            out.push(hi << 4 | lo);
+        let mut bytes = [0u8; MAX_DIGEST_LEN];
+        bytes[..raw.len()].copy_from_slice(raw);
+        Some(Digest {
+            len: raw.len() as u8,
+            bytes,
+        })
+    }
+
+    /// Parses hex of either case (RFC 8493 §2.1.3). Returns `None` for anything else,
+    /// including a digest longer than 512 bits.
+    pub fn from_hex(hex: &str) -> Option<Digest> {
+        if !hex.len().is_multiple_of(2) || hex.len() > MAX_DIGEST_LEN * 2 {
+            return None;
         }
-        Some(Digest(out))
+        let mut bytes = [0u8; MAX_DIGEST_LEN];
+        for (i, pair) in hex.as_bytes().chunks_exact(2).enumerate() {
+            bytes[i] = hex_val(pair[0])? << 4 | hex_val(pair[1])?;
+        }
+        Some(Digest {
+            len: (hex.len() / 2) as u8,
+            bytes,
+        })
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes[..self.len as usize]
     }
 
     pub fn to_hex(&self) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut s = String::with_capacity(self.0.len() * 2);
-        for b in &self.0 {
+        let mut s = String::with_capacity(self.len as usize * 2);
+        for b in self.as_bytes() {
             s.push(HEX[(b >> 4) as usize] as char);
             s.push(HEX[(b & 15) as usize] as char);
         }
@@ -219,14 +238,19 @@ impl State {
     }
 
     fn finish(self) -> Digest {
-        Digest(match self {
-            State::Blake3(h) => h.finalize().as_bytes().to_vec(),
-            State::Sha256(h) => h.finalize().to_vec(),
-            State::Sha512(h) => h.finalize().to_vec(),
-            State::Sha384(h) => h.finalize().to_vec(),
-            State::Sha224(h) => h.finalize().to_vec(),
-            State::Sha1(h) => h.finalize().to_vec(),
-            State::Md5(h) => h.finalize().to_vec(),
+        let d = match self {
+            State::Blake3(h) => Digest::from_bytes(h.finalize().as_bytes()),
+            State::Sha256(h) => Digest::from_bytes(&h.finalize()),
+            State::Sha512(h) => Digest::from_bytes(&h.finalize()),
+            State::Sha384(h) => Digest::from_bytes(&h.finalize()),
+            State::Sha224(h) => Digest::from_bytes(&h.finalize()),
+            State::Sha1(h) => Digest::from_bytes(&h.finalize()),
+            State::Md5(h) => Digest::from_bytes(&h.finalize()),
+        };
+        // Every algorithm here has at most 512 bits.
+        d.unwrap_or(Digest {
+            len: 0,
+            bytes: [0; MAX_DIGEST_LEN],
         })
     }
 }

@@ -3,23 +3,30 @@
 //! Works on any [`BagSource`]; opens only what the source listed. Runs cheapest checks
 //! first (declaration, tag files, Payload-Oxum, completeness both ways), then hashes.
 //! Reports every problem, not the first one.
+//!
+//! Memory: every listed file is interned once and then referred to by index; per-file
+//! state lives in index-addressed vectors; manifests are parsed, resolved and dropped
+//! one at a time; digests are inline. So memory grows with the number of files by a
+//! few hundred bytes each, and not at all with their size.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
+use std::ops::Range;
 
 use rayon::prelude::*;
 use serde::Serialize;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 use super::check::{Finding, Findings, Kind};
-use super::manifest::{parse_manifest, LineIssue, ManifestEntry, ManifestKind};
+use super::manifest::{parse_manifest, LineIssue, ManifestKind};
 use super::path::BagPath;
 use super::source::{BagSource, EntryType, SourceEntry};
 use super::tags::{
     decode_tag_file, parse_bag_info, parse_declaration, parse_declaration_leniently, parse_fetch,
     parse_oxum, BagInfo, TagEncoding,
 };
-use crate::digest::{Algorithm, Digest, BUF_SIZE};
+use crate::digest::{Algorithm, Digest, Digests, BUF_SIZE};
 use crate::error::Error;
 
 /// How much to check.
@@ -41,6 +48,9 @@ pub struct ValidateOptions {
     /// Verify only these algorithms' manifests (all supported ones when `None`).
     /// Completeness is still checked against every manifest.
     pub only_algorithms: Option<Vec<Algorithm>>,
+    /// Keep every computed digest in [`ValidateReport::computed`] (for callers that
+    /// compare them with a register); off, memory stays smaller.
+    pub keep_digests: bool,
 }
 
 /// The outcome of validating a bag.
@@ -61,7 +71,7 @@ pub struct ValidateReport {
     /// Failures to read that are not the bag's fault (permission denied).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<Finding>,
-    /// The digests computed, by bag path, for callers that record them (ingest).
+    /// With `keep_digests`: the digests computed, by bag path.
     #[serde(skip)]
     pub computed: BTreeMap<String, Vec<(Algorithm, Digest)>>,
     /// The parsed bag-info.txt, when present.
@@ -88,21 +98,78 @@ impl ValidateReport {
     }
 }
 
-/// What was learned about each listed file.
+/// A listed file, by position in [`DiskIndex::names`].
+type Idx = u32;
+
+/// The files the source listed, interned.
 struct DiskIndex {
-    /// NFC form of the path → the path as listed (more than one: a collision).
-    files: HashMap<String, Vec<String>>,
-    sizes: HashMap<String, u64>,
-    payload: Vec<String>,
-    tag: Vec<String>,
+    /// Regular files with UTF-8 names, as listed.
+    names: Vec<String>,
+    sizes: Vec<u64>,
+    /// NFC form of a name → the files with that form (nearly always one).
+    by_key: HashMap<Box<str>, Candidates>,
 }
 
-/// One digest a file must have: algorithm, expected value, and the manifest saying so.
-type Expectation = (Algorithm, Digest, String);
-
-fn nfc(s: &str) -> String {
-    s.nfc().collect()
+enum Candidates {
+    One(Idx),
+    Many(Vec<Idx>),
 }
+
+impl Candidates {
+    fn as_slice(&self) -> &[Idx] {
+        match self {
+            Candidates::One(i) => std::slice::from_ref(i),
+            Candidates::Many(v) => v,
+        }
+    }
+}
+
+impl DiskIndex {
+    fn candidates(&self, key: &str) -> &[Idx] {
+        self.by_key
+            .get(key)
+            .map(Candidates::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The file listed under exactly this name.
+    fn exact(&self, name: &str) -> Option<Idx> {
+        self.candidates(&nfc(name))
+            .iter()
+            .copied()
+            .find(|&i| self.names[i as usize] == name)
+    }
+
+    fn name(&self, i: Idx) -> &str {
+        &self.names[i as usize]
+    }
+
+    fn payload(&self) -> impl Iterator<Item = Idx> + '_ {
+        (0..self.names.len() as Idx).filter(|&i| self.names[i as usize].starts_with("data/"))
+    }
+}
+
+/// One digest a file must have: algorithm, expected value, and which manifest says so.
+#[derive(Clone, Copy)]
+struct Expectation {
+    file: Idx,
+    alg: Algorithm,
+    digest: Digest,
+    manifest: u16,
+}
+
+/// The NFC form of `s`, borrowed when `s` already is (the usual case).
+fn nfc(s: &str) -> Cow<'_, str> {
+    if is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.nfc().collect())
+    }
+}
+
+/// Tag files up to this size are kept after reading, so hashing them needs no second
+/// read; larger ones (a big archive's manifests) are read again instead of held.
+const KEEP_TAG_BYTES: usize = 1 << 20;
 
 /// Validates a bag.
 pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<ValidateReport, Error> {
@@ -122,18 +189,23 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
         missing_digests: BTreeMap::new(),
     };
     let mut errors: Vec<Finding> = Vec::new();
-    let entries = source.list()?;
-    let index = index_entries(&entries, &mut f);
-    report.files = index.payload.len() as u64;
-    report.bytes = index.payload.iter().map(|p| index.sizes[p]).sum();
+    let index = index_entries(source.list()?, &mut f);
+    for i in index.payload() {
+        report.files += 1;
+        report.bytes += index.sizes[i as usize];
+    }
+    let listed = |name: &str| index.exact(name).is_some();
 
-    // Tag files read whole are kept, so their digests need no second read.
-    let mut tag_bytes: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut tag_bytes: HashMap<Idx, Vec<u8>> = HashMap::new();
     let mut read_tag =
         |path: &str, f: &mut Findings, errors: &mut Vec<Finding>| -> Option<Vec<u8>> {
             match source.read(path) {
                 Ok(b) => {
-                    tag_bytes.insert(path.to_string(), b.clone());
+                    if b.len() <= KEEP_TAG_BYTES {
+                        if let Some(i) = index.exact(path) {
+                            tag_bytes.insert(i, b.clone());
+                        }
+                    }
                     Some(b)
                 }
                 Err(e) => {
@@ -144,7 +216,7 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
         };
 
     // 1. The declaration. Without it nothing else can be interpreted.
-    if !index.sizes.contains_key("bagit.txt") {
+    if !listed("bagit.txt") {
         f.problem(
             "bagit.txt",
             Kind::BagitTxtMissing,
@@ -192,7 +264,7 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
 
     // 2. bag-info.txt (optional) and its Payload-Oxum.
     let mut oxum: Option<(u64, u64)> = None;
-    if index.sizes.contains_key("bag-info.txt") {
+    if listed("bag-info.txt") {
         if let Some(bytes) = read_tag("bag-info.txt", &mut f, &mut errors) {
             let text = decode("bag-info.txt", &bytes, &mut f);
             let (info, line_errors) = parse_bag_info(&text, version);
@@ -220,7 +292,10 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                     None => f.problem(
                         "bag-info.txt",
                         Kind::OxumMalformed,
-                        format!("Payload-Oxum {v:?} is not OctetCount.StreamCount"),
+                        format!(
+                            "Payload-Oxum {} is not OctetCount.StreamCount",
+                            crate::quoted(v)
+                        ),
                     ),
                 }
             }
@@ -229,7 +304,10 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                     f.warn(
                         "bag-info.txt",
                         Kind::BaggingDate,
-                        format!("Bagging-Date {date:?} is not a YYYY-MM-DD date"),
+                        format!(
+                            "Bagging-Date {} is not a YYYY-MM-DD date",
+                            crate::quoted(date)
+                        ),
                     );
                 }
             }
@@ -239,7 +317,7 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
 
     // 3. fetch.txt (optional).
     let mut fetch_paths: BTreeMap<String, BagPath> = BTreeMap::new();
-    if index.sizes.contains_key("fetch.txt") {
+    if listed("fetch.txt") {
         if let Some(bytes) = read_tag("fetch.txt", &mut f, &mut errors) {
             let text = decode("fetch.txt", &bytes, &mut f);
             let (entries, line_errors, bad_paths) = parse_fetch(&text, version);
@@ -274,7 +352,7 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                     );
                     continue;
                 }
-                fetch_paths.insert(nfc(e.path.as_str()), e.path);
+                fetch_paths.insert(nfc(e.path.as_str()).into_owned(), e.path);
             }
         }
     }
@@ -282,9 +360,7 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
     // 4. Fast mode: the oxum against what is on disk, and stop.
     if opts.mode == Mode::Fast {
         match oxum {
-            Some((octets, streams)) => {
-                check_oxum(octets, streams, &report, &fetch_paths, &mut f);
-            }
+            Some((octets, streams)) => check_oxum(octets, streams, &report, &fetch_paths, &mut f),
             None => f.problem(
                 "bag-info.txt",
                 Kind::OxumMissing,
@@ -294,48 +370,30 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
         return Ok(finish(report, f, errors));
     }
 
-    // 5. Manifests: find, read, parse.
-    struct Parsed {
-        kind: ManifestKind,
-        file: String,
-        alg: Option<Algorithm>,
-        entries: Vec<ManifestEntry>,
-    }
-    let mut manifests: Vec<Parsed> = Vec::new();
-    for tag in &index.tag {
-        if tag.contains('/') {
-            continue;
-        }
-        let Some((kind, alg_name)) = ManifestKind::from_file_name(tag) else {
+    // 5. The manifests present: payload manifests first, each list in name order.
+    let mut manifest_files: Vec<(ManifestKind, String, Option<Algorithm>)> = Vec::new();
+    for name in index.names.iter().filter(|n| !n.contains('/')) {
+        let Some((kind, alg_name)) = ManifestKind::from_file_name(name) else {
             continue;
         };
         let alg = Algorithm::from_manifest_name(alg_name);
         if alg.is_none() {
             f.warn(
-                tag.as_str(),
+                name.as_str(),
                 Kind::AlgorithmUnsupported,
-                format!("algorithm {alg_name:?} is not one Cairn can verify; its digests are not checked"),
+                format!(
+                    "algorithm {} is not one Cairn can verify; its digests are not checked",
+                    crate::quoted(alg_name)
+                ),
             );
         }
-        let Some(bytes) = read_tag(tag, &mut f, &mut errors) else {
-            continue;
-        };
-        let text = decode(tag, &bytes, &mut f);
-        let (entries, issues) = parse_manifest(&text, alg, version);
-        for issue in issues {
-            report_line_issue(tag, issue, &mut f);
-        }
-        manifests.push(Parsed {
-            kind,
-            file: tag.clone(),
-            alg,
-            entries,
-        });
+        manifest_files.push((kind, name.clone(), alg));
     }
-    manifests.sort_by(|a, b| (a.kind, &a.file).cmp(&(b.kind, &b.file)));
-    let payload_manifests: Vec<&Parsed> = manifests
+    manifest_files.sort();
+    let payload_manifests: Vec<(String, Option<Algorithm>)> = manifest_files
         .iter()
-        .filter(|m| m.kind == ManifestKind::Payload)
+        .filter(|m| m.0 == ManifestKind::Payload)
+        .map(|m| (m.1.clone(), m.2))
         .collect();
     if payload_manifests.is_empty() {
         f.problem(
@@ -344,30 +402,60 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
             "the bag has no payload manifest; every bag needs at least one",
         );
     }
-    report.algorithms = payload_manifests.iter().filter_map(|m| m.alg).collect();
+    report.algorithms = payload_manifests.iter().filter_map(|m| m.1).collect();
+    let wanted = |alg: Algorithm| {
+        opts.only_algorithms
+            .as_ref()
+            .is_none_or(|o| o.contains(&alg))
+    };
 
     // 6. Completeness. Every manifest entry resolves to a listed file (compared in NFC,
     // RFC 8493 §6.1.1); the expectations gathered here drive the hashing below.
-    // file as listed → (algorithm, expected digest, manifest file)
-    let mut expect: BTreeMap<String, Vec<Expectation>> = BTreeMap::new();
-    // payload file as listed → manifests that list it
-    let mut listed_in: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let words = payload_manifests.len().div_ceil(64).max(1);
+    let mut listed_in: Vec<u64> = vec![0; index.names.len() * words];
+    let mut expect: Vec<Expectation> = Vec::new();
     let mut holes: BTreeSet<String> = BTreeSet::new();
-    for m in &manifests {
-        let mut seen: HashMap<String, (String, Digest, usize)> = HashMap::new();
-        let exact_in_manifest: std::collections::HashSet<&str> =
-            m.entries.iter().map(|e| e.path.as_str()).collect();
-        let mut spellings: HashMap<String, usize> = HashMap::new();
+    // For each fetch.txt path, the payload manifests that list it.
+    let mut fetch_listed: BTreeMap<&str, Vec<bool>> = fetch_paths
+        .keys()
+        .map(|k| (k.as_str(), vec![false; payload_manifests.len()]))
+        .collect();
+    for (m_idx, (kind, file, alg)) in manifest_files.iter().enumerate() {
+        let (kind, alg) = (*kind, *alg);
+        let Some(bytes) = read_tag(file, &mut f, &mut errors) else {
+            continue;
+        };
+        let text = decode(file, &bytes, &mut f);
+        drop(bytes);
+        let (entries, issues) = parse_manifest(&text, alg, version);
+        drop(text);
+        for issue in issues {
+            report_line_issue(file, issue, &mut f);
+        }
+        let payload_slot = payload_manifests.iter().position(|p| p.0 == *file);
+
+        // The spellings each NFC form has in this manifest, needed only where some
+        // path is not in NFC (two spellings of one name).
+        let any_non_nfc = entries
+            .iter()
+            .any(|e| is_nfc_quick(e.path.as_str().chars()) != IsNormalized::Yes);
+        let exact_in_manifest: HashSet<&str> = if any_non_nfc {
+            entries.iter().map(|e| e.path.as_str()).collect()
+        } else {
+            HashSet::new()
+        };
+        let mut spellings: HashMap<Cow<'_, str>, usize> = HashMap::new();
         for p in &exact_in_manifest {
             *spellings.entry(nfc(p)).or_default() += 1;
         }
-        for e in &m.entries {
-            let key = nfc(e.path.as_str());
-            let loc = format!("{}:{}", m.file, e.line);
-            match m.kind {
+
+        let mut seen: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(entries.len());
+        for (e_idx, e) in entries.iter().enumerate() {
+            let loc = || format!("{file}:{}", e.line);
+            match kind {
                 ManifestKind::Payload if !e.path.is_payload() => {
                     f.problem(
-                        loc,
+                        loc(),
                         Kind::PathOutsidePayload,
                         format!(
                             "{} is not under data/; a payload manifest lists payload files only",
@@ -378,7 +466,7 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                 }
                 ManifestKind::Tag if e.path.is_payload() => {
                     f.problem(
-                        loc,
+                        loc(),
                         Kind::PayloadInTagManifest,
                         format!(
                             "{} is a payload file; tag manifests list tag files only",
@@ -395,7 +483,7 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                         ) =>
                 {
                     f.warn(
-                        loc,
+                        loc(),
                         Kind::TagManifestListsTagManifest,
                         format!(
                             "{} is a tag manifest; tag manifests must not list tag manifests",
@@ -406,12 +494,15 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                 }
                 _ => {}
             }
-            if let Some((first_path, first_digest, first_line)) = seen.get(&key) {
-                if first_path == e.path.as_str() {
-                    let same = *first_digest == e.digest;
+            let key = nfc(e.path.as_str());
+            if let Some(&first) = seen.get(&key) {
+                let first = &entries[first];
+                if first.path == e.path {
+                    let same = first.digest == e.digest;
                     let detail = format!(
-                        "{} is listed twice (lines {first_line} and {}){}",
+                        "{} is listed twice (lines {} and {}){}",
                         e.path,
+                        first.line,
                         e.line,
                         if same {
                             " with the same checksum"
@@ -420,122 +511,123 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                         }
                     );
                     if strict || !same {
-                        f.problem(loc, Kind::DuplicateEntry, detail);
+                        f.problem(loc(), Kind::DuplicateEntry, detail);
                     } else {
-                        f.warn(loc, Kind::DuplicateEntry, detail);
+                        f.warn(loc(), Kind::DuplicateEntry, detail);
                     }
                     continue;
                 }
                 f.warn(
-                    loc.clone(),
+                    loc(),
                     Kind::NormalizationCollision,
                     format!(
-                        "{:?} (line {first_line}) and {:?} (line {}) differ only in Unicode normalisation",
-                        first_path, e.path.as_str(), e.line
+                        "{:?} (line {}) and {:?} (line {}) differ only in Unicode normalisation",
+                        first.path.as_str(),
+                        first.line,
+                        e.path.as_str(),
+                        e.line
                     ),
                 );
             } else {
-                seen.insert(
-                    key.clone(),
-                    (e.path.as_str().to_string(), e.digest.clone(), e.line),
-                );
+                seen.insert(key.clone(), e_idx);
             }
             // Resolve to a listed file: the exact name first; then the same name in
-            // another normalisation form (one this manifest does not list exactly, so two
-            // files that differ only in normalisation each keep their own entry); then,
-            // for old bags only, the percent-decoded reading.
-            let mut found = index.files.get(&key).and_then(|candidates| {
-                if candidates.iter().any(|c| c == e.path.as_str()) {
-                    Some(e.path.as_str().to_string())
-                } else {
+            // another normalisation form (one this manifest does not list exactly, so
+            // two files that differ only in normalisation each keep their own entry);
+            // then, for old bags only, the percent-decoded reading.
+            let candidates = index.candidates(&key);
+            let mut found = candidates
+                .iter()
+                .copied()
+                .find(|&c| index.name(c) == e.path.as_str())
+                .or_else(|| {
                     candidates
                         .iter()
-                        .find(|c| !exact_in_manifest.contains(c.as_str()))
+                        .copied()
+                        .find(|&c| !exact_in_manifest.contains(index.name(c)))
                         // One file listed under several spellings (warned about).
                         .or(candidates
                             .first()
+                            .copied()
                             .filter(|_| spellings.get(&key) > Some(&1)))
-                        .cloned()
-                }
-            });
+                });
             if found.is_none() {
                 if let Some(alt) = &e.decoded_alternative {
-                    if let Some(actual) =
-                        index.files.get(&nfc(alt.as_str())).and_then(|v| v.first())
-                    {
+                    if let Some(&actual) = index.candidates(&nfc(alt.as_str())).first() {
                         f.warn(
-                            loc.clone(),
+                            loc(),
                             Kind::DecodedPath,
                             format!(
                                 "{} names no file; its percent-decoded form {} does (BagIt {version} paths are not encoded; the bag was made by a tool that encoded them anyway)",
-                                crate::quoted(e.path.as_str()), crate::quoted(alt.as_str())
+                                crate::quoted(e.path.as_str()),
+                                crate::quoted(alt.as_str())
                             ),
                         );
-                        found = Some(actual.clone());
+                        found = Some(actual);
                     }
                 }
             }
             match found {
                 Some(actual) => {
-                    if actual != e.path.as_str() {
+                    if index.name(actual) != e.path.as_str() {
                         f.warn(
-                            actual.clone(),
+                            index.name(actual),
                             Kind::NormalizationMismatch,
-                            format!("{} lists {:?}; on disk the name is in another Unicode normalisation form", m.file, e.path.as_str()),
+                            format!(
+                                "{file} lists {:?}; on disk the name is in another Unicode normalisation form",
+                                e.path.as_str()
+                            ),
                         );
                     }
-                    if m.kind == ManifestKind::Payload {
-                        listed_in
-                            .entry(actual.clone())
-                            .or_default()
-                            .insert(m.file.clone());
+                    if let Some(slot) = payload_slot {
+                        listed_in[actual as usize * words + slot / 64] |= 1 << (slot % 64);
                     }
-                    if let Some(alg) = m.alg {
-                        if opts
-                            .only_algorithms
-                            .as_ref()
-                            .is_none_or(|only| only.contains(&alg))
-                        {
-                            expect.entry(actual).or_default().push((
-                                alg,
-                                e.digest.clone(),
-                                m.file.clone(),
-                            ));
-                        }
+                    if let Some(alg) = alg.filter(|a| wanted(*a)) {
+                        expect.push(Expectation {
+                            file: actual,
+                            alg,
+                            digest: e.digest,
+                            manifest: m_idx as u16,
+                        });
                     }
                 }
-                None if m.kind == ManifestKind::Payload && fetch_paths.contains_key(&key) => {
+                None if kind == ManifestKind::Payload && fetch_paths.contains_key(key.as_ref()) => {
                     holes.insert(e.path.as_str().to_string());
                 }
                 None => {
-                    if let (ManifestKind::Payload, Some(alg)) = (m.kind, m.alg) {
+                    if let (ManifestKind::Payload, Some(alg)) = (kind, alg) {
                         report
                             .missing_digests
                             .entry(e.path.as_str().to_string())
                             .or_default()
-                            .push((alg, e.digest.clone()));
+                            .push((alg, e.digest));
                     }
-                    let (kind, what) = match m.kind {
+                    let (k, what) = match kind {
                         ManifestKind::Payload => (Kind::PayloadMissing, "payload file"),
                         ManifestKind::Tag => (Kind::TagMissing, "tag file"),
                     };
                     f.problem(
                         e.path.as_str(),
-                        kind,
-                        format!("{what} listed in {} (line {}) is missing", m.file, e.line),
+                        k,
+                        format!("{what} listed in {file} (line {}) is missing", e.line),
                     );
                 }
             }
         }
+        if let Some(slot) = payload_slot {
+            for (key, flags) in fetch_listed.iter_mut() {
+                flags[slot] = seen.contains_key(*key);
+            }
+        }
         // Each tag manifest lists every payload manifest (RFC 8493 §2.2.1).
-        if m.kind == ManifestKind::Tag {
-            for pm in &payload_manifests {
-                if !seen.contains_key(&nfc(&pm.file)) {
+        if kind == ManifestKind::Tag {
+            for (pm, _) in &payload_manifests {
+                if !seen.contains_key(nfc(pm).as_ref()) {
                     f.strict(
                         strict,
-                        m.file.as_str(),
+                        file.as_str(),
                         Kind::TagManifestIncomplete,
-                        format!("does not list the payload manifest {}", pm.file),
+                        format!("does not list the payload manifest {pm}"),
                     );
                 }
             }
@@ -549,63 +641,51 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
         );
     }
     report.holes = holes.len() as u64;
-    for (key, path) in &fetch_paths {
-        for pm in &payload_manifests {
-            if !pm.entries.iter().any(|e| nfc(e.path.as_str()) == *key) {
+    for (key, flags) in &fetch_listed {
+        for (slot, listed) in flags.iter().enumerate() {
+            if !listed {
                 f.problem(
-                    path.as_str(),
+                    fetch_paths[*key].as_str(),
                     Kind::FetchUnlisted,
-                    format!("listed in fetch.txt but not in {}", pm.file),
+                    format!(
+                        "listed in fetch.txt but not in {}",
+                        payload_manifests[slot].0
+                    ),
                 );
             }
         }
     }
 
     // Every payload file in every payload manifest (1.0); in at least one (older).
-    let all_payload_manifests: BTreeSet<String> =
-        payload_manifests.iter().map(|m| m.file.clone()).collect();
     if !payload_manifests.is_empty() {
-        for p in &index.payload {
-            let listed = listed_in.get(p);
-            let missing: Vec<&String> = all_payload_manifests
+        for p in index.payload() {
+            let bits = &listed_in[p as usize * words..(p as usize + 1) * words];
+            let missing: Vec<&str> = payload_manifests
                 .iter()
-                .filter(|m| listed.is_none_or(|l| !l.contains(*m)))
+                .enumerate()
+                .filter(|(slot, _)| bits[slot / 64] & (1 << (slot % 64)) == 0)
+                .map(|(_, m)| m.0.as_str())
                 .collect();
             if missing.is_empty() {
                 continue;
             }
-            let names = missing
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            if missing.len() == all_payload_manifests.len() {
-                f.problem(
-                    p.as_str(),
-                    Kind::PayloadUnlisted,
-                    format!("payload file is not listed in {names}"),
-                );
+            let detail = format!("payload file is not listed in {}", missing.join(", "));
+            if missing.len() == payload_manifests.len() {
+                f.problem(index.name(p), Kind::PayloadUnlisted, detail);
             } else {
-                f.strict(
-                    strict,
-                    p.as_str(),
-                    Kind::PayloadUnlisted,
-                    format!("payload file is not listed in {names}"),
-                );
+                f.strict(strict, index.name(p), Kind::PayloadUnlisted, detail);
             }
         }
     }
+    drop(listed_in);
 
     if let Some((octets, streams)) = oxum {
         check_oxum(octets, streams, &report, &fetch_paths, &mut f);
     }
 
-    // 7. Digests.
+    // 7. Digests: each file read once for all its algorithms, files in parallel.
     if opts.mode == Mode::Full {
-        let verifiable = payload_manifests.iter().any(|m| {
-            m.alg
-                .is_some_and(|a| opts.only_algorithms.as_ref().is_none_or(|o| o.contains(&a)))
-        });
+        let verifiable = payload_manifests.iter().any(|m| m.1.is_some_and(wanted));
         if !payload_manifests.is_empty() && !verifiable {
             f.problem(
                 "manifest-*.txt",
@@ -613,16 +693,50 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                 "no payload manifest uses an algorithm Cairn can verify, so no payload digest was checked",
             );
         }
-        let jobs: Vec<(String, Vec<Expectation>)> = expect.into_iter().collect();
-        let hash_one = |buf: &mut Vec<u8>, (path, wants): &(String, Vec<Expectation>)| {
-            let algs: Vec<Algorithm> = wants.iter().map(|w| w.0).collect();
-            let result = match tag_bytes.get(path) {
+        expect.sort_by_key(|x| x.file);
+        let mut jobs: Vec<Range<usize>> = Vec::new();
+        for (i, x) in expect.iter().enumerate() {
+            match jobs.last_mut() {
+                Some(r) if expect[r.start].file == x.file => r.end = i + 1,
+                _ => jobs.push(i..i + 1),
+            }
+        }
+        struct Checked {
+            mismatches: Vec<(Algorithm, Digest, Digest, u16)>,
+            digests: Option<Digests>,
+            error: Option<io::Error>,
+        }
+        let keep = opts.keep_digests;
+        let hash_one = |buf: &mut Vec<u8>, range: &Range<usize>| -> Checked {
+            let wants = &expect[range.clone()];
+            let path = index.name(wants[0].file);
+            let mut algs: Vec<Algorithm> = wants.iter().map(|w| w.alg).collect();
+            algs.sort();
+            algs.dedup();
+            let result = match tag_bytes.get(&wants[0].file) {
                 Some(bytes) => crate::digest::hash_reader(&bytes[..], &algs, buf),
                 None => source.hash(path, &algs, buf),
             };
-            (path.clone(), result)
+            match result {
+                Ok(digests) => Checked {
+                    mismatches: wants
+                        .iter()
+                        .filter_map(|w| {
+                            let got = *digests.get(w.alg)?;
+                            (got != w.digest).then_some((w.alg, w.digest, got, w.manifest))
+                        })
+                        .collect(),
+                    digests: keep.then_some(digests),
+                    error: None,
+                },
+                Err(e) => Checked {
+                    mismatches: Vec::new(),
+                    digests: None,
+                    error: Some(e),
+                },
+            }
         };
-        let results: Vec<(String, io::Result<crate::digest::Digests>)> = if source.parallel() {
+        let results: Vec<Checked> = if source.parallel() {
             jobs.par_iter()
                 .map_init(|| vec![0u8; BUF_SIZE], hash_one)
                 .collect()
@@ -630,25 +744,23 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
             let mut buf = vec![0u8; BUF_SIZE];
             jobs.iter().map(|j| hash_one(&mut buf, j)).collect()
         };
-        for ((path, wants), (_, result)) in jobs.iter().zip(results) {
-            match result {
-                Ok(digests) => {
-                    for (alg, want, manifest) in wants {
-                        if let Some(got) = digests.get(*alg) {
-                            if got != want {
-                                f.digest_mismatch(
-                                    path,
-                                    alg.name(),
-                                    want.to_hex(),
-                                    got.to_hex(),
-                                    manifest,
-                                );
-                            }
-                        }
-                    }
-                    report.computed.insert(path.clone(), digests.values);
-                }
-                Err(e) => record_read_error(path, &e, &mut f, &mut errors),
+        for (range, checked) in jobs.iter().zip(results) {
+            let path = index.name(expect[range.start].file);
+            if let Some(e) = checked.error {
+                record_read_error(path, &e, &mut f, &mut errors);
+                continue;
+            }
+            for (alg, want, got, m) in checked.mismatches {
+                f.digest_mismatch(
+                    path,
+                    alg.name(),
+                    want.to_hex(),
+                    got.to_hex(),
+                    &manifest_files[m as usize].1,
+                );
+            }
+            if let Some(d) = checked.digests {
+                report.computed.insert(path.to_string(), d.values);
             }
         }
     }
@@ -681,14 +793,14 @@ fn check_oxum(
     }
 }
 
-fn index_entries(entries: &[SourceEntry], f: &mut Findings) -> DiskIndex {
+/// Interns the listing, reporting links, special files and names that are not UTF-8,
+/// and warning about names that collide after normalisation or case folding.
+fn index_entries(entries: Vec<SourceEntry>, f: &mut Findings) -> DiskIndex {
     let mut idx = DiskIndex {
-        files: HashMap::new(),
-        sizes: HashMap::new(),
-        payload: Vec::new(),
-        tag: Vec::new(),
+        names: Vec::with_capacity(entries.len()),
+        sizes: Vec::with_capacity(entries.len()),
+        by_key: HashMap::with_capacity(entries.len()),
     };
-    let mut folded: HashMap<String, Vec<String>> = HashMap::new();
     for e in entries {
         if !e.utf8 {
             f.problem(
@@ -717,50 +829,56 @@ fn index_entries(entries: &[SourceEntry], f: &mut Findings) -> DiskIndex {
             }
             EntryType::File => {}
         }
-        let key = nfc(&e.path);
-        idx.files
-            .entry(key.clone())
-            .or_default()
-            .push(e.path.clone());
-        folded
-            .entry(key.to_lowercase())
-            .or_default()
-            .push(e.path.clone());
-        idx.sizes.insert(e.path.clone(), e.size);
-        if e.path.starts_with("data/") {
-            idx.payload.push(e.path.clone());
-        } else {
-            idx.tag.push(e.path.clone());
+        let i = idx.names.len() as Idx;
+        let key: Box<str> = nfc(&e.path).into();
+        match idx.by_key.get_mut(&key) {
+            None => {
+                idx.by_key.insert(key, Candidates::One(i));
+            }
+            Some(c) => {
+                let mut all = c.as_slice().to_vec();
+                all.push(i);
+                *c = Candidates::Many(all);
+            }
         }
+        idx.names.push(e.path);
+        idx.sizes.push(e.size);
     }
-    for names in idx.files.values() {
-        if names.len() > 1 {
+    for c in idx.by_key.values() {
+        if let Candidates::Many(v) = c {
+            let names: Vec<&str> = v.iter().map(|&i| idx.name(i)).collect();
             f.warn(
-                names[0].as_str(),
+                names[0],
                 Kind::NormalizationCollision,
                 format!("these names differ only in Unicode normalisation: {names:?}"),
             );
         }
     }
-    for names in folded.values() {
-        let distinct: BTreeSet<String> = names.iter().map(|n| nfc(n)).collect();
-        if distinct.len() > 1 {
-            f.warn(
-                names[0].as_str(),
-                Kind::CaseCollision,
-                format!(
-                    "these names differ only in case and collide on case-insensitive disks: {}",
-                    distinct
-                        .iter()
-                        .map(|n| crate::quoted(n))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        }
+    // Case folding: only names with an upper-case letter need a folded copy.
+    let mut folded: HashMap<Cow<'_, str>, BTreeSet<&str>> = HashMap::new();
+    for key in idx.by_key.keys() {
+        let k: &str = key;
+        let fold = if k.chars().any(char::is_uppercase) {
+            Cow::Owned(k.to_lowercase())
+        } else {
+            Cow::Borrowed(k)
+        };
+        folded.entry(fold).or_default().insert(k);
     }
-    idx.payload.sort();
-    idx.tag.sort();
+    for names in folded.values().filter(|n| n.len() > 1) {
+        f.warn(
+            *names.iter().next().unwrap_or(&""),
+            Kind::CaseCollision,
+            format!(
+                "these names differ only in case and collide on case-insensitive disks: {}",
+                names
+                    .iter()
+                    .map(|n| crate::quoted(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
     idx
 }
 

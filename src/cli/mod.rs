@@ -396,6 +396,7 @@ fn run_validate(args: ValidateArgs) -> u8 {
     let opts = ValidateOptions {
         mode,
         only_algorithms: None,
+        keep_digests: false,
     };
     let report = match validate_bag(&args.bag, &opts) {
         Ok(r) => r,

@@ -103,6 +103,7 @@ pub fn check_bag(
     let opts = ValidateOptions {
         mode: Mode::Full,
         only_algorithms: algorithms.map(|a| a.to_vec()),
+        keep_digests: true,
     };
     let report = validate(source, &opts)?;
     let mut findings = classify(&report);

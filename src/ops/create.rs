@@ -474,6 +474,7 @@ fn check_written(root: &Path) -> Result<(), Error> {
         &ValidateOptions {
             mode: Mode::Completeness,
             only_algorithms: None,
+            keep_digests: false,
         },
     )?;
     if report.is_ok() {

@@ -821,6 +821,7 @@ fn recover(
             &ValidateOptions {
                 mode: Mode::Full,
                 only_algorithms: None,
+                keep_digests: true,
             },
         )?;
         if !check.is_ok() {
