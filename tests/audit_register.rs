@@ -122,3 +122,104 @@ fn a_sha512_only_edit_of_a_payload_digest_is_caught_by_fixity_with_all_algorithm
     assert_eq!(f["kind"], "register-mismatch");
     assert_eq!(f["path"], "data/page.txt");
 }
+
+/// Appends a correctly chained event to the log, as a later `cairn delete` would.
+fn append_event(root: &Path, event_type: &str, object: &str) {
+    let path = root.join("manifests/events.jsonl");
+    let log = fs::read(&path).expect("log");
+    let last = log
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .last()
+        .expect("a line");
+    let prev: serde_json::Value = serde_json::from_slice(last).expect("json");
+    let line = serde_json::json!({
+        "seq": prev["seq"].as_u64().expect("seq") + 1,
+        "id": "00000000-0000-4000-8000-000000000000",
+        "type": event_type,
+        "time": "2026-11-21T06:00:00.000Z",
+        "outcome": "success",
+        "detail": "test",
+        "object": object,
+        "agent": "test",
+        "prev": blake3::hash(last).to_hex().to_string(),
+    });
+    let mut out = log.clone();
+    out.extend_from_slice(serde_json::to_string(&line).expect("encode").as_bytes());
+    out.push(b'\n');
+    fs::write(&path, out).expect("write");
+}
+
+#[test]
+fn an_item_the_log_says_was_deleted_but_exists_fails_the_audit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = archive(tmp.path());
+    append_event(&root, "deletion", "cairn-000001");
+    let out = cairn(&["audit", "--json"], &root);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        v["log"]["broken"].is_null(),
+        "the appended event chains correctly: {v}"
+    );
+    let d = &v["discrepancies"];
+    assert_eq!(d.as_array().map(|a| a.len()), Some(1), "{v}");
+    assert_eq!(d[0]["kind"], "deleted-but-present");
+    assert_eq!(d[0]["id"], "cairn-000001");
+}
+
+#[test]
+fn verify_checks_a_copy_outside_the_archive_against_its_register_entry() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = archive(tmp.path());
+    let copy = tmp.path().join("auditors-copy");
+    let out = StdCommand::new("cp")
+        .arg("-a")
+        .arg(root.join("archive/cairn-000002"))
+        .arg(&copy)
+        .output()
+        .expect("cp");
+    assert!(out.status.success());
+    let entry = root.join("manifests/cairn-000002.json");
+    let verify = |against: &Path| {
+        StdCommand::cargo_bin("cairn")
+            .expect("bin")
+            .arg("verify")
+            .arg(&copy)
+            .arg("--against")
+            .arg(against)
+            .output()
+            .expect("verify")
+    };
+    let out = verify(&entry);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The wrong item's entry: the payload differs from what that entry recorded.
+    let out = verify(&root.join("manifests/cairn-000001.json"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("register-mismatch"));
+    // A changed payload fails plain verification, without any register entry.
+    fs::write(copy.join("data/page.txt"), "Sample: page 9\n").expect("write");
+    let out = StdCommand::cargo_bin("cairn")
+        .expect("bin")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .expect("verify");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a changed payload fails plain verification too"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("changed: data/page.txt"), "{stderr}");
+}
