@@ -129,8 +129,7 @@ fn append_event(root: &Path, event_type: &str, object: &str) {
     let log = fs::read(&path).expect("log");
     let last = log
         .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .expect("a line");
     let prev: serde_json::Value = serde_json::from_slice(last).expect("json");
     let line = serde_json::json!({
