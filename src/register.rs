@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
 use crate::fs::durable::{parent_dir, rename_no_replace, write_new};
 
@@ -19,8 +20,62 @@ pub struct FileRecord {
     pub path: String,
     pub size: u64,
     pub mime: String,
-    /// Algorithm name → lowercase hex.
-    pub digests: BTreeMap<String, String>,
+    /// Written as `{"blake3": "hex", "sha512": "hex"}`.
+    pub digests: DigestMap,
+}
+
+/// A file's digests, one per algorithm. Held inline (a register entry for a bag of a
+/// hundred thousand files holds one of these per file), written as a JSON object of
+/// algorithm name to lowercase hex.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DigestMap(Vec<(Algorithm, Digest)>);
+
+impl DigestMap {
+    pub fn new(mut values: Vec<(Algorithm, Digest)>) -> DigestMap {
+        values.sort_by_key(|(a, _)| a.name());
+        DigestMap(values)
+    }
+
+    pub fn get(&self, alg: Algorithm) -> Option<&Digest> {
+        self.0.iter().find(|(a, _)| *a == alg).map(|(_, d)| d)
+    }
+
+    /// In algorithm-name order (so blake3 first when present).
+    pub fn iter(&self) -> impl Iterator<Item = &(Algorithm, Digest)> {
+        self.0.iter()
+    }
+}
+
+impl Serialize for DigestMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (a, d) in &self.0 {
+            m.serialize_entry(a.name(), &d.to_hex())?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for DigestMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let raw: BTreeMap<String, String> = BTreeMap::deserialize(d)?;
+        let mut values = Vec::with_capacity(raw.len());
+        for (name, hex) in raw {
+            let alg = Algorithm::from_manifest_name(&name)
+                .ok_or_else(|| D::Error::custom(format!("unknown algorithm {name:?}")))?;
+            let digest = Digest::from_hex(&hex)
+                .filter(|d| d.as_bytes().len() == alg.digest_len())
+                .ok_or_else(|| {
+                    D::Error::custom(format!(
+                        "{name} digest {hex:?} is not valid hex of the right length"
+                    ))
+                })?;
+            values.push((alg, digest));
+        }
+        Ok(DigestMap::new(values))
+    }
 }
 
 /// A register entry.
@@ -47,8 +102,10 @@ pub struct RegisterEntry {
 impl RegisterEntry {
     /// Reads an entry.
     pub fn read(path: &Path) -> Result<RegisterEntry, Error> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        // Parsed from a buffered reader: an entry for a bag of a million files is a
+        // large file, and holding its bytes beside the parsed entry would double it.
+        let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+        serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| Error::Corrupt {
             path: path.to_path_buf(),
             detail: format!("not a valid register entry: {e}"),
         })

@@ -193,7 +193,7 @@ fn print_show(r: &ShowReport) {
     );
     for f in &e.files {
         println!("  {}  {} bytes  {}", printable(&f.path), f.size, f.mime);
-        for (alg, d) in &f.digests {
+        for (alg, d) in f.digests.iter() {
             println!("      {alg} {d}");
         }
     }

@@ -194,8 +194,8 @@ fn compare_with_register(
                     if !algs.contains(&alg.name()) {
                         continue;
                     }
-                    if let Some(want) = rec.digests.get(alg.name()) {
-                        if *want != got.to_hex() {
+                    if let Some(want) = rec.digests.get(*alg) {
+                        if want != got {
                             findings.push(FixityFinding {
                                 kind: FixityKind::RegisterMismatch,
                                 path: path.to_string(),
@@ -315,8 +315,9 @@ fn detect_moves(
     let expected_of = |path: &str| -> Option<String> {
         entry
             .and_then(|e| e.files.iter().find(|f| f.path == path))
-            .and_then(|f| f.digests.get(alg.name()).cloned())
-            .or_else(|| report.manifest_digest(path, alg).map(|d| d.to_hex()))
+            .and_then(|f| f.digests.get(alg).copied())
+            .or_else(|| report.manifest_digest(path, alg).copied())
+            .map(|d| d.to_hex())
     };
     let mut buf = vec![0u8; BUF_SIZE];
     let mut new_digests: BTreeMap<String, usize> = BTreeMap::new();

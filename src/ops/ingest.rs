@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::bagit::source::BagSource;
 use crate::bagit::{validate, Mode, ValidateOptions, ValidateReport};
 use crate::clock::Clock;
-use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
+use crate::digest::{hash_reader, Algorithm, Digest, BUF_SIZE};
 use crate::error::Error;
 use crate::format::{sniff_mime, HEAD_LEN};
 use crate::fs::archive::{identifier_to_folder, Archive, ArchiveLock};
@@ -29,7 +29,7 @@ use crate::fs::failpoint;
 use crate::fs::walk::{walk_source, SourceFile, Walk};
 use crate::metadata::{self, DublinCore, Sheet, SIDECAR_NAME};
 use crate::ops::create::{build_bag, BuildOptions, BuiltBag};
-use crate::register::{FileRecord, RegisterEntry};
+use crate::register::{DigestMap, FileRecord, RegisterEntry};
 
 /// The batch metadata sheet's name in intake/.
 pub const SHEET_NAME: &str = "metadata.csv";
@@ -496,22 +496,13 @@ fn unportable_name(name: &str) -> Option<&'static str> {
 /// Whether the intake item holds exactly the payload an entry recorded (same paths,
 /// same digests), hashing it with the entry's first algorithm.
 fn same_payload(entry: &RegisterEntry, walk: &Walk) -> Result<bool, Error> {
-    let Some(alg) = entry
-        .files
-        .first()
-        .and_then(|f| f.digests.keys().next())
-        .and_then(|a| Algorithm::from_manifest_name(a))
-    else {
+    let Some(&(alg, _)) = entry.files.first().and_then(|f| f.digests.iter().next()) else {
         return Ok(false);
     };
-    let recorded: HashMap<&str, &str> = entry
+    let recorded: HashMap<&str, &Digest> = entry
         .files
         .iter()
-        .filter_map(|f| {
-            f.digests
-                .get(alg.name())
-                .map(|d| (f.path.as_str(), d.as_str()))
-        })
+        .filter_map(|f| f.digests.get(alg).map(|d| (f.path.as_str(), d)))
         .collect();
     if recorded.len() != walk.files.len() {
         return Ok(false);
@@ -524,7 +515,7 @@ fn same_payload(entry: &RegisterEntry, walk: &Walk) -> Result<bool, Error> {
         };
         let file = fs::File::open(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
         let d = hash_reader(file, &[alg], &mut buf).map_err(|e| Error::io("read", &f.disk, e))?;
-        if d.get(alg).map(|d| d.to_hex()).as_deref() != Some(*want) {
+        if d.get(alg) != Some(*want) {
             return Ok(false);
         }
     }
@@ -655,12 +646,7 @@ fn register_entry(
                 .mime
                 .clone()
                 .unwrap_or_else(|| "application/octet-stream".into()),
-            digests: f
-                .digests
-                .values
-                .iter()
-                .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-                .collect(),
+            digests: DigestMap::new(f.digests.values.clone()),
         })
         .collect();
     let tag_files = built
@@ -708,7 +694,7 @@ fn log_ingest(
     let algs: BTreeSet<&str> = entry
         .files
         .iter()
-        .flat_map(|f| f.digests.keys().map(|k| k.as_str()))
+        .flat_map(|f| f.digests.iter().map(|(a, _)| a.name()))
         .collect();
     let algs: Vec<&str> = algs.into_iter().collect();
     let id = entry.id.as_str();
@@ -888,7 +874,7 @@ fn entry_from_bag(
                 path: path.clone(),
                 size: meta.len(),
                 mime: sniff_mime(&head[..n], meta.len()),
-                digests: map,
+                digests: DigestMap::new(digests.clone()),
             });
         } else {
             tag_files.insert(path.clone(), map);
