@@ -130,7 +130,8 @@ struct FixityArgs {
     /// [default: fixity.algorithm in cairn.toml].
     #[arg(long, value_name = "LIST")]
     algorithms: Option<String>,
-    /// Pretend it is this time (RFC 3339), for testing schedules.
+    /// Pretend it is this time (RFC 3339): the schedule is computed, and the events are
+    /// stamped, with it. For testing schedules; not for production logs.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
     /// Print nothing unless something failed (for cron).
