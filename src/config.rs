@@ -20,6 +20,42 @@ pub struct Config {
     pub archive: ArchiveSection,
     pub ingest: IngestSection,
     pub fixity: FixitySection,
+    pub zip: ZipSection,
+}
+
+/// Limits for zip files Cairn reads (import, validation of zipped bags).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ZipSection {
+    pub max_entry_size: String,
+    pub max_total_size: String,
+    pub max_ratio: u64,
+    pub max_entries: u64,
+}
+
+impl Default for ZipSection {
+    fn default() -> ZipSection {
+        ZipSection {
+            max_entry_size: "1T".into(),
+            max_total_size: "8T".into(),
+            max_ratio: 1000,
+            max_entries: 10_000_000,
+        }
+    }
+}
+
+impl ZipSection {
+    /// The limits, parsed.
+    pub fn limits(&self) -> Result<crate::fs::zip::ZipLimits, String> {
+        Ok(crate::fs::zip::ZipLimits {
+            max_entry_size: crate::units::parse_size(&self.max_entry_size)
+                .map_err(|e| format!("zip.max_entry_size: {e}"))?,
+            max_total_size: crate::units::parse_size(&self.max_total_size)
+                .map_err(|e| format!("zip.max_total_size: {e}"))?,
+            max_ratio: self.max_ratio.max(1),
+            max_entries: self.max_entries,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +156,7 @@ impl Config {
         if self.fixity.interval_days == 0 {
             return Err(bad("fixity.interval_days: must be at least 1".into()));
         }
+        self.zip.limits().map_err(bad)?;
         self.fixity
             .algorithm
             .parse::<Algorithm>()
@@ -179,6 +216,19 @@ collection = ""
 interval_days = 90
 # The algorithm routine fixity runs check.
 algorithm = "blake3"
+
+[zip]
+# Limits for zip files Cairn reads (cairn import, cairn bag validate X.zip). An entry
+# over a limit is refused as a zip bomb, as is one that inflates past the size its
+# header declares. Sizes take K, M, G, T (powers of 1024).
+# The largest uncompressed size of one entry.
+max_entry_size = "1T"
+# The largest uncompressed size of all entries together.
+max_total_size = "8T"
+# The largest compression ratio (uncompressed / compressed) of an entry over 1 MiB.
+max_ratio = 1000
+# The most entries one zip may have.
+max_entries = 10000000
 "#;
 
 #[cfg(test)]

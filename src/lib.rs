@@ -19,6 +19,7 @@ pub mod fs;
 pub mod metadata;
 pub mod ops;
 pub mod register;
+pub mod units;
 
 pub use error::{Error, ErrorClass};
 

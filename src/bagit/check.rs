@@ -46,6 +46,17 @@ pub enum Kind {
     BlankLine,
     DecodedPath,
     BaggingDate,
+    ZipPathEscapes,
+    ZipSymlink,
+    ZipDuplicateEntry,
+    ZipNameCollision,
+    ZipNameNotUtf8,
+    ZipBomb,
+    ZipEncrypted,
+    ZipCorrupt,
+    ZipCrcMismatch,
+    ZipLayout,
+    ZipUnsupported,
 }
 
 impl Kind {
@@ -88,6 +99,17 @@ impl Kind {
             Kind::BlankLine => "blank-line",
             Kind::DecodedPath => "decoded-path",
             Kind::BaggingDate => "bagging-date",
+            Kind::ZipPathEscapes => "zip-path-escapes",
+            Kind::ZipSymlink => "zip-symlink",
+            Kind::ZipDuplicateEntry => "zip-duplicate-entry",
+            Kind::ZipNameCollision => "zip-name-collision",
+            Kind::ZipNameNotUtf8 => "zip-name-not-utf8",
+            Kind::ZipBomb => "zip-bomb",
+            Kind::ZipEncrypted => "zip-encrypted",
+            Kind::ZipCorrupt => "zip-corrupt",
+            Kind::ZipCrcMismatch => "zip-crc-mismatch",
+            Kind::ZipLayout => "zip-layout",
+            Kind::ZipUnsupported => "zip-unsupported",
         }
     }
 }
@@ -171,5 +193,27 @@ impl Findings {
         } else {
             self.warn(path, kind, detail)
         }
+    }
+}
+
+/// A read failure that the source itself can explain (a zip entry that inflates past its
+/// declared size, a bad CRC), carried inside an `io::Error` so that validation reports
+/// it under its own kind instead of as a plain unreadable file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct SourceProblem {
+    pub kind: Kind,
+    pub detail: String,
+}
+
+impl SourceProblem {
+    pub fn into_io(kind: Kind, detail: impl Into<String>) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            SourceProblem {
+                kind,
+                detail: detail.into(),
+            },
+        )
     }
 }

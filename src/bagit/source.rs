@@ -3,8 +3,9 @@
 //! The validator only ever opens paths that the source itself listed, never a path
 //! taken from a manifest, so a hostile manifest cannot make it read outside the bag.
 
-use std::io;
+use std::io::{self, Write};
 
+use super::check::Finding;
 use crate::digest::{Algorithm, Digests};
 use crate::error::Error;
 
@@ -45,8 +46,29 @@ pub trait BagSource: Sync {
     /// Hashes a listed file with every algorithm in one read.
     fn hash(&self, rel: &str, algorithms: &[Algorithm], buf: &mut [u8]) -> io::Result<Digests>;
 
+    /// Copies a listed file into `out`, hashing it on the way (for extraction).
+    fn copy_to(
+        &self,
+        rel: &str,
+        out: &mut dyn Write,
+        algorithms: &[Algorithm],
+        buf: &mut [u8],
+    ) -> io::Result<Digests>;
+
     /// Whether files may be hashed from several threads at once.
     fn parallel(&self) -> bool {
         true
+    }
+
+    /// Problems with the container itself (a hostile zip entry), found when it was
+    /// opened. The entries concerned are left out of the listing.
+    fn problems(&self) -> Vec<Finding> {
+        Vec::new()
+    }
+
+    /// Whether those problems make the listing meaningless (a corrupt archive), so
+    /// that validation should report them and stop.
+    fn fatal(&self) -> bool {
+        false
     }
 }

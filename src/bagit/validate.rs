@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
-use super::check::{Finding, Findings, Kind};
+use super::check::{Finding, Findings, Kind, SourceProblem};
 use super::manifest::{parse_manifest, LineIssue, ManifestKind};
 use super::path::BagPath;
 use super::source::{BagSource, EntryType, SourceEntry};
@@ -189,6 +189,10 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
         missing_digests: BTreeMap::new(),
     };
     let mut errors: Vec<Finding> = Vec::new();
+    f.problems.extend(source.problems());
+    if source.fatal() {
+        return Ok(finish(report, f, errors));
+    }
     let index = index_entries(source.list()?, &mut f);
     for i in index.payload() {
         report.files += 1;
@@ -910,6 +914,11 @@ fn report_line_issue(file: &str, issue: LineIssue, f: &mut Findings) {
 }
 
 fn record_read_error(path: &str, e: &io::Error, f: &mut Findings, errors: &mut Vec<Finding>) {
+    // A failure the source explained (a zip bomb, a bad CRC) keeps its own kind.
+    if let Some(sp) = e.get_ref().and_then(|x| x.downcast_ref::<SourceProblem>()) {
+        f.problem(path, sp.kind, sp.detail.clone());
+        return;
+    }
     // Permission problems are the operator's to fix (exit 3); any other read failure of
     // a file that exists (EIO from a failing disk) is damage to the bag (exit 1).
     if e.kind() == io::ErrorKind::PermissionDenied {

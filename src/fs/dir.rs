@@ -8,7 +8,7 @@ use std::sync::Arc;
 use walkdir::WalkDir;
 
 use crate::bagit::source::{BagSource, EntryType, SourceEntry};
-use crate::digest::{hash_reader, Algorithm, Digests};
+use crate::digest::{copy_and_hash, hash_reader, Algorithm, Digests};
 use crate::error::Error;
 use crate::fs::rate::{RateLimiter, Throttled};
 
@@ -119,6 +119,17 @@ impl BagSource for DirSource {
 
     fn read(&self, rel: &str) -> io::Result<Vec<u8>> {
         std::fs::read(self.disk_path(rel))
+    }
+
+    fn copy_to(
+        &self,
+        rel: &str,
+        out: &mut dyn io::Write,
+        algorithms: &[Algorithm],
+        buf: &mut [u8],
+    ) -> io::Result<Digests> {
+        let file = File::open(self.disk_path(rel))?;
+        copy_and_hash(file, out, algorithms, buf)
     }
 
     fn hash(&self, rel: &str, algorithms: &[Algorithm], buf: &mut [u8]) -> io::Result<Digests> {

@@ -8,3 +8,4 @@ pub mod events;
 pub mod failpoint;
 pub mod rate;
 pub mod walk;
+pub mod zip;

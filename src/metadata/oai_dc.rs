@@ -1,13 +1,20 @@
 //! oai_dc: the Dublin Core XML record that OAI-PMH harvesters and most repository
 //! software read, written as metadata/dc.xml.
 //!
-//! Pure: renders a string; no filesystem.
+//! Pure: renders a string, and parses one back ([`parse_oai_dc`]); no filesystem.
 //!
 //! oai_dc can only carry the 15 DCMES elements, so `dcterms.*` values are written as
 //! their DCMES parent ("dumbed down", see [`super::Term::dumb_down`]) and terms with no
 //! parent are left out; dc.json keeps everything.
 
-use super::dublin_core::{DublinCore, Element};
+use std::fmt;
+
+use quick_xml::events::{BytesRef, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+use quick_xml::XmlVersion;
+
+use super::dublin_core::{DublinCore, Element, Namespace, Term};
 
 const HEADER: &str = concat!(
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
@@ -75,6 +82,540 @@ fn escape_text_into(value: &str, out: &mut String) {
 /// characters (DEL, C1) are legal, so they are kept.
 fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r') || (c >= '\u{20}' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+/// The namespace of the oai_dc root element.
+pub const OAI_DC_NAMESPACE: &str = "http://www.openarchives.org/OAI/2.0/oai_dc/";
+
+/// Why a dc.xml could not be read: every problem found, in document order. A document
+/// that is not well-formed XML stops the reading, so its last problem is then the
+/// [`OaiDcProblemKind::Malformed`] one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OaiDcError {
+    pub problems: Vec<OaiDcProblem>,
+}
+
+impl fmt::Display for OaiDcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not a usable oai_dc record:")?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for OaiDcError {}
+
+/// One problem, with where it is: `offset` is the byte offset into the text handed to
+/// [`parse_oai_dc`] (a byte-order mark included), `line` and `column` count from 1, the
+/// column in characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column} (byte {offset}): {kind}")]
+pub struct OaiDcProblem {
+    pub offset: usize,
+    pub line: usize,
+    pub column: usize,
+    pub kind: OaiDcProblemKind,
+}
+
+/// What is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OaiDcProblemKind {
+    /// Not well-formed XML (or not namespace-well-formed): reading stopped here.
+    #[error("not well-formed XML: {message}")]
+    Malformed { message: String },
+
+    /// The root element is not `dc` in [`OAI_DC_NAMESPACE`]; nothing else was read.
+    #[error(
+        "the root element is <{name}> ({}); expected <oai_dc:dc> in namespace {OAI_DC_NAMESPACE}",
+        match .namespace { Some(ns) => format!("namespace {ns}"), None => "no namespace".to_string() }
+    )]
+    WrongRoot {
+        /// The name as written, prefix included.
+        name: String,
+        namespace: Option<String>,
+    },
+
+    /// An element in the DCMES or DCMI terms namespace that is not a term of it.
+    #[error(
+        "<{name}> is not a Dublin Core element: {}{local} is not in the vocabulary{}",
+        .namespace.uri(),
+        match .suggestion { Some(s) => format!("; did you mean {s}?"), None => String::new() }
+    )]
+    UnknownElement {
+        /// The name as written, prefix included.
+        name: String,
+        namespace: Namespace,
+        local: String,
+        /// The nearest term (as [`Term::parse`] suggests it), e.g. `dc.title`.
+        suggestion: Option<&'static str>,
+    },
+
+    /// A Dublin Core element with an element inside it: values are text only.
+    #[error("<{element}> contains the element <{child}>; a Dublin Core value must be text only")]
+    NestedElement { element: String, child: String },
+
+    /// Text directly inside the root, outside any element: a value with no term.
+    #[error("text outside any Dublin Core element: {text:?}")]
+    StrayText {
+        /// The text, trimmed, cut to 40 characters.
+        text: String,
+    },
+}
+
+/// Reads an oai_dc record (a metadata/dc.xml written by Cairn or by another archive).
+///
+/// The root must be `dc` in [`OAI_DC_NAMESPACE`]. Its children in the DCMES namespace
+/// (`http://purl.org/dc/elements/1.1/`) become `dc.*` terms and those in the DCMI terms
+/// namespace (`http://purl.org/dc/terms/`) `dcterms.*` terms, in document order.
+/// Namespaces are resolved, so any prefix, or a default namespace, works; element names
+/// are case-sensitive, as in XML (`<dc:Title>` is refused, suggesting `dc.title`).
+/// Elements in any other namespace, or none, are skipped with everything inside them,
+/// and attributes (`xml:lang`, `xsi:type`) are ignored: a Cairn record has nowhere to
+/// keep them.
+///
+/// Values are the element's text with references decoded (`&amp;`, `&#x17D2;`), CDATA
+/// sections included and comments dropped, then trimmed at both ends like every other
+/// value Cairn reads; inside, they are kept byte for byte (never Unicode-normalised).
+/// XML's own line-end rule still applies: a literal CR LF in the file reads as LF, while
+/// `&#13;` (what [`render_oai_dc`] writes for CR) reads as CR. Elements that are empty
+/// after trimming are skipped. Only the five predefined entities exist: a DTD's entity
+/// declarations are not read, so their references are errors.
+///
+/// Round trip: oai_dc carries only the 15 DCMES elements, so
+/// `parse_oai_dc(&render_oai_dc(&r))` gives back `r` *dumbed down*: every `dcterms.*`
+/// value as its DCMES parent's `dc.*` term, terms with no parent gone, values grouped in
+/// DCMES order (each element's values in record order). That equals `r` exactly when `r`
+/// uses only `dc.*` terms, in DCMES order, with trimmed values. dc.json is the lossless
+/// form.
+///
+/// Problems are reported together: an unknown or misspelt Dublin Core element (with the
+/// nearest term), an element nested in a value, text outside any element. A wrong root
+/// or ill-formed XML ends the reading. Each problem carries its byte offset, line and
+/// column.
+pub fn parse_oai_dc(text: &str) -> Result<DublinCore, OaiDcError> {
+    let mut parser = Parser {
+        source: text,
+        problems: Vec::new(),
+        record: DublinCore::new(),
+    };
+    if let Err(fatal) = parser.run() {
+        parser.problems.push(fatal);
+    }
+    if parser.problems.is_empty() {
+        Ok(parser.record)
+    } else {
+        Err(OaiDcError {
+            problems: parser.problems,
+        })
+    }
+}
+
+/// What an open element is to the parser.
+enum Role {
+    /// The `oai_dc:dc` root, collecting any text found directly inside it.
+    Root { stray: String, stray_at: usize },
+    /// A Dublin Core element: `term` is `None` for an unknown one (already reported),
+    /// `broken` once an element was found inside it.
+    Value {
+        term: Option<Term>,
+        text: String,
+        broken: bool,
+    },
+    /// An element whose content is not read (foreign, or inside a value).
+    Skipped,
+}
+
+struct Frame {
+    name: String,
+    offset: usize,
+    role: Role,
+}
+
+/// Where an element's namespace is.
+enum Ns {
+    OaiDc,
+    Dc(Namespace),
+    Other(Option<String>),
+}
+
+struct Parser<'a> {
+    source: &'a str,
+    problems: Vec<OaiDcProblem>,
+    record: DublinCore,
+}
+
+impl Parser<'_> {
+    /// The line and column (from 1, the column in characters) of a byte offset.
+    fn locate(&self, offset: usize) -> (usize, usize, usize) {
+        let mut offset = offset.min(self.source.len());
+        while !self.source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &self.source[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (offset, line, before[line_start..].chars().count() + 1)
+    }
+
+    fn problem(&self, offset: usize, kind: OaiDcProblemKind) -> OaiDcProblem {
+        let (offset, line, column) = self.locate(offset);
+        OaiDcProblem {
+            offset,
+            line,
+            column,
+            kind,
+        }
+    }
+
+    fn malformed(&self, offset: usize, message: impl Into<String>) -> OaiDcProblem {
+        self.problem(
+            offset,
+            OaiDcProblemKind::Malformed {
+                message: message.into(),
+            },
+        )
+    }
+
+    /// Reads the document. Non-fatal problems go to `self.problems`; a fatal one (wrong
+    /// root, ill-formed XML) is returned.
+    fn run(&mut self) -> Result<(), OaiDcProblem> {
+        // quick-xml is handed the text after any byte-order mark; `base` maps its
+        // positions back to offsets in the caller's text.
+        let body = self.source.strip_prefix('\u{FEFF}').unwrap_or(self.source);
+        let base = self.source.len() - body.len();
+        let mut reader = NsReader::from_str(body);
+        let mut version = XmlVersion::Implicit1_0;
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut root_seen = false;
+        loop {
+            let at = base + to_usize(reader.buffer_position());
+            let (ns, event) = match reader.read_resolved_event() {
+                Ok((ns, event)) => (classify(ns), event),
+                Err(e) => {
+                    let at = base + to_usize(reader.error_position());
+                    return Err(self.malformed(at, e.to_string()));
+                }
+            };
+            match event {
+                Event::Start(ref e) | Event::Empty(ref e) => {
+                    let ns = ns.map_err(|prefix| {
+                        self.malformed(
+                            at,
+                            format!(
+                                "namespace prefix `{prefix}` of <{}> is not declared",
+                                e.name().0
+                            ),
+                        )
+                    })?;
+                    for attribute in e.attributes() {
+                        if let Err(err) = attribute {
+                            return Err(self.malformed(
+                                at,
+                                format!("in the attributes of <{}>: {err}", e.name().0),
+                            ));
+                        }
+                    }
+                    let name = e.name().0.to_string();
+                    let local = e.local_name().into_inner().to_string();
+                    let frame = match stack.last_mut() {
+                        None if root_seen => {
+                            return Err(self.malformed(
+                                at,
+                                format!("a second root element <{name}> after the first"),
+                            ))
+                        }
+                        None => {
+                            root_seen = true;
+                            match ns {
+                                Ns::OaiDc if local == "dc" => Role::Root {
+                                    stray: String::new(),
+                                    stray_at: at,
+                                },
+                                Ns::OaiDc => {
+                                    return Err(self.problem(
+                                        at,
+                                        OaiDcProblemKind::WrongRoot {
+                                            name,
+                                            namespace: Some(OAI_DC_NAMESPACE.to_string()),
+                                        },
+                                    ))
+                                }
+                                Ns::Dc(n) => {
+                                    return Err(self.problem(
+                                        at,
+                                        OaiDcProblemKind::WrongRoot {
+                                            name,
+                                            namespace: Some(n.uri().to_string()),
+                                        },
+                                    ))
+                                }
+                                Ns::Other(namespace) => {
+                                    return Err(self.problem(
+                                        at,
+                                        OaiDcProblemKind::WrongRoot { name, namespace },
+                                    ))
+                                }
+                            }
+                        }
+                        Some(Frame {
+                            role: Role::Root { stray, stray_at },
+                            ..
+                        }) => {
+                            let stray = std::mem::take(stray);
+                            let stray_at = *stray_at;
+                            self.report_stray(&stray, stray_at);
+                            match ns {
+                                Ns::Dc(namespace) => Role::Value {
+                                    term: self.term_for(at, &name, namespace, &local),
+                                    text: String::new(),
+                                    broken: false,
+                                },
+                                Ns::OaiDc | Ns::Other(_) => Role::Skipped,
+                            }
+                        }
+                        Some(Frame {
+                            role: Role::Value { term, broken, .. },
+                            name: parent,
+                            ..
+                        }) => {
+                            if term.is_some() && !*broken {
+                                let problem = self.problem(
+                                    at,
+                                    OaiDcProblemKind::NestedElement {
+                                        element: parent.clone(),
+                                        child: name.clone(),
+                                    },
+                                );
+                                self.problems.push(problem);
+                            }
+                            *broken = true;
+                            Role::Skipped
+                        }
+                        Some(Frame {
+                            role: Role::Skipped,
+                            ..
+                        }) => Role::Skipped,
+                    };
+                    let frame = Frame {
+                        name,
+                        offset: at,
+                        role: frame,
+                    };
+                    if matches!(event, Event::Start(_)) {
+                        stack.push(frame);
+                    } else {
+                        self.close(frame);
+                    }
+                }
+                Event::End(_) => {
+                    // quick-xml has checked that the name matches the open element.
+                    if let Some(frame) = stack.pop() {
+                        self.close(frame);
+                    }
+                }
+                Event::Text(ref t) => {
+                    let raw: &str = t;
+                    if let Some((i, bad)) = raw.char_indices().find(|&(_, c)| !is_xml_char(c)) {
+                        let offset = at + i;
+                        return Err(self.malformed(
+                            offset,
+                            format!("character U+{:04X} is not allowed in XML", bad as u32),
+                        ));
+                    }
+                    self.text(&mut stack, at, &t.xml_content(version))?;
+                }
+                Event::CData(ref t) => {
+                    let content = t.xml_content(version);
+                    if let Some(bad) = content.chars().find(|&c| !is_xml_char(c)) {
+                        return Err(self.malformed(
+                            at,
+                            format!(
+                                "character U+{:04X} is not allowed in XML (in a CDATA section)",
+                                bad as u32
+                            ),
+                        ));
+                    }
+                    self.text(&mut stack, at, &content)?;
+                }
+                Event::GeneralRef(ref r) => {
+                    let c = resolve_reference(r).map_err(|m| self.malformed(at, m))?;
+                    self.text(&mut stack, at, c.encode_utf8(&mut [0; 4]))?;
+                }
+                Event::Decl(ref d) => {
+                    if at != base {
+                        return Err(self.malformed(
+                            at,
+                            "an XML declaration is only allowed at the very start",
+                        ));
+                    }
+                    version = d
+                        .xml_version()
+                        .map_err(|e| self.malformed(at, e.to_string()))?;
+                }
+                Event::DocType(_) => {
+                    if root_seen {
+                        return Err(self.malformed(
+                            at,
+                            "a document type declaration is only allowed before the root element",
+                        ));
+                    }
+                }
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Eof => break,
+            }
+        }
+        if let Some(open) = stack.first() {
+            let (_, line, column) = self.locate(open.offset);
+            return Err(self.malformed(
+                self.source.len(),
+                format!(
+                    "<{}> (line {line}, column {column}) is not closed before the end of the \
+                     document",
+                    open.name
+                ),
+            ));
+        }
+        if !root_seen {
+            return Err(self.malformed(self.source.len(), "no root element"));
+        }
+        Ok(())
+    }
+
+    /// The term for a child of the root in a Dublin Core namespace, or `None` (reported)
+    /// when the name is not a term. Case matters, as everywhere in XML.
+    fn term_for(
+        &mut self,
+        at: usize,
+        name: &str,
+        namespace: Namespace,
+        local: &str,
+    ) -> Option<Term> {
+        let suggestion = match Term::parse(&format!("{}.{local}", namespace.prefix())) {
+            Ok(term) if term.local_name() == local => return Some(term),
+            Ok(term) => Some(term.name()),
+            Err(unknown) => unknown.suggestion,
+        };
+        let problem = self.problem(
+            at,
+            OaiDcProblemKind::UnknownElement {
+                name: name.to_string(),
+                namespace,
+                local: local.to_string(),
+                suggestion,
+            },
+        );
+        self.problems.push(problem);
+        None
+    }
+
+    /// Character data (text, CDATA or one resolved reference) at `at`.
+    fn text(&self, stack: &mut [Frame], at: usize, content: &str) -> Result<(), OaiDcProblem> {
+        match stack.last_mut() {
+            None if content.trim().is_empty() => Ok(()),
+            None => Err(self.malformed(at, "text outside the root element")),
+            Some(Frame {
+                role: Role::Root { stray, stray_at },
+                ..
+            }) => {
+                if stray.is_empty() {
+                    *stray_at = at;
+                }
+                stray.push_str(content);
+                Ok(())
+            }
+            Some(Frame {
+                role: Role::Value { text, .. },
+                ..
+            }) => {
+                text.push_str(content);
+                Ok(())
+            }
+            Some(Frame {
+                role: Role::Skipped,
+                ..
+            }) => Ok(()),
+        }
+    }
+
+    /// An element ended: a value is recorded, the root's stray text reported.
+    fn close(&mut self, frame: Frame) {
+        match frame.role {
+            Role::Value {
+                term: Some(term),
+                text,
+                broken: false,
+            } => {
+                let value = text.trim();
+                if !value.is_empty() {
+                    self.record.push(term, value);
+                }
+            }
+            Role::Root { stray, stray_at } => self.report_stray(&stray, stray_at),
+            Role::Value { .. } | Role::Skipped => {}
+        }
+    }
+
+    fn report_stray(&mut self, stray: &str, at: usize) {
+        let stray = stray.trim();
+        if stray.is_empty() {
+            return;
+        }
+        let mut text: String = stray.chars().take(40).collect();
+        if text.len() < stray.len() {
+            text.push('…');
+        }
+        // Point at the text itself, not at the whitespace before it.
+        let lead = self.source[at..]
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(0);
+        let problem = self.problem(at + lead, OaiDcProblemKind::StrayText { text });
+        self.problems.push(problem);
+    }
+}
+
+/// Sorts a resolved namespace: `Err(prefix)` for an undeclared prefix.
+fn classify(ns: ResolveResult<'_>) -> Result<Ns, String> {
+    match ns {
+        ResolveResult::Bound(ns) if ns.0 == OAI_DC_NAMESPACE => Ok(Ns::OaiDc),
+        ResolveResult::Bound(ns) if ns.0 == Namespace::Dc.uri() => Ok(Ns::Dc(Namespace::Dc)),
+        ResolveResult::Bound(ns) if ns.0 == Namespace::Dcterms.uri() => {
+            Ok(Ns::Dc(Namespace::Dcterms))
+        }
+        ResolveResult::Bound(ns) => Ok(Ns::Other(Some(ns.0.to_string()))),
+        ResolveResult::Unbound => Ok(Ns::Other(None)),
+        ResolveResult::Unknown(prefix) => Err(prefix),
+    }
+}
+
+/// The character an entity or character reference stands for. Only XML's five
+/// predefined entities exist, and a character reference must name an XML 1.0 `Char`.
+fn resolve_reference(r: &BytesRef<'_>) -> Result<char, String> {
+    let name: &str = r;
+    match r.resolve_char_ref() {
+        Ok(Some(c)) if is_xml_char(c) => Ok(c),
+        Ok(Some(c)) => Err(format!(
+            "&{name}; refers to U+{:04X}, which XML does not allow",
+            c as u32
+        )),
+        Err(e) => Err(format!("&{name}; is not a valid character reference: {e}")),
+        Ok(None) => match name {
+            "amp" => Ok('&'),
+            "lt" => Ok('<'),
+            "gt" => Ok('>'),
+            "quot" => Ok('"'),
+            "apos" => Ok('\''),
+            _ => Err(format!(
+                "&{name}; is not defined (only &amp; &lt; &gt; &quot; &apos; and character \
+                 references are)"
+            )),
+        },
+    }
+}
+
+fn to_usize(position: u64) -> usize {
+    usize::try_from(position).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]
@@ -356,5 +897,338 @@ mod tests {
                 assert!(values.contains(&v.as_str()));
             }
         }
+    }
+
+    // ---- parse_oai_dc ----
+
+    /// What oai_dc can say about a record: each value as its DCMES parent, values with no
+    /// parent dropped, grouped in DCMES order.
+    fn dumbed_down(record: &DublinCore) -> DublinCore {
+        let mut out = DublinCore::new();
+        for element in Element::ALL {
+            for (term, value) in &record.entries {
+                if term.dumb_down() == Some(element) {
+                    out.push(element.term(), value.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn pairs(record: &DublinCore) -> Vec<(&'static str, &str)> {
+        record
+            .entries
+            .iter()
+            .map(|(t, v)| (t.name(), v.as_str()))
+            .collect()
+    }
+
+    fn problems(doc: &str) -> Vec<OaiDcProblem> {
+        match parse_oai_dc(doc) {
+            Ok(record) => panic!("expected problems, got {record:?}\n{doc}"),
+            Err(e) => {
+                assert!(!e.problems.is_empty());
+                e.problems
+            }
+        }
+    }
+
+    fn only_problem(doc: &str) -> OaiDcProblem {
+        let mut all = problems(doc);
+        assert_eq!(all.len(), 1, "{all:?}");
+        all.remove(0)
+    }
+
+    fn malformed(doc: &str) -> (OaiDcProblem, String) {
+        let p = problems(doc).pop().expect("a problem");
+        match &p.kind {
+            OaiDcProblemKind::Malformed { message } => {
+                let message = message.clone();
+                (p, message)
+            }
+            other => panic!("expected Malformed, got {other:?}\n{doc}"),
+        }
+    }
+
+    /// A document with Cairn's header around `body`.
+    fn doc(body: &str) -> String {
+        format!("{HEADER}{body}{FOOTER}")
+    }
+
+    #[test]
+    fn round_trip_all_fifteen_elements() {
+        let khmer = "ទួលស្លែង"; // has the coeng U+17D2
+        assert!(khmer.contains('\u{17D2}'));
+        let nfd = "Proce\u{300}s-verbal, Ba\u{301}n";
+        let mut r = DublinCore::new();
+        let values = [
+            ("dc.title", format!("Sample: {khmer}")),
+            ("dc.title", nfd.to_string()),
+            ("dc.creator", "Fish & Chips <Ltd>".to_string()),
+            ("dc.subject", khmer.to_string()),
+            ("dc.subject", "Prisons".to_string()),
+            ("dc.subject", "a < b && c > d".to_string()),
+            ("dc.description", r#"He said "hi" and 'bye' ]]> &amp; <![CDATA[x]]>"#.into()),
+            ("dc.description", "line one\nline two\r\nthree\tcols".to_string()),
+            ("dc.publisher", "Documentation Center of Cambodia".to_string()),
+            ("dc.contributor", "Ünïcödé (NFC)".to_string()),
+            ("dc.date", "1977-03-01".to_string()),
+            ("dc.type", "Text".to_string()),
+            ("dc.format", "image/tiff".to_string()),
+            ("dc.identifier", "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427".into()),
+            ("dc.source", "Box 3 / folder 7".to_string()),
+            ("dc.language", "km".to_string()),
+            ("dc.relation", "S-21 collection".to_string()),
+            ("dc.coverage", format!("{khmer}, {nfd}")),
+            ("dc.rights", "© DC-Cam; CC BY 4.0".to_string()),
+        ];
+        for (term, value) in &values {
+            r.push(t(term), value.as_str());
+        }
+        let xml = render_oai_dc(&r);
+        let back = parse_oai_dc(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        assert_eq!(back, r);
+        // Byte for byte: the NFD sequence is still two code points, Khmer untouched.
+        assert_eq!(back.entries[1].1.as_bytes(), nfd.as_bytes());
+        assert_eq!(back.values(t("dc.subject"))[0].as_bytes(), khmer.as_bytes());
+        assert_eq!(back.len(), values.len());
+    }
+
+    #[test]
+    fn dcterms_come_back_dumbed_down() {
+        // oai_dc has only the 15 elements: dcterms values come back as their DCMES
+        // parent, grouped in DCMES order; terms with no parent are not in the XML at all.
+        let mut r = DublinCore::new();
+        r.push(t("dc.rights"), "CC0");
+        r.push(t("dcterms.spatial"), "Phnom Penh");
+        r.push(t("dc.date"), "1977");
+        r.push(t("dcterms.audience"), "researchers");
+        r.push(t("dcterms.created"), "1976");
+        r.push(t("dc.title"), "T");
+        r.push(t("dcterms.alternative"), "Alt");
+        r.push(t("dcterms.rightsHolder"), "DC-Cam");
+        r.push(t("dcterms.provenance"), "Donated");
+        let back = parse_oai_dc(&render_oai_dc(&r)).expect("parses");
+        assert_eq!(
+            pairs(&back),
+            [
+                ("dc.title", "T"),
+                ("dc.title", "Alt"),
+                ("dc.date", "1977"),
+                ("dc.date", "1976"),
+                ("dc.coverage", "Phnom Penh"),
+                ("dc.rights", "CC0"),
+                ("dc.rights", "DC-Cam"),
+            ]
+        );
+        assert_eq!(back, dumbed_down(&r));
+        // Dumbing down is idempotent, so a second round trip changes nothing.
+        assert_eq!(parse_oai_dc(&render_oai_dc(&back)), Ok(back));
+    }
+
+    #[test]
+    fn sample_sheet_round_trips_dumbed_down() {
+        let sheet = parse_sheet(include_bytes!("../../samples/s21/metadata.csv")).expect("parses");
+        assert!(!sheet.rows.is_empty());
+        for row in &sheet.rows {
+            let xml = render_oai_dc(&row.record);
+            let back = parse_oai_dc(&xml).unwrap_or_else(|e| panic!("{}: {e}", row.item));
+            assert_eq!(back, dumbed_down(&row.record), "{}", row.item);
+        }
+    }
+
+    #[test]
+    fn empty_record_round_trips() {
+        assert_eq!(
+            parse_oai_dc(&render_oai_dc(&DublinCore::new())),
+            Ok(DublinCore::new())
+        );
+        let bare = format!("<o:dc xmlns:o=\"{OAI_DC_NAMESPACE}\"/>");
+        assert_eq!(parse_oai_dc(&bare), Ok(DublinCore::new()));
+    }
+
+    #[test]
+    fn namespaces_are_resolved_not_prefixes() {
+        let xml = r#"<?xml version="1.0"?>
+<record:dc xmlns:record="http://www.openarchives.org/OAI/2.0/oai_dc/"
+           xmlns:x="http://purl.org/dc/elements/1.1/"
+           xmlns:t="http://purl.org/dc/terms/"
+           xmlns:dc="http://example.org/not-dublin-core/">
+  <x:title>Prefixed x</x:title>
+  <dc:title>Ignored: dc here is not Dublin Core</dc:title>
+  <t:spatial>Phnom Penh</t:spatial>
+  <title xmlns="http://purl.org/dc/elements/1.1/">Default namespace</title>
+  <t:isPartOf>S-21 collection</t:isPartOf>
+  <x:subject>one</x:subject>
+  <x:subject>two</x:subject>
+</record:dc>
+"#;
+        let r = parse_oai_dc(xml).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            pairs(&r),
+            [
+                ("dc.title", "Prefixed x"),
+                ("dcterms.spatial", "Phnom Penh"),
+                ("dc.title", "Default namespace"),
+                ("dcterms.isPartOf", "S-21 collection"),
+                ("dc.subject", "one"),
+                ("dc.subject", "two"),
+            ]
+        );
+
+        // The whole document in default namespaces, redeclared per element.
+        let xml = concat!(
+            r#"<dc xmlns="http://www.openarchives.org/OAI/2.0/oai_dc/">"#,
+            r#"<creator xmlns="http://purl.org/dc/elements/1.1/">C</creator>"#,
+            r#"<created xmlns="http://purl.org/dc/terms/">1976</created>"#,
+            r#"</dc>"#
+        );
+        assert_eq!(
+            pairs(&parse_oai_dc(xml).expect("parses")),
+            [("dc.creator", "C"), ("dcterms.created", "1976")]
+        );
+    }
+
+    #[test]
+    fn text_is_decoded_and_trimmed_only_at_the_ends() {
+        let body = concat!(
+            "  <dc:title>\n    Fish &amp; Chips &lt;&gt; &quot;&apos; &#x17D2;&#6098; &#233;  \n  </dc:title>\n",
+            "  <dc:subject><![CDATA[<b>bold</b> & raw]]></dc:subject>\n",
+            "  <dc:subject>a<!-- comment -->b<?pi ignored?>c</dc:subject>\n",
+            "  <dc:description>  inner   spaces\tkept  </dc:description>\n",
+            "  <dc:description>crlf\r\nbecomes lf, &#13;&#10; stays</dc:description>\n",
+            "  <dc:title/>\n",
+            "  <dc:creator>   </dc:creator>\n",
+            "  <dc:creator><![CDATA[  ]]></dc:creator>\n",
+            "  <dc:language xml:lang=\"en\" xsi:type=\"dcterms:ISO639-2\">khm</dc:language>\n",
+        );
+        let r = parse_oai_dc(&doc(body)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            pairs(&r),
+            [
+                ("dc.title", "Fish & Chips <> \"' \u{17D2}\u{17D2} é"),
+                ("dc.subject", "<b>bold</b> & raw"),
+                ("dc.subject", "abc"),
+                ("dc.description", "inner   spaces\tkept"),
+                ("dc.description", "crlf\nbecomes lf, \r\n stays"),
+                ("dc.language", "khm"),
+            ]
+        );
+    }
+
+    #[test]
+    fn foreign_elements_are_skipped_whole() {
+        let body = concat!(
+            "<dc:title>Kept</dc:title>",
+            "<extra xmlns=\"http://example.org/\"><dc:title>inside a foreign element</dc:title>",
+            "<deeper><x/></deeper>text</extra>",
+            "<unqualified>no namespace</unqualified>",
+            "<oai_dc:dc>nested root-namespace element</oai_dc:dc>",
+            "<dc:date>1977</dc:date>",
+        );
+        let r = parse_oai_dc(&doc(body)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pairs(&r), [("dc.title", "Kept"), ("dc.date", "1977")]);
+    }
+
+    #[test]
+    fn byte_order_mark_doctype_and_prolog_comments_accepted() {
+        let xml = format!(
+            "\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- written by hand -->\n\
+             <!DOCTYPE oai_dc:dc>\n{}\n<!-- after -->\n",
+            doc("<dc:title>T</dc:title>").trim_start_matches(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            )
+        );
+        assert_eq!(
+            pairs(&parse_oai_dc(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"))),
+            [("dc.title", "T")]
+        );
+    }
+
+    #[test]
+    fn wrong_root_is_named() {
+        let p = only_problem("<metadata><dc:title xmlns:dc=\"http://purl.org/dc/elements/1.1/\">T</dc:title></metadata>");
+        assert_eq!(
+            p.kind,
+            OaiDcProblemKind::WrongRoot {
+                name: "metadata".into(),
+                namespace: None
+            }
+        );
+        assert!(p.to_string().contains("<metadata> (no namespace)"), "{p}");
+        assert!(p.to_string().contains("expected <oai_dc:dc>"), "{p}");
+
+        // The right local name in the wrong namespace, and the wrong name in the right one.
+        let p = only_problem("<dc:dc xmlns:dc=\"http://purl.org/dc/elements/1.1/\"/>");
+        assert_eq!(
+            p.kind,
+            OaiDcProblemKind::WrongRoot {
+                name: "dc:dc".into(),
+                namespace: Some("http://purl.org/dc/elements/1.1/".into())
+            }
+        );
+        let p = only_problem(&format!("<oai_dc:record xmlns:oai_dc=\"{OAI_DC_NAMESPACE}\"/>"));
+        assert!(
+            matches!(&p.kind, OaiDcProblemKind::WrongRoot { name, .. } if name == "oai_dc:record")
+        );
+        // An OAI-PMH envelope is not a dc.xml either.
+        let p = only_problem(
+            "<OAI-PMH xmlns=\"http://www.openarchives.org/OAI/2.0/\"><GetRecord/></OAI-PMH>",
+        );
+        assert!(
+            p.to_string()
+                .contains("<OAI-PMH> (namespace http://www.openarchives.org/OAI/2.0/)"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn unknown_dc_elements_are_named_with_a_suggestion() {
+        let body = concat!(
+            "\n  <dc:titel>Misspelt</dc:titel>",
+            "\n  <dc:spatial>Wrong namespace</dc:spatial>",
+            "\n  <dc:Title>Wrong case</dc:Title>",
+            "\n  <dc:shelfmark>No idea</dc:shelfmark>",
+            "\n  <t:isPartof xmlns:t=\"http://purl.org/dc/terms/\">x</t:isPartof>",
+            "\n  <dc:title>Fine</dc:title>",
+            "\n  <dc:bogus/>\n",
+        );
+        let all = problems(&doc(body));
+        let got: Vec<(&str, Option<&str>, usize)> = all
+            .iter()
+            .map(|p| match &p.kind {
+                OaiDcProblemKind::UnknownElement {
+                    name, suggestion, ..
+                } => (name.as_str(), *suggestion, p.line),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("dc:titel", Some("dc.title"), 3),
+                ("dc:spatial", Some("dcterms.spatial"), 4),
+                ("dc:Title", Some("dc.title"), 5),
+                ("dc:shelfmark", None, 6),
+                ("t:isPartof", Some("dcterms.isPartOf"), 7),
+                ("dc:bogus", Some("dc.source").filter(|_| false).or(all[5].kind.suggestion()), 9),
+            ]
+        );
+        let message = all[0].to_string();
+        assert!(
+            message.starts_with("line 3, column 3 (byte "),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "<dc:titel> is not a Dublin Core element: \
+                 http://purl.org/dc/elements/1.1/titel is not in the vocabulary; \
+                 did you mean dc.title?"
+            ),
+            "{message}"
+        );
+        assert!(!all[3].to_string().contains("did you mean"), "{}", all[3]);
+        let whole = OaiDcError { problems: all }.to_string();
+        assert!(whole.starts_with("not a usable oai_dc record:\n  line 3"), "{whole}");
     }
 }

@@ -14,7 +14,6 @@ use crate::clock::Clock;
 use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::fs::dir::DirSource;
 use crate::fs::events::{line_digest, BrokenLink};
 use crate::ops::check::{check_bag, BagCheck};
 use crate::ops::fixity::last_checks;
@@ -341,6 +340,6 @@ pub fn audit(
 /// entry, agreement with it.
 pub fn verify(bag: &Path, against: Option<&Path>) -> Result<BagCheck, Error> {
     let entry = against.map(RegisterEntry::read).transpose()?;
-    let source = DirSource::open(bag)?;
-    check_bag(&source, None, entry.as_ref())
+    let source = crate::ops::validate::open_source(bag, crate::fs::zip::ZipLimits::default())?;
+    check_bag(source.as_ref(), None, entry.as_ref())
 }

@@ -1,0 +1,528 @@
+//! A bag serialized as a zip file, read as a [`BagSource`] without extracting it.
+//!
+//! Nothing in a zip is trusted. When it is opened, every entry of the central directory
+//! is checked before any byte is read: names that escape (`..`, absolute, drive letters,
+//! `\`-separated escapes), symlinks, duplicates, names that collide after case folding
+//! or Unicode normalisation, non-ASCII names without the UTF-8 flag, encryption,
+//! unsupported compression, and declared sizes and ratios past the limits. Entries that
+//! fail are reported and left out of the listing, so they are never read. Entries are
+//! then read as streams through a counter that refuses any entry inflating past its
+//! declared size (a header that lies) or past the limits, and the zip reader checks each
+//! entry's CRC-32. Memory stays bounded whatever the entry size. See docs/zip.md.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use unicode_normalization::UnicodeNormalization;
+use zip::{CompressionMethod, ZipArchive};
+
+use crate::bagit::check::{Finding, Kind, SourceProblem};
+use crate::bagit::path::BagPath;
+use crate::bagit::source::{BagSource, EntryType, SourceEntry};
+use crate::digest::{copy_and_hash, Algorithm, Digests};
+use crate::error::Error;
+
+/// The general-purpose flag bit that says an entry's name is UTF-8 (APPNOTE 4.4.4).
+const UTF8_FLAG: u16 = 0x0800;
+/// Ratios are only judged for entries at least this large: small text compresses well.
+const RATIO_FLOOR: u64 = 1 << 20;
+
+/// Limits on what a zip may expand to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZipLimits {
+    pub max_entry_size: u64,
+    pub max_total_size: u64,
+    pub max_ratio: u64,
+    pub max_entries: u64,
+}
+
+impl Default for ZipLimits {
+    fn default() -> ZipLimits {
+        ZipLimits {
+            max_entry_size: 1 << 40,
+            max_total_size: 8 << 40,
+            max_ratio: 1000,
+            max_entries: 10_000_000,
+        }
+    }
+}
+
+struct Entry {
+    index: usize,
+    size: u64,
+    compressed: u64,
+}
+
+/// An opened zip file holding one bag in one top-level folder.
+pub struct ZipSource {
+    path: PathBuf,
+    archive: Mutex<ZipArchive<BufReader<File>>>,
+    /// Bag-relative path → entry.
+    entries: HashMap<String, Entry>,
+    names: Vec<String>,
+    dirs: BTreeSet<String>,
+    /// The top-level folder: the bag's name.
+    top: String,
+    problems: Vec<Finding>,
+    fatal: bool,
+    limits: ZipLimits,
+    /// Bytes inflated so far, all entries together.
+    inflated: AtomicU64,
+}
+
+/// Whether `path` looks like a zip file (by its first bytes).
+pub fn is_zip(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06")
+}
+
+impl ZipSource {
+    /// Opens and checks a zip. A file that is not a readable zip at all (truncated,
+    /// corrupt central directory) is an error naming the file; hostile entries are
+    /// problems, reported by [`BagSource::problems`].
+    pub fn open(path: &Path, limits: ZipLimits) -> Result<ZipSource, Error> {
+        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let archive = match ZipArchive::new(BufReader::new(file)) {
+            Ok(a) => a,
+            Err(e) => {
+                return Err(Error::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: format!(
+                    "not a readable zip file ({e}): truncated, or its central directory is damaged"
+                ),
+                })
+            }
+        };
+        let mut src = ZipSource {
+            path: path.to_path_buf(),
+            archive: Mutex::new(archive),
+            entries: HashMap::new(),
+            names: Vec::new(),
+            dirs: BTreeSet::new(),
+            top: String::new(),
+            problems: Vec::new(),
+            fatal: false,
+            limits,
+            inflated: AtomicU64::new(0),
+        };
+        src.scan()?;
+        Ok(src)
+    }
+
+    /// The bag's name (the zip's top-level folder).
+    pub fn bag_name(&self) -> &str {
+        &self.top
+    }
+
+    fn problem(&mut self, entry: &str, kind: Kind, detail: impl Into<String>) {
+        self.problems.push(Finding::new(entry, kind, detail));
+    }
+
+    fn scan(&mut self) -> Result<(), Error> {
+        let mut archive = self.archive.lock().map_err(|_| poisoned(&self.path))?;
+        let count = archive.len();
+        if count as u64 > self.limits.max_entries {
+            drop(archive);
+            self.problem(
+                "",
+                Kind::ZipBomb,
+                format!(
+                    "{count} entries, more than the limit of {} (zip.max_entries)",
+                    self.limits.max_entries
+                ),
+            );
+            self.fatal = true;
+            return Ok(());
+        }
+        struct Seen {
+            name: String,
+            index: usize,
+            size: u64,
+            compressed: u64,
+            dir: bool,
+        }
+        let mut seen: Vec<Seen> = Vec::with_capacity(count);
+        let mut problems: Vec<Finding> = Vec::new();
+        let mut total: u64 = 0;
+        for index in 0..count {
+            let f = match archive.by_index_raw(index) {
+                Ok(f) => f,
+                Err(e) => {
+                    problems.push(Finding::new(
+                        format!("entry #{index}"),
+                        Kind::ZipCorrupt,
+                        format!("cannot read the entry's header: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            let raw = f.name_raw().to_vec();
+            let shown = String::from_utf8_lossy(&raw).into_owned();
+            let flagged = f.flags().as_u16() & UTF8_FLAG != 0;
+            // A name that is valid UTF-8 is taken as UTF-8, flag or not: Info-ZIP on
+            // Unix writes UTF-8 names without the flag or a Unicode Path field, and a
+            // CP437 name that happens to be valid multi-byte UTF-8 is vanishingly rare.
+            // Anything else has an encoding that cannot be known.
+            let name = match std::str::from_utf8(&raw) {
+                Ok(n) => n.to_string(),
+                Err(_) => {
+                    problems.push(Finding::new(
+                        shown,
+                        Kind::ZipNameNotUtf8,
+                        if flagged {
+                            "the entry is flagged UTF-8 but its name is not valid UTF-8"
+                        } else {
+                            "the name is not UTF-8 and has no UTF-8 flag: its encoding (CP437?) cannot be known, so it cannot be recorded exactly"
+                        },
+                    ));
+                    continue;
+                }
+            };
+            let dir = name.ends_with('/');
+            let trimmed = name.trim_end_matches('/');
+            if let Err(p) = BagPath::parse(trimmed) {
+                let kind = if p.escapes() {
+                    Kind::ZipPathEscapes
+                } else {
+                    Kind::ZipLayout
+                };
+                problems.push(Finding::new(
+                    name.as_str(),
+                    kind,
+                    format!("{p}; the entry is not read (zip slip)"),
+                ));
+                continue;
+            }
+            if f.is_symlink() {
+                problems.push(Finding::new(
+                    name.as_str(),
+                    Kind::ZipSymlink,
+                    "a symbolic link entry; links are never extracted or followed",
+                ));
+                continue;
+            }
+            if f.encrypted() {
+                problems.push(Finding::new(
+                    name.as_str(),
+                    Kind::ZipEncrypted,
+                    "the entry is encrypted; Cairn accepts only unencrypted bags",
+                ));
+                continue;
+            }
+            if !dir
+                && !matches!(
+                    f.compression(),
+                    CompressionMethod::Stored
+                        | CompressionMethod::Deflated
+                        | CompressionMethod::Deflate64
+                )
+            {
+                problems.push(Finding::new(
+                    name.as_str(),
+                    Kind::ZipUnsupported,
+                    format!("compression method {:?} is not supported (only stored, deflate, deflate64)", f.compression()),
+                ));
+                continue;
+            }
+            let (size, compressed) = (f.size(), f.compressed_size());
+            if size > self.limits.max_entry_size {
+                problems.push(Finding::new(
+                    name.as_str(),
+                    Kind::ZipBomb,
+                    format!("declares {size} bytes uncompressed, more than the limit of {} (zip.max_entry_size)", self.limits.max_entry_size),
+                ));
+                continue;
+            }
+            if size >= RATIO_FLOOR && size / compressed.max(1) > self.limits.max_ratio {
+                problems.push(Finding::new(
+                    name.as_str(),
+                    Kind::ZipBomb,
+                    format!(
+                        "{compressed} bytes inflate to {size}: a ratio of {}, more than the limit of {} (zip.max_ratio)",
+                        size / compressed.max(1),
+                        self.limits.max_ratio
+                    ),
+                ));
+                continue;
+            }
+            total = total.saturating_add(size);
+            seen.push(Seen {
+                name: trimmed.to_string(),
+                index,
+                size,
+                compressed,
+                dir,
+            });
+        }
+        drop(archive);
+        if total > self.limits.max_total_size {
+            problems.push(Finding::new(
+                "",
+                Kind::ZipBomb,
+                format!("the entries declare {total} bytes in all, more than the limit of {} (zip.max_total_size)", self.limits.max_total_size),
+            ));
+            self.fatal = true;
+        }
+
+        // Duplicates, and names that would collide on a case-insensitive or
+        // normalising filesystem when extracted.
+        let mut exact: HashMap<&str, usize> = HashMap::new();
+        let mut folded: HashMap<String, &str> = HashMap::new();
+        let mut bad: BTreeSet<usize> = BTreeSet::new();
+        for (i, s) in seen.iter().enumerate() {
+            if let Some(&first) = exact.get(s.name.as_str()) {
+                if !(s.dir && seen[first].dir) {
+                    problems.push(Finding::new(s.name.as_str(), Kind::ZipDuplicateEntry, "the zip holds two entries with this name; which one is meant cannot be known"));
+                    bad.insert(i);
+                    bad.insert(first);
+                }
+                continue;
+            }
+            exact.insert(&s.name, i);
+            let key: String = s.name.nfc().collect::<String>().to_lowercase();
+            if let Some(other) = folded.get(&key) {
+                if !s.dir {
+                    problems.push(Finding::new(
+                        s.name.as_str(),
+                        Kind::ZipNameCollision,
+                        format!("collides with {} after case folding or Unicode normalisation; extracting both would overwrite one", crate::quoted(other)),
+                    ));
+                    bad.insert(i);
+                }
+                continue;
+            }
+            folded.insert(key, &s.name);
+        }
+
+        // One top-level folder, the bag.
+        let tops: BTreeSet<&str> = seen
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !bad.contains(i))
+            .map(|(_, s)| s.name.split('/').next().unwrap_or(""))
+            .collect();
+        let top = match tops.len() {
+            1 => tops.into_iter().next().unwrap_or_default().to_string(),
+            0 => {
+                problems.push(Finding::new(
+                    "",
+                    Kind::ZipLayout,
+                    "the zip holds no usable entries",
+                ));
+                self.fatal = true;
+                String::new()
+            }
+            _ => {
+                problems.push(Finding::new(
+                    "",
+                    Kind::ZipLayout,
+                    format!(
+                        "a serialized bag is one top-level folder (RFC 8493 §4.3); this zip has {}: {}",
+                        tops.len(),
+                        tops.iter().take(5).map(|t| crate::quoted(t)).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+                self.fatal = true;
+                String::new()
+            }
+        };
+        if !self.fatal {
+            let prefix = format!("{top}/");
+            for (i, s) in seen.into_iter().enumerate() {
+                if bad.contains(&i) {
+                    continue;
+                }
+                let Some(rel) = s.name.strip_prefix(&prefix) else {
+                    if s.name != top || !s.dir {
+                        problems.push(Finding::new(
+                            s.name.as_str(),
+                            Kind::ZipLayout,
+                            format!(
+                                "a file at the top level, outside the bag folder {}",
+                                crate::quoted(&top)
+                            ),
+                        ));
+                    }
+                    continue;
+                };
+                if s.dir {
+                    self.dirs.insert(rel.to_string());
+                } else {
+                    self.names.push(rel.to_string());
+                    self.entries.insert(
+                        rel.to_string(),
+                        Entry {
+                            index: s.index,
+                            size: s.size,
+                            compressed: s.compressed,
+                        },
+                    );
+                }
+            }
+        }
+        self.names.sort();
+        self.top = top;
+        self.problems.extend(problems);
+        Ok(())
+    }
+
+    /// Streams one entry through `f`, counting what it inflates to.
+    fn with_entry<T>(
+        &self,
+        rel: &str,
+        f: impl FnOnce(&mut dyn Read) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let entry = self
+            .entries
+            .get(rel)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such entry"))?;
+        let mut archive = self
+            .archive
+            .lock()
+            .map_err(|_| io::Error::other("zip reader poisoned"))?;
+        let file = archive
+            .by_index(entry.index)
+            .map_err(|e| zip_error(rel, e))?;
+        let mut counted = Counted {
+            inner: file,
+            rel,
+            declared: entry.size,
+            compressed: entry.compressed,
+            read: 0,
+            source: self,
+        };
+        f(&mut counted)
+    }
+}
+
+fn poisoned(path: &Path) -> Error {
+    Error::io(
+        "read",
+        path,
+        io::Error::other("zip reader poisoned by an earlier panic"),
+    )
+}
+
+fn zip_error(rel: &str, e: zip::result::ZipError) -> io::Error {
+    SourceProblem::into_io(
+        Kind::ZipCorrupt,
+        format!("the entry for {rel} cannot be read: {e}"),
+    )
+}
+
+/// Counts inflated bytes: refuses more than the header declared (a lying header) or
+/// more than the limits, and turns the zip reader's CRC failure into its own kind.
+struct Counted<'a, R: Read> {
+    inner: R,
+    rel: &'a str,
+    declared: u64,
+    compressed: u64,
+    read: u64,
+    source: &'a ZipSource,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf).map_err(|e| {
+            let text = e.to_string();
+            if text.to_ascii_lowercase().contains("checksum") || text.to_ascii_lowercase().contains("crc") {
+                SourceProblem::into_io(Kind::ZipCrcMismatch, format!("the entry's CRC-32 does not match its content: damaged in the zip ({text})"))
+            } else {
+                SourceProblem::into_io(Kind::ZipCorrupt, format!("the entry cannot be inflated: {text}"))
+            }
+        })?;
+        self.read += n as u64;
+        let limits = &self.source.limits;
+        let total = self.source.inflated.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        let bomb = |detail: String| Err(SourceProblem::into_io(Kind::ZipBomb, detail));
+        if self.read > self.declared {
+            return bomb(format!(
+                "inflates past the {} bytes its header declares: the header lies, so the entry is refused",
+                self.declared
+            ));
+        }
+        if self.read > limits.max_entry_size || total > limits.max_total_size {
+            return bomb(format!("inflates past the limits (zip.max_entry_size, zip.max_total_size) while reading {}", self.rel));
+        }
+        if self.read >= RATIO_FLOOR && self.read / self.compressed.max(1) > limits.max_ratio {
+            return bomb(format!(
+                "inflates {} bytes from {}: past the ratio limit {} (zip.max_ratio)",
+                self.read, self.compressed, limits.max_ratio
+            ));
+        }
+        Ok(n)
+    }
+}
+
+impl BagSource for ZipSource {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn list(&self) -> Result<Vec<SourceEntry>, Error> {
+        Ok(self
+            .names
+            .iter()
+            .map(|n| SourceEntry {
+                path: n.clone(),
+                utf8: true,
+                kind: EntryType::File,
+                size: self.entries.get(n).map(|e| e.size).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    fn is_dir(&self, rel: &str) -> bool {
+        let prefix = format!("{rel}/");
+        self.dirs.contains(rel) || self.names.iter().any(|n| n.starts_with(&prefix))
+    }
+
+    fn read(&self, rel: &str) -> io::Result<Vec<u8>> {
+        self.with_entry(rel, |r| {
+            let mut out = Vec::new();
+            r.read_to_end(&mut out)?;
+            Ok(out)
+        })
+    }
+
+    fn hash(&self, rel: &str, algorithms: &[Algorithm], buf: &mut [u8]) -> io::Result<Digests> {
+        self.with_entry(rel, |r| copy_and_hash(r, io::sink(), algorithms, buf))
+    }
+
+    fn copy_to(
+        &self,
+        rel: &str,
+        out: &mut dyn Write,
+        algorithms: &[Algorithm],
+        buf: &mut [u8],
+    ) -> io::Result<Digests> {
+        self.with_entry(rel, |r| copy_and_hash(r, out, algorithms, buf))
+    }
+
+    /// One reader over one file: entries are read one after another.
+    fn parallel(&self) -> bool {
+        false
+    }
+
+    fn problems(&self) -> Vec<Finding> {
+        self.problems.clone()
+    }
+
+    fn fatal(&self) -> bool {
+        self.fatal
+    }
+}
+
+impl ZipSource {
+    /// Empty folders the zip holds (bag-relative).
+    pub fn dirs(&self) -> impl Iterator<Item = &str> {
+        self.dirs.iter().map(String::as_str)
+    }
+}
