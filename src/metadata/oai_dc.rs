@@ -567,8 +567,10 @@ impl Parser<'_> {
             text.push('…');
         }
         // Point at the text itself, not at the whitespace before it.
-        let lead = self.source[at..]
-            .find(|c: char| !c.is_whitespace())
+        let lead = self
+            .source
+            .get(at..)
+            .and_then(|rest| rest.find(|c: char| !c.is_whitespace()))
             .unwrap_or(0);
         let problem = self.problem(at + lead, OaiDcProblemKind::StrayText { text });
         self.problems.push(problem);
@@ -968,14 +970,26 @@ mod tests {
             ("dc.subject", khmer.to_string()),
             ("dc.subject", "Prisons".to_string()),
             ("dc.subject", "a < b && c > d".to_string()),
-            ("dc.description", r#"He said "hi" and 'bye' ]]> &amp; <![CDATA[x]]>"#.into()),
-            ("dc.description", "line one\nline two\r\nthree\tcols".to_string()),
-            ("dc.publisher", "Documentation Center of Cambodia".to_string()),
+            (
+                "dc.description",
+                r#"He said "hi" and 'bye' ]]> &amp; <![CDATA[x]]>"#.into(),
+            ),
+            (
+                "dc.description",
+                "line one\nline two\r\nthree\tcols".to_string(),
+            ),
+            (
+                "dc.publisher",
+                "Documentation Center of Cambodia".to_string(),
+            ),
             ("dc.contributor", "Ünïcödé (NFC)".to_string()),
             ("dc.date", "1977-03-01".to_string()),
             ("dc.type", "Text".to_string()),
             ("dc.format", "image/tiff".to_string()),
-            ("dc.identifier", "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427".into()),
+            (
+                "dc.identifier",
+                "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427".into(),
+            ),
             ("dc.source", "Box 3 / folder 7".to_string()),
             ("dc.language", "km".to_string()),
             ("dc.relation", "S-21 collection".to_string()),
@@ -1135,9 +1149,8 @@ mod tests {
         let xml = format!(
             "\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- written by hand -->\n\
              <!DOCTYPE oai_dc:dc>\n{}\n<!-- after -->\n",
-            doc("<dc:title>T</dc:title>").trim_start_matches(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            )
+            doc("<dc:title>T</dc:title>")
+                .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
         );
         assert_eq!(
             pairs(&parse_oai_dc(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"))),
@@ -1167,7 +1180,9 @@ mod tests {
                 namespace: Some("http://purl.org/dc/elements/1.1/".into())
             }
         );
-        let p = only_problem(&format!("<oai_dc:record xmlns:oai_dc=\"{OAI_DC_NAMESPACE}\"/>"));
+        let p = only_problem(&format!(
+            "<oai_dc:record xmlns:oai_dc=\"{OAI_DC_NAMESPACE}\"/>"
+        ));
         assert!(
             matches!(&p.kind, OaiDcProblemKind::WrongRoot { name, .. } if name == "oai_dc:record")
         );
@@ -1206,19 +1221,16 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("dc:titel", Some("dc.title"), 3),
-                ("dc:spatial", Some("dcterms.spatial"), 4),
-                ("dc:Title", Some("dc.title"), 5),
-                ("dc:shelfmark", None, 6),
-                ("t:isPartof", Some("dcterms.isPartOf"), 7),
-                ("dc:bogus", Some("dc.source").filter(|_| false).or(all[5].kind.suggestion()), 9),
+                ("dc:titel", Some("dc.title"), 4),
+                ("dc:spatial", Some("dcterms.spatial"), 5),
+                ("dc:Title", Some("dc.title"), 6),
+                ("dc:shelfmark", None, 7),
+                ("t:isPartof", Some("dcterms.isPartOf"), 8),
+                ("dc:bogus", None, 10),
             ]
         );
         let message = all[0].to_string();
-        assert!(
-            message.starts_with("line 3, column 3 (byte "),
-            "{message}"
-        );
+        assert!(message.starts_with("line 4, column 3 (byte "), "{message}");
         assert!(
             message.contains(
                 "<dc:titel> is not a Dublin Core element: \
@@ -1229,6 +1241,142 @@ mod tests {
         );
         assert!(!all[3].to_string().contains("did you mean"), "{}", all[3]);
         let whole = OaiDcError { problems: all }.to_string();
-        assert!(whole.starts_with("not a usable oai_dc record:\n  line 3"), "{whole}");
+        assert!(
+            whole.starts_with("not a usable oai_dc record:\n  line 4"),
+            "{whole}"
+        );
+    }
+
+    #[test]
+    fn nested_elements_and_stray_text_are_refused() {
+        let body = concat!(
+            "<dc:title>Before</dc:title>\n",
+            "<dc:description>Some <i>italic</i> and <b>bold</b></dc:description>\n",
+            "<dc:subject><dc:subject>nested</dc:subject></dc:subject>\n",
+            "A value with &amp; no element\n",
+            "<dc:date>1977</dc:date>\n",
+        );
+        let all = problems(&doc(body));
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert_eq!(
+            all[0].kind,
+            OaiDcProblemKind::NestedElement {
+                element: "dc:description".into(),
+                child: "i".into()
+            }
+        );
+        assert_eq!((all[0].line, all[0].column), (4, 22));
+        assert!(
+            all[0].to_string().contains(
+                "<dc:description> contains the element <i>; a Dublin Core value must be text only"
+            ),
+            "{}",
+            all[0]
+        );
+        assert_eq!(
+            all[1].kind,
+            OaiDcProblemKind::NestedElement {
+                element: "dc:subject".into(),
+                child: "dc:subject".into()
+            }
+        );
+        assert_eq!(
+            all[2].kind,
+            OaiDcProblemKind::StrayText {
+                text: "A value with & no element".into()
+            }
+        );
+        assert_eq!((all[2].line, all[2].column), (6, 1));
+
+        // Long stray text is cut in the report.
+        let long = "x".repeat(100);
+        let p = only_problem(&doc(&long));
+        assert_eq!(
+            p.kind,
+            OaiDcProblemKind::StrayText {
+                text: format!("{}…", "x".repeat(40))
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_xml_reports_where() {
+        // Mismatched end tag, on line 3.
+        let (p, m) = malformed(&doc("<dc:title>T</dc:titel>\n"));
+        assert_eq!((p.line, p.column), (3, 12), "{p}");
+        assert_eq!(p.offset, HEADER.len() + 11);
+        assert!(m.contains("dc:title") && m.contains("dc:titel"), "{m}");
+        assert!(p.to_string().starts_with("line 3, column 12 (byte "), "{p}");
+        assert!(p.to_string().contains("not well-formed XML"), "{p}");
+
+        let cases: &[(&str, &str)] = &[
+            ("<dc:title>Fish & Chips</dc:title>", "not closed"),
+            ("<dc:title>&nbsp;</dc:title>", "&nbsp; is not defined"),
+            ("<dc:title>&#1;</dc:title>", "U+0001"),
+            ("<dc:title>&#xD800;</dc:title>", "&#xD800;"),
+            ("<dc:title>\u{1}</dc:title>", "U+0001"),
+            ("<dc:title><![CDATA[\u{B}]]></dc:title>", "U+000B"),
+            (
+                "<x:title>T</x:title>",
+                "prefix `x` of <x:title> is not declared",
+            ),
+            ("<dc:title a=1>T</dc:title>", "attributes of <dc:title>"),
+            (
+                "<dc:title a=\"1\" a=\"2\">T</dc:title>",
+                "attributes of <dc:title>",
+            ),
+            (
+                "<dc:title>T</dc:title><?xml version=\"1.0\"?>",
+                "only allowed at the very start",
+            ),
+            ("</dc:title>", "dc:title"),
+        ];
+        for (body, expected) in cases {
+            let (p, m) = malformed(&doc(body));
+            assert!(m.contains(expected), "{body}: {m}");
+            assert_eq!(p.line, 3, "{body}: {p}");
+        }
+
+        let (p, m) = malformed(&format!("{HEADER}<dc:title>T</dc:title>\n"));
+        assert!(
+            m.contains("<oai_dc:dc> (line 2, column 1) is not closed"),
+            "{m}"
+        );
+        assert_eq!((p.line, p.column), (4, 1));
+
+        let (_, m) = malformed(&format!("{}<other/>", doc("")));
+        assert!(m.contains("a second root element <other>"), "{m}");
+        let (_, m) = malformed(&format!("{}trailing", doc("")));
+        assert!(m.contains("text outside the root element"), "{m}");
+        let (_, m) = malformed("");
+        assert_eq!(m, "no root element");
+        let (_, m) = malformed("<?xml version=\"1.0\"?>\n<!-- only a comment -->\n");
+        assert_eq!(m, "no root element");
+        let (_, m) = malformed("<?xml version=\"2.0\"?><x/>");
+        assert!(!m.is_empty());
+        let (p, _) = malformed("not xml at all");
+        assert_eq!((p.offset, p.line, p.column), (0, 1, 1));
+    }
+
+    #[test]
+    fn problems_before_a_fatal_one_are_kept_and_columns_count_characters() {
+        // Problems found before the document turns out ill-formed are still reported.
+        let all = problems(&doc("<dc:titel>x</dc:titel>\n<dc:title>ស្លែង</dc:title"));
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert!(matches!(
+            all[0].kind,
+            OaiDcProblemKind::UnknownElement { .. }
+        ));
+        assert!(matches!(all[1].kind, OaiDcProblemKind::Malformed { .. }));
+
+        // Columns are in characters, offsets in bytes (Khmer is 3 bytes a character).
+        let khmer = "ស្លែង";
+        let p = only_problem(&doc(&format!("<dc:title>{khmer}<b/></dc:title>")));
+        assert_eq!(p.column, 11 + khmer.chars().count());
+        assert_eq!(p.offset, HEADER.len() + 10 + khmer.len());
+
+        // A byte-order mark counts in the offset, as it is in the caller's text.
+        let p = only_problem("\u{FEFF}<metadata/>");
+        assert_eq!((p.offset, p.line, p.column), (3, 1, 2));
     }
 }
