@@ -8,7 +8,8 @@ use cairn::ops::ingest::{ingest, IngestOptions, IngestReport, Outcome};
 use cairn::ops::show::{list, show, ShowReport};
 
 use super::{
-    error_exit, exit, print_json, printable, IngestArgs, InitArgs, ListArgs, RootArg, ShowArgs,
+    error_exit, exit, finding_line, print_json, printable, ExportArgs, ImportArgs, IngestArgs,
+    InitArgs, ListArgs, RootArg, ShowArgs,
 };
 
 pub(super) fn open_archive(root: &RootArg, context: &str) -> Result<Archive, u8> {
@@ -234,5 +235,71 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
             exit::OK
         }
         Err(e) => error_exit("list", &e),
+    }
+}
+
+pub(super) fn run_export(args: ExportArgs) -> u8 {
+    let archive = match open_archive(&args.root, "export") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    match cairn::ops::transfer::export(&archive, &args.id, &args.zip, &SystemClock) {
+        Ok(r) => {
+            if args.json {
+                print_json(&r);
+            } else {
+                println!(
+                    "exported {} to {}: {} entries ({} stored, {} deflated), {} bytes, blake3 {}",
+                    r.id,
+                    r.zip.display(),
+                    r.entries,
+                    r.stored,
+                    r.deflated,
+                    r.size,
+                    r.zip_blake3
+                );
+            }
+            exit::OK
+        }
+        Err(e) => error_exit("export", &e),
+    }
+}
+
+pub(super) fn run_import(args: ImportArgs) -> u8 {
+    let archive = match open_archive(&args.root, "import") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let report = match cairn::ops::transfer::import(&archive, &args.source, &SystemClock) {
+        Ok(r) => r,
+        Err(e) => return error_exit("import", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        for note in &report.recovered {
+            eprintln!("recovered: {note}");
+        }
+        for p in &report.problems {
+            eprintln!("{}", finding_line("problem", p));
+        }
+        match &report.id {
+            Some(id) => println!(
+                "imported {} as {id}: {} files, {} bytes",
+                args.source.display(),
+                report.files,
+                report.bytes
+            ),
+            None => eprintln!(
+                "refused {}: {} problems; nothing was imported",
+                args.source.display(),
+                report.problems.len()
+            ),
+        }
+    }
+    if report.imported {
+        exit::OK
+    } else {
+        exit::DATA
     }
 }

@@ -99,6 +99,41 @@ enum Command {
     /// with a register entry (manifests/ID.json).
     #[command(after_help = EXIT_CODES_HELP)]
     Verify(VerifyArgs),
+
+    /// Export a bag as a zip file: one top-level folder named after the bag,
+    /// deterministic (the same bag gives the same bytes), Zip64 where needed.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Export(ExportArgs),
+
+    /// Import a bag made elsewhere (a zip file or a folder): validated first, then
+    /// committed as ingest commits, with a register entry and events.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The item's identifier.
+    id: String,
+    /// Where to write the zip (must not exist).
+    #[arg(long = "zip", value_name = "OUT.zip")]
+    zip: PathBuf,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// A zipped bag or a bag folder.
+    source: PathBuf,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -300,6 +335,8 @@ pub fn run() -> ExitCode {
         Command::Fixity(args) => check_cmds::run_fixity(args),
         Command::Audit(args) => check_cmds::run_audit(args),
         Command::Verify(args) => check_cmds::run_verify(args),
+        Command::Export(args) => archive_cmds::run_export(args),
+        Command::Import(args) => archive_cmds::run_import(args),
     };
     ExitCode::from(code)
 }
@@ -442,7 +479,7 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-fn finding_line(label: &str, f: &Finding) -> String {
+pub(super) fn finding_line(label: &str, f: &Finding) -> String {
     format!(
         "{label}: {}: {}: {}",
         printable(&f.path),

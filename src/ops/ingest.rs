@@ -233,14 +233,14 @@ pub fn ingest(
 }
 
 /// What the archive holds, for identifiers and duplicates.
-struct ArchiveState {
-    entries: BTreeMap<String, RegisterEntry>,
+pub(crate) struct ArchiveState {
+    pub(crate) entries: BTreeMap<String, RegisterEntry>,
     /// Every identifier ever used: bags, register entries, and objects in the log.
-    used: BTreeSet<String>,
+    pub(crate) used: BTreeSet<String>,
 }
 
 impl ArchiveState {
-    fn load(archive: &Archive) -> Result<ArchiveState, Error> {
+    pub(crate) fn load(archive: &Archive) -> Result<ArchiveState, Error> {
         let mut used: BTreeSet<String> = archive.bag_ids()?.into_iter().collect();
         let mut entries = BTreeMap::new();
         for id in archive.register_ids()? {
@@ -259,7 +259,7 @@ impl ArchiveState {
 
     /// The next generated identifier: the prefix and one more than the highest number
     /// ever used with it.
-    fn next_generated(&self, prefix: &str) -> String {
+    pub(crate) fn next_generated(&self, prefix: &str) -> String {
         let max = self
             .used
             .iter()
@@ -613,12 +613,19 @@ fn commit_item(
     let entry = register_entry(archive, id, name, record, &built, ctx.clock.now());
     entry.write_once(&archive.register_path(id))?;
     failpoint::hit("ingest-after-register");
-    log_ingest(archive, ctx.clock.now(), &entry, "")?;
+    log_ingest(
+        archive,
+        ctx.clock.now(),
+        &entry,
+        "",
+        None,
+        serde_json::Value::Null,
+    )?;
     failpoint::hit("ingest-after-events");
     Ok(entry)
 }
 
-fn summarize(check: &ValidateReport) -> String {
+pub(crate) fn summarize(check: &ValidateReport) -> String {
     check
         .problems
         .iter()
@@ -676,7 +683,7 @@ fn register_entry(
     }
 }
 
-fn relative_bag_path(archive: &Archive, id: &str) -> String {
+pub(crate) fn relative_bag_path(archive: &Archive, id: &str) -> String {
     let bag = archive.bag_path(id);
     bag.strip_prefix(&archive.root)
         .unwrap_or(&bag)
@@ -684,12 +691,16 @@ fn relative_bag_path(archive: &Archive, id: &str) -> String {
         .into_owned()
 }
 
-/// Appends the PREMIS-style events of one ingestion.
-fn log_ingest(
+/// Appends the PREMIS-style events of one ingestion. `origin` replaces the default
+/// description of where the item came from (an import); `extra` adds to the ingestion
+/// event's data.
+pub(crate) fn log_ingest(
     archive: &Archive,
     now: chrono::DateTime<chrono::Utc>,
     entry: &RegisterEntry,
     note: &str,
+    origin: Option<String>,
+    extra: serde_json::Value,
 ) -> Result<(), Error> {
     let algs: BTreeSet<&str> = entry
         .files
@@ -703,6 +714,17 @@ fn log_ingest(
         .iter()
         .filter(|(n, _)| n.starts_with("tagmanifest-"))
         .collect();
+    let mut data = serde_json::json!({
+        "intake_name": entry.intake_name,
+        "bag": entry.bag,
+        "payload_oxum": entry.payload_oxum,
+        "tag_manifests": tag_manifests,
+    });
+    if let (Some(d), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
+        d.extend(more);
+    }
+    let origin =
+        origin.unwrap_or_else(|| format!("intake item {}", crate::quoted(&entry.intake_name)));
     let events = vec![
         NewEvent::new(
             "message digest calculation",
@@ -726,18 +748,9 @@ fn log_ingest(
             "ingestion",
             "success",
             id,
-            format!(
-                "intake item {} archived as {}{note}",
-                crate::quoted(&entry.intake_name),
-                entry.bag
-            ),
+            format!("{origin} archived as {}{note}", entry.bag),
         )
-        .with_data(serde_json::json!({
-            "intake_name": entry.intake_name,
-            "bag": entry.bag,
-            "payload_oxum": entry.payload_oxum,
-            "tag_manifests": tag_manifests,
-        })),
+        .with_data(data),
     ];
     archive.append_events(now, &events)?;
     Ok(())
@@ -758,7 +771,7 @@ fn remove_source(path: &Path, is_dir: bool) -> Result<(), Error> {
 /// Start-up recovery after an interrupted run (the lock is held, so nothing else is
 /// running): discard staging, record published bags that have no register entry, and
 /// log registered items that have no ingestion event. Returns what it did.
-fn recover(
+pub(crate) fn recover(
     archive: &Archive,
     _held: &ArchiveLock,
     clock: &dyn Clock,
@@ -818,7 +831,7 @@ fn recover(
             ));
             continue;
         }
-        let entry = entry_from_bag(archive, &id, &source, &check, clock.now())?;
+        let entry = entry_from_bag(archive, &id, &source, &check, clock.now(), None)?;
         entry.write_once(&archive.register_path(&id))?;
         notes.push(format!("registered {id}, committed by an interrupted run"));
     }
@@ -832,6 +845,8 @@ fn recover(
             clock.now(),
             &entry,
             " (recorded after an interrupted run)",
+            None,
+            serde_json::Value::Null,
         )?;
         notes.push(format!(
             "logged the ingestion of {id}, committed by an interrupted run"
@@ -842,20 +857,17 @@ fn recover(
 
 /// Rebuilds a register entry from a published bag (its dc.json, bag-info and the
 /// digests just verified).
-fn entry_from_bag(
+pub(crate) fn entry_from_bag(
     archive: &Archive,
     id: &str,
     source: &DirSource,
     check: &ValidateReport,
     now: chrono::DateTime<chrono::Utc>,
+    intake_name: Option<&str>,
 ) -> Result<RegisterEntry, Error> {
     let bag = archive.bag_path(id);
-    let dublin_core = source
-        .read("metadata/dc.json")
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null);
     let info = check.bag_info.clone().unwrap_or_default();
+    let dublin_core = dublin_core_of(source, &info);
     let mut files = Vec::new();
     let mut tag_files = BTreeMap::new();
     let mut head = vec![0u8; HEAD_LEN];
@@ -907,8 +919,8 @@ fn entry_from_bag(
         id: id.to_string(),
         archived: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         software: crate::agent(),
-        intake_name: info
-            .first("Internal-Sender-Identifier")
+        intake_name: intake_name
+            .or(info.first("Internal-Sender-Identifier"))
             .unwrap_or(id)
             .to_string(),
         bag: relative_bag_path(archive, id),
@@ -936,4 +948,46 @@ fn read_head(path: &Path, buf: &mut [u8]) -> Result<usize, Error> {
         }
     }
     Ok(n)
+}
+
+/// A bag's Dublin Core record as the register keeps it (JSON of term → values): its
+/// metadata/dc.json, else its metadata/dc.xml, else what bag-info.txt says (Title or
+/// External-Description as dc.title, External-Identifier, Source-Organization as
+/// dc.publisher, Bag-Group-Identifier as dc.relation).
+pub(crate) fn dublin_core_of(
+    source: &dyn BagSource,
+    info: &crate::bagit::BagInfo,
+) -> serde_json::Value {
+    if let Some(v) = source
+        .read("metadata/dc.json")
+        .ok()
+        .and_then(|b| serde_json::from_slice::<DublinCore>(&b).ok())
+        .and_then(|dc| serde_json::to_value(dc).ok())
+    {
+        return v;
+    }
+    if let Some(v) = source
+        .read("metadata/dc.xml")
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| metadata::parse_oai_dc(&t).ok())
+        .and_then(|dc| serde_json::to_value(dc).ok())
+    {
+        return v;
+    }
+    let mut dc = DublinCore::new();
+    let term = |e: metadata::Element| e.term();
+    if let Some(t) = info.first("Title").or(info.first("External-Description")) {
+        dc.push(term(metadata::Element::Title), t);
+    }
+    for v in info.values("External-Identifier") {
+        dc.push(term(metadata::Element::Identifier), v);
+    }
+    for v in info.values("Source-Organization") {
+        dc.push(term(metadata::Element::Publisher), v);
+    }
+    for v in info.values("Bag-Group-Identifier") {
+        dc.push(term(metadata::Element::Relation), v);
+    }
+    serde_json::to_value(dc).unwrap_or(serde_json::Value::Null)
 }

@@ -1,0 +1,429 @@
+//! `export` and `import`: bags to and from other archives, as zip files (or folders).
+//!
+//! Export writes a deterministic zip of one bag (RFC 8493 §4.3: one top-level folder
+//! named after the bag): entries in byte order of their paths, every timestamp
+//! 1980-01-01 00:00, fixed permissions, already-compressed formats stored and the rest
+//! deflated at a fixed level, Zip64 where a file needs it. The same bag gives the same
+//! bytes, so a zip's digest can be recorded and compared.
+//!
+//! Import validates first (a zip is read in place, never extracted before it is found
+//! valid), then extracts into staging, validates the staged copy in full, and commits it
+//! exactly as ingest does. The bag is kept byte for byte: Cairn adds nothing to it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+use crate::bagit::source::BagSource;
+use crate::bagit::{validate, BagPath, Finding, Mode, ValidateOptions};
+use crate::clock::Clock;
+use crate::digest::BUF_SIZE;
+use crate::error::Error;
+use crate::format::{sniff_mime, HEAD_LEN};
+use crate::fs::archive::{identifier_to_folder, Archive};
+use crate::fs::dir::DirSource;
+use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir};
+use crate::fs::events::NewEvent;
+use crate::fs::failpoint;
+use crate::ops::ingest::{entry_from_bag, log_ingest, recover, summarize, ArchiveState};
+use crate::ops::validate::open_source;
+use crate::register::RegisterEntry;
+
+/// Formats that are compressed already: stored as they are, since deflating them
+/// costs time and saves nothing.
+fn already_compressed(mime: &str) -> bool {
+    let m = mime.split(';').next().unwrap_or("").trim();
+    matches!(
+        m,
+        "image/jpeg"
+            | "image/jp2"
+            | "image/jpx"
+            | "image/png"
+            | "image/gif"
+            | "image/webp"
+            | "application/pdf"
+            | "application/zip"
+            | "application/gzip"
+            | "application/x-bzip2"
+            | "application/x-xz"
+            | "application/zstd"
+            | "application/x-7z-compressed"
+            | "video/mp4"
+            | "audio/mpeg"
+    )
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    pub id: String,
+    pub zip: PathBuf,
+    pub entries: usize,
+    pub stored: usize,
+    pub deflated: usize,
+    pub size: u64,
+    pub zip_blake3: String,
+}
+
+/// Writes the bag `id` as a zip at `out` (which must not exist) and logs an "export"
+/// event with the zip's BLAKE3 digest.
+pub fn export(
+    archive: &Archive,
+    id: &str,
+    out: &Path,
+    clock: &dyn Clock,
+) -> Result<ExportReport, Error> {
+    let bag = archive.bag_path(id);
+    if id.contains(['/', '\\']) || id.starts_with('.') || !bag.is_dir() {
+        return Err(Error::Usage(format!(
+            "no bag {} in {}; `cairn list` shows the identifiers",
+            crate::quoted(id),
+            archive.bags.display()
+        )));
+    }
+    if fs::symlink_metadata(out).is_ok() {
+        return Err(Error::AlreadyExists {
+            path: out.to_path_buf(),
+        });
+    }
+    let source = DirSource::open(&bag)?;
+    let mut files = source.list()?;
+    if let Some(bad) = files
+        .iter()
+        .find(|f| f.kind != crate::bagit::source::EntryType::File || !f.utf8)
+    {
+        return Err(Error::Refused {
+            path: bag.join(&bad.path),
+            reason: "not a regular file with a UTF-8 name; run `cairn fixity --id` on this bag"
+                .into(),
+        });
+    }
+    // Byte order of paths: the same on every machine and in every locale.
+    files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    let mimes: std::collections::HashMap<String, String> =
+        RegisterEntry::read(&archive.register_path(id))
+            .map(|e| e.files.into_iter().map(|f| (f.path, f.mime)).collect())
+            .unwrap_or_default();
+
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = parent_dir(out).join(format!(".{name}.cairn-partial-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    let result = (|| {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Error::io("create", &tmp, e))?;
+        let mut zip = ZipWriter::new(BufWriter::with_capacity(BUF_SIZE, file));
+        let (mut stored, mut deflated) = (0, 0);
+        let mut buf = vec![0u8; BUF_SIZE];
+        for f in &files {
+            let disk = BagPath::parse(&f.path)
+                .map_err(|e| Error::Usage(e.to_string()))?
+                .to_fs_path(&bag);
+            let mime = match mimes.get(&f.path) {
+                Some(m) => m.clone(),
+                None => {
+                    let mut head = vec![0u8; HEAD_LEN];
+                    let n = read_up_to(&disk, &mut head)?;
+                    sniff_mime(&head[..n], f.size)
+                }
+            };
+            let method = if already_compressed(&mime) || f.size == 0 {
+                stored += 1;
+                CompressionMethod::Stored
+            } else {
+                deflated += 1;
+                CompressionMethod::Deflated
+            };
+            let options = SimpleFileOptions::default()
+                .compression_method(method)
+                .compression_level(if method == CompressionMethod::Deflated {
+                    Some(6)
+                } else {
+                    None
+                })
+                .last_modified_time(DateTime::default())
+                .unix_permissions(0o644)
+                .large_file(f.size >= u64::from(u32::MAX) - 1024);
+            zip.start_file(format!("{id}/{}", f.path), options)
+                .map_err(|e| Error::io("write zip entry", &tmp, io::Error::other(e)))?;
+            let mut input = File::open(&disk).map_err(|e| Error::io("open", &disk, e))?;
+            loop {
+                let n = match input.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::io("read", &disk, e)),
+                };
+                zip.write_all(&buf[..n])
+                    .map_err(|e| Error::io("write", &tmp, e))?;
+            }
+        }
+        let writer = zip
+            .finish()
+            .map_err(|e| Error::io("finish zip", &tmp, io::Error::other(e)))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io("write", &tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+        Ok((stored, deflated))
+    })();
+    let (stored, deflated) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    rename_no_replace(&tmp, out).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })?;
+    // The digest of what is on disk now, read back.
+    let mut hasher = blake3::Hasher::new();
+    let mut reader = File::open(out).map_err(|e| Error::io("open", out, e))?;
+    let size = io::copy(&mut reader, &mut hasher).map_err(|e| Error::io("read", out, e))?;
+    let digest = hasher.finalize().to_hex().to_string();
+    let event = NewEvent::new(
+        "export",
+        "success",
+        id,
+        format!(
+            "exported as a zip of {} entries to {}",
+            files.len(),
+            out.display()
+        ),
+    )
+    .with_data(serde_json::json!({
+        "zip": out.display().to_string(),
+        "zip_blake3": digest,
+        "zip_size": size,
+        "entries": files.len(),
+    }));
+    archive.append_events(clock.now(), &[event])?;
+    Ok(ExportReport {
+        id: id.to_string(),
+        zip: out.to_path_buf(),
+        entries: files.len(),
+        stored,
+        deflated,
+        size,
+        zip_blake3: digest,
+    })
+}
+
+fn read_up_to(path: &Path, buf: &mut [u8]) -> Result<usize, Error> {
+    let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read", path, e)),
+        }
+    }
+    Ok(n)
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub source: PathBuf,
+    /// The identifier given, when imported.
+    pub id: Option<String>,
+    pub imported: bool,
+    pub files: u64,
+    pub bytes: u64,
+    /// Why it was refused: the bag's (or the zip's) problems.
+    pub problems: Vec<Finding>,
+    pub recovered: Vec<String>,
+}
+
+/// Imports a bag made elsewhere (a zip file or a folder) into the archive.
+pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<ImportReport, Error> {
+    let _lock = archive.lock("import")?;
+    let mut report = ImportReport {
+        source: src.to_path_buf(),
+        id: None,
+        imported: false,
+        files: 0,
+        bytes: 0,
+        problems: Vec::new(),
+        recovered: Vec::new(),
+    };
+    report.recovered = recover(archive, &_lock, clock)?;
+    let limits = archive
+        .config
+        .zip
+        .limits()
+        .map_err(|e| Error::Usage(format!("cairn.toml: {e}")))?;
+    let source = match open_source(src, limits) {
+        Ok(s) => s,
+        Err(Error::Corrupt { path, detail }) => {
+            report.problems.push(Finding::new(
+                path.display().to_string(),
+                crate::bagit::Kind::ZipCorrupt,
+                detail,
+            ));
+            return Ok(report);
+        }
+        Err(e) => return Err(e),
+    };
+
+    // 1. Validate where it is: nothing is written for a bag that is not valid.
+    let check = validate(source.as_ref(), &ValidateOptions::default())?;
+    report.files = check.files;
+    report.bytes = check.bytes;
+    if !check.is_ok() {
+        report.problems = check.problems.into_iter().chain(check.errors).collect();
+        return Ok(report);
+    }
+    if check.holes > 0 {
+        report.problems.push(Finding::new(
+            "fetch.txt",
+            crate::bagit::Kind::NotFetched,
+            format!(
+                "{} files are still to be fetched; fetch them before importing",
+                check.holes
+            ),
+        ));
+        return Ok(report);
+    }
+
+    // 2. An identifier: External-Identifier when present and free.
+    let state = ArchiveState::load(archive)?;
+    let info = check.bag_info.clone().unwrap_or_default();
+    let id = info
+        .first("External-Identifier")
+        .and_then(|e| identifier_to_folder(e).ok())
+        .filter(|id| !state.used.contains(id))
+        .unwrap_or_else(|| state.next_generated(&archive.config.ingest.identifier_prefix));
+
+    // 3. Extract into staging, then read the staged copy back in full.
+    let staging_root = archive.staging();
+    if !staging_root.exists() {
+        fs::create_dir(&staging_root).map_err(|e| Error::io("create", &staging_root, e))?;
+        sync_dir(&archive.bags)?;
+    }
+    let staged = staging_root.join(&id);
+    fs::create_dir(&staged).map_err(|e| Error::io("create staging folder", &staged, e))?;
+    let extracted = extract(source.as_ref(), &staged);
+    let staged_check = extracted.and_then(|_| {
+        let staged_source = DirSource::open(&staged)?;
+        let c = validate(
+            &staged_source,
+            &ValidateOptions {
+                mode: Mode::Full,
+                only_algorithms: None,
+                keep_digests: true,
+            },
+        )?;
+        Ok((staged_source, c))
+    });
+    let (staged_source, staged_check) = match staged_check {
+        Ok((s, c)) if c.is_ok() => (s, c),
+        Ok((_, c)) => {
+            let _ = fs::remove_dir_all(&staged);
+            return Err(Error::VerifyFailed {
+                path: staged,
+                detail: summarize(&c),
+            });
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staged);
+            return Err(e);
+        }
+    };
+    failpoint::hit("import-before-publish");
+
+    // 4. Commit exactly as ingest does.
+    let bag = archive.bag_path(&id);
+    rename_no_replace(&staged, &bag)?;
+    let origin = src
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| src.display().to_string());
+    // The register's digests come from the read-back of the staged copy, now at `bag`.
+    drop(staged_source);
+    let published = DirSource::open(&bag)?;
+    let entry = entry_from_bag(
+        archive,
+        &id,
+        &published,
+        &staged_check,
+        clock.now(),
+        Some(&origin),
+    )?;
+    entry.write_once(&archive.register_path(&id))?;
+    let zip_digest = if source.as_ref().describe().ends_with(".zip") || crate::fs::zip::is_zip(src)
+    {
+        let mut hasher = blake3::Hasher::new();
+        let mut f = File::open(src).map_err(|e| Error::io("open", src, e))?;
+        io::copy(&mut f, &mut hasher).map_err(|e| Error::io("read", src, e))?;
+        Some(hasher.finalize().to_hex().to_string())
+    } else {
+        None
+    };
+    log_ingest(
+        archive,
+        clock.now(),
+        &entry,
+        "",
+        Some(format!(
+            "bag {} imported from {}",
+            crate::quoted(&origin),
+            src.display()
+        )),
+        serde_json::json!({ "imported_from": src.display().to_string(), "zip_blake3": zip_digest }),
+    )?;
+    report.id = Some(id);
+    report.imported = true;
+    Ok(report)
+}
+
+/// Copies every listed file of `source` (and its empty folders) under `dest`, then
+/// fsyncs, deepest folders first. Paths are bag paths, validated again here.
+fn extract(source: &dyn BagSource, dest: &Path) -> Result<(), Error> {
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut dirs: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
+    for entry in source.list()? {
+        let rel = BagPath::parse(&entry.path).map_err(|e| Error::Refused {
+            path: PathBuf::from(&entry.path),
+            reason: e.to_string(),
+        })?;
+        let to = rel.to_fs_path(dest);
+        if let Some(parent) = to.parent() {
+            if !parent.exists() {
+                fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+            }
+            let mut p = parent.to_path_buf();
+            while p.starts_with(dest) && p != dest {
+                dirs.insert(p.clone());
+                if !p.pop() {
+                    break;
+                }
+            }
+        }
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&to)
+            .map_err(|e| Error::io("create", &to, e))?;
+        source
+            .copy_to(&entry.path, &mut out, &[], &mut buf)
+            .map_err(|e| Error::io("extract", &to, e))?;
+        out.sync_all().map_err(|e| Error::io("fsync", &to, e))?;
+    }
+    for d in dirs.iter().rev() {
+        sync_dir(d)?;
+    }
+    sync_dir(dest)
+}
