@@ -360,6 +360,46 @@ fn check_case(name: &str) {
             failures.push(format!("validate: expected {}", describe_expect(e)));
         }
     }
+    // The same findings in the JSON report, with exact names.
+    let (vj, _) = run(
+        &arch,
+        &[("CAIRN_ROOT", arch.as_os_str())],
+        &[
+            OsStr::new("bag"),
+            OsStr::new("validate"),
+            OsStr::new("--json"),
+            zip.as_os_str(),
+        ],
+    );
+    match serde_json::from_str::<Value>(&vj.stdout) {
+        Err(e) => failures.push(format!(
+            "validate --json: stdout is not a JSON report ({e}); exit {:?}, stderr: {}",
+            vj.code,
+            vj.stderr.trim_end()
+        )),
+        Ok(report) => {
+            if report["valid"] != Value::Bool(false) {
+                failures.push(format!("validate --json: valid is {}", report["valid"]));
+            }
+            let problems: Vec<Diag> = report["problems"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|p| Diag {
+                            path: p["path"].as_str().unwrap_or_default().to_string(),
+                            kind: p["kind"].as_str().unwrap_or_default().to_string(),
+                            detail: p["detail"].as_str().unwrap_or_default().to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            for e in &case.expect {
+                if !problems.iter().any(|d| matches(e, d)) {
+                    failures.push(format!("validate --json: expected {}", describe_expect(e)));
+                }
+            }
+        }
+    }
     let after_validate = tree("validate", &mut failures);
     let diff = snapshot_diff(&before, &after_validate);
     if !diff.is_empty() {

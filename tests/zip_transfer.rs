@@ -370,11 +370,21 @@ fn round_trip_export_import_keeps_every_bag_byte_for_byte() {
             ea["dublin_core"], eb["dublin_core"],
             "{id}: Dublin Core differs"
         );
-        assert!(
-            b.events()
-                .iter()
-                .any(|e| e["type"] == "ingestion" && e["object"] == id.as_str()),
-            "{id}: no ingestion event in B"
+        // Chain of custody: B's ingestion event records the BLAKE3 that A's export
+        // event recorded for the same zip.
+        let exported = a
+            .events()
+            .into_iter()
+            .find(|e| e["type"] == "export" && e["object"] == id.as_str())
+            .unwrap();
+        let ingested = b
+            .events()
+            .into_iter()
+            .find(|e| e["type"] == "ingestion" && e["object"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id}: no ingestion event in B"));
+        assert_eq!(
+            ingested["data"]["zip_blake3"], exported["data"]["zip_blake3"],
+            "{id}: the ingestion event records the imported zip's BLAKE3\n{ingested}"
         );
     }
 
