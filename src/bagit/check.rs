@@ -204,15 +204,22 @@ impl Findings {
 pub struct SourceProblem {
     pub kind: Kind,
     pub detail: String,
+    /// Where to report it, when not at the bag path (a zip entry's own name).
+    pub path: Option<String>,
 }
 
 impl SourceProblem {
     pub fn into_io(kind: Kind, detail: impl Into<String>) -> std::io::Error {
+        SourceProblem::at(None, kind, detail)
+    }
+
+    pub fn at(path: Option<String>, kind: Kind, detail: impl Into<String>) -> std::io::Error {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             SourceProblem {
                 kind,
                 detail: detail.into(),
+                path,
             },
         )
     }

@@ -88,6 +88,25 @@ impl ValidateReport {
         self.valid
     }
 
+    /// The report for a bag that could not be read at all (a corrupt zip): invalid,
+    /// with that one problem.
+    pub fn unreadable(problem: Finding) -> ValidateReport {
+        ValidateReport {
+            valid: false,
+            version: None,
+            algorithms: Vec::new(),
+            problems: vec![problem],
+            warnings: Vec::new(),
+            files: 0,
+            bytes: 0,
+            holes: 0,
+            errors: Vec::new(),
+            computed: BTreeMap::new(),
+            bag_info: None,
+            missing_digests: BTreeMap::new(),
+        }
+    }
+
     /// The digest a manifest gives for a payload file that is missing.
     pub fn manifest_digest(&self, path: &str, alg: Algorithm) -> Option<&Digest> {
         self.missing_digests
@@ -916,7 +935,11 @@ fn report_line_issue(file: &str, issue: LineIssue, f: &mut Findings) {
 fn record_read_error(path: &str, e: &io::Error, f: &mut Findings, errors: &mut Vec<Finding>) {
     // A failure the source explained (a zip bomb, a bad CRC) keeps its own kind.
     if let Some(sp) = e.get_ref().and_then(|x| x.downcast_ref::<SourceProblem>()) {
-        f.problem(path, sp.kind, sp.detail.clone());
+        f.problem(
+            sp.path.as_deref().unwrap_or(path),
+            sp.kind,
+            sp.detail.clone(),
+        );
         return;
     }
     // Permission problems are the operator's to fix (exit 3); any other read failure of

@@ -436,7 +436,11 @@ fn run_validate(args: ValidateArgs) -> u8 {
         only_algorithms: None,
         keep_digests: false,
     };
-    let report = match validate_bag(&args.bag, &opts) {
+    let limits = match cairn::ops::validate::ambient_zip_limits() {
+        Ok(l) => l,
+        Err(e) => return error_exit("bag validate", &e),
+    };
+    let report = match validate_bag(&args.bag, &opts, limits) {
         Ok(r) => r,
         Err(e) => return error_exit("bag validate", &e),
     };

@@ -126,8 +126,23 @@ impl ZipSource {
     }
 
     fn scan(&mut self) -> Result<(), Error> {
+        // Duplicate names, which the zip reader collapses into one entry.
+        let raw_names = central_directory_names(&self.path);
+        let mut dupes: BTreeSet<String> = BTreeSet::new();
+        if let Some(names) = &raw_names {
+            let mut once: BTreeSet<&[u8]> = BTreeSet::new();
+            for n in names {
+                if !once.insert(n) {
+                    dupes.insert(String::from_utf8_lossy(n).into_owned());
+                }
+            }
+        }
         let mut archive = self.archive.lock().map_err(|_| poisoned(&self.path))?;
-        let count = archive.len();
+        let count = raw_names
+            .as_ref()
+            .map(|n| n.len())
+            .unwrap_or(0)
+            .max(archive.len());
         if count as u64 > self.limits.max_entries {
             drop(archive);
             self.problem(
@@ -262,6 +277,15 @@ impl ZipSource {
             });
         }
         drop(archive);
+        for d in &dupes {
+            problems.push(Finding::new(
+                d.as_str(),
+                Kind::ZipDuplicateEntry,
+                "the zip holds two entries with this name; which one is meant cannot be known (tools disagree)",
+            ));
+            let trimmed = d.trim_end_matches('/');
+            seen.retain(|s| s.name != trimmed);
+        }
         if total > self.limits.max_total_size {
             problems.push(Finding::new(
                 "",
@@ -417,6 +441,67 @@ fn zip_error(rel: &str, e: zip::result::ZipError) -> io::Error {
     )
 }
 
+/// The raw names in a zip's central directory, in order, duplicates included. The zip
+/// reader keeps one entry per name, so a duplicate (the classic way to make two tools
+/// see two different files) is only visible here. Reads only the end of the file and
+/// the central directory; `None` when they cannot be found (the reader reports that).
+fn central_directory_names(path: &Path) -> Option<Vec<Vec<u8>>> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    // The end-of-central-directory record is in the last 64 KiB + 22 bytes.
+    let tail_len = len.min(65_557);
+    f.seek(SeekFrom::Start(len - tail_len)).ok()?;
+    let mut tail = vec![0u8; tail_len as usize];
+    f.read_exact(&mut tail).ok()?;
+    let eocd = tail.windows(4).rposition(|w| w == b"PK\x05\x06")?;
+    let rec = tail.get(eocd..eocd + 22)?;
+    let le16 = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as u64;
+    let le32 = |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as u64;
+    let le64 = |b: &[u8], o: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[o..o + 8]);
+        u64::from_le_bytes(a)
+    };
+    let (mut count, mut size, mut offset) = (le16(rec, 10), le32(rec, 12), le32(rec, 16));
+    if count == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF {
+        // Zip64: the locator sits just before the EOCD and points at the Zip64 record.
+        let loc = eocd.checked_sub(20)?;
+        let locator = tail.get(loc..loc + 20)?;
+        if &locator[..4] != b"PK\x06\x07" {
+            return None;
+        }
+        let z64 = le64(locator, 8);
+        f.seek(SeekFrom::Start(z64)).ok()?;
+        let mut r = [0u8; 56];
+        f.read_exact(&mut r).ok()?;
+        if &r[..4] != b"PK\x06\x06" {
+            return None;
+        }
+        count = le64(&r, 32);
+        size = le64(&r, 40);
+        offset = le64(&r, 48);
+    }
+    if offset.checked_add(size)? > len || size > 1 << 32 {
+        return None;
+    }
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    let mut cd = vec![0u8; size as usize];
+    f.read_exact(&mut cd).ok()?;
+    let mut names = Vec::new();
+    let mut p = 0usize;
+    while p + 46 <= cd.len() && &cd[p..p + 4] == b"PK\x01\x02" {
+        let (n, x, c) = (
+            le16(&cd, p + 28) as usize,
+            le16(&cd, p + 30) as usize,
+            le16(&cd, p + 32) as usize,
+        );
+        names.push(cd.get(p + 46..p + 46 + n)?.to_vec());
+        p += 46 + n + x + c;
+    }
+    (names.len() as u64 == count).then_some(names)
+}
+
 /// Counts inflated bytes: refuses more than the header declared (a lying header) or
 /// more than the limits, and turns the zip reader's CRC failure into its own kind.
 struct Counted<'a, R: Read> {
@@ -430,18 +515,26 @@ struct Counted<'a, R: Read> {
 
 impl<R: Read> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let entry = Some(format!("{}/{}", self.source.top, self.rel));
         let n = self.inner.read(buf).map_err(|e| {
             let text = e.to_string();
-            if text.to_ascii_lowercase().contains("checksum") || text.to_ascii_lowercase().contains("crc") {
-                SourceProblem::into_io(Kind::ZipCrcMismatch, format!("the entry's CRC-32 does not match its content: damaged in the zip ({text})"))
+            let lower = text.to_ascii_lowercase();
+            if lower.contains("checksum") || lower.contains("crc") {
+                SourceProblem::at(entry.clone(), Kind::ZipCrcMismatch, format!("the entry's CRC-32 does not match its content: damaged in the zip ({text})"))
+            } else if lower.contains("larger than its declared") {
+                SourceProblem::at(
+                    entry.clone(),
+                    Kind::ZipBomb,
+                    format!("inflates past the {} bytes its header declares: the header lies, so the entry is refused", self.declared),
+                )
             } else {
-                SourceProblem::into_io(Kind::ZipCorrupt, format!("the entry cannot be inflated: {text}"))
+                SourceProblem::at(entry.clone(), Kind::ZipCorrupt, format!("the entry cannot be inflated: {text}"))
             }
         })?;
         self.read += n as u64;
         let limits = &self.source.limits;
         let total = self.source.inflated.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-        let bomb = |detail: String| Err(SourceProblem::into_io(Kind::ZipBomb, detail));
+        let bomb = |detail: String| Err(SourceProblem::at(entry.clone(), Kind::ZipBomb, detail));
         if self.read > self.declared {
             return bomb(format!(
                 "inflates past the {} bytes its header declares: the header lies, so the entry is refused",

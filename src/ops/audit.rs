@@ -340,6 +340,23 @@ pub fn audit(
 /// entry, agreement with it.
 pub fn verify(bag: &Path, against: Option<&Path>) -> Result<BagCheck, Error> {
     let entry = against.map(RegisterEntry::read).transpose()?;
-    let source = crate::ops::validate::open_source(bag, crate::fs::zip::ZipLimits::default())?;
+    let limits = crate::ops::validate::ambient_zip_limits()?;
+    let source = match crate::ops::validate::open_source(bag, limits) {
+        Ok(s) => s,
+        Err(Error::Corrupt { path, detail }) => {
+            return Ok(BagCheck {
+                findings: vec![crate::ops::check::FixityFinding::new(
+                    crate::ops::check::FixityKind::Structure,
+                    path.display().to_string(),
+                    format!("zip-corrupt: {detail}"),
+                )],
+                errors: Vec::new(),
+                files: 0,
+                bytes: 0,
+                algorithms: Vec::new(),
+            })
+        }
+        Err(e) => return Err(e),
+    };
     check_bag(source.as_ref(), None, entry.as_ref())
 }
