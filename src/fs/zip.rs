@@ -166,7 +166,8 @@ impl ZipSource {
         let mut seen: Vec<Seen> = Vec::with_capacity(count);
         let mut problems: Vec<Finding> = Vec::new();
         let mut total: u64 = 0;
-        for index in 0..count {
+        // The reader's own entries (duplicates collapsed: they were counted above).
+        for index in 0..archive.len() {
             let f = match archive.by_index_raw(index) {
                 Ok(f) => f,
                 Err(e) => {

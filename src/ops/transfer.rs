@@ -186,6 +186,8 @@ pub fn export(
     rename_no_replace(&tmp, out).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })?;
+    // Events say where the zip is, whatever path was typed.
+    let out_abs = fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
     // The digest of what is on disk now, read back.
     let mut hasher = blake3::Hasher::new();
     let mut reader = File::open(out).map_err(|e| Error::io("open", out, e))?;
@@ -198,11 +200,11 @@ pub fn export(
         format!(
             "exported as a zip of {} entries to {}",
             files.len(),
-            out.display()
+            out_abs.display()
         ),
     )
     .with_data(serde_json::json!({
-        "zip": out.display().to_string(),
+        "zip": out_abs.display().to_string(),
         "zip_blake3": digest,
         "zip_size": size,
         "entries": files.len(),
@@ -372,6 +374,7 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
     } else {
         None
     };
+    let src_abs = fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf());
     log_ingest(
         archive,
         clock.now(),
@@ -380,9 +383,9 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
         Some(format!(
             "bag {} imported from {}",
             crate::quoted(&origin),
-            src.display()
+            src_abs.display()
         )),
-        serde_json::json!({ "imported_from": src.display().to_string(), "zip_blake3": zip_digest }),
+        serde_json::json!({ "imported_from": src_abs.display().to_string(), "zip_blake3": zip_digest }),
     )?;
     report.id = Some(id);
     report.imported = true;
