@@ -16,6 +16,42 @@ pub struct SourceFile {
     /// Path relative to the walked root, `/`-separated, validated.
     pub rel: String,
     pub size: u64,
+    /// Modification time when listed: with the size, what tells that the file
+    /// changed while it was being read.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+impl SourceFile {
+    /// A file given directly (not found by a walk).
+    pub fn single(disk: &Path, rel: &str, meta: &std::fs::Metadata) -> SourceFile {
+        SourceFile {
+            disk: disk.to_path_buf(),
+            rel: rel.to_string(),
+            size: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    /// Checks, after reading `read` bytes, that the file is still as it was listed:
+    /// same size, same modification time. A writer appending to it, or rewriting it in
+    /// place, while it was read would otherwise leave a digest of bytes that were never
+    /// all there at once recorded as the truth.
+    pub fn check_unchanged(&self, read: u64) -> Result<(), crate::error::Error> {
+        let now = std::fs::metadata(&self.disk)
+            .map_err(|e| crate::error::Error::io("stat", &self.disk, e))?;
+        if read != self.size || now.len() != self.size || now.modified().ok() != self.modified {
+            return Err(crate::error::Error::io(
+                "read",
+                &self.disk,
+                std::io::Error::other(format!(
+                    "the file changed while it was being read ({} bytes when listed, {read} read, {} now); nothing was recorded, run again when it is stable",
+                    self.size,
+                    now.len()
+                )),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The result of walking a source folder.
@@ -83,12 +119,16 @@ pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
         } else if ft.is_dir() {
             walk.dirs.push(rel);
         } else if ft.is_file() {
-            let size = item
+            let meta = item
                 .metadata()
-                .map_err(|e| Error::io("stat", &disk, e.into()))?
-                .len();
-            walk.total_bytes += size;
-            walk.files.push(SourceFile { disk, rel, size });
+                .map_err(|e| Error::io("stat", &disk, e.into()))?;
+            walk.total_bytes += meta.len();
+            walk.files.push(SourceFile {
+                disk,
+                rel,
+                size: meta.len(),
+                modified: meta.modified().ok(),
+            });
         } else {
             walk.refused
                 .push((disk, "not a regular file (fifo, socket or device)".into()));

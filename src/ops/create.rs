@@ -165,11 +165,7 @@ fn create_copy(src: &Path, dest: &Path, opts: &CreateOptions) -> Result<CreateRe
                 reason: "the name is not valid UTF-8".into(),
             })?;
         Walk {
-            files: vec![SourceFile {
-                disk: src.to_path_buf(),
-                rel: name.to_string(),
-                size: src_meta.len(),
-            }],
+            files: vec![SourceFile::single(src, name, &src_meta)],
             total_bytes: src_meta.len(),
             ..Default::default()
         }
@@ -326,9 +322,7 @@ fn copy_files(
                 let mut head = HeadCapture::new(if sniff { HEAD_LEN } else { 0 });
                 let digests = copy_and_hash(input, Tee(&output, &mut head), algs, buf)
                     .map_err(|e| Error::io("copy", &f.disk, e))?;
-                if digests.len != f.size {
-                    return Err(changed_while_reading(&f.disk, f.size, digests.len));
-                }
+                f.check_unchanged(digests.len)?;
                 output.sync_all().map_err(|e| Error::io("fsync", &to, e))?;
                 failpoint::hit("create-copy-file");
                 let mime = sniff.then(|| sniff_mime(&head.bytes, digests.len));
@@ -368,16 +362,6 @@ impl io::Write for Tee<'_> {
     fn flush(&mut self) -> io::Result<()> {
         (&*self.0).flush()
     }
-}
-
-fn changed_while_reading(path: &Path, expected: u64, got: u64) -> Error {
-    Error::io(
-        "read",
-        path,
-        io::Error::other(format!(
-            "the file changed while it was being read ({expected} bytes when listed, {got} read); nothing was recorded, run again when it is stable"
-        )),
-    )
 }
 
 /// Writes bag-info, manifests, extra tag files, tag manifests and, last, bagit.txt.
@@ -540,9 +524,7 @@ fn create_in_place(src: &Path, opts: &CreateOptions) -> Result<CreateReport, Err
                 let input = File::open(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
                 let d =
                     hash_reader(input, &algs, buf).map_err(|e| Error::io("read", &f.disk, e))?;
-                if d.len != f.size {
-                    return Err(changed_while_reading(&f.disk, f.size, d.len));
-                }
+                f.check_unchanged(d.len)?;
                 Ok((
                     payload_path(&f.rel)?,
                     BuiltFile {

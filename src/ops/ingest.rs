@@ -346,11 +346,7 @@ fn ingest_item(
         walk_source(path, &[SIDECAR_NAME])?
     } else {
         Walk {
-            files: vec![SourceFile {
-                disk: path.to_path_buf(),
-                rel: name.to_string(),
-                size: meta.len(),
-            }],
+            files: vec![SourceFile::single(path, name, &meta)],
             total_bytes: meta.len(),
             ..Default::default()
         }
