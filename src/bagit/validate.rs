@@ -91,11 +91,18 @@ impl ValidateReport {
     /// The report for a bag that could not be read at all (a corrupt zip): invalid,
     /// with that one problem.
     pub fn unreadable(problem: Finding) -> ValidateReport {
+        let mut r = ValidateReport::empty();
+        r.problems.push(problem);
+        r
+    }
+
+    /// A report with nothing found yet (and not yet valid).
+    fn empty() -> ValidateReport {
         ValidateReport {
             valid: false,
             version: None,
             algorithms: Vec::new(),
-            problems: vec![problem],
+            problems: Vec::new(),
             warnings: Vec::new(),
             files: 0,
             bytes: 0,
@@ -193,20 +200,7 @@ const KEEP_TAG_BYTES: usize = 1 << 20;
 /// Validates a bag.
 pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<ValidateReport, Error> {
     let mut f = Findings::default();
-    let mut report = ValidateReport {
-        valid: false,
-        version: None,
-        algorithms: Vec::new(),
-        problems: Vec::new(),
-        warnings: Vec::new(),
-        files: 0,
-        bytes: 0,
-        holes: 0,
-        errors: Vec::new(),
-        computed: BTreeMap::new(),
-        bag_info: None,
-        missing_digests: BTreeMap::new(),
-    };
+    let mut report = ValidateReport::empty();
     let mut errors: Vec<Finding> = Vec::new();
     f.problems.extend(source.problems());
     if source.fatal() {
