@@ -187,6 +187,44 @@ impl Archive {
         }
     }
 
+    /// Waits for a shared hold on the archive lock. Ingest and import hold it
+    /// exclusively while they commit, so a reader that holds it (audit) never sees an
+    /// item half-committed: a bag without its register entry, an entry without events.
+    pub fn wait_shared(&self) -> Result<Option<File>, Error> {
+        let path = self.manifests.join(LOCK_FILE);
+        match File::open(&path) {
+            Ok(f) => {
+                f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
+                Ok(Some(f))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("open lock file", &path, e)),
+        }
+    }
+
+    /// Whether an ingest or import is committing right now (holds the archive lock).
+    pub fn commit_in_progress(&self) -> bool {
+        matches!(self.lock_shared(), Err(Error::Locked { .. }))
+    }
+
+    /// The event log's bytes, read under the shared log lock (no append half-read).
+    pub fn read_events_bytes(&self) -> Result<Vec<u8>, Error> {
+        let path = self.manifests.join(LOG_LOCK_FILE);
+        let _guard = match File::open(&path) {
+            Ok(f) => {
+                f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
+                Some(f)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("open lock file", &path, e)),
+        };
+        match std::fs::read(self.events_path()) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::io("read", self.events_path(), e)),
+        }
+    }
+
     /// Takes the archive lock (held by ingest for its whole run) without waiting.
     /// Held until the returned guard drops, or the process dies: the kernel releases
     /// flock locks of dead processes, so a crash never leaves the archive locked.

@@ -76,13 +76,21 @@ pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
         .min_depth(1)
         .into_iter();
     while let Some(item) = it.next() {
-        let item = item.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_path_buf();
-            let io = e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-            Error::io("read folder", path, io)
-        })?;
+        // Anything below the root that cannot be read (a folder without execute
+        // permission, a file that cannot be stat'ed) is refused by name, like a link:
+        // the item is refused, the run goes on.
+        let item = match item {
+            Ok(i) => i,
+            Err(e) => {
+                let path = e.path().unwrap_or(root).to_path_buf();
+                let why = e
+                    .io_error()
+                    .map(|io| format!("cannot read: {io}"))
+                    .unwrap_or_else(|| "a filesystem loop".into());
+                walk.refused.push((path, why));
+                continue;
+            }
+        };
         let disk = item.path().to_path_buf();
         let Ok(rel_path) = disk.strip_prefix(root) else {
             continue;
@@ -119,9 +127,13 @@ pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
         } else if ft.is_dir() {
             walk.dirs.push(rel);
         } else if ft.is_file() {
-            let meta = item
-                .metadata()
-                .map_err(|e| Error::io("stat", &disk, e.into()))?;
+            let meta = match item.metadata() {
+                Ok(m) => m,
+                Err(e) => {
+                    walk.refused.push((disk, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
             walk.total_bytes += meta.len();
             walk.files.push(SourceFile {
                 disk,

@@ -95,11 +95,10 @@ pub fn audit(
     clock: &dyn Clock,
 ) -> Result<AuditReport, Error> {
     let now = clock.now();
-    let bytes = match std::fs::read(archive.events_path()) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::io("read", archive.events_path(), e)),
-    };
+    // A consistent view: no ingest or import is half-way through a commit while the
+    // audit reads (it waits for one to finish), and no append is half-read.
+    let _shared = archive.wait_shared()?;
+    let bytes = archive.read_events_bytes()?;
     let chain = crate::fs::events::verify_chain(&bytes);
     let mut discrepancies = Vec::new();
 

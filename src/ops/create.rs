@@ -320,8 +320,18 @@ fn copy_files(
                     .open(&to)
                     .map_err(|e| Error::io("create", &to, e))?;
                 let mut head = HeadCapture::new(if sniff { HEAD_LEN } else { 0 });
-                let digests = copy_and_hash(input, Tee(&output, &mut head), algs, buf)
-                    .map_err(|e| Error::io("copy", &f.disk, e))?;
+                let mut tee = Tee {
+                    out: &output,
+                    head: &mut head,
+                    write_failed: false,
+                };
+                let copied = copy_and_hash(input, &mut tee, algs, buf);
+                let digests = match copied {
+                    Ok(d) => d,
+                    // A write failure (no space, file too large) is the archive's.
+                    Err(e) if tee.write_failed => return Err(Error::io("write", &to, e)),
+                    Err(e) => return Err(Error::io("read", &f.disk, e)),
+                };
                 f.check_unchanged(digests.len)?;
                 output.sync_all().map_err(|e| Error::io("fsync", &to, e))?;
                 failpoint::hit("create-copy-file");
@@ -349,18 +359,27 @@ impl HeadCapture {
 }
 
 /// Writes to a file and keeps the head of the stream.
-struct Tee<'a>(&'a File, &'a mut HeadCapture);
+/// Remembers whether writing failed, so that a full disk is blamed on the archive and
+/// not on the file being read.
+struct Tee<'a> {
+    out: &'a File,
+    head: &'a mut HeadCapture,
+    write_failed: bool,
+}
 
 impl io::Write for Tee<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = (&*self.0).write(data)?;
-        let room = self.1.limit - self.1.bytes.len();
-        self.1.bytes.extend_from_slice(&data[..n.min(room)]);
+        let n = self
+            .out
+            .write(data)
+            .inspect_err(|_| self.write_failed = true)?;
+        let room = self.head.limit - self.head.bytes.len();
+        self.head.bytes.extend_from_slice(&data[..n.min(room)]);
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        (&*self.0).flush()
+        self.out.flush().inspect_err(|_| self.write_failed = true)
     }
 }
 

@@ -90,6 +90,10 @@ pub struct FixityReport {
     pub due_not_reached: usize,
     pub bytes: u64,
     pub seconds: f64,
+    /// Bags without a register entry skipped because an ingest or import was
+    /// committing (they are checked by a later run once registered).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_in_flight: Vec<String>,
 }
 
 impl FixityReport {
@@ -205,6 +209,7 @@ pub fn fixity(
         due_not_reached: 0,
         bytes: 0,
         seconds: 0.0,
+        skipped_in_flight: Vec::new(),
     };
     for (i, id) in order.iter().enumerate() {
         // Budgets are checked between bags: a bag is never left half-checked.
@@ -217,7 +222,10 @@ pub fn fixity(
             report.due_not_reached = due_count.saturating_sub(i);
             break;
         }
-        let result = check_one(archive, id, opts, limiter.clone())?;
+        let Some(result) = check_one(archive, id, opts, limiter.clone())? else {
+            report.skipped_in_flight.push(id.clone());
+            continue;
+        };
         report.bytes += result.bytes;
         log_check(archive, clock, &result)?;
         report.checked.push(result);
@@ -231,10 +239,16 @@ fn check_one(
     id: &str,
     opts: &FixityOptions,
     limiter: Option<Arc<RateLimiter>>,
-) -> Result<BagResult, Error> {
+) -> Result<Option<BagResult>, Error> {
     let t0 = Instant::now();
     let register_path = archive.register_path(id);
     let mut findings = Vec::new();
+    // A bag without a register entry may be one an ingest or import is committing right
+    // now (published, not yet registered): skip it then. When no commit holds the lock,
+    // the register is final, so it is read again before the bag is called unregistered.
+    if !register_path.exists() && archive.commit_in_progress() {
+        return Ok(None);
+    }
     let entry = if register_path.exists() {
         match RegisterEntry::read(&register_path) {
             Ok(e) => Some(e),
@@ -265,19 +279,19 @@ fn check_one(
             "",
             format!("the register lists {id}, but {} is gone", bag.display()),
         ));
-        return Ok(result(id, findings, Vec::new(), 0, 0, t0));
+        return Ok(Some(result(id, findings, Vec::new(), 0, 0, t0)));
     }
     let source = DirSource::open(&bag)?.with_limiter(limiter);
     let check: BagCheck = check_bag(&source, opts.algorithms.as_deref(), entry.as_ref())?;
     findings.extend(check.findings);
-    Ok(result(
+    Ok(Some(result(
         id,
         findings,
         check.errors,
         check.files,
         check.bytes,
         t0,
-    ))
+    )))
 }
 
 fn result(
