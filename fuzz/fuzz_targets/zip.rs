@@ -1,0 +1,63 @@
+#![no_main]
+//! A zipped bag: ZipSource::open with small limits, then full validation. Memory and
+//! time stay bounded because the limits are small and the input is at most -max_len.
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use cairn::bagit::source::BagSource;
+use cairn::bagit::{validate, Mode, ValidateOptions};
+use cairn::fs::zip::{ZipLimits, ZipSource};
+use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+
+const LIMITS: ZipLimits = ZipLimits {
+    max_entry_size: 1 << 20,
+    max_total_size: 4 << 20,
+    max_ratio: 200,
+    max_entries: 256,
+};
+
+fn scratch() -> &'static PathBuf {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("input.zip");
+        (dir, path)
+    })
+    .1
+}
+
+fuzz_target!(|data: &[u8]| {
+    let path = scratch();
+    std::fs::write(path, data).expect("write the input");
+    let Ok(src) = ZipSource::open(path, LIMITS) else {
+        return;
+    };
+    let _ = src.bag_name();
+    if let Ok(list) = src.list() {
+        // Hostile names are reported and left out, so every listed name is a safe path.
+        for e in &list {
+            match cairn::bagit::BagPath::parse(&e.path) {
+                Ok(p) => common::check_bag_path(&p),
+                Err(problem) => panic!("listed zip entry {:?} is unsafe: {problem}", e.path),
+            }
+        }
+    }
+    for mode in [Mode::Full, Mode::Fast] {
+        let opts = ValidateOptions {
+            mode,
+            ..ValidateOptions::default()
+        };
+        if let Ok(report) = validate(&src, &opts) {
+            if report.valid {
+                assert!(
+                    report.problems.is_empty(),
+                    "valid with problems: {:?}",
+                    report.problems
+                );
+            }
+        }
+    }
+});
