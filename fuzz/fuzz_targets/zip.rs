@@ -37,12 +37,23 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = src.bag_name();
     if let Ok(list) = src.list() {
-        // Hostile names are reported and left out, so every listed name is a safe path.
+        // Hostile names are reported and left out, so every listed name, under the bag's
+        // top-level folder (the path it is extracted to), is a safe path. The
+        // bag-relative part alone may begin with `~` or look like `C:x`: harmless below
+        // the folder, so only escapes and malformed segments are checked there.
         for e in &list {
-            match cairn::bagit::BagPath::parse(&e.path) {
+            let full = format!("{}/{}", src.bag_name(), e.path);
+            match cairn::bagit::BagPath::parse(&full) {
                 Ok(p) => common::check_bag_path(&p),
-                Err(problem) => panic!("listed zip entry {:?} is unsafe: {problem}", e.path),
+                Err(problem) => panic!("listed zip entry {full:?} is unsafe: {problem}"),
             }
+            let p = &e.path;
+            assert!(
+                !p.starts_with('/')
+                    && !p.split(['/', '\\']).any(|seg| seg == "..")
+                    && !p.split('/').any(|seg| seg.is_empty() || seg == "."),
+                "listed zip entry {p:?} is malformed or escapes"
+            );
         }
     }
     for mode in [Mode::Full, Mode::Fast] {
