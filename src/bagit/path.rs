@@ -34,6 +34,8 @@ pub enum PathProblem {
     NonCanonical,
     #[error("NUL bytes cannot appear in a file name")]
     Nul,
+    #[error("a path cannot begin with a space or tab: a manifest line could not tell it from the separator")]
+    LeadingWhitespace,
 }
 
 impl PathProblem {
@@ -41,7 +43,10 @@ impl PathProblem {
     pub fn escapes(self) -> bool {
         !matches!(
             self,
-            PathProblem::Empty | PathProblem::NonCanonical | PathProblem::Nul
+            PathProblem::Empty
+                | PathProblem::NonCanonical
+                | PathProblem::Nul
+                | PathProblem::LeadingWhitespace
         )
     }
 }
@@ -56,6 +61,11 @@ impl BagPath {
         }
         if path.contains('\0') {
             return Err(PathProblem::Nul);
+        }
+        // RFC 8493 separates checksum and path by one or more spaces or tabs, so a path
+        // that begins with one cannot be written in a manifest unambiguously.
+        if path.starts_with([' ', '\t']) {
+            return Err(PathProblem::LeadingWhitespace);
         }
         if path.starts_with('/') {
             return Err(PathProblem::Absolute);
@@ -209,6 +219,8 @@ mod tests {
             ("data/./x", NonCanonical),
             ("data/x/", NonCanonical),
             ("data/a\0b", Nul),
+            (" x", LeadingWhitespace),
+            ("\tdata/x", LeadingWhitespace),
         ];
         for (p, want) in cases {
             assert_eq!(BagPath::parse(p), Err(want), "{p:?}");

@@ -112,7 +112,8 @@ pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
             continue;
         };
         let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
-        if let Err(p) = BagPath::parse(&rel) {
+        // Checked as it will stand in the bag, under data/.
+        if let Err(p) = BagPath::parse(&format!("data/{rel}")) {
             walk.refused
                 .push((disk, format!("the name cannot be a safe bag path: {p}")));
             continue;

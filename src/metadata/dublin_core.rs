@@ -352,6 +352,12 @@ fn suggest_term(name: &str) -> Option<&'static str> {
     if let Some(t) = TERMS.iter().find(|t| t.local.eq_ignore_ascii_case(local)) {
         return Some(t.full);
     }
+    // No term is within 3 edits of a name much longer than every term: skip the
+    // quadratic distance, which a hostile sheet with megabyte headers would make slow.
+    let longest = TERMS.iter().map(|t| t.full.len()).max().unwrap_or(0);
+    if lower.len() > longest + 3 {
+        return None;
+    }
     let (best, distance) = TERMS
         .iter()
         .map(|t| {
