@@ -109,6 +109,19 @@ enum Command {
     /// committed as ingest commits, with a register entry and events.
     #[command(after_help = EXIT_CODES_HELP)]
     Import(ImportArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// For example: `cairn completions bash > /etc/bash_completion.d/cairn`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the manual page (roff) for cairn and each of its commands.
+    ///
+    /// For example: `cairn man > cairn.1 && man ./cairn.1`.
+    Man,
 }
 
 #[derive(Args)]
@@ -337,6 +350,12 @@ pub fn run() -> ExitCode {
         Command::Verify(args) => check_cmds::run_verify(args),
         Command::Export(args) => archive_cmds::run_export(args),
         Command::Import(args) => archive_cmds::run_import(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "cairn", &mut std::io::stdout());
+            exit::OK
+        }
+        Command::Man => run_man(),
     };
     ExitCode::from(code)
 }
@@ -547,4 +566,27 @@ pub(super) fn print_json<T: serde::Serialize>(value: &T) {
     // Serialising plain report structs cannot fail; a closed pipe is not worth a panic.
     let _ = serde_json::to_writer_pretty(&mut out, value);
     let _ = writeln!(out);
+}
+
+/// Renders the manual pages: cairn(1), then one section per command, in one roff
+/// stream (so that `man ./cairn.1` shows everything).
+fn run_man() -> u8 {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut out: Vec<u8> = Vec::new();
+    let mut render = |c: clap::Command| clap_mangen::Man::new(c).render(&mut out);
+    let mut result = render(cmd.clone());
+    for sub in cmd.get_subcommands() {
+        let name = format!("cairn-{}", sub.get_name());
+        result = result.and_then(|_| render(sub.clone().name(name)));
+    }
+    match result {
+        Ok(()) => {
+            let _ = std::io::stdout().write_all(&out);
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("cairn: man: {e}");
+            exit::OPERATIONAL
+        }
+    }
 }
