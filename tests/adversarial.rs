@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 
+mod common;
+
 /// Hostile inputs tried, over every test of this file.
 static HOSTILE: AtomicUsize = AtomicUsize::new(0);
 
@@ -139,34 +141,7 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 /// line, 64 zeros for the first; `seq` counts from 1. Returns the events.
 fn check_chain(root: &Path, context: &str) -> Vec<serde_json::Value> {
     let log = fs::read(root.join("manifests/events.jsonl")).unwrap_or_default();
-    assert!(
-        log.is_empty() || log.ends_with(b"\n"),
-        "{context}: the event log ends mid-line"
-    );
-    let mut prev = "0".repeat(64);
-    let mut events = Vec::new();
-    for (i, line) in log
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .enumerate()
-    {
-        let ev: serde_json::Value = serde_json::from_slice(line).expect("event is JSON");
-        assert_eq!(
-            ev["prev"].as_str(),
-            Some(prev.as_str()),
-            "{context}: chain broken at line {}",
-            i + 1
-        );
-        assert_eq!(
-            ev["seq"].as_u64(),
-            Some(i as u64 + 1),
-            "{context}: seq at line {}",
-            i + 1
-        );
-        prev = blake3::hash(line).to_hex().to_string();
-        events.push(ev);
-    }
-    events
+    common::check_event_chain(&log, context)
 }
 
 /// The invariants that hold whenever no cairn process runs. Returns the register

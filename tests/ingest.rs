@@ -187,31 +187,7 @@ impl Arch {
 }
 
 fn check_chain(bytes: &[u8]) -> Vec<Value> {
-    if bytes.is_empty() {
-        return Vec::new();
-    }
-    assert!(bytes.ends_with(b"\n"), "events.jsonl does not end with LF");
-    let mut prev = GENESIS.to_string();
-    let mut out = Vec::new();
-    for (i, line) in bytes[..bytes.len() - 1].split(|&b| b == b'\n').enumerate() {
-        let v: Value = serde_json::from_slice(line)
-            .unwrap_or_else(|e| panic!("events.jsonl line {} is not JSON: {e}", i + 1));
-        assert_eq!(
-            v["prev"].as_str(),
-            Some(prev.as_str()),
-            "events.jsonl line {}: prev is not the BLAKE3 of the line before",
-            i + 1
-        );
-        assert_eq!(
-            v["seq"].as_u64(),
-            Some(i as u64 + 1),
-            "events.jsonl line {}: seq",
-            i + 1
-        );
-        prev = blake3_hex(line);
-        out.push(v);
-    }
-    out
+    common::check_event_chain(bytes, "events.jsonl")
 }
 
 // ---------------------------------------------------------------------------------------

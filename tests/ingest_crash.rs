@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use assert_cmd::cargo::CommandCargoExt;
 
+mod common;
+
 const ITEMS: usize = 6;
 const FILES_PER_ITEM: usize = 60;
 
@@ -124,36 +126,13 @@ fn check_invariants(root: &Path, context: &str) -> Vec<String> {
         );
     }
     let log = fs::read(manifests.join("events.jsonl")).unwrap_or_default();
-    assert!(
-        log.is_empty() || log.ends_with(b"\n"),
-        "{context}: the event log ends mid-line"
-    );
-    let mut prev = "0".repeat(64);
-    for (i, line) in log
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .enumerate()
-    {
-        let ev: serde_json::Value = serde_json::from_slice(line).expect("event is JSON");
-        assert_eq!(
-            ev["prev"].as_str(),
-            Some(prev.as_str()),
-            "{context}: chain broken at line {}",
-            i + 1
-        );
-        assert_eq!(
-            ev["seq"].as_u64(),
-            Some(i as u64 + 1),
-            "{context}: seq at line {}",
-            i + 1
-        );
+    for (i, ev) in common::check_event_chain(&log, context).iter().enumerate() {
         let object = ev["object"].as_str().unwrap_or_default();
         assert!(
             object.is_empty() || bags.contains(object),
             "{context}: event {} names {object}, which has no bag",
             i + 1
         );
-        prev = blake3::hash(line).to_hex().to_string();
     }
     intake_names.sort();
     intake_names

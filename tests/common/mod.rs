@@ -434,3 +434,37 @@ pub fn create(src: &Path, dest: &Path, extra: &[&str]) -> Run {
 pub fn path_bytes(p: &Path) -> Vec<u8> {
     p.as_os_str().to_os_string().into_vec()
 }
+
+/// Checks the event log's hash chain independently of Cairn: the log ends with a
+/// newline, every line is JSON, `seq` runs 1, 2, 3 …, and each `prev` is the BLAKE3
+/// (hex) of the line before (64 zeros on the first). Returns the events.
+pub fn check_event_chain(bytes: &[u8], context: &str) -> Vec<serde_json::Value> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    assert!(
+        bytes.ends_with(b"\n"),
+        "{context}: the event log ends mid-line"
+    );
+    let mut prev = "0".repeat(64);
+    let mut out = Vec::new();
+    for (i, line) in bytes[..bytes.len() - 1].split(|&b| b == b'\n').enumerate() {
+        let v: serde_json::Value = serde_json::from_slice(line)
+            .unwrap_or_else(|e| panic!("{context}: events.jsonl line {} is not JSON: {e}", i + 1));
+        assert_eq!(
+            v["prev"].as_str(),
+            Some(prev.as_str()),
+            "{context}: chain broken at line {}: prev is not the BLAKE3 of the line before",
+            i + 1
+        );
+        assert_eq!(
+            v["seq"].as_u64(),
+            Some(i as u64 + 1),
+            "{context}: seq at line {}",
+            i + 1
+        );
+        prev = blake3::hash(line).to_hex().to_string();
+        out.push(v);
+    }
+    out
+}
