@@ -344,6 +344,7 @@ pub fn copy_and_hash<R: Read, W: Write>(
         };
         hasher.update(&buf[..n]);
         writer.write_all(&buf[..n])?;
+        crate::progress::add_bytes(n as u64);
     }
     writer.flush()?;
     Ok(hasher.finish())

@@ -18,6 +18,7 @@ pub mod format;
 pub mod fs;
 pub mod metadata;
 pub mod ops;
+pub mod progress;
 pub mod register;
 pub mod units;
 

@@ -724,6 +724,16 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
             error: Option<io::Error>,
         }
         let keep = opts.keep_digests;
+        // Progress counts payload files, and the bytes of everything read.
+        let _pass = crate::progress::phase(
+            "verify",
+            jobs.iter()
+                .filter(|r| index.name(expect[r.start].file).starts_with("data/"))
+                .count() as u64,
+            jobs.iter()
+                .map(|r| index.sizes[expect[r.start].file as usize])
+                .sum(),
+        );
         let hash_one = |buf: &mut Vec<u8>, range: &Range<usize>| -> Checked {
             let wants = &expect[range.clone()];
             let path = index.name(wants[0].file);
@@ -734,6 +744,9 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                 Some(bytes) => crate::digest::hash_reader(&bytes[..], &algs, buf),
                 None => source.hash(path, &algs, buf),
             };
+            if path.starts_with("data/") {
+                crate::progress::file_done();
+            }
             match result {
                 Ok(digests) => Checked {
                     mismatches: wants

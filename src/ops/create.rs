@@ -279,6 +279,11 @@ pub fn build_bag(
         fs::create_dir(&disk).map_err(|e| Error::io("create", &disk, e))?;
         all_dirs.push(disk);
     }
+    let _pass = crate::progress::phase(
+        "copy",
+        files.len() as u64,
+        files.iter().map(|f| f.size).sum(),
+    );
     let payload = copy_files(files, root, &opts.algorithms, opts.sniff)?;
     let mut tag_dirs = Vec::new();
     for (name, _) in &opts.extra_tags {
@@ -335,6 +340,7 @@ fn copy_files(
                 f.check_unchanged(digests.len)?;
                 output.sync_all().map_err(|e| Error::io("fsync", &to, e))?;
                 failpoint::hit("create-copy-file");
+                crate::progress::file_done();
                 let mime = sniff.then(|| sniff_mime(&head.bytes, digests.len));
                 Ok((bag_path, BuiltFile { digests, mime }))
             },
@@ -534,6 +540,7 @@ fn create_in_place(src: &Path, opts: &CreateOptions) -> Result<CreateReport, Err
         return Err(refusal_error(src, &walk.refused));
     }
     // 1. Hash every file where it is: the only read of each byte.
+    let pass = crate::progress::phase("hash", walk.files.len() as u64, walk.total_bytes);
     let results: Vec<Result<(BagPath, BuiltFile), Error>> = walk
         .files
         .par_iter()
@@ -544,6 +551,7 @@ fn create_in_place(src: &Path, opts: &CreateOptions) -> Result<CreateReport, Err
                 let d =
                     hash_reader(input, &algs, buf).map_err(|e| Error::io("read", &f.disk, e))?;
                 f.check_unchanged(d.len)?;
+                crate::progress::file_done();
                 Ok((
                     payload_path(&f.rel)?,
                     BuiltFile {
@@ -555,6 +563,7 @@ fn create_in_place(src: &Path, opts: &CreateOptions) -> Result<CreateReport, Err
         )
         .collect();
     let payload: BTreeMap<BagPath, BuiltFile> = results.into_iter().collect::<Result<_, _>>()?;
+    drop(pass);
 
     // 2. The moving folder exists before the journal names it, so that recovery can
     // tell "not yet renamed to data/" (it exists) from "renamed" (it does not).
