@@ -150,6 +150,20 @@ pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
     Ok(walk)
 }
 
+/// The regular files under `path` (or `path` itself, when it is a file) and their total
+/// size, links not followed, unreadable entries skipped. Only an estimate, for a
+/// progress bar's totals before a run; [`walk_source`] is what decides.
+pub fn measure(path: &Path) -> (u64, u64) {
+    let (mut files, mut bytes) = (0, 0);
+    for item in WalkDir::new(path).follow_links(false).into_iter().flatten() {
+        if item.file_type().is_file() {
+            files += 1;
+            bytes += item.metadata().map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    (files, bytes)
+}
+
 /// Turns refused entries into one error that names each of them.
 pub fn refusal_error(root: &Path, refused: &[(PathBuf, String)]) -> Error {
     let reason = refused

@@ -26,9 +26,10 @@ use crate::fs::dir::DirSource;
 use crate::fs::durable::{rename_no_replace, sync_dir};
 use crate::fs::events::NewEvent;
 use crate::fs::failpoint;
-use crate::fs::walk::{walk_source, SourceFile, Walk};
+use crate::fs::walk::{measure, walk_source, SourceFile, Walk};
 use crate::metadata::{self, DublinCore, Sheet, SIDECAR_NAME};
 use crate::ops::create::{build_bag, BuildOptions, BuiltBag};
+use crate::progress;
 use crate::register::{DigestMap, FileRecord, RegisterEntry};
 
 /// The batch metadata sheet's name in intake/.
@@ -203,8 +204,27 @@ pub fn ingest(
         opts,
         clock,
     };
-    for (name, path) in &names {
+    // Progress: when someone watches, every item is measured first so that the bar
+    // has the run's totals. Each byte is read twice, copied then read back.
+    let plan: Vec<(u64, u64)> = if progress::watched() && !opts.dry_run {
+        names.iter().map(|(_, p)| measure(p)).collect()
+    } else {
+        Vec::new()
+    };
+    let _run = progress::phase(
+        "ingest",
+        plan.iter().map(|p| 2 * p.0).sum(),
+        plan.iter().map(|p| 2 * p.1).sum(),
+    );
+    let (mut files_planned, mut bytes_planned) = (0, 0);
+    for (i, (name, path)) in names.iter().enumerate() {
+        progress::item(name);
         let item = ingest_item(&ctx, &mut state, name, path)?;
+        if let Some((files, bytes)) = plan.get(i) {
+            files_planned += 2 * files;
+            bytes_planned += 2 * bytes;
+            progress::reach(files_planned, bytes_planned);
+        }
         report.items.push(item);
     }
 

@@ -113,6 +113,11 @@ pub fn export(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let _pass = crate::progress::phase(
+        "export",
+        files.iter().filter(|f| f.path.starts_with("data/")).count() as u64,
+        files.iter().map(|f| f.size).sum(),
+    );
     let tmp = parent_dir(out).join(format!(".{name}.cairn-partial-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     let result = (|| {
@@ -165,6 +170,10 @@ pub fn export(
                 };
                 zip.write_all(&buf[..n])
                     .map_err(|e| Error::io("write", &tmp, e))?;
+                crate::progress::add_bytes(n as u64);
+            }
+            if f.path.starts_with("data/") {
+                crate::progress::file_done();
             }
         }
         let writer = zip
@@ -280,6 +289,22 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
         Err(e) => return Err(e),
     };
 
+    // Progress: every byte is read three times (validated where it is, extracted,
+    // read back), so that is the run's total.
+    let planned = if crate::progress::watched() {
+        let listed = source.list()?;
+        (
+            listed
+                .iter()
+                .filter(|e| e.path.starts_with("data/"))
+                .count() as u64,
+            listed.iter().map(|e| e.size).sum(),
+        )
+    } else {
+        (0, 0)
+    };
+    let _run = crate::progress::phase("import", 3 * planned.0, 3 * planned.1);
+    crate::progress::item(&src.display().to_string());
     // 1. Validate where it is: nothing is written for a bag that is not valid.
     let check = validate(source.as_ref(), &ValidateOptions::default())?;
     report.files = check.files;
@@ -317,7 +342,9 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
     }
     let staged = staging_root.join(&id);
     fs::create_dir(&staged).map_err(|e| Error::io("create staging folder", &staged, e))?;
+    let extracting = crate::progress::phase("extract", 0, 0);
     let extracted = extract(source.as_ref(), &staged);
+    drop(extracting);
     let staged_check = extracted.and_then(|_| {
         let staged_source = DirSource::open(&staged)?;
         let c = validate(
@@ -423,6 +450,9 @@ fn extract(source: &dyn BagSource, dest: &Path) -> Result<(), Error> {
         source
             .copy_to(&entry.path, &mut out, &[], &mut buf)
             .map_err(|e| Error::io("extract", &to, e))?;
+        if entry.path.starts_with("data/") {
+            crate::progress::file_done();
+        }
         out.sync_all().map_err(|e| Error::io("fsync", &to, e))?;
     }
     for d in dirs.iter().rev() {
