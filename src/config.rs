@@ -13,6 +13,62 @@ use crate::error::Error;
 /// The configuration file's name, at the archive root.
 pub const CONFIG_FILE: &str = "cairn.toml";
 
+/// The type of a setting's value, for reading it from an environment variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Number,
+    /// Comma-separated in the variable, an array in cairn.toml.
+    List,
+}
+
+/// One cairn.toml setting. Its environment variable is `CAIRN_SECTION_KEY`.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    pub section: &'static str,
+    pub key: &'static str,
+    pub kind: Kind,
+}
+
+impl Setting {
+    /// `CAIRN_` and the section and key in capitals: `CAIRN_FIXITY_INTERVAL_DAYS`.
+    pub fn env_var(&self) -> String {
+        format!("CAIRN_{}_{}", self.section, self.key).to_ascii_uppercase()
+    }
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Default,
+    File,
+    Env,
+}
+
+const fn setting(section: &'static str, key: &'static str, kind: Kind) -> Setting {
+    Setting { section, key, kind }
+}
+
+/// Every setting, in the order of the template. Precedence, highest first: a command's
+/// flag (where one exists), the environment variable, cairn.toml, the default.
+pub const SETTINGS: &[Setting] = &[
+    setting("archive", "intake", Kind::Text),
+    setting("archive", "archive", Kind::Text),
+    setting("archive", "manifests", Kind::Text),
+    setting("ingest", "algorithms", Kind::List),
+    setting("ingest", "identifier_prefix", Kind::Text),
+    setting("ingest", "source_organization", Kind::Text),
+    setting("ingest", "collection", Kind::Text),
+    setting("fixity", "interval_days", Kind::Number),
+    setting("fixity", "algorithm", Kind::Text),
+    setting("fixity", "rate", Kind::Text),
+    setting("zip", "max_entry_size", Kind::Text),
+    setting("zip", "max_total_size", Kind::Text),
+    setting("zip", "max_ratio", Kind::Number),
+    setting("zip", "max_entries", Kind::Number),
+];
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -80,6 +136,8 @@ pub struct IngestSection {
 pub struct FixitySection {
     pub interval_days: u32,
     pub algorithm: String,
+    /// Bytes per second, as `--rate` takes them; empty for no limit.
+    pub rate: String,
 }
 
 impl Default for ArchiveSection {
@@ -108,6 +166,7 @@ impl Default for FixitySection {
         FixitySection {
             interval_days: 90,
             algorithm: "blake3".into(),
+            rate: String::new(),
         }
     }
 }
@@ -161,7 +220,122 @@ impl Config {
             .algorithm
             .parse::<Algorithm>()
             .map_err(|e| bad(format!("fixity.algorithm: {e}")))?;
+        self.fixity_rate()
+            .map_err(|e| bad(format!("fixity.rate: {e}")))?;
         Ok(())
+    }
+
+    /// fixity.rate, parsed: `None` for no limit.
+    pub fn fixity_rate(&self) -> Result<Option<u64>, String> {
+        match self.fixity.rate.trim() {
+            "" => Ok(None),
+            r => crate::units::parse_size(r).map(Some),
+        }
+    }
+
+    /// Parses cairn.toml text, then lets environment variables override it, one
+    /// [`SETTINGS`] entry each (`env` looks a variable up; the CLI passes the process
+    /// environment, tests a map). A variable's value is read as if it were written in
+    /// cairn.toml: paths relative to the archive, lists comma-separated. A bad value is
+    /// an error naming the variable.
+    pub fn parse_with_env(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, Error> {
+        Ok(Config::parse_layers(text, path, env)?.0)
+    }
+
+    /// As [`Config::parse_with_env`], and where each setting came from.
+    pub fn parse_layers(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Vec<Source>), Error> {
+        let mut config = Config::parse(text, path)?;
+        // Parsed again as a plain table (it parsed above, so this cannot fail), to lay
+        // the variables over it one at a time and blame the one that breaks it.
+        let mut table: toml::Table = text.parse().unwrap_or_default();
+        let mut sources = Vec::new();
+        for s in SETTINGS {
+            let in_file = table
+                .get(s.section)
+                .and_then(|t| t.as_table())
+                .is_some_and(|t| t.contains_key(s.key));
+            let Some(raw) = env(&s.env_var()) else {
+                sources.push(if in_file {
+                    Source::File
+                } else {
+                    Source::Default
+                });
+                continue;
+            };
+            let bad = |detail: String| Error::Env {
+                var: s.env_var(),
+                value: raw.clone(),
+                detail,
+            };
+            let value = match s.kind {
+                Kind::Text => toml::Value::String(raw.clone()),
+                Kind::Number => toml::Value::Integer(
+                    raw.trim()
+                        .parse::<i64>()
+                        .map_err(|_| bad("not a whole number".into()))?,
+                ),
+                Kind::List => toml::Value::Array(
+                    raw.split(',')
+                        .map(|v| v.trim())
+                        .filter(|v| !v.is_empty())
+                        .map(|v| toml::Value::String(v.to_string()))
+                        .collect(),
+                ),
+            };
+            let section = table
+                .entry(s.section)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let Some(t) = section.as_table_mut() {
+                t.insert(s.key.to_string(), value);
+            }
+            config = toml::Value::Table(table.clone())
+                .try_into::<Config>()
+                .map_err(|e| bad(e.message().to_string()))?;
+            config.check(path).map_err(|e| match e {
+                Error::Config { detail, .. } => bad(detail),
+                other => other,
+            })?;
+            sources.push(Source::Env);
+        }
+        Ok((config, sources))
+    }
+
+    /// A setting's value as cairn.toml would spell it, for `cairn config`.
+    pub fn value_of(&self, setting: &Setting) -> String {
+        let text = |s: &str| crate::quoted(s);
+        match (setting.section, setting.key) {
+            ("archive", "intake") => text(&self.archive.intake.to_string_lossy()),
+            ("archive", "archive") => text(&self.archive.archive.to_string_lossy()),
+            ("archive", "manifests") => text(&self.archive.manifests.to_string_lossy()),
+            ("ingest", "algorithms") => format!(
+                "[{}]",
+                self.ingest
+                    .algorithms
+                    .iter()
+                    .map(|a| text(a))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ("ingest", "identifier_prefix") => text(&self.ingest.identifier_prefix),
+            ("ingest", "source_organization") => text(&self.ingest.source_organization),
+            ("ingest", "collection") => text(&self.ingest.collection),
+            ("fixity", "interval_days") => self.fixity.interval_days.to_string(),
+            ("fixity", "algorithm") => text(&self.fixity.algorithm),
+            ("fixity", "rate") => text(&self.fixity.rate),
+            ("zip", "max_entry_size") => text(&self.zip.max_entry_size),
+            ("zip", "max_total_size") => text(&self.zip.max_total_size),
+            ("zip", "max_ratio") => self.zip.max_ratio.to_string(),
+            ("zip", "max_entries") => self.zip.max_entries.to_string(),
+            _ => String::new(),
+        }
     }
 
     /// The algorithms for new bags.
@@ -189,45 +363,72 @@ impl Config {
 
 const TEMPLATE: &str = r#"# Cairn configuration. Every setting is shown with its default value.
 # Paths are relative to the folder holding this file.
+#
+# Precedence, highest first: a command's flag (where one exists), the setting's
+# environment variable (CAIRN_SECTION_KEY, named above each setting), this file, the
+# default. A variable is read as if written here: paths relative to this folder,
+# lists comma-separated (CAIRN_INGEST_ALGORITHMS=blake3,sha256). `cairn config` shows
+# the settings in force and where each comes from. Not settings of this file:
+# CAIRN_ROOT (--root, the archive's folder), CAIRN_LOG_FORMAT (--log-format text|json)
+# and CAIRN_QUIET (--quiet).
 
 [archive]
 # The drop folder: each folder directly under it is one item, a lone file is an item
 # of one file, and metadata.csv describes them.
+# CAIRN_ARCHIVE_INTAKE; `cairn ingest --intake DIR` overrides it for one run.
 intake = "intake"
 # The bags, one folder per item, named by the item's identifier.
+# CAIRN_ARCHIVE_ARCHIVE
 archive = "archive"
 # The register (one ID.json per item, written once) and the event log (events.jsonl).
+# CAIRN_ARCHIVE_MANIFESTS
 manifests = "manifests"
 
 [ingest]
 # Checksum algorithms for new bags: blake3, sha256, sha512. BLAKE3 is Cairn's fast
 # check; SHA-512 is the one every other BagIt tool can verify.
+# CAIRN_INGEST_ALGORITHMS
 algorithms = ["blake3", "sha512"]
 # Identifiers for items whose metadata gives no dc.identifier: this prefix and a
 # six-digit number, never reused (for example cairn-000001).
+# CAIRN_INGEST_IDENTIFIER_PREFIX
 identifier_prefix = "cairn-"
-# Written as Source-Organization in each bag's bag-info.txt.
+# Written as Source-Organization in each bag's bag-info.txt (left out when empty).
+# CAIRN_INGEST_SOURCE_ORGANIZATION
 source_organization = ""
-# The collection, written as Bag-Group-Identifier in each bag-info.txt.
+# The collection, written as Bag-Group-Identifier in each bag-info.txt (left out when
+# empty).
+# CAIRN_INGEST_COLLECTION
 collection = ""
 
 [fixity]
 # Days between two fixity checks of the same bag (cairn fixity --due).
+# CAIRN_FIXITY_INTERVAL_DAYS
 interval_days = 90
-# The algorithm routine fixity runs check.
+# The algorithm routine fixity runs check: blake3, sha256, sha512 (or, for old bags,
+# md5, sha1, sha224, sha384).
+# CAIRN_FIXITY_ALGORITHM; `cairn fixity --algorithms LIST|all` overrides it.
 algorithm = "blake3"
+# The most bytes per second fixity reads, so that production storage is not starved
+# (K, M, G, T: powers of 1024; for example "200M"). Empty: no limit.
+# CAIRN_FIXITY_RATE; `cairn fixity --rate` overrides it.
+rate = ""
 
 [zip]
 # Limits for zip files Cairn reads (cairn import, cairn bag validate X.zip). An entry
 # over a limit is refused as a zip bomb, as is one that inflates past the size its
 # header declares. Sizes take K, M, G, T (powers of 1024).
 # The largest uncompressed size of one entry.
+# CAIRN_ZIP_MAX_ENTRY_SIZE
 max_entry_size = "1T"
 # The largest uncompressed size of all entries together.
+# CAIRN_ZIP_MAX_TOTAL_SIZE
 max_total_size = "8T"
 # The largest compression ratio (uncompressed / compressed) of an entry over 1 MiB.
+# CAIRN_ZIP_MAX_RATIO
 max_ratio = 1000
 # The most entries one zip may have.
+# CAIRN_ZIP_MAX_ENTRIES
 max_entries = 10000000
 "#;
 
@@ -242,6 +443,98 @@ mod tests {
         assert_eq!(c.ingest.algorithms, d.ingest.algorithms);
         assert_eq!(c.fixity.interval_days, d.fixity.interval_days);
         assert_eq!(c.archive.intake, d.archive.intake);
+    }
+
+    /// Every setting is in the template, with its variable named in its comment, and
+    /// every setting of the template is in SETTINGS.
+    #[test]
+    fn template_documents_every_setting() {
+        let t = Config::template();
+        let mut section = "";
+        let mut keys = Vec::new();
+        for line in t.lines() {
+            if let Some(name) = line.strip_prefix('[') {
+                section = name.trim_end_matches(']');
+            } else if let Some((key, _)) = line.split_once(" = ") {
+                if !line.starts_with('#') {
+                    keys.push((section.to_string(), key.to_string()));
+                }
+            }
+        }
+        let listed: Vec<(String, String)> = SETTINGS
+            .iter()
+            .map(|s| (s.section.to_string(), s.key.to_string()))
+            .collect();
+        assert_eq!(keys, listed);
+        for s in SETTINGS {
+            assert!(t.contains(&format!("# {}", s.env_var())), "{}", s.env_var());
+        }
+        // And the template is the defaults, key by key.
+        let c = Config::parse(t, Path::new("cairn.toml")).unwrap();
+        let d = Config::default();
+        for s in SETTINGS {
+            assert_eq!(c.value_of(s), d.value_of(s), "{}.{}", s.section, s.key);
+            assert!(!d.value_of(s).is_empty(), "{}.{}", s.section, s.key);
+        }
+    }
+
+    #[test]
+    fn environment_beats_file_beats_default() {
+        let text = "[fixity]\ninterval_days = 30\nalgorithm = \"sha512\"\n";
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let p = Path::new("cairn.toml");
+        let (c, sources) = Config::parse_layers(text, p, &env(&[])).unwrap();
+        assert_eq!(c.fixity.interval_days, 30);
+        assert_eq!(c.fixity.algorithm, "sha512");
+        assert_eq!(c.ingest.identifier_prefix, "cairn-");
+        let source = |key: &str| sources[SETTINGS.iter().position(|s| s.key == key).unwrap()];
+        assert_eq!(source("interval_days"), Source::File);
+        assert_eq!(source("identifier_prefix"), Source::Default);
+
+        let (c, sources) = Config::parse_layers(
+            text,
+            p,
+            &env(&[
+                ("CAIRN_FIXITY_INTERVAL_DAYS", "7"),
+                ("CAIRN_INGEST_ALGORITHMS", "sha256, blake3"),
+                ("CAIRN_INGEST_IDENTIFIER_PREFIX", "box-"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.fixity.interval_days, 7);
+        assert_eq!(c.fixity.algorithm, "sha512");
+        assert_eq!(c.ingest.algorithms, ["sha256", "blake3"]);
+        assert_eq!(c.ingest.identifier_prefix, "box-");
+        let source = |key: &str| sources[SETTINGS.iter().position(|s| s.key == key).unwrap()];
+        assert_eq!(source("interval_days"), Source::Env);
+        assert_eq!(source("algorithm"), Source::File);
+        assert_eq!(source("max_ratio"), Source::Default);
+    }
+
+    #[test]
+    fn a_bad_variable_is_named() {
+        let p = Path::new("cairn.toml");
+        for (var, value) in [
+            ("CAIRN_FIXITY_INTERVAL_DAYS", "weekly"),
+            ("CAIRN_FIXITY_INTERVAL_DAYS", "0"),
+            ("CAIRN_INGEST_ALGORITHMS", "md5"),
+            ("CAIRN_FIXITY_RATE", "fast"),
+            ("CAIRN_ZIP_MAX_ENTRY_SIZE", "huge"),
+        ] {
+            let e = Config::parse_with_env("", p, &|k: &str| (k == var).then(|| value.into()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(&format!("environment variable {var}=\"{value}\": ")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub enum Error {
         detail: String,
     },
 
+    /// An environment variable that overrides a setting has an unusable value.
+    #[error("environment variable {var}={}: {detail}", crate::quoted(value))]
+    Env {
+        var: String,
+        value: String,
+        detail: String,
+    },
+
     /// Another Cairn process holds the archive lock.
     #[error("the archive is locked by another cairn process ({holder}); lock file {}. Try again when it has finished", path.display())]
     Locked { path: PathBuf, holder: String },
@@ -65,6 +73,7 @@ impl Error {
             Error::Io { .. }
             | Error::VerifyFailed { .. }
             | Error::Config { .. }
+            | Error::Env { .. }
             | Error::Locked { .. } => ErrorClass::Operational,
             Error::Corrupt { .. } => ErrorClass::Data,
             Error::Refused { .. } => ErrorClass::Data,

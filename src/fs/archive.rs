@@ -53,7 +53,7 @@ impl Archive {
             }
             Err(e) => return Err(Error::io("read", &config_path, e)),
         };
-        let config = Config::parse(&text, &config_path)?;
+        let config = Config::parse_with_env(&text, &config_path, &|var| std::env::var(var).ok())?;
         let at = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
