@@ -299,6 +299,8 @@ fn subcommands(args: &[&str]) -> Vec<String> {
         .args(args)
         .arg("--help")
         .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("cairn runs");
     assert!(out.status.success(), "cairn {args:?} --help failed");
