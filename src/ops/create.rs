@@ -26,7 +26,9 @@ use crate::digest::{copy_and_hash, hash_reader, Algorithm, Digest, Digests, BUF_
 use crate::error::Error;
 use crate::format::{sniff_mime, HEAD_LEN};
 use crate::fs::dir::DirSource;
-use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir, write_atomic, write_new};
+use crate::fs::durable::{
+    parent_dir, rename_no_replace, sync_dir, sync_tree, write_atomic, write_new_unsynced,
+};
 use crate::fs::failpoint;
 use crate::fs::walk::{refusal_error, walk_source, SourceFile, Walk};
 
@@ -263,7 +265,8 @@ pub struct BuiltBag {
 
 /// Writes a complete bag into the empty folder `root`: copies `files` under data/
 /// (hashing and, optionally, identifying formats in the same pass, files in parallel),
-/// recreates `dirs`, writes the tag files with bagit.txt last, and fsyncs everything.
+/// recreates `dirs`, writes the tag files with bagit.txt last, and makes the whole tree
+/// durable with one [`sync_tree`].
 /// Neither validates nor publishes: that is the caller's order of business.
 pub fn build_bag(
     root: &Path,
@@ -273,11 +276,9 @@ pub fn build_bag(
 ) -> Result<BuiltBag, Error> {
     let data = root.join("data");
     fs::create_dir(&data).map_err(|e| Error::io("create", &data, e))?;
-    let mut all_dirs = vec![data.clone()];
     for d in dirs {
         let disk = payload_path(d)?.to_fs_path(root);
         fs::create_dir(&disk).map_err(|e| Error::io("create", &disk, e))?;
-        all_dirs.push(disk);
     }
     let _pass = crate::progress::phase(
         "copy",
@@ -285,22 +286,17 @@ pub fn build_bag(
         files.iter().map(|f| f.size).sum(),
     );
     let payload = copy_files(files, root, &opts.algorithms, opts.sniff)?;
-    let mut tag_dirs = Vec::new();
     for (name, _) in &opts.extra_tags {
         let p = BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?;
         let mut parent = p.to_fs_path(root);
         parent.pop();
         if parent != root && !parent.exists() {
             fs::create_dir_all(&parent).map_err(|e| Error::io("create", &parent, e))?;
-            tag_dirs.push(parent);
         }
     }
     let built = write_tag_files(root, payload, opts)?;
-    // Folders deepest first, so each name is durable before its parent's.
-    for d in all_dirs.iter().rev().chain(tag_dirs.iter()) {
-        sync_dir(d)?;
-    }
-    sync_dir(root)?;
+    // Nothing points at `root` yet: one flush of the whole tree makes it durable.
+    sync_tree(root)?;
     Ok(built)
 }
 
@@ -338,7 +334,6 @@ fn copy_files(
                     Err(e) => return Err(Error::io("read", &f.disk, e)),
                 };
                 f.check_unchanged(digests.len)?;
-                output.sync_all().map_err(|e| Error::io("fsync", &to, e))?;
                 failpoint::hit("create-copy-file");
                 crate::progress::file_done();
                 let mime = sniff.then(|| sniff_mime(&head.bytes, digests.len));
@@ -451,7 +446,7 @@ fn write_tag_files(
     for (name, bytes) in &tag_files {
         let path =
             BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?;
-        write_new(&path.to_fs_path(root), bytes)?;
+        write_new_unsynced(&path.to_fs_path(root), bytes)?;
         failpoint::hit("create-tag-file");
     }
     let mut tag_map: BTreeMap<String, Digests> = tag_digests
@@ -608,7 +603,7 @@ fn create_in_place(src: &Path, opts: &CreateOptions) -> Result<CreateReport, Err
 
     // 4. Tag files (bagit.txt last), a read-back, then the journal goes.
     let built = write_tag_files(src, payload, &opts.build_options(&algs))?;
-    sync_dir(src)?;
+    sync_tree(src)?;
     let mut report = CreateReport::new(src, built, &algs, &walk);
     check_written(src)?;
     failpoint::hit("in-place-before-journal-removed");

@@ -26,7 +26,7 @@ use crate::error::Error;
 use crate::format::{sniff_mime, HEAD_LEN};
 use crate::fs::archive::{identifier_to_folder, Archive};
 use crate::fs::dir::DirSource;
-use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir};
+use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir, sync_tree};
 use crate::fs::events::NewEvent;
 use crate::fs::failpoint;
 use crate::ops::ingest::{entry_from_bag, log_ingest, recover, summarize, ArchiveState};
@@ -420,10 +420,10 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
 }
 
 /// Copies every listed file of `source` (and its empty folders) under `dest`, then
-/// fsyncs, deepest folders first. Paths are bag paths, validated again here.
+/// makes the tree durable with one [`sync_tree`]. Paths are bag paths, validated again
+/// here.
 fn extract(source: &dyn BagSource, dest: &Path) -> Result<(), Error> {
     let mut buf = vec![0u8; BUF_SIZE];
-    let mut dirs: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
     for entry in source.list()? {
         let rel = BagPath::parse(&entry.path).map_err(|e| Error::Refused {
             path: PathBuf::from(&entry.path),
@@ -433,13 +433,6 @@ fn extract(source: &dyn BagSource, dest: &Path) -> Result<(), Error> {
         if let Some(parent) = to.parent() {
             if !parent.exists() {
                 fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
-            }
-            let mut p = parent.to_path_buf();
-            while p.starts_with(dest) && p != dest {
-                dirs.insert(p.clone());
-                if !p.pop() {
-                    break;
-                }
             }
         }
         let mut out = OpenOptions::new()
@@ -453,10 +446,6 @@ fn extract(source: &dyn BagSource, dest: &Path) -> Result<(), Error> {
         if entry.path.starts_with("data/") {
             crate::progress::file_done();
         }
-        out.sync_all().map_err(|e| Error::io("fsync", &to, e))?;
     }
-    for d in dirs.iter().rev() {
-        sync_dir(d)?;
-    }
-    sync_dir(dest)
+    sync_tree(dest)
 }
