@@ -7,8 +7,8 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
 use rayon::prelude::*;
+use serde::{Serialize, Serializer};
 use sha2::Digest as _;
 
 /// Read buffer size. 256 KiB keeps syscalls rare and lets BLAKE3 use its SIMD lanes
