@@ -8,8 +8,8 @@ use cairn::ops::ingest::{ingest, IngestOptions, IngestReport, Outcome};
 use cairn::ops::show::{list, show, ShowReport};
 
 use super::{
-    error_exit, exit, finding_line, print_json, printable, ExportArgs, ImportArgs, IngestArgs,
-    InitArgs, ListArgs, RootArg, ShowArgs,
+    error_exit, exit, finding_line, note, print_json, printable, quiet, say, with_progress,
+    ConfigArgs, ExportArgs, ImportArgs, IngestArgs, InitArgs, ListArgs, RootArg, ShowArgs,
 };
 
 pub(super) fn open_archive(root: &RootArg, context: &str) -> Result<Archive, u8> {
@@ -24,11 +24,11 @@ pub(super) fn run_init(args: InitArgs) -> u8 {
             if args.json {
                 print_json(&report);
             } else {
-                println!("created {}", report.config.display());
+                say!("created {}", report.config.display());
                 for d in &report.created {
-                    println!("created {}/", d.display());
+                    say!("created {}/", d.display());
                 }
-                println!(
+                say!(
                     "next: put items in {}/ with a metadata.csv, then run `cairn ingest --root {}`",
                     dir.join("intake").display(),
                     dir.display()
@@ -51,7 +51,7 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
         remove_source: args.remove_source,
     };
     let started = std::time::Instant::now();
-    let report = match ingest(&archive, &opts, &SystemClock) {
+    let report = match with_progress("ingest", || ingest(&archive, &opts, &SystemClock)) {
         Ok(r) => r,
         Err(e) => return error_exit("ingest", &e),
     };
@@ -69,6 +69,7 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
         items = report.items.len(),
         ingested,
         refused,
+        failures = refused + report.sheet_problems.len(),
         files = report.items.iter().map(|i| i.files).sum::<u64>(),
         bytes = report.items.iter().map(|i| i.bytes).sum::<u64>(),
         seconds = started.elapsed().as_secs_f64(),
@@ -87,8 +88,8 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
 }
 
 fn print_ingest(root: &Path, r: &IngestReport) {
-    for note in &r.recovered {
-        eprintln!("recovered: {note}");
+    for n in &r.recovered {
+        note!("recovered: {n}");
     }
     for p in &r.sheet_problems {
         eprintln!("problem: {}", printable(p));
@@ -97,7 +98,7 @@ fn print_ingest(root: &Path, r: &IngestReport) {
         let name = printable(&item.name);
         let id = item.id.as_deref().unwrap_or("-");
         match item.outcome {
-            Outcome::Ingested => println!(
+            Outcome::Ingested => say!(
                 "ingested {name} as {id}: {} files, {} bytes{}",
                 item.files,
                 item.bytes,
@@ -107,11 +108,12 @@ fn print_ingest(root: &Path, r: &IngestReport) {
                     ""
                 }
             ),
-            Outcome::WouldIngest => println!(
+            Outcome::WouldIngest => say!(
                 "would ingest {name} as {id}: {} files, {} bytes",
-                item.files, item.bytes
+                item.files,
+                item.bytes
             ),
-            Outcome::AlreadyArchived => println!(
+            Outcome::AlreadyArchived => say!(
                 "skipped {name}: already archived as {id}{}",
                 if item.removed_source {
                     " (intake copy removed)"
@@ -138,6 +140,9 @@ fn print_ingest(root: &Path, r: &IngestReport) {
     } else {
         count(Outcome::Ingested)
     };
+    if quiet() && r.is_ok() {
+        return;
+    }
     println!(
         "{}: {verb} {done}, already archived {}, refused {}{}",
         root.display(),
@@ -230,7 +235,7 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
                         printable(i.title.as_deref().unwrap_or("(untitled)"))
                     );
                 }
-                eprintln!("{} items", items.len());
+                note!("{} items", items.len());
             }
             exit::OK
         }
@@ -243,12 +248,14 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    match cairn::ops::transfer::export(&archive, &args.id, &args.zip, &SystemClock) {
+    match with_progress("export", || {
+        cairn::ops::transfer::export(&archive, &args.id, &args.zip, &SystemClock)
+    }) {
         Ok(r) => {
             if args.json {
                 print_json(&r);
             } else {
-                println!(
+                say!(
                     "exported {} to {}: {} entries ({} stored, {} deflated), {} bytes, blake3 {}",
                     r.id,
                     r.zip.display(),
@@ -270,21 +277,23 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let report = match cairn::ops::transfer::import(&archive, &args.source, &SystemClock) {
+    let report = match with_progress("import", || {
+        cairn::ops::transfer::import(&archive, &args.source, &SystemClock)
+    }) {
         Ok(r) => r,
         Err(e) => return error_exit("import", &e),
     };
     if args.json {
         print_json(&report);
     } else {
-        for note in &report.recovered {
-            eprintln!("recovered: {note}");
+        for n in &report.recovered {
+            note!("recovered: {n}");
         }
         for p in &report.problems {
             eprintln!("{}", finding_line("problem", p));
         }
         match &report.id {
-            Some(id) => println!(
+            Some(id) => say!(
                 "imported {} as {id}: {} files, {} bytes",
                 args.source.display(),
                 report.files,
@@ -302,4 +311,52 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
     } else {
         exit::DATA
     }
+}
+
+/// `cairn config`: every setting in force and where it comes from.
+pub(super) fn run_config(args: ConfigArgs) -> u8 {
+    use cairn::config::{Config, Source, SETTINGS};
+    let root = args.root.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let path = root.join(cairn::config::CONFIG_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => return error_exit("config", &cairn::Error::io("read", &path, e)),
+    };
+    let (config, sources) = match Config::parse_layers(&text, &path, &|var| std::env::var(var).ok())
+    {
+        Ok(c) => c,
+        Err(e) => return error_exit("config", &e),
+    };
+    let rows: Vec<(String, String, String, Source)> = SETTINGS
+        .iter()
+        .zip(&sources)
+        .map(|(s, src)| {
+            (
+                format!("{}.{}", s.section, s.key),
+                config.value_of(s),
+                s.env_var(),
+                *src,
+            )
+        })
+        .collect();
+    if args.json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(key, value, var, src)| {
+                serde_json::json!({"setting": key, "value": value, "variable": var, "source": src})
+            })
+            .collect();
+        print_json(&serde_json::json!({ "file": path, "settings": v }));
+        return exit::OK;
+    }
+    println!("# {}", path.display());
+    for (key, value, var, src) in &rows {
+        let from = match src {
+            Source::Default => "default".to_string(),
+            Source::File => "cairn.toml".to_string(),
+            Source::Env => format!("environment {var}"),
+        };
+        println!("{key} = {}  # {from}", printable(value));
+    }
+    exit::OK
 }

@@ -12,7 +12,10 @@ use cairn::ops::fixity::{
 use cairn::Error;
 
 use super::archive_cmds::open_archive;
-use super::{error_exit, exit, print_json, printable, AuditArgs, FixityArgs, VerifyArgs};
+use super::{
+    error_exit, exit, print_json, printable, quiet, say, with_progress, AuditArgs, FixityArgs,
+    VerifyArgs,
+};
 
 fn usage(context: &str, msg: String) -> u8 {
     error_exit(context, &Error::Usage(msg))
@@ -23,7 +26,12 @@ fn clock_from(now: Option<&str>) -> Result<Box<dyn Clock>, String> {
         None => Ok(Box::new(SystemClock)),
         Some(t) => DateTime::parse_from_rfc3339(t)
             .map(|t| Box::new(FixedClock(t.with_timezone(&Utc))) as Box<dyn Clock>)
-            .map_err(|e| format!("--now {t:?}: {e} (use RFC 3339, e.g. 2026-11-21T03:00:00Z)")),
+            .map_err(|e| {
+                format!(
+                    "--now {}: {e} (use RFC 3339, e.g. 2026-11-21T03:00:00Z)",
+                    cairn::quoted(t)
+                )
+            }),
     }
 }
 
@@ -52,8 +60,10 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
         Ok(v) => v,
         Err(e) => return usage("fixity", e),
     };
+    // --rate, else fixity.rate (cairn.toml or CAIRN_FIXITY_RATE, checked when read).
     let rate = match parse_opt_size(&args.rate, "--rate") {
-        Ok(v) => v,
+        Ok(Some(v)) => Some(v),
+        Ok(None) => archive.config.fixity_rate().unwrap_or(None),
         Err(e) => return usage("fixity", e),
     };
     let max_time = match args.max_time.as_deref().map(parse_duration).transpose() {
@@ -87,7 +97,7 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
         rate,
         algorithms,
     };
-    let report = match fixity(&archive, &opts, clock.as_ref()) {
+    let report = match with_progress("fixity", || fixity(&archive, &opts, clock.as_ref())) {
         Ok(r) => r,
         Err(e) => return error_exit("fixity", &e),
     };
@@ -96,9 +106,15 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
         .iter()
         .filter(|b| b.outcome == BagOutcome::Failed)
         .count();
+    let errors = report
+        .checked
+        .iter()
+        .filter(|b| b.outcome == BagOutcome::Error)
+        .count();
     tracing::info!(
         bags = report.checked.len(),
         failed,
+        failures = failed + errors,
         files = report.checked.iter().map(|b| b.files).sum::<u64>(),
         bytes = report.bytes,
         seconds = report.seconds,
@@ -107,7 +123,7 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
     if args.json {
         print_json(&report);
     } else {
-        print_fixity(&report, args.quiet);
+        print_fixity(&report, quiet());
     }
     if failed > 0 {
         exit::DATA
@@ -119,7 +135,12 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("--shard {s:?}: expected K/N with 1 <= K <= N, e.g. 2/7");
+    let bad = || {
+        format!(
+            "--shard {}: expected K/N with 1 <= K <= N, e.g. 2/7",
+            cairn::quoted(s)
+        )
+    };
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let (k, n): (u64, u64) = (
         k.trim().parse().map_err(|_| bad())?,
@@ -238,17 +259,17 @@ pub(super) fn run_audit(args: AuditArgs) -> u8 {
 
 fn print_audit(r: &AuditReport) {
     match &r.log.broken {
-        None => println!("event log: {} lines, chain intact", r.log.lines),
+        None => say!("event log: {} lines, chain intact", r.log.lines),
         Some(b) => eprintln!(
             "event log: chain BROKEN at line {}: {}",
             b.line,
             printable(&b.detail)
         ),
     }
-    println!("head: {}", r.log.head);
+    say!("head: {}", r.log.head);
     if let Some(s) = &r.log.since_head {
         match s.found_at_line {
-            Some(l) => println!("since-head: the log extends {} (line {l}): nothing before it was rewritten", s.head),
+            Some(l) => say!("since-head: the log extends {} (line {l}): nothing before it was rewritten", s.head),
             None => eprintln!(
                 "since-head: {} is not in the log's intact chain: the log was rewritten or truncated since it was recorded",
                 s.head
@@ -276,19 +297,22 @@ fn print_audit(r: &AuditReport) {
         );
     }
     if !r.never_checked.is_empty() {
-        println!(
+        say!(
             "never fixity-checked since ingest: {}",
             r.never_checked.join(", ")
         );
     }
     for c in &r.overdue {
-        println!(
+        say!(
             "overdue: {} (last checked {})",
             c.id,
             c.last_check.as_deref().unwrap_or("never")
         );
     }
     let verdict = if r.is_ok() { "passed" } else { "FAILED" };
+    if quiet() && r.is_ok() {
+        return;
+    }
     println!(
         "audit {verdict}: {} items, {} discrepancies, {} failed last checks, {} overdue",
         r.items,
@@ -299,10 +323,11 @@ fn print_audit(r: &AuditReport) {
 }
 
 pub(super) fn run_verify(args: VerifyArgs) -> u8 {
-    let report: BagCheck = match verify(&args.bag, args.against.as_deref()) {
-        Ok(r) => r,
-        Err(e) => return error_exit("verify", &e),
-    };
+    let report: BagCheck =
+        match with_progress("verify", || verify(&args.bag, args.against.as_deref())) {
+            Ok(r) => r,
+            Err(e) => return error_exit("verify", &e),
+        };
     if args.json {
         print_json(&report);
     } else {
@@ -318,7 +343,7 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
             .map(|a| format!(" and agrees with {}", a.display()))
             .unwrap_or_default();
         if report.passed() {
-            println!(
+            say!(
                 "{}: verified: {} files, {} bytes{against}",
                 args.bag.display(),
                 report.files,

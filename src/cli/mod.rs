@@ -4,8 +4,9 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use cairn::bagit::{Finding, Mode, ValidateOptions, ValidateReport};
 use cairn::digest::Algorithm;
@@ -15,6 +16,9 @@ use cairn::{Error, ErrorClass};
 
 mod archive_cmds;
 mod check_cmds;
+mod progress;
+
+use progress::with_progress;
 
 /// Exit codes, the same for every command.
 pub mod exit {
@@ -43,12 +47,43 @@ Exit codes:
     after_help = EXIT_CODES_HELP
 )]
 struct Cli {
-    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More log output on stderr (-v info, with each ingest's and fixity run's summary
+    /// line; -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 
+    /// Print nothing but errors: no progress bar, no report when all is well (for cron).
+    /// A failure is still reported on stderr, naming what failed.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "CAIRN_QUIET",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    quiet: bool,
+
+    /// Log lines on stderr as text, or as one JSON object per line (for log shippers;
+    /// no progress bar is drawn then).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "CAIRN_LOG_FORMAT",
+        default_value_t = LogFormat::Text,
+        value_name = "FORMAT"
+    )]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -110,6 +145,11 @@ enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Import(ImportArgs),
 
+    /// Show the settings in force (cairn.toml, CAIRN_* environment variables, defaults)
+    /// and where each comes from.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Config(ConfigArgs),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///
     /// For example: `cairn completions bash > /etc/bash_completion.d/cairn`.
@@ -122,6 +162,15 @@ enum Command {
     ///
     /// For example: `cairn man > cairn.1 && man ./cairn.1`.
     Man,
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    #[command(flatten)]
+    root: RootArg,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -171,7 +220,8 @@ struct FixityArgs {
     /// Stop starting new bags after this long (e.g. 6h, 90m).
     #[arg(long, value_name = "DURATION")]
     max_time: Option<String>,
-    /// Read at most this many bytes per second (e.g. 100M).
+    /// Read at most this many bytes per second (e.g. 100M) [default: fixity.rate in
+    /// cairn.toml, or no limit].
     #[arg(long, value_name = "BYTES_PER_SEC")]
     rate: Option<String>,
     /// Algorithms to verify, comma-separated, or `all` for every manifest
@@ -182,9 +232,6 @@ struct FixityArgs {
     /// stamped, with it. For testing schedules; not for production logs.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
-    /// Print nothing unless something failed (for cron).
-    #[arg(short, long)]
-    quiet: bool,
     /// Print a JSON report on stdout.
     #[arg(long)]
     json: bool,
@@ -334,11 +381,50 @@ pub fn run() -> ExitCode {
                 exit::OK
             };
             let _ = e.print();
+            // clap names the flag; say so when the bad value came from its variable.
+            let text = e.to_string();
+            for (flag, var) in [
+                ("--log-format", "CAIRN_LOG_FORMAT"),
+                ("--root", "CAIRN_ROOT"),
+                ("--quiet", "CAIRN_QUIET"),
+            ] {
+                let typed = std::env::args().any(|a| a.starts_with(flag));
+                if !typed && text.contains(&format!("'{flag}")) && std::env::var_os(var).is_some() {
+                    eprintln!("cairn: the value came from the environment variable {var}");
+                }
+            }
             return ExitCode::from(code);
         }
     };
-    init_logging(cli.verbose);
-    let code = match cli.command {
+    QUIET.store(cli.quiet, Ordering::Relaxed);
+    init_logging(cli.verbose, cli.quiet, cli.log_format);
+    progress::init(cli.quiet, cli.log_format == LogFormat::Json);
+    // A panic is a bug in Cairn: say so in one line, without Rust's own report, and
+    // exit 3 (could not run) rather than 101.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "cairn: internal error (a bug in Cairn{at}): {msg}. The command stopped; please report this with the command you ran"
+        );
+    }));
+    let code = match std::panic::catch_unwind(|| dispatch(cli)) {
+        Ok(code) => code,
+        Err(_) => exit::OPERATIONAL,
+    };
+    ExitCode::from(code)
+}
+
+fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
         Command::Bag(BagCommand::Create(args)) => run_create(args),
         Command::Bag(BagCommand::Validate(args)) => run_validate(args),
         Command::Init(args) => archive_cmds::run_init(args),
@@ -350,30 +436,66 @@ pub fn run() -> ExitCode {
         Command::Verify(args) => check_cmds::run_verify(args),
         Command::Export(args) => archive_cmds::run_export(args),
         Command::Import(args) => archive_cmds::run_import(args),
+        Command::Config(args) => archive_cmds::run_config(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "cairn", &mut std::io::stdout());
             exit::OK
         }
         Command::Man => run_man(),
-    };
-    ExitCode::from(code)
+    }
 }
 
-fn init_logging(verbose: u8) {
+/// Set once from `--quiet`: print nothing but errors.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub(super) fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// `println!` unless `--quiet`: for reports of what went well.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if !$crate::cli::quiet() {
+            println!($($arg)*);
+        }
+    };
+}
+/// `eprintln!` unless `--quiet`: for warnings and notes that are not failures.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if !$crate::cli::quiet() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+pub(crate) use {note, say};
+
+/// Log lines on stderr: RUST_LOG when set; else errors only with --quiet, warnings by
+/// default, info with -v, debug with -vv.
+fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
+        0 if quiet => "error",
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+        .with_writer(|| progress::LogWriter)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_ansi(false)
+            .try_init(),
+    };
 }
 
 pub(super) fn error_exit(context: &str, e: &Error) -> u8 {
@@ -405,7 +527,9 @@ fn run_create(args: CreateArgs) -> u8 {
             Err(e) => return error_exit("bag create", &e),
         }
     }
-    match create_bag(&args.src, args.output.as_deref(), &opts) {
+    match with_progress("bag create", || {
+        create_bag(&args.src, args.output.as_deref(), &opts)
+    }) {
         Ok(report) => {
             if args.json {
                 print_json(&report);
@@ -420,19 +544,19 @@ fn run_create(args: CreateArgs) -> u8 {
 
 fn print_create(r: &CreateReport) {
     if r.recovered {
-        eprintln!(
+        note!(
             "cairn: rolled back an interrupted in-place bagging of {} first",
             r.bag.display()
         );
     }
     for d in &r.empty_dirs {
-        eprintln!(
+        note!(
             "warning: data/{}: empty-folder: kept in the bag, but manifests cannot list folders, so nothing protects it",
             printable(d)
         );
     }
     let algs: Vec<&str> = r.algorithms.iter().map(|a| a.name()).collect();
-    println!(
+    say!(
         "created {}: {} files, {} bytes (Payload-Oxum {}), algorithms {}",
         r.bag.display(),
         r.files,
@@ -459,7 +583,7 @@ fn run_validate(args: ValidateArgs) -> u8 {
         Ok(l) => l,
         Err(e) => return error_exit("bag validate", &e),
     };
-    let report = match validate_bag(&args.bag, &opts, limits) {
+    let report = match with_progress("bag validate", || validate_bag(&args.bag, &opts, limits)) {
         Ok(r) => r,
         Err(e) => return error_exit("bag validate", &e),
     };
@@ -515,7 +639,9 @@ fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
     for w in &r.warnings {
-        let _ = writeln!(err, "{}", finding_line("warning", w));
+        if !quiet() {
+            let _ = writeln!(err, "{}", finding_line("warning", w));
+        }
     }
     for p in &r.problems {
         let _ = writeln!(err, "{}", finding_line("problem", p));
@@ -536,7 +662,7 @@ fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
         } else {
             format!(", algorithms {}", algs.join(", "))
         };
-        println!(
+        say!(
             "{}: valid BagIt {version} bag: {}, {} bytes{algs}{holes}",
             bag.display(),
             plural(r.files as usize, "file"),

@@ -151,11 +151,15 @@ pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
 }
 
 /// The regular files under `path` (or `path` itself, when it is a file) and their total
-/// size, links not followed, unreadable entries skipped. Only an estimate, for a
-/// progress bar's totals before a run; [`walk_source`] is what decides.
-pub fn measure(path: &Path) -> (u64, u64) {
+/// size, links not followed, unreadable entries and the top-level names in `skip` left
+/// out. Only an estimate, for a progress bar's totals before a run; [`walk_source`] is
+/// what decides.
+pub fn measure(path: &Path, skip: &[&str]) -> (u64, u64) {
     let (mut files, mut bytes) = (0, 0);
     for item in WalkDir::new(path).follow_links(false).into_iter().flatten() {
+        if item.depth() == 1 && skip.iter().any(|s| item.file_name() == *s) {
+            continue;
+        }
         if item.file_type().is_file() {
             files += 1;
             bytes += item.metadata().map(|m| m.len()).unwrap_or(0);

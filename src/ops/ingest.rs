@@ -207,7 +207,10 @@ pub fn ingest(
     // Progress: when someone watches, every item is measured first so that the bar
     // has the run's totals. Each byte is read twice, copied then read back.
     let plan: Vec<(u64, u64)> = if progress::watched() && !opts.dry_run {
-        names.iter().map(|(_, p)| measure(p)).collect()
+        names
+            .iter()
+            .map(|(_, p)| measure(p, &[SIDECAR_NAME]))
+            .collect()
     } else {
         Vec::new()
     };
