@@ -69,11 +69,7 @@ pub fn sync_tree(root: &Path) -> Result<(), Error> {
         if rc == 0 {
             return Ok(());
         }
-        return Err(Error::io(
-            "syncfs",
-            root,
-            std::io::Error::last_os_error(),
-        ));
+        return Err(Error::io("syncfs", root, std::io::Error::last_os_error()));
     }
     #[cfg(not(target_os = "linux"))]
     {
