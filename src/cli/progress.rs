@@ -83,7 +83,7 @@ impl Drop for Drawer {
 fn style() -> ProgressStyle {
     // The template is a constant; should it ever fail to parse, a plain bar is drawn.
     ProgressStyle::with_template(
-        "{prefix:.bold} [{bar:28.cyan/blue}] {binary_bytes}/{binary_total_bytes} {msg}",
+        "{prefix:.bold} [{bar:20.cyan/blue}] {binary_bytes}/{binary_total_bytes} {wide_msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ")
@@ -130,6 +130,7 @@ fn draw_loop(title: &str, stop: &AtomicBool) {
                     if let Some(b) = bar {
                         b.set_length(s.bytes_total);
                         b.set_position(s.bytes_done);
+                        b.set_prefix(prefix(title, &s));
                         b.set_message(message(&s, rate(&samples)));
                     }
                 }
@@ -162,36 +163,42 @@ fn short_duration(secs: u64) -> String {
     }
 }
 
+/// The command, the pass and what it works on: `ingest verify box-1`. A long name is
+/// cut at its start, keeping its end, which is where names differ.
+fn prefix(title: &str, s: &progress::Snapshot) -> String {
+    let mut p = title.to_string();
+    if !s.pass.is_empty() {
+        p.push(' ');
+        p.push_str(&s.pass);
+    }
+    if !s.item.is_empty() {
+        let item = super::printable(&s.item);
+        let chars = item.chars().count();
+        p.push(' ');
+        if chars > 24 {
+            p.push('…');
+            p.extend(item.chars().skip(chars - 23));
+        } else {
+            p.push_str(&item);
+        }
+    }
+    p
+}
+
+/// Throughput, ETA and files: the part a narrow terminal cuts.
 fn message(s: &progress::Snapshot, rate: Option<f64>) -> String {
-    let mut m = match rate {
+    let timing = match rate {
         Some(r) if r >= 1.0 => {
             let left = s.bytes_total.saturating_sub(s.bytes_done) as f64 / r;
             format!(
-                "{}/s · ETA {} · ",
+                "{}/s ETA {}",
                 BinaryBytes(r as u64),
                 short_duration(left.ceil() as u64)
             )
         }
-        _ => "ETA … · ".to_string(),
+        _ => "ETA …".to_string(),
     };
-    m.push_str(&format!("{}/{} files", s.files_done, s.files_total));
-    if !s.pass.is_empty() {
-        m.push_str(" · ");
-        m.push_str(&s.pass);
-    }
-    if !s.item.is_empty() {
-        // A long name is cut at its end, which is where names differ.
-        let item = super::printable(&s.item);
-        let chars = item.chars().count();
-        m.push(' ');
-        if chars > 32 {
-            m.push('…');
-            m.extend(item.chars().skip(chars - 31));
-        } else {
-            m.push_str(&item);
-        }
-    }
-    m
+    format!("{timing} {}/{} files", s.files_done, s.files_total)
 }
 
 /// Where log lines go: stderr, with the bar lifted off the screen while each line is
