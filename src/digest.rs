@@ -205,11 +205,23 @@ impl Serialize for Digest {
     }
 }
 
+/// SHA-512 and SHA-384: OpenSSL's, where built with the `openssl-sha512` feature (the
+/// default; a third faster than sha2 on the reference machine, BENCHMARKS.md), else
+/// the sha2 crate's. Both are checked against each other in the tests.
+#[cfg(feature = "openssl-sha512")]
+type Sha512 = openssl::sha::Sha512;
+#[cfg(feature = "openssl-sha512")]
+type Sha384 = openssl::sha::Sha384;
+#[cfg(not(feature = "openssl-sha512"))]
+type Sha512 = sha2::Sha512;
+#[cfg(not(feature = "openssl-sha512"))]
+type Sha384 = sha2::Sha384;
+
 enum State {
     Blake3(Box<blake3::Hasher>),
     Sha256(sha2::Sha256),
-    Sha512(sha2::Sha512),
-    Sha384(sha2::Sha384),
+    Sha512(Box<Sha512>),
+    Sha384(Box<Sha384>),
     Sha224(sha2::Sha224),
     Sha1(sha1::Sha1),
     Md5(md5::Md5),
@@ -220,8 +232,8 @@ impl State {
         match alg {
             Algorithm::Blake3 => State::Blake3(Box::new(blake3::Hasher::new())),
             Algorithm::Sha256 => State::Sha256(sha2::Sha256::new()),
-            Algorithm::Sha512 => State::Sha512(sha2::Sha512::new()),
-            Algorithm::Sha384 => State::Sha384(sha2::Sha384::new()),
+            Algorithm::Sha512 => State::Sha512(Box::new(Sha512::new())),
+            Algorithm::Sha384 => State::Sha384(Box::new(Sha384::new())),
             Algorithm::Sha224 => State::Sha224(sha2::Sha224::new()),
             Algorithm::Sha1 => State::Sha1(sha1::Sha1::new()),
             Algorithm::Md5 => State::Md5(md5::Md5::new()),
@@ -256,8 +268,8 @@ impl State {
         let d = match self {
             State::Blake3(h) => Digest::from_bytes(h.finalize().as_bytes()),
             State::Sha256(h) => Digest::from_bytes(&h.finalize()),
-            State::Sha512(h) => Digest::from_bytes(&h.finalize()),
-            State::Sha384(h) => Digest::from_bytes(&h.finalize()),
+            State::Sha512(h) => Digest::from_bytes(&h.finish()),
+            State::Sha384(h) => Digest::from_bytes(&h.finish()),
             State::Sha224(h) => Digest::from_bytes(&h.finalize()),
             State::Sha1(h) => Digest::from_bytes(&h.finalize()),
             State::Md5(h) => Digest::from_bytes(&h.finalize()),
@@ -269,6 +281,16 @@ impl State {
         })
     }
 }
+
+/// `finish` for the sha2 types, under the name OpenSSL's types use.
+#[cfg(not(feature = "openssl-sha512"))]
+trait FinishShim: sha2::Digest + Sized {
+    fn finish(self) -> sha2::digest::Output<Self> {
+        self.finalize()
+    }
+}
+#[cfg(not(feature = "openssl-sha512"))]
+impl<T: sha2::Digest> FinishShim for T {}
 
 /// Feeds several algorithms from one stream of bytes. Implements `Write`, so it can sit
 /// behind a tee while copying.
@@ -428,6 +450,32 @@ mod tests {
         );
         let sha = sha2::Sha512::digest(&data);
         assert_eq!(a.get(Algorithm::Sha512).unwrap().as_bytes(), &sha[..]);
+    }
+
+    #[test]
+    fn sha512_and_sha384_agree_with_the_sha2_crate() {
+        // Whichever back end is built (OpenSSL by default), it must agree with the
+        // pure-Rust sha2 crate at every length around the 128-byte block size.
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 253) as u8).collect();
+        let mut buf = vec![0u8; 4096];
+        for len in (0..300).chain([1023, 1024, 1025, 65_536, 70_000]) {
+            let d = hash_reader(
+                &data[..len],
+                &[Algorithm::Sha512, Algorithm::Sha384],
+                &mut buf,
+            )
+            .unwrap();
+            assert_eq!(
+                d.get(Algorithm::Sha512).unwrap().as_bytes(),
+                &sha2::Sha512::digest(&data[..len])[..],
+                "sha512 of {len} bytes"
+            );
+            assert_eq!(
+                d.get(Algorithm::Sha384).unwrap().as_bytes(),
+                &sha2::Sha384::digest(&data[..len])[..],
+                "sha384 of {len} bytes"
+            );
+        }
     }
 
     #[test]

@@ -67,9 +67,10 @@ pub fn sync_tree(root: &Path) -> Result<(), Error> {
         // SAFETY: the descriptor is open for the duration of the call.
         let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
         if rc == 0 {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(Error::io("syncfs", root, std::io::Error::last_os_error()))
         }
-        return Err(Error::io("syncfs", root, std::io::Error::last_os_error()));
     }
     #[cfg(not(target_os = "linux"))]
     {
