@@ -1,16 +1,14 @@
 //! A bag in a folder on disk, as a [`BagSource`].
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use walkdir::WalkDir;
 
 use crate::bagit::source::{BagSource, EntryType, SourceEntry};
 use crate::digest::{copy_and_hash, hash_reader, Algorithm, Digests};
 use crate::error::Error;
 use crate::fs::rate::{RateLimiter, Throttled};
+use crate::fs::walk::list_tree;
 
 /// A bag stored as a folder.
 pub struct DirSource {
@@ -59,28 +57,14 @@ impl BagSource for DirSource {
 
     fn list(&self) -> Result<Vec<SourceEntry>, Error> {
         let mut out = Vec::new();
-        for item in WalkDir::new(&self.root)
-            .follow_links(false)
-            .sort_by_file_name()
-            .min_depth(1)
-        {
-            let item = item.map_err(|e| {
-                let path = e.path().unwrap_or(&self.root).to_path_buf();
-                let io = e
-                    .into_io_error()
-                    .unwrap_or_else(|| io::Error::other("filesystem loop"));
-                Error::io("list", path, io)
-            })?;
-            let ft = item.file_type();
+        for item in list_tree(&self.root, &|_, _| true) {
+            let ft = item.kind.map_err(|e| Error::io("list", &item.disk, e))?;
             if ft.is_dir() {
                 continue;
             }
-            let rel = item
-                .path()
-                .strip_prefix(&self.root)
-                .map_err(|_| Error::Usage(format!("walked outside {}", self.root.display())))?;
             let mut utf8 = true;
-            let parts: Vec<String> = rel
+            let parts: Vec<String> = item
+                .rel
                 .components()
                 .map(|c| {
                     let s = c.as_os_str();
@@ -95,10 +79,8 @@ impl BagSource for DirSource {
                 .collect();
             let (kind, size) = if ft.is_symlink() {
                 (EntryType::Symlink, 0)
-            } else if ft.is_file() {
-                let meta = item
-                    .metadata()
-                    .map_err(|e| Error::io("stat", item.path(), e.into()))?;
+            } else if let Some(meta) = item.meta {
+                let meta = meta.map_err(|e| Error::io("stat", &item.disk, e))?;
                 (EntryType::File, meta.len())
             } else {
                 (EntryType::Special, 0)
@@ -128,12 +110,12 @@ impl BagSource for DirSource {
         algorithms: &[Algorithm],
         buf: &mut [u8],
     ) -> io::Result<Digests> {
-        let file = File::open(self.disk_path(rel))?;
+        let file = crate::fs::open_read(&self.disk_path(rel))?;
         copy_and_hash(file, out, algorithms, buf)
     }
 
     fn hash(&self, rel: &str, algorithms: &[Algorithm], buf: &mut [u8]) -> io::Result<Digests> {
-        let file = File::open(self.disk_path(rel))?;
+        let file = crate::fs::open_read(&self.disk_path(rel))?;
         match &self.limiter {
             Some(limiter) => hash_reader(
                 Throttled {

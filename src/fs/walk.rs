@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use walkdir::WalkDir;
+use rayon::prelude::*;
 
 use crate::bagit::path::BagPath;
 use crate::error::Error;
@@ -36,8 +36,17 @@ impl SourceFile {
     /// same size, same modification time. A writer appending to it, or rewriting it in
     /// place, while it was read would otherwise leave a digest of bytes that were never
     /// all there at once recorded as the truth.
-    pub fn check_unchanged(&self, read: u64) -> Result<(), crate::error::Error> {
-        let now = std::fs::metadata(&self.disk)
+    ///
+    /// `file` is the handle the bytes were read from: its `fstat` describes exactly the
+    /// file that was read (even if another was renamed over its name meanwhile), and
+    /// costs no second path lookup.
+    pub fn check_unchanged(
+        &self,
+        file: &std::fs::File,
+        read: u64,
+    ) -> Result<(), crate::error::Error> {
+        let now = file
+            .metadata()
             .map_err(|e| crate::error::Error::io("stat", &self.disk, e))?;
         if read != self.size || now.len() != self.size || now.modified().ok() != self.modified {
             return Err(crate::error::Error::io(
@@ -70,45 +79,34 @@ pub struct Walk {
 /// Entries whose relative path is in `skip` (top-level names) are left out.
 pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
     let mut walk = Walk::default();
-    let mut it = WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .min_depth(1)
-        .into_iter();
-    while let Some(item) = it.next() {
+    // A folder is entered unless it is skipped or refused below (a refused folder is
+    // reported once, not with every file in it).
+    let descend = |rel: &Path, depth: usize| {
+        !(depth == 1 && skip.iter().any(|s| rel.as_os_str() == *s))
+            && rel
+                .to_str()
+                .is_some_and(|r| BagPath::parse(&format!("data/{r}")).is_ok())
+    };
+    for item in list_tree(root, &descend) {
+        let disk = item.disk;
         // Anything below the root that cannot be read (a folder without execute
         // permission, a file that cannot be stat'ed) is refused by name, like a link:
         // the item is refused, the run goes on.
-        let item = match item {
-            Ok(i) => i,
+        let ft = match item.kind {
+            Ok(ft) => ft,
             Err(e) => {
-                let path = e.path().unwrap_or(root).to_path_buf();
-                let why = e
-                    .io_error()
-                    .map(|io| format!("cannot read: {io}"))
-                    .unwrap_or_else(|| "a filesystem loop".into());
-                walk.refused.push((path, why));
+                walk.refused.push((disk, format!("cannot read: {e}")));
                 continue;
             }
         };
-        let disk = item.path().to_path_buf();
-        let Ok(rel_path) = disk.strip_prefix(root) else {
-            continue;
-        };
-        if item.depth() == 1 && skip.iter().any(|s| rel_path.as_os_str() == *s) {
-            if item.file_type().is_dir() {
-                it.skip_current_dir();
-            }
+        if item.depth == 1 && skip.iter().any(|s| item.rel.as_os_str() == *s) {
             continue;
         }
-        let Some(rel) = rel_path.to_str().map(|s| s.to_string()) else {
+        let Some(rel) = item.rel.to_str().map(|s| s.to_string()) else {
             walk.refused.push((
                 disk,
                 "the name is not valid UTF-8 and cannot be written in a manifest exactly".into(),
             ));
-            if item.file_type().is_dir() {
-                it.skip_current_dir();
-            }
             continue;
         };
         let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
@@ -118,7 +116,6 @@ pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
                 .push((disk, format!("the name cannot be a safe bag path: {p}")));
             continue;
         }
-        let ft = item.file_type();
         if ft.is_symlink() {
             walk.refused.push((
                 disk,
@@ -128,20 +125,19 @@ pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
         } else if ft.is_dir() {
             walk.dirs.push(rel);
         } else if ft.is_file() {
-            let meta = match item.metadata() {
-                Ok(m) => m,
-                Err(e) => {
-                    walk.refused.push((disk, format!("cannot read: {e}")));
-                    continue;
+            match item.meta {
+                Some(Ok(meta)) => {
+                    walk.total_bytes += meta.len();
+                    walk.files.push(SourceFile {
+                        disk,
+                        rel,
+                        size: meta.len(),
+                        modified: meta.modified().ok(),
+                    });
                 }
-            };
-            walk.total_bytes += meta.len();
-            walk.files.push(SourceFile {
-                disk,
-                rel,
-                size: meta.len(),
-                modified: meta.modified().ok(),
-            });
+                Some(Err(e)) => walk.refused.push((disk, format!("cannot read: {e}"))),
+                None => walk.refused.push((disk, "cannot read: no metadata".into())),
+            }
         } else {
             walk.refused
                 .push((disk, "not a regular file (fifo, socket or device)".into()));
@@ -150,19 +146,108 @@ pub fn walk_source(root: &Path, skip: &[&str]) -> Result<Walk, Error> {
     Ok(walk)
 }
 
+/// One entry found by [`list_tree`].
+#[derive(Debug)]
+pub struct Listed {
+    /// Path on disk (the root joined with `rel`).
+    pub disk: PathBuf,
+    /// Path relative to the root.
+    pub rel: PathBuf,
+    /// 1 for the root's own entries; 0 for the root itself, which is listed only
+    /// when it cannot be read.
+    pub depth: usize,
+    /// The entry's type (links not followed), or why the entry (or, for a folder
+    /// listed a second time, its contents) could not be read.
+    pub kind: std::io::Result<std::fs::FileType>,
+    /// For regular files, their metadata (links not followed).
+    pub meta: Option<std::io::Result<std::fs::Metadata>>,
+}
+
+/// Lists everything below `root`: depth first, each folder's entries sorted by name
+/// (bytes), links never followed. A folder's contents are listed when
+/// `descend(rel, depth)` is true for it. A folder whose contents cannot be read is
+/// listed a second time, right after itself, with the error as its `kind` (the root
+/// at depth 0).
+///
+/// Hand-written rather than walkdir's, for the cost per file, which dominates bags of
+/// many small files: folders are read and files stat'ed in parallel on the rayon pool
+/// (the order of the result does not depend on it), and each file is stat'ed relative
+/// to its open folder (`DirEntry::metadata`, one `statx` with no path lookup from the
+/// root). The listing is held in memory, about as much per file as the walk's callers
+/// keep anyway.
+pub fn list_tree(root: &Path, descend: &(dyn Fn(&Path, usize) -> bool + Sync)) -> Vec<Listed> {
+    list_dir(root, Path::new(""), 1, descend)
+}
+
+fn list_dir(
+    dir: &Path,
+    rel: &Path,
+    depth: usize,
+    descend: &(dyn Fn(&Path, usize) -> bool + Sync),
+) -> Vec<Listed> {
+    let listed: std::io::Result<Vec<std::fs::DirEntry>> =
+        std::fs::read_dir(dir).and_then(|rd| rd.collect());
+    let mut entries = match listed {
+        Ok(entries) => entries,
+        Err(e) => {
+            return vec![Listed {
+                disk: dir.to_path_buf(),
+                rel: rel.to_path_buf(),
+                depth: depth - 1,
+                kind: Err(e),
+                meta: None,
+            }]
+        }
+    };
+    // OsString order is byte order on Unix.
+    entries.sort_by_cached_key(|e| e.file_name());
+    entries
+        .par_iter()
+        .with_max_len(64)
+        .flat_map_iter(|entry| {
+            let disk = entry.path();
+            let rel = rel.join(entry.file_name());
+            let kind = entry.file_type();
+            let is_file = kind.as_ref().is_ok_and(|t| t.is_file());
+            let is_dir = kind.as_ref().is_ok_and(|t| t.is_dir());
+            let meta = is_file.then(|| entry.metadata());
+            let below = if is_dir && descend(&rel, depth) {
+                list_dir(&disk, &rel, depth + 1, descend)
+            } else {
+                Vec::new()
+            };
+            std::iter::once(Listed {
+                disk,
+                rel,
+                depth,
+                kind,
+                meta,
+            })
+            .chain(below)
+        })
+        .collect()
+}
+
 /// The regular files under `path` (or `path` itself, when it is a file) and their total
 /// size, links not followed, unreadable entries and the top-level names in `skip` left
 /// out. Only an estimate, for a progress bar's totals before a run; [`walk_source`] is
 /// what decides.
 pub fn measure(path: &Path, skip: &[&str]) -> (u64, u64) {
     let (mut files, mut bytes) = (0, 0);
-    for item in WalkDir::new(path).follow_links(false).into_iter().flatten() {
-        if item.depth() == 1 && skip.iter().any(|s| item.file_name() == *s) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => return (1, m.len()),
+        Ok(m) if m.is_dir() => {}
+        _ => return (0, 0),
+    }
+    let descend =
+        |rel: &Path, depth: usize| !(depth == 1 && skip.iter().any(|s| rel == Path::new(s)));
+    for item in list_tree(path, &descend) {
+        if item.depth == 1 && skip.iter().any(|s| item.rel == Path::new(s)) {
             continue;
         }
-        if item.file_type().is_file() {
+        if let Some(Ok(meta)) = item.meta {
             files += 1;
-            bytes += item.metadata().map(|m| m.len()).unwrap_or(0);
+            bytes += meta.len();
         }
     }
     (files, bytes)

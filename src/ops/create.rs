@@ -314,7 +314,8 @@ fn copy_files(
             |buf, f| {
                 let bag_path = payload_path(&f.rel)?;
                 let to = bag_path.to_fs_path(root);
-                let input = File::open(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
+                let input =
+                    crate::fs::open_read(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
                 let output = OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -326,14 +327,14 @@ fn copy_files(
                     head: &mut head,
                     write_failed: false,
                 };
-                let copied = copy_and_hash(input, &mut tee, algs, buf);
+                let copied = copy_and_hash(&input, &mut tee, algs, buf);
                 let digests = match copied {
                     Ok(d) => d,
                     // A write failure (no space, file too large) is the archive's.
                     Err(e) if tee.write_failed => return Err(Error::io("write", &to, e)),
                     Err(e) => return Err(Error::io("read", &f.disk, e)),
                 };
-                f.check_unchanged(digests.len)?;
+                f.check_unchanged(&input, digests.len)?;
                 failpoint::hit("create-copy-file");
                 crate::progress::file_done();
                 let mime = sniff.then(|| sniff_mime(&head.bytes, digests.len));
@@ -542,10 +543,11 @@ fn create_in_place(src: &Path, opts: &CreateOptions) -> Result<CreateReport, Err
         .map_init(
             || vec![0u8; BUF_SIZE],
             |buf, f| {
-                let input = File::open(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
+                let input =
+                    crate::fs::open_read(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
                 let d =
-                    hash_reader(input, &algs, buf).map_err(|e| Error::io("read", &f.disk, e))?;
-                f.check_unchanged(d.len)?;
+                    hash_reader(&input, &algs, buf).map_err(|e| Error::io("read", &f.disk, e))?;
+                f.check_unchanged(&input, d.len)?;
                 crate::progress::file_done();
                 Ok((
                     payload_path(&f.rel)?,

@@ -532,7 +532,7 @@ fn same_payload(entry: &RegisterEntry, walk: &Walk) -> Result<bool, Error> {
         let Some(want) = recorded.get(bag_path.as_str()) else {
             return Ok(false);
         };
-        let file = fs::File::open(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
+        let file = crate::fs::open_read(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
         let d = hash_reader(file, &[alg], &mut buf).map_err(|e| Error::io("read", &f.disk, e))?;
         if d.get(alg) != Some(*want) {
             return Ok(false);
