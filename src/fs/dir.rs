@@ -62,21 +62,25 @@ impl BagSource for DirSource {
             if ft.is_dir() {
                 continue;
             }
-            let mut utf8 = true;
-            let parts: Vec<String> = item
-                .rel
-                .components()
-                .map(|c| {
-                    let s = c.as_os_str();
-                    match s.to_str() {
-                        Some(t) => t.to_string(),
-                        None => {
-                            utf8 = false;
-                            s.to_string_lossy().into_owned()
-                        }
-                    }
-                })
-                .collect();
+            // Bag paths are `/`-separated, as relative paths are on Unix.
+            let (path, utf8) = match item.rel.to_str() {
+                Some(p) if std::path::MAIN_SEPARATOR == '/' => (p.to_string(), true),
+                _ => {
+                    let mut utf8 = true;
+                    let parts: Vec<String> = item
+                        .rel
+                        .components()
+                        .map(|c| {
+                            let s = c.as_os_str();
+                            s.to_str().map(str::to_string).unwrap_or_else(|| {
+                                utf8 = false;
+                                s.to_string_lossy().into_owned()
+                            })
+                        })
+                        .collect();
+                    (parts.join("/"), utf8)
+                }
+            };
             let (kind, size) = if ft.is_symlink() {
                 (EntryType::Symlink, 0)
             } else if let Some(meta) = item.meta {
@@ -86,7 +90,7 @@ impl BagSource for DirSource {
                 (EntryType::Special, 0)
             };
             out.push(SourceEntry {
-                path: parts.join("/"),
+                path,
                 utf8,
                 kind,
                 size,
