@@ -135,11 +135,18 @@ pub fn parse_manifest(
             raw = rest;
             issues.push(LineIssue::DotSlash { line: n });
         }
+        // Only `%` sequences are ever decoded: a path without `%` is taken as it stands.
+        let has_escape = raw.contains('%');
         let (primary, alternative): (Cow<'_, str>, Option<String>) = if version.is_v1() {
-            (Cow::Owned(decode_path(raw)), None)
+            if has_escape {
+                (Cow::Owned(decode_path(raw)), None)
+            } else {
+                (Cow::Borrowed(raw), None)
+            }
         } else {
-            let decoded = decode_path(raw);
-            let alt = (decoded != raw).then_some(decoded);
+            let alt = has_escape
+                .then(|| decode_path(raw))
+                .filter(|decoded| decoded != raw);
             (Cow::Borrowed(raw), alt)
         };
         match BagPath::parse(&primary) {

@@ -271,12 +271,23 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
         );
     }
 
-    let decode = |path: &str, bytes: &[u8], f: &mut Findings| -> String {
+    // Borrows the bytes when they are UTF-8 already (a manifest of a million lines is
+    // not copied again).
+    fn decode_text<'b>(
+        path: &str,
+        bytes: &'b [u8],
+        encoding: TagEncoding,
+        strict: bool,
+        f: &mut Findings,
+    ) -> Cow<'b, str> {
         let d = decode_tag_file(bytes, encoding);
         if let Some(p) = d.problem {
             f.strict(strict, path, Kind::TagFileEncoding, format!("{path} {p}"));
         }
-        d.text.into_owned()
+        d.text
+    }
+    let decode = |path: &str, bytes: &[u8], f: &mut Findings| -> String {
+        decode_text(path, bytes, encoding, strict, f).into_owned()
     };
 
     // 2. bag-info.txt (optional) and its Payload-Oxum.
@@ -442,10 +453,10 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
         let Some(bytes) = read_tag(file, &mut f, &mut errors) else {
             continue;
         };
-        let text = decode(file, &bytes, &mut f);
-        drop(bytes);
+        let text = decode_text(file, &bytes, encoding, strict, &mut f);
         let (entries, issues) = parse_manifest(&text, alg, version);
         drop(text);
+        drop(bytes);
         for issue in issues {
             report_line_issue(file, issue, &mut f);
         }
