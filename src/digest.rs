@@ -104,7 +104,7 @@ impl Serialize for Algorithm {
 
 /// The error for an unknown algorithm name given by a user.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown checksum algorithm {0:?} (known: blake3, sha256, sha512; md5, sha1, sha224, sha384 for reading old bags)")]
+#[error("unknown checksum algorithm \"{0}\" (known: blake3, sha256, sha512; md5, sha1, sha224, sha384 for reading old bags)")]
 pub struct UnknownAlgorithm(pub String);
 
 impl FromStr for Algorithm {

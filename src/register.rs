@@ -64,12 +64,12 @@ impl<'de> Deserialize<'de> for DigestMap {
         let mut values = Vec::with_capacity(raw.len());
         for (name, hex) in raw {
             let alg = Algorithm::from_manifest_name(&name)
-                .ok_or_else(|| D::Error::custom(format!("unknown algorithm {name:?}")))?;
+                .ok_or_else(|| D::Error::custom(format!("unknown algorithm \"{name}\"")))?;
             let digest = Digest::from_hex(&hex)
                 .filter(|d| d.as_bytes().len() == alg.digest_len())
                 .ok_or_else(|| {
                     D::Error::custom(format!(
-                        "{name} digest {hex:?} is not valid hex of the right length"
+                        "{name} digest \"{hex}\" is not valid hex of the right length"
                     ))
                 })?;
             values.push((alg, digest));

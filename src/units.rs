@@ -14,14 +14,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let (num, unit) = t.split_at(split);
     let value: f64 = num
         .parse()
-        .map_err(|_| format!("{s:?} is not a size such as 500M or 2G"))?;
+        .map_err(|_| format!("\"{s}\" is not a size such as 500M or 2G"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
+        _ => return Err(format!("\"{s}\": unknown unit (use K, M, G or T)")),
     };
     Ok((value * mult as f64) as u64)
 }
@@ -38,20 +38,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         }
         let n: u64 = num
             .parse()
-            .map_err(|_| format!("{s:?} is not a duration such as 90s, 30m, 2h or 1h30m"))?;
+            .map_err(|_| format!("\"{s}\" is not a duration such as 90s, 30m, 2h or 1h30m"))?;
         num.clear();
         total += n * match c {
             's' => 1,
             'm' => 60,
             'h' => 3600,
             'd' => 86400,
-            _ => return Err(format!("{s:?}: unknown unit {c:?} (use s, m, h or d)")),
+            _ => return Err(format!("\"{s}\": unknown unit \"{c}\" (use s, m, h or d)")),
         };
         any = true;
     }
     if !num.is_empty() || !any {
         return Err(format!(
-            "{s:?} is not a duration such as 90s, 30m, 2h or 1h30m"
+            "\"{s}\" is not a duration such as 90s, 30m, 2h or 1h30m"
         ));
     }
     Ok(Duration::from_secs(total))

@@ -89,7 +89,7 @@ pub fn parse_manifest(
         let Some(sep) = line.find([' ', '\t']) else {
             issues.push(LineIssue::Malformed {
                 line: n,
-                detail: format!("no separator between checksum and path in {line:?}"),
+                detail: format!("no separator between checksum and path in \"{line}\""),
             });
             continue;
         };
@@ -100,14 +100,14 @@ pub fn parse_manifest(
         if raw.is_empty() {
             issues.push(LineIssue::Malformed {
                 line: n,
-                detail: format!("no path after the checksum in {line:?}"),
+                detail: format!("no path after the checksum in \"{line}\""),
             });
             continue;
         }
         let Some(digest) = Digest::from_hex(hex) else {
             issues.push(LineIssue::Malformed {
                 line: n,
-                detail: format!("checksum {hex:?} is not hexadecimal"),
+                detail: format!("checksum \"{hex}\" is not hexadecimal"),
             });
             continue;
         };

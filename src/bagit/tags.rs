@@ -76,13 +76,13 @@ pub fn parse_declaration(bytes: &[u8]) -> Result<Declaration, Vec<String>> {
         let want = format!("{label}: ");
         if let Some(value) = line.strip_prefix(&want) {
             if value.is_empty() || value.trim() != value {
-                errors.push(format!("line {}: the value of {label} is empty or has surrounding whitespace: {line:?}", idx + 1));
+                errors.push(format!("line {}: the value of {label} is empty or has surrounding whitespace: \"{line}\"", idx + 1));
                 return None;
             }
             Some(value.to_string())
         } else {
             errors.push(format!(
-                "line {}: expected `{label}: …` with one space after the colon and none before, found {line:?}",
+                "line {}: expected `{label}: …` with one space after the colon and none before, found \"{line}\"",
                 idx + 1
             ));
             None
@@ -96,7 +96,7 @@ pub fn parse_declaration(bytes: &[u8]) -> Result<Declaration, Vec<String>> {
             Some(ver) if ver.is_known() => Some(ver),
             _ => {
                 errors.push(format!(
-                    "BagIt-Version {v:?} is not a known version (0.93–0.97, 1.0)"
+                    "BagIt-Version \"{v}\" is not a known version (0.93–0.97, 1.0)"
                 ));
                 None
             }
@@ -105,7 +105,7 @@ pub fn parse_declaration(bytes: &[u8]) -> Result<Declaration, Vec<String>> {
     if let Some(enc) = &encoding {
         if TagEncoding::from_label(enc).is_none() {
             errors.push(format!(
-                "Tag-File-Character-Encoding {enc:?} is not an encoding Cairn can read"
+                "Tag-File-Character-Encoding \"{enc}\" is not an encoding Cairn can read"
             ));
         }
     }
@@ -322,12 +322,12 @@ pub fn check_label(label: &str) -> Result<(), String> {
     }
     if label.contains([':', '\r', '\n']) {
         return Err(format!(
-            "the label {label:?} contains a colon or line break"
+            "the label \"{label}\" contains a colon or line break"
         ));
     }
     if label.trim() != label {
         return Err(format!(
-            "the label {label:?} starts or ends with whitespace"
+            "the label \"{label}\" starts or ends with whitespace"
         ));
     }
     Ok(())
@@ -363,7 +363,7 @@ pub fn parse_bag_info(text: &str, version: Version) -> (BagInfo, Vec<LineError>)
         let Some((label, value)) = line.split_once(':') else {
             errors.push(LineError {
                 line: n,
-                detail: format!("expected `Label: value`, found {line:?}"),
+                detail: format!("expected `Label: value`, found \"{line}\""),
             });
             continue;
         };
@@ -371,7 +371,7 @@ pub fn parse_bag_info(text: &str, version: Version) -> (BagInfo, Vec<LineError>)
         if clean_label.is_empty() {
             errors.push(LineError {
                 line: n,
-                detail: format!("empty label in {line:?}"),
+                detail: format!("empty label in \"{line}\""),
             });
             continue;
         }
@@ -379,7 +379,7 @@ pub fn parse_bag_info(text: &str, version: Version) -> (BagInfo, Vec<LineError>)
             errors.push(LineError {
                 line: n,
                 detail: format!(
-                    "the label {label:?} has whitespace around it, which BagIt 1.0 forbids"
+                    "the label \"{label}\" has whitespace around it, which BagIt 1.0 forbids"
                 ),
             });
         }
@@ -438,21 +438,21 @@ pub fn parse_fetch(
         let Some((url, rest)) = split_field(line) else {
             errors.push(LineError {
                 line: n,
-                detail: format!("expected `url length path`, found {line:?}"),
+                detail: format!("expected `url length path`, found \"{line}\""),
             });
             continue;
         };
         let Some((length, raw_path)) = split_field(rest) else {
             errors.push(LineError {
                 line: n,
-                detail: format!("expected `url length path`, found {line:?}"),
+                detail: format!("expected `url length path`, found \"{line}\""),
             });
             continue;
         };
         if !is_absolute_uri(url) {
             errors.push(LineError {
                 line: n,
-                detail: format!("{url:?} is not an absolute URL"),
+                detail: format!("\"{url}\" is not an absolute URL"),
             });
         }
         let length = if length == "-" {
@@ -462,7 +462,7 @@ pub fn parse_fetch(
         } else {
             errors.push(LineError {
                 line: n,
-                detail: format!("length {length:?} is neither a number nor `-`"),
+                detail: format!("length \"{length}\" is neither a number nor `-`"),
             });
             continue;
         };

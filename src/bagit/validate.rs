@@ -549,10 +549,10 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                     loc(),
                     Kind::NormalizationCollision,
                     format!(
-                        "{:?} (line {}) and {:?} (line {}) differ only in Unicode normalisation",
-                        first.path.as_str(),
+                        "{} (line {}) and {} (line {}) differ only in Unicode normalisation",
+                        spelled(first.path.as_str()),
                         first.line,
-                        e.path.as_str(),
+                        spelled(e.path.as_str()),
                         e.line
                     ),
                 );
@@ -602,8 +602,8 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
                             index.name(actual),
                             Kind::NormalizationMismatch,
                             format!(
-                                "{file} lists {:?}; on disk the name is in another Unicode normalisation form",
-                                e.path.as_str()
+                                "{file} lists {}; on disk the name is in another Unicode normalisation form",
+                                spelled(e.path.as_str())
                             ),
                         );
                     }
@@ -808,6 +808,23 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
     Ok(finish(report, f, errors))
 }
 
+/// A name quoted for a message about Unicode normalisation: combining marks and
+/// control characters are spelled `\u{…}`, so that two spellings of one name, which
+/// look the same, read differently; every other letter is shown as it is.
+fn spelled(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        if c.is_control() || unicode_normalization::char::is_combining_mark(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
+}
+
 fn check_oxum(
     octets: u64,
     streams: u64,
@@ -891,7 +908,14 @@ fn index_entries(entries: Vec<SourceEntry>, f: &mut Findings) -> DiskIndex {
             f.warn(
                 names[0],
                 Kind::NormalizationCollision,
-                format!("these names differ only in Unicode normalisation: {names:?}"),
+                format!(
+                    "these names differ only in Unicode normalisation: {}",
+                    names
+                        .iter()
+                        .map(|n| spelled(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             );
         }
     }

@@ -243,7 +243,10 @@ impl ZipSource {
                 problems.push(Finding::new(
                     name.as_str(),
                     Kind::ZipUnsupported,
-                    format!("compression method {:?} is not supported (only stored, deflate, deflate64)", f.compression()),
+                    format!(
+                        "compression method {} is not supported (only stored, deflate, deflate64)",
+                        f.compression()
+                    ),
                 ));
                 continue;
             }

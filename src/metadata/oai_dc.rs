@@ -157,7 +157,7 @@ pub enum OaiDcProblemKind {
     NestedElement { element: String, child: String },
 
     /// Text directly inside the root, outside any element: a value with no term.
-    #[error("text outside any Dublin Core element: {text:?}")]
+    #[error("text outside any Dublin Core element: \"{text}\"")]
     StrayText {
         /// The text, trimmed, cut to 40 characters.
         text: String,

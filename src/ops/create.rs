@@ -124,9 +124,9 @@ impl CreateReport {
 pub fn parse_info_arg(arg: &str) -> Result<(String, String), Error> {
     let (label, value) = arg
         .split_once(':')
-        .ok_or_else(|| Error::Usage(format!("--info {arg:?}: expected 'Label: value'")))?;
+        .ok_or_else(|| Error::Usage(format!("--info \"{arg}\": expected 'Label: value'")))?;
     let label = label.trim().to_string();
-    check_label(&label).map_err(|e| Error::Usage(format!("--info {arg:?}: {e}")))?;
+    check_label(&label).map_err(|e| Error::Usage(format!("--info \"{arg}\": {e}")))?;
     Ok((label, value.trim().to_string()))
 }
 
