@@ -171,6 +171,28 @@ impl Default for FixitySection {
     }
 }
 
+/// The line (1-based) where `section.key` is set in cairn.toml text: `key = …` under
+/// `[section]`, or `section.key = …` before any table header.
+fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
+    let (section, key) = dotted.split_once('.')?;
+    let sets = |line: &str, name: &str| {
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    };
+    let mut current = "";
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            current = header.split(']').next().unwrap_or_default().trim();
+        } else if (current == section && sets(line, key))
+            || (current.is_empty() && sets(line, dotted))
+        {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 impl Config {
     /// Parses cairn.toml text; `path` is only for messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
@@ -184,7 +206,22 @@ impl Config {
                 detail: e.message().to_string(),
             }
         })?;
-        config.check(path)?;
+        config.check(path).map_err(|e| match e {
+            // Semantic checks name the key first (`section.key: …`): point at its line.
+            Error::Config {
+                path,
+                line: None,
+                detail,
+            } => {
+                let key = detail.split([':', ' ']).next().unwrap_or_default();
+                Error::Config {
+                    line: line_of_key(text, key),
+                    path,
+                    detail,
+                }
+            }
+            other => other,
+        })?;
         Ok(config)
     }
 
@@ -209,7 +246,7 @@ impl Config {
             || prefix.starts_with('.')
         {
             return Err(bad(format!(
-                "ingest.identifier_prefix {prefix:?}: use ASCII letters, digits, '-', '_' or '.', not starting with '.'"
+                "ingest.identifier_prefix: \"{prefix}\": use ASCII letters, digits, '-', '_' or '.', not starting with '.'"
             )));
         }
         if self.fixity.interval_days == 0 {
@@ -535,6 +572,28 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn bad_value_names_line_and_key() {
+        let text =
+            "[archive]\nintake = \"intake\"\n\n[ingest]\n# which digests\nalgorithms = [\"md5\"]\n";
+        match Config::parse(text, Path::new("cairn.toml")) {
+            Err(Error::Config { line, detail, .. }) => {
+                assert_eq!(line, Some(6), "{detail}");
+                assert!(detail.starts_with("ingest.algorithms:"), "{detail}");
+            }
+            other => panic!("expected a config error, got {other:?}"),
+        }
+        assert_eq!(
+            line_of_key("fixity.rate = \"1M\"\n", "fixity.rate"),
+            Some(1)
+        );
+        assert_eq!(
+            line_of_key("[fixity]\nrate=\"1M\"\n", "fixity.rate"),
+            Some(2)
+        );
+        assert_eq!(line_of_key("[zip]\nrate = 1\n", "fixity.rate"), None);
     }
 
     #[test]
