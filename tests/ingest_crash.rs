@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 
@@ -243,13 +243,17 @@ fn sigkill_at_many_moments_never_loses_or_half_makes_anything() {
     make_archive(&template);
     let intake_before = snapshot(&template.join("intake"));
 
-    // How long an uninterrupted ingest takes here, on a copy.
-    let probe = tmp.path().join("probe");
-    copy_tree(&template, &probe);
-    let t0 = Instant::now();
-    let out = run(cairn().arg("ingest").arg("--root").arg(&probe));
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let full = t0.elapsed();
+    // How long an uninterrupted ingest takes here: the quickest of three runs on
+    // copies (a first run on a cold cache would spread the kills too late).
+    let mut full = Duration::MAX;
+    for p in 0..3 {
+        let probe = tmp.path().join(format!("probe-{p}"));
+        copy_tree(&template, &probe);
+        let t0 = Instant::now();
+        let out = run(cairn().arg("ingest").arg("--root").arg(&probe));
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        full = full.min(t0.elapsed());
+    }
 
     // Kill a fresh copy at moments spread over a whole run, then let the next run
     // recover and finish.
@@ -258,8 +262,8 @@ fn sigkill_at_many_moments_never_loses_or_half_makes_anything() {
     for k in 0..kills {
         let root = tmp.path().join(format!("arch-{k}"));
         copy_tree(&template, &root);
-        // Spread over the first 85% of a run: timings vary with the machine's load.
-        let delay = full.mul_f64(0.85 * (k as f64 + 0.5) / kills as f64);
+        // Spread over the first 75% of a run: timings vary with the machine's load.
+        let delay = full.mul_f64(0.75 * (k as f64 + 0.5) / kills as f64);
         let mut child = cairn()
             .arg("ingest")
             .arg("--root")
