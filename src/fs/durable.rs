@@ -27,25 +27,26 @@ pub fn sync_dir(path: &Path) -> Result<(), Error> {
 
 /// Writes a new file (never replacing one) and fsyncs it.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| Error::io("create", path, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
+    create_and_write(path, bytes)?
+        .sync_all()
         .map_err(|e| Error::io("write", path, e))
 }
 
 /// Writes a new file (never replacing one) without fsyncing it: for trees made durable
 /// as a whole by [`sync_tree`] before anything points at them.
 pub fn write_new_unsynced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    create_and_write(path, bytes).map(drop)
+}
+
+fn create_and_write(path: &Path, bytes: &[u8]) -> Result<File, Error> {
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
         .map_err(|e| Error::io("create", path, e))?;
-    f.write_all(bytes).map_err(|e| Error::io("write", path, e))
+    f.write_all(bytes)
+        .map_err(|e| Error::io("write", path, e))?;
+    Ok(f)
 }
 
 /// Makes every file and folder written under `root` durable, for a tree that was
