@@ -269,27 +269,22 @@ def bench(args, cairn, b3sum, bagit, wanted, work):
             pairs(key, nothing, lambda ctx, bag=bag: [cairn, "bag", "validate", bag], peer, nothing,
                   lambda ctx, bag=bag: [bag], shell_peer=shell)
 
-    for name in ("large", "small"):
-        key = f"copy-{name}"
-        if key in wanted:
-            src = corpora[name]
-            log(f"{key}: cairn bag create --output (blake3) vs cp -r")
-            pairs(key, lambda side: fresh(f"out-{name}"),
-                  lambda dest, src=src: [cairn, "bag", "create", "--algorithm", "blake3", "--output", dest, src],
-                  lambda dest, src=src: ["cp", "-r", src, dest],
-                  rm, lambda ctx, src=src: [src])
-
-    for name in ("large", "small"):
-        # Context for the rows above: Cairn's copy is durable (one syncfs before the
-        # bag is published); cp -r leaves its bytes in the page cache.
-        key = f"copy-{name}-sync"
-        if key in wanted:
-            src = corpora[name]
-            log(f"{key}: cairn bag create --output (blake3) vs cp -r then sync")
-            pairs(key, lambda side: fresh(f"out-{name}"),
-                  lambda dest, src=src: [cairn, "bag", "create", "--algorithm", "blake3", "--output", dest, src],
-                  lambda dest, src=src: f"cp -r '{src}' '{dest}' && sync",
-                  rm, lambda ctx, src=src: [src], shell_peer=True)
+    # The -sync rows are context for the others: Cairn's copy is durable (one syncfs
+    # before the bag is published); cp -r leaves its bytes in the page cache.
+    copy_peers = {
+        "": ("cp -r", lambda src, dest: ["cp", "-r", src, dest], False),
+        "-sync": ("cp -r then sync", lambda src, dest: f"cp -r '{src}' '{dest}' && sync", True),
+    }
+    for suffix, (label, peer_cmd, shell) in copy_peers.items():
+        for name in ("large", "small"):
+            key = f"copy-{name}{suffix}"
+            if key in wanted:
+                src = corpora[name]
+                log(f"{key}: cairn bag create --output (blake3) vs {label}")
+                pairs(key, lambda side, name=name: fresh(f"out-{name}"),
+                      lambda dest, src=src: [cairn, "bag", "create", "--algorithm", "blake3", "--output", dest, src],
+                      lambda dest, src=src, peer_cmd=peer_cmd: peer_cmd(src, dest),
+                      rm, lambda ctx, src=src: [src], shell_peer=shell)
 
     for name in ("large", "small"):
         key = f"inplace-{name}"
