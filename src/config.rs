@@ -20,6 +20,8 @@ pub enum Kind {
     Number,
     /// Comma-separated in the variable, an array in cairn.toml.
     List,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// One cairn.toml setting. Its environment variable is `CAIRN_SECTION_KEY`.
@@ -56,6 +58,9 @@ pub const SETTINGS: &[Setting] = &[
     setting("archive", "intake", Kind::Text),
     setting("archive", "archive", Kind::Text),
     setting("archive", "manifests", Kind::Text),
+    setting("archive", "name", Kind::Text),
+    setting("archive", "checkpoint_key", Kind::Text),
+    setting("archive", "checkpoint_on_write", Kind::Bool),
     setting("ingest", "algorithms", Kind::List),
     setting("ingest", "identifier_prefix", Kind::Text),
     setting("ingest", "source_organization", Kind::Text),
@@ -120,6 +125,13 @@ pub struct ArchiveSection {
     pub intake: PathBuf,
     pub archive: PathBuf,
     pub manifests: PathBuf,
+    /// The archive's name: the origin line of its checkpoints and its key's name.
+    /// Empty: the archive folder's name.
+    pub name: String,
+    /// The private key `cairn checkpoint` signs with when no --key is given.
+    pub checkpoint_key: PathBuf,
+    /// Write a signed checkpoint after each ingest and fixity run.
+    pub checkpoint_on_write: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +158,9 @@ impl Default for ArchiveSection {
             intake: "intake".into(),
             archive: "archive".into(),
             manifests: "manifests".into(),
+            name: String::new(),
+            checkpoint_key: PathBuf::new(),
+            checkpoint_on_write: false,
         }
     }
 }
@@ -249,6 +264,13 @@ impl Config {
                 "ingest.identifier_prefix: \"{prefix}\": use ASCII letters, digits, '-', '_' or '.', not starting with '.'"
             )));
         }
+        if !self.archive.name.is_empty() {
+            crate::tlog::note::check_name(&self.archive.name)
+                .map_err(|_| bad(format!(
+                    "archive.name: {}: it must have no spaces or '+' (it names the archive's checkpoints and key)",
+                    crate::quoted(&self.archive.name)
+                )))?;
+        }
         if self.fixity.interval_days == 0 {
             return Err(bad("fixity.interval_days: must be at least 1".into()));
         }
@@ -319,6 +341,11 @@ impl Config {
                         .parse::<i64>()
                         .map_err(|_| bad("not a whole number".into()))?,
                 ),
+                Kind::Bool => toml::Value::Boolean(match raw.trim() {
+                    "true" | "1" => true,
+                    "false" | "0" | "" => false,
+                    _ => return Err(bad("not true or false".into())),
+                }),
                 Kind::List => toml::Value::Array(
                     raw.split(',')
                         .map(|v| v.trim())
@@ -352,6 +379,9 @@ impl Config {
             ("archive", "intake") => text(&self.archive.intake.to_string_lossy()),
             ("archive", "archive") => text(&self.archive.archive.to_string_lossy()),
             ("archive", "manifests") => text(&self.archive.manifests.to_string_lossy()),
+            ("archive", "name") => text(&self.archive.name),
+            ("archive", "checkpoint_key") => text(&self.archive.checkpoint_key.to_string_lossy()),
+            ("archive", "checkpoint_on_write") => self.archive.checkpoint_on_write.to_string(),
             ("ingest", "algorithms") => format!(
                 "[{}]",
                 self.ingest
@@ -420,6 +450,19 @@ archive = "archive"
 # The register (one ID.json per item, written once) and the event log (events.jsonl).
 # CAIRN_ARCHIVE_MANIFESTS
 manifests = "manifests"
+# The archive's name: the origin line of its signed checkpoints and the name of its
+# signing key (docs/auditing.md). Use something stable and unique, such as
+# "archive.example.org/s21"; no spaces or '+'. Empty: the archive folder's name.
+# CAIRN_ARCHIVE_NAME
+name = ""
+# The private key `cairn checkpoint` signs with when no --key is given (made by
+# `cairn key generate --out FILE`; keep it readable by its owner only).
+# CAIRN_ARCHIVE_CHECKPOINT_KEY
+checkpoint_key = ""
+# Write a signed checkpoint of the event log into manifests/checkpoints/ after each
+# ingest and fixity run (needs checkpoint_key).
+# CAIRN_ARCHIVE_CHECKPOINT_ON_WRITE
+checkpoint_on_write = false
 
 [ingest]
 # Checksum algorithms for new bags: blake3, sha256, sha512. BLAKE3 is Cairn's fast

@@ -80,11 +80,11 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
     } else {
         print_ingest(&archive.root, &report);
     }
-    if report.is_ok() {
-        exit::OK
-    } else {
-        exit::DATA
+    let code = if report.is_ok() { exit::OK } else { exit::DATA };
+    if opts.dry_run {
+        return code;
     }
+    super::tlog_cmds::after_run(&archive, "ingest", code)
 }
 
 fn print_ingest(root: &Path, r: &IngestReport) {

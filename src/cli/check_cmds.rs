@@ -125,13 +125,14 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
     } else {
         print_fixity(&report, quiet());
     }
-    if failed > 0 {
+    let code = if failed > 0 {
         exit::DATA
     } else if report.has_errors() {
         exit::OPERATIONAL
     } else {
         exit::OK
-    }
+    };
+    super::tlog_cmds::after_run(&archive, "fixity", code)
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -238,8 +239,15 @@ pub(super) fn run_audit(args: AuditArgs) -> u8 {
         Ok(c) => c,
         Err(e) => return usage("audit", e),
     };
+    let checkpoint =
+        match super::tlog_cmds::audit_checkpoint_arg(args.checkpoint.as_ref(), args.key.as_deref())
+        {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
     let opts = AuditOptions {
         since_head: args.since_head.clone(),
+        checkpoint,
     };
     let report = match audit(&archive, &opts, clock.as_ref()) {
         Ok(r) => r,
@@ -275,6 +283,9 @@ fn print_audit(r: &AuditReport) {
                 s.head
             ),
         }
+    }
+    if let Some(c) = &r.checkpoint {
+        super::tlog_cmds::print_checkpoint_audit(c);
     }
     for d in &r.discrepancies {
         let at = if d.path.is_empty() {

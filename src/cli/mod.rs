@@ -17,6 +17,7 @@ use cairn::{Error, ErrorClass};
 mod archive_cmds;
 mod check_cmds;
 mod progress;
+mod tlog_cmds;
 
 use progress::with_progress;
 
@@ -135,6 +136,30 @@ enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Verify(VerifyArgs),
 
+    /// The archive's signing key for checkpoints.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Key(tlog_cmds::KeyCommand),
+
+    /// Sign a checkpoint of the event log (a C2SP signed note: the archive's name, the
+    /// number of events, the Merkle root) and keep it in manifests/checkpoints/.
+    ///
+    /// Prints the checkpoint on stdout: send it somewhere the archive's operators cannot
+    /// reach. `cairn audit --checkpoint FILE --key PUBKEY` later proves that the log
+    /// still extends it (docs/auditing.md).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Checkpoint(tlog_cmds::CheckpointArgs),
+
+    /// Prove that an item's ingestion event (or any event, --event N) is in the event
+    /// log's Merkle tree: a small JSON file anyone can check with `cairn verify-proof`.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Proof(tlog_cmds::ProofArgs),
+
+    /// Check a proof from `cairn proof` offline, with no access to the archive: the
+    /// event is in the tree, the tree is the checkpoint's, and (with --key) the
+    /// checkpoint is signed by the archive's key.
+    #[command(after_help = EXIT_CODES_HELP)]
+    VerifyProof(tlog_cmds::VerifyProofArgs),
+
     /// Export a bag as a zip file: one top-level folder named after the bag,
     /// deterministic (the same bag gives the same bytes), Zip64 where needed.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -244,6 +269,12 @@ struct AuditArgs {
     /// A head digest recorded earlier: prove the log still extends it.
     #[arg(long, value_name = "DIGEST")]
     since_head: Option<String>,
+    /// A signed checkpoint kept elsewhere: prove the log still extends it (needs --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    checkpoint: Option<PathBuf>,
+    /// The archive's public key (a file, or the key itself) to check --checkpoint with.
+    #[arg(long, value_name = "PUBKEY", requires = "checkpoint")]
+    key: Option<String>,
     /// Pretend it is this time (RFC 3339), for the overdue list.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
@@ -434,6 +465,10 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Fixity(args) => check_cmds::run_fixity(args),
         Command::Audit(args) => check_cmds::run_audit(args),
         Command::Verify(args) => check_cmds::run_verify(args),
+        Command::Key(cmd) => tlog_cmds::run_key(cmd),
+        Command::Checkpoint(args) => tlog_cmds::run_checkpoint(args),
+        Command::Proof(args) => tlog_cmds::run_proof(args),
+        Command::VerifyProof(args) => tlog_cmds::run_verify_proof(args),
         Command::Export(args) => archive_cmds::run_export(args),
         Command::Import(args) => archive_cmds::run_import(args),
         Command::Config(args) => archive_cmds::run_config(args),

@@ -256,6 +256,23 @@ impl Archive {
         crate::fs::events::append(&self.events_path(), &LogLock(()), now, events)
     }
 
+    /// Runs `f` holding the log lock (waited for), as appends do: for keeping the
+    /// event log's Merkle tree (fs::tlog_store) in step with the log.
+    pub fn with_log_lock<T>(
+        &self,
+        f: impl FnOnce(&LogLock) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let path = self.manifests.join(LOG_LOCK_FILE);
+        let guard = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("open lock file", &path, e))?;
+        guard.lock().map_err(|e| Error::io("lock", &path, e))?;
+        f(&LogLock(()))
+    }
+
     /// Reads and checks the whole event log, under a shared log lock when one exists
     /// (so no append is half-read). Writes nothing.
     pub fn read_events(&self) -> Result<crate::fs::events::ChainReport, Error> {

@@ -103,7 +103,12 @@ pub fn append(
         .truncate(false)
         .open(path)
         .map_err(|e| Error::io("open event log", path, e))?;
-    let (mut last, torn) = last_line(&mut file, path)?;
+    let (last_bytes, torn) = last_line(&mut file, path)?;
+    // The Merkle tree's view of the line before the new ones (fs::tlog_store).
+    let before = last_bytes
+        .as_ref()
+        .map(|(seq, line)| (*seq, crate::tlog::merkle::leaf_hash(line)));
+    let mut last = last_bytes.map(|(seq, line)| (seq, line_digest(&line)));
     let mut pending: Vec<NewEvent> = Vec::new();
     if let Some((offset, bytes)) = torn {
         file.set_len(offset)
@@ -151,16 +156,35 @@ pub fn append(
     file.write_all(&out)
         .and_then(|_| file.sync_all())
         .map_err(|e| Error::io("append to", path, e))?;
+    // The events are durable; the Merkle tree beside the log is a cache that any later
+    // append or reader rebuilds from the log, so failing to update it fails nothing.
+    let lines: Vec<&[u8]> = out[..out.len().saturating_sub(1)]
+        .split(|&b| b == b'\n')
+        .collect();
+    if let Err(e) = crate::fs::tlog_store::record_append(path, _lock, before, &lines) {
+        tracing::warn!(error = %e, "could not update the event log's Merkle tree; the next append or `cairn checkpoint` rebuilds it");
+    }
     Ok(written)
 }
 
-/// The last complete line's seq and digest, and a torn tail (offset, bytes) if any.
+/// The seq and bytes (without the newline) of the last complete line of the log at
+/// `path`, read from the end; `None` for an absent or empty log.
+pub fn last_complete_line(path: &Path) -> Result<Option<(u64, Vec<u8>)>, Error> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open event log", path, e)),
+    };
+    Ok(last_line(&mut file, path)?.0)
+}
+
+/// The last complete line's seq and bytes, and a torn tail (offset, bytes) if any.
 /// Reads backwards from the end, so appending costs the same however long the log is.
 #[allow(clippy::type_complexity)]
 fn last_line(
     file: &mut File,
     path: &Path,
-) -> Result<(Option<(u64, String)>, Option<(u64, Vec<u8>)>), Error> {
+) -> Result<(Option<(u64, Vec<u8>)>, Option<(u64, Vec<u8>)>), Error> {
     let len = file
         .metadata()
         .map_err(|e| Error::io("stat", path, e))?
@@ -206,7 +230,7 @@ fn last_line(
                 "the last line of the event log is not a valid event ({e}); run `cairn audit`"
             ),
         })?;
-        return Ok((Some((event.seq, line_digest(line))), torn));
+        return Ok((Some((event.seq, line.to_vec())), torn));
     }
 }
 

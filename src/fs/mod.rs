@@ -7,6 +7,7 @@ pub mod durable;
 pub mod events;
 pub mod failpoint;
 pub mod rate;
+pub mod tlog_store;
 pub mod walk;
 pub mod zip;
 

@@ -24,6 +24,9 @@ use crate::register::RegisterEntry;
 pub struct AuditOptions {
     /// A head digest recorded earlier: prove today's log still extends it.
     pub since_head: Option<String>,
+    /// A signed checkpoint (its text) and the key to check it with: prove today's log
+    /// extends it (ops::tlog).
+    pub checkpoint: Option<(String, crate::tlog::note::VerifierKey)>,
 }
 
 /// The event log's state.
@@ -75,6 +78,9 @@ pub struct AuditReport {
     pub overdue: Vec<CheckState>,
     /// Bags whose latest fixity check failed.
     pub last_check_failed: Vec<CheckState>,
+    /// The answer to `--checkpoint`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<crate::ops::tlog::CheckpointAudit>,
 }
 
 impl AuditReport {
@@ -85,6 +91,7 @@ impl AuditReport {
             && self.log.since_head.as_ref().is_none_or(|s| s.extends)
             && self.discrepancies.is_empty()
             && self.last_check_failed.is_empty()
+            && self.checkpoint.as_ref().is_none_or(|c| c.is_ok())
     }
 }
 
@@ -101,6 +108,11 @@ pub fn audit(
     let bytes = archive.read_events_bytes()?;
     let chain = crate::fs::events::verify_chain(&bytes);
     let mut discrepancies = Vec::new();
+    let checkpoint = opts
+        .checkpoint
+        .as_ref()
+        .map(|(note, key)| crate::ops::tlog::audit_checkpoint(archive, &bytes, note, key))
+        .transpose()?;
 
     // The log, and the recorded head.
     let since_head = opts.since_head.as_ref().map(|want| {
@@ -332,6 +344,7 @@ pub fn audit(
         never_checked,
         overdue,
         last_check_failed,
+        checkpoint,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod create;
 pub mod fixity;
 pub mod ingest;
 pub mod show;
+pub mod tlog;
 pub mod transfer;
 pub mod validate;
 

@@ -1,0 +1,546 @@
+//! The Merkle tree of the event log on disk: `manifests/tlog/level-NN`, one file per
+//! level of the tree, each the concatenation of 32-byte SHA-256 hashes. `level-00`
+//! holds the leaf hashes (one per log line, in order); entry `i` of `level-LL` is the
+//! hash of the complete subtree over leaves `i·2^L ..< (i+1)·2^L`. Only complete
+//! subtrees are stored, so every file only ever grows at its end, and the right edge
+//! of the tree (at most log2 n hashes) is folded when a root or proof is asked for.
+//!
+//! This is the hash content of C2SP tlog-tiles (a level-`8·k` file cut into 8 KiB
+//! pieces is exactly the tiles of tile level `k`), kept in a few append-only files
+//! instead of one file per 256 hashes; docs/auditing.md says why.
+//!
+//! The files are a cache: the log is the truth. Each append checks, in O(1) reads,
+//! that the tree ends where the log ended (same size, same last leaf, every level the
+//! right length) and otherwise rebuilds the whole tree from the log. A tree that was
+//! not a prefix of the rebuilt one is kept aside as `tlog.replaced-TIME`, as evidence.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::fs::archive::LogLock;
+use crate::fs::durable::{parent_dir, sync_dir};
+use crate::tlog::merkle::{self, leaf_hash, node_hash, HashSource};
+use crate::tlog::Hash;
+
+/// The tree's folder, beside the log in manifests/.
+pub const TREE_DIR: &str = "tlog";
+/// The prefix of a replaced tree kept as evidence.
+pub const REPLACED_PREFIX: &str = "tlog.replaced-";
+
+/// The tree folder of the log at `log`.
+pub fn tree_dir(log: &Path) -> PathBuf {
+    parent_dir(log).join(TREE_DIR)
+}
+
+fn level_name(level: usize) -> String {
+    format!("level-{level:02}")
+}
+
+/// An opened tree.
+#[derive(Debug)]
+pub struct TreeStore {
+    dir: PathBuf,
+    levels: Vec<File>,
+    size: u64,
+}
+
+impl TreeStore {
+    /// Opens the tree in `dir`; `None` if there is none.
+    pub fn open(dir: &Path) -> Result<Option<TreeStore>, Error> {
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        let mut levels = Vec::new();
+        loop {
+            let path = dir.join(level_name(levels.len()));
+            match OpenOptions::new().read(true).write(true).open(&path) {
+                Ok(f) => levels.push(f),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(Error::io("open", &path, e)),
+            }
+        }
+        let mut store = TreeStore {
+            dir: dir.to_path_buf(),
+            levels,
+            size: 0,
+        };
+        store.size = store.len_of(0)?.unwrap_or(0) / 32;
+        Ok(Some(store))
+    }
+
+    /// The number of leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn len_of(&self, level: usize) -> Result<Option<u64>, Error> {
+        match self.levels.get(level) {
+            None => Ok(None),
+            Some(f) => f
+                .metadata()
+                .map(|m| Some(m.len()))
+                .map_err(|e| Error::io("stat", self.dir.join(level_name(level)), e)),
+        }
+    }
+
+    /// What is wrong with the files' shapes, if anything: each level must hold
+    /// exactly `size >> level` hashes.
+    pub fn shape_problem(&self) -> Result<Option<String>, Error> {
+        let len0 = self.len_of(0)?.unwrap_or(0);
+        if len0 % 32 != 0 {
+            return Ok(Some(format!(
+                "{} is not a whole number of hashes",
+                level_name(0)
+            )));
+        }
+        for level in 0..self.levels.len().max(1) {
+            let want = (self.size >> level) * 32;
+            let have = self.len_of(level)?.unwrap_or(0);
+            if have != want {
+                return Ok(Some(format!(
+                    "{} holds {have} bytes where the tree of {} leaves needs {want}",
+                    level_name(level),
+                    self.size
+                )));
+            }
+        }
+        if self.size >> self.levels.len() > 0 {
+            return Ok(Some(format!(
+                "{} is missing",
+                level_name(self.levels.len())
+            )));
+        }
+        Ok(None)
+    }
+
+    fn read(&self, level: usize, index: u64) -> Result<Hash, Error> {
+        let mut h = [0u8; 32];
+        let file = self.levels.get(level).ok_or_else(|| Error::Corrupt {
+            path: self.dir.join(level_name(level)),
+            detail: "missing".into(),
+        })?;
+        file.read_exact_at(&mut h, index * 32)
+            .map_err(|e| Error::io("read", self.dir.join(level_name(level)), e))?;
+        Ok(h)
+    }
+
+    /// Leaf `index` (0-based).
+    pub fn leaf(&self, index: u64) -> Result<Hash, Error> {
+        self.read(0, index)
+    }
+
+    /// Reads leaves `from ..< to`, in one sequential read.
+    pub fn leaves(&self, from: u64, to: u64) -> Result<Vec<Hash>, Error> {
+        let mut buf = vec![0u8; ((to - from) * 32) as usize];
+        if let Some(f) = self.levels.first() {
+            f.read_exact_at(&mut buf, from * 32)
+                .map_err(|e| Error::io("read", self.dir.join(level_name(0)), e))?;
+        }
+        Ok(buf
+            .chunks_exact(32)
+            .map(|c| {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(c);
+                h
+            })
+            .collect())
+    }
+
+    /// The root of the tree of the first `size` leaves.
+    pub fn root(&self, size: u64) -> Result<Hash, Error> {
+        merkle::root(self, size)
+    }
+
+    /// Appends leaves and every subtree they complete; each touched file is written
+    /// once, at its end, and flushed to disk.
+    pub fn append(&mut self, leaves: &[Hash]) -> Result<(), Error> {
+        let mut pending: Vec<Vec<Hash>> = Vec::new();
+        let mut size = self.size;
+        for leaf in leaves {
+            let mut hash = *leaf;
+            let mut level = 0usize;
+            let mut index = size;
+            loop {
+                if pending.len() == level {
+                    pending.push(Vec::new());
+                }
+                pending[level].push(hash);
+                if index % 2 == 0 {
+                    break;
+                }
+                // The left sibling: written earlier in this batch, or on disk.
+                let first_pending = (self.size >> level) as usize;
+                let left_index = (index - 1) as usize;
+                let left = if left_index >= first_pending {
+                    pending[level][left_index - first_pending]
+                } else {
+                    self.read(level, left_index as u64)?
+                };
+                hash = node_hash(&left, &hash);
+                level += 1;
+                index /= 2;
+            }
+            size += 1;
+        }
+        for (level, hashes) in pending.iter().enumerate() {
+            if hashes.is_empty() {
+                continue;
+            }
+            let path = self.dir.join(level_name(level));
+            if self.levels.len() == level {
+                let f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&path)
+                    .map_err(|e| Error::io("create", &path, e))?;
+                self.levels.push(f);
+            }
+            let bytes: Vec<u8> = hashes.iter().flatten().copied().collect();
+            let f = &self.levels[level];
+            f.write_all_at(&bytes, (self.size >> level) * 32)
+                .and_then(|_| f.sync_data())
+                .map_err(|e| Error::io("append to", &path, e))?;
+        }
+        self.size = size;
+        Ok(())
+    }
+}
+
+impl HashSource for TreeStore {
+    type Error = Error;
+    fn subtree(&self, level: u32, index: u64) -> Result<Hash, Error> {
+        self.read(level as usize, index)
+    }
+}
+
+/// Calls `f` with each complete line of the log (without its newline), in order; a
+/// last line without a newline (a torn write) is not a line.
+pub fn for_each_line(log: &Path, mut f: impl FnMut(&[u8])) -> Result<(), Error> {
+    let file = match File::open(log) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("open", log, e)),
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io("read", log, e))?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            return Ok(());
+        }
+        f(&line[..line.len() - 1]);
+    }
+}
+
+/// Builds the tree of the log at `log` in `dir`, replacing what is there. A tree that
+/// was there and is not a prefix of the new one is moved aside as evidence.
+pub fn rebuild(log: &Path, dir: &Path, _lock: &LogLock) -> Result<TreeStore, Error> {
+    let parent = parent_dir(dir).to_path_buf();
+    let tmp = parent.join(format!("{TREE_DIR}.new"));
+    let old = parent.join(format!("{TREE_DIR}.old"));
+    for leftover in [&tmp, &old] {
+        if leftover.exists() {
+            fs::remove_dir_all(leftover).map_err(|e| Error::io("remove", leftover, e))?;
+        }
+    }
+    fs::create_dir(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+    let mut writers: Vec<BufWriter<File>> = Vec::new();
+    let mut carry: Vec<Option<Hash>> = Vec::new();
+    let mut failure: Option<Error> = None;
+    let push = |level: usize, hash: &Hash, writers: &mut Vec<BufWriter<File>>| {
+        if writers.len() == level {
+            let path = tmp.join(level_name(level));
+            match File::create(&path) {
+                Ok(f) => writers.push(BufWriter::with_capacity(1 << 16, f)),
+                Err(e) => return Err(Error::io("create", &path, e)),
+            }
+        }
+        writers[level]
+            .write_all(hash)
+            .map_err(|e| Error::io("write", tmp.join(level_name(level)), e))
+    };
+    for_each_line(log, |line| {
+        if failure.is_some() {
+            return;
+        }
+        let mut hash = leaf_hash(line);
+        let mut level = 0;
+        loop {
+            if let Err(e) = push(level, &hash, &mut writers) {
+                failure = Some(e);
+                return;
+            }
+            if carry.len() == level {
+                carry.push(None);
+            }
+            match carry[level].take() {
+                None => {
+                    carry[level] = Some(hash);
+                    break;
+                }
+                Some(left) => {
+                    hash = node_hash(&left, &hash);
+                    level += 1;
+                }
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    for (level, w) in writers.into_iter().enumerate() {
+        let path = tmp.join(level_name(level));
+        let f = w
+            .into_inner()
+            .map_err(|e| Error::io("write", &path, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io("sync", &path, e))?;
+    }
+    sync_dir(&tmp)?;
+    let fresh = TreeStore::open(&tmp)?.ok_or_else(|| Error::Corrupt {
+        path: tmp.clone(),
+        detail: "vanished while being built".into(),
+    })?;
+    // Keep the old tree as evidence unless it was a prefix of the new one (a tree left
+    // behind by a crash between the log's write and the tree's).
+    if dir.exists() {
+        let prefix = match TreeStore::open(dir) {
+            Ok(Some(s)) => {
+                matches!(s.shape_problem(), Ok(None))
+                    && s.size() <= fresh.size()
+                    && s.root(s.size()).ok() == fresh.root(s.size()).ok()
+            }
+            _ => false,
+        };
+        let aside = if prefix {
+            old.clone()
+        } else {
+            let at = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+            let evidence = parent.join(format!("{REPLACED_PREFIX}{at}"));
+            tracing::warn!(
+                kept = %evidence.display(),
+                "the Merkle tree did not match the event log and was rebuilt; the old tree is kept as evidence (run `cairn audit`)"
+            );
+            evidence
+        };
+        fs::rename(dir, &aside).map_err(|e| Error::io("rename", dir, e))?;
+        fs::rename(&tmp, dir).map_err(|e| Error::io("rename", &tmp, e))?;
+        if prefix {
+            fs::remove_dir_all(&old).map_err(|e| Error::io("remove", &old, e))?;
+        }
+    } else {
+        fs::rename(&tmp, dir).map_err(|e| Error::io("rename", &tmp, e))?;
+    }
+    sync_dir(&parent)?;
+    TreeStore::open(dir)?.ok_or_else(|| Error::Corrupt {
+        path: dir.to_path_buf(),
+        detail: "vanished after being built".into(),
+    })
+}
+
+/// Whether `store` ends where the log ends: `last` is the log's last line (its seq
+/// and bytes), `None` for an empty log.
+fn agrees(store: &TreeStore, last: Option<(u64, &[u8])>) -> Result<bool, Error> {
+    if store.shape_problem()?.is_some() {
+        return Ok(false);
+    }
+    Ok(match last {
+        None => store.size() == 0,
+        Some((seq, line)) => {
+            store.size() == seq && seq > 0 && store.leaf(seq - 1)? == leaf_hash(line)
+        }
+    })
+}
+
+/// The tree of the log at `log`, checked against the log's last line and rebuilt
+/// from the log if it is missing or does not end where the log ends.
+pub fn synced(log: &Path, lock: &LogLock) -> Result<TreeStore, Error> {
+    let dir = tree_dir(log);
+    let last = crate::fs::events::last_complete_line(log)?;
+    if let Some(store) = TreeStore::open(&dir)? {
+        if agrees(&store, last.as_ref().map(|(s, l)| (*s, l.as_slice())))? {
+            return Ok(store);
+        }
+    }
+    rebuild(log, &dir, lock)
+}
+
+/// Records lines just appended to the log (called by `events::append` once they are
+/// durable). `before` is the log's last line before them, as (seq, leaf hash). A tree
+/// that does not end where the log ended is rebuilt from the log instead.
+pub fn record_append(
+    log: &Path,
+    lock: &LogLock,
+    before: Option<(u64, Hash)>,
+    lines: &[&[u8]],
+) -> Result<(), Error> {
+    let dir = tree_dir(log);
+    if let Some(mut store) = TreeStore::open(&dir)? {
+        let ends_right = store.shape_problem()?.is_none()
+            && match before {
+                None => store.size() == 0,
+                Some((seq, leaf)) => store.size() == seq && seq > 0 && store.leaf(seq - 1)? == leaf,
+            };
+        if ends_right {
+            let leaves: Vec<Hash> = lines.iter().map(|l| leaf_hash(l)).collect();
+            return store.append(&leaves);
+        }
+    }
+    rebuild(log, &dir, lock).map(|_| ())
+}
+
+/// The trees kept aside as evidence, oldest first.
+pub fn replaced_trees(manifests: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(manifests) {
+        Ok(e) => e,
+        Err(e) => return Err(Error::io("read folder", manifests, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read folder", manifests, e))?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(REPLACED_PREFIX))
+        {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Finds line `seq` (1-based) of the log: a binary search on the byte offsets by the
+/// `seq` each line carries (O(log n) reads), then, if the log is not in order, a
+/// scan. Returns the line's bytes without the newline.
+pub fn find_line(log: &Path, seq: u64) -> Result<Option<Vec<u8>>, Error> {
+    let mut file = File::open(log).map_err(|e| Error::io("open", log, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat", log, e))?
+        .len();
+    let seq_of = |line: &[u8]| -> Option<u64> {
+        let rest = line.strip_prefix(b"{\"seq\":")?;
+        let end = rest.iter().position(|b| !b.is_ascii_digit())?;
+        std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+    };
+    // The first complete line starting at or after `offset`: (start, bytes).
+    let mut line_from = |offset: u64| -> Result<Option<(u64, Vec<u8>)>, Error> {
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io("seek", log, e))?;
+        let mut reader = BufReader::with_capacity(8192, &mut file);
+        let mut start = offset;
+        let mut buf = Vec::new();
+        if offset > 0 {
+            // Skip to the next line start (the byte before `offset` may be a newline:
+            // then the line at `offset` is whole, and `offset - 1` is looked at).
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::io("read", log, e))?;
+            start += n as u64;
+            buf.clear();
+        }
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io("read", log, e))?;
+        if n == 0 || buf.last() != Some(&b'\n') {
+            return Ok(None);
+        }
+        buf.pop();
+        Ok(Some((start, buf)))
+    };
+    // Invariant: the wanted line starts in [lo, hi), and lo is a line start.
+    let (mut lo, mut hi) = (0u64, len);
+    while hi - lo > 65536 {
+        let mid = lo + (hi - lo) / 2;
+        match line_from(mid - 1)? {
+            Some((start, line)) if start < hi => match seq_of(&line) {
+                Some(s) if s == seq => return Ok(Some(line)),
+                Some(s) if s < seq => lo = start,
+                Some(_) => hi = start,
+                None => break,
+            },
+            _ => hi = mid,
+        }
+    }
+    file.seek(SeekFrom::Start(lo))
+        .map_err(|e| Error::io("seek", log, e))?;
+    let mut reader = BufReader::with_capacity(65536, &mut file);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io("read", log, e))?;
+        if n == 0 || buf.last() != Some(&b'\n') {
+            break;
+        }
+        buf.pop();
+        match seq_of(&buf) {
+            Some(s) if s == seq => return Ok(Some(buf)),
+            Some(s) if s > seq => break,
+            _ => {}
+        }
+    }
+    // Out of order (a damaged or hostile log): read it all.
+    let mut found = None;
+    let mut n = 0u64;
+    for_each_line(log, |line| {
+        n += 1;
+        if found.is_none() && n == seq {
+            found = Some(line.to_vec());
+        }
+    })?;
+    Ok(found)
+}
+
+/// Writes a secret key file readable by its owner only; refuses to replace a file.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
+                path: path.to_path_buf(),
+            },
+            _ => Error::io("create", path, e),
+        })?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("write", path, e))?;
+    sync_dir(parent_dir(path))
+}
+
+/// Reads a secret key file, refusing one that others may read (as ssh does).
+pub fn read_private(path: &Path) -> Result<String, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut f = File::open(path).map_err(|e| Error::io("open key file", path, e))?;
+    let mode = f
+        .metadata()
+        .map_err(|e| Error::io("stat", path, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::Refused {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the private key file is readable by others (mode {:o}); run `chmod 600` on it",
+                mode & 0o777
+            ),
+        });
+    }
+    let mut s = String::new();
+    f.read_to_string(&mut s)
+        .map_err(|e| Error::io("read", path, e))?;
+    Ok(s)
+}
