@@ -71,8 +71,9 @@ impl VerifierKey {
     pub fn parse(text: &str) -> Result<VerifierKey, NoteError> {
         let text = text.trim();
         let bad = |why: &str| NoteError::Key(format!("{why} (expected NAME+KEYID+BASE64)"));
-        let mut parts = text.rsplitn(3, '+');
-        let (Some(b64), Some(hexid), Some(name)) = (parts.next(), parts.next(), parts.next())
+        // The name has no '+'; the base64 may.
+        let mut parts = text.splitn(3, '+');
+        let (Some(name), Some(hexid), Some(b64)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(bad("not three '+'-separated parts"));
         };
@@ -152,8 +153,8 @@ impl SignerKey {
             .trim()
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| bad("not a private key"))?;
-        let mut parts = rest.rsplitn(3, '+');
-        let (Some(b64), Some(hexid), Some(name)) = (parts.next(), parts.next(), parts.next())
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(hexid), Some(b64)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(bad("not three '+'-separated parts after PRIVATE+KEY+"));
         };
