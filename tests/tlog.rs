@@ -440,7 +440,8 @@ fn the_tree_is_rebuilt_from_the_log_when_missing_or_damaged() {
     assert_eq!(want.0, 9 + 12);
     let tree = root.join("manifests/tlog");
     let level = |n: usize| tree.join(format!("level-{n:02}"));
-    let damages: Vec<(&str, Box<dyn Fn()>)> = vec![
+    type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let damages: Vec<Damage> = vec![
         (
             "missing",
             Box::new(|| fs::remove_dir_all(&tree).expect("rm")),
@@ -888,7 +889,7 @@ fn keys_are_private_and_checkpoints_follow_runs_when_configured() {
     // The origin is the configured name; the key, named otherwise, still signs.
     let note = fs::read_to_string(
         root.join("manifests/checkpoints")
-            .join(&kept.iter().max().unwrap()),
+            .join(kept.iter().max().unwrap()),
     )
     .expect("note");
     assert!(

@@ -90,7 +90,7 @@ impl TreeStore {
     /// exactly `size >> level` hashes.
     pub fn shape_problem(&self) -> Result<Option<String>, Error> {
         let len0 = self.len_of(0)?.unwrap_or(0);
-        if len0 % 32 != 0 {
+        if !len0.is_multiple_of(32) {
             return Ok(Some(format!(
                 "{} is not a whole number of hashes",
                 level_name(0)
@@ -168,7 +168,7 @@ impl TreeStore {
                     pending.push(Vec::new());
                 }
                 pending[level].push(hash);
-                if index % 2 == 0 {
+                if index.is_multiple_of(2) {
                     break;
                 }
                 // The left sibling: written earlier in this batch, or on disk.

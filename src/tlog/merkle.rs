@@ -56,7 +56,7 @@ pub fn range_hash<S: HashSource>(src: &S, start: u64, end: u64) -> Result<Hash, 
     if len == 0 {
         return Ok(empty_root());
     }
-    if len.is_power_of_two() && start % len == 0 {
+    if len.is_power_of_two() && start.is_multiple_of(len) {
         return src.subtree(len.trailing_zeros(), start >> len.trailing_zeros());
     }
     let k = split(len);
