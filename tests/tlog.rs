@@ -281,8 +281,8 @@ fn python_check(dir: &Path, log: &Path, claims: &Value) -> String {
         Ok(o) => o,
         Err(e) => {
             assert!(
-                std::env::var_os("CAIRN_REQUIRE_EXTERNAL").is_none(),
-                "python3 is required: {e}"
+                std::env::var_os("CI").is_none(),
+                "python3 is required in CI: {e}"
             );
             eprintln!("skipped: python3 not found ({e})");
             return String::new();
@@ -530,8 +530,8 @@ fn openssl_alone_verifies_a_checkpoint_signature_with_the_documented_commands() 
     let have = Command::new("openssl").arg("version").output();
     if have.is_err() {
         assert!(
-            std::env::var_os("CAIRN_REQUIRE_EXTERNAL").is_none(),
-            "openssl is required"
+            std::env::var_os("CI").is_none(),
+            "the openssl command is required in CI (apt-get install openssl)"
         );
         eprintln!("skipped: openssl not found");
         return;
