@@ -112,6 +112,47 @@ impl Archive {
         self.bags.join(STAGING_DIR)
     }
 
+    /// Creates the empty staging folder archive/.staging/ID (and archive/.staging when
+    /// it is missing, made durable in archive/). The folder is new: an existing one is
+    /// an error, never reused.
+    pub fn create_staging(&self, id: &str) -> Result<PathBuf, Error> {
+        let staging_root = self.staging();
+        if !staging_root.exists() {
+            fs::create_dir(&staging_root).map_err(|e| Error::io("create", &staging_root, e))?;
+            sync_dir(&self.bags)?;
+        }
+        let staged = staging_root.join(id);
+        fs::create_dir(&staged).map_err(|e| Error::io("create staging folder", &staged, e))?;
+        Ok(staged)
+    }
+
+    /// Deletes a staged folder that will not be published, as well as it can: whatever
+    /// is left is removed by the next run's recovery.
+    pub fn discard_staged(&self, staged: &Path) {
+        let _ = fs::remove_dir_all(staged);
+    }
+
+    /// Deletes everything in archive/.staging (left by an interrupted run; only called
+    /// with the archive lock held) and returns what it deleted.
+    pub fn clear_staging(&self) -> Result<Vec<PathBuf>, Error> {
+        let staging = self.staging();
+        let mut removed = Vec::new();
+        if staging.exists() {
+            for entry in
+                fs::read_dir(&staging).map_err(|e| Error::io("read folder", &staging, e))?
+            {
+                let entry = entry.map_err(|e| Error::io("read folder", &staging, e))?;
+                let p = entry.path();
+                fs::remove_dir_all(&p)
+                    .or_else(|_| fs::remove_file(&p))
+                    .map_err(|e| Error::io("remove stale staging", &p, e))?;
+                removed.push(p);
+            }
+            sync_dir(&staging)?;
+        }
+        Ok(removed)
+    }
+
     pub fn bag_path(&self, id: &str) -> PathBuf {
         self.bags.join(id)
     }

@@ -11,8 +11,26 @@ pub mod walk;
 pub mod zip;
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
+
+use crate::error::Error;
+
+/// Reads up to `buf.len()` bytes from the start of the file at `path` (fewer when the
+/// file is shorter) and returns how many: the head that format sniffing looks at.
+pub fn read_head(path: &Path, buf: &mut [u8]) -> Result<usize, Error> {
+    let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read", path, e)),
+        }
+    }
+    Ok(n)
+}
 
 /// Opens a file for reading without updating its access time where the system allows
 /// (`O_NOATIME`, Linux; only for the file's owner or a privileged process, otherwise

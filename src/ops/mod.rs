@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod commit;
 pub mod create;
 pub mod fixity;
 pub mod ingest;
