@@ -2,6 +2,7 @@
 //!
 //! Pure except through a [`source::BagSource`], which decides where bytes come from.
 
+pub mod builder;
 pub mod check;
 pub mod manifest;
 pub mod path;

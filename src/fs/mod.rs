@@ -2,6 +2,7 @@
 //! folders, and durable writes.
 
 pub mod archive;
+pub mod bag_writer;
 pub mod dir;
 pub mod durable;
 pub mod events;

@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::digest::{hash_reader, Algorithm, Digest, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::{identifier_to_folder, Archive, ArchiveLock};
+use crate::fs::bag_writer::{build_bag, BuildOptions, BuiltBag};
 use crate::fs::dir::DirSource;
 use crate::fs::durable::sync_dir;
 use crate::fs::events::NewEvent;
@@ -29,7 +30,6 @@ use crate::metadata::{self, DublinCore, Sheet, SIDECAR_NAME};
 use crate::ops::commit::{
     addition_events, commit_new_bag, recover, relative_bag_path, ArchiveState, Change,
 };
-use crate::ops::create::{build_bag, BuildOptions, BuiltBag};
 use crate::progress;
 use crate::register::{DigestMap, FileRecord, RegisterEntry};
 
