@@ -323,11 +323,13 @@ fn print_audit(r: &AuditReport) {
 }
 
 pub(super) fn run_verify(args: VerifyArgs) -> u8 {
-    let report: BagCheck =
-        match with_progress("verify", || verify(&args.bag, args.against.as_deref())) {
-            Ok(r) => r,
-            Err(e) => return error_exit("verify", &e),
-        };
+    let root = super::ambient_root();
+    let report: BagCheck = match with_progress("verify", || {
+        verify(&args.bag, args.against.as_deref(), &root)
+    }) {
+        Ok(r) => r,
+        Err(e) => return error_exit("verify", &e),
+    };
     if args.json {
         print_json(&report);
     } else {

@@ -20,6 +20,15 @@ mod progress;
 
 use progress::with_progress;
 
+/// For commands that name no archive (`bag validate`, `verify`): the archive whose
+/// configuration (zip limits) still applies, at CAIRN_ROOT or else in the current
+/// folder. The library reads no environment; this is where it is read.
+fn ambient_root() -> PathBuf {
+    std::env::var_os("CAIRN_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
 /// Exit codes, the same for every command.
 pub mod exit {
     /// Success; the bag or archive is valid.
@@ -579,7 +588,7 @@ fn run_validate(args: ValidateArgs) -> u8 {
         only_algorithms: None,
         keep_digests: false,
     };
-    let limits = match cairn::ops::validate::ambient_zip_limits() {
+    let limits = match cairn::ops::validate::zip_limits_at(&ambient_root()) {
         Ok(l) => l,
         Err(e) => return error_exit("bag validate", &e),
     };

@@ -25,13 +25,13 @@ use crate::fs::dir::DirSource;
 use crate::fs::durable::sync_dir;
 use crate::fs::events::NewEvent;
 use crate::fs::failpoint;
+use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
 use crate::fs::walk::{measure, walk_source, SourceFile, Walk};
 use crate::metadata::{self, DublinCore, Sheet, SIDECAR_NAME};
 use crate::ops::commit::{
     addition_events, commit_new_bag, recover, relative_bag_path, ArchiveState, Change,
 };
 use crate::progress;
-use crate::register::{DigestMap, FileRecord, RegisterEntry};
 
 /// The batch metadata sheet's name in intake/.
 pub const SHEET_NAME: &str = "metadata.csv";

@@ -28,12 +28,12 @@ use crate::fs::archive::{identifier_to_folder, Archive};
 use crate::fs::dir::DirSource;
 use crate::fs::durable::{parent_dir, rename_no_replace, sync_tree};
 use crate::fs::events::NewEvent;
+use crate::fs::open_source;
 use crate::fs::read_head;
+use crate::fs::register::RegisterEntry;
 use crate::ops::commit::{
     addition_events, commit_new_bag, entry_from_bag, recover, ArchiveState, Change,
 };
-use crate::ops::validate::open_source;
-use crate::register::RegisterEntry;
 
 /// Formats that are compressed already: stored as they are, since deflating them
 /// costs time and saves nothing.

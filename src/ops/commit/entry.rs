@@ -13,8 +13,8 @@ use crate::format::{sniff_mime, HEAD_LEN};
 use crate::fs::archive::Archive;
 use crate::fs::dir::DirSource;
 use crate::fs::read_head;
+use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
 use crate::metadata::{self, DublinCore};
-use crate::register::{DigestMap, FileRecord, RegisterEntry};
 
 /// The bag's folder relative to the archive root, as the register records it.
 pub(crate) fn relative_bag_path(archive: &Archive, id: &str) -> String {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fs::events::NewEvent;
-use crate::register::RegisterEntry;
+use crate::fs::register::RegisterEntry;
 
 /// The PREMIS-style events of one addition: message digest calculation, validation,
 /// ingestion. `note` ends every detail (a recovery says so); `origin` replaces the

@@ -56,7 +56,7 @@ use crate::fs::dir::DirSource;
 use crate::fs::durable::rename_no_replace;
 use crate::fs::events::NewEvent;
 use crate::fs::failpoint;
-use crate::register::RegisterEntry;
+use crate::fs::register::RegisterEntry;
 
 /// One kind of change to the archive, as the commit protocol drives it.
 pub trait Change {

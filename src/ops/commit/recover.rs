@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::fs::archive::{Archive, ArchiveLock};
 use crate::fs::dir::DirSource;
-use crate::register::RegisterEntry;
+use crate::fs::register::RegisterEntry;
 
 /// Start-up recovery after an interrupted run (the lock is held, so nothing else is
 /// running): discard staging, record published bags that have no register entry, and

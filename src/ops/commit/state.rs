@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::register::RegisterEntry;
+use crate::fs::register::RegisterEntry;
 
 /// The register entries, and every identifier ever used.
 pub(crate) struct ArchiveState {
