@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, CONFIG_FILE};
 use crate::error::Error;
 use crate::fs::durable::{sync_dir, write_new};
+use crate::fs::events::LogLock;
 
 /// The folder inside archive/ where bags are built before they are published.
 pub const STAGING_DIR: &str = ".staging";
@@ -250,15 +251,7 @@ impl Archive {
 
     /// The event log's bytes, read under the shared log lock (no append half-read).
     pub fn read_events_bytes(&self) -> Result<Vec<u8>, Error> {
-        let path = self.manifests.join(LOG_LOCK_FILE);
-        let _guard = match File::open(&path) {
-            Ok(f) => {
-                f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
-                Some(f)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io("open lock file", &path, e)),
-        };
+        let _guard = self.shared_log_lock()?;
         match std::fs::read(self.events_path()) {
             Ok(b) => Ok(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -294,22 +287,28 @@ impl Archive {
             .open(&path)
             .map_err(|e| Error::io("open lock file", &path, e))?;
         guard.lock().map_err(|e| Error::io("lock", &path, e))?;
-        crate::fs::events::append(&self.events_path(), &LogLock(()), now, events)
+        crate::fs::events::append(&self.events_path(), &LogLock::held(), now, events)
     }
 
     /// Reads and checks the whole event log, under a shared log lock when one exists
     /// (so no append is half-read). Writes nothing.
     pub fn read_events(&self) -> Result<crate::fs::events::ChainReport, Error> {
+        let _guard = self.shared_log_lock()?;
+        crate::fs::events::read_log(&self.events_path())
+    }
+
+    /// A shared hold on the log lock when its file exists (no append is then under
+    /// way); `None` when no Cairn has ever appended here.
+    fn shared_log_lock(&self) -> Result<Option<File>, Error> {
         let path = self.manifests.join(LOG_LOCK_FILE);
-        let _guard = match File::open(&path) {
+        match File::open(&path) {
             Ok(f) => {
                 f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
-                Some(f)
+                Ok(Some(f))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io("open lock file", &path, e)),
-        };
-        crate::fs::events::read_log(&self.events_path())
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("open lock file", &path, e)),
+        }
     }
 
     fn try_lock_file(&self, name: &str, command: &str) -> Result<ArchiveLock, Error> {
@@ -356,10 +355,6 @@ impl Archive {
 pub struct ArchiveLock {
     _file: File,
 }
-
-/// Proof that the log lock is held; only [`Archive::append_events`] makes one.
-#[derive(Debug)]
-pub struct LogLock(());
 
 /// Turns a dc.identifier into a folder name, or explains why it cannot be one.
 ///
