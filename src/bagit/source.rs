@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use super::check::Finding;
+use super::finding::Finding;
 use crate::digest::{Algorithm, Digests};
 use crate::error::Error;
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use cairn::clock::{Clock, FixedClock, SystemClock};
 use cairn::digest::Algorithm;
 use cairn::ops::audit::{audit, verify, AuditOptions, AuditReport};
-use cairn::ops::check::{BagCheck, FixityFinding};
+use cairn::ops::bag_check::{BagCheck, FixityFinding};
 use cairn::ops::fixity::{
     fixity, parse_duration, parse_size, BagOutcome, FixityOptions, FixityReport, Selection, Stop,
 };

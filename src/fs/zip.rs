@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use unicode_normalization::UnicodeNormalization;
 use zip::{CompressionMethod, ZipArchive};
 
-use crate::bagit::check::{Finding, Kind, SourceProblem};
+use crate::bagit::finding::{Finding, Kind, SourceProblem};
 use crate::bagit::path::BagPath;
 use crate::bagit::source::{BagSource, EntryType, SourceEntry};
 use crate::digest::{copy_and_hash, Algorithm, Digests};

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::{line_digest, BrokenLink};
 use crate::fs::register::RegisterEntry;
-use crate::ops::check::{check_bag, BagCheck};
+use crate::ops::bag_check::{check_bag, BagCheck};
 use crate::ops::fixity::last_checks;
 
 /// Options for [`audit`].
@@ -337,20 +337,20 @@ pub fn audit(
 
 /// Checks a bag anywhere: full validation of every manifest and, with a register
 /// entry, agreement with it. A zip is read with the limits of the archive at
-/// `zip_limits_root` when there is one there ([`crate::ops::validate::zip_limits_at`]).
+/// `zip_limits_root` when there is one there ([`crate::ops::bag_validate::zip_limits_at`]).
 pub fn verify(
     bag: &Path,
     against: Option<&Path>,
     zip_limits_root: &Path,
 ) -> Result<BagCheck, Error> {
     let entry = against.map(RegisterEntry::read).transpose()?;
-    let limits = crate::ops::validate::zip_limits_at(zip_limits_root)?;
+    let limits = crate::ops::bag_validate::zip_limits_at(zip_limits_root)?;
     let source = match crate::fs::open_source(bag, limits) {
         Ok(s) => s,
         Err(Error::Corrupt { path, detail }) => {
             return Ok(BagCheck {
-                findings: vec![crate::ops::check::FixityFinding::new(
-                    crate::ops::check::FixityKind::Structure,
+                findings: vec![crate::ops::bag_check::FixityFinding::new(
+                    crate::ops::bag_check::FixityKind::Structure,
                     path.display().to_string(),
                     format!("zip-corrupt: {detail}"),
                 )],

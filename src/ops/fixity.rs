@@ -23,7 +23,7 @@ use crate::fs::dir::DirSource;
 use crate::fs::events::{Event, NewEvent};
 use crate::fs::rate::RateLimiter;
 use crate::fs::register::RegisterEntry;
-use crate::ops::check::{check_bag, BagCheck, FixityFinding, FixityKind};
+use crate::ops::bag_check::{check_bag, BagCheck, FixityFinding, FixityKind};
 use crate::progress;
 pub use crate::units::{parse_duration, parse_size};
 
