@@ -233,15 +233,7 @@ impl Archive {
     /// exclusively while they commit, so a reader that holds it (audit) never sees an
     /// item half-committed: a bag without its register entry, an entry without events.
     pub fn wait_shared(&self) -> Result<Option<File>, Error> {
-        let path = self.manifests.join(LOCK_FILE);
-        match File::open(&path) {
-            Ok(f) => {
-                f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
-                Ok(Some(f))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("open lock file", &path, e)),
-        }
+        self.wait_shared_on(LOCK_FILE)
     }
 
     /// Whether an ingest or import is committing right now (holds the archive lock).
@@ -300,7 +292,12 @@ impl Archive {
     /// A shared hold on the log lock when its file exists (no append is then under
     /// way); `None` when no Cairn has ever appended here.
     fn shared_log_lock(&self) -> Result<Option<File>, Error> {
-        let path = self.manifests.join(LOG_LOCK_FILE);
+        self.wait_shared_on(LOG_LOCK_FILE)
+    }
+
+    /// Waits for a shared hold on the lock file `name` in manifests/, if it exists.
+    fn wait_shared_on(&self, name: &str) -> Result<Option<File>, Error> {
+        let path = self.manifests.join(name);
         match File::open(&path) {
             Ok(f) => {
                 f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
