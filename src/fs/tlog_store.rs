@@ -20,8 +20,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::fs::archive::LogLock;
 use crate::fs::durable::{parent_dir, sync_dir};
+use crate::fs::events::LogLock;
 use crate::tlog::merkle::{self, leaf_hash, node_hash, HashSource};
 use crate::tlog::Hash;
 

@@ -129,11 +129,8 @@ pub struct CheckpointReport {
 /// manifests/checkpoints/ (`SIZE-KEYID.txt`).
 pub fn checkpoint(archive: &Archive, signer: &SignerKey) -> Result<CheckpointReport, Error> {
     let origin = archive_name(archive)?;
-    let log = archive.events_path();
-    let (size, root) = archive.with_log_lock(|lock| {
-        let store = tlog_store::synced(&log, lock)?;
-        Ok((store.size(), store.root(store.size())?))
-    })?;
+    let store = archive.merkle_tree()?;
+    let (size, root) = (store.size(), store.root(store.size())?);
     let cp = Checkpoint {
         origin: origin.clone(),
         size,
@@ -309,8 +306,8 @@ pub fn proof(
     } else {
         Vec::new()
     };
-    archive.with_log_lock(|lock| {
-        let store = tlog_store::synced(&log, lock)?;
+    {
+        let store = archive.merkle_tree()?;
         if seq > store.size() || store.leaf(seq - 1)? != leaf_hash(&line) {
             return Err(Error::Corrupt {
                 path: log.clone(),
@@ -341,8 +338,12 @@ pub fn proof(
             None => {
                 let mut pick = None;
                 for (_, text) in kept.iter().rev() {
-                    let Ok(note) = Note::parse(text) else { continue };
-                    let Ok(cp) = Checkpoint::parse(&note.text) else { continue };
+                    let Ok(note) = Note::parse(text) else {
+                        continue;
+                    };
+                    let Ok(cp) = Checkpoint::parse(&note.text) else {
+                        continue;
+                    };
                     if cp.origin == origin
                         && cp.size >= seq
                         && cp.size <= store.size()
@@ -370,7 +371,7 @@ pub fn proof(
             path: path.iter().map(|h| b64(h)).collect(),
             checkpoint: note,
         })
-    })
+    }
 }
 
 /// The answer of `cairn verify-proof`.
