@@ -19,6 +19,7 @@ pub mod fs;
 pub mod metadata;
 pub mod ops;
 pub mod progress;
+pub mod pronom;
 pub mod register;
 pub mod units;
 
