@@ -21,6 +21,7 @@ pub mod ops;
 pub mod progress;
 pub mod pronom;
 pub mod register;
+pub mod techmd;
 pub mod units;
 
 pub use error::{Error, ErrorClass};

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod check;
 pub mod create;
 pub mod fixity;
+pub mod formats;
 pub mod ingest;
 pub mod show;
 pub mod transfer;
