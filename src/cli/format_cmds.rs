@@ -131,6 +131,20 @@ pub(super) fn run_formats(args: FormatsArgs) -> u8 {
                         s.container_signatures,
                         s.scan_bytes
                     );
+                    say!(
+                        "format profile of the archive ({} formats):",
+                        s.profile.len()
+                    );
+                    for r in &s.profile {
+                        say!(
+                            "  {:<14} {:>8} files {:>14} bytes {:>6} items  {}",
+                            r.puid,
+                            r.files,
+                            r.bytes,
+                            r.items,
+                            r.name
+                        );
+                    }
                 }
                 exit::OK
             }
@@ -207,4 +221,39 @@ pub(super) fn techmd_line(t: &cairn::techmd::TechMd) -> String {
         parts.push(format!("device {}", device.join(" ")));
     }
     format!("{}: {}", t.kind, parts.join(", "))
+}
+
+/// The format lines of a file in `show`.
+pub(super) fn print_file_format(f: &cairn::register::FileRecord) {
+    if let Some(id) = &f.format {
+        let mut name = id.name.clone();
+        if !id.version.is_empty() {
+            name.push_str(&format!(" {}", id.version));
+        }
+        println!(
+            "      format {}  {}  (basis: {})",
+            id.puid.as_deref().unwrap_or("UNKNOWN"),
+            if name.is_empty() { "-".into() } else { name },
+            id.basis.as_str()
+        );
+    }
+    if let Some(t) = &f.techmd {
+        println!("      {}", techmd_line(t));
+        for w in &t.warnings {
+            println!("      warning: {}", printable(w));
+        }
+    }
+}
+
+/// `list --format PUID`: the items holding a file of that format.
+pub(super) fn filter_list(
+    archive: &Archive,
+    items: Vec<cairn::ops::show::ListItem>,
+    puid: Option<&str>,
+) -> Result<Vec<cairn::ops::show::ListItem>, cairn::Error> {
+    let Some(puid) = puid else {
+        return Ok(items);
+    };
+    let ids = formats::ids_with_format(archive, puid)?;
+    Ok(items.into_iter().filter(|i| ids.contains(&i.id)).collect())
 }

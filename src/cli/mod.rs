@@ -328,6 +328,9 @@ struct ShowArgs {
 struct ListArgs {
     #[command(flatten)]
     root: RootArg,
+    /// Only the items holding a file of this PRONOM format (a PUID such as fmt/353).
+    #[arg(long, value_name = "PUID")]
+    format: Option<String>,
     /// Print JSON on stdout.
     #[arg(long)]
     json: bool,

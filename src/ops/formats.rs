@@ -184,6 +184,8 @@ pub struct FormatsStatus {
     pub signatures: usize,
     pub container_signatures: usize,
     pub scan_bytes: usize,
+    /// The archive's format profile (from the register).
+    pub profile: Vec<ProfileRow>,
 }
 
 pub fn status(archive: Option<&Archive>) -> Result<FormatsStatus, Error> {
@@ -201,6 +203,10 @@ pub fn status(archive: Option<&Archive>) -> Result<FormatsStatus, Error> {
         signatures,
         container_signatures: containers,
         scan_bytes: crate::pronom::SCAN_LEN,
+        profile: match archive {
+            Some(a) => profile(a)?,
+            None => Vec::new(),
+        },
     })
 }
 
@@ -318,4 +324,233 @@ pub fn update(archive: &Archive, file: &Path) -> Result<UpdateReport, Error> {
         version,
         replaced,
     })
+}
+
+/// Identification during one ingest or import run: the signature files are compiled
+/// on first use (a run with nothing to ingest never pays for it).
+pub struct RunFormats<'a> {
+    archive: &'a Archive,
+    identifier: std::cell::OnceCell<Result<Identifier, String>>,
+    policy: crate::pronom::policy::Policy,
+    enabled: bool,
+}
+
+/// One item's formats.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFormats {
+    /// Bag path (`data/...`) → identification and technical metadata.
+    pub files: std::collections::HashMap<String, (Identification, Option<TechMd>)>,
+    /// Damage found and the policy's warnings, each naming the file.
+    pub warnings: Vec<String>,
+    /// The policy's refusals, each naming the file and the reason.
+    pub refusals: Vec<String>,
+    /// The signature files used, in words (None when identification is off).
+    pub registry: Option<String>,
+}
+
+impl<'a> RunFormats<'a> {
+    pub fn new(archive: &'a Archive) -> RunFormats<'a> {
+        RunFormats {
+            archive,
+            identifier: std::cell::OnceCell::new(),
+            policy: archive.config.formats.policy(),
+            enabled: archive.config.formats.enabled(),
+        }
+    }
+
+    fn identifier(&self) -> Result<&Identifier, Error> {
+        self.identifier
+            .get_or_init(|| load_identifier(Some(self.archive)).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| Error::Corrupt {
+                path: self.archive.manifests.join(FORMATS_DIR),
+                detail: e.clone(),
+            })
+    }
+
+    /// Identifies an item's files (`(bag path, file on disk)`), reads their technical
+    /// metadata and, when `apply_policy`, judges them by the format policy.
+    pub fn item(
+        &self,
+        files: &[(String, PathBuf)],
+        apply_policy: bool,
+    ) -> Result<ItemFormats, Error> {
+        let mut out = ItemFormats::default();
+        if !self.enabled {
+            return Ok(out);
+        }
+        let id = self.identifier()?;
+        out.registry = Some(id.describe());
+        for (bag_path, disk) in files {
+            let shown = bag_path.strip_prefix("data/").unwrap_or(bag_path);
+            let (format, tech) = match identify_file(id, disk) {
+                Ok(f) => (f.format, f.techmd),
+                Err(e) => {
+                    out.refusals.push(format!(
+                        "{}: cannot read to identify its format: {e}",
+                        disk.display()
+                    ));
+                    continue;
+                }
+            };
+            if let Some(t) = &tech {
+                for w in &t.warnings {
+                    out.warnings.push(format!("{shown}: {w}"));
+                }
+            }
+            if apply_policy {
+                match self.policy.judge(&format, tech.as_ref()) {
+                    crate::pronom::policy::Verdict::Accept => {}
+                    crate::pronom::policy::Verdict::Warn(w) => out
+                        .warnings
+                        .push(format!("{shown}: {}: {w}", label(&format))),
+                    crate::pronom::policy::Verdict::Refuse(r) => out
+                        .refusals
+                        .push(format!("{shown}: {}: {r}", label(&format))),
+                }
+            }
+            out.files.insert(bag_path.clone(), (format, tech));
+        }
+        Ok(out)
+    }
+}
+
+fn label(f: &Identification) -> String {
+    match &f.puid {
+        Some(p) => format!("{p} ({})", f.name),
+        None => "unidentified format".into(),
+    }
+}
+
+/// Writes an item's formats into its register entry.
+pub fn annotate(entry: &mut crate::register::RegisterEntry, f: &ItemFormats) {
+    let Some(registry) = &f.registry else {
+        return;
+    };
+    entry.format_registry = Some(registry.clone());
+    for rec in &mut entry.files {
+        if let Some((id, tech)) = f.files.get(&rec.path) {
+            rec.format = Some(id.clone());
+            rec.techmd = tech.clone();
+        }
+    }
+}
+
+/// The "format identification" event of an item whose entry records formats.
+pub fn identification_event(
+    entry: &crate::register::RegisterEntry,
+    note: &str,
+) -> Option<crate::fs::events::NewEvent> {
+    let registry = entry.format_registry.as_ref()?;
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut warnings = Vec::new();
+    let mut files = Vec::new();
+    for f in &entry.files {
+        let Some(id) = &f.format else { continue };
+        let puid = id.puid.clone().unwrap_or_else(|| "UNKNOWN".into());
+        *counts.entry(puid.clone()).or_default() += 1;
+        if let Some(t) = &f.techmd {
+            for w in &t.warnings {
+                warnings.push(format!("{}: {w}", f.path));
+            }
+        }
+        files.push(serde_json::json!({
+            "path": f.path, "puid": id.puid, "basis": id.basis,
+        }));
+    }
+    let summary: Vec<String> = counts.iter().map(|(p, n)| format!("{p} x{n}")).collect();
+    let outcome = if warnings.is_empty() {
+        "success"
+    } else {
+        "warning"
+    };
+    let mut detail = format!(
+        "{} files identified with {registry}: {}",
+        files.len(),
+        summary.join(", ")
+    );
+    if !warnings.is_empty() {
+        detail.push_str(&format!(
+            "; {} warnings: {}",
+            warnings.len(),
+            warnings.join("; ")
+        ));
+    }
+    detail.push_str(note);
+    Some(
+        crate::fs::events::NewEvent::new("format identification", outcome, &entry.id, detail)
+            .with_data(serde_json::json!({
+                "format_registry": registry,
+                "files": files,
+                "warnings": warnings,
+            })),
+    )
+}
+
+/// The identifiers of the items holding a file of format `puid`.
+pub fn ids_with_format(
+    archive: &Archive,
+    puid: &str,
+) -> Result<std::collections::BTreeSet<String>, Error> {
+    let mut out = std::collections::BTreeSet::new();
+    for id in archive.register_ids()? {
+        let e = crate::register::RegisterEntry::read(&archive.register_path(&id))?;
+        if e.files
+            .iter()
+            .any(|f| f.format.as_ref().and_then(|x| x.puid.as_deref()) == Some(puid))
+        {
+            out.insert(id);
+        }
+    }
+    Ok(out)
+}
+
+/// One line of the archive's format profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileRow {
+    /// The PUID, or "UNKNOWN", or "not identified" for entries from before
+    /// identification.
+    pub puid: String,
+    pub name: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub items: u64,
+}
+
+/// The archive's format profile: files and bytes per format, most files first.
+pub fn profile(archive: &Archive) -> Result<Vec<ProfileRow>, Error> {
+    let mut rows: std::collections::BTreeMap<String, ProfileRow> = Default::default();
+    for id in archive.register_ids()? {
+        let e = crate::register::RegisterEntry::read(&archive.register_path(&id))?;
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &e.files {
+            let (puid, name) = match &f.format {
+                Some(x) => (
+                    x.puid.clone().unwrap_or_else(|| "UNKNOWN".into()),
+                    [x.name.as_str(), x.version.as_str()]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                None => ("not identified".into(), String::new()),
+            };
+            let row = rows.entry(puid.clone()).or_insert_with(|| ProfileRow {
+                puid: puid.clone(),
+                name,
+                files: 0,
+                bytes: 0,
+                items: 0,
+            });
+            row.files += 1;
+            row.bytes += f.size;
+            if seen.insert(puid) {
+                row.items += 1;
+            }
+        }
+    }
+    let mut v: Vec<ProfileRow> = rows.into_values().collect();
+    v.sort_by(|a, b| b.files.cmp(&a.files).then(a.puid.cmp(&b.puid)));
+    Ok(v)
 }

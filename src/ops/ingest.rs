@@ -76,6 +76,9 @@ pub struct ItemReport {
     pub removed_source: bool,
     /// Why it was refused (each names what and where).
     pub problems: Vec<String>,
+    /// Format warnings (damage, the format policy), each naming the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ItemReport {
@@ -89,6 +92,7 @@ impl ItemReport {
             bytes: 0,
             removed_source: false,
             problems: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -195,7 +199,9 @@ pub fn ingest(
     }
     names.sort();
 
+    let formats = crate::ops::formats::RunFormats::new(archive);
     let ctx = ItemContext {
+        formats: &formats,
         archive,
         lock: lock.as_ref(),
         algorithms: &algorithms,
@@ -296,6 +302,7 @@ impl ArchiveState {
 }
 
 struct ItemContext<'a> {
+    formats: &'a crate::ops::formats::RunFormats<'a>,
     archive: &'a Archive,
     /// Held for real runs; `None` for a dry run, which never commits.
     lock: Option<&'a ArchiveLock>,
@@ -432,6 +439,20 @@ fn ingest_item(
         }
     }
 
+    // 3b. Formats: identification, technical metadata, the format policy.
+    let bag_files: Vec<(String, PathBuf)> = walk
+        .files
+        .iter()
+        .map(|f| (format!("data/{}", f.rel), f.disk.clone()))
+        .collect();
+    let formats = ctx.formats.item(&bag_files, true)?;
+    item.warnings.extend(formats.warnings.iter().cloned());
+    if !formats.refusals.is_empty() {
+        item.problems.extend(formats.refusals.iter().cloned());
+        item.outcome = Outcome::Refused;
+        return Ok(item);
+    }
+
     // 4. The identifier.
     let id = match record.identifiers().first() {
         Some(given) => match identifier_to_folder(given) {
@@ -470,7 +491,7 @@ fn ingest_item(
     // 5. Stage, verify, publish, register, log. A failure to read the item's own files
     // (unreadable, changed while read) refuses this item only; a failure to write the
     // archive (a full disk) stops the run, since every other item would meet it too.
-    let entry = match commit_item(ctx, &id, name, &record, sidecar_bytes, &walk) {
+    let entry = match commit_item(ctx, &id, name, &record, sidecar_bytes, &walk, &formats) {
         Ok(entry) => entry,
         Err(Error::Io {
             op,
@@ -548,6 +569,7 @@ fn commit_item(
     record: &DublinCore,
     sidecar: Option<Vec<u8>>,
     walk: &Walk,
+    formats: &crate::ops::formats::ItemFormats,
 ) -> Result<RegisterEntry, Error> {
     if ctx.lock.is_none() {
         return Err(Error::Usage(
@@ -629,7 +651,8 @@ fn commit_item(
     rename_no_replace(&staged, &bag)?;
     failpoint::hit("ingest-after-publish");
 
-    let entry = register_entry(archive, id, name, record, &built, ctx.clock.now());
+    let mut entry = register_entry(archive, id, name, record, &built, ctx.clock.now());
+    crate::ops::formats::annotate(&mut entry, formats);
     entry.write_once(&archive.register_path(id))?;
     failpoint::hit("ingest-after-register");
     log_ingest(
@@ -673,6 +696,8 @@ fn register_entry(
                 .clone()
                 .unwrap_or_else(|| "application/octet-stream".into()),
             digests: DigestMap::new(f.digests.values.clone()),
+            format: None,
+            techmd: None,
         })
         .collect();
     let tag_files = built
@@ -698,6 +723,7 @@ fn register_entry(
         payload_oxum: built.payload_oxum.clone(),
         dublin_core: serde_json::to_value(record).unwrap_or(serde_json::Value::Null),
         files,
+        format_registry: None,
         tag_files,
     }
 }
@@ -744,7 +770,7 @@ pub(crate) fn log_ingest(
     }
     let origin =
         origin.unwrap_or_else(|| format!("intake item {}", crate::quoted(&entry.intake_name)));
-    let events = vec![
+    let mut events = vec![
         NewEvent::new(
             "message digest calculation",
             "success",
@@ -771,6 +797,7 @@ pub(crate) fn log_ingest(
         )
         .with_data(data),
     ];
+    events.extend(crate::ops::formats::identification_event(entry, note));
     archive.append_events(now, &events)?;
     Ok(())
 }
@@ -890,6 +917,7 @@ pub(crate) fn entry_from_bag(
     let mut files = Vec::new();
     let mut tag_files = BTreeMap::new();
     let mut head = vec![0u8; HEAD_LEN];
+    let mut to_identify = Vec::new();
     for (path, digests) in &check.computed {
         let map: BTreeMap<String, String> = digests
             .iter()
@@ -906,7 +934,10 @@ pub(crate) fn entry_from_bag(
                 size: meta.len(),
                 mime: sniff_mime(&head[..n], meta.len()),
                 digests: DigestMap::new(digests.clone()),
+                format: None,
+                techmd: None,
             });
+            to_identify.push((path.clone(), disk));
         } else {
             tag_files.insert(path.clone(), map);
         }
@@ -934,7 +965,8 @@ pub(crate) fn entry_from_bag(
             );
         }
     }
-    Ok(RegisterEntry {
+    let formats = crate::ops::formats::RunFormats::new(archive).item(&to_identify, false)?;
+    let mut entry = RegisterEntry {
         id: id.to_string(),
         archived: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         software: crate::agent(),
@@ -950,8 +982,11 @@ pub(crate) fn entry_from_bag(
             .unwrap_or_else(|| format!("{}.{}", check.bytes, check.files)),
         dublin_core,
         files,
+        format_registry: None,
         tag_files,
-    })
+    };
+    crate::ops::formats::annotate(&mut entry, &formats);
+    Ok(entry)
 }
 
 fn read_head(path: &Path, buf: &mut [u8]) -> Result<usize, Error> {

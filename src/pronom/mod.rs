@@ -23,6 +23,7 @@
 //!    an extension that only one format uses names that format (basis `extension`).
 
 pub mod pattern;
+pub mod policy;
 pub mod sigfile;
 
 use std::collections::HashMap;
