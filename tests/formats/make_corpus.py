@@ -89,7 +89,7 @@ save("bigendian.tif", width=40, height=30, samples_per_pixel=1, bits_per_sample=
      compression="none", photometric="BlackIsZero", x_resolution=118.0, resolution_unit="centimetre", pages=1)
 img(64, 64, "1").save(os.path.join(out, "bilevel_g4.tif"), compression="group4", dpi=(600, 600))
 save("bilevel_g4.tif", width=64, height=64, samples_per_pixel=1, compression="CCITT Group 4",
-     photometric="WhiteIsZero", x_resolution=600.0, pages=1)
+     photometric="BlackIsZero", x_resolution=600.0, pages=1)  # Pillow writes 1-bit images BlackIsZero
 
 # JPEG: JFIF, and EXIF with a capture date and device.
 img(50, 40).save(os.path.join(out, "jfif.jpg"), quality=90, dpi=(300, 300))
@@ -117,7 +117,7 @@ img(20, 10).convert("P").save(os.path.join(out, "image.gif"))
 save("image.gif", width=20, height=10)
 
 
-def pdf(version, pages, xmp=None, trailer=True):
+def pdf(version, pages, xmp=None, trailer=True, encrypt=False):
     objs = []
     kids = " ".join(f"{3 + i} 0 R" for i in range(pages))
     cat = "<< /Type /Catalog /Pages 2 0 R"
@@ -139,7 +139,8 @@ def pdf(version, pages, xmp=None, trailer=True):
     for o in offs:
         b += f"{o:010d} 00000 n \n".encode()
     if trailer:
-        b += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+        enc = " /Encrypt 99 0 R" if encrypt else ""
+        b += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R{enc} >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(b)
 
 
@@ -155,6 +156,9 @@ open(os.path.join(out, "v17.pdf"), "wb").write(pdf("1.7", 5))
 save("v17.pdf", pdf_version="1.7", pages=5, encrypted=False, pdfa=None)
 open(os.path.join(out, "pdfa1b.pdf"), "wb").write(pdf("1.4", 1, XMP))
 save("pdfa1b.pdf", pdf_version="1.4", pages=1, encrypted=False, pdfa="1B")
+
+open(os.path.join(out, "encrypted.pdf"), "wb").write(pdf("1.7", 1, encrypt=True))
+save("encrypted.pdf", pdf_version="1.7", pages=1, encrypted=True, pdfa=None)
 
 # Text, XML, HTML.
 open(os.path.join(out, "notes.txt"), "w", encoding="utf-8").write(
