@@ -1,5 +1,5 @@
 //! Technical metadata of scanned documents, read from file headers only: TIFF, JPEG,
-//! JPEG 2000 (JP2), PNG and PDF.
+//! JPEG 2000 (JP2), PNG, PDF (and GIF's screen size).
 //!
 //! Every reader works on `Read + Seek` and reads a bounded amount whatever the file's
 //! size: TIFF follows its IFDs (at most [`MAX_IFDS`] pages, [`MAX_ENTRIES`] entries
@@ -101,6 +101,8 @@ fn kind_of(head: &[u8]) -> Option<&'static str> {
         Some("png")
     } else if head.starts_with(b"%PDF-") {
         Some("pdf")
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        Some("gif")
     } else {
         None
     }
@@ -131,6 +133,7 @@ pub fn read<R: Read + Seek>(r: &mut R) -> std::io::Result<Option<TechMd>> {
         "jpeg" => jpeg::read(r, len, &mut t),
         "jp2" => jp2::read(r, len, &mut t),
         "png" => png::read(r, len, &mut t),
+        "gif" => gif(r, len, &mut t),
         _ => pdf::read(r, len, &mut t),
     };
     if let Err(e) = result {
@@ -147,6 +150,19 @@ pub fn read<R: Read + Seek>(r: &mut R) -> std::io::Result<Option<TechMd>> {
         }
     }
     Ok(Some(t))
+}
+
+/// GIF: the logical screen's size and the trailer byte.
+fn gif<R: Read + Seek>(r: &mut R, len: u64, t: &mut TechMd) -> std::io::Result<()> {
+    let h: [u8; 10] = exact(r)?;
+    t.width = Some(u16::from_le_bytes([h[6], h[7]]) as u32);
+    t.height = Some(u16::from_le_bytes([h[8], h[9]]) as u32);
+    t.compression = Some("LZW".into());
+    if tail(r, len, 1)? != [0x3B] {
+        t.warnings
+            .push("no trailer byte (3B) at the end: the GIF is truncated".into());
+    }
+    Ok(())
 }
 
 fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
