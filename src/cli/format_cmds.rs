@@ -44,6 +44,8 @@ enum FormatsCommand {
     Update {
         /// The signature file, as The National Archives publishes it.
         file: PathBuf,
+        #[command(flatten)]
+        root: RootArg,
     },
 }
 
@@ -103,7 +105,11 @@ fn print_identify(r: &IdentifyReport) {
 }
 
 pub(super) fn run_formats(args: FormatsArgs) -> u8 {
-    let archive = match super::archive_cmds::open_archive(&args.root, "formats") {
+    let root = match &args.command {
+        Some(FormatsCommand::Update { root, .. }) if root.root.is_some() => root,
+        _ => &args.root,
+    };
+    let archive = match super::archive_cmds::open_archive(root, "formats") {
         Ok(a) => a,
         Err(code) => return code,
     };
@@ -150,7 +156,7 @@ pub(super) fn run_formats(args: FormatsArgs) -> u8 {
             }
             Err(e) => error_exit("formats", &e),
         },
-        Some(FormatsCommand::Update { file }) => match formats::update(&archive, &file) {
+        Some(FormatsCommand::Update { file, .. }) => match formats::update(&archive, &file) {
             Ok(r) => {
                 if args.json {
                     print_json(&r);
