@@ -381,9 +381,16 @@ impl<'a> RunFormats<'a> {
         }
         let id = self.identifier()?;
         out.registry = Some(id.describe());
-        for (bag_path, disk) in files {
+        // Files in parallel (each reads at most two 64 KiB windows and its headers),
+        // then judged in order, so that messages come in the item's file order.
+        use rayon::prelude::*;
+        let results: Vec<_> = files
+            .par_iter()
+            .map(|(_, disk)| identify_file(id, disk))
+            .collect();
+        for ((bag_path, disk), result) in files.iter().zip(results) {
             let shown = bag_path.strip_prefix("data/").unwrap_or(bag_path);
-            let (format, tech) = match identify_file(id, disk) {
+            let (format, tech) = match result {
                 Ok(f) => (f.format, f.techmd),
                 Err(e) => {
                     out.refusals.push(format!(

@@ -618,7 +618,8 @@ impl Identifier {
 }
 
 /// Reads the first [`SCAN_LEN`] bytes and, when the file is longer, the last
-/// [`SCAN_LEN`] (None when the head already holds the whole file).
+/// [`SCAN_LEN`] (None when the head already holds the whole file). At most
+/// 2 x [`SCAN_LEN`] bytes are held, whatever the file's size.
 pub fn read_ends<R: Read + Seek>(
     f: &mut R,
     len: u64,
@@ -629,8 +630,10 @@ pub fn read_ends<R: Read + Seek>(
     if len <= SCAN_LEN as u64 {
         return Ok((head, None));
     }
-    let t = (len - SCAN_LEN as u64).max(SCAN_LEN as u64);
-    let mut tail = vec![0u8; (len - t) as usize];
+    // The last SCAN_LEN bytes, even where they overlap the head: an end-of-file
+    // sequence's offsets count from the end whatever the file's length.
+    let t = len - SCAN_LEN as u64;
+    let mut tail = vec![0u8; SCAN_LEN];
     f.seek(SeekFrom::Start(t))?;
     f.read_exact(&mut tail)?;
     Ok((head, Some(tail)))
@@ -725,5 +728,26 @@ mod tests {
         );
         let r = id.identify_bytes(b"\x01\x02\x03", None, 3, None);
         assert_eq!((r.puid, r.basis), (None, Basis::None));
+    }
+
+    /// A large file: the beginning-of-file sequence in the head window, the
+    /// end-of-file one in the tail window, nothing of the middle read.
+    #[test]
+    fn head_and_tail_windows_of_a_large_file() {
+        let id = Identifier::builtin().unwrap();
+        let mut head = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        head.resize(SCAN_LEN, b' ');
+        let mut tail = vec![b' '; SCAN_LEN - 6];
+        tail.extend_from_slice(b"%%EOF\n");
+        let r = id.identify_bytes(&head, Some(&tail), 50 << 20, Some("big.pdf"));
+        assert_eq!(r.puid.as_deref(), Some("fmt/18"), "{r:?}");
+        // Without its end-of-file marker in the tail, no PDF signature matches.
+        let r = id.identify_bytes(&head, Some(&head), 50 << 20, Some("big.pdf"));
+        assert_ne!(r.puid.as_deref(), Some("fmt/18"), "{r:?}");
+        // read_ends keeps two windows, whatever the length.
+        let data: Vec<u8> = (0..(3 * SCAN_LEN)).map(|i| (i % 251) as u8).collect();
+        let (h, t) = read_ends(&mut std::io::Cursor::new(&data), data.len() as u64).unwrap();
+        assert_eq!(h, &data[..SCAN_LEN]);
+        assert_eq!(t.unwrap(), &data[2 * SCAN_LEN..]);
     }
 }
