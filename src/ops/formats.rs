@@ -75,7 +75,13 @@ pub fn load_identifier(archive: Option<&Archive>) -> Result<Identifier, Error> {
             crate::pronom::BUILTIN_CONTAINER.to_string(),
         ),
     };
-    Identifier::from_xml(&dn, &dx, &cn, &cx).map_err(|e| Error::Corrupt {
+    let started = std::time::Instant::now();
+    let id = Identifier::from_xml(&dn, &dx, &cn, &cx);
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "PRONOM signature files compiled"
+    );
+    id.map_err(|e| Error::Corrupt {
         path: droid.or(container).unwrap_or_default(),
         detail: format!(
             "the installed signature file cannot be read ({e}); install a good one with `cairn formats update FILE`"

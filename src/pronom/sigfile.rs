@@ -354,6 +354,7 @@ fn at(reader: &Reader<&[u8]>, e: impl std::fmt::Display) -> SigFileError {
 /// Reads a DROID signature file.
 pub fn parse_droid(xml: &str) -> Result<DroidFile, SigFileError> {
     let mut reader = Reader::from_str(xml);
+    reader.config_mut().trim_text(true);
     let mut out = DroidFile::default();
     let mut sig: Option<SigBuilder> = None;
     let mut fmt: Option<Format> = None;
@@ -455,11 +456,16 @@ pub fn parse_droid(xml: &str) -> Result<DroidFile, SigFileError> {
             }
             Event::Eof => break,
             e => {
-                if let Some(t) = text_of(e)? {
-                    if let Some(s) = sig.as_mut() {
-                        s.text(&t);
+                // Most text is indentation or a <Shift> value nobody reads: decode
+                // only what a signature or a format field is waiting for.
+                let wanted = field.is_some() || sig.as_ref().is_some_and(|s| s.text.is_some());
+                if wanted {
+                    if let Some(t) = text_of(e)? {
+                        if let Some(s) = sig.as_mut() {
+                            s.text(&t);
+                        }
+                        text.push_str(&t);
                     }
-                    text.push_str(&t);
                 }
             }
         }
