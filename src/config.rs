@@ -93,6 +93,10 @@ pub const SETTINGS: &[Setting] = &[
     setting("zip", "max_total_size", Kind::Text),
     setting("zip", "max_ratio", Kind::Number),
     setting("zip", "max_entries", Kind::Number),
+    setting("formats", "identify", Kind::Text),
+    setting("formats", "accept", Kind::List),
+    setting("formats", "warn", Kind::List),
+    setting("formats", "refuse", Kind::List),
 ];
 
 /// The whole configuration.
@@ -103,6 +107,7 @@ pub struct Config {
     pub ingest: IngestSection,
     pub fixity: FixitySection,
     pub zip: ZipSection,
+    pub formats: crate::pronom::policy::FormatsSection,
 }
 
 /// Limits for zip files Cairn reads (import, validation of zipped bags).
@@ -296,6 +301,7 @@ impl Config {
             return Err(bad("fixity.interval_days: must be at least 1".into()));
         }
         self.zip.limits().map_err(bad)?;
+        self.formats.check().map_err(bad)?;
         self.fixity
             .algorithm
             .parse::<Algorithm>()
@@ -422,6 +428,16 @@ impl Config {
             ("zip", "max_total_size") => text(&self.zip.max_total_size),
             ("zip", "max_ratio") => self.zip.max_ratio.to_string(),
             ("zip", "max_entries") => self.zip.max_entries.to_string(),
+            ("formats", "identify") => text(&self.formats.identify),
+            ("formats", key @ ("accept" | "warn" | "refuse")) => format!(
+                "[{}]",
+                self.formats
+                    .list(key)
+                    .iter()
+                    .map(|a| text(a))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             _ => String::new(),
         }
     }
@@ -531,6 +547,30 @@ max_ratio = 1000
 # The most entries one zip may have.
 # CAIRN_ZIP_MAX_ENTRIES
 max_entries = 10000000
+
+[formats]
+# Format identification at ingest and import: every payload file's PRONOM format
+# (PUID, name, version, MIME type and the basis of the match) and technical metadata
+# (TIFF, JPEG, JPEG 2000, PNG, PDF headers) go into its register entry, with one
+# "format identification" event per item. "on" or "off".
+# CAIRN_FORMATS_IDENTIFY
+identify = "on"
+# The format policy applied at ingest, each entry "KEY: reason". KEY is a PUID
+# (fmt/353), a MIME type (image/jpeg), or one of: encrypted (an encrypted PDF), damaged
+# (a file whose headers show damage: a truncated TIFF, a JPEG without its end marker,
+# a PDF without its trailer), unidentified (no format found). The reason is printed.
+# refuse: an item holding such a file is refused. warn: it is ingested with the
+# warning. accept: when not empty, only these formats are accepted and any other is
+# refused. Refuse wins over warn, warn over accept. For example:
+#   refuse = ["encrypted: an encrypted PDF cannot be read or migrated"]
+#   warn = ["fmt/43: lossy JPEG is not a master format; keep the TIFF"]
+# In the variables, entries are comma-separated (so a reason there has no comma).
+# CAIRN_FORMATS_ACCEPT
+accept = []
+# CAIRN_FORMATS_WARN
+warn = []
+# CAIRN_FORMATS_REFUSE
+refuse = []
 "#;
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub mod fs;
 pub mod metadata;
 pub mod ops;
 pub mod progress;
+pub mod pronom;
+pub mod techmd;
 pub mod tlog;
 pub mod units;
 

@@ -848,7 +848,10 @@ fn every_event_log_tampering_names_its_first_broken_line() {
     let original = fs::read(&log).expect("read log");
     let lines = log_lines(&root);
     let n = lines.len();
-    assert_eq!(n, 20, "5 items: 3 ingest events each, then 5 fixity checks");
+    assert_eq!(
+        n, 25,
+        "5 items: 4 ingest events each (digests, validation, ingestion, format identification), then 5 fixity checks"
+    );
     let (code, report, out) = audit(&root, &[]);
     assert_eq!(
         code,

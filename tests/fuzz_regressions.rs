@@ -144,3 +144,43 @@ fn zip_inputs() {
     // The seeds are real zipped bags: at least one must open.
     assert!(opened > 0, "no zip seed opened; run fuzz/seed.sh");
 }
+
+#[test]
+fn pronom_match_inputs() {
+    use cairn::pronom::pattern::{match_at, parse, reverse, Budget};
+    let id = cairn::pronom::Identifier::builtin().unwrap();
+    let mut identified = 0;
+    for (_, data) in inputs("pronom_match") {
+        let (pat, rest) = match data.iter().position(|b| *b == 0) {
+            Some(i) => (&data[..i], &data[i + 1..]),
+            None => (&data[..], &[][..]),
+        };
+        if let Ok(toks) = parse(&String::from_utf8_lossy(pat), false) {
+            let rev = reverse(&toks);
+            let mut budget = Budget(200_000);
+            for p in 0..=rest.len() {
+                let _ = match_at(&toks, rest, p, &mut budget, &mut |_, _| true);
+                let _ = match_at(&rev, rest, p, &mut budget, &mut |_, _| true);
+            }
+        }
+        if id
+            .identify_bytes(rest, None, rest.len() as u64, None)
+            .puid
+            .is_some()
+        {
+            identified += 1;
+        }
+    }
+    assert!(identified > 0, "no pronom_match seed was identified");
+}
+
+#[test]
+fn techmd_inputs() {
+    let mut read = 0;
+    for (_, data) in inputs("techmd") {
+        if let Ok(Some(_)) = cairn::techmd::read(&mut std::io::Cursor::new(&data)) {
+            read += 1;
+        }
+    }
+    assert!(read > 0, "no techmd seed was read");
+}

@@ -27,7 +27,12 @@ const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/s21");
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const OAI_DC_ROOT: &str = "{http://www.openarchives.org/OAI/2.0/oai_dc/}dc";
 const DC_TITLE: &str = "{http://purl.org/dc/elements/1.1/}title";
-const INGEST_EVENT_TYPES: [&str; 3] = ["message digest calculation", "validation", "ingestion"];
+const INGEST_EVENT_TYPES: [&str; 4] = [
+    "message digest calculation",
+    "validation",
+    "ingestion",
+    "format identification",
+];
 
 // ---------------------------------------------------------------------------------------
 // Running the binary.
@@ -464,7 +469,7 @@ fn sample_collection_is_ingested_verified_and_idempotent() {
     assert_eq!(a.bag_ids(), expected_ids, "generated identifiers");
 
     let events = a.events();
-    assert_eq!(events.len(), 18, "three events per item");
+    assert_eq!(events.len(), 24, "four events per item");
     assert_eq!(events[0]["prev"], GENESIS);
 
     for (name, title) in &titles {
@@ -817,7 +822,7 @@ fn check_hostile(a: &Arch, run: &Run, expect: &[&str], intake_before: &BTreeMap<
     );
     cairn_validate(&a.bag(&id));
     let events = a.events();
-    assert_eq!(events.len(), 3, "only the good item's events: {events:?}");
+    assert_eq!(events.len(), 4, "only the good item's events: {events:?}");
     assert_ingest_events(&events, &id);
     let staging = a.bags().join(".staging");
     if staging.exists() {
@@ -1146,7 +1151,7 @@ fn remove_source_deletes_intake_items_only_after_commit() {
     let beta_id = a.id_of("beta.txt");
     cairn_validate(&a.bag(&beta_id));
     let events = a.events();
-    assert_eq!(events.len(), 6, "{events:?}");
+    assert_eq!(events.len(), 8, "{events:?}");
     assert_ingest_events(&events, &alpha_id);
     assert_ingest_events(&events, &beta_id);
     assert_eq!(a.register().len(), 2);
@@ -1192,7 +1197,7 @@ fn remove_source_keeps_the_intake_copy_when_the_archived_bag_is_damaged() {
         run.describe()
     );
     assert!(a.bag(&beta).is_dir());
-    assert_eq!(a.events().len(), 6, "no new ingestion");
+    assert_eq!(a.events().len(), 8, "no new ingestion");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1263,7 +1268,7 @@ fn dc_identifier_names_the_folder_and_is_never_reused() {
     assert_eq!(good, "cairn-000001");
     assert_eq!(a.bag_ids(), ["DC-Cam_S21_0001", "cairn-000001"]);
     assert_eq!(a.register().len(), 2);
-    assert_eq!(a.events().len(), 6);
+    assert_eq!(a.events().len(), 8);
 }
 
 #[test]

@@ -96,6 +96,11 @@ fn print_ingest(root: &Path, r: &IngestReport) {
     }
     for item in &r.items {
         let name = printable(&item.name);
+        if item.outcome != Outcome::Refused {
+            for w in &item.warnings {
+                note!("warning: {name}: {}", printable(w));
+            }
+        }
         let id = item.id.as_deref().unwrap_or("-");
         match item.outcome {
             Outcome::Ingested => say!(
@@ -123,6 +128,9 @@ fn print_ingest(root: &Path, r: &IngestReport) {
             ),
             Outcome::Refused => {
                 eprintln!("refused {name}:");
+                for w in &item.warnings {
+                    eprintln!("  warning: {}", printable(w));
+                }
                 for p in &item.problems {
                     eprintln!("  problem: {}", printable(p));
                 }
@@ -199,6 +207,7 @@ fn print_show(r: &ShowReport) {
     );
     for f in &e.files {
         println!("  {}  {} bytes  {}", printable(&f.path), f.size, f.mime);
+        super::format_cmds::print_file_format(f);
         for (alg, d) in f.digests.iter() {
             println!("      {alg} {d}");
         }
@@ -220,7 +229,9 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    match list(&archive) {
+    match list(&archive)
+        .and_then(|items| super::format_cmds::filter_list(&archive, items, args.format.as_deref()))
+    {
         Ok(items) => {
             if args.json {
                 print_json(&items);

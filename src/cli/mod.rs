@@ -15,6 +15,7 @@ use cairn::{Error, ErrorClass};
 mod archive_cmds;
 mod bag_cmds;
 mod check_cmds;
+mod format_cmds;
 mod progress;
 mod tlog_cmds;
 
@@ -177,6 +178,20 @@ enum Command {
     /// committed as ingest commits, with a register entry and events.
     #[command(after_help = EXIT_CODES_HELP)]
     Import(ImportArgs),
+
+    /// Identify files' formats (PRONOM PUIDs, from byte signatures as DROID and
+    /// siegfried do) and read their technical metadata from their headers.
+    ///
+    /// Reads at most 64 KiB from each end of a file (and a ZIP's listed members). The
+    /// basis says what the identification rests on: signature, container, text,
+    /// extension (no signature matched and only one format uses the extension), none.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Identify(format_cmds::IdentifyArgs),
+
+    /// The PRONOM signature files in force, and `formats update FILE` to install a
+    /// newer one into the archive.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Formats(format_cmds::FormatsArgs),
 
     /// Show the settings in force (cairn.toml, CAIRN_* environment variables, defaults)
     /// and where each comes from.
@@ -352,6 +367,9 @@ struct ShowArgs {
 struct ListArgs {
     #[command(flatten)]
     root: RootArg,
+    /// Only the items holding a file of this PRONOM format (a PUID such as fmt/353).
+    #[arg(long, value_name = "PUID")]
+    format: Option<String>,
     /// Print JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -480,6 +498,8 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Export(args) => archive_cmds::run_export(args),
         Command::Import(args) => archive_cmds::run_import(args),
         Command::Config(args) => archive_cmds::run_config(args),
+        Command::Identify(args) => format_cmds::run_identify(args),
+        Command::Formats(args) => format_cmds::run_formats(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "cairn", &mut std::io::stdout());

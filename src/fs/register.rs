@@ -22,6 +22,12 @@ pub struct FileRecord {
     pub mime: String,
     /// Written as `{"blake3": "hex", "sha512": "hex"}`.
     pub digests: DigestMap,
+    /// The PRONOM format (absent in entries written before format identification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<crate::pronom::Identification>,
+    /// Technical metadata read from the file's headers (TIFF, JPEG, JP2, PNG, PDF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub techmd: Option<crate::techmd::TechMd>,
 }
 
 /// A file's digests, one per algorithm. Held inline (a register entry for a bag of a
@@ -95,6 +101,9 @@ pub struct RegisterEntry {
     /// The Dublin Core record, as in the bag's metadata/dc.json.
     pub dublin_core: serde_json::Value,
     pub files: Vec<FileRecord>,
+    /// The signature files the formats were identified with (absent when none were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_registry: Option<String>,
     /// Every tag file, tag manifests included: name → algorithm → hex.
     pub tag_files: BTreeMap<String, BTreeMap<String, String>>,
 }

@@ -77,6 +77,9 @@ pub struct ItemReport {
     pub removed_source: bool,
     /// Why it was refused (each names what and where).
     pub problems: Vec<String>,
+    /// Format warnings (damage, the format policy), each naming the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ItemReport {
@@ -90,6 +93,7 @@ impl ItemReport {
             bytes: 0,
             removed_source: false,
             problems: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -196,7 +200,9 @@ pub fn ingest(
     }
     names.sort();
 
+    let formats = crate::ops::formats::RunFormats::new(archive);
     let ctx = ItemContext {
+        formats: &formats,
         archive,
         lock: lock.as_ref(),
         algorithms: &algorithms,
@@ -257,6 +263,7 @@ pub fn ingest(
 }
 
 struct ItemContext<'a> {
+    formats: &'a crate::ops::formats::RunFormats<'a>,
     archive: &'a Archive,
     /// Held for real runs; `None` for a dry run, which never commits.
     lock: Option<&'a ArchiveLock>,
@@ -393,6 +400,20 @@ fn ingest_item(
         }
     }
 
+    // 3b. Formats: identification, technical metadata, the format policy.
+    let bag_files: Vec<(String, PathBuf)> = walk
+        .files
+        .iter()
+        .map(|f| (format!("data/{}", f.rel), f.disk.clone()))
+        .collect();
+    let formats = ctx.formats.item(&bag_files, true)?;
+    item.warnings.extend(formats.warnings.iter().cloned());
+    if !formats.refusals.is_empty() {
+        item.problems.extend(formats.refusals.iter().cloned());
+        item.outcome = Outcome::Refused;
+        return Ok(item);
+    }
+
     // 4. The identifier.
     let id = match record.identifiers().first() {
         Some(given) => match identifier_to_folder(given) {
@@ -431,7 +452,7 @@ fn ingest_item(
     // 5. Stage, verify, publish, register, log. A failure to read the item's own files
     // (unreadable, changed while read) refuses this item only; a failure to write the
     // archive (a full disk) stops the run, since every other item would meet it too.
-    let entry = match commit_item(ctx, &id, name, &record, sidecar_bytes, &walk) {
+    let entry = match commit_item(ctx, &id, name, &record, sidecar_bytes, &walk, &formats) {
         Ok(entry) => entry,
         Err(Error::Io {
             op,
@@ -512,6 +533,7 @@ struct IngestChange<'a> {
     sidecar: Option<Vec<u8>>,
     walk: &'a Walk,
     built: Option<BuiltBag>,
+    formats: &'a crate::ops::formats::ItemFormats,
 }
 
 impl Change for IngestChange<'_> {
@@ -548,14 +570,9 @@ impl Change for IngestChange<'_> {
             .built
             .as_ref()
             .ok_or_else(|| Error::Usage("internal: the bag was not built".into()))?;
-        Ok(register_entry(
-            archive,
-            id,
-            self.name,
-            self.record,
-            built,
-            now,
-        ))
+        let mut entry = register_entry(archive, id, self.name, self.record, built, now);
+        crate::ops::formats::annotate(&mut entry, self.formats);
+        Ok(entry)
     }
 
     fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error> {
@@ -620,6 +637,7 @@ fn commit_item(
     record: &DublinCore,
     sidecar: Option<Vec<u8>>,
     walk: &Walk,
+    formats: &crate::ops::formats::ItemFormats,
 ) -> Result<RegisterEntry, Error> {
     let Some(lock) = ctx.lock else {
         return Err(Error::Usage(
@@ -634,6 +652,7 @@ fn commit_item(
         sidecar,
         walk,
         built: None,
+        formats,
     };
     commit_new_bag(ctx.archive, lock, id, &mut change, ctx.clock)
 }
@@ -657,6 +676,8 @@ fn register_entry(
                 .clone()
                 .unwrap_or_else(|| "application/octet-stream".into()),
             digests: DigestMap::new(f.digests.values.clone()),
+            format: None,
+            techmd: None,
         })
         .collect();
     let tag_files = built
@@ -682,6 +703,7 @@ fn register_entry(
         payload_oxum: built.payload_oxum.clone(),
         dublin_core: serde_json::to_value(record).unwrap_or(serde_json::Value::Null),
         files,
+        format_registry: None,
         tag_files,
     }
 }

@@ -41,6 +41,7 @@ pub(crate) fn entry_from_bag(
     let mut files = Vec::new();
     let mut tag_files = BTreeMap::new();
     let mut head = vec![0u8; HEAD_LEN];
+    let mut to_identify = Vec::new();
     for (path, digests) in &check.computed {
         let map: BTreeMap<String, String> = digests
             .iter()
@@ -57,7 +58,10 @@ pub(crate) fn entry_from_bag(
                 size: meta.len(),
                 mime: sniff_mime(&head[..n], meta.len()),
                 digests: DigestMap::new(digests.clone()),
+                format: None,
+                techmd: None,
             });
+            to_identify.push((path.clone(), disk));
         } else {
             tag_files.insert(path.clone(), map);
         }
@@ -85,7 +89,8 @@ pub(crate) fn entry_from_bag(
             );
         }
     }
-    Ok(RegisterEntry {
+    let formats = crate::ops::formats::RunFormats::new(archive).item(&to_identify, false)?;
+    let mut entry = RegisterEntry {
         id: id.to_string(),
         archived: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         software: crate::agent(),
@@ -101,8 +106,11 @@ pub(crate) fn entry_from_bag(
             .unwrap_or_else(|| format!("{}.{}", check.bytes, check.files)),
         dublin_core,
         files,
+        format_registry: None,
         tag_files,
-    })
+    };
+    crate::ops::formats::annotate(&mut entry, &formats);
+    Ok(entry)
 }
 
 /// A bag's Dublin Core record as the register keeps it (JSON of term → values): its

@@ -39,7 +39,7 @@ pub(crate) fn addition_events(
     }
     let origin =
         origin.unwrap_or_else(|| format!("intake item {}", crate::quoted(&entry.intake_name)));
-    vec![
+    let mut events = vec![
         NewEvent::new(
             "message digest calculation",
             "success",
@@ -65,5 +65,7 @@ pub(crate) fn addition_events(
             format!("{origin} archived as {}{note}", entry.bag),
         )
         .with_data(data),
-    ]
+    ];
+    events.extend(crate::ops::formats::identification_event(entry, note));
+    events
 }

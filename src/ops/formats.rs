@@ -1,0 +1,569 @@
+//! Format identification for the archive: which signature files are in force (the ones
+//! built into Cairn, or newer ones installed with `cairn formats update`), identifying
+//! files (`cairn identify`), and installing a signature file.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::fs::archive::Archive;
+use crate::fs::durable::{sync_dir, write_atomic};
+use crate::pronom::{sigfile, Identification, Identifier};
+use crate::techmd::{self, TechMd};
+
+/// The folder in manifests/ that holds installed signature files.
+pub const FORMATS_DIR: &str = "formats";
+
+/// Which kind of signature file a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SigKind {
+    Droid,
+    Container,
+}
+
+fn installed(dir: &Path) -> Result<(Option<PathBuf>, Option<PathBuf>), Error> {
+    let mut droid = None;
+    let mut container = None;
+    match fs::read_dir(dir) {
+        Ok(rd) => {
+            for e in rd {
+                let e = e.map_err(|e| Error::io("read folder", dir, e))?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || !name.ends_with(".xml") {
+                    continue;
+                }
+                if name.starts_with("DROID_SignatureFile") {
+                    droid = Some(e.path());
+                } else if name.starts_with("container-signature") {
+                    container = Some(e.path());
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("read folder", dir, e)),
+    }
+    Ok((droid, container))
+}
+
+/// The identifier for an archive: its installed signature files where there are
+/// some, else those built into Cairn.
+pub fn load_identifier(archive: Option<&Archive>) -> Result<Identifier, Error> {
+    let (droid, container) = match archive {
+        Some(a) => installed(&a.manifests.join(FORMATS_DIR))?,
+        None => (None, None),
+    };
+    let read = |p: &PathBuf| fs::read_to_string(p).map_err(|e| Error::io("read", p, e));
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let (dn, dx) = match &droid {
+        Some(p) => (name(p), read(p)?),
+        None => (
+            crate::pronom::BUILTIN_DROID_NAME.to_string(),
+            crate::pronom::BUILTIN_DROID.to_string(),
+        ),
+    };
+    let (cn, cx) = match &container {
+        Some(p) => (name(p), read(p)?),
+        None => (
+            crate::pronom::BUILTIN_CONTAINER_NAME.to_string(),
+            crate::pronom::BUILTIN_CONTAINER.to_string(),
+        ),
+    };
+    let started = std::time::Instant::now();
+    let id = Identifier::from_xml(&dn, &dx, &cn, &cx);
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "PRONOM signature files compiled"
+    );
+    id.map_err(|e| Error::Corrupt {
+        path: droid.or(container).unwrap_or_default(),
+        detail: format!(
+            "the installed signature file cannot be read ({e}); install a good one with `cairn formats update FILE`"
+        ),
+    })
+}
+
+/// One file's identification and technical metadata.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentifiedFile {
+    pub path: PathBuf,
+    pub size: u64,
+    #[serde(flatten)]
+    pub format: Identification,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub techmd: Option<TechMd>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// `cairn identify`: each file (folders are walked, in name order).
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentifyReport {
+    pub signature_file: String,
+    pub container_signature_file: String,
+    pub files: Vec<IdentifiedFile>,
+    /// Paths that could not be read.
+    pub errors: Vec<String>,
+}
+
+/// Identifies one file on disk and reads its technical metadata.
+pub fn identify_file(id: &Identifier, path: &Path) -> Result<IdentifiedFile, std::io::Error> {
+    let size = fs::metadata(path)?.len();
+    let format = id.identify_path(path)?;
+    // By the file's own header, whatever the identification: a damaged scan often
+    // fails its format's signature (a JPEG without its end marker) and is exactly what
+    // the warnings are for.
+    let (techmd, warnings) = match techmd::read_path(path)? {
+        Some(t) => {
+            let w = t.warnings.clone();
+            (Some(t), w)
+        }
+        None => (None, Vec::new()),
+    };
+    Ok(IdentifiedFile {
+        path: path.to_path_buf(),
+        size,
+        format,
+        techmd,
+        warnings,
+    })
+}
+
+/// Identifies files and folders' files.
+pub fn identify(id: &Identifier, paths: &[PathBuf]) -> IdentifyReport {
+    let mut report = IdentifyReport {
+        signature_file: format!("{} (version {})", id.droid_name, id.droid_version),
+        container_signature_file: format!(
+            "{} (version {})",
+            id.container_name, id.container_version
+        ),
+        files: Vec::new(),
+        errors: Vec::new(),
+    };
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(|e| match e {
+                    Ok(e) if e.file_type().is_file() => Some(e.into_path()),
+                    Ok(_) => None,
+                    Err(err) => {
+                        report.errors.push(format!("{}: {err}", p.display()));
+                        None
+                    }
+                })
+                .collect();
+            files.sort();
+            for f in files {
+                match identify_file(id, &f) {
+                    Ok(r) => report.files.push(r),
+                    Err(e) => report.errors.push(format!("{}: {e}", f.display())),
+                }
+            }
+        } else {
+            match identify_file(id, p) {
+                Ok(r) => report.files.push(r),
+                Err(e) => report.errors.push(format!("{}: {e}", p.display())),
+            }
+        }
+    }
+    report
+}
+
+/// The signature files in force, for `cairn formats`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormatsStatus {
+    pub signature_file: String,
+    pub signature_version: String,
+    pub container_signature_file: String,
+    pub container_signature_version: String,
+    /// "installed" (manifests/formats/) or "built-in".
+    pub source: String,
+    pub formats: usize,
+    pub signatures: usize,
+    pub container_signatures: usize,
+    pub scan_bytes: usize,
+    /// The archive's format profile (from the register).
+    pub profile: Vec<ProfileRow>,
+}
+
+pub fn status(archive: Option<&Archive>) -> Result<FormatsStatus, Error> {
+    let id = load_identifier(archive)?;
+    let (formats, signatures, containers) = id.counts();
+    let installed = id.droid_name != crate::pronom::BUILTIN_DROID_NAME
+        || id.container_name != crate::pronom::BUILTIN_CONTAINER_NAME;
+    Ok(FormatsStatus {
+        signature_file: id.droid_name.clone(),
+        signature_version: id.droid_version.clone(),
+        container_signature_file: id.container_name.clone(),
+        container_signature_version: id.container_version.clone(),
+        source: if installed { "installed" } else { "built-in" }.into(),
+        formats,
+        signatures,
+        container_signatures: containers,
+        scan_bytes: crate::pronom::SCAN_LEN,
+        profile: match archive {
+            Some(a) => profile(a)?,
+            None => Vec::new(),
+        },
+    })
+}
+
+/// What `cairn formats update` installed.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateReport {
+    pub kind: SigKind,
+    pub installed: PathBuf,
+    pub version: String,
+    pub replaced: Vec<PathBuf>,
+}
+
+/// Installs a DROID or container signature file into manifests/formats/, after
+/// checking that it parses and compiles; the older file of the same kind is removed.
+pub fn update(archive: &Archive, file: &Path) -> Result<UpdateReport, Error> {
+    let _lock = archive.lock("formats update")?;
+    let text = fs::read_to_string(file).map_err(|e| Error::io("read", file, e))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (kind, version, target_name) = if let Ok(d) = sigfile::parse_droid(&text) {
+        (
+            SigKind::Droid,
+            d.version.clone(),
+            format!("DROID_SignatureFile_V{}.xml", d.version),
+        )
+    } else {
+        match sigfile::parse_container(&text) {
+            Ok(c) => (
+                SigKind::Container,
+                c.version.clone(),
+                if name.starts_with("container-signature") && name.ends_with(".xml") {
+                    name.clone()
+                } else {
+                    format!("container-signature-v{}.xml", c.version)
+                },
+            ),
+            Err(_) => {
+                let why = sigfile::parse_droid(&text)
+                    .err()
+                    .map(|e| e.detail)
+                    .unwrap_or_default();
+                return Err(Error::Usage(format!(
+                    "{} is neither a DROID signature file nor a container signature file ({why}); nothing was installed",
+                    file.display()
+                )));
+            }
+        }
+    };
+    if target_name.contains(['/', '\\']) || target_name.starts_with('.') {
+        return Err(Error::Usage(format!(
+            "{}: unusable version {version:?}",
+            file.display()
+        )));
+    }
+    // Compile it with the other file in force, so a file that parses but cannot be
+    // used is refused here, not at the next ingest.
+    let dir = archive.manifests.join(FORMATS_DIR);
+    let (old_droid, old_container) = installed(&dir)?;
+    {
+        let current = load_identifier(Some(archive)).ok();
+        let (dn, dx, cn, cx) = match kind {
+            SigKind::Droid => (
+                target_name.clone(),
+                text.clone(),
+                current
+                    .as_ref()
+                    .map(|c| c.container_name.clone())
+                    .unwrap_or_default(),
+                match &old_container {
+                    Some(p) => fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?,
+                    None => crate::pronom::BUILTIN_CONTAINER.to_string(),
+                },
+            ),
+            SigKind::Container => (
+                current
+                    .as_ref()
+                    .map(|c| c.droid_name.clone())
+                    .unwrap_or_default(),
+                match &old_droid {
+                    Some(p) => fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?,
+                    None => crate::pronom::BUILTIN_DROID.to_string(),
+                },
+                target_name.clone(),
+                text.clone(),
+            ),
+        };
+        Identifier::from_xml(&dn, &dx, &cn, &cx).map_err(|e| {
+            Error::Usage(format!(
+                "{} cannot be used: {e}; nothing was installed",
+                file.display()
+            ))
+        })?;
+    }
+    if !dir.exists() {
+        fs::create_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        sync_dir(&archive.manifests)?;
+    }
+    let target = dir.join(&target_name);
+    write_atomic(&target, text.as_bytes())?;
+    let old = match kind {
+        SigKind::Droid => old_droid,
+        SigKind::Container => old_container,
+    };
+    let mut replaced = Vec::new();
+    if let Some(o) = old.filter(|o| *o != target) {
+        fs::remove_file(&o).map_err(|e| Error::io("remove", &o, e))?;
+        replaced.push(o);
+    }
+    sync_dir(&dir)?;
+    Ok(UpdateReport {
+        kind,
+        installed: target,
+        version,
+        replaced,
+    })
+}
+
+/// Identification during one ingest or import run: the signature files are compiled
+/// on first use (a run with nothing to ingest never pays for it).
+pub struct RunFormats<'a> {
+    archive: &'a Archive,
+    identifier: std::cell::OnceCell<Result<Identifier, String>>,
+    policy: crate::pronom::policy::Policy,
+    enabled: bool,
+}
+
+/// One item's formats.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFormats {
+    /// Bag path (`data/...`) → identification and technical metadata.
+    pub files: std::collections::HashMap<String, (Identification, Option<TechMd>)>,
+    /// Damage found and the policy's warnings, each naming the file.
+    pub warnings: Vec<String>,
+    /// The policy's refusals, each naming the file and the reason.
+    pub refusals: Vec<String>,
+    /// The signature files used, in words (None when identification is off).
+    pub registry: Option<String>,
+}
+
+impl<'a> RunFormats<'a> {
+    pub fn new(archive: &'a Archive) -> RunFormats<'a> {
+        RunFormats {
+            archive,
+            identifier: std::cell::OnceCell::new(),
+            policy: archive.config.formats.policy(),
+            enabled: archive.config.formats.enabled(),
+        }
+    }
+
+    fn identifier(&self) -> Result<&Identifier, Error> {
+        self.identifier
+            .get_or_init(|| load_identifier(Some(self.archive)).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| Error::Corrupt {
+                path: self.archive.manifests.join(FORMATS_DIR),
+                detail: e.clone(),
+            })
+    }
+
+    /// Identifies an item's files (`(bag path, file on disk)`), reads their technical
+    /// metadata and, when `apply_policy`, judges them by the format policy.
+    pub fn item(
+        &self,
+        files: &[(String, PathBuf)],
+        apply_policy: bool,
+    ) -> Result<ItemFormats, Error> {
+        let mut out = ItemFormats::default();
+        if !self.enabled {
+            return Ok(out);
+        }
+        let id = self.identifier()?;
+        out.registry = Some(id.describe());
+        // Files in parallel (each reads at most two 64 KiB windows and its headers),
+        // then judged in order, so that messages come in the item's file order.
+        use rayon::prelude::*;
+        let results: Vec<_> = files
+            .par_iter()
+            .map(|(_, disk)| identify_file(id, disk))
+            .collect();
+        for ((bag_path, disk), result) in files.iter().zip(results) {
+            let shown = bag_path.strip_prefix("data/").unwrap_or(bag_path);
+            let (format, tech) = match result {
+                Ok(f) => (f.format, f.techmd),
+                Err(e) => {
+                    out.refusals.push(format!(
+                        "{}: cannot read to identify its format: {e}",
+                        disk.display()
+                    ));
+                    continue;
+                }
+            };
+            if let Some(t) = &tech {
+                for w in &t.warnings {
+                    out.warnings.push(format!("{shown}: {w}"));
+                }
+            }
+            if apply_policy {
+                match self.policy.judge(&format, tech.as_ref()) {
+                    crate::pronom::policy::Verdict::Accept => {}
+                    crate::pronom::policy::Verdict::Warn(w) => out
+                        .warnings
+                        .push(format!("{shown}: {}: {w}", label(&format))),
+                    crate::pronom::policy::Verdict::Refuse(r) => out
+                        .refusals
+                        .push(format!("{shown}: {}: {r}", label(&format))),
+                }
+            }
+            out.files.insert(bag_path.clone(), (format, tech));
+        }
+        Ok(out)
+    }
+}
+
+fn label(f: &Identification) -> String {
+    match &f.puid {
+        Some(p) => format!("{p} ({})", f.name),
+        None => "unidentified format".into(),
+    }
+}
+
+/// Writes an item's formats into its register entry.
+pub fn annotate(entry: &mut crate::register::RegisterEntry, f: &ItemFormats) {
+    let Some(registry) = &f.registry else {
+        return;
+    };
+    entry.format_registry = Some(registry.clone());
+    for rec in &mut entry.files {
+        if let Some((id, tech)) = f.files.get(&rec.path) {
+            rec.format = Some(id.clone());
+            rec.techmd = tech.clone();
+        }
+    }
+}
+
+/// The "format identification" event of an item whose entry records formats.
+pub fn identification_event(
+    entry: &crate::register::RegisterEntry,
+    note: &str,
+) -> Option<crate::fs::events::NewEvent> {
+    let registry = entry.format_registry.as_ref()?;
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut warnings = Vec::new();
+    let mut files = Vec::new();
+    for f in &entry.files {
+        let Some(id) = &f.format else { continue };
+        let puid = id.puid.clone().unwrap_or_else(|| "UNKNOWN".into());
+        *counts.entry(puid.clone()).or_default() += 1;
+        if let Some(t) = &f.techmd {
+            for w in &t.warnings {
+                warnings.push(format!("{}: {w}", f.path));
+            }
+        }
+        files.push(serde_json::json!({
+            "path": f.path, "puid": id.puid, "basis": id.basis,
+        }));
+    }
+    let summary: Vec<String> = counts.iter().map(|(p, n)| format!("{p} x{n}")).collect();
+    let outcome = if warnings.is_empty() {
+        "success"
+    } else {
+        "warning"
+    };
+    let mut detail = format!(
+        "{} files identified with {registry}: {}",
+        files.len(),
+        summary.join(", ")
+    );
+    if !warnings.is_empty() {
+        detail.push_str(&format!(
+            "; {} warnings: {}",
+            warnings.len(),
+            warnings.join("; ")
+        ));
+    }
+    detail.push_str(note);
+    Some(
+        crate::fs::events::NewEvent::new("format identification", outcome, &entry.id, detail)
+            .with_data(serde_json::json!({
+                "format_registry": registry,
+                "files": files,
+                "warnings": warnings,
+            })),
+    )
+}
+
+/// The identifiers of the items holding a file of format `puid`.
+pub fn ids_with_format(
+    archive: &Archive,
+    puid: &str,
+) -> Result<std::collections::BTreeSet<String>, Error> {
+    let mut out = std::collections::BTreeSet::new();
+    for id in archive.register_ids()? {
+        let e = crate::register::RegisterEntry::read(&archive.register_path(&id))?;
+        if e.files
+            .iter()
+            .any(|f| f.format.as_ref().and_then(|x| x.puid.as_deref()) == Some(puid))
+        {
+            out.insert(id);
+        }
+    }
+    Ok(out)
+}
+
+/// One line of the archive's format profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileRow {
+    /// The PUID, or "UNKNOWN", or "not identified" for entries from before
+    /// identification.
+    pub puid: String,
+    pub name: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub items: u64,
+}
+
+/// The archive's format profile: files and bytes per format, most files first.
+pub fn profile(archive: &Archive) -> Result<Vec<ProfileRow>, Error> {
+    let mut rows: std::collections::BTreeMap<String, ProfileRow> = Default::default();
+    for id in archive.register_ids()? {
+        let e = crate::register::RegisterEntry::read(&archive.register_path(&id))?;
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &e.files {
+            let (puid, name) = match &f.format {
+                Some(x) => (
+                    x.puid.clone().unwrap_or_else(|| "UNKNOWN".into()),
+                    [x.name.as_str(), x.version.as_str()]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                None => ("not identified".into(), String::new()),
+            };
+            let row = rows.entry(puid.clone()).or_insert_with(|| ProfileRow {
+                puid: puid.clone(),
+                name,
+                files: 0,
+                bytes: 0,
+                items: 0,
+            });
+            row.files += 1;
+            row.bytes += f.size;
+            if seen.insert(puid) {
+                row.items += 1;
+            }
+        }
+    }
+    let mut v: Vec<ProfileRow> = rows.into_values().collect();
+    v.sort_by(|a, b| b.files.cmp(&a.files).then(a.puid.cmp(&b.puid)));
+    Ok(v)
+}

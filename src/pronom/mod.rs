@@ -1,0 +1,775 @@
+//! PRONOM format identification: which format a file is in, by The National Archives'
+//! registry identifiers (PUIDs such as `fmt/353`), from its bytes, as DROID and
+//! siegfried do.
+//!
+//! - [`pattern`]: DROID's byte-pattern syntax and a bounded backtracking matcher.
+//! - [`sigfile`]: the DROID signature file and the container signature file.
+//! - [`Identifier`]: the signatures compiled once, then [`Identifier::identify`] per
+//!   file.
+//!
+//! How a file is identified:
+//! 1. Only the first and the last [`SCAN_LEN`] bytes are read (DROID's default "maximum
+//!    bytes to scan" is the same 64 KiB): memory per file is bounded whatever its size,
+//!    and a variable-position sequence further in than that is not seen.
+//! 2. One Aho-Corasick pass over each window finds the signatures whose longest
+//!    literal occurs (a literal every match must contain); only those, and the few with
+//!    no literal, are then matched in full.
+//! 3. Of the formats whose signatures match, those that another match has priority
+//!    over (`HasPriorityOverFileFormatID`) are dropped.
+//! 4. A ZIP match is opened and matched against the container signatures (OOXML, ODF,
+//!    EPUB…); OLE2 containers are left as OLE2.
+//! 5. If several formats remain, the file's extension breaks the tie, and the basis
+//!    says so. With no signature match, a text file is plain text (`x-fmt/111`), and
+//!    an extension that only one format uses names that format (basis `extension`).
+
+pub mod pattern;
+pub mod policy;
+pub mod sigfile;
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use aho_corasick::AhoCorasick;
+use serde::{Deserialize, Serialize};
+
+use pattern::{match_at, Budget, Tok};
+use sigfile::{Anchor, ByteSeq, ContainerFile, DroidFile, Signature, SubSeq};
+
+/// Bytes read from each end of a file (64 KiB, DROID's default).
+pub const SCAN_LEN: usize = 64 * 1024;
+
+/// The shortest literal worth a place in the Aho-Corasick prefilter.
+const MIN_LITERAL: usize = 3;
+
+/// Matching steps allowed per file before a pathological signature gives up.
+const STEPS_PER_FILE: u64 = 2_000_000;
+
+/// The signature files compiled into Cairn.
+pub const BUILTIN_DROID: &str = include_str!("../../data/pronom/DROID_SignatureFile_V122.xml");
+pub const BUILTIN_CONTAINER: &str =
+    include_str!("../../data/pronom/container-signature-20260119.xml");
+pub const BUILTIN_DROID_NAME: &str = "DROID_SignatureFile_V122.xml";
+pub const BUILTIN_CONTAINER_NAME: &str = "container-signature-20260119.xml";
+
+/// What a format identification rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// A byte signature of the DROID signature file matched.
+    Signature,
+    /// A container signature matched (files inside a ZIP).
+    Container,
+    /// No signature matched; the content is text.
+    Text,
+    /// No signature matched; only one format uses the file's extension.
+    Extension,
+    /// Nothing identified the file.
+    None,
+}
+
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Signature => "signature",
+            Basis::Container => "container",
+            Basis::Text => "text",
+            Basis::Extension => "extension",
+            Basis::None => "none",
+        }
+    }
+}
+
+/// One file's identification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identification {
+    /// The PUID, or None when nothing matched.
+    pub puid: Option<String>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mime: String,
+    pub basis: Basis,
+    /// What matched, in words (signature ids, the extension tie-break).
+    #[serde(default)]
+    pub detail: String,
+    /// The other candidates (a tie broken by extension, or extension-only possibilities).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<String>,
+}
+
+/// Why the signature files could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{which}: {detail}")]
+pub struct LoadError {
+    pub which: String,
+    pub detail: String,
+}
+
+struct Compiled {
+    sig: Signature,
+    formats: Vec<usize>,
+}
+
+struct ContainerCompiled {
+    id: u32,
+    files: Vec<(String, Vec<Signature>)>,
+    puids: Vec<String>,
+}
+
+/// The signatures, compiled once.
+pub struct Identifier {
+    /// `DROID_SignatureFile_V122.xml` or the installed file's name.
+    pub droid_name: String,
+    pub droid_version: String,
+    pub container_name: String,
+    pub container_version: String,
+    formats: Vec<sigfile::Format>,
+    sigs: Vec<Compiled>,
+    head_ac: Option<AhoCorasick>,
+    head_pats: Vec<Vec<usize>>,
+    tail_ac: Option<AhoCorasick>,
+    tail_pats: Vec<Vec<usize>>,
+    always: Vec<usize>,
+    by_ext: HashMap<String, Vec<usize>>,
+    by_puid: HashMap<String, usize>,
+    by_id: HashMap<u32, usize>,
+    zip_triggers: Vec<String>,
+    containers: Vec<ContainerCompiled>,
+}
+
+impl std::fmt::Debug for Identifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identifier")
+            .field("droid", &self.droid_name)
+            .field("container", &self.container_name)
+            .finish()
+    }
+}
+
+impl Identifier {
+    /// The signature files built into Cairn.
+    pub fn builtin() -> Result<Identifier, LoadError> {
+        Identifier::from_xml(
+            BUILTIN_DROID_NAME,
+            BUILTIN_DROID,
+            BUILTIN_CONTAINER_NAME,
+            BUILTIN_CONTAINER,
+        )
+    }
+
+    /// Compiles signature files given as text.
+    pub fn from_xml(
+        droid_name: &str,
+        droid_xml: &str,
+        container_name: &str,
+        container_xml: &str,
+    ) -> Result<Identifier, LoadError> {
+        let droid = sigfile::parse_droid(droid_xml).map_err(|e| LoadError {
+            which: droid_name.to_string(),
+            detail: e.detail,
+        })?;
+        let cont = sigfile::parse_container(container_xml).map_err(|e| LoadError {
+            which: container_name.to_string(),
+            detail: e.detail,
+        })?;
+        Ok(Identifier::compile(droid_name, droid, container_name, cont))
+    }
+
+    fn compile(
+        droid_name: &str,
+        droid: DroidFile,
+        container_name: &str,
+        cont: ContainerFile,
+    ) -> Identifier {
+        let mut sig_formats: HashMap<u32, Vec<usize>> = HashMap::new();
+        let mut by_ext: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_puid = HashMap::new();
+        let mut by_id = HashMap::new();
+        for (i, f) in droid.formats.iter().enumerate() {
+            for s in &f.signatures {
+                sig_formats.entry(*s).or_default().push(i);
+            }
+            for e in &f.extensions {
+                by_ext.entry(e.clone()).or_default().push(i);
+            }
+            by_puid.entry(f.puid.clone()).or_insert(i);
+            by_id.insert(f.id, i);
+        }
+        let mut sigs = Vec::new();
+        let mut head_lits: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let mut tail_lits: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let mut always = Vec::new();
+        for sig in droid.signatures {
+            let Some(formats) = sig_formats.get(&sig.id).cloned() else {
+                continue;
+            };
+            if sig.seqs.is_empty() {
+                continue;
+            }
+            let idx = sigs.len();
+            let mut best: Option<(&[u8], bool)> = None;
+            for seq in &sig.seqs {
+                for sub in &seq.subs {
+                    if let Some(l) = pattern::required_literal(&sub.toks) {
+                        if best.is_none_or(|(b, _)| l.len() > b.len()) {
+                            best = Some((l, seq.anchor == Anchor::Eof));
+                        }
+                    }
+                }
+            }
+            // A literal of one or two bytes occurs in almost any window: such a
+            // signature is simply always tried (cheap when it is anchored), rather than
+            // flood the automaton with matches.
+            match best {
+                Some((lit, true)) if lit.len() >= MIN_LITERAL => {
+                    tail_lits.entry(lit.to_vec()).or_default().push(idx)
+                }
+                Some((lit, false)) if lit.len() >= MIN_LITERAL => {
+                    head_lits.entry(lit.to_vec()).or_default().push(idx)
+                }
+                _ => always.push(idx),
+            }
+            sigs.push(Compiled { sig, formats });
+        }
+        let build = |lits: HashMap<Vec<u8>, Vec<usize>>| {
+            let mut pats: Vec<(Vec<u8>, Vec<usize>)> = lits.into_iter().collect();
+            pats.sort();
+            // A DFA: the overlapping search of every file's two windows is the
+            // identifier's hot loop (a contiguous NFA spent half the time of
+            // identifying small files there); building it costs a few milliseconds.
+            let ac = aho_corasick::AhoCorasickBuilder::new()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(pats.iter().map(|(p, _)| p))
+                .ok();
+            (ac, pats.into_iter().map(|(_, s)| s).collect::<Vec<_>>())
+        };
+        let (head_ac, head_pats) = build(head_lits);
+        let (tail_ac, tail_pats) = build(tail_lits);
+        let mut containers = Vec::new();
+        for c in cont.signatures {
+            if c.kind != "ZIP" {
+                continue;
+            }
+            let puids: Vec<String> = cont
+                .mappings
+                .iter()
+                .filter(|(id, _)| *id == c.id)
+                .map(|(_, p)| p.clone())
+                .collect();
+            if !puids.is_empty() {
+                containers.push(ContainerCompiled {
+                    id: c.id,
+                    files: c.files,
+                    puids,
+                });
+            }
+        }
+        Identifier {
+            droid_name: droid_name.to_string(),
+            droid_version: droid.version,
+            container_name: container_name.to_string(),
+            container_version: cont.version,
+            formats: droid.formats,
+            sigs,
+            head_ac,
+            head_pats,
+            tail_ac,
+            tail_pats,
+            always,
+            by_ext,
+            by_puid,
+            by_id,
+            zip_triggers: cont
+                .triggers
+                .into_iter()
+                .filter(|(k, _)| k == "ZIP")
+                .map(|(_, p)| p)
+                .collect(),
+            containers,
+        }
+    }
+
+    /// How many signatures are tried on every file (no literal of [`MIN_LITERAL`]
+    /// bytes to look for first).
+    pub fn always_tried(&self) -> usize {
+        self.always.len()
+    }
+
+    /// How many formats and signatures are loaded.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.formats.len(), self.sigs.len(), self.containers.len())
+    }
+
+    /// The signature files in words, for events and `cairn formats`.
+    pub fn describe(&self) -> String {
+        format!(
+            "PRONOM {} (version {}); {} (version {})",
+            self.droid_name, self.droid_version, self.container_name, self.container_version
+        )
+    }
+
+    /// The registry entry of a PUID.
+    pub fn format(&self, puid: &str) -> Option<&sigfile::Format> {
+        self.by_puid.get(puid).map(|i| &self.formats[*i])
+    }
+
+    /// Identifies a file on disk, reading at most [`SCAN_LEN`] bytes from each end
+    /// (and, for a ZIP, its central directory and the members that container
+    /// signatures name, each up to [`SCAN_LEN`]).
+    pub fn identify_path(&self, path: &Path) -> std::io::Result<Identification> {
+        let mut f = std::fs::File::open(path)?;
+        let len = f.metadata()?.len();
+        let (head, tail) = read_ends(&mut f, len)?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let mut id = self.identify_bytes(&head, tail.as_deref(), len, name.as_deref());
+        if id.basis == Basis::Signature
+            && id
+                .puid
+                .as_ref()
+                .is_some_and(|p| self.zip_triggers.contains(p))
+        {
+            if let Some(c) = self.match_container(&mut f, name.as_deref()) {
+                id = c;
+            }
+        }
+        Ok(id)
+    }
+
+    /// Identifies content from its first bytes `head` and, when the file is longer
+    /// than `head`, its last bytes `tail` (each at most [`SCAN_LEN`] long); `len` is the
+    /// whole length, `name` the file name (for its extension).
+    pub fn identify_bytes(
+        &self,
+        head: &[u8],
+        tail: Option<&[u8]>,
+        len: u64,
+        name: Option<&str>,
+    ) -> Identification {
+        let head = &head[..head.len().min(SCAN_LEN)];
+        let rtail: Vec<u8> = tail
+            .map(|t| &t[t.len().saturating_sub(SCAN_LEN)..])
+            .unwrap_or(head)
+            .iter()
+            .rev()
+            .copied()
+            .collect();
+        let ext = name
+            .and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()))
+            .filter(|e| !e.is_empty());
+        let mut candidates: Vec<bool> = vec![false; self.sigs.len()];
+        for i in &self.always {
+            candidates[*i] = true;
+        }
+        let mark = |ac: &Option<AhoCorasick>, pats: &[Vec<usize>], buf: &[u8], c: &mut [bool]| {
+            if let Some(ac) = ac {
+                let mut seen = vec![false; pats.len()];
+                for m in ac.find_overlapping_iter(buf) {
+                    let p = m.pattern().as_usize();
+                    if !seen[p] {
+                        seen[p] = true;
+                        for s in &pats[p] {
+                            c[*s] = true;
+                        }
+                    }
+                }
+            }
+        };
+        mark(&self.head_ac, &self.head_pats, head, &mut candidates);
+        mark(&self.tail_ac, &self.tail_pats, &rtail, &mut candidates);
+
+        let mut budget = Budget(STEPS_PER_FILE);
+        let mut matched: Vec<(usize, u32)> = Vec::new();
+        for (i, c) in self.sigs.iter().enumerate() {
+            if !candidates[i] {
+                continue;
+            }
+            let ok = c.sig.seqs.iter().all(|seq| {
+                let buf = if seq.anchor == Anchor::Eof {
+                    &rtail[..]
+                } else {
+                    head
+                };
+                match_seq(seq, buf, &mut budget)
+            });
+            if ok {
+                for f in &c.formats {
+                    if !matched.iter().any(|(m, _)| m == f) {
+                        matched.push((*f, c.sig.id));
+                    }
+                }
+            }
+        }
+        let _ = len;
+        if matched.is_empty() {
+            return self.no_signature(head, ext.as_deref());
+        }
+        // Priorities.
+        let ids: Vec<u32> = matched.iter().map(|(f, _)| self.formats[*f].id).collect();
+        let beaten = |f: usize| {
+            let id = self.formats[f].id;
+            matched
+                .iter()
+                .any(|(g, _)| *g != f && self.formats[*g].priority_over.contains(&id))
+        };
+        let mut best: Vec<(usize, u32)> = matched
+            .iter()
+            .copied()
+            .filter(|(f, _)| !beaten(*f))
+            .collect();
+        if best.is_empty() {
+            best = matched.clone();
+        }
+        let _ = ids;
+        let mut detail = String::new();
+        let mut alternatives = Vec::new();
+        if best.len() > 1 {
+            let all: Vec<String> = best
+                .iter()
+                .map(|(f, _)| self.formats[*f].puid.clone())
+                .collect();
+            let by_ext: Vec<(usize, u32)> = best
+                .iter()
+                .copied()
+                .filter(|(f, _)| {
+                    ext.as_ref()
+                        .is_some_and(|e| self.formats[*f].extensions.contains(e))
+                })
+                .collect();
+            if !by_ext.is_empty() && by_ext.len() < best.len() {
+                detail = format!(
+                    "; extension .{} broke a tie between {}",
+                    ext.as_deref().unwrap_or(""),
+                    all.join(", ")
+                );
+                best = by_ext;
+            } else {
+                detail = format!(
+                    "; the signatures of {} all match, first taken",
+                    all.join(", ")
+                );
+            }
+            alternatives = best
+                .iter()
+                .skip(1)
+                .map(|(f, _)| self.formats[*f].puid.clone())
+                .collect();
+        }
+        let (f, sig) = best[0];
+        self.result(
+            f,
+            Basis::Signature,
+            format!("byte signature {sig}{detail}"),
+            alternatives,
+        )
+    }
+
+    fn result(
+        &self,
+        f: usize,
+        basis: Basis,
+        detail: String,
+        alternatives: Vec<String>,
+    ) -> Identification {
+        let fm = &self.formats[f];
+        Identification {
+            puid: Some(fm.puid.clone()),
+            name: fm.name.clone(),
+            version: fm.version.clone(),
+            mime: fm.mime.clone(),
+            basis,
+            detail,
+            alternatives,
+        }
+    }
+
+    fn no_signature(&self, head: &[u8], ext: Option<&str>) -> Identification {
+        let by_ext: Vec<usize> = ext
+            .and_then(|e| self.by_ext.get(e))
+            .cloned()
+            .unwrap_or_default();
+        let possibilities: Vec<String> = by_ext
+            .iter()
+            .map(|f| self.formats[*f].puid.clone())
+            .collect();
+        if !head.is_empty() && looks_like_text(head) {
+            if let Some(&t) = self.by_puid.get("x-fmt/111") {
+                if by_ext.is_empty() || by_ext.contains(&t) {
+                    return self.result(
+                        t,
+                        Basis::Text,
+                        "no signature matched; the content is text".into(),
+                        Vec::new(),
+                    );
+                }
+            }
+        }
+        if let [only] = by_ext[..] {
+            return self.result(
+                only,
+                Basis::Extension,
+                format!(
+                    "no signature matched; .{} is the extension of this format only",
+                    ext.unwrap_or("")
+                ),
+                Vec::new(),
+            );
+        }
+        Identification {
+            puid: None,
+            name: String::new(),
+            version: String::new(),
+            mime: String::new(),
+            basis: Basis::None,
+            detail: if possibilities.is_empty() {
+                "no signature matched".into()
+            } else {
+                format!(
+                    "no signature matched; the extension .{} is used by several formats",
+                    ext.unwrap_or("")
+                )
+            },
+            alternatives: possibilities,
+        }
+    }
+
+    /// Opens a ZIP and matches the container signatures. None when it cannot be read
+    /// as a ZIP or nothing matched.
+    fn match_container(&self, f: &mut std::fs::File, name: Option<&str>) -> Option<Identification> {
+        f.seek(SeekFrom::Start(0)).ok()?;
+        let mut zip = zip::ZipArchive::new(&mut *f).ok()?;
+        let mut matched: Vec<(usize, u32)> = Vec::new();
+        let mut cache: HashMap<String, Option<Vec<u8>>> = HashMap::new();
+        let mut budget = Budget(STEPS_PER_FILE);
+        for c in &self.containers {
+            let mut ok = true;
+            for (path, sigs) in &c.files {
+                if !cache.contains_key(path) {
+                    let content = match zip.by_name(path) {
+                        Ok(entry) => {
+                            let mut buf = Vec::new();
+                            if entry.take(SCAN_LEN as u64).read_to_end(&mut buf).is_ok() {
+                                Some(buf)
+                            } else {
+                                None
+                            }
+                        }
+                        Err(_) => None,
+                    };
+                    cache.insert(path.clone(), content);
+                }
+                let Some(Some(content)) = cache.get(path) else {
+                    ok = false;
+                    break;
+                };
+                if !sigs.is_empty() {
+                    let rev: Vec<u8> = content.iter().rev().copied().collect();
+                    let any = sigs.iter().any(|s| {
+                        s.seqs.iter().all(|seq| {
+                            let buf = if seq.anchor == Anchor::Eof {
+                                &rev[..]
+                            } else {
+                                &content[..]
+                            };
+                            match_seq(seq, buf, &mut budget)
+                        })
+                    });
+                    if !any {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                for p in &c.puids {
+                    if let Some(&fi) = self.by_puid.get(p) {
+                        if !matched.iter().any(|(m, _)| *m == fi) {
+                            matched.push((fi, c.id));
+                        }
+                    }
+                }
+            }
+        }
+        if matched.is_empty() {
+            return None;
+        }
+        let beaten = |f: usize| {
+            let id = self.formats[f].id;
+            matched
+                .iter()
+                .any(|(g, _)| *g != f && self.formats[*g].priority_over.contains(&id))
+        };
+        let mut best: Vec<(usize, u32)> = matched
+            .iter()
+            .copied()
+            .filter(|(f, _)| !beaten(*f))
+            .collect();
+        if best.is_empty() {
+            best = matched.clone();
+        }
+        let ext = name.and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()));
+        if best.len() > 1 {
+            let by_ext: Vec<(usize, u32)> = best
+                .iter()
+                .copied()
+                .filter(|(f, _)| {
+                    ext.as_ref()
+                        .is_some_and(|e| self.formats[*f].extensions.contains(e))
+                })
+                .collect();
+            if !by_ext.is_empty() {
+                best = by_ext;
+            }
+        }
+        let alternatives = best
+            .iter()
+            .skip(1)
+            .map(|(f, _)| self.formats[*f].puid.clone())
+            .collect();
+        let (fi, cid) = best[0];
+        let _ = self.by_id.len();
+        Some(self.result(
+            fi,
+            Basis::Container,
+            format!("container signature {cid} (ZIP)"),
+            alternatives,
+        ))
+    }
+}
+
+/// Reads the first [`SCAN_LEN`] bytes and, when the file is longer, the last
+/// [`SCAN_LEN`] (None when the head already holds the whole file). At most
+/// 2 x [`SCAN_LEN`] bytes are held, whatever the file's size.
+pub fn read_ends<R: Read + Seek>(
+    f: &mut R,
+    len: u64,
+) -> std::io::Result<(Vec<u8>, Option<Vec<u8>>)> {
+    let n = (len.min(SCAN_LEN as u64)) as usize;
+    let mut head = vec![0u8; n];
+    f.read_exact(&mut head)?;
+    if len <= SCAN_LEN as u64 {
+        return Ok((head, None));
+    }
+    // The last SCAN_LEN bytes, even where they overlap the head: an end-of-file
+    // sequence's offsets count from the end whatever the file's length.
+    let t = len - SCAN_LEN as u64;
+    let mut tail = vec![0u8; SCAN_LEN];
+    f.seek(SeekFrom::Start(t))?;
+    f.read_exact(&mut tail)?;
+    Ok((head, Some(tail)))
+}
+
+/// Whether content looks like text: valid UTF-8 (a character cut at the end of the
+/// window allowed) with no control characters other than tab, line breaks, form feed
+/// and escape.
+pub fn looks_like_text(head: &[u8]) -> bool {
+    if head
+        .iter()
+        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b) || b == 0x7f)
+    {
+        return false;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none() && head.len() >= SCAN_LEN,
+    }
+}
+
+/// Whether a byte sequence matches in `buf` (the head, or the reversed tail).
+fn match_seq(seq: &ByteSeq, buf: &[u8], budget: &mut Budget) -> bool {
+    match_subs(&seq.subs, 0, seq.anchor == Anchor::Variable, buf, 0, budget)
+}
+
+fn match_subs(
+    subs: &[SubSeq],
+    i: usize,
+    variable: bool,
+    buf: &[u8],
+    from: usize,
+    budget: &mut Budget,
+) -> bool {
+    let Some(s) = subs.get(i) else {
+        return true;
+    };
+    if budget.0 == 0 {
+        return false;
+    }
+    let start = from.saturating_add(s.min);
+    if start > buf.len() {
+        return false;
+    }
+    let max = if variable && i == 0 { None } else { s.max };
+    let last = max.map_or(buf.len(), |m| from.saturating_add(m).min(buf.len()));
+    if start > last {
+        return false;
+    }
+    let mut k = |e: usize, b: &mut Budget| match_subs(subs, i + 1, variable, buf, e, b);
+    if let Some(Tok::Lit(lit)) = s.toks.first() {
+        // Jump between occurrences of the first literal.
+        let end = (last + lit.len()).min(buf.len());
+        let mut p = start;
+        while p < end {
+            let Some(off) = memchr::memmem::find(&buf[p..end], lit) else {
+                return false;
+            };
+            if match_at(&s.toks, buf, p + off, budget, &mut k) {
+                return true;
+            }
+            if budget.0 == 0 {
+                return false;
+            }
+            p += off + 1;
+        }
+        return false;
+    }
+    (start..=last).any(|p| budget.0 > 0 && match_at(&s.toks, buf, p, budget, &mut k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_loads_and_identifies_basics() {
+        let id = Identifier::builtin().unwrap();
+        let (formats, sigs, containers) = id.counts();
+        assert!(
+            formats > 2000 && sigs > 1500 && containers > 100,
+            "{formats} {sigs} {containers}"
+        );
+        let r = id.identify_bytes(b"II*\0\x08\0\0\0", None, 8, Some("a.tif"));
+        assert_eq!(r.puid.as_deref(), Some("fmt/353"), "{r:?}");
+        let r = id.identify_bytes(b"GIF89a\x01\0\x01\0\0\0\0;", None, 14, None);
+        assert_eq!(r.puid.as_deref(), Some("fmt/4"), "{r:?}");
+        let r = id.identify_bytes(b"hello\n", None, 6, Some("a.txt"));
+        assert_eq!(
+            (r.puid.as_deref(), r.basis),
+            (Some("x-fmt/111"), Basis::Text)
+        );
+        let r = id.identify_bytes(b"\x01\x02\x03", None, 3, None);
+        assert_eq!((r.puid, r.basis), (None, Basis::None));
+    }
+
+    /// A large file: the beginning-of-file sequence in the head window, the
+    /// end-of-file one in the tail window, nothing of the middle read.
+    #[test]
+    fn head_and_tail_windows_of_a_large_file() {
+        let id = Identifier::builtin().unwrap();
+        let mut head = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        head.resize(SCAN_LEN, b' ');
+        let mut tail = vec![b' '; SCAN_LEN - 6];
+        tail.extend_from_slice(b"%%EOF\n");
+        let r = id.identify_bytes(&head, Some(&tail), 50 << 20, Some("big.pdf"));
+        assert_eq!(r.puid.as_deref(), Some("fmt/18"), "{r:?}");
+        // Without its end-of-file marker in the tail, no PDF signature matches.
+        let r = id.identify_bytes(&head, Some(&head), 50 << 20, Some("big.pdf"));
+        assert_ne!(r.puid.as_deref(), Some("fmt/18"), "{r:?}");
+        // read_ends keeps two windows, whatever the length.
+        let data: Vec<u8> = (0..(3 * SCAN_LEN)).map(|i| (i % 251) as u8).collect();
+        let (h, t) = read_ends(&mut std::io::Cursor::new(&data), data.len() as u64).unwrap();
+        assert_eq!(h, &data[..SCAN_LEN]);
+        assert_eq!(t.unwrap(), &data[2 * SCAN_LEN..]);
+    }
+}
