@@ -67,6 +67,10 @@ pub const SETTINGS: &[Setting] = &[
     setting("zip", "max_total_size", Kind::Text),
     setting("zip", "max_ratio", Kind::Number),
     setting("zip", "max_entries", Kind::Number),
+    setting("serve", "repository_name", Kind::Text),
+    setting("serve", "repository_identifier", Kind::Text),
+    setting("serve", "admin_email", Kind::Text),
+    setting("serve", "page_size", Kind::Number),
 ];
 
 /// The whole configuration.
@@ -77,6 +81,7 @@ pub struct Config {
     pub ingest: IngestSection,
     pub fixity: FixitySection,
     pub zip: ZipSection,
+    pub serve: crate::serve::config::ServeSection,
 }
 
 /// Limits for zip files Cairn reads (import, validation of zipped bags).
@@ -259,6 +264,7 @@ impl Config {
             .map_err(|e| bad(format!("fixity.algorithm: {e}")))?;
         self.fixity_rate()
             .map_err(|e| bad(format!("fixity.rate: {e}")))?;
+        self.serve.check().map_err(bad)?;
         Ok(())
     }
 
@@ -371,6 +377,7 @@ impl Config {
             ("zip", "max_total_size") => text(&self.zip.max_total_size),
             ("zip", "max_ratio") => self.zip.max_ratio.to_string(),
             ("zip", "max_entries") => self.zip.max_entries.to_string(),
+            ("serve", key) => self.serve.value_of(key),
             _ => String::new(),
         }
     }
@@ -467,6 +474,22 @@ max_ratio = 1000
 # The most entries one zip may have.
 # CAIRN_ZIP_MAX_ENTRIES
 max_entries = 10000000
+
+[serve]
+# `cairn serve`: the read-only web view and OAI-PMH 2.0 endpoint (/oai).
+# The repositoryName harvesters show (OAI-PMH Identify).
+# CAIRN_SERVE_REPOSITORY_NAME
+repository_name = "Cairn archive"
+# The repository identifier in every OAI identifier, oai:IDENTIFIER:ITEM-ID: a domain
+# name you control (letters, digits, '-', in dot-separated labels).
+# CAIRN_SERVE_REPOSITORY_IDENTIFIER
+repository_identifier = "cairn.invalid"
+# The address harvesters write to about the repository (OAI-PMH adminEmail).
+# CAIRN_SERVE_ADMIN_EMAIL
+admin_email = "archivist@cairn.invalid"
+# Records per OAI-PMH list response; longer lists continue with a resumption token.
+# CAIRN_SERVE_PAGE_SIZE
+page_size = 100
 "#;
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod metadata;
 pub mod ops;
 pub mod progress;
 pub mod register;
+pub mod serve;
 pub mod units;
 
 pub use error::{Error, ErrorClass};

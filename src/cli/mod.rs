@@ -17,6 +17,7 @@ use cairn::{Error, ErrorClass};
 mod archive_cmds;
 mod check_cmds;
 mod progress;
+mod serve_cmd;
 
 use progress::with_progress;
 
@@ -144,6 +145,15 @@ enum Command {
     /// committed as ingest commits, with a register entry and events.
     #[command(after_help = EXIT_CODES_HELP)]
     Import(ImportArgs),
+
+    /// Serve the archive read-only over HTTP: OAI-PMH 2.0 at /oai for harvesters, and
+    /// pages for readers and auditors (/, /items, /events, /audit).
+    ///
+    /// Prints the address it listens on, then serves until interrupted (Ctrl-C,
+    /// SIGTERM). It reads the register and the event log, and sees what ingest and
+    /// fixity add while it runs; no request changes the archive.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Serve(serve_cmd::ServeArgs),
 
     /// Show the settings in force (cairn.toml, CAIRN_* environment variables, defaults)
     /// and where each comes from.
@@ -437,6 +447,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Export(args) => archive_cmds::run_export(args),
         Command::Import(args) => archive_cmds::run_import(args),
         Command::Config(args) => archive_cmds::run_config(args),
+        Command::Serve(args) => serve_cmd::run_serve(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "cairn", &mut std::io::stdout());
