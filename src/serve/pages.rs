@@ -255,7 +255,8 @@ pub fn fixity_chart(events: &[std::sync::Arc<Event>], now: DateTime<Utc>) -> Mar
                 base - ph - fh
             );
         }
-        if i % 7 == 0 || i as i64 == span - 1 {
+        // Every seventh day, counted back from the last, so the labels never overlap.
+        if (span - 1 - i as i64) % 7 == 0 {
             let _ = write!(
                 svg,
                 r##"<text x="{:.1}" y="{}" font-size="10" text-anchor="middle">{}</text>"##,
@@ -332,7 +333,7 @@ pub fn items(p: &ItemsPage) -> Markup {
                         td { (item_link(&item.id)) }
                         td lang=[item.lang.as_deref()] {
                             (item.title)
-                            @if item.restricted { " " span.restricted { "(restricted)" } }
+                            @if item.restricted { " " span.restricted lang="en" { "(restricted)" } }
                         }
                         td { (super::oai::datestamp(item.datestamp)) }
                         td.num { (item.files.len()) }

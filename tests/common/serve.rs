@@ -220,6 +220,9 @@ pub fn add_items(root: &Path, range: std::ops::Range<usize>) {
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The `cairn serve` process: the child, or the child's child when the child is a
+    /// tracer (strace).
+    pub pid: u32,
 }
 
 impl Server {
@@ -249,7 +252,8 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line from cairn serve: {line:?}"))
             .parse()
             .expect("a socket address");
-        Server { child, addr }
+        let pid = child.id();
+        Server { child, addr, pid }
     }
 
     pub fn url(&self, target: &str) -> String {
@@ -262,8 +266,8 @@ impl Server {
 
     /// Resident memory of the server process, KiB (VmRSS), and its peak (VmHWM).
     pub fn rss_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
         let field = |name: &str| {
             status
                 .lines()
@@ -283,6 +287,12 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if self.pid != self.child.id() {
+            // SAFETY: kill(2) with a pid this test started; no memory is involved.
+            unsafe {
+                libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -370,10 +380,7 @@ pub fn parse_response(raw: &[u8]) -> Resp {
     if chunked {
         let mut out = Vec::new();
         let mut rest = &body[..];
-        loop {
-            let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") else {
-                break;
-            };
+        while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
             let size = usize::from_str_radix(
                 String::from_utf8_lossy(&rest[..nl])
                     .split(';')
