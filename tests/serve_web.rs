@@ -579,3 +579,97 @@ fn hostile_requests_read_nothing_outside_the_archive_and_never_crash() {
         );
     }
 }
+
+#[test]
+fn serves_while_ingest_runs_and_never_shows_a_half_committed_item() {
+    let tmp = tempfile::Builder::new()
+        .prefix("cairn-serve-live-")
+        .tempdir()
+        .unwrap();
+    let root = tmp.path().join("archive");
+    build_archive(&root, 3);
+    let server = Server::start(&root, &[]);
+    assert!(server.get("/items").text().contains("3 items match"));
+
+    // A register entry whose bag is not there (a commit caught half-way, by hand): not
+    // shown, listed on /audit; shown once its bag is in place.
+    let entry = std::fs::read_to_string(root.join("manifests/cairn-000003.json")).unwrap();
+    let moved = tmp.path().join("held-back");
+    std::fs::rename(root.join("archive/cairn-000003"), &moved).unwrap();
+    std::fs::write(
+        root.join("manifests/cairn-000099.json"),
+        entry.replace("cairn-000003", "cairn-000099"),
+    )
+    .unwrap();
+    let oai_get = |n: u32| {
+        server
+            .get(&format!(
+                "/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:cairn.invalid:cairn-{n:06}"
+            ))
+            .oai_error()
+    };
+    assert_eq!(oai_get(99).as_deref(), Some("idDoesNotExist"));
+    assert_eq!(server.get("/items/cairn-000099").status, 404);
+    let audit = server.get("/audit").text();
+    assert!(
+        audit.contains("cairn-000099") && audit.contains("its bag is not in archive/"),
+        "{audit}"
+    );
+    std::fs::rename(&moved, root.join("archive/cairn-000099")).unwrap();
+    assert_eq!(oai_get(99), None, "shown once its bag is there");
+    std::fs::remove_file(root.join("manifests/cairn-000099.json")).unwrap();
+    std::fs::rename(
+        root.join("archive/cairn-000099"),
+        root.join("archive/cairn-000003"),
+    )
+    .unwrap();
+
+    // Ingest 40 items while harvesting without pause: every response is whole, every
+    // listed item has its record, and the count only grows.
+    write_intake(&root.join("intake"), 100..140);
+    let mut ingest = Command::new(cairn_bin())
+        .args(["ingest", "--quiet", "--remove-source", "--root"])
+        .arg(&root)
+        .spawn()
+        .unwrap();
+    let mut last = 0;
+    let mut polls = 0;
+    loop {
+        let done = ingest.try_wait().unwrap().is_some();
+        let body = server
+            .get("/oai?verb=ListIdentifiers&metadataPrefix=oai_dc")
+            .text();
+        assert!(body.trim_end().ends_with("</OAI-PMH>"));
+        let ids: Vec<&str> = body
+            .match_indices("<identifier>")
+            .map(|(at, _)| {
+                let rest = &body[at + 12..];
+                &rest[..rest.find('<').unwrap()]
+            })
+            .collect();
+        assert!(ids.len() >= last, "the list never shrinks");
+        last = ids.len();
+        if let Some(newest) = ids.last() {
+            let r = server.get(&format!(
+                "/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier={newest}"
+            ));
+            assert_eq!(
+                r.oai_error(),
+                None,
+                "{newest} is listed, so its record is there"
+            );
+            let id = newest.rsplit(':').next().unwrap();
+            assert!(root
+                .join("archive")
+                .join(id)
+                .join("metadata/dc.xml")
+                .is_file());
+        }
+        polls += 1;
+        if done {
+            break;
+        }
+    }
+    assert!(ingest.wait().unwrap().success());
+    assert_eq!(last, 43, "all 43 items after {polls} polls");
+}
