@@ -490,32 +490,34 @@ fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> 
             "this repository has no sets: no item names a collection (dcterms.isPartOf)",
         );
     }
-    let in_set = |item: &Item| {
-        set.as_deref().is_none_or(|s| {
-            item.sets
-                .iter()
-                .any(|own| own == s || own.starts_with(&format!("{s}:")))
-        })
+    // The list is every item, or one set's, in (datestamp, id) order: the date bounds
+    // and the token's position are binary searches, so a page costs the same wherever
+    // it is in a list of any length.
+    let members: Option<&[u32]> = match &set {
+        Some(s) => Some(snap.set_members.get(s).map_or(&[][..], |v| &v[..])),
+        None => None,
     };
-    // The items are in (datestamp, id) order: the date bounds are two binary searches.
-    let lo = from.map_or(0, |f| snap.items.partition_point(|i| i.datestamp < f));
-    let hi = until.map_or(snap.items.len(), |u| {
-        snap.items.partition_point(|i| i.datestamp <= u)
-    });
-    let window = if lo < hi {
-        &snap.items[lo..hi]
-    } else {
-        &[][..]
-    };
-    let matching: Vec<&Arc<Item>> = window.iter().filter(|i| in_set(i)).collect();
-    let start = match &after {
-        Some((d, id)) => {
-            matching.partition_point(|i| (i.datestamp, i.id.as_str()) <= (*d, id.as_str()))
+    let len_all = members.map_or(snap.items.len(), <[u32]>::len);
+    let at = |i: usize| -> &Arc<Item> {
+        match members {
+            Some(m) => &snap.items[m[i] as usize],
+            None => &snap.items[i],
         }
-        None => 0,
     };
-    if start >= matching.len() {
-        if req.token.is_some() && !matching.is_empty() {
+    let lo = from.map_or(0, |f| bisect(len_all, |i| at(i).datestamp < f));
+    let hi = until.map_or(len_all, |u| bisect(len_all, |i| at(i).datestamp <= u));
+    let hi = hi.max(lo);
+    let start = match &after {
+        Some((d, id)) => bisect(len_all, |i| {
+            let it = at(i);
+            (it.datestamp, it.id.as_str()) <= (*d, id.as_str())
+        })
+        .clamp(lo, hi),
+        None => lo,
+    };
+    let complete = hi - lo;
+    if start >= hi {
+        if req.token.is_some() && complete > 0 {
             return err(
                 Code::BadResumptionToken,
                 "the list this token continues has no records left",
@@ -524,14 +526,14 @@ fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> 
         return err(Code::NoRecordsMatch, "no record matches these arguments");
     }
     let size = ctx.config.page_size as usize;
-    let end = (start + size).min(matching.len());
-    let page = &matching[start..end];
+    let end = (start + size).min(hi);
+    let page: Vec<&Arc<Item>> = (start..end).map(at).collect();
     out.push_str(if records {
         "<ListRecords>\n"
     } else {
         "<ListIdentifiers>\n"
     });
-    for item in page {
+    for item in &page {
         if records {
             push_record(ctx, item, out);
         } else {
@@ -539,8 +541,8 @@ fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> 
             out.push('\n');
         }
     }
-    let complete = matching.len();
-    if end < complete {
+    let cursor = start - lo;
+    if end < hi {
         let last = page[page.len() - 1];
         let token = ctx.key.encode(&Resume {
             verb: req.verb.to_string(),
@@ -553,12 +555,12 @@ fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> 
         });
         let _ = writeln!(
             out,
-            "<resumptionToken completeListSize=\"{complete}\" cursor=\"{start}\">{token}</resumptionToken>"
+            "<resumptionToken completeListSize=\"{complete}\" cursor=\"{cursor}\">{token}</resumptionToken>"
         );
     } else if req.token.is_some() {
         let _ = writeln!(
             out,
-            "<resumptionToken completeListSize=\"{complete}\" cursor=\"{start}\"/>"
+            "<resumptionToken completeListSize=\"{complete}\" cursor=\"{cursor}\"/>"
         );
     }
     out.push_str(if records {
@@ -567,6 +569,20 @@ fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> 
         "</ListIdentifiers>\n"
     });
     Ok(())
+}
+
+/// The first index in `0..len` where `pred` turns false (`pred` true, then false).
+fn bisect(len: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 fn decode_token(ctx: &Context, token: &str, verb: &str) -> Result<Resume, OaiError> {

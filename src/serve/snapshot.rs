@@ -168,6 +168,8 @@ pub struct Snapshot {
     /// Shown items, by (datestamp, id): the order of every OAI-PMH list.
     pub items: Vec<Arc<Item>>,
     pub by_id: HashMap<String, usize>,
+    /// Each set's items: indexes into `items`, in the same order.
+    pub set_members: HashMap<String, Vec<u32>>,
     /// Register entries not shown: bag not (yet) there, or unreadable (id, why).
     pub pending: Vec<(String, String)>,
     pub tombstones: Vec<Tombstone>,
@@ -261,7 +263,11 @@ impl Snapshot {
             .map(|(i, it)| (it.id.clone(), i))
             .collect();
         let mut sets: BTreeMap<String, SetInfo> = BTreeMap::new();
-        for item in &items {
+        let mut set_members: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            for spec in &item.sets {
+                set_members.entry(spec.clone()).or_default().push(i as u32);
+            }
             for (spec, name) in item.sets.iter().zip(item_set_names(&item.dc)) {
                 sets.entry(spec.clone())
                     .or_insert_with(|| SetInfo {
@@ -276,6 +282,7 @@ impl Snapshot {
             stamp,
             items,
             by_id,
+            set_members,
             pending,
             tombstones: read_tombstones(archive),
             sets: sets.into_values().collect(),
