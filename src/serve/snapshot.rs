@@ -235,7 +235,10 @@ impl Snapshot {
     /// Reads the archive, reusing what `old` already holds.
     pub fn build(archive: &Archive, old: Option<&Snapshot>) -> Result<Snapshot, Error> {
         let stamp = Stamp::take(archive);
-        let log = read_log(archive, old.map(|o| &*o.log), stamp.log)?;
+        // The log is read on from where the last read stopped only if it is the same
+        // file (same inode); a log replaced by another is read from its start.
+        let same_log = old.filter(|o| o.stamp.log.map(|l| l.2) == stamp.log.map(|l| l.2));
+        let log = read_log(archive, same_log.map(|o| &*o.log), stamp.log)?;
         let mut items: Vec<Arc<Item>> = Vec::new();
         let mut pending = Vec::new();
         for id in archive.register_ids()? {
