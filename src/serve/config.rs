@@ -127,4 +127,37 @@ mod tests {
         assert!(!is_email("a b@c.d"));
         assert!(!is_email("@b.c"));
     }
+
+    #[test]
+    fn cairn_toml_and_environment() {
+        use crate::config::Config;
+        let path = std::path::Path::new("cairn.toml");
+        let c = Config::parse(
+            "[serve]\nrepository_identifier = \"archive.example.org\"\npage_size = 50\n",
+            path,
+        )
+        .unwrap();
+        assert_eq!(c.serve.repository_identifier, "archive.example.org");
+        assert_eq!(c.serve.page_size, 50);
+        assert_eq!(c.serve.repository_name, "Cairn archive");
+        let e = Config::parse("[serve]\nrepository_identifier = \"not a domain\"\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("serve.repository_identifier") && e.contains(":2"),
+            "{e}"
+        );
+        let e = Config::parse("[serve]\npage_size = 0\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("serve.page_size"), "{e}");
+        let env = |v: &str| (v == "CAIRN_SERVE_PAGE_SIZE").then(|| "25".to_string());
+        let c = Config::parse_with_env("", path, &env).unwrap();
+        assert_eq!(c.serve.page_size, 25);
+        let env = |v: &str| (v == "CAIRN_SERVE_ADMIN_EMAIL").then(|| "nobody".to_string());
+        let e = Config::parse_with_env("", path, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CAIRN_SERVE_ADMIN_EMAIL"), "{e}");
+    }
 }
