@@ -7,9 +7,10 @@ the item page, on a generated archive of 10,000 items, over loopback.
     python3 bench/serve_load.py --items 1000 --duration 5
     python3 bench/serve_load.py --archive /tmp/arch   # reuse an archive made earlier
 
-The archive is made outside the repository by `cairn ingest` (batches of 500, each item a
-folder of two small text files described in metadata.csv, titles in English, French
-and Khmer), so it is exactly what Cairn writes. The client is wrk (Debian's `wrk`),
+The archive is made outside the repository: the first --ingest items (500) by `cairn
+ingest` (each item a folder of two small text files described in metadata.csv, titles in
+English, French and Khmer), the rest as copies of those (bag, register entry, ingest
+events chained on in the log; see replicate()), so every file is as Cairn writes it. The client is wrk (Debian's `wrk`),
 driven by a Lua script that picks a random identifier (or resumption token) per request;
 `--latency` gives the percentiles. The server and wrk share this machine's cores.
 
@@ -72,6 +73,52 @@ def make_archive(cairn, where, n, batch=500):
     print(f"ingested {n} items in {time.time() - t0:.0f} s", flush=True)
 
 
+def replicate(where, ingested, n):
+    """Grows an archive of `ingested` items (made by `cairn ingest`) to n by copying:
+    item k becomes cairn-{k+1:06} as a copy of the bag, the register entry and the three
+    ingest events of item k % ingested, with the event log's chain continued (BLAKE3,
+    `pip install blake3`). Ingesting 10,000 items one batch after another takes over an
+    hour here (each batch slower than the last: BENCHMARKS.md), so the bench writes the
+    rest of the archive the way ingest would have."""
+    import json
+    import uuid
+    from blake3 import blake3
+    manifests = os.path.join(where, "manifests")
+    log_path = os.path.join(manifests, "events.jsonl")
+    with open(log_path, "rb") as f:
+        lines = f.read().splitlines()
+    by_object = {}
+    for line in lines:
+        e = json.loads(line)
+        by_object.setdefault(e["object"], []).append(e)
+    seq = len(lines)
+    prev = blake3(lines[-1]).hexdigest()
+    t0 = time.time()
+    with open(log_path, "ab") as log:
+        for k in range(ingested, n):
+            src = f"cairn-{k % ingested + 1:06d}"
+            dst = f"cairn-{k + 1:06d}"
+            shutil.copytree(os.path.join(where, "archive", src), os.path.join(where, "archive", dst))
+            with open(os.path.join(manifests, src + ".json"), encoding="utf-8") as f:
+                entry = json.load(f)
+            entry["id"] = dst
+            entry["bag"] = f"archive/{dst}"
+            entry["intake_name"] = f"item-{k:05d}"
+            with open(os.path.join(manifests, dst + ".json"), "w", encoding="utf-8") as f:
+                json.dump(entry, f, ensure_ascii=False, indent=2)
+                f.write("\n")
+            for e in by_object.get(src, []):
+                seq += 1
+                e = dict(e, seq=seq, id=str(uuid.uuid4()), object=dst, prev=prev)
+                e["detail"] = e["detail"].replace(src, dst)
+                if "data" in e and "bag" in e["data"]:
+                    e["data"] = dict(e["data"], bag=f"archive/{dst}")
+                line = json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode()
+                prev = blake3(line).hexdigest()
+                log.write(line + b"\n")
+    print(f"replicated to {n} items in {time.time() - t0:.0f} s", flush=True)
+
+
 def start_server(cairn, archive):
     p = subprocess.Popen([cairn, "serve", "--root", archive, "--bind", "127.0.0.1:0"],
                          stdout=subprocess.PIPE, text=True)
@@ -129,6 +176,8 @@ def rss(pid):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--items", type=int, default=10000)
+    ap.add_argument("--ingest", type=int, default=500,
+                    help="items made by cairn ingest; the rest are copies of them (default 500)")
     ap.add_argument("--archive", help="use (or make, if missing) the archive here")
     ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=32)
@@ -141,7 +190,9 @@ def main():
     tmp = tempfile.mkdtemp(prefix="cairn-serve-bench-")
     archive = args.archive or os.path.join(tmp, "archive")
     if not os.path.exists(os.path.join(archive, "cairn.toml")):
-        make_archive(cairn, archive, args.items)
+        make_archive(cairn, archive, min(args.ingest, args.items))
+        if args.items > args.ingest:
+            replicate(archive, args.ingest, args.items)
     server, addr = start_server(cairn, archive)
     peer = None
     try:
