@@ -4,6 +4,7 @@
 //! the OAI-PMH and oai_dc schemas (xmllint); each error code comes from the request
 //! that should produce it; tokens stay valid while items are added.
 
+mod common;
 #[path = "common/serve.rs"]
 mod serve;
 

@@ -5,6 +5,7 @@
 //! and path segment, overlong URLs, 1,000 concurrent connections) read no file outside
 //! the archive (strace), never crash the server, and keep its memory bounded.
 
+mod common;
 #[path = "common/serve.rs"]
 mod serve;
 

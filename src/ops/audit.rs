@@ -15,9 +15,9 @@ use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::{line_digest, BrokenLink};
-use crate::ops::check::{check_bag, BagCheck};
+use crate::fs::register::RegisterEntry;
+use crate::ops::bag_check::{check_bag, BagCheck};
 use crate::ops::fixity::last_checks;
-use crate::register::RegisterEntry;
 
 /// Options for [`audit`].
 #[derive(Debug, Clone, Default)]
@@ -336,16 +336,21 @@ pub fn audit(
 }
 
 /// Checks a bag anywhere: full validation of every manifest and, with a register
-/// entry, agreement with it.
-pub fn verify(bag: &Path, against: Option<&Path>) -> Result<BagCheck, Error> {
+/// entry, agreement with it. A zip is read with the limits of the archive at
+/// `zip_limits_root` when there is one there ([`crate::ops::bag_validate::zip_limits_at`]).
+pub fn verify(
+    bag: &Path,
+    against: Option<&Path>,
+    zip_limits_root: &Path,
+) -> Result<BagCheck, Error> {
     let entry = against.map(RegisterEntry::read).transpose()?;
-    let limits = crate::ops::validate::ambient_zip_limits()?;
-    let source = match crate::ops::validate::open_source(bag, limits) {
+    let limits = crate::ops::bag_validate::zip_limits_at(zip_limits_root)?;
+    let source = match crate::fs::open_source(bag, limits) {
         Ok(s) => s,
         Err(Error::Corrupt { path, detail }) => {
             return Ok(BagCheck {
-                findings: vec![crate::ops::check::FixityFinding::new(
-                    crate::ops::check::FixityKind::Structure,
+                findings: vec![crate::ops::bag_check::FixityFinding::new(
+                    crate::ops::bag_check::FixityKind::Structure,
                     path.display().to_string(),
                     format!("zip-corrupt: {detail}"),
                 )],

@@ -25,7 +25,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 
 use crate::error::Error;
-use crate::fs::archive::{Archive, LOG_LOCK_FILE};
+use crate::fs::archive::Archive;
 use crate::fs::events::{line_digest, BrokenLink, Event, GENESIS};
 use crate::metadata::{DublinCore, Term};
 use crate::register::{FileRecord, RegisterEntry};
@@ -479,16 +479,7 @@ fn read_log(
     if log.broken.is_some() || stat.is_none() {
         return Ok(log);
     }
-    let lock_path = archive.manifests.join(LOG_LOCK_FILE);
-    let _guard = match std::fs::File::open(&lock_path) {
-        Ok(f) => {
-            f.lock_shared()
-                .map_err(|e| Error::io("lock", &lock_path, e))?;
-            Some(f)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io("open lock file", &lock_path, e)),
-    };
+    let _guard = archive.shared_log_lock()?;
     let path = archive.events_path();
     let mut file = match super::files::open_no_follow(&path) {
         Ok(f) => f,

@@ -1,7 +1,7 @@
 //! Helpers for the `cairn serve` tests: archives of generated items, the real server
 //! started on a free loopback port, a raw HTTP/1.1 client (raw, so that hostile request
 //! targets reach the server exactly as written), and the external tools the tests
-//! install or skip.
+//! install or skip. Used beside tests/common (`mod common;` in the test file).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,19 +14,8 @@ pub fn cairn_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cairn"))
 }
 
-/// CI sets CAIRN_REQUIRE_ALL=1: nothing may be skipped there.
-pub fn require_all() -> bool {
-    std::env::var("CAIRN_REQUIRE_ALL").is_ok_and(|v| v == "1")
-}
-
-/// Says why a check cannot run: "skipped: …" on stderr, or a failure under
-/// CAIRN_REQUIRE_ALL=1.
-pub fn skip(why: &str) {
-    if require_all() {
-        panic!("CAIRN_REQUIRE_ALL=1 but {why}");
-    }
-    eprintln!("skipped: {why}");
-}
+/// "skipped: <why>" on stderr, a failure under CAIRN_REQUIRE_ALL=1 (tests/common).
+pub use crate::common::skip;
 
 fn on_path(cmd: &str) -> bool {
     Command::new("sh")
@@ -98,7 +87,7 @@ pub fn spec_dir() -> Option<PathBuf> {
 
 /// Runs cairn with `args` in the archive at `root`; panics unless it exits with `code`.
 pub fn cairn(root: &Path, args: &[&str], code: i32) -> String {
-    let out = Command::new(cairn_bin())
+    let out = crate::common::cairn()
         .args(args)
         .arg("--root")
         .arg(root)
@@ -199,7 +188,7 @@ pub fn write_intake(intake: &Path, range: std::ops::Range<usize>) {
 
 /// An archive at `root` with items `0..n`, ingested.
 pub fn build_archive(root: &Path, n: usize) {
-    let out = Command::new(cairn_bin())
+    let out = crate::common::cairn()
         .arg("init")
         .arg(root)
         .output()
@@ -229,7 +218,7 @@ impl Server {
     /// Starts `cairn serve --bind 127.0.0.1:0 EXTRA…` on the archive at `root` and reads
     /// the address it prints.
     pub fn start(root: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(cairn_bin())
+        let mut child = crate::common::cairn()
             .arg("serve")
             .arg("--root")
             .arg(root)
