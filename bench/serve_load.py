@@ -193,14 +193,15 @@ def main():
         make_archive(cairn, archive, min(args.ingest, args.items))
         if args.items > args.ingest:
             replicate(archive, args.ingest, args.items)
+    t0 = time.time()
     server, addr = start_server(cairn, archive)
     peer = None
     try:
-        t0 = time.time()
         get(f"http://{addr}/oai?verb=Identify")
         ids = sorted(n[:-5] for n in os.listdir(os.path.join(archive, "manifests"))
                      if n.endswith(".json") and not n.startswith("."))
-        print(f"{len(ids)} items; first response after start {time.time() - t0:.2f} s", flush=True)
+        print(f"{len(ids)} items; first response {time.time() - t0:.2f} s after starting cairn serve "
+              "(it reads the register, every dc.xml and the log before it listens)", flush=True)
         repo = "cairn.invalid"
         getrecord = [f"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:{repo}:{i}" for i in ids]
         pages = ["/oai?verb=ListRecords&metadataPrefix=oai_dc"]
@@ -238,6 +239,9 @@ def main():
             rows.append((kind, c_rps, c_lat, p_rps, p_lat))
         now, peak = rss(server.pid)
         print()
+        with open("/proc/loadavg") as f:
+            load = f.read().split()[0]
+        print(f"load average (1 min) at the end: {load} on {os.cpu_count()} CPUs")
         print(f"cairn serve, {len(ids)} items, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, loopback")
         print(f"{'request':18} {'cairn req/s':>12} {'p50 ms':>8} {'p99 ms':>8} | {'peer req/s':>11} {'p99 ms':>8} | {'req/s ratio':>11}")
         for kind, c_rps, c_lat, p_rps, p_lat in rows:
