@@ -97,6 +97,10 @@ pub const SETTINGS: &[Setting] = &[
     setting("formats", "accept", Kind::List),
     setting("formats", "warn", Kind::List),
     setting("formats", "refuse", Kind::List),
+    setting("serve", "repository_name", Kind::Text),
+    setting("serve", "repository_identifier", Kind::Text),
+    setting("serve", "admin_email", Kind::Text),
+    setting("serve", "page_size", Kind::Number),
 ];
 
 /// The whole configuration.
@@ -108,6 +112,7 @@ pub struct Config {
     pub fixity: FixitySection,
     pub zip: ZipSection,
     pub formats: crate::pronom::policy::FormatsSection,
+    pub serve: crate::serve::config::ServeSection,
 }
 
 /// Limits for zip files Cairn reads (import, validation of zipped bags).
@@ -308,6 +313,7 @@ impl Config {
             .map_err(|e| bad(format!("fixity.algorithm: {e}")))?;
         self.fixity_rate()
             .map_err(|e| bad(format!("fixity.rate: {e}")))?;
+        self.serve.check().map_err(bad)?;
         Ok(())
     }
 
@@ -438,6 +444,7 @@ impl Config {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            ("serve", key) => self.serve.value_of(key),
             _ => String::new(),
         }
     }
@@ -571,6 +578,22 @@ accept = []
 warn = []
 # CAIRN_FORMATS_REFUSE
 refuse = []
+
+[serve]
+# `cairn serve`: the read-only web view and OAI-PMH 2.0 endpoint (/oai).
+# The repositoryName harvesters show (OAI-PMH Identify).
+# CAIRN_SERVE_REPOSITORY_NAME
+repository_name = "Cairn archive"
+# The repository identifier in every OAI identifier, oai:IDENTIFIER:ITEM-ID: a domain
+# name you control (letters, digits, '-', in dot-separated labels).
+# CAIRN_SERVE_REPOSITORY_IDENTIFIER
+repository_identifier = "cairn.invalid"
+# The address harvesters write to about the repository (OAI-PMH adminEmail).
+# CAIRN_SERVE_ADMIN_EMAIL
+admin_email = "archivist@cairn.invalid"
+# Records per OAI-PMH list response; longer lists continue with a resumption token.
+# CAIRN_SERVE_PAGE_SIZE
+page_size = 100
 "#;
 
 #[cfg(test)]

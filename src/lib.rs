@@ -5,6 +5,8 @@
 //! - [`ops`]: the use cases (ingest, import and export, bag create and validate, fixity,
 //!   audit, show); take options, return reports, never print. Every change to the
 //!   archive goes through one commit protocol, [`ops::commit`].
+//! - [`serve`]: `cairn serve`, a read-only web server over the archive (OAI-PMH 2.0 and
+//!   pages); reads what fs/ writes, writes nothing.
 //! - [`fs`]: the code that touches the filesystem: the archive's layout and locks,
 //!   durable writes, the bag writer, the register and the event log, bags read from
 //!   folders and zip files.
@@ -26,6 +28,7 @@ pub mod metadata;
 pub mod ops;
 pub mod progress;
 pub mod pronom;
+pub mod serve;
 pub mod techmd;
 pub mod tlog;
 pub mod units;

@@ -18,6 +18,7 @@ mod check_cmds;
 mod format_cmds;
 mod progress;
 mod tlog_cmds;
+mod serve_cmd;
 
 use progress::with_progress;
 
@@ -192,6 +193,14 @@ enum Command {
     /// newer one into the archive.
     #[command(after_help = EXIT_CODES_HELP)]
     Formats(format_cmds::FormatsArgs),
+    /// Serve the archive read-only over HTTP: OAI-PMH 2.0 at /oai for harvesters, and
+    /// pages for readers and auditors (/, /items, /events, /audit).
+    ///
+    /// Prints the address it listens on, then serves until interrupted (Ctrl-C,
+    /// SIGTERM). It reads the register and the event log, and sees what ingest and
+    /// fixity add while it runs; no request changes the archive.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Serve(serve_cmd::ServeArgs),
 
     /// Show the settings in force (cairn.toml, CAIRN_* environment variables, defaults)
     /// and where each comes from.
@@ -500,6 +509,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Config(args) => archive_cmds::run_config(args),
         Command::Identify(args) => format_cmds::run_identify(args),
         Command::Formats(args) => format_cmds::run_formats(args),
+        Command::Serve(args) => serve_cmd::run_serve(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "cairn", &mut std::io::stdout());

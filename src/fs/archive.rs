@@ -314,7 +314,7 @@ impl Archive {
 
     /// A shared hold on the log lock when its file exists (no append is then under
     /// way); `None` when no Cairn has ever appended here.
-    fn shared_log_lock(&self) -> Result<Option<File>, Error> {
+    pub fn shared_log_lock(&self) -> Result<Option<File>, Error> {
         self.wait_shared_on(LOG_LOCK_FILE)
     }
 

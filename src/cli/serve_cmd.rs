@@ -1,0 +1,61 @@
+//! `cairn serve`: arguments, and the line that tells a person (or a test) where the
+//! server listens.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use clap::Args;
+
+use super::archive_cmds::open_archive;
+use super::{error_exit, exit, RootArg};
+
+#[derive(Args)]
+pub(super) struct ServeArgs {
+    #[command(flatten)]
+    root: RootArg,
+    /// The address and port to listen on. The default answers this machine only; put a
+    /// reverse proxy in front to publish the archive.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// The OAI-PMH base URL harvesters use, when they reach the server through a proxy
+    /// [default: http://ADDR:PORT/oai].
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// Serve payload files (never those of restricted items), with byte ranges.
+    #[arg(long)]
+    serve_files: bool,
+}
+
+pub(super) fn run_serve(args: ServeArgs) -> u8 {
+    let archive = match open_archive(&args.root, "serve") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    if let Some(url) = &args.base_url {
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            eprintln!(
+                "cairn: serve: --base-url {}: give an absolute http:// or https:// URL, for example https://archive.example.org/oai",
+                cairn::quoted(url)
+            );
+            return exit::USAGE;
+        }
+    }
+    let opts = cairn::serve::ServeOptions {
+        bind: args.bind,
+        base_url: args.base_url,
+        serve_files: args.serve_files,
+    };
+    let result = cairn::serve::serve(archive, opts, |addr, base| {
+        // Always printed, --quiet or not: it is the one thing a caller needs to know.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}/");
+        let _ = writeln!(out, "OAI-PMH base URL: {base}");
+        let _ = out.flush();
+    });
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => error_exit("serve", &e),
+    }
+}

@@ -1,0 +1,163 @@
+//! The `[serve]` section of cairn.toml: what `cairn serve` says about the repository in
+//! OAI-PMH, and how long its list pages are. Pure.
+
+use serde::Deserialize;
+
+/// `[serve]` in cairn.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSection {
+    /// OAI-PMH `repositoryName`.
+    pub repository_name: String,
+    /// The `{repository-identifier}` of `oai:{repository-identifier}:{ID}`.
+    pub repository_identifier: String,
+    /// OAI-PMH `adminEmail`.
+    pub admin_email: String,
+    /// Records (or headers) per OAI-PMH list page.
+    pub page_size: u32,
+}
+
+impl Default for ServeSection {
+    fn default() -> ServeSection {
+        ServeSection {
+            repository_name: "Cairn archive".into(),
+            repository_identifier: "cairn.invalid".into(),
+            admin_email: "archivist@cairn.invalid".into(),
+            page_size: 100,
+        }
+    }
+}
+
+/// The largest page: a harvester asking for one list never makes the server build a
+/// response of more than this many records.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+impl ServeSection {
+    /// Checks every value; the error names the key first (`serve.key: …`).
+    pub fn check(&self) -> Result<(), String> {
+        if !is_repository_identifier(&self.repository_identifier) {
+            return Err(format!(
+                "serve.repository_identifier: \"{}\": use a domain name: dot-separated labels of ASCII letters, digits and '-', each starting with a letter (for example archive.example.org)",
+                self.repository_identifier
+            ));
+        }
+        if !is_email(&self.admin_email) {
+            return Err(format!(
+                "serve.admin_email: \"{}\": not an e-mail address (name@domain.tld)",
+                self.admin_email
+            ));
+        }
+        if self.repository_name.trim().is_empty() {
+            return Err("serve.repository_name: must not be empty".into());
+        }
+        if self.page_size == 0 || self.page_size > MAX_PAGE_SIZE {
+            return Err(format!(
+                "serve.page_size: must be between 1 and {MAX_PAGE_SIZE}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// A value as cairn.toml spells it (for `cairn config`).
+    pub fn value_of(&self, key: &str) -> String {
+        match key {
+            "repository_name" => crate::quoted(&self.repository_name),
+            "repository_identifier" => crate::quoted(&self.repository_identifier),
+            "admin_email" => crate::quoted(&self.admin_email),
+            "page_size" => self.page_size.to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// The OAI identifier scheme's `repositoryIdentifier`:
+/// `[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+`.
+pub fn is_repository_identifier(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            l.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// The OAI-PMH schema's `emailType`: `\S+@(\S+\.)+\S+`.
+fn is_email(s: &str) -> bool {
+    if s.chars().any(char::is_whitespace) {
+        return false;
+    }
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain
+                    .rsplit_once('.')
+                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_identifiers() {
+        for ok in ["cairn.invalid", "archive.example.org", "a-1.b"] {
+            assert!(is_repository_identifier(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "localhost",
+            "1a.b",
+            "a..b",
+            "a.b.",
+            "a_b.c",
+            "a.b/c",
+            "ទួល.org",
+        ] {
+            assert!(!is_repository_identifier(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        assert!(is_email("a@b.c"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("a b@c.d"));
+        assert!(!is_email("@b.c"));
+    }
+
+    #[test]
+    fn cairn_toml_and_environment() {
+        use crate::config::Config;
+        let path = std::path::Path::new("cairn.toml");
+        let c = Config::parse(
+            "[serve]\nrepository_identifier = \"archive.example.org\"\npage_size = 50\n",
+            path,
+        )
+        .unwrap();
+        assert_eq!(c.serve.repository_identifier, "archive.example.org");
+        assert_eq!(c.serve.page_size, 50);
+        assert_eq!(c.serve.repository_name, "Cairn archive");
+        let e = Config::parse("[serve]\nrepository_identifier = \"not a domain\"\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("serve.repository_identifier") && e.contains(":2"),
+            "{e}"
+        );
+        let e = Config::parse("[serve]\npage_size = 0\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("serve.page_size"), "{e}");
+        let env = |v: &str| (v == "CAIRN_SERVE_PAGE_SIZE").then(|| "25".to_string());
+        let c = Config::parse_with_env("", path, &env).unwrap();
+        assert_eq!(c.serve.page_size, 25);
+        let env = |v: &str| (v == "CAIRN_SERVE_ADMIN_EMAIL").then(|| "nobody".to_string());
+        let e = Config::parse_with_env("", path, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CAIRN_SERVE_ADMIN_EMAIL"), "{e}");
+    }
+}

@@ -1,0 +1,651 @@
+//! The axum application: routes, the shared snapshot, limits, and the listener.
+//!
+//! Limits, so that hostile or merely eager clients cannot exhaust the server: at most
+//! [`MAX_CONNECTIONS`] open connections (the listener waits for one to close before it
+//! accepts another), at most [`MAX_IN_FLIGHT`] requests handled at once, a request
+//! line longer than [`MAX_URI`] bytes refused (414), form bodies up to [`MAX_BODY`]
+//! bytes, and [`REQUEST_TIMEOUT`] per request.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::Utc;
+use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::files::{open_no_follow, parse_range, resolve_in_bag, Range};
+use super::oai;
+use super::pages;
+use super::snapshot::{Snapshot, Stamp, Status};
+use super::token::TokenKey;
+use crate::error::Error;
+use crate::fs::archive::Archive;
+use crate::fs::events::Event;
+
+pub const MAX_CONNECTIONS: usize = 2048;
+pub const MAX_IN_FLIGHT: usize = 256;
+pub const MAX_URI: usize = 8 * 1024;
+pub const MAX_BODY: usize = 64 * 1024;
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+const ITEMS_PER_PAGE: usize = 50;
+const EVENTS_PER_PAGE: usize = 100;
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub bind: SocketAddr,
+    /// The OAI-PMH baseURL; default `http://{bound address}/oai`.
+    pub base_url: Option<String>,
+    /// Serve payload files (never those of restricted items).
+    pub serve_files: bool,
+}
+
+struct AppState {
+    archive: Archive,
+    snapshot: RwLock<Arc<Snapshot>>,
+    refresh: tokio::sync::Mutex<()>,
+    key: TokenKey,
+    base_url: String,
+    serve_files: bool,
+}
+
+impl AppState {
+    fn held(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The snapshot, rebuilt first if the files changed since it was taken (three
+    /// stats). One rebuild at a time; a request that arrives meanwhile waits for it.
+    async fn current(self: &Arc<Self>) -> Arc<Snapshot> {
+        let snap = self.held();
+        if Stamp::take(&self.archive) == snap.stamp {
+            return snap;
+        }
+        let _one = self.refresh.lock().await;
+        let snap = self.held();
+        if Stamp::take(&self.archive) == snap.stamp {
+            return snap;
+        }
+        let me = self.clone();
+        let old = snap.clone();
+        let built =
+            tokio::task::spawn_blocking(move || Snapshot::build(&me.archive, Some(&old))).await;
+        match built {
+            Ok(Ok(new)) => {
+                let new = Arc::new(new);
+                match self.snapshot.write() {
+                    Ok(mut s) => *s = new.clone(),
+                    Err(poisoned) => *poisoned.into_inner() = new.clone(),
+                }
+                new
+            }
+            Ok(Err(e)) => {
+                tracing::warn!("could not re-read the archive (serving the last snapshot): {e}");
+                snap
+            }
+            Err(e) => {
+                tracing::warn!("re-reading the archive failed (serving the last snapshot): {e}");
+                snap
+            }
+        }
+    }
+}
+
+/// Serves until interrupted (Ctrl-C or SIGTERM). `on_bound` is called once the socket
+/// is bound and the archive read, with the address and the OAI-PMH base URL.
+pub fn serve(
+    archive: Archive,
+    opts: ServeOptions,
+    on_bound: impl FnOnce(SocketAddr, &str),
+) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start the server's runtime for", &archive.root, e))?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(opts.bind)
+            .await
+            .map_err(|e| Error::io("listen on", PathBuf::from(opts.bind.to_string()), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("listen on", PathBuf::from(opts.bind.to_string()), e))?;
+        let first = {
+            let a = archive.clone();
+            tokio::task::spawn_blocking(move || Snapshot::build(&a, None))
+                .await
+                .map_err(|e| Error::io("read", &archive.root, io::Error::other(e)))??
+        };
+        let base_url = opts
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}/oai"));
+        let state = Arc::new(AppState {
+            archive,
+            snapshot: RwLock::new(Arc::new(first)),
+            refresh: tokio::sync::Mutex::new(()),
+            key: TokenKey::random(),
+            base_url: base_url.clone(),
+            serve_files: opts.serve_files,
+        });
+        on_bound(addr, &base_url);
+        let app = router(state);
+        let listener = LimitedListener {
+            inner: listener,
+            permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| Error::io("serve on", PathBuf::from(addr.to_string()), e))
+    })
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(overview))
+        .route("/oai", get(oai_get).post(oai_post))
+        .route("/items", get(items))
+        .route("/items/{id}", get(item))
+        .route("/items/{id}/files/{n}", get(file))
+        .route("/events", get(events))
+        .route("/audit", get(audit))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(guard))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+}
+
+/// Refuses overlong request targets and adds the headers every response carries: no
+/// sniffing, and a content security policy that allows nothing from elsewhere.
+async fn guard(req: Request, next: Next) -> Response {
+    let long = req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().len() > MAX_URI);
+    let mut resp = if long {
+        (
+            StatusCode::URI_TOO_LONG,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("The request target is longer than {MAX_URI} bytes.\n"),
+        )
+            .into_response()
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+fn html(markup: maud::Markup) -> Response {
+    Html(markup.into_string()).into_response()
+}
+
+fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn first<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+async fn oai_answer(state: Arc<AppState>, args: Vec<(String, String)>) -> Response {
+    let snap = state.current().await;
+    let body = oai::respond(
+        &oai::Context {
+            snapshot: &snap,
+            config: &state.archive.config.serve,
+            base_url: &state.base_url,
+            key: &state.key,
+            now: Utc::now(),
+        },
+        &args,
+    );
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+async fn oai_get(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Response {
+    oai_answer(state, query_pairs(q.as_deref())).await
+}
+
+async fn oai_post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "OAI-PMH requests by POST are sent as application/x-www-form-urlencoded.\n",
+        )
+            .into_response();
+    }
+    let args = form_urlencoded::parse(&body).into_owned().collect();
+    oai_answer(state, args).await
+}
+
+fn status_counts(snap: &Snapshot, now: chrono::DateTime<Utc>) -> BTreeMap<Status, usize> {
+    let mut out = BTreeMap::new();
+    for item in &snap.items {
+        *out.entry(snap.status(&item.id, now)).or_insert(0) += 1;
+    }
+    out
+}
+
+async fn overview(State(state): State<Arc<AppState>>) -> Response {
+    let snap = state.current().await;
+    let now = Utc::now();
+    html(pages::overview(&pages::Overview {
+        snap: &snap,
+        now,
+        statuses: status_counts(&snap, now),
+    }))
+}
+
+fn page_number(raw: &str) -> usize {
+    raw.parse::<usize>().ok().filter(|&p| p >= 1).unwrap_or(1)
+}
+
+async fn items(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Response {
+    let snap = state.current().await;
+    let now = Utc::now();
+    let pairs = query_pairs(q.as_deref());
+    let query: String = first(&pairs, "q").chars().take(200).collect();
+    let needle = query.trim().to_lowercase();
+    let status = Status::from_slug(first(&pairs, "status"));
+    let matching: Vec<_> = snap
+        .items
+        .iter()
+        .filter(|i| needle.is_empty() || i.search.contains(&needle))
+        .map(|i| (&**i, snap.status(&i.id, now)))
+        .filter(|(_, s)| status.is_none_or(|want| *s == want))
+        .collect();
+    let total = matching.len();
+    let pages_n = total.div_ceil(ITEMS_PER_PAGE).max(1);
+    let page = page_number(first(&pairs, "page")).min(pages_n);
+    let rows = matching
+        .into_iter()
+        .skip((page - 1) * ITEMS_PER_PAGE)
+        .take(ITEMS_PER_PAGE)
+        .collect();
+    html(pages::items(&pages::ItemsPage {
+        rows,
+        total,
+        q: &query,
+        status,
+        page,
+        pages: pages_n,
+    }))
+}
+
+fn not_found_page(what: &str) -> Response {
+    (StatusCode::NOT_FOUND, html(pages::not_found(what))).into_response()
+}
+
+async fn item(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let snap = state.current().await;
+    match snap.item(&id) {
+        Some(item) => html(pages::item(
+            item,
+            &snap,
+            Utc::now(),
+            state.serve_files,
+            &oai::oai_identifier(&state.archive.config.serve, &item.id),
+        )),
+        None => not_found_page("No item has this identifier."),
+    }
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{text}\n"),
+    )
+        .into_response()
+}
+
+async fn file(
+    State(state): State<Arc<AppState>>,
+    Path((id, n)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !state.serve_files {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "Payload files are not served here (the server was started without --serve-files).",
+        );
+    }
+    let snap = state.current().await;
+    let Some(item) = snap.item(&id) else {
+        return plain(StatusCode::NOT_FOUND, "No item has this identifier.");
+    };
+    if item.restricted {
+        return plain(
+            StatusCode::FORBIDDEN,
+            "This item is restricted: its description is public, its files are not served.",
+        );
+    }
+    let Some(record) = n.parse::<usize>().ok().and_then(|n| item.files.get(n)) else {
+        return plain(StatusCode::NOT_FOUND, "The item has no such file.");
+    };
+    let record = record.clone();
+    let bag = item.bag_dir.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        let path = resolve_in_bag(&bag, &record.path)?;
+        let f = open_no_follow(&path).ok()?;
+        let meta = f.metadata().ok()?;
+        (meta.is_file() && meta.len() == record.size).then_some((f, record))
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some((f, record)) = opened else {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The file is not as the register recorded it (missing, replaced or of another size); `cairn fixity --id ID` checks the bag.",
+        );
+    };
+    let len = record.size;
+    let range = parse_range(
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        len,
+    );
+    let (status, start, count) = match range {
+        Range::Whole => (StatusCode::OK, 0, len),
+        Range::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        Range::Unsatisfiable => {
+            return (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            )
+                .into_response()
+        }
+    };
+    let mut f = tokio::fs::File::from_std(f);
+    if f.seek(io::SeekFrom::Start(start)).await.is_err() {
+        return plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not read the file.",
+        );
+    }
+    use tokio::io::AsyncReadExt;
+    let stream = tokio_util::io::ReaderStream::new(f.take(count));
+    let name = record.path.rsplit('/').next().unwrap_or("file");
+    let mut resp = Response::new(Body::from_stream(stream));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    let mime = HeaderValue::from_str(&record.mime)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_TYPE, mime);
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{len}", start + count - 1))
+        {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "inline; filename*=UTF-8''{}",
+        encoded.replace('+', "%20")
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+/// `since`/`until` against an event's time (RFC 3339, UTC): a date covers its whole day.
+fn in_window(e: &Event, since: &str, until: &str) -> bool {
+    let t = e.time.as_str();
+    let since_ok = since.is_empty() || t >= since;
+    let until_ok = until.is_empty()
+        || if until.len() == 10 {
+            &t[..t.len().min(10)] <= until
+        } else {
+            t <= until
+        };
+    since_ok && until_ok
+}
+
+async fn events(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Response {
+    let snap = state.current().await;
+    let pairs = query_pairs(q.as_deref());
+    let cut = |k: &str| first(&pairs, k).chars().take(200).collect::<String>();
+    let f = pages::EventFilters {
+        id: cut("id").trim().to_string(),
+        event_type: cut("type"),
+        outcome: cut("outcome"),
+        since: cut("since").trim().to_string(),
+        until: cut("until").trim().to_string(),
+        page: None,
+    };
+    let mut types: Vec<&str> = snap
+        .log
+        .events
+        .iter()
+        .map(|e| e.event_type.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    types.sort_unstable();
+    let source: Box<dyn Iterator<Item = &Arc<Event>>> = if f.id.is_empty() {
+        Box::new(snap.log.events.iter())
+    } else {
+        Box::new(snap.events_of(&f.id))
+    };
+    let mut matching: Vec<&Event> = source
+        .map(|e| &**e)
+        .filter(|e| f.event_type.is_empty() || e.event_type == f.event_type)
+        .filter(|e| f.outcome.is_empty() || e.outcome == f.outcome)
+        .filter(|e| in_window(e, &f.since, &f.until))
+        .collect();
+    matching.reverse();
+    let total = matching.len();
+    let pages_n = total.div_ceil(EVENTS_PER_PAGE).max(1);
+    let page = page_number(first(&pairs, "page")).min(pages_n);
+    let rows: Vec<&Event> = matching
+        .into_iter()
+        .skip((page - 1) * EVENTS_PER_PAGE)
+        .take(EVENTS_PER_PAGE)
+        .collect();
+    html(pages::events(&f, &rows, total, page, pages_n, &types))
+}
+
+async fn audit(State(state): State<Arc<AppState>>) -> Response {
+    let snap = state.current().await;
+    let now = Utc::now();
+    let mut failed = Vec::new();
+    let mut overdue = Vec::new();
+    let mut never_checked = Vec::new();
+    let interval = chrono::Duration::days(i64::from(snap.interval_days));
+    for item in &snap.items {
+        let c = snap.checks(&item.id);
+        let fmt = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if let Some((t, false)) = c.last_fixity {
+            failed.push((item.id.as_str(), fmt(t)));
+        }
+        if c.last_fixity.is_none() {
+            never_checked.push(item.id.as_str());
+        }
+        if c.last_check.is_none_or(|t| now - t >= interval) {
+            overdue.push((item.id.as_str(), c.last_check.map(fmt)));
+        }
+    }
+    let archive = state.archive.clone();
+    let known: std::collections::HashSet<String> = snap
+        .items
+        .iter()
+        .map(|i| i.id.clone())
+        .chain(snap.pending.iter().map(|(id, _)| id.clone()))
+        .collect();
+    let bags = tokio::task::spawn_blocking(move || archive.bag_ids())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    // A bag published a moment ago whose entry is being written is not a problem:
+    // re-check against the register itself before naming one.
+    let bags_without_entry = bags
+        .into_iter()
+        .filter(|id| !known.contains(id) && !state.archive.register_path(id).exists())
+        .collect();
+    html(pages::audit(&pages::AuditView {
+        snap: &snap,
+        failed,
+        overdue,
+        never_checked,
+        bags_without_entry,
+        now,
+    }))
+}
+
+async fn not_found() -> Response {
+    not_found_page("There is no page at this address.")
+}
+
+/// A TCP listener that holds at most a fixed number of connections open: it waits for
+/// one to close before accepting another (the kernel's backlog queues the rest).
+struct LimitedListener {
+    inner: TcpListener,
+    permits: Arc<Semaphore>,
+}
+
+/// A connection and its place under the limit, given back when it closes.
+struct LimitedStream {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl axum::serve::Listener for LimitedListener {
+    type Io = LimitedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let permit = loop {
+            match self.permits.clone().acquire_owned().await {
+                Ok(p) => break p,
+                // The semaphore is never closed; should it be, stop accepting politely.
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    return (
+                        LimitedStream {
+                            stream,
+                            _permit: permit,
+                        },
+                        addr,
+                    );
+                }
+                // Out of file descriptors and the like: wait, then try again.
+                Err(e) => {
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}

@@ -1,0 +1,707 @@
+//! OAI-PMH 2.0 (<http://www.openarchives.org/OAI/openarchivesprotocol.html>): the six
+//! verbs over a [`Snapshot`], answered as XML text. Pure: the caller hands in the
+//! request's arguments (from the query string or the form body), the snapshot and the
+//! time, and sends back the text.
+//!
+//! - Records are `oai_dc`, the `<oai_dc:dc>` element of each bag's metadata/dc.xml
+//!   byte for byte; identifiers `oai:{repository_identifier}:{ID}`; datestamps are the
+//!   archiving time, seconds granularity, UTC.
+//! - Errors are answered inside a normal response (HTTP 200), with the codes of §3.6;
+//!   after badVerb and badArgument the `request` element carries no attributes (§3.2).
+//! - Lists are in (datestamp, identifier) order and paged with resumption tokens
+//!   ([`super::token`]).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+use super::config::ServeSection;
+use super::snapshot::{Item, Snapshot};
+use super::token::{Resume, TokenKey, MAX_TOKEN_LEN};
+
+pub const OAI_DC_PREFIX: &str = "oai_dc";
+const OAI_DC_SCHEMA: &str = "http://www.openarchives.org/OAI/2.0/oai_dc.xsd";
+const OAI_DC_NS: &str = "http://www.openarchives.org/OAI/2.0/oai_dc/";
+
+/// What a request is answered with.
+pub struct Context<'a> {
+    pub snapshot: &'a Snapshot,
+    pub config: &'a ServeSection,
+    /// The baseURL (…/oai).
+    pub base_url: &'a str,
+    pub key: &'a TokenKey,
+    pub now: DateTime<Utc>,
+}
+
+/// An OAI-PMH error condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    BadArgument,
+    BadResumptionToken,
+    BadVerb,
+    CannotDisseminateFormat,
+    IdDoesNotExist,
+    NoRecordsMatch,
+    NoSetHierarchy,
+}
+
+impl Code {
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::BadArgument => "badArgument",
+            Code::BadResumptionToken => "badResumptionToken",
+            Code::BadVerb => "badVerb",
+            Code::CannotDisseminateFormat => "cannotDisseminateFormat",
+            Code::IdDoesNotExist => "idDoesNotExist",
+            Code::NoRecordsMatch => "noRecordsMatch",
+            Code::NoSetHierarchy => "noSetHierarchy",
+        }
+    }
+}
+
+struct OaiError(Code, String);
+
+fn err<T>(code: Code, msg: impl Into<String>) -> Result<T, OaiError> {
+    Err(OaiError(code, msg.into()))
+}
+
+const VERBS: [&str; 6] = [
+    "Identify",
+    "ListMetadataFormats",
+    "ListSets",
+    "GetRecord",
+    "ListIdentifiers",
+    "ListRecords",
+];
+
+/// Answers one request. `args` are the decoded arguments in request order, repeats
+/// included (a repeated argument is an error).
+pub fn respond(ctx: &Context, args: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(4096);
+    out.push_str(concat!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+        "<OAI-PMH xmlns=\"http://www.openarchives.org/OAI/2.0/\"",
+        " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"",
+        " xsi:schemaLocation=\"http://www.openarchives.org/OAI/2.0/",
+        " http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd\">\n"
+    ));
+    let _ = writeln!(
+        out,
+        "<responseDate>{}</responseDate>",
+        datestamp(ctx.now.timestamp())
+    );
+    match checked_request(args) {
+        Err(OaiError(code, msg)) => {
+            // §3.2: after badVerb or badArgument, the base URL only.
+            let _ = writeln!(out, "<request>{}</request>", esc(ctx.base_url));
+            push_error(&mut out, code, &msg);
+        }
+        Ok(req) => {
+            out.push_str("<request");
+            for (k, v) in args {
+                let _ = write!(out, " {k}=\"{}\"", esc(v));
+            }
+            let _ = writeln!(out, ">{}</request>", esc(ctx.base_url));
+            let mut body = String::new();
+            match answer(ctx, &req, &mut body) {
+                Ok(()) => out.push_str(&body),
+                Err(OaiError(code, msg)) => push_error(&mut out, code, &msg),
+            }
+        }
+    }
+    out.push_str("</OAI-PMH>\n");
+    out
+}
+
+fn push_error(out: &mut String, code: Code, msg: &str) {
+    let _ = writeln!(out, "<error code=\"{}\">{}</error>", code.name(), esc(msg));
+}
+
+/// A request whose arguments are legal for its verb and well-formed.
+struct Request<'a> {
+    verb: &'a str,
+    identifier: Option<&'a str>,
+    prefix: Option<&'a str>,
+    from: Option<Bound>,
+    until: Option<Bound>,
+    set: Option<&'a str>,
+    token: Option<&'a str>,
+}
+
+#[derive(Clone, Copy)]
+struct Bound {
+    seconds: i64,
+    day: bool,
+}
+
+fn checked_request(args: &[(String, String)]) -> Result<Request<'_>, OaiError> {
+    let verbs: Vec<&str> = args
+        .iter()
+        .filter(|(k, _)| k == "verb")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let verb = match verbs.as_slice() {
+        [] => return err(Code::BadVerb, "the verb argument is missing"),
+        [v] if VERBS.contains(v) => *v,
+        [_] => return err(Code::BadVerb, "not an OAI-PMH verb"),
+        _ => return err(Code::BadVerb, "the verb argument is repeated"),
+    };
+    let (required, optional, exclusive): (&[&str], &[&str], Option<&str>) = match verb {
+        "Identify" => (&[], &[], None),
+        "ListMetadataFormats" => (&[], &["identifier"], None),
+        "ListSets" => (&[], &[], Some("resumptionToken")),
+        "GetRecord" => (&["identifier", "metadataPrefix"], &[], None),
+        _ => (
+            &["metadataPrefix"],
+            &["from", "until", "set"],
+            Some("resumptionToken"),
+        ),
+    };
+    for (i, (k, _)) in args.iter().enumerate() {
+        if k == "verb" {
+            continue;
+        }
+        if !required.contains(&k.as_str())
+            && !optional.contains(&k.as_str())
+            && exclusive != Some(k.as_str())
+        {
+            return err(
+                Code::BadArgument,
+                format!("{verb} takes no argument {}", short(k)),
+            );
+        }
+        if args[..i].iter().any(|(k2, _)| k2 == k) {
+            return err(Code::BadArgument, format!("the argument {k} is repeated"));
+        }
+    }
+    let get = |name: &str| {
+        args.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let token = exclusive.and_then(get);
+    if token.is_some() {
+        if args.len() > 2 {
+            return err(
+                Code::BadArgument,
+                "resumptionToken is an exclusive argument: send it with the verb alone",
+            );
+        }
+    } else {
+        for r in required {
+            if get(r).is_none() {
+                return err(Code::BadArgument, format!("{verb} needs the argument {r}"));
+            }
+        }
+    }
+    for (k, v) in args {
+        if !v.chars().all(is_xml_char) {
+            return err(
+                Code::BadArgument,
+                format!("the value of {k} holds characters XML cannot carry"),
+            );
+        }
+    }
+    if let Some(p) = get("metadataPrefix") {
+        if p.is_empty() || !p.chars().all(is_spec_char) {
+            return err(Code::BadArgument, "metadataPrefix has an illegal syntax");
+        }
+    }
+    if let Some(id) = get("identifier") {
+        if id.is_empty()
+            || id.len() > 2048
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !"<>\"{}|\\^`".contains(c))
+        {
+            return err(Code::BadArgument, "identifier is not a URI");
+        }
+    }
+    if let Some(s) = get("set") {
+        if !is_set_spec(s) {
+            return err(Code::BadArgument, "set has an illegal syntax");
+        }
+    }
+    let from = get("from")
+        .map(|v| parse_bound(v, false))
+        .transpose()
+        .map_err(|m| OaiError(Code::BadArgument, format!("from: {m}")))?;
+    let until = get("until")
+        .map(|v| parse_bound(v, true))
+        .transpose()
+        .map_err(|m| OaiError(Code::BadArgument, format!("until: {m}")))?;
+    if let (Some(f), Some(u)) = (from, until) {
+        if f.day != u.day {
+            return err(
+                Code::BadArgument,
+                "from and until must have the same granularity",
+            );
+        }
+        if f.seconds > u.seconds {
+            return err(Code::BadArgument, "from is later than until");
+        }
+    }
+    Ok(Request {
+        verb,
+        identifier: get("identifier"),
+        prefix: get("metadataPrefix"),
+        from,
+        until,
+        set: get("set"),
+        token,
+    })
+}
+
+/// An argument name as quoted in a message: at most 64 characters.
+fn short(s: &str) -> String {
+    let cut: String = s.chars().take(64).collect();
+    if cut.len() < s.len() {
+        format!("\"{cut}…\"")
+    } else {
+        format!("\"{cut}\"")
+    }
+}
+
+/// `YYYY-MM-DD` or `YYYY-MM-DDThh:mm:ssZ`; an `until` day ends at 23:59:59.
+fn parse_bound(v: &str, until: bool) -> Result<Bound, String> {
+    if v.len() == 10 {
+        let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map_err(|_| "not a date (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)".to_string())?;
+        let t = if until {
+            d.and_hms_opt(23, 59, 59)
+        } else {
+            d.and_hms_opt(0, 0, 0)
+        };
+        let t = t.ok_or("not a date")?;
+        return Ok(Bound {
+            seconds: t.and_utc().timestamp(),
+            day: true,
+        });
+    }
+    if v.len() == 20 && v.ends_with('Z') && v.as_bytes()[10] == b'T' {
+        let t = NaiveDateTime::parse_from_str(&v[..19], "%Y-%m-%dT%H:%M:%S")
+            .map_err(|_| "not a UTC date and time (YYYY-MM-DDThh:mm:ssZ)".to_string())?;
+        return Ok(Bound {
+            seconds: t.and_utc().timestamp(),
+            day: false,
+        });
+    }
+    Err("use YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ (this repository's granularity is seconds)".into())
+}
+
+fn is_spec_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-_.!~*'()".contains(c)
+}
+
+/// The schema's setSpecType: `([A-Za-z0-9\-_\.!~\*'\(\)])+(:[A-Za-z0-9\-_\.!~\*'\(\)]+)*`.
+fn is_set_spec(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(':')
+            .all(|part| !part.is_empty() && part.chars().all(is_spec_char))
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= '\u{20}' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+/// Escapes text and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c if is_xml_char(c) => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+    out
+}
+
+/// Seconds since the epoch as an OAI-PMH datestamp, `YYYY-MM-DDThh:mm:ssZ`.
+pub fn datestamp(seconds: i64) -> String {
+    DateTime::<Utc>::from_timestamp(seconds, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+pub fn oai_identifier(config: &ServeSection, id: &str) -> String {
+    format!("oai:{}:{id}", config.repository_identifier)
+}
+
+fn answer(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> {
+    match req.verb {
+        "Identify" => identify(ctx, out),
+        "ListMetadataFormats" => list_formats(ctx, req, out),
+        "ListSets" => list_sets(ctx, req, out),
+        "GetRecord" => get_record(ctx, req, out),
+        _ => list(ctx, req, out),
+    }
+}
+
+fn identify(ctx: &Context, out: &mut String) -> Result<(), OaiError> {
+    let snap = ctx.snapshot;
+    let earliest = snap
+        .items
+        .first()
+        .map(|i| i.datestamp)
+        .into_iter()
+        .chain(snap.tombstones.iter().map(|t| t.datestamp))
+        .min()
+        .unwrap_or(0);
+    let _ = write!(
+        out,
+        "<Identify>\n<repositoryName>{}</repositoryName>\n<baseURL>{}</baseURL>\n<protocolVersion>2.0</protocolVersion>\n<adminEmail>{}</adminEmail>\n<earliestDatestamp>{}</earliestDatestamp>\n<deletedRecord>{}</deletedRecord>\n<granularity>YYYY-MM-DDThh:mm:ssZ</granularity>\n</Identify>\n",
+        esc(&ctx.config.repository_name),
+        esc(ctx.base_url),
+        esc(&ctx.config.admin_email),
+        datestamp(earliest),
+        snap.deleted_record(),
+    );
+    Ok(())
+}
+
+/// The item an OAI identifier names, if this repository has it.
+fn lookup<'a>(ctx: &'a Context, identifier: &str) -> Result<&'a Arc<Item>, OaiError> {
+    let prefix = format!("oai:{}:", ctx.config.repository_identifier);
+    identifier
+        .strip_prefix(&prefix)
+        .and_then(|id| ctx.snapshot.item(id))
+        .ok_or_else(|| {
+            OaiError(
+                Code::IdDoesNotExist,
+                format!(
+                    "no item has this identifier here (identifiers are {prefix}ID; ListIdentifiers lists them)"
+                ),
+            )
+        })
+}
+
+fn list_formats(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> {
+    if let Some(id) = req.identifier {
+        lookup(ctx, id)?;
+    }
+    let _ = write!(
+        out,
+        "<ListMetadataFormats>\n<metadataFormat>\n<metadataPrefix>{OAI_DC_PREFIX}</metadataPrefix>\n<schema>{OAI_DC_SCHEMA}</schema>\n<metadataNamespace>{OAI_DC_NS}</metadataNamespace>\n</metadataFormat>\n</ListMetadataFormats>\n"
+    );
+    Ok(())
+}
+
+fn list_sets(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> {
+    if req.token.is_some() {
+        return err(
+            Code::BadResumptionToken,
+            "ListSets is answered in one response; there is no token to resume",
+        );
+    }
+    if ctx.snapshot.sets.is_empty() {
+        return err(
+            Code::NoSetHierarchy,
+            "this repository has no sets: no item names a collection (dcterms.isPartOf)",
+        );
+    }
+    out.push_str("<ListSets>\n");
+    for s in &ctx.snapshot.sets {
+        let _ = writeln!(
+            out,
+            "<set><setSpec>{}</setSpec><setName>{}</setName></set>",
+            esc(&s.spec),
+            esc(&s.name)
+        );
+    }
+    out.push_str("</ListSets>\n");
+    Ok(())
+}
+
+fn check_prefix(prefix: &str) -> Result<(), OaiError> {
+    if prefix != OAI_DC_PREFIX {
+        return err(
+            Code::CannotDisseminateFormat,
+            format!("this repository disseminates {OAI_DC_PREFIX} only"),
+        );
+    }
+    Ok(())
+}
+
+fn get_record(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> {
+    let item = lookup(ctx, req.identifier.unwrap_or_default())?;
+    check_prefix(req.prefix.unwrap_or_default())?;
+    out.push_str("<GetRecord>\n");
+    push_record(ctx, item, out);
+    out.push_str("</GetRecord>\n");
+    Ok(())
+}
+
+fn push_header(ctx: &Context, item: &Item, out: &mut String) {
+    let _ = write!(
+        out,
+        "<header><identifier>{}</identifier><datestamp>{}</datestamp>",
+        esc(&oai_identifier(ctx.config, &item.id)),
+        datestamp(item.datestamp)
+    );
+    for s in &item.sets {
+        let _ = write!(out, "<setSpec>{}</setSpec>", esc(s));
+    }
+    out.push_str("</header>");
+}
+
+fn push_record(ctx: &Context, item: &Item, out: &mut String) {
+    out.push_str("<record>");
+    push_header(ctx, item, out);
+    out.push_str("\n<metadata>\n");
+    out.push_str(&item.oai_dc);
+    out.push_str("\n</metadata></record>\n");
+}
+
+fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> {
+    let records = req.verb == "ListRecords";
+    let (prefix, from, until, set, after) = match req.token {
+        Some(t) => {
+            let r = decode_token(ctx, t, req.verb)?;
+            (
+                r.prefix,
+                r.from,
+                r.until,
+                r.set,
+                Some((r.after_datestamp, r.after_id)),
+            )
+        }
+        None => (
+            req.prefix.unwrap_or_default().to_string(),
+            req.from.map(|b| b.seconds),
+            req.until.map(|b| b.seconds),
+            req.set.map(str::to_string),
+            None,
+        ),
+    };
+    check_prefix(&prefix)?;
+    let snap = ctx.snapshot;
+    if set.is_some() && snap.sets.is_empty() {
+        return err(
+            Code::NoSetHierarchy,
+            "this repository has no sets: no item names a collection (dcterms.isPartOf)",
+        );
+    }
+    // The list is every item, or one set's, in (datestamp, id) order: the date bounds
+    // and the token's position are binary searches, so a page costs the same wherever
+    // it is in a list of any length.
+    let members: Option<&[u32]> = match &set {
+        Some(s) => Some(snap.set_members.get(s).map_or(&[][..], |v| &v[..])),
+        None => None,
+    };
+    let len_all = members.map_or(snap.items.len(), <[u32]>::len);
+    let at = |i: usize| -> &Arc<Item> {
+        match members {
+            Some(m) => &snap.items[m[i] as usize],
+            None => &snap.items[i],
+        }
+    };
+    let lo = from.map_or(0, |f| bisect(len_all, |i| at(i).datestamp < f));
+    let hi = until.map_or(len_all, |u| bisect(len_all, |i| at(i).datestamp <= u));
+    let hi = hi.max(lo);
+    let start = match &after {
+        Some((d, id)) => bisect(len_all, |i| {
+            let it = at(i);
+            (it.datestamp, it.id.as_str()) <= (*d, id.as_str())
+        })
+        .clamp(lo, hi),
+        None => lo,
+    };
+    let complete = hi - lo;
+    if start >= hi {
+        if req.token.is_some() && complete > 0 {
+            return err(
+                Code::BadResumptionToken,
+                "the list this token continues has no records left",
+            );
+        }
+        return err(Code::NoRecordsMatch, "no record matches these arguments");
+    }
+    let size = ctx.config.page_size as usize;
+    let end = (start + size).min(hi);
+    let page: Vec<&Arc<Item>> = (start..end).map(at).collect();
+    out.push_str(if records {
+        "<ListRecords>\n"
+    } else {
+        "<ListIdentifiers>\n"
+    });
+    for item in &page {
+        if records {
+            push_record(ctx, item, out);
+        } else {
+            push_header(ctx, item, out);
+            out.push('\n');
+        }
+    }
+    let cursor = start - lo;
+    if end < hi {
+        let last = page[page.len() - 1];
+        let token = ctx.key.encode(&Resume {
+            verb: req.verb.to_string(),
+            prefix: prefix.clone(),
+            from,
+            until,
+            set: set.clone(),
+            after_datestamp: last.datestamp,
+            after_id: last.id.clone(),
+        });
+        let _ = writeln!(
+            out,
+            "<resumptionToken completeListSize=\"{complete}\" cursor=\"{cursor}\">{token}</resumptionToken>"
+        );
+    } else if req.token.is_some() {
+        let _ = writeln!(
+            out,
+            "<resumptionToken completeListSize=\"{complete}\" cursor=\"{cursor}\"/>"
+        );
+    }
+    out.push_str(if records {
+        "</ListRecords>\n"
+    } else {
+        "</ListIdentifiers>\n"
+    });
+    Ok(())
+}
+
+/// The first index in `0..len` where `pred` turns false (`pred` true, then false).
+fn bisect(len: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+fn decode_token(ctx: &Context, token: &str, verb: &str) -> Result<Resume, OaiError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return err(
+            Code::BadResumptionToken,
+            "the token is too long to be one of ours",
+        );
+    }
+    match ctx.key.decode(token) {
+        Some(r) if r.verb == verb => Ok(r),
+        Some(_) => err(
+            Code::BadResumptionToken,
+            format!("this token continues another verb's list, not {verb}"),
+        ),
+        None => err(
+            Code::BadResumptionToken,
+            "not a token this server issued (or it was issued before a restart); start the list again without it",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn code_of(pairs: &[(&str, &str)]) -> Option<Code> {
+        checked_request(&args(pairs)).err().map(|e| e.0)
+    }
+
+    #[test]
+    fn argument_rules() {
+        assert_eq!(code_of(&[]), Some(Code::BadVerb));
+        assert_eq!(code_of(&[("verb", "Foo")]), Some(Code::BadVerb));
+        assert_eq!(
+            code_of(&[("verb", "Identify"), ("verb", "Identify")]),
+            Some(Code::BadVerb)
+        );
+        assert_eq!(code_of(&[("verb", "Identify")]), None);
+        assert_eq!(
+            code_of(&[("verb", "Identify"), ("set", "a")]),
+            Some(Code::BadArgument)
+        );
+        assert_eq!(code_of(&[("verb", "ListRecords")]), Some(Code::BadArgument));
+        assert_eq!(
+            code_of(&[
+                ("verb", "ListRecords"),
+                ("metadataPrefix", "oai_dc"),
+                ("metadataPrefix", "oai_dc")
+            ]),
+            Some(Code::BadArgument)
+        );
+        assert_eq!(
+            code_of(&[
+                ("verb", "ListRecords"),
+                ("resumptionToken", "x"),
+                ("metadataPrefix", "oai_dc")
+            ]),
+            Some(Code::BadArgument)
+        );
+        assert_eq!(
+            code_of(&[
+                ("verb", "ListRecords"),
+                ("metadataPrefix", "oai_dc"),
+                ("from", "2020-01-01"),
+                ("until", "2020-01-02T00:00:00Z")
+            ]),
+            Some(Code::BadArgument)
+        );
+        assert_eq!(
+            code_of(&[
+                ("verb", "ListRecords"),
+                ("metadataPrefix", "oai_dc"),
+                ("from", "2020-01-01T00:00:00.5Z")
+            ]),
+            Some(Code::BadArgument)
+        );
+        assert_eq!(
+            code_of(&[
+                ("verb", "ListRecords"),
+                ("metadataPrefix", "oai_dc"),
+                ("from", "2020-01-02"),
+                ("until", "2020-01-01")
+            ]),
+            Some(Code::BadArgument)
+        );
+        assert_eq!(
+            code_of(&[
+                ("verb", "ListIdentifiers"),
+                ("metadataPrefix", "oai_dc"),
+                ("from", "2020-01-01"),
+                ("until", "2020-01-01")
+            ]),
+            None
+        );
+    }
+
+    #[test]
+    fn bounds() {
+        let f = parse_bound("2020-01-01", false).ok().unwrap();
+        let u = parse_bound("2020-01-01", true).ok().unwrap();
+        assert_eq!(u.seconds - f.seconds, 86_399);
+        assert!(parse_bound("2020-02-30", false).is_err());
+        assert!(parse_bound("2020-01-01T00:00:00", false).is_err());
+        assert_eq!(
+            datestamp(
+                parse_bound("2021-03-04T05:06:07Z", false)
+                    .ok()
+                    .unwrap()
+                    .seconds
+            ),
+            "2021-03-04T05:06:07Z"
+        );
+    }
+}

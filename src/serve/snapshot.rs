@@ -1,0 +1,586 @@
+//! The archive as `cairn serve` shows it: an in-memory snapshot of the register
+//! (manifests/*.json), each item's oai_dc record (its bag's metadata/dc.xml) and the
+//! event log, rebuilt from the files whenever they change.
+//!
+//! Consistency: ingest and import publish the bag, then write the register entry (one
+//! atomic rename), then append events. An item is shown once its entry exists *and* its
+//! bag is there, so a half-committed item is never shown; an entry whose bag is missing
+//! waits in [`Snapshot::pending`]. The log is read only up to its last complete line,
+//! under the shared log lock, so a half-written append is never read.
+//!
+//! Refreshing is incremental: register entries already read are kept (they are written
+//! once and never changed), and the log is read on from where the last read stopped,
+//! each new line chained to the last one seen.
+//!
+//! Deleted records: withdrawn items will be tombstones once the lifecycle issue lands;
+//! [`read_tombstones`] is where their source plugs in, and OAI-PMH then declares
+//! `deletedRecord` `persistent` (see [`Snapshot::deleted_record`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::Error;
+use crate::fs::archive::Archive;
+use crate::fs::events::{line_digest, BrokenLink, Event, GENESIS};
+use crate::metadata::{DublinCore, Term};
+use crate::register::{FileRecord, RegisterEntry};
+
+/// The largest metadata/dc.xml read: a record is a few kilobytes.
+const MAX_DC_XML: u64 = 4 * 1024 * 1024;
+
+/// One item as served.
+#[derive(Debug)]
+pub struct Item {
+    pub id: String,
+    /// When it was archived, seconds since the epoch (UTC): the OAI-PMH datestamp.
+    pub datestamp: i64,
+    /// The register's `archived`, as written.
+    pub archived: String,
+    pub dc: DublinCore,
+    pub title: String,
+    /// A BCP 47 tag for `lang` attributes, from the first dc.language.
+    pub lang: Option<String>,
+    /// The setSpecs of its collections (dcterms.isPartOf).
+    pub sets: Vec<String>,
+    /// Metadata only: dcterms.accessRights (or a cairn.access column) says restricted.
+    pub restricted: bool,
+    /// The `<oai_dc:dc>` element of the bag's metadata/dc.xml, byte for byte.
+    pub oai_dc: String,
+    pub files: Vec<FileRecord>,
+    pub bytes: u64,
+    /// The bag's folder.
+    pub bag_dir: PathBuf,
+    /// Every Dublin Core value and the identifier, lowercased, for search.
+    pub search: String,
+}
+
+/// A withdrawn item, answered as an OAI-PMH deleted record.
+#[derive(Debug, Clone)]
+pub struct Tombstone {
+    pub id: String,
+    pub datestamp: i64,
+    pub sets: Vec<String>,
+}
+
+/// One OAI-PMH set.
+#[derive(Debug, Clone)]
+pub struct SetInfo {
+    pub spec: String,
+    pub name: String,
+    pub items: usize,
+}
+
+/// What the log says about one item's checking.
+#[derive(Debug, Clone, Default)]
+pub struct CheckHistory {
+    /// The last fixity check: time and whether it passed.
+    pub last_fixity: Option<(DateTime<Utc>, bool)>,
+    /// The last check of any kind (fixity, or the ingest read-back).
+    pub last_check: Option<DateTime<Utc>>,
+}
+
+/// An item's fixity status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Ok,
+    Failed,
+    Overdue,
+    NeverChecked,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Ok,
+        Status::Failed,
+        Status::Overdue,
+        Status::NeverChecked,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Overdue => "overdue",
+            Status::NeverChecked => "never checked",
+        }
+    }
+
+    /// The URL spelling (`never-checked`).
+    pub fn slug(self) -> &'static str {
+        match self {
+            Status::NeverChecked => "never-checked",
+            s => s.name(),
+        }
+    }
+
+    pub fn from_slug(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.slug() == s)
+    }
+}
+
+/// The event log as read so far.
+#[derive(Debug, Clone, Default)]
+pub struct EventLog {
+    pub events: Vec<Arc<Event>>,
+    /// Bytes read (always the end of a complete line).
+    pub offset: u64,
+    /// Digest of the last line read ([`GENESIS`] for an empty log).
+    pub head: String,
+    /// Where the chain broke; nothing after it is read.
+    pub broken: Option<BrokenLink>,
+    /// Indexes into `events`, per object.
+    pub by_object: HashMap<String, Vec<u32>>,
+    pub checks: HashMap<String, CheckHistory>,
+}
+
+/// What was on disk when a snapshot was taken; a change means rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stamp {
+    log: Option<(u64, SystemTime, u64)>,
+    manifests: Option<SystemTime>,
+    bags: Option<SystemTime>,
+}
+
+impl Stamp {
+    /// Three stats: the log (size, mtime, inode), the register's and the bags' folders.
+    pub fn take(archive: &Archive) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        Stamp {
+            log: std::fs::metadata(archive.events_path())
+                .ok()
+                .and_then(|m| Some((m.len(), m.modified().ok()?, m.ino()))),
+            manifests: mtime(&archive.manifests),
+            bags: mtime(&archive.bags),
+        }
+    }
+}
+
+/// The archive, read.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub stamp: Stamp,
+    /// Shown items, by (datestamp, id): the order of every OAI-PMH list.
+    pub items: Vec<Arc<Item>>,
+    pub by_id: HashMap<String, usize>,
+    /// Each set's items: indexes into `items`, in the same order.
+    pub set_members: HashMap<String, Vec<u32>>,
+    /// Register entries not shown: bag not (yet) there, or unreadable (id, why).
+    pub pending: Vec<(String, String)>,
+    pub tombstones: Vec<Tombstone>,
+    pub sets: Vec<SetInfo>,
+    pub log: Arc<EventLog>,
+    pub interval_days: u32,
+    pub taken: DateTime<Utc>,
+}
+
+impl Snapshot {
+    pub fn item(&self, id: &str) -> Option<&Arc<Item>> {
+        self.by_id.get(id).map(|&i| &self.items[i])
+    }
+
+    /// OAI-PMH `deletedRecord`: `persistent` once withdrawn items are kept as
+    /// tombstones, `no` until then.
+    pub fn deleted_record(&self) -> &'static str {
+        if TOMBSTONES_SUPPORTED {
+            "persistent"
+        } else {
+            "no"
+        }
+    }
+
+    pub fn checks(&self, id: &str) -> CheckHistory {
+        self.log.checks.get(id).cloned().unwrap_or_default()
+    }
+
+    /// An item's fixity status at `now`: failed (last fixity check failed), overdue
+    /// (last check older than fixity.interval_days), never checked (no fixity check
+    /// yet), ok.
+    pub fn status(&self, id: &str, now: DateTime<Utc>) -> Status {
+        let c = self.log.checks.get(id);
+        let interval = chrono::Duration::days(i64::from(self.interval_days));
+        match c {
+            Some(CheckHistory {
+                last_fixity: Some((_, false)),
+                ..
+            }) => Status::Failed,
+            _ if c
+                .and_then(|c| c.last_check)
+                .is_none_or(|t| now - t >= interval) =>
+            {
+                Status::Overdue
+            }
+            Some(CheckHistory {
+                last_fixity: Some(_),
+                ..
+            }) => Status::Ok,
+            _ => Status::NeverChecked,
+        }
+    }
+
+    pub fn events_of(&self, id: &str) -> impl Iterator<Item = &Arc<Event>> {
+        self.log
+            .by_object
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.log.events[i as usize])
+    }
+
+    /// Reads the archive, reusing what `old` already holds.
+    pub fn build(archive: &Archive, old: Option<&Snapshot>) -> Result<Snapshot, Error> {
+        let stamp = Stamp::take(archive);
+        // The log is read on from where the last read stopped only if it is the same
+        // file (same inode); a log replaced by another is read from its start.
+        let same_log = old.filter(|o| o.stamp.log.map(|l| l.2) == stamp.log.map(|l| l.2));
+        let log = read_log(archive, same_log.map(|o| &*o.log), stamp.log)?;
+        let mut items: Vec<Arc<Item>> = Vec::new();
+        let mut pending = Vec::new();
+        for id in archive.register_ids()? {
+            if let Some(item) = old.and_then(|o| o.item(&id)) {
+                items.push(item.clone());
+                continue;
+            }
+            let bag_dir = archive.bag_path(&id);
+            if !bag_dir.is_dir() {
+                pending.push((id, "its bag is not in archive/ (yet)".to_string()));
+                continue;
+            }
+            match read_item(archive, &id, bag_dir) {
+                Ok(item) => items.push(Arc::new(item)),
+                Err(why) => {
+                    tracing::warn!("register entry {id} not served: {why}");
+                    pending.push((id, why));
+                }
+            }
+        }
+        items.sort_by(|a, b| (a.datestamp, &a.id).cmp(&(b.datestamp, &b.id)));
+        let by_id = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.id.clone(), i))
+            .collect();
+        let mut sets: BTreeMap<String, SetInfo> = BTreeMap::new();
+        let mut set_members: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            for spec in &item.sets {
+                set_members.entry(spec.clone()).or_default().push(i as u32);
+            }
+            for (spec, name) in item.sets.iter().zip(item_set_names(&item.dc)) {
+                sets.entry(spec.clone())
+                    .or_insert_with(|| SetInfo {
+                        spec: spec.clone(),
+                        name,
+                        items: 0,
+                    })
+                    .items += 1;
+            }
+        }
+        Ok(Snapshot {
+            stamp,
+            items,
+            by_id,
+            set_members,
+            pending,
+            tombstones: read_tombstones(archive),
+            sets: sets.into_values().collect(),
+            log: Arc::new(log),
+            interval_days: archive.config.fixity.interval_days,
+            taken: Utc::now(),
+        })
+    }
+}
+
+/// Whether withdrawn items are kept as tombstones (the lifecycle issue).
+const TOMBSTONES_SUPPORTED: bool = false;
+
+/// Withdrawn items. The lifecycle issue (withdrawals) has not landed: there are none
+/// yet. When it lands, read them here (and set [`TOMBSTONES_SUPPORTED`]): OAI-PMH lists
+/// them as deleted records with their last datestamp and sets.
+fn read_tombstones(_archive: &Archive) -> Vec<Tombstone> {
+    Vec::new()
+}
+
+/// The Dublin Core record of a register entry, and its `cairn.access` value if any.
+/// The one place that reads the entry's record (its type is changing to a typed one).
+fn entry_dc(entry: &RegisterEntry) -> Result<(DublinCore, Option<String>), String> {
+    let mut value = entry.dublin_core.clone();
+    let access = value
+        .as_object_mut()
+        .and_then(|o| o.remove("cairn.access"))
+        .and_then(|v| match v {
+            serde_json::Value::String(s) => Some(s),
+            serde_json::Value::Array(a) => a.first().and_then(|s| s.as_str()).map(str::to_string),
+            _ => None,
+        });
+    let dc: DublinCore = serde_json::from_value(value)
+        .map_err(|e| format!("its Dublin Core record cannot be read: {e}"))?;
+    Ok((dc, access))
+}
+
+fn term(name: &str) -> Term {
+    // The names below are DCMI terms, spelled as Term::parse knows them.
+    Term::parse(name).unwrap_or_else(|_| unreachable!("{name} is a DCMI term"))
+}
+
+fn item_set_names(dc: &DublinCore) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in dc.values(term("dcterms.isPartOf")) {
+        let v = v.trim().to_string();
+        if !v.is_empty() && !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// A setSpec for a collection name: its ASCII letters and digits (other runs become
+/// `-`), lowercased, then `-` and 8 hex digits of its BLAKE3 when anything was changed
+/// or dropped, so two names never share a spec and every spec matches the OAI-PMH
+/// `setSpecType` pattern.
+pub fn set_spec(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_matches('-').to_string();
+    let lossless = slug.len() == name.len() && slug == name;
+    if lossless {
+        slug
+    } else {
+        let hash = blake3::hash(name.as_bytes()).to_hex();
+        if slug.is_empty() {
+            format!("set-{}", &hash[..8])
+        } else {
+            format!("{slug}-{}", &hash[..8])
+        }
+    }
+}
+
+/// A `lang` attribute value from a dc.language value: a BCP 47-shaped tag as written,
+/// or an ISO 639-2/3 code with a two-letter form as that form.
+fn lang_tag(value: &str) -> Option<String> {
+    let v = value.trim();
+    let shaped = !v.is_empty()
+        && v.split('-').enumerate().all(|(i, part)| {
+            if i == 0 {
+                (2..=3).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphabetic())
+            } else {
+                (1..=8).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric())
+            }
+        });
+    if !shaped {
+        return None;
+    }
+    if v.len() == 3 {
+        if let Some(two) =
+            isolang::Language::from_639_3(&v.to_ascii_lowercase()).and_then(|l| l.to_639_1())
+        {
+            return Some(two.to_string());
+        }
+    }
+    Some(v.to_string())
+}
+
+fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, String> {
+    let entry = RegisterEntry::read(&archive.register_path(id)).map_err(|e| e.to_string())?;
+    if entry.id != id {
+        return Err(format!(
+            "the entry's own id is {}, not its file name",
+            crate::quoted(&entry.id)
+        ));
+    }
+    let datestamp = DateTime::parse_from_rfc3339(&entry.archived)
+        .map_err(|e| format!("archived time {} unreadable: {e}", entry.archived))?
+        .timestamp();
+    let (dc, access) = entry_dc(&entry)?;
+    let title = dc.title().unwrap_or(id).to_string();
+    let lang = dc
+        .values(term("dc.language"))
+        .into_iter()
+        .find_map(lang_tag);
+    let restricted = dc
+        .values(term("dcterms.accessRights"))
+        .iter()
+        .chain(access.as_deref().iter())
+        .any(|v| v.trim().eq_ignore_ascii_case("restricted"));
+    let sets = item_set_names(&dc).iter().map(|n| set_spec(n)).collect();
+    let oai_dc = read_oai_dc(&bag_dir.join("metadata").join("dc.xml"))
+        .unwrap_or_else(|| strip_prolog(&crate::metadata::render_oai_dc(&dc)).to_string());
+    let mut search = id.to_lowercase();
+    for (_, v) in &dc.entries {
+        search.push('\n');
+        search.push_str(&v.to_lowercase());
+    }
+    Ok(Item {
+        id: id.to_string(),
+        datestamp,
+        archived: entry.archived.clone(),
+        title,
+        lang,
+        sets,
+        restricted,
+        oai_dc,
+        bytes: entry.files.iter().map(|f| f.size).sum(),
+        files: entry.files,
+        bag_dir,
+        search,
+        dc,
+    })
+}
+
+/// The `<oai_dc:dc>` element of a dc.xml Cairn wrote: the file without its XML
+/// declaration and trailing newline. `None` when the file is missing, too large, a
+/// symlink, or not an oai_dc document (then the record is rendered from the register).
+fn read_oai_dc(path: &Path) -> Option<String> {
+    let file = super::files::open_no_follow(path).ok()?;
+    let mut text = String::new();
+    file.take(MAX_DC_XML + 1).read_to_string(&mut text).ok()?;
+    if text.len() as u64 > MAX_DC_XML {
+        return None;
+    }
+    let element = strip_prolog(&text);
+    (element.starts_with("<oai_dc:dc ") && element.ends_with("</oai_dc:dc>"))
+        .then(|| element.to_string())
+}
+
+fn strip_prolog(text: &str) -> &str {
+    let t = text.trim_start_matches('\u{feff}');
+    let t = match t.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map(|(_, r)| r).unwrap_or(rest),
+        None => t,
+    };
+    t.trim()
+}
+
+/// Reads the log on from where `old` stopped (or from the start when the log is not
+/// the same file, or shrank), up to its last complete line, under the shared log lock.
+fn read_log(
+    archive: &Archive,
+    old: Option<&EventLog>,
+    stat: Option<(u64, SystemTime, u64)>,
+) -> Result<EventLog, Error> {
+    let mut log = match old {
+        Some(o) if stat.is_some_and(|(len, _, _)| len >= o.offset) => o.clone(),
+        _ => EventLog {
+            head: GENESIS.to_string(),
+            ..EventLog::default()
+        },
+    };
+    if log.broken.is_some() || stat.is_none() {
+        return Ok(log);
+    }
+    let _guard = archive.shared_log_lock()?;
+    let path = archive.events_path();
+    let mut file = match super::files::open_no_follow(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(log),
+        Err(e) => return Err(Error::io("open", &path, e)),
+    };
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(log.offset))
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .map_err(|e| Error::io("read", &path, e))?;
+    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(nl) => &bytes[..=nl],
+        None => return Ok(log),
+    };
+    for line in complete[..complete.len() - 1].split(|&b| b == b'\n') {
+        let number = log.events.len() + 1;
+        let event = match serde_json::from_slice::<Event>(line) {
+            Ok(e) => e,
+            Err(e) => {
+                log.broken = Some(BrokenLink {
+                    line: number,
+                    detail: format!("not a valid event: {e}"),
+                });
+                break;
+            }
+        };
+        if event.prev != log.head || event.seq != number as u64 {
+            log.broken = Some(BrokenLink {
+                line: number,
+                detail: if event.prev != log.head {
+                    "its prev is not the digest of the line before: a line was edited, deleted, inserted or reordered".into()
+                } else {
+                    format!("seq is {} where {number} was expected", event.seq)
+                },
+            });
+            break;
+        }
+        log.head = line_digest(line);
+        log.offset += line.len() as u64 + 1;
+        note_checks(&mut log.checks, &event);
+        log.by_object
+            .entry(event.object.clone())
+            .or_default()
+            .push(log.events.len() as u32);
+        log.events.push(Arc::new(event));
+    }
+    Ok(log)
+}
+
+fn note_checks(checks: &mut HashMap<String, CheckHistory>, e: &Event) {
+    let fixity = e.event_type == "fixity check";
+    if !fixity && e.event_type != "validation" {
+        return;
+    }
+    let Ok(t) = DateTime::parse_from_rfc3339(&e.time) else {
+        return;
+    };
+    let t = t.with_timezone(&Utc);
+    let c = checks.entry(e.object.clone()).or_default();
+    if c.last_check.is_none_or(|last| t > last) {
+        c.last_check = Some(t);
+    }
+    if fixity {
+        c.last_fixity = Some((t, e.outcome == "success"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_specs_are_unique_and_legal() {
+        assert_eq!(set_spec("s21"), "s21");
+        let a = set_spec("S-21 collection");
+        assert!(a.starts_with("s-21-collection-"), "{a}");
+        assert_ne!(set_spec("S21"), set_spec("s21"));
+        let k = set_spec("ទួលស្លែង");
+        assert!(k.starts_with("set-"), "{k}");
+        for s in [a, k] {
+            assert!(s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()".contains(c)));
+        }
+    }
+
+    #[test]
+    fn lang_tags() {
+        assert_eq!(lang_tag("km").as_deref(), Some("km"));
+        assert_eq!(lang_tag("khm").as_deref(), Some("km"));
+        assert_eq!(lang_tag("fr-CA").as_deref(), Some("fr-CA"));
+        assert_eq!(lang_tag("English"), None);
+        assert_eq!(lang_tag("en; fr"), None);
+        assert_eq!(lang_tag("\"><script>"), None);
+    }
+
+    #[test]
+    fn prolog_is_stripped() {
+        assert_eq!(
+            strip_prolog("<?xml version=\"1.0\"?>\n<oai_dc:dc a=\"b\">x</oai_dc:dc>\n"),
+            "<oai_dc:dc a=\"b\">x</oai_dc:dc>"
+        );
+    }
+}
