@@ -7,8 +7,10 @@ use cairn::digest::Algorithm;
 use cairn::ops::audit::{audit, verify, AuditOptions, AuditReport};
 use cairn::ops::check::{BagCheck, FixityFinding};
 use cairn::ops::fixity::{
-    fixity, parse_duration, parse_size, BagOutcome, FixityOptions, FixityReport, Selection, Stop,
+    fixity, parse_duration, parse_size, AlgorithmChoice, BagOutcome, FixityOptions, FixityReport,
+    Selection, Stop,
 };
+use cairn::units::count;
 use cairn::Error;
 
 use super::archive_cmds::open_archive;
@@ -70,18 +72,22 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
         Ok(v) => v,
         Err(e) => return usage("fixity", format!("--max-time: {e}")),
     };
-    let algorithms = match args
-        .algorithms
-        .as_deref()
-        .unwrap_or(&archive.config.fixity.algorithm)
-    {
-        "all" => None,
+    // --algorithms is taken exactly (a bag without one is an `algorithm-absent` finding);
+    // fixity.algorithm is a preference (a bag without it is checked with the strongest
+    // algorithm it and its register entry share).
+    let (list, exact) = match args.algorithms.as_deref() {
+        Some(list) => (list, true),
+        None => (archive.config.fixity.algorithm.as_str(), false),
+    };
+    let algorithms = match list {
+        "all" => AlgorithmChoice::All,
         list => match list
             .split(',')
             .map(|a| a.trim().parse::<Algorithm>())
             .collect::<Result<Vec<_>, _>>()
         {
-            Ok(v) => Some(v),
+            Ok(v) if exact => AlgorithmChoice::Exactly(v),
+            Ok(v) => AlgorithmChoice::Preferred(v),
             Err(e) => return usage("fixity", format!("--algorithms: {e}")),
         },
     };
@@ -173,16 +179,34 @@ fn finding_line(f: &FixityFinding) -> String {
     line
 }
 
+fn algorithm_names(algs: &[Algorithm]) -> String {
+    if algs.is_empty() {
+        return "no digest".into();
+    }
+    algs.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+}
+
 fn print_fixity(r: &FixityReport, quiet: bool) {
     for b in &r.checked {
         match b.outcome {
             BagOutcome::Passed => {
                 if !quiet {
-                    println!("ok      {}  {} files, {} bytes", b.id, b.files, b.bytes);
+                    println!(
+                        "ok      {}  {}, {}, {}",
+                        b.id,
+                        count(b.files, "file", "files"),
+                        count(b.bytes, "byte", "bytes"),
+                        algorithm_names(&b.algorithms)
+                    );
                 }
             }
             BagOutcome::Failed => {
-                eprintln!("FAILED  {}  {} problems", b.id, b.findings.len());
+                eprintln!(
+                    "FAILED  {}  {}, checked with {}",
+                    b.id,
+                    count(b.findings.len() as u64, "problem", "problems"),
+                    algorithm_names(&b.algorithms)
+                );
                 for f in &b.findings {
                     eprintln!("{}", finding_line(f));
                 }
@@ -215,9 +239,9 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         ),
     };
     let line = format!(
-        "fixity: {} bags checked ({} bytes, {:.1} s): {} passed, {} failed{stop}",
-        r.checked.len(),
-        r.bytes,
+        "fixity: {} checked ({}, {:.1} s): {} passed, {} failed{stop}",
+        count(r.checked.len() as u64, "bag", "bags"),
+        count(r.bytes, "byte", "bytes"),
         r.seconds,
         r.checked.len() - failed,
         failed
