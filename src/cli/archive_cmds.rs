@@ -6,6 +6,7 @@ use cairn::clock::SystemClock;
 use cairn::fs::archive::Archive;
 use cairn::ops::ingest::{ingest, IngestOptions, IngestReport, Outcome};
 use cairn::ops::show::{list, show, ShowReport};
+use cairn::units::count;
 
 use super::{
     error_exit, exit, finding_line, note, print_json, printable, quiet, say, with_progress,
@@ -249,9 +250,16 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
         Err(code) => return code,
     };
     match with_progress("export", || {
-        cairn::ops::transfer::export(&archive, &args.id, &args.zip, &SystemClock)
+        cairn::ops::transfer::export(&archive, &args.id, &args.zip, args.force, &SystemClock)
     }) {
         Ok(r) => {
+            if !r.forced_despite.is_empty() {
+                eprintln!(
+                    "cairn: export: {} exported with --force although it fails its checks ({}); the export event records the failure",
+                    r.id,
+                    cairn::units::count(r.forced_despite.len() as u64, "problem", "problems")
+                );
+            }
             if args.json {
                 print_json(&r);
             } else {
@@ -292,21 +300,28 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
         for p in &report.problems {
             eprintln!("{}", finding_line("problem", p));
         }
-        match &report.id {
-            Some(id) => say!(
-                "imported {} as {id}: {} files, {} bytes",
-                args.source.display(),
-                report.files,
-                report.bytes
+        if let Some(n) = &report.id_note {
+            note!("{n}");
+        }
+        match (&report.id, &report.already_archived) {
+            (_, Some(id)) => say!(
+                "{} is already archived as {id} (the same payload, file for file and digest for digest); nothing was written",
+                args.source.display()
             ),
-            None => eprintln!(
-                "refused {}: {} problems; nothing was imported",
+            (Some(id), None) => say!(
+                "imported {} as {id}: {}, {}",
                 args.source.display(),
-                report.problems.len()
+                count(report.files, "file", "files"),
+                count(report.bytes, "byte", "bytes")
+            ),
+            (None, None) => eprintln!(
+                "refused {}: {}; nothing was imported",
+                args.source.display(),
+                count(report.problems.len() as u64, "problem", "problems")
             ),
         }
     }
-    if report.imported {
+    if report.imported || report.already_archived.is_some() {
         exit::OK
     } else {
         exit::DATA

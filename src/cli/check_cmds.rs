@@ -23,8 +23,17 @@ fn usage(context: &str, msg: String) -> u8 {
     error_exit(context, &Error::Usage(msg))
 }
 
+/// The clock: the system's, or `--now` (fixity allows it only with --dry-run). Debug
+/// builds (the test suite's) also take `CAIRN_TEST_NOW`, so that tests can simulate
+/// months of nightly runs; a release build never reads it, so a pretend time can never
+/// reach a real archive's log.
 fn clock_from(now: Option<&str>) -> Result<Box<dyn Clock>, String> {
-    match now {
+    let test_now = if cfg!(debug_assertions) {
+        std::env::var("CAIRN_TEST_NOW").ok()
+    } else {
+        None
+    };
+    match now.or(test_now.as_deref()) {
         None => Ok(Box::new(SystemClock)),
         Some(t) => DateTime::parse_from_rfc3339(t)
             .map(|t| Box::new(FixedClock(t.with_timezone(&Utc))) as Box<dyn Clock>)
@@ -102,6 +111,7 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
         max_time,
         rate,
         algorithms,
+        dry_run: args.dry_run,
     };
     let report = match with_progress("fixity", || fixity(&archive, &opts, clock.as_ref())) {
         Ok(r) => r,
@@ -131,7 +141,7 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
     } else {
         print_fixity(&report, quiet());
     }
-    if failed > 0 {
+    if failed > 0 || report.log_broken.is_some() {
         exit::DATA
     } else if report.has_errors() {
         exit::OPERATIONAL
@@ -224,7 +234,23 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         .iter()
         .filter(|b| b.outcome != BagOutcome::Passed)
         .count();
-    if quiet && failed == 0 {
+    if let Some(b) = &r.log_broken {
+        let object = if b.object.is_empty() {
+            String::new()
+        } else {
+            format!(" (object {})", printable(&b.object))
+        };
+        eprintln!(
+            "event log: the chain is broken at line {}{object}: {}",
+            b.line,
+            printable(&b.detail)
+        );
+        eprintln!(
+            "event log: nothing was appended (no fixity check event for the {} above); run `cairn audit` and investigate",
+            count(r.checked.len() as u64, "bag", "bags")
+        );
+    }
+    if quiet && failed == 0 && r.log_broken.is_none() {
         return;
     }
     let stop = match r.stopped {
@@ -246,7 +272,7 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         r.checked.len() - failed,
         failed
     );
-    if failed > 0 {
+    if failed > 0 || r.log_broken.is_some() {
         eprintln!("{line}");
     } else {
         println!("{line}");

@@ -180,6 +180,9 @@ struct ExportArgs {
     /// Where to write the zip (must not exist).
     #[arg(long = "zip", value_name = "OUT.zip")]
     zip: PathBuf,
+    /// Export a bag that fails its checks anyway; the export event records the failure.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     root: RootArg,
     /// Print a JSON report on stdout.
@@ -228,9 +231,12 @@ struct FixityArgs {
     /// [default: fixity.algorithm in cairn.toml].
     #[arg(long, value_name = "LIST")]
     algorithms: Option<String>,
-    /// Pretend it is this time (RFC 3339): the schedule is computed, and the events are
-    /// stamped, with it. For testing schedules; not for production logs.
-    #[arg(long, value_name = "TIME")]
+    /// Check and report, and append nothing to the event log.
+    #[arg(long)]
+    dry_run: bool,
+    /// Pretend it is this time (RFC 3339) to see which bags a run would check then; only
+    /// with --dry-run, so that no event with a pretend time reaches the log.
+    #[arg(long, value_name = "TIME", requires = "dry_run")]
     now: Option<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]

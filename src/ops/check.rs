@@ -43,6 +43,9 @@ pub enum FixityKind {
     /// The algorithm asked for (`fixity --algorithms`) is not one the bag has a payload
     /// manifest for: one finding for the bag, not one per file.
     AlgorithmAbsent,
+    /// `verify --against`: the register entry describes another item (its identifier or
+    /// Payload-Oxum differs from the bag's bag-info.txt).
+    DifferentItem,
 }
 
 /// The order of strength in which fixity picks the algorithm to check with when the bag

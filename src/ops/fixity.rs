@@ -49,6 +49,8 @@ pub struct FixityOptions {
     pub rate: Option<u64>,
     /// Algorithms to verify.
     pub algorithms: AlgorithmChoice,
+    /// Append nothing to the event log.
+    pub dry_run: bool,
 }
 
 /// Which digests fixity checks in each bag.
@@ -206,11 +208,23 @@ pub struct FixityReport {
     /// committing (they are checked by a later run once registered).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_in_flight: Vec<String>,
+    /// The event log's chain was broken when the run started: the bags were checked and
+    /// reported, and nothing was appended to the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_broken: Option<LogBreak>,
+}
+
+/// Where the event log's chain breaks, and the object of that line.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogBreak {
+    pub line: usize,
+    pub object: String,
+    pub detail: String,
 }
 
 impl FixityReport {
     pub fn is_ok(&self) -> bool {
-        self.checked.iter().all(|b| b.outcome == BagOutcome::Passed)
+        self.log_broken.is_none() && self.checked.iter().all(|b| b.outcome == BagOutcome::Passed)
     }
 
     pub fn has_errors(&self) -> bool {
@@ -309,6 +323,12 @@ pub fn fixity(
         ids.retain(|id| shard_of(id, n) == k);
     }
     let log = archive.read_events()?;
+    // A broken chain is never appended to: the bags are still checked and reported.
+    let log_broken = log.broken.as_ref().map(|b| LogBreak {
+        line: b.line,
+        object: archive.event_object_at(b.line).unwrap_or_default(),
+        detail: b.detail.clone(),
+    });
     let last = last_checks(&log.events);
     let budgeted = opts.max_bytes.is_some() || opts.max_time.is_some();
     let (order, due_count) = plan(&ids, &last, now, interval, &opts.selection, budgeted);
@@ -322,6 +342,7 @@ pub fn fixity(
         bytes: 0,
         seconds: 0.0,
         skipped_in_flight: Vec::new(),
+        log_broken,
     };
     // Progress: when someone watches, the bags' sizes (their Payload-Oxum) are read
     // first, up to the byte budget, so that the bar has the run's totals.
@@ -369,7 +390,9 @@ pub fn fixity(
             continue;
         };
         report.bytes += result.bytes;
-        log_check(archive, clock, &result)?;
+        if report.log_broken.is_none() && !opts.dry_run {
+            log_check(archive, clock, &result)?;
+        }
         report.checked.push(result);
     }
     report.seconds = started.elapsed().as_secs_f64();
