@@ -88,6 +88,29 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
     }
 }
 
+/// From this many items refused for one reason, the report groups them.
+const GROUP_FROM: usize = 5;
+
+/// Up to this many already archived items are listed one per line; more are one line.
+const ARCHIVED_LISTED_UP_TO: usize = 10;
+
+/// The archive's name for summaries: its folder's name, also when it was given as `.`.
+pub(super) fn archive_name(root: &Path) -> String {
+    std::fs::canonicalize(root)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| root.display().to_string())
+}
+
+/// `; excluded A, B` naming every file `ingest.exclude` left out of an item.
+fn excluded_note(excluded: &[String]) -> String {
+    if excluded.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = excluded.iter().map(|e| printable(e)).collect();
+    format!("; excluded {}", names.join(", "))
+}
+
 fn print_ingest(root: &Path, r: &IngestReport) {
     for n in &r.recovered {
         note!("recovered: {n}");
@@ -95,14 +118,85 @@ fn print_ingest(root: &Path, r: &IngestReport) {
     for p in &r.sheet_problems {
         eprintln!("problem: {}", printable(p));
     }
+    for n in &r.skipped {
+        note!(
+            "skipped {}: not an item (left by the operating system or an office program; ingest.exclude in cairn.toml)",
+            printable(n)
+        );
+    }
+    // Identical problems are grouped: 2,000 items refused for one reason are one
+    // paragraph naming a few of them, not 2,000 (the JSON report lists every item).
+    let template = |item: &cairn::ops::ingest::ItemReport| -> Option<String> {
+        match item.problems.as_slice() {
+            [one] if item.outcome == Outcome::Refused && one.contains(item.name.as_str()) => {
+                Some(one.replace(item.name.as_str(), "<item>"))
+            }
+            _ => None,
+        }
+    };
+    let mut groups: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for item in &r.items {
+        if let Some(t) = template(item) {
+            groups.entry(t).or_default().push(item.name.as_str());
+        }
+    }
+    groups.retain(|_, names| names.len() >= GROUP_FROM);
+    let mut grouped_shown = std::collections::BTreeSet::new();
+    let archived: Vec<&cairn::ops::ingest::ItemReport> = r
+        .items
+        .iter()
+        .filter(|i| i.outcome == Outcome::AlreadyArchived)
+        .collect();
+    let group_archived = archived.len() > ARCHIVED_LISTED_UP_TO;
+    if group_archived {
+        let shown: Vec<String> = archived
+            .iter()
+            .take(3)
+            .map(|i| {
+                format!(
+                    "{} as {}",
+                    printable(&i.name),
+                    i.id.as_deref().unwrap_or("-")
+                )
+            })
+            .collect();
+        let removed = archived.iter().filter(|i| i.removed_source).count();
+        say!(
+            "skipped {} already archived: {} and {} more{}",
+            count(archived.len() as u64, "item", "items"),
+            shown.join(", "),
+            archived.len() - shown.len(),
+            if removed > 0 {
+                format!(" ({removed} intake copies removed)")
+            } else {
+                String::new()
+            }
+        );
+    }
     for item in &r.items {
         let name = printable(&item.name);
         let id = item.id.as_deref().unwrap_or("-");
+        if let Some(t) = template(item).filter(|t| groups.contains_key(t)) {
+            if grouped_shown.insert(t.clone()) {
+                let names = &groups[&t];
+                let shown: Vec<String> = names.iter().take(3).map(|n| printable(n)).collect();
+                eprintln!(
+                    "refused {} for the same reason: {} and {} more:",
+                    count(names.len() as u64, "item", "items"),
+                    shown.join(", "),
+                    names.len() - shown.len()
+                );
+                eprintln!("  problem: {}", printable(&t));
+            }
+            continue;
+        }
         match item.outcome {
+            Outcome::AlreadyArchived if group_archived => {}
             Outcome::Ingested => say!(
-                "ingested {name} as {id}: {} files, {} bytes{}",
-                item.files,
-                item.bytes,
+                "ingested {name} as {id}: {}, {}{}{}",
+                count(item.files, "file", "files"),
+                count(item.bytes, "byte", "bytes"),
+                excluded_note(&item.excluded),
                 if item.removed_source {
                     " (intake copy removed)"
                 } else {
@@ -110,9 +204,10 @@ fn print_ingest(root: &Path, r: &IngestReport) {
                 }
             ),
             Outcome::WouldIngest => say!(
-                "would ingest {name} as {id}: {} files, {} bytes",
-                item.files,
-                item.bytes
+                "would ingest {name} as {id}: {}, {}{}",
+                count(item.files, "file", "files"),
+                count(item.bytes, "byte", "bytes"),
+                excluded_note(&item.excluded)
             ),
             Outcome::AlreadyArchived => say!(
                 "skipped {name}: already archived as {id}{}",
@@ -131,6 +226,7 @@ fn print_ingest(root: &Path, r: &IngestReport) {
         }
     }
     let count = |o: Outcome| r.items.iter().filter(|i| i.outcome == o).count();
+    let root = archive_name(root);
     let verb = if r.dry_run {
         "would ingest"
     } else {
@@ -145,8 +241,7 @@ fn print_ingest(root: &Path, r: &IngestReport) {
         return;
     }
     println!(
-        "{}: {verb} {done}, already archived {}, refused {}{}",
-        root.display(),
+        "{root}: {verb} {done}, already archived {}, refused {}{}",
         count(Outcome::AlreadyArchived),
         count(Outcome::Refused),
         if r.dry_run {

@@ -76,6 +76,9 @@ pub struct ItemReport {
     pub removed_source: bool,
     /// Why it was refused (each names what and where).
     pub problems: Vec<String>,
+    /// Files left out of the item by `ingest.exclude` (item-relative paths).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 impl ItemReport {
@@ -89,6 +92,7 @@ impl ItemReport {
             bytes: 0,
             removed_source: false,
             problems: Vec::new(),
+            excluded: Vec::new(),
         }
     }
 
@@ -109,6 +113,9 @@ pub struct IngestReport {
     pub sheet_problems: Vec<String>,
     /// What the start-up recovery did after an interrupted run.
     pub recovered: Vec<String>,
+    /// Names at the top of intake that are not items (`ingest.exclude`), skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 impl IngestReport {
@@ -151,6 +158,7 @@ pub fn ingest(
         items: Vec::new(),
         sheet_problems: Vec::new(),
         recovered: Vec::new(),
+        skipped: Vec::new(),
     };
     if let Some(lock) = &lock {
         report.recovered = recover(archive, lock, clock)?;
@@ -182,6 +190,9 @@ pub fn ingest(
     for entry in fs::read_dir(&intake).map_err(|e| Error::io("read folder", &intake, e))? {
         let entry = entry.map_err(|e| Error::io("read folder", &intake, e))?;
         match entry.file_name().to_str() {
+            Some(n) if crate::config::excluded(n, &archive.config.ingest.exclude) => {
+                report.skipped.push(n.to_string());
+            }
             Some(n) if is_reserved(n) => {}
             Some(n) => names.push((n.to_string(), entry.path())),
             None => {
@@ -325,7 +336,65 @@ fn ingest_item(
         )));
     }
 
-    // 1. Metadata: the sheet's row, then the sidecar field by field.
+    // 1. The files, without the clutter `ingest.exclude` names.
+    let mut walk = if is_dir {
+        walk_source(path, &[SIDECAR_NAME])?
+    } else {
+        Walk {
+            files: vec![SourceFile::single(path, name, &meta)],
+            total_bytes: meta.len(),
+            ..Default::default()
+        }
+    };
+    if is_dir {
+        let patterns = &ctx.archive.config.ingest.exclude;
+        walk.files.retain(|f| {
+            let base = f.rel.rsplit('/').next().unwrap_or(&f.rel);
+            if crate::config::excluded(base, patterns) {
+                item.excluded.push(f.rel.clone());
+                false
+            } else {
+                true
+            }
+        });
+        walk.total_bytes = walk.files.iter().map(|f| f.size).sum();
+    }
+    // 2. Already archived? Same intake name and size: hash to be sure. Before the
+    // metadata: an item archived earlier and still in intake (the default keeps it) has
+    // no row in the next batch's metadata.csv, and is not a new item without metadata.
+    let oxum = format!("{}.{}", walk.total_bytes, walk.files.len());
+    let candidates_exist = walk.refused.is_empty();
+    let candidates: Vec<&RegisterEntry> = state
+        .entries
+        .values()
+        .filter(|e| candidates_exist && e.intake_name == name && e.payload_oxum == oxum)
+        .collect();
+    for entry in candidates {
+        if same_payload(entry, &walk)? {
+            item.outcome = Outcome::AlreadyArchived;
+            item.id = Some(entry.id.clone());
+            if ctx.opts.remove_source && !ctx.opts.dry_run {
+                // The intake copy may be the last good one: delete it only if the
+                // archived bag still verifies in full.
+                let bag = ctx.archive.bag_path(&entry.id);
+                let check = validate(&DirSource::open(&bag)?, &ValidateOptions::default())?;
+                if check.is_ok() {
+                    remove_source(path, is_dir)?;
+                    item.removed_source = true;
+                } else {
+                    item.outcome = Outcome::Refused;
+                    item.problems.push(format!(
+                        "{name}: identical to {} but that bag fails validation; the intake copy was kept. Run `cairn bag validate {}`",
+                        entry.id,
+                        bag.display()
+                    ));
+                }
+            }
+            return Ok(item);
+        }
+    }
+
+    // 3. Metadata: the sheet's row, then the sidecar field by field.
     let mut record: Option<DublinCore> = None;
     let mut sidecar_bytes: Option<Vec<u8>> = None;
     if let Some(row) = ctx.sheet.and_then(|s| s.row_for(name)) {
@@ -364,16 +433,6 @@ fn ingest_item(
         item.problems.push(format!("{name}: {p}"));
     }
 
-    // 2. The files.
-    let walk = if is_dir {
-        walk_source(path, &[SIDECAR_NAME])?
-    } else {
-        Walk {
-            files: vec![SourceFile::single(path, name, &meta)],
-            total_bytes: meta.len(),
-            ..Default::default()
-        }
-    };
     for (p, why) in &walk.refused {
         item.problems.push(format!("{}: {why}", p.display()));
     }
@@ -398,38 +457,6 @@ fn ingest_item(
     if !item.problems.is_empty() {
         item.outcome = Outcome::Refused;
         return Ok(item);
-    }
-
-    // 3. Already archived? Same intake name and size: hash to be sure.
-    let oxum = format!("{}.{}", walk.total_bytes, walk.files.len());
-    let candidates: Vec<&RegisterEntry> = state
-        .entries
-        .values()
-        .filter(|e| e.intake_name == name && e.payload_oxum == oxum)
-        .collect();
-    for entry in candidates {
-        if same_payload(entry, &walk)? {
-            item.outcome = Outcome::AlreadyArchived;
-            item.id = Some(entry.id.clone());
-            if ctx.opts.remove_source && !ctx.opts.dry_run {
-                // The intake copy may be the last good one: delete it only if the
-                // archived bag still verifies in full.
-                let bag = ctx.archive.bag_path(&entry.id);
-                let check = validate(&DirSource::open(&bag)?, &ValidateOptions::default())?;
-                if check.is_ok() {
-                    remove_source(path, is_dir)?;
-                    item.removed_source = true;
-                } else {
-                    item.outcome = Outcome::Refused;
-                    item.problems.push(format!(
-                        "{name}: identical to {} but that bag fails validation; the intake copy was kept. Run `cairn bag validate {}`",
-                        entry.id,
-                        bag.display()
-                    ));
-                }
-            }
-            return Ok(item);
-        }
     }
 
     // 4. The identifier.
@@ -470,7 +497,15 @@ fn ingest_item(
     // 5. Stage, verify, publish, register, log. A failure to read the item's own files
     // (unreadable, changed while read) refuses this item only; a failure to write the
     // archive (a full disk) stops the run, since every other item would meet it too.
-    let entry = match commit_item(ctx, &id, name, &record, sidecar_bytes, &walk) {
+    let entry = match commit_item(
+        ctx,
+        &id,
+        name,
+        &record,
+        sidecar_bytes,
+        &walk,
+        &item.excluded,
+    ) {
         Ok(entry) => entry,
         Err(Error::Io {
             op,
@@ -548,6 +583,7 @@ fn commit_item(
     record: &DublinCore,
     sidecar: Option<Vec<u8>>,
     walk: &Walk,
+    excluded: &[String],
 ) -> Result<RegisterEntry, Error> {
     if ctx.lock.is_none() {
         return Err(Error::Usage(
@@ -632,14 +668,12 @@ fn commit_item(
     let entry = register_entry(archive, id, name, record, &built, ctx.clock.now());
     entry.write_once(&archive.register_path(id))?;
     failpoint::hit("ingest-after-register");
-    log_ingest(
-        archive,
-        ctx.clock.now(),
-        &entry,
-        "",
-        None,
-        serde_json::Value::Null,
-    )?;
+    let extra = if excluded.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::json!({ "excluded": excluded })
+    };
+    log_ingest(archive, ctx.clock.now(), &entry, "", None, extra)?;
     failpoint::hit("ingest-after-events");
     Ok(entry)
 }
