@@ -204,3 +204,109 @@ fn system_clutter_is_skipped_at_the_top_and_excluded_inside_items_by_name() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn every_problem_of_a_sheet_is_reported_in_one_run_with_hints() {
+    let tmp = fresh_dir("intake-sheet");
+    let root = init(tmp.path());
+    let intake = root.join("intake");
+    for item in ["Letters", "box2", "box3"] {
+        write_file(&intake, format!("{item}/p.txt"), item.as_bytes());
+    }
+    // An unknown column, a row with an approximate date, two rows with one identifier,
+    // a row without a title, and a filename that matches only when case is ignored.
+    write_file(
+        &intake,
+        "metadata.csv",
+        b"filename,dc.title,dc.date,dc.identifier,dc.colour\n\
+          letters,Letters,ca. 1978,ID-1,red\n\
+          box2,Box two,1978,ID-1,blue\n\
+          box3,,1979,ID-3,green\n",
+    );
+    let r = ingest(&root, &[]);
+    r.assert_code(1);
+    let problems: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("problem: "))
+        .collect();
+    let has = |needle: &str| problems.iter().any(|l| l.contains(needle));
+    assert!(has("\"dc.colour\""), "{}", r.describe());
+    assert!(
+        has("lines 2 and 3: \"letters\" and \"box2\" have the same dc.identifier \"ID-1\""),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(
+        problems.iter().filter(|l| l.contains("ID-1")).count(),
+        1,
+        "one conflict, not one per row\n{}",
+        r.describe()
+    );
+    assert!(
+        has("line 2: \"letters\": dc.date \"ca. 1978\"") && has("1977/1979"),
+        "{}",
+        r.describe()
+    );
+    assert!(has("line 4: \"box3\": dc.title"), "{}", r.describe());
+
+    // Fixed header and identifiers: the case-only mismatch gets a "did you mean".
+    write_file(
+        &intake,
+        "metadata.csv",
+        b"filename,dc.title,dc.date\nletters,Letters,1978\nbox2,Box two,1978\nbox3,Box three,1979\n",
+    );
+    let r = ingest(&root, &[]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("did you mean \"Letters\"?"),
+        "{}",
+        r.describe()
+    );
+
+    // A sheet separated by `;`.
+    write_file(
+        &intake,
+        "metadata.csv",
+        b"filename;dc.title;dc.date\nbox2;Box two;1978\n",
+    );
+    let r = ingest(&root, &["--dry-run"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("separated by `;`"), "{}", r.describe());
+    assert!(!r.stderr.contains("dc.title: required"), "{}", r.describe());
+}
+
+#[test]
+fn bag_create_output_names_a_missing_parent_and_cleans_a_killed_runs_staging() {
+    let tmp = fresh_dir("create-output");
+    let src = tmp.path().join("src");
+    write_file(&src, "a.txt", b"hello\n");
+    let dest = tmp.path().join("nope/deeper/bag");
+    let r = create(&src, &dest, &[]);
+    r.assert_code(2);
+    assert!(
+        r.stderr.contains("does not exist; create it first"),
+        "{}",
+        r.describe()
+    );
+    // The staging folder a killed run leaves (its process is gone).
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let out = tmp.path().join("out");
+    let stale = out.join(format!(".bag.cairn-partial-{pid}-1"));
+    write_file(&stale, "data/half.txt", b"half");
+    let r = create(&src, &out.join("bag"), &[]);
+    r.assert_code(0);
+    assert!(!stale.exists(), "{}", r.describe());
+    assert!(
+        r.stderr.contains("unfinished staging folder"),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(
+        fs::read_dir(&out).unwrap().count(),
+        1,
+        "only the bag is left"
+    );
+}

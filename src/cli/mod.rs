@@ -549,6 +549,12 @@ fn run_create(args: CreateArgs) -> u8 {
 }
 
 fn print_create(r: &CreateReport) {
+    for c in &r.cleaned {
+        note!(
+            "cairn: removed {}, the unfinished staging folder of an interrupted `bag create --output`",
+            c.display()
+        );
+    }
     if r.recovered {
         note!(
             "cairn: rolled back an interrupted in-place bagging of {} first",
@@ -563,10 +569,10 @@ fn print_create(r: &CreateReport) {
     }
     let algs: Vec<&str> = r.algorithms.iter().map(|a| a.name()).collect();
     say!(
-        "created {}: {} files, {} bytes (Payload-Oxum {}), algorithms {}",
+        "created {}: {}, {} (Payload-Oxum {}), algorithms {}",
         r.bag.display(),
-        r.files,
-        r.bytes,
+        cairn::units::count(r.files, "file", "files"),
+        cairn::units::count(r.bytes, "byte", "bytes"),
         r.payload_oxum,
         algs.join(", ")
     );

@@ -169,15 +169,40 @@ pub fn ingest(
     // refuse everything than to ingest with half the descriptions.
     let sheet_path = intake.join(SHEET_NAME);
     let mut sheet_broken = false;
+    // The rows of a sheet refused for its errors: used only to report their problems.
+    let mut partial: Option<Sheet> = None;
     let sheet: Option<Sheet> = match fs::read(&sheet_path) {
         Ok(bytes) => match metadata::parse_sheet(&bytes) {
             Ok(s) => Some(s),
             Err(errors) => {
                 sheet_broken = true;
-                for e in errors.errors {
+                for e in &errors.errors {
                     report
                         .sheet_problems
                         .push(format!("{}: {e}", sheet_path.display()));
+                }
+                // Every problem of the sheet in one run: the rows' own problems too,
+                // not only after the header is fixed (unless the header itself could not
+                // be read, when the rows mean nothing).
+                let header_unread = errors.errors.iter().any(|e| {
+                    matches!(
+                        e,
+                        metadata::SheetError::SemicolonSeparated { .. }
+                            | metadata::SheetError::FirstColumnNotFilename { .. }
+                    )
+                });
+                for row in errors.rows.rows.iter().filter(|_| !header_unread) {
+                    for p in metadata::validate_record(&row.record) {
+                        report.sheet_problems.push(format!(
+                            "{}: line {}: {}: {p}",
+                            sheet_path.display(),
+                            row.line,
+                            crate::quoted(&row.item)
+                        ));
+                    }
+                }
+                if !header_unread {
+                    partial = Some(errors.rows);
                 }
                 None
             }
@@ -206,12 +231,59 @@ pub fn ingest(
     }
     names.sort();
 
+    // One identifier, one item: two rows giving the same dc.identifier are one conflict
+    // naming both rows, and both items are refused. A row of an item archived earlier
+    // and gone from intake is left out: its identifier is checked against the archive.
+    let mut conflicts: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(rows) = sheet.as_ref().or(partial.as_ref()) {
+        let mut by_identifier: HashMap<&str, &metadata::SheetRow> = HashMap::new();
+        for row in &rows.rows {
+            let present = names
+                .iter()
+                .any(|(n, _)| metadata::same_item_name(n, &row.item));
+            let archived = state
+                .entries
+                .values()
+                .any(|e| metadata::same_item_name(&e.intake_name, &row.item));
+            if archived && !present {
+                continue;
+            }
+            for identifier in row.record.identifiers() {
+                let Some(first) = by_identifier.get(identifier) else {
+                    by_identifier.insert(identifier, row);
+                    continue;
+                };
+                report.sheet_problems.push(format!(
+                    "{}: lines {} and {}: {} and {} have the same dc.identifier {}; an identifier names one item: correct one of the two rows",
+                    sheet_path.display(),
+                    first.line,
+                    row.line,
+                    crate::quoted(&first.item),
+                    crate::quoted(&row.item),
+                    crate::quoted(identifier)
+                ));
+                for (this, other) in [(*first, row), (row, *first)] {
+                    conflicts.insert(
+                        this.item.clone(),
+                        format!(
+                            "dc.identifier {} is also given to {} on line {} of metadata.csv; correct one of the two rows",
+                            crate::quoted(identifier),
+                            crate::quoted(&other.item),
+                            other.line
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     let ctx = ItemContext {
         archive,
         lock: lock.as_ref(),
         algorithms: &algorithms,
         sheet: sheet.as_ref(),
         sheet_broken,
+        conflicts: &conflicts,
         opts,
         clock,
     };
@@ -253,8 +325,20 @@ pub fn ingest(
                 .values()
                 .any(|e| metadata::same_item_name(&e.intake_name, &row.item));
             if !present && !archived {
+                // A name that differs only in case: most likely the one meant.
+                let lower = row.item.to_lowercase();
+                let hint = names
+                    .iter()
+                    .find(|(n, _)| n.to_lowercase() == lower)
+                    .map(|(n, _)| {
+                        format!(
+                            "; did you mean {}? (names must match exactly, case included)",
+                            crate::quoted(n)
+                        )
+                    })
+                    .unwrap_or_default();
                 report.sheet_problems.push(format!(
-                    "{}:{}: the row names {}, which is not an item in {}",
+                    "{}:{}: the row names {}, which is not an item in {}{hint}",
                     sheet_path.display(),
                     row.line,
                     crate::quoted(&row.item),
@@ -313,6 +397,8 @@ struct ItemContext<'a> {
     algorithms: &'a [Algorithm],
     sheet: Option<&'a Sheet>,
     sheet_broken: bool,
+    /// Items whose row shares its dc.identifier with another row, and why.
+    conflicts: &'a BTreeMap<String, String>,
     opts: &'a IngestOptions,
     clock: &'a dyn Clock,
 }
@@ -426,9 +512,28 @@ fn ingest_item(
         } else {
             "no metadata: add a row to metadata.csv or a cairn.dc.json inside the item"
         };
-        return Ok(item.refuse(format!("{}: {why}", path.display())));
+        let lower = name.to_lowercase();
+        let hint = ctx
+            .sheet
+            .and_then(|s| s.rows.iter().find(|r| r.item.to_lowercase() == lower))
+            .map(|r| {
+                format!(
+                    "; metadata.csv line {} names {}: did you mean this item? (names must match exactly, case included)",
+                    r.line,
+                    crate::quoted(&r.item)
+                )
+            })
+            .unwrap_or_default();
+        return Ok(item.refuse(format!("{}: {why}{hint}", path.display())));
     };
     item.title = record.title().map(str::to_string);
+    if let Some((_, why)) = ctx
+        .conflicts
+        .iter()
+        .find(|(row_item, _)| metadata::same_item_name(row_item, name))
+    {
+        item.problems.push(format!("{name}: {why}"));
+    }
     for p in metadata::validate_record(&record) {
         item.problems.push(format!("{name}: {p}"));
     }
