@@ -42,6 +42,11 @@ pub(super) fn run_init(args: InitArgs) -> u8 {
 }
 
 pub(super) fn run_ingest(args: IngestArgs) -> u8 {
+    if let Some(intake) = &args.intake {
+        if let Err(code) = super::require_exists("ingest", "intake folder", intake) {
+            return code;
+        }
+    }
     let archive = match open_archive(&args.root, "ingest") {
         Ok(a) => a,
         Err(code) => return code,
@@ -376,6 +381,9 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
 }
 
 pub(super) fn run_import(args: ImportArgs) -> u8 {
+    if let Err(code) = super::require_exists("import", "bag", &args.source) {
+        return code;
+    }
     let archive = match open_archive(&args.root, "import") {
         Ok(a) => a,
         Err(code) => return code,

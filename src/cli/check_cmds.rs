@@ -15,8 +15,8 @@ use cairn::Error;
 
 use super::archive_cmds::open_archive;
 use super::{
-    error_exit, exit, print_json, printable, quiet, say, with_progress, AuditArgs, FixityArgs,
-    VerifyArgs,
+    error_exit, exit, print_json, printable, quiet, require_exists, say, with_progress, AuditArgs,
+    FixityArgs, VerifyArgs,
 };
 
 fn usage(context: &str, msg: String) -> u8 {
@@ -373,6 +373,14 @@ fn print_audit(r: &AuditReport) {
 }
 
 pub(super) fn run_verify(args: VerifyArgs) -> u8 {
+    if let Err(code) = require_exists("verify", "bag", &args.bag) {
+        return code;
+    }
+    if let Some(against) = &args.against {
+        if let Err(code) = require_exists("verify", "register entry", against) {
+            return code;
+        }
+    }
     let report: BagCheck =
         match with_progress("verify", || verify(&args.bag, args.against.as_deref())) {
             Ok(r) => r,
@@ -394,16 +402,16 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
             .unwrap_or_default();
         if report.passed() {
             say!(
-                "{}: verified: {} files, {} bytes{against}",
+                "{}: verified: {}, {}{against}",
                 args.bag.display(),
-                report.files,
-                report.bytes
+                count(report.files, "file", "files"),
+                count(report.bytes, "byte", "bytes")
             );
         } else {
             eprintln!(
-                "{}: FAILED: {} problems",
+                "{}: FAILED: {}",
                 args.bag.display(),
-                report.findings.len()
+                count(report.findings.len() as u64, "problem", "problems")
             );
         }
     }

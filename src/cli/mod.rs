@@ -504,6 +504,22 @@ fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
     };
 }
 
+/// The rule for a name that does not exist (README, "Exit codes"): an item identifier or
+/// a path given on the command line that names nothing is a usage error, exit 2, with
+/// one message for every command.
+pub(super) fn require_exists(context: &str, what: &str, path: &std::path::Path) -> Result<(), u8> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(error_exit(
+            context,
+            &Error::Usage(format!(
+                "no {what} {}: no such file or folder",
+                cairn::quoted(&path.display().to_string())
+            )),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn error_exit(context: &str, e: &Error) -> u8 {
     let mut msg = format!("cairn: {context}: {e}");
     let mut source = std::error::Error::source(e);
@@ -523,6 +539,9 @@ pub(super) fn error_exit(context: &str, e: &Error) -> u8 {
 }
 
 fn run_create(args: CreateArgs) -> u8 {
+    if let Err(code) = require_exists("bag create", "source", &args.src) {
+        return code;
+    }
     let mut opts = CreateOptions::new(chrono::Utc::now().date_naive());
     if !args.algorithms.is_empty() {
         opts.algorithms = args.algorithms;
@@ -579,6 +598,9 @@ fn print_create(r: &CreateReport) {
 }
 
 fn run_validate(args: ValidateArgs) -> u8 {
+    if let Err(code) = require_exists("bag validate", "bag", &args.bag) {
+        return code;
+    }
     let mode = if args.fast {
         Mode::Fast
     } else if args.completeness_only {
@@ -711,11 +733,26 @@ pub(super) fn print_json<T: serde::Serialize>(value: &T) {
 fn run_man() -> u8 {
     let cmd = <Cli as clap::CommandFactory>::command();
     let mut out: Vec<u8> = Vec::new();
-    let mut render = |c: clap::Command| clap_mangen::Man::new(c).render(&mut out);
+    // One page per command, nested ones included (cairn-bag-create), each with the
+    // version in its header (the .TH line).
+    let version = env!("CARGO_PKG_VERSION");
+    let mut render = |c: clap::Command| {
+        clap_mangen::Man::new(c.version(version))
+            .source(format!("cairn {version}"))
+            .render(&mut out)
+    };
+    fn pages(cmd: &clap::Command, prefix: &str, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("{prefix}-{}", sub.get_name());
+            out.push((name.clone(), sub.clone()));
+            pages(sub, &name, out);
+        }
+    }
+    let mut all = Vec::new();
+    pages(&cmd, "cairn", &mut all);
     let mut result = render(cmd.clone());
-    for sub in cmd.get_subcommands() {
-        let name = format!("cairn-{}", sub.get_name());
-        result = result.and_then(|_| render(sub.clone().name(name)));
+    for (name, sub) in all {
+        result = result.and_then(|_| render(sub.name(name)));
     }
     match result {
         Ok(()) => {

@@ -514,7 +514,7 @@ fn write_tag_files(
 
 fn digest_of(d: &Digests, alg: Algorithm) -> Result<&Digest, Error> {
     d.get(alg)
-        .ok_or_else(|| Error::Usage(format!("internal: {alg} digest was not computed")))
+        .ok_or_else(|| Error::Internal(format!("{alg} digest was not computed")))
 }
 
 /// A cheap read-back of what was just written: structure, tag-file digests and

@@ -691,9 +691,7 @@ fn commit_item(
     excluded: &[String],
 ) -> Result<RegisterEntry, Error> {
     if ctx.lock.is_none() {
-        return Err(Error::Usage(
-            "internal: a dry run reached the commit step".into(),
-        ));
+        return Err(Error::Usage("a dry run reached the commit step".into()));
     }
     let archive = ctx.archive;
     let config = &archive.config.ingest;
