@@ -109,3 +109,44 @@ fn the_manual_has_a_page_for_every_nested_command_with_the_version() {
         assert!(th.contains(version), "{th}");
     }
 }
+
+#[test]
+fn help_lists_own_options_first_an_example_and_the_exit_codes_that_apply() {
+    for cmd in [
+        &["init"][..],
+        &["ingest"],
+        &["show"],
+        &["list"],
+        &["fixity"],
+        &["audit"],
+        &["verify"],
+        &["export"],
+        &["import"],
+        &["config"],
+        &["bag", "create"],
+        &["bag", "validate"],
+    ] {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.push("--help");
+        let run = run_cairn(&args);
+        run.assert_code(0);
+        let h = &run.stdout;
+        let own = h
+            .find("\nOptions:")
+            .unwrap_or_else(|| panic!("{cmd:?}\n{h}"));
+        let global = h
+            .find("\nGlobal options:")
+            .unwrap_or_else(|| panic!("{cmd:?}\n{h}"));
+        assert!(own < global, "{cmd:?}: own options first\n{h}");
+        assert!(
+            h[own..global].contains("-h, --help") && !h[own..global].contains("--quiet"),
+            "{cmd:?}\n{h}"
+        );
+        assert!(h.contains("\nExample"), "{cmd:?}: an example\n{h}");
+        // The exit codes of this command, not bag validation's words everywhere.
+        assert!(h.contains("\nExit codes:"), "{cmd:?}\n{h}");
+        if cmd[0] != "bag" || cmd.get(1) != Some(&"validate") {
+            assert!(!h.contains("the bag is valid (warnings"), "{cmd:?}\n{h}");
+        }
+    }
+}
