@@ -120,7 +120,7 @@ pub fn export(
             path: out.to_path_buf(),
         });
     }
-    let log = archive.read_events()?;
+    let log = crate::fs::events::verify_links(&archive.read_events_bytes()?);
     if let Some(b) = &log.broken {
         return Err(Error::Corrupt {
             path: archive.events_path(),
@@ -130,7 +130,6 @@ pub fn export(
             ),
         });
     }
-    drop(log);
     let source = DirSource::open(&bag)?;
     let entry = match RegisterEntry::read(&archive.register_path(id)) {
         Ok(e) => Some(e),
