@@ -10,6 +10,27 @@ use serde::Deserialize;
 use crate::digest::Algorithm;
 use crate::error::Error;
 
+/// Limits on what a zip may expand to (cairn.toml's `[zip]` section, parsed by
+/// [`ZipSection::limits`]; enforced by fs/zip.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZipLimits {
+    pub max_entry_size: u64,
+    pub max_total_size: u64,
+    pub max_ratio: u64,
+    pub max_entries: u64,
+}
+
+impl Default for ZipLimits {
+    fn default() -> ZipLimits {
+        ZipLimits {
+            max_entry_size: 1 << 40,
+            max_total_size: 8 << 40,
+            max_ratio: 1000,
+            max_entries: 10_000_000,
+        }
+    }
+}
+
 /// The configuration file's name, at the archive root.
 pub const CONFIG_FILE: &str = "cairn.toml";
 
@@ -124,8 +145,8 @@ impl Default for ZipSection {
 
 impl ZipSection {
     /// The limits, parsed.
-    pub fn limits(&self) -> Result<crate::fs::zip::ZipLimits, String> {
-        Ok(crate::fs::zip::ZipLimits {
+    pub fn limits(&self) -> Result<ZipLimits, String> {
+        Ok(ZipLimits {
             max_entry_size: crate::units::parse_size(&self.max_entry_size)
                 .map_err(|e| format!("zip.max_entry_size: {e}"))?,
             max_total_size: crate::units::parse_size(&self.max_total_size)

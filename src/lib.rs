@@ -1,10 +1,15 @@
 //! Cairn: digital-archive ingestion and preservation with BagIt (RFC 8493) bags, BLAKE3
 //! and SHA-2 fixity.
 //!
-//! Layers, each using only those below it:
-//! - [`ops`]: the use cases (create, validate); take options, return reports, never print.
-//! - [`fs`]: the only code that touches the filesystem.
-//! - [`bagit`], [`digest`]: pure parsing, rendering, rules and hashing.
+//! Layers, each using only those below it (docs/architecture.md):
+//! - [`ops`]: the use cases (ingest, import and export, bag create and validate, fixity,
+//!   audit, show); take options, return reports, never print. Every change to the
+//!   archive goes through one commit protocol, [`ops::commit`].
+//! - [`fs`]: the code that touches the filesystem: the archive's layout and locks,
+//!   durable writes, the bag writer, the register and the event log, bags read from
+//!   folders and zip files.
+//! - [`bagit`], [`metadata`], [`digest`], [`format`]: pure parsing, rendering, rules and
+//!   hashing; [`config`] parses cairn.toml.
 //!
 //! The command-line interface lives in the binary (`src/cli/`), so the library never
 //! depends on clap.
@@ -19,10 +24,12 @@ pub mod fs;
 pub mod metadata;
 pub mod ops;
 pub mod progress;
-pub mod register;
 pub mod units;
 
 pub use error::{Error, ErrorClass};
+/// The register (manifests/ID.json) lives under fs/, which does its I/O; this path is
+/// kept so that `cairn::register::RegisterEntry` still names it.
+pub use fs::register;
 
 /// The software agent string written into bag-info.txt and, later, event logs.
 pub fn agent() -> String {

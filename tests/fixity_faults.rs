@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output, Stdio};
 use std::time::Instant;
 
-use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 use sha2::{Digest, Sha512};
 
@@ -30,13 +29,8 @@ use sha2::{Digest, Sha512};
 const ITEMS: usize = 240;
 const GROUP: usize = 12;
 
-fn cairn() -> StdCommand {
-    let mut cmd = StdCommand::cargo_bin("cairn").expect("cairn binary");
-    cmd.env_remove("CAIRN_FAILPOINT")
-        .env_remove("CAIRN_ROOT")
-        .env_remove("RUST_LOG");
-    cmd
-}
+mod common;
+use common::cairn;
 
 fn run(cmd: &mut StdCommand) -> Output {
     cmd.stdin(Stdio::null()).output().expect("cairn runs")

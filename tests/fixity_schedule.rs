@@ -8,14 +8,12 @@ use std::path::Path;
 use std::process::{Command as StdCommand, Output, Stdio};
 use std::time::Instant;
 
-use assert_cmd::cargo::CommandCargoExt;
 use chrono::{DateTime, Duration, Utc};
 
+mod common;
+
 fn cairn() -> StdCommand {
-    let mut cmd = StdCommand::cargo_bin("cairn").expect("cairn binary");
-    cmd.env_remove("CAIRN_FAILPOINT")
-        .env_remove("CAIRN_ROOT")
-        .env_remove("RUST_LOG");
+    let mut cmd = common::cairn();
     cmd.stdin(Stdio::null());
     cmd
 }

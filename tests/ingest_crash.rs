@@ -5,26 +5,17 @@
 //! chain is intact. The next run cleans up and finishes; in the end each intake item
 //! is archived exactly once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command as StdCommand, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
-
 mod common;
+use common::{cairn, file_bytes as snapshot};
 
 const ITEMS: usize = 6;
 const FILES_PER_ITEM: usize = 60;
-
-fn cairn() -> StdCommand {
-    let mut cmd = StdCommand::cargo_bin("cairn").expect("cairn binary");
-    cmd.env_remove("CAIRN_FAILPOINT")
-        .env_remove("CAIRN_ROOT")
-        .env_remove("RUST_LOG");
-    cmd
-}
 
 fn run(cmd: &mut StdCommand) -> Output {
     cmd.stdin(Stdio::null()).output().expect("cairn runs")
@@ -60,24 +51,6 @@ fn make_archive(root: &Path) {
     fs::write(intake.join("ទួលស្លែង-note.txt"), "Sample: Tuol Sleng note\n").expect("write");
     csv.push_str("ទួលស្លែង-note.txt,Sample: note on Tuol Sleng,1979-01,Text,km\n");
     fs::write(intake.join("metadata.csv"), csv).expect("write csv");
-}
-
-/// Every file under `root`, by relative path, with its bytes.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for e in walkdir::WalkDir::new(root).min_depth(1) {
-        let e = e.expect("walk");
-        if e.file_type().is_file() {
-            out.insert(
-                e.path()
-                    .strip_prefix(root)
-                    .expect("under root")
-                    .to_path_buf(),
-                fs::read(e.path()).expect("read"),
-            );
-        }
-    }
-    out
 }
 
 /// Checks the invariants that must hold whenever no cairn process is running.

@@ -2,14 +2,15 @@
 //!
 //! Pure except through a [`source::BagSource`], which decides where bytes come from.
 
-pub mod check;
+pub mod builder;
+pub mod finding;
 pub mod manifest;
 pub mod path;
 pub mod source;
 pub mod tags;
 pub mod validate;
 
-pub use check::{Finding, Kind};
+pub use finding::{Finding, Kind};
 pub use path::BagPath;
 pub use tags::{BagInfo, Version};
 pub use validate::{validate, Mode, ValidateOptions, ValidateReport};

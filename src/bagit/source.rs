@@ -1,11 +1,12 @@
-//! Where a bag's bytes come from: a folder today, a zip file later.
+//! Where a bag's bytes come from: a folder (fs/dir.rs) or a zip file read in place
+//! (fs/zip.rs); [`crate::fs::open_source`] picks one.
 //!
 //! The validator only ever opens paths that the source itself listed, never a path
 //! taken from a manifest, so a hostile manifest cannot make it read outside the bag.
 
 use std::io::{self, Write};
 
-use super::check::Finding;
+use super::finding::Finding;
 use crate::digest::{Algorithm, Digests};
 use crate::error::Error;
 

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
-use super::check::{Finding, Findings, Kind, SourceProblem};
+use super::finding::{Finding, Findings, Kind, SourceProblem};
 use super::manifest::{parse_manifest, LineIssue, ManifestKind};
 use super::path::BagPath;
 use super::source::{BagSource, EntryType, SourceEntry};

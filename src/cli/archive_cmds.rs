@@ -1,4 +1,4 @@
-//! The archive commands: init, ingest, show, list.
+//! The archive commands: init, ingest, show, list, export, import, config.
 
 use std::path::{Path, PathBuf};
 

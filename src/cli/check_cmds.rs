@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use cairn::clock::{Clock, FixedClock, SystemClock};
 use cairn::digest::Algorithm;
 use cairn::ops::audit::{audit, verify, AuditOptions, AuditReport};
-use cairn::ops::check::{BagCheck, FixityFinding};
+use cairn::ops::bag_check::{BagCheck, FixityFinding};
 use cairn::ops::fixity::{
     fixity, parse_duration, parse_size, AlgorithmChoice, BagOutcome, FixityOptions, FixityReport,
     Selection, Stop,
@@ -381,11 +381,13 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
             return code;
         }
     }
-    let report: BagCheck =
-        match with_progress("verify", || verify(&args.bag, args.against.as_deref())) {
-            Ok(r) => r,
-            Err(e) => return error_exit("verify", &e),
-        };
+    let root = super::ambient_root();
+    let report: BagCheck = match with_progress("verify", || {
+        verify(&args.bag, args.against.as_deref(), &root)
+    }) {
+        Ok(r) => r,
+        Err(e) => return error_exit("verify", &e),
+    };
     if args.json {
         print_json(&report);
     } else {

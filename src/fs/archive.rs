@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, CONFIG_FILE};
 use crate::error::Error;
 use crate::fs::durable::{sync_dir, write_new};
+use crate::fs::events::LogLock;
 
 /// The folder inside archive/ where bags are built before they are published.
 pub const STAGING_DIR: &str = ".staging";
@@ -112,6 +113,47 @@ impl Archive {
         self.bags.join(STAGING_DIR)
     }
 
+    /// Creates the empty staging folder archive/.staging/ID (and archive/.staging when
+    /// it is missing, made durable in archive/). The folder is new: an existing one is
+    /// an error, never reused.
+    pub fn create_staging(&self, id: &str) -> Result<PathBuf, Error> {
+        let staging_root = self.staging();
+        if !staging_root.exists() {
+            fs::create_dir(&staging_root).map_err(|e| Error::io("create", &staging_root, e))?;
+            sync_dir(&self.bags)?;
+        }
+        let staged = staging_root.join(id);
+        fs::create_dir(&staged).map_err(|e| Error::io("create staging folder", &staged, e))?;
+        Ok(staged)
+    }
+
+    /// Deletes a staged folder that will not be published, as well as it can: whatever
+    /// is left is removed by the next run's recovery.
+    pub fn discard_staged(&self, staged: &Path) {
+        let _ = fs::remove_dir_all(staged);
+    }
+
+    /// Deletes everything in archive/.staging (left by an interrupted run; only called
+    /// with the archive lock held) and returns what it deleted.
+    pub fn clear_staging(&self) -> Result<Vec<PathBuf>, Error> {
+        let staging = self.staging();
+        let mut removed = Vec::new();
+        if staging.exists() {
+            for entry in
+                fs::read_dir(&staging).map_err(|e| Error::io("read folder", &staging, e))?
+            {
+                let entry = entry.map_err(|e| Error::io("read folder", &staging, e))?;
+                let p = entry.path();
+                fs::remove_dir_all(&p)
+                    .or_else(|_| fs::remove_file(&p))
+                    .map_err(|e| Error::io("remove stale staging", &p, e))?;
+                removed.push(p);
+            }
+            sync_dir(&staging)?;
+        }
+        Ok(removed)
+    }
+
     pub fn bag_path(&self, id: &str) -> PathBuf {
         self.bags.join(id)
     }
@@ -191,15 +233,7 @@ impl Archive {
     /// exclusively while they commit, so a reader that holds it (audit) never sees an
     /// item half-committed: a bag without its register entry, an entry without events.
     pub fn wait_shared(&self) -> Result<Option<File>, Error> {
-        let path = self.manifests.join(LOCK_FILE);
-        match File::open(&path) {
-            Ok(f) => {
-                f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
-                Ok(Some(f))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("open lock file", &path, e)),
-        }
+        self.wait_shared_on(LOCK_FILE)
     }
 
     /// Whether an ingest or import is committing right now (holds the archive lock).
@@ -209,15 +243,7 @@ impl Archive {
 
     /// The event log's bytes, read under the shared log lock (no append half-read).
     pub fn read_events_bytes(&self) -> Result<Vec<u8>, Error> {
-        let path = self.manifests.join(LOG_LOCK_FILE);
-        let _guard = match File::open(&path) {
-            Ok(f) => {
-                f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
-                Some(f)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io("open lock file", &path, e)),
-        };
+        let _guard = self.shared_log_lock()?;
         match std::fs::read(self.events_path()) {
             Ok(b) => Ok(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -253,22 +279,33 @@ impl Archive {
             .open(&path)
             .map_err(|e| Error::io("open lock file", &path, e))?;
         guard.lock().map_err(|e| Error::io("lock", &path, e))?;
-        crate::fs::events::append(&self.events_path(), &LogLock(()), now, events)
+        crate::fs::events::append(&self.events_path(), &LogLock::held(), now, events)
     }
 
     /// Reads and checks the whole event log, under a shared log lock when one exists
     /// (so no append is half-read). Writes nothing.
     pub fn read_events(&self) -> Result<crate::fs::events::ChainReport, Error> {
-        let path = self.manifests.join(LOG_LOCK_FILE);
-        let _guard = match File::open(&path) {
+        let _guard = self.shared_log_lock()?;
+        crate::fs::events::read_log(&self.events_path())
+    }
+
+    /// A shared hold on the log lock when its file exists (no append is then under
+    /// way); `None` when no Cairn has ever appended here.
+    fn shared_log_lock(&self) -> Result<Option<File>, Error> {
+        self.wait_shared_on(LOG_LOCK_FILE)
+    }
+
+    /// Waits for a shared hold on the lock file `name` in manifests/, if it exists.
+    fn wait_shared_on(&self, name: &str) -> Result<Option<File>, Error> {
+        let path = self.manifests.join(name);
+        match File::open(&path) {
             Ok(f) => {
                 f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
-                Some(f)
+                Ok(Some(f))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io("open lock file", &path, e)),
-        };
-        crate::fs::events::read_log(&self.events_path())
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("open lock file", &path, e)),
+        }
     }
 
     /// The `object` of line `line` (1-based) of the event log, when that line is still
@@ -324,10 +361,6 @@ impl Archive {
 pub struct ArchiveLock {
     _file: File,
 }
-
-/// Proof that the log lock is held; only [`Archive::append_events`] makes one.
-#[derive(Debug)]
-pub struct LogLock(());
 
 /// Turns a dc.identifier into a folder name, or explains why it cannot be one.
 ///

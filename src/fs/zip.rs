@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use unicode_normalization::UnicodeNormalization;
 use zip::{CompressionMethod, ZipArchive};
 
-use crate::bagit::check::{Finding, Kind, SourceProblem};
+use crate::bagit::finding::{Finding, Kind, SourceProblem};
 use crate::bagit::path::BagPath;
 use crate::bagit::source::{BagSource, EntryType, SourceEntry};
 use crate::digest::{copy_and_hash, Algorithm, Digests};
@@ -31,25 +31,9 @@ const UTF8_FLAG: u16 = 0x0800;
 /// Ratios are only judged for entries at least this large: small text compresses well.
 const RATIO_FLOOR: u64 = 1 << 20;
 
-/// Limits on what a zip may expand to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ZipLimits {
-    pub max_entry_size: u64,
-    pub max_total_size: u64,
-    pub max_ratio: u64,
-    pub max_entries: u64,
-}
-
-impl Default for ZipLimits {
-    fn default() -> ZipLimits {
-        ZipLimits {
-            max_entry_size: 1 << 40,
-            max_total_size: 8 << 40,
-            max_ratio: 1000,
-            max_entries: 10_000_000,
-        }
-    }
-}
+/// The limits live in the configuration ([`crate::config::ZipLimits`]); named here too,
+/// where they are enforced.
+pub use crate::config::ZipLimits;
 
 struct Entry {
     index: usize,

@@ -17,15 +17,15 @@
 pub mod dublin_core;
 mod json;
 pub mod oai_dc;
+pub mod rules;
 pub mod sheet;
 pub mod sidecar;
-pub mod validate;
 
 pub use dublin_core::{DublinCore, Element, Namespace, Term, UnknownTerm};
 pub use json::MemberProblem;
 pub use oai_dc::{
     parse_oai_dc, render_oai_dc, OaiDcError, OaiDcProblem, OaiDcProblemKind, OAI_DC_NAMESPACE,
 };
+pub use rules::{validate_record, RecordProblem};
 pub use sheet::{parse_sheet, same_item_name, Sheet, SheetError, SheetErrors, SheetRow};
 pub use sidecar::{parse_sidecar, SidecarError, SidecarErrors, SIDECAR_NAME};
-pub use validate::{validate_record, RecordProblem};

@@ -15,9 +15,9 @@ use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::{line_digest, BrokenLink};
-use crate::ops::check::{check_bag, BagCheck};
+use crate::fs::register::RegisterEntry;
+use crate::ops::bag_check::{check_bag, BagCheck};
 use crate::ops::fixity::last_checks;
-use crate::register::RegisterEntry;
 
 /// How far an event's time may lie after now, or before an earlier event, before audit
 /// flags it: appends from concurrent commands and clocks of machines sharing the
@@ -406,16 +406,21 @@ pub fn audit(
 }
 
 /// Checks a bag anywhere: full validation of every manifest and, with a register
-/// entry, agreement with it.
-pub fn verify(bag: &Path, against: Option<&Path>) -> Result<BagCheck, Error> {
+/// entry, agreement with it. A zip is read with the limits of the archive at
+/// `zip_limits_root` when there is one there ([`crate::ops::bag_validate::zip_limits_at`]).
+pub fn verify(
+    bag: &Path,
+    against: Option<&Path>,
+    zip_limits_root: &Path,
+) -> Result<BagCheck, Error> {
     let entry = against.map(RegisterEntry::read).transpose()?;
-    let limits = crate::ops::validate::ambient_zip_limits()?;
-    let source = match crate::ops::validate::open_source(bag, limits) {
+    let limits = crate::ops::bag_validate::zip_limits_at(zip_limits_root)?;
+    let source = match crate::fs::open_source(bag, limits) {
         Ok(s) => s,
         Err(Error::Corrupt { path, detail }) => {
             return Ok(BagCheck {
-                findings: vec![crate::ops::check::FixityFinding::new(
-                    crate::ops::check::FixityKind::Structure,
+                findings: vec![crate::ops::bag_check::FixityFinding::new(
+                    crate::ops::bag_check::FixityKind::Structure,
                     path.display().to_string(),
                     format!("zip-corrupt: {detail}"),
                 )],
@@ -442,7 +447,7 @@ pub fn verify(bag: &Path, against: Option<&Path>) -> Result<BagCheck, Error> {
 fn different_item(
     source: &dyn crate::bagit::source::BagSource,
     entry: &RegisterEntry,
-) -> Option<crate::ops::check::FixityFinding> {
+) -> Option<crate::ops::bag_check::FixityFinding> {
     let info = source.read("bag-info.txt").ok()?;
     let info = String::from_utf8_lossy(&info);
     let field = |name: &str| {
@@ -460,8 +465,8 @@ fn different_item(
     if !other_id && !other_oxum {
         return None;
     }
-    Some(crate::ops::check::FixityFinding::new(
-        crate::ops::check::FixityKind::DifferentItem,
+    Some(crate::ops::bag_check::FixityFinding::new(
+        crate::ops::bag_check::FixityKind::DifferentItem,
         "",
         format!(
             "the register entry {}.json describes a different item (identifier {}, Payload-Oxum {}); this bag has identifier {}, Payload-Oxum {}. The details below follow from that",

@@ -9,26 +9,29 @@
 //! In place: files are hashed where they are, then moved under data/ by renames,
 //! guarded by a journal so that a crash at any point can be rolled back exactly by
 //! running the same command again. See docs/in-place-bagging.md.
+//!
+//! The copying, hashing and tag-file writing is the bag writer (fs/bag_writer.rs),
+//! which ingest uses too; the tag files' bytes come from bagit/builder.rs.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::bagit::manifest::{render_manifest, ManifestKind};
+use crate::bagit::manifest::ManifestKind;
 use crate::bagit::path::BagPath;
-use crate::bagit::tags::{check_label, render_declaration, BagInfo};
+use crate::bagit::tags::check_label;
 use crate::bagit::{validate, Mode, ValidateOptions};
-use crate::digest::{copy_and_hash, hash_reader, Algorithm, Digest, Digests, BUF_SIZE};
+use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
 use crate::error::Error;
-use crate::format::{sniff_mime, HEAD_LEN};
-use crate::fs::dir::DirSource;
-use crate::fs::durable::{
-    parent_dir, rename_no_replace, sync_dir, sync_tree, write_atomic, write_new_unsynced,
+use crate::fs::bag_writer::{
+    build_bag, payload_path, write_tag_files, BuildOptions, BuiltBag, BuiltFile,
 };
+use crate::fs::dir::DirSource;
+use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir, sync_tree, write_atomic};
 use crate::fs::failpoint;
 use crate::fs::walk::{refusal_error, walk_source, SourceFile, Walk};
 
@@ -179,13 +182,6 @@ pub fn create_bag(
     }
 }
 
-fn payload_path(rel: &str) -> Result<BagPath, Error> {
-    BagPath::parse(&format!("data/{rel}")).map_err(|p| Error::Refused {
-        path: PathBuf::from(rel),
-        reason: p.to_string(),
-    })
-}
-
 fn create_copy(src: &Path, dest: &Path, opts: &CreateOptions) -> Result<CreateReport, Error> {
     let algs = opts.check()?;
     if fs::symlink_metadata(dest).is_ok() {
@@ -277,244 +273,6 @@ fn empty_dirs(walk: &Walk) -> Vec<String> {
         })
         .cloned()
         .collect()
-}
-
-/// One payload file as written into a bag.
-#[derive(Debug, Clone)]
-pub struct BuiltFile {
-    pub digests: Digests,
-    /// MIME type identified from the first bytes, when asked for.
-    pub mime: Option<String>,
-}
-
-/// What to put in a bag besides the payload.
-#[derive(Debug, Clone)]
-pub struct BuildOptions {
-    pub algorithms: Vec<Algorithm>,
-    /// bag-info.txt fields after Bagging-Date, Payload-Oxum and Bag-Software-Agent.
-    pub info: Vec<(String, String)>,
-    pub bagging_date: chrono::NaiveDate,
-    /// Extra tag files (such as `metadata/dc.xml`), covered by the tag manifests.
-    pub extra_tags: Vec<(String, Vec<u8>)>,
-    /// Identify each payload file's format from its first bytes.
-    pub sniff: bool,
-}
-
-/// A bag written into a staging folder.
-#[derive(Debug, Clone)]
-pub struct BuiltBag {
-    pub payload: BTreeMap<BagPath, BuiltFile>,
-    /// Digests of every tag file the tag manifests list, and of the tag manifests.
-    pub tag_files: BTreeMap<String, Digests>,
-    pub files: u64,
-    pub bytes: u64,
-    pub payload_oxum: String,
-}
-
-/// Writes a complete bag into the empty folder `root`: copies `files` under data/
-/// (hashing and, optionally, identifying formats in the same pass, files in parallel),
-/// recreates `dirs`, writes the tag files with bagit.txt last, and makes the whole tree
-/// durable with one [`sync_tree`].
-/// Neither validates nor publishes: that is the caller's order of business.
-pub fn build_bag(
-    root: &Path,
-    files: &[SourceFile],
-    dirs: &[String],
-    opts: &BuildOptions,
-) -> Result<BuiltBag, Error> {
-    let data = root.join("data");
-    fs::create_dir(&data).map_err(|e| Error::io("create", &data, e))?;
-    for d in dirs {
-        let disk = payload_path(d)?.to_fs_path(root);
-        fs::create_dir(&disk).map_err(|e| Error::io("create", &disk, e))?;
-    }
-    let _pass = crate::progress::phase(
-        "copy",
-        files.len() as u64,
-        files.iter().map(|f| f.size).sum(),
-    );
-    let payload = copy_files(files, root, &opts.algorithms, opts.sniff)?;
-    for (name, _) in &opts.extra_tags {
-        let p = BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?;
-        let mut parent = p.to_fs_path(root);
-        parent.pop();
-        if parent != root && !parent.exists() {
-            fs::create_dir_all(&parent).map_err(|e| Error::io("create", &parent, e))?;
-        }
-    }
-    let built = write_tag_files(root, payload, opts)?;
-    // Nothing points at `root` yet: one flush of the whole tree makes it durable.
-    sync_tree(root)?;
-    Ok(built)
-}
-
-/// Copies every file into `root/data/`, hashing on the way, files in parallel.
-fn copy_files(
-    files: &[SourceFile],
-    root: &Path,
-    algs: &[Algorithm],
-    sniff: bool,
-) -> Result<BTreeMap<BagPath, BuiltFile>, Error> {
-    let results: Vec<Result<(BagPath, BuiltFile), Error>> = files
-        .par_iter()
-        .map_init(
-            || vec![0u8; BUF_SIZE],
-            |buf, f| {
-                let bag_path = payload_path(&f.rel)?;
-                let to = bag_path.to_fs_path(root);
-                let input =
-                    crate::fs::open_read(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
-                let output = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&to)
-                    .map_err(|e| Error::io("create", &to, e))?;
-                let mut head = HeadCapture::new(if sniff { HEAD_LEN } else { 0 });
-                let mut tee = Tee {
-                    out: &output,
-                    head: &mut head,
-                    write_failed: false,
-                };
-                let copied = copy_and_hash(&input, &mut tee, algs, buf);
-                let digests = match copied {
-                    Ok(d) => d,
-                    // A write failure (no space, file too large) is the archive's.
-                    Err(e) if tee.write_failed => return Err(Error::io("write", &to, e)),
-                    Err(e) => return Err(Error::io("read", &f.disk, e)),
-                };
-                f.check_unchanged(&input, digests.len)?;
-                failpoint::hit("create-copy-file");
-                crate::progress::file_done();
-                let mime = sniff.then(|| sniff_mime(&head.bytes, digests.len));
-                Ok((bag_path, BuiltFile { digests, mime }))
-            },
-        )
-        .collect();
-    results.into_iter().collect()
-}
-
-/// Keeps the first `limit` bytes written through it.
-struct HeadCapture {
-    bytes: Vec<u8>,
-    limit: usize,
-}
-
-impl HeadCapture {
-    fn new(limit: usize) -> HeadCapture {
-        HeadCapture {
-            bytes: Vec::with_capacity(limit),
-            limit,
-        }
-    }
-}
-
-/// Writes to a file and keeps the head of the stream.
-/// Remembers whether writing failed, so that a full disk is blamed on the archive and
-/// not on the file being read.
-struct Tee<'a> {
-    out: &'a File,
-    head: &'a mut HeadCapture,
-    write_failed: bool,
-}
-
-impl io::Write for Tee<'_> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = self
-            .out
-            .write(data)
-            .inspect_err(|_| self.write_failed = true)?;
-        let room = self.head.limit - self.head.bytes.len();
-        self.head.bytes.extend_from_slice(&data[..n.min(room)]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush().inspect_err(|_| self.write_failed = true)
-    }
-}
-
-/// Writes bag-info, manifests, extra tag files, tag manifests and, last, bagit.txt.
-fn write_tag_files(
-    root: &Path,
-    payload: BTreeMap<BagPath, BuiltFile>,
-    opts: &BuildOptions,
-) -> Result<BuiltBag, Error> {
-    let algs = &opts.algorithms;
-    let files = payload.len() as u64;
-    let bytes: u64 = payload.values().map(|f| f.digests.len).sum();
-    let oxum = format!("{bytes}.{files}");
-    let mut info = BagInfo::default();
-    info.push(
-        "Bagging-Date",
-        opts.bagging_date.format("%Y-%m-%d").to_string(),
-    );
-    info.push("Payload-Oxum", oxum.clone());
-    info.push("Bag-Software-Agent", crate::agent());
-    for (l, v) in &opts.info {
-        info.push(l.clone(), v.clone());
-    }
-    let mut tag_files: Vec<(String, Vec<u8>)> = vec![
-        ("bagit.txt".into(), render_declaration().into_bytes()),
-        ("bag-info.txt".into(), info.render().into_bytes()),
-    ];
-    for alg in algs {
-        let mut entries: Vec<(&BagPath, &Digest)> = Vec::with_capacity(payload.len());
-        for (p, f) in &payload {
-            entries.push((p, digest_of(&f.digests, *alg)?));
-        }
-        tag_files.push((
-            ManifestKind::Payload.file_name(*alg),
-            render_manifest(entries).into_bytes(),
-        ));
-    }
-    tag_files.extend(opts.extra_tags.iter().cloned());
-    // Tag manifests cover every other tag file.
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut tag_digests: Vec<(BagPath, Digests)> = Vec::new();
-    for (name, bytes) in &tag_files {
-        let d = hash_reader(&bytes[..], algs, &mut buf).map_err(|e| Error::io("hash", name, e))?;
-        tag_digests.push((
-            BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?,
-            d,
-        ));
-    }
-    let mut tag_manifests = Vec::new();
-    for alg in algs {
-        let mut entries: Vec<(&BagPath, &Digest)> = Vec::with_capacity(tag_digests.len());
-        for (p, d) in &tag_digests {
-            entries.push((p, digest_of(d, *alg)?));
-        }
-        let name = ManifestKind::Tag.file_name(*alg);
-        let bytes = render_manifest(entries).into_bytes();
-        let d = hash_reader(&bytes[..], algs, &mut buf).map_err(|e| Error::io("hash", &name, e))?;
-        tag_manifests.push((name.clone(), d));
-        tag_files.push((name, bytes));
-    }
-    // bagit.txt last: until it exists, the folder does not claim to be a bag.
-    tag_files.rotate_left(1);
-    for (name, bytes) in &tag_files {
-        let path =
-            BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?;
-        write_new_unsynced(&path.to_fs_path(root), bytes)?;
-        failpoint::hit("create-tag-file");
-    }
-    let mut tag_map: BTreeMap<String, Digests> = tag_digests
-        .into_iter()
-        .map(|(p, d)| (p.as_str().to_string(), d))
-        .collect();
-    tag_map.extend(tag_manifests);
-    Ok(BuiltBag {
-        payload,
-        tag_files: tag_map,
-        files,
-        bytes,
-        payload_oxum: oxum,
-    })
-}
-
-fn digest_of(d: &Digests, alg: Algorithm) -> Result<&Digest, Error> {
-    d.get(alg)
-        .ok_or_else(|| Error::Internal(format!("{alg} digest was not computed")))
 }
 
 /// A cheap read-back of what was just written: structure, tag-file digests and

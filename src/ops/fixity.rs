@@ -23,9 +23,9 @@ use crate::fs::archive::Archive;
 use crate::fs::dir::DirSource;
 use crate::fs::events::{Event, NewEvent};
 use crate::fs::rate::RateLimiter;
-use crate::ops::check::{check_bag, BagCheck, FixityFinding, FixityKind, STRENGTH};
+use crate::fs::register::RegisterEntry;
+use crate::ops::bag_check::{check_bag, BagCheck, FixityFinding, FixityKind, STRENGTH};
 use crate::progress;
-use crate::register::RegisterEntry;
 pub use crate::units::{parse_duration, parse_size};
 
 /// Which bags to check.

@@ -1,36 +1,37 @@
 //! `ingest`: every item waiting in intake/ becomes a verified bag in archive/, with a
 //! register entry and events, or is refused with its reasons, leaving the others be.
 //!
-//! Order for one item (docs/ingest.md): plan (walk, metadata, identifier) → copy into
-//! archive/.staging/ID while hashing → tag files (metadata/dc.xml, dc.json; bagit.txt
-//! last) → fsync → full validation of the staged bag → no-replace rename to archive/ID
-//! → register entry (written once) → events → only then, with --remove-source, delete
-//! the intake item. Each step is safe to interrupt: the next run (under the same lock)
-//! discards staging, records a published bag that has no register entry, and appends
-//! the events of a registered item that has none.
+//! Order for one item (docs/ingest.md): plan (walk, metadata, identifier, duplicate
+//! check) here, then the commit protocol ([`crate::ops::commit`]) with an
+//! [`IngestChange`]: copy into archive/.staging/ID while hashing → tag files
+//! (metadata/dc.xml, dc.json; bagit.txt last) → fsync → full validation of the staged
+//! bag → no-replace rename to archive/ID → register entry (written once) → events; only
+//! then, with --remove-source, delete the intake item. Each step is safe to interrupt:
+//! the protocol's recovery runs first in every run.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::bagit::source::BagSource;
-use crate::bagit::{validate, Mode, ValidateOptions, ValidateReport};
+use crate::bagit::{validate, ValidateOptions, ValidateReport};
 use crate::clock::Clock;
 use crate::digest::{hash_reader, Algorithm, Digest, BUF_SIZE};
 use crate::error::Error;
-use crate::format::{sniff_mime, HEAD_LEN};
 use crate::fs::archive::{identifier_to_folder, Archive, ArchiveLock};
+use crate::fs::bag_writer::{build_bag, BuildOptions, BuiltBag};
 use crate::fs::dir::DirSource;
-use crate::fs::durable::{rename_no_replace, sync_dir};
+use crate::fs::durable::sync_dir;
 use crate::fs::events::NewEvent;
 use crate::fs::failpoint;
+use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
 use crate::fs::walk::{measure, walk_source, SourceFile, Walk};
 use crate::metadata::{self, DublinCore, Sheet, SIDECAR_NAME};
-use crate::ops::create::{build_bag, BuildOptions, BuiltBag};
+use crate::ops::commit::{
+    addition_events, commit_new_bag, recover, relative_bag_path, ArchiveState, Change,
+};
 use crate::progress;
-use crate::register::{DigestMap, FileRecord, RegisterEntry};
 
 /// The batch metadata sheet's name in intake/.
 pub const SHEET_NAME: &str = "metadata.csv";
@@ -350,46 +351,6 @@ pub fn ingest(
     Ok(report)
 }
 
-/// What the archive holds, for identifiers and duplicates.
-pub(crate) struct ArchiveState {
-    pub(crate) entries: BTreeMap<String, RegisterEntry>,
-    /// Every identifier ever used: bags, register entries, and objects in the log.
-    pub(crate) used: BTreeSet<String>,
-}
-
-impl ArchiveState {
-    pub(crate) fn load(archive: &Archive) -> Result<ArchiveState, Error> {
-        let mut used: BTreeSet<String> = archive.bag_ids()?.into_iter().collect();
-        let mut entries = BTreeMap::new();
-        for id in archive.register_ids()? {
-            let entry = RegisterEntry::read(&archive.register_path(&id))?;
-            used.insert(id.clone());
-            entries.insert(id, entry);
-        }
-        let log = archive.read_events()?;
-        for e in &log.events {
-            if !e.object.is_empty() {
-                used.insert(e.object.clone());
-            }
-        }
-        Ok(ArchiveState { entries, used })
-    }
-
-    /// The next generated identifier: the prefix and one more than the highest number
-    /// ever used with it.
-    pub(crate) fn next_generated(&self, prefix: &str) -> String {
-        let max = self
-            .used
-            .iter()
-            .filter_map(|id| id.strip_prefix(prefix))
-            .filter(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
-            .filter_map(|rest| rest.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0);
-        format!("{prefix}{:06}", max + 1)
-    }
-}
-
 struct ItemContext<'a> {
     archive: &'a Archive,
     /// Held for real runs; `None` for a dry run, which never commits.
@@ -681,6 +642,124 @@ fn same_payload(entry: &RegisterEntry, walk: &Walk) -> Result<bool, Error> {
     Ok(true)
 }
 
+/// Step 5 of [`ingest_item`]: the commit protocol's build, register and log steps for
+/// one intake item.
+struct IngestChange<'a> {
+    ctx: &'a ItemContext<'a>,
+    id: &'a str,
+    name: &'a str,
+    record: &'a DublinCore,
+    sidecar: Option<Vec<u8>>,
+    walk: &'a Walk,
+    /// Files `ingest.exclude` left out, named in the ingestion event.
+    excluded: &'a [String],
+    built: Option<BuiltBag>,
+}
+
+impl Change for IngestChange<'_> {
+    fn kind(&self) -> &'static str {
+        "ingest"
+    }
+
+    /// Copies the item under data/ while hashing, then writes the tag files.
+    fn build(&mut self, staged: &Path) -> Result<(), Error> {
+        let build = BuildOptions {
+            algorithms: self.ctx.algorithms.to_vec(),
+            info: self.bag_info(),
+            bagging_date: self.ctx.clock.now().date_naive(),
+            extra_tags: self.metadata_tags(),
+            sniff: true,
+        };
+        self.built = Some(build_bag(
+            staged,
+            &self.walk.files,
+            &self.walk.dirs,
+            &build,
+        )?);
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        archive: &Archive,
+        id: &str,
+        _check: &ValidateReport,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<RegisterEntry, Error> {
+        let built = self
+            .built
+            .as_ref()
+            .ok_or_else(|| Error::Internal("the bag was not built".into()))?;
+        Ok(register_entry(
+            archive,
+            id,
+            self.name,
+            self.record,
+            built,
+            now,
+        ))
+    }
+
+    fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error> {
+        let extra = if self.excluded.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!({ "excluded": self.excluded })
+        };
+        Ok(addition_events(entry, "", None, extra))
+    }
+}
+
+impl IngestChange<'_> {
+    /// bag-info.txt's fields after the ones every bag gets.
+    fn bag_info(&self) -> Vec<(String, String)> {
+        let config = &self.ctx.archive.config.ingest;
+        let record = self.record;
+        let mut info: Vec<(String, String)> = Vec::new();
+        if !config.source_organization.is_empty() {
+            info.push((
+                "Source-Organization".into(),
+                config.source_organization.clone(),
+            ));
+        }
+        let external_id = record
+            .identifiers()
+            .first()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| self.id.to_string());
+        info.push(("External-Identifier".into(), external_id));
+        if let Some(d) = record
+            .first(metadata::Element::Description.term())
+            .or(record.title())
+        {
+            info.push(("External-Description".into(), d.to_string()));
+        }
+        if !config.collection.is_empty() {
+            info.push(("Bag-Group-Identifier".into(), config.collection.clone()));
+        }
+        info.push(("Internal-Sender-Identifier".into(), self.name.to_string()));
+        info
+    }
+
+    /// The metadata/ tag files: dc.xml, dc.json, and the item's sidecar as it came.
+    fn metadata_tags(&mut self) -> Vec<(String, Vec<u8>)> {
+        let mut extra_tags = vec![
+            (
+                "metadata/dc.xml".to_string(),
+                metadata::render_oai_dc(self.record).into_bytes(),
+            ),
+            (
+                "metadata/dc.json".to_string(),
+                self.record.render_json().into_bytes(),
+            ),
+        ];
+        if let Some(bytes) = self.sidecar.take() {
+            extra_tags.push((format!("metadata/{SIDECAR_NAME}"), bytes));
+        }
+        extra_tags
+    }
+}
+
 fn commit_item(
     ctx: &ItemContext<'_>,
     id: &str,
@@ -690,105 +769,20 @@ fn commit_item(
     walk: &Walk,
     excluded: &[String],
 ) -> Result<RegisterEntry, Error> {
-    if ctx.lock.is_none() {
-        return Err(Error::Usage("a dry run reached the commit step".into()));
-    }
-    let archive = ctx.archive;
-    let config = &archive.config.ingest;
-    let staging_root = archive.staging();
-    if !staging_root.exists() {
-        fs::create_dir(&staging_root).map_err(|e| Error::io("create", &staging_root, e))?;
-        sync_dir(&archive.bags)?;
-    }
-    let staged = staging_root.join(id);
-    fs::create_dir(&staged).map_err(|e| Error::io("create staging folder", &staged, e))?;
-
-    let mut info: Vec<(String, String)> = Vec::new();
-    if !config.source_organization.is_empty() {
-        info.push((
-            "Source-Organization".into(),
-            config.source_organization.clone(),
-        ));
-    }
-    let external_id = record
-        .identifiers()
-        .first()
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| id.to_string());
-    info.push(("External-Identifier".into(), external_id));
-    if let Some(d) = record
-        .first(metadata::Element::Description.term())
-        .or(record.title())
-    {
-        info.push(("External-Description".into(), d.to_string()));
-    }
-    if !config.collection.is_empty() {
-        info.push(("Bag-Group-Identifier".into(), config.collection.clone()));
-    }
-    info.push(("Internal-Sender-Identifier".into(), name.to_string()));
-    let mut extra_tags = vec![
-        (
-            "metadata/dc.xml".to_string(),
-            metadata::render_oai_dc(record).into_bytes(),
-        ),
-        (
-            "metadata/dc.json".to_string(),
-            record.render_json().into_bytes(),
-        ),
-    ];
-    if let Some(bytes) = sidecar {
-        extra_tags.push((format!("metadata/{SIDECAR_NAME}"), bytes));
-    }
-    let build = BuildOptions {
-        algorithms: ctx.algorithms.to_vec(),
-        info,
-        bagging_date: ctx.clock.now().date_naive(),
-        extra_tags,
-        sniff: true,
+    let Some(lock) = ctx.lock else {
+        return Err(Error::Internal("a dry run reached the commit step".into()));
     };
-    let built = match build_bag(&staged, &walk.files, &walk.dirs, &build) {
-        Ok(b) => b,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&staged);
-            return Err(e);
-        }
+    let mut change = IngestChange {
+        ctx,
+        id,
+        name,
+        record,
+        sidecar,
+        walk,
+        excluded,
+        built: None,
     };
-
-    // Read everything back with the validator an auditor runs.
-    let check = validate(&DirSource::open(&staged)?, &ValidateOptions::default())?;
-    if !check.is_ok() {
-        let _ = fs::remove_dir_all(&staged);
-        return Err(Error::VerifyFailed {
-            path: staged,
-            detail: summarize(&check),
-        });
-    }
-    failpoint::hit("ingest-before-publish");
-    let bag = archive.bag_path(id);
-    rename_no_replace(&staged, &bag)?;
-    failpoint::hit("ingest-after-publish");
-
-    let entry = register_entry(archive, id, name, record, &built, ctx.clock.now());
-    entry.write_once(&archive.register_path(id))?;
-    failpoint::hit("ingest-after-register");
-    let extra = if excluded.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::json!({ "excluded": excluded })
-    };
-    log_ingest(archive, ctx.clock.now(), &entry, "", None, extra)?;
-    failpoint::hit("ingest-after-events");
-    Ok(entry)
-}
-
-pub(crate) fn summarize(check: &ValidateReport) -> String {
-    check
-        .problems
-        .iter()
-        .chain(&check.errors)
-        .map(|p| format!("{}: {}: {}", p.path, p.kind, p.detail))
-        .collect::<Vec<_>>()
-        .join("; ")
+    commit_new_bag(ctx.archive, lock, id, &mut change, ctx.clock)
 }
 
 fn register_entry(
@@ -839,79 +833,6 @@ fn register_entry(
     }
 }
 
-pub(crate) fn relative_bag_path(archive: &Archive, id: &str) -> String {
-    let bag = archive.bag_path(id);
-    bag.strip_prefix(&archive.root)
-        .unwrap_or(&bag)
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Appends the PREMIS-style events of one ingestion. `origin` replaces the default
-/// description of where the item came from (an import); `extra` adds to the ingestion
-/// event's data.
-pub(crate) fn log_ingest(
-    archive: &Archive,
-    now: chrono::DateTime<chrono::Utc>,
-    entry: &RegisterEntry,
-    note: &str,
-    origin: Option<String>,
-    extra: serde_json::Value,
-) -> Result<(), Error> {
-    let algs: BTreeSet<&str> = entry
-        .files
-        .iter()
-        .flat_map(|f| f.digests.iter().map(|(a, _)| a.name()))
-        .collect();
-    let algs: Vec<&str> = algs.into_iter().collect();
-    let id = entry.id.as_str();
-    let tag_manifests: BTreeMap<&String, &BTreeMap<String, String>> = entry
-        .tag_files
-        .iter()
-        .filter(|(n, _)| n.starts_with("tagmanifest-"))
-        .collect();
-    let mut data = serde_json::json!({
-        "intake_name": entry.intake_name,
-        "bag": entry.bag,
-        "payload_oxum": entry.payload_oxum,
-        "tag_manifests": tag_manifests,
-    });
-    if let (Some(d), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
-        d.extend(more);
-    }
-    let origin =
-        origin.unwrap_or_else(|| format!("intake item {}", crate::quoted(&entry.intake_name)));
-    let events = vec![
-        NewEvent::new(
-            "message digest calculation",
-            "success",
-            id,
-            format!(
-                "{} of {} files computed while copying{note}",
-                algs.join(", "),
-                entry.files.len()
-            ),
-        ),
-        NewEvent::new(
-            "validation",
-            "success",
-            id,
-            format!(
-                "the staged bag was read back and validated in full before it was committed{note}"
-            ),
-        ),
-        NewEvent::new(
-            "ingestion",
-            "success",
-            id,
-            format!("{origin} archived as {}{note}", entry.bag),
-        )
-        .with_data(data),
-    ];
-    archive.append_events(now, &events)?;
-    Ok(())
-}
-
 fn remove_source(path: &Path, is_dir: bool) -> Result<(), Error> {
     if is_dir {
         fs::remove_dir_all(path).map_err(|e| Error::io("remove intake item", path, e))?;
@@ -922,228 +843,4 @@ fn remove_source(path: &Path, is_dir: bool) -> Result<(), Error> {
         sync_dir(parent)?;
     }
     Ok(())
-}
-
-/// Start-up recovery after an interrupted run (the lock is held, so nothing else is
-/// running): discard staging, record published bags that have no register entry, and
-/// log registered items that have no ingestion event. Returns what it did.
-pub(crate) fn recover(
-    archive: &Archive,
-    _held: &ArchiveLock,
-    clock: &dyn Clock,
-) -> Result<Vec<String>, Error> {
-    let mut notes = Vec::new();
-    let staging = archive.staging();
-    if staging.exists() {
-        for entry in fs::read_dir(&staging).map_err(|e| Error::io("read folder", &staging, e))? {
-            let entry = entry.map_err(|e| Error::io("read folder", &staging, e))?;
-            let p = entry.path();
-            fs::remove_dir_all(&p)
-                .or_else(|_| fs::remove_file(&p))
-                .map_err(|e| Error::io("remove stale staging", &p, e))?;
-            notes.push(format!(
-                "removed the unfinished staging folder {}",
-                p.display()
-            ));
-        }
-        sync_dir(&staging)?;
-    }
-    let log = archive.read_events()?;
-    if let Some(b) = &log.broken {
-        return Err(Error::Corrupt {
-            path: archive.events_path(),
-            detail: format!(
-                "the event log's chain is broken at line {}: {}. Nothing was ingested; run `cairn audit` and investigate",
-                b.line, b.detail
-            ),
-        });
-    }
-    let logged: BTreeSet<&str> = log
-        .events
-        .iter()
-        .filter(|e| e.event_type == "ingestion")
-        .map(|e| e.object.as_str())
-        .collect();
-    let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
-    for id in archive.bag_ids()? {
-        if registered.contains(&id) {
-            continue;
-        }
-        let bag = archive.bag_path(&id);
-        let source = DirSource::open(&bag)?;
-        let check = validate(
-            &source,
-            &ValidateOptions {
-                mode: Mode::Full,
-                only_algorithms: None,
-                keep_digests: true,
-            },
-        )?;
-        if !check.is_ok() {
-            notes.push(format!(
-                "{} has no register entry and fails validation, so it was left unregistered: {}",
-                bag.display(),
-                summarize(&check)
-            ));
-            continue;
-        }
-        let entry = entry_from_bag(archive, &id, &source, &check, clock.now(), None)?;
-        entry.write_once(&archive.register_path(&id))?;
-        notes.push(format!("registered {id}, committed by an interrupted run"));
-    }
-    for id in archive.register_ids()? {
-        if logged.contains(id.as_str()) {
-            continue;
-        }
-        let entry = RegisterEntry::read(&archive.register_path(&id))?;
-        log_ingest(
-            archive,
-            clock.now(),
-            &entry,
-            " (recorded after an interrupted run)",
-            None,
-            serde_json::Value::Null,
-        )?;
-        notes.push(format!(
-            "logged the ingestion of {id}, committed by an interrupted run"
-        ));
-    }
-    Ok(notes)
-}
-
-/// Rebuilds a register entry from a published bag (its dc.json, bag-info and the
-/// digests just verified).
-pub(crate) fn entry_from_bag(
-    archive: &Archive,
-    id: &str,
-    source: &DirSource,
-    check: &ValidateReport,
-    now: chrono::DateTime<chrono::Utc>,
-    intake_name: Option<&str>,
-) -> Result<RegisterEntry, Error> {
-    let bag = archive.bag_path(id);
-    let info = check.bag_info.clone().unwrap_or_default();
-    let dublin_core = dublin_core_of(source, &info);
-    let mut files = Vec::new();
-    let mut tag_files = BTreeMap::new();
-    let mut head = vec![0u8; HEAD_LEN];
-    for (path, digests) in &check.computed {
-        let map: BTreeMap<String, String> = digests
-            .iter()
-            .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-            .collect();
-        if path.starts_with("data/") {
-            let disk = crate::bagit::BagPath::parse(path)
-                .map_err(|e| Error::Usage(e.to_string()))?
-                .to_fs_path(&bag);
-            let meta = fs::metadata(&disk).map_err(|e| Error::io("stat", &disk, e))?;
-            let n = read_head(&disk, &mut head)?;
-            files.push(FileRecord {
-                path: path.clone(),
-                size: meta.len(),
-                mime: sniff_mime(&head[..n], meta.len()),
-                digests: DigestMap::new(digests.clone()),
-            });
-        } else {
-            tag_files.insert(path.clone(), map);
-        }
-    }
-    // Tag manifests are not listed in tag manifests; hash them now.
-    let mut buf = vec![0u8; BUF_SIZE];
-    let algs: Vec<Algorithm> = check.algorithms.clone();
-    for name in fs::read_dir(&bag).map_err(|e| Error::io("read folder", &bag, e))? {
-        let name = name.map_err(|e| Error::io("read folder", &bag, e))?;
-        let Some(n) = name.file_name().to_str().map(str::to_string) else {
-            continue;
-        };
-        if n.starts_with("tagmanifest-") && n.ends_with(".txt") {
-            let bytes = source
-                .read(&n)
-                .map_err(|e| Error::io("read", name.path(), e))?;
-            let d = hash_reader(&bytes[..], &algs, &mut buf)
-                .map_err(|e| Error::io("hash", name.path(), e))?;
-            tag_files.insert(
-                n,
-                d.values
-                    .iter()
-                    .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-                    .collect(),
-            );
-        }
-    }
-    Ok(RegisterEntry {
-        id: id.to_string(),
-        archived: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        software: crate::agent(),
-        intake_name: intake_name
-            .or(info.first("Internal-Sender-Identifier"))
-            .unwrap_or(id)
-            .to_string(),
-        bag: relative_bag_path(archive, id),
-        bagit_version: check.version.clone().unwrap_or_else(|| "1.0".into()),
-        payload_oxum: info
-            .first("Payload-Oxum")
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{}.{}", check.bytes, check.files)),
-        dublin_core,
-        files,
-        tag_files,
-    })
-}
-
-fn read_head(path: &Path, buf: &mut [u8]) -> Result<usize, Error> {
-    use std::io::Read;
-    let mut f = fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("read", path, e)),
-        }
-    }
-    Ok(n)
-}
-
-/// A bag's Dublin Core record as the register keeps it (JSON of term → values): its
-/// metadata/dc.json, else its metadata/dc.xml, else what bag-info.txt says (Title or
-/// External-Description as dc.title, External-Identifier, Source-Organization as
-/// dc.publisher, Bag-Group-Identifier as dc.relation).
-pub(crate) fn dublin_core_of(
-    source: &dyn BagSource,
-    info: &crate::bagit::BagInfo,
-) -> serde_json::Value {
-    if let Some(v) = source
-        .read("metadata/dc.json")
-        .ok()
-        .and_then(|b| serde_json::from_slice::<DublinCore>(&b).ok())
-        .and_then(|dc| serde_json::to_value(dc).ok())
-    {
-        return v;
-    }
-    if let Some(v) = source
-        .read("metadata/dc.xml")
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|t| metadata::parse_oai_dc(&t).ok())
-        .and_then(|dc| serde_json::to_value(dc).ok())
-    {
-        return v;
-    }
-    let mut dc = DublinCore::new();
-    let term = |e: metadata::Element| e.term();
-    if let Some(t) = info.first("Title").or(info.first("External-Description")) {
-        dc.push(term(metadata::Element::Title), t);
-    }
-    for v in info.values("External-Identifier") {
-        dc.push(term(metadata::Element::Identifier), v);
-    }
-    for v in info.values("Source-Organization") {
-        dc.push(term(metadata::Element::Publisher), v);
-    }
-    for v in info.values("Bag-Group-Identifier") {
-        dc.push(term(metadata::Element::Relation), v);
-    }
-    serde_json::to_value(dc).unwrap_or(serde_json::Value::Null)
 }

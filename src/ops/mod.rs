@@ -1,14 +1,15 @@
 //! Use cases. Each takes an options struct and returns a report value; ops never print.
 
 pub mod audit;
-pub mod check;
+pub mod bag_check;
+pub mod bag_validate;
+pub mod commit;
 pub mod create;
 pub mod fixity;
 pub mod ingest;
 pub mod show;
 pub mod transfer;
-pub mod validate;
 
+pub use bag_validate::validate_bag;
 pub use create::{create_bag, CreateOptions, CreateReport};
 pub use ingest::{ingest, IngestOptions, IngestReport};
-pub use validate::validate_bag;

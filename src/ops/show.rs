@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::Event;
-use crate::register::RegisterEntry;
+use crate::fs::register::RegisterEntry;
 
 /// One item: its register entry and every event about it.
 #[derive(Debug, Clone, Serialize)]

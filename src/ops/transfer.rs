@@ -7,8 +7,8 @@
 //! bytes, so a zip's digest can be recorded and compared.
 //!
 //! Import validates first (a zip is read in place, never extracted before it is found
-//! valid), then extracts into staging, validates the staged copy in full, and commits it
-//! exactly as ingest does. The bag is kept byte for byte: Cairn adds nothing to it.
+//! valid), then commits it through the same protocol as ingest ([`crate::ops::commit`]):
+//! extract into staging, validate the staged copy in full, publish, register, log. The bag is kept byte for byte: Cairn adds nothing to it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
@@ -19,19 +19,21 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::bagit::source::BagSource;
-use crate::bagit::{validate, BagPath, Finding, Mode, ValidateOptions};
+use crate::bagit::{validate, BagPath, Finding, Mode, ValidateOptions, ValidateReport};
 use crate::clock::Clock;
 use crate::digest::BUF_SIZE;
 use crate::error::Error;
 use crate::format::{sniff_mime, HEAD_LEN};
 use crate::fs::archive::{identifier_to_folder, Archive};
 use crate::fs::dir::DirSource;
-use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir, sync_tree};
+use crate::fs::durable::{parent_dir, rename_no_replace, sync_tree};
 use crate::fs::events::NewEvent;
-use crate::fs::failpoint;
-use crate::ops::ingest::{entry_from_bag, log_ingest, recover, summarize, ArchiveState};
-use crate::ops::validate::open_source;
-use crate::register::RegisterEntry;
+use crate::fs::open_source;
+use crate::fs::read_head;
+use crate::fs::register::RegisterEntry;
+use crate::ops::commit::{
+    addition_events, commit_new_bag, entry_from_bag, recover, ArchiveState, Change,
+};
 
 /// Formats that are compressed already: stored as they are, since deflating them
 /// costs time and saves nothing.
@@ -69,11 +71,11 @@ pub struct ExportReport {
     pub zip_blake3: String,
     /// With `--force`, the problems the bag had when it was exported anyway.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub forced_despite: Vec<crate::ops::check::FixityFinding>,
+    pub forced_despite: Vec<crate::ops::bag_check::FixityFinding>,
 }
 
 /// One line per finding, for messages and events.
-fn describe_findings(findings: &[crate::ops::check::FixityFinding]) -> String {
+fn describe_findings(findings: &[crate::ops::bag_check::FixityFinding]) -> String {
     let mut seen = std::collections::BTreeSet::new();
     findings
         .iter()
@@ -136,11 +138,11 @@ pub fn export(
         Err(_) if force => None,
         Err(e) => return Err(e),
     };
-    let check = crate::ops::check::check_bag(&source, None, entry.as_ref())?;
+    let check = crate::ops::bag_check::check_bag(&source, None, entry.as_ref())?;
     let mut problems = check.findings;
     if entry.is_none() {
-        problems.push(crate::ops::check::FixityFinding::new(
-            crate::ops::check::FixityKind::Unregistered,
+        problems.push(crate::ops::bag_check::FixityFinding::new(
+            crate::ops::bag_check::FixityKind::Unregistered,
             "",
             format!("manifests/{id}.json cannot be read"),
         ));
@@ -210,7 +212,7 @@ pub fn export(
                 Some(m) => m.clone(),
                 None => {
                     let mut head = vec![0u8; HEAD_LEN];
-                    let n = read_up_to(&disk, &mut head)?;
+                    let n = read_head(&disk, &mut head)?;
                     sniff_mime(&head[..n], f.size)
                 }
             };
@@ -316,20 +318,6 @@ pub fn export(
     })
 }
 
-fn read_up_to(path: &Path, buf: &mut [u8]) -> Result<usize, Error> {
-    let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("read", path, e)),
-        }
-    }
-    Ok(n)
-}
-
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
@@ -419,7 +407,7 @@ fn same_bag(
 
 /// Imports a bag made elsewhere (a zip file or a folder) into the archive.
 pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<ImportReport, Error> {
-    let _lock = archive.lock("import")?;
+    let lock = archive.lock("import")?;
     let mut report = ImportReport {
         source: src.to_path_buf(),
         id: None,
@@ -431,7 +419,7 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
         already_archived: None,
         id_note: None,
     };
-    report.recovered = recover(archive, &_lock, clock)?;
+    report.recovered = recover(archive, &lock, clock)?;
     let limits = archive
         .config
         .zip
@@ -524,89 +512,85 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
         }
     };
 
-    // 3. Extract into staging, then read the staged copy back in full.
-    let staging_root = archive.staging();
-    if !staging_root.exists() {
-        fs::create_dir(&staging_root).map_err(|e| Error::io("create", &staging_root, e))?;
-        sync_dir(&archive.bags)?;
-    }
-    let staged = staging_root.join(&id);
-    fs::create_dir(&staged).map_err(|e| Error::io("create staging folder", &staged, e))?;
-    let extracting = crate::progress::phase("extract", 0, 0);
-    let extracted = extract(source.as_ref(), &staged);
-    drop(extracting);
-    let staged_check = extracted.and_then(|_| {
-        let staged_source = DirSource::open(&staged)?;
-        let c = validate(
-            &staged_source,
-            &ValidateOptions {
-                mode: Mode::Full,
-                only_algorithms: None,
-                keep_digests: true,
-            },
-        )?;
-        Ok((staged_source, c))
-    });
-    let (staged_source, staged_check) = match staged_check {
-        Ok((s, c)) if c.is_ok() => (s, c),
-        Ok((_, c)) => {
-            let _ = fs::remove_dir_all(&staged);
-            return Err(Error::VerifyFailed {
-                path: staged,
-                detail: summarize(&c),
-            });
-        }
-        Err(e) => {
-            let _ = fs::remove_dir_all(&staged);
-            return Err(e);
-        }
-    };
-    failpoint::hit("import-before-publish");
-
-    // 4. Commit exactly as ingest does.
-    let bag = archive.bag_path(&id);
-    rename_no_replace(&staged, &bag)?;
+    // 3. Extract into staging, read it back in full, publish, register, log.
     let origin = src
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| src.display().to_string());
-    // The register's digests come from the read-back of the staged copy, now at `bag`.
-    drop(staged_source);
-    let published = DirSource::open(&bag)?;
-    let entry = entry_from_bag(
-        archive,
-        &id,
-        &published,
-        &staged_check,
-        clock.now(),
-        Some(&origin),
-    )?;
-    entry.write_once(&archive.register_path(&id))?;
-    let zip_digest = if source.as_ref().describe().ends_with(".zip") || crate::fs::zip::is_zip(src)
-    {
-        let mut hasher = blake3::Hasher::new();
-        let mut f = File::open(src).map_err(|e| Error::io("open", src, e))?;
-        io::copy(&mut f, &mut hasher).map_err(|e| Error::io("read", src, e))?;
-        Some(hasher.finalize().to_hex().to_string())
-    } else {
-        None
+    let mut change = ImportChange {
+        source: source.as_ref(),
+        src,
+        origin,
     };
-    let src_abs = fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf());
-    log_ingest(
-        archive,
-        clock.now(),
-        &entry,
-        "",
-        Some(format!(
-            "bag {} imported from {}",
-            crate::quoted(&origin),
-            src_abs.display()
-        )),
-        serde_json::json!({ "imported_from": src_abs.display().to_string(), "zip_blake3": zip_digest }),
-    )?;
+    commit_new_bag(archive, &lock, &id, &mut change, clock)?;
     report.id = Some(id);
     report.imported = true;
     Ok(report)
+}
+
+/// The commit protocol's build, register and log steps for one imported bag.
+struct ImportChange<'a> {
+    source: &'a dyn BagSource,
+    /// The zip or folder imported, as given.
+    src: &'a Path,
+    /// Its name, recorded as the intake name.
+    origin: String,
+}
+
+impl Change for ImportChange<'_> {
+    fn kind(&self) -> &'static str {
+        "import"
+    }
+
+    /// Extracts the (already validated) bag byte for byte.
+    fn build(&mut self, staged: &Path) -> Result<(), Error> {
+        let _extracting = crate::progress::phase("extract", 0, 0);
+        extract(self.source, staged)
+    }
+
+    /// Keeps every digest: the register's digests come from this read-back.
+    fn verify_options(&self) -> ValidateOptions {
+        ValidateOptions {
+            mode: Mode::Full,
+            only_algorithms: None,
+            keep_digests: true,
+        }
+    }
+
+    fn record(
+        &mut self,
+        archive: &Archive,
+        id: &str,
+        check: &ValidateReport,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<RegisterEntry, Error> {
+        let published = DirSource::open(&archive.bag_path(id))?;
+        entry_from_bag(archive, id, &published, check, now, Some(&self.origin))
+    }
+
+    fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error> {
+        let src = self.src;
+        let zip_digest = if self.source.describe().ends_with(".zip") || crate::fs::zip::is_zip(src)
+        {
+            let mut hasher = blake3::Hasher::new();
+            let mut f = File::open(src).map_err(|e| Error::io("open", src, e))?;
+            io::copy(&mut f, &mut hasher).map_err(|e| Error::io("read", src, e))?;
+            Some(hasher.finalize().to_hex().to_string())
+        } else {
+            None
+        };
+        let src_abs = fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf());
+        Ok(addition_events(
+            entry,
+            "",
+            Some(format!(
+                "bag {} imported from {}",
+                crate::quoted(&self.origin),
+                src_abs.display()
+            )),
+            serde_json::json!({ "imported_from": src_abs.display().to_string(), "zip_blake3": zip_digest }),
+        ))
+    }
 }
 
 /// Copies every listed file of `source` (and its empty folders) under `dest`, then

@@ -468,3 +468,49 @@ pub fn check_event_chain(bytes: &[u8], context: &str) -> Vec<serde_json::Value> 
     }
     out
 }
+
+/// A test whose setup this machine refuses (no `mount`, no way to drop privileges)
+/// says so on stderr as `skipped: <why>`, so that the run's log counts it, and
+/// returns. With `CAIRN_REQUIRE_ALL=1` (set by .ci/run) a skip is a failure: CI
+/// never skips.
+pub fn skip(why: &str) {
+    if std::env::var_os("CAIRN_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("skipped: {why} (CAIRN_REQUIRE_ALL=1 makes this a failure)");
+    }
+    // Straight to the process's stderr, past the test harness's capture, so that
+    // `cargo test` (and scripts/test) shows the notice for a passing test too.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {why}");
+}
+
+/// The real `cairn` binary as a plain `std::process::Command`, with the variables
+/// that would change its behaviour (CAIRN_FAILPOINT, CAIRN_ROOT, RUST_LOG) cleared, so
+/// the caller's environment cannot leak in. For a timeout and output assertions, see
+/// [`cairn_cmd`].
+pub fn cairn() -> std::process::Command {
+    use assert_cmd::cargo::CommandCargoExt;
+    let mut cmd = std::process::Command::cargo_bin("cairn").expect("cairn binary");
+    cmd.env_remove("CAIRN_FAILPOINT")
+        .env_remove("CAIRN_ROOT")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// Every regular file under `root`, by relative path, with its bytes (folders and
+/// symlinks are not listed; see [`snapshot`] for a tree with them).
+pub fn file_bytes(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let e = e.expect("walk");
+        if e.file_type().is_file() {
+            out.insert(
+                e.path()
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .to_path_buf(),
+                fs::read(e.path()).expect("read"),
+            );
+        }
+    }
+    out
+}

@@ -12,7 +12,7 @@ use crate::bagit::source::BagSource;
 use crate::bagit::{validate, Kind, Mode, ValidateOptions, ValidateReport};
 use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
 use crate::error::Error;
-use crate::register::RegisterEntry;
+use crate::fs::register::RegisterEntry;
 
 /// The classes of fixity failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -206,7 +206,7 @@ fn compare_with_register(
     findings: &mut Vec<FixityFinding>,
 ) -> Result<(), Error> {
     let already: BTreeSet<String> = findings.iter().map(|f| f.path.clone()).collect();
-    let recorded: BTreeMap<&str, &crate::register::FileRecord> =
+    let recorded: BTreeMap<&str, &crate::fs::register::FileRecord> =
         entry.files.iter().map(|f| (f.path.as_str(), f)).collect();
     let algs: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
 

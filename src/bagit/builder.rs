@@ -1,0 +1,167 @@
+//! Rendering a bag's tag files from its payload digests: bag-info.txt, the payload
+//! manifests, the tag manifests and bagit.txt. Pure: bytes out, nothing written (the
+//! bag writer, fs/bag_writer.rs, writes them), so fuzzers and property tests can
+//! reach it.
+
+use std::collections::BTreeMap;
+
+use crate::bagit::manifest::{render_manifest, ManifestKind};
+use crate::bagit::path::BagPath;
+use crate::bagit::tags::{render_declaration, BagInfo};
+use crate::digest::{hash_reader, Algorithm, Digest, Digests};
+use crate::error::Error;
+
+/// What goes into a bag besides its payload.
+#[derive(Debug, Clone, Copy)]
+pub struct BagBuilder<'a> {
+    pub algorithms: &'a [Algorithm],
+    pub bagging_date: chrono::NaiveDate,
+    /// bag-info.txt fields after Bagging-Date, Payload-Oxum and Bag-Software-Agent.
+    pub info: &'a [(String, String)],
+    /// Extra tag files (such as `metadata/dc.xml`), covered by the tag manifests.
+    pub extra_tags: &'a [(String, Vec<u8>)],
+}
+
+/// A bag's rendered tag files.
+#[derive(Debug, Clone)]
+pub struct TagFiles {
+    /// Name and bytes of every tag file, in the order to write them: bagit.txt last,
+    /// since until it exists a folder does not claim to be a bag.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Digests of every tag file the tag manifests list, and of the tag manifests.
+    pub digests: BTreeMap<String, Digests>,
+    pub files_count: u64,
+    pub bytes: u64,
+    pub payload_oxum: String,
+}
+
+impl BagBuilder<'_> {
+    /// Renders every tag file for a payload of `payload` (bag path and digests of each
+    /// file, every algorithm of the builder computed).
+    pub fn render(&self, payload: &[(&BagPath, &Digests)]) -> Result<TagFiles, Error> {
+        let algs = self.algorithms;
+        let files = payload.len() as u64;
+        let bytes: u64 = payload.iter().map(|(_, d)| d.len).sum();
+        let oxum = format!("{bytes}.{files}");
+        let mut info = BagInfo::default();
+        info.push(
+            "Bagging-Date",
+            self.bagging_date.format("%Y-%m-%d").to_string(),
+        );
+        info.push("Payload-Oxum", oxum.clone());
+        info.push("Bag-Software-Agent", crate::agent());
+        for (l, v) in self.info {
+            info.push(l.clone(), v.clone());
+        }
+        let mut tag_files: Vec<(String, Vec<u8>)> = vec![
+            ("bagit.txt".into(), render_declaration().into_bytes()),
+            ("bag-info.txt".into(), info.render().into_bytes()),
+        ];
+        for alg in algs {
+            let mut entries: Vec<(&BagPath, &Digest)> = Vec::with_capacity(payload.len());
+            for (p, d) in payload {
+                entries.push((p, digest_of(d, *alg)?));
+            }
+            tag_files.push((
+                ManifestKind::Payload.file_name(*alg),
+                render_manifest(entries).into_bytes(),
+            ));
+        }
+        tag_files.extend(self.extra_tags.iter().cloned());
+        // Tag manifests cover every other tag file.
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut tag_digests: Vec<(BagPath, Digests)> = Vec::new();
+        for (name, bytes) in &tag_files {
+            let d =
+                hash_reader(&bytes[..], algs, &mut buf).map_err(|e| Error::io("hash", name, e))?;
+            tag_digests.push((
+                BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?,
+                d,
+            ));
+        }
+        let mut tag_manifests = Vec::new();
+        for alg in algs {
+            let mut entries: Vec<(&BagPath, &Digest)> = Vec::with_capacity(tag_digests.len());
+            for (p, d) in &tag_digests {
+                entries.push((p, digest_of(d, *alg)?));
+            }
+            let name = ManifestKind::Tag.file_name(*alg);
+            let bytes = render_manifest(entries).into_bytes();
+            let d =
+                hash_reader(&bytes[..], algs, &mut buf).map_err(|e| Error::io("hash", &name, e))?;
+            tag_manifests.push((name.clone(), d));
+            tag_files.push((name, bytes));
+        }
+        // bagit.txt last: until it exists, the folder does not claim to be a bag.
+        tag_files.rotate_left(1);
+        let mut digests: BTreeMap<String, Digests> = tag_digests
+            .into_iter()
+            .map(|(p, d)| (p.as_str().to_string(), d))
+            .collect();
+        digests.extend(tag_manifests);
+        Ok(TagFiles {
+            files: tag_files,
+            digests,
+            files_count: files,
+            bytes,
+            payload_oxum: oxum,
+        })
+    }
+}
+
+fn digest_of(d: &Digests, alg: Algorithm) -> Result<&Digest, Error> {
+    d.get(alg)
+        .ok_or_else(|| Error::Internal(format!("{alg} digest was not computed")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bagit_txt_is_last_and_tag_manifests_cover_the_others() {
+        let path = BagPath::parse("data/a.txt").unwrap();
+        let algs = [Algorithm::Sha256];
+        let mut buf = vec![0u8; 1024];
+        let d = hash_reader(&b"hello"[..], &algs, &mut buf).unwrap();
+        let info = [("Source-Organization".to_string(), "Test".to_string())];
+        let extra = [("metadata/dc.json".to_string(), b"{}".to_vec())];
+        let tags = BagBuilder {
+            algorithms: &algs,
+            bagging_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            info: &info,
+            extra_tags: &extra,
+        }
+        .render(&[(&path, &d)])
+        .unwrap();
+        let names: Vec<&str> = tags.files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "bag-info.txt",
+                "manifest-sha256.txt",
+                "metadata/dc.json",
+                "tagmanifest-sha256.txt",
+                "bagit.txt"
+            ]
+        );
+        assert_eq!(tags.payload_oxum, "5.1");
+        let tagmanifest = String::from_utf8(tags.files[3].1.clone()).unwrap();
+        for listed in [
+            "bagit.txt",
+            "bag-info.txt",
+            "manifest-sha256.txt",
+            "metadata/dc.json",
+        ] {
+            assert!(
+                tagmanifest.contains(listed),
+                "{listed} not in {tagmanifest}"
+            );
+        }
+        assert!(!tagmanifest.contains("tagmanifest"));
+        assert_eq!(tags.digests.len(), 5);
+        let bag_info = String::from_utf8(tags.files[0].1.clone()).unwrap();
+        assert!(bag_info.starts_with("Bagging-Date: 2026-01-02\nPayload-Oxum: 5.1\n"));
+        assert!(bag_info.ends_with("Source-Organization: Test\n"));
+    }
+}

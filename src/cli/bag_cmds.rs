@@ -1,0 +1,166 @@
+//! The bag commands: `bag create` and `bag validate`, on any folder or zip file (no
+//! archive needed).
+
+use std::io::Write;
+
+use cairn::bagit::{Mode, ValidateOptions, ValidateReport};
+use cairn::ops::create::parse_info_arg;
+use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
+
+use super::progress::with_progress;
+use super::{
+    ambient_root, error_exit, exit, finding_line, note, print_json, printable, quiet,
+    require_exists, say, CreateArgs, ValidateArgs,
+};
+
+pub(super) fn run_create(args: CreateArgs) -> u8 {
+    if let Err(code) = require_exists("bag create", "source", &args.src) {
+        return code;
+    }
+    let mut opts = CreateOptions::new(chrono::Utc::now().date_naive());
+    if !args.algorithms.is_empty() {
+        opts.algorithms = args.algorithms;
+    }
+    for raw in &args.info {
+        match parse_info_arg(raw) {
+            Ok(pair) => opts.info.push(pair),
+            Err(e) => return error_exit("bag create", &e),
+        }
+    }
+    match with_progress("bag create", || {
+        create_bag(&args.src, args.output.as_deref(), &opts)
+    }) {
+        Ok(report) => {
+            if args.json {
+                print_json(&report);
+            } else {
+                print_create(&report);
+            }
+            exit::OK
+        }
+        Err(e) => error_exit("bag create", &e),
+    }
+}
+
+fn print_create(r: &CreateReport) {
+    for c in &r.cleaned {
+        note!(
+            "cairn: removed {}, the unfinished staging folder of an interrupted `bag create --output`",
+            c.display()
+        );
+    }
+    if r.recovered {
+        note!(
+            "cairn: rolled back an interrupted in-place bagging of {} first",
+            r.bag.display()
+        );
+    }
+    for d in &r.empty_dirs {
+        note!(
+            "warning: data/{}: empty-folder: kept in the bag, but manifests cannot list folders, so nothing protects it",
+            printable(d)
+        );
+    }
+    let algs: Vec<&str> = r.algorithms.iter().map(|a| a.name()).collect();
+    say!(
+        "created {}: {}, {} (Payload-Oxum {}), algorithms {}",
+        r.bag.display(),
+        cairn::units::count(r.files, "file", "files"),
+        cairn::units::count(r.bytes, "byte", "bytes"),
+        r.payload_oxum,
+        algs.join(", ")
+    );
+}
+
+pub(super) fn run_validate(args: ValidateArgs) -> u8 {
+    if let Err(code) = require_exists("bag validate", "bag", &args.bag) {
+        return code;
+    }
+    let mode = if args.fast {
+        Mode::Fast
+    } else if args.completeness_only {
+        Mode::Completeness
+    } else {
+        Mode::Full
+    };
+    let opts = ValidateOptions {
+        mode,
+        only_algorithms: None,
+        keep_digests: false,
+    };
+    let limits = match cairn::ops::bag_validate::zip_limits_at(&ambient_root()) {
+        Ok(l) => l,
+        Err(e) => return error_exit("bag validate", &e),
+    };
+    let report = match with_progress("bag validate", || validate_bag(&args.bag, &opts, limits)) {
+        Ok(r) => r,
+        Err(e) => return error_exit("bag validate", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        print_validate(&args.bag, &report);
+    }
+    if !report.errors.is_empty() {
+        exit::OPERATIONAL
+    } else if report.valid {
+        exit::OK
+    } else {
+        exit::DATA
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    for w in &r.warnings {
+        if !quiet() {
+            let _ = writeln!(err, "{}", finding_line("warning", w));
+        }
+    }
+    for p in &r.problems {
+        let _ = writeln!(err, "{}", finding_line("problem", p));
+    }
+    for e in &r.errors {
+        let _ = writeln!(err, "{}", finding_line("error", e));
+    }
+    let version = r.version.as_deref().unwrap_or("unknown");
+    let algs: Vec<&str> = r.algorithms.iter().map(|a| a.name()).collect();
+    if r.valid {
+        let holes = if r.holes > 0 {
+            format!(", {} still to fetch", plural(r.holes as usize, "file"))
+        } else {
+            String::new()
+        };
+        let algs = if algs.is_empty() {
+            " (checksums not checked)".to_string()
+        } else {
+            format!(", algorithms {}", algs.join(", "))
+        };
+        say!(
+            "{}: valid BagIt {version} bag: {}, {} bytes{algs}{holes}",
+            bag.display(),
+            plural(r.files as usize, "file"),
+            r.bytes,
+        );
+    } else if !r.errors.is_empty() {
+        let _ = writeln!(
+            err,
+            "{}: could not be fully checked: {}, {}",
+            bag.display(),
+            plural(r.errors.len(), "read error"),
+            plural(r.problems.len(), "problem")
+        );
+    } else {
+        let _ = writeln!(
+            err,
+            "{}: INVALID: {}",
+            bag.display(),
+            plural(r.problems.len(), "problem")
+        );
+    }
+}

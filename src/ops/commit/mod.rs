@@ -1,0 +1,143 @@
+//! The commit protocol: the one way a change enters the archive, crash-safe at every
+//! step. Ingest ([`crate::ops::ingest`]) and import ([`crate::ops::transfer`]) are its
+//! two kinds of change today; each is a [`Change`], and this module runs the steps in
+//! order, under the archive lock:
+//!
+//! 1. **stage**: an empty folder archive/.staging/ID ([`Archive::create_staging`]);
+//! 2. **build or extract**: [`Change::build`] writes the whole new bag into it and makes
+//!    it durable (ingest copies and hashes the intake item and writes the tag files;
+//!    import extracts a validated zip or folder);
+//! 3. **verify**: the staged bag is read back in full with the validator an auditor runs
+//!    ([`Change::verify_options`]); a failure discards the staging folder;
+//! 4. **publish**: one no-replace rename to archive/ID (never replaces a bag);
+//! 5. **register**: [`Change::record`] makes the register entry, written once
+//!    (temp file, fsync, no-replace rename) to manifests/ID.json;
+//! 6. **log**: [`Change::events`] are appended to the event log (fsynced, chained).
+//!
+//! Failpoints `KIND-before-publish`, `KIND-after-publish`, `KIND-after-register` and
+//! `KIND-after-events` (KIND = [`Change::kind`]) sit between the steps.
+//!
+//! Crash states and their recovery ([`recover`], run by the next ingest or import under
+//! the same lock before it does anything else):
+//!
+//! | crashed during / after | what is on disk | recovery |
+//! | --- | --- | --- |
+//! | stage, build, verify | a folder in archive/.staging | deleted |
+//! | publish (rename is atomic) | the staging folder, or the bag | as the row above or below |
+//! | publish, before register | a bag with no register entry | validated in full; if valid, its entry is rebuilt from the bag and written; if not, left unregistered and reported |
+//! | register (temp file written) | a hidden `.ID.json.tmp-PID` in manifests/, no entry | as the row above (hidden names are never entries) |
+//! | register, before log | an entry with no `ingestion` event | the events are appended, marked "recorded after an interrupted run" |
+//! | log (torn last line) | an incomplete last line | the next append truncates it and logs a "log repair" event ([`crate::fs::events`]) |
+//! | after log | a complete commit | nothing (ingest: the intake item is found already archived) |
+//!
+//! Future kinds of change plug in here as new [`Change`] implementations rather than
+//! copies of these steps: amending metadata stages new tag files, revising stages a new
+//! version bag, withdrawing moves a bag to quarantine and leaves a tombstone, repair
+//! restores a bag from a replica. Each brings its own build, entry and events, and its
+//! own recovery rule beside the ones in [`recover`] (docs/architecture.md).
+
+mod entry;
+mod log;
+mod recover;
+mod state;
+
+pub(crate) use entry::{entry_from_bag, relative_bag_path};
+pub(crate) use log::addition_events;
+pub(crate) use recover::recover;
+pub(crate) use state::ArchiveState;
+
+use std::path::Path;
+
+use crate::bagit::{validate, ValidateOptions, ValidateReport};
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::fs::archive::{Archive, ArchiveLock};
+use crate::fs::dir::DirSource;
+use crate::fs::durable::rename_no_replace;
+use crate::fs::events::NewEvent;
+use crate::fs::failpoint;
+use crate::fs::register::RegisterEntry;
+
+/// One kind of change to the archive, as the commit protocol drives it.
+pub trait Change {
+    /// The name of the kind of change, which names its failpoints (`ingest`, `import`).
+    fn kind(&self) -> &'static str;
+
+    /// Writes the complete new bag into the empty folder `staged` and makes it durable.
+    /// On error the protocol discards `staged`.
+    fn build(&mut self, staged: &Path) -> Result<(), Error>;
+
+    /// How the staged bag is read back before it is published (in full, always).
+    fn verify_options(&self) -> ValidateOptions {
+        ValidateOptions::default()
+    }
+
+    /// The register entry of the bag just published as `id`; `check` is the read-back
+    /// of the staged copy.
+    fn record(
+        &mut self,
+        archive: &Archive,
+        id: &str,
+        check: &ValidateReport,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<RegisterEntry, Error>;
+
+    /// The events that record the change, once its register entry is written.
+    fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error>;
+}
+
+/// Commits `change` as the new bag `id`: stage, build, verify, publish, register, log
+/// (see the module comment). Holding `_lock` proves that no other commit runs.
+pub fn commit_new_bag(
+    archive: &Archive,
+    _lock: &ArchiveLock,
+    id: &str,
+    change: &mut dyn Change,
+    clock: &dyn Clock,
+) -> Result<RegisterEntry, Error> {
+    let kind = change.kind();
+    let staged = archive.create_staging(id)?;
+    let check = match build_and_verify(change, &staged) {
+        Ok(check) => check,
+        Err(e) => {
+            archive.discard_staged(&staged);
+            return Err(e);
+        }
+    };
+    failpoint::hit(&format!("{kind}-before-publish"));
+    rename_no_replace(&staged, &archive.bag_path(id))?;
+    failpoint::hit(&format!("{kind}-after-publish"));
+
+    let entry = change.record(archive, id, &check, clock.now())?;
+    entry.write_once(&archive.register_path(id))?;
+    failpoint::hit(&format!("{kind}-after-register"));
+
+    let events = change.events(&entry)?;
+    archive.append_events(clock.now(), &events)?;
+    failpoint::hit(&format!("{kind}-after-events"));
+    Ok(entry)
+}
+
+/// Steps 2 and 3: build into `staged`, then read it all back.
+fn build_and_verify(change: &mut dyn Change, staged: &Path) -> Result<ValidateReport, Error> {
+    change.build(staged)?;
+    let check = validate(&DirSource::open(staged)?, &change.verify_options())?;
+    if !check.is_ok() {
+        return Err(Error::VerifyFailed {
+            path: staged.to_path_buf(),
+            detail: summarize(&check),
+        });
+    }
+    Ok(check)
+}
+
+/// A failed validation in one line: every problem and error, `path: kind: detail`.
+pub(crate) fn summarize(check: &ValidateReport) -> String {
+    check
+        .problems
+        .iter()
+        .chain(&check.errors)
+        .map(|p| format!("{}: {}: {}", p.path, p.kind, p.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

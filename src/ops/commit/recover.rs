@@ -1,0 +1,89 @@
+//! Start-up recovery after an interrupted commit: the crash-states table of the
+//! commit protocol's module comment, step by step.
+
+use std::collections::BTreeSet;
+
+use super::{addition_events, entry_from_bag, summarize};
+use crate::bagit::{validate, Mode, ValidateOptions};
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::fs::archive::{Archive, ArchiveLock};
+use crate::fs::dir::DirSource;
+use crate::fs::register::RegisterEntry;
+
+/// Start-up recovery after an interrupted run (the lock is held, so nothing else is
+/// running): discard staging, record published bags that have no register entry, and
+/// log registered items that have no ingestion event. Returns what it did.
+pub(crate) fn recover(
+    archive: &Archive,
+    _held: &ArchiveLock,
+    clock: &dyn Clock,
+) -> Result<Vec<String>, Error> {
+    let mut notes = Vec::new();
+    for p in archive.clear_staging()? {
+        notes.push(format!(
+            "removed the unfinished staging folder {}",
+            p.display()
+        ));
+    }
+    let log = archive.read_events()?;
+    if let Some(b) = &log.broken {
+        return Err(Error::Corrupt {
+            path: archive.events_path(),
+            detail: format!(
+                "the event log's chain is broken at line {}: {}. Nothing was ingested; run `cairn audit` and investigate",
+                b.line, b.detail
+            ),
+        });
+    }
+    let logged: BTreeSet<&str> = log
+        .events
+        .iter()
+        .filter(|e| e.event_type == "ingestion")
+        .map(|e| e.object.as_str())
+        .collect();
+    let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
+    for id in archive.bag_ids()? {
+        if registered.contains(&id) {
+            continue;
+        }
+        let bag = archive.bag_path(&id);
+        let source = DirSource::open(&bag)?;
+        let check = validate(
+            &source,
+            &ValidateOptions {
+                mode: Mode::Full,
+                only_algorithms: None,
+                keep_digests: true,
+            },
+        )?;
+        if !check.is_ok() {
+            notes.push(format!(
+                "{} has no register entry and fails validation, so it was left unregistered: {}",
+                bag.display(),
+                summarize(&check)
+            ));
+            continue;
+        }
+        let entry = entry_from_bag(archive, &id, &source, &check, clock.now(), None)?;
+        entry.write_once(&archive.register_path(&id))?;
+        notes.push(format!("registered {id}, committed by an interrupted run"));
+    }
+    for id in archive.register_ids()? {
+        if logged.contains(id.as_str()) {
+            continue;
+        }
+        let entry = RegisterEntry::read(&archive.register_path(&id))?;
+        let events = addition_events(
+            &entry,
+            " (recorded after an interrupted run)",
+            None,
+            serde_json::Value::Null,
+        );
+        archive.append_events(clock.now(), &events)?;
+        notes.push(format!(
+            "logged the ingestion of {id}, committed by an interrupted run"
+        ));
+    }
+    Ok(notes)
+}
