@@ -16,7 +16,7 @@ Every timed run writes to a fresh folder name, which is deleted (untimed) right 
 followed by `sync`: this machine's disk creates many small files slowly right after
 many were deleted, and fresh names keep that from landing on one side only.
 
-Peers: b3sum (crates.io, installed with `cargo install b3sum` into a cache folder if it
+Peers: b3sum (installed with `cargo install b3sum` into a cache folder if it
 is not on PATH), cp -r, and the Library of Congress bagit.py (pip, if missing).
 """
 
@@ -67,7 +67,7 @@ def find_b3sum():
     cache = os.path.join(os.path.expanduser("~"), ".cache", "cairn-bench")
     exe = os.path.join(cache, "bin", "b3sum")
     if not os.path.exists(exe):
-        log("installing b3sum from crates.io (cargo install b3sum) into " + cache)
+        log("installing b3sum (cargo install b3sum) into " + cache)
         run(["cargo", "install", "--quiet", "b3sum", "--root", cache])
     return exe
 

@@ -86,6 +86,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("ingest", "identifier_prefix", Kind::Text),
     setting("ingest", "source_organization", Kind::Text),
     setting("ingest", "collection", Kind::Text),
+    setting("ingest", "exclude", Kind::List),
     setting("fixity", "interval_days", Kind::Number),
     setting("fixity", "algorithm", Kind::Text),
     setting("fixity", "rate", Kind::Text),
@@ -102,6 +103,27 @@ pub const SETTINGS: &[Setting] = &[
     setting("serve", "admin_email", Kind::Text),
     setting("serve", "page_size", Kind::Number),
 ];
+
+/// The default of `ingest.exclude`: Windows thumbnail caches and folder settings,
+/// macOS folder metadata and AppleDouble resource forks, Office lock files.
+pub const DEFAULT_EXCLUDE: [&str; 5] = ["Thumbs.db", "desktop.ini", ".DS_Store", "._*", "~$*"];
+
+/// Whether `name` (a file name, not a path) matches one of the `ingest.exclude`
+/// patterns: an exact name, a prefix ending in `*` (`~$*`), or a suffix after a leading
+/// `*` (`*.tmp`); case is ignored.
+pub fn excluded(name: &str, patterns: &[String]) -> bool {
+    let lower = name.to_lowercase();
+    patterns.iter().any(|p| {
+        let p = p.to_lowercase();
+        if let Some(prefix) = p.strip_suffix('*') {
+            lower.starts_with(prefix)
+        } else if let Some(suffix) = p.strip_prefix('*') {
+            lower.ends_with(suffix)
+        } else {
+            lower == p
+        }
+    })
+}
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -172,6 +194,9 @@ pub struct IngestSection {
     pub identifier_prefix: String,
     pub source_organization: String,
     pub collection: String,
+    /// File names left out of items (system clutter): exact names, or a prefix ending
+    /// in `*`; compared without regard to case.
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +228,7 @@ impl Default for IngestSection {
             identifier_prefix: "cairn-".into(),
             source_organization: String::new(),
             collection: String::new(),
+            exclude: DEFAULT_EXCLUDE.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
@@ -427,6 +453,15 @@ impl Config {
             ("ingest", "identifier_prefix") => text(&self.ingest.identifier_prefix),
             ("ingest", "source_organization") => text(&self.ingest.source_organization),
             ("ingest", "collection") => text(&self.ingest.collection),
+            ("ingest", "exclude") => format!(
+                "[{}]",
+                self.ingest
+                    .exclude
+                    .iter()
+                    .map(|a| text(a))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             ("fixity", "interval_days") => self.fixity.interval_days.to_string(),
             ("fixity", "algorithm") => text(&self.fixity.algorithm),
             ("fixity", "rate") => text(&self.fixity.rate),
@@ -524,6 +559,12 @@ source_organization = ""
 # empty).
 # CAIRN_INGEST_COLLECTION
 collection = ""
+# Files left out of every item, and names at the top of intake that are not items:
+# what operating systems and office programs leave behind. An exact name, a prefix
+# ending in `*`, or a suffix after a leading `*` ("*.tmp"); case is ignored. Each
+# excluded file is named in the ingest report and in the item's ingestion event.
+# CAIRN_INGEST_EXCLUDE
+exclude = ["Thumbs.db", "desktop.ini", ".DS_Store", "._*", "~$*"]
 
 [fixity]
 # Days between two fixity checks of the same bag (cairn fixity --due).

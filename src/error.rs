@@ -56,6 +56,11 @@ pub enum Error {
     /// A freshly written bag failed its read-back validation. Nothing was committed.
     #[error("the new bag at {} failed verification after writing: {detail}", path.display())]
     VerifyFailed { path: PathBuf, detail: String },
+
+    /// An invariant of Cairn's own code does not hold: a bug, never the user's fault
+    /// (exit 3, not 2).
+    #[error("internal error (a bug in Cairn; please report it): {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -74,7 +79,8 @@ impl Error {
             | Error::VerifyFailed { .. }
             | Error::Config { .. }
             | Error::Env { .. }
-            | Error::Locked { .. } => ErrorClass::Operational,
+            | Error::Locked { .. }
+            | Error::Internal(_) => ErrorClass::Operational,
             Error::Corrupt { .. } => ErrorClass::Data,
             Error::Refused { .. } => ErrorClass::Data,
             Error::AlreadyExists { .. } | Error::Usage(_) => ErrorClass::Usage,

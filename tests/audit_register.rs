@@ -136,7 +136,8 @@ fn append_event(root: &Path, event_type: &str, object: &str) {
         "seq": prev["seq"].as_u64().expect("seq") + 1,
         "id": "00000000-0000-4000-8000-000000000000",
         "type": event_type,
-        "time": "2026-11-21T06:00:00.000Z",
+        // Now: audit flags an event dated before the one it follows.
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "outcome": "success",
         "detail": "test",
         "object": object,

@@ -957,11 +957,13 @@ fn missing_payload_manifests_is_invalid() {
 // exit statuses for errors that are not about the bag's contents
 // ---------------------------------------------------------------------------------------------
 
+/// One rule for a name that does not exist (issue 12, README "Exit codes"): exit 2,
+/// as for `show` of an unknown item.
 #[test]
-fn nonexistent_bag_is_operational_error() {
+fn nonexistent_bag_is_a_usage_error() {
     let tmp = fresh_dir("nonexistent");
     let run = validate(&tmp.path().join("no-such-bag"), &[]);
-    run.assert_code(3);
+    run.assert_code(2);
     assert!(
         !run.stderr.trim().is_empty(),
         "no error message\n{}",

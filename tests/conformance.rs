@@ -1,15 +1,18 @@
 //! Runs `cairn bag validate` over every bag of the Library of Congress BagIt conformance suite
-//! (/work/shared/conformance/bagit, see its README.md) and checks each verdict against the
+//! (kept outside the repository, see its README.md) and checks each verdict against the
 //! folder the bag sits in. All bags are examined; every misclassification is collected and
 //! reported in one table at the end.
 //!
 //! The suite is located at `$CARGO_MANIFEST_DIR/../shared/conformance/bagit`, or wherever the
-//! environment variable `CAIRN_CONFORMANCE_DIR` points. A missing suite is a failure, never a
-//! silent skip.
+//! environment variable `CAIRN_CONFORMANCE_DIR` points. On a clone of the repository alone
+//! the suite is absent: the test then prints `skipped: ...` on stderr and passes, unless
+//! `CAIRN_REQUIRE_ALL=1` is set (CI's `.ci/run` sets it), which makes the absence a failure.
 
 mod common;
 
-use common::{copy_tree, fresh_dir, run_cairn_in, snapshot, snapshot_diff, Run, PROBLEM_KINDS};
+use common::{
+    copy_tree, fresh_dir, run_cairn_in, skip, snapshot, snapshot_diff, Run, PROBLEM_KINDS,
+};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -154,12 +157,15 @@ fn judge(version: &str, category: &str, bag: &str, run: &Run) -> Option<String> 
 #[test]
 fn conformance_suite_verdicts() {
     let suite = suite_dir();
-    assert!(
-        suite.is_dir(),
-        "BagIt conformance suite not found at {} — check out /work/shared/conformance or set \
-         CAIRN_CONFORMANCE_DIR to the folder holding v0.93 … v1.0",
-        suite.display()
-    );
+    if !suite.is_dir() {
+        let why = format!(
+            "the BagIt conformance suite is not at {} (put the shared corpus beside the \
+             clone as ../shared, or set CAIRN_CONFORMANCE_DIR to the folder holding v0.93 … v1.0)",
+            suite.display()
+        );
+        skip(&why);
+        return;
+    }
 
     let mut outcomes: Vec<Outcome> = Vec::new();
     for version in sorted_children(&suite) {

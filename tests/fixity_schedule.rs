@@ -64,12 +64,19 @@ fn make_archive(root: &Path, n: usize, bytes_per_item: usize, interval_days: u32
 }
 
 fn fixity_json(root: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
-    let out = run(cairn()
-        .arg("fixity")
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .arg("--json"));
+    // `--now` is for --dry-run only; a simulated night that logs its checks takes the
+    // test build's clock, CAIRN_TEST_NOW.
+    let mut cmd = cairn();
+    cmd.arg("fixity").arg("--root").arg(root);
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        if *a == "--now" {
+            cmd.env("CAIRN_TEST_NOW", rest.next().expect("--now TIME"));
+        } else {
+            cmd.arg(a);
+        }
+    }
+    let out = run(cmd.arg("--json"));
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "fixity --json: {e}: {}",

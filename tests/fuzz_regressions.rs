@@ -40,6 +40,12 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
             out.push((p.clone(), fs::read(&p).unwrap()));
         }
     }
+    // No input means nothing was replayed: the test would pass without testing anything.
+    assert!(
+        !out.is_empty(),
+        "no fuzz input for target {target}: expected fuzz/corpus/{target}/seed-* or \
+         fuzz/regressions/{target}/* (run fuzz/seed.sh, see docs/fuzzing.md)"
+    );
     out
 }
 

@@ -111,7 +111,7 @@ impl BagBuilder<'_> {
 
 fn digest_of(d: &Digests, alg: Algorithm) -> Result<&Digest, Error> {
     d.get(alg)
-        .ok_or_else(|| Error::Usage(format!("internal: {alg} digest was not computed")))
+        .ok_or_else(|| Error::Internal(format!("{alg} digest was not computed")))
 }
 
 #[cfg(test)]

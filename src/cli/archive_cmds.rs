@@ -6,6 +6,7 @@ use cairn::clock::SystemClock;
 use cairn::fs::archive::Archive;
 use cairn::ops::ingest::{ingest, IngestOptions, IngestReport, Outcome};
 use cairn::ops::show::{list, show, ShowReport};
+use cairn::units::count;
 
 use super::{
     error_exit, exit, finding_line, note, print_json, printable, quiet, say, with_progress,
@@ -41,6 +42,11 @@ pub(super) fn run_init(args: InitArgs) -> u8 {
 }
 
 pub(super) fn run_ingest(args: IngestArgs) -> u8 {
+    if let Some(intake) = &args.intake {
+        if let Err(code) = super::require_exists("ingest", "intake folder", intake) {
+            return code;
+        }
+    }
     let archive = match open_archive(&args.root, "ingest") {
         Ok(a) => a,
         Err(code) => return code,
@@ -87,12 +93,90 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
     super::tlog_cmds::after_run(&archive, "ingest", code)
 }
 
+/// From this many items refused for one reason, the report groups them.
+const GROUP_FROM: usize = 5;
+
+/// Up to this many already archived items are listed one per line; more are one line.
+const ARCHIVED_LISTED_UP_TO: usize = 10;
+
+/// The archive's name for summaries: its folder's name, also when it was given as `.`.
+pub(super) fn archive_name(root: &Path) -> String {
+    std::fs::canonicalize(root)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| root.display().to_string())
+}
+
+/// `; excluded A, B` naming every file `ingest.exclude` left out of an item.
+fn excluded_note(excluded: &[String]) -> String {
+    if excluded.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = excluded.iter().map(|e| printable(e)).collect();
+    format!("; excluded {}", names.join(", "))
+}
+
 fn print_ingest(root: &Path, r: &IngestReport) {
     for n in &r.recovered {
         note!("recovered: {n}");
     }
     for p in &r.sheet_problems {
         eprintln!("problem: {}", printable(p));
+    }
+    for n in &r.skipped {
+        note!(
+            "skipped {}: not an item (left by the operating system or an office program; ingest.exclude in cairn.toml)",
+            printable(n)
+        );
+    }
+    // Identical problems are grouped: 2,000 items refused for one reason are one
+    // paragraph naming a few of them, not 2,000 (the JSON report lists every item).
+    let template = |item: &cairn::ops::ingest::ItemReport| -> Option<String> {
+        match item.problems.as_slice() {
+            [one] if item.outcome == Outcome::Refused && one.contains(item.name.as_str()) => {
+                Some(one.replace(item.name.as_str(), "<item>"))
+            }
+            _ => None,
+        }
+    };
+    let mut groups: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for item in &r.items {
+        if let Some(t) = template(item) {
+            groups.entry(t).or_default().push(item.name.as_str());
+        }
+    }
+    groups.retain(|_, names| names.len() >= GROUP_FROM);
+    let mut grouped_shown = std::collections::BTreeSet::new();
+    let archived: Vec<&cairn::ops::ingest::ItemReport> = r
+        .items
+        .iter()
+        .filter(|i| i.outcome == Outcome::AlreadyArchived)
+        .collect();
+    let group_archived = archived.len() > ARCHIVED_LISTED_UP_TO;
+    if group_archived {
+        let shown: Vec<String> = archived
+            .iter()
+            .take(3)
+            .map(|i| {
+                format!(
+                    "{} as {}",
+                    printable(&i.name),
+                    i.id.as_deref().unwrap_or("-")
+                )
+            })
+            .collect();
+        let removed = archived.iter().filter(|i| i.removed_source).count();
+        say!(
+            "skipped {} already archived: {} and {} more{}",
+            count(archived.len() as u64, "item", "items"),
+            shown.join(", "),
+            archived.len() - shown.len(),
+            if removed > 0 {
+                format!(" ({removed} intake copies removed)")
+            } else {
+                String::new()
+            }
+        );
     }
     for item in &r.items {
         let name = printable(&item.name);
@@ -102,11 +186,27 @@ fn print_ingest(root: &Path, r: &IngestReport) {
             }
         }
         let id = item.id.as_deref().unwrap_or("-");
+        if let Some(t) = template(item).filter(|t| groups.contains_key(t)) {
+            if grouped_shown.insert(t.clone()) {
+                let names = &groups[&t];
+                let shown: Vec<String> = names.iter().take(3).map(|n| printable(n)).collect();
+                eprintln!(
+                    "refused {} for the same reason: {} and {} more:",
+                    count(names.len() as u64, "item", "items"),
+                    shown.join(", "),
+                    names.len() - shown.len()
+                );
+                eprintln!("  problem: {}", printable(&t));
+            }
+            continue;
+        }
         match item.outcome {
+            Outcome::AlreadyArchived if group_archived => {}
             Outcome::Ingested => say!(
-                "ingested {name} as {id}: {} files, {} bytes{}",
-                item.files,
-                item.bytes,
+                "ingested {name} as {id}: {}, {}{}{}",
+                count(item.files, "file", "files"),
+                count(item.bytes, "byte", "bytes"),
+                excluded_note(&item.excluded),
                 if item.removed_source {
                     " (intake copy removed)"
                 } else {
@@ -114,9 +214,10 @@ fn print_ingest(root: &Path, r: &IngestReport) {
                 }
             ),
             Outcome::WouldIngest => say!(
-                "would ingest {name} as {id}: {} files, {} bytes",
-                item.files,
-                item.bytes
+                "would ingest {name} as {id}: {}, {}{}",
+                count(item.files, "file", "files"),
+                count(item.bytes, "byte", "bytes"),
+                excluded_note(&item.excluded)
             ),
             Outcome::AlreadyArchived => say!(
                 "skipped {name}: already archived as {id}{}",
@@ -138,6 +239,7 @@ fn print_ingest(root: &Path, r: &IngestReport) {
         }
     }
     let count = |o: Outcome| r.items.iter().filter(|i| i.outcome == o).count();
+    let root = archive_name(root);
     let verb = if r.dry_run {
         "would ingest"
     } else {
@@ -152,8 +254,7 @@ fn print_ingest(root: &Path, r: &IngestReport) {
         return;
     }
     println!(
-        "{}: {verb} {done}, already archived {}, refused {}{}",
-        root.display(),
+        "{root}: {verb} {done}, already archived {}, refused {}{}",
         count(Outcome::AlreadyArchived),
         count(Outcome::Refused),
         if r.dry_run {
@@ -260,9 +361,16 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
         Err(code) => return code,
     };
     match with_progress("export", || {
-        cairn::ops::transfer::export(&archive, &args.id, &args.zip, &SystemClock)
+        cairn::ops::transfer::export(&archive, &args.id, &args.zip, args.force, &SystemClock)
     }) {
         Ok(r) => {
+            if !r.forced_despite.is_empty() {
+                eprintln!(
+                    "cairn: export: {} exported with --force although it fails its checks ({}); the export event records the failure",
+                    r.id,
+                    cairn::units::count(r.forced_despite.len() as u64, "problem", "problems")
+                );
+            }
             if args.json {
                 print_json(&r);
             } else {
@@ -284,6 +392,9 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
 }
 
 pub(super) fn run_import(args: ImportArgs) -> u8 {
+    if let Err(code) = super::require_exists("import", "bag", &args.source) {
+        return code;
+    }
     let archive = match open_archive(&args.root, "import") {
         Ok(a) => a,
         Err(code) => return code,
@@ -303,21 +414,28 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
         for p in &report.problems {
             eprintln!("{}", finding_line("problem", p));
         }
-        match &report.id {
-            Some(id) => say!(
-                "imported {} as {id}: {} files, {} bytes",
-                args.source.display(),
-                report.files,
-                report.bytes
+        if let Some(n) = &report.id_note {
+            note!("{n}");
+        }
+        match (&report.id, &report.already_archived) {
+            (_, Some(id)) => say!(
+                "{} is already archived as {id} (the same payload, file for file and digest for digest); nothing was written",
+                args.source.display()
             ),
-            None => eprintln!(
-                "refused {}: {} problems; nothing was imported",
+            (Some(id), None) => say!(
+                "imported {} as {id}: {}, {}",
                 args.source.display(),
-                report.problems.len()
+                count(report.files, "file", "files"),
+                count(report.bytes, "byte", "bytes")
+            ),
+            (None, None) => eprintln!(
+                "refused {}: {}; nothing was imported",
+                args.source.display(),
+                count(report.problems.len() as u64, "problem", "problems")
             ),
         }
     }
-    if report.imported {
+    if report.imported || report.already_archived.is_some() {
         exit::OK
     } else {
         exit::DATA

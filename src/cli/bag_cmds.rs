@@ -9,11 +9,14 @@ use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
 
 use super::progress::with_progress;
 use super::{
-    ambient_root, error_exit, exit, finding_line, note, print_json, printable, quiet, say,
-    CreateArgs, ValidateArgs,
+    ambient_root, error_exit, exit, finding_line, note, print_json, printable, quiet,
+    require_exists, say, CreateArgs, ValidateArgs,
 };
 
 pub(super) fn run_create(args: CreateArgs) -> u8 {
+    if let Err(code) = require_exists("bag create", "source", &args.src) {
+        return code;
+    }
     let mut opts = CreateOptions::new(chrono::Utc::now().date_naive());
     if !args.algorithms.is_empty() {
         opts.algorithms = args.algorithms;
@@ -40,6 +43,12 @@ pub(super) fn run_create(args: CreateArgs) -> u8 {
 }
 
 fn print_create(r: &CreateReport) {
+    for c in &r.cleaned {
+        note!(
+            "cairn: removed {}, the unfinished staging folder of an interrupted `bag create --output`",
+            c.display()
+        );
+    }
     if r.recovered {
         note!(
             "cairn: rolled back an interrupted in-place bagging of {} first",
@@ -54,16 +63,19 @@ fn print_create(r: &CreateReport) {
     }
     let algs: Vec<&str> = r.algorithms.iter().map(|a| a.name()).collect();
     say!(
-        "created {}: {} files, {} bytes (Payload-Oxum {}), algorithms {}",
+        "created {}: {}, {} (Payload-Oxum {}), algorithms {}",
         r.bag.display(),
-        r.files,
-        r.bytes,
+        cairn::units::count(r.files, "file", "files"),
+        cairn::units::count(r.bytes, "byte", "bytes"),
         r.payload_oxum,
         algs.join(", ")
     );
 }
 
 pub(super) fn run_validate(args: ValidateArgs) -> u8 {
+    if let Err(code) = require_exists("bag validate", "bag", &args.bag) {
+        return code;
+    }
     let mode = if args.fast {
         Mode::Fast
     } else if args.completeness_only {

@@ -7,22 +7,33 @@ use cairn::digest::Algorithm;
 use cairn::ops::audit::{audit, verify, AuditOptions, AuditReport};
 use cairn::ops::bag_check::{BagCheck, FixityFinding};
 use cairn::ops::fixity::{
-    fixity, parse_duration, parse_size, BagOutcome, FixityOptions, FixityReport, Selection, Stop,
+    fixity, parse_duration, parse_size, AlgorithmChoice, BagOutcome, FixityOptions, FixityReport,
+    Selection, Stop,
 };
+use cairn::units::count;
 use cairn::Error;
 
 use super::archive_cmds::open_archive;
 use super::{
-    error_exit, exit, print_json, printable, quiet, say, with_progress, AuditArgs, FixityArgs,
-    VerifyArgs,
+    error_exit, exit, print_json, printable, quiet, require_exists, say, with_progress, AuditArgs,
+    FixityArgs, VerifyArgs,
 };
 
 fn usage(context: &str, msg: String) -> u8 {
     error_exit(context, &Error::Usage(msg))
 }
 
+/// The clock: the system's, or `--now` (fixity allows it only with --dry-run). Debug
+/// builds (the test suite's) also take `CAIRN_TEST_NOW`, so that tests can simulate
+/// months of nightly runs; a release build never reads it, so a pretend time can never
+/// reach a real archive's log.
 fn clock_from(now: Option<&str>) -> Result<Box<dyn Clock>, String> {
-    match now {
+    let test_now = if cfg!(debug_assertions) {
+        std::env::var("CAIRN_TEST_NOW").ok()
+    } else {
+        None
+    };
+    match now.or(test_now.as_deref()) {
         None => Ok(Box::new(SystemClock)),
         Some(t) => DateTime::parse_from_rfc3339(t)
             .map(|t| Box::new(FixedClock(t.with_timezone(&Utc))) as Box<dyn Clock>)
@@ -70,18 +81,22 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
         Ok(v) => v,
         Err(e) => return usage("fixity", format!("--max-time: {e}")),
     };
-    let algorithms = match args
-        .algorithms
-        .as_deref()
-        .unwrap_or(&archive.config.fixity.algorithm)
-    {
-        "all" => None,
+    // --algorithms is taken exactly (a bag without one is an `algorithm-absent` finding);
+    // fixity.algorithm is a preference (a bag without it is checked with the strongest
+    // algorithm it and its register entry share).
+    let (list, exact) = match args.algorithms.as_deref() {
+        Some(list) => (list, true),
+        None => (archive.config.fixity.algorithm.as_str(), false),
+    };
+    let algorithms = match list {
+        "all" => AlgorithmChoice::All,
         list => match list
             .split(',')
             .map(|a| a.trim().parse::<Algorithm>())
             .collect::<Result<Vec<_>, _>>()
         {
-            Ok(v) => Some(v),
+            Ok(v) if exact => AlgorithmChoice::Exactly(v),
+            Ok(v) => AlgorithmChoice::Preferred(v),
             Err(e) => return usage("fixity", format!("--algorithms: {e}")),
         },
     };
@@ -96,6 +111,7 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
         max_time,
         rate,
         algorithms,
+        dry_run: args.dry_run,
     };
     let report = match with_progress("fixity", || fixity(&archive, &opts, clock.as_ref())) {
         Ok(r) => r,
@@ -125,7 +141,7 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
     } else {
         print_fixity(&report, quiet());
     }
-    let code = if failed > 0 {
+    let code = if failed > 0 || report.log_broken.is_some() {
         exit::DATA
     } else if report.has_errors() {
         exit::OPERATIONAL
@@ -174,16 +190,34 @@ fn finding_line(f: &FixityFinding) -> String {
     line
 }
 
+fn algorithm_names(algs: &[Algorithm]) -> String {
+    if algs.is_empty() {
+        return "no digest".into();
+    }
+    algs.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+}
+
 fn print_fixity(r: &FixityReport, quiet: bool) {
     for b in &r.checked {
         match b.outcome {
             BagOutcome::Passed => {
                 if !quiet {
-                    println!("ok      {}  {} files, {} bytes", b.id, b.files, b.bytes);
+                    println!(
+                        "ok      {}  {}, {}, {}",
+                        b.id,
+                        count(b.files, "file", "files"),
+                        count(b.bytes, "byte", "bytes"),
+                        algorithm_names(&b.algorithms)
+                    );
                 }
             }
             BagOutcome::Failed => {
-                eprintln!("FAILED  {}  {} problems", b.id, b.findings.len());
+                eprintln!(
+                    "FAILED  {}  {}, checked with {}",
+                    b.id,
+                    count(b.findings.len() as u64, "problem", "problems"),
+                    algorithm_names(&b.algorithms)
+                );
                 for f in &b.findings {
                     eprintln!("{}", finding_line(f));
                 }
@@ -201,7 +235,23 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         .iter()
         .filter(|b| b.outcome != BagOutcome::Passed)
         .count();
-    if quiet && failed == 0 {
+    if let Some(b) = &r.log_broken {
+        let object = if b.object.is_empty() {
+            String::new()
+        } else {
+            format!(" (object {})", printable(&b.object))
+        };
+        eprintln!(
+            "event log: the chain is broken at line {}{object}: {}",
+            b.line,
+            printable(&b.detail)
+        );
+        eprintln!(
+            "event log: nothing was appended (no fixity check event for the {} above); run `cairn audit` and investigate",
+            count(r.checked.len() as u64, "bag", "bags")
+        );
+    }
+    if quiet && failed == 0 && r.log_broken.is_none() {
         return;
     }
     let stop = match r.stopped {
@@ -216,14 +266,14 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         ),
     };
     let line = format!(
-        "fixity: {} bags checked ({} bytes, {:.1} s): {} passed, {} failed{stop}",
-        r.checked.len(),
-        r.bytes,
+        "fixity: {} checked ({}, {:.1} s): {} passed, {} failed{stop}",
+        count(r.checked.len() as u64, "bag", "bags"),
+        count(r.bytes, "byte", "bytes"),
         r.seconds,
         r.checked.len() - failed,
         failed
     );
-    if failed > 0 {
+    if failed > 0 || r.log_broken.is_some() {
         eprintln!("{line}");
     } else {
         println!("{line}");
@@ -334,6 +384,14 @@ fn print_audit(r: &AuditReport) {
 }
 
 pub(super) fn run_verify(args: VerifyArgs) -> u8 {
+    if let Err(code) = require_exists("verify", "bag", &args.bag) {
+        return code;
+    }
+    if let Some(against) = &args.against {
+        if let Err(code) = require_exists("verify", "register entry", against) {
+            return code;
+        }
+    }
     let root = super::ambient_root();
     let report: BagCheck = match with_progress("verify", || {
         verify(&args.bag, args.against.as_deref(), &root)
@@ -357,16 +415,16 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
             .unwrap_or_default();
         if report.passed() {
             say!(
-                "{}: verified: {} files, {} bytes{against}",
+                "{}: verified: {}, {}{against}",
                 args.bag.display(),
-                report.files,
-                report.bytes
+                count(report.files, "file", "files"),
+                count(report.bytes, "byte", "bytes")
             );
         } else {
             eprintln!(
-                "{}: FAILED: {} problems",
+                "{}: FAILED: {}",
                 args.bag.display(),
-                report.findings.len()
+                count(report.findings.len() as u64, "problem", "problems")
             );
         }
     }

@@ -47,8 +47,118 @@ const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success; the bag is valid (warnings may have been printed)
   1  a problem was found in the data: an invalid bag, or input Cairn refuses to package
-  2  bad usage: unknown option, missing argument, unusable value
+  2  bad usage: unknown option, missing argument, unusable value, a name that does not exist
+  3  could not run: I/O error, permission denied, lock held, internal error";
+
+/// The heading of the options every command takes, listed after each command's own.
+const GLOBAL: &str = "Global options";
+
+/// Each command's example and the exit codes that apply to it.
+const INIT_HELP: &str = "\
+Example:
+  cairn init s21-archive
+
+Exit codes:
+  0  the archive was created
+  2  bad usage, or cairn.toml already exists there
+  3  could not run: I/O error, permission denied";
+const INGEST_HELP: &str = "\
+Examples:
+  cairn ingest --root s21-archive
+  cairn ingest --root s21-archive --intake /media/scans --dry-run
+
+Exit codes:
+  0  every item was ingested or was already archived
+  1  an item, or metadata.csv, was refused (the others were ingested), or the event log's chain is broken
+  2  bad usage, or the --intake folder does not exist
   3  could not run: I/O error, permission denied, lock held";
+const SHOW_HELP: &str = "\
+Example:
+  cairn show --root s21-archive cairn-000006
+
+Exit codes:
+  0  shown
+  2  bad usage, or no item with that identifier
+  3  could not run: I/O error, permission denied";
+const LIST_HELP: &str = "\
+Example:
+  cairn list --root s21-archive --json
+
+Exit codes:
+  0  listed
+  3  could not run: I/O error, permission denied";
+const FIXITY_HELP: &str = "\
+Examples:
+  cairn fixity --root s21-archive --due --max-time 6h
+  cairn fixity --root s21-archive --id cairn-000006 --algorithms sha512
+
+Exit codes:
+  0  every checked bag passed
+  1  a bag failed, or the event log's chain is broken (nothing was appended)
+  2  bad usage, or no item with a given identifier
+  3  could not run: I/O error, permission denied, another fixity run holds the lock";
+const AUDIT_HELP: &str = "\
+Example:
+  cairn audit --root s21-archive --json
+
+Exit codes:
+  0  the audit passed (never-checked and overdue bags are listed, not failures)
+  1  a discrepancy, a broken chain, a head the log no longer extends, or a failed last check
+  2  bad usage
+  3  could not run: I/O error, permission denied";
+const VERIFY_HELP: &str = "\
+Example:
+  cairn verify copy/cairn-000006 --against s21-archive/manifests/cairn-000006.json
+
+Exit codes:
+  0  the bag is valid (and agrees with the register entry)
+  1  a problem was found in the bag, or it disagrees with the entry
+  2  bad usage, or the bag or the entry does not exist
+  3  could not run: I/O error, permission denied";
+const EXPORT_HELP: &str = "\
+Example:
+  cairn export --root s21-archive cairn-000006 --zip tuol-sleng-note.zip
+
+Exit codes:
+  0  exported (with --force, also a bag that fails its checks)
+  1  the bag fails its checks, or the event log's chain is broken: nothing exported
+  2  bad usage, no item with that identifier, or the zip already exists
+  3  could not run: I/O error, permission denied";
+const IMPORT_HELP: &str = "\
+Example:
+  cairn import --root s21-archive tuol-sleng-note.zip
+
+Exit codes:
+  0  imported, or already archived (nothing written)
+  1  the bag was refused: invalid, hostile zip, or files still to fetch
+  2  bad usage, or the bag does not exist
+  3  could not run: I/O error, permission denied, lock held";
+const CONFIG_HELP: &str = "\
+Example:
+  CAIRN_FIXITY_RATE=100M cairn config --root s21-archive
+
+Exit codes:
+  0  shown
+  3  could not run: cairn.toml or a CAIRN_* variable is unreadable or wrong";
+const CREATE_HELP: &str = "\
+Examples:
+  cairn bag create scans --output scans-bag
+  cairn bag create scans --algorithm sha256 --info 'Source-Organization: DC-Cam'
+
+Exit codes:
+  0  the bag was created
+  1  a file Cairn refuses to package (a symlink, a name BagIt cannot carry)
+  2  bad usage, the source does not exist, DEST exists, or DEST's folder does not exist
+  3  could not run: I/O error, permission denied";
+const VALIDATE_HELP: &str = "\
+Example:
+  cairn bag validate s21-archive/archive/cairn-000006
+
+Exit codes:
+  0  the bag is valid (warnings may have been printed)
+  1  the bag is invalid
+  2  bad usage, or the bag does not exist
+  3  could not run: I/O error, permission denied";
 
 #[derive(Parser)]
 #[command(
@@ -60,7 +170,7 @@ Exit codes:
 struct Cli {
     /// More log output on stderr (-v info, with each ingest's and fixity run's summary
     /// line; -vv debug); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     verbose: u8,
 
     /// Print nothing but errors: no progress bar, no report when all is well (for cron).
@@ -69,6 +179,7 @@ struct Cli {
         short,
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "CAIRN_QUIET",
         action = clap::ArgAction::SetTrue,
         value_parser = clap::builder::FalseyValueParser::new()
@@ -80,6 +191,7 @@ struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         value_enum,
         env = "CAIRN_LOG_FORMAT",
         default_value_t = LogFormat::Text,
@@ -105,7 +217,7 @@ enum Command {
 
     /// Create an archive: cairn.toml (every setting, commented), intake/, archive/,
     /// manifests/. Refuses to overwrite an existing cairn.toml.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = INIT_HELP)]
     Init(InitArgs),
 
     /// Ingest every item waiting in intake/: each becomes a verified bag in archive/,
@@ -114,15 +226,15 @@ enum Command {
     /// Each folder directly under intake/ is one item; a lone file is an item of one
     /// file. Metadata comes from intake/metadata.csv and/or a cairn.dc.json inside the
     /// item. A refused item is reported and skipped; the others are ingested (exit 1).
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = INGEST_HELP)]
     Ingest(IngestArgs),
 
     /// Show an item: its Dublin Core record, files, digests and events.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = SHOW_HELP)]
     Show(ShowArgs),
 
     /// List the items in the archive.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = LIST_HELP)]
     List(ListArgs),
 
     /// Check bags' fixity (what cron runs): every checksum, and each bag against its
@@ -133,17 +245,17 @@ enum Command {
     /// --max-time it goes on with the next-oldest until the budget is spent (a rolling
     /// check). A run started while another fixity run holds manifests/.fixity.lock
     /// exits 3 at once and checks nothing.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = FIXITY_HELP)]
     Fixity(FixityArgs),
 
     /// Audit the archive's record: the event log's chain, archive/ against manifests/,
     /// and which bags are unchecked, overdue or failed.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = AUDIT_HELP)]
     Audit(AuditArgs),
 
     /// Verify a copy of a bag anywhere: full validation, and with --against, agreement
     /// with a register entry (manifests/ID.json).
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
 
     /// The archive's signing key for checkpoints.
@@ -172,12 +284,12 @@ enum Command {
 
     /// Export a bag as a zip file: one top-level folder named after the bag,
     /// deterministic (the same bag gives the same bytes), Zip64 where needed.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = EXPORT_HELP)]
     Export(ExportArgs),
 
     /// Import a bag made elsewhere (a zip file or a folder): validated first, then
     /// committed as ingest commits, with a register entry and events.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = IMPORT_HELP)]
     Import(ImportArgs),
 
     /// Identify files' formats (PRONOM PUIDs, from byte signatures as DROID and
@@ -204,7 +316,7 @@ enum Command {
 
     /// Show the settings in force (cairn.toml, CAIRN_* environment variables, defaults)
     /// and where each comes from.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = CONFIG_HELP)]
     Config(ConfigArgs),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -237,6 +349,9 @@ struct ExportArgs {
     /// Where to write the zip (must not exist).
     #[arg(long = "zip", value_name = "OUT.zip")]
     zip: PathBuf,
+    /// Export a bag that fails its checks anyway; the export event records the failure.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     root: RootArg,
     /// Print a JSON report on stdout.
@@ -285,9 +400,12 @@ struct FixityArgs {
     /// [default: fixity.algorithm in cairn.toml].
     #[arg(long, value_name = "LIST")]
     algorithms: Option<String>,
-    /// Pretend it is this time (RFC 3339): the schedule is computed, and the events are
-    /// stamped, with it. For testing schedules; not for production logs.
-    #[arg(long, value_name = "TIME")]
+    /// Check and report, and append nothing to the event log.
+    #[arg(long)]
+    dry_run: bool,
+    /// Pretend it is this time (RFC 3339) to see which bags a run would check then; only
+    /// with --dry-run, so that no event with a pretend time reaches the log.
+    #[arg(long, value_name = "TIME", requires = "dry_run")]
     now: Option<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
@@ -392,14 +510,14 @@ enum BagCommand {
     /// hashing every file in one pass. Without it, SRC itself becomes the bag: its
     /// contents move under SRC/data/. An interrupted in-place run is rolled back by
     /// running the same command again.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = CREATE_HELP)]
     Create(CreateArgs),
 
     /// Validate a bag: structure, completeness and every checksum.
     ///
     /// Prints every problem on stderr, one per line: `problem: PATH: KIND: DETAIL`;
     /// warnings as `warning: PATH: KIND: DETAIL`.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
 }
 
@@ -571,6 +689,22 @@ fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
     };
 }
 
+/// The rule for a name that does not exist (README, "Exit codes"): an item identifier or
+/// a path given on the command line that names nothing is a usage error, exit 2, with
+/// one message for every command.
+pub(super) fn require_exists(context: &str, what: &str, path: &std::path::Path) -> Result<(), u8> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(error_exit(
+            context,
+            &Error::Usage(format!(
+                "no {what} {}: no such file or folder",
+                cairn::quoted(&path.display().to_string())
+            )),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn error_exit(context: &str, e: &Error) -> u8 {
     let mut msg = format!("cairn: {context}: {e}");
     let mut source = std::error::Error::source(e);
@@ -632,11 +766,26 @@ pub(super) fn print_json<T: serde::Serialize>(value: &T) {
 fn run_man() -> u8 {
     let cmd = <Cli as clap::CommandFactory>::command();
     let mut out: Vec<u8> = Vec::new();
-    let mut render = |c: clap::Command| clap_mangen::Man::new(c).render(&mut out);
+    // One page per command, nested ones included (cairn-bag-create), each with the
+    // version in its header (the .TH line).
+    let version = env!("CARGO_PKG_VERSION");
+    let mut render = |c: clap::Command| {
+        clap_mangen::Man::new(c.version(version))
+            .source(format!("cairn {version}"))
+            .render(&mut out)
+    };
+    fn pages(cmd: &clap::Command, prefix: &str, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("{prefix}-{}", sub.get_name());
+            out.push((name.clone(), sub.clone()));
+            pages(sub, &name, out);
+        }
+    }
+    let mut all = Vec::new();
+    pages(&cmd, "cairn", &mut all);
     let mut result = render(cmd.clone());
-    for sub in cmd.get_subcommands() {
-        let name = format!("cairn-{}", sub.get_name());
-        result = result.and_then(|_| render(sub.clone().name(name)));
+    for (name, sub) in all {
+        result = result.and_then(|_| render(sub.name(name)));
     }
     match result {
         Ok(()) => {

@@ -331,6 +331,15 @@ impl Archive {
         }
     }
 
+    /// The `object` of line `line` (1-based) of the event log, when that line is still
+    /// readable JSON: names what a broken link was about.
+    pub fn event_object_at(&self, line: usize) -> Option<String> {
+        let bytes = self.read_events_bytes().ok()?;
+        let text = bytes.split(|&c| c == b'\n').nth(line.checked_sub(1)?)?;
+        let v: serde_json::Value = serde_json::from_slice(text).ok()?;
+        v.get("object")?.as_str().map(str::to_string)
+    }
+
     fn try_lock_file(&self, name: &str, command: &str) -> Result<ArchiveLock, Error> {
         let path = self.manifests.join(name);
         let mut file = OpenOptions::new()

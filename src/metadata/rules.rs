@@ -83,7 +83,9 @@ pub fn validate_record(record: &DublinCore) -> Vec<RecordProblem> {
             continue;
         }
         let detail = if is_date_term(*term) {
-            check_date(value).err()
+            check_date(value)
+                .map_err(|e| e + &approximate_date_advice(value))
+                .err()
         } else if term.local_name() == "type" {
             check_dcmi_type(value).err()
         } else if term.local_name() == "language" {
@@ -119,6 +121,46 @@ fn is_date_term(term: Term) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------
+/// Advice for a date written as an approximation (`ca. 1978`, `c.1978`, `circa 1978`,
+/// `about 1978`, `~1978`, `1978?`): W3C-DTF has no "about", so suggest the year, or a
+/// range around it, with the uncertainty said in dc.description. Empty when the value
+/// is not such an approximation.
+fn approximate_date_advice(value: &str) -> String {
+    let lower = value.trim().to_lowercase();
+    let rest = [
+        "circa",
+        "ca.",
+        "ca",
+        "c.",
+        "about",
+        "approx.",
+        "approximately",
+        "~",
+    ]
+    .iter()
+    .find_map(|p| lower.strip_prefix(p))
+    .map(str::trim)
+    .or_else(|| lower.strip_suffix('?').map(str::trim));
+    let Some(rest) = rest else {
+        return String::new();
+    };
+    let digits: String = rest.chars().filter(|c| c.is_ascii_digit()).collect();
+    let Some(year) = (digits.len() == 4 && rest.len() == 4)
+        .then(|| digits.parse::<u32>().ok())
+        .flatten()
+    else {
+        return "; an approximate date cannot be written this way: give the range it may \
+                fall in (START/END), and say in dc.description that it is approximate"
+            .to_string();
+    };
+    format!(
+        "; an approximate date cannot be written this way: write the year ({year}) or a \
+         range such as {}/{}, and say in dc.description that it is approximate",
+        year - 1,
+        year + 1
+    )
+}
+
 // Dates: W3C-DTF (https://www.w3.org/TR/NOTE-datetime) and ISO 8601 intervals of them.
 
 const DATE_FORMS: &str = "not a W3C-DTF date or date range (YYYY, YYYY-MM, YYYY-MM-DD, \

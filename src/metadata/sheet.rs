@@ -66,6 +66,11 @@ pub enum SheetError {
     #[error("line {line}, column 1: the first column must be `filename`, found \"{found}\"")]
     FirstColumnNotFilename { line: usize, found: String },
 
+    /// A sheet separated by `;`: what spreadsheets write in locales whose decimal mark
+    /// is the comma. Read as CSV, the whole header is one cell.
+    #[error("line {line}: the header is one cell, \"{found}\": the sheet is separated by `;`, not `,` (a spreadsheet export in a locale that writes decimals with a comma); save it again as CSV with `,` as the field separator (LibreOffice: Save As, Text CSV, Edit filter settings, Field delimiter `,`; Excel: CSV UTF-8 with the list separator set to `,`)")]
+    SemicolonSeparated { line: usize, found: String },
+
     #[error("line {line}, column {column}: `filename` may only be the first column")]
     RepeatedFilename { line: usize, column: usize },
 
@@ -111,6 +116,10 @@ pub enum SheetError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SheetErrors {
     pub errors: Vec<SheetError>,
+    /// The rows that could be read despite the errors: not used to archive anything,
+    /// only to report every problem of the sheet in one run (their records' problems
+    /// too).
+    pub rows: Sheet,
 }
 
 impl fmt::Display for SheetErrors {
@@ -196,10 +205,34 @@ pub fn parse_sheet(bytes: &[u8]) -> Result<Sheet, SheetErrors> {
     if columns.is_none() {
         errors.push(SheetError::Empty);
     }
+    errors.sort_by_key(SheetError::line);
     if errors.is_empty() {
         Ok(Sheet { rows })
     } else {
-        Err(SheetErrors { errors })
+        Err(SheetErrors {
+            errors,
+            rows: Sheet { rows },
+        })
+    }
+}
+
+impl SheetError {
+    /// The line the problem is on (0 for the sheet as a whole), for file order.
+    pub fn line(&self) -> usize {
+        match self {
+            SheetError::Empty => 0,
+            SheetError::NotUtf8 { line, .. }
+            | SheetError::Csv { line, .. }
+            | SheetError::FirstColumnNotFilename { line, .. }
+            | SheetError::SemicolonSeparated { line, .. }
+            | SheetError::RepeatedFilename { line, .. }
+            | SheetError::UnknownColumn { line, .. }
+            | SheetError::ValueUnderBlankHeader { line, .. }
+            | SheetError::ExtraField { line, .. }
+            | SheetError::EmptyFilename { line }
+            | SheetError::BadFilename { line, .. }
+            | SheetError::DuplicateItem { line, .. } => *line,
+        }
     }
 }
 
@@ -285,7 +318,12 @@ fn read_header(cells: &[Option<&str>], line: usize, errors: &mut Vec<SheetError>
             };
             let is_filename = header.eq_ignore_ascii_case("filename");
             if i == 0 {
-                if !is_filename {
+                if header.to_ascii_lowercase().starts_with("filename;") {
+                    errors.push(SheetError::SemicolonSeparated {
+                        line,
+                        found: header.to_string(),
+                    });
+                } else if !is_filename {
                     errors.push(SheetError::FirstColumnNotFilename {
                         line,
                         found: header.to_string(),
@@ -539,7 +577,11 @@ mod tests {
             SheetError::NotUtf8 { line: 9, column: 2 },
         ];
         assert_eq!(errors, expected);
-        let shown = SheetErrors { errors }.to_string();
+        let shown = SheetErrors {
+            errors,
+            rows: Sheet::default(),
+        }
+        .to_string();
         assert!(
             shown.starts_with("the metadata sheet has 7 problems:\n  line 3:"),
             "{shown}"

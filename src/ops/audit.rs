@@ -19,6 +19,11 @@ use crate::fs::register::RegisterEntry;
 use crate::ops::bag_check::{check_bag, BagCheck};
 use crate::ops::fixity::last_checks;
 
+/// How far an event's time may lie after now, or before an earlier event, before audit
+/// flags it: appends from concurrent commands and clocks of machines sharing the
+/// archive differ by a little.
+pub const TIME_TOLERANCE_SECS: i64 = 300;
+
 /// Options for [`audit`].
 #[derive(Debug, Clone, Default)]
 pub struct AuditOptions {
@@ -265,6 +270,71 @@ pub fn audit(
             });
         }
     }
+    // Time: a log is appended in time order, so an event older than one before it, or
+    // dated after now, was stamped by a wrong or pretend clock (and would move the
+    // fixity schedule). Each kind is one discrepancy naming its first line and how many
+    // more there are.
+    let tolerance = chrono::Duration::seconds(TIME_TOLERANCE_SECS);
+    let mut latest: Option<DateTime<Utc>> = None;
+    let mut backwards: Vec<(u64, String, String)> = Vec::new();
+    let mut future: Vec<(u64, String, String)> = Vec::new();
+    for e in &chain.events {
+        let Ok(t) = DateTime::parse_from_rfc3339(&e.time).map(|t| t.with_timezone(&Utc)) else {
+            continue;
+        };
+        if t > now + tolerance {
+            future.push((e.seq, e.time.clone(), e.object.clone()));
+        }
+        match latest {
+            Some(l) if t + tolerance < l => {
+                backwards.push((e.seq, e.time.clone(), e.object.clone()));
+            }
+            Some(l) if t <= l => {}
+            _ => latest = Some(t),
+        }
+    }
+    let fmt_now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for (kind, found, what) in [
+        (
+            "event-time-in-future",
+            &future,
+            format!("is dated after now ({fmt_now})"),
+        ),
+        (
+            "event-time-backwards",
+            &backwards,
+            "is dated earlier than an event before it".to_string(),
+        ),
+    ] {
+        if let Some((seq, time, object)) = found.first() {
+            let more = match found.len() - 1 {
+                0 => String::new(),
+                1 => ", and 1 more event after it".into(),
+                n => format!(", and {n} more events after it"),
+            };
+            discrepancies.push(Discrepancy {
+                kind,
+                id: object.clone(),
+                path: format!("manifests/events.jsonl:{seq}"),
+                detail: format!(
+                    "the event at {time} {what}{more}: a wrong or pretend clock stamped it; fixity's schedule reads these times"
+                ),
+            });
+        }
+    }
+
+    // What the log says exists and is gone without trace: ingested (or imported), never
+    // withdrawn, and neither a bag nor a register entry any more.
+    for id in ingested.difference(&deleted) {
+        if !bags.contains(*id) && !registered.contains(*id) {
+            discrepancies.push(Discrepancy {
+                kind: "vanished",
+                id: id.to_string(),
+                path: format!("archive/{id}"),
+                detail: "the event log records its ingestion and no deletion, yet neither archive/ nor manifests/ has it".into(),
+            });
+        }
+    }
     // The register against the log: each ingestion event recorded the tag manifests'
     // digests, so an edited register entry shows even without reading any bag.
     for e in chain.events.iter().filter(|e| e.event_type == "ingestion") {
@@ -375,5 +445,49 @@ pub fn verify(
         }
         Err(e) => return Err(e),
     };
-    check_bag(source.as_ref(), None, entry.as_ref())
+    let mut check = check_bag(source.as_ref(), None, entry.as_ref())?;
+    if let Some(entry) = &entry {
+        if let Some(f) = different_item(source.as_ref(), entry) {
+            check.findings.insert(0, f);
+        }
+    }
+    Ok(check)
+}
+
+/// When the bag's bag-info.txt names another identifier (External-Identifier) or
+/// another Payload-Oxum than the register entry: one finding saying so, shown before the
+/// per-file details that follow from it.
+fn different_item(
+    source: &dyn crate::bagit::source::BagSource,
+    entry: &RegisterEntry,
+) -> Option<crate::ops::bag_check::FixityFinding> {
+    let info = source.read("bag-info.txt").ok()?;
+    let info = String::from_utf8_lossy(&info);
+    let field = |name: &str| {
+        info.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let ident = field("External-Identifier");
+    let oxum = field("Payload-Oxum");
+    let other_id = ident.as_deref().is_some_and(|i| i != entry.id);
+    let other_oxum = oxum.as_deref().is_some_and(|o| o != entry.payload_oxum);
+    if !other_id && !other_oxum {
+        return None;
+    }
+    Some(crate::ops::bag_check::FixityFinding::new(
+        crate::ops::bag_check::FixityKind::DifferentItem,
+        "",
+        format!(
+            "the register entry {}.json describes a different item (identifier {}, Payload-Oxum {}); this bag has identifier {}, Payload-Oxum {}. The details below follow from that",
+            entry.id,
+            entry.id,
+            entry.payload_oxum,
+            ident.as_deref().unwrap_or("(none)"),
+            oxum.as_deref().unwrap_or("(none)"),
+        ),
+    ))
 }

@@ -40,7 +40,25 @@ pub enum FixityKind {
     BagMissing,
     /// A bag folder with no register entry.
     Unregistered,
+    /// The algorithm asked for (`fixity --algorithms`) is not one the bag has a payload
+    /// manifest for: one finding for the bag, not one per file.
+    AlgorithmAbsent,
+    /// `verify --against`: the register entry describes another item (its identifier or
+    /// Payload-Oxum differs from the bag's bag-info.txt).
+    DifferentItem,
 }
+
+/// The order of strength in which fixity picks the algorithm to check with when the bag
+/// does not have the one asked for: the strongest the bag and its register entry share.
+pub const STRENGTH: [Algorithm; 7] = [
+    Algorithm::Blake3,
+    Algorithm::Sha512,
+    Algorithm::Sha384,
+    Algorithm::Sha256,
+    Algorithm::Sha224,
+    Algorithm::Sha1,
+    Algorithm::Md5,
+];
 
 /// One problem found in one bag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -137,9 +155,18 @@ pub fn check_bag(
 /// missing from (or absent in) several manifests is one finding, not one per manifest.
 fn classify(report: &ValidateReport) -> Vec<FixityFinding> {
     let mut seen = BTreeSet::new();
+    // A payload file added, removed or resized also breaks Payload-Oxum; that is the
+    // payload's change, reported as `new`, `missing` or `changed` on the file, not a
+    // change of bag-info.txt (an edited bag-info.txt is caught by its tag manifest and
+    // the register entry).
+    let payload_explains_oxum = report.problems.iter().any(|p| {
+        matches!(p.kind, Kind::PayloadMissing | Kind::PayloadUnlisted)
+            || (p.kind == Kind::DigestMismatch && p.path.starts_with("data/"))
+    });
     report
         .problems
         .iter()
+        .filter(|p| !(payload_explains_oxum && p.kind == Kind::OxumMismatch))
         .filter(|p| {
             !matches!(p.kind, Kind::PayloadMissing | Kind::PayloadUnlisted)
                 || seen.insert((p.kind, p.path.clone()))

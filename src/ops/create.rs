@@ -107,6 +107,9 @@ pub struct CreateReport {
     pub empty_dirs: Vec<String>,
     /// True when an interrupted in-place run was rolled back first.
     pub recovered: bool,
+    /// Staging folders of an earlier `--output` run that was killed, removed first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cleaned: Vec<PathBuf>,
 }
 
 impl CreateReport {
@@ -119,6 +122,7 @@ impl CreateReport {
             payload_oxum: built.payload_oxum,
             empty_dirs: empty_dirs(walk),
             recovered: false,
+            cleaned: Vec::new(),
         }
     }
 }
@@ -131,6 +135,39 @@ pub fn parse_info_arg(arg: &str) -> Result<(String, String), Error> {
     let label = label.trim().to_string();
     check_label(&label).map_err(|e| Error::Usage(format!("--info \"{arg}\": {e}")))?;
     Ok((label, value.trim().to_string()))
+}
+
+/// Removes `.NAME.cairn-partial-PID-*` folders beside `NAME` left by a `bag create
+/// --output` that was killed: those whose process is gone. A live process's staging
+/// (another run writing the same bag right now) is left alone; where liveness cannot be
+/// told (no /proc), nothing is removed.
+fn clean_stale_staging(parent: &Path, dest_name: &str) -> Result<Vec<PathBuf>, Error> {
+    let prefix = format!(".{dest_name}.cairn-partial-");
+    let proc_fs = Path::new("/proc/self").exists();
+    let mut cleaned = Vec::new();
+    if !proc_fs {
+        return Ok(cleaned);
+    }
+    let entries = fs::read_dir(parent).map_err(|e| Error::io("read folder", parent, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix.as_str())) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let path = entry.path();
+        fs::remove_dir_all(&path).map_err(|e| Error::io("remove stale staging", &path, e))?;
+        cleaned.push(path);
+    }
+    if !cleaned.is_empty() {
+        sync_dir(parent)?;
+    }
+    Ok(cleaned)
 }
 
 /// Creates a bag of `src` at `dest` (a copy), or in place when `dest` is `None`.
@@ -183,6 +220,15 @@ fn create_copy(src: &Path, dest: &Path, opts: &CreateOptions) -> Result<CreateRe
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| Error::Usage(format!("{} has no final name", dest.display())))?;
+    if !parent.is_dir() {
+        return Err(Error::Usage(format!(
+            "--output {}: the folder {} does not exist; create it first (mkdir -p {}), or choose another place for the bag",
+            dest.display(),
+            parent.display(),
+            parent.display()
+        )));
+    }
+    let cleaned = clean_stale_staging(&parent, &dest_name)?;
     let staging = parent.join(format!(
         ".{dest_name}.cairn-partial-{}-{}",
         std::process::id(),
@@ -197,7 +243,9 @@ fn create_copy(src: &Path, dest: &Path, opts: &CreateOptions) -> Result<CreateRe
             &opts.build_options(&algs),
         )?;
         check_written(&staging)?;
-        Ok(CreateReport::new(dest, built, &algs, &walk))
+        let mut report = CreateReport::new(dest, built, &algs, &walk);
+        report.cleaned = cleaned;
+        Ok(report)
     })();
     match result {
         Ok(report) => {

@@ -9,6 +9,7 @@
 //! evenly, instead of every bag falling due on the same night.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,7 @@ use crate::fs::dir::DirSource;
 use crate::fs::events::{Event, NewEvent};
 use crate::fs::rate::RateLimiter;
 use crate::fs::register::RegisterEntry;
-use crate::ops::bag_check::{check_bag, BagCheck, FixityFinding, FixityKind};
+use crate::ops::bag_check::{check_bag, BagCheck, FixityFinding, FixityKind, STRENGTH};
 use crate::progress;
 pub use crate::units::{parse_duration, parse_size};
 
@@ -46,8 +47,118 @@ pub struct FixityOptions {
     pub max_bytes: Option<u64>,
     pub max_time: Option<Duration>,
     pub rate: Option<u64>,
-    /// Algorithms to verify; `None` = every manifest's.
-    pub algorithms: Option<Vec<Algorithm>>,
+    /// Algorithms to verify.
+    pub algorithms: AlgorithmChoice,
+    /// Append nothing to the event log.
+    pub dry_run: bool,
+}
+
+/// Which digests fixity checks in each bag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlgorithmChoice {
+    /// Every payload manifest's (`--algorithms all`).
+    All,
+    /// These when the bag and its register entry both have them (`fixity.algorithm` in
+    /// cairn.toml); otherwise the strongest algorithm both have, in the order of
+    /// [`STRENGTH`]. A bag made by another tool (bagit.py's sha256 and sha512, or md5)
+    /// is checked with what it has, never failed for lacking BLAKE3.
+    Preferred(Vec<Algorithm>),
+    /// Exactly these (`--algorithms LIST`): a bag without one of them gets one
+    /// `algorithm-absent` finding, and is checked with the strongest it has instead.
+    Exactly(Vec<Algorithm>),
+}
+
+/// The algorithms with a payload manifest in the bag folder.
+fn bag_algorithms(bag: &Path) -> Vec<Algorithm> {
+    Algorithm::ALL
+        .into_iter()
+        .filter(|a| bag.join(format!("manifest-{}.txt", a.name())).is_file())
+        .collect()
+}
+
+/// The algorithms the register entry recorded for every payload file (`None`: no
+/// entry, or no payload file, so no constraint).
+fn register_algorithms(entry: Option<&RegisterEntry>) -> Option<Vec<Algorithm>> {
+    let files = &entry?.files;
+    if files.is_empty() {
+        return None;
+    }
+    Some(
+        Algorithm::ALL
+            .into_iter()
+            .filter(|a| files.iter().all(|f| f.digests.get(*a).is_some()))
+            .collect(),
+    )
+}
+
+/// The algorithms to check a bag with, and the `algorithm-absent` finding when the ones
+/// asked for exactly are not in the bag. `None` = every manifest's.
+fn choose_algorithms(
+    choice: &AlgorithmChoice,
+    bag: &Path,
+    entry: Option<&RegisterEntry>,
+) -> (Option<Vec<Algorithm>>, Option<FixityFinding>) {
+    let in_bag = bag_algorithms(bag);
+    let in_register = register_algorithms(entry);
+    let shared: Vec<Algorithm> = in_bag
+        .iter()
+        .copied()
+        .filter(|a| in_register.as_ref().is_none_or(|r| r.contains(a)))
+        .collect();
+    let strongest = || {
+        STRENGTH
+            .into_iter()
+            .find(|a| shared.contains(a))
+            .or_else(|| STRENGTH.into_iter().find(|a| in_bag.contains(a)))
+    };
+    let names = |algs: &[Algorithm]| {
+        if algs.is_empty() {
+            "none Cairn can verify".to_string()
+        } else {
+            algs.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+        }
+    };
+    match choice {
+        AlgorithmChoice::All => (None, None),
+        AlgorithmChoice::Preferred(wanted) => {
+            if !wanted.is_empty() && wanted.iter().all(|a| shared.contains(a)) {
+                (Some(wanted.clone()), None)
+            } else {
+                // Nothing verifiable at all is left to validation to report.
+                (strongest().map(|a| vec![a]), None)
+            }
+        }
+        AlgorithmChoice::Exactly(wanted) => {
+            let absent: Vec<Algorithm> = wanted
+                .iter()
+                .copied()
+                .filter(|a| !in_bag.contains(a))
+                .collect();
+            if absent.is_empty() {
+                return (Some(wanted.clone()), None);
+            }
+            let present: Vec<Algorithm> = wanted
+                .iter()
+                .copied()
+                .filter(|a| in_bag.contains(a))
+                .collect();
+            let instead = if present.is_empty() {
+                strongest().map(|a| vec![a])
+            } else {
+                Some(present)
+            };
+            let detail = format!(
+                "the bag has no payload manifest for {} (its manifests: {}); checked with {} instead",
+                names(&absent),
+                names(&in_bag),
+                instead.as_deref().map(names).unwrap_or_else(|| "nothing".into()),
+            );
+            (
+                instead,
+                Some(FixityFinding::new(FixityKind::AlgorithmAbsent, "", detail)),
+            )
+        }
+    }
 }
 
 /// The outcome of checking one bag.
@@ -68,6 +179,8 @@ pub struct BagResult {
     pub files: u64,
     pub bytes: u64,
     pub seconds: f64,
+    /// The algorithms whose digests were checked.
+    pub algorithms: Vec<Algorithm>,
     pub findings: Vec<FixityFinding>,
     pub errors: Vec<String>,
 }
@@ -95,11 +208,23 @@ pub struct FixityReport {
     /// committing (they are checked by a later run once registered).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_in_flight: Vec<String>,
+    /// The event log's chain was broken when the run started: the bags were checked and
+    /// reported, and nothing was appended to the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_broken: Option<LogBreak>,
+}
+
+/// Where the event log's chain breaks, and the object of that line.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogBreak {
+    pub line: usize,
+    pub object: String,
+    pub detail: String,
 }
 
 impl FixityReport {
     pub fn is_ok(&self) -> bool {
-        self.checked.iter().all(|b| b.outcome == BagOutcome::Passed)
+        self.log_broken.is_none() && self.checked.iter().all(|b| b.outcome == BagOutcome::Passed)
     }
 
     pub fn has_errors(&self) -> bool {
@@ -198,6 +323,12 @@ pub fn fixity(
         ids.retain(|id| shard_of(id, n) == k);
     }
     let log = archive.read_events()?;
+    // A broken chain is never appended to: the bags are still checked and reported.
+    let log_broken = log.broken.as_ref().map(|b| LogBreak {
+        line: b.line,
+        object: archive.event_object_at(b.line).unwrap_or_default(),
+        detail: b.detail.clone(),
+    });
     let last = last_checks(&log.events);
     let budgeted = opts.max_bytes.is_some() || opts.max_time.is_some();
     let (order, due_count) = plan(&ids, &last, now, interval, &opts.selection, budgeted);
@@ -211,6 +342,7 @@ pub fn fixity(
         bytes: 0,
         seconds: 0.0,
         skipped_in_flight: Vec::new(),
+        log_broken,
     };
     // Progress: when someone watches, the bags' sizes (their Payload-Oxum) are read
     // first, up to the byte budget, so that the bar has the run's totals.
@@ -258,7 +390,9 @@ pub fn fixity(
             continue;
         };
         report.bytes += result.bytes;
-        log_check(archive, clock, &result)?;
+        if report.log_broken.is_none() && !opts.dry_run {
+            log_check(archive, clock, &result)?;
+        }
         report.checked.push(result);
     }
     report.seconds = started.elapsed().as_secs_f64();
@@ -322,17 +456,26 @@ fn check_one(
             "",
             format!("the register lists {id}, but {} is gone", bag.display()),
         ));
-        return Ok(Some(result(id, findings, Vec::new(), 0, 0, t0)));
+        return Ok(Some(result(
+            id,
+            findings,
+            Vec::new(),
+            (0, 0),
+            Vec::new(),
+            t0,
+        )));
     }
+    let (algorithms, absent) = choose_algorithms(&opts.algorithms, &bag, entry.as_ref());
+    findings.extend(absent);
     let source = DirSource::open(&bag)?.with_limiter(limiter);
-    let check: BagCheck = check_bag(&source, opts.algorithms.as_deref(), entry.as_ref())?;
+    let check: BagCheck = check_bag(&source, algorithms.as_deref(), entry.as_ref())?;
     findings.extend(check.findings);
     Ok(Some(result(
         id,
         findings,
         check.errors,
-        check.files,
-        check.bytes,
+        (check.files, check.bytes),
+        check.algorithms,
         t0,
     )))
 }
@@ -341,8 +484,8 @@ fn result(
     id: &str,
     findings: Vec<FixityFinding>,
     errors: Vec<String>,
-    files: u64,
-    bytes: u64,
+    (files, bytes): (u64, u64),
+    algorithms: Vec<Algorithm>,
     t0: Instant,
 ) -> BagResult {
     let outcome = if !findings.is_empty() {
@@ -358,18 +501,26 @@ fn result(
         files,
         bytes,
         seconds: t0.elapsed().as_secs_f64(),
+        algorithms,
         findings,
         errors,
     }
 }
 
 fn log_check(archive: &Archive, clock: &dyn Clock, r: &BagResult) -> Result<(), Error> {
+    let algs = r
+        .algorithms
+        .iter()
+        .map(|a| a.name())
+        .collect::<Vec<_>>()
+        .join(", ");
     let (outcome, detail) = match r.outcome {
         BagOutcome::Passed => (
             "success",
             format!(
-                "{} files, {} bytes: every checksum matches the manifests and the register",
-                r.files, r.bytes
+                "{}, {}: every {algs} checksum matches the manifests and the register",
+                crate::units::count(r.files, "file", "files"),
+                crate::units::count(r.bytes, "byte", "bytes"),
             ),
         ),
         BagOutcome::Failed => {
@@ -391,7 +542,11 @@ fn log_check(archive: &Archive, clock: &dyn Clock, r: &BagResult) -> Result<(), 
                 .collect();
             (
                 "failure",
-                format!("{} problems: {}", r.findings.len(), summary.join(", ")),
+                format!(
+                    "{}: {}",
+                    crate::units::count(r.findings.len() as u64, "problem", "problems"),
+                    summary.join(", ")
+                ),
             )
         }
         BagOutcome::Error => (
@@ -403,6 +558,7 @@ fn log_check(archive: &Archive, clock: &dyn Clock, r: &BagResult) -> Result<(), 
         NewEvent::new("fixity check", outcome, &r.id, detail).with_data(serde_json::json!({
             "files": r.files,
             "bytes": r.bytes,
+            "algorithms": r.algorithms,
             "failures": r.findings,
             "errors": r.errors,
         }));

@@ -9,7 +9,7 @@
 //! then, with --remove-source, delete the intake item. Each step is safe to interrupt:
 //! the protocol's recovery runs first in every run.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -80,6 +80,9 @@ pub struct ItemReport {
     /// Format warnings (damage, the format policy), each naming the file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Files left out of the item by `ingest.exclude` (item-relative paths).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
 impl ItemReport {
@@ -94,6 +97,7 @@ impl ItemReport {
             removed_source: false,
             problems: Vec::new(),
             warnings: Vec::new(),
+            excluded: Vec::new(),
         }
     }
 
@@ -114,6 +118,9 @@ pub struct IngestReport {
     pub sheet_problems: Vec<String>,
     /// What the start-up recovery did after an interrupted run.
     pub recovered: Vec<String>,
+    /// Names at the top of intake that are not items (`ingest.exclude`), skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 impl IngestReport {
@@ -156,6 +163,7 @@ pub fn ingest(
         items: Vec::new(),
         sheet_problems: Vec::new(),
         recovered: Vec::new(),
+        skipped: Vec::new(),
     };
     if let Some(lock) = &lock {
         report.recovered = recover(archive, lock, clock)?;
@@ -166,15 +174,40 @@ pub fn ingest(
     // refuse everything than to ingest with half the descriptions.
     let sheet_path = intake.join(SHEET_NAME);
     let mut sheet_broken = false;
+    // The rows of a sheet refused for its errors: used only to report their problems.
+    let mut partial: Option<Sheet> = None;
     let sheet: Option<Sheet> = match fs::read(&sheet_path) {
         Ok(bytes) => match metadata::parse_sheet(&bytes) {
             Ok(s) => Some(s),
             Err(errors) => {
                 sheet_broken = true;
-                for e in errors.errors {
+                for e in &errors.errors {
                     report
                         .sheet_problems
                         .push(format!("{}: {e}", sheet_path.display()));
+                }
+                // Every problem of the sheet in one run: the rows' own problems too,
+                // not only after the header is fixed (unless the header itself could not
+                // be read, when the rows mean nothing).
+                let header_unread = errors.errors.iter().any(|e| {
+                    matches!(
+                        e,
+                        metadata::SheetError::SemicolonSeparated { .. }
+                            | metadata::SheetError::FirstColumnNotFilename { .. }
+                    )
+                });
+                for row in errors.rows.rows.iter().filter(|_| !header_unread) {
+                    for p in metadata::validate_record(&row.record) {
+                        report.sheet_problems.push(format!(
+                            "{}: line {}: {}: {p}",
+                            sheet_path.display(),
+                            row.line,
+                            crate::quoted(&row.item)
+                        ));
+                    }
+                }
+                if !header_unread {
+                    partial = Some(errors.rows);
                 }
                 None
             }
@@ -187,6 +220,9 @@ pub fn ingest(
     for entry in fs::read_dir(&intake).map_err(|e| Error::io("read folder", &intake, e))? {
         let entry = entry.map_err(|e| Error::io("read folder", &intake, e))?;
         match entry.file_name().to_str() {
+            Some(n) if crate::config::excluded(n, &archive.config.ingest.exclude) => {
+                report.skipped.push(n.to_string());
+            }
             Some(n) if is_reserved(n) => {}
             Some(n) => names.push((n.to_string(), entry.path())),
             None => {
@@ -201,6 +237,53 @@ pub fn ingest(
     names.sort();
 
     let formats = crate::ops::formats::RunFormats::new(archive);
+
+    // One identifier, one item: two rows giving the same dc.identifier are one conflict
+    // naming both rows, and both items are refused. A row of an item archived earlier
+    // and gone from intake is left out: its identifier is checked against the archive.
+    let mut conflicts: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(rows) = sheet.as_ref().or(partial.as_ref()) {
+        let mut by_identifier: HashMap<&str, &metadata::SheetRow> = HashMap::new();
+        for row in &rows.rows {
+            let present = names
+                .iter()
+                .any(|(n, _)| metadata::same_item_name(n, &row.item));
+            let archived = state
+                .entries
+                .values()
+                .any(|e| metadata::same_item_name(&e.intake_name, &row.item));
+            if archived && !present {
+                continue;
+            }
+            for identifier in row.record.identifiers() {
+                let Some(first) = by_identifier.get(identifier) else {
+                    by_identifier.insert(identifier, row);
+                    continue;
+                };
+                report.sheet_problems.push(format!(
+                    "{}: lines {} and {}: {} and {} have the same dc.identifier {}; an identifier names one item: correct one of the two rows",
+                    sheet_path.display(),
+                    first.line,
+                    row.line,
+                    crate::quoted(&first.item),
+                    crate::quoted(&row.item),
+                    crate::quoted(identifier)
+                ));
+                for (this, other) in [(*first, row), (row, *first)] {
+                    conflicts.insert(
+                        this.item.clone(),
+                        format!(
+                            "dc.identifier {} is also given to {} on line {} of metadata.csv; correct one of the two rows",
+                            crate::quoted(identifier),
+                            crate::quoted(&other.item),
+                            other.line
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     let ctx = ItemContext {
         formats: &formats,
         archive,
@@ -208,6 +291,7 @@ pub fn ingest(
         algorithms: &algorithms,
         sheet: sheet.as_ref(),
         sheet_broken,
+        conflicts: &conflicts,
         opts,
         clock,
     };
@@ -249,8 +333,20 @@ pub fn ingest(
                 .values()
                 .any(|e| metadata::same_item_name(&e.intake_name, &row.item));
             if !present && !archived {
+                // A name that differs only in case: most likely the one meant.
+                let lower = row.item.to_lowercase();
+                let hint = names
+                    .iter()
+                    .find(|(n, _)| n.to_lowercase() == lower)
+                    .map(|(n, _)| {
+                        format!(
+                            "; did you mean {}? (names must match exactly, case included)",
+                            crate::quoted(n)
+                        )
+                    })
+                    .unwrap_or_default();
                 report.sheet_problems.push(format!(
-                    "{}:{}: the row names {}, which is not an item in {}",
+                    "{}:{}: the row names {}, which is not an item in {}{hint}",
                     sheet_path.display(),
                     row.line,
                     crate::quoted(&row.item),
@@ -270,6 +366,8 @@ struct ItemContext<'a> {
     algorithms: &'a [Algorithm],
     sheet: Option<&'a Sheet>,
     sheet_broken: bool,
+    /// Items whose row shares its dc.identifier with another row, and why.
+    conflicts: &'a BTreeMap<String, String>,
     opts: &'a IngestOptions,
     clock: &'a dyn Clock,
 }
@@ -293,7 +391,65 @@ fn ingest_item(
         )));
     }
 
-    // 1. Metadata: the sheet's row, then the sidecar field by field.
+    // 1. The files, without the clutter `ingest.exclude` names.
+    let mut walk = if is_dir {
+        walk_source(path, &[SIDECAR_NAME])?
+    } else {
+        Walk {
+            files: vec![SourceFile::single(path, name, &meta)],
+            total_bytes: meta.len(),
+            ..Default::default()
+        }
+    };
+    if is_dir {
+        let patterns = &ctx.archive.config.ingest.exclude;
+        walk.files.retain(|f| {
+            let base = f.rel.rsplit('/').next().unwrap_or(&f.rel);
+            if crate::config::excluded(base, patterns) {
+                item.excluded.push(f.rel.clone());
+                false
+            } else {
+                true
+            }
+        });
+        walk.total_bytes = walk.files.iter().map(|f| f.size).sum();
+    }
+    // 2. Already archived? Same intake name and size: hash to be sure. Before the
+    // metadata: an item archived earlier and still in intake (the default keeps it) has
+    // no row in the next batch's metadata.csv, and is not a new item without metadata.
+    let oxum = format!("{}.{}", walk.total_bytes, walk.files.len());
+    let candidates_exist = walk.refused.is_empty();
+    let candidates: Vec<&RegisterEntry> = state
+        .entries
+        .values()
+        .filter(|e| candidates_exist && e.intake_name == name && e.payload_oxum == oxum)
+        .collect();
+    for entry in candidates {
+        if same_payload(entry, &walk)? {
+            item.outcome = Outcome::AlreadyArchived;
+            item.id = Some(entry.id.clone());
+            if ctx.opts.remove_source && !ctx.opts.dry_run {
+                // The intake copy may be the last good one: delete it only if the
+                // archived bag still verifies in full.
+                let bag = ctx.archive.bag_path(&entry.id);
+                let check = validate(&DirSource::open(&bag)?, &ValidateOptions::default())?;
+                if check.is_ok() {
+                    remove_source(path, is_dir)?;
+                    item.removed_source = true;
+                } else {
+                    item.outcome = Outcome::Refused;
+                    item.problems.push(format!(
+                        "{name}: identical to {} but that bag fails validation; the intake copy was kept. Run `cairn bag validate {}`",
+                        entry.id,
+                        bag.display()
+                    ));
+                }
+            }
+            return Ok(item);
+        }
+    }
+
+    // 3. Metadata: the sheet's row, then the sidecar field by field.
     let mut record: Option<DublinCore> = None;
     let mut sidecar_bytes: Option<Vec<u8>> = None;
     if let Some(row) = ctx.sheet.and_then(|s| s.row_for(name)) {
@@ -325,23 +481,32 @@ fn ingest_item(
         } else {
             "no metadata: add a row to metadata.csv or a cairn.dc.json inside the item"
         };
-        return Ok(item.refuse(format!("{}: {why}", path.display())));
+        let lower = name.to_lowercase();
+        let hint = ctx
+            .sheet
+            .and_then(|s| s.rows.iter().find(|r| r.item.to_lowercase() == lower))
+            .map(|r| {
+                format!(
+                    "; metadata.csv line {} names {}: did you mean this item? (names must match exactly, case included)",
+                    r.line,
+                    crate::quoted(&r.item)
+                )
+            })
+            .unwrap_or_default();
+        return Ok(item.refuse(format!("{}: {why}{hint}", path.display())));
     };
     item.title = record.title().map(str::to_string);
+    if let Some((_, why)) = ctx
+        .conflicts
+        .iter()
+        .find(|(row_item, _)| metadata::same_item_name(row_item, name))
+    {
+        item.problems.push(format!("{name}: {why}"));
+    }
     for p in metadata::validate_record(&record) {
         item.problems.push(format!("{name}: {p}"));
     }
 
-    // 2. The files.
-    let walk = if is_dir {
-        walk_source(path, &[SIDECAR_NAME])?
-    } else {
-        Walk {
-            files: vec![SourceFile::single(path, name, &meta)],
-            total_bytes: meta.len(),
-            ..Default::default()
-        }
-    };
     for (p, why) in &walk.refused {
         item.problems.push(format!("{}: {why}", p.display()));
     }
@@ -366,38 +531,6 @@ fn ingest_item(
     if !item.problems.is_empty() {
         item.outcome = Outcome::Refused;
         return Ok(item);
-    }
-
-    // 3. Already archived? Same intake name and size: hash to be sure.
-    let oxum = format!("{}.{}", walk.total_bytes, walk.files.len());
-    let candidates: Vec<&RegisterEntry> = state
-        .entries
-        .values()
-        .filter(|e| e.intake_name == name && e.payload_oxum == oxum)
-        .collect();
-    for entry in candidates {
-        if same_payload(entry, &walk)? {
-            item.outcome = Outcome::AlreadyArchived;
-            item.id = Some(entry.id.clone());
-            if ctx.opts.remove_source && !ctx.opts.dry_run {
-                // The intake copy may be the last good one: delete it only if the
-                // archived bag still verifies in full.
-                let bag = ctx.archive.bag_path(&entry.id);
-                let check = validate(&DirSource::open(&bag)?, &ValidateOptions::default())?;
-                if check.is_ok() {
-                    remove_source(path, is_dir)?;
-                    item.removed_source = true;
-                } else {
-                    item.outcome = Outcome::Refused;
-                    item.problems.push(format!(
-                        "{name}: identical to {} but that bag fails validation; the intake copy was kept. Run `cairn bag validate {}`",
-                        entry.id,
-                        bag.display()
-                    ));
-                }
-            }
-            return Ok(item);
-        }
     }
 
     // 3b. Formats: identification, technical metadata, the format policy.
@@ -452,7 +585,16 @@ fn ingest_item(
     // 5. Stage, verify, publish, register, log. A failure to read the item's own files
     // (unreadable, changed while read) refuses this item only; a failure to write the
     // archive (a full disk) stops the run, since every other item would meet it too.
-    let entry = match commit_item(ctx, &id, name, &record, sidecar_bytes, &walk, &formats) {
+    let entry = match commit_item(
+        ctx,
+        &id,
+        name,
+        &record,
+        sidecar_bytes,
+        &walk,
+        &item.excluded,
+        &formats,
+    ) {
         Ok(entry) => entry,
         Err(Error::Io {
             op,
@@ -532,6 +674,8 @@ struct IngestChange<'a> {
     record: &'a DublinCore,
     sidecar: Option<Vec<u8>>,
     walk: &'a Walk,
+    /// Files `ingest.exclude` left out, named in the ingestion event.
+    excluded: &'a [String],
     built: Option<BuiltBag>,
     formats: &'a crate::ops::formats::ItemFormats,
 }
@@ -569,14 +713,19 @@ impl Change for IngestChange<'_> {
         let built = self
             .built
             .as_ref()
-            .ok_or_else(|| Error::Usage("internal: the bag was not built".into()))?;
+            .ok_or_else(|| Error::Internal("the bag was not built".into()))?;
         let mut entry = register_entry(archive, id, self.name, self.record, built, now);
         crate::ops::formats::annotate(&mut entry, self.formats);
         Ok(entry)
     }
 
     fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error> {
-        Ok(addition_events(entry, "", None, serde_json::Value::Null))
+        let extra = if self.excluded.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!({ "excluded": self.excluded })
+        };
+        Ok(addition_events(entry, "", None, extra))
     }
 }
 
@@ -637,12 +786,11 @@ fn commit_item(
     record: &DublinCore,
     sidecar: Option<Vec<u8>>,
     walk: &Walk,
+    excluded: &[String],
     formats: &crate::ops::formats::ItemFormats,
 ) -> Result<RegisterEntry, Error> {
     let Some(lock) = ctx.lock else {
-        return Err(Error::Usage(
-            "internal: a dry run reached the commit step".into(),
-        ));
+        return Err(Error::Internal("a dry run reached the commit step".into()));
     };
     let mut change = IngestChange {
         ctx,
@@ -651,6 +799,7 @@ fn commit_item(
         record,
         sidecar,
         walk,
+        excluded,
         built: None,
         formats,
     };

@@ -69,14 +69,44 @@ pub struct ExportReport {
     pub deflated: usize,
     pub size: u64,
     pub zip_blake3: String,
+    /// With `--force`, the problems the bag had when it was exported anyway.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forced_despite: Vec<crate::ops::bag_check::FixityFinding>,
+}
+
+/// One line per finding, for messages and events.
+fn describe_findings(findings: &[crate::ops::bag_check::FixityFinding]) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    findings
+        .iter()
+        .filter(|f| seen.insert((f.kind, f.path.as_str())))
+        .map(|f| {
+            let kind = serde_json::to_value(f.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            if f.path.is_empty() {
+                format!("{kind} ({})", f.detail)
+            } else {
+                format!("{kind}: {}", f.path)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Writes the bag `id` as a zip at `out` (which must not exist) and logs an "export"
 /// event with the zip's BLAKE3 digest.
+///
+/// The event log's chain is verified first (nothing is appended to a broken one), and
+/// the bag is checked in full against its manifests and its register entry (every
+/// digest): a damaged bag is refused, unless `force`, which exports it and records the
+/// problems in the event (outcome `failure`).
 pub fn export(
     archive: &Archive,
     id: &str,
     out: &Path,
+    force: bool,
     clock: &dyn Clock,
 ) -> Result<ExportReport, Error> {
     let bag = archive.bag_path(id);
@@ -92,7 +122,50 @@ pub fn export(
             path: out.to_path_buf(),
         });
     }
+    let log = crate::fs::events::verify_links(&archive.read_events_bytes()?);
+    if let Some(b) = &log.broken {
+        return Err(Error::Corrupt {
+            path: archive.events_path(),
+            detail: format!(
+                "the event log's chain is broken at line {}: {}. Nothing was exported; run `cairn audit` and investigate",
+                b.line, b.detail
+            ),
+        });
+    }
     let source = DirSource::open(&bag)?;
+    let entry = match RegisterEntry::read(&archive.register_path(id)) {
+        Ok(e) => Some(e),
+        Err(_) if force => None,
+        Err(e) => return Err(e),
+    };
+    let check = crate::ops::bag_check::check_bag(&source, None, entry.as_ref())?;
+    let mut problems = check.findings;
+    if entry.is_none() {
+        problems.push(crate::ops::bag_check::FixityFinding::new(
+            crate::ops::bag_check::FixityKind::Unregistered,
+            "",
+            format!("manifests/{id}.json cannot be read"),
+        ));
+    }
+    if !problems.is_empty() && !force {
+        return Err(Error::Refused {
+            path: bag,
+            reason: format!(
+                "the bag fails its checks against its manifests and register entry ({}): {}. Nothing was exported; run `cairn fixity --id {id}` for the details, or `cairn export --force` to export it anyway (the event records the failure)",
+                crate::units::count(problems.len() as u64, "problem", "problems"),
+                describe_findings(&problems)
+            ),
+        });
+    }
+    if !check.errors.is_empty() {
+        return Err(Error::Refused {
+            path: bag,
+            reason: format!(
+                "the bag could not be checked in full: {}. Nothing was exported",
+                check.errors.join("; ")
+            ),
+        });
+    }
     let mut files = source.list()?;
     if let Some(bad) = files
         .iter()
@@ -204,21 +277,33 @@ pub fn export(
     let mut reader = File::open(out).map_err(|e| Error::io("open", out, e))?;
     let size = io::copy(&mut reader, &mut hasher).map_err(|e| Error::io("read", out, e))?;
     let digest = hasher.finalize().to_hex().to_string();
-    let event = NewEvent::new(
-        "export",
-        "success",
-        id,
-        format!(
-            "exported as a zip of {} entries to {}",
-            files.len(),
-            out_abs.display()
-        ),
-    )
-    .with_data(serde_json::json!({
+    let (outcome, detail) = if problems.is_empty() {
+        (
+            "success",
+            format!(
+                "exported as a zip of {} entries to {}, after a full check against the manifests and the register",
+                files.len(),
+                out_abs.display()
+            ),
+        )
+    } else {
+        (
+            "failure",
+            format!(
+                "exported with --force as a zip of {} entries to {}, although the bag fails its checks: {}",
+                files.len(),
+                out_abs.display(),
+                describe_findings(&problems)
+            ),
+        )
+    };
+    let event = NewEvent::new("export", outcome, id, detail).with_data(serde_json::json!({
         "zip": out_abs.display().to_string(),
         "zip_blake3": digest,
         "zip_size": size,
         "entries": files.len(),
+        "forced": !problems.is_empty(),
+        "failures": problems,
     }));
     archive.append_events(clock.now(), &[event])?;
     Ok(ExportReport {
@@ -229,6 +314,7 @@ pub fn export(
         deflated,
         size,
         zip_blake3: digest,
+        forced_despite: problems,
     })
 }
 
@@ -244,6 +330,79 @@ pub struct ImportReport {
     /// Why it was refused: the bag's (or the zip's) problems.
     pub problems: Vec<Finding>,
     pub recovered: Vec<String>,
+    /// The bag is already in the archive under this identifier (the same payload
+    /// digests and the same bag-info.txt, or the same payload under its
+    /// External-Identifier): nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already_archived: Option<String>,
+    /// Why the identifier was generated rather than taken from External-Identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_note: Option<String>,
+}
+
+/// Whether a validated bag (its computed payload digests in `check.computed`) is the item
+/// `entry` already archived: the same payload files with the same digests (every
+/// algorithm both have; at least one per file), and either the same bag-info.txt or an
+/// External-Identifier naming that item.
+fn same_bag(
+    source: &dyn BagSource,
+    check: &crate::bagit::ValidateReport,
+    entry: &RegisterEntry,
+    external_id: Option<&str>,
+) -> bool {
+    let payload: Vec<(
+        &String,
+        &Vec<(crate::digest::Algorithm, crate::digest::Digest)>,
+    )> = check
+        .computed
+        .iter()
+        .filter(|(p, _)| p.starts_with("data/"))
+        .collect();
+    if payload.len() != entry.files.len() {
+        return false;
+    }
+    let same_payload = entry.files.iter().all(|rec| {
+        let Some((_, got)) = payload.iter().find(|(p, _)| **p == rec.path) else {
+            return false;
+        };
+        let mut shared = 0;
+        for (alg, d) in got.iter() {
+            if let Some(want) = rec.digests.get(*alg) {
+                if want != d {
+                    return false;
+                }
+                shared += 1;
+            }
+        }
+        shared > 0
+    });
+    if !same_payload {
+        return false;
+    }
+    if external_id.is_some_and(|e| identifier_to_folder(e).is_ok_and(|f| f == entry.id)) {
+        return true;
+    }
+    let Some(recorded) = entry.tag_files.get("bag-info.txt") else {
+        return false;
+    };
+    let Ok(bytes) = source.read("bag-info.txt") else {
+        return false;
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut compared = 0;
+    for (name, want) in recorded {
+        let Some(alg) = crate::digest::Algorithm::from_manifest_name(name) else {
+            continue;
+        };
+        let Ok(got) = crate::digest::hash_reader(&bytes[..], &[alg], &mut buf) else {
+            return false;
+        };
+        if got.get(alg).map(|d| d.to_hex()).as_deref() != Some(want.as_str()) {
+            return false;
+        }
+        compared += 1;
+    }
+    compared > 0
 }
 
 /// Imports a bag made elsewhere (a zip file or a folder) into the archive.
@@ -257,6 +416,8 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
         bytes: 0,
         problems: Vec::new(),
         recovered: Vec::new(),
+        already_archived: None,
+        id_note: None,
     };
     report.recovered = recover(archive, &lock, clock)?;
     let limits = archive
@@ -294,7 +455,13 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
     let _run = crate::progress::phase("import", 3 * planned.0, 3 * planned.1);
     crate::progress::item(&src.display().to_string());
     // 1. Validate where it is: nothing is written for a bag that is not valid.
-    let check = validate(source.as_ref(), &ValidateOptions::default())?;
+    let check = validate(
+        source.as_ref(),
+        &ValidateOptions {
+            keep_digests: true,
+            ..ValidateOptions::default()
+        },
+    )?;
     report.files = check.files;
     report.bytes = check.bytes;
     if !check.is_ok() {
@@ -316,11 +483,34 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
     // 2. An identifier: External-Identifier when present and free.
     let state = ArchiveState::load(archive)?;
     let info = check.bag_info.clone().unwrap_or_default();
-    let id = info
-        .first("External-Identifier")
-        .and_then(|e| identifier_to_folder(e).ok())
-        .filter(|id| !state.used.contains(id))
-        .unwrap_or_else(|| state.next_generated(&archive.config.ingest.identifier_prefix));
+    let external = info.first("External-Identifier");
+    // The same bag imported again (the same zip twice, say) is already archived.
+    let oxum = format!("{}.{}", check.bytes, check.files);
+    for (id, entry) in state.entries.iter().filter(|(_, e)| e.payload_oxum == oxum) {
+        if same_bag(source.as_ref(), &check, entry, external) {
+            report.already_archived = Some(id.clone());
+            return Ok(report);
+        }
+    }
+    let wanted = external.map(|e| (e, identifier_to_folder(e)));
+    let id = match &wanted {
+        Some((_, Ok(folder))) if !state.used.contains(folder) => folder.clone(),
+        _ => {
+            let id = state.next_generated(&archive.config.ingest.identifier_prefix);
+            report.id_note = match &wanted {
+                Some((e, Ok(folder))) => Some(format!(
+                    "External-Identifier {} is taken: {folder} already names another item in this archive (a different payload), so the bag was given the generated identifier {id}",
+                    crate::quoted(e)
+                )),
+                Some((e, Err(why))) => Some(format!(
+                    "External-Identifier {} cannot name a folder ({why}), so the bag was given the generated identifier {id}",
+                    crate::quoted(e)
+                )),
+                None => None,
+            };
+            id
+        }
+    };
 
     // 3. Extract into staging, read it back in full, publish, register, log.
     let origin = src

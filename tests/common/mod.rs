@@ -477,7 +477,10 @@ pub fn skip(why: &str) {
     if std::env::var_os("CAIRN_REQUIRE_ALL").is_some_and(|v| v == "1") {
         panic!("skipped: {why} (CAIRN_REQUIRE_ALL=1 makes this a failure)");
     }
-    eprintln!("skipped: {why}");
+    // Straight to the process's stderr, past the test harness's capture, so that
+    // `cargo test` (and scripts/test) shows the notice for a passing test too.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {why}");
 }
 
 /// The real `cairn` binary as a plain `std::process::Command`, with the variables
