@@ -890,3 +890,32 @@ fn keys_are_private_and_checkpoints_follow_runs_when_configured() {
         "{note}"
     );
 }
+
+#[test]
+fn a_log_with_a_broken_chain_is_never_signed() {
+    let tmp = fresh_dir("tlog-broken-sign");
+    let root = archive(tmp.path(), "broken", 2);
+    let (key, _public) = keygen(&root, tmp.path());
+    // An edited line, not re-chained: the chain breaks at the next line.
+    let mut lines = log_lines(&root);
+    let text = String::from_utf8(lines[1].clone()).expect("UTF-8");
+    lines[1] = text
+        .replacen("\"outcome\":\"success\"", "\"outcome\":\"failure\"", 1)
+        .into_bytes();
+    write_log(&root, &lines);
+    let out = run(cairn()
+        .args(["checkpoint", "--root"])
+        .arg(&root)
+        .arg("--key")
+        .arg(&key));
+    assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("chain is broken at line 3") && stderr.contains("No checkpoint was signed"),
+        "{}",
+        describe(&out)
+    );
+    let kept = root.join("manifests/checkpoints");
+    let signed = fs::read_dir(&kept).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(signed, 0, "no checkpoint kept in {}", kept.display());
+}

@@ -17,8 +17,8 @@ mod bag_cmds;
 mod check_cmds;
 mod format_cmds;
 mod progress;
-mod tlog_cmds;
 mod serve_cmd;
+mod tlog_cmds;
 
 use progress::with_progress;
 

@@ -129,6 +129,18 @@ pub struct CheckpointReport {
 /// manifests/checkpoints/ (`SIZE-KEYID.txt`).
 pub fn checkpoint(archive: &Archive, signer: &SignerKey) -> Result<CheckpointReport, Error> {
     let origin = archive_name(archive)?;
+    // A signature vouches for the log: never sign one whose chain is broken (an edited
+    // or forged line), or the key would launder the tampering.
+    let log = crate::fs::events::verify_links(&archive.read_events_bytes()?);
+    if let Some(b) = &log.broken {
+        return Err(Error::Corrupt {
+            path: archive.events_path(),
+            detail: format!(
+                "the event log's chain is broken at line {}: {}. No checkpoint was signed; run `cairn audit` and investigate",
+                b.line, b.detail
+            ),
+        });
+    }
     let store = archive.merkle_tree()?;
     let (size, root) = (store.size(), store.root(store.size())?);
     let cp = Checkpoint {
