@@ -585,16 +585,17 @@ fn ingest_item(
     // 5. Stage, verify, publish, register, log. A failure to read the item's own files
     // (unreadable, changed while read) refuses this item only; a failure to write the
     // archive (a full disk) stops the run, since every other item would meet it too.
-    let entry = match commit_item(
+    let entry = match commit_item(IngestChange {
         ctx,
-        &id,
+        id: &id,
         name,
-        &record,
-        sidecar_bytes,
-        &walk,
-        &item.excluded,
-        &formats,
-    ) {
+        record: &record,
+        sidecar: sidecar_bytes,
+        walk: &walk,
+        excluded: &item.excluded,
+        built: None,
+        formats: &formats,
+    }) {
         Ok(entry) => entry,
         Err(Error::Io {
             op,
@@ -779,30 +780,13 @@ impl IngestChange<'_> {
     }
 }
 
-fn commit_item(
-    ctx: &ItemContext<'_>,
-    id: &str,
-    name: &str,
-    record: &DublinCore,
-    sidecar: Option<Vec<u8>>,
-    walk: &Walk,
-    excluded: &[String],
-    formats: &crate::ops::formats::ItemFormats,
-) -> Result<RegisterEntry, Error> {
+/// Drives one item's change through the commit protocol.
+fn commit_item(mut change: IngestChange<'_>) -> Result<RegisterEntry, Error> {
+    let ctx = change.ctx;
     let Some(lock) = ctx.lock else {
         return Err(Error::Internal("a dry run reached the commit step".into()));
     };
-    let mut change = IngestChange {
-        ctx,
-        id,
-        name,
-        record,
-        sidecar,
-        walk,
-        excluded,
-        built: None,
-        formats,
-    };
+    let id = change.id;
     commit_new_bag(ctx.archive, lock, id, &mut change, ctx.clock)
 }
 
