@@ -1102,39 +1102,40 @@ fn normalization_collision_in_hand_made_bag_is_a_warning() {
 }
 
 #[test]
-fn normalization_collision_on_disk_is_a_warning() {
-    // Two payload files whose names differ only by Unicode normalisation (NFC vs NFD é):
-    // legal on Linux, unportable; RFC 8493 §6.1.1 asks for a warning.
-    let payload = vec![
-        ("caf\u{e9}.txt".as_bytes().to_vec(), b"nfc\n".to_vec()),
-        ("cafe\u{301}.txt".as_bytes().to_vec(), b"nfd\n".to_vec()),
+fn name_collisions_on_disk_are_warnings() {
+    // Two payload files whose names differ only by Unicode normalisation (NFC vs NFD é)
+    // or only by case: legal on Linux, unportable; RFC 8493 §6.1.1 asks for a warning.
+    // (folder, expected warning kind, the two files)
+    type Case<'a> = (&'a str, &'a str, [(&'a [u8], &'a [u8]); 2]);
+    let cases: [Case; 2] = [
+        (
+            "normcollide",
+            "normalization-collision",
+            [
+                ("caf\u{e9}.txt".as_bytes(), b"nfc\n"),
+                ("cafe\u{301}.txt".as_bytes(), b"nfd\n"),
+            ],
+        ),
+        (
+            "casecollide",
+            "case-collision",
+            [(b"README.txt", b"upper\n"), (b"readme.txt", b"lower\n")],
+        ),
     ];
-    let (_tmp, bag) = make_bag("normcollide", &payload, &[]);
-    let run = validate(&bag, &[]);
-    run.assert_code(0).assert_no_problems();
-    assert!(
-        run.warnings()
+    for (folder, kind, files) in cases {
+        let payload: Vec<(Vec<u8>, Vec<u8>)> = files
             .iter()
-            .any(|w| w.kind == "normalization-collision"),
-        "expected a `warning: ...: normalization-collision: ...` line\n{}",
-        run.describe()
-    );
-}
-
-#[test]
-fn case_collision_on_disk_is_a_warning() {
-    let payload = vec![
-        (b"README.txt".to_vec(), b"upper\n".to_vec()),
-        (b"readme.txt".to_vec(), b"lower\n".to_vec()),
-    ];
-    let (_tmp, bag) = make_bag("casecollide", &payload, &[]);
-    let run = validate(&bag, &[]);
-    run.assert_code(0).assert_no_problems();
-    assert!(
-        run.warnings().iter().any(|w| w.kind == "case-collision"),
-        "expected a `warning: ...: case-collision: ...` line\n{}",
-        run.describe()
-    );
+            .map(|(name, body)| (name.to_vec(), body.to_vec()))
+            .collect();
+        let (_tmp, bag) = make_bag(folder, &payload, &[]);
+        let run = validate(&bag, &[]);
+        run.assert_code(0).assert_no_problems();
+        assert!(
+            run.warnings().iter().any(|w| w.kind == kind),
+            "{folder}: expected a `warning: ...: {kind}: ...` line\n{}",
+            run.describe()
+        );
+    }
 }
 
 #[test]

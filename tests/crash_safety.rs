@@ -6,7 +6,6 @@
 //!
 //! See docs/crash-safety.md and docs/in-place-bagging.md.
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -14,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
+
+mod common;
+use common::snapshot;
 
 fn cairn(args: &[&OsStr], failpoint: Option<&str>) -> Output {
     let mut cmd = Command::cargo_bin("cairn").expect("the cairn binary is built");
@@ -24,28 +26,6 @@ fn cairn(args: &[&OsStr], failpoint: Option<&str>) -> Output {
     cmd.timeout(std::time::Duration::from_secs(60))
         .output()
         .expect("cairn runs")
-}
-
-/// Every regular file under `root`, by raw relative path bytes, with its contents;
-/// folders are recorded with `None` so empty ones count too.
-fn snapshot(root: &Path) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(root).min_depth(1) {
-        let entry = entry.expect("walk");
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .expect("under root")
-            .as_os_str()
-            .as_bytes()
-            .to_vec();
-        if entry.file_type().is_dir() {
-            out.insert(rel, None);
-        } else {
-            out.insert(rel, Some(fs::read(entry.path()).expect("read")));
-        }
-    }
-    out
 }
 
 /// A source tree with the names that make bagging hard: a newline, `%`, Khmer, an NFD
