@@ -246,9 +246,9 @@ fn setup_archive(tmp: &Path, config_extra: &str) -> PathBuf {
     assert_eq!(r.code, Some(0), "{}", r.describe());
     let cfg = root.join("cairn.toml");
     let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text = text.replace("refuse = []\n", "");
+    // The policy goes where the template has it, under [formats] (other sections follow).
     text = text.replace("warn = []\n", "");
-    text.push_str(config_extra);
+    text = text.replacen("refuse = []\n", config_extra, 1);
     std::fs::write(&cfg, text).unwrap();
     root
 }
