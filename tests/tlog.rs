@@ -306,8 +306,9 @@ fn roots_and_proofs_agree_with_an_independent_rfc9162_implementation() {
     let tmp = fresh_dir("tlog-python");
     let keys = tmp.path().join("keys");
     fs::create_dir(&keys).expect("keys");
-    // One item (3 events); then one fixity event per run: every size from 3 to 40,
-    // each tree grown by real appends.
+    // One item (4 events: digest calculation, validation, format identification,
+    // ingestion); then one fixity event per run: every size from 4 to 40, each tree grown
+    // by real appends (sizes 1 to 3 are cut by hand in the rebuild test).
     let root = archive(tmp.path(), "grown", 1);
     let (key, public) = keygen(&root, &keys);
     let mut checkpoints: Vec<(u64, String, PathBuf)> = Vec::new();
@@ -335,7 +336,7 @@ fn roots_and_proofs_agree_with_an_independent_rfc9162_implementation() {
     }
     assert_eq!(
         checkpoints.iter().map(|c| c.0).collect::<Vec<_>>(),
-        (3..=40).collect::<Vec<_>>()
+        (4..=40).collect::<Vec<_>>()
     );
     // Then five more items, and six events a run, past 1,000 events.
     ingest_more(&root, 1, 5);
@@ -434,7 +435,8 @@ fn the_tree_is_rebuilt_from_the_log_when_missing_or_damaged() {
         ok(cairn().args(["fixity", "--all", "--root"]).arg(&root));
     }
     let want = checkpoint(&root, &key);
-    assert_eq!(want.0, 9 + 12);
+    // Three items of four events each, then four runs of three fixity events.
+    assert_eq!(want.0, 12 + 12);
     let tree = root.join("manifests/tlog");
     let level = |n: usize| tree.join(format!("level-{n:02}"));
     type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
@@ -494,9 +496,9 @@ fn the_tree_is_rebuilt_from_the_log_when_missing_or_damaged() {
         "inclusion": [], "consistency": []});
     let said = python_check(tmp.path(), &root.join("manifests/events.jsonl"), &claims);
     assert!(said.is_empty() || said == "checked 2", "{said}");
-    // Trees of 1 and 2 events: the log cut short by hand (a tree is over lines).
+    // Trees of 1 to 3 events: the log cut short by hand (a tree is over lines).
     let all = log_lines(&root);
-    for n in [2usize, 1] {
+    for n in [3usize, 2, 1] {
         let lines = all[..n].to_vec();
         write_log(&root, &lines);
         let got = checkpoint(&root, &key);
