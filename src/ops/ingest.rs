@@ -9,7 +9,7 @@
 //! then, with --remove-source, delete the intake item. Each step is safe to interrupt:
 //! the protocol's recovery runs first in every run.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -235,6 +235,15 @@ pub fn ingest(
         }
     }
     names.sort();
+    // Item names in intake and of archived items, in NFC, built once: each sheet row
+    // below is then looked up, not compared with every name and every entry (which was
+    // rows × (names + entries) normalisations).
+    let in_intake: HashSet<String> = names.iter().map(|(n, _)| nfc(n)).collect();
+    let in_archive: HashSet<String> = state
+        .entries
+        .values()
+        .map(|e| nfc(&e.intake_name))
+        .collect();
 
     let formats = crate::ops::formats::RunFormats::new(archive);
 
@@ -245,13 +254,8 @@ pub fn ingest(
     if let Some(rows) = sheet.as_ref().or(partial.as_ref()) {
         let mut by_identifier: HashMap<&str, &metadata::SheetRow> = HashMap::new();
         for row in &rows.rows {
-            let present = names
-                .iter()
-                .any(|(n, _)| metadata::same_item_name(n, &row.item));
-            let archived = state
-                .entries
-                .values()
-                .any(|e| metadata::same_item_name(&e.intake_name, &row.item));
+            let key = nfc(&row.item);
+            let (present, archived) = (in_intake.contains(&key), in_archive.contains(&key));
             if archived && !present {
                 continue;
             }
@@ -325,13 +329,8 @@ pub fn ingest(
     // Sheet rows that name no item: a typo, or an item that was never dropped in.
     if let Some(sheet) = &sheet {
         for row in &sheet.rows {
-            let present = names
-                .iter()
-                .any(|(n, _)| metadata::same_item_name(n, &row.item));
-            let archived = state
-                .entries
-                .values()
-                .any(|e| metadata::same_item_name(&e.intake_name, &row.item));
+            let key = nfc(&row.item);
+            let (present, archived) = (in_intake.contains(&key), in_archive.contains(&key));
             if !present && !archived {
                 // A name that differs only in case: most likely the one meant.
                 let lower = row.item.to_lowercase();
@@ -788,6 +787,13 @@ fn commit_item(mut change: IngestChange<'_>) -> Result<RegisterEntry, Error> {
     };
     let id = change.id;
     commit_new_bag(ctx.archive, lock, id, &mut change, ctx.clock)
+}
+
+/// A name in Unicode NFC: two names are the same item when their NFC forms are equal
+/// ([`metadata::same_item_name`]).
+fn nfc(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfc().collect()
 }
 
 fn register_entry(
