@@ -23,6 +23,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod format;
+pub mod jsonline;
 pub mod fs;
 pub mod metadata;
 pub mod ops;
