@@ -246,6 +246,9 @@ pub fn ingest(
         .collect();
 
     let formats = crate::ops::formats::RunFormats::new(archive);
+    if !names.is_empty() {
+        formats.start_loading();
+    }
 
     // One identifier, one item: two rows giving the same dc.identifier are one conflict
     // naming both rows, and both items are refused. A row of an item archived earlier

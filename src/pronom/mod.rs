@@ -128,10 +128,8 @@ pub struct Identifier {
     pub container_version: String,
     formats: Vec<sigfile::Format>,
     sigs: Vec<Compiled>,
-    head_ac: Option<AhoCorasick>,
-    head_pats: Vec<Vec<usize>>,
-    tail_ac: Option<AhoCorasick>,
-    tail_pats: Vec<Vec<usize>>,
+    head: Prefilter,
+    tail: Prefilter,
     always: Vec<usize>,
     by_ext: HashMap<String, Vec<usize>>,
     by_puid: HashMap<String, usize>,
@@ -199,8 +197,8 @@ impl Identifier {
             by_id.insert(f.id, i);
         }
         let mut sigs = Vec::new();
-        let mut head_lits: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
-        let mut tail_lits: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let mut head_lits: HashMap<Vec<u8>, (Vec<usize>, Option<usize>)> = HashMap::new();
+        let mut tail_lits: HashMap<Vec<u8>, (Vec<usize>, Option<usize>)> = HashMap::new();
         let mut always = Vec::new();
         for sig in droid.signatures {
             let Some(formats) = sig_formats.get(&sig.id).cloned() else {
@@ -210,12 +208,15 @@ impl Identifier {
                 continue;
             }
             let idx = sigs.len();
-            let mut best: Option<(&[u8], bool)> = None;
+            // The longest literal of any subsequence, and how far into its window it
+            // can end (None: anywhere).
+            let mut best: Option<(&[u8], bool, Option<usize>)> = None;
             for seq in &sig.seqs {
-                for sub in &seq.subs {
-                    if let Some(l) = pattern::required_literal(&sub.toks) {
-                        if best.is_none_or(|(b, _)| l.len() > b.len()) {
-                            best = Some((l, seq.anchor == Anchor::Eof));
+                for (i, sub) in seq.subs.iter().enumerate() {
+                    if let Some((k, l)) = required_literal_at(&sub.toks) {
+                        if best.is_none_or(|(b, _, _)| l.len() > b.len()) {
+                            let reach = literal_reach(seq, i, k, l.len());
+                            best = Some((l, seq.anchor == Anchor::Eof, reach));
                         }
                     }
                 }
@@ -223,31 +224,26 @@ impl Identifier {
             // A literal of one or two bytes occurs in almost any window: such a
             // signature is simply always tried (cheap when it is anchored), rather than
             // flood the automaton with matches.
+            let add = |lits: &mut HashMap<Vec<u8>, (Vec<usize>, Option<usize>)>,
+                       lit: &[u8],
+                       reach: Option<usize>| {
+                let e = lits.entry(lit.to_vec()).or_insert((Vec::new(), Some(0)));
+                e.0.push(idx);
+                e.1 = e.1.zip(reach).map(|(a, b)| a.max(b));
+            };
             match best {
-                Some((lit, true)) if lit.len() >= MIN_LITERAL => {
-                    tail_lits.entry(lit.to_vec()).or_default().push(idx)
+                Some((lit, true, reach)) if lit.len() >= MIN_LITERAL => {
+                    add(&mut tail_lits, lit, reach)
                 }
-                Some((lit, false)) if lit.len() >= MIN_LITERAL => {
-                    head_lits.entry(lit.to_vec()).or_default().push(idx)
+                Some((lit, false, reach)) if lit.len() >= MIN_LITERAL => {
+                    add(&mut head_lits, lit, reach)
                 }
                 _ => always.push(idx),
             }
             sigs.push(Compiled { sig, formats });
         }
-        let build = |lits: HashMap<Vec<u8>, Vec<usize>>| {
-            let mut pats: Vec<(Vec<u8>, Vec<usize>)> = lits.into_iter().collect();
-            pats.sort();
-            // A DFA: the overlapping search of every file's two windows is the
-            // identifier's hot loop (a contiguous NFA spent half the time of
-            // identifying small files there); building it costs a few milliseconds.
-            let ac = aho_corasick::AhoCorasickBuilder::new()
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(pats.iter().map(|(p, _)| p))
-                .ok();
-            (ac, pats.into_iter().map(|(_, s)| s).collect::<Vec<_>>())
-        };
-        let (head_ac, head_pats) = build(head_lits);
-        let (tail_ac, tail_pats) = build(tail_lits);
+        let head = Prefilter::build(head_lits);
+        let tail = Prefilter::build(tail_lits);
         let mut containers = Vec::new();
         for c in cont.signatures {
             if c.kind != "ZIP" {
@@ -274,10 +270,8 @@ impl Identifier {
             container_version: cont.version,
             formats: droid.formats,
             sigs,
-            head_ac,
-            head_pats,
-            tail_ac,
-            tail_pats,
+            head,
+            tail,
             always,
             by_ext,
             by_puid,
@@ -322,16 +316,28 @@ impl Identifier {
     pub fn identify_path(&self, path: &Path) -> std::io::Result<Identification> {
         let mut f = std::fs::File::open(path)?;
         let len = f.metadata()?.len();
-        let (head, tail) = read_ends(&mut f, len)?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        let mut id = self.identify_bytes(&head, tail.as_deref(), len, name.as_deref());
+        self.identify_file(&mut f, len, name.as_deref())
+    }
+
+    /// [`Identifier::identify_path`] on a file already open (`len` bytes long, named
+    /// `name`), so that one open serves identification and the header reads after it.
+    pub fn identify_file(
+        &self,
+        f: &mut std::fs::File,
+        len: u64,
+        name: Option<&str>,
+    ) -> std::io::Result<Identification> {
+        f.seek(SeekFrom::Start(0))?;
+        let (head, tail) = read_ends(f, len)?;
+        let mut id = self.identify_bytes(&head, tail.as_deref(), len, name);
         if id.basis == Basis::Signature
             && id
                 .puid
                 .as_ref()
                 .is_some_and(|p| self.zip_triggers.contains(p))
         {
-            if let Some(c) = self.match_container(&mut f, name.as_deref()) {
+            if let Some(c) = self.match_container(f, name) {
                 id = c;
             }
         }
@@ -363,22 +369,8 @@ impl Identifier {
         for i in &self.always {
             candidates[*i] = true;
         }
-        let mark = |ac: &Option<AhoCorasick>, pats: &[Vec<usize>], buf: &[u8], c: &mut [bool]| {
-            if let Some(ac) = ac {
-                let mut seen = vec![false; pats.len()];
-                for m in ac.find_overlapping_iter(buf) {
-                    let p = m.pattern().as_usize();
-                    if !seen[p] {
-                        seen[p] = true;
-                        for s in &pats[p] {
-                            c[*s] = true;
-                        }
-                    }
-                }
-            }
-        };
-        mark(&self.head_ac, &self.head_pats, head, &mut candidates);
-        mark(&self.tail_ac, &self.tail_pats, &rtail, &mut candidates);
+        self.head.mark(head, &mut candidates);
+        self.tail.mark(&rtail, &mut candidates);
 
         let mut budget = Budget(STEPS_PER_FILE);
         let mut matched: Vec<(usize, u32)> = Vec::new();
@@ -678,6 +670,131 @@ pub fn looks_like_text(head: &[u8]) -> bool {
 }
 
 /// Whether a byte sequence matches in `buf` (the head, or the reversed tail).
+/// Literals to look for in one window (the file's head, or its reversed tail), each
+/// with the signatures it makes candidates. Most literals can only end within the first
+/// few hundred bytes of their window (a signature anchored at the beginning or end of
+/// the file, at bounded offsets): those are searched there only, by a small automaton;
+/// the rest over the whole window. An occurrence past a literal's reach cannot be part
+/// of a match, so it is not taken.
+struct Prefilter {
+    near: Option<AhoCorasick>,
+    /// Per pattern of `near`: how far into the window it can end, and its signatures.
+    near_pats: Vec<(usize, Vec<usize>)>,
+    /// The furthest reach of any `near` pattern: what `near` scans.
+    near_len: usize,
+    far: Option<AhoCorasick>,
+    far_pats: Vec<Vec<usize>>,
+}
+
+/// A literal that can end no further than this into its window is searched for only
+/// there.
+const NEAR_REACH: usize = 1024;
+
+impl Prefilter {
+    fn build(lits: HashMap<Vec<u8>, (Vec<usize>, Option<usize>)>) -> Prefilter {
+        let mut near: Vec<(Vec<u8>, usize, Vec<usize>)> = Vec::new();
+        let mut far: Vec<(Vec<u8>, Vec<usize>)> = Vec::new();
+        for (lit, (sigs, reach)) in lits {
+            match reach {
+                Some(r) if r <= NEAR_REACH => near.push((lit, r, sigs)),
+                _ => far.push((lit, sigs)),
+            }
+        }
+        near.sort();
+        far.sort();
+        // DFAs: the overlapping search of every file's two windows is the identifier's
+        // hot loop (a contiguous NFA spent half the time of identifying small files
+        // there); building them costs a few milliseconds.
+        let automaton = |pats: Vec<&Vec<u8>>| {
+            aho_corasick::AhoCorasickBuilder::new()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(pats)
+                .ok()
+        };
+        Prefilter {
+            near: automaton(near.iter().map(|(p, _, _)| p).collect()),
+            near_len: near.iter().map(|(_, r, _)| *r).max().unwrap_or(0),
+            near_pats: near.into_iter().map(|(_, r, s)| (r, s)).collect(),
+            far: automaton(far.iter().map(|(p, _)| p).collect()),
+            far_pats: far.into_iter().map(|(_, s)| s).collect(),
+        }
+    }
+
+    /// Marks as candidates the signatures whose literal occurs in `buf` within reach.
+    fn mark(&self, buf: &[u8], candidates: &mut [bool]) {
+        if let Some(ac) = &self.near {
+            let window = &buf[..buf.len().min(self.near_len)];
+            for m in ac.find_overlapping_iter(window) {
+                let (reach, sigs) = &self.near_pats[m.pattern().as_usize()];
+                if m.end() <= *reach {
+                    for s in sigs {
+                        candidates[*s] = true;
+                    }
+                }
+            }
+        }
+        if let Some(ac) = &self.far {
+            let mut seen = vec![false; self.far_pats.len()];
+            for m in ac.find_overlapping_iter(buf) {
+                let p = m.pattern().as_usize();
+                if !seen[p] {
+                    seen[p] = true;
+                    for s in &self.far_pats[p] {
+                        candidates[*s] = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The longest literal token of a pattern (outside alternatives) and its index.
+fn required_literal_at(toks: &[Tok]) -> Option<(usize, &[u8])> {
+    toks.iter()
+        .enumerate()
+        .filter_map(|(k, t)| match t {
+            Tok::Lit(v) => Some((k, v.as_slice())),
+            _ => None,
+        })
+        .max_by_key(|(_, v)| v.len())
+}
+
+/// The most bytes a pattern can span (None: no bound).
+fn max_len(toks: &[Tok]) -> Option<usize> {
+    toks.iter().try_fold(0usize, |sum, t| {
+        let n = match t {
+            Tok::Lit(v) | Tok::NotSeq(v) => Some(v.len()),
+            Tok::Class(_) => Some(1),
+            Tok::Range { lo, .. } => Some(lo.len()),
+            Tok::Gap { max, .. } => *max,
+            Tok::Alt(alts) => alts
+                .iter()
+                .map(|a| max_len(a))
+                .try_fold(0usize, |m, l| l.map(|l| m.max(l))),
+        }?;
+        sum.checked_add(n)
+    })
+}
+
+/// How far into its window (from the file's beginning, or from its end for a sequence
+/// anchored there) literal token `k` of subsequence `i` of `seq`, `len` bytes long, can
+/// end in a match; None when a variable position or an unbounded gap comes before it.
+/// Mirrors [`match_subs`]: subsequence 0 starts at its offsets from the anchor, each
+/// later one at its offsets from the end of the one before.
+fn literal_reach(seq: &ByteSeq, i: usize, k: usize, len: usize) -> Option<usize> {
+    if seq.anchor == Anchor::Variable {
+        return None;
+    }
+    let mut end = 0usize;
+    for s in &seq.subs[..i] {
+        end = end.checked_add(s.max?)?.checked_add(max_len(&s.toks)?)?;
+    }
+    let sub = &seq.subs[i];
+    end.checked_add(sub.max?)?
+        .checked_add(max_len(&sub.toks[..k])?)?
+        .checked_add(len)
+}
+
 fn match_seq(seq: &ByteSeq, buf: &[u8], budget: &mut Budget) -> bool {
     match_subs(&seq.subs, 0, seq.anchor == Anchor::Variable, buf, 0, budget)
 }
