@@ -128,16 +128,14 @@ pub fn identify_file(id: &Identifier, path: &Path) -> Result<IdentifiedFile, std
     // By the file's own header, whatever the identification: a damaged scan often
     // fails its format's signature (a JPEG without its end marker) and is exactly what
     // the warnings are for.
-    let (techmd, warnings) = match techmd::read(&mut std::io::BufReader::with_capacity(
-        16 * 1024,
-        &mut file,
-    ))? {
-        Some(t) => {
-            let w = t.warnings.clone();
-            (Some(t), w)
-        }
-        None => (None, Vec::new()),
-    };
+    let (techmd, warnings) =
+        match techmd::read(&mut std::io::BufReader::with_capacity(16 * 1024, &mut file))? {
+            Some(t) => {
+                let w = t.warnings.clone();
+                (Some(t), w)
+            }
+            None => (None, Vec::new()),
+        };
     Ok(IdentifiedFile {
         path: path.to_path_buf(),
         size,
