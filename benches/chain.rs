@@ -82,6 +82,24 @@ fn chain(c: &mut Criterion) {
                 .sum::<u64>()
         })
     });
+    // Where the chain check's time goes, one thread: finding seq and prev in each line.
+    group.bench_function("parts: serde_json seq and prev of each line, serial", |b| {
+        #[derive(serde::Deserialize)]
+        struct Link<'a> {
+            seq: u64,
+            #[serde(borrow)]
+            prev: std::borrow::Cow<'a, str>,
+        }
+        b.iter(|| {
+            black_box(&bytes)
+                .split(|&c| c == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    serde_json::from_slice::<Link>(l).map_or(0, |k| k.seq + k.prev.len() as u64)
+                })
+                .sum::<u64>()
+        })
+    });
     // What every appending command runs first.
     group.bench_function("verify_links (the chain check)", |b| {
         b.iter(|| verify_links(black_box(&bytes)))

@@ -24,7 +24,6 @@ pub mod digest;
 pub mod error;
 pub mod format;
 pub mod fs;
-pub mod jsonline;
 pub mod metadata;
 pub mod ops;
 pub mod progress;
