@@ -272,7 +272,25 @@ impl Archive {
         events: &[crate::fs::events::NewEvent],
     ) -> Result<Vec<crate::fs::events::Event>, Error> {
         let _guard = self.log_lock()?;
-        crate::fs::events::append(&self.events_path(), &LogLock::held(), now, events)
+        let written =
+            crate::fs::events::append(&self.events_path(), &LogLock::held(), now, events)?;
+        // The index by object is a cache (fs::events_index): failing to update it fails
+        // nothing, the next `show` catches it up or rebuilds it.
+        if let Err(e) = crate::fs::events_index::update_if_present(&self.events_path()) {
+            tracing::warn!(error = %e, "could not update the event log's index");
+        }
+        Ok(written)
+    }
+
+    /// Every event about item `id`, in log order, read through the event index
+    /// (fs::events_index; built on first use, rebuilt whenever it disagrees with the log).
+    pub fn events_of(&self, id: &str) -> Result<Vec<crate::fs::events::Event>, Error> {
+        let _shared = self.shared_log_lock()?;
+        let log = self.events_path();
+        crate::fs::events_index::events_of(&log, id, || {
+            drop(_shared);
+            self.log_lock()
+        })
     }
 
     /// The event log's Merkle tree, brought in step with the log under the log lock
@@ -310,6 +328,21 @@ impl Archive {
     pub fn read_events(&self) -> Result<crate::fs::events::ChainReport, Error> {
         let _guard = self.shared_log_lock()?;
         crate::fs::events::read_log(&self.events_path())
+    }
+
+    /// [`Archive::read_events`] keeping only each event's type, time, outcome and
+    /// object (fixity's schedule, identifier choice, recovery).
+    pub fn read_events_brief(
+        &self,
+    ) -> Result<
+        (
+            crate::fs::events::ChainReport,
+            Vec<crate::fs::events::EventBrief>,
+        ),
+        Error,
+    > {
+        let _guard = self.shared_log_lock()?;
+        crate::fs::events::read_log_brief(&self.events_path())
     }
 
     /// A shared hold on the log lock when its file exists (no append is then under

@@ -10,6 +10,7 @@ pub mod bag_writer;
 pub mod dir;
 pub mod durable;
 pub mod events;
+pub mod events_index;
 pub mod failpoint;
 pub mod rate;
 pub mod register;

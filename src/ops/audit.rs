@@ -100,6 +100,9 @@ impl AuditReport {
     }
 }
 
+/// A register entry's tag files: name → algorithm → hex.
+type TagDigests = BTreeMap<String, BTreeMap<String, String>>;
+
 /// Audits the archive.
 pub fn audit(
     archive: &Archive,
@@ -160,11 +163,13 @@ pub fn audit(
     // archive/ against manifests/.
     let bags: BTreeSet<String> = archive.bag_ids()?.into_iter().collect();
     let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
-    let mut entries: BTreeMap<String, RegisterEntry> = BTreeMap::new();
+    // Each entry's tag-file digests only (all the audit compares); the file lists,
+    // the bulk of an entry, are dropped as each entry is read.
+    let mut entries: BTreeMap<String, TagDigests> = BTreeMap::new();
     for id in &registered {
         match RegisterEntry::read(&archive.register_path(id)) {
             Ok(e) if e.id == *id => {
-                entries.insert(id.clone(), e);
+                entries.insert(id.clone(), e.tag_files);
             }
             Ok(e) => discrepancies.push(Discrepancy {
                 kind: "register-entry-mismatch",
@@ -197,13 +202,12 @@ pub fn audit(
         });
     }
     let mut buf = vec![0u8; BUF_SIZE];
-    for (id, entry) in &entries {
+    for (id, tag_files) in &entries {
         if !bags.contains(id) {
             continue;
         }
         let bag = archive.bag_path(id);
-        for (name, digests) in entry
-            .tag_files
+        for (name, digests) in tag_files
             .iter()
             .filter(|(n, _)| n.starts_with("tagmanifest-"))
         {
@@ -345,7 +349,7 @@ pub fn audit(
             continue;
         };
         for (name, digests) in logged {
-            let recorded = entry.tag_files.get(name);
+            let recorded = entry.get(name);
             let agrees = digests.as_object().is_some_and(|d| {
                 d.iter().all(|(alg, hex)| {
                     recorded.and_then(|r| r.get(alg)).map(String::as_str) == hex.as_str()

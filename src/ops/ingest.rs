@@ -278,7 +278,7 @@ pub fn ingest(
                 ));
                 for (this, other) in [(*first, row), (row, *first)] {
                     conflicts.insert(
-                        this.item.clone(),
+                        nfc(&this.item),
                         format!(
                             "dc.identifier {} is also given to {} on line {} of metadata.csv; correct one of the two rows",
                             crate::quoted(identifier),
@@ -298,6 +298,12 @@ pub fn ingest(
         algorithms: &algorithms,
         sheet: sheet.as_ref(),
         sheet_broken,
+        sheet_by_lower: sheet
+            .iter()
+            .flat_map(|s| s.rows.iter().enumerate())
+            .rev()
+            .map(|(i, r)| (r.item.to_lowercase(), i))
+            .collect(),
         conflicts: &conflicts,
         opts,
         clock,
@@ -331,16 +337,19 @@ pub fn ingest(
 
     // Sheet rows that name no item: a typo, or an item that was never dropped in.
     if let Some(sheet) = &sheet {
+        // The first intake name of each lower-case form, for the hint (built once).
+        let mut names_by_lower: HashMap<String, &str> = HashMap::new();
+        for (n, _) in &names {
+            names_by_lower.entry(n.to_lowercase()).or_insert(n);
+        }
         for row in &sheet.rows {
             let key = nfc(&row.item);
             let (present, archived) = (in_intake.contains(&key), in_archive.contains(&key));
             if !present && !archived {
                 // A name that differs only in case: most likely the one meant.
-                let lower = row.item.to_lowercase();
-                let hint = names
-                    .iter()
-                    .find(|(n, _)| n.to_lowercase() == lower)
-                    .map(|(n, _)| {
+                let hint = names_by_lower
+                    .get(&row.item.to_lowercase())
+                    .map(|n| {
                         format!(
                             "; did you mean {}? (names must match exactly, case included)",
                             crate::quoted(n)
@@ -368,7 +377,11 @@ struct ItemContext<'a> {
     algorithms: &'a [Algorithm],
     sheet: Option<&'a Sheet>,
     sheet_broken: bool,
-    /// Items whose row shares its dc.identifier with another row, and why.
+    /// The sheet's item names in lower case, to their row (the hint for an item with no
+    /// row: built once, not a pass over the rows per item).
+    sheet_by_lower: HashMap<String, usize>,
+    /// Items (their names in NFC) whose row shares its dc.identifier with another row,
+    /// and why.
     conflicts: &'a BTreeMap<String, String>,
     opts: &'a IngestOptions,
     clock: &'a dyn Clock,
@@ -421,11 +434,11 @@ fn ingest_item(
     // no row in the next batch's metadata.csv, and is not a new item without metadata.
     let oxum = format!("{}.{}", walk.total_bytes, walk.files.len());
     let candidates_exist = walk.refused.is_empty();
-    let candidates: Vec<&RegisterEntry> = state
-        .entries
-        .values()
-        .filter(|e| candidates_exist && e.intake_name == name && e.payload_oxum == oxum)
-        .collect();
+    let candidates: Vec<&RegisterEntry> = if candidates_exist {
+        state.with_intake(name, &oxum)
+    } else {
+        Vec::new()
+    };
     for entry in candidates {
         if same_payload(entry, &walk)? {
             item.outcome = Outcome::AlreadyArchived;
@@ -483,10 +496,10 @@ fn ingest_item(
         } else {
             "no metadata: add a row to metadata.csv or a cairn.dc.json inside the item"
         };
-        let lower = name.to_lowercase();
         let hint = ctx
-            .sheet
-            .and_then(|s| s.rows.iter().find(|r| r.item.to_lowercase() == lower))
+            .sheet_by_lower
+            .get(&name.to_lowercase())
+            .and_then(|&i| ctx.sheet.and_then(|s| s.rows.get(i)))
             .map(|r| {
                 format!(
                     "; metadata.csv line {} names {}: did you mean this item? (names must match exactly, case included)",
@@ -498,11 +511,7 @@ fn ingest_item(
         return Ok(item.refuse(format!("{}: {why}{hint}", path.display())));
     };
     item.title = record.title().map(str::to_string);
-    if let Some((_, why)) = ctx
-        .conflicts
-        .iter()
-        .find(|(row_item, _)| metadata::same_item_name(row_item, name))
-    {
+    if let Some(why) = ctx.conflicts.get(&nfc(name)) {
         item.problems.push(format!("{name}: {why}"));
     }
     for p in metadata::validate_record(&record) {
@@ -554,12 +563,7 @@ fn ingest_item(
         Some(given) => match identifier_to_folder(given) {
             Err(e) => return Ok(item.refuse(format!("{name}: {e}"))),
             Ok(id) => {
-                let clash = state.entries.values().find(|e| {
-                    e.dublin_core
-                        .get("dc.identifier")
-                        .and_then(|v| v.as_array())
-                        .is_some_and(|vals| vals.iter().any(|v| v.as_str() == Some(given)))
-                });
+                let clash = state.with_identifier(given);
                 if let Some(other) = clash {
                     return Ok(item.refuse(format!(
                         "{name}: dc.identifier {} is already the identifier of {} (intake name {}); identifiers are never reused",
@@ -580,7 +584,7 @@ fn ingest_item(
     item.id = Some(id.clone());
     if ctx.opts.dry_run {
         item.outcome = Outcome::WouldIngest;
-        state.used.insert(id);
+        state.mark_used(&id);
         return Ok(item);
     }
 
@@ -611,8 +615,7 @@ fn ingest_item(
         }
         Err(e) => return Err(e),
     };
-    state.used.insert(id.clone());
-    state.entries.insert(id.clone(), entry);
+    state.add(entry);
     item.outcome = Outcome::Ingested;
     if ctx.opts.remove_source {
         failpoint::hit("ingest-before-remove-source");

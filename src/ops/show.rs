@@ -27,8 +27,8 @@ pub fn show(archive: &Archive, id: &str) -> Result<ShowReport, Error> {
         )));
     }
     let entry = RegisterEntry::read(&path)?;
-    let log = archive.read_events()?;
-    let events = log.events.into_iter().filter(|e| e.object == id).collect();
+    // Through the event index: the item's own lines, not the whole log.
+    let events = archive.events_of(id)?;
     Ok(ShowReport {
         bag_present: archive.bag_path(id).is_dir(),
         entry,

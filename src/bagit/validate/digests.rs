@@ -6,6 +6,11 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+thread_local! {
+    /// The read buffer of each pool thread, reused from bag to bag.
+    static BUFFER: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
+}
+
 use super::super::finding::Kind;
 use super::manifests::{wanted, Expectation, Manifests};
 use super::{record_read_error, Run, ValidateOptions};
@@ -89,7 +94,18 @@ pub(super) fn verify(
     };
     let results: Vec<Checked> = if source.parallel() {
         jobs.par_iter()
-            .map_init(|| vec![0u8; BUF_SIZE], hash_one)
+            .map(|job| {
+                // One buffer per pool thread, kept between bags: a fresh zeroed 256 KiB
+                // per rayon split cost 7 % of a fixity run over small bags (perf).
+                // Taken out while in use, so a nested job on the same thread (work
+                // stealing inside a hash) gets its own instead of sharing it.
+                let mut buf = BUFFER
+                    .with(|b| b.take())
+                    .unwrap_or_else(|| vec![0u8; BUF_SIZE]);
+                let checked = hash_one(&mut buf, job);
+                BUFFER.with(|b| b.set(Some(buf)));
+                checked
+            })
             .collect()
     } else {
         let mut buf = vec![0u8; BUF_SIZE];

@@ -10,7 +10,7 @@ use crate::fs::register::RegisterEntry;
 /// ingestion. `note` ends every detail (a recovery says so); `origin` replaces the
 /// default description of where the item came from (an import); `extra` adds to the
 /// ingestion event's data.
-pub(crate) fn addition_events(
+pub fn addition_events(
     entry: &RegisterEntry,
     note: &str,
     origin: Option<String>,

@@ -42,7 +42,7 @@ mod recover;
 mod state;
 
 pub(crate) use entry::{entry_from_bag, relative_bag_path};
-pub(crate) use log::addition_events;
+pub use log::addition_events;
 pub(crate) use recover::recover;
 pub(crate) use state::ArchiveState;
 

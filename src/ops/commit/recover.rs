@@ -26,7 +26,7 @@ pub(crate) fn recover(
             p.display()
         ));
     }
-    let log = archive.read_events()?;
+    let (log, briefs) = archive.read_events_brief()?;
     if let Some(b) = &log.broken {
         return Err(Error::Corrupt {
             path: archive.events_path(),
@@ -36,8 +36,7 @@ pub(crate) fn recover(
             ),
         });
     }
-    let logged: BTreeSet<&str> = log
-        .events
+    let logged: BTreeSet<&str> = briefs
         .iter()
         .filter(|e| e.event_type == "ingestion")
         .map(|e| e.object.as_str())

@@ -1,7 +1,11 @@
 //! What the archive holds, for choosing identifiers and finding duplicates: read from
 //! archive/, manifests/ and the event log (through fs/).
+//!
+//! Looked up per intake item, so every question is answered from a map built once at
+//! load (and kept up to date by [`ArchiveState::add`]), never by a pass over every entry:
+//! an ingest of n items into an archive of m stays O(n + m), not O(n × m).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::Error;
 use crate::fs::archive::Archive;
@@ -12,37 +16,109 @@ pub(crate) struct ArchiveState {
     pub(crate) entries: BTreeMap<String, RegisterEntry>,
     /// Every identifier ever used: bags, register entries, and objects in the log.
     pub(crate) used: BTreeSet<String>,
+    /// Entries by (intake name, Payload-Oxum): the candidates for "already archived".
+    by_intake: HashMap<(String, String), Vec<String>>,
+    /// Entries by each of their dc.identifier values.
+    by_identifier: HashMap<String, String>,
+    /// The highest number used after a prefix, per prefix asked about so far.
+    highest: std::cell::RefCell<HashMap<String, u64>>,
 }
 
 impl ArchiveState {
     pub(crate) fn load(archive: &Archive) -> Result<ArchiveState, Error> {
         let mut used: BTreeSet<String> = archive.bag_ids()?.into_iter().collect();
-        let mut entries = BTreeMap::new();
+        let mut state = ArchiveState {
+            entries: BTreeMap::new(),
+            used: BTreeSet::new(),
+            by_intake: HashMap::new(),
+            by_identifier: HashMap::new(),
+            highest: Default::default(),
+        };
         for id in archive.register_ids()? {
             let entry = RegisterEntry::read(&archive.register_path(&id))?;
-            used.insert(id.clone());
-            entries.insert(id, entry);
+            used.insert(id);
+            state.add(entry);
         }
-        let log = archive.read_events()?;
-        for e in &log.events {
+        let (_, briefs) = archive.read_events_brief()?;
+        for e in &briefs {
             if !e.object.is_empty() {
                 used.insert(e.object.clone());
             }
         }
-        Ok(ArchiveState { entries, used })
+        state.used.extend(used);
+        Ok(state)
+    }
+
+    /// Records an entry (loaded, or just committed) and its identifier.
+    pub(crate) fn add(&mut self, entry: RegisterEntry) {
+        let id = entry.id.clone();
+        self.by_intake
+            .entry((entry.intake_name.clone(), entry.payload_oxum.clone()))
+            .or_default()
+            .push(id.clone());
+        if let Some(values) = entry
+            .dublin_core
+            .get("dc.identifier")
+            .and_then(|v| v.as_array())
+        {
+            for v in values.iter().filter_map(|v| v.as_str()) {
+                self.by_identifier
+                    .entry(v.to_string())
+                    .or_insert_with(|| id.clone());
+            }
+        }
+        self.mark_used(&id);
+        self.entries.insert(id, entry);
+    }
+
+    /// Marks an identifier as used (a dry run's, or a committed item's).
+    pub(crate) fn mark_used(&mut self, id: &str) {
+        for (prefix, highest) in self.highest.get_mut().iter_mut() {
+            if let Some(n) = generated_number(id, prefix) {
+                *highest = (*highest).max(n);
+            }
+        }
+        self.used.insert(id.to_string());
+    }
+
+    /// The entries recorded with this intake name and Payload-Oxum.
+    pub(crate) fn with_intake(&self, name: &str, oxum: &str) -> Vec<&RegisterEntry> {
+        self.by_intake
+            .get(&(name.to_string(), oxum.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.entries.get(id))
+            .collect()
+    }
+
+    /// The entry whose Dublin Core gives `identifier` as a dc.identifier.
+    pub(crate) fn with_identifier(&self, identifier: &str) -> Option<&RegisterEntry> {
+        self.by_identifier
+            .get(identifier)
+            .and_then(|id| self.entries.get(id))
     }
 
     /// The next generated identifier: the prefix and one more than the highest number
     /// ever used with it.
     pub(crate) fn next_generated(&self, prefix: &str) -> String {
-        let max = self
-            .used
-            .iter()
-            .filter_map(|id| id.strip_prefix(prefix))
-            .filter(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
-            .filter_map(|rest| rest.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0);
+        let used = &self.used;
+        let max = *self
+            .highest
+            .borrow_mut()
+            .entry(prefix.to_string())
+            .or_insert_with(|| {
+                used.iter()
+                    .filter_map(|id| generated_number(id, prefix))
+                    .max()
+                    .unwrap_or(0)
+            });
         format!("{prefix}{:06}", max + 1)
     }
+}
+
+/// The number of an identifier the prefix generated (`cairn-000042` → 42).
+fn generated_number(id: &str, prefix: &str) -> Option<u64> {
+    id.strip_prefix(prefix)
+        .filter(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|rest| rest.parse::<u64>().ok())
 }

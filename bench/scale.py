@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""How Cairn's archive-wide commands grow with the number of items.
+
+For each size (default 1,000 and 10,000 items; add 100000 with --sizes), builds an
+archive with the fixture generator (examples/gen_archive.rs: valid bags, register
+entries and a chained event log of ten events an item, written by Cairn's own library
+without fsync), then times each command and reads its peak RSS (GNU time):
+
+  ingest start-up   `cairn ingest` with an empty intake (lock, recovery, archive state)
+  list              `cairn list --json`
+  show ID           `cairn show --json ID` of the middle item
+  fixity --due, 0 % `cairn fixity --due --dry-run` (nothing due)
+  fixity --due, 1 % the same with fixity.interval_days = 50 (the oldest 1 % due, checked)
+  audit             `cairn audit --json`
+
+Each command runs --runs times (default 3) and the median is kept. Every fixture is made
+in a fresh folder under --work and deleted at the end (unless --keep). Prints a table,
+the growth ratio of each command from one size to the next (1.0 per 10x = linear), and
+draws bench/scale.png (log-log, one line per command, a linear reference line); the
+figures are also written as JSON (--out) so the chart can be redrawn with --plot-only.
+
+  cargo build --release --bin cairn --example gen_archive
+  python3 bench/scale.py --sizes 1000,10000,100000
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+COMMANDS = [
+    ("ingest start-up", lambda mid: ["ingest", "--json"], {}),
+    ("list", lambda mid: ["list", "--json"], {}),
+    ("show ID", lambda mid: ["show", "--json", mid], {}),
+    ("fixity --due, none due", lambda mid: ["fixity", "--due", "--dry-run", "--json"], {}),
+    (
+        "fixity --due, 1 % due",
+        lambda mid: ["fixity", "--due", "--dry-run", "--json"],
+        {"CAIRN_FIXITY_INTERVAL_DAYS": "50"},
+    ),
+    ("audit", lambda mid: ["audit", "--json"], {}),
+]
+
+
+def timed(argv, env):
+    """Runs argv under GNU time; returns (seconds, peak RSS in KiB, exit code)."""
+    fmt = "%e %M"
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        t0 = time.perf_counter()
+        p = subprocess.run(
+            ["/usr/bin/time", "-o", tf.name, "-f", fmt] + argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        wall = time.perf_counter() - t0
+        last = tf.read().strip().splitlines()[-1].split()
+        return wall, int(last[1]), p.returncode, p.stderr.decode(errors="replace")[-500:]
+
+
+def load():
+    return open("/proc/loadavg").read().split()[0]
+
+
+def measure(args):
+    results = {"machine": "2 vCPU AMD EPYC, 24 GiB, ext4 on virtio", "sizes": {}}
+    work = tempfile.mkdtemp(prefix="cairn-scale-", dir=args.work)
+    try:
+        for n in args.sizes:
+            root = os.path.join(work, f"archive-{n}")
+            t0 = time.perf_counter()
+            subprocess.run([args.gen, root, str(n)], check=True)
+            gen_s = time.perf_counter() - t0
+            mid = f"cairn-{(n + 1) // 2:06d}"
+            row = {"generate_s": round(gen_s, 2), "load_before": load(), "commands": {}}
+            for name, argv, extra in COMMANDS:
+                env = dict(os.environ, CAIRN_ROOT=root, **extra)
+                runs = []
+                for _ in range(args.runs):
+                    wall, rss, rc, err = timed([args.cairn] + argv(mid), env)
+                    if rc not in (0, 1):
+                        sys.exit(f"{name} at {n} items failed (exit {rc}): {err}")
+                    runs.append((wall, rss))
+                med = statistics.median(r[0] for r in runs)
+                rss = max(r[1] for r in runs)
+                row["commands"][name] = {
+                    "seconds": round(med, 4),
+                    "runs": [round(r[0], 4) for r in runs],
+                    "peak_rss_kib": rss,
+                }
+                print(f"{n:>8} {name:<24} {med:9.3f} s  {rss / 1024:8.1f} MiB", flush=True)
+            row["load_after"] = load()
+            results["sizes"][str(n)] = row
+            if not args.keep:
+                shutil.rmtree(root)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"fixtures kept in {work}")
+    return results
+
+
+def report(results):
+    sizes = sorted(results["sizes"], key=int)
+    names = [c[0] for c in COMMANDS]
+    print()
+    print("| command | " + " | ".join(f"{int(n):,} items: s / MiB" for n in sizes) + " | growth per 10x |")
+    print("| --- | " + " | ".join("---" for _ in sizes) + " | --- |")
+    for name in names:
+        cells, secs = [], []
+        for n in sizes:
+            c = results["sizes"][n]["commands"].get(name)
+            if c is None:
+                cells.append("")
+                continue
+            secs.append(c["seconds"])
+            cells.append(f"{c['seconds']:.3f} / {c['peak_rss_kib'] / 1024:.1f}")
+        growth = ", ".join(
+            f"{b / a:.1f}" if a > 0 else "-" for a, b in zip(secs, secs[1:])
+        )
+        print(f"| {name} | " + " | ".join(cells) + f" | {growth} |")
+    for n in sizes:
+        r = results["sizes"][n]
+        print(f"{int(n):,} items: generated in {r['generate_s']} s; load {r['load_before']} -> {r['load_after']}")
+
+
+def plot(results, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("skipped the chart: matplotlib is missing (python3 -m pip install matplotlib)")
+        return
+    sizes = sorted(results["sizes"], key=int)
+    xs = [int(n) for n in sizes]
+    fig, ax = plt.subplots(figsize=(7, 5))
+    firsts = []
+    for name, _, _ in COMMANDS:
+        ys = [results["sizes"][n]["commands"][name]["seconds"] for n in sizes]
+        ax.plot(xs, ys, marker="o", label=name)
+        firsts.append(ys[0])
+    top = max(firsts)
+    ax.plot(xs, [top * x / xs[0] for x in xs], "k--", linewidth=1, label="linear growth (reference)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("items in the archive (10 events each)")
+    ax.set_ylabel("wall time, s (median)")
+    ax.set_title("Cairn: archive-wide commands against archive size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"chart: {path}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cairn", default=os.path.join(REPO, "target/release/cairn"))
+    ap.add_argument("--gen", default=os.path.join(REPO, "target/release/examples/gen_archive"))
+    ap.add_argument("--work", default=None, help="folder for the fixtures (a fresh one is made inside)")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--out", default=os.path.join(HERE, "scale.json"))
+    ap.add_argument("--chart", default=os.path.join(REPO, "scale.png"))
+    ap.add_argument("--plot-only", action="store_true", help="redraw from --out")
+    args = ap.parse_args()
+    if args.plot_only:
+        results = json.load(open(args.out))
+    else:
+        args.sizes = [int(s) for s in args.sizes.split(",")]
+        results = measure(args)
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+    report(results)
+    plot(results, args.chart)
+
+
+if __name__ == "__main__":
+    main()
