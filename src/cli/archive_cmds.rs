@@ -285,14 +285,19 @@ pub(super) fn run_show(args: ShowArgs) -> u8 {
 
 fn print_show(r: &ShowReport) {
     let e = &r.entry;
-    println!(
-        "{}  ({}{})",
-        e.id,
-        e.bag,
-        if r.bag_present { "" } else { ", MISSING" }
-    );
+    if let Some(t) = &r.withdrawn {
+        super::life_cmds::print_tombstone(t);
+    } else {
+        println!(
+            "{}  ({}{})",
+            e.id,
+            e.bag,
+            if r.bag_present { "" } else { ", MISSING" }
+        );
+    }
     println!("  intake name: {}", printable(&e.intake_name));
     println!("  archived:    {} by {}", e.archived, e.software);
+    super::life_cmds::print_versions(r);
     println!("Dublin Core:");
     if let Some(obj) = e.dublin_core.as_object() {
         for (term, values) in obj {
@@ -330,6 +335,9 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
         Ok(a) => a,
         Err(code) => return code,
     };
+    if args.withdrawn {
+        return super::life_cmds::run_list_withdrawn(&archive, args.json);
+    }
     match list(&archive)
         .and_then(|items| super::format_cmds::filter_list(&archive, items, args.format.as_deref()))
     {

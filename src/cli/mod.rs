@@ -16,6 +16,7 @@ mod archive_cmds;
 mod bag_cmds;
 mod check_cmds;
 mod format_cmds;
+mod life_cmds;
 mod progress;
 mod serve_cmd;
 mod tlog_cmds;
@@ -292,6 +293,22 @@ enum Command {
     #[command(after_help = IMPORT_HELP)]
     Import(ImportArgs),
 
+    /// Correct an item's descriptive metadata (Dublin Core): a new register entry
+    /// version and a "metadata modification" event; the payload is never touched.
+    ///
+    /// The new record is checked as at ingest. The bag's metadata/dc.xml, dc.json,
+    /// bag-info.txt and tag manifests are rewritten in a new bag that replaces the old
+    /// one in one step; the superseded register entry is kept in
+    /// manifests/history/ID/.
+    #[command(after_help = life_cmds::AMEND_HELP)]
+    Amend(life_cmds::AmendArgs),
+
+    /// Withdraw (deaccession) an item: its bag leaves archive/ for
+    /// archive/.quarantine/ (or is purged), a tombstone is left in manifests/withdrawn/
+    /// and a "deaccession" event is logged. The identifier is never used again.
+    #[command(after_help = life_cmds::WITHDRAW_HELP)]
+    Withdraw(life_cmds::WithdrawArgs),
+
     /// Identify files' formats (PRONOM PUIDs, from byte signatures as DROID and
     /// siegfried do) and read their technical metadata from their headers.
     ///
@@ -497,6 +514,9 @@ struct ListArgs {
     /// Only the items holding a file of this PRONOM format (a PUID such as fmt/353).
     #[arg(long, value_name = "PUID")]
     format: Option<String>,
+    /// List the withdrawn items (their tombstones) instead.
+    #[arg(long, conflicts_with = "format")]
+    withdrawn: bool,
     /// Print JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -624,6 +644,8 @@ fn dispatch(cli: Cli) -> u8 {
         Command::VerifyProof(args) => tlog_cmds::run_verify_proof(args),
         Command::Export(args) => archive_cmds::run_export(args),
         Command::Import(args) => archive_cmds::run_import(args),
+        Command::Amend(args) => life_cmds::run_amend(args),
+        Command::Withdraw(args) => life_cmds::run_withdraw(args),
         Command::Config(args) => archive_cmds::run_config(args),
         Command::Identify(args) => format_cmds::run_identify(args),
         Command::Formats(args) => format_cmds::run_formats(args),

@@ -11,6 +11,7 @@ pub mod dir;
 pub mod durable;
 pub mod events;
 pub mod failpoint;
+pub mod lifecycle;
 pub mod rate;
 pub mod register;
 pub mod tlog_store;

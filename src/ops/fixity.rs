@@ -312,6 +312,12 @@ pub fn fixity(
     if let Selection::Ids(wanted) = &opts.selection {
         for w in wanted {
             if !ids.contains(w) {
+                if let Ok(Some(t)) = archive.tombstone(w) {
+                    return Err(Error::Usage(format!(
+                        "{w} was withdrawn on {} ({}): it has no bag in archive/ to check; `cairn show {w}` shows its tombstone",
+                        t.withdrawn, t.disposition
+                    )));
+                }
                 return Err(Error::Usage(format!(
                     "no item {} in the archive; `cairn list` shows the identifiers",
                     crate::quoted(w)

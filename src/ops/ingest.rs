@@ -844,6 +844,8 @@ fn register_entry(
         files,
         format_registry: None,
         tag_files,
+        entry_version: 1,
+        updated: None,
     }
 }
 

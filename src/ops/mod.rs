@@ -1,5 +1,6 @@
 //! Use cases. Each takes an options struct and returns a report value; ops never print.
 
+pub mod amend;
 pub mod audit;
 pub mod bag_check;
 pub mod bag_validate;
@@ -11,6 +12,7 @@ pub mod ingest;
 pub mod show;
 pub mod tlog;
 pub mod transfer;
+pub mod withdraw;
 
 pub use bag_validate::validate_bag;
 pub use create::{create_bag, CreateOptions, CreateReport};

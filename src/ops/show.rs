@@ -5,35 +5,113 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::Event;
+use crate::fs::lifecycle::Tombstone;
 use crate::fs::register::RegisterEntry;
 
 /// One item: its register entry and every event about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ShowReport {
+    /// The current entry; for a withdrawn item, the last one before its withdrawal.
     pub entry: RegisterEntry,
     pub events: Vec<Event>,
     /// Whether the bag folder is present.
     pub bag_present: bool,
+    /// The tombstone, when the item was withdrawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<Tombstone>,
+    /// Every superseded register entry version, oldest first (manifests/history/ID/).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<EntryVersion>,
+}
+
+/// One superseded version of a register entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryVersion {
+    pub entry_version: u32,
+    /// When it was published.
+    pub published: String,
+    pub dublin_core: serde_json::Value,
 }
 
 /// Looks an item up by identifier.
 pub fn show(archive: &Archive, id: &str) -> Result<ShowReport, Error> {
     let path = archive.register_path(id);
-    if id.contains(['/', '\\']) || id.starts_with('.') || !path.exists() {
+    let bad = id.contains(['/', '\\', '~']) || id.starts_with('.');
+    let withdrawn = if bad || path.exists() {
+        None
+    } else {
+        archive.tombstone(id)?
+    };
+    if bad || (!path.exists() && withdrawn.is_none()) {
         return Err(Error::Usage(format!(
             "no item {} in the register ({}); `cairn list` shows the identifiers",
             crate::quoted(id),
             archive.manifests.display()
         )));
     }
-    let entry = RegisterEntry::read(&path)?;
+    let mut old = archive.history(id)?;
+    let entry = match withdrawn {
+        Some(_) => old.pop().ok_or_else(|| Error::Corrupt {
+            path: archive.history_dir(id),
+            detail: "a withdrawn item with no register entry kept in its history".into(),
+        })?,
+        None => RegisterEntry::read(&path)?,
+    };
+    if withdrawn.is_some() {
+        // The last entry is shown in full; it stays listed among the versions too.
+        old.push(entry.clone());
+    }
+    let history = old
+        .into_iter()
+        .map(|e| EntryVersion {
+            entry_version: e.entry_version,
+            published: e.updated.clone().unwrap_or_else(|| e.archived.clone()),
+            dublin_core: e.dublin_core,
+        })
+        .collect();
     let log = archive.read_events()?;
     let events = log.events.into_iter().filter(|e| e.object == id).collect();
     Ok(ShowReport {
         bag_present: archive.bag_path(id).is_dir(),
         entry,
         events,
+        withdrawn,
+        history,
     })
+}
+
+/// One line of `list --withdrawn`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WithdrawnItem {
+    pub id: String,
+    pub title: Option<String>,
+    pub withdrawn: String,
+    pub disposition: String,
+    pub reason: String,
+}
+
+/// Every withdrawn item, by identifier.
+pub fn list_withdrawn(archive: &Archive) -> Result<Vec<WithdrawnItem>, Error> {
+    let mut out = Vec::new();
+    for id in archive.withdrawn_ids()? {
+        let t = Tombstone::read(&archive.tombstone_path(&id))?;
+        out.push(WithdrawnItem {
+            title: title_of(&t.dublin_core),
+            id: t.id,
+            withdrawn: t.withdrawn,
+            disposition: t.disposition,
+            reason: t.reason,
+        });
+    }
+    Ok(out)
+}
+
+fn title_of(dc: &serde_json::Value) -> Option<String> {
+    dc.get("dc.title")
+        .and_then(|v| v.as_array())
+        .and_then(|a| a.first())
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
 }
 
 /// One line of `list`.

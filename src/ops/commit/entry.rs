@@ -108,6 +108,8 @@ pub(crate) fn entry_from_bag(
         files,
         format_registry: None,
         tag_files,
+        entry_version: 1,
+        updated: None,
     };
     crate::ops::formats::annotate(&mut entry, &formats);
     Ok(entry)

@@ -23,6 +23,8 @@ impl ArchiveState {
             used.insert(id.clone());
             entries.insert(id, entry);
         }
+        // Withdrawn items' identifiers are never used again (their events say so too).
+        used.extend(archive.withdrawn_ids()?);
         let log = archive.read_events()?;
         for e in &log.events {
             if !e.object.is_empty() {

@@ -1,0 +1,296 @@
+//! The life of an item after ingest: amend, withdraw (docs/lifecycle.md).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use cairn::clock::SystemClock;
+use cairn::ops::amend::{amend, edits_from_csv, parse_set, parse_unset, AmendOptions, Edit};
+use cairn::ops::withdraw::{withdraw, WithdrawOptions};
+
+use super::archive_cmds::open_archive;
+use super::{error_exit, exit, note, print_json, printable, say, RootArg};
+
+pub(super) const AMEND_HELP: &str = "\
+Examples:
+  cairn amend --root s21-archive cairn-000006 --set dc.date=1977-03 --reason 'date read from the stamp'
+  cairn amend --root s21-archive --from-csv corrections.csv --reason 'catalogue review 2026'
+
+Exit codes:
+  0  amended, or the record already said so (nothing written)
+  1  the new record breaks the metadata rules (nothing changed)
+  2  bad usage, an unknown or withdrawn identifier, an empty --reason
+  3  could not run: I/O error, permission denied, lock held, the bag fails verification";
+
+pub(super) const WITHDRAW_HELP: &str = "\
+Examples:
+  cairn withdraw --root s21-archive cairn-000006 --reason 'donor withdrew the deposit'
+  cairn withdraw --root s21-archive cairn-000006 --reason 'court order 12/2026' --purge --yes
+
+Exit codes:
+  0  withdrawn: the bag is in archive/.quarantine/ (or purged), a tombstone is left
+  2  bad usage, an unknown or already withdrawn identifier, an empty --reason, --purge without --yes
+  3  could not run: I/O error, permission denied, lock held";
+
+#[derive(Args)]
+pub(super) struct AmendArgs {
+    /// The item's identifier (or --from-csv for several items).
+    #[arg(required_unless_present = "from_csv", conflicts_with = "from_csv")]
+    id: Option<String>,
+    /// Replace every value of TERM with VALUE (repeat the term for several values).
+    #[arg(long, value_name = "TERM=VALUE")]
+    set: Vec<String>,
+    /// Remove every value of TERM.
+    #[arg(long, value_name = "TERM")]
+    unset: Vec<String>,
+    /// A metadata.csv of corrections: the first column (`filename` or `id`) names each
+    /// item's identifier, the other columns replace its terms (blank cells change
+    /// nothing). Every row is checked before any item is changed.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["set", "unset"])]
+    from_csv: Option<PathBuf>,
+    /// Why the record is corrected (kept in the event log).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Who asks, for the event log [default: $USER].
+    #[arg(long, env = "CAIRN_OPERATOR", value_name = "NAME")]
+    operator: Option<String>,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(super) struct WithdrawArgs {
+    /// The item's identifier.
+    id: String,
+    /// Why the item is withdrawn (kept in its tombstone and the event log).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Delete the bag's bytes instead of moving it to archive/.quarantine/ (needs --yes).
+    #[arg(long)]
+    purge: bool,
+    /// Confirm --purge: the bytes cannot be brought back by Cairn.
+    #[arg(long, requires = "purge")]
+    yes: bool,
+    /// Who asks, for the tombstone and the event log [default: $USER].
+    #[arg(long, env = "CAIRN_OPERATOR", value_name = "NAME")]
+    operator: Option<String>,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The operator's name: --operator (or CAIRN_OPERATOR), else the login name.
+fn operator(given: Option<String>) -> String {
+    given
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub(super) fn run_amend(args: AmendArgs) -> u8 {
+    let edits = match (&args.id, &args.from_csv) {
+        (_, Some(csv)) => {
+            if let Err(code) = super::require_exists("amend", "file", csv) {
+                return code;
+            }
+            match edits_from_csv(csv) {
+                Ok(e) => e,
+                Err(e) => return error_exit("amend", &e),
+            }
+        }
+        (Some(id), None) => {
+            let set = match parse_set(&args.set) {
+                Ok(s) => s,
+                Err(e) => return error_exit("amend", &e),
+            };
+            let unset = match parse_unset(&args.unset) {
+                Ok(u) => u,
+                Err(e) => return error_exit("amend", &e),
+            };
+            if set.is_empty() && unset.is_empty() {
+                return error_exit(
+                    "amend",
+                    &cairn::Error::Usage(
+                        "nothing to change: give --set TERM=VALUE or --unset TERM".into(),
+                    ),
+                );
+            }
+            vec![Edit {
+                id: id.clone(),
+                set,
+                unset,
+                origin: "--set".into(),
+            }]
+        }
+        (None, None) => {
+            return error_exit(
+                "amend",
+                &cairn::Error::Usage("give an identifier or --from-csv".into()),
+            )
+        }
+    };
+    let archive = match open_archive(&args.root, "amend") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let opts = AmendOptions {
+        edits,
+        reason: args.reason,
+        operator: operator(args.operator),
+    };
+    let report = match amend(&archive, &opts, &SystemClock) {
+        Ok(r) => r,
+        Err(e) => return error_exit("amend", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        for n in &report.recovered {
+            note!("recovered: {n}");
+        }
+        for item in &report.items {
+            if item.outcome == "amended" {
+                say!(
+                    "amended {}: {} (register entry version {})",
+                    item.id,
+                    item.terms.join(", "),
+                    item.entry_version
+                );
+            } else {
+                say!(
+                    "unchanged {}: the record already says so; nothing was written",
+                    item.id
+                );
+            }
+        }
+    }
+    super::tlog_cmds::after_run(&archive, "amend", exit::OK)
+}
+
+pub(super) fn run_withdraw(args: WithdrawArgs) -> u8 {
+    if args.purge && !args.yes {
+        return error_exit(
+            "withdraw",
+            &cairn::Error::Usage(
+                "--purge deletes the bag's bytes for good; add --yes to confirm, or leave out --purge to keep the bag in quarantine".into(),
+            ),
+        );
+    }
+    let archive = match open_archive(&args.root, "withdraw") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let opts = WithdrawOptions {
+        id: args.id,
+        reason: args.reason,
+        operator: operator(args.operator),
+        purge: args.purge,
+    };
+    let report = match withdraw(&archive, &opts, &SystemClock) {
+        Ok(r) => r,
+        Err(e) => return error_exit("withdraw", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        for n in &report.recovered {
+            note!("recovered: {n}");
+        }
+        let t = &report.tombstone;
+        match &t.location {
+            Some(l) => say!(
+                "withdrew {}: its bag is in quarantine at {l}; tombstone {}",
+                t.id,
+                report.tombstone_path
+            ),
+            None => say!(
+                "withdrew {}: its bag's bytes were deleted; tombstone {}",
+                t.id,
+                report.tombstone_path
+            ),
+        }
+        say!("  reason: {}", printable(&t.reason));
+    }
+    super::tlog_cmds::after_run(&archive, "withdraw", exit::OK)
+}
+
+/// `show` of a withdrawn item: its tombstone first.
+pub(super) fn print_tombstone(t: &cairn::fs::lifecycle::Tombstone) {
+    println!("{}  (WITHDRAWN)", t.id);
+    println!(
+        "  withdrawn:   {} by {} ({})",
+        t.withdrawn,
+        printable(&t.operator),
+        t.software
+    );
+    println!("  reason:      {}", printable(&t.reason));
+    match &t.location {
+        Some(l) => println!("  bag:         quarantined at {l}"),
+        None => println!("  bag:         purged (its bytes were deleted)"),
+    }
+    println!("  Payload-Oxum {}", t.payload_oxum);
+    for (name, digests) in &t.tag_manifests {
+        for (alg, hex) in digests {
+            println!("  {name} {alg} {hex}");
+        }
+    }
+    println!("Last register entry (version {}):", t.entry_version);
+}
+
+/// `show`: the register entry's versions, when there is more than one.
+pub(super) fn print_versions(r: &cairn::ops::show::ShowReport) {
+    if r.history.is_empty() {
+        return;
+    }
+    let e = &r.entry;
+    if r.withdrawn.is_none() {
+        println!(
+            "  version:     {} of the register entry, published {}",
+            e.entry_version,
+            e.updated.as_deref().unwrap_or(&e.archived)
+        );
+    }
+    let earlier: Vec<_> = r
+        .history
+        .iter()
+        .filter(|v| v.entry_version != e.entry_version)
+        .collect();
+    if earlier.is_empty() {
+        return;
+    }
+    println!("  earlier versions (manifests/history/{}/):", e.id);
+    for v in earlier {
+        println!("    {}  published {}", v.entry_version, v.published);
+    }
+}
+
+pub(super) fn run_list_withdrawn(archive: &cairn::fs::archive::Archive, json: bool) -> u8 {
+    match cairn::ops::show::list_withdrawn(archive) {
+        Ok(items) => {
+            if json {
+                print_json(&items);
+            } else {
+                for i in &items {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        i.id,
+                        i.withdrawn,
+                        i.disposition,
+                        printable(i.title.as_deref().unwrap_or("(untitled)")),
+                        printable(&i.reason)
+                    );
+                }
+                note!("{} withdrawn items", items.len());
+            }
+            exit::OK
+        }
+        Err(e) => error_exit("list", &e),
+    }
+}
