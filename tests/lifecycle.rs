@@ -507,3 +507,94 @@ fn withdraw_refusals_change_nothing() {
         assert_eq!(state(&root), before, "{args:?} changed the archive");
     }
 }
+
+#[test]
+fn events_filter_by_item_type_outcome_and_date_in_text_json_and_csv() {
+    let tmp = common::fresh_dir("events");
+    let root = tmp.path().join("arch");
+    make_archive(&root, 2);
+    expect(
+        &root,
+        [
+            "amend",
+            "cairn-000001",
+            "--set",
+            "dc.date=1977-02",
+            "--reason",
+            "stamp",
+        ],
+        0,
+    );
+    expect(&root, ["withdraw", "cairn-000003", "--reason", "donor"], 0);
+    // A damaged bag gives a failed fixity check.
+    fs::write(
+        root.join("archive/cairn-000002/data/b-note.txt"),
+        "Sample: altered\n",
+    )
+    .expect("damage");
+    expect(&root, ["fixity", "--all"], 1);
+
+    let out = expect(&root, ["events", "--id", "cairn-000001"], 0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines.iter().all(|l| l.contains("  cairn-000001  ")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("metadata modification  success: dc.date changed")),
+        "{}",
+        out.stdout
+    );
+
+    let out = expect(&root, ["events", "--outcome", "failure", "--json"], 0);
+    let evs = out.json();
+    let evs = evs.as_array().expect("array");
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(evs[0]["object"], "cairn-000002");
+    assert_eq!(evs[0]["type"], "fixity check");
+
+    let out = expect(&root, ["events", "--type", "deaccession", "--csv"], 0);
+    let mut rdr = csv::Reader::from_reader(out.stdout.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.expect("csv row")).collect();
+    assert_eq!(rows.len(), 1, "{}", out.stdout);
+    assert_eq!(&rows[0][2], "deaccession");
+    assert_eq!(&rows[0][4], "cairn-000003");
+
+    // Dates: nothing before 2000, everything up to 2999; an unreadable one is refused.
+    let out = expect(&root, ["events", "--until", "2000-01-01", "--json"], 0);
+    assert_eq!(out.json().as_array().expect("array").len(), 0);
+    let all = expect(&root, ["events", "--json"], 0).json();
+    let out = expect(
+        &root,
+        [
+            "events",
+            "--since",
+            "2000-01-01",
+            "--until",
+            "2999-12-31",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(out.json(), all);
+    let out = expect(&root, ["events", "--since", "last week"], 2);
+    assert!(out.stderr.contains("expected a date"), "{}", out.describe());
+
+    // A broken chain: the events before it are listed, exit 1.
+    let log = root.join("manifests/events.jsonl");
+    let text = fs::read_to_string(&log).expect("log");
+    // The first line edited: the second's link to it breaks.
+    let edited = text.replacen("computed while copying", "computed while copying!", 1);
+    assert_ne!(text, edited);
+    fs::write(&log, edited).expect("tamper");
+    let out = expect(&root, ["events"], 1);
+    assert!(
+        out.stderr.contains("chain is broken at line 2"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.describe());
+}

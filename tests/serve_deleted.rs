@@ -137,9 +137,7 @@ fn withdrawn_items_are_deleted_records() {
     assert!(rec.contains("<metadata>"), "{rec}");
 
     let Some(spec) = spec_dir() else {
-        skip(
-            "the OAI-PMH schemas (../shared/spec/oai-pmh, or CAIRN_SPEC_DIR) are not there",
-        );
+        skip("the OAI-PMH schemas (../shared/spec/oai-pmh, or CAIRN_SPEC_DIR) are not there");
         return;
     };
     if !ensure_tool("xmllint", "libxml2-utils") {

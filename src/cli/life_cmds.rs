@@ -294,3 +294,160 @@ pub(super) fn run_list_withdrawn(archive: &cairn::fs::archive::Archive, json: bo
         Err(e) => error_exit("list", &e),
     }
 }
+
+pub(super) const EVENTS_HELP: &str = "\
+Examples:
+  cairn events --root s21-archive --id cairn-000006 --type 'fixity check'
+  cairn events --root s21-archive --outcome failure --since 2026-11-01 --csv > failures.csv
+
+Exit codes:
+  0  listed (possibly nothing)
+  1  the event log's chain is broken: the events before the break were listed
+  2  bad usage, an unreadable --since or --until
+  3  could not run: I/O error, permission denied";
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum OutcomeArg {
+    Success,
+    Failure,
+}
+
+#[derive(Args)]
+pub(super) struct EventsArgs {
+    /// Only the events of this item.
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// Only events of this type (ingestion, fixity check, metadata modification,
+    /// deaccession, …).
+    #[arg(long = "type", value_name = "TYPE")]
+    event_type: Option<String>,
+    /// Only successes or only failures.
+    #[arg(long, value_enum)]
+    outcome: Option<OutcomeArg>,
+    /// From this date (YYYY-MM-DD, UTC) or time (RFC 3339) on.
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Up to this date (the whole day) or time.
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON array of the events on stdout (streamed).
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV on stdout: seq, time, type, outcome, object, agent, detail, id.
+    #[arg(long)]
+    csv: bool,
+}
+
+pub(super) fn run_events(args: EventsArgs) -> u8 {
+    use cairn::ops::events::{parse_bound, query, EventFilter};
+    use std::io::Write;
+    let bound =
+        |v: &Option<String>, until: bool| v.as_deref().map(|t| parse_bound(t, until)).transpose();
+    let (since, until) = match (bound(&args.since, false), bound(&args.until, true)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return error_exit("events", &e),
+    };
+    let archive = match open_archive(&args.root, "events") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let filter = EventFilter {
+        id: args.id,
+        event_type: args.event_type,
+        outcome: args.outcome.map(|o| match o {
+            OutcomeArg::Success => "success".to_string(),
+            OutcomeArg::Failure => "failure".to_string(),
+        }),
+        since,
+        until,
+    };
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let io = |e: std::io::Error| cairn::Error::io("write", "standard output", e);
+    let csv_io = |e: csv::Error| io(std::io::Error::other(e));
+    enum Sink<W: Write> {
+        Text(W),
+        Json(W, bool),
+        Csv(Box<csv::Writer<W>>),
+    }
+    let mut sink = if args.json {
+        Sink::Json(out, true)
+    } else if args.csv {
+        Sink::Csv(Box::new(csv::Writer::from_writer(out)))
+    } else {
+        Sink::Text(out)
+    };
+    let mut started = Ok(());
+    match &mut sink {
+        Sink::Json(w, _) => started = w.write_all(b"[").map_err(io),
+        Sink::Csv(w) => {
+            started = w
+                .write_record([
+                    "seq", "time", "type", "outcome", "object", "agent", "detail", "id",
+                ])
+                .map_err(csv_io)
+        }
+        Sink::Text(_) => {}
+    }
+    let result = started.and_then(|_| {
+        query(&archive, &filter, |e| match &mut sink {
+            Sink::Json(w, first) => {
+                w.write_all(if *first { b"\n" } else { b",\n" })
+                    .map_err(io)?;
+                *first = false;
+                serde_json::to_writer(&mut *w, e).map_err(|x| io(std::io::Error::other(x)))
+            }
+            Sink::Csv(w) => w
+                .write_record([
+                    e.seq.to_string().as_str(),
+                    &e.time,
+                    &e.event_type,
+                    &e.outcome,
+                    &e.object,
+                    &e.agent,
+                    &e.detail,
+                    &e.id,
+                ])
+                .map_err(csv_io),
+            Sink::Text(w) => writeln!(
+                w,
+                "{}  {}  {}  {}: {}",
+                e.time,
+                if e.object.is_empty() { "-" } else { &e.object },
+                e.event_type,
+                e.outcome,
+                printable(&e.detail)
+            )
+            .map_err(io),
+        })
+    });
+    let flushed = match sink {
+        Sink::Json(mut w, first) => w
+            .write_all(if first { b"]\n" } else { b"\n]\n" })
+            .and_then(|_| w.flush()),
+        Sink::Csv(mut w) => w.flush(),
+        Sink::Text(mut w) => w.flush(),
+    };
+    match result {
+        Ok(r) => {
+            if let Err(e) = flushed {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return error_exit("events", &io(e));
+                }
+            }
+            if !args.json && !args.csv {
+                note!("{} of {} events", r.matched, r.lines);
+            }
+            if let Some(b) = r.broken {
+                eprintln!("cairn: events: the event log's chain is broken at {b}");
+                return exit::DATA;
+            }
+            exit::OK
+        }
+        Err(cairn::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            exit::OK
+        }
+        Err(e) => error_exit("events", &e),
+    }
+}

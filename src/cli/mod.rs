@@ -309,6 +309,11 @@ enum Command {
     #[command(after_help = life_cmds::WITHDRAW_HELP)]
     Withdraw(life_cmds::WithdrawArgs),
 
+    /// Query the event log: one item's history, every failure since a date. Streams the
+    /// log (memory does not grow with it) and checks its chain on the way.
+    #[command(after_help = life_cmds::EVENTS_HELP)]
+    Events(life_cmds::EventsArgs),
+
     /// Identify files' formats (PRONOM PUIDs, from byte signatures as DROID and
     /// siegfried do) and read their technical metadata from their headers.
     ///
@@ -646,6 +651,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Import(args) => archive_cmds::run_import(args),
         Command::Amend(args) => life_cmds::run_amend(args),
         Command::Withdraw(args) => life_cmds::run_withdraw(args),
+        Command::Events(args) => life_cmds::run_events(args),
         Command::Config(args) => archive_cmds::run_config(args),
         Command::Identify(args) => format_cmds::run_identify(args),
         Command::Formats(args) => format_cmds::run_formats(args),

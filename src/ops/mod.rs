@@ -6,6 +6,7 @@ pub mod bag_check;
 pub mod bag_validate;
 pub mod commit;
 pub mod create;
+pub mod events;
 pub mod fixity;
 pub mod formats;
 pub mod ingest;
