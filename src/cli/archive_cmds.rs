@@ -272,7 +272,9 @@ pub(super) fn run_show(args: ShowArgs) -> u8 {
     };
     match show(&archive, &args.id) {
         Ok(report) => {
-            if args.json {
+            if args.premis {
+                print!("{}", cairn::ops::premis::render(&report));
+            } else if args.json {
                 print_json(&report);
             } else {
                 print_show(&report);

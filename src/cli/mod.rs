@@ -510,6 +510,9 @@ struct ShowArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Print the item as a PREMIS 3.0 XML document on stdout (objects, events, agents).
+    #[arg(long, conflicts_with = "json")]
+    premis: bool,
 }
 
 #[derive(Args)]

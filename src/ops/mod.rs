@@ -10,6 +10,7 @@ pub mod events;
 pub mod fixity;
 pub mod formats;
 pub mod ingest;
+pub mod premis;
 pub mod show;
 pub mod tlog;
 pub mod transfer;
