@@ -534,6 +534,28 @@ fn events_filter_by_item_type_outcome_and_date_in_text_json_and_csv() {
     .expect("damage");
     expect(&root, ["fixity", "--all"], 1);
 
+    // list --status and --json: each item's status, version and last check.
+    let out = expect(&root, ["list", "--status", "failed"], 0);
+    assert!(
+        out.stdout.starts_with("cairn-000002\t") && out.stdout.lines().count() == 1,
+        "{}",
+        out.describe()
+    );
+    let out = expect(&root, ["list", "--status", "withdrawn"], 0);
+    assert!(
+        out.stdout.starts_with("cairn-000003\t"),
+        "{}",
+        out.describe()
+    );
+    let items = expect(&root, ["list", "--json"], 0).json();
+    let first = &items[0];
+    assert_eq!(first["id"], "cairn-000001");
+    assert_eq!(first["status"], "ok");
+    assert_eq!(first["entry_version"], 2);
+    assert_eq!(first["last_fixity_outcome"], "success");
+    assert!(first["last_check"].is_string());
+    assert_eq!(items[1]["status"], "failed");
+
     let out = expect(&root, ["events", "--id", "cairn-000001"], 0);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(

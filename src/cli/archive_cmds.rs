@@ -337,11 +337,12 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    if args.withdrawn {
+    if args.withdrawn || args.status.as_deref() == Some("withdrawn") {
         return super::life_cmds::run_list_withdrawn(&archive, args.json);
     }
-    match list(&archive)
+    match list(&archive, chrono::Utc::now())
         .and_then(|items| super::format_cmds::filter_list(&archive, items, args.format.as_deref()))
+        .map(|items| super::life_cmds::filter_status(items, args.status.as_deref()))
     {
         Ok(items) => {
             if args.json {

@@ -451,3 +451,14 @@ pub(super) fn run_events(args: EventsArgs) -> u8 {
         Err(e) => error_exit("events", &e),
     }
 }
+
+/// `list --status`: only the items of that status.
+pub(super) fn filter_status(
+    items: Vec<cairn::ops::show::ListItem>,
+    status: Option<&str>,
+) -> Vec<cairn::ops::show::ListItem> {
+    match status {
+        Some(s) => items.into_iter().filter(|i| i.status == s).collect(),
+        None => items,
+    }
+}

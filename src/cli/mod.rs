@@ -525,6 +525,9 @@ struct ListArgs {
     /// List the withdrawn items (their tombstones) instead.
     #[arg(long, conflicts_with = "format")]
     withdrawn: bool,
+    /// Only the items of this fixity status (`withdrawn`: as --withdrawn).
+    #[arg(long, value_name = "STATUS", value_parser = ["ok", "failed", "overdue", "never-checked", "withdrawn"])]
+    status: Option<String>,
     /// Print JSON on stdout.
     #[arg(long)]
     json: bool,

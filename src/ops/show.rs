@@ -123,27 +123,53 @@ pub struct ListItem {
     pub archived: String,
     pub files: usize,
     pub bytes: u64,
+    /// `ok`, `failed` (the last fixity check failed), `overdue` (no check within
+    /// fixity.interval_days), `never-checked` (no fixity check yet).
+    pub status: &'static str,
+    /// The register entry's version (1 until the item is amended).
+    pub entry_version: u32,
+    /// The last check (a fixity check, or the ingest read-back), UTC.
+    pub last_check: Option<String>,
+    /// The last fixity check's time and outcome.
+    pub last_fixity: Option<String>,
+    pub last_fixity_outcome: Option<String>,
 }
 
-/// Every registered item, by identifier.
-pub fn list(archive: &Archive) -> Result<Vec<ListItem>, Error> {
+/// Every registered item, by identifier, with its fixity status at `now`.
+pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<ListItem>, Error> {
+    let log = archive.read_events()?;
+    let last = crate::ops::fixity::last_checks(&log.events);
+    let mut last_fixity: std::collections::HashMap<&str, &Event> = std::collections::HashMap::new();
+    for e in log.events.iter().filter(|e| e.event_type == "fixity check") {
+        last_fixity.insert(&e.object, e);
+    }
+    let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
+    let fmt =
+        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut out = Vec::new();
     for id in archive.register_ids()? {
         let e = RegisterEntry::read(&archive.register_path(&id))?;
-        let title = e
-            .dublin_core
-            .get("dc.title")
-            .and_then(|v| v.as_array())
-            .and_then(|a| a.first())
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
+        let fixity = last_fixity.get(id.as_str());
+        let checked = last.get(&id);
+        let status = match (fixity, checked) {
+            (Some(f), _) if f.outcome != "success" => "failed",
+            (_, None) => "overdue",
+            (_, Some(t)) if now - *t >= interval => "overdue",
+            (Some(_), _) => "ok",
+            (None, _) => "never-checked",
+        };
         out.push(ListItem {
+            title: title_of(&e.dublin_core),
             id: e.id.clone(),
-            title,
             intake_name: e.intake_name.clone(),
             archived: e.archived.clone(),
             files: e.files.len(),
             bytes: e.files.iter().map(|f| f.size).sum(),
+            status,
+            entry_version: e.entry_version,
+            last_check: checked.map(fmt),
+            last_fixity: fixity.map(|f| f.time.clone()),
+            last_fixity_outcome: fixity.map(|f| f.outcome.clone()),
         });
     }
     Ok(out)
