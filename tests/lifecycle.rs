@@ -620,3 +620,221 @@ fn events_filter_by_item_type_outcome_and_date_in_text_json_and_csv() {
     );
     assert_eq!(out.stdout.lines().count(), 1, "{}", out.describe());
 }
+
+/// A copy of archive/ID/data as a folder an archivist would prepare for `revise`.
+fn content_of(root: &std::path::Path, id: &str, to: &std::path::Path) {
+    for e in walkdir::WalkDir::new(root.join("archive").join(id).join("data")) {
+        let e = e.expect("walk");
+        let rel = e
+            .path()
+            .strip_prefix(root.join("archive").join(id).join("data"))
+            .expect("under data");
+        let target = to.join(rel);
+        if e.file_type().is_dir() {
+            fs::create_dir_all(&target).expect("mkdir");
+        } else {
+            fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn revise_makes_a_new_complete_version_and_keeps_the_old_one_unchanged() {
+    let tmp = common::fresh_dir("revise");
+    let root = tmp.path().join("arch");
+    make_archive(&root, 6);
+    let new = tmp.path().join("corrected");
+    content_of(&root, "cairn-000001", &new);
+    fs::write(
+        new.join("part-1/page-0006.txt"),
+        "Sample: a forgotten page of the synthetic register\n",
+    )
+    .expect("page");
+    fs::write(
+        new.join("part-0/page-0002.txt"),
+        "Sample: page 2, re-scanned\n",
+    )
+    .expect("page");
+    fs::remove_file(new.join("part-1/page-0005.txt")).expect("rm");
+    let old_bag = fs::read(root.join("archive/cairn-000001/tagmanifest-sha512.txt")).expect("tm");
+    let kept_inode = fs::metadata(root.join("archive/cairn-000001/data/part-0/page-0000.txt"))
+        .expect("page")
+        .ino();
+
+    let out = expect(
+        &root,
+        [
+            "revise".as_ref(),
+            "cairn-000001".as_ref(),
+            "--from".as_ref(),
+            new.as_os_str(),
+            "--reason".as_ref(),
+            "a forgotten page turned up; page 2 re-scanned".as_ref(),
+            "--json".as_ref(),
+        ],
+        0,
+    );
+    let r = out.json();
+    assert_eq!(r["outcome"], "revised");
+    assert_eq!(r["version"], 2);
+    assert_eq!(r["added"], serde_json::json!(["data/part-1/page-0006.txt"]));
+    assert_eq!(
+        r["removed"],
+        serde_json::json!(["data/part-1/page-0005.txt"])
+    );
+    assert_eq!(
+        r["changed"],
+        serde_json::json!(["data/part-0/page-0002.txt"])
+    );
+    // Version 1 is kept unchanged; the unchanged pages are stored once (one inode).
+    let v1 = root.join("archive/.versions/cairn-000001/000001");
+    assert_eq!(
+        fs::read(v1.join("tagmanifest-sha512.txt")).expect("tm"),
+        old_bag
+    );
+    assert!(v1.join("data/part-1/page-0005.txt").is_file());
+    let cur = root.join("archive/cairn-000001");
+    assert_eq!(
+        fs::metadata(cur.join("data/part-0/page-0000.txt"))
+            .expect("page")
+            .ino(),
+        kept_inode
+    );
+    assert_eq!(
+        fs::metadata(v1.join("data/part-0/page-0000.txt"))
+            .expect("page")
+            .ino(),
+        kept_inode
+    );
+    assert!(!cur.join("data/part-1/page-0005.txt").exists());
+    let e = entry(&root, "cairn-000001");
+    assert_eq!(e["version"], 2);
+    assert_eq!(e["files"].as_array().expect("files").len(), 6);
+    let evs = events_of(&root, "cairn-000001", "modification");
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0]["data"]["added"][0], "data/part-1/page-0006.txt");
+    // show lists the versions; both bags pass every check (bagit.py included).
+    let show = expect(&root, ["show", "cairn-000001"], 0);
+    assert!(
+        show.stdout.contains(
+            "versions:    1 (archive/.versions/cairn-000001/000001), 2 (archive/cairn-000001)"
+        ),
+        "{}",
+        show.stdout
+    );
+    all_checks_pass(&root, "after revise");
+    if let Some(py) = life::bagit_py() {
+        let out = std::process::Command::new(&py[0])
+            .args(&py[1..])
+            .arg("--validate")
+            .arg(&v1)
+            .output()
+            .expect("bagit.py");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // fixity checks the retained version too: damage in it alone is found.
+    let only_v1 = v1.join("data/part-1/page-0005.txt");
+    fs::write(&only_v1, "Sample: altered\n").expect("damage");
+    let out = expect(&root, ["fixity", "--id", "cairn-000001"], 1);
+    assert!(
+        out.describe()
+            .contains("changed: .versions/cairn-000001/000001/data/part-1/page-0005.txt"),
+        "{}",
+        out.describe()
+    );
+    let out = expect(&root, ["audit"], 1);
+    assert!(
+        out.describe().contains("cairn-000001"),
+        "{}",
+        out.describe()
+    );
+
+    // The same folder again: nothing changes, no new version.
+    let before = state(&root);
+    let out = expect(
+        &root,
+        [
+            "revise".as_ref(),
+            "cairn-000001".as_ref(),
+            "--from".as_ref(),
+            new.as_os_str(),
+            "--reason".as_ref(),
+            "again".as_ref(),
+        ],
+        0,
+    );
+    assert!(
+        out.stdout.contains("unchanged cairn-000001"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(state(&root), before);
+}
+
+#[test]
+fn revise_refusals_change_nothing() {
+    let tmp = common::fresh_dir("revise-refused");
+    let root = tmp.path().join("arch");
+    make_archive(&root, 2);
+    expect(&root, ["withdraw", "cairn-000003", "--reason", "donor"], 0);
+    let good = tmp.path().join("good");
+    content_of(&root, "cairn-000001", &good);
+    fs::write(good.join("new.txt"), "Sample: new\n").expect("write");
+    let linked = tmp.path().join("linked");
+    content_of(&root, "cairn-000001", &linked);
+    std::os::unix::fs::symlink("/etc/passwd", linked.join("passwd")).expect("symlink");
+    let percent = tmp.path().join("percent");
+    content_of(&root, "cairn-000001", &percent);
+    fs::write(percent.join("100%.txt"), "Sample\n").expect("write");
+    let before = state(&root);
+    let g = good.to_str().expect("utf-8");
+    let l = linked.to_str().expect("utf-8");
+    let p = percent.to_str().expect("utf-8");
+    let missing = tmp.path().join("missing");
+    let m = missing.to_str().expect("utf-8");
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["revise", "cairn-000099", "--from", g, "--reason", "x"],
+            2,
+            "no item",
+        ),
+        (
+            vec!["revise", "cairn-000003", "--from", g, "--reason", "x"],
+            2,
+            "was withdrawn",
+        ),
+        (
+            vec!["revise", "cairn-000001", "--from", g, "--reason", " "],
+            2,
+            "--reason is empty",
+        ),
+        (
+            vec!["revise", "cairn-000001", "--from", m, "--reason", "x"],
+            2,
+            "not a folder",
+        ),
+        (
+            vec!["revise", "cairn-000001", "--from", l, "--reason", "x"],
+            1,
+            "symbolic link",
+        ),
+        (
+            vec!["revise", "cairn-000001", "--from", p, "--reason", "x"],
+            1,
+            "`%`",
+        ),
+    ];
+    for (args, code, says) in cases {
+        let out = expect(&root, &args, code);
+        assert!(
+            out.stderr.contains(says),
+            "{args:?}: expected {says:?}\n{}",
+            out.describe()
+        );
+        assert_eq!(state(&root), before, "{args:?} changed the archive");
+    }
+}

@@ -246,6 +246,14 @@ pub(super) fn print_tombstone(t: &cairn::fs::lifecycle::Tombstone) {
 
 /// `show`: the register entry's versions, when there is more than one.
 pub(super) fn print_versions(r: &cairn::ops::show::ShowReport) {
+    if r.versions.len() > 1 {
+        let listed: Vec<String> = r
+            .versions
+            .iter()
+            .map(|(v, bag)| format!("{v} ({bag})"))
+            .collect();
+        println!("  versions:    {}", listed.join(", "));
+    }
     if r.history.is_empty() {
         return;
     }
@@ -461,4 +469,84 @@ pub(super) fn filter_status(
         Some(s) => items.into_iter().filter(|i| i.status == s).collect(),
         None => items,
     }
+}
+
+pub(super) const REVISE_HELP: &str = "\
+Example:
+  cairn revise --root s21-archive cairn-000006 --from corrected/ --reason 'a forgotten page found'
+
+Exit codes:
+  0  revised, or the folder holds exactly the current version (nothing written)
+  1  the folder holds a symbolic link or a name Cairn refuses at ingest (nothing changed)
+  2  bad usage, an unknown or withdrawn identifier, an empty --reason, no such folder
+  3  could not run: I/O error, permission denied, lock held, the bag fails verification";
+
+#[derive(Args)]
+pub(super) struct ReviseArgs {
+    /// The item's identifier.
+    id: String,
+    /// The folder holding the item's complete new content.
+    #[arg(long, value_name = "DIR")]
+    from: PathBuf,
+    /// Why the item is revised (kept in the event log).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Who asks, for the event log [default: $USER].
+    #[arg(long, env = "CAIRN_OPERATOR", value_name = "NAME")]
+    operator: Option<String>,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn run_revise(args: ReviseArgs) -> u8 {
+    use cairn::ops::revise::{revise, ReviseOptions};
+    let archive = match open_archive(&args.root, "revise") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let opts = ReviseOptions {
+        id: args.id,
+        from: args.from,
+        reason: args.reason,
+        operator: operator(args.operator),
+    };
+    let r = match revise(&archive, &opts, &SystemClock) {
+        Ok(r) => r,
+        Err(e) => return error_exit("revise", &e),
+    };
+    if args.json {
+        print_json(&r);
+    } else {
+        for n in &r.recovered {
+            note!("recovered: {n}");
+        }
+        if r.outcome == "revised" {
+            say!(
+                "revised {}: version {} ({} added, {} removed, {} changed, {} unchanged and stored once); version {} kept in archive/.versions/{}/",
+                r.id,
+                r.version,
+                r.added.len(),
+                r.removed.len(),
+                r.changed.len(),
+                r.unchanged,
+                r.version - 1,
+                r.id
+            );
+            for (sign, list) in [("+", &r.added), ("-", &r.removed), ("~", &r.changed)] {
+                for p in list {
+                    say!("  {sign} {}", printable(p));
+                }
+            }
+        } else {
+            say!(
+                "unchanged {}: the folder holds exactly version {}; no new version was made",
+                r.id,
+                r.version
+            );
+        }
+    }
+    super::tlog_cmds::after_run(&archive, "revise", exit::OK)
 }

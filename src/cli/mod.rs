@@ -309,6 +309,14 @@ enum Command {
     #[command(after_help = life_cmds::WITHDRAW_HELP)]
     Withdraw(life_cmds::WithdrawArgs),
 
+    /// Make a new version of an item from a folder holding its complete new content:
+    /// a complete bag, unchanged files hard-linked; earlier versions are kept, unchanged.
+    ///
+    /// A "modification" event lists the files added, removed and changed. A folder that
+    /// holds exactly the current version changes nothing (exit 0).
+    #[command(after_help = life_cmds::REVISE_HELP)]
+    Revise(life_cmds::ReviseArgs),
+
     /// Query the event log: one item's history, every failure since a date. Streams the
     /// log (memory does not grow with it) and checks its chain on the way.
     #[command(after_help = life_cmds::EVENTS_HELP)]
@@ -658,6 +666,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Amend(args) => life_cmds::run_amend(args),
         Command::Withdraw(args) => life_cmds::run_withdraw(args),
         Command::Events(args) => life_cmds::run_events(args),
+        Command::Revise(args) => life_cmds::run_revise(args),
         Command::Config(args) => archive_cmds::run_config(args),
         Command::Identify(args) => format_cmds::run_identify(args),
         Command::Formats(args) => format_cmds::run_formats(args),

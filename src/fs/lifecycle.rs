@@ -6,6 +6,9 @@
 //! - manifests/withdrawn/ID.json: the tombstone of a withdrawn item, written once; the
 //!   item then has no manifests/ID.json.
 //! - archive/.quarantine/ID: a withdrawn bag's folder, unless it was purged.
+//! - archive/.versions/ID/NNNNNN: version NNNNNN of a revised item, a complete bag
+//!   (unchanged files hard-linked with the next version's);
+//!   [`Archive::retained_bags`] lists them.
 //!
 //! Plus the one filesystem operation a replacement needs: swapping two folders in one
 //! step ([`exchange`]), and hard-linking a bag's payload into a new bag
@@ -27,6 +30,8 @@ pub const HISTORY_DIR: &str = "history";
 pub const WITHDRAWN_DIR: &str = "withdrawn";
 /// archive/.quarantine/: the bags of withdrawn items, kept unless purged.
 pub const QUARANTINE_DIR: &str = ".quarantine";
+/// archive/.versions/ID/NNNNNN: the earlier versions of a revised item, complete bags.
+pub const VERSIONS_DIR: &str = ".versions";
 
 /// What is left of a withdrawn item: who withdrew it, when, why, and enough to
 /// recognise its bytes again (its Payload-Oxum, the digests of its tag manifests, and
@@ -86,6 +91,14 @@ impl Archive {
         self.manifests
             .join(WITHDRAWN_DIR)
             .join(format!("{id}.json"))
+    }
+
+    /// archive/.versions/ID/NNNNNN: a retained earlier version of the item's bag.
+    pub fn version_path(&self, id: &str, version: u32) -> PathBuf {
+        self.bags
+            .join(VERSIONS_DIR)
+            .join(id)
+            .join(format!("{version:06}"))
     }
 
     /// archive/.quarantine/ID.

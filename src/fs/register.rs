@@ -115,6 +115,11 @@ pub struct RegisterEntry {
     /// When this version was published (absent for version 1, published at `archived`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<String>,
+    /// The version of the item's content (its bag): 1 as ingested, one more with each
+    /// `cairn revise`; earlier versions' bags are kept in archive/.versions/ID/
+    /// ([`crate::fs::archive::Archive::retained_bags`]).
+    #[serde(default = "first_version", skip_serializing_if = "is_first_version")]
+    pub version: u32,
 }
 
 fn first_version() -> u32 {

@@ -240,7 +240,7 @@ pub fn amend(
         };
         let committed = commit_update(archive, &lock, &id, &mut change, clock)?;
         let entry_version = match &committed.outcome {
-            Outcome::Replace { entry } => entry.entry_version,
+            Outcome::Replace { entry, .. } => entry.entry_version,
             Outcome::Withdraw { .. } => version,
         };
         items.push(AmendedItem {
@@ -469,6 +469,7 @@ impl Update for AmendChange {
         entry.updated = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         Ok(Outcome::Replace {
             entry: Box::new(entry),
+            retain: None,
         })
     }
 
@@ -477,7 +478,7 @@ impl Update for AmendChange {
         current: &RegisterEntry,
         outcome: &Outcome,
     ) -> Result<Vec<NewEvent>, Error> {
-        let Outcome::Replace { entry } = outcome else {
+        let Outcome::Replace { entry, .. } = outcome else {
             return Err(Error::Internal("an amend that does not replace".into()));
         };
         let after: BTreeMap<&String, &BTreeMap<String, String>> = self
@@ -552,7 +553,7 @@ impl AmendChange {
 }
 
 /// Every tag file of a bag (every file outside data/), as bag paths, sorted.
-fn tag_files_of(bag: &Path) -> Result<Vec<String>, Error> {
+pub(crate) fn tag_files_of(bag: &Path) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
     let walker = walkdir::WalkDir::new(bag)
         .follow_links(false)
@@ -588,7 +589,7 @@ fn tag_files_of(bag: &Path) -> Result<Vec<String>, Error> {
 }
 
 /// The algorithms of the bag's tag manifests, else of its payload manifests.
-fn tag_algorithms(tags: &[String]) -> Vec<Algorithm> {
+pub(crate) fn tag_algorithms(tags: &[String]) -> Vec<Algorithm> {
     let of = |kind: ManifestKind| -> Vec<Algorithm> {
         tags.iter()
             .filter_map(|n| match ManifestKind::from_file_name(n) {
@@ -605,12 +606,12 @@ fn tag_algorithms(tags: &[String]) -> Vec<Algorithm> {
     }
 }
 
-fn read_tag(bag: &Path, name: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_tag(bag: &Path, name: &str) -> Result<Vec<u8>, Error> {
     let path = bag.join(name);
     fs::read(&path).map_err(|e| Error::io("read", &path, e))
 }
 
-fn hex_digests(
+pub(crate) fn hex_digests(
     bytes: &[u8],
     algs: &[Algorithm],
     buf: &mut [u8],

@@ -242,6 +242,11 @@ pub fn audit(
         }
     }
 
+    // Every retained earlier version (`cairn revise`) against its superseded entry.
+    for id in entries.keys() {
+        discrepancies.extend(crate::ops::versions::audit_retained(archive, id)?);
+    }
+
     // What the events say.
     let mut deleted: BTreeSet<&str> = BTreeSet::new();
     let mut ingested: BTreeSet<&str> = BTreeSet::new();
@@ -342,8 +347,10 @@ pub fn audit(
     // such event is the one the register must agree with.
     let mut last_recorded: BTreeMap<&str, &crate::fs::events::Event> = BTreeMap::new();
     for e in chain.events.iter().filter(|e| {
-        matches!(e.event_type.as_str(), "ingestion" | "metadata modification")
-            && e.outcome == "success"
+        matches!(
+            e.event_type.as_str(),
+            "ingestion" | "metadata modification" | "modification"
+        ) && e.outcome == "success"
     }) {
         last_recorded.insert(&e.object, e);
     }

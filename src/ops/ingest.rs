@@ -846,6 +846,7 @@ fn register_entry(
         tag_files,
         entry_version: 1,
         updated: None,
+        version: 1,
     }
 }
 

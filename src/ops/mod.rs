@@ -11,9 +11,11 @@ pub mod fixity;
 pub mod formats;
 pub mod ingest;
 pub mod premis;
+pub mod revise;
 pub mod show;
 pub mod tlog;
 pub mod transfer;
+pub mod versions;
 pub mod withdraw;
 
 pub use bag_validate::validate_bag;

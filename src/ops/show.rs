@@ -22,6 +22,10 @@ pub struct ShowReport {
     /// Every superseded register entry version, oldest first (manifests/history/ID/).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<EntryVersion>,
+    /// The content versions kept (`cairn revise`), oldest first, the current one last:
+    /// (version, bag folder relative to the archive root).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<(u32, String)>,
 }
 
 /// One superseded version of a register entry.
@@ -71,12 +75,21 @@ pub fn show(archive: &Archive, id: &str) -> Result<ShowReport, Error> {
         .collect();
     let log = archive.read_events()?;
     let events = log.events.into_iter().filter(|e| e.object == id).collect();
+    let versions = archive
+        .retained_bags(id)?
+        .into_iter()
+        .map(|(v, p)| {
+            let rel = p.strip_prefix(&archive.root).unwrap_or(&p);
+            (v, rel.to_string_lossy().into_owned())
+        })
+        .collect();
     Ok(ShowReport {
         bag_present: archive.bag_path(id).is_dir(),
         entry,
         events,
         withdrawn,
         history,
+        versions,
     })
 }
 

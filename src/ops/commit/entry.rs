@@ -110,6 +110,7 @@ pub(crate) fn entry_from_bag(
         tag_files,
         entry_version: 1,
         updated: None,
+        version: 1,
     };
     crate::ops::formats::annotate(&mut entry, &formats);
     Ok(entry)

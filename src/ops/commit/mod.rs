@@ -47,6 +47,7 @@ pub(crate) use entry::{entry_from_bag, relative_bag_path};
 pub(crate) use log::addition_events;
 pub(crate) use recover::recover;
 pub(crate) use state::ArchiveState;
+pub(crate) use update::bag_is;
 pub use update::{commit_update, Committed, Outcome, Update};
 
 use std::path::Path;

@@ -106,8 +106,13 @@ pub trait Update {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "publish", rename_all = "kebab-case")]
 pub enum Outcome {
-    /// The staged bag replaces archive/ID and `entry` becomes manifests/ID.json.
-    Replace { entry: Box<RegisterEntry> },
+    /// The staged bag replaces archive/ID and `entry` becomes manifests/ID.json; with
+    /// `retain`, the replaced bag is kept as that version in archive/.versions/ID/.
+    Replace {
+        entry: Box<RegisterEntry>,
+        #[serde(default)]
+        retain: Option<u32>,
+    },
     /// The bag leaves archive/ (to quarantine, or purged); the tombstone is written and
     /// manifests/ID.json removed.
     Withdraw {
@@ -289,14 +294,32 @@ fn finish(
     // 6. publish.
     let bag = archive.bag_path(id);
     match &pending.outcome {
-        Outcome::Replace { entry } => {
+        Outcome::Replace { entry, retain } => {
+            let staged = staging.join(STAGED_BAG);
             if !bag_is(&bag, entry)? {
-                let staged = staging.join(STAGED_BAG);
                 if bag.exists() {
                     exchange(&staged, &bag)?;
                 } else {
                     // The two-rename fallback of `exchange` stopped half-way.
                     rename_no_replace(&staged, &bag)?;
+                }
+            }
+            // The replaced bag is now in staging (`bag`, or `old` after the fallback).
+            if let Some(v) = retain {
+                let keep = archive.version_path(id, *v);
+                let old = [staged, staging.join("old")]
+                    .into_iter()
+                    .find(|p| p.is_dir());
+                if let (Some(old), false) = (old, keep.exists()) {
+                    let parent = crate::fs::durable::parent_dir(&keep).to_path_buf();
+                    if !parent.is_dir() {
+                        fs::create_dir_all(&parent).map_err(|e| Error::io("create", &parent, e))?;
+                        for d in parent.ancestors().skip(1).take(2) {
+                            sync_dir(d)?;
+                        }
+                    }
+                    rename_no_replace(&old, &keep)?;
+                    sync_dir(staging)?;
                 }
             }
         }
@@ -321,7 +344,7 @@ fn finish(
     // 7. register.
     let register = archive.register_path(id);
     match &pending.outcome {
-        Outcome::Replace { entry } => {
+        Outcome::Replace { entry, .. } => {
             let bytes = entry_bytes(entry, &register)?;
             if fs::read(&register).ok().as_deref() != Some(&bytes[..]) {
                 write_atomic(&register, &bytes)?;
