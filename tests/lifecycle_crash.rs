@@ -251,3 +251,85 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_crash_at_each_step_of_a_revision_is_recovered() {
+    for step in [
+        "before-publish",
+        "after-publish",
+        "after-register",
+        "after-events",
+    ] {
+        let fp = format!("revise-{step}");
+        let tmp = common::fresh_dir("revise-crash");
+        let root = tmp.path().join("arch");
+        make_archive(&root, 20);
+        let old = tag_digest(&root.join("archive/cairn-000001")).expect("bag");
+        // The new content: the current pages and one new page.
+        let new = tmp.path().join("new");
+        copy_tree(&root.join("archive/cairn-000001/data"), &new);
+        fs::write(
+            new.join("part-0/page-9999.txt"),
+            "Sample: a forgotten page\n",
+        )
+        .expect("page");
+        let args = [
+            "revise".as_ref(),
+            "cairn-000001".as_ref(),
+            "--from".as_ref(),
+            new.as_os_str(),
+            "--reason".as_ref(),
+            "a forgotten page".as_ref(),
+        ];
+        let out = cairn_at(&root, args, &[("CAIRN_FAILPOINT", fp.as_str())]);
+        assert_eq!(
+            out.code,
+            None,
+            "{fp}: the failpoint did not fire\n{}",
+            out.describe()
+        );
+        // Right after: every bag in archive/ (and the kept version, if there) is whole.
+        for bag in life::bags(&root)
+            .into_iter()
+            .chain(std::iter::once(
+                root.join("archive/.versions/cairn-000001/000001"),
+            ))
+            .filter(|b| b.is_dir())
+        {
+            let v = common::cairn()
+                .args(["bag", "validate"])
+                .arg(&bag)
+                .output()
+                .expect("validate");
+            assert!(v.status.success(), "{fp}: {} not whole", bag.display());
+        }
+        recover(&root, &fp);
+        // Decided before every failpoint: finished by recovery.
+        let e = entry(&root, "cairn-000001");
+        assert_eq!(e["version"], 2, "{fp}");
+        assert_eq!(
+            tag_digest(&root.join("archive/.versions/cairn-000001/000001")).as_deref(),
+            Some(old.as_str()),
+            "{fp}: version 1 kept unchanged"
+        );
+        assert_eq!(
+            life::events_of(&root, "cairn-000001", "modification").len(),
+            1,
+            "{fp}: logged once"
+        );
+        let staging = root.join("archive/.staging");
+        assert!(
+            !staging.exists() || fs::read_dir(&staging).expect("staging").next().is_none(),
+            "{fp}: staging not cleaned"
+        );
+        all_checks_pass(&root, &fp);
+        // The same folder again changes nothing.
+        let again = cairn_at(&root, args, &[]);
+        assert_eq!(again.code, Some(0), "{fp}\n{}", again.describe());
+        assert!(
+            again.stdout.contains("unchanged"),
+            "{fp}\n{}",
+            again.describe()
+        );
+    }
+}
