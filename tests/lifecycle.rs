@@ -723,6 +723,48 @@ fn revise_makes_a_new_complete_version_and_keeps_the_old_one_unchanged() {
         show.stdout
     );
     all_checks_pass(&root, "after revise");
+    // export --version N: any retained version, a valid bag on its own.
+    for (v, files) in [("1", 6), ("2", 6)] {
+        let zip = tmp.path().join(format!("v{v}.zip"));
+        expect(
+            &root,
+            [
+                "export".as_ref(),
+                "cairn-000001".as_ref(),
+                "--version".as_ref(),
+                v.as_ref(),
+                "--zip".as_ref(),
+                zip.as_os_str(),
+            ],
+            0,
+        );
+        let out = common::cairn()
+            .args(["bag", "validate", "--json"])
+            .arg(&zip)
+            .output()
+            .expect("validate");
+        assert!(out.status.success(), "v{v}: {out:?}");
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(r["files"], files, "v{v}: {r}");
+    }
+    let zip = tmp.path().join("v3.zip");
+    let out = expect(
+        &root,
+        [
+            "export".as_ref(),
+            "cairn-000001".as_ref(),
+            "--version".as_ref(),
+            "3".as_ref(),
+            "--zip".as_ref(),
+            zip.as_os_str(),
+        ],
+        2,
+    );
+    assert!(
+        out.stderr.contains("has no version 3 (kept: 1, 2)"),
+        "{}",
+        out.describe()
+    );
     if let Some(py) = life::bagit_py() {
         let out = std::process::Command::new(&py[0])
             .args(&py[1..])

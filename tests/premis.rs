@@ -1,7 +1,7 @@
 //! `cairn show ID --premis` validates against the PREMIS 3.0 schema
 //! (../shared/spec/premis-v3.0.xsd, or CAIRN_SPEC_DIR; xmllint from Debian's
-//! libxml2-utils, installed when missing) for an item with amendments, fixity checks and
-//! a withdrawal, and says what happened with the Library of Congress vocabularies.
+//! libxml2-utils, installed when missing) for an item with an amendment, a revision and
+//! fixity checks, and for one amended and withdrawn, and says what happened with the Library of Congress vocabularies.
 
 mod common;
 mod life;
@@ -58,6 +58,38 @@ fn show_premis_validates_for_an_amended_checked_and_withdrawn_item() {
         0,
     );
     expect(&root, ["fixity", "--all"], 0);
+    // A revision: the current pages and one more.
+    let new = tmp.path().join("new");
+    std::fs::create_dir(&new).expect("mkdir");
+    for e in walkdir::WalkDir::new(root.join("archive/cairn-000001/data")).min_depth(1) {
+        let e = e.expect("walk");
+        let rel = e
+            .path()
+            .strip_prefix(root.join("archive/cairn-000001/data"))
+            .expect("under data");
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(new.join(rel)).expect("mkdir");
+        } else {
+            std::fs::copy(e.path(), new.join(rel)).expect("copy");
+        }
+    }
+    std::fs::write(
+        new.join("part-0/page-0100.txt"),
+        "Sample: a forgotten page\n",
+    )
+    .expect("page");
+    expect(
+        &root,
+        [
+            "revise".as_ref(),
+            "cairn-000001".as_ref(),
+            "--from".as_ref(),
+            new.as_os_str(),
+            "--reason".as_ref(),
+            "a forgotten page".as_ref(),
+        ],
+        0,
+    );
     expect(
         &root,
         [
@@ -84,7 +116,10 @@ fn show_premis_validates_for_an_amended_checked_and_withdrawn_item() {
     let amended = expect(&root, ["show", "cairn-000001", "--premis"], 0).stdout;
     let withdrawn = expect(&root, ["show", "cairn-000002", "--premis"], 0).stdout;
     for (doc, kinds) in [
-        (&amended, &["ing", "mes", "val", "for", "fix", "mem"][..]),
+        (
+            &amended,
+            &["ing", "mes", "val", "for", "fix", "mem", "mod"][..],
+        ),
         (&withdrawn, &["ing", "mem", "dea"][..]),
     ] {
         assert!(

@@ -372,7 +372,14 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
         Err(code) => return code,
     };
     match with_progress("export", || {
-        cairn::ops::transfer::export(&archive, &args.id, &args.zip, args.force, &SystemClock)
+        cairn::ops::transfer::export_version(
+            &archive,
+            &args.id,
+            args.version,
+            &args.zip,
+            args.force,
+            &SystemClock,
+        )
     }) {
         Ok(r) => {
             if !r.forced_despite.is_empty() {

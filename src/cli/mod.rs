@@ -382,6 +382,9 @@ struct ExportArgs {
     /// Export a bag that fails its checks anyway; the export event records the failure.
     #[arg(long)]
     force: bool,
+    /// Export this retained version (`cairn revise`) [default: the current one].
+    #[arg(long, value_name = "N")]
+    version: Option<u32>,
     #[command(flatten)]
     root: RootArg,
     /// Print a JSON report on stdout.

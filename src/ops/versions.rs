@@ -108,3 +108,57 @@ pub fn audit_retained(archive: &Archive, id: &str) -> Result<Vec<Discrepancy>, E
     }
     Ok(out)
 }
+
+/// The bag folder of version `version` of `id` (`None`: the current one) and how to read
+/// the register entry it was published with.
+#[allow(clippy::type_complexity)]
+pub fn version_of<'a>(
+    archive: &'a Archive,
+    id: &str,
+    version: Option<u32>,
+) -> Result<
+    (
+        std::path::PathBuf,
+        Box<dyn Fn() -> Result<RegisterEntry, Error> + 'a>,
+    ),
+    Error,
+> {
+    let current = archive.bag_path(id);
+    let register = archive.register_path(id);
+    let Some(v) = version else {
+        return Ok((current, Box::new(move || RegisterEntry::read(&register))));
+    };
+    let bad = id.contains(['/', '\\', '~']) || id.starts_with('.');
+    let retained = if bad {
+        Vec::new()
+    } else {
+        archive.retained_bags(id)?
+    };
+    let Some((_, path)) = retained.iter().find(|(n, _)| *n == v) else {
+        let have: Vec<String> = retained.iter().map(|(n, _)| n.to_string()).collect();
+        return Err(Error::Usage(format!(
+            "{id} has no version {v}{}",
+            if have.is_empty() {
+                String::new()
+            } else {
+                format!(" (kept: {})", have.join(", "))
+            }
+        )));
+    };
+    if *path == current {
+        return Ok((current, Box::new(move || RegisterEntry::read(&register))));
+    }
+    let id = id.to_string();
+    Ok((
+        path.clone(),
+        Box::new(move || {
+            let history = archive.history(&id)?;
+            entry_of(&history, v)
+                .cloned()
+                .ok_or_else(|| Error::Corrupt {
+                    path: archive.history_dir(&id),
+                    detail: format!("no superseded register entry describes version {v}"),
+                })
+        }),
+    ))
+}
