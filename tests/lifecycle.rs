@@ -605,6 +605,40 @@ fn events_filter_by_item_type_outcome_and_date_in_text_json_and_csv() {
     let out = expect(&root, ["events", "--since", "last week"], 2);
     assert!(out.stderr.contains("expected a date"), "{}", out.describe());
 
+    // report: JSON, CSV, and one self-contained HTML file with the chart.
+    let r = expect(&root, ["report", "--json"], 0).json();
+    assert_eq!(r["items"], 2);
+    assert_eq!(r["status"]["failed"], 1);
+    assert_eq!(r["withdrawn"][0]["id"], "cairn-000003");
+    assert_eq!(r["failures"][0]["id"], "cairn-000002");
+    assert!(r["log"]["head"].as_str().is_some_and(|h| h.len() == 64));
+    let csv_out = expect(&root, ["report", "--csv"], 0).stdout;
+    assert!(csv_out.starts_with("id,title,status,"), "{csv_out}");
+    assert!(
+        csv_out.contains("cairn-000002,") && csv_out.contains(",failed,"),
+        "{csv_out}"
+    );
+    let html = tmp.path().join("report.html");
+    expect(
+        &root,
+        ["report".as_ref(), "--html".as_ref(), html.as_os_str()],
+        0,
+    );
+    let page = fs::read_to_string(&html).expect("html");
+    assert!(
+        page.contains("<svg") && page.contains("name=\"viewport\""),
+        "{page}"
+    );
+    assert!(
+        !page.contains("src=") && !page.contains("href=\"http"),
+        "no network: {page}"
+    );
+    expect(
+        &root,
+        ["report".as_ref(), "--html".as_ref(), html.as_os_str()],
+        2,
+    );
+
     // A broken chain: the events before it are listed, exit 1.
     let log = root.join("manifests/events.jsonl");
     let text = fs::read_to_string(&log).expect("log");

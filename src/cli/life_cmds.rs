@@ -550,3 +550,137 @@ pub(super) fn run_revise(args: ReviseArgs) -> u8 {
     }
     super::tlog_cmds::after_run(&archive, "revise", exit::OK)
 }
+
+pub(super) const REPORT_HELP: &str = "\
+Examples:
+  cairn report --root s21-archive
+  cairn report --root s21-archive --html s21-report.html
+
+Exit codes:
+  0  reported (failures in the archive are reported, not an error)
+  2  bad usage, or the --html file already exists
+  3  could not run: I/O error, permission denied";
+
+#[derive(Args)]
+pub(super) struct ReportArgs {
+    #[command(flatten)]
+    root: RootArg,
+    /// Print the report as JSON on stdout.
+    #[arg(long, conflicts_with_all = ["csv", "html"])]
+    json: bool,
+    /// Print one CSV row per item on stdout (status, version, last fixity check).
+    #[arg(long, conflicts_with = "html")]
+    csv: bool,
+    /// Write the report as one self-contained HTML file (no network; a chart of fixity
+    /// checks over time); the file must not exist.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+}
+
+pub(super) fn run_report(args: ReportArgs) -> u8 {
+    let archive = match open_archive(&args.root, "report") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let r = match cairn::ops::report::report(&archive, chrono::Utc::now()) {
+        Ok(r) => r,
+        Err(e) => return error_exit("report", &e),
+    };
+    if args.json {
+        print_json(&r);
+        return exit::OK;
+    }
+    if args.csv {
+        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        let _ = w.write_record([
+            "id",
+            "title",
+            "status",
+            "entry_version",
+            "files",
+            "bytes",
+            "last_check",
+            "last_fixity",
+            "last_fixity_outcome",
+        ]);
+        for i in &r.item_list {
+            let _ = w.write_record([
+                i.id.as_str(),
+                i.title.as_deref().unwrap_or(""),
+                i.status,
+                &i.entry_version.to_string(),
+                &i.files.to_string(),
+                &i.bytes.to_string(),
+                i.last_check.as_deref().unwrap_or(""),
+                i.last_fixity.as_deref().unwrap_or(""),
+                i.last_fixity_outcome.as_deref().unwrap_or(""),
+            ]);
+        }
+        let _ = w.flush();
+        return exit::OK;
+    }
+    if let Some(path) = &args.html {
+        let html =
+            super::report_html::render(&r, &super::archive_cmds::archive_name(&archive.root));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, html.as_bytes()));
+        return match written {
+            Ok(()) => {
+                say!("wrote {}", path.display());
+                exit::OK
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => error_exit(
+                "report",
+                &cairn::Error::AlreadyExists { path: path.clone() },
+            ),
+            Err(e) => error_exit("report", &cairn::Error::io("write", path, e)),
+        };
+    }
+    println!(
+        "{} items ({} withdrawn), {} versions, {} files, {} bytes",
+        r.items,
+        r.withdrawn.len(),
+        r.versions,
+        r.files,
+        r.bytes
+    );
+    let status: Vec<String> = r.status.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    println!("fixity: {}", status.join(", "));
+    println!("formats:");
+    for f in &r.formats {
+        println!(
+            "  {:>6} files  {:>12} bytes  {}{}",
+            f.files,
+            f.bytes,
+            f.puid
+                .as_deref()
+                .map(|p| format!("{p} "))
+                .unwrap_or_default(),
+            f.name.as_deref().unwrap_or(&f.mime)
+        );
+    }
+    println!("failures in the event log: {}", r.failures.len());
+    for f in r.failures.iter().take(10) {
+        println!(
+            "  {}  {}  {}: {}",
+            f.time,
+            f.id,
+            f.event_type,
+            printable(&f.detail)
+        );
+    }
+    println!(
+        "event log: {} lines, head {}{}",
+        r.log.lines,
+        r.log.head,
+        r.log
+            .broken
+            .as_deref()
+            .map(|b| format!("; chain broken at {b}"))
+            .unwrap_or_default()
+    );
+    exit::OK
+}

@@ -18,6 +18,7 @@ mod check_cmds;
 mod format_cmds;
 mod life_cmds;
 mod progress;
+mod report_html;
 mod serve_cmd;
 mod tlog_cmds;
 
@@ -316,6 +317,11 @@ enum Command {
     /// holds exactly the current version changes nothing (exit 0).
     #[command(after_help = life_cmds::REVISE_HELP)]
     Revise(life_cmds::ReviseArgs),
+
+    /// The archive at a glance: items, versions, files, bytes, formats, each item's
+    /// fixity status, the failures, the withdrawn items, the event log's head.
+    #[command(after_help = life_cmds::REPORT_HELP)]
+    Report(life_cmds::ReportArgs),
 
     /// Query the event log: one item's history, every failure since a date. Streams the
     /// log (memory does not grow with it) and checks its chain on the way.
@@ -670,6 +676,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Withdraw(args) => life_cmds::run_withdraw(args),
         Command::Events(args) => life_cmds::run_events(args),
         Command::Revise(args) => life_cmds::run_revise(args),
+        Command::Report(args) => life_cmds::run_report(args),
         Command::Config(args) => archive_cmds::run_config(args),
         Command::Identify(args) => format_cmds::run_identify(args),
         Command::Formats(args) => format_cmds::run_formats(args),
@@ -831,7 +838,9 @@ fn run_man() -> u8 {
     pages(&cmd, "cairn", &mut all);
     let mut result = render(cmd.clone());
     for (name, sub) in all {
-        result = result.and_then(|_| render(sub.name(name)));
+        // A command's page names the version in its header; commands take no
+        // --version flag of their own (`export --version N` is another option).
+        result = result.and_then(|_| render(sub.name(name).disable_version_flag(true)));
     }
     match result {
         Ok(()) => {

@@ -78,6 +78,8 @@ pub struct QueryReport {
     /// Lines read.
     pub lines: u64,
     pub matched: u64,
+    /// BLAKE3 of the last line read (the head, which commits to the whole log).
+    pub head: String,
     /// Where the chain broke, if it did: nothing after it was read.
     pub broken: Option<String>,
 }
@@ -97,7 +99,10 @@ pub fn query(
             Err(e) => return Err(Error::io("read", &path, e)),
         }
     };
-    let mut report = QueryReport::default();
+    let mut report = QueryReport {
+        head: GENESIS.to_string(),
+        ..QueryReport::default()
+    };
     if len == 0 {
         return Ok(report);
     }
@@ -134,6 +139,7 @@ pub fn query(
             break;
         }
         prev = line_digest(&line);
+        report.head.clone_from(&prev);
         if filter.matches(&event) {
             report.matched += 1;
             each(&event)?;

@@ -11,6 +11,7 @@ pub mod fixity;
 pub mod formats;
 pub mod ingest;
 pub mod premis;
+pub mod report;
 pub mod revise;
 pub mod show;
 pub mod tlog;
