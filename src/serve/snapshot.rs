@@ -239,14 +239,20 @@ impl Snapshot {
         // file (same inode); a log replaced by another is read from its start.
         let same_log = old.filter(|o| o.stamp.log.map(|l| l.2) == stamp.log.map(|l| l.2));
         let log = read_log(archive, same_log.map(|o| &*o.log), stamp.log)?;
-        // An entry is rewritten by an amend (a new version, docs/lifecycle.md), which
-        // logs a "metadata modification" after it: such items are read again.
+        // An entry is rewritten by an amend or a revise (a new version,
+        // docs/lifecycle.md), which logs a "metadata modification" or "modification"
+        // after it: such items are read again.
         let seen = same_log
             .map_or(0, |o| o.log.events.len())
             .min(log.events.len());
         let amended: std::collections::HashSet<&str> = log.events[seen..]
             .iter()
-            .filter(|e| e.event_type == "metadata modification")
+            .filter(|e| {
+                matches!(
+                    e.event_type.as_str(),
+                    "metadata modification" | "modification"
+                )
+            })
             .map(|e| e.object.as_str())
             .collect();
         let mut items: Vec<Arc<Item>> = Vec::new();
