@@ -135,7 +135,7 @@ fn harvest_validate_and_every_error_code() {
 
     // Identify, ListMetadataFormats (with and without an identifier), ListSets.
     let identify = oai(&server, "verb=Identify").text();
-    assert!(identify.contains("<deletedRecord>no</deletedRecord>"));
+    assert!(identify.contains("<deletedRecord>persistent</deletedRecord>"));
     assert!(identify.contains("<granularity>YYYY-MM-DDThh:mm:ssZ</granularity>"));
     assert!(identify.contains(&format!("<baseURL>{}</baseURL>", server.url("/oai"))));
     save(&out_dir, "identify", &identify, &mut files);

@@ -272,7 +272,9 @@ pub(super) fn run_show(args: ShowArgs) -> u8 {
     };
     match show(&archive, &args.id) {
         Ok(report) => {
-            if args.json {
+            if args.premis {
+                print!("{}", cairn::ops::premis::render(&report));
+            } else if args.json {
                 print_json(&report);
             } else {
                 print_show(&report);
@@ -285,14 +287,19 @@ pub(super) fn run_show(args: ShowArgs) -> u8 {
 
 fn print_show(r: &ShowReport) {
     let e = &r.entry;
-    println!(
-        "{}  ({}{})",
-        e.id,
-        e.bag,
-        if r.bag_present { "" } else { ", MISSING" }
-    );
+    if let Some(t) = &r.withdrawn {
+        super::life_cmds::print_tombstone(t);
+    } else {
+        println!(
+            "{}  ({}{})",
+            e.id,
+            e.bag,
+            if r.bag_present { "" } else { ", MISSING" }
+        );
+    }
     println!("  intake name: {}", printable(&e.intake_name));
     println!("  archived:    {} by {}", e.archived, e.software);
+    super::life_cmds::print_versions(r);
     println!("Dublin Core:");
     if let Some(obj) = e.dublin_core.as_object() {
         for (term, values) in obj {
@@ -330,8 +337,12 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    match list(&archive)
+    if args.withdrawn || args.status.as_deref() == Some("withdrawn") {
+        return super::life_cmds::run_list_withdrawn(&archive, args.json);
+    }
+    match list(&archive, chrono::Utc::now())
         .and_then(|items| super::format_cmds::filter_list(&archive, items, args.format.as_deref()))
+        .map(|items| super::life_cmds::filter_status(items, args.status.as_deref()))
     {
         Ok(items) => {
             if args.json {
@@ -361,7 +372,14 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
         Err(code) => return code,
     };
     match with_progress("export", || {
-        cairn::ops::transfer::export(&archive, &args.id, &args.zip, args.force, &SystemClock)
+        cairn::ops::transfer::export_version(
+            &archive,
+            &args.id,
+            args.version,
+            &args.zip,
+            args.force,
+            &SystemClock,
+        )
     }) {
         Ok(r) => {
             if !r.forced_despite.is_empty() {

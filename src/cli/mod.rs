@@ -16,7 +16,9 @@ mod archive_cmds;
 mod bag_cmds;
 mod check_cmds;
 mod format_cmds;
+mod life_cmds;
 mod progress;
+mod report_html;
 mod serve_cmd;
 mod tlog_cmds;
 
@@ -292,6 +294,40 @@ enum Command {
     #[command(after_help = IMPORT_HELP)]
     Import(ImportArgs),
 
+    /// Correct an item's descriptive metadata (Dublin Core): a new register entry
+    /// version and a "metadata modification" event; the payload is never touched.
+    ///
+    /// The new record is checked as at ingest. The bag's metadata/dc.xml, dc.json,
+    /// bag-info.txt and tag manifests are rewritten in a new bag that replaces the old
+    /// one in one step; the superseded register entry is kept in
+    /// manifests/history/ID/.
+    #[command(after_help = life_cmds::AMEND_HELP)]
+    Amend(life_cmds::AmendArgs),
+
+    /// Withdraw (deaccession) an item: its bag leaves archive/ for
+    /// archive/.quarantine/ (or is purged), a tombstone is left in manifests/withdrawn/
+    /// and a "deaccession" event is logged. The identifier is never used again.
+    #[command(after_help = life_cmds::WITHDRAW_HELP)]
+    Withdraw(life_cmds::WithdrawArgs),
+
+    /// Make a new version of an item from a folder holding its complete new content:
+    /// a complete bag, unchanged files hard-linked; earlier versions are kept, unchanged.
+    ///
+    /// A "modification" event lists the files added, removed and changed. A folder that
+    /// holds exactly the current version changes nothing (exit 0).
+    #[command(after_help = life_cmds::REVISE_HELP)]
+    Revise(life_cmds::ReviseArgs),
+
+    /// The archive at a glance: items, versions, files, bytes, formats, each item's
+    /// fixity status, the failures, the withdrawn items, the event log's head.
+    #[command(after_help = life_cmds::REPORT_HELP)]
+    Report(life_cmds::ReportArgs),
+
+    /// Query the event log: one item's history, every failure since a date. Streams the
+    /// log (memory does not grow with it) and checks its chain on the way.
+    #[command(after_help = life_cmds::EVENTS_HELP)]
+    Events(life_cmds::EventsArgs),
+
     /// Identify files' formats (PRONOM PUIDs, from byte signatures as DROID and
     /// siegfried do) and read their technical metadata from their headers.
     ///
@@ -352,6 +388,9 @@ struct ExportArgs {
     /// Export a bag that fails its checks anyway; the export event records the failure.
     #[arg(long)]
     force: bool,
+    /// Export this retained version (`cairn revise`) [default: the current one].
+    #[arg(long, value_name = "N")]
+    version: Option<u32>,
     #[command(flatten)]
     root: RootArg,
     /// Print a JSON report on stdout.
@@ -488,6 +527,9 @@ struct ShowArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Print the item as a PREMIS 3.0 XML document on stdout (objects, events, agents).
+    #[arg(long, conflicts_with = "json")]
+    premis: bool,
 }
 
 #[derive(Args)]
@@ -497,6 +539,12 @@ struct ListArgs {
     /// Only the items holding a file of this PRONOM format (a PUID such as fmt/353).
     #[arg(long, value_name = "PUID")]
     format: Option<String>,
+    /// List the withdrawn items (their tombstones) instead.
+    #[arg(long, conflicts_with = "format")]
+    withdrawn: bool,
+    /// Only the items of this fixity status (`withdrawn`: as --withdrawn).
+    #[arg(long, value_name = "STATUS", value_parser = ["ok", "failed", "overdue", "never-checked", "withdrawn"])]
+    status: Option<String>,
     /// Print JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -624,6 +672,11 @@ fn dispatch(cli: Cli) -> u8 {
         Command::VerifyProof(args) => tlog_cmds::run_verify_proof(args),
         Command::Export(args) => archive_cmds::run_export(args),
         Command::Import(args) => archive_cmds::run_import(args),
+        Command::Amend(args) => life_cmds::run_amend(args),
+        Command::Withdraw(args) => life_cmds::run_withdraw(args),
+        Command::Events(args) => life_cmds::run_events(args),
+        Command::Revise(args) => life_cmds::run_revise(args),
+        Command::Report(args) => life_cmds::run_report(args),
         Command::Config(args) => archive_cmds::run_config(args),
         Command::Identify(args) => format_cmds::run_identify(args),
         Command::Formats(args) => format_cmds::run_formats(args),
@@ -785,7 +838,9 @@ fn run_man() -> u8 {
     pages(&cmd, "cairn", &mut all);
     let mut result = render(cmd.clone());
     for (name, sub) in all {
-        result = result.and_then(|_| render(sub.name(name)));
+        // A command's page names the version in its header; commands take no
+        // --version flag of their own (`export --version N` is another option).
+        result = result.and_then(|_| render(sub.name(name).disable_version_flag(true)));
     }
     match result {
         Ok(()) => {

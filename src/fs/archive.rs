@@ -158,6 +158,40 @@ impl Archive {
         self.bags.join(id)
     }
 
+    /// Every retained bag folder of the item `id`, oldest version first, the current
+    /// one (archive/ID) last: archive/.versions/ID/NNNNNN for each earlier version kept
+    /// by `cairn revise` (docs/lifecycle.md). Versions are complete bags, unchanged
+    /// files hard-linked between them. What fixity and audit check, and what a replica
+    /// copies; only folders that exist are listed.
+    pub fn retained_bags(&self, id: &str) -> Result<Vec<(u32, PathBuf)>, Error> {
+        let dir = self.bags.join(crate::fs::lifecycle::VERSIONS_DIR).join(id);
+        let mut out: Vec<(u32, PathBuf)> = Vec::new();
+        match fs::read_dir(&dir) {
+            Ok(rd) => {
+                for e in rd {
+                    let e = e.map_err(|e| Error::io("read folder", &dir, e))?;
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if let Ok(v) = name.parse::<u32>() {
+                        if e.file_type().is_ok_and(|t| t.is_dir()) {
+                            out.push((v, e.path()));
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("read folder", &dir, e)),
+        }
+        out.sort();
+        let current = self.bag_path(id);
+        if current.is_dir() {
+            let v = crate::fs::register::RegisterEntry::read(&self.register_path(id))
+                .map(|e| e.version)
+                .unwrap_or_else(|_| out.last().map_or(1, |(v, _)| v + 1));
+            out.push((v, current));
+        }
+        Ok(out)
+    }
+
     pub fn register_path(&self, id: &str) -> PathBuf {
         self.manifests.join(format!("{id}.json"))
     }

@@ -12,6 +12,7 @@ pub mod durable;
 pub mod events;
 pub mod events_index;
 pub mod failpoint;
+pub mod lifecycle;
 pub mod rate;
 pub mod register;
 pub mod tlog_store;

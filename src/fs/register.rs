@@ -1,5 +1,7 @@
-//! The register: manifests/ID.json, one per archived item, written once and never
-//! changed. It records what the bag held when it was archived (the Dublin Core
+//! The register: manifests/ID.json, one per archived item. Each version of an entry is
+//! written once and never changed: a change to the item (`cairn amend`) publishes the
+//! next version in one atomic rename, after keeping the one it supersedes in
+//! manifests/history/ID/ (fs/lifecycle.rs, docs/lifecycle.md). It records what the bag held when it was archived (the Dublin Core
 //! record, every file with size, MIME type and digests, the digest of every tag file
 //! and tag manifest), so that a bag whose files *and* manifests were rewritten to
 //! match each other is still caught against it.
@@ -106,6 +108,26 @@ pub struct RegisterEntry {
     pub format_registry: Option<String>,
     /// Every tag file, tag manifests included: name → algorithm → hex.
     pub tag_files: BTreeMap<String, BTreeMap<String, String>>,
+    /// The entry's version: 1 as written at ingest or import, one more with each change
+    /// to the item; earlier versions are in manifests/history/ID/.
+    #[serde(default = "first_version", skip_serializing_if = "is_first_version")]
+    pub entry_version: u32,
+    /// When this version was published (absent for version 1, published at `archived`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
+    /// The version of the item's content (its bag): 1 as ingested, one more with each
+    /// `cairn revise`; earlier versions' bags are kept in archive/.versions/ID/
+    /// ([`crate::fs::archive::Archive::retained_bags`]).
+    #[serde(default = "first_version", skip_serializing_if = "is_first_version")]
+    pub version: u32,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+fn is_first_version(v: &u32) -> bool {
+    *v == 1
 }
 
 impl RegisterEntry {

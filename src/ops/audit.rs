@@ -246,13 +246,19 @@ pub fn audit(
         }
     }
 
+    // Every retained earlier version (`cairn revise`) against its superseded entry.
+    for id in entries.keys() {
+        discrepancies.extend(crate::ops::versions::audit_retained(archive, id)?);
+    }
+
     // What the events say.
     let mut deleted: BTreeSet<&str> = BTreeSet::new();
     let mut ingested: BTreeSet<&str> = BTreeSet::new();
     let mut last_fixity: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
     for e in &chain.events {
         match e.event_type.as_str() {
-            "deletion" if e.outcome == "success" => {
+            // A withdrawal (deaccession) takes the bag out as a deletion does.
+            "deletion" | "deaccession" if e.outcome == "success" => {
                 deleted.insert(&e.object);
             }
             "ingestion" if e.outcome == "success" => {
@@ -340,8 +346,19 @@ pub fn audit(
         }
     }
     // The register against the log: each ingestion event recorded the tag manifests'
-    // digests, so an edited register entry shows even without reading any bag.
-    for e in chain.events.iter().filter(|e| e.event_type == "ingestion") {
+    // digests, so an edited register entry shows even without reading any bag. An
+    // amend's "metadata modification" event records the new ones: the item's last
+    // such event is the one the register must agree with.
+    let mut last_recorded: BTreeMap<&str, &crate::fs::events::Event> = BTreeMap::new();
+    for e in chain.events.iter().filter(|e| {
+        matches!(
+            e.event_type.as_str(),
+            "ingestion" | "metadata modification" | "modification"
+        ) && e.outcome == "success"
+    }) {
+        last_recorded.insert(&e.object, e);
+    }
+    for e in last_recorded.into_values() {
         let (Some(entry), Some(logged)) = (
             entries.get(&e.object),
             e.data.get("tag_manifests").and_then(|v| v.as_object()),
@@ -361,8 +378,8 @@ pub fn audit(
                     id: e.object.clone(),
                     path: format!("manifests/{}.json", e.object),
                     detail: format!(
-                        "the register's digests of {name} differ from those the ingestion event (line {}) recorded",
-                        e.seq
+                        "the register's digests of {name} differ from those the {} event (line {}) recorded",
+                        e.event_type, e.seq
                     ),
                 });
             }

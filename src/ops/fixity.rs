@@ -326,6 +326,12 @@ pub fn fixity(
     if let Selection::Ids(wanted) = &opts.selection {
         for w in wanted {
             if !ids.contains(w) {
+                if let Ok(Some(t)) = archive.tombstone(w) {
+                    return Err(Error::Usage(format!(
+                        "{w} was withdrawn on {} ({}): it has no bag in archive/ to check; `cairn show {w}` shows its tombstone",
+                        t.withdrawn, t.disposition
+                    )));
+                }
                 return Err(Error::Usage(format!(
                     "no item {} in the archive; `cairn list` shows the identifiers",
                     crate::quoted(w)
@@ -519,14 +525,23 @@ fn check_one(
     }
     let (algorithms, absent) = choose_algorithms(&opts.algorithms, &bag, entry.as_ref());
     findings.extend(absent);
-    let source = DirSource::open(&bag)?.with_limiter(limiter);
+    let source = DirSource::open(&bag)?.with_limiter(limiter.clone());
     let check: BagCheck = check_bag(&source, algorithms.as_deref(), entry.as_ref())?;
     findings.extend(check.findings);
+    let mut errors = check.errors;
+    let (mut files, mut bytes) = (check.files, check.bytes);
+    // Every retained earlier version too (`cairn revise`), against its own entry.
+    let earlier =
+        crate::ops::versions::check_retained(archive, id, algorithms.as_deref(), limiter)?;
+    findings.extend(earlier.findings);
+    errors.extend(earlier.errors);
+    files += earlier.files;
+    bytes += earlier.bytes;
     Ok(Some(result(
         id,
         findings,
-        check.errors,
-        (check.files, check.bytes),
+        errors,
+        (files, bytes),
         check.algorithms,
         t0,
     )))

@@ -850,6 +850,9 @@ fn register_entry(
         files,
         format_registry: None,
         tag_files,
+        entry_version: 1,
+        updated: None,
+        version: 1,
     }
 }
 

@@ -1,16 +1,23 @@
 //! Use cases. Each takes an options struct and returns a report value; ops never print.
 
+pub mod amend;
 pub mod audit;
 pub mod bag_check;
 pub mod bag_validate;
 pub mod commit;
 pub mod create;
+pub mod events;
 pub mod fixity;
 pub mod formats;
 pub mod ingest;
+pub mod premis;
+pub mod report;
+pub mod revise;
 pub mod show;
 pub mod tlog;
 pub mod transfer;
+pub mod versions;
+pub mod withdraw;
 
 pub use bag_validate::validate_bag;
 pub use create::{create_bag, CreateOptions, CreateReport};

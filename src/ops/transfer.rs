@@ -109,7 +109,20 @@ pub fn export(
     force: bool,
     clock: &dyn Clock,
 ) -> Result<ExportReport, Error> {
-    let bag = archive.bag_path(id);
+    export_version(archive, id, None, out, force, clock)
+}
+
+/// [`export`] of a retained version of the item (`cairn revise`; `None`: the current
+/// one), checked against the register entry that version was published with.
+pub fn export_version(
+    archive: &Archive,
+    id: &str,
+    version: Option<u32>,
+    out: &Path,
+    force: bool,
+    clock: &dyn Clock,
+) -> Result<ExportReport, Error> {
+    let (bag, read_entry) = crate::ops::versions::version_of(archive, id, version)?;
     if id.contains(['/', '\\']) || id.starts_with('.') || !bag.is_dir() {
         return Err(Error::Usage(format!(
             "no bag {} in {}; `cairn list` shows the identifiers",
@@ -133,7 +146,7 @@ pub fn export(
         });
     }
     let source = DirSource::open(&bag)?;
-    let entry = match RegisterEntry::read(&archive.register_path(id)) {
+    let entry = match read_entry() {
         Ok(e) => Some(e),
         Err(_) if force => None,
         Err(e) => return Err(e),
@@ -179,10 +192,15 @@ pub fn export(
     }
     // Byte order of paths: the same on every machine and in every locale.
     files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    let mimes: std::collections::HashMap<String, String> =
-        RegisterEntry::read(&archive.register_path(id))
-            .map(|e| e.files.into_iter().map(|f| (f.path, f.mime)).collect())
-            .unwrap_or_default();
+    let mimes: std::collections::HashMap<String, String> = entry
+        .as_ref()
+        .map(|e| {
+            e.files
+                .iter()
+                .map(|f| (f.path.clone(), f.mime.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
 
     let name = out
         .file_name()

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::config::ServeSection;
-use super::snapshot::{Item, Snapshot};
+use super::snapshot::{Item, Snapshot, Tombstone};
 use super::token::{Resume, TokenKey, MAX_TOKEN_LEN};
 
 pub const OAI_DC_PREFIX: &str = "oai_dc";
@@ -432,12 +432,42 @@ fn check_prefix(prefix: &str) -> Result<(), OaiError> {
 }
 
 fn get_record(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> {
-    let item = lookup(ctx, req.identifier.unwrap_or_default())?;
+    let identifier = req.identifier.unwrap_or_default();
+    if let Some(t) = lookup_deleted(ctx, identifier) {
+        check_prefix(req.prefix.unwrap_or_default())?;
+        out.push_str("<GetRecord>\n<record>");
+        push_deleted_header(ctx, t, out);
+        out.push_str("</record>\n</GetRecord>\n");
+        return Ok(());
+    }
+    let item = lookup(ctx, identifier)?;
     check_prefix(req.prefix.unwrap_or_default())?;
     out.push_str("<GetRecord>\n");
     push_record(ctx, item, out);
     out.push_str("</GetRecord>\n");
     Ok(())
+}
+
+/// The tombstone an OAI identifier names, if the item was withdrawn.
+fn lookup_deleted<'a>(ctx: &'a Context, identifier: &str) -> Option<&'a Tombstone> {
+    let prefix = format!("oai:{}:", ctx.config.repository_identifier);
+    let id = identifier.strip_prefix(&prefix)?;
+    ctx.snapshot.tombstones.iter().find(|t| t.id == id)
+}
+
+/// A deleted record's header (OAI-PMH 2.0 §2.5.1): `status="deleted"`, the time of
+/// the withdrawal, the sets it was in; no metadata.
+fn push_deleted_header(ctx: &Context, t: &Tombstone, out: &mut String) {
+    let _ = write!(
+        out,
+        "<header status=\"deleted\"><identifier>{}</identifier><datestamp>{}</datestamp>",
+        esc(&oai_identifier(ctx.config, &t.id)),
+        datestamp(t.datestamp)
+    );
+    for s in &t.sets {
+        let _ = write!(out, "<setSpec>{}</setSpec>", esc(s));
+    }
+    out.push_str("</header>");
 }
 
 fn push_header(ctx: &Context, item: &Item, out: &mut String) {
@@ -515,8 +545,28 @@ fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> 
         .clamp(lo, hi),
         None => lo,
     };
-    let complete = hi - lo;
-    if start >= hi {
+    // Deleted records (withdrawn items, fewer by far) are merged into the same
+    // (datestamp, id) order, with the same bounds and the same token position.
+    let deleted: Vec<&Tombstone> = snap
+        .tombstones
+        .iter()
+        .filter(|t| set.as_ref().is_none_or(|s| t.sets.contains(s)))
+        .collect();
+    let t_lo = from.map_or(0, |f| bisect(deleted.len(), |i| deleted[i].datestamp < f));
+    let t_hi = until
+        .map_or(deleted.len(), |u| {
+            bisect(deleted.len(), |i| deleted[i].datestamp <= u)
+        })
+        .max(t_lo);
+    let t_start = match &after {
+        Some((d, id)) => bisect(deleted.len(), |i| {
+            (deleted[i].datestamp, deleted[i].id.as_str()) <= (*d, id.as_str())
+        })
+        .clamp(t_lo, t_hi),
+        None => t_lo,
+    };
+    let complete = hi - lo + (t_hi - t_lo);
+    if start >= hi && t_start >= t_hi {
         if req.token.is_some() && complete > 0 {
             return err(
                 Code::BadResumptionToken,
@@ -526,32 +576,55 @@ fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> 
         return err(Code::NoRecordsMatch, "no record matches these arguments");
     }
     let size = ctx.config.page_size as usize;
-    let end = (start + size).min(hi);
-    let page: Vec<&Arc<Item>> = (start..end).map(at).collect();
+    let (mut i, mut t) = (start, t_start);
+    let mut last: Option<(i64, String)> = None;
     out.push_str(if records {
         "<ListRecords>\n"
     } else {
         "<ListIdentifiers>\n"
     });
-    for item in &page {
-        if records {
-            push_record(ctx, item, out);
-        } else {
-            push_header(ctx, item, out);
-            out.push('\n');
+    for _ in 0..size {
+        let item = (i < hi).then(|| at(i));
+        let gone = (t < t_hi).then(|| deleted[t]);
+        let take_deleted = match (item, gone) {
+            (None, None) => break,
+            (Some(it), Some(g)) => (g.datestamp, g.id.as_str()) < (it.datestamp, it.id.as_str()),
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+        };
+        if let (true, Some(g)) = (take_deleted, gone) {
+            if records {
+                out.push_str("<record>");
+                push_deleted_header(ctx, g, out);
+                out.push_str("</record>\n");
+            } else {
+                push_deleted_header(ctx, g, out);
+                out.push('\n');
+            }
+            last = Some((g.datestamp, g.id.clone()));
+            t += 1;
+        } else if let Some(it) = item {
+            if records {
+                push_record(ctx, it, out);
+            } else {
+                push_header(ctx, it, out);
+                out.push('\n');
+            }
+            last = Some((it.datestamp, it.id.clone()));
+            i += 1;
         }
     }
-    let cursor = start - lo;
-    if end < hi {
-        let last = page[page.len() - 1];
+    let cursor = start - lo + (t_start - t_lo);
+    if i < hi || t < t_hi {
+        let (after_datestamp, after_id) = last.unwrap_or_default();
         let token = ctx.key.encode(&Resume {
             verb: req.verb.to_string(),
             prefix: prefix.clone(),
             from,
             until,
             set: set.clone(),
-            after_datestamp: last.datestamp,
-            after_id: last.id.clone(),
+            after_datestamp,
+            after_id,
         });
         let _ = writeln!(
             out,

@@ -12,9 +12,9 @@
 //! once and never changed), and the log is read on from where the last read stopped,
 //! each new line chained to the last one seen.
 //!
-//! Deleted records: withdrawn items will be tombstones once the lifecycle issue lands;
-//! [`read_tombstones`] is where their source plugs in, and OAI-PMH then declares
-//! `deletedRecord` `persistent` (see [`Snapshot::deleted_record`]).
+//! Deleted records: withdrawn items' tombstones (manifests/withdrawn/, `cairn withdraw`)
+//! are read by [`read_tombstones`]; OAI-PMH declares `deletedRecord` `persistent` (see
+//! [`Snapshot::deleted_record`]) and answers them as `status="deleted"` headers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Seek, SeekFrom};
@@ -239,10 +239,29 @@ impl Snapshot {
         // file (same inode); a log replaced by another is read from its start.
         let same_log = old.filter(|o| o.stamp.log.map(|l| l.2) == stamp.log.map(|l| l.2));
         let log = read_log(archive, same_log.map(|o| &*o.log), stamp.log)?;
+        // An entry is rewritten by an amend or a revise (a new version,
+        // docs/lifecycle.md), which logs a "metadata modification" or "modification"
+        // after it: such items are read again.
+        let seen = same_log
+            .map_or(0, |o| o.log.events.len())
+            .min(log.events.len());
+        let amended: std::collections::HashSet<&str> = log.events[seen..]
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.event_type.as_str(),
+                    "metadata modification" | "modification"
+                )
+            })
+            .map(|e| e.object.as_str())
+            .collect();
         let mut items: Vec<Arc<Item>> = Vec::new();
         let mut pending = Vec::new();
         for id in archive.register_ids()? {
-            if let Some(item) = old.and_then(|o| o.item(&id)) {
+            if let Some(item) = old
+                .filter(|_| !amended.contains(id.as_str()))
+                .and_then(|o| o.item(&id))
+            {
                 items.push(item.clone());
                 continue;
             }
@@ -296,14 +315,44 @@ impl Snapshot {
     }
 }
 
-/// Whether withdrawn items are kept as tombstones (the lifecycle issue).
-const TOMBSTONES_SUPPORTED: bool = false;
+/// Whether withdrawn items are kept as tombstones (`cairn withdraw`, docs/lifecycle.md).
+const TOMBSTONES_SUPPORTED: bool = true;
 
-/// Withdrawn items. The lifecycle issue (withdrawals) has not landed: there are none
-/// yet. When it lands, read them here (and set [`TOMBSTONES_SUPPORTED`]): OAI-PMH lists
-/// them as deleted records with their last datestamp and sets.
-fn read_tombstones(_archive: &Archive) -> Vec<Tombstone> {
-    Vec::new()
+/// Withdrawn items (manifests/withdrawn/ID.json), by (datestamp, id): OAI-PMH lists them
+/// as deleted records, datestamped when they were withdrawn, in the sets they were in.
+/// An unreadable tombstone is logged and left out.
+fn read_tombstones(archive: &Archive) -> Vec<Tombstone> {
+    let ids = match archive.withdrawn_ids() {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!("withdrawn items not read: {e}");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        let t = match crate::fs::lifecycle::Tombstone::read(&archive.tombstone_path(&id)) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("tombstone {id} not served: {e}");
+                continue;
+            }
+        };
+        let Ok(when) = DateTime::parse_from_rfc3339(&t.withdrawn) else {
+            tracing::warn!("tombstone {id} not served: its time is unreadable");
+            continue;
+        };
+        let sets = serde_json::from_value::<DublinCore>(t.dublin_core.clone())
+            .map(|dc| item_set_names(&dc).iter().map(|n| set_spec(n)).collect())
+            .unwrap_or_default();
+        out.push(Tombstone {
+            id,
+            datestamp: when.timestamp(),
+            sets,
+        });
+    }
+    out.sort_by(|a, b| (a.datestamp, &a.id).cmp(&(b.datestamp, &b.id)));
+    out
 }
 
 /// The Dublin Core record of a register entry, and its `cairn.access` value if any.
@@ -399,8 +448,10 @@ fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, Stri
             crate::quoted(&entry.id)
         ));
     }
-    let datestamp = DateTime::parse_from_rfc3339(&entry.archived)
-        .map_err(|e| format!("archived time {} unreadable: {e}", entry.archived))?
+    // The OAI-PMH datestamp is the last change: an amended entry's `updated`.
+    let changed = entry.updated.as_deref().unwrap_or(&entry.archived);
+    let datestamp = DateTime::parse_from_rfc3339(changed)
+        .map_err(|e| format!("archived time {changed} unreadable: {e}"))?
         .timestamp();
     let (dc, access) = entry_dc(&entry)?;
     let title = dc.title().unwrap_or(id).to_string();

@@ -108,6 +108,9 @@ pub(crate) fn entry_from_bag(
         files,
         format_registry: None,
         tag_files,
+        entry_version: 1,
+        updated: None,
+        version: 1,
     };
     crate::ops::formats::annotate(&mut entry, &formats);
     Ok(entry)

@@ -30,21 +30,25 @@
 //! | log (torn last line) | an incomplete last line | the next append truncates it and logs a "log repair" event ([`crate::fs::events`]) |
 //! | after log | a complete commit | nothing (ingest: the intake item is found already archived) |
 //!
-//! Future kinds of change plug in here as new [`Change`] implementations rather than
-//! copies of these steps: amending metadata stages new tag files, revising stages a new
-//! version bag, withdrawing moves a bag to quarantine and leaves a tombstone, repair
-//! restores a bag from a replica. Each brings its own build, entry and events, and its
-//! own recovery rule beside the ones in [`recover`] (docs/architecture.md).
+//! Changes to an item already archived are [`Update`]s, driven by [`commit_update`]
+//! (`update.rs`): amending metadata stages a new bag (payload hard-linked, new tag
+//! files) that replaces the current one by one exchange, and a new register entry
+//! version; withdrawing moves the bag to quarantine (or purges it) and leaves a
+//! tombstone. Their recovery runs first in [`recover`] (docs/lifecycle.md). Future kinds
+//! (revise, repair from a replica) plug in there as new [`Update`]s.
 
 mod entry;
 mod log;
 mod recover;
 mod state;
+mod update;
 
 pub(crate) use entry::{entry_from_bag, relative_bag_path};
 pub use log::addition_events;
 pub(crate) use recover::recover;
 pub(crate) use state::ArchiveState;
+pub(crate) use update::bag_is;
+pub use update::{commit_update, Committed, Outcome, Update};
 
 use std::path::Path;
 

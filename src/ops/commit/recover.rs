@@ -19,7 +19,9 @@ pub(crate) fn recover(
     _held: &ArchiveLock,
     clock: &dyn Clock,
 ) -> Result<Vec<String>, Error> {
-    let mut notes = Vec::new();
+    // Changes to archived items that were decided are finished first (update.rs); the
+    // staging folders of undecided ones are then cleared with the rest.
+    let mut notes = super::update::recover_updates(archive, _held, clock)?;
     for p in archive.clear_staging()? {
         notes.push(format!(
             "removed the unfinished staging folder {}",

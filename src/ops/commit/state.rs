@@ -39,6 +39,8 @@ impl ArchiveState {
             used.insert(id);
             state.add(entry);
         }
+        // Withdrawn items' identifiers are never used again (their events say so too).
+        used.extend(archive.withdrawn_ids()?);
         let (_, briefs) = archive.read_events_brief()?;
         for e in &briefs {
             if !e.object.is_empty() {

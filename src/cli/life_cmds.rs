@@ -1,0 +1,686 @@
+//! The life of an item after ingest: amend, withdraw (docs/lifecycle.md).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use cairn::clock::SystemClock;
+use cairn::ops::amend::{amend, edits_from_csv, parse_set, parse_unset, AmendOptions, Edit};
+use cairn::ops::withdraw::{withdraw, WithdrawOptions};
+
+use super::archive_cmds::open_archive;
+use super::{error_exit, exit, note, print_json, printable, say, RootArg};
+
+pub(super) const AMEND_HELP: &str = "\
+Examples:
+  cairn amend --root s21-archive cairn-000006 --set dc.date=1977-03 --reason 'date read from the stamp'
+  cairn amend --root s21-archive --from-csv corrections.csv --reason 'catalogue review 2026'
+
+Exit codes:
+  0  amended, or the record already said so (nothing written)
+  1  the new record breaks the metadata rules (nothing changed)
+  2  bad usage, an unknown or withdrawn identifier, an empty --reason
+  3  could not run: I/O error, permission denied, lock held, the bag fails verification";
+
+pub(super) const WITHDRAW_HELP: &str = "\
+Examples:
+  cairn withdraw --root s21-archive cairn-000006 --reason 'donor withdrew the deposit'
+  cairn withdraw --root s21-archive cairn-000006 --reason 'court order 12/2026' --purge --yes
+
+Exit codes:
+  0  withdrawn: the bag is in archive/.quarantine/ (or purged), a tombstone is left
+  2  bad usage, an unknown or already withdrawn identifier, an empty --reason, --purge without --yes
+  3  could not run: I/O error, permission denied, lock held";
+
+#[derive(Args)]
+pub(super) struct AmendArgs {
+    /// The item's identifier (or --from-csv for several items).
+    #[arg(required_unless_present = "from_csv", conflicts_with = "from_csv")]
+    id: Option<String>,
+    /// Replace every value of TERM with VALUE (repeat the term for several values).
+    #[arg(long, value_name = "TERM=VALUE")]
+    set: Vec<String>,
+    /// Remove every value of TERM.
+    #[arg(long, value_name = "TERM")]
+    unset: Vec<String>,
+    /// A metadata.csv of corrections: the first column (`filename` or `id`) names each
+    /// item's identifier, the other columns replace its terms (blank cells change
+    /// nothing). Every row is checked before any item is changed.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["set", "unset"])]
+    from_csv: Option<PathBuf>,
+    /// Why the record is corrected (kept in the event log).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Who asks, for the event log [default: $USER].
+    #[arg(long, env = "CAIRN_OPERATOR", value_name = "NAME")]
+    operator: Option<String>,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(super) struct WithdrawArgs {
+    /// The item's identifier.
+    id: String,
+    /// Why the item is withdrawn (kept in its tombstone and the event log).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Delete the bag's bytes instead of moving it to archive/.quarantine/ (needs --yes).
+    #[arg(long)]
+    purge: bool,
+    /// Confirm --purge: the bytes cannot be brought back by Cairn.
+    #[arg(long, requires = "purge")]
+    yes: bool,
+    /// Who asks, for the tombstone and the event log [default: $USER].
+    #[arg(long, env = "CAIRN_OPERATOR", value_name = "NAME")]
+    operator: Option<String>,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The operator's name: --operator (or CAIRN_OPERATOR), else the login name.
+fn operator(given: Option<String>) -> String {
+    given
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub(super) fn run_amend(args: AmendArgs) -> u8 {
+    let edits = match (&args.id, &args.from_csv) {
+        (_, Some(csv)) => {
+            if let Err(code) = super::require_exists("amend", "file", csv) {
+                return code;
+            }
+            match edits_from_csv(csv) {
+                Ok(e) => e,
+                Err(e) => return error_exit("amend", &e),
+            }
+        }
+        (Some(id), None) => {
+            let set = match parse_set(&args.set) {
+                Ok(s) => s,
+                Err(e) => return error_exit("amend", &e),
+            };
+            let unset = match parse_unset(&args.unset) {
+                Ok(u) => u,
+                Err(e) => return error_exit("amend", &e),
+            };
+            if set.is_empty() && unset.is_empty() {
+                return error_exit(
+                    "amend",
+                    &cairn::Error::Usage(
+                        "nothing to change: give --set TERM=VALUE or --unset TERM".into(),
+                    ),
+                );
+            }
+            vec![Edit {
+                id: id.clone(),
+                set,
+                unset,
+                origin: "--set".into(),
+            }]
+        }
+        (None, None) => {
+            return error_exit(
+                "amend",
+                &cairn::Error::Usage("give an identifier or --from-csv".into()),
+            )
+        }
+    };
+    let archive = match open_archive(&args.root, "amend") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let opts = AmendOptions {
+        edits,
+        reason: args.reason,
+        operator: operator(args.operator),
+    };
+    let report = match amend(&archive, &opts, &SystemClock) {
+        Ok(r) => r,
+        Err(e) => return error_exit("amend", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        for n in &report.recovered {
+            note!("recovered: {n}");
+        }
+        for item in &report.items {
+            if item.outcome == "amended" {
+                say!(
+                    "amended {}: {} (register entry version {})",
+                    item.id,
+                    item.terms.join(", "),
+                    item.entry_version
+                );
+            } else {
+                say!(
+                    "unchanged {}: the record already says so; nothing was written",
+                    item.id
+                );
+            }
+        }
+    }
+    super::tlog_cmds::after_run(&archive, "amend", exit::OK)
+}
+
+pub(super) fn run_withdraw(args: WithdrawArgs) -> u8 {
+    if args.purge && !args.yes {
+        return error_exit(
+            "withdraw",
+            &cairn::Error::Usage(
+                "--purge deletes the bag's bytes for good; add --yes to confirm, or leave out --purge to keep the bag in quarantine".into(),
+            ),
+        );
+    }
+    let archive = match open_archive(&args.root, "withdraw") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let opts = WithdrawOptions {
+        id: args.id,
+        reason: args.reason,
+        operator: operator(args.operator),
+        purge: args.purge,
+    };
+    let report = match withdraw(&archive, &opts, &SystemClock) {
+        Ok(r) => r,
+        Err(e) => return error_exit("withdraw", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        for n in &report.recovered {
+            note!("recovered: {n}");
+        }
+        let t = &report.tombstone;
+        match &t.location {
+            Some(l) => say!(
+                "withdrew {}: its bag is in quarantine at {l}; tombstone {}",
+                t.id,
+                report.tombstone_path
+            ),
+            None => say!(
+                "withdrew {}: its bag's bytes were deleted; tombstone {}",
+                t.id,
+                report.tombstone_path
+            ),
+        }
+        say!("  reason: {}", printable(&t.reason));
+    }
+    super::tlog_cmds::after_run(&archive, "withdraw", exit::OK)
+}
+
+/// `show` of a withdrawn item: its tombstone first.
+pub(super) fn print_tombstone(t: &cairn::fs::lifecycle::Tombstone) {
+    println!("{}  (WITHDRAWN)", t.id);
+    println!(
+        "  withdrawn:   {} by {} ({})",
+        t.withdrawn,
+        printable(&t.operator),
+        t.software
+    );
+    println!("  reason:      {}", printable(&t.reason));
+    match &t.location {
+        Some(l) => println!("  bag:         quarantined at {l}"),
+        None => println!("  bag:         purged (its bytes were deleted)"),
+    }
+    println!("  Payload-Oxum {}", t.payload_oxum);
+    for (name, digests) in &t.tag_manifests {
+        for (alg, hex) in digests {
+            println!("  {name} {alg} {hex}");
+        }
+    }
+    println!("Last register entry (version {}):", t.entry_version);
+}
+
+/// `show`: the register entry's versions, when there is more than one.
+pub(super) fn print_versions(r: &cairn::ops::show::ShowReport) {
+    if r.versions.len() > 1 {
+        let listed: Vec<String> = r
+            .versions
+            .iter()
+            .map(|(v, bag)| format!("{v} ({bag})"))
+            .collect();
+        println!("  versions:    {}", listed.join(", "));
+    }
+    if r.history.is_empty() {
+        return;
+    }
+    let e = &r.entry;
+    if r.withdrawn.is_none() {
+        println!(
+            "  version:     {} of the register entry, published {}",
+            e.entry_version,
+            e.updated.as_deref().unwrap_or(&e.archived)
+        );
+    }
+    let earlier: Vec<_> = r
+        .history
+        .iter()
+        .filter(|v| v.entry_version != e.entry_version)
+        .collect();
+    if earlier.is_empty() {
+        return;
+    }
+    println!("  earlier versions (manifests/history/{}/):", e.id);
+    for v in earlier {
+        println!("    {}  published {}", v.entry_version, v.published);
+    }
+}
+
+pub(super) fn run_list_withdrawn(archive: &cairn::fs::archive::Archive, json: bool) -> u8 {
+    match cairn::ops::show::list_withdrawn(archive) {
+        Ok(items) => {
+            if json {
+                print_json(&items);
+            } else {
+                for i in &items {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        i.id,
+                        i.withdrawn,
+                        i.disposition,
+                        printable(i.title.as_deref().unwrap_or("(untitled)")),
+                        printable(&i.reason)
+                    );
+                }
+                note!("{} withdrawn items", items.len());
+            }
+            exit::OK
+        }
+        Err(e) => error_exit("list", &e),
+    }
+}
+
+pub(super) const EVENTS_HELP: &str = "\
+Examples:
+  cairn events --root s21-archive --id cairn-000006 --type 'fixity check'
+  cairn events --root s21-archive --outcome failure --since 2026-11-01 --csv > failures.csv
+
+Exit codes:
+  0  listed (possibly nothing)
+  1  the event log's chain is broken: the events before the break were listed
+  2  bad usage, an unreadable --since or --until
+  3  could not run: I/O error, permission denied";
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum OutcomeArg {
+    Success,
+    Failure,
+}
+
+#[derive(Args)]
+pub(super) struct EventsArgs {
+    /// Only the events of this item.
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// Only events of this type (ingestion, fixity check, metadata modification,
+    /// deaccession, …).
+    #[arg(long = "type", value_name = "TYPE")]
+    event_type: Option<String>,
+    /// Only successes or only failures.
+    #[arg(long, value_enum)]
+    outcome: Option<OutcomeArg>,
+    /// From this date (YYYY-MM-DD, UTC) or time (RFC 3339) on.
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Up to this date (the whole day) or time.
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON array of the events on stdout (streamed).
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV on stdout: seq, time, type, outcome, object, agent, detail, id.
+    #[arg(long)]
+    csv: bool,
+}
+
+pub(super) fn run_events(args: EventsArgs) -> u8 {
+    use cairn::ops::events::{parse_bound, query, EventFilter};
+    use std::io::Write;
+    let bound =
+        |v: &Option<String>, until: bool| v.as_deref().map(|t| parse_bound(t, until)).transpose();
+    let (since, until) = match (bound(&args.since, false), bound(&args.until, true)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return error_exit("events", &e),
+    };
+    let archive = match open_archive(&args.root, "events") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let filter = EventFilter {
+        id: args.id,
+        event_type: args.event_type,
+        outcome: args.outcome.map(|o| match o {
+            OutcomeArg::Success => "success".to_string(),
+            OutcomeArg::Failure => "failure".to_string(),
+        }),
+        since,
+        until,
+    };
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let io = |e: std::io::Error| cairn::Error::io("write", "standard output", e);
+    let csv_io = |e: csv::Error| io(std::io::Error::other(e));
+    enum Sink<W: Write> {
+        Text(W),
+        Json(W, bool),
+        Csv(Box<csv::Writer<W>>),
+    }
+    let mut sink = if args.json {
+        Sink::Json(out, true)
+    } else if args.csv {
+        Sink::Csv(Box::new(csv::Writer::from_writer(out)))
+    } else {
+        Sink::Text(out)
+    };
+    let mut started = Ok(());
+    match &mut sink {
+        Sink::Json(w, _) => started = w.write_all(b"[").map_err(io),
+        Sink::Csv(w) => {
+            started = w
+                .write_record([
+                    "seq", "time", "type", "outcome", "object", "agent", "detail", "id",
+                ])
+                .map_err(csv_io)
+        }
+        Sink::Text(_) => {}
+    }
+    let result = started.and_then(|_| {
+        query(&archive, &filter, |e| match &mut sink {
+            Sink::Json(w, first) => {
+                w.write_all(if *first { b"\n" } else { b",\n" })
+                    .map_err(io)?;
+                *first = false;
+                serde_json::to_writer(&mut *w, e).map_err(|x| io(std::io::Error::other(x)))
+            }
+            Sink::Csv(w) => w
+                .write_record([
+                    e.seq.to_string().as_str(),
+                    &e.time,
+                    &e.event_type,
+                    &e.outcome,
+                    &e.object,
+                    &e.agent,
+                    &e.detail,
+                    &e.id,
+                ])
+                .map_err(csv_io),
+            Sink::Text(w) => writeln!(
+                w,
+                "{}  {}  {}  {}: {}",
+                e.time,
+                if e.object.is_empty() { "-" } else { &e.object },
+                e.event_type,
+                e.outcome,
+                printable(&e.detail)
+            )
+            .map_err(io),
+        })
+    });
+    let flushed = match sink {
+        Sink::Json(mut w, first) => w
+            .write_all(if first { b"]\n" } else { b"\n]\n" })
+            .and_then(|_| w.flush()),
+        Sink::Csv(mut w) => w.flush(),
+        Sink::Text(mut w) => w.flush(),
+    };
+    match result {
+        Ok(r) => {
+            if let Err(e) = flushed {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return error_exit("events", &io(e));
+                }
+            }
+            if !args.json && !args.csv {
+                note!("{} of {} events", r.matched, r.lines);
+            }
+            if let Some(b) = r.broken {
+                eprintln!("cairn: events: the event log's chain is broken at {b}");
+                return exit::DATA;
+            }
+            exit::OK
+        }
+        Err(cairn::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            exit::OK
+        }
+        Err(e) => error_exit("events", &e),
+    }
+}
+
+/// `list --status`: only the items of that status.
+pub(super) fn filter_status(
+    items: Vec<cairn::ops::show::ListItem>,
+    status: Option<&str>,
+) -> Vec<cairn::ops::show::ListItem> {
+    match status {
+        Some(s) => items.into_iter().filter(|i| i.status == s).collect(),
+        None => items,
+    }
+}
+
+pub(super) const REVISE_HELP: &str = "\
+Example:
+  cairn revise --root s21-archive cairn-000006 --from corrected/ --reason 'a forgotten page found'
+
+Exit codes:
+  0  revised, or the folder holds exactly the current version (nothing written)
+  1  the folder holds a symbolic link or a name Cairn refuses at ingest (nothing changed)
+  2  bad usage, an unknown or withdrawn identifier, an empty --reason, no such folder
+  3  could not run: I/O error, permission denied, lock held, the bag fails verification";
+
+#[derive(Args)]
+pub(super) struct ReviseArgs {
+    /// The item's identifier.
+    id: String,
+    /// The folder holding the item's complete new content.
+    #[arg(long, value_name = "DIR")]
+    from: PathBuf,
+    /// Why the item is revised (kept in the event log).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Who asks, for the event log [default: $USER].
+    #[arg(long, env = "CAIRN_OPERATOR", value_name = "NAME")]
+    operator: Option<String>,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn run_revise(args: ReviseArgs) -> u8 {
+    use cairn::ops::revise::{revise, ReviseOptions};
+    let archive = match open_archive(&args.root, "revise") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let opts = ReviseOptions {
+        id: args.id,
+        from: args.from,
+        reason: args.reason,
+        operator: operator(args.operator),
+    };
+    let r = match revise(&archive, &opts, &SystemClock) {
+        Ok(r) => r,
+        Err(e) => return error_exit("revise", &e),
+    };
+    if args.json {
+        print_json(&r);
+    } else {
+        for n in &r.recovered {
+            note!("recovered: {n}");
+        }
+        if r.outcome == "revised" {
+            say!(
+                "revised {}: version {} ({} added, {} removed, {} changed, {} unchanged and stored once); version {} kept in archive/.versions/{}/",
+                r.id,
+                r.version,
+                r.added.len(),
+                r.removed.len(),
+                r.changed.len(),
+                r.unchanged,
+                r.version - 1,
+                r.id
+            );
+            for (sign, list) in [("+", &r.added), ("-", &r.removed), ("~", &r.changed)] {
+                for p in list {
+                    say!("  {sign} {}", printable(p));
+                }
+            }
+        } else {
+            say!(
+                "unchanged {}: the folder holds exactly version {}; no new version was made",
+                r.id,
+                r.version
+            );
+        }
+    }
+    super::tlog_cmds::after_run(&archive, "revise", exit::OK)
+}
+
+pub(super) const REPORT_HELP: &str = "\
+Examples:
+  cairn report --root s21-archive
+  cairn report --root s21-archive --html s21-report.html
+
+Exit codes:
+  0  reported (failures in the archive are reported, not an error)
+  2  bad usage, or the --html file already exists
+  3  could not run: I/O error, permission denied";
+
+#[derive(Args)]
+pub(super) struct ReportArgs {
+    #[command(flatten)]
+    root: RootArg,
+    /// Print the report as JSON on stdout.
+    #[arg(long, conflicts_with_all = ["csv", "html"])]
+    json: bool,
+    /// Print one CSV row per item on stdout (status, version, last fixity check).
+    #[arg(long, conflicts_with = "html")]
+    csv: bool,
+    /// Write the report as one self-contained HTML file (no network; a chart of fixity
+    /// checks over time); the file must not exist.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+}
+
+pub(super) fn run_report(args: ReportArgs) -> u8 {
+    let archive = match open_archive(&args.root, "report") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let r = match cairn::ops::report::report(&archive, chrono::Utc::now()) {
+        Ok(r) => r,
+        Err(e) => return error_exit("report", &e),
+    };
+    if args.json {
+        print_json(&r);
+        return exit::OK;
+    }
+    if args.csv {
+        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        let _ = w.write_record([
+            "id",
+            "title",
+            "status",
+            "entry_version",
+            "files",
+            "bytes",
+            "last_check",
+            "last_fixity",
+            "last_fixity_outcome",
+        ]);
+        for i in &r.item_list {
+            let _ = w.write_record([
+                i.id.as_str(),
+                i.title.as_deref().unwrap_or(""),
+                i.status,
+                &i.entry_version.to_string(),
+                &i.files.to_string(),
+                &i.bytes.to_string(),
+                i.last_check.as_deref().unwrap_or(""),
+                i.last_fixity.as_deref().unwrap_or(""),
+                i.last_fixity_outcome.as_deref().unwrap_or(""),
+            ]);
+        }
+        let _ = w.flush();
+        return exit::OK;
+    }
+    if let Some(path) = &args.html {
+        let html =
+            super::report_html::render(&r, &super::archive_cmds::archive_name(&archive.root));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, html.as_bytes()));
+        return match written {
+            Ok(()) => {
+                say!("wrote {}", path.display());
+                exit::OK
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => error_exit(
+                "report",
+                &cairn::Error::AlreadyExists { path: path.clone() },
+            ),
+            Err(e) => error_exit("report", &cairn::Error::io("write", path, e)),
+        };
+    }
+    println!(
+        "{} items ({} withdrawn), {} versions, {} files, {} bytes",
+        r.items,
+        r.withdrawn.len(),
+        r.versions,
+        r.files,
+        r.bytes
+    );
+    let status: Vec<String> = r.status.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    println!("fixity: {}", status.join(", "));
+    println!("formats:");
+    for f in &r.formats {
+        println!(
+            "  {:>6} files  {:>12} bytes  {}{}",
+            f.files,
+            f.bytes,
+            f.puid
+                .as_deref()
+                .map(|p| format!("{p} "))
+                .unwrap_or_default(),
+            f.name.as_deref().unwrap_or(&f.mime)
+        );
+    }
+    println!("failures in the event log: {}", r.failures.len());
+    for f in r.failures.iter().take(10) {
+        println!(
+            "  {}  {}  {}: {}",
+            f.time,
+            f.id,
+            f.event_type,
+            printable(&f.detail)
+        );
+    }
+    println!(
+        "event log: {} lines, head {}{}",
+        r.log.lines,
+        r.log.head,
+        r.log
+            .broken
+            .as_deref()
+            .map(|b| format!("; chain broken at {b}"))
+            .unwrap_or_default()
+    );
+    exit::OK
+}

@@ -1,0 +1,309 @@
+//! `show ID --premis`: an item as a PREMIS 3.0 XML document, for an auditor: one
+//! `intellectualEntity`, a `file` object per payload file (size, fixity in every
+//! recorded algorithm, format), every event of the item with its outcome and detail,
+//! and the agents (Cairn with its version, the operators named in the events).
+//!
+//! Event types, hash functions, agent types and agent roles carry the Library of
+//! Congress preservation vocabularies (id.loc.gov) as `authority`, `authorityURI` and
+//! `valueURI` attributes where PREMIS allows them and a term exists; Cairn's own event
+//! names map onto the vocabulary's labels (`export` is `exporting`). Pure: the report in,
+//! the document out. Validated against the PREMIS 3.0 schema in tests/premis.rs.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::fs::events::Event;
+use crate::ops::show::ShowReport;
+
+const VOCAB: &str = "http://id.loc.gov/vocabulary/preservation";
+
+/// The LoC event-type label and code for one of Cairn's event types.
+fn event_type(kind: &str) -> (String, Option<&'static str>) {
+    let (label, code) = match kind {
+        "ingestion" => ("ingestion", "ing"),
+        "fixity check" => ("fixity check", "fix"),
+        "message digest calculation" => ("message digest calculation", "mes"),
+        "validation" => ("validation", "val"),
+        "metadata modification" => ("metadata modification", "mem"),
+        "modification" => ("modification", "mod"),
+        "deaccession" => ("deaccession", "dea"),
+        "deletion" => ("deletion", "del"),
+        "replication" => ("replication", "rep"),
+        "recovery" => ("recovery", "rec"),
+        "export" | "exporting" => ("exporting", "exp"),
+        "format identification" => ("format identification", "for"),
+        "quarantine" => ("quarantine", "qua"),
+        other => return (other.to_string(), None),
+    };
+    (label.to_string(), Some(code))
+}
+
+/// The LoC cryptographic hash function code and label of an algorithm, when it has one.
+fn hash_function(alg: &str) -> (String, Option<&'static str>) {
+    match alg {
+        "md5" => ("MD5".into(), Some("md5")),
+        "sha1" => ("SHA-1".into(), Some("sha1")),
+        "sha256" => ("SHA-256".into(), Some("sha256")),
+        "sha384" => ("SHA-384".into(), Some("sha384")),
+        "sha512" => ("SHA-512".into(), Some("sha512")),
+        "blake3" => ("BLAKE3".into(), None),
+        other => (other.to_uppercase(), None),
+    }
+}
+
+/// Text for XML: escaped, and characters XML 1.0 cannot carry replaced by U+FFFD.
+fn x(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A `stringPlusAuthority` element with the vocabulary's attributes when `code` is known.
+fn authority(out: &mut String, element: &str, vocab: &str, label: &str, code: Option<&str>) {
+    match code {
+        Some(code) => {
+            let _ = writeln!(
+                out,
+                "<premis:{element} authority=\"{vocab}\" authorityURI=\"{VOCAB}/{vocab}\" valueURI=\"{VOCAB}/{vocab}/{code}\">{}</premis:{element}>",
+                x(label)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "<premis:{element}>{}</premis:{element}>", x(label));
+        }
+    }
+}
+
+fn identifier(out: &mut String, element: &str, kind: &str, value: &str) {
+    let _ = writeln!(
+        out,
+        "<premis:{element}><premis:{element}Type>{}</premis:{element}Type><premis:{element}Value>{}</premis:{element}Value></premis:{element}>",
+        x(kind),
+        x(value)
+    );
+}
+
+/// The operator an event names (its data's `operator`), if any.
+fn operator(e: &Event) -> Option<&str> {
+    e.data
+        .get("operator")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+}
+
+/// Renders the item as a PREMIS 3.0 document.
+pub fn render(report: &ShowReport) -> String {
+    let entry = &report.entry;
+    let id = entry.id.as_str();
+    let mut out = String::new();
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str("<premis:premis xmlns:premis=\"http://www.loc.gov/premis/v3\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://www.loc.gov/premis/v3 https://www.loc.gov/standards/premis/premis.xsd\" version=\"3.0\">\n");
+
+    // The intellectual entity: the item.
+    out.push_str("<premis:object xsi:type=\"premis:intellectualEntity\">\n");
+    identifier(&mut out, "objectIdentifier", "local", id);
+    for v in entry
+        .dublin_core
+        .get("dc.identifier")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+    {
+        identifier(&mut out, "objectIdentifier", "dc.identifier", v);
+    }
+    if let Some(t) = &report.withdrawn {
+        let _ = writeln!(
+            out,
+            "<premis:significantProperties><premis:significantPropertiesType>status</premis:significantPropertiesType><premis:significantPropertiesValue>withdrawn {} ({}): {}</premis:significantPropertiesValue></premis:significantProperties>",
+            x(&t.withdrawn),
+            x(&t.disposition),
+            x(&t.reason)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<premis:originalName>{}</premis:originalName>",
+        x(&entry.intake_name)
+    );
+    for f in &entry.files {
+        let _ = writeln!(
+            out,
+            "<premis:relationship><premis:relationshipType>structural</premis:relationshipType><premis:relationshipSubType>includes</premis:relationshipSubType><premis:relatedObjectIdentifier><premis:relatedObjectIdentifierType>local</premis:relatedObjectIdentifierType><premis:relatedObjectIdentifierValue>{}</premis:relatedObjectIdentifierValue></premis:relatedObjectIdentifier></premis:relationship>",
+            x(&format!("{id}/{}", f.path))
+        );
+    }
+    for e in &report.events {
+        identifier(&mut out, "linkingEventIdentifier", "UUID", &e.id);
+    }
+    out.push_str("</premis:object>\n");
+
+    // A file object per payload file.
+    for f in &entry.files {
+        out.push_str("<premis:object xsi:type=\"premis:file\">\n");
+        identifier(
+            &mut out,
+            "objectIdentifier",
+            "local",
+            &format!("{id}/{}", f.path),
+        );
+        out.push_str("<premis:objectCharacteristics>\n<premis:compositionLevel>0</premis:compositionLevel>\n");
+        for (alg, digest) in f.digests.iter() {
+            out.push_str("<premis:fixity>\n");
+            let (label, code) = hash_function(alg.name());
+            authority(
+                &mut out,
+                "messageDigestAlgorithm",
+                "cryptographicHashFunctions",
+                &label,
+                code,
+            );
+            let _ = writeln!(
+                out,
+                "<premis:messageDigest>{}</premis:messageDigest>\n<premis:messageDigestOriginator>{}</premis:messageDigestOriginator>",
+                digest.to_hex(),
+                x(&entry.software)
+            );
+            out.push_str("</premis:fixity>\n");
+        }
+        let _ = writeln!(out, "<premis:size>{}</premis:size>", f.size);
+        out.push_str("<premis:format>\n");
+        let (name, version) = match &f.format {
+            Some(fmt) if !fmt.name.is_empty() => (fmt.name.clone(), fmt.version.clone()),
+            _ => (f.mime.clone(), String::new()),
+        };
+        let _ = write!(
+            out,
+            "<premis:formatDesignation><premis:formatName>{}</premis:formatName>",
+            x(&name)
+        );
+        if !version.is_empty() {
+            let _ = write!(
+                out,
+                "<premis:formatVersion>{}</premis:formatVersion>",
+                x(&version)
+            );
+        }
+        out.push_str("</premis:formatDesignation>\n");
+        if let Some(puid) = f.format.as_ref().and_then(|fmt| fmt.puid.as_deref()) {
+            let _ = writeln!(
+                out,
+                "<premis:formatRegistry><premis:formatRegistryName>PRONOM</premis:formatRegistryName><premis:formatRegistryKey>{}</premis:formatRegistryKey></premis:formatRegistry>",
+                x(puid)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "<premis:formatNote>MIME type {}</premis:formatNote>",
+            x(&f.mime)
+        );
+        out.push_str("</premis:format>\n</premis:objectCharacteristics>\n");
+        let _ = writeln!(
+            out,
+            "<premis:originalName>{}</premis:originalName>",
+            x(&f.path)
+        );
+        let _ = writeln!(
+            out,
+            "<premis:relationship><premis:relationshipType>structural</premis:relationshipType><premis:relationshipSubType>is included in</premis:relationshipSubType><premis:relatedObjectIdentifier><premis:relatedObjectIdentifierType>local</premis:relatedObjectIdentifierType><premis:relatedObjectIdentifierValue>{}</premis:relatedObjectIdentifierValue></premis:relatedObjectIdentifier></premis:relationship>",
+            x(id)
+        );
+        out.push_str("</premis:object>\n");
+    }
+
+    // Every event of the item.
+    let mut software: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut people: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for e in &report.events {
+        out.push_str("<premis:event>\n");
+        identifier(&mut out, "eventIdentifier", "UUID", &e.id);
+        let (label, code) = event_type(&e.event_type);
+        authority(&mut out, "eventType", "eventType", &label, code);
+        let _ = writeln!(
+            out,
+            "<premis:eventDateTime>{}</premis:eventDateTime>",
+            x(&e.time)
+        );
+        let _ = writeln!(
+            out,
+            "<premis:eventDetailInformation><premis:eventDetail>{}</premis:eventDetail></premis:eventDetailInformation>",
+            x(&e.detail)
+        );
+        let _ = write!(
+            out,
+            "<premis:eventOutcomeInformation><premis:eventOutcome>{}</premis:eventOutcome>",
+            x(&e.outcome)
+        );
+        if !e.data.is_null() {
+            let _ = write!(
+                out,
+                "<premis:eventOutcomeDetail><premis:eventOutcomeDetailNote>{}</premis:eventOutcomeDetailNote></premis:eventOutcomeDetail>",
+                x(&e.data.to_string())
+            );
+        }
+        out.push_str("</premis:eventOutcomeInformation>\n");
+        let _ = writeln!(
+            out,
+            "<premis:linkingAgentIdentifier><premis:linkingAgentIdentifierType>local</premis:linkingAgentIdentifierType><premis:linkingAgentIdentifierValue>{}</premis:linkingAgentIdentifierValue><premis:linkingAgentRole authority=\"eventRelatedAgentRole\" authorityURI=\"{VOCAB}/eventRelatedAgentRole\" valueURI=\"{VOCAB}/eventRelatedAgentRole/exe\">executing program</premis:linkingAgentRole></premis:linkingAgentIdentifier>",
+            x(&e.agent)
+        );
+        software.entry(&e.agent).or_default().push(&e.id);
+        if let Some(op) = operator(e) {
+            let _ = writeln!(
+                out,
+                "<premis:linkingAgentIdentifier><premis:linkingAgentIdentifierType>operator</premis:linkingAgentIdentifierType><premis:linkingAgentIdentifierValue>{}</premis:linkingAgentIdentifierValue><premis:linkingAgentRole authority=\"eventRelatedAgentRole\" authorityURI=\"{VOCAB}/eventRelatedAgentRole\" valueURI=\"{VOCAB}/eventRelatedAgentRole/imp\">implementer</premis:linkingAgentRole></premis:linkingAgentIdentifier>",
+                x(op)
+            );
+            people.entry(op).or_default().push(&e.id);
+        }
+        let _ = writeln!(
+            out,
+            "<premis:linkingObjectIdentifier><premis:linkingObjectIdentifierType>local</premis:linkingObjectIdentifierType><premis:linkingObjectIdentifierValue>{}</premis:linkingObjectIdentifierValue></premis:linkingObjectIdentifier>",
+            x(id)
+        );
+        out.push_str("</premis:event>\n");
+    }
+
+    // The agents: each version of Cairn that acted, and each operator.
+    software.entry(entry.software.as_str()).or_default();
+    for (agent, events) in &software {
+        out.push_str("<premis:agent>\n");
+        identifier(&mut out, "agentIdentifier", "local", agent);
+        let (name, version) = agent.split_once(' ').unwrap_or((agent, ""));
+        let _ = writeln!(out, "<premis:agentName>{}</premis:agentName>", x(name));
+        authority(&mut out, "agentType", "agentType", "software", Some("sof"));
+        if !version.is_empty() {
+            let _ = writeln!(
+                out,
+                "<premis:agentVersion>{}</premis:agentVersion>",
+                x(version)
+            );
+        }
+        for e in events {
+            identifier(&mut out, "linkingEventIdentifier", "UUID", e);
+        }
+        out.push_str("</premis:agent>\n");
+    }
+    for (person, events) in &people {
+        out.push_str("<premis:agent>\n");
+        identifier(&mut out, "agentIdentifier", "operator", person);
+        let _ = writeln!(out, "<premis:agentName>{}</premis:agentName>", x(person));
+        authority(&mut out, "agentType", "agentType", "person", Some("per"));
+        for e in events {
+            identifier(&mut out, "linkingEventIdentifier", "UUID", e);
+        }
+        out.push_str("</premis:agent>\n");
+    }
+    out.push_str("</premis:premis>\n");
+    out
+}

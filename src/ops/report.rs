@@ -1,0 +1,137 @@
+//! `report`: the archive at a glance, for a manager or an auditor: items, versions,
+//! files, bytes, formats (MIME type and PRONOM), each item's last fixity result and
+//! status, the failures, the withdrawn items, and the event log's head. The log is read
+//! streaming ([`crate::ops::events::query`]); only fixity checks are kept, for the chart.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::fs::archive::Archive;
+use crate::fs::events::Event;
+use crate::fs::register::RegisterEntry;
+use crate::ops::events::{query, EventFilter};
+use crate::ops::show::{list, list_withdrawn, ListItem, WithdrawnItem};
+
+/// Files of one format.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormatCount {
+    pub mime: String,
+    /// The PRONOM PUID, when the format was identified.
+    pub puid: Option<String>,
+    pub name: Option<String>,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// The event log as the report read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogHead {
+    pub lines: u64,
+    /// BLAKE3 of the last line: commits to the whole log.
+    pub head: String,
+    pub broken: Option<String>,
+}
+
+/// A failed check or change in the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub time: String,
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub detail: String,
+}
+
+/// The report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub generated: String,
+    pub items: usize,
+    pub versions: usize,
+    pub files: u64,
+    pub bytes: u64,
+    /// Items per status (ok, failed, overdue, never-checked).
+    pub status: BTreeMap<&'static str, usize>,
+    pub formats: Vec<FormatCount>,
+    pub item_list: Vec<ListItem>,
+    /// Every failure event in the log, latest first.
+    pub failures: Vec<Failure>,
+    pub withdrawn: Vec<WithdrawnItem>,
+    pub log: LogHead,
+    /// Every fixity check (for the chart); not in the JSON.
+    #[serde(skip)]
+    pub fixity_checks: Vec<Event>,
+}
+
+/// Reads the archive into a report at `now`.
+pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Report, Error> {
+    let item_list = list(archive, now)?;
+    let mut status: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for s in ["ok", "failed", "overdue", "never-checked"] {
+        status.insert(s, 0);
+    }
+    let mut versions = 0;
+    let mut formats: BTreeMap<(String, Option<String>), FormatCount> = BTreeMap::new();
+    for item in &item_list {
+        *status.entry(item.status).or_default() += 1;
+        versions += archive.retained_bags(&item.id)?.len().max(1);
+        let entry = RegisterEntry::read(&archive.register_path(&item.id))?;
+        for f in &entry.files {
+            let puid = f.format.as_ref().and_then(|x| x.puid.clone());
+            let c = formats
+                .entry((f.mime.clone(), puid.clone()))
+                .or_insert_with(|| FormatCount {
+                    mime: f.mime.clone(),
+                    puid,
+                    name: f
+                        .format
+                        .as_ref()
+                        .map(|x| x.name.clone())
+                        .filter(|n| !n.is_empty()),
+                    files: 0,
+                    bytes: 0,
+                });
+            c.files += 1;
+            c.bytes += f.size;
+        }
+    }
+    let mut formats: Vec<FormatCount> = formats.into_values().collect();
+    formats.sort_by(|a, b| b.files.cmp(&a.files).then(a.mime.cmp(&b.mime)));
+    let mut failures = Vec::new();
+    let mut fixity_checks = Vec::new();
+    let read = query(archive, &EventFilter::default(), |e| {
+        if e.outcome != "success" {
+            failures.push(Failure {
+                time: e.time.clone(),
+                id: e.object.clone(),
+                event_type: e.event_type.clone(),
+                detail: e.detail.clone(),
+            });
+        }
+        if e.event_type == "fixity check" {
+            fixity_checks.push(e.clone());
+        }
+        Ok(())
+    })?;
+    failures.reverse();
+    Ok(Report {
+        generated: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        items: item_list.len(),
+        versions,
+        files: item_list.iter().map(|i| i.files as u64).sum(),
+        bytes: item_list.iter().map(|i| i.bytes).sum(),
+        status,
+        formats,
+        item_list,
+        failures,
+        withdrawn: list_withdrawn(archive)?,
+        log: LogHead {
+            lines: read.lines,
+            head: read.head,
+            broken: read.broken,
+        },
+        fixity_checks,
+    })
+}

@@ -1,0 +1,434 @@
+//! `revise`: a new version of an item's content. The folder given holds the item's
+//! complete new content; Cairn makes version N+1 as a complete bag in place of the
+//! current one, files unchanged since version N hard-linked (stored once), and keeps
+//! version N, unchanged, in archive/.versions/ID/N. Through the commit protocol
+//! ([`crate::ops::commit::Update`]); a "modification" event lists the files added,
+//! removed and changed. docs/lifecycle.md.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::bagit::manifest::{render_manifest, ManifestKind};
+use crate::bagit::tags::{parse_bag_info, Version};
+use crate::bagit::{BagPath, ValidateReport};
+use crate::clock::Clock;
+use crate::digest::{hash_reader, Algorithm, Digest, Digests, BUF_SIZE};
+use crate::error::Error;
+use crate::format::{sniff_mime, HEAD_LEN};
+use crate::fs::archive::Archive;
+use crate::fs::bag_writer::payload_path;
+use crate::fs::durable::{sync_tree, write_new_unsynced};
+use crate::fs::events::NewEvent;
+use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
+use crate::fs::walk::{walk_source, SourceFile};
+use crate::ops::amend::{current_entry, hex_digests, read_tag, tag_algorithms, tag_files_of};
+use crate::ops::commit::{commit_update, recover, Outcome, Update};
+
+/// Options for [`revise`].
+#[derive(Debug, Clone, Default)]
+pub struct ReviseOptions {
+    pub id: String,
+    pub from: PathBuf,
+    pub reason: String,
+    pub operator: String,
+}
+
+/// What was done.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviseReport {
+    pub id: String,
+    /// `revised`, or `unchanged` (the folder holds exactly the current version).
+    pub outcome: &'static str,
+    pub version: u32,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    pub unchanged: usize,
+    pub recovered: Vec<String>,
+}
+
+/// Makes the next version of `opts.id` from `opts.from`.
+pub fn revise(
+    archive: &Archive,
+    opts: &ReviseOptions,
+    clock: &dyn Clock,
+) -> Result<ReviseReport, Error> {
+    let reason = opts.reason.trim();
+    if reason.is_empty() {
+        return Err(Error::Usage(
+            "--reason is empty: say why the item is revised (it is kept in the event log)".into(),
+        ));
+    }
+    if !opts.from.is_dir() {
+        return Err(Error::Usage(format!(
+            "--from {}: not a folder; give the folder that holds the item's complete new content",
+            opts.from.display()
+        )));
+    }
+    let lock = archive.lock("revise")?;
+    let recovered = recover(archive, &lock, clock)?;
+    let entry = current_entry(archive, &opts.id).map_err(Error::Usage)?;
+    let walk = walk_source(&opts.from, &[])?;
+    let mut refused: Vec<String> = walk
+        .refused
+        .iter()
+        .map(|(p, why)| format!("{}: {why}", p.display()))
+        .collect();
+    for f in &walk.files {
+        if f.rel.chars().any(char::is_control) || f.rel.contains('%') {
+            refused.push(format!(
+                "{}: the name contains a control character or `%`, which Cairn refuses at ingest; rename it",
+                crate::quoted(&f.rel)
+            ));
+        } else if let Err(e) = payload_path(&f.rel) {
+            refused.push(e.to_string());
+        }
+    }
+    if walk.files.is_empty() && refused.is_empty() {
+        refused.push(format!("{}: the folder has no files", opts.from.display()));
+    }
+    if !refused.is_empty() {
+        return Err(Error::Refused {
+            path: opts.from.clone(),
+            reason: format!("{}; nothing was changed", refused.join("; ")),
+        });
+    }
+    // The plan: hash every new file with the bag's algorithms, compare with the register.
+    let algs: Vec<Algorithm> = {
+        let mut a: BTreeSet<Algorithm> = BTreeSet::new();
+        for f in &entry.files {
+            a.extend(f.digests.iter().map(|(alg, _)| *alg));
+        }
+        a.into_iter().collect()
+    };
+    let current: BTreeMap<&str, &FileRecord> =
+        entry.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut files = Vec::new();
+    let (mut added, mut changed, mut unchanged) = (Vec::new(), Vec::new(), 0usize);
+    for f in &walk.files {
+        let path = format!("data/{}", f.rel);
+        let input = crate::fs::open_read(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
+        let digests =
+            hash_reader(input, &algs, &mut buf).map_err(|e| Error::io("read", &f.disk, e))?;
+        let same = current.get(path.as_str()).is_some_and(|old| {
+            old.size == digests.len && old.digests.iter().all(|(a, d)| digests.get(*a) == Some(d))
+        });
+        match (same, current.contains_key(path.as_str())) {
+            (true, _) => unchanged += 1,
+            (false, true) => changed.push(path.clone()),
+            (false, false) => added.push(path.clone()),
+        }
+        files.push(NewFile {
+            source: f.clone(),
+            path,
+            digests,
+            linked: same,
+        });
+    }
+    let present: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let removed: Vec<String> = entry
+        .files
+        .iter()
+        .filter(|f| !present.contains(f.path.as_str()))
+        .map(|f| f.path.clone())
+        .collect();
+    if added.is_empty() && changed.is_empty() && removed.is_empty() {
+        return Ok(ReviseReport {
+            id: entry.id.clone(),
+            outcome: "unchanged",
+            version: entry.version,
+            added,
+            removed,
+            changed,
+            unchanged,
+            recovered,
+        });
+    }
+    let mut change = ReviseChange {
+        files,
+        dirs: walk.dirs.clone(),
+        reason: reason.to_string(),
+        operator: opts.operator.clone(),
+        added: added.clone(),
+        removed: removed.clone(),
+        changed: changed.clone(),
+        tag_files: BTreeMap::new(),
+        payload_oxum: String::new(),
+        bagging_date: clock.now().format("%Y-%m-%d").to_string(),
+    };
+    let committed = commit_update(archive, &lock, &entry.id, &mut change, clock)?;
+    let version = match &committed.outcome {
+        Outcome::Replace { entry, .. } => entry.version,
+        Outcome::Withdraw { .. } => entry.version,
+    };
+    Ok(ReviseReport {
+        id: entry.id.clone(),
+        outcome: "revised",
+        version,
+        added,
+        removed,
+        changed,
+        unchanged,
+        recovered,
+    })
+}
+
+#[derive(Debug, Clone)]
+struct NewFile {
+    source: SourceFile,
+    /// Bag path (`data/...`).
+    path: String,
+    digests: Digests,
+    /// Unchanged since the current version: hard-linked, not copied.
+    linked: bool,
+}
+
+struct ReviseChange {
+    files: Vec<NewFile>,
+    dirs: Vec<String>,
+    reason: String,
+    operator: String,
+    added: Vec<String>,
+    removed: Vec<String>,
+    changed: Vec<String>,
+    tag_files: BTreeMap<String, BTreeMap<String, String>>,
+    payload_oxum: String,
+    /// Today (YYYY-MM-DD), the new version's Bagging-Date.
+    bagging_date: String,
+}
+
+impl Update for ReviseChange {
+    fn kind(&self) -> &'static str {
+        "revise"
+    }
+
+    fn replaces_bag(&self) -> bool {
+        true
+    }
+
+    /// Unchanged files are hard-linked from the current bag, new and changed ones
+    /// copied; then bag-info.txt (new Payload-Oxum and Bagging-Date), the payload
+    /// manifests, the other tag files as they were, and the tag manifests.
+    fn build(&mut self, current: &Path, staged: &Path) -> Result<(), Error> {
+        let data = staged.join("data");
+        fs::create_dir(&data).map_err(|e| Error::io("create", &data, e))?;
+        for d in &self.dirs {
+            let disk = payload_path(d)?.to_fs_path(staged);
+            fs::create_dir_all(&disk).map_err(|e| Error::io("create", &disk, e))?;
+        }
+        for f in &self.files {
+            let bag_path = payload_path(&f.source.rel)?;
+            let to = bag_path.to_fs_path(staged);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+            }
+            if f.linked {
+                let from = bag_path.to_fs_path(current);
+                fs::hard_link(&from, &to).map_err(|e| Error::io("hard-link", &to, e))?;
+            } else {
+                fs::copy(&f.source.disk, &to).map_err(|e| Error::io("copy", &f.source.disk, e))?;
+            }
+        }
+        let tags = tag_files_of(current)?;
+        let tag_algs = tag_algorithms(&tags);
+        let payload_algs: Vec<Algorithm> = tags
+            .iter()
+            .filter_map(|n| match ManifestKind::from_file_name(n) {
+                Some((ManifestKind::Payload, a)) => Algorithm::from_manifest_name(a),
+                _ => None,
+            })
+            .collect();
+        let bytes: u64 = self.files.iter().map(|f| f.digests.len).sum();
+        self.payload_oxum = format!("{bytes}.{}", self.files.len());
+        let mut buf = vec![0u8; BUF_SIZE];
+        let mut new_tags: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for name in &tags {
+            if name.starts_with("tagmanifest-") || name.starts_with("manifest-") {
+                continue;
+            }
+            let bytes = read_tag(current, name)?;
+            let bytes = if name == "bag-info.txt" {
+                self.bag_info(&bytes, current)?
+            } else {
+                bytes
+            };
+            new_tags.insert(name.clone(), bytes);
+        }
+        let paths: Vec<BagPath> = self
+            .files
+            .iter()
+            .map(|f| payload_path(&f.source.rel))
+            .collect::<Result<_, _>>()?;
+        for alg in &payload_algs {
+            let mut entries: Vec<(&BagPath, &Digest)> = Vec::with_capacity(self.files.len());
+            for (p, f) in paths.iter().zip(&self.files) {
+                let d = f.digests.get(*alg).ok_or_else(|| {
+                    Error::Internal(format!("{alg} digest of {} was not computed", f.path))
+                })?;
+                entries.push((p, d));
+            }
+            new_tags.insert(
+                ManifestKind::Payload.file_name(*alg),
+                render_manifest(entries).into_bytes(),
+            );
+        }
+        let mut digests: BTreeMap<BagPath, Vec<(Algorithm, Digest)>> = BTreeMap::new();
+        for (name, bytes) in &new_tags {
+            let p = BagPath::parse(name)
+                .map_err(|e| Error::Internal(format!("tag file {name}: {e}")))?;
+            let d = hash_reader(&bytes[..], &tag_algs, &mut buf)
+                .map_err(|e| Error::io("hash", name, e))?;
+            self.tag_files.insert(
+                name.clone(),
+                d.values
+                    .iter()
+                    .map(|(a, d)| (a.name().to_string(), d.to_hex()))
+                    .collect(),
+            );
+            digests.insert(p, d.values);
+        }
+        for alg in &tag_algs {
+            let entries: Vec<(&BagPath, &Digest)> = digests
+                .iter()
+                .filter_map(|(p, ds)| ds.iter().find(|(a, _)| a == alg).map(|(_, d)| (p, d)))
+                .collect();
+            let name = ManifestKind::Tag.file_name(*alg);
+            let bytes = render_manifest(entries).into_bytes();
+            self.tag_files.insert(
+                name.clone(),
+                hex_digests(&bytes, &tag_algs, &mut buf, &name)?,
+            );
+            new_tags.insert(name, bytes);
+        }
+        let mut order: Vec<&String> = new_tags.keys().filter(|n| *n != "bagit.txt").collect();
+        order.extend(new_tags.keys().filter(|n| *n == "bagit.txt"));
+        for name in order {
+            let path = staged.join(name);
+            if let Some(parent) = path.parent() {
+                if !parent.exists() {
+                    fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+                }
+            }
+            write_new_unsynced(&path, &new_tags[name])?;
+        }
+        sync_tree(staged)
+    }
+
+    fn outcome(
+        &mut self,
+        _archive: &Archive,
+        current: &RegisterEntry,
+        staged: Option<(&Path, &ValidateReport)>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Outcome, Error> {
+        let Some((bag, _check)) = staged else {
+            return Err(Error::Internal("a revision without a staged bag".into()));
+        };
+        let old: BTreeMap<&str, &FileRecord> =
+            current.files.iter().map(|f| (f.path.as_str(), f)).collect();
+        let mut head = vec![0u8; HEAD_LEN];
+        let mut files = Vec::with_capacity(self.files.len());
+        for f in &self.files {
+            match old.get(f.path.as_str()) {
+                Some(rec) if f.linked => files.push((*rec).clone()),
+                _ => {
+                    let disk = payload_path(&f.source.rel)?.to_fs_path(bag);
+                    let n = crate::fs::read_head(&disk, &mut head)?;
+                    files.push(FileRecord {
+                        path: f.path.clone(),
+                        size: f.digests.len,
+                        mime: sniff_mime(&head[..n], f.digests.len),
+                        digests: DigestMap::new(f.digests.values.clone()),
+                        format: None,
+                        techmd: None,
+                    });
+                }
+            }
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut entry = current.clone();
+        entry.files = files;
+        entry.tag_files = self.tag_files.clone();
+        entry.payload_oxum = self.payload_oxum.clone();
+        entry.entry_version = current.entry_version + 1;
+        entry.version = current.version + 1;
+        entry.updated = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        Ok(Outcome::Replace {
+            entry: Box::new(entry),
+            retain: Some(current.version),
+        })
+    }
+
+    fn events(
+        &mut self,
+        current: &RegisterEntry,
+        outcome: &Outcome,
+    ) -> Result<Vec<NewEvent>, Error> {
+        let Outcome::Replace { entry, .. } = outcome else {
+            return Err(Error::Internal("a revision that does not replace".into()));
+        };
+        let tag_manifests: BTreeMap<&String, &BTreeMap<String, String>> = self
+            .tag_files
+            .iter()
+            .filter(|(n, _)| n.starts_with("tagmanifest-"))
+            .collect();
+        Ok(vec![NewEvent::new(
+            "modification",
+            "success",
+            &current.id,
+            format!(
+                "version {} made from version {}: {} added, {} removed, {} changed; version {} kept in archive/.versions/{}/: {}",
+                entry.version,
+                current.version,
+                self.added.len(),
+                self.removed.len(),
+                self.changed.len(),
+                current.version,
+                current.id,
+                self.reason
+            ),
+        )
+        .with_data(serde_json::json!({
+            "reason": self.reason,
+            "operator": self.operator,
+            "version": entry.version,
+            "previous_version": current.version,
+            "entry_version": entry.entry_version,
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+            "payload_oxum": entry.payload_oxum,
+            "tag_manifests": tag_manifests,
+        }))])
+    }
+}
+
+impl ReviseChange {
+    /// bag-info.txt with the new Payload-Oxum and today's Bagging-Date.
+    fn bag_info(&self, bytes: &[u8], current: &Path) -> Result<Vec<u8>, Error> {
+        let path = current.join("bag-info.txt");
+        let text = std::str::from_utf8(bytes).map_err(|_| Error::Refused {
+            path: path.clone(),
+            reason: "bag-info.txt is not UTF-8; Cairn revises only UTF-8 bags".into(),
+        })?;
+        let (mut info, errors) = parse_bag_info(text, Version::V1_0);
+        if !errors.is_empty() {
+            return Err(Error::Refused {
+                path,
+                reason: "bag-info.txt does not parse; run `cairn bag validate`".into(),
+            });
+        }
+        for (label, value) in info.entries.iter_mut() {
+            if label.eq_ignore_ascii_case("Payload-Oxum") {
+                *value = self.payload_oxum.clone();
+            } else if label.eq_ignore_ascii_case("Bagging-Date") {
+                *value = self.bagging_date.clone();
+            }
+        }
+        Ok(info.render().into_bytes())
+    }
+}
