@@ -90,6 +90,12 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
     if opts.dry_run {
         return code;
     }
+    let ids = report
+        .items
+        .iter()
+        .filter(|i| i.outcome == Outcome::Ingested);
+    let ids = ids.filter_map(|i| i.id.clone()).collect();
+    let code = super::replica_cmds::after_commit(&archive, ids, code, "ingest");
     super::tlog_cmds::after_run(&archive, "ingest", code)
 }
 
@@ -436,7 +442,13 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
         }
     }
     if report.imported || report.already_archived.is_some() {
-        exit::OK
+        let ids = report
+            .id
+            .iter()
+            .filter(|_| report.imported)
+            .cloned()
+            .collect();
+        super::replica_cmds::after_commit(&archive, ids, exit::OK, "import")
     } else {
         exit::DATA
     }

@@ -13,6 +13,7 @@ pub mod events;
 pub mod failpoint;
 pub mod rate;
 pub mod register;
+pub mod replica;
 pub mod tlog_store;
 pub mod walk;
 pub mod zip;

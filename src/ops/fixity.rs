@@ -247,6 +247,10 @@ pub fn last_checks(events: &[Event]) -> BTreeMap<String, DateTime<Utc>> {
         if e.event_type != "fixity check" && e.event_type != "validation" {
             continue;
         }
+        // A replica's check (`fixity --replica`) says nothing of the archive's bag.
+        if e.data.get("replica").is_some() {
+            continue;
+        }
         let Ok(t) = DateTime::parse_from_rfc3339(&e.time) else {
             continue;
         };

@@ -39,6 +39,7 @@
 mod entry;
 mod log;
 mod recover;
+pub(crate) mod repair;
 mod state;
 
 pub(crate) use entry::{entry_from_bag, relative_bag_path};
