@@ -454,6 +454,17 @@ fn good_bytes_of(root: &Path, id: &str) -> Vec<u8> {
     panic!("no sample file has the digest {want}");
 }
 
+/// Bytes under `dir` (Garage's data folder).
+fn stored_bytes(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
 #[test]
 fn s3_server_stopped_mid_replication_then_a_rerun_completes() {
     let Some(garage) = Garage::start() else {
@@ -478,6 +489,11 @@ fn s3_server_stopped_mid_replication_then_a_rerun_completes() {
         })
         .collect();
     fs::write(item.join("reel.bin"), &data).unwrap();
+    fs::write(
+        item.join("cairn.dc.json"),
+        r#"{"dc.title": "A large reel scan"}"#,
+    )
+    .unwrap();
     drop(data);
     copy_dir(Path::new(SAMPLES), &root.join("intake"));
     let mut text = fs::read_to_string(root.join("cairn.toml")).unwrap();
@@ -498,7 +514,12 @@ fn s3_server_stopped_mid_replication_then_a_rerun_completes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Stop the server once part of the large file has reached it, as a crash would.
+    let data_dir = PathBuf::from(garage.get("S3_DATA_DIR"));
+    let t0 = Instant::now();
+    while stored_bytes(&data_dir) < 24 << 20 && t0.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     garage.stop_server();
     let out = child.wait_with_output().unwrap();
     expect(&out, 3, "replicate while the server dies");
