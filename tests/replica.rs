@@ -523,3 +523,41 @@ fn unknown_replica_names_are_usage_errors() {
     let out = f.cairn(&["repair", "no-such-item"]);
     expect(&out, 2, "repair of an unknown item");
 }
+
+#[test]
+fn replica_settings_show_in_config_and_the_environment_overrides_them() {
+    let f = Fixture::new("config");
+    let out = f.cairn(&["config"]);
+    expect(&out, 0, "config");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "replica.nas.url = \"file://{}\"  # cairn.toml",
+            f.replica.display()
+        )),
+        "{text}"
+    );
+    let elsewhere = f._tmp.path().join("elsewhere");
+    let url = format!("file://{}", elsewhere.display());
+    let out = run(cairn()
+        .args(["replicate", "--root"])
+        .arg(&f.root)
+        .env("CAIRN_REPLICA_NAS_URL", &url));
+    expect(&out, 0, "replicate to the overridden URL");
+    assert!(elsewhere.join("manifests/events.jsonl").is_file());
+    assert!(!f.replica.exists(), "the configured folder was written");
+    let out = run(cairn()
+        .args(["config", "--root"])
+        .arg(&f.root)
+        .env("CAIRN_REPLICA_NAS_URL", &url));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!(
+        "replica.nas.url = \"{url}\"  # environment CAIRN_REPLICA_NAS_URL"
+    )));
+    // A bad URL names the variable's replica and the key.
+    let out = run(cairn()
+        .args(["replicate", "--root"])
+        .arg(&f.root)
+        .env("CAIRN_REPLICA_NAS_URL", "ftp://nowhere"));
+    expect(&out, 3, "a bad replica URL");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("replica.url"));
+}

@@ -468,7 +468,7 @@ pub(super) fn run_config(args: ConfigArgs) -> u8 {
         Ok(c) => c,
         Err(e) => return error_exit("config", &e),
     };
-    let rows: Vec<(String, String, String, Source)> = SETTINGS
+    let mut rows: Vec<(String, String, String, Source)> = SETTINGS
         .iter()
         .zip(&sources)
         .map(|(s, src)| {
@@ -480,6 +480,7 @@ pub(super) fn run_config(args: ConfigArgs) -> u8 {
             )
         })
         .collect();
+    rows.extend(super::replica_cmds::config_rows(&config));
     if args.json {
         let v: Vec<serde_json::Value> = rows
             .iter()

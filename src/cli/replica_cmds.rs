@@ -374,3 +374,36 @@ pub(super) fn run_audit_replicas(
     }
     Ok(inventories)
 }
+
+/// `cairn config`: each replica's url, endpoint and region, and where each comes from
+/// (credentials are never shown).
+pub(super) fn config_rows(
+    config: &cairn::config::Config,
+) -> Vec<(String, String, String, cairn::config::Source)> {
+    use cairn::config::Source;
+    let mut rows = Vec::new();
+    for r in &config.replica {
+        let prefix = cairn::replica::ReplicaSection::env_prefix(&r.name);
+        for (key, value) in [
+            ("url", &r.url),
+            ("endpoint", &r.endpoint),
+            ("region", &r.region),
+        ] {
+            let var = format!("{prefix}{}", key.to_ascii_uppercase());
+            let source = if std::env::var_os(&var).is_some() {
+                Source::Env
+            } else if key == "url" || !value.is_empty() {
+                Source::File
+            } else {
+                Source::Default
+            };
+            rows.push((
+                format!("replica.{}.{key}", r.name),
+                cairn::quoted(value),
+                var,
+                source,
+            ));
+        }
+    }
+    rows
+}
