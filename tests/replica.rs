@@ -561,3 +561,92 @@ fn replica_settings_show_in_config_and_the_environment_overrides_them() {
     expect(&out, 3, "a bad replica URL");
     assert!(String::from_utf8_lossy(&out.stderr).contains("replica.url"));
 }
+
+/// Bytes in regular files under `dir`.
+fn stored_bytes(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[test]
+fn a_replication_killed_midway_is_completed_by_the_next_run() {
+    let f = Fixture::new("killed");
+    // A large item, so that the run is still copying it when it is killed.
+    let item = f.root.join("intake/reel");
+    fs::create_dir_all(&item).unwrap();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let data: Vec<u8> = (0..(160u64 << 20) / 8)
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .collect();
+    fs::write(item.join("reel.bin"), &data).unwrap();
+    drop(data);
+    fs::write(
+        item.join("cairn.dc.json"),
+        r#"{"dc.title": "A large reel scan"}"#,
+    )
+    .unwrap();
+    expect(&f.cairn(&["ingest"]), 0, "ingest the reel");
+
+    let mut child = cairn()
+        .args(["replicate", "--root"])
+        .arg(&f.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while stored_bytes(&f.replica) < 24 << 20 && t0.elapsed() < std::time::Duration::from_secs(120)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the run finished before it could be killed"
+    );
+    // Nothing half-written is visible as an object.
+    let out = f.cairn(&["fixity", "--replica", "nas", "--json", "--dry-run"]);
+    let report = json(&out);
+    for c in report["checked"].as_array().unwrap() {
+        for finding in c["findings"].as_array().unwrap() {
+            assert_eq!(
+                finding["kind"], "missing",
+                "a partial object is visible: {finding}"
+            );
+        }
+    }
+    let out = f.cairn(&["replicate"]);
+    expect(&out, 0, "the next run");
+    let (a, b) = (mirrored(&f.root), mirrored(&f.replica));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    assert!(a == b, "the replica's files differ from the archive's");
+    // Nothing the interrupted write left behind remains beside the objects.
+    assert_eq!(stored_bytes(&f.replica), {
+        let files = walkdir::WalkDir::new(&f.replica)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .filter(|e| !e.file_name().to_string_lossy().contains('#'))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum::<u64>();
+        files
+    });
+    expect(
+        &f.cairn(&["fixity", "--replica", "nas"]),
+        0,
+        "fixity --replica",
+    );
+}

@@ -182,31 +182,26 @@ fn block<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
+/// The key as Cairn writes it (UTF-8 names as they are, not percent-encoded).
+fn key_of(key: &str) -> object_store::path::Path {
+    object_store::path::Path::parse(key).expect("a valid key")
+}
+
 fn put(store: &object_store::aws::AmazonS3, key: &str, bytes: &[u8]) {
     use object_store::ObjectStoreExt;
-    block(store.put(
-        &object_store::path::Path::from(key),
-        object_store::PutPayload::from(bytes.to_vec()),
-    ))
-    .expect("put");
+    block(store.put(&key_of(key), object_store::PutPayload::from(bytes.to_vec()))).expect("put");
 }
 
 fn delete(store: &object_store::aws::AmazonS3, key: &str) {
     use object_store::ObjectStoreExt;
-    block(store.delete(&object_store::path::Path::from(key))).expect("delete");
+    block(store.delete(&key_of(key))).expect("delete");
 }
 
 fn get(store: &object_store::aws::AmazonS3, key: &str) -> Vec<u8> {
     use object_store::ObjectStoreExt;
-    block(async {
-        store
-            .get(&object_store::path::Path::from(key))
-            .await?
-            .bytes()
-            .await
-    })
-    .expect("get")
-    .to_vec()
+    block(async { store.get(&key_of(key)).await?.bytes().await })
+        .expect("get")
+        .to_vec()
 }
 
 fn out_of(cmd: &mut Command) -> Output {

@@ -32,6 +32,8 @@ pub struct Replica {
     store: Arc<dyn ObjectStore>,
     /// The key prefix inside the bucket (S3); empty for a folder.
     prefix: String,
+    /// The folder of a folder replica.
+    folder: Option<std::path::PathBuf>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -65,7 +67,8 @@ impl Replica {
             .build()
             .map_err(|e| err(format!("cannot start the I/O runtime: {e}")))?;
         let location = section.location().map_err(err)?;
-        let (store, prefix): (Arc<dyn ObjectStore>, String) = match location {
+        type Opened = (Arc<dyn ObjectStore>, String, Option<std::path::PathBuf>);
+        let (store, prefix, folder): Opened = match location {
             Location::Folder(path) => {
                 std::fs::create_dir_all(&path)
                     .map_err(|e| err(format!("cannot create {}: {e}", path.display())))?;
@@ -74,7 +77,7 @@ impl Replica {
                 let fs = object_store::local::LocalFileSystem::new_with_prefix(&path)
                     .map_err(|e| err(e.to_string()))?
                     .with_fsync(true);
-                (Arc::new(fs), String::new())
+                (Arc::new(fs), String::new(), Some(path))
             }
             Location::S3 { bucket, prefix } => {
                 let var = |suffix: &str| {
@@ -117,7 +120,7 @@ impl Replica {
                         }
                     }
                 let s3 = b.build().map_err(|e| err(e.to_string()))?;
-                (Arc::new(s3), prefix)
+                (Arc::new(s3), prefix, None)
             }
         };
         Ok(Replica {
@@ -125,6 +128,7 @@ impl Replica {
             url: section.url.clone(),
             store,
             prefix,
+            folder,
             rt,
         })
     }
@@ -262,6 +266,7 @@ impl Replica {
             None => Box::new(file),
         };
         let key = self.key(rel);
+        self.clear_staged(rel)?;
         let mut hasher = MultiHasher::new(&[alg]);
         let mut first = read_part(&mut reader, local)?;
         let (written, sent) = self.rt.block_on(async {
@@ -347,6 +352,7 @@ impl Replica {
     /// Writes small bytes as `rel`, replacing what is there, then reads them back.
     pub fn put_bytes(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
         let key = self.key(rel);
+        self.clear_staged(rel)?;
         self.rt
             .block_on(
                 self.store
@@ -357,6 +363,26 @@ impl Replica {
             Some(b) if b == bytes => Ok(()),
             _ => Err(self.fail("verify", rel, "the object read back differs")),
         }
+    }
+}
+
+impl Replica {
+    /// Folder replicas: deletes what a write to `rel` cut short left behind (the folder
+    /// backend writes `NAME#1`, `NAME#2`, ... and renames it into place on success).
+    /// Only called under the archive lock, so no other write is under way.
+    fn clear_staged(&self, rel: &str) -> Result<(), Error> {
+        let Some(folder) = &self.folder else {
+            return Ok(());
+        };
+        for n in 1.. {
+            let staged = folder.join(format!("{rel}#{n}"));
+            match std::fs::remove_file(&staged) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(self.fail("remove the interrupted write", rel, e)),
+            }
+        }
+        Ok(())
     }
 }
 
