@@ -7,6 +7,8 @@
 #
 #   bench/replicate.sh [LARGE_GIB] [SMALL_FILES]     (defaults: 2 and 2000 of 64 KiB)
 #
+# CAIRN_BIN=path runs that binary instead of building target/release/cairn.
+#
 # Peak RSS from GNU time (`/usr/bin/time -f %M`, KiB). The corpus lives in a fresh
 # folder under ${BENCH_DIR:-/tmp} and is removed at the end. Without Garage installed
 # the S3 half is skipped with a notice.
@@ -14,8 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 large_gib=${1:-2}
 small=${2:-2000}
-cargo build --release --quiet
-cairn=$PWD/target/release/cairn
+if [ -z "${CAIRN_BIN:-}" ]; then
+  cargo build --release --quiet
+fi
+cairn=${CAIRN_BIN:-$PWD/target/release/cairn}
 work=$(mktemp -d "${BENCH_DIR:-/tmp}/cairn-repl-bench-XXXXXX")
 server=""
 cleanup() {
