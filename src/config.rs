@@ -82,6 +82,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("archive", "name", Kind::Text),
     setting("archive", "checkpoint_key", Kind::Text),
     setting("archive", "checkpoint_on_write", Kind::Bool),
+    setting("archive", "replicate_on_ingest", Kind::Bool),
     setting("ingest", "algorithms", Kind::List),
     setting("ingest", "identifier_prefix", Kind::Text),
     setting("ingest", "source_organization", Kind::Text),
@@ -135,6 +136,8 @@ pub struct Config {
     pub zip: ZipSection,
     pub formats: crate::pronom::policy::FormatsSection,
     pub serve: crate::serve::config::ServeSection,
+    /// `[[replica]]`: copies of the archive elsewhere (docs/replicas.md).
+    pub replica: Vec<crate::replica::ReplicaSection>,
 }
 
 /// Limits for zip files Cairn reads (import, validation of zipped bags).
@@ -185,6 +188,8 @@ pub struct ArchiveSection {
     pub checkpoint_key: PathBuf,
     /// Write a signed checkpoint after each ingest and fixity run.
     pub checkpoint_on_write: bool,
+    /// Copy each item to every replica right after ingest or import commits it.
+    pub replicate_on_ingest: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +222,7 @@ impl Default for ArchiveSection {
             name: String::new(),
             checkpoint_key: PathBuf::new(),
             checkpoint_on_write: false,
+            replicate_on_ingest: false,
         }
     }
 }
@@ -340,6 +346,7 @@ impl Config {
         self.fixity_rate()
             .map_err(|e| bad(format!("fixity.rate: {e}")))?;
         self.serve.check().map_err(bad)?;
+        crate::replica::check(&self.replica).map_err(bad)?;
         Ok(())
     }
 
@@ -428,6 +435,8 @@ impl Config {
             })?;
             sources.push(Source::Env);
         }
+        crate::replica::apply_env(&mut config.replica, env);
+        config.check(path)?;
         Ok((config, sources))
     }
 
@@ -441,6 +450,7 @@ impl Config {
             ("archive", "name") => text(&self.archive.name),
             ("archive", "checkpoint_key") => text(&self.archive.checkpoint_key.to_string_lossy()),
             ("archive", "checkpoint_on_write") => self.archive.checkpoint_on_write.to_string(),
+            ("archive", "replicate_on_ingest") => self.archive.replicate_on_ingest.to_string(),
             ("ingest", "algorithms") => format!(
                 "[{}]",
                 self.ingest
@@ -542,6 +552,10 @@ checkpoint_key = ""
 # ingest and fixity run (needs checkpoint_key).
 # CAIRN_ARCHIVE_CHECKPOINT_ON_WRITE
 checkpoint_on_write = false
+# Copy each item to every [[replica]] right after ingest or import commits it (as
+# `cairn replicate --id ID` would); a failed copy is reported, exit 3.
+# CAIRN_ARCHIVE_REPLICATE_ON_INGEST
+replicate_on_ingest = false
 
 [ingest]
 # Checksum algorithms for new bags: blake3, sha256, sha512. BLAKE3 is Cairn's fast
@@ -635,6 +649,23 @@ admin_email = "archivist@cairn.invalid"
 # Records per OAI-PMH list response; longer lists continue with a resumption token.
 # CAIRN_SERVE_PAGE_SIZE
 page_size = 100
+
+# Replicas: copies of the archive on another disk or an S3-compatible object store,
+# one [[replica]] table each (docs/replicas.md). `cairn replicate` fills them,
+# `cairn fixity --replica NAME` checks them, `cairn repair` and `cairn restore` read
+# them. CAIRN_REPLICA_<NAME>_URL, _ENDPOINT and _REGION override a replica's settings;
+# its credentials come from CAIRN_REPLICA_<NAME>_ACCESS_KEY_ID and
+# _SECRET_ACCESS_KEY, else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (never this
+# file). For example:
+#   [[replica]]
+#   name = "nas"
+#   url = "file:///srv/cairn-replica"
+#
+#   [[replica]]
+#   name = "offsite"
+#   url = "s3://cairn-archive/s21"
+#   endpoint = "http://127.0.0.1:3900"
+#   region = "garage"
 "#;
 
 #[cfg(test)]

@@ -57,6 +57,11 @@ pub enum Error {
     #[error("the new bag at {} failed verification after writing: {detail}", path.display())]
     VerifyFailed { path: PathBuf, detail: String },
 
+    /// A replica (docs/replicas.md) could not be reached, read or written: the message
+    /// names the replica and the cause, never its credentials.
+    #[error("replica {name}: {detail}")]
+    Replica { name: String, detail: String },
+
     /// An invariant of Cairn's own code does not hold: a bug, never the user's fault
     /// (exit 3, not 2).
     #[error("internal error (a bug in Cairn; please report it): {0}")]
@@ -80,6 +85,7 @@ impl Error {
             | Error::Config { .. }
             | Error::Env { .. }
             | Error::Locked { .. }
+            | Error::Replica { .. }
             | Error::Internal(_) => ErrorClass::Operational,
             Error::Corrupt { .. } => ErrorClass::Data,
             Error::Refused { .. } => ErrorClass::Data,

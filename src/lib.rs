@@ -28,6 +28,7 @@ pub mod metadata;
 pub mod ops;
 pub mod progress;
 pub mod pronom;
+pub mod replica;
 pub mod serve;
 pub mod techmd;
 pub mod tlog;

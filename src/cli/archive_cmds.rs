@@ -90,6 +90,12 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
     if opts.dry_run {
         return code;
     }
+    let ids = report
+        .items
+        .iter()
+        .filter(|i| i.outcome == Outcome::Ingested);
+    let ids = ids.filter_map(|i| i.id.clone()).collect();
+    let code = super::replica_cmds::after_commit(&archive, ids, code, "ingest");
     super::tlog_cmds::after_run(&archive, "ingest", code)
 }
 
@@ -454,7 +460,13 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
         }
     }
     if report.imported || report.already_archived.is_some() {
-        exit::OK
+        let ids = report
+            .id
+            .iter()
+            .filter(|_| report.imported)
+            .cloned()
+            .collect();
+        super::replica_cmds::after_commit(&archive, ids, exit::OK, "import")
     } else {
         exit::DATA
     }
@@ -474,7 +486,7 @@ pub(super) fn run_config(args: ConfigArgs) -> u8 {
         Ok(c) => c,
         Err(e) => return error_exit("config", &e),
     };
-    let rows: Vec<(String, String, String, Source)> = SETTINGS
+    let mut rows: Vec<(String, String, String, Source)> = SETTINGS
         .iter()
         .zip(&sources)
         .map(|(s, src)| {
@@ -486,6 +498,7 @@ pub(super) fn run_config(args: ConfigArgs) -> u8 {
             )
         })
         .collect();
+    rows.extend(super::replica_cmds::config_rows(&config));
     if args.json {
         let v: Vec<serde_json::Value> = rows
             .iter()

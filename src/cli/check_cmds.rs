@@ -104,6 +104,16 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
         Ok(c) => c,
         Err(e) => return usage("fixity", e),
     };
+    if let Some(name) = &args.replica {
+        let opts = cairn::ops::replica_check::ReplicaFixityOptions {
+            replica: name.clone(),
+            ids: args.id.clone(),
+            max_bytes,
+            max_time,
+            dry_run: args.dry_run,
+        };
+        return super::replica_cmds::run_replica_fixity(&archive, &opts, args.json);
+    }
     let opts = FixityOptions {
         selection,
         shard,
@@ -303,12 +313,32 @@ pub(super) fn run_audit(args: AuditArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return error_exit("audit", &e),
     };
-    if args.json {
-        print_json(&report);
-    } else {
+    if !args.replicas {
+        if args.json {
+            print_json(&report);
+        } else {
+            print_audit(&report);
+        }
+        return if report.is_ok() { exit::OK } else { exit::DATA };
+    }
+    if !args.json {
         print_audit(&report);
     }
-    if report.is_ok() {
+    let replicas = match super::replica_cmds::run_audit_replicas(&archive, args.json) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if args.json {
+        let mut v = serde_json::to_value(&report).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.insert(
+                "replicas".into(),
+                serde_json::to_value(&replicas).unwrap_or_default(),
+            );
+        }
+        print_json(&v);
+    }
+    if report.is_ok() && replicas.iter().all(|r| r.findings.is_empty()) {
         exit::OK
     } else {
         exit::DATA

@@ -18,6 +18,7 @@ mod check_cmds;
 mod format_cmds;
 mod life_cmds;
 mod progress;
+mod replica_cmds;
 mod report_html;
 mod serve_cmd;
 mod tlog_cmds;
@@ -350,6 +351,23 @@ enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Serve(serve_cmd::ServeArgs),
 
+    /// Copy every item (its bag files and register entry), the event log and its head
+    /// to each replica: streamed, each object read back and verified, never overwriting
+    /// an object that differs (a conflict, exit 1). A rerun copies only what is missing.
+    #[command(after_help = replica_cmds::REPLICATE_HELP)]
+    Replicate(replica_cmds::ReplicateArgs),
+
+    /// Repair an item: every damaged or missing file, in the archive or on a replica, is
+    /// rewritten from a copy whose digest matches the register (staged, verified,
+    /// atomic), and a recovery event names the source. With no good copy, changes nothing.
+    #[command(after_help = replica_cmds::REPAIR_HELP)]
+    Repair(replica_cmds::RepairArgs),
+
+    /// Disaster recovery: rebuild a whole archive root at DIR (bags, register, event
+    /// log) from one replica alone, every file verified against its register entry.
+    #[command(after_help = replica_cmds::RESTORE_HELP)]
+    Restore(replica_cmds::RestoreArgs),
+
     /// Show the settings in force (cairn.toml, CAIRN_* environment variables, defaults)
     /// and where each comes from.
     #[command(after_help = CONFIG_HELP)]
@@ -446,6 +464,10 @@ struct FixityArgs {
     /// with --dry-run, so that no event with a pretend time reaches the log.
     #[arg(long, value_name = "TIME", requires = "dry_run")]
     now: Option<String>,
+    /// Check the copies on this replica instead of the archive's bags: every object
+    /// read back and hashed against the register (changed, missing, unexpected).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["shard", "algorithms", "now", "rate"])]
+    replica: Option<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
     json: bool,
@@ -467,6 +489,10 @@ struct AuditArgs {
     /// Pretend it is this time (RFC 3339), for the overdue list.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// Also compare each replica's listing with the register (names and sizes; no
+    /// contents read): missing, unexpected and wrongly sized objects.
+    #[arg(long)]
+    replicas: bool,
     /// Print a JSON report on stdout.
     #[arg(long)]
     json: bool,
@@ -678,6 +704,9 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Revise(args) => life_cmds::run_revise(args),
         Command::Report(args) => life_cmds::run_report(args),
         Command::Config(args) => archive_cmds::run_config(args),
+        Command::Replicate(args) => replica_cmds::run_replicate(args),
+        Command::Repair(args) => replica_cmds::run_repair(args),
+        Command::Restore(args) => replica_cmds::run_restore(args),
         Command::Identify(args) => format_cmds::run_identify(args),
         Command::Formats(args) => format_cmds::run_formats(args),
         Command::Serve(args) => serve_cmd::run_serve(args),

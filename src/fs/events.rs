@@ -288,6 +288,64 @@ pub struct EventBrief {
     pub time: String,
     pub outcome: String,
     pub object: String,
+    /// Whether the event's data names a replica (`fixity --replica`, `replicate`): such
+    /// an event is about a copy, not the archive's own bag.
+    #[serde(skip)]
+    pub replica: bool,
+}
+
+/// Whether an event's `data` is an object with a `replica` key; any other value is
+/// skipped (read for its syntax, not kept).
+#[derive(Default)]
+struct ReplicaMark(bool);
+
+impl<'de> Deserialize<'de> for ReplicaMark {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = ReplicaMark;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<ReplicaMark, A::Error> {
+                let mut found = false;
+                while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                    found |= k == "replica";
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+                Ok(ReplicaMark(found))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<ReplicaMark, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(ReplicaMark(false))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ReplicaMark, E> {
+                Ok(ReplicaMark(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ReplicaMark, E> {
+                Ok(ReplicaMark(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ReplicaMark, E> {
+                Ok(ReplicaMark(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ReplicaMark, E> {
+                Ok(ReplicaMark(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ReplicaMark, E> {
+                Ok(ReplicaMark(false))
+            }
+            fn visit_unit<E>(self) -> Result<ReplicaMark, E> {
+                Ok(ReplicaMark(false))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// [`verify_chain`], keeping each event's [`EventBrief`] (the report's `events` is
@@ -302,6 +360,8 @@ pub fn verify_chain_brief(bytes: &[u8]) -> (ChainReport, Vec<EventBrief>) {
         time: String,
         outcome: String,
         object: String,
+        #[serde(default)]
+        data: ReplicaMark,
         #[serde(borrow)]
         prev: std::borrow::Cow<'a, str>,
     }
@@ -314,6 +374,7 @@ pub fn verify_chain_brief(bytes: &[u8]) -> (ChainReport, Vec<EventBrief>) {
                 time: l.time,
                 outcome: l.outcome,
                 object: l.object,
+                replica: l.data.0,
             };
             (brief.seq, prev, Some(brief))
         })

@@ -15,6 +15,7 @@ pub mod failpoint;
 pub mod lifecycle;
 pub mod rate;
 pub mod register;
+pub mod replica;
 pub mod tlog_store;
 pub mod walk;
 pub mod zip;

@@ -264,7 +264,8 @@ pub fn audit(
             "ingestion" if e.outcome == "success" => {
                 ingested.insert(&e.object);
             }
-            "fixity check" => {
+            // A replica's check (`fixity --replica`) is not the archive bag's.
+            "fixity check" if e.data.get("replica").is_none() => {
                 last_fixity.insert(&e.object, (&e.time, &e.outcome));
             }
             _ => {}

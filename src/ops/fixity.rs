@@ -242,20 +242,27 @@ pub fn shard_of(id: &str, n: u64) -> u64 {
 
 /// The time of each object's last check: its latest fixity check or ingest validation.
 pub fn last_checks(events: &[Event]) -> BTreeMap<String, DateTime<Utc>> {
-    last_checks_of(
-        events
-            .iter()
-            .map(|e| (e.event_type.as_str(), e.time.as_str(), e.object.as_str())),
-    )
+    last_checks_of(events.iter().map(|e| {
+        (
+            e.event_type.as_str(),
+            e.time.as_str(),
+            e.object.as_str(),
+            e.data.get("replica").is_some(),
+        )
+    }))
 }
 
-/// [`last_checks`] from (type, time, object) of each event.
+/// [`last_checks`] from (type, time, object, whether about a replica) of each event.
 pub fn last_checks_of<'a>(
-    events: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    events: impl Iterator<Item = (&'a str, &'a str, &'a str, bool)>,
 ) -> BTreeMap<String, DateTime<Utc>> {
     let mut out: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
-    for (event_type, time, object) in events {
+    for (event_type, time, object, replica) in events {
         if event_type != "fixity check" && event_type != "validation" {
+            continue;
+        }
+        // A replica's check (`fixity --replica`) says nothing of the archive's bag.
+        if replica {
             continue;
         }
         let Ok(t) = DateTime::parse_from_rfc3339(time) else {
@@ -351,11 +358,14 @@ pub fn fixity(
         object: archive.event_object_at(b.line).unwrap_or_default(),
         detail: b.detail.clone(),
     });
-    let last = last_checks_of(
-        briefs
-            .iter()
-            .map(|e| (e.event_type.as_str(), e.time.as_str(), e.object.as_str())),
-    );
+    let last = last_checks_of(briefs.iter().map(|e| {
+        (
+            e.event_type.as_str(),
+            e.time.as_str(),
+            e.object.as_str(),
+            e.replica,
+        )
+    }));
     drop(briefs);
     let budgeted = opts.max_bytes.is_some() || opts.max_time.is_some();
     let (order, due_count) = plan(&ids, &last, now, interval, &opts.selection, budgeted);

@@ -40,6 +40,7 @@
 mod entry;
 mod log;
 mod recover;
+pub(crate) mod repair;
 mod state;
 mod update;
 

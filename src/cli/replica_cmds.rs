@@ -1,0 +1,409 @@
+//! The replica commands: replicate, repair, restore; `fixity --replica` and `audit
+//! --replicas` (called from check_cmds.rs); replication after ingest and import.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use cairn::clock::SystemClock;
+use cairn::fs::archive::Archive;
+use cairn::ops::repair::{repair, RepairOptions, RepairReport};
+use cairn::ops::replica_check::{
+    audit_replicas, replica_fixity, ReplicaFixityOptions, ReplicaFixityReport, ReplicaInventory,
+};
+use cairn::ops::replicate::{replicate, ReplicateOptions, ReplicateReport};
+use cairn::ops::restore::restore;
+use cairn::units::count;
+use cairn::Error;
+
+use super::archive_cmds::open_archive;
+use super::{error_exit, exit, note, print_json, printable, say, with_progress, RootArg};
+
+pub(super) const REPLICATE_HELP: &str = "\
+Examples:
+  cairn replicate --root s21-archive
+  cairn replicate --root s21-archive --to offsite --id cairn-000006
+
+Exit codes:
+  0  every object is on every replica, verified
+  1  a conflict (a replica holds other bytes; never overwritten) or a damaged archive file (not sent)
+  2  bad usage, no such replica or item
+  3  could not run: a replica unreachable, refused credentials, disk full, lock held";
+pub(super) const REPAIR_HELP: &str = "\
+Examples:
+  cairn repair --root s21-archive cairn-000006 --dry-run
+  cairn repair --root s21-archive cairn-000006 --from nas
+
+Exit codes:
+  0  every copy is good now (or already was; with --dry-run, the plan was printed)
+  1  a damaged file has no good copy anywhere: nothing was changed
+  2  bad usage, no such replica or item
+  3  could not run: a replica unreachable, I/O error, lock held";
+pub(super) const RESTORE_HELP: &str = "\
+Example:
+  cairn restore --root s21-archive --from offsite /srv/s21-restored
+
+Exit codes:
+  0  the archive root was rebuilt at DIR, every file verified against its register entry
+  1  a file on the replica does not match its register entry: nothing left at DIR
+  2  bad usage, no such replica, or DIR exists
+  3  could not run: the replica unreachable, I/O error";
+
+#[derive(Args)]
+pub(super) struct ReplicateArgs {
+    #[command(flatten)]
+    root: RootArg,
+    /// Only this replica (repeatable) [default: every [[replica]] in cairn.toml].
+    #[arg(long, value_name = "NAME")]
+    to: Vec<String>,
+    /// Only this item (repeatable) [default: every registered item].
+    #[arg(long, value_name = "ID")]
+    id: Vec<String>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(super) struct RepairArgs {
+    /// The item's identifier.
+    id: String,
+    #[command(flatten)]
+    root: RootArg,
+    /// Take good copies only from this replica (and repair only it and the archive).
+    #[arg(long, value_name = "NAME")]
+    from: Option<String>,
+    /// Find and report what would be repaired; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(super) struct RestoreArgs {
+    /// The replica to restore from: a [[replica]] in the cairn.toml at --root (only that
+    /// file is read: a copy kept for the purpose, in a folder of its own, will do).
+    #[arg(long, value_name = "NAME")]
+    from: String,
+    /// Where to rebuild the archive root (must not exist).
+    dir: PathBuf,
+    #[command(flatten)]
+    root: RootArg,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn run_replicate(args: ReplicateArgs) -> u8 {
+    let archive = match open_archive(&args.root, "replicate") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let opts = ReplicateOptions {
+        to: args.to,
+        ids: args.id,
+    };
+    run_replicate_with(&archive, &opts, args.json, "replicate")
+}
+
+fn run_replicate_with(archive: &Archive, opts: &ReplicateOptions, json: bool, context: &str) -> u8 {
+    let report = match with_progress("replicate", || replicate(archive, opts, &SystemClock)) {
+        Ok(r) => r,
+        Err(e) => return error_exit(context, &e),
+    };
+    if json {
+        print_json(&report);
+    } else {
+        print_replicate(&report);
+    }
+    if report.is_ok() {
+        exit::OK
+    } else {
+        exit::DATA
+    }
+}
+
+fn print_replicate(r: &ReplicateReport) {
+    for rep in &r.replicas {
+        for item in &rep.items {
+            for p in &item.problems {
+                eprintln!(
+                    "problem: {}: {}: {}: {}",
+                    rep.replica,
+                    printable(&p.key),
+                    p.kind,
+                    printable(&p.detail)
+                );
+            }
+        }
+        let copied: u64 = rep.items.iter().map(|i| i.copied).sum();
+        let bytes: u64 = rep.items.iter().map(|i| i.bytes).sum();
+        let present: u64 = rep.items.iter().map(|i| i.present).sum();
+        say!(
+            "replica {} ({}): {} copied ({}), {} already there; event log copied ({})",
+            rep.replica,
+            rep.url,
+            count(copied, "object", "objects"),
+            count(bytes, "byte", "bytes"),
+            present,
+            count(rep.log_events, "event", "events"),
+        );
+    }
+}
+
+/// After ingest or import: replicate what was committed when
+/// `archive.replicate_on_ingest` is set. Returns the worse of `code` and replication's.
+pub(super) fn after_commit(archive: &Archive, ids: Vec<String>, code: u8, context: &str) -> u8 {
+    if !archive.config.archive.replicate_on_ingest || ids.is_empty() {
+        return code;
+    }
+    let opts = ReplicateOptions {
+        to: Vec::new(),
+        ids,
+    };
+    let r = run_replicate_with(archive, &opts, false, context);
+    code.max(r)
+}
+
+pub(super) fn run_repair(args: RepairArgs) -> u8 {
+    let archive = match open_archive(&args.root, "repair") {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let opts = RepairOptions {
+        id: args.id,
+        from: args.from,
+        dry_run: args.dry_run,
+    };
+    let report = match with_progress("repair", || repair(&archive, &opts, &SystemClock)) {
+        Ok(r) => r,
+        Err(e) => return error_exit("repair", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        print_repair(&report);
+    }
+    if report.is_ok() {
+        exit::OK
+    } else {
+        exit::DATA
+    }
+}
+
+fn print_repair(r: &RepairReport) {
+    for a in &r.unrepairable {
+        eprintln!(
+            "problem: {}: {}: {}: no good copy anywhere (every copy is damaged or missing)",
+            a.target,
+            printable(&a.key),
+            a.was
+        );
+    }
+    if !r.unrepairable.is_empty() {
+        eprintln!(
+            "{}: nothing was changed; restore the file from a backup outside Cairn's replicas",
+            r.id
+        );
+        return;
+    }
+    let verb = if r.dry_run {
+        "would repair"
+    } else {
+        "repaired"
+    };
+    for a in &r.repaired {
+        say!(
+            "{verb}: {}: {} ({}) from {}",
+            a.target,
+            printable(&a.key),
+            a.was,
+            a.source
+        );
+    }
+    if r.repaired.is_empty() {
+        say!(
+            "{}: every copy matches the register; nothing to repair",
+            r.id
+        );
+    } else if !r.dry_run {
+        say!(
+            "{}: {} repaired and verified; a recovery event records each",
+            r.id,
+            count(r.repaired.len() as u64, "file", "files")
+        );
+    }
+}
+
+pub(super) fn run_restore(args: RestoreArgs) -> u8 {
+    // Only the configuration is read (the archive's folders may be gone: that is what
+    // a restore is for).
+    let root = args.root.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let path = root.join(cairn::config::CONFIG_FILE);
+    let config = match std::fs::read_to_string(&path)
+        .map_err(|e| Error::io("read", &path, e))
+        .and_then(|t| cairn::config::Config::parse_with_env(&t, &path, &|v| std::env::var(v).ok()))
+    {
+        Ok(c) => c,
+        Err(e) => return error_exit("restore", &e),
+    };
+    let Some(section) = config.replica.iter().find(|r| r.name == args.from) else {
+        return error_exit(
+            "restore",
+            &Error::Usage(format!(
+                "no replica named {} in {}",
+                cairn::quoted(&args.from),
+                path.display()
+            )),
+        );
+    };
+    let report = match with_progress("restore", || restore(section, &args.dir)) {
+        Ok(r) => r,
+        Err(e) => return error_exit("restore", &e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        for p in &report.problems {
+            eprintln!("problem: {}", printable(p));
+        }
+        if report.problems.is_empty() {
+            say!(
+                "restored {} from replica {}: {}, {} ({}), {} in the event log",
+                args.dir.display(),
+                report.replica,
+                count(report.items, "item", "items"),
+                count(report.files, "file", "files"),
+                count(report.bytes, "byte", "bytes"),
+                count(report.events, "event", "events")
+            );
+            note!(
+                "next: `cairn audit --root {}` checks it",
+                args.dir.display()
+            );
+        } else {
+            eprintln!("nothing was restored at {}", args.dir.display());
+        }
+    }
+    if report.problems.is_empty() {
+        exit::OK
+    } else {
+        exit::DATA
+    }
+}
+
+/// `cairn fixity --replica NAME`.
+pub(super) fn run_replica_fixity(archive: &Archive, opts: &ReplicaFixityOptions, json: bool) -> u8 {
+    let report = match with_progress("fixity", || replica_fixity(archive, opts, &SystemClock)) {
+        Ok(r) => r,
+        Err(e) => return error_exit("fixity", &e),
+    };
+    if json {
+        print_json(&report);
+    } else {
+        print_replica_fixity(&report);
+    }
+    if report.is_ok() {
+        exit::OK
+    } else {
+        exit::DATA
+    }
+}
+
+fn print_replica_fixity(r: &ReplicaFixityReport) {
+    for f in r
+        .checked
+        .iter()
+        .flat_map(|c| &c.findings)
+        .chain(&r.unexpected)
+    {
+        eprintln!(
+            "problem: {}: {}: {}: {}",
+            r.replica,
+            printable(&f.key),
+            f.kind,
+            printable(&f.detail)
+        );
+    }
+    let failed = r.checked.iter().filter(|c| !c.findings.is_empty()).count();
+    say!(
+        "replica {} ({}): {} checked, {} failed{}",
+        r.replica,
+        r.url,
+        count(r.checked.len() as u64, "item", "items"),
+        failed,
+        if r.not_reached > 0 {
+            format!("; {} not reached within the budget", r.not_reached)
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// `cairn audit --replicas`: prints each replica's inventory; returns the exit code.
+pub(super) fn run_audit_replicas(
+    archive: &Archive,
+    json: bool,
+) -> Result<Vec<ReplicaInventory>, u8> {
+    let inventories = audit_replicas(archive).map_err(|e| error_exit("audit", &e))?;
+    if !json {
+        for inv in &inventories {
+            for f in &inv.findings {
+                eprintln!(
+                    "problem: replica {}: {}: {}: {}",
+                    inv.replica,
+                    printable(&f.key),
+                    f.kind,
+                    printable(&f.detail)
+                );
+            }
+            say!(
+                "replica {} ({}): {}, {}",
+                inv.replica,
+                inv.url,
+                count(inv.objects, "object", "objects"),
+                if inv.findings.is_empty() {
+                    "in step with the register".to_string()
+                } else {
+                    count(inv.findings.len() as u64, "discrepancy", "discrepancies")
+                }
+            );
+        }
+    }
+    Ok(inventories)
+}
+
+/// `cairn config`: each replica's url, endpoint and region, and where each comes from
+/// (credentials are never shown).
+pub(super) fn config_rows(
+    config: &cairn::config::Config,
+) -> Vec<(String, String, String, cairn::config::Source)> {
+    use cairn::config::Source;
+    let mut rows = Vec::new();
+    for r in &config.replica {
+        let prefix = cairn::replica::ReplicaSection::env_prefix(&r.name);
+        for (key, value) in [
+            ("url", &r.url),
+            ("endpoint", &r.endpoint),
+            ("region", &r.region),
+        ] {
+            let var = format!("{prefix}{}", key.to_ascii_uppercase());
+            let source = if std::env::var_os(&var).is_some() {
+                Source::Env
+            } else if key == "url" || !value.is_empty() {
+                Source::File
+            } else {
+                Source::Default
+            };
+            rows.push((
+                format!("replica.{}.{key}", r.name),
+                cairn::quoted(value),
+                var,
+                source,
+            ));
+        }
+    }
+    rows
+}

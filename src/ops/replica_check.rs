@@ -1,0 +1,321 @@
+//! Checks of a replica against the register: `cairn fixity --replica NAME` re-reads
+//! every object of the chosen items and hashes it (changed, missing and unexpected
+//! objects; a `fixity check` event per item naming the replica), `cairn audit
+//! --replicas` compares each replica's listing with the register (names and sizes,
+//! no contents read).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::fs::archive::Archive;
+use crate::fs::events::NewEvent;
+use crate::fs::replica::Replica;
+use crate::ops::replicate::{expected_objects, open_replicas, CONFIG_KEY, HEAD_KEY, LOG_KEY};
+
+/// One object out of place on a replica.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReplicaFinding {
+    /// The item (empty for an object of no registered item).
+    pub id: String,
+    pub key: String,
+    /// `changed`, `missing`, `unexpected`, `size-mismatch`.
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+/// Options of `fixity --replica`.
+#[derive(Debug, Clone, Default)]
+pub struct ReplicaFixityOptions {
+    pub replica: String,
+    /// Items; empty: every registered item.
+    pub ids: Vec<String>,
+    pub max_bytes: Option<u64>,
+    pub max_time: Option<Duration>,
+    pub dry_run: bool,
+}
+
+/// One item's check on the replica.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaItemCheck {
+    pub id: String,
+    pub objects: u64,
+    pub bytes: u64,
+    pub findings: Vec<ReplicaFinding>,
+}
+
+/// The report of `fixity --replica`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaFixityReport {
+    pub replica: String,
+    pub url: String,
+    pub checked: Vec<ReplicaItemCheck>,
+    /// Objects under archive/ that belong to no registered item.
+    pub unexpected: Vec<ReplicaFinding>,
+    /// Items not reached within the budget.
+    pub not_reached: usize,
+}
+
+impl ReplicaFixityReport {
+    pub fn is_ok(&self) -> bool {
+        self.unexpected.is_empty() && self.checked.iter().all(|c| c.findings.is_empty())
+    }
+}
+
+fn selected(archive: &Archive, ids: &[String]) -> Result<Vec<String>, Error> {
+    let registered = archive.register_ids()?;
+    for id in ids {
+        if !registered.contains(id) {
+            return Err(Error::Usage(format!(
+                "no item {} in the archive; `cairn list` shows the identifiers",
+                crate::quoted(id)
+            )));
+        }
+    }
+    Ok(if ids.is_empty() {
+        registered
+    } else {
+        ids.to_vec()
+    })
+}
+
+/// Objects outside any registered item: keys under archive/ whose second part is not
+/// a registered identifier, and manifests/ entries of no item.
+fn stray_objects(
+    listed: &[crate::fs::replica::Listed],
+    registered: &BTreeSet<String>,
+) -> Vec<ReplicaFinding> {
+    listed
+        .iter()
+        .filter(|l| {
+            let mut parts = l.key.split('/');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("archive"), Some(id), Some(_)) => !registered.contains(id),
+                (Some("manifests"), Some(name), None) => {
+                    name != "events.jsonl"
+                        && Some(l.key.as_str()) != Some(HEAD_KEY)
+                        && !name
+                            .strip_suffix(".json")
+                            .is_some_and(|id| registered.contains(id))
+                }
+                (Some(CONFIG_KEY), None, None) => false,
+                _ => true,
+            }
+        })
+        .filter(|l| l.key != LOG_KEY)
+        .map(|l| ReplicaFinding {
+            id: String::new(),
+            key: l.key.clone(),
+            kind: "unexpected",
+            detail: format!("{} bytes that belong to no registered item", l.size),
+        })
+        .collect()
+}
+
+/// `cairn fixity --replica NAME`.
+pub fn replica_fixity(
+    archive: &Archive,
+    opts: &ReplicaFixityOptions,
+    clock: &dyn Clock,
+) -> Result<ReplicaFixityReport, Error> {
+    let _fixity_lock = archive.lock_fixity()?;
+    let started = Instant::now();
+    let replica = open_replicas(archive, std::slice::from_ref(&opts.replica))?
+        .pop()
+        .ok_or_else(|| Error::Internal("no replica opened".into()))?;
+    let ids = selected(archive, &opts.ids)?;
+    let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
+    let mut report = ReplicaFixityReport {
+        replica: replica.name.clone(),
+        url: replica.url.clone(),
+        checked: Vec::new(),
+        unexpected: Vec::new(),
+        not_reached: 0,
+    };
+    if opts.ids.is_empty() {
+        report.unexpected = stray_objects(&replica.list("")?, &registered);
+    }
+    let mut bytes = 0u64;
+    for (i, id) in ids.iter().enumerate() {
+        if opts.max_bytes.is_some_and(|b| bytes >= b)
+            || opts.max_time.is_some_and(|t| started.elapsed() >= t)
+        {
+            report.not_reached = ids.len() - i;
+            break;
+        }
+        crate::progress::item(id);
+        let check = check_item(archive, &replica, id)?;
+        bytes += check.bytes;
+        if !opts.dry_run {
+            archive.append_events(clock.now(), &[fixity_event(&replica, &check)])?;
+        }
+        report.checked.push(check);
+    }
+    Ok(report)
+}
+
+fn check_item(archive: &Archive, replica: &Replica, id: &str) -> Result<ReplicaItemCheck, Error> {
+    let expected = expected_objects(archive, id)?;
+    let mut check = ReplicaItemCheck {
+        id: id.to_string(),
+        objects: 0,
+        bytes: 0,
+        findings: Vec::new(),
+    };
+    let wanted: BTreeSet<&str> = expected.iter().map(|e| e.key.as_str()).collect();
+    for l in replica.list(&format!("archive/{id}"))? {
+        if !wanted.contains(l.key.as_str()) {
+            check.findings.push(ReplicaFinding {
+                id: id.to_string(),
+                key: l.key.clone(),
+                kind: "unexpected",
+                detail: format!("{} bytes the register does not list", l.size),
+            });
+        }
+    }
+    for exp in &expected {
+        match replica.hash(&exp.key, exp.alg)? {
+            None => check.findings.push(ReplicaFinding {
+                id: id.to_string(),
+                key: exp.key.clone(),
+                kind: "missing",
+                detail: format!("not on replica {}", replica.name),
+            }),
+            Some((size, d)) => {
+                check.objects += 1;
+                check.bytes += size;
+                if d != exp.digest {
+                    check.findings.push(ReplicaFinding {
+                        id: id.to_string(),
+                        key: exp.key.clone(),
+                        kind: "changed",
+                        detail: format!(
+                            "{} {} on replica {}, the register records {} ({size} bytes); `cairn repair {id}` rewrites it from a good copy",
+                            exp.alg,
+                            d.to_hex(),
+                            replica.name,
+                            exp.digest.to_hex()
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(check)
+}
+
+fn fixity_event(replica: &Replica, check: &ReplicaItemCheck) -> NewEvent {
+    let data = serde_json::json!({
+        "replica": replica.name,
+        "url": replica.url,
+        "objects": check.objects,
+        "bytes": check.bytes,
+        "findings": check.findings,
+    });
+    let (outcome, detail) = if check.findings.is_empty() {
+        (
+            "success",
+            format!(
+                "replica {}: {} objects ({} bytes) read back, every digest matches the register",
+                replica.name, check.objects, check.bytes
+            ),
+        )
+    } else {
+        (
+            "failure",
+            format!(
+                "replica {}: {}",
+                replica.name,
+                check
+                    .findings
+                    .iter()
+                    .map(|f| format!("{}: {}", f.key, f.kind))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+    };
+    NewEvent::new("fixity check", outcome, &check.id, detail).with_data(data)
+}
+
+/// One replica's inventory against the register.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaInventory {
+    pub replica: String,
+    pub url: String,
+    pub objects: u64,
+    pub findings: Vec<ReplicaFinding>,
+}
+
+/// `cairn audit --replicas`: listing only.
+pub fn audit_replicas(archive: &Archive) -> Result<Vec<ReplicaInventory>, Error> {
+    let replicas = open_replicas(archive, &[])?;
+    let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
+    let mut out = Vec::new();
+    for replica in &replicas {
+        let listed = replica.list("")?;
+        let sizes: BTreeMap<&str, u64> = listed.iter().map(|l| (l.key.as_str(), l.size)).collect();
+        let mut inv = ReplicaInventory {
+            replica: replica.name.clone(),
+            url: replica.url.clone(),
+            objects: listed.len() as u64,
+            findings: stray_objects(&listed, &registered),
+        };
+        let mut wanted = BTreeSet::new();
+        for id in &registered {
+            for exp in expected_objects(archive, id)? {
+                wanted.insert(exp.key.clone());
+                match sizes.get(exp.key.as_str()) {
+                    None => inv.findings.push(ReplicaFinding {
+                        id: id.clone(),
+                        key: exp.key.clone(),
+                        kind: "missing",
+                        detail: format!(
+                            "not on replica {}; `cairn replicate --to {} --id {id}` copies it",
+                            replica.name, replica.name
+                        ),
+                    }),
+                    Some(size) if exp.size.is_some_and(|s| s != *size) => {
+                        inv.findings.push(ReplicaFinding {
+                            id: id.clone(),
+                            key: exp.key.clone(),
+                            kind: "size-mismatch",
+                            detail: format!(
+                                "{size} bytes on replica {}, the register records {}",
+                                replica.name,
+                                exp.size.unwrap_or_default()
+                            ),
+                        })
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for l in &listed {
+            let mut parts = l.key.split('/');
+            if let (Some("archive"), Some(id)) = (parts.next(), parts.next()) {
+                if registered.contains(id) && !wanted.contains(l.key.as_str()) {
+                    inv.findings.push(ReplicaFinding {
+                        id: id.to_string(),
+                        key: l.key.clone(),
+                        kind: "unexpected",
+                        detail: format!("{} bytes the register does not list", l.size),
+                    });
+                }
+            }
+        }
+        if !registered.is_empty() && !sizes.contains_key(LOG_KEY) {
+            inv.findings.push(ReplicaFinding {
+                id: String::new(),
+                key: LOG_KEY.into(),
+                kind: "missing",
+                detail: "the event log is not on the replica; `cairn replicate` copies it".into(),
+            });
+        }
+        out.push(inv);
+    }
+    Ok(out)
+}

@@ -1,0 +1,590 @@
+//! `replicate`: copies every file of every item, its register entry, the event log and
+//! the log's head to each replica, as plain files that mirror the archive root
+//! (docs/replicas.md).
+//!
+//! Per object: absent on the replica, it is streamed from the archive, hashed on the
+//! way (an archive file that no longer matches the register is never sent: the item
+//! fails and `cairn repair` is the way out), then read back and hashed again. Present,
+//! it is read back and must match the register; one that differs is a conflict,
+//! reported (exit 1) and never overwritten. An item already recorded as replicated to
+//! that replica is only listed (sizes compared), not read again: re-reading is
+//! `cairn fixity --replica`'s job. A run cut short leaves whole objects only (an
+//! upload completes or is abandoned), so the next run sends what is missing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::digest::{hash_reader, Algorithm, Digest, BUF_SIZE};
+use crate::error::Error;
+use crate::fs::archive::Archive;
+use crate::fs::events::{line_digest, NewEvent};
+use crate::fs::register::RegisterEntry;
+use crate::fs::replica::{Replica, Written};
+use crate::ops::bag_check::STRENGTH;
+use crate::replica::ReplicaSection;
+
+/// The object holding the event log's head (its last line's seq and digest).
+pub const HEAD_KEY: &str = "manifests/events.head.json";
+/// The event log on a replica.
+pub const LOG_KEY: &str = "manifests/events.jsonl";
+/// The configuration on a replica (it holds no secret: credentials live in the
+/// environment).
+pub const CONFIG_KEY: &str = "cairn.toml";
+
+/// One object an item should have on a replica.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// The key relative to the replica's root, the same as the file's path relative to
+    /// the archive root (`archive/ID/data/scan.tif`, `manifests/ID.json`).
+    pub key: String,
+    /// The file in the archive.
+    pub local: PathBuf,
+    /// The size the register records (payload files only).
+    pub size: Option<u64>,
+    pub alg: Algorithm,
+    /// The digest the register records (for the register entry itself: the digest of
+    /// the archive's copy of it).
+    pub digest: Digest,
+}
+
+/// The bag folders of item `id` with the register entry of each: the current bag with
+/// manifests/ID.json, and every retained earlier version (`cairn revise`,
+/// archive/.versions/ID/N) with the last superseded entry of that version
+/// (manifests/history/ID/). The one place that enumerates an item's bags.
+fn item_bags(archive: &Archive, id: &str) -> Result<Vec<(PathBuf, RegisterEntry)>, Error> {
+    let entry = RegisterEntry::read(&archive.register_path(id))?;
+    let current = archive.bag_path(id);
+    let mut out = Vec::new();
+    let earlier: Vec<(u32, PathBuf)> = archive
+        .retained_bags(id)?
+        .into_iter()
+        .filter(|(_, p)| *p != current)
+        .collect();
+    if !earlier.is_empty() {
+        let history = archive.history(id)?;
+        for (v, bag) in earlier {
+            let old = history
+                .iter()
+                .rev()
+                .find(|e| e.version == v)
+                .ok_or_else(|| Error::Corrupt {
+                    path: archive.history_dir(id),
+                    detail: format!(
+                        "version {v} of {id} is kept but no register entry describes it"
+                    ),
+                })?;
+            out.push((bag, old.clone()));
+        }
+    }
+    out.push((current, entry));
+    Ok(out)
+}
+
+/// The strongest algorithm in a digest list (BLAKE3 first).
+fn strongest<'a>(
+    digests: impl Iterator<Item = (Algorithm, &'a str)> + Clone,
+) -> Option<(Algorithm, Digest)> {
+    STRENGTH.into_iter().find_map(|a| {
+        digests
+            .clone()
+            .find(|(b, _)| *b == a)
+            .and_then(|(_, hex)| Digest::from_hex(hex).map(|d| (a, d)))
+    })
+}
+
+/// A path relative to the archive root, with `/` separators, as a replica key.
+pub(crate) fn key_of(archive_root: &Path, path: &Path) -> Result<String, Error> {
+    let rel = path.strip_prefix(archive_root).map_err(|_| {
+        Error::Usage(format!(
+            "{} is outside the archive root {}; replicas mirror the archive root, so its folders must be inside it",
+            path.display(),
+            archive_root.display()
+        ))
+    })?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Ok(parts.join("/"))
+}
+
+/// Every object item `id` should have on a replica, register entry last.
+pub fn expected_objects(archive: &Archive, id: &str) -> Result<Vec<Expected>, Error> {
+    let mut out = Vec::new();
+    for (bag, entry) in item_bags(archive, id)? {
+        for f in &entry.files {
+            let path = crate::bagit::BagPath::parse(&f.path)
+                .map_err(|e| Error::Corrupt {
+                    path: archive.register_path(id),
+                    detail: format!("file {}: {e}", crate::quoted(&f.path)),
+                })?
+                .to_fs_path(&bag);
+            let (alg, digest) = f
+                .digests
+                .iter()
+                .next()
+                .copied()
+                .ok_or_else(|| Error::Corrupt {
+                    path: archive.register_path(id),
+                    detail: format!("file {} has no digest", crate::quoted(&f.path)),
+                })?;
+            let (alg, digest) = STRENGTH
+                .into_iter()
+                .find_map(|a| f.digests.get(a).map(|d| (a, *d)))
+                .unwrap_or((alg, digest));
+            out.push(Expected {
+                key: key_of(&archive.root, &path)?,
+                local: path,
+                size: Some(f.size),
+                alg,
+                digest,
+            });
+        }
+        for (name, digests) in &entry.tag_files {
+            let path = bag.join(name);
+            let parsed = digests
+                .iter()
+                .filter_map(|(a, h)| Algorithm::from_manifest_name(a).map(|a| (a, h.as_str())));
+            let (alg, digest) = strongest(parsed).ok_or_else(|| Error::Corrupt {
+                path: archive.register_path(id),
+                detail: format!("tag file {} has no usable digest", crate::quoted(name)),
+            })?;
+            out.push(Expected {
+                key: key_of(&archive.root, &path)?,
+                local: path,
+                size: None,
+                alg,
+                digest,
+            });
+        }
+    }
+    // The superseded register entries (amend, revise), each written once.
+    let history_dir = archive.history_dir(id);
+    match std::fs::read_dir(&history_dir) {
+        Ok(rd) => {
+            let mut names: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| !n.starts_with('.') && n.ends_with(".json"))
+                })
+                .collect();
+            names.sort();
+            for path in names {
+                let digest = hash_file(&path, Algorithm::Blake3)?;
+                out.push(Expected {
+                    key: key_of(&archive.root, &path)?,
+                    local: path,
+                    size: None,
+                    alg: Algorithm::Blake3,
+                    digest,
+                });
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("read folder", &history_dir, e)),
+    }
+    let reg = archive.register_path(id);
+    let digest = hash_file(&reg, Algorithm::Blake3)?;
+    out.push(Expected {
+        key: key_of(&archive.root, &reg)?,
+        local: reg,
+        size: None,
+        alg: Algorithm::Blake3,
+        digest,
+    });
+    Ok(out)
+}
+
+/// The digest of a local file.
+pub(crate) fn hash_file(path: &Path, alg: Algorithm) -> Result<Digest, Error> {
+    let file = crate::fs::open_read(path).map_err(|e| Error::io("read", path, e))?;
+    let mut buf = vec![0u8; BUF_SIZE];
+    let d = hash_reader(file, &[alg], &mut buf).map_err(|e| Error::io("read", path, e))?;
+    d.get(alg)
+        .copied()
+        .ok_or_else(|| Error::Internal(format!("no {alg} digest of {}", path.display())))
+}
+
+/// The digest of a local file, or `None` when it is missing.
+pub(crate) fn hash_local(path: &Path, alg: Algorithm) -> Result<Option<Digest>, Error> {
+    match hash_file(path, alg) {
+        Ok(d) => Ok(Some(d)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The replicas named (all of them when `names` is empty), opened.
+pub fn open_replicas(archive: &Archive, names: &[String]) -> Result<Vec<Replica>, Error> {
+    let all = &archive.config.replica;
+    if all.is_empty() {
+        return Err(Error::Usage(
+            "no replica is configured: add a [[replica]] table to cairn.toml (docs/replicas.md)"
+                .into(),
+        ));
+    }
+    let chosen: Vec<&ReplicaSection> = if names.is_empty() {
+        all.iter().collect()
+    } else {
+        names
+            .iter()
+            .map(|n| {
+                all.iter().find(|r| &r.name == n).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "no replica named {} in cairn.toml (configured: {})",
+                        crate::quoted(n),
+                        all.iter()
+                            .map(|r| r.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    chosen.into_iter().map(Replica::open).collect()
+}
+
+/// Options for [`replicate`].
+#[derive(Debug, Clone, Default)]
+pub struct ReplicateOptions {
+    /// Replica names; empty: every configured replica.
+    pub to: Vec<String>,
+    /// Item identifiers; empty: every registered item.
+    pub ids: Vec<String>,
+}
+
+/// One object that could not be replicated as it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectProblem {
+    pub key: String,
+    /// `conflict` (the replica holds other bytes; not overwritten) or `archive-damaged`
+    /// (the archive's file no longer matches the register; not sent).
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+/// One item on one replica.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemResult {
+    pub id: String,
+    pub copied: u64,
+    pub bytes: u64,
+    pub present: u64,
+    pub problems: Vec<ObjectProblem>,
+}
+
+/// One replica's run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaResult {
+    pub replica: String,
+    pub url: String,
+    pub items: Vec<ItemResult>,
+    /// Events in the log copied with this run.
+    pub log_events: u64,
+}
+
+/// The run's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicateReport {
+    pub replicas: Vec<ReplicaResult>,
+}
+
+impl ReplicateReport {
+    pub fn is_ok(&self) -> bool {
+        self.replicas
+            .iter()
+            .all(|r| r.items.iter().all(|i| i.problems.is_empty()))
+    }
+}
+
+/// Items already recorded as replicated (a `replication` success) to each replica.
+fn replicated(archive: &Archive) -> Result<BTreeSet<(String, String)>, Error> {
+    let log = archive.read_events()?;
+    Ok(log
+        .events
+        .iter()
+        .filter(|e| e.event_type == "replication" && e.outcome == "success")
+        .filter_map(|e| {
+            e.data
+                .get("replica")
+                .and_then(|v| v.as_str())
+                .map(|r| (e.object.clone(), r.to_string()))
+        })
+        .collect())
+}
+
+/// Runs `cairn replicate`.
+pub fn replicate(
+    archive: &Archive,
+    opts: &ReplicateOptions,
+    clock: &dyn Clock,
+) -> Result<ReplicateReport, Error> {
+    let _lock = archive.lock("replicate")?;
+    let replicas = open_replicas(archive, &opts.to)?;
+    let registered = archive.register_ids()?;
+    let ids: Vec<String> = if opts.ids.is_empty() {
+        registered
+    } else {
+        for id in &opts.ids {
+            if !registered.contains(id) {
+                return Err(Error::Usage(format!(
+                    "no item {} in the archive; `cairn list` shows the identifiers",
+                    crate::quoted(id)
+                )));
+            }
+        }
+        opts.ids.clone()
+    };
+    let done = replicated(archive)?;
+    let mut report = ReplicateReport {
+        replicas: Vec::new(),
+    };
+    for replica in &replicas {
+        let mut result = ReplicaResult {
+            replica: replica.name.clone(),
+            url: replica.url.clone(),
+            items: Vec::new(),
+            log_events: 0,
+        };
+        check_log_prefix(archive, replica)?;
+        let outcome = (|| -> Result<(), Error> {
+            for id in &ids {
+                crate::progress::item(id);
+                let fast = done.contains(&(id.clone(), replica.name.clone()));
+                let item = replicate_item(archive, replica, id, fast)?;
+                if !(fast && item.copied == 0 && item.problems.is_empty()) {
+                    archive.append_events(clock.now(), &[replication_event(replica, &item)])?;
+                }
+                result.items.push(item);
+            }
+            Ok(())
+        })();
+        // The log goes last, so it holds this run's replication events; after a failure
+        // too, so the replica's log records what did reach it.
+        let log = copy_log(archive, replica);
+        outcome?;
+        result.log_events = log?;
+        report.replicas.push(result);
+    }
+    Ok(report)
+}
+
+fn replication_event(replica: &Replica, item: &ItemResult) -> NewEvent {
+    let data = serde_json::json!({
+        "replica": replica.name,
+        "url": replica.url,
+        "copied": item.copied,
+        "bytes": item.bytes,
+        "present": item.present,
+        "problems": item.problems,
+    });
+    if item.problems.is_empty() {
+        NewEvent::new(
+            "replication",
+            "success",
+            &item.id,
+            format!(
+                "copied {} objects ({} bytes) to replica {} ({}), each read back and verified against the register; {} already there and verified",
+                item.copied, item.bytes, replica.name, replica.url, item.present
+            ),
+        )
+        .with_data(data)
+    } else {
+        NewEvent::new(
+            "replication",
+            "failure",
+            &item.id,
+            format!(
+                "{} objects could not be replicated to replica {} ({}): {}",
+                item.problems.len(),
+                replica.name,
+                replica.url,
+                item.problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.key, p.kind))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+        .with_data(data)
+    }
+}
+
+/// Replicates one item's objects.
+fn replicate_item(
+    archive: &Archive,
+    replica: &Replica,
+    id: &str,
+    fast: bool,
+) -> Result<ItemResult, Error> {
+    let mut item = ItemResult {
+        id: id.to_string(),
+        copied: 0,
+        bytes: 0,
+        present: 0,
+        problems: Vec::new(),
+    };
+    let expected = expected_objects(archive, id)?;
+    let listed: BTreeMap<String, u64> = if fast {
+        replica
+            .list(&format!("archive/{id}"))?
+            .into_iter()
+            .chain(replica.head(&expected_register_key(&expected))?.map(|s| {
+                crate::fs::replica::Listed {
+                    key: expected_register_key(&expected),
+                    size: s,
+                }
+            }))
+            .map(|l| (l.key, l.size))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    for exp in &expected {
+        if fast {
+            match listed.get(&exp.key) {
+                Some(size) if exp.size.is_none_or(|s| s == *size) => {
+                    item.present += 1;
+                    continue;
+                }
+                Some(size) => {
+                    item.problems.push(ObjectProblem {
+                        key: exp.key.clone(),
+                        kind: "conflict",
+                        detail: format!(
+                            "the replica holds {size} bytes, the register records {}; not overwritten",
+                            exp.size.unwrap_or_default()
+                        ),
+                    });
+                    continue;
+                }
+                None => {}
+            }
+        }
+        match replica.hash(&exp.key, exp.alg)? {
+            Some((_, d)) if d == exp.digest => item.present += 1,
+            Some((size, d)) => item.problems.push(ObjectProblem {
+                key: exp.key.clone(),
+                kind: "conflict",
+                detail: format!(
+                    "the replica holds other bytes ({size} bytes, {} {}; the register records {}); not overwritten",
+                    exp.alg,
+                    d.to_hex(),
+                    exp.digest.to_hex()
+                ),
+            }),
+            None => match replica.put_file(
+                &exp.local,
+                &exp.key,
+                (exp.alg, Some(&exp.digest)),
+                None,
+                true,
+            ) {
+                Ok(Written::Done) => {
+                    item.copied += 1;
+                    item.bytes += std::fs::metadata(&exp.local).map(|m| m.len()).unwrap_or(0);
+                }
+                Ok(Written::SourceMismatch) => item.problems.push(ObjectProblem {
+                    key: exp.key.clone(),
+                    kind: "archive-damaged",
+                    detail: format!(
+                        "the archive's file no longer has the register's {} digest; not sent. Run `cairn fixity --id {id}` and `cairn repair {id}`",
+                        exp.alg
+                    ),
+                }),
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    item.problems.push(ObjectProblem {
+                        key: exp.key.clone(),
+                        kind: "archive-damaged",
+                        detail: format!(
+                            "the archive's file is missing; not sent. Run `cairn repair {id}`"
+                        ),
+                    })
+                }
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    Ok(item)
+}
+
+fn expected_register_key(expected: &[Expected]) -> String {
+    expected.last().map(|e| e.key.clone()).unwrap_or_default()
+}
+
+/// The head object: the log's last line's seq and BLAKE3, and the log's length.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct LogHead {
+    pub seq: u64,
+    pub line_blake3: String,
+    pub log_bytes: u64,
+}
+
+/// Refuses to replace a replica's log that the archive's log does not extend (the
+/// replica's head must be a line of the local log): that would be a conflict.
+fn check_log_prefix(archive: &Archive, replica: &Replica) -> Result<(), Error> {
+    let Some(bytes) = replica.get_bytes(HEAD_KEY)? else {
+        return Ok(());
+    };
+    let head: LogHead = serde_json::from_slice(&bytes).map_err(|e| Error::Replica {
+        name: replica.name.clone(),
+        detail: format!("{HEAD_KEY} is not a log head: {e}"),
+    })?;
+    let local = archive.read_events_bytes()?;
+    let extends = head.log_bytes <= local.len() as u64
+        && local[..head.log_bytes as usize]
+            .strip_suffix(b"\n")
+            .map(|l| l.rsplit(|&b| b == b'\n').next().unwrap_or(l))
+            .is_some_and(|line| line_digest(line) == head.line_blake3);
+    if extends {
+        Ok(())
+    } else {
+        Err(Error::Corrupt {
+            path: archive.events_path(),
+            detail: format!(
+                "replica {}'s event log (head: event {}, {}) is not a beginning of this archive's log: a conflict, nothing replaced. Compare the two logs before going on",
+                replica.name, head.seq, head.line_blake3
+            ),
+        })
+    }
+}
+
+/// Copies cairn.toml, the event log and its head; returns the number of events.
+fn copy_log(archive: &Archive, replica: &Replica) -> Result<u64, Error> {
+    let config = archive.root.join(crate::config::CONFIG_FILE);
+    if let Ok(bytes) = std::fs::read(&config) {
+        replica.put_bytes(CONFIG_KEY, &bytes)?;
+    }
+    // Under the shared log lock: no append while the log is read.
+    let _guard = archive.shared_log_lock()?;
+    let log = archive.events_path();
+    let Some((seq, line)) = crate::fs::events::last_complete_line(&log)? else {
+        return Ok(0);
+    };
+    let len = std::fs::metadata(&log)
+        .map_err(|e| Error::io("stat", &log, e))?
+        .len();
+    let head = LogHead {
+        seq,
+        line_blake3: line_digest(&line),
+        log_bytes: len,
+    };
+    let current = replica
+        .get_bytes(HEAD_KEY)?
+        .and_then(|b| serde_json::from_slice::<LogHead>(&b).ok());
+    if current.as_ref() == Some(&head) && replica.head(LOG_KEY)? == Some(len) {
+        return Ok(seq);
+    }
+    replica.put_file(&log, LOG_KEY, (Algorithm::Blake3, None), Some(len), false)?;
+    let bytes = serde_json::to_vec_pretty(&head)
+        .map_err(|e| Error::Internal(format!("encode log head: {e}")))?;
+    replica.put_bytes(HEAD_KEY, &bytes)?;
+    Ok(seq)
+}

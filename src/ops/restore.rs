@@ -1,0 +1,223 @@
+//! `restore --from NAME DIR`: disaster recovery. Rebuilds a whole archive root at DIR
+//! from one replica alone: cairn.toml, every register entry, every bag file (each
+//! hashed as it arrives and checked against its register entry), the event log (its
+//! last line checked against the replica's head). Built in a hidden folder beside DIR,
+//! made durable, then renamed to DIR: DIR appears complete or not at all.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::digest::Algorithm;
+use crate::error::Error;
+use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir, sync_tree};
+use crate::fs::events::line_digest;
+use crate::fs::register::RegisterEntry;
+use crate::fs::replica::Replica;
+use crate::ops::replicate::{LogHead, CONFIG_KEY, HEAD_KEY, LOG_KEY};
+use crate::replica::ReplicaSection;
+
+/// The report of [`restore`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    pub replica: String,
+    pub root: PathBuf,
+    pub items: u64,
+    pub files: u64,
+    pub bytes: u64,
+    pub events: u64,
+    /// Files whose copy on the replica does not match its register entry (the restore
+    /// then stops and leaves nothing at DIR).
+    pub problems: Vec<String>,
+}
+
+/// Restores the replica `section` into `dir` (which must not exist).
+pub fn restore(section: &ReplicaSection, dir: &Path) -> Result<RestoreReport, Error> {
+    if dir.exists() {
+        return Err(Error::AlreadyExists {
+            path: dir.to_path_buf(),
+        });
+    }
+    let replica = Replica::open(section)?;
+    let parent = parent_dir(dir);
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "restore".into());
+    let work = parent.join(format!(".{name}.restore-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir(&work).map_err(|e| Error::io("create", &work, e))?;
+    let mut report = RestoreReport {
+        replica: replica.name.clone(),
+        root: dir.to_path_buf(),
+        items: 0,
+        files: 0,
+        bytes: 0,
+        events: 0,
+        problems: Vec::new(),
+    };
+    let result = build(&replica, &work, &mut report);
+    match result {
+        Ok(()) if report.problems.is_empty() => {
+            sync_tree(&work)?;
+            rename_no_replace(&work, dir)?;
+            sync_dir(parent)?;
+            Ok(report)
+        }
+        Ok(()) => {
+            let _ = std::fs::remove_dir_all(&work);
+            Ok(report)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&work);
+            Err(e)
+        }
+    }
+}
+
+fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(), Error> {
+    let config = replica
+        .get_bytes(CONFIG_KEY)?
+        .unwrap_or_else(|| crate::config::Config::template().as_bytes().to_vec());
+    std::fs::write(work.join(crate::config::CONFIG_FILE), &config)
+        .map_err(|e| Error::io("write", work, e))?;
+    let text = String::from_utf8_lossy(&config).into_owned();
+    let cfg = crate::config::Config::parse(&text, &work.join(crate::config::CONFIG_FILE))?;
+    let manifests = work.join(&cfg.archive.manifests);
+    let bags = work.join(&cfg.archive.archive);
+    for d in [&manifests, &bags, &work.join(&cfg.archive.intake)] {
+        std::fs::create_dir_all(d).map_err(|e| Error::io("create", d, e))?;
+    }
+    let listed = replica.list("manifests")?;
+    for l in &listed {
+        let Some(file) = l.key.strip_prefix("manifests/") else {
+            continue;
+        };
+        let Some(id) = file.strip_suffix(".json") else {
+            continue;
+        };
+        if file.contains('/') || l.key == HEAD_KEY || id.starts_with('.') {
+            continue;
+        }
+        let bytes = replica.get_bytes(&l.key)?.ok_or_else(|| Error::Replica {
+            name: replica.name.clone(),
+            detail: format!("{} was listed but cannot be read", l.key),
+        })?;
+        let path = manifests.join(file);
+        std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
+        let entry = RegisterEntry::read(&path)?;
+        restore_item(replica, work, &entry, report)?;
+        report.items += 1;
+    }
+    // The event log, checked against its head.
+    let log = manifests.join(crate::fs::archive::EVENTS_FILE);
+    let mut out = std::fs::File::create(&log).map_err(|e| Error::io("create", &log, e))?;
+    let got = replica.read_with(LOG_KEY, Algorithm::Blake3, &mut |c| {
+        out.write_all(c).map_err(|e| Error::io("write", &log, e))
+    })?;
+    out.sync_all().map_err(|e| Error::io("sync", &log, e))?;
+    if got.is_some() {
+        let head: LogHead = replica
+            .get_bytes(HEAD_KEY)?
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| Error::Replica {
+                name: replica.name.clone(),
+                detail: format!(
+                    "{LOG_KEY} is there but its head {HEAD_KEY} is missing or unreadable"
+                ),
+            })?;
+        let last = crate::fs::events::last_complete_line(&log)?;
+        match last {
+            Some((seq, line)) if seq == head.seq && line_digest(&line) == head.line_blake3 => {
+                report.events = seq;
+            }
+            _ => report.problems.push(format!(
+                "{LOG_KEY}: its last line is not the head the replica recorded (event {}, {})",
+                head.seq, head.line_blake3
+            )),
+        }
+    }
+    Ok(())
+}
+
+fn restore_item(
+    replica: &Replica,
+    work: &Path,
+    entry: &RegisterEntry,
+    report: &mut RestoreReport,
+) -> Result<(), Error> {
+    let bag_rel = entry.bag.trim_end_matches('/');
+    if bag_rel.split('/').any(|p| p == ".." || p.is_empty()) || bag_rel.starts_with('/') {
+        report.problems.push(format!(
+            "manifests/{}.json: bag {} is not a plain relative folder",
+            entry.id,
+            crate::quoted(bag_rel)
+        ));
+        return Ok(());
+    }
+    let bag = work.join(bag_rel);
+    let mut files: Vec<(PathBuf, Algorithm, crate::digest::Digest)> = Vec::new();
+    for f in &entry.files {
+        let Ok(bp) = crate::bagit::BagPath::parse(&f.path) else {
+            report
+                .problems
+                .push(format!("{bag_rel}: bad path {}", crate::quoted(&f.path)));
+            continue;
+        };
+        let Some((alg, d)) = crate::ops::bag_check::STRENGTH
+            .into_iter()
+            .find_map(|a| f.digests.get(a).map(|d| (a, *d)))
+        else {
+            continue;
+        };
+        files.push((bp.to_fs_path(&bag), alg, d));
+    }
+    for (name, digests) in &entry.tag_files {
+        if name.contains('/') && !name.starts_with("metadata/") || name.contains("..") {
+            report.problems.push(format!(
+                "{bag_rel}: bad tag file name {}",
+                crate::quoted(name)
+            ));
+            continue;
+        }
+        let Some((alg, d)) = crate::ops::bag_check::STRENGTH.into_iter().find_map(|a| {
+            digests
+                .get(a.name())
+                .and_then(|h| crate::digest::Digest::from_hex(h))
+                .map(|d| (a, d))
+        }) else {
+            continue;
+        };
+        files.push((bag.join(name), alg, d));
+    }
+    for (path, alg, want) in files {
+        let key = crate::ops::replicate::key_of(work, &path)?;
+        let dir = parent_dir(&path);
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        let got = replica.read_with(&key, alg, &mut |c| {
+            out.write_all(c).map_err(|e| Error::io("write", &path, e))
+        })?;
+        match got {
+            None => report
+                .problems
+                .push(format!("{key}: missing on replica {}", replica.name)),
+            Some((n, d)) if d == want => {
+                report.files += 1;
+                report.bytes += n;
+            }
+            Some((_, d)) => report.problems.push(format!(
+                "{key}: {alg} {} on replica {}, the register records {}",
+                d.to_hex(),
+                replica.name,
+                want.to_hex()
+            )),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! `[[replica]]` in cairn.toml: the copies of the archive elsewhere (another disk, an
+//! S3-compatible object store). Pure: parses and checks names and URLs; the store itself
+//! is [`crate::fs::replica`], the commands are in `ops/replicate.rs`, `ops/repair.rs`,
+//! `ops/restore.rs` and `ops/replica_check.rs` (docs/replicas.md).
+
+use serde::Deserialize;
+
+/// One replica as cairn.toml names it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaSection {
+    /// A short name: letters, digits, `-` and `_` (it names the replica in commands,
+    /// events and credential variables).
+    pub name: String,
+    /// `file:///absolute/folder` or `s3://bucket/optional/prefix`.
+    pub url: String,
+    /// The S3 endpoint (`http://127.0.0.1:3900`); empty for AWS itself.
+    #[serde(default)]
+    pub endpoint: String,
+    /// The S3 region; empty: `us-east-1`.
+    #[serde(default)]
+    pub region: String,
+}
+
+/// Where a replica's objects live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A folder (absolute path).
+    Folder(std::path::PathBuf),
+    /// A bucket and a key prefix (no leading or trailing `/`; may be empty).
+    S3 { bucket: String, prefix: String },
+}
+
+impl ReplicaSection {
+    /// The prefix of this replica's environment variables: `CAIRN_REPLICA_NAS_` for
+    /// `nas` (capitals, `-` as `_`).
+    pub fn env_prefix(name: &str) -> String {
+        format!(
+            "CAIRN_REPLICA_{}_",
+            name.to_ascii_uppercase().replace('-', "_")
+        )
+    }
+
+    /// Checks the name and parses the URL.
+    pub fn location(&self) -> Result<Location, String> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "replica.name: {}: use ASCII letters, digits, '-' or '_'",
+                crate::quoted(&self.name)
+            ));
+        }
+        let bad = |why: &str| {
+            format!(
+                "replica.url: {} (replica {}): {why}",
+                crate::quoted(&self.url),
+                self.name
+            )
+        };
+        if let Some(path) = self.url.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(bad(
+                    "a file:// URL needs an absolute path (file:///srv/copy)",
+                ));
+            }
+            return Ok(Location::Folder(path.into()));
+        }
+        if let Some(rest) = self.url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("no bucket (s3://bucket/prefix)"));
+            }
+            let prefix = prefix.trim_matches('/');
+            if prefix.split('/').any(|p| p == "." || p == "..") {
+                return Err(bad("the prefix may not hold `.` or `..`"));
+            }
+            return Ok(Location::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            });
+        }
+        Err(bad("use file:///folder or s3://bucket/prefix"))
+    }
+}
+
+/// Checks every replica (names unique, URLs usable).
+pub fn check(replicas: &[ReplicaSection]) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in replicas {
+        r.location()?;
+        if !seen.insert(r.name.to_ascii_lowercase()) {
+            return Err(format!(
+                "replica.name: {}: two replicas have this name",
+                crate::quoted(&r.name)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Lays `CAIRN_REPLICA_<NAME>_URL`, `_ENDPOINT` and `_REGION` over the replicas named in
+/// cairn.toml (credentials are read by the store, never kept in the configuration).
+/// Returns the variables that were used.
+pub fn apply_env(
+    replicas: &mut [ReplicaSection],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let mut used = Vec::new();
+    for r in replicas.iter_mut() {
+        let prefix = ReplicaSection::env_prefix(&r.name);
+        for (key, slot) in [
+            ("URL", &mut r.url),
+            ("ENDPOINT", &mut r.endpoint),
+            ("REGION", &mut r.region),
+        ] {
+            let var = format!("{prefix}{key}");
+            if let Some(v) = env(&var) {
+                *slot = v;
+                used.push(var);
+            }
+        }
+    }
+    used
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(name: &str, url: &str) -> ReplicaSection {
+        ReplicaSection {
+            name: name.into(),
+            url: url.into(),
+            endpoint: String::new(),
+            region: String::new(),
+        }
+    }
+
+    #[test]
+    fn urls_parse() {
+        assert_eq!(
+            r("nas", "file:///srv/copy").location().unwrap(),
+            Location::Folder("/srv/copy".into())
+        );
+        assert_eq!(
+            r("off", "s3://bucket/s21/").location().unwrap(),
+            Location::S3 {
+                bucket: "bucket".into(),
+                prefix: "s21".into()
+            }
+        );
+        assert!(r("off", "s3:///x").location().is_err());
+        assert!(r("off", "file://rel").location().is_err());
+        assert!(r("off", "http://x").location().is_err());
+        assert!(r("a b", "file:///x").location().is_err());
+        assert!(check(&[r("a", "file:///x"), r("A", "file:///y")]).is_err());
+    }
+
+    #[test]
+    fn env_overrides_by_name() {
+        let mut rs = vec![r("off-site", "s3://a")];
+        let used = apply_env(&mut rs, &|v| {
+            (v == "CAIRN_REPLICA_OFF_SITE_URL").then(|| "s3://b/p".to_string())
+        });
+        assert_eq!(rs[0].url, "s3://b/p");
+        assert_eq!(used, vec!["CAIRN_REPLICA_OFF_SITE_URL".to_string()]);
+    }
+}
