@@ -252,6 +252,41 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A revision's new content beside `root`: the item's current pages and one new page.
+fn revision_content(tmp: &Path, root: &Path) -> std::path::PathBuf {
+    let new = tmp.join("new");
+    copy_tree(&root.join("archive/cairn-000001/data"), &new);
+    fs::write(
+        new.join("part-0/page-9999.txt"),
+        "Sample: a forgotten page\n",
+    )
+    .expect("page");
+    new
+}
+
+/// Every bag in archive/, and the kept version 1 when it is there, is whole and valid.
+fn revision_bags_whole(root: &Path, context: &str) {
+    for bag in life::bags(root)
+        .into_iter()
+        .chain(std::iter::once(
+            root.join("archive/.versions/cairn-000001/000001"),
+        ))
+        .filter(|b| b.is_dir())
+    {
+        let v = common::cairn()
+            .args(["bag", "validate"])
+            .arg(&bag)
+            .output()
+            .expect("validate");
+        assert!(
+            v.status.success(),
+            "{context}: {} is not a complete, valid bag: {}",
+            bag.display(),
+            String::from_utf8_lossy(&v.stderr)
+        );
+    }
+}
+
 #[test]
 fn a_crash_at_each_step_of_a_revision_is_recovered() {
     for step in [
@@ -265,14 +300,7 @@ fn a_crash_at_each_step_of_a_revision_is_recovered() {
         let root = tmp.path().join("arch");
         make_archive(&root, 20);
         let old = tag_digest(&root.join("archive/cairn-000001")).expect("bag");
-        // The new content: the current pages and one new page.
-        let new = tmp.path().join("new");
-        copy_tree(&root.join("archive/cairn-000001/data"), &new);
-        fs::write(
-            new.join("part-0/page-9999.txt"),
-            "Sample: a forgotten page\n",
-        )
-        .expect("page");
+        let new = revision_content(tmp.path(), &root);
         let args = [
             "revise".as_ref(),
             "cairn-000001".as_ref(),
@@ -289,20 +317,7 @@ fn a_crash_at_each_step_of_a_revision_is_recovered() {
             out.describe()
         );
         // Right after: every bag in archive/ (and the kept version, if there) is whole.
-        for bag in life::bags(&root)
-            .into_iter()
-            .chain(std::iter::once(
-                root.join("archive/.versions/cairn-000001/000001"),
-            ))
-            .filter(|b| b.is_dir())
-        {
-            let v = common::cairn()
-                .args(["bag", "validate"])
-                .arg(&bag)
-                .output()
-                .expect("validate");
-            assert!(v.status.success(), "{fp}: {} not whole", bag.display());
-        }
+        revision_bags_whole(&root, &fp);
         recover(&root, &fp);
         // Decided before every failpoint: finished by recovery.
         let e = entry(&root, "cairn-000001");
@@ -332,4 +347,99 @@ fn a_crash_at_each_step_of_a_revision_is_recovered() {
             again.describe()
         );
     }
+}
+
+#[test]
+fn sigkill_at_many_moments_of_a_revision_leaves_version_one_or_two() {
+    let tmp = common::fresh_dir("revise-kill");
+    let template = tmp.path().join("template");
+    make_archive(&template, PAGES);
+    let old = tag_digest(&template.join("archive/cairn-000001")).expect("bag");
+    // Outside every copy of the archive.
+    let new = revision_content(tmp.path(), &template);
+    let args = [
+        "revise".as_ref(),
+        "cairn-000001".as_ref(),
+        "--from".as_ref(),
+        new.as_os_str(),
+        "--reason".as_ref(),
+        "a forgotten page".as_ref(),
+    ];
+    // How long a revision takes here: the quickest of three runs on copies.
+    let mut full = Duration::MAX;
+    for p in 0..3 {
+        let probe = tmp.path().join(format!("probe-{p}"));
+        copy_tree(&template, &probe);
+        let t0 = Instant::now();
+        expect(&probe, args, 0);
+        full = full.min(t0.elapsed());
+        let _ = fs::remove_dir_all(&probe);
+    }
+    let kept = "archive/.versions/cairn-000001/000001";
+    let kills = 12;
+    let (mut done, mut not_done) = (0, 0);
+    for k in 0..kills {
+        let root = tmp.path().join(format!("arch-{k}"));
+        copy_tree(&template, &root);
+        let delay = full.mul_f64((k as f64 + 0.5) / kills as f64);
+        let mut child = common::cairn()
+            .args(args)
+            .arg("--root")
+            .arg(&root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(delay);
+        if child.try_wait().expect("try_wait").is_none() {
+            child.kill().expect("SIGKILL");
+        }
+        let status = child.wait().expect("wait");
+        let context = format!("revise: kill {k} after {delay:?} of {full:?} ({status:?})");
+        // Right after the kill: every bag, the kept version too if there, is whole.
+        revision_bags_whole(&root, &context);
+        recover(&root, &context);
+        // After recovery: wholly version 1 or wholly version 2, logged at most once.
+        let logged = life::events_of(&root, "cairn-000001", "modification").len();
+        assert!(logged <= 1, "{context}: logged {logged} times");
+        let e = entry(&root, "cairn-000001");
+        if logged == 1 {
+            assert_eq!(e["version"], 2, "{context}");
+            assert_eq!(
+                tag_digest(&root.join(kept)).as_deref(),
+                Some(old.as_str()),
+                "{context}: version 1 kept unchanged"
+            );
+            assert!(
+                root.join("archive/cairn-000001/data/part-0/page-9999.txt")
+                    .is_file(),
+                "{context}: version 2 holds the new page"
+            );
+            done += 1;
+        } else {
+            assert!(
+                e.get("version").is_none() || e["version"] == 1,
+                "{context}: {e}"
+            );
+            assert_eq!(
+                tag_digest(&root.join("archive/cairn-000001")).as_deref(),
+                Some(old.as_str()),
+                "{context}: version 1 in place"
+            );
+            assert!(
+                !root.join(kept).exists(),
+                "{context}: a kept version with no revision"
+            );
+            not_done += 1;
+        }
+        let staging = root.join("archive/.staging");
+        assert!(
+            !staging.exists() || fs::read_dir(&staging).expect("staging").next().is_none(),
+            "{context}: staging not cleaned"
+        );
+        all_checks_pass(&root, &context);
+        let _ = fs::remove_dir_all(&root);
+    }
+    eprintln!("revise: {kills} kills: {done} finished, {not_done} left at version 1");
 }
