@@ -183,6 +183,26 @@ impl io::Write for Tee<'_> {
     }
 }
 
+/// Writes tag files already rendered (name → bytes, names relative to `root`) into
+/// `root`, unsynced, making their folders, bagit.txt last: until it exists the folder
+/// does not claim to be a bag. Used where an item changes (amend, revise).
+pub(crate) fn write_tags_bagit_last(
+    root: &Path,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Result<(), Error> {
+    let later = files.iter().filter(|(n, _)| *n == "bagit.txt");
+    for (name, bytes) in files.iter().filter(|(n, _)| *n != "bagit.txt").chain(later) {
+        let path = root.join(name);
+        if let Some(parent) = path.parent() {
+            if !parent.exists() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+            }
+        }
+        write_new_unsynced(&path, bytes)?;
+    }
+    Ok(())
+}
+
 /// Renders the tag files (bag-info, manifests, extra tag files, tag manifests, and
 /// bagit.txt last; [`BagBuilder`]) and writes them into `root`, unsynced: the caller
 /// makes the tree durable.

@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::digest::{hash_reader, Algorithm, Digest, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::fs::durable::{sync_tree, write_new_unsynced};
+use crate::fs::durable::sync_tree;
 use crate::fs::events::NewEvent;
 use crate::fs::lifecycle::link_payload;
 use crate::fs::register::RegisterEntry;
@@ -398,18 +398,7 @@ impl Update for AmendChange {
                 .insert(name.clone(), hex_digests(&bytes, &algs, &mut buf, &name)?);
             new_tags.insert(name, bytes);
         }
-        // bagit.txt last: until it exists the folder does not claim to be a bag.
-        let mut order: Vec<&String> = new_tags.keys().filter(|n| *n != "bagit.txt").collect();
-        order.extend(new_tags.keys().filter(|n| *n == "bagit.txt"));
-        for name in order {
-            let path = staged.join(name);
-            if let Some(parent) = path.parent() {
-                if !parent.exists() {
-                    fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
-                }
-            }
-            write_new_unsynced(&path, &new_tags[name])?;
-        }
+        crate::fs::bag_writer::write_tags_bagit_last(staged, &new_tags)?;
         sync_tree(staged)
     }
 

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::format::{sniff_mime, HEAD_LEN};
 use crate::fs::archive::Archive;
 use crate::fs::bag_writer::payload_path;
-use crate::fs::durable::{sync_tree, write_new_unsynced};
+use crate::fs::durable::sync_tree;
 use crate::fs::events::NewEvent;
 use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
 use crate::fs::walk::{walk_source, SourceFile};
@@ -304,17 +304,7 @@ impl Update for ReviseChange {
             );
             new_tags.insert(name, bytes);
         }
-        let mut order: Vec<&String> = new_tags.keys().filter(|n| *n != "bagit.txt").collect();
-        order.extend(new_tags.keys().filter(|n| *n == "bagit.txt"));
-        for name in order {
-            let path = staged.join(name);
-            if let Some(parent) = path.parent() {
-                if !parent.exists() {
-                    fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
-                }
-            }
-            write_new_unsynced(&path, &new_tags[name])?;
-        }
+        crate::fs::bag_writer::write_tags_bagit_last(staged, &new_tags)?;
         sync_tree(staged)
     }
 
