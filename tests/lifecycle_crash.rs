@@ -6,6 +6,7 @@
 //! decided change or discards an undecided one, after which the archive is wholly in
 //! the old state or wholly in the new one, and every auditor's check passes.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 use std::process::Stdio;
@@ -195,36 +196,16 @@ fn sigkill_at_many_moments_of_an_amend_or_a_withdrawal_leaves_old_or_new() {
         let template = tmp.path().join("template");
         make_archive(&template, PAGES);
         let old = tag_digest(&template.join("archive/cairn-000001")).expect("bag");
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
         // How long the command takes here: the quickest of three runs on copies.
-        let mut full = Duration::MAX;
-        for p in 0..3 {
-            let probe = tmp.path().join(format!("probe-{p}"));
-            copy_tree(&template, &probe);
-            let t0 = Instant::now();
-            expect(&probe, &args, 0);
-            full = full.min(t0.elapsed());
-            let _ = fs::remove_dir_all(&probe);
-        }
+        let full = quickest_run(&template, tmp.path(), &args);
         let kills = 12;
         let (mut done, mut not_done) = (0, 0);
         for k in 0..kills {
             let root = tmp.path().join(format!("arch-{k}"));
             copy_tree(&template, &root);
             let delay = full.mul_f64((k as f64 + 0.5) / kills as f64);
-            let mut child = common::cairn()
-                .args(&args)
-                .arg("--root")
-                .arg(&root)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn");
-            std::thread::sleep(delay);
-            if child.try_wait().expect("try_wait").is_none() {
-                child.kill().expect("SIGKILL");
-            }
-            let status = child.wait().expect("wait");
+            let status = run_and_kill(&root, &args, delay);
             let context = format!("{kind}: kill {k} after {delay:?} of {full:?} ({status:?})");
             check_after_kill(&root, &old, &context, withdrawing);
             recover(&root, &context);
@@ -237,6 +218,38 @@ fn sigkill_at_many_moments_of_an_amend_or_a_withdrawal_leaves_old_or_new() {
         }
         eprintln!("{kind}: {kills} kills: {done} finished, {not_done} left in the old state");
     }
+}
+
+/// How long `args` takes on a copy of `template`: the quickest of three runs.
+fn quickest_run(template: &Path, tmp: &Path, args: &[&OsStr]) -> Duration {
+    let mut full = Duration::MAX;
+    for p in 0..3 {
+        let probe = tmp.join(format!("probe-{p}"));
+        copy_tree(template, &probe);
+        let t0 = Instant::now();
+        expect(&probe, args, 0);
+        full = full.min(t0.elapsed());
+        let _ = fs::remove_dir_all(&probe);
+    }
+    full
+}
+
+/// Runs `args` on `root` and sends SIGKILL after `delay` unless it has finished.
+fn run_and_kill(root: &Path, args: &[&OsStr], delay: Duration) -> std::process::ExitStatus {
+    let mut child = common::cairn()
+        .args(args)
+        .arg("--root")
+        .arg(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(delay);
+    if child.try_wait().expect("try_wait").is_none() {
+        child.kill().expect("SIGKILL");
+    }
+    child.wait().expect("wait")
 }
 
 /// Copies a tree (regular files and folders only; the template has nothing else).
@@ -366,15 +379,7 @@ fn sigkill_at_many_moments_of_a_revision_leaves_version_one_or_two() {
         "a forgotten page".as_ref(),
     ];
     // How long a revision takes here: the quickest of three runs on copies.
-    let mut full = Duration::MAX;
-    for p in 0..3 {
-        let probe = tmp.path().join(format!("probe-{p}"));
-        copy_tree(&template, &probe);
-        let t0 = Instant::now();
-        expect(&probe, args, 0);
-        full = full.min(t0.elapsed());
-        let _ = fs::remove_dir_all(&probe);
-    }
+    let full = quickest_run(&template, tmp.path(), &args);
     let kept = "archive/.versions/cairn-000001/000001";
     let kills = 12;
     let (mut done, mut not_done) = (0, 0);
@@ -382,20 +387,7 @@ fn sigkill_at_many_moments_of_a_revision_leaves_version_one_or_two() {
         let root = tmp.path().join(format!("arch-{k}"));
         copy_tree(&template, &root);
         let delay = full.mul_f64((k as f64 + 0.5) / kills as f64);
-        let mut child = common::cairn()
-            .args(args)
-            .arg("--root")
-            .arg(&root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        std::thread::sleep(delay);
-        if child.try_wait().expect("try_wait").is_none() {
-            child.kill().expect("SIGKILL");
-        }
-        let status = child.wait().expect("wait");
+        let status = run_and_kill(&root, &args, delay);
         let context = format!("revise: kill {k} after {delay:?} of {full:?} ({status:?})");
         // Right after the kill: every bag, the kept version too if there, is whole.
         revision_bags_whole(&root, &context);
