@@ -213,7 +213,7 @@ impl Identifier {
             let mut best: Option<(&[u8], bool, Option<usize>)> = None;
             for seq in &sig.seqs {
                 for (i, sub) in seq.subs.iter().enumerate() {
-                    if let Some((k, l)) = required_literal_at(&sub.toks) {
+                    if let Some((k, l)) = pattern::required_literal(&sub.toks) {
                         if best.is_none_or(|(b, _, _)| l.len() > b.len()) {
                             let reach = literal_reach(seq, i, k, l.len());
                             best = Some((l, seq.anchor == Anchor::Eof, reach));
@@ -746,17 +746,6 @@ impl Prefilter {
             }
         }
     }
-}
-
-/// The longest literal token of a pattern (outside alternatives) and its index.
-fn required_literal_at(toks: &[Tok]) -> Option<(usize, &[u8])> {
-    toks.iter()
-        .enumerate()
-        .filter_map(|(k, t)| match t {
-            Tok::Lit(v) => Some((k, v.as_slice())),
-            _ => None,
-        })
-        .max_by_key(|(_, v)| v.len())
 }
 
 /// The most bytes a pattern can span (None: no bound).

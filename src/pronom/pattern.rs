@@ -397,14 +397,16 @@ pub fn min_len(toks: &[Tok]) -> usize {
         .sum()
 }
 
-/// The longest literal every match must contain (outside alternatives).
-pub fn required_literal(toks: &[Tok]) -> Option<&[u8]> {
+/// The longest literal every match must contain (outside alternatives), and the index
+/// of its token (what comes before it bounds how far into a window it can lie).
+pub fn required_literal(toks: &[Tok]) -> Option<(usize, &[u8])> {
     toks.iter()
-        .filter_map(|t| match t {
-            Tok::Lit(v) => Some(v.as_slice()),
+        .enumerate()
+        .filter_map(|(k, t)| match t {
+            Tok::Lit(v) => Some((k, v.as_slice())),
             _ => None,
         })
-        .max_by_key(|v| v.len())
+        .max_by_key(|(_, v)| v.len())
 }
 
 /// A step budget shared by the matches of one file.
