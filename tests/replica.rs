@@ -650,3 +650,150 @@ fn a_replication_killed_midway_is_completed_by_the_next_run() {
         "fixity --replica",
     );
 }
+
+/// An item changed after it was replicated: `amend` rewrites its tag files and register
+/// entry, `revise` makes a new version (a file changed, one removed, one added). Until
+/// the next `replicate`, `fixity --replica` calls the replica's copies out of date (not
+/// damaged); `replicate` then brings them up to date, deletes the removed file from the
+/// item's folder, copies the kept version and the superseded entries, and the replica
+/// mirrors the archive again. Bytes nobody recorded are still a conflict.
+#[test]
+fn replicate_brings_an_amended_and_revised_item_up_to_date() {
+    let f = Fixture::new("changed");
+    expect(&f.cairn(&["replicate"]), 0, "first replicate");
+    // An item of two files or more, so a revision can change one and remove another.
+    let files_of = |id: &str| -> Vec<String> {
+        let entry: Value =
+            serde_json::from_slice(&fs::read(f.root.join(format!("manifests/{id}.json"))).unwrap())
+                .unwrap();
+        entry["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let id = f
+        .ids()
+        .into_iter()
+        .find(|id| files_of(id).len() >= 2)
+        .expect("a sample item with two files");
+
+    let out = f.cairn(&[
+        "amend",
+        &id,
+        "--set",
+        "dc.date=1977-03",
+        "--reason",
+        "date read from the register's stamp",
+    ]);
+    expect(&out, 0, "amend");
+    let out = f.cairn(&["fixity", "--replica", "nas", "--id", &id, "--json"]);
+    expect(&out, 1, "fixity --replica after amend");
+    let findings: Vec<Value> = json(&out)["checked"][0]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!findings.is_empty(), "{}", describe(&out));
+    // Out of date, and the superseded entry not there yet: nothing called damaged.
+    assert!(
+        findings.iter().all(|x| x["kind"] == "outdated"
+            || (x["kind"] == "missing"
+                && x["key"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with(&format!("manifests/history/{id}/"))))),
+        "only out-of-date objects after an amend:\n{}",
+        describe(&out)
+    );
+    assert!(findings
+        .iter()
+        .any(|x| x["key"] == format!("manifests/{id}.json").as_str()));
+
+    let out = f.cairn(&["replicate", "--json"]);
+    expect(&out, 0, "replicate after amend");
+    let item = json(&out)["replicas"][0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert!(item["updated"].as_u64().unwrap() >= 2, "{item}");
+    assert_eq!(
+        mirrored(&f.replica),
+        mirrored(&f.root),
+        "replica after amend"
+    );
+    expect(
+        &f.cairn(&["fixity", "--replica", "nas", "--id", &id]),
+        0,
+        "fixity --replica after replicate",
+    );
+
+    // A revision: one file changed, one removed, one added.
+    let files = files_of(&id);
+    let new = f._tmp.path().join("revised");
+    copy_dir(&f.root.join(format!("archive/{id}/data")), &new);
+    let changed = files[0].strip_prefix("data/").unwrap();
+    let removed = files[1].strip_prefix("data/").unwrap();
+    fs::write(new.join(changed), b"Sample: re-scanned page\n").unwrap();
+    fs::remove_file(new.join(removed)).unwrap();
+    fs::write(
+        new.join("added-page.txt"),
+        b"Sample: a page that turned up\n",
+    )
+    .unwrap();
+    let out = run(cairn()
+        .args(["revise", &id, "--from"])
+        .arg(&new)
+        .args([
+            "--reason",
+            "page re-scanned, one dropped, one found",
+            "--root",
+        ])
+        .arg(&f.root));
+    expect(&out, 0, "revise");
+    let out = f.cairn(&["replicate", "--json"]);
+    expect(&out, 0, "replicate after revise");
+    assert!(
+        !f.replica
+            .join(format!("archive/{id}/{}", files[1]))
+            .exists(),
+        "the removed file left the item's folder on the replica"
+    );
+    assert!(f.replica.join(format!("archive/.versions/{id}")).is_dir());
+    assert_eq!(
+        mirrored(&f.replica),
+        mirrored(&f.root),
+        "replica after revise"
+    );
+    let versions = |root: &Path| -> BTreeMap<PathBuf, Vec<u8>> {
+        file_bytes(&root.join(format!("archive/.versions/{id}")))
+    };
+    assert_eq!(versions(&f.replica), versions(&f.root), "kept version");
+    expect(
+        &f.cairn(&["fixity", "--replica", "nas", "--id", &id]),
+        0,
+        "fixity --replica after revise and replicate",
+    );
+
+    // Bytes that no state of the item ever had are still a conflict, never replaced.
+    let info = f.replica.join(format!("archive/{id}/bag-info.txt"));
+    fs::write(&info, b"Bag-Software-Agent: someone else\n").unwrap();
+    let out = f.cairn(&[
+        "amend",
+        &id,
+        "--set",
+        "dc.date=1977-04",
+        "--reason",
+        "second reading of the stamp",
+    ]);
+    expect(&out, 0, "second amend");
+    let out = f.cairn(&["replicate"]);
+    expect(&out, 1, "replicate over foreign bytes");
+    assert_eq!(
+        fs::read(&info).unwrap(),
+        b"Bag-Software-Agent: someone else\n",
+        "foreign bytes are not overwritten"
+    );
+}

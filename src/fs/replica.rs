@@ -349,6 +349,15 @@ impl Replica {
         }
     }
 
+    /// Deletes the object `rel` (no error when it is already gone).
+    pub fn delete(&self, rel: &str) -> Result<(), Error> {
+        let key = self.key(rel);
+        match self.rt.block_on(self.store.delete(&key)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.fail("delete", rel, e)),
+        }
+    }
+
     /// Writes small bytes as `rel`, replacing what is there, then reads them back.
     pub fn put_bytes(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
         let key = self.key(rel);

@@ -14,7 +14,9 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
 use crate::fs::replica::Replica;
-use crate::ops::replicate::{expected_objects, open_replicas, CONFIG_KEY, HEAD_KEY, LOG_KEY};
+use crate::ops::replicate::{
+    expected_objects, open_replicas, superseded_digests, CONFIG_KEY, HEAD_KEY, LOG_KEY,
+};
 
 /// One object out of place on a replica.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -22,7 +24,8 @@ pub struct ReplicaFinding {
     /// The item (empty for an object of no registered item).
     pub id: String,
     pub key: String,
-    /// `changed`, `missing`, `unexpected`, `size-mismatch`.
+    /// `changed`, `missing`, `unexpected`, `size-mismatch`, or `outdated` (an earlier state
+    /// of the item that `cairn replicate` brings up to date).
     pub kind: &'static str,
     pub detail: String,
 }
@@ -165,14 +168,23 @@ fn check_item(archive: &Archive, replica: &Replica, id: &str) -> Result<ReplicaI
         bytes: 0,
         findings: Vec::new(),
     };
+    let superseded = superseded_digests(archive, id)?;
     let wanted: BTreeSet<&str> = expected.iter().map(|e| e.key.as_str()).collect();
     for l in replica.list(&format!("archive/{id}"))? {
         if !wanted.contains(l.key.as_str()) {
+            let detail = if superseded.contains_key(&l.key) {
+                format!(
+                    "{} bytes the register does not list; an earlier state of the item had this file: `cairn replicate --to {} --id {id}` deletes it if it holds those bytes",
+                    l.size, replica.name
+                )
+            } else {
+                format!("{} bytes the register does not list", l.size)
+            };
             check.findings.push(ReplicaFinding {
                 id: id.to_string(),
                 key: l.key.clone(),
                 kind: "unexpected",
-                detail: format!("{} bytes the register does not list", l.size),
+                detail,
             });
         }
     }
@@ -187,7 +199,21 @@ fn check_item(archive: &Archive, replica: &Replica, id: &str) -> Result<ReplicaI
             Some((size, d)) => {
                 check.objects += 1;
                 check.bytes += size;
-                if d != exp.digest {
+                if d != exp.digest
+                    && superseded
+                        .get(&exp.key)
+                        .is_some_and(|set| set.contains(&(exp.alg, d)))
+                {
+                    check.findings.push(ReplicaFinding {
+                        id: id.to_string(),
+                        key: exp.key.clone(),
+                        kind: "outdated",
+                        detail: format!(
+                            "replica {} holds an earlier state of the item (recorded in manifests/history/{id}/), not damage: `cairn replicate --to {} --id {id}` brings it up to date",
+                            replica.name, replica.name
+                        ),
+                    });
+                } else if d != exp.digest {
                     check.findings.push(ReplicaFinding {
                         id: id.to_string(),
                         key: exp.key.clone(),

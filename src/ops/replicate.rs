@@ -11,7 +11,7 @@
 //! `cairn fixity --replica`'s job. A run cut short leaves whole objects only (an
 //! upload completes or is abandoned), so the next run sends what is missing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -162,6 +162,76 @@ pub fn expected_objects(archive: &Archive, id: &str) -> Result<Vec<Expected>, Er
         }
     }
     // The superseded register entries (amend, revise), each written once.
+    for path in history_files(archive, id)? {
+        let digest = hash_file(&path, Algorithm::Blake3)?;
+        out.push(Expected {
+            key: key_of(&archive.root, &path)?,
+            local: path,
+            size: None,
+            alg: Algorithm::Blake3,
+            digest,
+        });
+    }
+    let reg = archive.register_path(id);
+    let digest = hash_file(&reg, Algorithm::Blake3)?;
+    out.push(Expected {
+        key: key_of(&archive.root, &reg)?,
+        local: reg,
+        size: None,
+        alg: Algorithm::Blake3,
+        digest,
+    });
+    Ok(out)
+}
+
+/// The bytes each key of item `id` held in the earlier states the archive recorded: every
+/// superseded register entry in manifests/history/ID/ (an `amend` or a `revise`)
+/// describes the files its bag had at archive/ID/ then, and the entry itself was
+/// manifests/ID.json. A replica object with one of these digests is out of date, not
+/// damaged and not foreign: `replicate` may bring it up to date, because the archive
+/// keeps what it held (the superseded entry, and a revised version's whole bag under
+/// archive/.versions/), and so does the replica once the item's other objects are there.
+pub(crate) fn superseded_digests(
+    archive: &Archive,
+    id: &str,
+) -> Result<BTreeMap<String, HashSet<(Algorithm, Digest)>>, Error> {
+    let mut out: BTreeMap<String, HashSet<(Algorithm, Digest)>> = BTreeMap::new();
+    let dir = archive.history_dir(id);
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    let bag = archive.bag_path(id);
+    let register_key = key_of(&archive.root, &archive.register_path(id))?;
+    for entry in archive.history(id)? {
+        for f in &entry.files {
+            let Ok(path) = crate::bagit::BagPath::parse(&f.path) else {
+                continue;
+            };
+            let key = key_of(&archive.root, &path.to_fs_path(&bag))?;
+            out.entry(key)
+                .or_default()
+                .extend(f.digests.iter().map(|(a, d)| (*a, *d)));
+        }
+        for (name, digests) in &entry.tag_files {
+            let key = key_of(&archive.root, &bag.join(name))?;
+            out.entry(key)
+                .or_default()
+                .extend(digests.iter().filter_map(|(a, h)| {
+                    Some((Algorithm::from_manifest_name(a)?, Digest::from_hex(h)?))
+                }));
+        }
+    }
+    for v in history_files(archive, id)? {
+        let d = hash_file(&v, Algorithm::Blake3)?;
+        out.entry(register_key.clone())
+            .or_default()
+            .insert((Algorithm::Blake3, d));
+    }
+    Ok(out)
+}
+
+/// The files in manifests/history/ID/, sorted.
+fn history_files(archive: &Archive, id: &str) -> Result<Vec<PathBuf>, Error> {
     let history_dir = archive.history_dir(id);
     match std::fs::read_dir(&history_dir) {
         Ok(rd) => {
@@ -175,30 +245,11 @@ pub fn expected_objects(archive: &Archive, id: &str) -> Result<Vec<Expected>, Er
                 })
                 .collect();
             names.sort();
-            for path in names {
-                let digest = hash_file(&path, Algorithm::Blake3)?;
-                out.push(Expected {
-                    key: key_of(&archive.root, &path)?,
-                    local: path,
-                    size: None,
-                    alg: Algorithm::Blake3,
-                    digest,
-                });
-            }
+            Ok(names)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("read folder", &history_dir, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io("read folder", &history_dir, e)),
     }
-    let reg = archive.register_path(id);
-    let digest = hash_file(&reg, Algorithm::Blake3)?;
-    out.push(Expected {
-        key: key_of(&archive.root, &reg)?,
-        local: reg,
-        size: None,
-        alg: Algorithm::Blake3,
-        digest,
-    });
-    Ok(out)
 }
 
 /// The digest of a local file.
@@ -277,7 +328,16 @@ pub struct ItemResult {
     pub copied: u64,
     pub bytes: u64,
     pub present: u64,
+    /// Objects that held an earlier state of the item (before an `amend` or a
+    /// `revise`), rewritten with the current one.
+    pub updated: u64,
+    /// Objects of an earlier state that the current one no longer has (a file a
+    /// revision removed; the earlier version is kept under archive/.versions/), deleted.
+    pub removed: u64,
     pub problems: Vec<ObjectProblem>,
+    /// The BLAKE3 of the register entry replicated: a later run that finds the same
+    /// entry only lists the item's objects.
+    pub register_blake3: String,
 }
 
 /// One replica's run.
@@ -304,18 +364,25 @@ impl ReplicateReport {
     }
 }
 
-/// Items already recorded as replicated (a `replication` success) to each replica.
-fn replicated(archive: &Archive) -> Result<BTreeSet<(String, String)>, Error> {
+/// For each item and replica, the register entry (its BLAKE3) that the last successful
+/// `replication` event recorded; empty for events older than that field.
+fn replicated(archive: &Archive) -> Result<BTreeMap<(String, String), String>, Error> {
     let log = archive.read_events()?;
     Ok(log
         .events
         .iter()
         .filter(|e| e.event_type == "replication" && e.outcome == "success")
         .filter_map(|e| {
-            e.data
-                .get("replica")
+            let replica = e.data.get("replica").and_then(|v| v.as_str())?;
+            let register = e
+                .data
+                .get("register_blake3")
                 .and_then(|v| v.as_str())
-                .map(|r| (e.object.clone(), r.to_string()))
+                .unwrap_or_default();
+            Some((
+                (e.object.clone(), replica.to_string()),
+                register.to_string(),
+            ))
         })
         .collect())
 }
@@ -357,9 +424,14 @@ pub fn replicate(
         let outcome = (|| -> Result<(), Error> {
             for id in &ids {
                 crate::progress::item(id);
-                let fast = done.contains(&(id.clone(), replica.name.clone()));
-                let item = replicate_item(archive, replica, id, fast)?;
-                if !(fast && item.copied == 0 && item.problems.is_empty()) {
+                let recorded = done.get(&(id.clone(), replica.name.clone()));
+                let item = replicate_item(archive, replica, id, recorded.map(String::as_str))?;
+                let unchanged = recorded == Some(&item.register_blake3)
+                    && item.copied == 0
+                    && item.updated == 0
+                    && item.removed == 0
+                    && item.problems.is_empty();
+                if !unchanged {
                     archive.append_events(clock.now(), &[replication_event(replica, &item)])?;
                 }
                 result.items.push(item);
@@ -383,7 +455,10 @@ fn replication_event(replica: &Replica, item: &ItemResult) -> NewEvent {
         "copied": item.copied,
         "bytes": item.bytes,
         "present": item.present,
+        "updated": item.updated,
+        "removed": item.removed,
         "problems": item.problems,
+        "register_blake3": item.register_blake3,
     });
     if item.problems.is_empty() {
         NewEvent::new(
@@ -391,8 +466,20 @@ fn replication_event(replica: &Replica, item: &ItemResult) -> NewEvent {
             "success",
             &item.id,
             format!(
-                "copied {} objects ({} bytes) to replica {} ({}), each read back and verified against the register; {} already there and verified",
-                item.copied, item.bytes, replica.name, replica.url, item.present
+                "copied {} objects ({} bytes) to replica {} ({}), each read back and verified against the register; {} already there and verified{}",
+                item.copied,
+                item.bytes,
+                replica.name,
+                replica.url,
+                item.present,
+                if item.updated + item.removed > 0 {
+                    format!(
+                        "; {} objects of an earlier state of the item (kept in its history) brought up to date, {} no longer in it deleted",
+                        item.updated, item.removed
+                    )
+                } else {
+                    String::new()
+                }
             ),
         )
         .with_data(data)
@@ -417,21 +504,37 @@ fn replication_event(replica: &Replica, item: &ItemResult) -> NewEvent {
     }
 }
 
-/// Replicates one item's objects.
+/// Replicates one item's objects. `recorded`: the register entry (BLAKE3) that the
+/// item's last successful replication to this replica recorded; when the entry has
+/// not changed since, the objects are only listed.
 fn replicate_item(
     archive: &Archive,
     replica: &Replica,
     id: &str,
-    fast: bool,
+    recorded: Option<&str>,
 ) -> Result<ItemResult, Error> {
+    let expected = expected_objects(archive, id)?;
+    let register_blake3 = expected
+        .last()
+        .map(|e| e.digest.to_hex())
+        .unwrap_or_default();
+    let fast = recorded == Some(register_blake3.as_str());
     let mut item = ItemResult {
         id: id.to_string(),
         copied: 0,
         bytes: 0,
         present: 0,
+        updated: 0,
+        removed: 0,
         problems: Vec::new(),
+        register_blake3,
     };
-    let expected = expected_objects(archive, id)?;
+    let superseded = if fast {
+        BTreeMap::new()
+    } else {
+        superseded_digests(archive, id)?
+    };
+    let mut outdated: Vec<&Expected> = Vec::new();
     let listed: BTreeMap<String, u64> = if fast {
         replica
             .list(&format!("archive/{id}"))?
@@ -470,6 +573,13 @@ fn replicate_item(
         }
         match replica.hash(&exp.key, exp.alg)? {
             Some((_, d)) if d == exp.digest => item.present += 1,
+            Some((_, d))
+                if superseded
+                    .get(&exp.key)
+                    .is_some_and(|set| set.contains(&(exp.alg, d))) =>
+            {
+                outdated.push(exp)
+            }
             Some((size, d)) => item.problems.push(ObjectProblem {
                 key: exp.key.clone(),
                 kind: "conflict",
@@ -510,6 +620,81 @@ fn replicate_item(
                 }
                 Err(e) => return Err(e),
             },
+        }
+    }
+    if fast || !item.problems.is_empty() {
+        // Out-of-date objects are only replaced once everything else of the item is on
+        // the replica (the superseded entries and retained versions among it).
+        for exp in outdated {
+            item.problems.push(ObjectProblem {
+                key: exp.key.clone(),
+                kind: "outdated",
+                detail: "the replica holds an earlier state of the item; not replaced while other objects of the item could not be replicated".into(),
+            });
+        }
+        return Ok(item);
+    }
+    for exp in outdated {
+        match replica.put_file(
+            &exp.local,
+            &exp.key,
+            (exp.alg, Some(&exp.digest)),
+            None,
+            false,
+        )? {
+            Written::Done => {
+                item.updated += 1;
+                item.bytes += std::fs::metadata(&exp.local).map(|m| m.len()).unwrap_or(0);
+            }
+            Written::SourceMismatch => item.problems.push(ObjectProblem {
+                key: exp.key.clone(),
+                kind: "archive-damaged",
+                detail: format!(
+                    "the archive's file no longer has the register's {} digest; not sent. Run `cairn fixity --id {id}` and `cairn repair {id}`",
+                    exp.alg
+                ),
+            }),
+        }
+    }
+    // Objects of the bag's folder that the item no longer has: deleted when they hold
+    // bytes of an earlier state (kept in the history), reported otherwise.
+    let wanted: BTreeSet<&str> = expected.iter().map(|e| e.key.as_str()).collect();
+    let listed = if superseded.is_empty() {
+        Vec::new()
+    } else {
+        replica.list(&format!("archive/{id}"))?
+    };
+    for l in listed {
+        if wanted.contains(l.key.as_str()) {
+            continue;
+        }
+        let known = match superseded.get(&l.key) {
+            Some(set) => {
+                // Checked with the strongest algorithm the history recorded for it.
+                match STRENGTH
+                    .into_iter()
+                    .find(|a| set.iter().any(|(b, _)| b == a))
+                {
+                    Some(alg) => replica
+                        .hash(&l.key, alg)?
+                        .is_some_and(|(_, d)| set.contains(&(alg, d))),
+                    None => false,
+                }
+            }
+            None => false,
+        };
+        if known {
+            replica.delete(&l.key)?;
+            item.removed += 1;
+        } else {
+            item.problems.push(ObjectProblem {
+                key: l.key.clone(),
+                kind: "conflict",
+                detail: format!(
+                    "{} bytes in the item's folder on the replica that no state of the item recorded; not deleted",
+                    l.size
+                ),
+            });
         }
     }
     Ok(item)
