@@ -797,3 +797,57 @@ fn replicate_brings_an_amended_and_revised_item_up_to_date() {
         "foreign bytes are not overwritten"
     );
 }
+
+/// `fixity --replica` chooses items as the archive's own check does, by their last
+/// check on that replica: `--due` (the default) takes the never-checked and the
+/// overdue ones, so a cron line checks each copy once per interval; `--all` takes every
+/// item; a check of the archive does not count as a check of the replica.
+#[test]
+fn replica_fixity_is_scheduled_by_the_last_check_on_that_replica() {
+    let f = Fixture::new("due");
+    expect(&f.cairn(&["replicate"]), 0, "replicate");
+    let n = f.ids().len();
+    expect(&f.cairn(&["fixity", "--all"]), 0, "the archive's own check");
+    let checked = |out: &Output| json(out)["checked"].as_array().unwrap().len();
+    let out = f.cairn(&["fixity", "--replica", "nas", "--json"]);
+    expect(&out, 0, "first replica check");
+    assert_eq!(checked(&out), n, "every item is due on the replica");
+    assert_eq!(json(&out)["due"].as_u64(), Some(n as u64));
+    let out = f.cairn(&["fixity", "--replica", "nas", "--json"]);
+    expect(&out, 0, "second replica check");
+    assert_eq!(checked(&out), 0, "nothing is due right after a check");
+    let out = f.cairn(&[
+        "fixity",
+        "--replica",
+        "nas",
+        "--shard",
+        "1/2",
+        "--all",
+        "--json",
+    ]);
+    expect(&out, 0, "a shard");
+    let half = checked(&out);
+    let out = f.cairn(&[
+        "fixity",
+        "--replica",
+        "nas",
+        "--shard",
+        "2/2",
+        "--all",
+        "--json",
+    ]);
+    assert_eq!(half + checked(&out), n, "two shards cover every item once");
+
+    // Damage is found by the next check that reaches the item.
+    let id = f.ids()[0].clone();
+    let key = f.payload(&id);
+    fs::write(f.replica.join(&key), b"flipped").unwrap();
+    let out = f.cairn(&["fixity", "--replica", "nas", "--all", "--json"]);
+    expect(&out, 1, "fixity --replica --all over a damaged object");
+    assert!(json(&out)["checked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["findings"].as_array().unwrap().clone())
+        .any(|x| x["key"] == key.as_str() && x["kind"] == "changed"));
+}

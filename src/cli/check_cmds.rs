@@ -107,7 +107,8 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
     if let Some(name) = &args.replica {
         let opts = cairn::ops::replica_check::ReplicaFixityOptions {
             replica: name.clone(),
-            ids: args.id.clone(),
+            selection,
+            shard,
             max_bytes,
             max_time,
             dry_run: args.dry_run,

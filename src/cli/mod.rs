@@ -465,8 +465,10 @@ struct FixityArgs {
     #[arg(long, value_name = "TIME", requires = "dry_run")]
     now: Option<String>,
     /// Check the copies on this replica instead of the archive's bags: every object
-    /// read back and hashed against the register (changed, missing, unexpected).
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["shard", "algorithms", "now", "rate"])]
+    /// read back and hashed against the register (changed, missing, unexpected,
+    /// outdated). --due (the default), --all, --id and --shard choose items by their
+    /// last check on this replica.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["algorithms", "now", "rate"])]
     replica: Option<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]

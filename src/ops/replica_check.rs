@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
 use crate::fs::replica::Replica;
+use crate::ops::fixity::{plan, shard_of, Selection};
 use crate::ops::replicate::{
     expected_objects, open_replicas, superseded_digests, CONFIG_KEY, HEAD_KEY, LOG_KEY,
 };
@@ -31,11 +32,14 @@ pub struct ReplicaFinding {
 }
 
 /// Options of `fixity --replica`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReplicaFixityOptions {
     pub replica: String,
-    /// Items; empty: every registered item.
-    pub ids: Vec<String>,
+    /// Which items: due (their last check on this replica is older than the fixity
+    /// interval; the default, as for the archive's own check), all, or those named.
+    pub selection: Selection,
+    /// `(k, n)`: only items whose identifier hashes to shard k of n (1-based).
+    pub shard: Option<(u64, u64)>,
     pub max_bytes: Option<u64>,
     pub max_time: Option<Duration>,
     pub dry_run: bool,
@@ -58,8 +62,10 @@ pub struct ReplicaFixityReport {
     pub checked: Vec<ReplicaItemCheck>,
     /// Objects under archive/ that belong to no registered item.
     pub unexpected: Vec<ReplicaFinding>,
-    /// Items not reached within the budget.
+    /// Items not reached within the budget (with `--due`: due items only).
     pub not_reached: usize,
+    /// With `--due`: how many items were due.
+    pub due: usize,
 }
 
 impl ReplicaFixityReport {
@@ -68,21 +74,59 @@ impl ReplicaFixityReport {
     }
 }
 
-fn selected(archive: &Archive, ids: &[String]) -> Result<Vec<String>, Error> {
-    let registered = archive.register_ids()?;
-    for id in ids {
-        if !registered.contains(id) {
-            return Err(Error::Usage(format!(
-                "no item {} in the archive; `cairn list` shows the identifiers",
-                crate::quoted(id)
-            )));
+/// The items to check, in order, and how many of them were due: `--id` as named;
+/// `--all` every registered item; `--due` those whose last check on this replica is
+/// older than the fixity interval, oldest first (never checked first), then, with a
+/// budget, the rest oldest first (as the archive's own `fixity --due`).
+fn selected(
+    archive: &Archive,
+    opts: &ReplicaFixityOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Vec<String>, usize), Error> {
+    let mut registered = archive.register_ids()?;
+    if let Selection::Ids(ids) = &opts.selection {
+        for id in ids {
+            if registered.binary_search(id).is_err() {
+                return Err(Error::Usage(format!(
+                    "no item {} in the archive; `cairn list` shows the identifiers",
+                    crate::quoted(id)
+                )));
+            }
         }
     }
-    Ok(if ids.is_empty() {
-        registered
+    if let Some((k, n)) = opts.shard {
+        registered.retain(|id| shard_of(id, n) == k);
+    }
+    let last = if opts.selection == Selection::Due {
+        let log = archive.read_events()?;
+        let mut last: BTreeMap<String, chrono::DateTime<chrono::Utc>> = BTreeMap::new();
+        for e in log.events.iter().filter(|e| {
+            e.event_type == "fixity check"
+                && e.data.get("replica").and_then(|v| v.as_str()) == Some(opts.replica.as_str())
+        }) {
+            let Ok(t) = chrono::DateTime::parse_from_rfc3339(&e.time) else {
+                continue;
+            };
+            let t = t.with_timezone(&chrono::Utc);
+            let slot = last.entry(e.object.clone()).or_insert(t);
+            if t > *slot {
+                *slot = t;
+            }
+        }
+        last
     } else {
-        ids.to_vec()
-    })
+        BTreeMap::new()
+    };
+    let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
+    let budgeted = opts.max_bytes.is_some() || opts.max_time.is_some();
+    Ok(plan(
+        &registered,
+        &last,
+        now,
+        interval,
+        &opts.selection,
+        budgeted,
+    ))
 }
 
 /// Objects outside any registered item: keys under archive/ whose second part is not
@@ -129,7 +173,7 @@ pub fn replica_fixity(
     let replica = open_replicas(archive, std::slice::from_ref(&opts.replica))?
         .pop()
         .ok_or_else(|| Error::Internal("no replica opened".into()))?;
-    let ids = selected(archive, &opts.ids)?;
+    let (ids, due) = selected(archive, opts, clock.now())?;
     let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
     let mut report = ReplicaFixityReport {
         replica: replica.name.clone(),
@@ -137,8 +181,9 @@ pub fn replica_fixity(
         checked: Vec::new(),
         unexpected: Vec::new(),
         not_reached: 0,
+        due,
     };
-    if opts.ids.is_empty() {
+    if !matches!(opts.selection, Selection::Ids(_)) {
         report.unexpected = stray_objects(&replica.list("")?, &registered);
     }
     let mut bytes = 0u64;
@@ -146,7 +191,11 @@ pub fn replica_fixity(
         if opts.max_bytes.is_some_and(|b| bytes >= b)
             || opts.max_time.is_some_and(|t| started.elapsed() >= t)
         {
-            report.not_reached = ids.len() - i;
+            report.not_reached = if opts.selection == Selection::Due {
+                due.saturating_sub(i)
+            } else {
+                ids.len() - i
+            };
             break;
         }
         crate::progress::item(id);
