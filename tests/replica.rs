@@ -145,6 +145,16 @@ fn mirrored(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
+/// Asserts two file maps are equal, naming the paths that differ (not their bytes).
+fn same_files(got: &BTreeMap<PathBuf, Vec<u8>>, want: &BTreeMap<PathBuf, Vec<u8>>, what: &str) {
+    let differ: Vec<&PathBuf> = got
+        .keys()
+        .chain(want.keys())
+        .filter(|k| got.get(*k) != want.get(*k))
+        .collect();
+    assert!(differ.is_empty(), "{what}: these files differ: {differ:?}");
+}
+
 /// Every file but hidden ones (lock files, which every run rewrites).
 fn visible(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     file_bytes(root)
@@ -762,19 +772,51 @@ fn replicate_brings_an_amended_and_revised_item_up_to_date() {
         "the removed file left the item's folder on the replica"
     );
     assert!(f.replica.join(format!("archive/.versions/{id}")).is_dir());
-    assert_eq!(
-        mirrored(&f.replica),
-        mirrored(&f.root),
-        "replica after revise"
-    );
+    let replicated = mirrored(&f.root);
+    same_files(&mirrored(&f.replica), &replicated, "replica after revise");
     let versions = |root: &Path| -> BTreeMap<PathBuf, Vec<u8>> {
         file_bytes(&root.join(format!("archive/.versions/{id}")))
     };
     assert_eq!(versions(&f.replica), versions(&f.root), "kept version");
+    // The whole replica, kept version and superseded entries included, is as it should be.
     expect(
-        &f.cairn(&["fixity", "--replica", "nas", "--id", &id]),
+        &f.cairn(&["fixity", "--replica", "nas", "--all"]),
         0,
-        "fixity --replica after revise and replicate",
+        "fixity --replica --all after revise and replicate",
+    );
+    expect(
+        &f.cairn(&["audit", "--replicas"]),
+        0,
+        "audit --replicas after revise and replicate",
+    );
+
+    // Restored from the replica alone: the current bags, the kept version and the
+    // superseded entries all come back, and the restored archive audits.
+    let kit = f._tmp.path().join("kit");
+    fs::create_dir(&kit).unwrap();
+    fs::copy(f.root.join("cairn.toml"), kit.join("cairn.toml")).unwrap();
+    let restored = f._tmp.path().join("restored");
+    let out = run(cairn()
+        .args(["restore", "--from", "nas", "--root"])
+        .arg(&kit)
+        .arg(&restored));
+    expect(&out, 0, "restore after amend and revise");
+    // The archive as it was replicated (the checks since have added events).
+    same_files(&mirrored(&restored), &replicated, "restored archive");
+    same_files(
+        &versions(&restored),
+        &versions(&f.root),
+        "restored kept version",
+    );
+    expect(
+        &run(cairn().arg("audit").arg("--root").arg(&restored)),
+        0,
+        "audit of the restored archive",
+    );
+    expect(
+        &run(cairn().args(["fixity", "--all", "--root"]).arg(&restored)),
+        0,
+        "fixity of the restored archive, kept version included",
     );
 
     // Bytes that no state of the item ever had are still a conflict, never replaced.

@@ -4,8 +4,8 @@
 //! the server stopped in the middle of a replication, wrong credentials.
 //!
 //! Without Garage installed each test prints "skipped:" (a failure under
-//! CAIRN_REQUIRE_S3=1, not yet under CAIRN_REQUIRE_ALL=1: these tests have not run
-//! against a live Garage yet); `scripts/s3-test-server --install` installs it.
+//! CAIRN_REQUIRE_ALL=1, which .ci/run sets after installing Garage);
+//! `scripts/s3-test-server --install` installs it.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -37,14 +37,8 @@ impl Garage {
             || std::env::var_os("HOME")
                 .is_some_and(|h| Path::new(&h).join(".cargo/bin/garage").is_file());
         if !installed {
-            // Not yet required in CI (CAIRN_REQUIRE_ALL): these tests have not run
-            // against a live Garage yet; CAIRN_REQUIRE_S3=1 makes the skip a failure.
-            let why = "Garage is not installed (scripts/s3-test-server --install installs it): the S3 replica tests did not run";
-            if std::env::var_os("CAIRN_REQUIRE_S3").is_some_and(|v| v == "1") {
-                skip(why);
-            }
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr().lock(), "skipped: {why}");
+            // Under CAIRN_REQUIRE_ALL (CI) this is a failure, not a skip.
+            skip("Garage is not installed (scripts/s3-test-server --install installs it): the S3 replica tests did not run");
             return None;
         }
         let mut child = Command::new(SCRIPT)
@@ -107,6 +101,10 @@ impl Garage {
         {
             std::thread::sleep(Duration::from_millis(50));
         }
+        assert!(
+            std::net::TcpStream::connect(&addr).is_err(),
+            "Garage still answers 10 s after it was killed"
+        );
     }
 
     fn restart_server(&self) {
@@ -328,7 +326,7 @@ fn s3_replicate_check_repair_and_disaster_recovery() {
     }
     expect(&c(&["audit", "--replicas"]), 0, "audit --replicas");
     expect(
-        &c(&["fixity", "--replica", "offsite"]),
+        &c(&["fixity", "--replica", "offsite", "--all"]),
         0,
         "fixity --replica",
     );
@@ -340,7 +338,7 @@ fn s3_replicate_check_repair_and_disaster_recovery() {
     let missing = format!("archive/{}/bag-info.txt", all[1]);
     put(&store, &format!("s21/{changed}"), b"other bytes");
     delete(&store, &format!("s21/{missing}"));
-    let out = c(&["fixity", "--replica", "offsite"]);
+    let out = c(&["fixity", "--replica", "offsite", "--all"]);
     expect(&out, 1, "fixity --replica after tampering");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -360,7 +358,7 @@ fn s3_replicate_check_repair_and_disaster_recovery() {
         fs::read(root.join(&changed)).unwrap()
     );
     expect(
-        &c(&["fixity", "--replica", "offsite"]),
+        &c(&["fixity", "--replica", "offsite", "--all"]),
         0,
         "fixity --replica after repair",
     );
@@ -380,6 +378,11 @@ fn s3_replicate_check_repair_and_disaster_recovery() {
         "repair from Garage",
     );
     assert_eq!(fs::read(root.join(&rel)).unwrap(), good);
+    expect(
+        &c(&["fixity", "--id", &all[2]]),
+        0,
+        "fixity passes after the repair",
+    );
 
     // Both copies damaged: refused, nothing changed.
     let rel = payload(&root, &all[3]);
@@ -401,9 +404,38 @@ fn s3_replicate_check_repair_and_disaster_recovery() {
         "repair once the archive is good again",
     );
 
+    // One item amended after it was replicated: its objects on Garage are out of date
+    // (not damaged) until the next replicate brings them up to date.
+    let out = c(&[
+        "amend",
+        &all[4],
+        "--set",
+        "dc.date=1977-03",
+        "--reason",
+        "date read from the register's stamp",
+    ]);
+    expect(&out, 0, "amend");
+    let out = c(&["fixity", "--replica", "offsite", "--id", &all[4]]);
+    expect(
+        &out,
+        1,
+        "fixity --replica of the amended item before replicate",
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("outdated"),
+        "{}",
+        describe(&out)
+    );
+
     // Disaster recovery: replicate, lose the whole archive root, restore from Garage.
     expect(&c(&["replicate"]), 0, "replicate before the disaster");
+    // The archive as it reached Garage (the check below adds events to the log after).
     let original = mirrored(&root);
+    expect(
+        &c(&["fixity", "--replica", "offsite", "--all"]),
+        0,
+        "fixity --replica after the amend was replicated",
+    );
     let kit = tmp.path().join("recovery-kit");
     fs::create_dir(&kit).unwrap();
     fs::copy(root.join("cairn.toml"), kit.join("cairn.toml")).unwrap();
@@ -508,22 +540,33 @@ fn s3_server_stopped_mid_replication_then_a_rerun_completes() {
         "ingest",
     );
 
+    // Cairn pauses after the first part of a multipart upload reached the server (a
+    // pause point: it creates the file and waits until the test deletes it); the server
+    // is stopped there, as a crash would stop it, and Cairn goes on into a dead server.
+    let paused = tmp.path().join("paused");
     let child = garage
         .cairn("offsite")
         .arg("replicate")
         .arg("--root")
         .arg(&root)
+        .env("CAIRN_PAUSEPOINT", "replica-after-part")
+        .env("CAIRN_PAUSEPOINT_FILE", &paused)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Stop the server once part of the large file has reached it, as a crash would.
-    let data_dir = PathBuf::from(garage.get("S3_DATA_DIR"));
     let t0 = Instant::now();
-    while stored_bytes(&data_dir) < 24 << 20 && t0.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(20));
+    while !paused.exists() && t0.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(10));
     }
+    assert!(paused.exists(), "replicate never reached its pause point");
+    let data_dir = PathBuf::from(garage.get("S3_DATA_DIR"));
+    assert!(
+        stored_bytes(&data_dir) >= 8 << 20,
+        "a part of the large file reached the server before it stopped"
+    );
     garage.stop_server();
+    fs::remove_file(&paused).unwrap();
     let out = child.wait_with_output().unwrap();
     expect(&out, 3, "replicate while the server dies");
     assert!(

@@ -19,3 +19,34 @@ pub fn hit(name: &str) {
         std::process::abort();
     }
 }
+
+/// Pause points, for tests that must act at an exact moment (stop a server in the
+/// middle of an upload): with `CAIRN_PAUSEPOINT=NAME` and `CAIRN_PAUSEPOINT_FILE=PATH`,
+/// the first time the process reaches NAME it creates PATH and waits until the test
+/// deletes it (at most 120 s), then goes on. Costs one environment read per process.
+pub fn pause(name: &str) {
+    static PAUSE: OnceLock<Option<(String, std::path::PathBuf)>> = OnceLock::new();
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let armed = PAUSE.get_or_init(|| {
+        let point = std::env::var("CAIRN_PAUSEPOINT").ok()?;
+        let file = std::env::var_os("CAIRN_PAUSEPOINT_FILE")?;
+        Some((point, file.into()))
+    });
+    let Some((point, file)) = armed else {
+        return;
+    };
+    if point != name || DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    eprintln!(
+        "cairn: pause point {name}: waiting for {} to go",
+        file.display()
+    );
+    if std::fs::write(file, name).is_err() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    while file.exists() && start.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -311,6 +311,7 @@ impl Replica {
                         let _ = upload.abort().await;
                         return Err(self.fail("upload a part of", rel, e));
                     }
+                    crate::fs::failpoint::pause("replica-after-part");
                     first = match read_part(&mut reader, local) {
                         Ok(p) => p,
                         Err(e) => {

@@ -130,7 +130,8 @@ fn selected(
 }
 
 /// Objects outside any registered item: keys under archive/ whose second part is not
-/// a registered identifier, and manifests/ entries of no item.
+/// a registered identifier (nor archive/.versions/ID/ of one), and manifests/ entries
+/// of no item (manifests/history/ID/ of a registered one belongs to it).
 fn stray_objects(
     listed: &[crate::fs::replica::Listed],
     registered: &BTreeSet<String>,
@@ -140,6 +141,14 @@ fn stray_objects(
         .filter(|l| {
             let mut parts = l.key.split('/');
             match (parts.next(), parts.next(), parts.next()) {
+                // A revised item's kept versions: archive/.versions/ID/N/...
+                (Some("archive"), Some(crate::fs::lifecycle::VERSIONS_DIR), Some(id)) => {
+                    !registered.contains(id)
+                }
+                // Its superseded register entries: manifests/history/ID/N.json.
+                (Some("manifests"), Some(crate::fs::lifecycle::HISTORY_DIR), Some(id)) => {
+                    !registered.contains(id)
+                }
                 (Some("archive"), Some(id), Some(_)) => !registered.contains(id),
                 (Some("manifests"), Some(name), None) => {
                     name != "events.jsonl"

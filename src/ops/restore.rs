@@ -1,5 +1,6 @@
 //! `restore --from NAME DIR`: disaster recovery. Rebuilds a whole archive root at DIR
-//! from one replica alone: cairn.toml, every register entry, every bag file (each
+//! from one replica alone: cairn.toml, every register entry with the superseded ones
+//! (manifests/history/), every file of every retained version of every bag (each
 //! hashed as it arrives and checked against its register entry), the event log (its
 //! last line checked against the replica's head). Built in a hidden folder beside DIR,
 //! made durable, then renamed to DIR: DIR appears complete or not at all.
@@ -108,6 +109,7 @@ fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(
         std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
         let entry = RegisterEntry::read(&path)?;
         restore_item(replica, work, &entry, report)?;
+        restore_history(replica, work, &manifests, &bags, &entry, report)?;
         report.items += 1;
     }
     // The event log, checked against its head.
@@ -141,6 +143,77 @@ fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(
     Ok(())
 }
 
+/// An item's earlier states: its superseded register entries (manifests/history/ID/,
+/// written as they are: they are the archive's record of what the item was) and the
+/// kept bag of each earlier version (archive/.versions/ID/N/, each file checked
+/// against the superseded entry that describes that version, as the current bag is
+/// against the current entry).
+fn restore_history(
+    replica: &Replica,
+    work: &Path,
+    manifests: &Path,
+    bags: &Path,
+    entry: &RegisterEntry,
+    report: &mut RestoreReport,
+) -> Result<(), Error> {
+    let id = &entry.id;
+    if id.is_empty() || id.contains('/') || id.contains("..") || id.starts_with('.') {
+        return Ok(());
+    }
+    let prefix = format!("manifests/{}/{id}", crate::fs::lifecycle::HISTORY_DIR);
+    let mut superseded: Vec<RegisterEntry> = Vec::new();
+    for l in replica.list(&prefix)? {
+        let Some(name) = l.key.strip_prefix(&format!("{prefix}/")) else {
+            continue;
+        };
+        if name.contains('/') || !name.ends_with(".json") || name.starts_with('.') {
+            continue;
+        }
+        let bytes = replica.get_bytes(&l.key)?.ok_or_else(|| Error::Replica {
+            name: replica.name.clone(),
+            detail: format!("{} was listed but cannot be read", l.key),
+        })?;
+        let dir = manifests.join(crate::fs::lifecycle::HISTORY_DIR).join(id);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
+        match RegisterEntry::read(&path) {
+            Ok(old) if old.id == *id && old.version <= entry.version => superseded.push(old),
+            Ok(_) => report
+                .problems
+                .push(format!("{}: not an earlier register entry of {id}", l.key)),
+            Err(e) => report.problems.push(format!("{}: {e}", l.key)),
+        }
+    }
+    let versions = bags.join(crate::fs::lifecycle::VERSIONS_DIR).join(id);
+    let versions_key = crate::ops::replicate::key_of(work, &versions)?;
+    let kept: std::collections::BTreeSet<u32> = replica
+        .list(&versions_key)?
+        .iter()
+        .filter_map(|l| {
+            l.key
+                .strip_prefix(&format!("{versions_key}/"))?
+                .split('/')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    for v in kept {
+        // The last superseded entry of version v describes its bag as it was kept.
+        let Some(old) = superseded.iter().rev().find(|e| e.version == v) else {
+            report.problems.push(format!(
+                "{versions_key}/{v:06}: a kept version that no superseded register entry describes"
+            ));
+            continue;
+        };
+        let bag = versions.join(format!("{v:06}"));
+        let bag_rel = format!("{versions_key}/{v:06}");
+        restore_bag(replica, work, old, &bag, &bag_rel, report)?;
+    }
+    Ok(())
+}
+
 fn restore_item(
     replica: &Replica,
     work: &Path,
@@ -156,7 +229,19 @@ fn restore_item(
         ));
         return Ok(());
     }
-    let bag = work.join(bag_rel);
+    restore_bag(replica, work, entry, &work.join(bag_rel), bag_rel, report)
+}
+
+/// Fetches every file `entry` lists into `bag`, each hashed as it arrives and checked
+/// against the entry.
+fn restore_bag(
+    replica: &Replica,
+    work: &Path,
+    entry: &RegisterEntry,
+    bag: &Path,
+    bag_rel: &str,
+    report: &mut RestoreReport,
+) -> Result<(), Error> {
     let mut files: Vec<(PathBuf, Algorithm, crate::digest::Digest)> = Vec::new();
     for f in &entry.files {
         let Ok(bp) = crate::bagit::BagPath::parse(&f.path) else {
@@ -171,7 +256,7 @@ fn restore_item(
         else {
             continue;
         };
-        files.push((bp.to_fs_path(&bag), alg, d));
+        files.push((bp.to_fs_path(bag), alg, d));
     }
     for (name, digests) in &entry.tag_files {
         if name.contains('/') && !name.starts_with("metadata/") || name.contains("..") {
