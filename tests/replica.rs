@@ -893,3 +893,122 @@ fn replica_fixity_is_scheduled_by_the_last_check_on_that_replica() {
         .flat_map(|c| c["findings"].as_array().unwrap().clone())
         .any(|x| x["key"] == key.as_str() && x["kind"] == "changed"));
 }
+
+/// A withdrawal reaches the replicas: the tombstone and the kept entry are copied, a
+/// quarantined bag goes to archive/.quarantine/ID/ there too, and the item's live copy
+/// (archive/ID/, manifests/ID.json) is removed, so that a restore does not bring a
+/// withdrawn item back. Until then the replica's checks call that copy unexpected.
+#[test]
+fn a_withdrawal_reaches_the_replica_and_survives_a_restore() {
+    let f = Fixture::new("withdrawn");
+    expect(&f.cairn(&["replicate"]), 0, "first replicate");
+    let ids = f.ids();
+    let (kept, purged) = (ids[0].clone(), ids[1].clone());
+    expect(
+        &f.cairn(&[
+            "withdraw",
+            &kept,
+            "--reason",
+            "the donor withdrew the deposit",
+        ]),
+        0,
+        "withdraw into quarantine",
+    );
+    expect(
+        &f.cairn(&[
+            "withdraw",
+            &purged,
+            "--reason",
+            "court order",
+            "--purge",
+            "--yes",
+        ]),
+        0,
+        "withdraw and purge",
+    );
+    let out = f.cairn(&["fixity", "--replica", "nas", "--all", "--json"]);
+    expect(
+        &out,
+        1,
+        "the replica still holds the withdrawn items' live copies",
+    );
+    let unexpected = json(&out)["unexpected"].as_array().cloned().unwrap();
+    for id in [&kept, &purged] {
+        assert!(
+            unexpected
+                .iter()
+                .any(|x| x["key"] == format!("manifests/{id}.json").as_str()
+                    && x["detail"].as_str().unwrap().contains("withdrawn")),
+            "{}",
+            describe(&out)
+        );
+    }
+
+    let out = f.cairn(&["replicate", "--json"]);
+    expect(&out, 0, "replicate after the withdrawals");
+    for id in [&kept, &purged] {
+        assert!(!f
+            .replica
+            .join(format!("archive/{id}"))
+            .join("bagit.txt")
+            .exists());
+        assert!(!f.replica.join(format!("manifests/{id}.json")).exists());
+        assert!(f
+            .replica
+            .join(format!("manifests/withdrawn/{id}.json"))
+            .is_file());
+    }
+    let replicated = mirrored(&f.root);
+    same_files(
+        &mirrored(&f.replica),
+        &replicated,
+        "replica after the withdrawals",
+    );
+    let quarantine = |root: &Path| file_bytes(&root.join(format!("archive/.quarantine/{kept}")));
+    assert!(!quarantine(&f.root).is_empty());
+    same_files(
+        &quarantine(&f.replica),
+        &quarantine(&f.root),
+        "quarantined bag",
+    );
+    assert!(!f
+        .replica
+        .join(format!("archive/.quarantine/{purged}"))
+        .exists());
+    expect(
+        &f.cairn(&["fixity", "--replica", "nas", "--all"]),
+        0,
+        "fixity --replica after the withdrawals were replicated",
+    );
+    expect(&f.cairn(&["audit", "--replicas"]), 0, "audit --replicas");
+
+    let kit = f._tmp.path().join("kit");
+    fs::create_dir(&kit).unwrap();
+    fs::copy(f.root.join("cairn.toml"), kit.join("cairn.toml")).unwrap();
+    let restored = f._tmp.path().join("restored");
+    let out = run(cairn()
+        .args(["restore", "--from", "nas", "--root"])
+        .arg(&kit)
+        .arg(&restored));
+    expect(&out, 0, "restore");
+    same_files(&mirrored(&restored), &replicated, "restored archive");
+    same_files(
+        &quarantine(&restored),
+        &quarantine(&f.root),
+        "restored quarantine",
+    );
+    expect(
+        &run(cairn().arg("audit").arg("--root").arg(&restored)),
+        0,
+        "audit of the restored archive",
+    );
+    let out = run(cairn()
+        .args(["list", "--withdrawn", "--json", "--root"])
+        .arg(&restored));
+    expect(&out, 0, "list --withdrawn");
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        listed.contains(&kept) && listed.contains(&purged),
+        "{listed}"
+    );
+}

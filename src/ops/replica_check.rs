@@ -16,7 +16,8 @@ use crate::fs::events::NewEvent;
 use crate::fs::replica::Replica;
 use crate::ops::fixity::{plan, shard_of, Selection};
 use crate::ops::replicate::{
-    expected_objects, open_replicas, superseded_digests, CONFIG_KEY, HEAD_KEY, LOG_KEY,
+    expected_objects, expected_withdrawn, open_replicas, superseded_digests, CONFIG_KEY, HEAD_KEY,
+    LOG_KEY,
 };
 
 /// One object out of place on a replica.
@@ -129,26 +130,30 @@ fn selected(
     ))
 }
 
-/// Objects outside any registered item: keys under archive/ whose second part is not
-/// a registered identifier (nor archive/.versions/ID/ of one), and manifests/ entries
-/// of no item (manifests/history/ID/ of a registered one belongs to it).
+/// Objects outside any item: keys under archive/ whose second part is not a registered
+/// identifier (nor archive/.versions/ID/ of one, nor archive/.quarantine/ID/ of a
+/// withdrawn one), and manifests/ entries of no item (manifests/history/ID/ belongs to
+/// a registered or withdrawn item, manifests/withdrawn/ID.json to a withdrawn one). The
+/// live copy of a withdrawn item (archive/ID/, manifests/ID.json) is unexpected: the
+/// next `cairn replicate` removes it.
 fn stray_objects(
     listed: &[crate::fs::replica::Listed],
     registered: &BTreeSet<String>,
+    withdrawn: &BTreeSet<String>,
 ) -> Vec<ReplicaFinding> {
+    use crate::fs::lifecycle::{HISTORY_DIR, QUARANTINE_DIR, VERSIONS_DIR, WITHDRAWN_DIR};
+    let known = |id: &str| registered.contains(id) || withdrawn.contains(id);
     listed
         .iter()
         .filter(|l| {
             let mut parts = l.key.split('/');
             match (parts.next(), parts.next(), parts.next()) {
-                // A revised item's kept versions: archive/.versions/ID/N/...
-                (Some("archive"), Some(crate::fs::lifecycle::VERSIONS_DIR), Some(id)) => {
-                    !registered.contains(id)
-                }
-                // Its superseded register entries: manifests/history/ID/N.json.
-                (Some("manifests"), Some(crate::fs::lifecycle::HISTORY_DIR), Some(id)) => {
-                    !registered.contains(id)
-                }
+                (Some("archive"), Some(VERSIONS_DIR), Some(id)) => !registered.contains(id),
+                (Some("archive"), Some(QUARANTINE_DIR), Some(id)) => !withdrawn.contains(id),
+                (Some("manifests"), Some(HISTORY_DIR), Some(id)) => !known(id),
+                (Some("manifests"), Some(WITHDRAWN_DIR), Some(name)) => !name
+                    .strip_suffix(".json")
+                    .is_some_and(|id| withdrawn.contains(id)),
                 (Some("archive"), Some(id), Some(_)) => !registered.contains(id),
                 (Some("manifests"), Some(name), None) => {
                     name != "events.jsonl"
@@ -162,11 +167,26 @@ fn stray_objects(
             }
         })
         .filter(|l| l.key != LOG_KEY)
-        .map(|l| ReplicaFinding {
-            id: String::new(),
-            key: l.key.clone(),
-            kind: "unexpected",
-            detail: format!("{} bytes that belong to no registered item", l.size),
+        .map(|l| {
+            let mut parts = l.key.split('/');
+            let owner = match (parts.next(), parts.next()) {
+                (Some("archive"), Some(id)) => Some(id.to_string()),
+                (Some("manifests"), Some(name)) => name.strip_suffix(".json").map(str::to_string),
+                _ => None,
+            }
+            .filter(|id| withdrawn.contains(id));
+            ReplicaFinding {
+                id: owner.clone().unwrap_or_default(),
+                key: l.key.clone(),
+                kind: "unexpected",
+                detail: match owner {
+                    Some(id) => format!(
+                        "{} bytes of {id}, which was withdrawn: `cairn replicate` removes them from the replica",
+                        l.size
+                    ),
+                    None => format!("{} bytes that belong to no registered item", l.size),
+                },
+            }
         })
         .collect()
 }
@@ -193,7 +213,8 @@ pub fn replica_fixity(
         due,
     };
     if !matches!(opts.selection, Selection::Ids(_)) {
-        report.unexpected = stray_objects(&replica.list("")?, &registered);
+        let withdrawn: BTreeSet<String> = archive.withdrawn_ids()?.into_iter().collect();
+        report.unexpected = stray_objects(&replica.list("")?, &registered, &withdrawn);
     }
     let mut bytes = 0u64;
     for (i, id) in ids.iter().enumerate() {
@@ -338,6 +359,7 @@ pub struct ReplicaInventory {
 pub fn audit_replicas(archive: &Archive) -> Result<Vec<ReplicaInventory>, Error> {
     let replicas = open_replicas(archive, &[])?;
     let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
+    let withdrawn: BTreeSet<String> = archive.withdrawn_ids()?.into_iter().collect();
     let mut out = Vec::new();
     for replica in &replicas {
         let listed = replica.list("")?;
@@ -346,11 +368,20 @@ pub fn audit_replicas(archive: &Archive) -> Result<Vec<ReplicaInventory>, Error>
             replica: replica.name.clone(),
             url: replica.url.clone(),
             objects: listed.len() as u64,
-            findings: stray_objects(&listed, &registered),
+            findings: stray_objects(&listed, &registered, &withdrawn),
         };
         let mut wanted = BTreeSet::new();
-        for id in &registered {
-            for exp in expected_objects(archive, id)? {
+        let items = registered
+            .iter()
+            .map(|id| (id, false))
+            .chain(withdrawn.iter().map(|id| (id, true)));
+        for (id, is_withdrawn) in items {
+            let expected = if is_withdrawn {
+                expected_withdrawn(archive, id)?
+            } else {
+                expected_objects(archive, id)?
+            };
+            for exp in expected {
                 wanted.insert(exp.key.clone());
                 match sizes.get(exp.key.as_str()) {
                     None => inv.findings.push(ReplicaFinding {

@@ -111,55 +111,67 @@ pub(crate) fn key_of(archive_root: &Path, path: &Path) -> Result<String, Error> 
     Ok(parts.join("/"))
 }
 
+/// The objects of one bag folder as `entry` describes it: payload files, then tag files.
+fn bag_objects(
+    archive: &Archive,
+    id: &str,
+    bag: &Path,
+    entry: &RegisterEntry,
+    out: &mut Vec<Expected>,
+) -> Result<(), Error> {
+    for f in &entry.files {
+        let path = crate::bagit::BagPath::parse(&f.path)
+            .map_err(|e| Error::Corrupt {
+                path: archive.register_path(id),
+                detail: format!("file {}: {e}", crate::quoted(&f.path)),
+            })?
+            .to_fs_path(bag);
+        let (alg, digest) = f
+            .digests
+            .iter()
+            .next()
+            .copied()
+            .ok_or_else(|| Error::Corrupt {
+                path: archive.register_path(id),
+                detail: format!("file {} has no digest", crate::quoted(&f.path)),
+            })?;
+        let (alg, digest) = STRENGTH
+            .into_iter()
+            .find_map(|a| f.digests.get(a).map(|d| (a, *d)))
+            .unwrap_or((alg, digest));
+        out.push(Expected {
+            key: key_of(&archive.root, &path)?,
+            local: path,
+            size: Some(f.size),
+            alg,
+            digest,
+        });
+    }
+    for (name, digests) in &entry.tag_files {
+        let path = bag.join(name);
+        let parsed = digests
+            .iter()
+            .filter_map(|(a, h)| Algorithm::from_manifest_name(a).map(|a| (a, h.as_str())));
+        let (alg, digest) = strongest(parsed).ok_or_else(|| Error::Corrupt {
+            path: archive.register_path(id),
+            detail: format!("tag file {} has no usable digest", crate::quoted(name)),
+        })?;
+        out.push(Expected {
+            key: key_of(&archive.root, &path)?,
+            local: path,
+            size: None,
+            alg,
+            digest,
+        });
+    }
+    Ok(())
+}
+
 /// Every object item `id` should have on a replica, register entry last.
 pub fn expected_objects(archive: &Archive, id: &str) -> Result<Vec<Expected>, Error> {
     let mut out = Vec::new();
     for (bag, entry) in item_bags(archive, id)? {
-        for f in &entry.files {
-            let path = crate::bagit::BagPath::parse(&f.path)
-                .map_err(|e| Error::Corrupt {
-                    path: archive.register_path(id),
-                    detail: format!("file {}: {e}", crate::quoted(&f.path)),
-                })?
-                .to_fs_path(&bag);
-            let (alg, digest) = f
-                .digests
-                .iter()
-                .next()
-                .copied()
-                .ok_or_else(|| Error::Corrupt {
-                    path: archive.register_path(id),
-                    detail: format!("file {} has no digest", crate::quoted(&f.path)),
-                })?;
-            let (alg, digest) = STRENGTH
-                .into_iter()
-                .find_map(|a| f.digests.get(a).map(|d| (a, *d)))
-                .unwrap_or((alg, digest));
-            out.push(Expected {
-                key: key_of(&archive.root, &path)?,
-                local: path,
-                size: Some(f.size),
-                alg,
-                digest,
-            });
-        }
-        for (name, digests) in &entry.tag_files {
-            let path = bag.join(name);
-            let parsed = digests
-                .iter()
-                .filter_map(|(a, h)| Algorithm::from_manifest_name(a).map(|a| (a, h.as_str())));
-            let (alg, digest) = strongest(parsed).ok_or_else(|| Error::Corrupt {
-                path: archive.register_path(id),
-                detail: format!("tag file {} has no usable digest", crate::quoted(name)),
-            })?;
-            out.push(Expected {
-                key: key_of(&archive.root, &path)?,
-                local: path,
-                size: None,
-                alg,
-                digest,
-            });
-        }
+        bag_objects(archive, id, &bag, &entry, &mut out)?;
     }
     // The superseded register entries (amend, revise), each written once.
     for path in history_files(archive, id)? {
@@ -250,6 +262,51 @@ fn history_files(archive: &Archive, id: &str) -> Result<Vec<PathBuf>, Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(Error::io("read folder", &history_dir, e)),
     }
+}
+
+/// Every object a withdrawn item should have on a replica: its superseded register
+/// entries (manifests/history/ID/, the last of them the entry it had when withdrawn),
+/// the quarantined bag's files when it was kept (archive/.quarantine/ID/, checked
+/// against that last entry), and the tombstone last (manifests/withdrawn/ID.json).
+pub fn expected_withdrawn(archive: &Archive, id: &str) -> Result<Vec<Expected>, Error> {
+    let tomb_path = archive.tombstone_path(id);
+    let tomb = crate::fs::lifecycle::Tombstone::read(&tomb_path)?;
+    let mut out = Vec::new();
+    let quarantined = archive.quarantine_path(id);
+    if tomb.disposition == "quarantined" && quarantined.is_dir() {
+        let last = archive
+            .history(id)?
+            .into_iter()
+            .rev()
+            .find(|e| e.version == tomb.entry_version)
+            .ok_or_else(|| Error::Corrupt {
+                path: archive.history_dir(id),
+                detail: format!(
+                    "{id} was withdrawn at version {} but no kept register entry describes it",
+                    tomb.entry_version
+                ),
+            })?;
+        bag_objects(archive, id, &quarantined, &last, &mut out)?;
+    }
+    for path in history_files(archive, id)? {
+        let digest = hash_file(&path, Algorithm::Blake3)?;
+        out.push(Expected {
+            key: key_of(&archive.root, &path)?,
+            local: path,
+            size: None,
+            alg: Algorithm::Blake3,
+            digest,
+        });
+    }
+    let digest = hash_file(&tomb_path, Algorithm::Blake3)?;
+    out.push(Expected {
+        key: key_of(&archive.root, &tomb_path)?,
+        local: tomb_path,
+        size: None,
+        alg: Algorithm::Blake3,
+        digest,
+    });
+    Ok(out)
 }
 
 /// The digest of a local file.
@@ -396,11 +453,18 @@ pub fn replicate(
     let _lock = archive.lock("replicate")?;
     let replicas = open_replicas(archive, &opts.to)?;
     let registered = archive.register_ids()?;
+    // Withdrawn items too: their tombstones reach the replicas, and their live copies
+    // there are removed (a withdrawal must not come back with a restore).
+    let withdrawn: BTreeSet<String> = archive.withdrawn_ids()?.into_iter().collect();
     let ids: Vec<String> = if opts.ids.is_empty() {
-        registered
+        let mut all = registered;
+        all.extend(withdrawn.iter().cloned());
+        all.sort();
+        all.dedup();
+        all
     } else {
         for id in &opts.ids {
-            if !registered.contains(id) {
+            if !registered.contains(id) && !withdrawn.contains(id) {
                 return Err(Error::Usage(format!(
                     "no item {} in the archive; `cairn list` shows the identifiers",
                     crate::quoted(id)
@@ -410,6 +474,7 @@ pub fn replicate(
         opts.ids.clone()
     };
     let done = replicated(archive)?;
+    let registered_set: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
     let mut report = ReplicateReport {
         replicas: Vec::new(),
     };
@@ -425,7 +490,13 @@ pub fn replicate(
             for id in &ids {
                 crate::progress::item(id);
                 let recorded = done.get(&(id.clone(), replica.name.clone()));
-                let item = replicate_item(archive, replica, id, recorded.map(String::as_str))?;
+                let item = replicate_item(
+                    archive,
+                    replica,
+                    id,
+                    withdrawn.contains(id) && !registered_set.contains(id),
+                    recorded.map(String::as_str),
+                )?;
                 let unchanged = recorded == Some(&item.register_blake3)
                     && item.copied == 0
                     && item.updated == 0
@@ -511,9 +582,14 @@ fn replicate_item(
     archive: &Archive,
     replica: &Replica,
     id: &str,
+    withdrawn: bool,
     recorded: Option<&str>,
 ) -> Result<ItemResult, Error> {
-    let expected = expected_objects(archive, id)?;
+    let expected = if withdrawn {
+        expected_withdrawn(archive, id)?
+    } else {
+        expected_objects(archive, id)?
+    };
     let register_blake3 = expected
         .last()
         .map(|e| e.digest.to_hex())
@@ -659,11 +735,18 @@ fn replicate_item(
     // Objects of the bag's folder that the item no longer has: deleted when they hold
     // bytes of an earlier state (kept in the history), reported otherwise.
     let wanted: BTreeSet<&str> = expected.iter().map(|e| e.key.as_str()).collect();
-    let listed = if superseded.is_empty() {
+    let mut listed = if superseded.is_empty() {
         Vec::new()
     } else {
         replica.list(&format!("archive/{id}"))?
     };
+    if withdrawn {
+        // Its register entry, which the replica no longer should have.
+        let key = key_of(&archive.root, &archive.register_path(id))?;
+        if let Some(size) = replica.head(&key)? {
+            listed.push(crate::fs::replica::Listed { key, size });
+        }
+    }
     for l in listed {
         if wanted.contains(l.key.as_str()) {
             continue;

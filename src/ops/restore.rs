@@ -25,6 +25,8 @@ pub struct RestoreReport {
     pub replica: String,
     pub root: PathBuf,
     pub items: u64,
+    /// Withdrawn items whose tombstone was restored.
+    pub withdrawn: u64,
     pub files: u64,
     pub bytes: u64,
     pub events: u64,
@@ -53,6 +55,7 @@ pub fn restore(section: &ReplicaSection, dir: &Path) -> Result<RestoreReport, Er
         replica: replica.name.clone(),
         root: dir.to_path_buf(),
         items: 0,
+        withdrawn: 0,
         files: 0,
         bytes: 0,
         events: 0,
@@ -109,8 +112,71 @@ fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(
         std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
         let entry = RegisterEntry::read(&path)?;
         restore_item(replica, work, &entry, report)?;
-        restore_history(replica, work, &manifests, &bags, &entry, report)?;
+        restore_history(
+            replica,
+            work,
+            &manifests,
+            &bags,
+            &entry.id,
+            entry.version,
+            report,
+        )?;
         report.items += 1;
+    }
+    // Withdrawn items: the tombstone, the kept entries, and a quarantined bag.
+    let withdrawn_prefix = format!("manifests/{}", crate::fs::lifecycle::WITHDRAWN_DIR);
+    for l in replica.list(&withdrawn_prefix)? {
+        let Some(file) = l.key.strip_prefix(&format!("{withdrawn_prefix}/")) else {
+            continue;
+        };
+        let Some(id) = file.strip_suffix(".json") else {
+            continue;
+        };
+        if file.contains('/') || id.is_empty() || id.starts_with('.') || id.contains("..") {
+            continue;
+        }
+        let bytes = replica.get_bytes(&l.key)?.ok_or_else(|| Error::Replica {
+            name: replica.name.clone(),
+            detail: format!("{} was listed but cannot be read", l.key),
+        })?;
+        let dir = manifests.join(crate::fs::lifecycle::WITHDRAWN_DIR);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        let path = dir.join(file);
+        std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
+        let tomb = match crate::fs::lifecycle::Tombstone::read(&path) {
+            Ok(t) if t.id == id => t,
+            Ok(_) => {
+                report
+                    .problems
+                    .push(format!("{}: the tombstone of another item", l.key));
+                continue;
+            }
+            Err(e) => {
+                report.problems.push(format!("{}: {e}", l.key));
+                continue;
+            }
+        };
+        let kept = restore_history(
+            replica,
+            work,
+            &manifests,
+            &bags,
+            id,
+            tomb.entry_version,
+            report,
+        )?;
+        if tomb.disposition == "quarantined" {
+            let quarantined = bags.join(crate::fs::lifecycle::QUARANTINE_DIR).join(id);
+            let key = crate::ops::replicate::key_of(work, &quarantined)?;
+            match kept.iter().rev().find(|e| e.version == tomb.entry_version) {
+                Some(last) => restore_bag(replica, work, last, &quarantined, &key, report)?,
+                None => report.problems.push(format!(
+                    "{}: withdrawn at version {} but no kept register entry describes it",
+                    l.key, tomb.entry_version
+                )),
+            }
+        }
+        report.withdrawn += 1;
     }
     // The event log, checked against its head.
     let log = manifests.join(crate::fs::archive::EVENTS_FILE);
@@ -153,12 +219,12 @@ fn restore_history(
     work: &Path,
     manifests: &Path,
     bags: &Path,
-    entry: &RegisterEntry,
+    id: &str,
+    current_version: u32,
     report: &mut RestoreReport,
-) -> Result<(), Error> {
-    let id = &entry.id;
+) -> Result<Vec<RegisterEntry>, Error> {
     if id.is_empty() || id.contains('/') || id.contains("..") || id.starts_with('.') {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let prefix = format!("manifests/{}/{id}", crate::fs::lifecycle::HISTORY_DIR);
     let mut superseded: Vec<RegisterEntry> = Vec::new();
@@ -178,7 +244,7 @@ fn restore_history(
         let path = dir.join(name);
         std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
         match RegisterEntry::read(&path) {
-            Ok(old) if old.id == *id && old.version <= entry.version => superseded.push(old),
+            Ok(old) if old.id == id && old.version <= current_version => superseded.push(old),
             Ok(_) => report
                 .problems
                 .push(format!("{}: not an earlier register entry of {id}", l.key)),
@@ -211,7 +277,7 @@ fn restore_history(
         let bag_rel = format!("{versions_key}/{v:06}");
         restore_bag(replica, work, old, &bag, &bag_rel, report)?;
     }
-    Ok(())
+    Ok(superseded)
 }
 
 fn restore_item(
