@@ -612,17 +612,7 @@ fn replicate_item(
     };
     let mut outdated: Vec<&Expected> = Vec::new();
     let listed: BTreeMap<String, u64> = if fast {
-        replica
-            .list(&format!("archive/{id}"))?
-            .into_iter()
-            .chain(replica.head(&expected_register_key(&expected))?.map(|s| {
-                crate::fs::replica::Listed {
-                    key: expected_register_key(&expected),
-                    size: s,
-                }
-            }))
-            .map(|l| (l.key, l.size))
-            .collect()
+        listing(replica, &expected)?
     } else {
         BTreeMap::new()
     };
@@ -783,8 +773,38 @@ fn replicate_item(
     Ok(item)
 }
 
-fn expected_register_key(expected: &[Expected]) -> String {
-    expected.last().map(|e| e.key.clone()).unwrap_or_default()
+/// The sizes of the objects `expected` names, by listing (no object is read): each
+/// bag folder (archive/ID, archive/.versions/ID, archive/.quarantine/ID) and the history
+/// folder listed once, single objects (the register entry, the tombstone) looked up.
+fn listing(replica: &Replica, expected: &[Expected]) -> Result<BTreeMap<String, u64>, Error> {
+    let mut folders: BTreeSet<String> = BTreeSet::new();
+    let mut single: Vec<&str> = Vec::new();
+    for e in expected {
+        let parts: Vec<&str> = e.key.splitn(4, '/').collect();
+        let depth = match parts.as_slice() {
+            ["archive", crate::fs::lifecycle::VERSIONS_DIR | crate::fs::lifecycle::QUARANTINE_DIR, _, _] => {
+                3
+            }
+            ["manifests", crate::fs::lifecycle::HISTORY_DIR, _, _] => 3,
+            ["archive", _, _, ..] => 2,
+            _ => 0,
+        };
+        if depth == 0 {
+            single.push(&e.key);
+        } else {
+            folders.insert(parts[..depth].join("/"));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for f in folders {
+        out.extend(replica.list(&f)?.into_iter().map(|l| (l.key, l.size)));
+    }
+    for key in single {
+        if let Some(size) = replica.head(key)? {
+            out.insert(key.to_string(), size);
+        }
+    }
+    Ok(out)
 }
 
 /// The head object: the log's last line's seq and BLAKE3, and the log's length.
