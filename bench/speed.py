@@ -5,8 +5,8 @@ Generates two corpora outside the repository (LARGE: 4 files of 512 MiB; SMALL:
 20,000 files of 8 KiB in 200 folders; --scale multiplies both), then for each row runs
 the Cairn command and its peer alternately (A B A B ..., --pairs pairs, default 3) with
 a warm page cache, and prints the median seconds of each, the ratio Cairn / peer and
-Cairn's peak RSS (GNU time's maximum resident set size; Cairn maps no files, so this
-is heap, stacks and code only).
+Cairn's peak RSS (GNU time's maximum resident set size: heap, stacks and code, plus
+the pages of a large file being hashed through a memory map, released every 16 MiB).
 
     python3 bench/speed.py                      # the full run, as in BENCHMARKS.md
     python3 bench/speed.py --scale 0.1 --pairs 3 --rows verify-large,verify-small

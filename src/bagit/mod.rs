@@ -13,4 +13,4 @@ pub mod validate;
 pub use finding::{Finding, Kind};
 pub use path::BagPath;
 pub use tags::{BagInfo, Version};
-pub use validate::{validate, Mode, ValidateOptions, ValidateReport};
+pub use validate::{validate, validate_listed, Mode, ValidateOptions, ValidateReport};

@@ -164,6 +164,21 @@ impl Archive {
     /// files hard-linked between them. What fixity and audit check, and what a replica
     /// copies; only folders that exist are listed.
     pub fn retained_bags(&self, id: &str) -> Result<Vec<(u32, PathBuf)>, Error> {
+        let mut out = self.earlier_bags(id)?;
+        let current = self.bag_path(id);
+        if current.is_dir() {
+            let v = crate::fs::register::RegisterEntry::read(&self.register_path(id))
+                .map(|e| e.version)
+                .unwrap_or_else(|_| out.last().map_or(1, |(v, _)| v + 1));
+            out.push((v, current));
+        }
+        Ok(out)
+    }
+
+    /// The retained earlier versions of `id` alone (archive/.versions/ID/NNNNNN), oldest
+    /// first: one folder read, and no register entry read (fixity and audit check these
+    /// beside the current bag, whose entry they have already read).
+    pub fn earlier_bags(&self, id: &str) -> Result<Vec<(u32, PathBuf)>, Error> {
         let dir = self.bags.join(crate::fs::lifecycle::VERSIONS_DIR).join(id);
         let mut out: Vec<(u32, PathBuf)> = Vec::new();
         match fs::read_dir(&dir) {
@@ -182,13 +197,6 @@ impl Archive {
             Err(e) => return Err(Error::io("read folder", &dir, e)),
         }
         out.sort();
-        let current = self.bag_path(id);
-        if current.is_dir() {
-            let v = crate::fs::register::RegisterEntry::read(&self.register_path(id))
-                .map(|e| e.version)
-                .unwrap_or_else(|_| out.last().map_or(1, |(v, _)| v + 1));
-            out.push((v, current));
-        }
         Ok(out)
     }
 
@@ -377,6 +385,17 @@ impl Archive {
     > {
         let _guard = self.shared_log_lock()?;
         crate::fs::events::read_log_brief(&self.events_path())
+    }
+
+    /// [`Archive::read_events_brief`] without holding the log or its events: each
+    /// event's brief is handed to `each` in log order (fs::events::fold_log_brief), up
+    /// to the first broken link; memory stays one part of the log (about 8 MiB).
+    pub fn fold_events_brief(
+        &self,
+        each: impl FnMut(crate::fs::events::EventBrief),
+    ) -> Result<crate::fs::events::ChainReport, Error> {
+        let _guard = self.shared_log_lock()?;
+        crate::fs::events::fold_log_brief(&self.events_path(), each)
     }
 
     /// A shared hold on the log lock when its file exists (no append is then under

@@ -104,7 +104,14 @@ impl BagSource for DirSource {
     }
 
     fn read(&self, rel: &str) -> io::Result<Vec<u8>> {
-        std::fs::read(self.disk_path(rel))
+        // Opened as payload is (no access-time write), and read without the
+        // size probes of `std::fs::read` (a statx, and an lseek), which cost as much as
+        // the read itself on a small tag file; the buffer grows for a large manifest.
+        use std::io::Read;
+        let file = crate::fs::open_read(&self.disk_path(rel))?;
+        let mut bytes = Vec::with_capacity(16 * 1024);
+        file.take(u64::MAX).read_to_end(&mut bytes)?;
+        Ok(bytes)
     }
 
     fn copy_to(
@@ -119,7 +126,8 @@ impl BagSource for DirSource {
     }
 
     fn hash(&self, rel: &str, algorithms: &[Algorithm], buf: &mut [u8]) -> io::Result<Digests> {
-        let file = crate::fs::open_read(&self.disk_path(rel))?;
+        let path = self.disk_path(rel);
+        let file = crate::fs::open_read(&path)?;
         match &self.limiter {
             Some(limiter) => hash_reader(
                 Throttled {
@@ -129,7 +137,8 @@ impl BagSource for DirSource {
                 algorithms,
                 buf,
             ),
-            None => hash_reader(file, algorithms, buf),
+            // Unthrottled: the first 256 KiB read, the rest of a larger file mapped.
+            None => crate::fs::mapped::hash_file(file, &path, algorithms, buf),
         }
     }
 }

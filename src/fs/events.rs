@@ -351,7 +351,11 @@ impl<'de> Deserialize<'de> for ReplicaMark {
 /// [`verify_chain`], keeping each event's [`EventBrief`] (the report's `events` is
 /// empty): the same check, every line parsed, without keeping details and data.
 pub fn verify_chain_brief(bytes: &[u8]) -> (ChainReport, Vec<EventBrief>) {
-    /// A line's brief and its link; the data object is skipped, not kept.
+    follow(bytes, brief_line)
+}
+
+/// One line's brief and its link; the data object is skipped, not kept.
+fn brief_line(line: &[u8]) -> Result<(u64, Prev, Option<EventBrief>), serde_json::Error> {
     #[derive(Deserialize)]
     struct Line<'a> {
         seq: u64,
@@ -365,19 +369,17 @@ pub fn verify_chain_brief(bytes: &[u8]) -> (ChainReport, Vec<EventBrief>) {
         #[serde(borrow)]
         prev: std::borrow::Cow<'a, str>,
     }
-    follow(bytes, |line| {
-        serde_json::from_slice::<Line>(line).map(|l| {
-            let prev = Prev::of(&l.prev);
-            let brief = EventBrief {
-                seq: l.seq,
-                event_type: l.event_type,
-                time: l.time,
-                outcome: l.outcome,
-                object: l.object,
-                replica: l.data.0,
-            };
-            (brief.seq, prev, Some(brief))
-        })
+    serde_json::from_slice::<Line>(line).map(|l| {
+        let prev = Prev::of(&l.prev);
+        let brief = EventBrief {
+            seq: l.seq,
+            event_type: l.event_type,
+            time: l.time,
+            outcome: l.outcome,
+            object: l.object,
+            replica: l.data.0,
+        };
+        (brief.seq, prev, Some(brief))
     })
 }
 
@@ -621,83 +623,187 @@ fn follow<E: Send, F>(bytes: &[u8], parse: F) -> (ChainReport, Vec<E>)
 where
     F: Fn(&[u8]) -> Result<(u64, Prev, Option<E>), serde_json::Error> + Sync,
 {
-    use rayon::prelude::*;
-    let mut broken = None;
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    let lines: Vec<&[u8]> = if body.is_empty() {
-        Vec::new()
-    } else {
-        // memchr finds the line ends many bytes at a time: this split is the serial part.
-        let mut lines = Vec::with_capacity(body.len() / 256 + 1);
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', body) {
-            lines.push(&body[start..end]);
-            start = end + 1;
-        }
-        lines.push(&body[start..]);
-        lines
-    };
-    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-        broken = Some(BrokenLink {
-            line: lines.len(),
-            detail: "the last line has no newline: an interrupted write or a truncated log".into(),
-        });
-    }
-    type Parsed<E> = (Result<(u64, Prev, Option<E>), String>, blake3::Hash);
-    let parsed: Vec<Parsed<E>> = lines
-        .par_iter()
-        .with_min_len(LINES_PER_TASK)
-        .map(|line| (parse(line).map_err(|e| e.to_string()), blake3::hash(line)))
-        .collect();
-    let mut prev: Option<blake3::Hash> = None;
     let mut events = Vec::new();
-    let mut count = 0;
-    for (i, (link, digest)) in parsed.into_iter().enumerate() {
-        count = i + 1;
-        if broken
-            .as_ref()
-            .is_some_and(|b: &BrokenLink| b.line <= count)
-        {
-            break;
+    let mut chain = Chain::default();
+    chain.feed(bytes, true, &parse, &mut |e| events.push(e));
+    (chain.report(), events)
+}
+
+/// The links followed so far, for a log read a part at a time ([`fold_log_brief`]) or
+/// whole ([`follow`]): the same verdict either way.
+#[derive(Default)]
+struct Chain {
+    /// Digest of the last line followed.
+    prev: Option<blake3::Hash>,
+    /// Lines followed.
+    count: usize,
+    broken: Option<BrokenLink>,
+    /// Whether a part has been fed (a log of one bare newline reads as empty).
+    started: bool,
+}
+
+impl Chain {
+    /// Follows the lines of `part`: whole lines each ending in a newline, except in
+    /// the log's last part (`last`), whose final line may lack it (a torn write).
+    fn feed<E: Send, F>(&mut self, part: &[u8], last: bool, parse: &F, sink: &mut dyn FnMut(E))
+    where
+        F: Fn(&[u8]) -> Result<(u64, Prev, Option<E>), serde_json::Error> + Sync,
+    {
+        use rayon::prelude::*;
+        let first = !self.started;
+        self.started = true;
+        if self.broken.is_some() || part.is_empty() {
+            return;
         }
-        let fail = |detail: String| {
-            Some(BrokenLink {
-                line: i + 1,
-                detail,
-            })
+        let body = part.strip_suffix(b"\n").unwrap_or(part);
+        let lines: Vec<&[u8]> = if body.is_empty() && first && last {
+            Vec::new()
+        } else {
+            // memchr finds the line ends many bytes at a time: this split is the serial part.
+            let mut lines = Vec::with_capacity(body.len() / 256 + 1);
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', body) {
+                lines.push(&body[start..end]);
+                start = end + 1;
+            }
+            lines.push(&body[start..]);
+            lines
         };
-        // GENESIS, 64 zeros, is the all-zero digest.
-        let want: [u8; 32] = prev.map_or([0u8; 32], |h| *h.as_bytes());
-        match link {
-            Err(e) => {
-                broken = fail(format!("not a valid event: {e}"));
+        let mut torn = None;
+        if last && !part.ends_with(b"\n") {
+            torn = Some(BrokenLink {
+                line: self.count + lines.len(),
+                detail: "the last line has no newline: an interrupted write or a truncated log"
+                    .into(),
+            });
+        }
+        type Parsed<E> = (Result<(u64, Prev, Option<E>), String>, blake3::Hash);
+        let parsed: Vec<Parsed<E>> = lines
+            .par_iter()
+            .with_min_len(LINES_PER_TASK)
+            .map(|line| (parse(line).map_err(|e| e.to_string()), blake3::hash(line)))
+            .collect();
+        for (link, digest) in parsed {
+            let i = self.count;
+            if torn.as_ref().is_some_and(|b: &BrokenLink| b.line <= i + 1) {
                 break;
             }
-            Ok((seq, prev_field, event)) => {
-                if !matches!(prev_field, Prev::Digest(d) if d == want) {
-                    broken = fail(format!(
-                        "prev is {} but the line before hashes to {}: a line before it was edited, deleted, inserted or reordered",
-                        prev_field.to_text(),
-                        blake3::Hash::from_bytes(want).to_hex()
-                    ));
-                    break;
+            self.count = i + 1;
+            let fail = |detail: String| {
+                Some(BrokenLink {
+                    line: i + 1,
+                    detail,
+                })
+            };
+            // GENESIS, 64 zeros, is the all-zero digest.
+            let want: [u8; 32] = self.prev.map_or([0u8; 32], |h| *h.as_bytes());
+            match link {
+                Err(e) => {
+                    self.broken = fail(format!("not a valid event: {e}"));
+                    return;
                 }
-                if seq != i as u64 + 1 {
-                    broken = fail(format!("seq is {seq} where {} was expected", i + 1));
-                    break;
+                Ok((seq, prev_field, event)) => {
+                    if !matches!(prev_field, Prev::Digest(d) if d == want) {
+                        self.broken = fail(format!(
+                            "prev is {} but the line before hashes to {}: a line before it was edited, deleted, inserted or reordered",
+                            prev_field.to_text(),
+                            blake3::Hash::from_bytes(want).to_hex()
+                        ));
+                        return;
+                    }
+                    if seq != i as u64 + 1 {
+                        self.broken = fail(format!("seq is {seq} where {} was expected", i + 1));
+                        return;
+                    }
+                    self.prev = Some(digest);
+                    if let Some(e) = event {
+                        sink(e);
+                    }
                 }
-                prev = Some(digest);
-                events.extend(event);
             }
         }
+        if torn.is_some() {
+            self.count = self.count.max(torn.as_ref().map_or(0, |b| b.line));
+            self.broken = torn;
+        }
     }
-    let report = ChainReport {
-        lines: count,
-        head: prev.map_or_else(|| GENESIS.to_string(), |h| h.to_hex().to_string()),
-        broken,
-        events: Vec::new(),
+
+    fn report(self) -> ChainReport {
+        ChainReport {
+            lines: self.count,
+            head: self
+                .prev
+                .map_or_else(|| GENESIS.to_string(), |h| h.to_hex().to_string()),
+            broken: self.broken,
+            events: Vec::new(),
+        }
+    }
+}
+
+/// The log read and checked a part of about this many bytes at a time by
+/// [`fold_log_brief`].
+const PART: usize = 8 << 20;
+
+/// [`read_log_brief`] without holding the log or its events: the log at `path` is read
+/// a part of whole lines at a time (about 8 MiB), each part's lines parsed and hashed
+/// in parallel and their links followed, and each event's brief handed to `each` in
+/// log order, up to the first broken link. Memory is one part, whatever the log's
+/// length. Same report as [`read_log_brief`] (its `events` empty).
+pub fn fold_log_brief(path: &Path, mut each: impl FnMut(EventBrief)) -> Result<ChainReport, Error> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(verify_chain_brief(b"").0),
+        Err(e) => return Err(Error::io("read", path, e)),
     };
-    (report, events)
+    fold_brief_parts(&mut file, PART, &mut each).map_err(|e| Error::io("read", path, e))
+}
+
+/// [`fold_log_brief`] over any reader, `part` bytes at a time.
+fn fold_brief_parts(
+    file: &mut dyn Read,
+    part: usize,
+    each: &mut dyn FnMut(EventBrief),
+) -> std::io::Result<ChainReport> {
+    let part = part.max(1);
+    let parse = brief_line;
+    let mut chain = Chain::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(part + (part >> 2));
+    let mut target = part;
+    loop {
+        // Fill to `target` bytes, or to the end of the log.
+        let mut eof = false;
+        while buf.len() < target {
+            let have = buf.len();
+            buf.resize(target, 0);
+            match file.read(&mut buf[have..]) {
+                Ok(0) => {
+                    buf.truncate(have);
+                    eof = true;
+                    break;
+                }
+                Ok(n) => buf.truncate(have + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(have),
+                Err(e) => return Err(e),
+            }
+        }
+        if eof {
+            chain.feed(&buf, true, &parse, each);
+            break;
+        }
+        match memchr::memrchr(b'\n', &buf) {
+            Some(end) => {
+                chain.feed(&buf[..=end], false, &parse, each);
+                buf.drain(..=end);
+                target = part;
+            }
+            // One line longer than a part: read on until it ends.
+            None => target = buf.len() + part,
+        }
+        if chain.broken.is_some() {
+            break;
+        }
+    }
+    Ok(chain.report())
 }
 
 /// [`read_log`] keeping each event's [`EventBrief`] only.
@@ -794,6 +900,61 @@ mod tests {
             serde_json::from_slice::<Link>(line).map(|l| (l.seq, Prev::of(&l.prev), None))
         })
         .0
+    }
+
+    /// The log read a part at a time gives the same report and briefs as read whole,
+    /// on every tampering and whatever the part size (1 byte up to the whole log).
+    #[test]
+    fn briefs_folded_in_parts_agree_with_the_whole_log() {
+        use proptest::prelude::*;
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(400));
+        let strategy = (
+            0u64..30,
+            0usize..5,
+            any::<prop::sample::Index>(),
+            any::<u8>(),
+            1usize..3000,
+        );
+        runner
+            .run(&strategy, |(n, how, at, byte, part)| {
+                let mut lines = chain(n);
+                if !lines.is_empty() {
+                    let i = at.index(lines.len());
+                    match how {
+                        0 => {}
+                        1 => lines[i] = lines[i].replace("success", "failure"),
+                        2 => {
+                            lines.remove(i);
+                        }
+                        3 => lines.insert(i, String::new()),
+                        _ => lines[i].push_str(" x"),
+                    }
+                }
+                let mut bytes = join(&lines);
+                if byte % 4 == 0 && !bytes.is_empty() {
+                    let cut = (byte as usize * 13) % bytes.len();
+                    bytes.truncate(cut);
+                }
+                if byte == 1 {
+                    bytes = b"\n".to_vec();
+                }
+                let (whole, briefs) = verify_chain_brief(&bytes);
+                let mut folded = Vec::new();
+                let parts =
+                    fold_brief_parts(&mut &bytes[..], part, &mut |b| folded.push(b)).unwrap();
+                prop_assert_eq!(parts.lines, whole.lines);
+                prop_assert_eq!(&parts.head, &whole.head);
+                prop_assert_eq!(
+                    parts.broken.as_ref().map(|b| (b.line, b.detail.clone())),
+                    whole.broken.as_ref().map(|b| (b.line, b.detail.clone()))
+                );
+                prop_assert_eq!(
+                    folded.iter().map(|b| b.seq).collect::<Vec<_>>(),
+                    briefs.iter().map(|b| b.seq).collect::<Vec<_>>()
+                );
+                Ok(())
+            })
+            .unwrap();
     }
 
     /// The block-parallel link check agrees with the serial one on every tampering,

@@ -20,6 +20,12 @@ pub fn hit(name: &str) {
     }
 }
 
+/// Whether the failpoint `name` is armed, for a point that does something other than
+/// abort (`hash-mapped-truncate`: the file being hashed shrinks after it was mapped).
+pub fn armed_is(name: &str) -> bool {
+    armed() == Some(name)
+}
+
 /// Pause points, for tests that must act at an exact moment (stop a server in the
 /// middle of an upload): with `CAIRN_PAUSEPOINT=NAME` and `CAIRN_PAUSEPOINT_FILE=PATH`,
 /// the first time the process reaches NAME it creates PATH and waits until the test

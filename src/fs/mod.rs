@@ -13,6 +13,7 @@ pub mod events;
 pub mod events_index;
 pub mod failpoint;
 pub mod lifecycle;
+pub mod mapped;
 pub mod rate;
 pub mod register;
 pub mod replica;

@@ -122,6 +122,9 @@ pub struct RegisterEntry {
     pub version: u32,
 }
 
+/// Register entries up to this size are read whole before parsing.
+const SMALL_ENTRY: u64 = 4 << 20;
+
 fn first_version() -> u32 {
     1
 }
@@ -133,13 +136,45 @@ fn is_first_version(v: &u32) -> bool {
 impl RegisterEntry {
     /// Reads an entry.
     pub fn read(path: &Path) -> Result<RegisterEntry, Error> {
-        // Parsed from a buffered reader: an entry for a bag of a million files is a
-        // large file, and holding its bytes beside the parsed entry would double it.
         let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
-        serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| Error::Corrupt {
+        Self::read_open(file, path)
+    }
+
+    /// Reads an entry; `None` when there is no file at `path` (one open, no separate
+    /// existence check).
+    pub fn read_if_present(path: &Path) -> Result<Option<RegisterEntry>, Error> {
+        match std::fs::File::open(path) {
+            Ok(file) => Self::read_open(file, path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read", path, e)),
+        }
+    }
+
+    fn read_open(mut file: std::fs::File, path: &Path) -> Result<RegisterEntry, Error> {
+        use std::io::Read;
+        let corrupt = |e: serde_json::Error| Error::Corrupt {
             path: path.to_path_buf(),
             detail: format!("not a valid register entry: {e}"),
-        })
+        };
+        let size = file
+            .metadata()
+            .map_err(|e| Error::io("read", path, e))?
+            .len();
+        // A small entry (nearly all) is read whole and parsed from the bytes, several
+        // times faster than serde_json's reader, which goes byte by byte. A large one
+        // (a bag of a million files) is parsed from a buffered reader, so that its
+        // bytes are not held beside the parsed entry.
+        if size <= SMALL_ENTRY {
+            let mut bytes = Vec::with_capacity(size as usize + 1);
+            // Through `take`: File's own read_to_end would stat and seek again.
+            (&mut file)
+                .take(SMALL_ENTRY + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io("read", path, e))?;
+            serde_json::from_slice(&bytes).map_err(corrupt)
+        } else {
+            serde_json::from_reader(std::io::BufReader::new(file)).map_err(corrupt)
+        }
     }
 
     /// Writes the entry at `path` once: to a temporary file, fsynced, then renamed into

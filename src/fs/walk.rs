@@ -201,32 +201,43 @@ fn list_dir(
     };
     // OsString order is byte order on Unix.
     entries.sort_by_cached_key(|e| e.file_name());
-    entries
-        .par_iter()
-        .with_max_len(64)
-        .flat_map_iter(|entry| {
-            let disk = entry.path();
-            let rel = rel.join(entry.file_name());
-            let kind = entry.file_type();
-            let is_file = kind.as_ref().is_ok_and(|t| t.is_file());
-            let is_dir = kind.as_ref().is_ok_and(|t| t.is_dir());
-            let meta = is_file.then(|| entry.metadata());
-            let below = if is_dir && descend(&rel, depth) {
-                list_dir(&disk, &rel, depth + 1, descend)
-            } else {
-                Vec::new()
-            };
-            std::iter::once(Listed {
-                disk,
-                rel,
-                depth,
-                kind,
-                meta,
-            })
-            .chain(below)
+    let one = |entry: &std::fs::DirEntry| {
+        let disk = entry.path();
+        let rel = rel.join(entry.file_name());
+        let kind = entry.file_type();
+        let is_file = kind.as_ref().is_ok_and(|t| t.is_file());
+        let is_dir = kind.as_ref().is_ok_and(|t| t.is_dir());
+        let meta = is_file.then(|| entry.metadata());
+        let below = if is_dir && descend(&rel, depth) {
+            list_dir(&disk, &rel, depth + 1, descend)
+        } else {
+            Vec::new()
+        };
+        std::iter::once(Listed {
+            disk,
+            rel,
+            depth,
+            kind,
+            meta,
         })
-        .collect()
+        .chain(below)
+    };
+    // A small folder (a bag's top level, a few payload files) is listed on this
+    // thread: splitting it into pool tasks cost more than its few stats (fixity over
+    // many small bags).
+    if entries.len() < PARALLEL_ENTRIES {
+        entries.iter().flat_map(one).collect()
+    } else {
+        entries
+            .par_iter()
+            .with_max_len(64)
+            .flat_map_iter(one)
+            .collect()
+    }
 }
+
+/// Folders with at least this many entries are listed on the rayon pool.
+const PARALLEL_ENTRIES: usize = 16;
 
 /// The regular files under `path` (or `path` itself, when it is a file) and their total
 /// size, links not followed, unreadable entries and the top-level names in `skip` left

@@ -434,12 +434,12 @@ fn ingest_item(
     // no row in the next batch's metadata.csv, and is not a new item without metadata.
     let oxum = format!("{}.{}", walk.total_bytes, walk.files.len());
     let candidates_exist = walk.refused.is_empty();
-    let candidates: Vec<&RegisterEntry> = if candidates_exist {
-        state.with_intake(name, &oxum)
+    let candidates: Vec<RegisterEntry> = if candidates_exist {
+        state.with_intake(ctx.archive, name, &oxum)?
     } else {
         Vec::new()
     };
-    for entry in candidates {
+    for entry in &candidates {
         if same_payload(entry, &walk)? {
             item.outcome = Outcome::AlreadyArchived;
             item.id = Some(entry.id.clone());

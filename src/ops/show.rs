@@ -150,12 +150,23 @@ pub struct ListItem {
 
 /// Every registered item, by identifier, with its fixity status at `now`.
 pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<ListItem>, Error> {
-    let log = archive.read_events()?;
-    let last = crate::ops::fixity::last_checks(&log.events);
-    let mut last_fixity: std::collections::HashMap<&str, &Event> = std::collections::HashMap::new();
-    for e in log.events.iter().filter(|e| e.event_type == "fixity check") {
-        last_fixity.insert(&e.object, e);
-    }
+    // Each event's brief, folded as the log is read (memory grows with the items, not
+    // with the events): the last check, and the last fixity check's time and outcome.
+    let mut last = std::collections::BTreeMap::new();
+    let mut last_fixity: std::collections::HashMap<String, (String, String)> =
+        std::collections::HashMap::new();
+    archive.fold_events_brief(|e| {
+        crate::ops::fixity::fold_last_check(
+            &mut last,
+            &e.event_type,
+            &e.time,
+            &e.object,
+            e.replica,
+        );
+        if e.event_type == "fixity check" {
+            last_fixity.insert(e.object, (e.time, e.outcome));
+        }
+    })?;
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
     let fmt =
         |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -165,7 +176,7 @@ pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec
         let fixity = last_fixity.get(id.as_str());
         let checked = last.get(&id);
         let status = match (fixity, checked) {
-            (Some(f), _) if f.outcome != "success" => "failed",
+            (Some((_, outcome)), _) if outcome != "success" => "failed",
             (_, None) => "overdue",
             (_, Some(t)) if now - *t >= interval => "overdue",
             (Some(_), _) => "ok",
@@ -181,8 +192,8 @@ pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec
             status,
             entry_version: e.entry_version,
             last_check: checked.map(fmt),
-            last_fixity: fixity.map(|f| f.time.clone()),
-            last_fixity_outcome: fixity.map(|f| f.outcome.clone()),
+            last_fixity: fixity.map(|f| f.0.clone()),
+            last_fixity_outcome: fixity.map(|f| f.1.clone()),
         });
     }
     Ok(out)

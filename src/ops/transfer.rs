@@ -504,8 +504,9 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
     let external = info.first("External-Identifier");
     // The same bag imported again (the same zip twice, say) is already archived.
     let oxum = format!("{}.{}", check.bytes, check.files);
-    for (id, entry) in state.entries.iter().filter(|(_, e)| e.payload_oxum == oxum) {
-        if same_bag(source.as_ref(), &check, entry, external) {
+    for (id, _) in state.entries.iter().filter(|(_, e)| e.payload_oxum == oxum) {
+        let entry = RegisterEntry::read(&archive.register_path(id))?;
+        if same_bag(source.as_ref(), &check, &entry, external) {
             report.already_archived = Some(id.clone());
             return Ok(report);
         }

@@ -30,12 +30,7 @@ fn entry_of(history: &[RegisterEntry], version: u32) -> Option<&RegisterEntry> {
 
 /// Every earlier version of `id` (not the current bag), where it is.
 fn earlier(archive: &Archive, id: &str) -> Result<Vec<(u32, std::path::PathBuf)>, Error> {
-    let current = archive.bag_path(id);
-    Ok(archive
-        .retained_bags(id)?
-        .into_iter()
-        .filter(|(_, p)| *p != current)
-        .collect())
+    archive.earlier_bags(id)
 }
 
 /// Checks every retained earlier version of `id` in full; findings name the version's

@@ -90,6 +90,10 @@ pub struct ValidateReport {
     /// can find them elsewhere (a moved file).
     #[serde(skip)]
     pub missing_digests: BTreeMap<String, Vec<(Algorithm, Digest)>>,
+    /// With `keep_digests`: the tag files read whole (up to 1 MiB each: bagit.txt,
+    /// bag-info.txt, fetch.txt, the manifests), by name, as they were read.
+    #[serde(skip)]
+    pub tag_bytes: HashMap<String, Vec<u8>>,
 }
 
 impl ValidateReport {
@@ -120,6 +124,7 @@ impl ValidateReport {
             computed: BTreeMap::new(),
             bag_info: None,
             missing_digests: BTreeMap::new(),
+            tag_bytes: HashMap::new(),
         }
     }
 
@@ -140,12 +145,26 @@ const KEEP_TAG_BYTES: usize = 1 << 20;
 /// Validates a bag: the stages in order; a stage that leaves nothing to interpret
 /// (no declaration) ends the run with what was found so far.
 pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<ValidateReport, Error> {
+    if source.fatal() {
+        return validate_listed(source, Vec::new(), opts);
+    }
+    validate_listed(source, source.list()?, opts)
+}
+
+/// [`validate`] with the source's listing already taken (`source.list()`), for a
+/// caller that needed it first (fixity picks the algorithms from the manifests
+/// present): the bag is listed once.
+pub fn validate_listed(
+    source: &dyn BagSource,
+    listing: Vec<super::source::SourceEntry>,
+    opts: &ValidateOptions,
+) -> Result<ValidateReport, Error> {
     let mut f = Findings::default();
     f.problems.extend(source.problems());
     if source.fatal() {
         return Ok(finish(ValidateReport::empty(), f, Vec::new()));
     }
-    let index = index::index_entries(source.list()?, &mut f);
+    let index = index::index_entries(listing, &mut f);
     let mut run = Run {
         source,
         index,
@@ -175,6 +194,15 @@ pub fn validate(source: &dyn BagSource, opts: &ValidateOptions) -> Result<Valida
     }
     if opts.mode == Mode::Full {
         digests::verify(&mut run, &manifests, expect, opts);
+    }
+    if opts.keep_digests {
+        // The small tag files as read, so that a comparison with the register needs
+        // no second read of them.
+        let kept = std::mem::take(&mut run.tag_bytes);
+        run.report.tag_bytes = kept
+            .into_iter()
+            .map(|(i, b)| (run.index.name(i).to_string(), b))
+            .collect();
     }
     Ok(run.finish())
 }

@@ -65,7 +65,8 @@ pub(super) fn declaration(run: &mut Run) -> Option<Declaration> {
     // parse_declaration only accepts encodings from_label knows.
     let encoding = TagEncoding::from_label(&decl.encoding).unwrap_or(TagEncoding::Utf8);
 
-    if !run.source.is_dir("data") {
+    // A file listed under data/ is proof enough that the folder is there.
+    if run.index.payload().next().is_none() && !run.source.is_dir("data") {
         run.f.problem(
             "data",
             Kind::DataDirMissing,

@@ -28,7 +28,13 @@ pub(crate) fn recover(
             p.display()
         ));
     }
-    let (log, briefs) = archive.read_events_brief()?;
+    // The items whose ingestion is logged, folded as the log is read.
+    let mut logged: BTreeSet<String> = BTreeSet::new();
+    let log = archive.fold_events_brief(|e| {
+        if e.event_type == "ingestion" {
+            logged.insert(e.object);
+        }
+    })?;
     if let Some(b) = &log.broken {
         return Err(Error::Corrupt {
             path: archive.events_path(),
@@ -38,11 +44,6 @@ pub(crate) fn recover(
             ),
         });
     }
-    let logged: BTreeSet<&str> = briefs
-        .iter()
-        .filter(|e| e.event_type == "ingestion")
-        .map(|e| e.object.as_str())
-        .collect();
     let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
     for id in archive.bag_ids()? {
         if registered.contains(&id) {

@@ -11,9 +11,64 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::register::RegisterEntry;
 
-/// The register entries, and every identifier ever used.
+/// What the questions here need of a register entry; the entry itself (its file list,
+/// tag-file digests) is read again from manifests/ only for a candidate duplicate, so
+/// that memory grows by a few hundred bytes an item, not by whole entries.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct EntrySummary {
+    pub(crate) id: String,
+    pub(crate) intake_name: String,
+    pub(crate) payload_oxum: String,
+    #[serde(default, deserialize_with = "dc_identifiers")]
+    dublin_core: Vec<String>,
+}
+
+/// The dc.identifier values of an entry's `dublin_core` object (the rest skipped).
+fn dc_identifiers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let dc: serde_json::Value = serde::Deserialize::deserialize(d)?;
+    Ok(dc
+        .get("dc.identifier")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+impl EntrySummary {
+    fn of(entry: &RegisterEntry) -> EntrySummary {
+        EntrySummary {
+            id: entry.id.clone(),
+            intake_name: entry.intake_name.clone(),
+            payload_oxum: entry.payload_oxum.clone(),
+            dublin_core: entry
+                .dublin_core
+                .get("dc.identifier")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Reads an entry's summary (its file list and tag digests skipped, not kept).
+    fn read(path: &std::path::Path) -> Result<EntrySummary, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("not a valid register entry: {e}"),
+        })
+    }
+}
+
+/// The register entries (summaries), and every identifier ever used.
 pub(crate) struct ArchiveState {
-    pub(crate) entries: BTreeMap<String, RegisterEntry>,
+    pub(crate) entries: BTreeMap<String, EntrySummary>,
     /// Every identifier ever used: bags, register entries, and objects in the log.
     pub(crate) used: BTreeSet<String>,
     /// Entries by (intake name, Payload-Oxum): the candidates for "already archived".
@@ -35,39 +90,36 @@ impl ArchiveState {
             highest: Default::default(),
         };
         for id in archive.register_ids()? {
-            let entry = RegisterEntry::read(&archive.register_path(&id))?;
+            let entry = EntrySummary::read(&archive.register_path(&id))?;
             used.insert(id);
-            state.add(entry);
+            state.add_summary(entry);
         }
         // Withdrawn items' identifiers are never used again (their events say so too).
         used.extend(archive.withdrawn_ids()?);
-        let (_, briefs) = archive.read_events_brief()?;
-        for e in &briefs {
+        archive.fold_events_brief(|e| {
             if !e.object.is_empty() {
-                used.insert(e.object.clone());
+                used.insert(e.object);
             }
-        }
+        })?;
         state.used.extend(used);
         Ok(state)
     }
 
-    /// Records an entry (loaded, or just committed) and its identifier.
+    /// Records an entry just committed, and its identifier.
     pub(crate) fn add(&mut self, entry: RegisterEntry) {
+        self.add_summary(EntrySummary::of(&entry));
+    }
+
+    fn add_summary(&mut self, entry: EntrySummary) {
         let id = entry.id.clone();
         self.by_intake
             .entry((entry.intake_name.clone(), entry.payload_oxum.clone()))
             .or_default()
             .push(id.clone());
-        if let Some(values) = entry
-            .dublin_core
-            .get("dc.identifier")
-            .and_then(|v| v.as_array())
-        {
-            for v in values.iter().filter_map(|v| v.as_str()) {
-                self.by_identifier
-                    .entry(v.to_string())
-                    .or_insert_with(|| id.clone());
-            }
+        for v in &entry.dublin_core {
+            self.by_identifier
+                .entry(v.to_string())
+                .or_insert_with(|| id.clone());
         }
         self.mark_used(&id);
         self.entries.insert(id, entry);
@@ -83,18 +135,24 @@ impl ArchiveState {
         self.used.insert(id.to_string());
     }
 
-    /// The entries recorded with this intake name and Payload-Oxum.
-    pub(crate) fn with_intake(&self, name: &str, oxum: &str) -> Vec<&RegisterEntry> {
+    /// The entries recorded with this intake name and Payload-Oxum, read whole from
+    /// manifests/ (rarely more than one).
+    pub(crate) fn with_intake(
+        &self,
+        archive: &Archive,
+        name: &str,
+        oxum: &str,
+    ) -> Result<Vec<RegisterEntry>, Error> {
         self.by_intake
             .get(&(name.to_string(), oxum.to_string()))
             .into_iter()
             .flatten()
-            .filter_map(|id| self.entries.get(id))
+            .map(|id| RegisterEntry::read(&archive.register_path(id)))
             .collect()
     }
 
     /// The entry whose Dublin Core gives `identifier` as a dc.identifier.
-    pub(crate) fn with_identifier(&self, identifier: &str) -> Option<&RegisterEntry> {
+    pub(crate) fn with_identifier(&self, identifier: &str) -> Option<&EntrySummary> {
         self.by_identifier
             .get(identifier)
             .and_then(|id| self.entries.get(id))
