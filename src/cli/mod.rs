@@ -1,6 +1,7 @@
 //! The command-line interface: the arguments (`args.rs`), dispatch to the runners
-//! (`*_cmds.rs`, one file per family of commands), logging, the shared text and JSON
-//! rendering helpers, and the one place where reports and errors become exit codes.
+//! (`*_cmds.rs`, one file per family of commands), logging, and the shared text and
+//! JSON rendering helpers. `outcome.rs` is the one place where reports and errors
+//! become exit codes.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Parser;
 
 use cairn::bagit::Finding;
-use cairn::{Error, ErrorClass};
+use cairn::Error;
 
 mod archive_cmds;
 mod args;
@@ -18,6 +19,7 @@ mod bag_cmds;
 mod check_cmds;
 mod format_cmds;
 mod life_cmds;
+mod outcome;
 mod progress;
 mod replica_cmds;
 mod report_html;
@@ -25,6 +27,8 @@ mod serve_cmd;
 mod tlog_cmds;
 
 use args::*;
+pub use outcome::exit;
+use outcome::{error_exit, exit_code};
 use progress::with_progress;
 
 /// For commands that name no archive (`bag validate`, `verify`): the archive whose
@@ -34,18 +38,6 @@ fn ambient_root() -> PathBuf {
     std::env::var_os("CAIRN_ROOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// Exit codes, the same for every command.
-pub mod exit {
-    /// Success; the bag or archive is valid.
-    pub const OK: u8 = 0;
-    /// The command ran and found a problem in the data (invalid bag, refused input).
-    pub const DATA: u8 = 1;
-    /// Bad usage (clap's own code for argument errors).
-    pub const USAGE: u8 = 2;
-    /// Could not run: I/O error, permission denied, lock held.
-    pub const OPERATIONAL: u8 = 3;
 }
 
 /// Parses arguments, runs the command, returns its exit code.
@@ -204,24 +196,6 @@ pub(super) fn require_exists(context: &str, what: &str, path: &std::path::Path) 
             )),
         )),
         _ => Ok(()),
-    }
-}
-
-pub(super) fn error_exit(context: &str, e: &Error) -> u8 {
-    let mut msg = format!("cairn: {context}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(&format!(": {text}"));
-        }
-        source = s.source();
-    }
-    eprintln!("{msg}");
-    match e.class() {
-        ErrorClass::Data => exit::DATA,
-        ErrorClass::Usage => exit::USAGE,
-        ErrorClass::Operational => exit::OPERATIONAL,
     }
 }
 
