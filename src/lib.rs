@@ -3,16 +3,19 @@
 //!
 //! Layers, each using only those below it (docs/architecture.md):
 //! - [`ops`]: the use cases (ingest, import and export, bag create and validate, fixity,
-//!   audit, show); take options, return reports, never print. Every change to the
-//!   archive goes through one commit protocol, [`ops::commit`].
+//!   audit, verify, show, amend, revise, withdraw, replicate, repair, restore, identify,
+//!   checkpoints and proofs, report); take options, return reports, never print. Every
+//!   change to the archive goes through one commit protocol, [`ops::commit`].
 //! - [`serve`]: `cairn serve`, a read-only web server over the archive (OAI-PMH 2.0 and
 //!   pages); reads what fs/ writes, writes nothing.
 //! - [`fs`]: the code that touches the filesystem: the archive's layout and locks,
-//!   durable writes, the bag writer, the register and the event log, bags read from
-//!   folders and zip files.
-//! - [`bagit`], [`metadata`], [`digest`], [`format`], [`tlog`]: pure parsing, rendering,
-//!   rules and hashing (tlog: the event log's Merkle tree and signed checkpoints);
-//!   [`config`] parses cairn.toml.
+//!   durable writes, the bag writer, the register, history and tombstones, the event
+//!   log, bags read from folders and zip files, replicas' stores.
+//! - [`bagit`], [`metadata`], [`digest`], [`format`], [`tlog`], [`pronom`], [`techmd`]:
+//!   pure parsing, rendering, rules and hashing (tlog: the event log's Merkle tree and
+//!   signed checkpoints; pronom and techmd: format identification and technical
+//!   metadata from a file's bytes); [`config`] parses cairn.toml, [`replica`] its
+//!   `[[replica]]` sections.
 //!
 //! The command-line interface lives in the binary (`src/cli/`), so the library never
 //! depends on clap.

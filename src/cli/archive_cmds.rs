@@ -9,8 +9,9 @@ use cairn::ops::show::{list, show, ShowReport};
 use cairn::units::count;
 
 use super::{
-    error_exit, exit, finding_line, note, print_json, printable, quiet, say, with_progress,
-    ConfigArgs, ExportArgs, ImportArgs, IngestArgs, InitArgs, ListArgs, RootArg, ShowArgs,
+    error_exit, exit, exit_code, finding_line, note, print_json, printable, quiet, say,
+    with_progress, ConfigArgs, ExportArgs, ImportArgs, IngestArgs, InitArgs, ListArgs, RootArg,
+    ShowArgs,
 };
 
 pub(super) fn open_archive(root: &RootArg, context: &str) -> Result<Archive, u8> {
@@ -86,7 +87,7 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
     } else {
         print_ingest(&archive.root, &report);
     }
-    let code = if report.is_ok() { exit::OK } else { exit::DATA };
+    let code = exit_code(&report);
     if opts.dry_run {
         return code;
     }
@@ -459,16 +460,17 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
             ),
         }
     }
-    if report.imported || report.already_archived.is_some() {
+    let code = exit_code(&report);
+    if code == exit::OK {
         let ids = report
             .id
             .iter()
             .filter(|_| report.imported)
             .cloned()
             .collect();
-        super::replica_cmds::after_commit(&archive, ids, exit::OK, "import")
+        super::replica_cmds::after_commit(&archive, ids, code, "import")
     } else {
-        exit::DATA
+        code
     }
 }
 

@@ -9,7 +9,7 @@ use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
 
 use super::progress::with_progress;
 use super::{
-    ambient_root, error_exit, exit, finding_line, note, print_json, printable, quiet,
+    ambient_root, error_exit, exit, exit_code, finding_line, note, print_json, printable, quiet,
     require_exists, say, CreateArgs, ValidateArgs,
 };
 
@@ -101,13 +101,7 @@ pub(super) fn run_validate(args: ValidateArgs) -> u8 {
     } else {
         print_validate(&args.bag, &report);
     }
-    if !report.errors.is_empty() {
-        exit::OPERATIONAL
-    } else if report.valid {
-        exit::OK
-    } else {
-        exit::DATA
-    }
+    exit_code(&report)
 }
 
 fn plural(n: usize, word: &str) -> String {

@@ -14,9 +14,10 @@ use cairn::units::count;
 use cairn::Error;
 
 use super::archive_cmds::open_archive;
+use super::outcome::AuditWithReplicas;
 use super::{
-    error_exit, exit, print_json, printable, quiet, require_exists, say, with_progress, AuditArgs,
-    FixityArgs, VerifyArgs,
+    error_exit, exit_code, print_json, printable, quiet, require_exists, say, with_progress,
+    AuditArgs, FixityArgs, VerifyArgs,
 };
 
 fn usage(context: &str, msg: String) -> u8 {
@@ -152,13 +153,7 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
     } else {
         print_fixity(&report, quiet());
     }
-    let code = if failed > 0 || report.log_broken.is_some() {
-        exit::DATA
-    } else if report.has_errors() {
-        exit::OPERATIONAL
-    } else {
-        exit::OK
-    };
+    let code = exit_code(&report);
     super::tlog_cmds::after_run(&archive, "fixity", code)
 }
 
@@ -320,7 +315,7 @@ pub(super) fn run_audit(args: AuditArgs) -> u8 {
         } else {
             print_audit(&report);
         }
-        return if report.is_ok() { exit::OK } else { exit::DATA };
+        return exit_code(&report);
     }
     if !args.json {
         print_audit(&report);
@@ -339,11 +334,7 @@ pub(super) fn run_audit(args: AuditArgs) -> u8 {
         }
         print_json(&v);
     }
-    if report.is_ok() && replicas.iter().all(|r| r.findings.is_empty()) {
-        exit::OK
-    } else {
-        exit::DATA
-    }
+    exit_code(&AuditWithReplicas(&report, &replicas))
 }
 
 fn print_audit(r: &AuditReport) {
@@ -459,11 +450,5 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
             );
         }
     }
-    if !report.findings.is_empty() {
-        exit::DATA
-    } else if !report.errors.is_empty() {
-        exit::OPERATIONAL
-    } else {
-        exit::OK
-    }
+    exit_code(&report)
 }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use cairn::fs::archive::Archive;
 use cairn::ops::formats::{self, IdentifyReport};
 
-use super::{error_exit, exit, print_json, printable, say, RootArg};
+use super::{error_exit, exit, exit_code, print_json, printable, say, RootArg};
 
 #[derive(Args)]
 pub(super) struct IdentifyArgs {
@@ -70,11 +70,7 @@ pub(super) fn run_identify(args: IdentifyArgs) -> u8 {
     for e in &report.errors {
         eprintln!("error: {}", printable(e));
     }
-    if report.errors.is_empty() {
-        exit::OK
-    } else {
-        exit::OPERATIONAL
-    }
+    exit_code(&report)
 }
 
 fn print_identify(r: &IdentifyReport) {

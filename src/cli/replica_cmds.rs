@@ -17,7 +17,7 @@ use cairn::units::count;
 use cairn::Error;
 
 use super::archive_cmds::open_archive;
-use super::{error_exit, exit, note, print_json, printable, say, with_progress, RootArg};
+use super::{error_exit, exit_code, note, print_json, printable, say, with_progress, RootArg};
 
 pub(super) const REPLICATE_HELP: &str = "\
 Examples:
@@ -118,11 +118,7 @@ fn run_replicate_with(archive: &Archive, opts: &ReplicateOptions, json: bool, co
     } else {
         print_replicate(&report);
     }
-    if report.is_ok() {
-        exit::OK
-    } else {
-        exit::DATA
-    }
+    exit_code(&report)
 }
 
 fn print_replicate(r: &ReplicateReport) {
@@ -186,11 +182,7 @@ pub(super) fn run_repair(args: RepairArgs) -> u8 {
     } else {
         print_repair(&report);
     }
-    if report.is_ok() {
-        exit::OK
-    } else {
-        exit::DATA
-    }
+    exit_code(&report)
 }
 
 fn print_repair(r: &RepairReport) {
@@ -287,11 +279,7 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
             eprintln!("nothing was restored at {}", args.dir.display());
         }
     }
-    if report.problems.is_empty() {
-        exit::OK
-    } else {
-        exit::DATA
-    }
+    exit_code(&report)
 }
 
 /// `cairn fixity --replica NAME`.
@@ -305,11 +293,7 @@ pub(super) fn run_replica_fixity(archive: &Archive, opts: &ReplicaFixityOptions,
     } else {
         print_replica_fixity(&report);
     }
-    if report.is_ok() {
-        exit::OK
-    } else {
-        exit::DATA
-    }
+    exit_code(&report)
 }
 
 fn print_replica_fixity(r: &ReplicaFixityReport) {

@@ -13,7 +13,7 @@ use cairn::ops::tlog::{
 use cairn::Error;
 
 use super::archive_cmds::open_archive;
-use super::{error_exit, exit, note, print_json, printable, say, RootArg};
+use super::{error_exit, exit, exit_code, note, print_json, printable, say, RootArg};
 
 #[derive(Subcommand)]
 pub(super) enum KeyCommand {
@@ -305,11 +305,7 @@ pub(super) fn run_verify_proof(args: VerifyProofArgs) -> u8 {
             eprintln!("proof FAILED: {} problems", v.problems.len());
         }
     }
-    if v.ok {
-        exit::OK
-    } else {
-        exit::DATA
-    }
+    exit_code(&v)
 }
 
 /// Reads `--checkpoint FILE --key PUBKEY` for audit.

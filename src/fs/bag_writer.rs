@@ -1,7 +1,7 @@
 //! The bag writer: copies a payload into a new bag folder while hashing it (and
 //! identifying formats) in the same pass, files in parallel, then writes the tag files
 //! rendered by [`crate::bagit::builder`] and makes the tree durable. Used by `bag
-//! create` (ops/create.rs) and by ingest's build step (ops/ingest.rs). Neither
+//! create` (ops/create.rs) and by ingest's build step (ops/ingest/change.rs). Neither
 //! validates nor publishes: that is the caller's order of business.
 
 use std::collections::BTreeMap;

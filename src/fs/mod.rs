@@ -1,8 +1,10 @@
 //! The code that touches the filesystem: the archive's layout, locks and staging
 //! ([`archive`]), durable writes ([`durable`]), the bag writer ([`bag_writer`]), the
-//! register ([`register`]) and the event log ([`events`]) with its Merkle tree
-//! ([`tlog_store`]), walking sources ([`walk`]),
-//! and bags read from folders ([`dir`]) and zip files ([`zip`]). Some ops still make
+//! register ([`register`]), history, tombstones and quarantine ([`lifecycle`]), the
+//! event log ([`events`]) with its index by item ([`events_index`]) and its Merkle tree
+//! ([`tlog_store`]), walking sources ([`walk`]), bags read from folders ([`dir`]) and
+//! zip files ([`zip`]), replicas' stores ([`replica`]), read-rate limits ([`rate`]) and
+//! crash-test failpoints ([`failpoint`]). Some ops still make
 //! direct reads and deletions of their own (docs/architecture.md lists them).
 
 pub mod archive;

@@ -3,7 +3,7 @@
 //! term/value pairs.
 //!
 //! Pure: no filesystem, no clock, no environment. JSON (de)serialisation lives in
-//! `json.rs`; the rules a value must satisfy live in `rules.rs`.
+//! `json.rs`; the rules a value must satisfy live in `rules/`.
 
 use std::fmt;
 use std::str::FromStr;

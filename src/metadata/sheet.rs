@@ -4,6 +4,9 @@
 //! per item.
 //!
 //! Pure: parses bytes handed to it; no filesystem.
+//!
+//! About 460 lines of code and 240 of unit tests beside it: the header, the rows and
+//! the error positions are one reader's parts, and read best together.
 
 use std::cell::Cell;
 use std::collections::HashMap;

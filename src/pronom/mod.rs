@@ -4,8 +4,11 @@
 //!
 //! - [`pattern`]: DROID's byte-pattern syntax and a bounded backtracking matcher.
 //! - [`sigfile`]: the DROID signature file and the container signature file.
-//! - [`Identifier`]: the signatures compiled once, then [`Identifier::identify`] per
-//!   file.
+//! - [`Identifier`]: the signatures compiled once, then [`Identifier::identify_file`] per
+//!   file (this file).
+//! - `prefilter`: the literals that make a signature worth matching in full;
+//!   `sequence`: one signature's byte sequence matched in a window; `container`: ZIP
+//!   containers matched against the container signature file.
 //!
 //! How a file is identified:
 //! 1. Only the first and the last [`SCAN_LEN`] bytes are read (DROID's default "maximum
@@ -26,15 +29,20 @@ pub mod pattern;
 pub mod policy;
 pub mod sigfile;
 
+mod container;
+mod prefilter;
+mod sequence;
+
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
-use pattern::{match_at, Budget, Tok};
-use sigfile::{Anchor, ByteSeq, ContainerFile, DroidFile, Signature, SubSeq};
+use pattern::Budget;
+use prefilter::{literal_reach, Prefilter};
+use sequence::match_seq;
+use sigfile::{Anchor, ContainerFile, DroidFile, Signature};
 
 /// Bytes read from each end of a file (64 KiB, DROID's default).
 pub const SCAN_LEN: usize = 64 * 1024;
@@ -526,109 +534,6 @@ impl Identifier {
             alternatives: possibilities,
         }
     }
-
-    /// Opens a ZIP and matches the container signatures. None when it cannot be read
-    /// as a ZIP or nothing matched.
-    fn match_container(&self, f: &mut std::fs::File, name: Option<&str>) -> Option<Identification> {
-        f.seek(SeekFrom::Start(0)).ok()?;
-        let mut zip = zip::ZipArchive::new(&mut *f).ok()?;
-        let mut matched: Vec<(usize, u32)> = Vec::new();
-        let mut cache: HashMap<String, Option<Vec<u8>>> = HashMap::new();
-        let mut budget = Budget(STEPS_PER_FILE);
-        for c in &self.containers {
-            let mut ok = true;
-            for (path, sigs) in &c.files {
-                if !cache.contains_key(path) {
-                    let content = match zip.by_name(path) {
-                        Ok(entry) => {
-                            let mut buf = Vec::new();
-                            if entry.take(SCAN_LEN as u64).read_to_end(&mut buf).is_ok() {
-                                Some(buf)
-                            } else {
-                                None
-                            }
-                        }
-                        Err(_) => None,
-                    };
-                    cache.insert(path.clone(), content);
-                }
-                let Some(Some(content)) = cache.get(path) else {
-                    ok = false;
-                    break;
-                };
-                if !sigs.is_empty() {
-                    let rev: Vec<u8> = content.iter().rev().copied().collect();
-                    let any = sigs.iter().any(|s| {
-                        s.seqs.iter().all(|seq| {
-                            let buf = if seq.anchor == Anchor::Eof {
-                                &rev[..]
-                            } else {
-                                &content[..]
-                            };
-                            match_seq(seq, buf, &mut budget)
-                        })
-                    });
-                    if !any {
-                        ok = false;
-                        break;
-                    }
-                }
-            }
-            if ok {
-                for p in &c.puids {
-                    if let Some(&fi) = self.by_puid.get(p) {
-                        if !matched.iter().any(|(m, _)| *m == fi) {
-                            matched.push((fi, c.id));
-                        }
-                    }
-                }
-            }
-        }
-        if matched.is_empty() {
-            return None;
-        }
-        let beaten = |f: usize| {
-            let id = self.formats[f].id;
-            matched
-                .iter()
-                .any(|(g, _)| *g != f && self.formats[*g].priority_over.contains(&id))
-        };
-        let mut best: Vec<(usize, u32)> = matched
-            .iter()
-            .copied()
-            .filter(|(f, _)| !beaten(*f))
-            .collect();
-        if best.is_empty() {
-            best = matched.clone();
-        }
-        let ext = name.and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()));
-        if best.len() > 1 {
-            let by_ext: Vec<(usize, u32)> = best
-                .iter()
-                .copied()
-                .filter(|(f, _)| {
-                    ext.as_ref()
-                        .is_some_and(|e| self.formats[*f].extensions.contains(e))
-                })
-                .collect();
-            if !by_ext.is_empty() {
-                best = by_ext;
-            }
-        }
-        let alternatives = best
-            .iter()
-            .skip(1)
-            .map(|(f, _)| self.formats[*f].puid.clone())
-            .collect();
-        let (fi, cid) = best[0];
-        let _ = self.by_id.len();
-        Some(self.result(
-            fi,
-            Basis::Container,
-            format!("container signature {cid} (ZIP)"),
-            alternatives,
-        ))
-    }
 }
 
 /// Reads the first [`SCAN_LEN`] bytes and, when the file is longer, the last
@@ -667,170 +572,6 @@ pub fn looks_like_text(head: &[u8]) -> bool {
         Ok(_) => true,
         Err(e) => e.error_len().is_none() && head.len() >= SCAN_LEN,
     }
-}
-
-/// Whether a byte sequence matches in `buf` (the head, or the reversed tail).
-/// Literals to look for in one window (the file's head, or its reversed tail), each
-/// with the signatures it makes candidates. Most literals can only end within the first
-/// few hundred bytes of their window (a signature anchored at the beginning or end of
-/// the file, at bounded offsets): those are searched there only, by a small automaton;
-/// the rest over the whole window. An occurrence past a literal's reach cannot be part
-/// of a match, so it is not taken.
-struct Prefilter {
-    near: Option<AhoCorasick>,
-    /// Per pattern of `near`: how far into the window it can end, and its signatures.
-    near_pats: Vec<(usize, Vec<usize>)>,
-    /// The furthest reach of any `near` pattern: what `near` scans.
-    near_len: usize,
-    far: Option<AhoCorasick>,
-    far_pats: Vec<Vec<usize>>,
-}
-
-/// A literal that can end no further than this into its window is searched for only
-/// there.
-const NEAR_REACH: usize = 1024;
-
-impl Prefilter {
-    fn build(lits: HashMap<Vec<u8>, (Vec<usize>, Option<usize>)>) -> Prefilter {
-        let mut near: Vec<(Vec<u8>, usize, Vec<usize>)> = Vec::new();
-        let mut far: Vec<(Vec<u8>, Vec<usize>)> = Vec::new();
-        for (lit, (sigs, reach)) in lits {
-            match reach {
-                Some(r) if r <= NEAR_REACH => near.push((lit, r, sigs)),
-                _ => far.push((lit, sigs)),
-            }
-        }
-        near.sort();
-        far.sort();
-        // DFAs: the overlapping search of every file's two windows is the identifier's
-        // hot loop (a contiguous NFA spent half the time of identifying small files
-        // there); building them costs a few milliseconds.
-        let automaton = |pats: Vec<&Vec<u8>>| {
-            aho_corasick::AhoCorasickBuilder::new()
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(pats)
-                .ok()
-        };
-        Prefilter {
-            near: automaton(near.iter().map(|(p, _, _)| p).collect()),
-            near_len: near.iter().map(|(_, r, _)| *r).max().unwrap_or(0),
-            near_pats: near.into_iter().map(|(_, r, s)| (r, s)).collect(),
-            far: automaton(far.iter().map(|(p, _)| p).collect()),
-            far_pats: far.into_iter().map(|(_, s)| s).collect(),
-        }
-    }
-
-    /// Marks as candidates the signatures whose literal occurs in `buf` within reach.
-    fn mark(&self, buf: &[u8], candidates: &mut [bool]) {
-        if let Some(ac) = &self.near {
-            let window = &buf[..buf.len().min(self.near_len)];
-            for m in ac.find_overlapping_iter(window) {
-                let (reach, sigs) = &self.near_pats[m.pattern().as_usize()];
-                if m.end() <= *reach {
-                    for s in sigs {
-                        candidates[*s] = true;
-                    }
-                }
-            }
-        }
-        if let Some(ac) = &self.far {
-            let mut seen = vec![false; self.far_pats.len()];
-            for m in ac.find_overlapping_iter(buf) {
-                let p = m.pattern().as_usize();
-                if !seen[p] {
-                    seen[p] = true;
-                    for s in &self.far_pats[p] {
-                        candidates[*s] = true;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The most bytes a pattern can span (None: no bound).
-fn max_len(toks: &[Tok]) -> Option<usize> {
-    toks.iter().try_fold(0usize, |sum, t| {
-        let n = match t {
-            Tok::Lit(v) | Tok::NotSeq(v) => Some(v.len()),
-            Tok::Class(_) => Some(1),
-            Tok::Range { lo, .. } => Some(lo.len()),
-            Tok::Gap { max, .. } => *max,
-            Tok::Alt(alts) => alts
-                .iter()
-                .map(|a| max_len(a))
-                .try_fold(0usize, |m, l| l.map(|l| m.max(l))),
-        }?;
-        sum.checked_add(n)
-    })
-}
-
-/// How far into its window (from the file's beginning, or from its end for a sequence
-/// anchored there) literal token `k` of subsequence `i` of `seq`, `len` bytes long, can
-/// end in a match; None when a variable position or an unbounded gap comes before it.
-/// Mirrors [`match_subs`]: subsequence 0 starts at its offsets from the anchor, each
-/// later one at its offsets from the end of the one before.
-fn literal_reach(seq: &ByteSeq, i: usize, k: usize, len: usize) -> Option<usize> {
-    if seq.anchor == Anchor::Variable {
-        return None;
-    }
-    let mut end = 0usize;
-    for s in &seq.subs[..i] {
-        end = end.checked_add(s.max?)?.checked_add(max_len(&s.toks)?)?;
-    }
-    let sub = &seq.subs[i];
-    end.checked_add(sub.max?)?
-        .checked_add(max_len(&sub.toks[..k])?)?
-        .checked_add(len)
-}
-
-fn match_seq(seq: &ByteSeq, buf: &[u8], budget: &mut Budget) -> bool {
-    match_subs(&seq.subs, 0, seq.anchor == Anchor::Variable, buf, 0, budget)
-}
-
-fn match_subs(
-    subs: &[SubSeq],
-    i: usize,
-    variable: bool,
-    buf: &[u8],
-    from: usize,
-    budget: &mut Budget,
-) -> bool {
-    let Some(s) = subs.get(i) else {
-        return true;
-    };
-    if budget.0 == 0 {
-        return false;
-    }
-    let start = from.saturating_add(s.min);
-    if start > buf.len() {
-        return false;
-    }
-    let max = if variable && i == 0 { None } else { s.max };
-    let last = max.map_or(buf.len(), |m| from.saturating_add(m).min(buf.len()));
-    if start > last {
-        return false;
-    }
-    let mut k = |e: usize, b: &mut Budget| match_subs(subs, i + 1, variable, buf, e, b);
-    if let Some(Tok::Lit(lit)) = s.toks.first() {
-        // Jump between occurrences of the first literal.
-        let end = (last + lit.len()).min(buf.len());
-        let mut p = start;
-        while p < end {
-            let Some(off) = memchr::memmem::find(&buf[p..end], lit) else {
-                return false;
-            };
-            if match_at(&s.toks, buf, p + off, budget, &mut k) {
-                return true;
-            }
-            if budget.0 == 0 {
-                return false;
-            }
-            p += off + 1;
-        }
-        return false;
-    }
-    (start..=last).any(|p| budget.0 > 0 && match_at(&s.toks, buf, p, budget, &mut k))
 }
 
 #[cfg(test)]

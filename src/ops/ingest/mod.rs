@@ -8,6 +8,9 @@
 //! bag → no-replace rename to archive/ID → register entry (written once) → events; only
 //! then, with --remove-source, delete the intake item. Each step is safe to interrupt:
 //! the protocol's recovery runs first in every run.
+//!
+//! This file plans and reports; `change.rs` is the [`IngestChange`] the protocol drives
+//! (build, register entry, events).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
@@ -15,23 +18,23 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::bagit::{validate, ValidateOptions, ValidateReport};
+use crate::bagit::{validate, ValidateOptions};
 use crate::clock::Clock;
 use crate::digest::{hash_reader, Algorithm, Digest, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::{identifier_to_folder, Archive, ArchiveLock};
-use crate::fs::bag_writer::{build_bag, BuildOptions, BuiltBag};
 use crate::fs::dir::DirSource;
 use crate::fs::durable::sync_dir;
-use crate::fs::events::NewEvent;
 use crate::fs::failpoint;
-use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
+use crate::fs::register::RegisterEntry;
 use crate::fs::walk::{measure, walk_source, SourceFile, Walk};
 use crate::metadata::{self, DublinCore, Sheet, SIDECAR_NAME};
-use crate::ops::commit::{
-    addition_events, commit_new_bag, recover, relative_bag_path, ArchiveState, Change,
-};
+use crate::ops::commit::{recover, ArchiveState};
 use crate::progress;
+
+mod change;
+
+use change::{commit_item, IngestChange};
 
 /// The batch metadata sheet's name in intake/.
 pub const SHEET_NAME: &str = "metadata.csv";
@@ -671,189 +674,11 @@ fn same_payload(entry: &RegisterEntry, walk: &Walk) -> Result<bool, Error> {
     Ok(true)
 }
 
-/// Step 5 of [`ingest_item`]: the commit protocol's build, register and log steps for
-/// one intake item.
-struct IngestChange<'a> {
-    ctx: &'a ItemContext<'a>,
-    id: &'a str,
-    name: &'a str,
-    record: &'a DublinCore,
-    sidecar: Option<Vec<u8>>,
-    walk: &'a Walk,
-    /// Files `ingest.exclude` left out, named in the ingestion event.
-    excluded: &'a [String],
-    built: Option<BuiltBag>,
-    formats: &'a crate::ops::formats::ItemFormats,
-}
-
-impl Change for IngestChange<'_> {
-    fn kind(&self) -> &'static str {
-        "ingest"
-    }
-
-    /// Copies the item under data/ while hashing, then writes the tag files.
-    fn build(&mut self, staged: &Path) -> Result<(), Error> {
-        let build = BuildOptions {
-            algorithms: self.ctx.algorithms.to_vec(),
-            info: self.bag_info(),
-            bagging_date: self.ctx.clock.now().date_naive(),
-            extra_tags: self.metadata_tags(),
-            sniff: true,
-        };
-        self.built = Some(build_bag(
-            staged,
-            &self.walk.files,
-            &self.walk.dirs,
-            &build,
-        )?);
-        Ok(())
-    }
-
-    fn record(
-        &mut self,
-        archive: &Archive,
-        id: &str,
-        _check: &ValidateReport,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<RegisterEntry, Error> {
-        let built = self
-            .built
-            .as_ref()
-            .ok_or_else(|| Error::Internal("the bag was not built".into()))?;
-        let mut entry = register_entry(archive, id, self.name, self.record, built, now);
-        crate::ops::formats::annotate(&mut entry, self.formats);
-        Ok(entry)
-    }
-
-    fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error> {
-        let extra = if self.excluded.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::json!({ "excluded": self.excluded })
-        };
-        Ok(addition_events(entry, "", None, extra))
-    }
-}
-
-impl IngestChange<'_> {
-    /// bag-info.txt's fields after the ones every bag gets.
-    fn bag_info(&self) -> Vec<(String, String)> {
-        let config = &self.ctx.archive.config.ingest;
-        let record = self.record;
-        let mut info: Vec<(String, String)> = Vec::new();
-        if !config.source_organization.is_empty() {
-            info.push((
-                "Source-Organization".into(),
-                config.source_organization.clone(),
-            ));
-        }
-        let external_id = record
-            .identifiers()
-            .first()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| self.id.to_string());
-        info.push(("External-Identifier".into(), external_id));
-        if let Some(d) = record
-            .first(metadata::Element::Description.term())
-            .or(record.title())
-        {
-            info.push(("External-Description".into(), d.to_string()));
-        }
-        if !config.collection.is_empty() {
-            info.push(("Bag-Group-Identifier".into(), config.collection.clone()));
-        }
-        info.push(("Internal-Sender-Identifier".into(), self.name.to_string()));
-        info
-    }
-
-    /// The metadata/ tag files: dc.xml, dc.json, and the item's sidecar as it came.
-    fn metadata_tags(&mut self) -> Vec<(String, Vec<u8>)> {
-        let mut extra_tags = vec![
-            (
-                "metadata/dc.xml".to_string(),
-                metadata::render_oai_dc(self.record).into_bytes(),
-            ),
-            (
-                "metadata/dc.json".to_string(),
-                self.record.render_json().into_bytes(),
-            ),
-        ];
-        if let Some(bytes) = self.sidecar.take() {
-            extra_tags.push((format!("metadata/{SIDECAR_NAME}"), bytes));
-        }
-        extra_tags
-    }
-}
-
-/// Drives one item's change through the commit protocol.
-fn commit_item(mut change: IngestChange<'_>) -> Result<RegisterEntry, Error> {
-    let ctx = change.ctx;
-    let Some(lock) = ctx.lock else {
-        return Err(Error::Internal("a dry run reached the commit step".into()));
-    };
-    let id = change.id;
-    commit_new_bag(ctx.archive, lock, id, &mut change, ctx.clock)
-}
-
 /// A name in Unicode NFC: two names are the same item when their NFC forms are equal
 /// ([`metadata::same_item_name`]).
 fn nfc(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     name.nfc().collect()
-}
-
-fn register_entry(
-    archive: &Archive,
-    id: &str,
-    name: &str,
-    record: &DublinCore,
-    built: &BuiltBag,
-    now: chrono::DateTime<chrono::Utc>,
-) -> RegisterEntry {
-    let files = built
-        .payload
-        .iter()
-        .map(|(path, f)| FileRecord {
-            path: path.as_str().to_string(),
-            size: f.digests.len,
-            mime: f
-                .mime
-                .clone()
-                .unwrap_or_else(|| "application/octet-stream".into()),
-            digests: DigestMap::new(f.digests.values.clone()),
-            format: None,
-            techmd: None,
-        })
-        .collect();
-    let tag_files = built
-        .tag_files
-        .iter()
-        .map(|(name, d)| {
-            (
-                name.clone(),
-                d.values
-                    .iter()
-                    .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-                    .collect(),
-            )
-        })
-        .collect();
-    RegisterEntry {
-        id: id.to_string(),
-        archived: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        software: crate::agent(),
-        intake_name: name.to_string(),
-        bag: relative_bag_path(archive, id),
-        bagit_version: "1.0".into(),
-        payload_oxum: built.payload_oxum.clone(),
-        dublin_core: serde_json::to_value(record).unwrap_or(serde_json::Value::Null),
-        files,
-        format_registry: None,
-        tag_files,
-        entry_version: 1,
-        updated: None,
-        version: 1,
-    }
 }
 
 fn remove_source(path: &Path, is_dir: bool) -> Result<(), Error> {

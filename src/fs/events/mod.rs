@@ -1,0 +1,289 @@
+//! manifests/events.jsonl: the archive's event log, one JSON object per line in the
+//! PREMIS spirit, each line carrying the BLAKE3 digest of the line before it.
+//!
+//! Editing, deleting, inserting or reordering any line breaks the chain at that point,
+//! and the digest of the last line (the head) commits to the whole log: an auditor who
+//! keeps a head can later prove the log still extends it. Appends happen under the
+//! archive lock and are fsynced. See docs/event-log.md.
+//!
+//! - this file: the log on disk: [`append`] (chained, fsynced, a torn last line cut
+//!   off), [`read_log`];
+//! - [`chain`]: checking the links of a log's bytes (pure, in parallel).
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+mod chain;
+
+pub use chain::{
+    verify_chain, verify_chain_brief, verify_links, BrokenLink, ChainReport, EventBrief,
+};
+
+/// Proof that the log lock is held; only [`crate::fs::archive::Archive::append_events`]
+/// makes one, after taking the lock. (It lives here, not in archive.rs, so that the
+/// event log does not import the archive that uses it.)
+#[derive(Debug)]
+pub struct LogLock(());
+
+impl LogLock {
+    pub(super) fn held() -> LogLock {
+        LogLock(())
+    }
+}
+
+/// The `prev` of the first line: there is no line before it.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One event, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// PREMIS eventIdentifier: a random UUID, unique across archives (events travel
+    /// with bags between sites).
+    pub id: String,
+    /// PREMIS eventType: ingestion, message digest calculation, validation, fixity
+    /// check, deletion, ...
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// UTC, RFC 3339.
+    pub time: String,
+    /// success or failure.
+    pub outcome: String,
+    pub detail: String,
+    /// The object (item identifier) the event is about.
+    pub object: String,
+    /// The software that did it, with its version.
+    pub agent: String,
+    /// Structured detail (for example every bad file of a failed check).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+    /// BLAKE3 (hex) of the previous line's bytes, without its newline.
+    pub prev: String,
+}
+
+/// An event to append; `seq`, `time` and `prev` are filled in by [`append`].
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub outcome: String,
+    pub detail: String,
+    pub object: String,
+    pub data: serde_json::Value,
+}
+
+impl NewEvent {
+    pub fn new(
+        event_type: &str,
+        outcome: &str,
+        object: &str,
+        detail: impl Into<String>,
+    ) -> NewEvent {
+        NewEvent {
+            event_type: event_type.to_string(),
+            outcome: outcome.to_string(),
+            detail: detail.into(),
+            object: object.to_string(),
+            data: serde_json::Value::Null,
+        }
+    }
+
+    pub fn with_data(mut self, data: serde_json::Value) -> NewEvent {
+        self.data = data;
+        self
+    }
+}
+
+/// The digest that chains a line to the next.
+pub fn line_digest(line: &[u8]) -> String {
+    blake3::hash(line).to_hex().to_string()
+}
+
+/// Appends events to the log at `path`, chained to its last line, and fsyncs. Needs
+/// the log lock (see `Archive::append_events`), so that two writers can never chain to
+/// the same line.
+///
+/// A last line without its newline can only be a write that a crash cut short (every
+/// append writes whole lines and fsyncs before returning): it was never acknowledged,
+/// so it is cut off, and an event saying so is appended first.
+pub fn append(
+    path: &Path,
+    _lock: &LogLock,
+    now: chrono::DateTime<chrono::Utc>,
+    events: &[NewEvent],
+) -> Result<Vec<Event>, Error> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io("open event log", path, e))?;
+    let (last_bytes, torn) = last_line(&mut file, path)?;
+    // The Merkle tree's view of the line before the new ones (fs::tlog_store).
+    let before = last_bytes
+        .as_ref()
+        .map(|(seq, line)| (*seq, crate::tlog::merkle::leaf_hash(line)));
+    let mut last = last_bytes.map(|(seq, line)| (seq, line_digest(&line)));
+    let mut pending: Vec<NewEvent> = Vec::new();
+    if let Some((offset, bytes)) = torn {
+        file.set_len(offset)
+            .map_err(|e| Error::io("truncate torn line of", path, e))?;
+        pending.push(NewEvent::new(
+            "log repair",
+            "success",
+            "",
+            format!(
+                "removed an incomplete last line of {} bytes left by an interrupted write (never acknowledged)",
+                bytes.len()
+            ),
+        ).with_data(serde_json::json!({ "removed": String::from_utf8_lossy(&bytes) })));
+    }
+    pending.extend(events.iter().cloned());
+    let time = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut out = Vec::new();
+    let mut written = Vec::new();
+    for e in pending {
+        let (seq, prev) = match &last {
+            Some((seq, digest)) => (seq + 1, digest.clone()),
+            None => (1, GENESIS.to_string()),
+        };
+        let event = Event {
+            seq,
+            id: uuid::Uuid::new_v4().to_string(),
+            event_type: e.event_type,
+            time: time.clone(),
+            outcome: e.outcome,
+            detail: e.detail,
+            object: e.object,
+            agent: crate::agent(),
+            data: e.data,
+            prev,
+        };
+        let line = serde_json::to_vec(&event)
+            .map_err(|e| Error::io("encode event for", path, std::io::Error::other(e)))?;
+        last = Some((seq, line_digest(&line)));
+        out.extend_from_slice(&line);
+        out.push(b'\n');
+        written.push(event);
+    }
+    file.seek(SeekFrom::End(0))
+        .map_err(|e| Error::io("seek", path, e))?;
+    file.write_all(&out)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io("append to", path, e))?;
+    // The events are durable; the Merkle tree beside the log is a cache that any later
+    // append or reader rebuilds from the log, so failing to update it fails nothing.
+    let lines: Vec<&[u8]> = out[..out.len().saturating_sub(1)]
+        .split(|&b| b == b'\n')
+        .collect();
+    if let Err(e) = crate::fs::tlog_store::record_append(path, _lock, before, &lines) {
+        tracing::warn!(error = %e, "could not update the event log's Merkle tree; the next append or `cairn checkpoint` rebuilds it");
+    }
+    Ok(written)
+}
+
+/// The seq and bytes (without the newline) of the last complete line of the log at
+/// `path`, read from the end; `None` for an absent or empty log.
+pub fn last_complete_line(path: &Path) -> Result<Option<(u64, Vec<u8>)>, Error> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open event log", path, e)),
+    };
+    Ok(last_line(&mut file, path)?.0)
+}
+
+/// The last complete line's seq and bytes, and a torn tail (offset, bytes) if any.
+/// Reads backwards from the end, so appending costs the same however long the log is.
+#[allow(clippy::type_complexity)]
+fn last_line(
+    file: &mut File,
+    path: &Path,
+) -> Result<(Option<(u64, Vec<u8>)>, Option<(u64, Vec<u8>)>), Error> {
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat", path, e))?
+        .len();
+    if len == 0 {
+        return Ok((None, None));
+    }
+    // Read growing windows from the end until two newlines (or the start) are in view.
+    let mut window = 4096u64.min(len);
+    loop {
+        let start = len - window;
+        let mut buf = vec![0u8; window as usize];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut buf))
+            .map_err(|e| Error::io("read", path, e))?;
+        let (complete, torn) = match buf.iter().rposition(|&b| b == b'\n') {
+            Some(nl) if nl + 1 == buf.len() => (&buf[..nl], None),
+            Some(nl) => (
+                &buf[..nl],
+                Some((start + nl as u64 + 1, buf[nl + 1..].to_vec())),
+            ),
+            None if start == 0 => (&buf[..0], Some((0, buf.clone()))),
+            None => {
+                window = (window * 4).min(len);
+                continue;
+            }
+        };
+        let line_start = complete.iter().rposition(|&b| b == b'\n').map(|p| p + 1);
+        let line = match line_start {
+            Some(s) => &complete[s..],
+            None if start == 0 => complete,
+            None => {
+                window = (window * 4).min(len);
+                continue;
+            }
+        };
+        if line.is_empty() {
+            return Ok((None, torn));
+        }
+        let event: Event = serde_json::from_slice(line).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!(
+                "the last line of the event log is not a valid event ({e}); run `cairn audit`"
+            ),
+        })?;
+        return Ok((Some((event.seq, line.to_vec())), torn));
+    }
+}
+
+/// [`read_log_brief`] without holding the log or its events: the log at `path` is read
+/// a part of whole lines at a time (about 8 MiB), each part's lines parsed and hashed
+/// in parallel and their links followed, and each event's brief handed to `each` in
+/// log order, up to the first broken link. Memory is one part, whatever the log's
+/// length. Same report as [`read_log_brief`] (its `events` empty).
+pub fn fold_log_brief(path: &Path, mut each: impl FnMut(EventBrief)) -> Result<ChainReport, Error> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(verify_chain_brief(b"").0),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    chain::fold_brief_parts(&mut file, chain::PART, &mut each)
+        .map_err(|e| Error::io("read", path, e))
+}
+
+/// [`read_log`] keeping each event's [`EventBrief`] only.
+pub fn read_log_brief(path: &Path) -> Result<(ChainReport, Vec<EventBrief>), Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(verify_chain_brief(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(verify_chain_brief(b"")),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// Reads and checks the log at `path` (an absent log is an empty, valid one).
+pub fn read_log(path: &Path) -> Result<ChainReport, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(verify_chain(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(verify_chain(b"")),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}

@@ -1,0 +1,119 @@
+//! ZIP containers (OOXML, ODF, EPUB…): a file whose signatures say ZIP is opened and
+//! its members matched against the container signature file's rules.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+
+use super::pattern::Budget;
+use super::sequence::match_seq;
+use super::sigfile::Anchor;
+use super::{Basis, Identification, Identifier, SCAN_LEN, STEPS_PER_FILE};
+
+impl Identifier {
+    /// Opens a ZIP and matches the container signatures. None when it cannot be read
+    /// as a ZIP or nothing matched.
+    pub(super) fn match_container(
+        &self,
+        f: &mut std::fs::File,
+        name: Option<&str>,
+    ) -> Option<Identification> {
+        f.seek(SeekFrom::Start(0)).ok()?;
+        let mut zip = zip::ZipArchive::new(&mut *f).ok()?;
+        let mut matched: Vec<(usize, u32)> = Vec::new();
+        let mut cache: HashMap<String, Option<Vec<u8>>> = HashMap::new();
+        let mut budget = Budget(STEPS_PER_FILE);
+        for c in &self.containers {
+            let mut ok = true;
+            for (path, sigs) in &c.files {
+                if !cache.contains_key(path) {
+                    let content = match zip.by_name(path) {
+                        Ok(entry) => {
+                            let mut buf = Vec::new();
+                            if entry.take(SCAN_LEN as u64).read_to_end(&mut buf).is_ok() {
+                                Some(buf)
+                            } else {
+                                None
+                            }
+                        }
+                        Err(_) => None,
+                    };
+                    cache.insert(path.clone(), content);
+                }
+                let Some(Some(content)) = cache.get(path) else {
+                    ok = false;
+                    break;
+                };
+                if !sigs.is_empty() {
+                    let rev: Vec<u8> = content.iter().rev().copied().collect();
+                    let any = sigs.iter().any(|s| {
+                        s.seqs.iter().all(|seq| {
+                            let buf = if seq.anchor == Anchor::Eof {
+                                &rev[..]
+                            } else {
+                                &content[..]
+                            };
+                            match_seq(seq, buf, &mut budget)
+                        })
+                    });
+                    if !any {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                for p in &c.puids {
+                    if let Some(&fi) = self.by_puid.get(p) {
+                        if !matched.iter().any(|(m, _)| *m == fi) {
+                            matched.push((fi, c.id));
+                        }
+                    }
+                }
+            }
+        }
+        if matched.is_empty() {
+            return None;
+        }
+        let beaten = |f: usize| {
+            let id = self.formats[f].id;
+            matched
+                .iter()
+                .any(|(g, _)| *g != f && self.formats[*g].priority_over.contains(&id))
+        };
+        let mut best: Vec<(usize, u32)> = matched
+            .iter()
+            .copied()
+            .filter(|(f, _)| !beaten(*f))
+            .collect();
+        if best.is_empty() {
+            best = matched.clone();
+        }
+        let ext = name.and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()));
+        if best.len() > 1 {
+            let by_ext: Vec<(usize, u32)> = best
+                .iter()
+                .copied()
+                .filter(|(f, _)| {
+                    ext.as_ref()
+                        .is_some_and(|e| self.formats[*f].extensions.contains(e))
+                })
+                .collect();
+            if !by_ext.is_empty() {
+                best = by_ext;
+            }
+        }
+        let alternatives = best
+            .iter()
+            .skip(1)
+            .map(|(f, _)| self.formats[*f].puid.clone())
+            .collect();
+        let (fi, cid) = best[0];
+        let _ = self.by_id.len();
+        Some(self.result(
+            fi,
+            Basis::Container,
+            format!("container signature {cid} (ZIP)"),
+            alternatives,
+        ))
+    }
+}
