@@ -313,7 +313,12 @@ impl Block {
             broken: None,
         };
         let mut seq_before = 0u64;
-        for line in body.split(|&c| c == b'\n') {
+        // memchr finds each line end many bytes at a time.
+        let mut start = 0usize;
+        let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
+        for end in ends {
+            let line = &body[start..end];
+            start = end + 1;
             let link: LinkFields = parse_link(line);
             block.lines += 1;
             if block.lines == 1 {
