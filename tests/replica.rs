@@ -121,6 +121,14 @@ impl Fixture {
         )
     }
 
+    /// `cairn restore --from nas` into a new folder beside the archive root; exit 0.
+    fn restore_from_nas(&self) -> PathBuf {
+        let restored = self._tmp.path().join("restored");
+        let out = self.cairn(&["restore", "--from", "nas", restored.to_str().unwrap()]);
+        expect(&out, 0, "restore --from nas");
+        restored
+    }
+
     fn events(&self) -> Vec<Value> {
         fs::read_to_string(self.root.join("manifests/events.jsonl"))
             .unwrap()
@@ -792,15 +800,7 @@ fn replicate_brings_an_amended_and_revised_item_up_to_date() {
 
     // Restored from the replica alone: the current bags, the kept version and the
     // superseded entries all come back, and the restored archive audits.
-    let kit = f._tmp.path().join("kit");
-    fs::create_dir(&kit).unwrap();
-    fs::copy(f.root.join("cairn.toml"), kit.join("cairn.toml")).unwrap();
-    let restored = f._tmp.path().join("restored");
-    let out = run(cairn()
-        .args(["restore", "--from", "nas", "--root"])
-        .arg(&kit)
-        .arg(&restored));
-    expect(&out, 0, "restore after amend and revise");
+    let restored = f.restore_from_nas();
     // The archive as it was replicated (the checks since have added events).
     same_files(&mirrored(&restored), &replicated, "restored archive");
     same_files(
@@ -982,15 +982,7 @@ fn a_withdrawal_reaches_the_replica_and_survives_a_restore() {
     );
     expect(&f.cairn(&["audit", "--replicas"]), 0, "audit --replicas");
 
-    let kit = f._tmp.path().join("kit");
-    fs::create_dir(&kit).unwrap();
-    fs::copy(f.root.join("cairn.toml"), kit.join("cairn.toml")).unwrap();
-    let restored = f._tmp.path().join("restored");
-    let out = run(cairn()
-        .args(["restore", "--from", "nas", "--root"])
-        .arg(&kit)
-        .arg(&restored));
-    expect(&out, 0, "restore");
+    let restored = f.restore_from_nas();
     same_files(&mirrored(&restored), &replicated, "restored archive");
     same_files(
         &quarantine(&restored),

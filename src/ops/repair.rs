@@ -17,7 +17,7 @@ use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
 use crate::fs::replica::{Replica, Written};
 use crate::ops::commit::repair::{publish_repair, stage_repair};
-use crate::ops::replicate::{expected_objects, hash_local, open_replicas, Expected};
+use crate::ops::replicate::{expected_objects, hash_local, open_replicas, send, Expected};
 
 /// Options of [`repair`].
 #[derive(Debug, Clone, Default)]
@@ -197,13 +197,7 @@ pub fn repair(
     }
     for (i, r) in &plan_remote {
         let exp = &expected[*i];
-        match replicas[*r].put_file(
-            &exp.local,
-            &exp.key,
-            (exp.alg, Some(&exp.digest)),
-            None,
-            false,
-        )? {
+        match send(&replicas[*r], exp, false)? {
             Written::Done => {}
             Written::SourceMismatch => {
                 return Err(Error::Corrupt {

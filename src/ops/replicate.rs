@@ -175,24 +175,9 @@ pub fn expected_objects(archive: &Archive, id: &str) -> Result<Vec<Expected>, Er
     }
     // The superseded register entries (amend, revise), each written once.
     for path in history_files(archive, id)? {
-        let digest = hash_file(&path, Algorithm::Blake3)?;
-        out.push(Expected {
-            key: key_of(&archive.root, &path)?,
-            local: path,
-            size: None,
-            alg: Algorithm::Blake3,
-            digest,
-        });
+        out.push(record_object(archive, path)?);
     }
-    let reg = archive.register_path(id);
-    let digest = hash_file(&reg, Algorithm::Blake3)?;
-    out.push(Expected {
-        key: key_of(&archive.root, &reg)?,
-        local: reg,
-        size: None,
-        alg: Algorithm::Blake3,
-        digest,
-    });
+    out.push(record_object(archive, archive.register_path(id))?);
     Ok(out)
 }
 
@@ -289,24 +274,37 @@ pub fn expected_withdrawn(archive: &Archive, id: &str) -> Result<Vec<Expected>, 
         bag_objects(archive, id, &quarantined, &last, &mut out)?;
     }
     for path in history_files(archive, id)? {
-        let digest = hash_file(&path, Algorithm::Blake3)?;
-        out.push(Expected {
-            key: key_of(&archive.root, &path)?,
-            local: path,
-            size: None,
-            alg: Algorithm::Blake3,
-            digest,
-        });
+        out.push(record_object(archive, path)?);
     }
-    let digest = hash_file(&tomb_path, Algorithm::Blake3)?;
-    out.push(Expected {
-        key: key_of(&archive.root, &tomb_path)?,
-        local: tomb_path,
+    out.push(record_object(archive, tomb_path)?);
+    Ok(out)
+}
+
+/// A record of the archive's own (a register entry, a superseded one, a tombstone) as an
+/// object: no register lists its digest, so it is checked against the BLAKE3 of the
+/// archive's copy.
+fn record_object(archive: &Archive, path: PathBuf) -> Result<Expected, Error> {
+    let digest = hash_file(&path, Algorithm::Blake3)?;
+    Ok(Expected {
+        key: key_of(&archive.root, &path)?,
+        local: path,
         size: None,
         alg: Algorithm::Blake3,
         digest,
-    });
-    Ok(out)
+    })
+}
+
+/// Streams the archive's file of `exp` to the replica, refusing it (nothing written)
+/// unless its bytes have the register's digest, then reads it back
+/// ([`Replica::put_file`]). `create`: only where no object is.
+pub(crate) fn send(replica: &Replica, exp: &Expected, create: bool) -> Result<Written, Error> {
+    replica.put_file(
+        &exp.local,
+        &exp.key,
+        (exp.alg, Some(&exp.digest)),
+        None,
+        create,
+    )
 }
 
 /// The digest of a local file.
@@ -656,13 +654,7 @@ fn replicate_item(
                     exp.digest.to_hex()
                 ),
             }),
-            None => match replica.put_file(
-                &exp.local,
-                &exp.key,
-                (exp.alg, Some(&exp.digest)),
-                None,
-                true,
-            ) {
+            None => match send(replica, exp, true) {
                 Ok(Written::Done) => {
                     item.copied += 1;
                     item.bytes += std::fs::metadata(&exp.local).map(|m| m.len()).unwrap_or(0);
@@ -701,13 +693,7 @@ fn replicate_item(
         return Ok(item);
     }
     for exp in outdated {
-        match replica.put_file(
-            &exp.local,
-            &exp.key,
-            (exp.alg, Some(&exp.digest)),
-            None,
-            false,
-        )? {
+        match send(replica, exp, false)? {
             Written::Done => {
                 item.updated += 1;
                 item.bytes += std::fs::metadata(&exp.local).map(|m| m.len()).unwrap_or(0);
