@@ -26,15 +26,19 @@ pub(crate) struct EntrySummary {
 /// The dc.identifier values of an entry's `dublin_core` object (the rest skipped).
 fn dc_identifiers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let dc: serde_json::Value = serde::Deserialize::deserialize(d)?;
-    Ok(dc
-        .get("dc.identifier")
+    Ok(identifiers_in(&dc))
+}
+
+/// The dc.identifier strings of a `dublin_core` object.
+fn identifiers_in(dc: &serde_json::Value) -> Vec<String> {
+    dc.get("dc.identifier")
         .and_then(|v| v.as_array())
         .map(|a| {
             a.iter()
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect()
         })
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
 
 impl EntrySummary {
@@ -43,16 +47,7 @@ impl EntrySummary {
             id: entry.id.clone(),
             intake_name: entry.intake_name.clone(),
             payload_oxum: entry.payload_oxum.clone(),
-            dublin_core: entry
-                .dublin_core
-                .get("dc.identifier")
-                .and_then(|v| v.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            dublin_core: identifiers_in(&entry.dublin_core),
         }
     }
 
