@@ -93,14 +93,21 @@ impl Replica {
                     } else {
                         &section.region
                     })
+                    // A request that times out (a slow or busy server) is retried: the
+                    // retry window is longer than one request's timeout. A refused
+                    // connection fails within a few seconds; an authorisation error is
+                    // never retried.
+                    .with_client_options(
+                        object_store::ClientOptions::new().with_timeout(Duration::from_secs(60)),
+                    )
                     .with_retry(object_store::RetryConfig {
                         backoff: object_store::BackoffConfig {
                             init_backoff: Duration::from_millis(100),
                             max_backoff: Duration::from_secs(2),
                             base: 2.0,
                         },
-                        max_retries: 3,
-                        retry_timeout: Duration::from_secs(20),
+                        max_retries: 4,
+                        retry_timeout: Duration::from_secs(180),
                     });
                 if !section.endpoint.is_empty() {
                     b = b
