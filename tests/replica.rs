@@ -121,11 +121,19 @@ impl Fixture {
         )
     }
 
-    /// `cairn restore --from nas` into a new folder beside the archive root; exit 0.
-    fn restore_from_nas(&self) -> PathBuf {
+    /// `cairn restore --from nas` into a new folder beside the archive root (exit 0);
+    /// the restored archive must hold exactly `replicated` (the archive's records as
+    /// they were replicated) and pass `cairn audit`.
+    fn restore_from_nas(&self, replicated: &BTreeMap<PathBuf, Vec<u8>>) -> PathBuf {
         let restored = self._tmp.path().join("restored");
         let out = self.cairn(&["restore", "--from", "nas", restored.to_str().unwrap()]);
         expect(&out, 0, "restore --from nas");
+        same_files(&mirrored(&restored), replicated, "restored archive");
+        expect(
+            &run(cairn().arg("audit").arg("--root").arg(&restored)),
+            0,
+            "audit of the restored archive",
+        );
         restored
     }
 
@@ -800,18 +808,12 @@ fn replicate_brings_an_amended_and_revised_item_up_to_date() {
 
     // Restored from the replica alone: the current bags, the kept version and the
     // superseded entries all come back, and the restored archive audits.
-    let restored = f.restore_from_nas();
-    // The archive as it was replicated (the checks since have added events).
-    same_files(&mirrored(&restored), &replicated, "restored archive");
+    // Compared with the archive as it was replicated (the checks since added events).
+    let restored = f.restore_from_nas(&replicated);
     same_files(
         &versions(&restored),
         &versions(&f.root),
         "restored kept version",
-    );
-    expect(
-        &run(cairn().arg("audit").arg("--root").arg(&restored)),
-        0,
-        "audit of the restored archive",
     );
     expect(
         &run(cairn().args(["fixity", "--all", "--root"]).arg(&restored)),
@@ -982,17 +984,11 @@ fn a_withdrawal_reaches_the_replica_and_survives_a_restore() {
     );
     expect(&f.cairn(&["audit", "--replicas"]), 0, "audit --replicas");
 
-    let restored = f.restore_from_nas();
-    same_files(&mirrored(&restored), &replicated, "restored archive");
+    let restored = f.restore_from_nas(&replicated);
     same_files(
         &quarantine(&restored),
         &quarantine(&f.root),
         "restored quarantine",
-    );
-    expect(
-        &run(cairn().arg("audit").arg("--root").arg(&restored)),
-        0,
-        "audit of the restored archive",
     );
     let out = run(cairn()
         .args(["list", "--withdrawn", "--json", "--root"])
