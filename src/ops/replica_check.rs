@@ -247,7 +247,7 @@ fn check_item(archive: &Archive, replica: &Replica, id: &str) -> Result<ReplicaI
         bytes: 0,
         findings: Vec::new(),
     };
-    let superseded = superseded_digests(archive, id)?;
+    let superseded = superseded_digests(archive, id, &expected)?;
     let wanted: BTreeSet<&str> = expected.iter().map(|e| e.key.as_str()).collect();
     for l in replica.list(&format!("archive/{id}"))? {
         if !wanted.contains(l.key.as_str()) {

@@ -188,9 +188,13 @@ pub fn expected_objects(archive: &Archive, id: &str) -> Result<Vec<Expected>, Er
 /// damaged and not foreign: `replicate` may bring it up to date, because the archive
 /// keeps what it held (the superseded entry, and a revised version's whole bag under
 /// archive/.versions/), and so does the replica once the item's other objects are there.
+///
+/// `expected`: the item's objects ([`expected_objects`]), which hold the superseded
+/// entries' own digests already (they are not hashed again).
 pub(crate) fn superseded_digests(
     archive: &Archive,
     id: &str,
+    expected: &[Expected],
 ) -> Result<BTreeMap<String, HashSet<(Algorithm, Digest)>>, Error> {
     let mut out: BTreeMap<String, HashSet<(Algorithm, Digest)>> = BTreeMap::new();
     let dir = archive.history_dir(id);
@@ -218,11 +222,14 @@ pub(crate) fn superseded_digests(
                 }));
         }
     }
-    for v in history_files(archive, id)? {
-        let d = hash_file(&v, Algorithm::Blake3)?;
+    let history_key = key_of(&archive.root, &archive.history_dir(id))?;
+    for e in expected
+        .iter()
+        .filter(|e| e.key.starts_with(&format!("{history_key}/")))
+    {
         out.entry(register_key.clone())
             .or_default()
-            .insert((Algorithm::Blake3, d));
+            .insert((e.alg, e.digest));
     }
     Ok(out)
 }
@@ -606,7 +613,7 @@ fn replicate_item(
     let superseded = if fast {
         BTreeMap::new()
     } else {
-        superseded_digests(archive, id)?
+        superseded_digests(archive, id, &expected)?
     };
     let mut outdated: Vec<&Expected> = Vec::new();
     let listed: BTreeMap<String, u64> = if fast {
