@@ -1,20 +1,27 @@
 //! Which signatures are worth matching in full: the literals every match of a
 //! signature must contain, found in one pass over each window.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aho_corasick::AhoCorasick;
 
-use super::pattern::Tok;
+use super::pattern::{min_len, Tok};
 use super::sigfile::{Anchor, ByteSeq};
 
 /// Literals to look for in one window (the file's head, or its reversed tail), each
-/// with the signatures it makes candidates. Most literals can only end within the first
-/// few hundred bytes of their window (a signature anchored at the beginning or end of
-/// the file, at bounded offsets): those are searched there only, by a small automaton;
-/// the rest over the whole window. An occurrence past a literal's reach cannot be part
-/// of a match, so it is not taken.
+/// with the signatures it makes candidates, in three kinds:
+///
+/// - `fixed`: a literal that can only lie at one place in its window (a signature
+///   anchored at the beginning or end of the file, at a fixed offset, with only
+///   fixed-length tokens before the literal: most of them). It is compared there, one
+///   binary search per (offset, length) group: no scan at all.
+/// - `near`: a literal that can end no further than [`NEAR_REACH`] into its window is
+///   searched for there only, by a small automaton.
+/// - `far`: the rest, searched over the whole window.
+///
+/// An occurrence where a literal cannot be part of a match is not taken.
 pub(super) struct Prefilter {
+    fixed: Vec<FixedGroup>,
     near: Option<AhoCorasick>,
     /// Per pattern of `near`: how far into the window it can end, and its signatures.
     near_pats: Vec<(usize, Vec<usize>)>,
@@ -24,15 +31,59 @@ pub(super) struct Prefilter {
     far_pats: Vec<Vec<usize>>,
 }
 
+/// The literals of one length at one offset, sorted, each with its signatures.
+struct FixedGroup {
+    offset: usize,
+    len: usize,
+    lits: Vec<(Vec<u8>, Vec<usize>)>,
+}
+
 /// A literal that can end no further than this into its window is searched for only
 /// there.
 const NEAR_REACH: usize = 1024;
 
-impl Prefilter {
-    pub(super) fn build(lits: HashMap<Vec<u8>, (Vec<usize>, Option<usize>)>) -> Prefilter {
+/// Literals searched for by an automaton are cut to this many bytes (any part of a
+/// literal every match contains is one too). Longer ones add states, and so memory
+/// and cache misses to every file's scan, while making random bytes no less unlikely
+/// to match.
+const AUTOMATON_LITERAL: usize = 8;
+
+/// Collects a window's literals, then [`PrefilterBuilder::build`]s the [`Prefilter`].
+#[derive(Default)]
+pub(super) struct PrefilterBuilder {
+    fixed: BTreeMap<(usize, usize), BTreeMap<Vec<u8>, Vec<usize>>>,
+    /// Literal → its signatures and how far into the window it can end (None:
+    /// anywhere).
+    searched: HashMap<Vec<u8>, (Vec<usize>, Option<usize>)>,
+}
+
+impl PrefilterBuilder {
+    /// Signature `sig` can only match where `lit` lies at `offset` in the window.
+    pub(super) fn fixed(&mut self, offset: usize, lit: &[u8], sig: usize) {
+        self.fixed
+            .entry((offset, lit.len()))
+            .or_default()
+            .entry(lit.to_vec())
+            .or_default()
+            .push(sig);
+    }
+
+    /// Signature `sig` can only match where `lit` occurs, ending no further than
+    /// `reach` into the window (None: anywhere).
+    pub(super) fn searched(&mut self, lit: &[u8], reach: Option<usize>, sig: usize) {
+        let lit = &lit[..lit.len().min(AUTOMATON_LITERAL)];
+        let e = self
+            .searched
+            .entry(lit.to_vec())
+            .or_insert((Vec::new(), Some(0)));
+        e.0.push(sig);
+        e.1 = e.1.zip(reach).map(|(a, b)| a.max(b));
+    }
+
+    pub(super) fn build(self) -> Prefilter {
         let mut near: Vec<(Vec<u8>, usize, Vec<usize>)> = Vec::new();
         let mut far: Vec<(Vec<u8>, Vec<usize>)> = Vec::new();
-        for (lit, (sigs, reach)) in lits {
+        for (lit, (sigs, reach)) in self.searched {
             match reach {
                 Some(r) if r <= NEAR_REACH => near.push((lit, r, sigs)),
                 _ => far.push((lit, sigs)),
@@ -40,26 +91,58 @@ impl Prefilter {
         }
         near.sort();
         far.sort();
-        // DFAs: the overlapping search of every file's two windows is the identifier's
-        // hot loop (a contiguous NFA spent half the time of identifying small files
-        // there); building them costs a few milliseconds.
+        // DFAs: the overlapping search of every file's windows is the prefilter's hot
+        // loop (a contiguous NFA scans about five times slower); with the fixed
+        // literals apart and the others cut short, they are small and quick to build.
         let automaton = |pats: Vec<&Vec<u8>>| {
             aho_corasick::AhoCorasickBuilder::new()
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(pats)
                 .ok()
         };
-        Prefilter {
+        let pre = Prefilter {
+            fixed: self
+                .fixed
+                .into_iter()
+                .map(|((offset, len), lits)| FixedGroup {
+                    offset,
+                    len,
+                    lits: lits.into_iter().collect(),
+                })
+                .collect(),
             near: automaton(near.iter().map(|(p, _, _)| p).collect()),
             near_len: near.iter().map(|(_, r, _)| *r).max().unwrap_or(0),
             near_pats: near.into_iter().map(|(_, r, s)| (r, s)).collect(),
             far: automaton(far.iter().map(|(p, _)| p).collect()),
             far_pats: far.into_iter().map(|(_, s)| s).collect(),
-        }
+        };
+        tracing::debug!(
+            fixed = pre.fixed.iter().map(|g| g.lits.len()).sum::<usize>(),
+            fixed_groups = pre.fixed.len(),
+            near = pre.near_pats.len(),
+            near_bytes = pre.near.as_ref().map_or(0, |a| a.memory_usage()),
+            far = pre.far_pats.len(),
+            far_bytes = pre.far.as_ref().map_or(0, |a| a.memory_usage()),
+            "prefilter built"
+        );
+        pre
     }
+}
 
-    /// Marks as candidates the signatures whose literal occurs in `buf` within reach.
+impl Prefilter {
+    /// Marks as candidates the signatures whose literal occurs in `buf` where it can be
+    /// part of a match.
     pub(super) fn mark(&self, buf: &[u8], candidates: &mut [bool]) {
+        for g in &self.fixed {
+            let Some(at) = buf.get(g.offset..g.offset + g.len) else {
+                continue;
+            };
+            if let Ok(i) = g.lits.binary_search_by(|(l, _)| l.as_slice().cmp(at)) {
+                for s in &g.lits[i].1 {
+                    candidates[*s] = true;
+                }
+            }
+        }
         if let Some(ac) = &self.near {
             let window = &buf[..buf.len().min(self.near_len)];
             for m in ac.find_overlapping_iter(window) {
@@ -103,12 +186,31 @@ fn max_len(toks: &[Tok]) -> Option<usize> {
     })
 }
 
-/// How far into its window (from the file's beginning, or from its end for a sequence
-/// anchored there) literal token `k` of subsequence `i` of `seq`, `len` bytes long, can
-/// end in a match; None when a variable position or an unbounded gap comes before it.
-/// Mirrors [`super::sequence`]'s `match_subs`: subsequence 0 starts at its offsets from the anchor, each
-/// later one at its offsets from the end of the one before.
-pub(super) fn literal_reach(seq: &ByteSeq, i: usize, k: usize, len: usize) -> Option<usize> {
+/// Where in its window literal token `k` of subsequence `i` of `seq`, `len` bytes long,
+/// can lie in a match: the least offset it can start at, and how far it can end (None:
+/// a variable position or an unbounded gap comes before it). When the two are `len`
+/// apart the literal has one place only. Offsets count from the file's beginning, or
+/// from its end for a sequence anchored there. Mirrors [`super::sequence`]'s
+/// `match_subs`: subsequence 0 starts at its offsets from the anchor, each later one at
+/// its offsets from the end of the one before.
+pub(super) fn literal_span(
+    seq: &ByteSeq,
+    i: usize,
+    k: usize,
+    len: usize,
+) -> (usize, Option<usize>) {
+    let mut start = 0usize;
+    for s in &seq.subs[..i] {
+        start = start.saturating_add(s.min).saturating_add(min_len(&s.toks));
+    }
+    let sub = &seq.subs[i];
+    let start = start
+        .saturating_add(sub.min)
+        .saturating_add(min_len(&sub.toks[..k]));
+    (start, literal_end(seq, i, k, len))
+}
+
+fn literal_end(seq: &ByteSeq, i: usize, k: usize, len: usize) -> Option<usize> {
     if seq.anchor == Anchor::Variable {
         return None;
     }
