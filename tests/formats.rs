@@ -324,6 +324,26 @@ fn ingest_records_formats_applies_the_policy_and_logs_the_event() {
         "{}",
         r.describe()
     );
+    // The policy's refusal comes after the item was staged (its formats are identified
+    // beside the build): the staged copy is gone, nothing of it was published or
+    // registered, and the item waits in intake.
+    let names = |dir: &std::path::Path| -> Vec<String> {
+        match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    };
+    let mut bags: Vec<String> = names(&root.join("archive"))
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    bags.sort();
+    assert_eq!(bags, ["cairn-000001", "cairn-000002"], "{}", r.describe());
+    assert_eq!(names(&root.join("archive/.staging")), Vec::<String>::new());
+    assert!(!root.join("manifests/cairn-000003.json").exists());
+    assert!(intake.join("secret/encrypted.pdf").is_file());
 
     let show = run_cairn_in(Some(&root), ["show", "cairn-000002", "--json"]);
     assert_eq!(show.code, Some(0), "{}", show.describe());

@@ -347,11 +347,12 @@ type Loading = std::thread::JoinHandle<Result<Identifier, String>>;
 
 /// Identification during one ingest or import run: the signature files are compiled
 /// on first use (a run with nothing to ingest never pays for it), or on a thread of
-/// their own from [`RunFormats::start_loading`], while the run reads its intake.
+/// their own from [`RunFormats::start_loading`], while the run reads its intake. Shared
+/// between threads: ingest identifies an item's files while its bag is being built.
 pub struct RunFormats<'a> {
     archive: &'a Archive,
-    loading: std::cell::RefCell<Option<Loading>>,
-    identifier: std::cell::OnceCell<Result<Identifier, String>>,
+    loading: std::sync::Mutex<Option<Loading>>,
+    identifier: std::sync::OnceLock<Result<Identifier, String>>,
     policy: crate::pronom::policy::Policy,
     enabled: bool,
 }
@@ -373,21 +374,24 @@ impl<'a> RunFormats<'a> {
     pub fn new(archive: &'a Archive) -> RunFormats<'a> {
         RunFormats {
             archive,
-            loading: std::cell::RefCell::new(None),
-            identifier: std::cell::OnceCell::new(),
+            loading: std::sync::Mutex::new(None),
+            identifier: std::sync::OnceLock::new(),
             policy: archive.config.formats.policy(),
             enabled: archive.config.formats.enabled(),
         }
     }
 
-    /// Starts compiling the signature files on another thread (about 0.1 s of CPU), so
+    /// Starts compiling the signature files on another thread (tens of milliseconds of CPU), so
     /// that the first item does not wait for them. Call it once the run knows it has
     /// something to identify; without it they are compiled at first use.
     pub fn start_loading(&self) {
         if !self.enabled || self.identifier.get().is_some() {
             return;
         }
-        let mut loading = self.loading.borrow_mut();
+        let mut loading = self
+            .loading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if loading.is_none() {
             let dir = self.archive.manifests.join(FORMATS_DIR);
             *loading = Some(std::thread::spawn(move || {
@@ -398,11 +402,18 @@ impl<'a> RunFormats<'a> {
 
     fn identifier(&self) -> Result<&Identifier, Error> {
         self.identifier
-            .get_or_init(|| match self.loading.borrow_mut().take() {
-                Some(handle) => handle
-                    .join()
-                    .unwrap_or_else(|_| Err("compiling the signature files failed".into())),
-                None => load_identifier(Some(self.archive)).map_err(|e| e.to_string()),
+            .get_or_init(|| {
+                let loading = self
+                    .loading
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                match loading {
+                    Some(handle) => handle
+                        .join()
+                        .unwrap_or_else(|_| Err("compiling the signature files failed".into())),
+                    None => load_identifier(Some(self.archive)).map_err(|e| e.to_string()),
+                }
             })
             .as_ref()
             .map_err(|e| Error::Corrupt {

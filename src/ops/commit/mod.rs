@@ -9,6 +9,9 @@
 //!    import extracts a validated zip or folder);
 //! 3. **verify**: the staged bag is read back in full with the validator an auditor runs
 //!    ([`Change::verify_options`]); a failure discards the staging folder;
+//!    then [`Change::before_publish`] may still turn the change down (ingest waits there
+//!    for the identification of the item's formats, which ran beside the build, and
+//!    the format policy may refuse the item): the staging folder is discarded likewise;
 //! 4. **publish**: one no-replace rename to archive/ID (never replaces a bag);
 //! 5. **register**: [`Change::record`] makes the register entry, written once
 //!    (temp file, fsync, no-replace rename) to manifests/ID.json;
@@ -77,6 +80,12 @@ pub trait Change {
         ValidateOptions::default()
     }
 
+    /// The last word before the staged, verified bag is published: an error discards
+    /// the staging folder, and nothing of the change reaches the archive.
+    fn before_publish(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// The register entry of the bag just published as `id`; `check` is the read-back
     /// of the staged copy.
     fn record(
@@ -102,7 +111,9 @@ pub fn commit_new_bag(
 ) -> Result<RegisterEntry, Error> {
     let kind = change.kind();
     let staged = archive.create_staging(id)?;
-    let check = match build_and_verify(change, &staged) {
+    let check = match build_and_verify(change, &staged)
+        .and_then(|check| change.before_publish().map(|()| check))
+    {
         Ok(check) => check,
         Err(e) => {
             archive.discard_staged(&staged);

@@ -13,6 +13,7 @@ use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
 use crate::fs::walk::Walk;
 use crate::metadata::{self, DublinCore, SIDECAR_NAME};
 use crate::ops::commit::{addition_events, commit_new_bag, relative_bag_path, Change};
+use crate::ops::formats::ItemFormats;
 
 use super::ItemContext;
 
@@ -22,13 +23,49 @@ pub(super) struct IngestChange<'a> {
     pub(super) ctx: &'a ItemContext<'a>,
     pub(super) id: &'a str,
     pub(super) name: &'a str,
+    /// The intake item.
+    pub(super) path: &'a Path,
     pub(super) record: &'a DublinCore,
     pub(super) sidecar: Option<Vec<u8>>,
     pub(super) walk: &'a Walk,
     /// Files `ingest.exclude` left out, named in the ingestion event.
     pub(super) excluded: &'a [String],
     pub(super) built: Option<BuiltBag>,
-    pub(super) formats: &'a crate::ops::formats::ItemFormats,
+    pub(super) formats: Formats<'a>,
+}
+
+/// An item's formats: identified on a thread of their own while the bag is built and
+/// read back (identification reads the intake files' ends and headers, the build copies
+/// them whole: the two overlap rather than add up), joined before the bag is published.
+pub(super) enum Formats<'s> {
+    Pending(std::thread::ScopedJoinHandle<'s, Result<ItemFormats, Error>>),
+    Done(ItemFormats),
+}
+
+impl Formats<'_> {
+    /// The formats, once joined ([`Change::before_publish`]).
+    pub(super) fn done(&self) -> Option<&ItemFormats> {
+        match self {
+            Formats::Done(f) => Some(f),
+            Formats::Pending(_) => None,
+        }
+    }
+
+    fn join(&mut self) -> Result<&ItemFormats, Error> {
+        if let Formats::Pending(_) = self {
+            let Formats::Pending(handle) =
+                std::mem::replace(self, Formats::Done(ItemFormats::default()))
+            else {
+                unreachable!("matched above")
+            };
+            let formats = handle
+                .join()
+                .map_err(|_| Error::Internal("identifying the item's formats panicked".into()))??;
+            *self = Formats::Done(formats);
+        }
+        self.done()
+            .ok_or_else(|| Error::Internal("the item's formats were not joined".into()))
+    }
 }
 
 impl Change for IngestChange<'_> {
@@ -54,6 +91,21 @@ impl Change for IngestChange<'_> {
         Ok(())
     }
 
+    /// Waits for the item's formats; the format policy's refusal turns the item down
+    /// here, before anything is published (the refusals stay in `self.formats` for the
+    /// item's report).
+    fn before_publish(&mut self) -> Result<(), Error> {
+        let formats = self.formats.join()?;
+        if formats.refusals.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Refused {
+                path: self.path.to_path_buf(),
+                reason: formats.refusals.join("; "),
+            })
+        }
+    }
+
     fn record(
         &mut self,
         archive: &Archive,
@@ -65,8 +117,12 @@ impl Change for IngestChange<'_> {
             .built
             .as_ref()
             .ok_or_else(|| Error::Internal("the bag was not built".into()))?;
+        let formats = self
+            .formats
+            .done()
+            .ok_or_else(|| Error::Internal("the item's formats were not joined".into()))?;
         let mut entry = register_entry(archive, id, self.name, self.record, built, now);
-        crate::ops::formats::annotate(&mut entry, self.formats);
+        crate::ops::formats::annotate(&mut entry, formats);
         Ok(entry)
     }
 
@@ -131,13 +187,13 @@ impl IngestChange<'_> {
 }
 
 /// Drives one item's change through the commit protocol.
-pub(super) fn commit_item(mut change: IngestChange<'_>) -> Result<RegisterEntry, Error> {
+pub(super) fn commit_item(change: &mut IngestChange<'_>) -> Result<RegisterEntry, Error> {
     let ctx = change.ctx;
     let Some(lock) = ctx.lock else {
         return Err(Error::Internal("a dry run reached the commit step".into()));
     };
     let id = change.id;
-    commit_new_bag(ctx.archive, lock, id, &mut change, ctx.clock)
+    commit_new_bag(ctx.archive, lock, id, change, ctx.clock)
 }
 
 pub(super) fn register_entry(

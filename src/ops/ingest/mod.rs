@@ -34,7 +34,7 @@ use crate::progress;
 
 mod change;
 
-use change::{commit_item, IngestChange};
+use change::{commit_item, Formats, IngestChange};
 
 /// The batch metadata sheet's name in intake/.
 pub const SHEET_NAME: &str = "metadata.csv";
@@ -547,18 +547,21 @@ fn ingest_item(
         return Ok(item);
     }
 
-    // 3b. Formats: identification, technical metadata, the format policy.
+    // 3b. Formats: identification, technical metadata, the format policy. A real run
+    // identifies them beside the build (step 5); a dry run, here.
     let bag_files: Vec<(String, PathBuf)> = walk
         .files
         .iter()
         .map(|f| (format!("data/{}", f.rel), f.disk.clone()))
         .collect();
-    let formats = ctx.formats.item(&bag_files, true)?;
-    item.warnings.extend(formats.warnings.iter().cloned());
-    if !formats.refusals.is_empty() {
-        item.problems.extend(formats.refusals.iter().cloned());
-        item.outcome = Outcome::Refused;
-        return Ok(item);
+    if ctx.opts.dry_run {
+        let formats = ctx.formats.item(&bag_files, true)?;
+        item.warnings.extend(formats.warnings.iter().cloned());
+        if !formats.refusals.is_empty() {
+            item.problems.extend(formats.refusals.iter().cloned());
+            item.outcome = Outcome::Refused;
+            return Ok(item);
+        }
     }
 
     // 4. The identifier.
@@ -594,18 +597,36 @@ fn ingest_item(
     // 5. Stage, verify, publish, register, log. A failure to read the item's own files
     // (unreadable, changed while read) refuses this item only; a failure to write the
     // archive (a full disk) stops the run, since every other item would meet it too.
-    let entry = match commit_item(IngestChange {
-        ctx,
-        id: &id,
-        name,
-        record: &record,
-        sidecar: sidecar_bytes,
-        walk: &walk,
-        excluded: &item.excluded,
-        built: None,
-        formats: &formats,
-    }) {
+    let run_formats = ctx.formats;
+    let (committed, formats) = std::thread::scope(|scope| {
+        let pending = scope.spawn(|| run_formats.item(&bag_files, true));
+        let mut change = IngestChange {
+            ctx,
+            id: &id,
+            name,
+            path,
+            record: &record,
+            sidecar: sidecar_bytes,
+            walk: &walk,
+            excluded: &item.excluded,
+            built: None,
+            formats: Formats::Pending(pending),
+        };
+        let committed = commit_item(&mut change);
+        (committed, change.formats.done().cloned())
+    });
+    if let Some(formats) = &formats {
+        item.warnings.extend(formats.warnings.iter().cloned());
+    }
+    let entry = match committed {
         Ok(entry) => entry,
+        // The format policy refused a file: nothing was published.
+        Err(Error::Refused { .. }) if formats.as_ref().is_some_and(|f| !f.refusals.is_empty()) => {
+            item.problems
+                .extend(formats.into_iter().flat_map(|f| f.refusals));
+            item.outcome = Outcome::Refused;
+            return Ok(item);
+        }
         Err(Error::Io {
             op,
             path: p,
