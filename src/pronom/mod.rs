@@ -219,10 +219,14 @@ impl Identifier {
             }
             let idx = sigs.len();
             // Every literal a match must contain: the longest that has one place in its
-            // window, and the longest of all with how far into its window it can end
-            // (None: anywhere).
+            // window; and the best set of literals one of which every match contains (a
+            // single literal, or a literal followed by alternatives that each begin with
+            // a literal: `@` then `ARTICLE|BOOK|…` gives `@ARTICLE`, `@BOOK`, …), the
+            // set whose shortest member is longest, with how far into its window a
+            // member can end (None: anywhere).
             let mut fixed: Option<(&[u8], bool, usize)> = None;
-            let mut longest: Option<(&[u8], bool, Option<usize>)> = None;
+            let mut best: Option<(Vec<Vec<u8>>, bool, Option<usize>)> = None;
+            let shortest = |set: &[Vec<u8>]| set.iter().map(Vec::len).min().unwrap_or(0);
             for seq in &sig.seqs {
                 let eof = seq.anchor == Anchor::Eof;
                 for (i, sub) in seq.subs.iter().enumerate() {
@@ -234,8 +238,18 @@ impl Identifier {
                         {
                             fixed = Some((l, eof, start));
                         }
-                        if longest.is_none_or(|(b, _, _)| l.len() > b.len()) {
-                            longest = Some((l, eof, reach));
+                        let mut offer = |set: Vec<Vec<u8>>, reach: Option<usize>| {
+                            if best
+                                .as_ref()
+                                .is_none_or(|(b, _, _)| shortest(&set) > shortest(b))
+                            {
+                                best = Some((set, eof, reach));
+                            }
+                        };
+                        offer(vec![l.clone()], reach);
+                        if let Some(set) = sub.toks.get(k + 1).and_then(|t| alternatives(l, t)) {
+                            let longest = set.iter().map(Vec::len).max().unwrap_or(0);
+                            offer(set, reach.and_then(|r| r.checked_add(longest - l.len())));
                         }
                     }
                 }
@@ -245,12 +259,14 @@ impl Identifier {
             // searched for occurs in almost any window: rather than flood the automaton
             // with matches, a signature with nothing better is simply always tried
             // (cheap when it is anchored).
-            match (fixed, longest) {
+            match (fixed, best) {
                 (Some((lit, eof, at)), _) if lit.len() >= 2 => {
                     if eof { &mut tail } else { &mut head }.fixed(at, lit, idx)
                 }
-                (_, Some((lit, eof, reach))) if lit.len() >= MIN_LITERAL => {
-                    if eof { &mut tail } else { &mut head }.searched(lit, reach, idx)
+                (_, Some((set, eof, reach))) if shortest(&set) >= MIN_LITERAL => {
+                    for lit in &set {
+                        if eof { &mut tail } else { &mut head }.searched(lit, reach, idx)
+                    }
                 }
                 (Some((lit, eof, at)), _) => {
                     if eof { &mut tail } else { &mut head }.fixed(at, lit, idx)
@@ -561,6 +577,21 @@ impl Identifier {
     }
 }
 
+/// When `next` (the token after literal `lit`) is a choice whose every alternative
+/// begins with a literal: `lit` followed by each of those literals, one of which every
+/// match contains.
+fn alternatives(lit: &[u8], next: &pattern::Tok) -> Option<Vec<Vec<u8>>> {
+    let pattern::Tok::Alt(alts) = next else {
+        return None;
+    };
+    alts.iter()
+        .map(|a| match a.first() {
+            Some(pattern::Tok::Lit(b)) => Some([lit, b].concat()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Reads the first [`SCAN_LEN`] bytes and, when the file is longer, the last
 /// [`SCAN_LEN`] (None when the head already holds the whole file). At most
 /// 2 x [`SCAN_LEN`] bytes are held, whatever the file's size.
@@ -646,8 +677,9 @@ mod tests {
     }
 
     /// A byte string that the tokens likely match: each literal as it is, a class or
-    /// range by its first value, gaps at their least, the first alternative.
-    fn synthesize(toks: &[pattern::Tok], out: &mut Vec<u8>) {
+    /// range by its first value, gaps at their least, the first (or the `last`)
+    /// alternative.
+    fn synthesize(toks: &[pattern::Tok], out: &mut Vec<u8>, last: bool) {
         use pattern::Tok;
         for t in toks {
             match t {
@@ -657,8 +689,8 @@ mod tests {
                 Tok::NotSeq(v) => out.extend(v.iter().map(|b| !b)),
                 Tok::Gap { min, .. } => out.resize(out.len() + min, 0),
                 Tok::Alt(alts) => {
-                    if let Some(a) = alts.first() {
-                        synthesize(a, out)
+                    if let Some(a) = if last { alts.last() } else { alts.first() } {
+                        synthesize(a, out, last)
                     }
                 }
             }
@@ -684,7 +716,7 @@ mod tests {
                 .collect()
         };
         let mut cases: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        for c in &id.sigs {
+        for (c, last) in id.sigs.iter().flat_map(|c| [(c, false), (c, true)]) {
             let mut head = random(64);
             let mut rtail = random(64);
             for seq in &c.sig.seqs {
@@ -696,7 +728,7 @@ mod tests {
                 let mut bytes = Vec::new();
                 for sub in &seq.subs {
                     bytes.resize(bytes.len() + sub.min, 0x20);
-                    synthesize(&sub.toks, &mut bytes);
+                    synthesize(&sub.toks, &mut bytes, last);
                 }
                 if bytes.len() > SCAN_LEN / 2 {
                     continue;

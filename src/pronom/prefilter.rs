@@ -22,12 +22,12 @@ use super::sigfile::{Anchor, ByteSeq};
 /// An occurrence where a literal cannot be part of a match is not taken.
 pub(super) struct Prefilter {
     fixed: Vec<FixedGroup>,
-    near: Option<AhoCorasick>,
+    near: Option<Automaton>,
     /// Per pattern of `near`: how far into the window it can end, and its signatures.
     near_pats: Vec<(usize, Vec<usize>)>,
     /// The furthest reach of any `near` pattern: what `near` scans.
     near_len: usize,
-    far: Option<AhoCorasick>,
+    far: Option<Automaton>,
     far_pats: Vec<Vec<usize>>,
 }
 
@@ -36,6 +36,14 @@ struct FixedGroup {
     offset: usize,
     len: usize,
     lits: Vec<(Vec<u8>, Vec<usize>)>,
+    /// For literals of at most 8 bytes, each as a big-endian number (in the order of
+    /// `lits`): one integer comparison per step of the binary search.
+    keys: Option<Vec<u64>>,
+}
+
+/// Up to 8 bytes as a big-endian number (the order of the byte strings of one length).
+fn key(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0u64, |k, b| k << 8 | u64::from(*b))
 }
 
 /// A literal that can end no further than this into its window is searched for only
@@ -95,19 +103,32 @@ impl PrefilterBuilder {
         // loop (a contiguous NFA scans about five times slower); with the fixed
         // literals apart and the others cut short, they are small and quick to build.
         let automaton = |pats: Vec<&Vec<u8>>| {
-            aho_corasick::AhoCorasickBuilder::new()
+            let ac = aho_corasick::AhoCorasickBuilder::new()
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(pats)
-                .ok()
+                .build(&pats)
+                .ok()?;
+            // Teddy over up to 128 patterns (its heuristic stops at 64): on random
+            // content, perf stat measured 160 against 190 ms of CPU to identify 1,000
+            // files of 8 KiB without it.
+            let first = aho_corasick::packed::Config::new()
+                .heuristic_pattern_limits(false)
+                .builder()
+                .extend(&pats)
+                .build();
+            Some(Automaton { ac, first })
         };
         let pre = Prefilter {
             fixed: self
                 .fixed
                 .into_iter()
-                .map(|((offset, len), lits)| FixedGroup {
-                    offset,
-                    len,
-                    lits: lits.into_iter().collect(),
+                .map(|((offset, len), lits)| {
+                    let lits: Vec<(Vec<u8>, Vec<usize>)> = lits.into_iter().collect();
+                    FixedGroup {
+                        offset,
+                        len,
+                        keys: (len <= 8).then(|| lits.iter().map(|(l, _)| key(l)).collect()),
+                        lits,
+                    }
                 })
                 .collect(),
             near: automaton(near.iter().map(|(p, _, _)| p).collect()),
@@ -120,9 +141,9 @@ impl PrefilterBuilder {
             fixed = pre.fixed.iter().map(|g| g.lits.len()).sum::<usize>(),
             fixed_groups = pre.fixed.len(),
             near = pre.near_pats.len(),
-            near_bytes = pre.near.as_ref().map_or(0, |a| a.memory_usage()),
+            near_bytes = pre.near.as_ref().map_or(0, |a| a.ac.memory_usage()),
             far = pre.far_pats.len(),
-            far_bytes = pre.far.as_ref().map_or(0, |a| a.memory_usage()),
+            far_bytes = pre.far.as_ref().map_or(0, |a| a.ac.memory_usage()),
             "prefilter built"
         );
         pre
@@ -137,7 +158,11 @@ impl Prefilter {
             let Some(at) = buf.get(g.offset..g.offset + g.len) else {
                 continue;
             };
-            if let Ok(i) = g.lits.binary_search_by(|(l, _)| l.as_slice().cmp(at)) {
+            let found = match &g.keys {
+                Some(keys) => keys.binary_search(&key(at)),
+                None => g.lits.binary_search_by(|(l, _)| l.as_slice().cmp(at)),
+            };
+            if let Ok(i) = found {
                 for s in &g.lits[i].1 {
                     candidates[*s] = true;
                 }
@@ -145,28 +170,51 @@ impl Prefilter {
         }
         if let Some(ac) = &self.near {
             let window = &buf[..buf.len().min(self.near_len)];
-            for m in ac.find_overlapping_iter(window) {
-                let (reach, sigs) = &self.near_pats[m.pattern().as_usize()];
-                if m.end() <= *reach {
+            occurrences(ac, window, |p, end| {
+                let (reach, sigs) = &self.near_pats[p];
+                if end <= *reach {
                     for s in sigs {
                         candidates[*s] = true;
                     }
                 }
-            }
+            });
         }
         if let Some(ac) = &self.far {
             let mut seen = vec![false; self.far_pats.len()];
-            for m in ac.find_overlapping_iter(buf) {
-                let p = m.pattern().as_usize();
+            occurrences(ac, buf, |p, _| {
                 if !seen[p] {
                     seen[p] = true;
                     for s in &self.far_pats[p] {
                         candidates[*s] = true;
                     }
                 }
-            }
+            });
         }
     }
+}
+
+/// Calls `f` with the pattern and end of every occurrence of `a`'s patterns in `hay`,
+/// overlapping ones included. A vectorised search (Teddy) for the leftmost occurrence
+/// runs first: none starts before it, so the automaton's overlapping search (slower per
+/// byte) starts there. In most windows there is no occurrence at all.
+fn occurrences(a: &Automaton, hay: &[u8], mut f: impl FnMut(usize, usize)) {
+    let from = match &a.first {
+        Some(p) => match p.find(hay) {
+            Some(m) => m.start(),
+            None => return,
+        },
+        None => 0,
+    };
+    for m in a.ac.find_overlapping_iter(&hay[from..]) {
+        f(m.pattern().as_usize(), from + m.end());
+    }
+}
+
+/// An automaton for the overlapping search, and a packed searcher that finds the
+/// leftmost occurrence first.
+struct Automaton {
+    ac: AhoCorasick,
+    first: Option<aho_corasick::packed::Searcher>,
 }
 
 /// The most bytes a pattern can span (None: no bound).
