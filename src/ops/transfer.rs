@@ -81,10 +81,7 @@ fn describe_findings(findings: &[crate::ops::bag_check::FixityFinding]) -> Strin
         .iter()
         .filter(|f| seen.insert((f.kind, f.path.as_str())))
         .map(|f| {
-            let kind = serde_json::to_value(f.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = f.kind.code();
             if f.path.is_empty() {
                 format!("{kind} ({})", f.detail)
             } else {
@@ -448,7 +445,7 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
         Err(Error::Corrupt { path, detail }) => {
             report.problems.push(Finding::new(
                 path.display().to_string(),
-                crate::bagit::Kind::ZipCorrupt,
+                crate::bagit::FindingKind::ZipCorrupt,
                 detail,
             ));
             return Ok(report);
@@ -489,7 +486,7 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
     if check.holes > 0 {
         report.problems.push(Finding::new(
             "fetch.txt",
-            crate::bagit::Kind::NotFetched,
+            crate::bagit::FindingKind::NotFetched,
             format!(
                 "{} files are still to be fetched; fetch them before importing",
                 check.holes
