@@ -57,7 +57,7 @@ pub struct Tombstone {
     pub entry_version: u32,
     pub payload_oxum: String,
     /// The Dublin Core record when it was withdrawn (OAI-PMH sets of the deleted record).
-    pub dublin_core: serde_json::Value,
+    pub dublin_core: crate::metadata::StoredDublinCore,
     /// The tag manifests' digests: name → algorithm → hex.
     pub tag_manifests:
         std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
@@ -66,6 +66,15 @@ pub struct Tombstone {
 }
 
 impl Tombstone {
+    /// The tombstone's bytes as written (pretty JSON and a newline); `path` names it in
+    /// the error.
+    pub fn encode(&self, path: &Path) -> Result<Vec<u8>, Error> {
+        let mut bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::io("encode", path, std::io::Error::other(e)))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
     pub fn read(path: &Path) -> Result<Tombstone, Error> {
         let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
 use crate::fs::durable::{parent_dir, rename_no_replace, write_new};
+use crate::metadata::StoredDublinCore;
 
 /// One payload file as archived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,8 +101,9 @@ pub struct RegisterEntry {
     pub bag: String,
     pub bagit_version: String,
     pub payload_oxum: String,
-    /// The Dublin Core record, as in the bag's metadata/dc.json.
-    pub dublin_core: serde_json::Value,
+    /// The Dublin Core record, as in the bag's metadata/dc.json (written with its keys
+    /// sorted, as the register always has: [`StoredDublinCore`]).
+    pub dublin_core: StoredDublinCore,
     pub files: Vec<FileRecord>,
     /// The signature files the formats were identified with (absent when none were).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +122,10 @@ pub struct RegisterEntry {
     /// ([`crate::fs::archive::Archive::retained_bags`]).
     #[serde(default = "first_version", skip_serializing_if = "is_first_version")]
     pub version: u32,
+    /// Members this Cairn does not know (written by a newer one), kept as read and
+    /// written back after the others, so that rewriting an entry loses nothing.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// Register entries up to this size are read whole before parsing.
@@ -177,13 +183,20 @@ impl RegisterEntry {
         }
     }
 
+    /// The entry's bytes as the register writes them (pretty JSON and a newline); `path`
+    /// names the entry in the error.
+    pub fn encode(&self, path: &Path) -> Result<Vec<u8>, Error> {
+        let mut bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::io("encode", path, std::io::Error::other(e)))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
     /// Writes the entry at `path` once: to a temporary file, fsynced, then renamed into
     /// place without replacing anything, so an existing entry is never overwritten
     /// and a crash leaves no partial entry under the real name.
     pub fn write_once(&self, path: &Path) -> Result<(), Error> {
-        let mut bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::io("encode", path, std::io::Error::other(e)))?;
-        bytes.push(b'\n');
+        let bytes = self.encode(path)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

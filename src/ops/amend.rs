@@ -294,7 +294,7 @@ pub(crate) fn current_record(
             return Ok(dc);
         }
     }
-    serde_json::from_value(entry.dublin_core.clone()).map_err(|e| Error::Corrupt {
+    entry.dublin_core.read_record().map_err(|e| Error::Corrupt {
         path: archive.register_path(&entry.id),
         detail: format!("its Dublin Core record cannot be read: {e}"),
     })
@@ -452,7 +452,7 @@ impl Update for AmendChange {
             });
         }
         let mut entry = current.clone();
-        entry.dublin_core = serde_json::to_value(&self.record).unwrap_or(serde_json::Value::Null);
+        entry.dublin_core.set_record(self.record.clone());
         entry.tag_files = self.tag_files.clone();
         entry.entry_version = current.entry_version + 1;
         entry.updated = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));

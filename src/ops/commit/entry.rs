@@ -14,7 +14,7 @@ use crate::fs::archive::Archive;
 use crate::fs::dir::DirSource;
 use crate::fs::read_head;
 use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
-use crate::metadata::{self, DublinCore};
+use crate::metadata::{self, DublinCore, StoredDublinCore};
 
 /// The bag's folder relative to the archive root, as the register records it.
 pub(crate) fn relative_bag_path(archive: &Archive, id: &str) -> String {
@@ -111,6 +111,7 @@ pub(crate) fn entry_from_bag(
         entry_version: 1,
         updated: None,
         version: 1,
+        extra: Default::default(),
     };
     crate::ops::formats::annotate(&mut entry, &formats);
     Ok(entry)
@@ -123,23 +124,21 @@ pub(crate) fn entry_from_bag(
 pub(crate) fn dublin_core_of(
     source: &dyn BagSource,
     info: &crate::bagit::BagInfo,
-) -> serde_json::Value {
-    if let Some(v) = source
+) -> StoredDublinCore {
+    if let Some(dc) = source
         .read("metadata/dc.json")
         .ok()
         .and_then(|b| serde_json::from_slice::<DublinCore>(&b).ok())
-        .and_then(|dc| serde_json::to_value(dc).ok())
     {
-        return v;
+        return dc.into();
     }
-    if let Some(v) = source
+    if let Some(dc) = source
         .read("metadata/dc.xml")
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|t| metadata::parse_oai_dc(&t).ok())
-        .and_then(|dc| serde_json::to_value(dc).ok())
     {
-        return v;
+        return dc.into();
     }
     let mut dc = DublinCore::new();
     let term = |e: metadata::Element| e.term();
@@ -155,5 +154,5 @@ pub(crate) fn dublin_core_of(
     for v in info.values("Bag-Group-Identifier") {
         dc.push(term(metadata::Element::Relation), v);
     }
-    serde_json::to_value(dc).unwrap_or(serde_json::Value::Null)
+    dc.into()
 }

@@ -345,16 +345,14 @@ fn finish(
     let register = archive.register_path(id);
     match &pending.outcome {
         Outcome::Replace { entry, .. } => {
-            let bytes = entry_bytes(entry, &register)?;
+            let bytes = entry.encode(&register)?;
             if fs::read(&register).ok().as_deref() != Some(&bytes[..]) {
                 write_atomic(&register, &bytes)?;
             }
         }
         Outcome::Withdraw { tombstone, .. } => {
             let path = archive.tombstone_path(id);
-            let mut bytes = serde_json::to_vec_pretty(tombstone)
-                .map_err(|e| Error::io("encode", &path, std::io::Error::other(e)))?;
-            bytes.push(b'\n');
+            let bytes = tombstone.encode(&path)?;
             write_once_idempotent(&path, &bytes)?;
             match fs::remove_file(&register) {
                 Ok(()) => sync_dir(&archive.manifests)?,
@@ -393,14 +391,6 @@ fn finish(
     fs::remove_dir_all(staging).map_err(|e| Error::io("remove", staging, e))?;
     sync_dir(&archive.staging())?;
     Ok(written)
-}
-
-/// An entry's bytes as the register writes them (pretty JSON and a newline).
-fn entry_bytes(entry: &RegisterEntry, path: &Path) -> Result<Vec<u8>, Error> {
-    let mut bytes = serde_json::to_vec_pretty(entry)
-        .map_err(|e| Error::io("encode", path, std::io::Error::other(e)))?;
-    bytes.push(b'\n');
-    Ok(bytes)
 }
 
 /// Whether the bag at `bag` is the one `entry` describes: every tag manifest the entry
