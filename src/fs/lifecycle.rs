@@ -115,6 +115,30 @@ impl Archive {
         self.bags.join(QUARANTINE_DIR).join(id)
     }
 
+    /// Creates archive/.quarantine if it is not there yet, durably.
+    pub fn ensure_quarantine_dir(&self) -> Result<(), Error> {
+        let q = self.bags.join(QUARANTINE_DIR);
+        if !q.is_dir() {
+            fs::create_dir(&q).map_err(|e| Error::io("create", &q, e))?;
+            sync_dir(&self.bags)?;
+        }
+        Ok(())
+    }
+
+    /// Creates the folder that holds [`Archive::version_path`] (archive/.versions/ID)
+    /// if it is not there yet, with its parents, durably.
+    pub fn ensure_version_dir(&self, id: &str, version: u32) -> Result<(), Error> {
+        let keep = self.version_path(id, version);
+        let parent = parent_dir(&keep).to_path_buf();
+        if !parent.is_dir() {
+            fs::create_dir_all(&parent).map_err(|e| Error::io("create", &parent, e))?;
+            for d in parent.ancestors().skip(1).take(2) {
+                sync_dir(d)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every superseded register entry of `id`, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<RegisterEntry>, Error> {
         let dir = self.history_dir(id);

@@ -156,6 +156,17 @@ impl RegisterEntry {
         }
     }
 
+    /// Reads an entry and keeps its bytes as they are on disk (the superseded entry an
+    /// update keeps in history/ byte for byte).
+    pub fn read_with_bytes(path: &Path) -> Result<(RegisterEntry, Vec<u8>), Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        let entry = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("not a valid register entry: {e}"),
+        })?;
+        Ok((entry, bytes))
+    }
+
     fn read_open(mut file: std::fs::File, path: &Path) -> Result<RegisterEntry, Error> {
         use std::io::Read;
         let corrupt = |e: serde_json::Error| Error::Corrupt {

@@ -3,7 +3,6 @@
 //! recovery, which have no other record of the bag than the bag.
 
 use std::collections::BTreeMap;
-use std::fs;
 
 use crate::bagit::source::BagSource;
 use crate::bagit::ValidateReport;
@@ -51,7 +50,7 @@ pub(crate) fn entry_from_bag(
             let disk = crate::bagit::BagPath::parse(path)
                 .map_err(|e| Error::Usage(e.to_string()))?
                 .to_fs_path(&bag);
-            let meta = fs::metadata(&disk).map_err(|e| Error::io("stat", &disk, e))?;
+            let meta = crate::fs::stat(&disk)?;
             let n = read_head(&disk, &mut head)?;
             files.push(FileRecord {
                 path: path.clone(),
@@ -69,17 +68,18 @@ pub(crate) fn entry_from_bag(
     // Tag manifests are not listed in tag manifests; hash them now.
     let mut buf = vec![0u8; BUF_SIZE];
     let algs: Vec<Algorithm> = check.algorithms.clone();
-    for name in fs::read_dir(&bag).map_err(|e| Error::io("read folder", &bag, e))? {
-        let name = name.map_err(|e| Error::io("read folder", &bag, e))?;
-        let Some(n) = name.file_name().to_str().map(str::to_string) else {
+    for path in crate::fs::list_dir(&bag)? {
+        let Some(n) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
             continue;
         };
         if n.starts_with("tagmanifest-") && n.ends_with(".txt") {
-            let bytes = source
-                .read(&n)
-                .map_err(|e| Error::io("read", name.path(), e))?;
+            let bytes = source.read(&n).map_err(|e| Error::io("read", &path, e))?;
             let d = hash_reader(&bytes[..], &algs, &mut buf)
-                .map_err(|e| Error::io("hash", name.path(), e))?;
+                .map_err(|e| Error::io("hash", &path, e))?;
             tag_files.insert(
                 n,
                 d.values

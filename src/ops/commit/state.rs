@@ -50,7 +50,7 @@ impl EntrySummary {
 
     /// Reads an entry's summary (its file list and tag digests skipped, not kept).
     fn read(path: &std::path::Path) -> Result<EntrySummary, Error> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        let bytes = crate::fs::read_file(path)?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
             path: path.to_path_buf(),
             detail: format!("not a valid register entry: {e}"),
