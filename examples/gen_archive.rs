@@ -242,6 +242,7 @@ fn make_item(
                 digests: DigestMap::new(d.values.clone()),
                 format: None,
                 techmd: None,
+                extra: Default::default(),
             })
             .collect(),
         format_registry: None,

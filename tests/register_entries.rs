@@ -101,6 +101,7 @@ fn every_register_entry_and_tombstone_is_written_back_byte_for_byte() {
         let entry = RegisterEntry::read(path).expect("a register entry");
         assert!(!entry.dublin_core.record().is_empty(), "{}", path.display());
         assert!(entry.extra.is_empty(), "{}", path.display());
+        assert!(entry.files.iter().all(|f| f.extra.is_empty()));
         let again = entry.encode(path).expect("encodes");
         assert_eq!(
             String::from_utf8_lossy(&again),
@@ -138,6 +139,11 @@ fn members_a_newer_cairn_wrote_survive_an_amend() {
         "provenance_note".into(),
         json!({"by": "a newer Cairn", "n": [1, 2]}),
     );
+    let file = obj["files"][0].as_object_mut().expect("a file");
+    file.insert(
+        "preservation_level".into(),
+        json!({"level": "bit", "since": 2031}),
+    );
     let dc = obj["dublin_core"].as_object_mut().expect("a record");
     dc.insert("cairn.access".into(), json!("restricted"));
     dc.insert("dcterms.newTerm".into(), json!(["kept"]));
@@ -148,6 +154,8 @@ fn members_a_newer_cairn_wrote_survive_an_amend() {
     // The library reads it, and writes the same members back.
     let entry = RegisterEntry::read(&path).expect("still a register entry");
     assert_eq!(entry.extra.len(), 1, "{:?}", entry.extra);
+    assert!(entry.extra.get("provenance_note").is_some());
+    assert_eq!(entry.files[0].extra.len(), 1, "{:?}", entry.files[0].extra);
     let again: Value =
         serde_json::from_slice(&entry.encode(&path).expect("encodes")).expect("JSON");
     assert_eq!(again, value);
@@ -167,6 +175,10 @@ fn members_a_newer_cairn_wrote_survive_an_amend() {
     let after: Value = serde_json::from_slice(&fs::read(&path).expect("entry")).expect("JSON");
     assert_eq!(after["entry_version"], 2);
     assert_eq!(after["provenance_note"], value["provenance_note"]);
+    assert_eq!(
+        after["files"][0]["preservation_level"],
+        value["files"][0]["preservation_level"]
+    );
     assert_eq!(after["dublin_core"]["cairn.access"], "restricted");
     assert_eq!(after["dublin_core"]["dcterms.newTerm"], json!(["kept"]));
     assert_eq!(after["dublin_core"]["dc.subject"], json!(["Prisoners"]));

@@ -334,6 +334,7 @@ impl Update for ReviseChange {
                         digests: DigestMap::new(f.digests.values.clone()),
                         format: None,
                         techmd: None,
+                        extra: Default::default(),
                     });
                 }
             }

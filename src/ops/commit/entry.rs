@@ -59,6 +59,7 @@ pub(crate) fn entry_from_bag(
                 digests: DigestMap::new(digests.clone()),
                 format: None,
                 techmd: None,
+                extra: Default::default(),
             });
             to_identify.push((path.clone(), disk));
         } else {

@@ -161,6 +161,7 @@ pub(super) fn register_entry(
             digests: DigestMap::new(f.digests.values.clone()),
             format: None,
             techmd: None,
+            extra: Default::default(),
         })
         .collect();
     let tag_files = built
