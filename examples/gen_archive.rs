@@ -229,9 +229,10 @@ fn make_item(
         entry_version: 1,
         updated: None,
         version: 1,
+        extra: Default::default(),
         bagit_version: "1.0".into(),
         payload_oxum: tags.payload_oxum.clone(),
-        dublin_core: serde_json::to_value(&record).map_err(|e| err(&e))?,
+        dublin_core: record.clone().into(),
         files: payload
             .iter()
             .map(|(p, d)| FileRecord {
@@ -241,6 +242,7 @@ fn make_item(
                 digests: DigestMap::new(d.values.clone()),
                 format: None,
                 techmd: None,
+                extra: Default::default(),
             })
             .collect(),
         format_registry: None,

@@ -1,14 +1,19 @@
-//! Findings: what validation found wrong (problems) or dubious (warnings) in a bag.
+//! Findings: what BagIt validation found wrong (problems) or dubious (warnings) in a
+//! bag, at the level of RFC 8493 (`bag validate` reports them as they are).
 //!
-//! Problems found in a bag are data, not errors: `Error` is only for failing to run.
-//! Kinds are stable, kebab-case codes that scripts may match on.
+//! Problems found in data are values, not errors: `Error` is only for failing to run.
+//! The other kinds of problem have their own types, one each: a bag checked against its
+//! register entry is reported as `ops::bag_check::FixityFinding` (the archivist's
+//! classes: changed, missing, new, moved…, made from these findings); a Dublin Core
+//! record breaking Cairn's rules as `metadata::RecordProblem`. Kinds are stable,
+//! kebab-case codes that scripts may match on.
 
 use serde::Serialize;
 
-/// A stable code for a finding.
+/// A finding's stable code (`FindingKind::code`, as `--json` writes it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub enum FindingKind {
     BagitTxtMissing,
     BagitTxtInvalid,
     DataDirMissing,
@@ -59,62 +64,62 @@ pub enum Kind {
     ZipUnsupported,
 }
 
-impl Kind {
+impl FindingKind {
     pub fn code(self) -> &'static str {
         match self {
-            Kind::BagitTxtMissing => "bagit-txt-missing",
-            Kind::BagitTxtInvalid => "bagit-txt-invalid",
-            Kind::DataDirMissing => "data-dir-missing",
-            Kind::ManifestMissing => "manifest-missing",
-            Kind::ManifestMalformed => "manifest-malformed",
-            Kind::TagFileEncoding => "tag-file-encoding",
-            Kind::BagInfoMalformed => "bag-info-malformed",
-            Kind::OxumMissing => "oxum-missing",
-            Kind::OxumMalformed => "oxum-malformed",
-            Kind::OxumMismatch => "oxum-mismatch",
-            Kind::PathEscapesBag => "path-escapes-bag",
-            Kind::PathInvalid => "path-invalid",
-            Kind::PathOutsidePayload => "path-outside-payload",
-            Kind::PayloadInTagManifest => "payload-in-tag-manifest",
-            Kind::TagManifestIncomplete => "tag-manifest-incomplete",
-            Kind::TagManifestListsTagManifest => "tag-manifest-lists-tag-manifest",
-            Kind::DuplicateEntry => "duplicate-entry",
-            Kind::PayloadMissing => "payload-missing",
-            Kind::PayloadUnlisted => "payload-unlisted",
-            Kind::TagMissing => "tag-missing",
-            Kind::DigestMismatch => "digest-mismatch",
-            Kind::Symlink => "symlink",
-            Kind::SpecialFile => "special-file",
-            Kind::NameNotUtf8 => "name-not-utf8",
-            Kind::Unreadable => "unreadable",
-            Kind::FetchMalformed => "fetch-malformed",
-            Kind::FetchUnlisted => "fetch-unlisted",
-            Kind::NotFetched => "not-fetched",
-            Kind::AlgorithmUnsupported => "algorithm-unsupported",
-            Kind::NormalizationCollision => "normalization-collision",
-            Kind::NormalizationMismatch => "normalization-mismatch",
-            Kind::CaseCollision => "case-collision",
-            Kind::Md5sumMarker => "md5sum-marker",
-            Kind::DotSlashPrefix => "dot-slash-prefix",
-            Kind::BlankLine => "blank-line",
-            Kind::DecodedPath => "decoded-path",
-            Kind::BaggingDate => "bagging-date",
-            Kind::ZipPathEscapes => "zip-path-escapes",
-            Kind::ZipSymlink => "zip-symlink",
-            Kind::ZipDuplicateEntry => "zip-duplicate-entry",
-            Kind::ZipNameCollision => "zip-name-collision",
-            Kind::ZipNameNotUtf8 => "zip-name-not-utf8",
-            Kind::ZipBomb => "zip-bomb",
-            Kind::ZipEncrypted => "zip-encrypted",
-            Kind::ZipCorrupt => "zip-corrupt",
-            Kind::ZipCrcMismatch => "zip-crc-mismatch",
-            Kind::ZipLayout => "zip-layout",
-            Kind::ZipUnsupported => "zip-unsupported",
+            FindingKind::BagitTxtMissing => "bagit-txt-missing",
+            FindingKind::BagitTxtInvalid => "bagit-txt-invalid",
+            FindingKind::DataDirMissing => "data-dir-missing",
+            FindingKind::ManifestMissing => "manifest-missing",
+            FindingKind::ManifestMalformed => "manifest-malformed",
+            FindingKind::TagFileEncoding => "tag-file-encoding",
+            FindingKind::BagInfoMalformed => "bag-info-malformed",
+            FindingKind::OxumMissing => "oxum-missing",
+            FindingKind::OxumMalformed => "oxum-malformed",
+            FindingKind::OxumMismatch => "oxum-mismatch",
+            FindingKind::PathEscapesBag => "path-escapes-bag",
+            FindingKind::PathInvalid => "path-invalid",
+            FindingKind::PathOutsidePayload => "path-outside-payload",
+            FindingKind::PayloadInTagManifest => "payload-in-tag-manifest",
+            FindingKind::TagManifestIncomplete => "tag-manifest-incomplete",
+            FindingKind::TagManifestListsTagManifest => "tag-manifest-lists-tag-manifest",
+            FindingKind::DuplicateEntry => "duplicate-entry",
+            FindingKind::PayloadMissing => "payload-missing",
+            FindingKind::PayloadUnlisted => "payload-unlisted",
+            FindingKind::TagMissing => "tag-missing",
+            FindingKind::DigestMismatch => "digest-mismatch",
+            FindingKind::Symlink => "symlink",
+            FindingKind::SpecialFile => "special-file",
+            FindingKind::NameNotUtf8 => "name-not-utf8",
+            FindingKind::Unreadable => "unreadable",
+            FindingKind::FetchMalformed => "fetch-malformed",
+            FindingKind::FetchUnlisted => "fetch-unlisted",
+            FindingKind::NotFetched => "not-fetched",
+            FindingKind::AlgorithmUnsupported => "algorithm-unsupported",
+            FindingKind::NormalizationCollision => "normalization-collision",
+            FindingKind::NormalizationMismatch => "normalization-mismatch",
+            FindingKind::CaseCollision => "case-collision",
+            FindingKind::Md5sumMarker => "md5sum-marker",
+            FindingKind::DotSlashPrefix => "dot-slash-prefix",
+            FindingKind::BlankLine => "blank-line",
+            FindingKind::DecodedPath => "decoded-path",
+            FindingKind::BaggingDate => "bagging-date",
+            FindingKind::ZipPathEscapes => "zip-path-escapes",
+            FindingKind::ZipSymlink => "zip-symlink",
+            FindingKind::ZipDuplicateEntry => "zip-duplicate-entry",
+            FindingKind::ZipNameCollision => "zip-name-collision",
+            FindingKind::ZipNameNotUtf8 => "zip-name-not-utf8",
+            FindingKind::ZipBomb => "zip-bomb",
+            FindingKind::ZipEncrypted => "zip-encrypted",
+            FindingKind::ZipCorrupt => "zip-corrupt",
+            FindingKind::ZipCrcMismatch => "zip-crc-mismatch",
+            FindingKind::ZipLayout => "zip-layout",
+            FindingKind::ZipUnsupported => "zip-unsupported",
         }
     }
 }
 
-impl std::fmt::Display for Kind {
+impl std::fmt::Display for FindingKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
     }
@@ -124,7 +129,7 @@ impl std::fmt::Display for Kind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub path: String,
-    pub kind: Kind,
+    pub kind: FindingKind,
     pub detail: String,
     /// For digest mismatches: `algorithm:hex` expected and found.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,7 +139,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(path: impl Into<String>, kind: Kind, detail: impl Into<String>) -> Finding {
+    pub fn new(path: impl Into<String>, kind: FindingKind, detail: impl Into<String>) -> Finding {
         Finding {
             path: path.into(),
             kind,
@@ -153,7 +158,12 @@ pub struct Findings {
 }
 
 impl Findings {
-    pub fn problem(&mut self, path: impl Into<String>, kind: Kind, detail: impl Into<String>) {
+    pub fn problem(
+        &mut self,
+        path: impl Into<String>,
+        kind: FindingKind,
+        detail: impl Into<String>,
+    ) {
         self.problems.push(Finding::new(path, kind, detail));
     }
 
@@ -168,7 +178,7 @@ impl Findings {
     ) {
         let mut f = Finding::new(
             path,
-            Kind::DigestMismatch,
+            FindingKind::DigestMismatch,
             format!("{alg} checksum differs from {manifest}: expected {expected}, found {actual}"),
         );
         f.expected = Some(format!("{alg}:{expected}"));
@@ -176,7 +186,7 @@ impl Findings {
         self.problems.push(f);
     }
 
-    pub fn warn(&mut self, path: impl Into<String>, kind: Kind, detail: impl Into<String>) {
+    pub fn warn(&mut self, path: impl Into<String>, kind: FindingKind, detail: impl Into<String>) {
         self.warnings.push(Finding::new(path, kind, detail));
     }
 
@@ -185,7 +195,7 @@ impl Findings {
         &mut self,
         strict: bool,
         path: impl Into<String>,
-        kind: Kind,
+        kind: FindingKind,
         detail: impl Into<String>,
     ) {
         if strict {
@@ -202,18 +212,22 @@ impl Findings {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{detail}")]
 pub struct SourceProblem {
-    pub kind: Kind,
+    pub kind: FindingKind,
     pub detail: String,
     /// Where to report it, when not at the bag path (a zip entry's own name).
     pub path: Option<String>,
 }
 
 impl SourceProblem {
-    pub fn into_io(kind: Kind, detail: impl Into<String>) -> std::io::Error {
+    pub fn into_io(kind: FindingKind, detail: impl Into<String>) -> std::io::Error {
         SourceProblem::at(None, kind, detail)
     }
 
-    pub fn at(path: Option<String>, kind: Kind, detail: impl Into<String>) -> std::io::Error {
+    pub fn at(
+        path: Option<String>,
+        kind: FindingKind,
+        detail: impl Into<String>,
+    ) -> std::io::Error {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             SourceProblem {

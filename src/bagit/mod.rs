@@ -10,7 +10,7 @@ pub mod source;
 pub mod tags;
 pub mod validate;
 
-pub use finding::{Finding, Kind};
+pub use finding::{Finding, FindingKind};
 pub use path::BagPath;
 pub use tags::{BagInfo, Version};
 pub use validate::{validate, validate_listed, Mode, ValidateOptions, ValidateReport};

@@ -308,12 +308,8 @@ fn print_show(r: &ShowReport) {
     println!("  archived:    {} by {}", e.archived, e.software);
     super::life_cmds::print_versions(r);
     println!("Dublin Core:");
-    if let Some(obj) = e.dublin_core.as_object() {
-        for (term, values) in obj {
-            for v in values.as_array().into_iter().flatten() {
-                println!("  {term}: {}", printable(v.as_str().unwrap_or_default()));
-            }
-        }
+    for (term, v) in e.dublin_core.lines() {
+        println!("  {term}: {}", printable(v));
     }
     println!(
         "Files ({}, Payload-Oxum {}):",

@@ -176,10 +176,7 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 }
 
 fn finding_line(f: &FixityFinding) -> String {
-    let kind = serde_json::to_value(f.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = f.kind.code();
     let path = if f.path.is_empty() {
         String::new()
     } else {

@@ -127,6 +127,12 @@ impl Archive {
         Ok(staged)
     }
 
+    /// Deletes a staged folder whose change is complete, and fsyncs archive/.staging.
+    pub fn remove_staged(&self, staged: &Path) -> Result<(), Error> {
+        fs::remove_dir_all(staged).map_err(|e| Error::io("remove", staged, e))?;
+        sync_dir(&self.staging())
+    }
+
     /// Deletes a staged folder that will not be published, as well as it can: whatever
     /// is left is removed by the next run's recovery.
     pub fn discard_staged(&self, staged: &Path) {

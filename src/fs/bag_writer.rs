@@ -16,9 +16,60 @@ use crate::bagit::path::BagPath;
 use crate::digest::{copy_and_hash, Algorithm, Digests, BUF_SIZE};
 use crate::error::Error;
 use crate::format::{sniff_mime, HEAD_LEN};
-use crate::fs::durable::{sync_tree, write_new_unsynced};
+use crate::fs::durable::{sync_dir, sync_tree, write_new_unsynced};
 use crate::fs::failpoint;
 use crate::fs::walk::SourceFile;
+
+/// Removes `.NAME.cairn-partial-PID-*` folders beside `NAME` left by a `bag create
+/// --output` that was killed: those whose process is gone. A live process's staging
+/// (another run writing the same bag right now) is left alone; where liveness cannot be
+/// told (no /proc), nothing is removed.
+pub(crate) fn clean_stale_staging(parent: &Path, dest_name: &str) -> Result<Vec<PathBuf>, Error> {
+    let prefix = format!(".{dest_name}.cairn-partial-");
+    let proc_fs = Path::new("/proc/self").exists();
+    let mut cleaned = Vec::new();
+    if !proc_fs {
+        return Ok(cleaned);
+    }
+    let entries = fs::read_dir(parent).map_err(|e| Error::io("read folder", parent, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix.as_str())) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let path = entry.path();
+        fs::remove_dir_all(&path).map_err(|e| Error::io("remove stale staging", &path, e))?;
+        cleaned.push(path);
+    }
+    if !cleaned.is_empty() {
+        sync_dir(parent)?;
+    }
+    Ok(cleaned)
+}
+
+/// Creates `.NAME.cairn-partial-PID-NANOS` beside `NAME` in `parent`: the hidden,
+/// empty folder a `bag create --output` builds its bag in before publishing it.
+pub(crate) fn create_staging_beside(parent: &Path, dest_name: &str) -> Result<PathBuf, Error> {
+    let staging = parent.join(format!(
+        ".{dest_name}.cairn-partial-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    fs::create_dir(&staging).map_err(|e| Error::io("create staging folder", &staging, e))?;
+    Ok(staging)
+}
+
+/// Deletes a staging folder that will not be published (best effort: what is left is
+/// hidden, and the next run's [`clean_stale_staging`] removes it).
+pub(crate) fn discard_staging(staging: &Path) {
+    let _ = fs::remove_dir_all(staging);
+}
 
 /// A payload file's bag path (`data/` + its path relative to the source), or why the
 /// name cannot be one.

@@ -111,6 +111,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     sync_dir(dir)
 }
 
+/// [`write_atomic`], unless `path` holds `bytes` already (a step redone after a crash).
+pub fn write_atomic_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if fs::read(path).ok().as_deref() != Some(bytes) {
+        write_atomic(path, bytes)?;
+    }
+    Ok(())
+}
+
+/// Removes the file at `path` if it is there, and fsyncs its folder when it was.
+pub fn remove_file_synced(path: &Path) -> Result<(), Error> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(parent_dir(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path, e)),
+    }
+}
+
 /// Renames `from` to `to`, refusing to replace an existing `to` (renameat2 with
 /// RENAME_NOREPLACE where the kernel has it), then fsyncs the destination's folder.
 pub fn rename_no_replace(from: &Path, to: &Path) -> Result<(), Error> {

@@ -57,7 +57,7 @@ pub struct Tombstone {
     pub entry_version: u32,
     pub payload_oxum: String,
     /// The Dublin Core record when it was withdrawn (OAI-PMH sets of the deleted record).
-    pub dublin_core: serde_json::Value,
+    pub dublin_core: crate::metadata::StoredDublinCore,
     /// The tag manifests' digests: name → algorithm → hex.
     pub tag_manifests:
         std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
@@ -66,6 +66,15 @@ pub struct Tombstone {
 }
 
 impl Tombstone {
+    /// The tombstone's bytes as written (pretty JSON and a newline); `path` names it in
+    /// the error.
+    pub fn encode(&self, path: &Path) -> Result<Vec<u8>, Error> {
+        let mut bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::io("encode", path, std::io::Error::other(e)))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
     pub fn read(path: &Path) -> Result<Tombstone, Error> {
         let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
@@ -104,6 +113,30 @@ impl Archive {
     /// archive/.quarantine/ID.
     pub fn quarantine_path(&self, id: &str) -> PathBuf {
         self.bags.join(QUARANTINE_DIR).join(id)
+    }
+
+    /// Creates archive/.quarantine if it is not there yet, durably.
+    pub fn ensure_quarantine_dir(&self) -> Result<(), Error> {
+        let q = self.bags.join(QUARANTINE_DIR);
+        if !q.is_dir() {
+            fs::create_dir(&q).map_err(|e| Error::io("create", &q, e))?;
+            sync_dir(&self.bags)?;
+        }
+        Ok(())
+    }
+
+    /// Creates the folder that holds [`Archive::version_path`] (archive/.versions/ID)
+    /// if it is not there yet, with its parents, durably.
+    pub fn ensure_version_dir(&self, id: &str, version: u32) -> Result<(), Error> {
+        let keep = self.version_path(id, version);
+        let parent = parent_dir(&keep).to_path_buf();
+        if !parent.is_dir() {
+            fs::create_dir_all(&parent).map_err(|e| Error::io("create", &parent, e))?;
+            for d in parent.ancestors().skip(1).take(2) {
+                sync_dir(d)?;
+            }
+        }
+        Ok(())
     }
 
     /// Every superseded register entry of `id`, oldest first.

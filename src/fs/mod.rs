@@ -4,8 +4,10 @@
 //! event log ([`events`]) with its index by item ([`events_index`]) and its Merkle tree
 //! ([`tlog_store`]), walking sources ([`walk`]), bags read from folders ([`dir`]) and
 //! zip files ([`zip`]), replicas' stores ([`replica`]), read-rate limits ([`rate`]) and
-//! crash-test failpoints ([`failpoint`]). Some ops still make
-//! direct reads and deletions of their own (docs/architecture.md lists them).
+//! crash-test failpoints ([`failpoint`]), and `bag create` in place ([`in_place`]).
+//! The functions here are the single reads, writes, listings and removals the ops ask
+//! for, each error naming the path and the operation. A few ops still make direct
+//! calls of their own (docs/architecture.md lists them, and why).
 
 pub mod archive;
 pub mod bag_writer;
@@ -14,6 +16,7 @@ pub mod durable;
 pub mod events;
 pub mod events_index;
 pub mod failpoint;
+pub mod in_place;
 pub mod lifecycle;
 pub mod mapped;
 pub mod rate;
@@ -45,6 +48,145 @@ pub fn open_source(
         )));
     }
     Ok(Box::new(dir::DirSource::open(path)?))
+}
+
+/// The bytes of the file at `path`; `None` when there is no file there.
+pub fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// The bytes of the file at `path`.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::io("read", path, e))
+}
+
+/// The text of the file at `path` (UTF-8).
+pub fn read_to_string(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))
+}
+
+/// The text of the file at `path` (UTF-8); `None` when there is no file there.
+pub fn read_to_string_if_present(path: &Path) -> Result<Option<String>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// The paths of the entries of the folder `dir`, in no particular order.
+pub fn list_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>, Error> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("read folder", dir, e))?;
+    paths_of(dir, entries)
+}
+
+/// [`list_dir`]; none when there is no folder there.
+pub fn list_dir_if_present(dir: &Path) -> Result<Vec<std::path::PathBuf>, Error> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => paths_of(dir, entries),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io("read folder", dir, e)),
+    }
+}
+
+fn paths_of(dir: &Path, entries: std::fs::ReadDir) -> Result<Vec<std::path::PathBuf>, Error> {
+    entries
+        .map(|e| {
+            e.map(|e| e.path())
+                .map_err(|e| Error::io("read folder", dir, e))
+        })
+        .collect()
+}
+
+/// The size of the file at `path`; 0 when there is no file there.
+pub fn len_if_present(path: &Path) -> Result<u64, Error> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(m.len()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// What is at `path`, following links.
+pub fn stat(path: &Path) -> Result<std::fs::Metadata, Error> {
+    std::fs::metadata(path).map_err(|e| Error::io("stat", path, e))
+}
+
+/// Links `to` to the file `from` (a hard link: the same bytes, no copy).
+pub fn hard_link(from: &Path, to: &Path) -> Result<(), Error> {
+    std::fs::hard_link(from, to).map_err(|e| Error::io("hard-link", to, e))
+}
+
+/// Copies the file `from` to `to`; returns the bytes copied.
+pub fn copy_file(from: &Path, to: &Path) -> Result<u64, Error> {
+    std::fs::copy(from, to).map_err(|e| Error::io("copy", from, e))
+}
+
+/// Writes `bytes` to `path`, created or truncated. Not fsynced: for a tree the caller
+/// makes durable as a whole ([`durable::sync_tree`]) before publishing it.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    std::fs::write(path, bytes).map_err(|e| Error::io("write", path, e))
+}
+
+/// Creates a file at `path` to write (an existing one is truncated).
+pub fn create_file(path: &Path) -> Result<File, Error> {
+    File::create(path).map_err(|e| Error::io("create", path, e))
+}
+
+/// Creates a new file at `path` to write; an existing one is an error.
+pub fn create_new_file(path: &Path) -> Result<File, Error> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Error::io("create", path, e))
+}
+
+/// `path` made absolute with every link resolved, or `path` as given when that fails
+/// (for messages and events that say where a file is, whatever path was typed).
+pub fn canonical_or_given(path: &Path) -> std::path::PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Opens the file at `path` for reading.
+pub fn open_file(path: &Path) -> Result<File, Error> {
+    File::open(path).map_err(|e| Error::io("open", path, e))
+}
+
+/// Deletes the file at `path` as well as it can: a temporary file that will not be
+/// published (it is hidden; an absent one is fine).
+pub fn remove_file_quietly(path: &Path) {
+    let _ = std::fs::remove_file(path);
+}
+
+/// Creates the folder `path` and any missing parents.
+pub fn create_dir_all(path: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(path).map_err(|e| Error::io("create", path, e))
+}
+
+/// Deletes the tree at `path` as well as it can: for work folders that will not be
+/// published (what is left is hidden, and the next run starts by removing it).
+pub fn remove_tree_quietly(path: &Path) {
+    let _ = std::fs::remove_dir_all(path);
+}
+
+/// Creates the folder `path` (its parent must exist; an existing one is an error).
+pub fn create_dir(path: &Path) -> Result<(), Error> {
+    std::fs::create_dir(path).map_err(|e| Error::io("create", path, e))
+}
+
+/// Whether anything (a file, a folder, a dangling symlink) is at `path`.
+pub fn entry_exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// What is at `path`, the link itself when it is a symlink.
+pub fn lstat(path: &Path) -> Result<std::fs::Metadata, Error> {
+    std::fs::symlink_metadata(path).map_err(|e| Error::io("read", path, e))
 }
 
 /// Reads up to `buf.len()` bytes from the start of the file at `path` (fewer when the

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
 use crate::fs::durable::{parent_dir, rename_no_replace, write_new};
+use crate::metadata::StoredDublinCore;
 
 /// One payload file as archived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +31,50 @@ pub struct FileRecord {
     /// Technical metadata read from the file's headers (TIFF, JPEG, JP2, PNG, PDF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub techmd: Option<crate::techmd::TechMd>,
+    /// Members this Cairn does not know (written by a newer one), kept as read and
+    /// written back after the others.
+    #[serde(flatten)]
+    pub extra: Unknown,
+}
+
+/// Members of a JSON object that this Cairn does not know, kept as read so that they
+/// are written back (after the known ones) when the object is rewritten. Held behind
+/// one pointer: a register entry holds one per file, and nearly all are empty.
+// Boxed on purpose: one pointer per file (8 bytes) where a bare map would be 24.
+#[allow(clippy::box_collection)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unknown(Option<Box<BTreeMap<String, serde_json::Value>>>);
+
+impl Unknown {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |m| m.len())
+    }
+
+    pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
+        self.0.as_ref().and_then(|m| m.get(key))
+    }
+}
+
+impl Serialize for Unknown {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.0.iter().flat_map(|m| m.iter()) {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Unknown {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let members = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+        Ok(Unknown((!members.is_empty()).then(|| Box::new(members))))
+    }
 }
 
 /// A file's digests, one per algorithm. Held inline (a register entry for a bag of a
@@ -100,8 +145,9 @@ pub struct RegisterEntry {
     pub bag: String,
     pub bagit_version: String,
     pub payload_oxum: String,
-    /// The Dublin Core record, as in the bag's metadata/dc.json.
-    pub dublin_core: serde_json::Value,
+    /// The Dublin Core record, as in the bag's metadata/dc.json (written with its keys
+    /// sorted, as the register always has: [`StoredDublinCore`]).
+    pub dublin_core: StoredDublinCore,
     pub files: Vec<FileRecord>,
     /// The signature files the formats were identified with (absent when none were).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +166,10 @@ pub struct RegisterEntry {
     /// ([`crate::fs::archive::Archive::retained_bags`]).
     #[serde(default = "first_version", skip_serializing_if = "is_first_version")]
     pub version: u32,
+    /// Members this Cairn does not know (written by a newer one), kept as read and
+    /// written back after the others, so that rewriting an entry loses nothing.
+    #[serde(flatten)]
+    pub extra: Unknown,
 }
 
 /// Register entries up to this size are read whole before parsing.
@@ -150,6 +200,17 @@ impl RegisterEntry {
         }
     }
 
+    /// Reads an entry and keeps its bytes as they are on disk (the superseded entry an
+    /// update keeps in history/ byte for byte).
+    pub fn read_with_bytes(path: &Path) -> Result<(RegisterEntry, Vec<u8>), Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        let entry = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("not a valid register entry: {e}"),
+        })?;
+        Ok((entry, bytes))
+    }
+
     fn read_open(mut file: std::fs::File, path: &Path) -> Result<RegisterEntry, Error> {
         use std::io::Read;
         let corrupt = |e: serde_json::Error| Error::Corrupt {
@@ -177,13 +238,20 @@ impl RegisterEntry {
         }
     }
 
+    /// The entry's bytes as the register writes them (pretty JSON and a newline); `path`
+    /// names the entry in the error.
+    pub fn encode(&self, path: &Path) -> Result<Vec<u8>, Error> {
+        let mut bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::io("encode", path, std::io::Error::other(e)))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
     /// Writes the entry at `path` once: to a temporary file, fsynced, then renamed into
     /// place without replacing anything, so an existing entry is never overwritten
     /// and a crash leaves no partial entry under the real name.
     pub fn write_once(&self, path: &Path) -> Result<(), Error> {
-        let mut bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::io("encode", path, std::io::Error::other(e)))?;
-        bytes.push(b'\n');
+        let bytes = self.encode(path)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

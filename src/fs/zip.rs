@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use unicode_normalization::UnicodeNormalization;
 use zip::{CompressionMethod, ZipArchive};
 
-use crate::bagit::finding::{Finding, Kind, SourceProblem};
+use crate::bagit::finding::{Finding, FindingKind, SourceProblem};
 use crate::bagit::path::BagPath;
 use crate::bagit::source::{BagSource, EntryType, SourceEntry};
 use crate::digest::{copy_and_hash, Algorithm, Digests};
@@ -105,7 +105,7 @@ impl ZipSource {
         &self.top
     }
 
-    fn problem(&mut self, entry: &str, kind: Kind, detail: impl Into<String>) {
+    fn problem(&mut self, entry: &str, kind: FindingKind, detail: impl Into<String>) {
         self.problems.push(Finding::new(entry, kind, detail));
     }
 
@@ -131,7 +131,7 @@ impl ZipSource {
             drop(archive);
             self.problem(
                 "",
-                Kind::ZipBomb,
+                FindingKind::ZipBomb,
                 format!(
                     "{count} entries, more than the limit of {} (zip.max_entries)",
                     self.limits.max_entries
@@ -157,7 +157,7 @@ impl ZipSource {
                 Err(e) => {
                     problems.push(Finding::new(
                         format!("entry #{index}"),
-                        Kind::ZipCorrupt,
+                        FindingKind::ZipCorrupt,
                         format!("cannot read the entry's header: {e}"),
                     ));
                     continue;
@@ -175,7 +175,7 @@ impl ZipSource {
                 Err(_) => {
                     problems.push(Finding::new(
                         shown,
-                        Kind::ZipNameNotUtf8,
+                        FindingKind::ZipNameNotUtf8,
                         if flagged {
                             "the entry is flagged UTF-8 but its name is not valid UTF-8"
                         } else {
@@ -189,9 +189,9 @@ impl ZipSource {
             let trimmed = name.trim_end_matches('/');
             if let Err(p) = BagPath::parse(trimmed) {
                 let kind = if p.escapes() {
-                    Kind::ZipPathEscapes
+                    FindingKind::ZipPathEscapes
                 } else {
-                    Kind::ZipLayout
+                    FindingKind::ZipLayout
                 };
                 problems.push(Finding::new(
                     name.as_str(),
@@ -203,7 +203,7 @@ impl ZipSource {
             if f.is_symlink() {
                 problems.push(Finding::new(
                     name.as_str(),
-                    Kind::ZipSymlink,
+                    FindingKind::ZipSymlink,
                     "a symbolic link entry; links are never extracted or followed",
                 ));
                 continue;
@@ -211,7 +211,7 @@ impl ZipSource {
             if f.encrypted() {
                 problems.push(Finding::new(
                     name.as_str(),
-                    Kind::ZipEncrypted,
+                    FindingKind::ZipEncrypted,
                     "the entry is encrypted; Cairn accepts only unencrypted bags",
                 ));
                 continue;
@@ -226,7 +226,7 @@ impl ZipSource {
             {
                 problems.push(Finding::new(
                     name.as_str(),
-                    Kind::ZipUnsupported,
+                    FindingKind::ZipUnsupported,
                     format!(
                         "compression method {} is not supported (only stored, deflate, deflate64)",
                         f.compression()
@@ -238,7 +238,7 @@ impl ZipSource {
             if size > self.limits.max_entry_size {
                 problems.push(Finding::new(
                     name.as_str(),
-                    Kind::ZipBomb,
+                    FindingKind::ZipBomb,
                     format!("declares {size} bytes uncompressed, more than the limit of {} (zip.max_entry_size)", self.limits.max_entry_size),
                 ));
                 continue;
@@ -246,7 +246,7 @@ impl ZipSource {
             if size >= RATIO_FLOOR && size / compressed.max(1) > self.limits.max_ratio {
                 problems.push(Finding::new(
                     name.as_str(),
-                    Kind::ZipBomb,
+                    FindingKind::ZipBomb,
                     format!(
                         "{compressed} bytes inflate to {size}: a ratio of {}, more than the limit of {} (zip.max_ratio)",
                         size / compressed.max(1),
@@ -268,7 +268,7 @@ impl ZipSource {
         for d in &dupes {
             problems.push(Finding::new(
                 d.as_str(),
-                Kind::ZipDuplicateEntry,
+                FindingKind::ZipDuplicateEntry,
                 "the zip holds two entries with this name; which one is meant cannot be known (tools disagree)",
             ));
             let trimmed = d.trim_end_matches('/');
@@ -277,7 +277,7 @@ impl ZipSource {
         if total > self.limits.max_total_size {
             problems.push(Finding::new(
                 "",
-                Kind::ZipBomb,
+                FindingKind::ZipBomb,
                 format!("the entries declare {total} bytes in all, more than the limit of {} (zip.max_total_size)", self.limits.max_total_size),
             ));
             self.fatal = true;
@@ -291,7 +291,7 @@ impl ZipSource {
         for (i, s) in seen.iter().enumerate() {
             if let Some(&first) = exact.get(s.name.as_str()) {
                 if !(s.dir && seen[first].dir) {
-                    problems.push(Finding::new(s.name.as_str(), Kind::ZipDuplicateEntry, "the zip holds two entries with this name; which one is meant cannot be known"));
+                    problems.push(Finding::new(s.name.as_str(), FindingKind::ZipDuplicateEntry, "the zip holds two entries with this name; which one is meant cannot be known"));
                     bad.insert(i);
                     bad.insert(first);
                 }
@@ -303,7 +303,7 @@ impl ZipSource {
                 if !s.dir {
                     problems.push(Finding::new(
                         s.name.as_str(),
-                        Kind::ZipNameCollision,
+                        FindingKind::ZipNameCollision,
                         format!("collides with {} after case folding or Unicode normalisation; extracting both would overwrite one", crate::quoted(other)),
                     ));
                     bad.insert(i);
@@ -325,7 +325,7 @@ impl ZipSource {
             0 => {
                 problems.push(Finding::new(
                     "",
-                    Kind::ZipLayout,
+                    FindingKind::ZipLayout,
                     "the zip holds no usable entries",
                 ));
                 self.fatal = true;
@@ -334,7 +334,7 @@ impl ZipSource {
             _ => {
                 problems.push(Finding::new(
                     "",
-                    Kind::ZipLayout,
+                    FindingKind::ZipLayout,
                     format!(
                         "a serialized bag is one top-level folder (RFC 8493 §4.3); this zip has {}: {}",
                         tops.len(),
@@ -355,7 +355,7 @@ impl ZipSource {
                     if s.name != top || !s.dir {
                         problems.push(Finding::new(
                             s.name.as_str(),
-                            Kind::ZipLayout,
+                            FindingKind::ZipLayout,
                             format!(
                                 "a file at the top level, outside the bag folder {}",
                                 crate::quoted(&top)
@@ -424,7 +424,7 @@ fn poisoned(path: &Path) -> Error {
 
 fn zip_error(rel: &str, e: zip::result::ZipError) -> io::Error {
     SourceProblem::into_io(
-        Kind::ZipCorrupt,
+        FindingKind::ZipCorrupt,
         format!("the entry for {rel} cannot be read: {e}"),
     )
 }
@@ -508,21 +508,27 @@ impl<R: Read> Read for Counted<'_, R> {
             let text = e.to_string();
             let lower = text.to_ascii_lowercase();
             if lower.contains("checksum") || lower.contains("crc") {
-                SourceProblem::at(entry.clone(), Kind::ZipCrcMismatch, format!("the entry's CRC-32 does not match its content: damaged in the zip ({text})"))
+                SourceProblem::at(entry.clone(), FindingKind::ZipCrcMismatch, format!("the entry's CRC-32 does not match its content: damaged in the zip ({text})"))
             } else if lower.contains("larger than its declared") {
                 SourceProblem::at(
                     entry.clone(),
-                    Kind::ZipBomb,
+                    FindingKind::ZipBomb,
                     format!("inflates past the {} bytes its header declares: the header lies, so the entry is refused", self.declared),
                 )
             } else {
-                SourceProblem::at(entry.clone(), Kind::ZipCorrupt, format!("the entry cannot be inflated: {text}"))
+                SourceProblem::at(entry.clone(), FindingKind::ZipCorrupt, format!("the entry cannot be inflated: {text}"))
             }
         })?;
         self.read += n as u64;
         let limits = &self.source.limits;
         let total = self.source.inflated.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-        let bomb = |detail: String| Err(SourceProblem::at(entry.clone(), Kind::ZipBomb, detail));
+        let bomb = |detail: String| {
+            Err(SourceProblem::at(
+                entry.clone(),
+                FindingKind::ZipBomb,
+                detail,
+            ))
+        };
         if self.read > self.declared {
             return bomb(format!(
                 "inflates past the {} bytes its header declares: the header lies, so the entry is refused",

@@ -20,6 +20,7 @@ pub mod oai_dc;
 pub mod rules;
 pub mod sheet;
 pub mod sidecar;
+pub mod stored;
 
 pub use dublin_core::{DublinCore, Element, Namespace, Term, UnknownTerm};
 pub use json::MemberProblem;
@@ -29,3 +30,4 @@ pub use oai_dc::{
 pub use rules::{validate_record, RecordProblem};
 pub use sheet::{parse_sheet, same_item_name, Sheet, SheetError, SheetErrors, SheetRow};
 pub use sidecar::{parse_sidecar, SidecarError, SidecarErrors, SIDECAR_NAME};
+pub use stored::StoredDublinCore;

@@ -11,7 +11,6 @@
 //! and nothing changes.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::Path;
 
 use serde::Serialize;
@@ -78,7 +77,7 @@ pub fn parse_unset(args: &[String]) -> Result<Vec<Term>, Error> {
 /// archived item's identifier; the other columns are terms whose values replace the
 /// item's (blank cells change nothing).
 pub fn edits_from_csv(path: &Path) -> Result<Vec<Edit>, Error> {
-    let mut bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    let mut bytes = crate::fs::read_file(path)?;
     // The header may say `id`: the sheet's parser knows it as `filename`.
     let body_start = if bytes.starts_with(b"\xEF\xBB\xBF") {
         3
@@ -284,17 +283,17 @@ pub(crate) fn current_record(
     entry: &RegisterEntry,
 ) -> Result<DublinCore, Error> {
     let bag = archive.bag_path(&entry.id);
-    if let Ok(bytes) = fs::read(bag.join("metadata/dc.json")) {
+    if let Ok(bytes) = crate::fs::read_file(&bag.join("metadata/dc.json")) {
         if let Ok(dc) = serde_json::from_slice::<DublinCore>(&bytes) {
             return Ok(dc);
         }
     }
-    if let Ok(text) = fs::read_to_string(bag.join("metadata/dc.xml")) {
+    if let Ok(text) = crate::fs::read_to_string(&bag.join("metadata/dc.xml")) {
         if let Ok(dc) = metadata::parse_oai_dc(&text) {
             return Ok(dc);
         }
     }
-    serde_json::from_value(entry.dublin_core.clone()).map_err(|e| Error::Corrupt {
+    entry.dublin_core.read_record().map_err(|e| Error::Corrupt {
         path: archive.register_path(&entry.id),
         detail: format!("its Dublin Core record cannot be read: {e}"),
     })
@@ -452,7 +451,7 @@ impl Update for AmendChange {
             });
         }
         let mut entry = current.clone();
-        entry.dublin_core = serde_json::to_value(&self.record).unwrap_or(serde_json::Value::Null);
+        entry.dublin_core.set_record(self.record.clone());
         entry.tag_files = self.tag_files.clone();
         entry.entry_version = current.entry_version + 1;
         entry.updated = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
@@ -597,7 +596,7 @@ pub(crate) fn tag_algorithms(tags: &[String]) -> Vec<Algorithm> {
 
 pub(crate) fn read_tag(bag: &Path, name: &str) -> Result<Vec<u8>, Error> {
     let path = bag.join(name);
-    fs::read(&path).map_err(|e| Error::io("read", &path, e))
+    crate::fs::read_file(&path)
 }
 
 pub(crate) fn hex_digests(

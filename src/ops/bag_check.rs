@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::bagit::source::{BagSource, SourceEntry};
-use crate::bagit::{validate_listed, Kind, Mode, ValidateOptions, ValidateReport};
+use crate::bagit::{validate_listed, FindingKind, Mode, ValidateOptions, ValidateReport};
 use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::register::RegisterEntry;
@@ -48,6 +48,33 @@ pub enum FixityKind {
     DifferentItem,
 }
 
+impl FixityKind {
+    /// The kind's stable kebab-case code, as `--json` writes it (`changed`,
+    /// `tag-changed`): the one spelling used in messages and events too.
+    pub fn code(self) -> &'static str {
+        match self {
+            FixityKind::Changed => "changed",
+            FixityKind::Missing => "missing",
+            FixityKind::New => "new",
+            FixityKind::Moved => "moved",
+            FixityKind::TagChanged => "tag-changed",
+            FixityKind::RegisterMismatch => "register-mismatch",
+            FixityKind::Structure => "structure",
+            FixityKind::Unreadable => "unreadable",
+            FixityKind::BagMissing => "bag-missing",
+            FixityKind::Unregistered => "unregistered",
+            FixityKind::AlgorithmAbsent => "algorithm-absent",
+            FixityKind::DifferentItem => "different-item",
+        }
+    }
+}
+
+impl std::fmt::Display for FixityKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 /// The order of strength in which fixity picks the algorithm to check with when the bag
 /// does not have the one asked for: the strongest the bag and its register entry share.
 pub const STRENGTH: [Algorithm; 7] = [
@@ -60,7 +87,9 @@ pub const STRENGTH: [Algorithm; 7] = [
     Algorithm::Md5,
 ];
 
-/// One problem found in one bag.
+/// One problem found in one bag checked against itself and its register entry, in the
+/// archivist's classes ([`FixityKind`]): what fixity, verify, audit and import report
+/// (BagIt's own [`crate::bagit::Finding`]s are classified into these by `classify`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FixityFinding {
     pub kind: FixityKind,
@@ -175,28 +204,32 @@ fn classify(report: &ValidateReport) -> Vec<FixityFinding> {
     // change of bag-info.txt (an edited bag-info.txt is caught by its tag manifest and
     // the register entry).
     let payload_explains_oxum = report.problems.iter().any(|p| {
-        matches!(p.kind, Kind::PayloadMissing | Kind::PayloadUnlisted)
-            || (p.kind == Kind::DigestMismatch && p.path.starts_with("data/"))
+        matches!(
+            p.kind,
+            FindingKind::PayloadMissing | FindingKind::PayloadUnlisted
+        ) || (p.kind == FindingKind::DigestMismatch && p.path.starts_with("data/"))
     });
     report
         .problems
         .iter()
-        .filter(|p| !(payload_explains_oxum && p.kind == Kind::OxumMismatch))
+        .filter(|p| !(payload_explains_oxum && p.kind == FindingKind::OxumMismatch))
         .filter(|p| {
-            !matches!(p.kind, Kind::PayloadMissing | Kind::PayloadUnlisted)
-                || seen.insert((p.kind, p.path.clone()))
+            !matches!(
+                p.kind,
+                FindingKind::PayloadMissing | FindingKind::PayloadUnlisted
+            ) || seen.insert((p.kind, p.path.clone()))
         })
         .map(|p| {
             let payload = p.path.starts_with("data/");
             let kind = match p.kind {
-                Kind::DigestMismatch if payload => FixityKind::Changed,
-                Kind::DigestMismatch | Kind::TagMissing => FixityKind::TagChanged,
-                Kind::PayloadMissing => FixityKind::Missing,
-                Kind::PayloadUnlisted => FixityKind::New,
-                Kind::OxumMismatch | Kind::BagInfoMalformed | Kind::OxumMalformed => {
-                    FixityKind::TagChanged
-                }
-                Kind::Unreadable => FixityKind::Unreadable,
+                FindingKind::DigestMismatch if payload => FixityKind::Changed,
+                FindingKind::DigestMismatch | FindingKind::TagMissing => FixityKind::TagChanged,
+                FindingKind::PayloadMissing => FixityKind::Missing,
+                FindingKind::PayloadUnlisted => FixityKind::New,
+                FindingKind::OxumMismatch
+                | FindingKind::BagInfoMalformed
+                | FindingKind::OxumMalformed => FixityKind::TagChanged,
+                FindingKind::Unreadable => FixityKind::Unreadable,
                 _ => FixityKind::Structure,
             };
             FixityFinding {
@@ -444,4 +477,33 @@ fn detect_moves(
         keep
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FixityKind;
+
+    /// `code()` is the spelling `--json` writes (serde's kebab-case), for every kind.
+    #[test]
+    fn code_is_the_json_spelling() {
+        use FixityKind::*;
+        for kind in [
+            Changed,
+            Missing,
+            New,
+            Moved,
+            TagChanged,
+            RegisterMismatch,
+            Structure,
+            Unreadable,
+            BagMissing,
+            Unregistered,
+            AlgorithmAbsent,
+            DifferentItem,
+        ] {
+            let json = serde_json::to_value(kind).expect("a kind serialises");
+            assert_eq!(json.as_str(), Some(kind.code()));
+            assert_eq!(kind.to_string(), kind.code());
+        }
+    }
 }

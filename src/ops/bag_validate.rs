@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::bagit::{validate, Finding, Kind, ValidateOptions, ValidateReport};
+use crate::bagit::{validate, Finding, FindingKind, ValidateOptions, ValidateReport};
 use crate::error::Error;
 use crate::fs::open_source;
 use crate::fs::zip::ZipLimits;
@@ -19,7 +19,7 @@ pub fn validate_bag(
         Err(Error::Corrupt { path, detail }) => {
             return Ok(ValidateReport::unreadable(Finding::new(
                 path.display().to_string(),
-                Kind::ZipCorrupt,
+                FindingKind::ZipCorrupt,
                 detail,
             )))
         }

@@ -93,11 +93,7 @@ pub fn query(
     let path = archive.events_path();
     let len = {
         let _guard = archive.shared_log_lock()?;
-        match std::fs::metadata(&path) {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(Error::io("read", &path, e)),
-        }
+        crate::fs::len_if_present(&path)?
     };
     let mut report = QueryReport {
         head: GENESIS.to_string(),
@@ -106,7 +102,7 @@ pub fn query(
     if len == 0 {
         return Ok(report);
     }
-    let file = std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?;
+    let file = crate::fs::open_file(&path)?;
     let mut reader = BufReader::with_capacity(1 << 16, file.take(len));
     let mut line = Vec::new();
     let mut prev = GENESIS.to_string();

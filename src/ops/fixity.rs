@@ -633,15 +633,7 @@ fn check_event(r: &BagResult) -> NewEvent {
             }
             let summary: Vec<String> = counts
                 .iter()
-                .map(|(k, n)| {
-                    format!(
-                        "{n} {}",
-                        serde_json::to_value(k)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default()
-                    )
-                })
+                .map(|(k, n)| format!("{n} {}", k.code()))
                 .collect();
             (
                 "failure",

@@ -114,11 +114,7 @@ pub fn render(report: &ShowReport) -> String {
     identifier(&mut out, "objectIdentifier", "local", id);
     for v in entry
         .dublin_core
-        .get("dc.identifier")
-        .and_then(|v| v.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str())
+        .strings(crate::metadata::Term::DC_IDENTIFIER)
     {
         identifier(&mut out, "objectIdentifier", "dc.identifier", v);
     }

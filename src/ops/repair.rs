@@ -228,11 +228,7 @@ fn fetch_verified(
     exp: &Expected,
     staged: &std::path::Path,
 ) -> Result<(), Error> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(staged)
-        .map_err(|e| Error::io("create", staged, e))?;
+    let mut file = crate::fs::create_new_file(staged)?;
     let got = replica.read_with(&exp.key, exp.alg, &mut |chunk| {
         file.write_all(chunk)
             .map_err(|e| Error::io("write", staged, e))

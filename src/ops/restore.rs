@@ -49,8 +49,8 @@ pub fn restore(section: &ReplicaSection, dir: &Path) -> Result<RestoreReport, Er
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "restore".into());
     let work = parent.join(format!(".{name}.restore-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir(&work).map_err(|e| Error::io("create", &work, e))?;
+    crate::fs::remove_tree_quietly(&work);
+    crate::fs::create_dir(&work)?;
     let mut report = RestoreReport {
         replica: replica.name.clone(),
         root: dir.to_path_buf(),
@@ -70,11 +70,11 @@ pub fn restore(section: &ReplicaSection, dir: &Path) -> Result<RestoreReport, Er
             Ok(report)
         }
         Ok(()) => {
-            let _ = std::fs::remove_dir_all(&work);
+            crate::fs::remove_tree_quietly(&work);
             Ok(report)
         }
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&work);
+            crate::fs::remove_tree_quietly(&work);
             Err(e)
         }
     }
@@ -91,7 +91,7 @@ fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(
     let manifests = work.join(&cfg.archive.manifests);
     let bags = work.join(&cfg.archive.archive);
     for d in [&manifests, &bags, &work.join(&cfg.archive.intake)] {
-        std::fs::create_dir_all(d).map_err(|e| Error::io("create", d, e))?;
+        crate::fs::create_dir_all(d)?;
     }
     let listed = replica.list("manifests")?;
     for l in &listed {
@@ -109,7 +109,7 @@ fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(
             detail: format!("{} was listed but cannot be read", l.key),
         })?;
         let path = manifests.join(file);
-        std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
+        crate::fs::write_file(&path, &bytes)?;
         let entry = RegisterEntry::read(&path)?;
         restore_item(replica, work, &entry, report)?;
         restore_history(
@@ -140,9 +140,9 @@ fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(
             detail: format!("{} was listed but cannot be read", l.key),
         })?;
         let dir = manifests.join(crate::fs::lifecycle::WITHDRAWN_DIR);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        crate::fs::create_dir_all(&dir)?;
         let path = dir.join(file);
-        std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
+        crate::fs::write_file(&path, &bytes)?;
         let tomb = match crate::fs::lifecycle::Tombstone::read(&path) {
             Ok(t) if t.id == id => t,
             Ok(_) => {
@@ -180,7 +180,7 @@ fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(
     }
     // The event log, checked against its head.
     let log = manifests.join(crate::fs::archive::EVENTS_FILE);
-    let mut out = std::fs::File::create(&log).map_err(|e| Error::io("create", &log, e))?;
+    let mut out = crate::fs::create_file(&log)?;
     let got = replica.read_with(LOG_KEY, Algorithm::Blake3, &mut |c| {
         out.write_all(c).map_err(|e| Error::io("write", &log, e))
     })?;
@@ -240,9 +240,9 @@ fn restore_history(
             detail: format!("{} was listed but cannot be read", l.key),
         })?;
         let dir = manifests.join(crate::fs::lifecycle::HISTORY_DIR).join(id);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        crate::fs::create_dir_all(&dir)?;
         let path = dir.join(name);
-        std::fs::write(&path, &bytes).map_err(|e| Error::io("write", &path, e))?;
+        crate::fs::write_file(&path, &bytes)?;
         match RegisterEntry::read(&path) {
             Ok(old) if old.id == id && old.version <= current_version => superseded.push(old),
             Ok(_) => report
@@ -345,12 +345,8 @@ fn restore_bag(
     for (path, alg, want) in files {
         let key = crate::ops::replicate::key_of(work, &path)?;
         let dir = parent_dir(&path);
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::io("create", &path, e))?;
+        crate::fs::create_dir_all(dir)?;
+        let mut out = crate::fs::create_new_file(&path)?;
         let got = replica.read_with(&key, alg, &mut |c| {
             out.write_all(c).map_err(|e| Error::io("write", &path, e))
         })?;

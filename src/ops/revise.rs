@@ -6,7 +6,6 @@
 //! removed and changed. docs/lifecycle.md.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -215,22 +214,22 @@ impl Update for ReviseChange {
     /// manifests, the other tag files as they were, and the tag manifests.
     fn build(&mut self, current: &Path, staged: &Path) -> Result<(), Error> {
         let data = staged.join("data");
-        fs::create_dir(&data).map_err(|e| Error::io("create", &data, e))?;
+        crate::fs::create_dir(&data)?;
         for d in &self.dirs {
             let disk = payload_path(d)?.to_fs_path(staged);
-            fs::create_dir_all(&disk).map_err(|e| Error::io("create", &disk, e))?;
+            crate::fs::create_dir_all(&disk)?;
         }
         for f in &self.files {
             let bag_path = payload_path(&f.source.rel)?;
             let to = bag_path.to_fs_path(staged);
             if let Some(parent) = to.parent() {
-                fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+                crate::fs::create_dir_all(parent)?;
             }
             if f.linked {
                 let from = bag_path.to_fs_path(current);
-                fs::hard_link(&from, &to).map_err(|e| Error::io("hard-link", &to, e))?;
+                crate::fs::hard_link(&from, &to)?;
             } else {
-                fs::copy(&f.source.disk, &to).map_err(|e| Error::io("copy", &f.source.disk, e))?;
+                crate::fs::copy_file(&f.source.disk, &to)?;
             }
         }
         let tags = tag_files_of(current)?;
@@ -335,6 +334,7 @@ impl Update for ReviseChange {
                         digests: DigestMap::new(f.digests.values.clone()),
                         format: None,
                         techmd: None,
+                        extra: Default::default(),
                     });
                 }
             }

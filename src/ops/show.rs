@@ -34,7 +34,7 @@ pub struct EntryVersion {
     pub entry_version: u32,
     /// When it was published.
     pub published: String,
-    pub dublin_core: serde_json::Value,
+    pub dublin_core: crate::metadata::StoredDublinCore,
 }
 
 /// Looks an item up by identifier.
@@ -119,11 +119,8 @@ pub fn list_withdrawn(archive: &Archive) -> Result<Vec<WithdrawnItem>, Error> {
     Ok(out)
 }
 
-fn title_of(dc: &serde_json::Value) -> Option<String> {
-    dc.get("dc.title")
-        .and_then(|v| v.as_array())
-        .and_then(|a| a.first())
-        .and_then(|v| v.as_str())
+fn title_of(dc: &crate::metadata::StoredDublinCore) -> Option<String> {
+    dc.first(crate::metadata::Term::DC_TITLE)
         .map(str::to_string)
 }
 

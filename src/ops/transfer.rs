@@ -10,7 +10,6 @@
 //! valid), then commits it through the same protocol as ingest ([`crate::ops::commit`]):
 //! extract into staging, validate the staged copy in full, publish, register, log. The bag is kept byte for byte: Cairn adds nothing to it.
 
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -81,10 +80,7 @@ fn describe_findings(findings: &[crate::ops::bag_check::FixityFinding]) -> Strin
         .iter()
         .filter(|f| seen.insert((f.kind, f.path.as_str())))
         .map(|f| {
-            let kind = serde_json::to_value(f.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = f.kind.code();
             if f.path.is_empty() {
                 format!("{kind} ({})", f.detail)
             } else {
@@ -130,7 +126,7 @@ pub fn export_version(
             archive.bags.display()
         )));
     }
-    if fs::symlink_metadata(out).is_ok() {
+    if crate::fs::entry_exists(out) {
         return Err(Error::AlreadyExists {
             path: out.to_path_buf(),
         });
@@ -212,13 +208,9 @@ pub fn export_version(
         files.iter().map(|f| f.size).sum(),
     );
     let tmp = parent_dir(out).join(format!(".{name}.cairn-partial-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
+    crate::fs::remove_file_quietly(&tmp);
     let result = (|| {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| Error::io("create", &tmp, e))?;
+        let file = crate::fs::create_new_file(&tmp)?;
         let mut zip = ZipWriter::new(BufWriter::with_capacity(BUF_SIZE, file));
         let (mut stored, mut deflated) = (0, 0);
         let mut buf = vec![0u8; BUF_SIZE];
@@ -253,7 +245,7 @@ pub fn export_version(
                 .large_file(f.size >= u64::from(u32::MAX) - 1024);
             zip.start_file(format!("{id}/{}", f.path), options)
                 .map_err(|e| Error::io("write zip entry", &tmp, io::Error::other(e)))?;
-            let mut input = File::open(&disk).map_err(|e| Error::io("open", &disk, e))?;
+            let mut input = crate::fs::open_file(&disk)?;
             loop {
                 let n = match input.read(&mut buf) {
                     Ok(0) => break,
@@ -281,18 +273,16 @@ pub fn export_version(
     let (stored, deflated) = match result {
         Ok(r) => r,
         Err(e) => {
-            let _ = fs::remove_file(&tmp);
+            crate::fs::remove_file_quietly(&tmp);
             return Err(e);
         }
     };
-    rename_no_replace(&tmp, out).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })?;
+    rename_no_replace(&tmp, out).inspect_err(|_| crate::fs::remove_file_quietly(&tmp))?;
     // Events say where the zip is, whatever path was typed.
-    let out_abs = fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
+    let out_abs = crate::fs::canonical_or_given(out);
     // The digest of what is on disk now, read back.
     let mut hasher = blake3::Hasher::new();
-    let mut reader = File::open(out).map_err(|e| Error::io("open", out, e))?;
+    let mut reader = crate::fs::open_file(out)?;
     let size = io::copy(&mut reader, &mut hasher).map_err(|e| Error::io("read", out, e))?;
     let digest = hasher.finalize().to_hex().to_string();
     let (outcome, detail) = if problems.is_empty() {
@@ -448,7 +438,7 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
         Err(Error::Corrupt { path, detail }) => {
             report.problems.push(Finding::new(
                 path.display().to_string(),
-                crate::bagit::Kind::ZipCorrupt,
+                crate::bagit::FindingKind::ZipCorrupt,
                 detail,
             ));
             return Ok(report);
@@ -489,7 +479,7 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
     if check.holes > 0 {
         report.problems.push(Finding::new(
             "fetch.txt",
-            crate::bagit::Kind::NotFetched,
+            crate::bagit::FindingKind::NotFetched,
             format!(
                 "{} files are still to be fetched; fetch them before importing",
                 check.holes
@@ -592,13 +582,13 @@ impl Change for ImportChange<'_> {
         let zip_digest = if self.source.describe().ends_with(".zip") || crate::fs::zip::is_zip(src)
         {
             let mut hasher = blake3::Hasher::new();
-            let mut f = File::open(src).map_err(|e| Error::io("open", src, e))?;
+            let mut f = crate::fs::open_file(src)?;
             io::copy(&mut f, &mut hasher).map_err(|e| Error::io("read", src, e))?;
             Some(hasher.finalize().to_hex().to_string())
         } else {
             None
         };
-        let src_abs = fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf());
+        let src_abs = crate::fs::canonical_or_given(src);
         Ok(addition_events(
             entry,
             "",
@@ -625,14 +615,10 @@ fn extract(source: &dyn BagSource, dest: &Path) -> Result<(), Error> {
         let to = rel.to_fs_path(dest);
         if let Some(parent) = to.parent() {
             if !parent.exists() {
-                fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+                crate::fs::create_dir_all(parent)?;
             }
         }
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&to)
-            .map_err(|e| Error::io("create", &to, e))?;
+        let mut out = crate::fs::create_new_file(&to)?;
         source
             .copy_to(&entry.path, &mut out, &[], &mut buf)
             .map_err(|e| Error::io("extract", &to, e))?;

@@ -342,7 +342,9 @@ fn read_tombstones(archive: &Archive) -> Vec<Tombstone> {
             tracing::warn!("tombstone {id} not served: its time is unreadable");
             continue;
         };
-        let sets = serde_json::from_value::<DublinCore>(t.dublin_core.clone())
+        let sets = t
+            .dublin_core
+            .read_record()
             .map(|dc| item_set_names(&dc).iter().map(|n| set_spec(n)).collect())
             .unwrap_or_default();
         out.push(Tombstone {
@@ -356,18 +358,16 @@ fn read_tombstones(archive: &Archive) -> Vec<Tombstone> {
 }
 
 /// The Dublin Core record of a register entry, and its `cairn.access` value if any.
-/// The one place that reads the entry's record (its type is changing to a typed one).
+/// The one place that reads the entry's record for serving.
 fn entry_dc(entry: &RegisterEntry) -> Result<(DublinCore, Option<String>), String> {
-    let mut value = entry.dublin_core.clone();
-    let access = value
-        .as_object_mut()
-        .and_then(|o| o.remove("cairn.access"))
-        .and_then(|v| match v {
-            serde_json::Value::String(s) => Some(s),
-            serde_json::Value::Array(a) => a.first().and_then(|s| s.as_str()).map(str::to_string),
-            _ => None,
-        });
-    let dc: DublinCore = serde_json::from_value(value)
+    let mut stored = entry.dublin_core.clone();
+    let access = stored.take_other("cairn.access").and_then(|v| match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Array(a) => a.first().and_then(|s| s.as_str()).map(str::to_string),
+        _ => None,
+    });
+    let dc: DublinCore = stored
+        .read_record()
         .map_err(|e| format!("its Dublin Core record cannot be read: {e}"))?;
     Ok((dc, access))
 }

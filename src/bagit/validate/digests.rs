@@ -11,7 +11,7 @@ thread_local! {
     static BUFFER: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
 }
 
-use super::super::finding::Kind;
+use super::super::finding::FindingKind;
 use super::manifests::{wanted, Expectation, Manifests};
 use super::{record_read_error, Run, ValidateOptions};
 use crate::digest::{Algorithm, Digest, Digests, BUF_SIZE};
@@ -31,7 +31,7 @@ pub(super) fn verify(
     if !payload_manifests.is_empty() && !verifiable {
         run.f.problem(
             "manifest-*.txt",
-            Kind::AlgorithmUnsupported,
+            FindingKind::AlgorithmUnsupported,
             "no payload manifest uses an algorithm Cairn can verify, so no payload digest was checked",
         );
     }

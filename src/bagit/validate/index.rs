@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
-use super::super::finding::{Findings, Kind};
+use super::super::finding::{FindingKind, Findings};
 use super::super::source::{EntryType, SourceEntry};
 
 /// A listed file, by position in [`DiskIndex::names`].
@@ -99,7 +99,7 @@ pub(super) fn index_entries(entries: Vec<SourceEntry>, f: &mut Findings) -> Disk
         if !e.utf8 {
             f.problem(
                 e.path.as_str(),
-                Kind::NameNotUtf8,
+                FindingKind::NameNotUtf8,
                 "the file name is not valid UTF-8, so no manifest can name it exactly",
             );
             continue;
@@ -108,7 +108,7 @@ pub(super) fn index_entries(entries: Vec<SourceEntry>, f: &mut Findings) -> Disk
             EntryType::Symlink => {
                 f.problem(
                     e.path.as_str(),
-                    Kind::Symlink,
+                    FindingKind::Symlink,
                     "symbolic link in the bag; links are reported, never followed",
                 );
                 continue;
@@ -116,7 +116,7 @@ pub(super) fn index_entries(entries: Vec<SourceEntry>, f: &mut Findings) -> Disk
             EntryType::Special => {
                 f.problem(
                     e.path.as_str(),
-                    Kind::SpecialFile,
+                    FindingKind::SpecialFile,
                     "a fifo, socket or device file cannot be part of a bag",
                 );
                 continue;
@@ -143,7 +143,7 @@ pub(super) fn index_entries(entries: Vec<SourceEntry>, f: &mut Findings) -> Disk
             let names: Vec<&str> = v.iter().map(|&i| idx.name(i)).collect();
             f.warn(
                 names[0],
-                Kind::NormalizationCollision,
+                FindingKind::NormalizationCollision,
                 format!(
                     "these names differ only in Unicode normalisation: {}",
                     names
@@ -169,7 +169,7 @@ pub(super) fn index_entries(entries: Vec<SourceEntry>, f: &mut Findings) -> Disk
     for names in folded.values().filter(|n| n.len() > 1) {
         f.warn(
             *names.iter().next().unwrap_or(&""),
-            Kind::CaseCollision,
+            FindingKind::CaseCollision,
             format!(
                 "these names differ only in case and collide on case-insensitive disks: {}",
                 names

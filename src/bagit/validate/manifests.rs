@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use unicode_normalization::{is_nfc_quick, IsNormalized};
 
-use super::super::finding::{Findings, Kind};
+use super::super::finding::{FindingKind, Findings};
 use super::super::manifest::{parse_manifest, LineIssue, ManifestKind};
 use super::super::path::BagPath;
 use super::index::{nfc, spelled, Idx};
@@ -52,7 +52,7 @@ pub(super) fn present(run: &mut Run) -> Manifests {
         if alg.is_none() {
             run.f.warn(
                 name.as_str(),
-                Kind::AlgorithmUnsupported,
+                FindingKind::AlgorithmUnsupported,
                 format!(
                     "algorithm {} is not one Cairn can verify; its digests are not checked",
                     crate::quoted(alg_name)
@@ -70,7 +70,7 @@ pub(super) fn present(run: &mut Run) -> Manifests {
     if payload_manifests.is_empty() {
         run.f.problem(
             "manifest-*.txt",
-            Kind::ManifestMissing,
+            FindingKind::ManifestMissing,
             "the bag has no payload manifest; every bag needs at least one",
         );
     }
@@ -137,7 +137,7 @@ pub(super) fn completeness(
                 ManifestKind::Payload if !e.path.is_payload() => {
                     run.f.problem(
                         loc(),
-                        Kind::PathOutsidePayload,
+                        FindingKind::PathOutsidePayload,
                         format!(
                             "{} is not under data/; a payload manifest lists payload files only",
                             e.path
@@ -148,7 +148,7 @@ pub(super) fn completeness(
                 ManifestKind::Tag if e.path.is_payload() => {
                     run.f.problem(
                         loc(),
-                        Kind::PayloadInTagManifest,
+                        FindingKind::PayloadInTagManifest,
                         format!(
                             "{} is a payload file; tag manifests list tag files only",
                             e.path
@@ -165,7 +165,7 @@ pub(super) fn completeness(
                 {
                     run.f.warn(
                         loc(),
-                        Kind::TagManifestListsTagManifest,
+                        FindingKind::TagManifestListsTagManifest,
                         format!(
                             "{} is a tag manifest; tag manifests must not list tag manifests",
                             e.path
@@ -192,15 +192,15 @@ pub(super) fn completeness(
                         }
                     );
                     if strict || !same {
-                        run.f.problem(loc(), Kind::DuplicateEntry, detail);
+                        run.f.problem(loc(), FindingKind::DuplicateEntry, detail);
                     } else {
-                        run.f.warn(loc(), Kind::DuplicateEntry, detail);
+                        run.f.warn(loc(), FindingKind::DuplicateEntry, detail);
                     }
                     continue;
                 }
                 run.f.warn(
                     loc(),
-                    Kind::NormalizationCollision,
+                    FindingKind::NormalizationCollision,
                     format!(
                         "{} (line {}) and {} (line {}) differ only in Unicode normalisation",
                         spelled(first.path.as_str()),
@@ -237,7 +237,7 @@ pub(super) fn completeness(
                     if let Some(&actual) = run.index.candidates(&nfc(alt.as_str())).first() {
                         run.f.warn(
                             loc(),
-                            Kind::DecodedPath,
+                            FindingKind::DecodedPath,
                             format!(
                                 "{} names no file; its percent-decoded form {} does (BagIt {version} paths are not encoded; the bag was made by a tool that encoded them anyway)",
                                 crate::quoted(e.path.as_str()),
@@ -253,7 +253,7 @@ pub(super) fn completeness(
                     if run.index.name(actual) != e.path.as_str() {
                         run.f.warn(
                             run.index.name(actual),
-                            Kind::NormalizationMismatch,
+                            FindingKind::NormalizationMismatch,
                             format!(
                                 "{file} lists {}; on disk the name is in another Unicode normalisation form",
                                 spelled(e.path.as_str())
@@ -284,8 +284,8 @@ pub(super) fn completeness(
                             .push((alg, e.digest));
                     }
                     let (k, what) = match kind {
-                        ManifestKind::Payload => (Kind::PayloadMissing, "payload file"),
-                        ManifestKind::Tag => (Kind::TagMissing, "tag file"),
+                        ManifestKind::Payload => (FindingKind::PayloadMissing, "payload file"),
+                        ManifestKind::Tag => (FindingKind::TagMissing, "tag file"),
                     };
                     run.f.problem(
                         e.path.as_str(),
@@ -307,7 +307,7 @@ pub(super) fn completeness(
                     run.f.strict(
                         strict,
                         file.as_str(),
-                        Kind::TagManifestIncomplete,
+                        FindingKind::TagManifestIncomplete,
                         format!("does not list the payload manifest {pm}"),
                     );
                 }
@@ -317,7 +317,7 @@ pub(super) fn completeness(
     for h in &holes {
         run.f.warn(
             h.as_str(),
-            Kind::NotFetched,
+            FindingKind::NotFetched,
             "listed in fetch.txt and not yet fetched: the bag is holey (incomplete until fetched)",
         );
     }
@@ -327,7 +327,7 @@ pub(super) fn completeness(
             if !listed {
                 run.f.problem(
                     fetch_paths[*key].as_str(),
-                    Kind::FetchUnlisted,
+                    FindingKind::FetchUnlisted,
                     format!(
                         "listed in fetch.txt but not in {}",
                         payload_manifests[slot].0
@@ -353,10 +353,14 @@ pub(super) fn completeness(
             let detail = format!("payload file is not listed in {}", missing.join(", "));
             if missing.len() == payload_manifests.len() {
                 run.f
-                    .problem(run.index.name(p), Kind::PayloadUnlisted, detail);
+                    .problem(run.index.name(p), FindingKind::PayloadUnlisted, detail);
             } else {
-                run.f
-                    .strict(strict, run.index.name(p), Kind::PayloadUnlisted, detail);
+                run.f.strict(
+                    strict,
+                    run.index.name(p),
+                    FindingKind::PayloadUnlisted,
+                    detail,
+                );
             }
         }
     }
@@ -366,10 +370,10 @@ pub(super) fn completeness(
 fn report_line_issue(file: &str, issue: LineIssue, f: &mut Findings) {
     match issue {
         LineIssue::Malformed { line, detail } => {
-            f.problem(format!("{file}:{line}"), Kind::ManifestMalformed, detail)
+            f.problem(format!("{file}:{line}"), FindingKind::ManifestMalformed, detail)
         }
         LineIssue::BadPath { line, text, problem } => {
-            let kind = if problem.escapes() { Kind::PathEscapesBag } else { Kind::PathInvalid };
+            let kind = if problem.escapes() { FindingKind::PathEscapesBag } else { FindingKind::PathInvalid };
             f.problem(
                 format!("{file}:{line}"),
                 kind,
@@ -378,14 +382,14 @@ fn report_line_issue(file: &str, issue: LineIssue, f: &mut Findings) {
         }
         LineIssue::Md5sumMarker { line } => f.warn(
             format!("{file}:{line}"),
-            Kind::Md5sumMarker,
+            FindingKind::Md5sumMarker,
             "md5sum binary-mode marker ` *` before the path; accepted, but the bag fails strict validation",
         ),
         LineIssue::DotSlash { line } => f.warn(
             format!("{file}:{line}"),
-            Kind::DotSlashPrefix,
+            FindingKind::DotSlashPrefix,
             "path starts with `./`; accepted, but the bag fails strict validation",
         ),
-        LineIssue::Blank { line } => f.warn(format!("{file}:{line}"), Kind::BlankLine, "blank line ignored"),
+        LineIssue::Blank { line } => f.warn(format!("{file}:{line}"), FindingKind::BlankLine, "blank line ignored"),
     }
 }

@@ -25,7 +25,7 @@ use std::io;
 
 use serde::Serialize;
 
-use super::finding::{Finding, Findings, Kind, SourceProblem};
+use super::finding::{Finding, FindingKind, Findings, SourceProblem};
 use super::source::BagSource;
 use super::tags::BagInfo;
 use crate::digest::{Algorithm, Digest};
@@ -263,11 +263,11 @@ fn record_read_error(path: &str, e: &io::Error, f: &mut Findings, errors: &mut V
     if e.kind() == io::ErrorKind::PermissionDenied {
         errors.push(Finding::new(
             path,
-            Kind::Unreadable,
+            FindingKind::Unreadable,
             format!("cannot read: {e}"),
         ));
     } else {
-        f.problem(path, Kind::Unreadable, format!("cannot read: {e}"));
+        f.problem(path, FindingKind::Unreadable, format!("cannot read: {e}"));
     }
 }
 

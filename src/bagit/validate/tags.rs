@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::super::finding::{Findings, Kind};
+use super::super::finding::{FindingKind, Findings};
 use super::super::path::BagPath;
 use super::super::tags::{
     decode_tag_file, parse_bag_info, parse_declaration, parse_declaration_leniently, parse_fetch,
@@ -30,7 +30,7 @@ impl Declaration {
             f.strict(
                 self.strict,
                 path,
-                Kind::TagFileEncoding,
+                FindingKind::TagFileEncoding,
                 format!("{path} {p}"),
             );
         }
@@ -44,7 +44,7 @@ pub(super) fn declaration(run: &mut Run) -> Option<Declaration> {
     if !run.listed("bagit.txt") {
         run.f.problem(
             "bagit.txt",
-            Kind::BagitTxtMissing,
+            FindingKind::BagitTxtMissing,
             "the bag declaration bagit.txt is missing; this folder is not a bag",
         );
         return None;
@@ -54,7 +54,7 @@ pub(super) fn declaration(run: &mut Run) -> Option<Declaration> {
         Ok(d) => d,
         Err(reasons) => {
             for r in reasons {
-                run.f.problem("bagit.txt", Kind::BagitTxtInvalid, r);
+                run.f.problem("bagit.txt", FindingKind::BagitTxtInvalid, r);
             }
             // Go on with a forgiving reading when there is one, to report the rest.
             parse_declaration_leniently(&decl_bytes)?
@@ -69,7 +69,7 @@ pub(super) fn declaration(run: &mut Run) -> Option<Declaration> {
     if run.index.payload().next().is_none() && !run.source.is_dir("data") {
         run.f.problem(
             "data",
-            Kind::DataDirMissing,
+            FindingKind::DataDirMissing,
             "the payload directory data/ is missing",
         );
     }
@@ -93,7 +93,7 @@ pub(super) fn bag_info(run: &mut Run, decl: &Declaration) -> Option<(u64, u64)> 
     for e in line_errors {
         f.problem(
             format!("bag-info.txt:{}", e.line),
-            Kind::BagInfoMalformed,
+            FindingKind::BagInfoMalformed,
             e.detail,
         );
     }
@@ -102,7 +102,7 @@ pub(super) fn bag_info(run: &mut Run, decl: &Declaration) -> Option<(u64, u64)> 
     if oxums.len() > 1 {
         f.problem(
             "bag-info.txt",
-            Kind::BagInfoMalformed,
+            FindingKind::BagInfoMalformed,
             format!(
                 "Payload-Oxum appears {} times; it may appear once",
                 oxums.len()
@@ -114,7 +114,7 @@ pub(super) fn bag_info(run: &mut Run, decl: &Declaration) -> Option<(u64, u64)> 
             Some(o) => oxum = Some(o),
             None => f.problem(
                 "bag-info.txt",
-                Kind::OxumMalformed,
+                FindingKind::OxumMalformed,
                 format!(
                     "Payload-Oxum {} is not OctetCount.StreamCount",
                     crate::quoted(v)
@@ -126,7 +126,7 @@ pub(super) fn bag_info(run: &mut Run, decl: &Declaration) -> Option<(u64, u64)> 
         if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
             f.warn(
                 "bag-info.txt",
-                Kind::BaggingDate,
+                FindingKind::BaggingDate,
                 format!(
                     "Bagging-Date {} is not a YYYY-MM-DD date",
                     crate::quoted(date)
@@ -153,15 +153,15 @@ pub(super) fn fetch(run: &mut Run, decl: &Declaration) -> BTreeMap<String, BagPa
     for e in line_errors {
         f.problem(
             format!("fetch.txt:{}", e.line),
-            Kind::FetchMalformed,
+            FindingKind::FetchMalformed,
             e.detail,
         );
     }
     for b in bad_paths {
         let kind = if b.problem.escapes() {
-            Kind::PathEscapesBag
+            FindingKind::PathEscapesBag
         } else {
-            Kind::PathInvalid
+            FindingKind::PathInvalid
         };
         f.problem(
             format!("fetch.txt:{}", b.line),
@@ -173,7 +173,7 @@ pub(super) fn fetch(run: &mut Run, decl: &Declaration) -> BTreeMap<String, BagPa
         if !e.path.is_payload() {
             f.problem(
                 format!("fetch.txt:{}", e.line),
-                Kind::PathOutsidePayload,
+                FindingKind::PathOutsidePayload,
                 format!(
                     "{} is not under data/; fetch.txt may list payload files only",
                     e.path
@@ -196,7 +196,7 @@ pub(super) fn fast_oxum(
         Some((octets, streams)) => check_oxum(octets, streams, &run.report, fetch, &mut run.f),
         None => run.f.problem(
             "bag-info.txt",
-            Kind::OxumMissing,
+            FindingKind::OxumMissing,
             "fast validation needs a Payload-Oxum in bag-info.txt; run a full validation",
         ),
     }
@@ -221,10 +221,10 @@ pub(super) fn check_oxum(
     if !fetch.is_empty() && report.files < streams {
         f.warn(
             "bag-info.txt",
-            Kind::OxumMismatch,
+            FindingKind::OxumMismatch,
             detail + " (files listed in fetch.txt may be missing)",
         );
     } else {
-        f.problem("bag-info.txt", Kind::OxumMismatch, detail);
+        f.problem("bag-info.txt", FindingKind::OxumMismatch, detail);
     }
 }

@@ -3,7 +3,6 @@
 //! recovery, which have no other record of the bag than the bag.
 
 use std::collections::BTreeMap;
-use std::fs;
 
 use crate::bagit::source::BagSource;
 use crate::bagit::ValidateReport;
@@ -14,7 +13,7 @@ use crate::fs::archive::Archive;
 use crate::fs::dir::DirSource;
 use crate::fs::read_head;
 use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
-use crate::metadata::{self, DublinCore};
+use crate::metadata::{self, DublinCore, StoredDublinCore};
 
 /// The bag's folder relative to the archive root, as the register records it.
 pub(crate) fn relative_bag_path(archive: &Archive, id: &str) -> String {
@@ -51,7 +50,7 @@ pub(crate) fn entry_from_bag(
             let disk = crate::bagit::BagPath::parse(path)
                 .map_err(|e| Error::Usage(e.to_string()))?
                 .to_fs_path(&bag);
-            let meta = fs::metadata(&disk).map_err(|e| Error::io("stat", &disk, e))?;
+            let meta = crate::fs::stat(&disk)?;
             let n = read_head(&disk, &mut head)?;
             files.push(FileRecord {
                 path: path.clone(),
@@ -60,6 +59,7 @@ pub(crate) fn entry_from_bag(
                 digests: DigestMap::new(digests.clone()),
                 format: None,
                 techmd: None,
+                extra: Default::default(),
             });
             to_identify.push((path.clone(), disk));
         } else {
@@ -69,17 +69,18 @@ pub(crate) fn entry_from_bag(
     // Tag manifests are not listed in tag manifests; hash them now.
     let mut buf = vec![0u8; BUF_SIZE];
     let algs: Vec<Algorithm> = check.algorithms.clone();
-    for name in fs::read_dir(&bag).map_err(|e| Error::io("read folder", &bag, e))? {
-        let name = name.map_err(|e| Error::io("read folder", &bag, e))?;
-        let Some(n) = name.file_name().to_str().map(str::to_string) else {
+    for path in crate::fs::list_dir(&bag)? {
+        let Some(n) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
             continue;
         };
         if n.starts_with("tagmanifest-") && n.ends_with(".txt") {
-            let bytes = source
-                .read(&n)
-                .map_err(|e| Error::io("read", name.path(), e))?;
+            let bytes = source.read(&n).map_err(|e| Error::io("read", &path, e))?;
             let d = hash_reader(&bytes[..], &algs, &mut buf)
-                .map_err(|e| Error::io("hash", name.path(), e))?;
+                .map_err(|e| Error::io("hash", &path, e))?;
             tag_files.insert(
                 n,
                 d.values
@@ -111,6 +112,7 @@ pub(crate) fn entry_from_bag(
         entry_version: 1,
         updated: None,
         version: 1,
+        extra: Default::default(),
     };
     crate::ops::formats::annotate(&mut entry, &formats);
     Ok(entry)
@@ -123,23 +125,21 @@ pub(crate) fn entry_from_bag(
 pub(crate) fn dublin_core_of(
     source: &dyn BagSource,
     info: &crate::bagit::BagInfo,
-) -> serde_json::Value {
-    if let Some(v) = source
+) -> StoredDublinCore {
+    if let Some(dc) = source
         .read("metadata/dc.json")
         .ok()
         .and_then(|b| serde_json::from_slice::<DublinCore>(&b).ok())
-        .and_then(|dc| serde_json::to_value(dc).ok())
     {
-        return v;
+        return dc.into();
     }
-    if let Some(v) = source
+    if let Some(dc) = source
         .read("metadata/dc.xml")
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|t| metadata::parse_oai_dc(&t).ok())
-        .and_then(|dc| serde_json::to_value(dc).ok())
     {
-        return v;
+        return dc.into();
     }
     let mut dc = DublinCore::new();
     let term = |e: metadata::Element| e.term();
@@ -155,5 +155,5 @@ pub(crate) fn dublin_core_of(
     for v in info.values("Bag-Group-Identifier") {
         dc.push(term(metadata::Element::Relation), v);
     }
-    serde_json::to_value(dc).unwrap_or(serde_json::Value::Null)
+    dc.into()
 }

@@ -38,7 +38,7 @@ pub fn publish_repair(
     for (staged, target) in files {
         let dir = parent_dir(target);
         if !dir.is_dir() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+            crate::fs::create_dir_all(dir)?;
         }
         std::fs::rename(staged, target).map_err(|e| Error::io("publish repaired", target, e))?;
         sync_dir(dir)?;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::register::RegisterEntry;
+use crate::metadata::{StoredDublinCore, Term};
 
 /// What the questions here need of a register entry; the entry itself (its file list,
 /// tag-file digests) is read again from manifests/ only for a candidate duplicate, so
@@ -25,20 +26,16 @@ pub(crate) struct EntrySummary {
 
 /// The dc.identifier values of an entry's `dublin_core` object (the rest skipped).
 fn dc_identifiers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let dc: serde_json::Value = serde::Deserialize::deserialize(d)?;
+    let dc: StoredDublinCore = serde::Deserialize::deserialize(d)?;
     Ok(identifiers_in(&dc))
 }
 
-/// The dc.identifier strings of a `dublin_core` object.
-fn identifiers_in(dc: &serde_json::Value) -> Vec<String> {
-    dc.get("dc.identifier")
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The dc.identifier strings of an entry's record.
+fn identifiers_in(dc: &StoredDublinCore) -> Vec<String> {
+    dc.strings(Term::DC_IDENTIFIER)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 impl EntrySummary {
@@ -53,7 +50,7 @@ impl EntrySummary {
 
     /// Reads an entry's summary (its file list and tag digests skipped, not kept).
     fn read(path: &std::path::Path) -> Result<EntrySummary, Error> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        let bytes = crate::fs::read_file(path)?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
             path: path.to_path_buf(),
             detail: format!("not a valid register entry: {e}"),

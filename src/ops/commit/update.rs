@@ -33,7 +33,6 @@
 //! skipped when already done (the bag already exchanged, the entry already written, an
 //! event with the change identifier already in the log).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -45,10 +44,12 @@ use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::{Archive, ArchiveLock};
 use crate::fs::dir::DirSource;
-use crate::fs::durable::{rename_no_replace, sync_dir, write_atomic, write_new};
+use crate::fs::durable::{
+    remove_file_synced, rename_no_replace, sync_dir, write_atomic_if_changed, write_new,
+};
 use crate::fs::events::{Event, NewEvent};
 use crate::fs::failpoint;
-use crate::fs::lifecycle::{exchange, write_once_idempotent, Tombstone, QUARANTINE_DIR};
+use crate::fs::lifecycle::{exchange, write_once_idempotent, Tombstone};
 use crate::fs::register::RegisterEntry;
 
 /// The staged bag's folder inside archive/.staging/ID~KIND.
@@ -170,8 +171,7 @@ pub fn commit_update(
 ) -> Result<Committed, Error> {
     let kind = change.kind();
     let register = archive.register_path(id);
-    let previous_bytes = fs::read(&register).map_err(|e| Error::io("read", &register, e))?;
-    let previous = RegisterEntry::read(&register)?;
+    let (previous, previous_bytes) = RegisterEntry::read_with_bytes(&register)?;
     let staging = archive.create_staging(&staging_name(id, kind))?;
     let pending = match prepare(
         archive,
@@ -209,7 +209,7 @@ fn prepare(
     let now = clock.now();
     let bag = staging.join(STAGED_BAG);
     let check = if change.replaces_bag() {
-        fs::create_dir(&bag).map_err(|e| Error::io("create", &bag, e))?;
+        crate::fs::create_dir(&bag)?;
         change.build(&archive.bag_path(id), &bag)?;
         let check = validate(&DirSource::open(&bag)?, &change.verify_options())?;
         if !check.is_ok() {
@@ -311,13 +311,7 @@ fn finish(
                     .into_iter()
                     .find(|p| p.is_dir());
                 if let (Some(old), false) = (old, keep.exists()) {
-                    let parent = crate::fs::durable::parent_dir(&keep).to_path_buf();
-                    if !parent.is_dir() {
-                        fs::create_dir_all(&parent).map_err(|e| Error::io("create", &parent, e))?;
-                        for d in parent.ancestors().skip(1).take(2) {
-                            sync_dir(d)?;
-                        }
-                    }
+                    archive.ensure_version_dir(id, *v)?;
                     rename_no_replace(&old, &keep)?;
                     sync_dir(staging)?;
                 }
@@ -328,11 +322,7 @@ fn finish(
                 let to = if *purge {
                     staging.join(PURGED)
                 } else {
-                    let q = archive.bags.join(QUARANTINE_DIR);
-                    if !q.is_dir() {
-                        fs::create_dir(&q).map_err(|e| Error::io("create", &q, e))?;
-                        sync_dir(&archive.bags)?;
-                    }
+                    archive.ensure_quarantine_dir()?;
                     archive.quarantine_path(id)
                 };
                 rename_no_replace(&bag, &to)?;
@@ -345,22 +335,13 @@ fn finish(
     let register = archive.register_path(id);
     match &pending.outcome {
         Outcome::Replace { entry, .. } => {
-            let bytes = entry_bytes(entry, &register)?;
-            if fs::read(&register).ok().as_deref() != Some(&bytes[..]) {
-                write_atomic(&register, &bytes)?;
-            }
+            write_atomic_if_changed(&register, &entry.encode(&register)?)?;
         }
         Outcome::Withdraw { tombstone, .. } => {
             let path = archive.tombstone_path(id);
-            let mut bytes = serde_json::to_vec_pretty(tombstone)
-                .map_err(|e| Error::io("encode", &path, std::io::Error::other(e)))?;
-            bytes.push(b'\n');
+            let bytes = tombstone.encode(&path)?;
             write_once_idempotent(&path, &bytes)?;
-            match fs::remove_file(&register) {
-                Ok(()) => sync_dir(&archive.manifests)?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("remove", &register, e)),
-            }
+            remove_file_synced(&register)?;
         }
     }
     failpoint::hit(&format!("{kind}-after-register"));
@@ -390,17 +371,8 @@ fn finish(
     }
     failpoint::hit(&format!("{kind}-after-events"));
     // 9. clean.
-    fs::remove_dir_all(staging).map_err(|e| Error::io("remove", staging, e))?;
-    sync_dir(&archive.staging())?;
+    archive.remove_staged(staging)?;
     Ok(written)
-}
-
-/// An entry's bytes as the register writes them (pretty JSON and a newline).
-fn entry_bytes(entry: &RegisterEntry, path: &Path) -> Result<Vec<u8>, Error> {
-    let mut bytes = serde_json::to_vec_pretty(entry)
-        .map_err(|e| Error::io("encode", path, std::io::Error::other(e)))?;
-    bytes.push(b'\n');
-    Ok(bytes)
 }
 
 /// Whether the bag at `bag` is the one `entry` describes: every tag manifest the entry
@@ -414,10 +386,8 @@ pub(crate) fn bag_is(bag: &Path, entry: &RegisterEntry) -> Result<bool, Error> {
         .filter(|(n, _)| n.starts_with("tagmanifest-"))
     {
         let path = bag.join(name);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(Error::io("read", &path, e)),
+        let Some(bytes) = crate::fs::read_if_present(&path)? else {
+            return Ok(false);
         };
         for (alg, want) in digests {
             let Some(alg) = Algorithm::from_manifest_name(alg) else {
@@ -454,20 +424,19 @@ pub(crate) fn recover_updates(
 ) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
     let staging_root = archive.staging();
-    let rd = match fs::read_dir(&staging_root) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(notes),
-        Err(e) => return Err(Error::io("read folder", &staging_root, e)),
-    };
     let mut decided: Vec<(PathBuf, Pending)> = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| Error::io("read folder", &staging_root, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for path in crate::fs::list_dir_if_present(&staging_root)? {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if !name.contains('~') {
             continue;
         }
-        let path = entry.path();
-        let Ok(bytes) = fs::read(path.join(PENDING_FILE)) else {
+        let Some(bytes) = crate::fs::read_if_present(&path.join(PENDING_FILE))
+            .ok()
+            .flatten()
+        else {
             continue;
         };
         // A pending.json that does not parse was cut short before it was fsynced: the

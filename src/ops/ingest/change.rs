@@ -217,6 +217,7 @@ pub(super) fn register_entry(
             digests: DigestMap::new(f.digests.values.clone()),
             format: None,
             techmd: None,
+            extra: Default::default(),
         })
         .collect();
     let tag_files = built
@@ -240,12 +241,13 @@ pub(super) fn register_entry(
         bag: relative_bag_path(archive, id),
         bagit_version: "1.0".into(),
         payload_oxum: built.payload_oxum.clone(),
-        dublin_core: serde_json::to_value(record).unwrap_or(serde_json::Value::Null),
+        dublin_core: record.clone().into(),
         files,
         format_registry: None,
         tag_files,
         entry_version: 1,
         updated: None,
         version: 1,
+        extra: Default::default(),
     }
 }

@@ -101,7 +101,8 @@ pub fn audit_checkpoint(
     let store = TreeStore::open(&dir)?;
     // An append that landed after `log` was read (fixity takes no archive lock) makes
     // the tree longer than the bytes at hand: compare what both have.
-    let grew = std::fs::metadata(archive.events_path()).is_ok_and(|m| m.len() > log.len() as u64);
+    let grew =
+        crate::fs::len_if_present(&archive.events_path()).is_ok_and(|n| n > log.len() as u64);
     if let Some(s) = &store {
         let upto = if grew { s.size().min(n) } else { s.size() };
         let stored = s.leaves(0, upto)?;

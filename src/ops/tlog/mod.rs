@@ -96,7 +96,7 @@ pub fn load_signer(path: &Path) -> Result<SignerKey, Error> {
 pub fn load_verifier(arg: &str) -> Result<VerifierKey, Error> {
     let path = Path::new(arg);
     let text = if path.is_file() {
-        std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?
+        crate::fs::read_to_string(path)?
     } else {
         arg.to_string()
     };
@@ -160,14 +160,14 @@ pub fn checkpoint(archive: &Archive, signer: &SignerKey) -> Result<CheckpointRep
         .map_err(|e| Error::Usage(e.to_string()))?;
     let dir = archive.manifests.join(CHECKPOINTS_DIR);
     if !dir.is_dir() {
-        std::fs::create_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        crate::fs::create_dir(&dir)?;
         sync_dir(&archive.manifests)?;
     }
     let name = format!("{size:012}-{}.txt", hex(&signer.id));
     let path = dir.join(&name);
-    let new = match std::fs::read_to_string(&path) {
-        Ok(old) if old == note => false,
-        Ok(_) => {
+    let new = match crate::fs::read_to_string_if_present(&path)? {
+        Some(old) if old == note => false,
+        Some(_) => {
             return Err(Error::Refused {
                 path,
                 reason: format!(
@@ -176,11 +176,10 @@ pub fn checkpoint(archive: &Archive, signer: &SignerKey) -> Result<CheckpointRep
                 ),
             })
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        None => {
             write_new(&path, note.as_bytes())?;
             true
         }
-        Err(e) => return Err(Error::io("read", &path, e)),
     };
     Ok(CheckpointReport {
         origin,
@@ -209,17 +208,10 @@ pub fn checkpoint_if_configured(archive: &Archive) -> Result<Option<CheckpointRe
 /// The kept checkpoints (path, text), by tree size.
 pub fn kept_checkpoints(archive: &Archive) -> Result<Vec<(PathBuf, String)>, Error> {
     let dir = archive.manifests.join(CHECKPOINTS_DIR);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("read folder", &dir, e)),
-    };
     let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("read folder", &dir, e))?;
-        let path = entry.path();
+    for path in crate::fs::list_dir_if_present(&dir)? {
         if path.extension().is_some_and(|x| x == "txt") {
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+            let text = crate::fs::read_to_string(&path)?;
             out.push((path, text));
         }
     }
