@@ -221,7 +221,8 @@ impl Identifier {
             // Every literal a match must contain: the longest that has one place in its
             // window; and the best set of literals one of which every match contains (a
             // single literal, or a literal followed by alternatives that each begin with
-            // a literal: `@` then `ARTICLE|BOOK|…` gives `@ARTICLE`, `@BOOK`, …), the
+            // a literal: `@` then `ARTICLE|BOOK|…` gives `@ARTICLE`, `@BOOK`, …; or such a
+            // choice alone), the
             // set whose shortest member is longest, with how far into its window a
             // member can end (None: anywhere).
             let mut fixed: Option<(&[u8], bool, usize)> = None;
@@ -231,6 +232,17 @@ impl Identifier {
                 let eof = seq.anchor == Anchor::Eof;
                 for (i, sub) in seq.subs.iter().enumerate() {
                     for (k, tok) in sub.toks.iter().enumerate() {
+                        if let Some(set) = alternatives(&[], tok) {
+                            // A choice whose every alternative begins with a literal.
+                            let longest = set.iter().map(Vec::len).max().unwrap_or(0);
+                            let reach = literal_span(seq, i, k, longest).1;
+                            if best
+                                .as_ref()
+                                .is_none_or(|(b, _, _)| shortest(&set) > shortest(b))
+                            {
+                                best = Some((set, eof, reach));
+                            }
+                        }
                         let pattern::Tok::Lit(l) = tok else { continue };
                         let (start, reach) = literal_span(seq, i, k, l.len());
                         if reach == Some(start + l.len())
