@@ -249,15 +249,7 @@ fn make_item(
         tag_files: tags
             .digests
             .iter()
-            .map(|(n, d)| {
-                (
-                    n.clone(),
-                    d.values
-                        .iter()
-                        .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-                        .collect(),
-                )
-            })
+            .map(|(n, d)| (n.clone(), DigestMap::of(d)))
             .collect(),
     };
     let mut json = serde_json::to_vec_pretty(&entry).map_err(|e| err(&e))?;

@@ -292,6 +292,66 @@ trait FinishShim: sha2::Digest + Sized {
 #[cfg(not(feature = "openssl-sha512"))]
 impl<T: sha2::Digest> FinishShim for T {}
 
+/// A set of digests of one file, one per algorithm: the one type for them in register
+/// entries (payload and tag files), tombstones and events. Held inline (a register entry
+/// for a bag of a hundred thousand files holds one of these per file), written as a JSON
+/// object of algorithm name to lowercase hex, in name order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DigestMap(Vec<(Algorithm, Digest)>);
+
+impl DigestMap {
+    pub fn new(mut values: Vec<(Algorithm, Digest)>) -> DigestMap {
+        values.sort_by_key(|(a, _)| a.name());
+        DigestMap(values)
+    }
+
+    pub fn get(&self, alg: Algorithm) -> Option<&Digest> {
+        self.0.iter().find(|(a, _)| *a == alg).map(|(_, d)| d)
+    }
+
+    /// In algorithm-name order (so blake3 first when present).
+    pub fn iter(&self) -> impl Iterator<Item = &(Algorithm, Digest)> {
+        self.0.iter()
+    }
+
+    /// The digests of one byte stream, without its length.
+    pub fn of(d: &Digests) -> DigestMap {
+        DigestMap::new(d.values.clone())
+    }
+}
+
+impl serde::Serialize for DigestMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (a, d) in &self.0 {
+            m.serialize_entry(a.name(), &d.to_hex())?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DigestMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let raw: std::collections::BTreeMap<String, String> = serde::Deserialize::deserialize(d)?;
+        let mut values = Vec::with_capacity(raw.len());
+        for (name, hex) in raw {
+            let alg = Algorithm::from_manifest_name(&name)
+                .ok_or_else(|| D::Error::custom(format!("unknown algorithm \"{name}\"")))?;
+            let digest = Digest::from_hex(&hex)
+                .filter(|d| d.as_bytes().len() == alg.digest_len())
+                .ok_or_else(|| {
+                    D::Error::custom(format!(
+                        "{name} digest \"{hex}\" is not valid hex of the right length"
+                    ))
+                })?;
+            values.push((alg, digest));
+        }
+        Ok(DigestMap::new(values))
+    }
+}
+
 /// Feeds several algorithms from one stream of bytes. Implements `Write`, so it can sit
 /// behind a tee while copying.
 pub struct MultiHasher {

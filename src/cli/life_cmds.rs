@@ -237,8 +237,8 @@ pub(super) fn print_tombstone(t: &cairn::fs::lifecycle::Tombstone) {
     }
     println!("  Payload-Oxum {}", t.payload_oxum);
     for (name, digests) in &t.tag_manifests {
-        for (alg, hex) in digests {
-            println!("  {name} {alg} {hex}");
+        for (alg, d) in digests.iter() {
+            println!("  {name} {} {}", alg.name(), d.to_hex());
         }
     }
     println!("Last register entry (version {}):", t.entry_version);

@@ -59,10 +59,9 @@ pub struct Tombstone {
     /// The Dublin Core record when it was withdrawn (OAI-PMH sets of the deleted record).
     pub dublin_core: crate::metadata::StoredDublinCore,
     /// The tag manifests' digests: name → algorithm → hex.
-    pub tag_manifests:
-        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    pub tag_manifests: std::collections::BTreeMap<String, crate::fs::register::DigestMap>,
     /// Every payload file: bag path → algorithm → hex.
-    pub files: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    pub files: std::collections::BTreeMap<String, crate::fs::register::DigestMap>,
 }
 
 impl Tombstone {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::{Algorithm, Digest};
+pub use crate::digest::DigestMap;
 use crate::error::Error;
 use crate::fs::durable::{parent_dir, rename_no_replace, write_new};
 use crate::metadata::StoredDublinCore;
@@ -77,60 +77,6 @@ impl<'de> Deserialize<'de> for Unknown {
     }
 }
 
-/// A file's digests, one per algorithm. Held inline (a register entry for a bag of a
-/// hundred thousand files holds one of these per file), written as a JSON object of
-/// algorithm name to lowercase hex.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DigestMap(Vec<(Algorithm, Digest)>);
-
-impl DigestMap {
-    pub fn new(mut values: Vec<(Algorithm, Digest)>) -> DigestMap {
-        values.sort_by_key(|(a, _)| a.name());
-        DigestMap(values)
-    }
-
-    pub fn get(&self, alg: Algorithm) -> Option<&Digest> {
-        self.0.iter().find(|(a, _)| *a == alg).map(|(_, d)| d)
-    }
-
-    /// In algorithm-name order (so blake3 first when present).
-    pub fn iter(&self) -> impl Iterator<Item = &(Algorithm, Digest)> {
-        self.0.iter()
-    }
-}
-
-impl Serialize for DigestMap {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (a, d) in &self.0 {
-            m.serialize_entry(a.name(), &d.to_hex())?;
-        }
-        m.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for DigestMap {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let raw: BTreeMap<String, String> = BTreeMap::deserialize(d)?;
-        let mut values = Vec::with_capacity(raw.len());
-        for (name, hex) in raw {
-            let alg = Algorithm::from_manifest_name(&name)
-                .ok_or_else(|| D::Error::custom(format!("unknown algorithm \"{name}\"")))?;
-            let digest = Digest::from_hex(&hex)
-                .filter(|d| d.as_bytes().len() == alg.digest_len())
-                .ok_or_else(|| {
-                    D::Error::custom(format!(
-                        "{name} digest \"{hex}\" is not valid hex of the right length"
-                    ))
-                })?;
-            values.push((alg, digest));
-        }
-        Ok(DigestMap::new(values))
-    }
-}
-
 /// A register entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegisterEntry {
@@ -152,8 +98,8 @@ pub struct RegisterEntry {
     /// The signature files the formats were identified with (absent when none were).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format_registry: Option<String>,
-    /// Every tag file, tag manifests included: name → algorithm → hex.
-    pub tag_files: BTreeMap<String, BTreeMap<String, String>>,
+    /// Every tag file, tag manifests included: name → its digests (algorithm → hex).
+    pub tag_files: BTreeMap<String, DigestMap>,
     /// The entry's version: 1 as written at ingest or import, one more with each change
     /// to the item; earlier versions are in manifests/history/ID/.
     #[serde(default = "first_version", skip_serializing_if = "is_first_version")]

@@ -25,7 +25,7 @@ use crate::fs::archive::Archive;
 use crate::fs::durable::sync_tree;
 use crate::fs::events::NewEvent;
 use crate::fs::lifecycle::link_payload;
-use crate::fs::register::RegisterEntry;
+use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::metadata::{self, DublinCore, Term};
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
 
@@ -322,9 +322,9 @@ struct AmendChange {
     reason: String,
     operator: String,
     /// Digests of every tag file of the new bag: name → algorithm → hex.
-    tag_files: BTreeMap<String, BTreeMap<String, String>>,
+    tag_files: BTreeMap<String, DigestMap>,
     /// The same for the current bag's rewritten tag files and tag manifests.
-    before: BTreeMap<String, BTreeMap<String, String>>,
+    before: BTreeMap<String, DigestMap>,
 }
 
 impl Update for AmendChange {
@@ -377,13 +377,7 @@ impl Update for AmendChange {
                 .map_err(|e| Error::Internal(format!("tag file {name}: {e}")))?;
             let d =
                 hash_reader(&bytes[..], &algs, &mut buf).map_err(|e| Error::io("hash", name, e))?;
-            self.tag_files.insert(
-                name.clone(),
-                d.values
-                    .iter()
-                    .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-                    .collect(),
-            );
+            self.tag_files.insert(name.clone(), DigestMap::of(&d));
             digests.insert(p, d.values);
         }
         for alg in &algs {
@@ -469,12 +463,12 @@ impl Update for AmendChange {
         let Outcome::Replace { entry, .. } = outcome else {
             return Err(Error::Internal("an amend that does not replace".into()));
         };
-        let after: BTreeMap<&String, &BTreeMap<String, String>> = self
+        let after: BTreeMap<&String, &DigestMap> = self
             .tag_files
             .iter()
             .filter(|(n, _)| REWRITTEN.contains(&n.as_str()) || n.starts_with("tagmanifest-"))
             .collect();
-        let tag_manifests: BTreeMap<&String, &BTreeMap<String, String>> = self
+        let tag_manifests: BTreeMap<&String, &DigestMap> = self
             .tag_files
             .iter()
             .filter(|(n, _)| n.starts_with("tagmanifest-"))
@@ -604,10 +598,7 @@ pub(crate) fn hex_digests(
     algs: &[Algorithm],
     buf: &mut [u8],
     name: &str,
-) -> Result<BTreeMap<String, String>, Error> {
+) -> Result<DigestMap, Error> {
     let d = hash_reader(bytes, algs, buf).map_err(|e| Error::io("hash", name, e))?;
-    Ok(d.values
-        .iter()
-        .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-        .collect())
+    Ok(DigestMap::of(&d))
 }

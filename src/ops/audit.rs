@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
+use crate::digest::{hash_reader, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::{line_digest, BrokenLink};
-use crate::fs::register::RegisterEntry;
+use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::ops::bag_check::{check_bag, BagCheck};
 use crate::ops::fixity::last_checks;
 
@@ -101,7 +101,7 @@ impl AuditReport {
 }
 
 /// A register entry's tag files: name → algorithm → hex.
-type TagDigests = BTreeMap<String, BTreeMap<String, String>>;
+type TagDigests = BTreeMap<String, DigestMap>;
 
 /// Audits the archive.
 pub fn audit(
@@ -216,15 +216,15 @@ pub fn audit(
             let detail = match std::fs::read(&path) {
                 Ok(b) => {
                     let mut differs = None;
-                    for (a, want) in digests {
-                        let Some(alg) = Algorithm::from_manifest_name(a) else {
-                            continue;
-                        };
+                    for &(alg, want) in digests.iter() {
                         let got = hash_reader(&b[..], &[alg], &mut buf)
                             .map_err(|e| Error::io("hash", &path, e))?;
-                        let got = got.get(alg).map(|d| d.to_hex()).unwrap_or_default();
-                        if got != *want {
-                            differs = Some(format!("{alg} is {got}; the register recorded {want}"));
+                        if got.get(alg) != Some(&want) {
+                            let got = got.get(alg).map(|d| d.to_hex()).unwrap_or_default();
+                            differs = Some(format!(
+                                "{alg} is {got}; the register recorded {}",
+                                want.to_hex()
+                            ));
                             break;
                         }
                     }
@@ -370,7 +370,9 @@ pub fn audit(
             let recorded = entry.get(name);
             let agrees = digests.as_object().is_some_and(|d| {
                 d.iter().all(|(alg, hex)| {
-                    recorded.and_then(|r| r.get(alg)).map(String::as_str) == hex.as_str()
+                    let alg = crate::digest::Algorithm::from_manifest_name(alg);
+                    let recorded = recorded.zip(alg).and_then(|(r, a)| r.get(a));
+                    recorded.map(|d| d.to_hex()).as_deref() == hex.as_str()
                 })
             });
             if !agrees {

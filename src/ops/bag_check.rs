@@ -314,13 +314,18 @@ fn compare_with_register(
         if already.contains(name) {
             continue;
         }
+        // By algorithm name, in hex: as findings report them.
+        let recorded: BTreeMap<&str, String> = recorded
+            .iter()
+            .map(|(a, d)| (a.name(), d.to_hex()))
+            .collect();
         // Every checked algorithm the register recorded (any one if none overlaps).
         let mut pairs: Vec<(&str, &String)> = algs
             .iter()
             .filter_map(|a| recorded.get(*a).map(|d| (*a, d)))
             .collect();
         if pairs.is_empty() {
-            pairs.extend(recorded.iter().next().map(|(a, d)| (a.as_str(), d)));
+            pairs.extend(recorded.iter().next().map(|(a, d)| (*a, d)));
         }
         // What validation already computed or read of this file is used as it is:
         // the digests of the files the tag manifests list, and the bytes of the small

@@ -21,7 +21,7 @@ use crate::digest::{hash_reader, Algorithm, Digest, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::{line_digest, NewEvent};
-use crate::fs::register::RegisterEntry;
+use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::fs::replica::{Replica, Written};
 use crate::ops::bag_check::STRENGTH;
 use crate::replica::ReplicaSection;
@@ -84,15 +84,12 @@ fn item_bags(archive: &Archive, id: &str) -> Result<Vec<(PathBuf, RegisterEntry)
 }
 
 /// The strongest algorithm in a digest list (BLAKE3 first).
-fn strongest<'a>(
-    digests: impl Iterator<Item = (Algorithm, &'a str)> + Clone,
-) -> Option<(Algorithm, Digest)> {
-    STRENGTH.into_iter().find_map(|a| {
-        digests
-            .clone()
-            .find(|(b, _)| *b == a)
-            .and_then(|(_, hex)| Digest::from_hex(hex).map(|d| (a, d)))
-    })
+/// The strongest of a file's recorded digests ([`STRENGTH`]), or its first.
+fn strongest(digests: &DigestMap) -> Option<(Algorithm, Digest)> {
+    STRENGTH
+        .into_iter()
+        .find_map(|a| digests.get(a).map(|d| (a, *d)))
+        .or_else(|| digests.iter().next().copied())
 }
 
 /// A path relative to the archive root, with `/` separators, as a replica key.
@@ -126,19 +123,10 @@ fn bag_objects(
                 detail: format!("file {}: {e}", crate::quoted(&f.path)),
             })?
             .to_fs_path(bag);
-        let (alg, digest) = f
-            .digests
-            .iter()
-            .next()
-            .copied()
-            .ok_or_else(|| Error::Corrupt {
-                path: archive.register_path(id),
-                detail: format!("file {} has no digest", crate::quoted(&f.path)),
-            })?;
-        let (alg, digest) = STRENGTH
-            .into_iter()
-            .find_map(|a| f.digests.get(a).map(|d| (a, *d)))
-            .unwrap_or((alg, digest));
+        let (alg, digest) = strongest(&f.digests).ok_or_else(|| Error::Corrupt {
+            path: archive.register_path(id),
+            detail: format!("file {} has no digest", crate::quoted(&f.path)),
+        })?;
         out.push(Expected {
             key: key_of(&archive.root, &path)?,
             local: path,
@@ -149,10 +137,7 @@ fn bag_objects(
     }
     for (name, digests) in &entry.tag_files {
         let path = bag.join(name);
-        let parsed = digests
-            .iter()
-            .filter_map(|(a, h)| Algorithm::from_manifest_name(a).map(|a| (a, h.as_str())));
-        let (alg, digest) = strongest(parsed).ok_or_else(|| Error::Corrupt {
+        let (alg, digest) = strongest(digests).ok_or_else(|| Error::Corrupt {
             path: archive.register_path(id),
             detail: format!("tag file {} has no usable digest", crate::quoted(name)),
         })?;
@@ -215,11 +200,7 @@ pub(crate) fn superseded_digests(
         }
         for (name, digests) in &entry.tag_files {
             let key = key_of(&archive.root, &bag.join(name))?;
-            out.entry(key)
-                .or_default()
-                .extend(digests.iter().filter_map(|(a, h)| {
-                    Some((Algorithm::from_manifest_name(a)?, Digest::from_hex(h)?))
-                }));
+            out.entry(key).or_default().extend(digests.iter().copied());
         }
     }
     let history_key = key_of(&archive.root, &archive.history_dir(id))?;

@@ -332,12 +332,10 @@ fn restore_bag(
             ));
             continue;
         }
-        let Some((alg, d)) = crate::ops::bag_check::STRENGTH.into_iter().find_map(|a| {
-            digests
-                .get(a.name())
-                .and_then(|h| crate::digest::Digest::from_hex(h))
-                .map(|d| (a, d))
-        }) else {
+        let Some((alg, d)) = crate::ops::bag_check::STRENGTH
+            .into_iter()
+            .find_map(|a| digests.get(a).map(|d| (a, *d)))
+        else {
             continue;
         };
         files.push((bag.join(name), alg, d));

@@ -194,7 +194,7 @@ struct ReviseChange {
     added: Vec<String>,
     removed: Vec<String>,
     changed: Vec<String>,
-    tag_files: BTreeMap<String, BTreeMap<String, String>>,
+    tag_files: BTreeMap<String, DigestMap>,
     payload_oxum: String,
     /// Today (YYYY-MM-DD), the new version's Bagging-Date.
     bagging_date: String,
@@ -281,13 +281,7 @@ impl Update for ReviseChange {
                 .map_err(|e| Error::Internal(format!("tag file {name}: {e}")))?;
             let d = hash_reader(&bytes[..], &tag_algs, &mut buf)
                 .map_err(|e| Error::io("hash", name, e))?;
-            self.tag_files.insert(
-                name.clone(),
-                d.values
-                    .iter()
-                    .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-                    .collect(),
-            );
+            self.tag_files.insert(name.clone(), DigestMap::of(&d));
             digests.insert(p, d.values);
         }
         for alg in &tag_algs {
@@ -361,7 +355,7 @@ impl Update for ReviseChange {
         let Outcome::Replace { entry, .. } = outcome else {
             return Err(Error::Internal("a revision that does not replace".into()));
         };
-        let tag_manifests: BTreeMap<&String, &BTreeMap<String, String>> = self
+        let tag_manifests: BTreeMap<&String, &DigestMap> = self
             .tag_files
             .iter()
             .filter(|(n, _)| n.starts_with("tagmanifest-"))

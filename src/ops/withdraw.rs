@@ -5,7 +5,6 @@
 //! (the event log keeps it, and ingest and import never reuse a logged identifier).
 //! Through the commit protocol ([`crate::ops::commit::Update`]); docs/lifecycle.md.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -131,15 +130,7 @@ impl Update for WithdrawChange {
             files: current
                 .files
                 .iter()
-                .map(|f| {
-                    (
-                        f.path.clone(),
-                        f.digests
-                            .iter()
-                            .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-                            .collect::<BTreeMap<_, _>>(),
-                    )
-                })
+                .map(|f| (f.path.clone(), f.digests.clone()))
                 .collect(),
         };
         Ok(Outcome::Withdraw {

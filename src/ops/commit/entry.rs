@@ -42,10 +42,6 @@ pub(crate) fn entry_from_bag(
     let mut head = vec![0u8; HEAD_LEN];
     let mut to_identify = Vec::new();
     for (path, digests) in &check.computed {
-        let map: BTreeMap<String, String> = digests
-            .iter()
-            .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-            .collect();
         if path.starts_with("data/") {
             let disk = crate::bagit::BagPath::parse(path)
                 .map_err(|e| Error::Usage(e.to_string()))?
@@ -63,7 +59,7 @@ pub(crate) fn entry_from_bag(
             });
             to_identify.push((path.clone(), disk));
         } else {
-            tag_files.insert(path.clone(), map);
+            tag_files.insert(path.clone(), DigestMap::new(digests.clone()));
         }
     }
     // Tag manifests are not listed in tag manifests; hash them now.
@@ -81,13 +77,7 @@ pub(crate) fn entry_from_bag(
             let bytes = source.read(&n).map_err(|e| Error::io("read", &path, e))?;
             let d = hash_reader(&bytes[..], &algs, &mut buf)
                 .map_err(|e| Error::io("hash", &path, e))?;
-            tag_files.insert(
-                n,
-                d.values
-                    .iter()
-                    .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-                    .collect(),
-            );
+            tag_files.insert(n, DigestMap::of(&d));
         }
     }
     let formats = crate::ops::formats::RunFormats::new(archive).item(&to_identify, false)?;

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fs::events::NewEvent;
-use crate::fs::register::RegisterEntry;
+use crate::fs::register::{DigestMap, RegisterEntry};
 
 /// The PREMIS-style events of one addition: message digest calculation, validation,
 /// ingestion. `note` ends every detail (a recovery says so); `origin` replaces the
@@ -23,7 +23,7 @@ pub fn addition_events(
         .collect();
     let algs: Vec<&str> = algs.into_iter().collect();
     let id = entry.id.as_str();
-    let tag_manifests: BTreeMap<&String, &BTreeMap<String, String>> = entry
+    let tag_manifests: BTreeMap<&String, &DigestMap> = entry
         .tag_files
         .iter()
         .filter(|(n, _)| n.starts_with("tagmanifest-"))

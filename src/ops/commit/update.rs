@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use super::summarize;
 use crate::bagit::{validate, ValidateOptions, ValidateReport};
 use crate::clock::Clock;
-use crate::digest::{hash_reader, Algorithm, BUF_SIZE};
+use crate::digest::{hash_reader, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::{Archive, ArchiveLock};
 use crate::fs::dir::DirSource;
@@ -389,13 +389,10 @@ pub(crate) fn bag_is(bag: &Path, entry: &RegisterEntry) -> Result<bool, Error> {
         let Some(bytes) = crate::fs::read_if_present(&path)? else {
             return Ok(false);
         };
-        for (alg, want) in digests {
-            let Some(alg) = Algorithm::from_manifest_name(alg) else {
-                continue;
-            };
+        for &(alg, want) in digests.iter() {
             let got = hash_reader(&bytes[..], &[alg], &mut buf)
                 .map_err(|e| Error::io("hash", &path, e))?;
-            if got.get(alg).map(|d| d.to_hex()).as_deref() != Some(want.as_str()) {
+            if got.get(alg) != Some(&want) {
                 return Ok(false);
             }
             any = true;

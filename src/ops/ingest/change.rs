@@ -223,15 +223,7 @@ pub(super) fn register_entry(
     let tag_files = built
         .tag_files
         .iter()
-        .map(|(name, d)| {
-            (
-                name.clone(),
-                d.values
-                    .iter()
-                    .map(|(a, d)| (a.name().to_string(), d.to_hex()))
-                    .collect(),
-            )
-        })
+        .map(|(name, d)| (name.clone(), DigestMap::of(d)))
         .collect();
     RegisterEntry {
         id: id.to_string(),
