@@ -163,6 +163,17 @@ pub fn remove_file_quietly(path: &Path) {
     let _ = std::fs::remove_file(path);
 }
 
+/// Deletes the file at `path` (`op` names the step in the error).
+pub fn remove_file(path: &Path, op: &'static str) -> Result<(), Error> {
+    std::fs::remove_file(path).map_err(|e| Error::io(op, path, e))
+}
+
+/// Deletes the folder at `path` and everything in it (`op` names the step in the
+/// error).
+pub fn remove_tree(path: &Path, op: &'static str) -> Result<(), Error> {
+    std::fs::remove_dir_all(path).map_err(|e| Error::io(op, path, e))
+}
+
 /// Creates the folder `path` and any missing parents.
 pub fn create_dir_all(path: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(path).map_err(|e| Error::io("create", path, e))

@@ -2,7 +2,6 @@
 //! built into Cairn, or newer ones installed with `cairn formats update`), identifying
 //! files (`cairn identify`), and installing a signature file.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -27,23 +26,19 @@ pub enum SigKind {
 fn installed(dir: &Path) -> Result<(Option<PathBuf>, Option<PathBuf>), Error> {
     let mut droid = None;
     let mut container = None;
-    match fs::read_dir(dir) {
-        Ok(rd) => {
-            for e in rd {
-                let e = e.map_err(|e| Error::io("read folder", dir, e))?;
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') || !name.ends_with(".xml") {
-                    continue;
-                }
-                if name.starts_with("DROID_SignatureFile") {
-                    droid = Some(e.path());
-                } else if name.starts_with("container-signature") {
-                    container = Some(e.path());
-                }
-            }
+    for path in crate::fs::list_dir_if_present(dir)? {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') || !name.ends_with(".xml") {
+            continue;
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("read folder", dir, e)),
+        if name.starts_with("DROID_SignatureFile") {
+            droid = Some(path);
+        } else if name.starts_with("container-signature") {
+            container = Some(path);
+        }
     }
     Ok((droid, container))
 }
@@ -61,7 +56,7 @@ fn load_identifier_from(formats_dir: Option<&Path>) -> Result<Identifier, Error>
         Some(dir) => installed(dir)?,
         None => (None, None),
     };
-    let read = |p: &PathBuf| fs::read_to_string(p).map_err(|e| Error::io("read", p, e));
+    let read = |p: &PathBuf| crate::fs::read_to_string(p);
     let name = |p: &PathBuf| {
         p.file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -121,7 +116,7 @@ pub struct IdentifyReport {
 /// Identifies one file on disk and reads its technical metadata.
 pub fn identify_file(id: &Identifier, path: &Path) -> Result<IdentifiedFile, std::io::Error> {
     // One open for both reads (a small file costs more in opens than in bytes).
-    let mut file = fs::File::open(path)?;
+    let mut file = crate::fs::open_read(path)?;
     let size = file.metadata()?.len();
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let format = id.identify_file(&mut file, size, name.as_deref())?;
@@ -239,7 +234,7 @@ pub struct UpdateReport {
 /// checking that it parses and compiles; the older file of the same kind is removed.
 pub fn update(archive: &Archive, file: &Path) -> Result<UpdateReport, Error> {
     let _lock = archive.lock("formats update")?;
-    let text = fs::read_to_string(file).map_err(|e| Error::io("read", file, e))?;
+    let text = crate::fs::read_to_string(file)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -294,7 +289,7 @@ pub fn update(archive: &Archive, file: &Path) -> Result<UpdateReport, Error> {
                     .map(|c| c.container_name.clone())
                     .unwrap_or_default(),
                 match &old_container {
-                    Some(p) => fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?,
+                    Some(p) => crate::fs::read_to_string(p)?,
                     None => crate::pronom::BUILTIN_CONTAINER.to_string(),
                 },
             ),
@@ -304,7 +299,7 @@ pub fn update(archive: &Archive, file: &Path) -> Result<UpdateReport, Error> {
                     .map(|c| c.droid_name.clone())
                     .unwrap_or_default(),
                 match &old_droid {
-                    Some(p) => fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?,
+                    Some(p) => crate::fs::read_to_string(p)?,
                     None => crate::pronom::BUILTIN_DROID.to_string(),
                 },
                 target_name.clone(),
@@ -319,7 +314,7 @@ pub fn update(archive: &Archive, file: &Path) -> Result<UpdateReport, Error> {
         })?;
     }
     if !dir.exists() {
-        fs::create_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        crate::fs::create_dir(&dir)?;
         sync_dir(&archive.manifests)?;
     }
     let target = dir.join(&target_name);
@@ -330,7 +325,7 @@ pub fn update(archive: &Archive, file: &Path) -> Result<UpdateReport, Error> {
     };
     let mut replaced = Vec::new();
     if let Some(o) = old.filter(|o| *o != target) {
-        fs::remove_file(&o).map_err(|e| Error::io("remove", &o, e))?;
+        crate::fs::remove_file(&o, "remove")?;
         replaced.push(o);
     }
     sync_dir(&dir)?;

@@ -13,7 +13,6 @@
 //! (build, register entry, events).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -179,8 +178,8 @@ pub fn ingest(
     let mut sheet_broken = false;
     // The rows of a sheet refused for its errors: used only to report their problems.
     let mut partial: Option<Sheet> = None;
-    let sheet: Option<Sheet> = match fs::read(&sheet_path) {
-        Ok(bytes) => match metadata::parse_sheet(&bytes) {
+    let sheet: Option<Sheet> = match crate::fs::read_if_present(&sheet_path)? {
+        Some(bytes) => match metadata::parse_sheet(&bytes) {
             Ok(s) => Some(s),
             Err(errors) => {
                 sheet_broken = true;
@@ -215,24 +214,23 @@ pub fn ingest(
                 None
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io("read", &sheet_path, e)),
+        None => None,
     };
 
     let mut names: Vec<(String, PathBuf)> = Vec::new();
-    for entry in fs::read_dir(&intake).map_err(|e| Error::io("read folder", &intake, e))? {
-        let entry = entry.map_err(|e| Error::io("read folder", &intake, e))?;
-        match entry.file_name().to_str() {
+    for entry in crate::fs::list_dir(&intake)? {
+        let file_name = entry.file_name().unwrap_or_default();
+        match file_name.to_str() {
             Some(n) if crate::config::excluded(n, &archive.config.ingest.exclude) => {
                 report.skipped.push(n.to_string());
             }
             Some(n) if is_reserved(n) => {}
-            Some(n) => names.push((n.to_string(), entry.path())),
+            Some(n) => names.push((n.to_string(), entry.clone())),
             None => {
-                let shown = entry.file_name().to_string_lossy().into_owned();
+                let shown = file_name.to_string_lossy().into_owned();
                 report.items.push(ItemReport::new(&shown).refuse(format!(
                     "{}: the name is not valid UTF-8; rename it so it can be recorded exactly",
-                    entry.path().display()
+                    entry.display()
                 )));
             }
         }
@@ -397,9 +395,12 @@ fn ingest_item(
     path: &Path,
 ) -> Result<ItemReport, Error> {
     let mut item = ItemReport::new(name);
-    let meta = match fs::symlink_metadata(path) {
+    let meta = match crate::fs::lstat(path) {
         Ok(m) => m,
-        Err(e) => return Ok(item.refuse(format!("{}: cannot read: {e}", path.display()))),
+        Err(Error::Io { source, .. }) => {
+            return Ok(item.refuse(format!("{}: cannot read: {source}", path.display())))
+        }
+        Err(e) => return Err(e),
     };
     let is_dir = meta.is_dir();
     if !is_dir && !meta.is_file() {
@@ -475,8 +476,8 @@ fn ingest_item(
     }
     if is_dir {
         let sidecar = path.join(SIDECAR_NAME);
-        match fs::read(&sidecar) {
-            Ok(bytes) => {
+        match crate::fs::read_if_present(&sidecar) {
+            Ok(Some(bytes)) => {
                 match metadata::parse_sidecar(&bytes) {
                     Ok(dc) => record.get_or_insert_with(DublinCore::new).overlay(&dc),
                     Err(errors) => {
@@ -487,10 +488,11 @@ fn ingest_item(
                 }
                 sidecar_bytes = Some(bytes);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => item
+            Ok(None) => {}
+            Err(Error::Io { source, .. }) => item
                 .problems
-                .push(format!("{}: cannot read: {e}", sidecar.display())),
+                .push(format!("{}: cannot read: {source}", sidecar.display())),
+            Err(e) => return Err(e),
         }
     }
     let Some(record) = record else {
@@ -704,9 +706,9 @@ fn nfc(name: &str) -> String {
 
 fn remove_source(path: &Path, is_dir: bool) -> Result<(), Error> {
     if is_dir {
-        fs::remove_dir_all(path).map_err(|e| Error::io("remove intake item", path, e))?;
+        crate::fs::remove_tree(path, "remove intake item")?;
     } else {
-        fs::remove_file(path).map_err(|e| Error::io("remove intake item", path, e))?;
+        crate::fs::remove_file(path, "remove intake item")?;
     }
     if let Some(parent) = path.parent() {
         sync_dir(parent)?;
