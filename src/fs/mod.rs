@@ -174,6 +174,17 @@ pub fn remove_tree(path: &Path, op: &'static str) -> Result<(), Error> {
     std::fs::remove_dir_all(path).map_err(|e| Error::io(op, path, e))
 }
 
+/// Renames `from` to `to`, replacing a file there (`op` names the step in the error);
+/// [`crate::fs::durable::rename_no_replace`] where nothing may be replaced.
+pub fn rename_replacing(from: &Path, to: &Path, op: &'static str) -> Result<(), Error> {
+    std::fs::rename(from, to).map_err(|e| Error::io(op, to, e))
+}
+
+/// The absolute path of `path`, links resolved.
+pub fn canonicalize(path: &Path) -> Result<std::path::PathBuf, Error> {
+    std::fs::canonicalize(path).map_err(|e| Error::io("resolve", path, e))
+}
+
 /// Creates the folder `path` and any missing parents.
 pub fn create_dir_all(path: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(path).map_err(|e| Error::io("create", path, e))

@@ -213,8 +213,8 @@ pub fn audit(
         {
             let path = bag.join(name);
             // Every recorded algorithm: tag manifests are small.
-            let detail = match std::fs::read(&path) {
-                Ok(b) => {
+            let detail = match crate::fs::read_if_present(&path)? {
+                Some(b) => {
                     let mut differs = None;
                     for &(alg, want) in digests.iter() {
                         let got = hash_reader(&b[..], &[alg], &mut buf)
@@ -230,10 +230,7 @@ pub fn audit(
                     }
                     differs
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Some("missing; the register recorded it".into())
-                }
-                Err(e) => return Err(Error::io("read", &path, e)),
+                None => Some("missing; the register recorded it".into()),
             };
             if let Some(detail) = detail {
                 discrepancies.push(Discrepancy {

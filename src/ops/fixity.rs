@@ -484,7 +484,10 @@ pub fn fixity(
 /// A bag's payload files and bytes as its bag-info.txt states them, for progress only
 /// (nothing is concluded from them; zero when unreadable).
 fn payload_oxum(archive: &Archive, id: &str) -> (u64, u64) {
-    let info = std::fs::read(archive.bag_path(id).join("bag-info.txt")).unwrap_or_default();
+    let info = crate::fs::read_if_present(&archive.bag_path(id).join("bag-info.txt"))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     String::from_utf8_lossy(&info)
         .lines()
         .find_map(|l| l.strip_prefix("Payload-Oxum:"))

@@ -218,23 +218,16 @@ pub(crate) fn superseded_digests(
 /// The files in manifests/history/ID/, sorted.
 fn history_files(archive: &Archive, id: &str) -> Result<Vec<PathBuf>, Error> {
     let history_dir = archive.history_dir(id);
-    match std::fs::read_dir(&history_dir) {
-        Ok(rd) => {
-            let mut names: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| !n.starts_with('.') && n.ends_with(".json"))
-                })
-                .collect();
-            names.sort();
-            Ok(names)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io("read folder", &history_dir, e)),
-    }
+    let mut names: Vec<PathBuf> = crate::fs::list_dir_if_present(&history_dir)?
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.') && n.ends_with(".json"))
+        })
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// Every object a withdrawn item should have on a replica: its superseded register
@@ -645,7 +638,7 @@ fn replicate_item(
             None => match send(replica, exp, true) {
                 Ok(Written::Done) => {
                     item.copied += 1;
-                    item.bytes += std::fs::metadata(&exp.local).map(|m| m.len()).unwrap_or(0);
+                    item.bytes += crate::fs::len_if_present(&exp.local).unwrap_or(0);
                 }
                 Ok(Written::SourceMismatch) => item.problems.push(ObjectProblem {
                     key: exp.key.clone(),
@@ -684,7 +677,7 @@ fn replicate_item(
         match send(replica, exp, false)? {
             Written::Done => {
                 item.updated += 1;
-                item.bytes += std::fs::metadata(&exp.local).map(|m| m.len()).unwrap_or(0);
+                item.bytes += crate::fs::len_if_present(&exp.local).unwrap_or(0);
             }
             Written::SourceMismatch => item.problems.push(ObjectProblem {
                 key: exp.key.clone(),
@@ -821,7 +814,7 @@ fn check_log_prefix(archive: &Archive, replica: &Replica) -> Result<(), Error> {
 /// Copies cairn.toml, the event log and its head; returns the number of events.
 fn copy_log(archive: &Archive, replica: &Replica) -> Result<u64, Error> {
     let config = archive.root.join(crate::config::CONFIG_FILE);
-    if let Ok(bytes) = std::fs::read(&config) {
+    if let Some(bytes) = crate::fs::read_if_present(&config)? {
         replica.put_bytes(CONFIG_KEY, &bytes)?;
     }
     // Under the shared log lock: no append while the log is read.
@@ -830,9 +823,7 @@ fn copy_log(archive: &Archive, replica: &Replica) -> Result<u64, Error> {
     let Some((seq, line)) = crate::fs::events::last_complete_line(&log)? else {
         return Ok(0);
     };
-    let len = std::fs::metadata(&log)
-        .map_err(|e| Error::io("stat", &log, e))?
-        .len();
+    let len = crate::fs::stat(&log)?.len();
     let head = LogHead {
         seq,
         line_blake3: line_digest(&line),

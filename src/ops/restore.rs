@@ -84,8 +84,7 @@ fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(
     let config = replica
         .get_bytes(CONFIG_KEY)?
         .unwrap_or_else(|| crate::config::Config::template().as_bytes().to_vec());
-    std::fs::write(work.join(crate::config::CONFIG_FILE), &config)
-        .map_err(|e| Error::io("write", work, e))?;
+    crate::fs::write_file(&work.join(crate::config::CONFIG_FILE), &config)?;
     let text = String::from_utf8_lossy(&config).into_owned();
     let cfg = crate::config::Config::parse(&text, &work.join(crate::config::CONFIG_FILE))?;
     let manifests = work.join(&cfg.archive.manifests);

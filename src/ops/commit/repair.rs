@@ -40,7 +40,7 @@ pub fn publish_repair(
         if !dir.is_dir() {
             crate::fs::create_dir_all(dir)?;
         }
-        std::fs::rename(staged, target).map_err(|e| Error::io("publish repaired", target, e))?;
+        crate::fs::rename_replacing(staged, target, "publish repaired")?;
         sync_dir(dir)?;
     }
     failpoint::hit("repair-after-publish");

@@ -32,8 +32,7 @@ pub const PROOF_FORMAT: &str = "cairn-inclusion-proof/1";
 /// The archive's name: `archive.name`, else the archive folder's name.
 pub fn archive_name(archive: &Archive) -> Result<String, Error> {
     let name = if archive.config.archive.name.is_empty() {
-        let root = std::fs::canonicalize(&archive.root)
-            .map_err(|e| Error::io("resolve", &archive.root, e))?;
+        let root = crate::fs::canonicalize(&archive.root)?;
         root.file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default()
