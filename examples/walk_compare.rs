@@ -15,6 +15,9 @@ use std::time::Instant;
 
 type Listing = Vec<(PathBuf, u64)>;
 
+/// A walker: the files below a folder, with their sizes, sorted by path.
+type Walker = fn(&Path) -> Listing;
+
 /// `cairn::fs::walk::list_tree`, what `walk_source` (ingest, `bag create`) runs on.
 fn cairn_walk(root: &Path) -> Listing {
     cairn::fs::walk::list_tree(root, &|_, _| true)
@@ -113,7 +116,7 @@ fn main() {
         std::process::exit(2);
     };
     let root = Path::new(dir);
-    let walkers: [(&str, fn(&Path) -> Listing); 3] = [
+    let walkers: [(&str, Walker); 3] = [
         ("cairn", cairn_walk),
         ("jwalk", jwalk_walk),
         ("ignore", ignore_walk),
