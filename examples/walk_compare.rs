@@ -23,7 +23,7 @@ fn cairn_walk(root: &Path) -> Listing {
     cairn::fs::walk::list_tree(root, &|_, _| true)
         .into_iter()
         .filter_map(|l| match (l.kind, l.meta) {
-            (Ok(kind), Some(Ok(meta))) if kind.is_file() => Some((l.disk, meta.len())),
+            (Ok(kind), Some(Ok(meta))) if kind.is_file() => Some((l.disk, meta.len)),
             _ => None,
         })
         .collect()

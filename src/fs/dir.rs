@@ -85,7 +85,7 @@ impl BagSource for DirSource {
                 (EntryType::Symlink, 0)
             } else if let Some(meta) = item.meta {
                 let meta = meta.map_err(|e| Error::io("stat", &item.disk, e))?;
-                (EntryType::File, meta.len())
+                (EntryType::File, meta.len)
             } else {
                 (EntryType::Special, 0)
             };
