@@ -169,11 +169,7 @@ fn pronom_match_inputs() {
                 let _ = match_at(&rev, rest, p, &mut budget, &mut |_, _| true);
             }
         }
-        if id
-            .identify_bytes(rest, None, rest.len() as u64, None)
-            .puid
-            .is_some()
-        {
+        if id.identify_bytes(rest, None, None).puid.is_some() {
             identified += 1;
         }
     }

@@ -52,7 +52,9 @@ fuzz_target!(|data: &[u8]| {
         // Round trip: what Cairn renders (1.0), it reads back identically. (A path
         // beginning with a space or tab could not survive, so BagPath refuses it.)
         if version.is_v1() {
-            assert!(entries.iter().all(|e| !e.path.as_str().starts_with([' ', '\t'])));
+            assert!(entries
+                .iter()
+                .all(|e| !e.path.as_str().starts_with([' ', '\t'])));
             let kept: Vec<_> = entries.iter().collect();
             let rendered = render_manifest(kept.iter().map(|e| (&e.path, &e.digest)));
             let (again, again_issues) = parse_manifest(&rendered, alg, version);

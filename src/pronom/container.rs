@@ -74,30 +74,10 @@ impl Identifier {
         if matched.is_empty() {
             return None;
         }
-        let beaten = |f: usize| {
-            let id = self.formats[f].id;
-            matched
-                .iter()
-                .any(|(g, _)| *g != f && self.formats[*g].priority_over.contains(&id))
-        };
-        let mut best: Vec<(usize, u32)> = matched
-            .iter()
-            .copied()
-            .filter(|(f, _)| !beaten(*f))
-            .collect();
-        if best.is_empty() {
-            best = matched.clone();
-        }
+        let mut best = self.unbeaten(&matched);
         let ext = name.and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()));
         if best.len() > 1 {
-            let by_ext: Vec<(usize, u32)> = best
-                .iter()
-                .copied()
-                .filter(|(f, _)| {
-                    ext.as_ref()
-                        .is_some_and(|e| self.formats[*f].extensions.contains(e))
-                })
-                .collect();
+            let by_ext = self.with_extension(&best, ext.as_deref());
             if !by_ext.is_empty() {
                 best = by_ext;
             }
@@ -108,7 +88,6 @@ impl Identifier {
             .map(|(f, _)| self.formats[*f].puid.clone())
             .collect();
         let (fi, cid) = best[0];
-        let _ = self.by_id.len();
         Some(self.result(
             fi,
             Basis::Container,

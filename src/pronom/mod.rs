@@ -143,7 +143,6 @@ pub struct Identifier {
     always: Vec<usize>,
     by_ext: HashMap<String, Vec<usize>>,
     by_puid: HashMap<String, usize>,
-    by_id: HashMap<u32, usize>,
     zip_triggers: Vec<String>,
     containers: Vec<ContainerCompiled>,
 }
@@ -195,7 +194,6 @@ impl Identifier {
         let mut sig_formats: HashMap<u32, Vec<usize>> = HashMap::new();
         let mut by_ext: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_puid = HashMap::new();
-        let mut by_id = HashMap::new();
         for (i, f) in droid.formats.iter().enumerate() {
             for s in &f.signatures {
                 sig_formats.entry(*s).or_default().push(i);
@@ -204,7 +202,6 @@ impl Identifier {
                 by_ext.entry(e.clone()).or_default().push(i);
             }
             by_puid.entry(f.puid.clone()).or_insert(i);
-            by_id.insert(f.id, i);
         }
         let mut sigs = Vec::new();
         let mut head = PrefilterBuilder::default();
@@ -321,7 +318,6 @@ impl Identifier {
             always,
             by_ext,
             by_puid,
-            by_id,
             zip_triggers: cont
                 .triggers
                 .into_iter()
@@ -376,7 +372,7 @@ impl Identifier {
     ) -> std::io::Result<Identification> {
         f.seek(SeekFrom::Start(0))?;
         let (head, tail) = read_ends(f, len)?;
-        let mut id = self.identify_bytes(&head, tail.as_deref(), len, name);
+        let mut id = self.identify_bytes(&head, tail.as_deref(), name);
         if id.basis == Basis::Signature
             && id
                 .puid
@@ -391,16 +387,15 @@ impl Identifier {
     }
 
     /// Identifies content from its first bytes `head` and, when the file is longer
-    /// than `head`, its last bytes `tail` (each at most [`SCAN_LEN`] long); `len` is the
-    /// whole length, `name` the file name (for its extension).
+    /// than `head`, its last bytes `tail` (each at most [`SCAN_LEN`] long); `name` is the
+    /// file name (for its extension).
     pub fn identify_bytes(
         &self,
         head: &[u8],
         tail: Option<&[u8]>,
-        len: u64,
         name: Option<&str>,
     ) -> Identification {
-        self.identify_with(head, tail, len, name, true)
+        self.identify_with(head, tail, name, true)
     }
 
     /// [`Identifier::identify_bytes`]; without `prefilter` every signature is matched
@@ -409,7 +404,6 @@ impl Identifier {
         &self,
         head: &[u8],
         tail: Option<&[u8]>,
-        len: u64,
         name: Option<&str>,
         prefilter: bool,
     ) -> Identification {
@@ -455,27 +449,10 @@ impl Identifier {
                 }
             }
         }
-        let _ = len;
         if matched.is_empty() {
             return self.no_signature(head, ext.as_deref());
         }
-        // Priorities.
-        let ids: Vec<u32> = matched.iter().map(|(f, _)| self.formats[*f].id).collect();
-        let beaten = |f: usize| {
-            let id = self.formats[f].id;
-            matched
-                .iter()
-                .any(|(g, _)| *g != f && self.formats[*g].priority_over.contains(&id))
-        };
-        let mut best: Vec<(usize, u32)> = matched
-            .iter()
-            .copied()
-            .filter(|(f, _)| !beaten(*f))
-            .collect();
-        if best.is_empty() {
-            best = matched.clone();
-        }
-        let _ = ids;
+        let mut best = self.unbeaten(&matched);
         let mut detail = String::new();
         let mut alternatives = Vec::new();
         if best.len() > 1 {
@@ -483,14 +460,7 @@ impl Identifier {
                 .iter()
                 .map(|(f, _)| self.formats[*f].puid.clone())
                 .collect();
-            let by_ext: Vec<(usize, u32)> = best
-                .iter()
-                .copied()
-                .filter(|(f, _)| {
-                    ext.as_ref()
-                        .is_some_and(|e| self.formats[*f].extensions.contains(e))
-                })
-                .collect();
+            let by_ext = self.with_extension(&best, ext.as_deref());
             if !by_ext.is_empty() && by_ext.len() < best.len() {
                 detail = format!(
                     "; extension .{} broke a tie between {}",
@@ -517,6 +487,39 @@ impl Identifier {
             format!("byte signature {sig}{detail}"),
             alternatives,
         )
+    }
+
+    /// Of the matches (format, signature), those no other matched format has
+    /// priority over (`HasPriorityOverFileFormatID`); all of them when the priorities
+    /// leave none.
+    fn unbeaten(&self, matched: &[(usize, u32)]) -> Vec<(usize, u32)> {
+        let beaten = |f: usize| {
+            let id = self.formats[f].id;
+            matched
+                .iter()
+                .any(|(g, _)| *g != f && self.formats[*g].priority_over.contains(&id))
+        };
+        let best: Vec<(usize, u32)> = matched
+            .iter()
+            .copied()
+            .filter(|(f, _)| !beaten(*f))
+            .collect();
+        if best.is_empty() {
+            matched.to_vec()
+        } else {
+            best
+        }
+    }
+
+    /// Of the matches, those whose format uses the extension `ext`.
+    fn with_extension(&self, matched: &[(usize, u32)], ext: Option<&str>) -> Vec<(usize, u32)> {
+        matched
+            .iter()
+            .copied()
+            .filter(|(f, _)| {
+                ext.is_some_and(|e| self.formats[*f].extensions.iter().any(|x| x == e))
+            })
+            .collect()
     }
 
     fn result(

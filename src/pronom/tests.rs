@@ -11,16 +11,16 @@ fn builtin_loads_and_identifies_basics() {
         formats > 2000 && sigs > 1500 && containers > 100,
         "{formats} {sigs} {containers}"
     );
-    let r = id.identify_bytes(b"II*\0\x08\0\0\0", None, 8, Some("a.tif"));
+    let r = id.identify_bytes(b"II*\0\x08\0\0\0", None, Some("a.tif"));
     assert_eq!(r.puid.as_deref(), Some("fmt/353"), "{r:?}");
-    let r = id.identify_bytes(b"GIF89a\x01\0\x01\0\0\0\0;", None, 14, None);
+    let r = id.identify_bytes(b"GIF89a\x01\0\x01\0\0\0\0;", None, None);
     assert_eq!(r.puid.as_deref(), Some("fmt/4"), "{r:?}");
-    let r = id.identify_bytes(b"hello\n", None, 6, Some("a.txt"));
+    let r = id.identify_bytes(b"hello\n", None, Some("a.txt"));
     assert_eq!(
         (r.puid.as_deref(), r.basis),
         (Some("x-fmt/111"), Basis::Text)
     );
-    let r = id.identify_bytes(b"\x01\x02\x03", None, 3, None);
+    let r = id.identify_bytes(b"\x01\x02\x03", None, None);
     assert_eq!((r.puid, r.basis), (None, Basis::None));
 }
 
@@ -33,10 +33,10 @@ fn head_and_tail_windows_of_a_large_file() {
     head.resize(SCAN_LEN, b' ');
     let mut tail = vec![b' '; SCAN_LEN - 6];
     tail.extend_from_slice(b"%%EOF\n");
-    let r = id.identify_bytes(&head, Some(&tail), 50 << 20, Some("big.pdf"));
+    let r = id.identify_bytes(&head, Some(&tail), Some("big.pdf"));
     assert_eq!(r.puid.as_deref(), Some("fmt/18"), "{r:?}");
     // Without its end-of-file marker in the tail, no PDF signature matches.
-    let r = id.identify_bytes(&head, Some(&head), 50 << 20, Some("big.pdf"));
+    let r = id.identify_bytes(&head, Some(&head), Some("big.pdf"));
     assert_ne!(r.puid.as_deref(), Some("fmt/18"), "{r:?}");
     // read_ends keeps two windows, whatever the length.
     let data: Vec<u8> = (0..(3 * SCAN_LEN)).map(|i| (i % 251) as u8).collect();
@@ -121,9 +121,8 @@ fn prefilter_never_changes_the_result() {
         let mut tail: Vec<u8> = rtail.iter().rev().copied().collect();
         let mut content = head.clone();
         content.append(&mut tail);
-        let len = content.len() as u64;
-        let fast = id.identify_with(&content, None, len, None, true);
-        let full = id.identify_with(&content, None, len, None, false);
+        let fast = id.identify_with(&content, None, None, true);
+        let full = id.identify_with(&content, None, None, false);
         assert_eq!(fast, full, "content {content:02x?}");
         identified += usize::from(fast.basis == Basis::Signature);
     }

@@ -52,17 +52,12 @@ impl Formats<'_> {
     }
 
     fn join(&mut self) -> Result<&ItemFormats, Error> {
-        if let Formats::Pending(_) = self {
-            let Formats::Pending(handle) =
-                std::mem::replace(self, Formats::Done(ItemFormats::default()))
-            else {
-                unreachable!("matched above")
-            };
-            let formats = handle
-                .join()
-                .map_err(|_| Error::Internal("identifying the item's formats panicked".into()))??;
-            *self = Formats::Done(formats);
-        }
+        *self = match std::mem::replace(self, Formats::Done(ItemFormats::default())) {
+            Formats::Pending(handle) => Formats::Done(handle.join().map_err(|_| {
+                Error::Internal("identifying the item's formats panicked".into())
+            })??),
+            done => done,
+        };
         self.done()
             .ok_or_else(|| Error::Internal("the item's formats were not joined".into()))
     }
