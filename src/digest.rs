@@ -133,6 +133,16 @@ pub struct Digest {
     bytes: [u8; MAX_DIGEST_LEN],
 }
 
+/// The empty digest (no bytes): equal to no digest any algorithm computes.
+impl Default for Digest {
+    fn default() -> Digest {
+        Digest {
+            len: 0,
+            bytes: [0; MAX_DIGEST_LEN],
+        }
+    }
+}
+
 impl Digest {
     /// From raw bytes; `None` if longer than [`MAX_DIGEST_LEN`].
     pub fn from_bytes(raw: &[u8]) -> Option<Digest> {

@@ -912,6 +912,48 @@ fn duplicate_manifest_entry_is_invalid() {
     );
 }
 
+/// The validator reads a manifest a line at a time and, for a name seen before, reads
+/// the earlier line again at its offset: with CR LF endings, for a file that is there
+/// and for one that is not, the message must still name both lines and tell the
+/// checksums apart.
+#[test]
+fn duplicates_name_both_lines_with_crlf_endings() {
+    let (_tmp, bag) = standard_bag("duplicate-crlf");
+    remove_tag_manifests(&bag);
+    let path = bag.join("manifest-sha512.txt");
+    let text = String::from_utf8(fs::read(&path).unwrap()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let alpha = lines
+        .iter()
+        .find(|l| l.ends_with("  data/alpha.txt"))
+        .expect("alpha line")
+        .clone();
+    let other_digest = format!("{}  data/alpha.txt", "0".repeat(128));
+    let gone = format!("{}  data/gone.txt", "1".repeat(128));
+    let n = lines.len();
+    lines.extend([gone.clone(), other_digest, gone]);
+    fs::write(&path, format!("{}\r\n", lines.join("\r\n"))).unwrap();
+    let alpha_line = lines.iter().position(|l| *l == alpha).unwrap() + 1;
+    let run = validate(&bag, &[]);
+    run.assert_code(1);
+    let want_alpha = format!(
+        "data/alpha.txt is listed twice (lines {alpha_line} and {}) with different checksums",
+        n + 2
+    );
+    let want_gone = format!(
+        "data/gone.txt is listed twice (lines {} and {}) with the same checksum",
+        n + 1,
+        n + 3
+    );
+    for want in [want_alpha, want_gone] {
+        assert!(
+            run.has_problem_mentioning(&want, "duplicate-entry"),
+            "expected a duplicate-entry problem saying {want:?}\n{}",
+            run.describe()
+        );
+    }
+}
+
 #[test]
 fn bom_in_bagit_txt_is_invalid() {
     let (_tmp, bag) = standard_bag("bom");

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::path::{decode_path, encode_path, BagPath, PathProblem};
-use super::tags::{split_lines, Version};
+use super::tags::{lines, Version};
 use crate::digest::{Algorithm, Digest};
 
 /// Whether a manifest lists payload files or tag files.
@@ -80,90 +80,105 @@ pub fn parse_manifest(
 ) -> (Vec<ManifestEntry>, Vec<LineIssue>) {
     let mut entries = Vec::new();
     let mut issues = Vec::new();
-    for (idx, line) in split_lines(text).into_iter().enumerate() {
-        let n = idx + 1;
-        if line.is_empty() {
-            issues.push(LineIssue::Blank { line: n });
-            continue;
-        }
-        let Some(sep) = line.find([' ', '\t']) else {
+    for (idx, (_, line)) in lines(text).enumerate() {
+        entries.extend(parse_line(line, idx + 1, alg, version, &mut issues));
+    }
+    (entries, issues)
+}
+
+/// Parses line `n` of a manifest (the text between line ends): its entry when the
+/// line gives one, its issues added to `issues` (a line may give both: an entry with
+/// a warning).
+pub fn parse_line(
+    line: &str,
+    n: usize,
+    alg: Option<Algorithm>,
+    version: Version,
+    issues: &mut Vec<LineIssue>,
+) -> Option<ManifestEntry> {
+    if line.is_empty() {
+        issues.push(LineIssue::Blank { line: n });
+        return None;
+    }
+    let Some(sep) = line.find([' ', '\t']) else {
+        issues.push(LineIssue::Malformed {
+            line: n,
+            detail: format!("no separator between checksum and path in \"{line}\""),
+        });
+        return None;
+    };
+    let hex = &line[..sep];
+    let after = &line[sep..];
+    let mut raw = after.trim_start_matches([' ', '\t']);
+    let sep_len = after.len() - raw.len();
+    if raw.is_empty() {
+        issues.push(LineIssue::Malformed {
+            line: n,
+            detail: format!("no path after the checksum in \"{line}\""),
+        });
+        return None;
+    }
+    let Some(digest) = Digest::from_hex(hex) else {
+        issues.push(LineIssue::Malformed {
+            line: n,
+            detail: format!("checksum \"{hex}\" is not hexadecimal"),
+        });
+        return None;
+    };
+    if let Some(a) = alg {
+        if digest.as_bytes().len() != a.digest_len() {
             issues.push(LineIssue::Malformed {
                 line: n,
-                detail: format!("no separator between checksum and path in \"{line}\""),
+                detail: format!(
+                    "checksum has {} hex digits, {a} has {}",
+                    hex.len(),
+                    a.digest_len() * 2
+                ),
             });
-            continue;
-        };
-        let hex = &line[..sep];
-        let after = &line[sep..];
-        let mut raw = after.trim_start_matches([' ', '\t']);
-        let sep_len = after.len() - raw.len();
-        if raw.is_empty() {
-            issues.push(LineIssue::Malformed {
-                line: n,
-                detail: format!("no path after the checksum in \"{line}\""),
-            });
-            continue;
+            return None;
         }
-        let Some(digest) = Digest::from_hex(hex) else {
-            issues.push(LineIssue::Malformed {
-                line: n,
-                detail: format!("checksum \"{hex}\" is not hexadecimal"),
-            });
-            continue;
-        };
-        if let Some(a) = alg {
-            if digest.as_bytes().len() != a.digest_len() {
-                issues.push(LineIssue::Malformed {
-                    line: n,
-                    detail: format!(
-                        "checksum has {} hex digits, {a} has {}",
-                        hex.len(),
-                        a.digest_len() * 2
-                    ),
-                });
-                continue;
-            }
-        }
-        // md5sum writes `hash *path` (one space, then `*`) in binary mode. Only that
-        // exact shape is taken as the marker, so a file really named `*x` listed with
-        // the usual two spaces keeps its name.
-        if sep_len == 1 && &after[..1] == " " && raw.starts_with('*') {
-            raw = &raw[1..];
-            issues.push(LineIssue::Md5sumMarker { line: n });
-        }
-        if let Some(rest) = raw.strip_prefix("./") {
-            raw = rest;
-            issues.push(LineIssue::DotSlash { line: n });
-        }
-        // Only `%` sequences are ever decoded: a path without `%` is taken as it stands.
-        let has_escape = raw.contains('%');
-        let (primary, alternative): (Cow<'_, str>, Option<String>) = if version.is_v1() {
-            if has_escape {
-                (Cow::Owned(decode_path(raw)), None)
-            } else {
-                (Cow::Borrowed(raw), None)
-            }
+    }
+    // md5sum writes `hash *path` (one space, then `*`) in binary mode. Only that
+    // exact shape is taken as the marker, so a file really named `*x` listed with
+    // the usual two spaces keeps its name.
+    if sep_len == 1 && &after[..1] == " " && raw.starts_with('*') {
+        raw = &raw[1..];
+        issues.push(LineIssue::Md5sumMarker { line: n });
+    }
+    if let Some(rest) = raw.strip_prefix("./") {
+        raw = rest;
+        issues.push(LineIssue::DotSlash { line: n });
+    }
+    // Only `%` sequences are ever decoded: a path without `%` is taken as it stands.
+    let has_escape = raw.contains('%');
+    let (primary, alternative): (Cow<'_, str>, Option<String>) = if version.is_v1() {
+        if has_escape {
+            (Cow::Owned(decode_path(raw)), None)
         } else {
-            let alt = has_escape
-                .then(|| decode_path(raw))
-                .filter(|decoded| decoded != raw);
-            (Cow::Borrowed(raw), alt)
-        };
-        match BagPath::parse(&primary) {
-            Ok(path) => entries.push(ManifestEntry {
-                line: n,
-                digest,
-                path,
-                decoded_alternative: alternative.and_then(|a| BagPath::parse(&a).ok()),
-            }),
-            Err(problem) => issues.push(LineIssue::BadPath {
+            (Cow::Borrowed(raw), None)
+        }
+    } else {
+        let alt = has_escape
+            .then(|| decode_path(raw))
+            .filter(|decoded| decoded != raw);
+        (Cow::Borrowed(raw), alt)
+    };
+    match BagPath::parse(&primary) {
+        Ok(path) => Some(ManifestEntry {
+            line: n,
+            digest,
+            path,
+            decoded_alternative: alternative.and_then(|a| BagPath::parse(&a).ok()),
+        }),
+        Err(problem) => {
+            issues.push(LineIssue::BadPath {
                 line: n,
                 text: primary.into_owned(),
                 problem,
-            }),
+            });
+            None
         }
     }
-    (entries, issues)
 }
 
 /// Renders a manifest for a 1.0 bag: entries sorted by path (byte order), two spaces
@@ -173,16 +188,42 @@ pub fn render_manifest<'a, I>(entries: I) -> String
 where
     I: IntoIterator<Item = (&'a BagPath, &'a Digest)>,
 {
-    let mut lines: Vec<(&BagPath, &Digest)> = entries.into_iter().collect();
-    lines.sort_by(|a, b| a.0.as_str().as_bytes().cmp(b.0.as_str().as_bytes()));
     let mut out = String::new();
-    for (path, digest) in lines {
-        out.push_str(&digest.to_hex());
-        out.push_str("  ");
-        out.push_str(&encode_path(path.as_str()));
-        out.push('\n');
+    for (path, digest) in sorted(entries) {
+        push_line(&mut out, path, digest);
     }
     out
+}
+
+/// [`render_manifest`] written to `out` a line at a time, for a manifest too large to
+/// hold (a million files: 151 MB of SHA-512 lines).
+pub fn write_manifest<'a, I>(out: &mut dyn std::io::Write, entries: I) -> std::io::Result<()>
+where
+    I: IntoIterator<Item = (&'a BagPath, &'a Digest)>,
+{
+    let mut line = String::new();
+    for (path, digest) in sorted(entries) {
+        line.clear();
+        push_line(&mut line, path, digest);
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn sorted<'a, I>(entries: I) -> Vec<(&'a BagPath, &'a Digest)>
+where
+    I: IntoIterator<Item = (&'a BagPath, &'a Digest)>,
+{
+    let mut lines: Vec<(&BagPath, &Digest)> = entries.into_iter().collect();
+    lines.sort_by(|a, b| a.0.as_str().as_bytes().cmp(b.0.as_str().as_bytes()));
+    lines
+}
+
+fn push_line(out: &mut String, path: &BagPath, digest: &Digest) {
+    out.push_str(&digest.to_hex());
+    out.push_str("  ");
+    out.push_str(&encode_path(path.as_str()));
+    out.push('\n');
 }
 
 #[cfg(test)]

@@ -236,29 +236,43 @@ pub fn decode_tag_file(bytes: &[u8], encoding: TagEncoding) -> Decoded<'_> {
 /// Splits text into lines ended by LF, CR LF or a bare CR (RFC 8493 §2.3). A final line
 /// without a terminator counts; a final terminator does not start an empty line.
 pub fn split_lines(text: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let b = text.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\n' => {
-                lines.push(&text[start..i]);
-                i += 1;
-                start = i;
+    lines(text).map(|(_, line)| line).collect()
+}
+
+/// The lines of [`split_lines`] one at a time, each with the byte offset where it
+/// starts: a manifest of a million lines is read without a list of them.
+pub fn lines(text: &str) -> Lines<'_> {
+    Lines { text, start: 0 }
+}
+
+/// The iterator of [`lines`].
+pub struct Lines<'a> {
+    text: &'a str,
+    start: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (usize, &'a str);
+
+    fn next(&mut self) -> Option<(usize, &'a str)> {
+        let b = self.text.as_bytes();
+        let start = self.start;
+        if start >= b.len() {
+            return None;
+        }
+        match memchr::memchr2(b'\n', b'\r', &b[start..]) {
+            Some(rel) => {
+                let end = start + rel;
+                let crlf = b[end] == b'\r' && b.get(end + 1) == Some(&b'\n');
+                self.start = end + if crlf { 2 } else { 1 };
+                Some((start, &self.text[start..end]))
             }
-            b'\r' => {
-                lines.push(&text[start..i]);
-                i += if b.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
-                start = i;
+            None => {
+                self.start = b.len();
+                Some((start, &self.text[start..]))
             }
-            _ => i += 1,
         }
     }
-    if start < b.len() {
-        lines.push(&text[start..]);
-    }
-    lines
 }
 
 /// bag-info.txt: ordered label/value pairs; labels may repeat.

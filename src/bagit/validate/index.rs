@@ -3,8 +3,10 @@
 //! normalisation or case folding warned about) and then referred to by index.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasher, RandomState};
 
+use hashbrown::HashTable;
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 use super::super::finding::{FindingKind, Findings};
@@ -14,34 +16,54 @@ use super::super::source::{EntryType, SourceEntry};
 pub(super) type Idx = u32;
 
 /// The files the source listed, interned.
+///
+/// Memory: each name is held once, in `names`; the lookup table holds only file
+/// numbers and finds names through `names` (4 bytes a file, where a map keyed by
+/// owned names held each name twice). Names not in NFC (rare) keep their NFC form
+/// beside them, and an NFC form shared by several files (rarer) its list of files.
 pub(super) struct DiskIndex {
     /// Regular files with UTF-8 names, as listed.
     pub(super) names: Vec<String>,
     pub(super) sizes: Vec<u64>,
-    /// NFC form of a name → the files with that form (nearly always one).
-    by_key: HashMap<Box<str>, Candidates>,
-}
-
-enum Candidates {
-    One(Idx),
-    Many(Vec<Idx>),
-}
-
-impl Candidates {
-    fn as_slice(&self) -> &[Idx] {
-        match self {
-            Candidates::One(i) => std::slice::from_ref(i),
-            Candidates::Many(v) => v,
-        }
-    }
+    /// One entry per NFC form: the first file with that form.
+    by_key: HashTable<Idx>,
+    hasher: RandomState,
+    /// The NFC form of each name that is not in NFC.
+    nfc_forms: HashMap<Idx, Box<str>>,
+    /// For an NFC form that several files share: all of them, by the first.
+    shared: HashMap<Idx, Vec<Idx>>,
 }
 
 impl DiskIndex {
+    fn new(capacity: usize) -> DiskIndex {
+        DiskIndex {
+            names: Vec::with_capacity(capacity),
+            sizes: Vec::with_capacity(capacity),
+            by_key: HashTable::with_capacity(capacity),
+            hasher: RandomState::new(),
+            nfc_forms: HashMap::new(),
+            shared: HashMap::new(),
+        }
+    }
+
+    /// The NFC form of a listed file's name.
+    pub(super) fn key(&self, i: Idx) -> &str {
+        match self.nfc_forms.get(&i) {
+            Some(k) => k,
+            None => &self.names[i as usize],
+        }
+    }
+
+    /// The files whose names have this NFC form, in listing order.
     pub(super) fn candidates(&self, key: &str) -> &[Idx] {
-        self.by_key
-            .get(key)
-            .map(Candidates::as_slice)
-            .unwrap_or(&[])
+        let hash = self.hasher.hash_one(key);
+        match self.by_key.find(hash, |&i| self.key(i) == key) {
+            Some(first) => match self.shared.get(first) {
+                Some(all) => all,
+                None => std::slice::from_ref(first),
+            },
+            None => &[],
+        }
     }
 
     /// The file listed under exactly this name.
@@ -58,6 +80,34 @@ impl DiskIndex {
 
     pub(super) fn payload(&self) -> impl Iterator<Item = Idx> + '_ {
         (0..self.names.len() as Idx).filter(|&i| self.names[i as usize].starts_with("data/"))
+    }
+
+    /// Adds a file under its NFC form.
+    fn insert(&mut self, name: String, size: u64) {
+        let i = self.names.len() as Idx;
+        if let Cow::Owned(form) = nfc(&name) {
+            self.nfc_forms.insert(i, form.into_boxed_str());
+        }
+        self.names.push(name);
+        self.sizes.push(size);
+        let key = self.key(i);
+        let hash = self.hasher.hash_one(key);
+        let found = self.by_key.find(hash, |&j| self.key(j) == key).copied();
+        match found {
+            Some(first) => self
+                .shared
+                .entry(first)
+                .or_insert_with(|| vec![first])
+                .push(i),
+            None => {
+                let (names, forms, hasher) = (&self.names, &self.nfc_forms, &self.hasher);
+                let key_of = |j: &Idx| match forms.get(j) {
+                    Some(k) => hasher.hash_one(&**k),
+                    None => hasher.hash_one(names[*j as usize].as_str()),
+                };
+                self.by_key.insert_unique(hash, i, key_of);
+            }
+        }
     }
 }
 
@@ -90,11 +140,7 @@ pub(super) fn spelled(name: &str) -> String {
 /// Interns the listing, reporting links, special files and names that are not UTF-8,
 /// and warning about names that collide after normalisation or case folding.
 pub(super) fn index_entries(entries: Vec<SourceEntry>, f: &mut Findings) -> DiskIndex {
-    let mut idx = DiskIndex {
-        names: Vec::with_capacity(entries.len()),
-        sizes: Vec::with_capacity(entries.len()),
-        by_key: HashMap::with_capacity(entries.len()),
-    };
+    let mut idx = DiskIndex::new(entries.len());
     for e in entries {
         if !e.utf8 {
             f.problem(
@@ -123,50 +169,26 @@ pub(super) fn index_entries(entries: Vec<SourceEntry>, f: &mut Findings) -> Disk
             }
             EntryType::File => {}
         }
-        let i = idx.names.len() as Idx;
-        let key: Box<str> = nfc(&e.path).into();
-        match idx.by_key.get_mut(&key) {
-            None => {
-                idx.by_key.insert(key, Candidates::One(i));
-            }
-            Some(c) => {
-                let mut all = c.as_slice().to_vec();
-                all.push(i);
-                *c = Candidates::Many(all);
-            }
-        }
-        idx.names.push(e.path);
-        idx.sizes.push(e.size);
+        idx.insert(e.path, e.size);
     }
-    for c in idx.by_key.values() {
-        if let Candidates::Many(v) = c {
-            let names: Vec<&str> = v.iter().map(|&i| idx.name(i)).collect();
-            f.warn(
-                names[0],
-                FindingKind::NormalizationCollision,
-                format!(
-                    "these names differ only in Unicode normalisation: {}",
-                    names
-                        .iter()
-                        .map(|n| spelled(n))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        }
+    let mut shared: Vec<&Vec<Idx>> = idx.shared.values().collect();
+    shared.sort();
+    for v in shared {
+        let names: Vec<&str> = v.iter().map(|&i| idx.name(i)).collect();
+        f.warn(
+            names[0],
+            FindingKind::NormalizationCollision,
+            format!(
+                "these names differ only in Unicode normalisation: {}",
+                names
+                    .iter()
+                    .map(|n| spelled(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
     }
-    // Case folding: only names with an upper-case letter need a folded copy.
-    let mut folded: HashMap<Cow<'_, str>, BTreeSet<&str>> = HashMap::new();
-    for key in idx.by_key.keys() {
-        let k: &str = key;
-        let fold = if k.chars().any(char::is_uppercase) {
-            Cow::Owned(k.to_lowercase())
-        } else {
-            Cow::Borrowed(k)
-        };
-        folded.entry(fold).or_default().insert(k);
-    }
-    for names in folded.values().filter(|n| n.len() > 1) {
+    for names in case_collisions(&idx) {
         f.warn(
             *names.iter().next().unwrap_or(&""),
             FindingKind::CaseCollision,
@@ -181,6 +203,41 @@ pub(super) fn index_entries(entries: Vec<SourceEntry>, f: &mut Findings) -> Disk
         );
     }
     idx
+}
+
+/// The NFC forms that differ only in case, each group in name order, the groups in
+/// order of their first name.
+///
+/// Memory: one 12-byte (hash, file) pair per form, sorted, so that only forms whose
+/// folded hashes meet are compared as strings; a map of every folded name (with a set
+/// per name) cost a few hundred bytes a file and left the heap fragmented.
+fn case_collisions(idx: &DiskIndex) -> Vec<BTreeSet<&str>> {
+    fn folded(k: &str) -> Cow<'_, str> {
+        // Only names with an upper-case letter need a folded copy.
+        if k.chars().any(char::is_uppercase) {
+            Cow::Owned(k.to_lowercase())
+        } else {
+            Cow::Borrowed(k)
+        }
+    }
+    let hasher = RandomState::new();
+    let mut hashed: Vec<(u64, Idx)> = idx
+        .by_key
+        .iter()
+        .map(|&i| (hasher.hash_one(folded(idx.key(i)).as_ref()), i))
+        .collect();
+    hashed.sort_unstable();
+    let mut groups = Vec::new();
+    for run in hashed.chunk_by(|a, b| a.0 == b.0).filter(|r| r.len() > 1) {
+        let mut by_fold: BTreeMap<Cow<'_, str>, BTreeSet<&str>> = BTreeMap::new();
+        for &(_, i) in run {
+            let k = idx.key(i);
+            by_fold.entry(folded(k)).or_default().insert(k);
+        }
+        groups.extend(by_fold.into_values().filter(|n| n.len() > 1));
+    }
+    groups.sort();
+    groups
 }
 
 #[cfg(test)]

@@ -9,20 +9,65 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use unicode_normalization::{is_nfc_quick, IsNormalized};
 
 use super::super::finding::{FindingKind, Findings};
-use super::super::manifest::{parse_manifest, LineIssue, ManifestKind};
+use super::super::manifest::{parse_line, LineIssue, ManifestKind};
 use super::super::path::BagPath;
+use super::super::tags::{lines, Version};
 use super::index::{nfc, spelled, Idx};
 use super::tags::Declaration;
-use super::{Run, ValidateOptions};
+use super::{Mode, Run, ValidateOptions};
 use crate::digest::{Algorithm, Digest};
 
-/// One digest a file must have: algorithm, expected value, and which manifest says so.
+/// One digest a file must have: which file, the algorithm, which manifest says so,
+/// and where that manifest's expected value sits in [`Expected`]. 12 bytes: a million
+/// files in two manifests need 24 MB here, and the values themselves packed.
 #[derive(Clone, Copy)]
 pub(super) struct Expectation {
     pub(super) file: Idx,
-    pub(super) alg: Algorithm,
-    pub(super) digest: Digest,
     pub(super) manifest: u16,
+    pub(super) alg: Algorithm,
+    at: u32,
+}
+
+/// What each listed file must hash to: the expectations, and the expected values of
+/// each manifest packed end to end (a digest's bytes, not a 65-byte [`Digest`]).
+pub(super) struct Expected {
+    pub(super) list: Vec<Expectation>,
+    values: Vec<Vec<u8>>,
+}
+
+impl Expected {
+    /// The value a manifest expects (pushed with the expectation, so always there; the
+    /// empty digest, which matches nothing, if it were not).
+    pub(super) fn digest(&self, x: &Expectation) -> Digest {
+        let len = x.alg.digest_len();
+        let at = x.at as usize * len;
+        self.values
+            .get(x.manifest as usize)
+            .and_then(|v| v.get(at..at + len))
+            .and_then(Digest::from_bytes)
+            .unwrap_or_default()
+    }
+
+    fn push(&mut self, file: Idx, manifest: usize, alg: Algorithm, digest: &Digest) {
+        let values = &mut self.values[manifest];
+        let at = (values.len() / alg.digest_len()) as u32;
+        values.extend_from_slice(digest.as_bytes());
+        self.list.push(Expectation {
+            file,
+            manifest: manifest as u16,
+            alg,
+            at,
+        });
+    }
+}
+
+/// Where a manifest first listed a name (NFC form): its line number (0: not listed)
+/// and the offset of that line in the manifest's text, where it is read again when
+/// the name comes back (a duplicate), instead of keeping every entry.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    line: u32,
+    offset: usize,
 }
 
 /// The manifests present: payload manifests first, each list in name order.
@@ -83,55 +128,73 @@ pub(super) fn present(run: &mut Run) -> Manifests {
 
 /// Reads every manifest in turn and resolves its entries against the listing; returns
 /// what each listed file must hash to.
+///
+/// Memory: a manifest's lines are parsed one at a time, never listed; what is kept per
+/// line is its expectation and, per listed file, where the manifest first named it.
 pub(super) fn completeness(
     run: &mut Run,
     decl: &Declaration,
     manifests: &Manifests,
     fetch_paths: &BTreeMap<String, BagPath>,
     opts: &ValidateOptions,
-) -> Vec<Expectation> {
+) -> Expected {
     let (manifest_files, payload_manifests) = (&manifests.files, &manifests.payload);
     let (version, strict) = (decl.version, decl.strict);
     let words = payload_manifests.len().div_ceil(64).max(1);
     let mut listed_in: Vec<u64> = vec![0; run.index.names.len() * words];
-    let mut expect: Vec<Expectation> = Vec::new();
+    let mut expect = Expected {
+        list: Vec::new(),
+        values: vec![Vec::new(); manifest_files.len()],
+    };
     let mut holes: BTreeSet<String> = BTreeSet::new();
     // For each fetch.txt path, the payload manifests that list it.
     let mut fetch_listed: BTreeMap<&str, Vec<bool>> = fetch_paths
         .keys()
         .map(|k| (k.as_str(), vec![false; payload_manifests.len()]))
         .collect();
+    // Per listed name (by its key id), where the current manifest first named it.
+    let mut seen_listed: Vec<Seen> = Vec::new();
     for (m_idx, (kind, file, alg)) in manifest_files.iter().enumerate() {
         let (kind, alg) = (*kind, *alg);
         let Some(bytes) = run.read_tag(file) else {
             continue;
         };
         let text = decl.decode(file, &bytes, &mut run.f);
-        let (entries, issues) = parse_manifest(&text, alg, version);
-        drop(text);
-        drop(bytes);
-        for issue in issues {
-            report_line_issue(file, issue, &mut run.f);
-        }
         let payload_slot = payload_manifests.iter().position(|p| p.0 == *file);
+        // Only a full validation verifies digests; the others need no expectations
+        // (bag create's read-back of a million files: 120 MB less).
+        let verifying = opts.mode == Mode::Full;
+        let expecting = alg.filter(|a| verifying && wanted(opts, *a));
+        if let Some(alg) = expecting {
+            let lines_hint = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+            expect.list.reserve_exact(lines_hint);
+            expect.values[m_idx].reserve_exact(lines_hint * alg.digest_len());
+        }
+        seen_listed.clear();
+        seen_listed.resize(run.index.names.len(), Seen::default());
+        // Names not on disk (missing files, holes), by NFC form.
+        let mut seen_unlisted: HashMap<String, Seen> = HashMap::new();
+        // The line issues, reported before what the entries show, as they were found.
+        let marks = (run.f.problems.len(), run.f.warnings.len());
+        let mut issues = Vec::new();
 
         // The spellings each NFC form has in this manifest, needed only where some
-        // path is not in NFC (two spellings of one name).
-        let any_non_nfc = entries
-            .iter()
-            .any(|e| is_nfc_quick(e.path.as_str().chars()) != IsNormalized::Yes);
-        let exact_in_manifest: HashSet<&str> = if any_non_nfc {
-            entries.iter().map(|e| e.path.as_str()).collect()
-        } else {
+        // path is not in NFC (two spellings of one name): only a manifest that is not
+        // ASCII can have one.
+        let exact_in_manifest = if text.is_ascii() {
             HashSet::new()
+        } else {
+            spellings_listed(&text, alg, version)
         };
         let mut spellings: HashMap<Cow<'_, str>, usize> = HashMap::new();
         for p in &exact_in_manifest {
             *spellings.entry(nfc(p)).or_default() += 1;
         }
 
-        let mut seen: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(entries.len());
-        for (e_idx, e) in entries.iter().enumerate() {
+        for (n, (offset, line)) in lines(&text).enumerate() {
+            let Some(e) = parse_line(line, n + 1, alg, version, &mut issues) else {
+                continue;
+            };
             let loc = || format!("{file}:{}", e.line);
             match kind {
                 ManifestKind::Payload if !e.path.is_payload() => {
@@ -176,8 +239,30 @@ pub(super) fn completeness(
                 _ => {}
             }
             let key = nfc(e.path.as_str());
-            if let Some(&first) = seen.get(&key) {
-                let first = &entries[first];
+            let candidates = run.index.candidates(&key);
+            let here = Seen {
+                line: e.line as u32,
+                offset,
+            };
+            let earlier = match candidates.first() {
+                Some(&k) => {
+                    let slot = &mut seen_listed[k as usize];
+                    let was = *slot;
+                    if was.line == 0 {
+                        *slot = here;
+                    }
+                    was
+                }
+                None => *seen_unlisted.entry(key.to_string()).or_insert(here),
+            };
+            // The entry that first named this form, read again from its line.
+            let first = (earlier.line != 0 && earlier.offset != offset)
+                .then(|| {
+                    let (_, l) = lines(&text[earlier.offset..]).next()?;
+                    parse_line(l, earlier.line as usize, alg, version, &mut Vec::new())
+                })
+                .flatten();
+            if let Some(first) = &first {
                 if first.path == e.path {
                     let same = first.digest == e.digest;
                     let detail = format!(
@@ -209,14 +294,11 @@ pub(super) fn completeness(
                         e.line
                     ),
                 );
-            } else {
-                seen.insert(key.clone(), e_idx);
             }
             // Resolve to a listed file: the exact name first; then the same name in
             // another normalisation form (one this manifest does not list exactly, so
             // two files that differ only in normalisation each keep their own entry);
             // then, for old bags only, the percent-decoded reading.
-            let candidates = run.index.candidates(&key);
             let mut found = candidates
                 .iter()
                 .copied()
@@ -263,13 +345,8 @@ pub(super) fn completeness(
                     if let Some(slot) = payload_slot {
                         listed_in[actual as usize * words + slot / 64] |= 1 << (slot % 64);
                     }
-                    if let Some(alg) = alg.filter(|a| wanted(opts, *a)) {
-                        expect.push(Expectation {
-                            file: actual,
-                            alg,
-                            digest: e.digest,
-                            manifest: m_idx as u16,
-                        });
+                    if let Some(alg) = expecting {
+                        expect.push(actual, m_idx, alg, &e.digest);
                     }
                 }
                 None if kind == ManifestKind::Payload && fetch_paths.contains_key(key.as_ref()) => {
@@ -295,24 +372,42 @@ pub(super) fn completeness(
                 }
             }
         }
+        let named = |key: &str| match run.index.candidates(key).first() {
+            Some(&k) => seen_listed[k as usize].line != 0,
+            None => seen_unlisted.contains_key(key),
+        };
         if let Some(slot) = payload_slot {
             for (key, flags) in fetch_listed.iter_mut() {
-                flags[slot] = seen.contains_key(*key);
+                flags[slot] = named(key);
             }
         }
         // Each tag manifest lists every payload manifest (RFC 8493 §2.2.1).
+        let mut unlisted_payload_manifests = Vec::new();
         if kind == ManifestKind::Tag {
             for (pm, _) in payload_manifests.iter() {
-                if !seen.contains_key(nfc(pm).as_ref()) {
-                    run.f.strict(
-                        strict,
-                        file.as_str(),
-                        FindingKind::TagManifestIncomplete,
-                        format!("does not list the payload manifest {pm}"),
-                    );
+                if !named(nfc(pm).as_ref()) {
+                    unlisted_payload_manifests.push(pm);
                 }
             }
         }
+        for pm in unlisted_payload_manifests {
+            run.f.strict(
+                strict,
+                file.as_str(),
+                FindingKind::TagManifestIncomplete,
+                format!("does not list the payload manifest {pm}"),
+            );
+        }
+        let mut found_in_lines = Findings::default();
+        for issue in issues {
+            report_line_issue(file, issue, &mut found_in_lines);
+        }
+        run.f
+            .problems
+            .splice(marks.0..marks.0, found_in_lines.problems);
+        run.f
+            .warnings
+            .splice(marks.1..marks.1, found_in_lines.warnings);
     }
     for h in &holes {
         run.f.warn(
@@ -365,6 +460,22 @@ pub(super) fn completeness(
         }
     }
     expect
+}
+
+/// Every path a manifest lists, as listed, when some path is not in NFC (else none:
+/// the spellings matter only then). Two passes over the lines, and a set only for the
+/// rare manifest that needs it.
+fn spellings_listed(text: &str, alg: Option<Algorithm>, version: Version) -> HashSet<String> {
+    let entries = || {
+        lines(text)
+            .enumerate()
+            .filter_map(move |(n, (_, l))| parse_line(l, n + 1, alg, version, &mut Vec::new()))
+    };
+    let any_non_nfc = entries().any(|e| is_nfc_quick(e.path.as_str().chars()) != IsNormalized::Yes);
+    if !any_non_nfc {
+        return HashSet::new();
+    }
+    entries().map(|e| e.path.as_str().to_string()).collect()
 }
 
 fn report_line_issue(file: &str, issue: LineIssue, f: &mut Findings) {

@@ -15,10 +15,14 @@
 //!
 //! Reports every problem, not the first one.
 //!
-//! Memory: every listed file is interned once and then referred to by index; per-file
-//! state lives in index-addressed vectors; manifests are parsed, resolved and dropped
-//! one at a time; digests are inline. So memory grows with the number of files by a
-//! few hundred bytes each, and not at all with their size.
+//! Memory: every listed file is interned once (its name held once, looked up through a
+//! table of 4-byte file numbers) and then referred to by index; per-file state lives in
+//! index-addressed vectors; each manifest is read whole, parsed a line at a time (never
+//! as a list of entries) and dropped before the next; an expected digest is stored at
+//! its algorithm's length, 12 bytes of bookkeeping beside it, and only in a full
+//! validation; the digest stage keeps only the files that have something to report.
+//! At a million files and two manifests (BLAKE3 and SHA-512) the peak is about 430 MB,
+//! the larger manifest's text (151 MB) the largest part (BENCHMARKS.md).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
