@@ -27,6 +27,7 @@ pub mod digest;
 pub mod error;
 pub mod format;
 pub mod fs;
+pub(crate) mod memory;
 pub mod metadata;
 pub mod ops;
 pub mod progress;

@@ -4,11 +4,12 @@
 //! reach it.
 
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 
-use crate::bagit::manifest::{render_manifest, ManifestKind};
+use crate::bagit::manifest::{render_manifest, write_manifest, ManifestKind};
 use crate::bagit::path::BagPath;
 use crate::bagit::tags::{render_declaration, BagInfo};
-use crate::digest::{hash_reader, Algorithm, Digest, Digests};
+use crate::digest::{hash_reader, Algorithm, Digest, Digests, MultiHasher};
 use crate::error::Error;
 
 /// What goes into a bag besides its payload.
@@ -35,10 +36,81 @@ pub struct TagFiles {
     pub payload_oxum: String,
 }
 
+/// What rendering the tag files into a [`TagSink`] gives besides the files.
+#[derive(Debug, Clone)]
+pub struct TagSummary {
+    /// Digests of every tag file the tag manifests list, and of the tag manifests.
+    pub digests: BTreeMap<String, Digests>,
+    pub files_count: u64,
+    pub bytes: u64,
+    pub payload_oxum: String,
+}
+
+/// Where rendered tag files go, one at a time, in the order to write them (bagit.txt
+/// last): a list of byte strings ([`BagBuilder::render`]), or the bag's folder, so
+/// that a manifest of a million lines is written as it is rendered, never held.
+pub trait TagSink {
+    /// Takes tag file `name`, whose bytes `content` writes (called once).
+    fn put(
+        &mut self,
+        name: &str,
+        content: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(), Error>;
+}
+
+impl TagSink for Vec<(String, Vec<u8>)> {
+    fn put(
+        &mut self,
+        name: &str,
+        content: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(), Error> {
+        let mut bytes = Vec::new();
+        content(&mut bytes).map_err(|e| Error::io("render", name, e))?;
+        self.push((name.to_string(), bytes));
+        Ok(())
+    }
+}
+
+/// Passes bytes on and hashes what was taken.
+struct Hashing<'a> {
+    out: &'a mut dyn Write,
+    hasher: &'a mut MultiHasher,
+}
+
+impl Write for Hashing<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(data)?;
+        self.hasher.update(&data[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 impl BagBuilder<'_> {
     /// Renders every tag file for a payload of `payload` (bag path and digests of each
     /// file, every algorithm of the builder computed).
     pub fn render(&self, payload: &[(&BagPath, &Digests)]) -> Result<TagFiles, Error> {
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let summary = self.render_to(payload, &mut files)?;
+        Ok(TagFiles {
+            files,
+            digests: summary.digests,
+            files_count: summary.files_count,
+            bytes: summary.bytes,
+            payload_oxum: summary.payload_oxum,
+        })
+    }
+
+    /// Renders every tag file into `sink`, hashing each as it goes: bag-info.txt, the
+    /// payload manifests, the extra tag files, the tag manifests, then bagit.txt.
+    pub fn render_to(
+        &self,
+        payload: &[(&BagPath, &Digests)],
+        sink: &mut dyn TagSink,
+    ) -> Result<TagSummary, Error> {
         let algs = self.algorithms;
         let files = payload.len() as u64;
         let bytes: u64 = payload.iter().map(|(_, d)| d.len).sum();
@@ -53,54 +125,70 @@ impl BagBuilder<'_> {
         for (l, v) in self.info {
             info.push(l.clone(), v.clone());
         }
-        let mut tag_files: Vec<(String, Vec<u8>)> = vec![
-            ("bagit.txt".into(), render_declaration().into_bytes()),
-            ("bag-info.txt".into(), info.render().into_bytes()),
-        ];
+        let emit = |sink: &mut dyn TagSink,
+                    name: &str,
+                    content: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>|
+         -> Result<Digests, Error> {
+            let mut hasher = MultiHasher::new(algs);
+            sink.put(name, &mut |out: &mut dyn Write| {
+                content(&mut Hashing {
+                    out,
+                    hasher: &mut hasher,
+                })
+            })?;
+            Ok(hasher.finish())
+        };
+        // bagit.txt is written last but listed in the tag manifests: hashed first.
+        let declaration = render_declaration().into_bytes();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut tag_digests: Vec<(String, Digests)> = vec![(
+            "bagit.txt".into(),
+            hash_reader(&declaration[..], algs, &mut buf)
+                .map_err(|e| Error::io("hash", "bagit.txt", e))?,
+        )];
+        let bag_info = info.render().into_bytes();
+        let d = emit(sink, "bag-info.txt", &mut |w| w.write_all(&bag_info))?;
+        tag_digests.push(("bag-info.txt".into(), d));
         for alg in algs {
             let mut entries: Vec<(&BagPath, &Digest)> = Vec::with_capacity(payload.len());
             for (p, d) in payload {
                 entries.push((p, digest_of(d, *alg)?));
             }
-            tag_files.push((
-                ManifestKind::Payload.file_name(*alg),
-                render_manifest(entries).into_bytes(),
-            ));
+            let name = ManifestKind::Payload.file_name(*alg);
+            let mut entries = Some(entries);
+            let d = emit(sink, &name, &mut |w| {
+                write_manifest(w, entries.take().into_iter().flatten())
+            })?;
+            tag_digests.push((name, d));
         }
-        tag_files.extend(self.extra_tags.iter().cloned());
+        for (name, bytes) in self.extra_tags {
+            let d = emit(sink, name, &mut |w| w.write_all(bytes))?;
+            tag_digests.push((name.clone(), d));
+        }
         // Tag manifests cover every other tag file.
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut tag_digests: Vec<(BagPath, Digests)> = Vec::new();
-        for (name, bytes) in &tag_files {
-            let d =
-                hash_reader(&bytes[..], algs, &mut buf).map_err(|e| Error::io("hash", name, e))?;
-            tag_digests.push((
-                BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?,
-                d,
-            ));
+        let mut tag_paths: Vec<(BagPath, &Digests)> = Vec::with_capacity(tag_digests.len());
+        for (name, d) in &tag_digests {
+            let path =
+                BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?;
+            tag_paths.push((path, d));
         }
         let mut tag_manifests = Vec::new();
         for alg in algs {
-            let mut entries: Vec<(&BagPath, &Digest)> = Vec::with_capacity(tag_digests.len());
-            for (p, d) in &tag_digests {
+            let mut entries: Vec<(&BagPath, &Digest)> = Vec::with_capacity(tag_paths.len());
+            for (p, d) in &tag_paths {
                 entries.push((p, digest_of(d, *alg)?));
             }
             let name = ManifestKind::Tag.file_name(*alg);
             let bytes = render_manifest(entries).into_bytes();
-            let d =
-                hash_reader(&bytes[..], algs, &mut buf).map_err(|e| Error::io("hash", &name, e))?;
-            tag_manifests.push((name.clone(), d));
-            tag_files.push((name, bytes));
+            let d = emit(sink, &name, &mut |w| w.write_all(&bytes))?;
+            tag_manifests.push((name, d));
         }
+        drop(tag_paths);
         // bagit.txt last: until it exists, the folder does not claim to be a bag.
-        tag_files.rotate_left(1);
-        let mut digests: BTreeMap<String, Digests> = tag_digests
-            .into_iter()
-            .map(|(p, d)| (p.as_str().to_string(), d))
-            .collect();
+        sink.put("bagit.txt", &mut |w| w.write_all(&declaration))?;
+        let mut digests: BTreeMap<String, Digests> = tag_digests.into_iter().collect();
         digests.extend(tag_manifests);
-        Ok(TagFiles {
-            files: tag_files,
+        Ok(TagSummary {
             digests,
             files_count: files,
             bytes,

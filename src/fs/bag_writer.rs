@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::bagit::builder::BagBuilder;
+use crate::bagit::builder::{BagBuilder, TagSink};
 use crate::bagit::path::BagPath;
 use crate::digest::{copy_and_hash, Algorithm, Digests, BUF_SIZE};
 use crate::error::Error;
@@ -269,14 +269,8 @@ pub(crate) fn write_tag_files(
         info: &opts.info,
         extra_tags: &opts.extra_tags,
     }
-    .render(&listed)?;
+    .render_to(&listed, &mut FolderSink { root })?;
     drop(listed);
-    for (name, bytes) in &tags.files {
-        let path =
-            BagPath::parse(name).map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?;
-        write_new_unsynced(&path.to_fs_path(root), bytes)?;
-        failpoint::hit("create-tag-file");
-    }
     Ok(BuiltBag {
         payload,
         tag_files: tags.digests,
@@ -284,4 +278,33 @@ pub(crate) fn write_tag_files(
         bytes: tags.bytes,
         payload_oxum: tags.payload_oxum,
     })
+}
+
+/// Tag files written into a bag's folder as they are rendered, through a buffer;
+/// each a new file (an existing one is an error), unsynced.
+struct FolderSink<'a> {
+    root: &'a Path,
+}
+
+impl TagSink for FolderSink<'_> {
+    fn put(
+        &mut self,
+        name: &str,
+        content: &mut dyn FnMut(&mut dyn io::Write) -> io::Result<()>,
+    ) -> Result<(), Error> {
+        let path = BagPath::parse(name)
+            .map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?
+            .to_fs_path(self.root);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        let mut out = io::BufWriter::with_capacity(256 * 1024, file);
+        content(&mut out)
+            .and_then(|()| io::Write::flush(&mut out))
+            .map_err(|e| Error::io("write", &path, e))?;
+        failpoint::hit("create-tag-file");
+        Ok(())
+    }
 }
