@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use crate::bagit::manifest::{render_manifest, write_manifest, ManifestKind};
+use crate::bagit::manifest::{write_manifest, ManifestKind};
 use crate::bagit::path::BagPath;
 use crate::bagit::tags::{render_declaration, BagInfo};
-use crate::digest::{hash_reader, Algorithm, Digest, Digests, MultiHasher};
+use crate::digest::{Algorithm, Digest, Digests, MultiHasher};
 use crate::error::Error;
 
 /// What goes into a bag besides its payload.
@@ -140,12 +140,9 @@ impl BagBuilder<'_> {
         };
         // bagit.txt is written last but listed in the tag manifests: hashed first.
         let declaration = render_declaration().into_bytes();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut tag_digests: Vec<(String, Digests)> = vec![(
-            "bagit.txt".into(),
-            hash_reader(&declaration[..], algs, &mut buf)
-                .map_err(|e| Error::io("hash", "bagit.txt", e))?,
-        )];
+        let mut hasher = MultiHasher::new(algs);
+        hasher.update(&declaration);
+        let mut tag_digests: Vec<(String, Digests)> = vec![("bagit.txt".into(), hasher.finish())];
         let bag_info = info.render().into_bytes();
         let d = emit(sink, "bag-info.txt", &mut |w| w.write_all(&bag_info))?;
         tag_digests.push(("bag-info.txt".into(), d));
@@ -155,9 +152,8 @@ impl BagBuilder<'_> {
                 entries.push((p, digest_of(d, *alg)?));
             }
             let name = ManifestKind::Payload.file_name(*alg);
-            let mut entries = Some(entries);
             let d = emit(sink, &name, &mut |w| {
-                write_manifest(w, entries.take().into_iter().flatten())
+                write_manifest(w, entries.iter().copied())
             })?;
             tag_digests.push((name, d));
         }
@@ -179,11 +175,11 @@ impl BagBuilder<'_> {
                 entries.push((p, digest_of(d, *alg)?));
             }
             let name = ManifestKind::Tag.file_name(*alg);
-            let bytes = render_manifest(entries).into_bytes();
-            let d = emit(sink, &name, &mut |w| w.write_all(&bytes))?;
+            let d = emit(sink, &name, &mut |w| {
+                write_manifest(w, entries.iter().copied())
+            })?;
             tag_manifests.push((name, d));
         }
-        drop(tag_paths);
         // bagit.txt last: until it exists, the folder does not claim to be a bag.
         sink.put("bagit.txt", &mut |w| w.write_all(&declaration))?;
         let mut digests: BTreeMap<String, Digests> = tag_digests.into_iter().collect();
@@ -205,6 +201,7 @@ fn digest_of(d: &Digests, alg: Algorithm) -> Result<&Digest, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::hash_reader;
 
     #[test]
     fn bagit_txt_is_last_and_tag_manifests_cover_the_others() {

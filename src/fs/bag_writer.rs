@@ -295,12 +295,7 @@ impl TagSink for FolderSink<'_> {
         let path = BagPath::parse(name)
             .map_err(|e| Error::Usage(format!("tag file {name}: {e}")))?
             .to_fs_path(self.root);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::io("create", &path, e))?;
-        let mut out = io::BufWriter::with_capacity(256 * 1024, file);
+        let mut out = io::BufWriter::with_capacity(256 * 1024, crate::fs::create_new_file(&path)?);
         content(&mut out)
             .and_then(|()| io::Write::flush(&mut out))
             .map_err(|e| Error::io("write", &path, e))?;

@@ -48,10 +48,7 @@ impl DiskIndex {
 
     /// The NFC form of a listed file's name.
     pub(super) fn key(&self, i: Idx) -> &str {
-        match self.nfc_forms.get(&i) {
-            Some(k) => k,
-            None => &self.names[i as usize],
-        }
+        key_in(&self.names, &self.nfc_forms, i)
     }
 
     /// The files whose names have this NFC form, in listing order.
@@ -100,14 +97,21 @@ impl DiskIndex {
                 .or_insert_with(|| vec![first])
                 .push(i),
             None => {
+                // The table rehashes its entries as it grows: through the names, which
+                // it borrows beside it.
                 let (names, forms, hasher) = (&self.names, &self.nfc_forms, &self.hasher);
-                let key_of = |j: &Idx| match forms.get(j) {
-                    Some(k) => hasher.hash_one(&**k),
-                    None => hasher.hash_one(names[*j as usize].as_str()),
-                };
-                self.by_key.insert_unique(hash, i, key_of);
+                let rehash = |j: &Idx| hasher.hash_one(key_in(names, forms, *j));
+                self.by_key.insert_unique(hash, i, rehash);
             }
         }
+    }
+}
+
+/// The NFC form of file `i`'s name: its own form beside it, or the name itself.
+fn key_in<'a>(names: &'a [String], nfc_forms: &'a HashMap<Idx, Box<str>>, i: Idx) -> &'a str {
+    match nfc_forms.get(&i) {
+        Some(k) => k,
+        None => &names[i as usize],
     }
 }
 

@@ -253,10 +253,16 @@ pub(super) fn completeness(
                     }
                     was
                 }
-                None => *seen_unlisted.entry(key.to_string()).or_insert(here),
+                None => match seen_unlisted.get(key.as_ref()) {
+                    Some(was) => *was,
+                    None => {
+                        seen_unlisted.insert(key.to_string(), here);
+                        Seen::default()
+                    }
+                },
             };
             // The entry that first named this form, read again from its line.
-            let first = (earlier.line != 0 && earlier.offset != offset)
+            let first = (earlier.line != 0)
                 .then(|| {
                     let (_, l) = lines(&text[earlier.offset..]).next()?;
                     parse_line(l, earlier.line as usize, alg, version, &mut Vec::new())
@@ -382,21 +388,17 @@ pub(super) fn completeness(
             }
         }
         // Each tag manifest lists every payload manifest (RFC 8493 §2.2.1).
-        let mut unlisted_payload_manifests = Vec::new();
         if kind == ManifestKind::Tag {
             for (pm, _) in payload_manifests.iter() {
                 if !named(nfc(pm).as_ref()) {
-                    unlisted_payload_manifests.push(pm);
+                    run.f.strict(
+                        strict,
+                        file.as_str(),
+                        FindingKind::TagManifestIncomplete,
+                        format!("does not list the payload manifest {pm}"),
+                    );
                 }
             }
-        }
-        for pm in unlisted_payload_manifests {
-            run.f.strict(
-                strict,
-                file.as_str(),
-                FindingKind::TagManifestIncomplete,
-                format!("does not list the payload manifest {pm}"),
-            );
         }
         let mut found_in_lines = Findings::default();
         for issue in issues {
