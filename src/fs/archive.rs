@@ -404,6 +404,16 @@ impl Archive {
         crate::fs::events::fold_log_brief(&self.events_path(), each)
     }
 
+    /// [`Archive::fold_events_brief`] for an audit: each event's brief and recorded
+    /// tag-manifest digests, with its line's digest (fs::events::fold_log_audit).
+    pub fn fold_events_audit(
+        &self,
+        each: impl FnMut(crate::fs::events::EventAudit, &blake3::Hash),
+    ) -> Result<crate::fs::events::ChainReport, Error> {
+        let _guard = self.shared_log_lock()?;
+        crate::fs::events::fold_log_audit(&self.events_path(), each)
+    }
+
     /// A shared hold on the log lock when its file exists (no append is then under
     /// way); `None` when no Cairn has ever appended here.
     pub fn shared_log_lock(&self) -> Result<Option<File>, Error> {

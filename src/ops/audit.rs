@@ -4,7 +4,7 @@
 //!
 //! `verify`: a standalone check of a bag anywhere, optionally against a register entry.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -14,10 +14,9 @@ use crate::clock::Clock;
 use crate::digest::{hash_reader, BUF_SIZE};
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::fs::events::{line_digest, BrokenLink};
+use crate::fs::events::{BrokenLink, EventBrief};
 use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::ops::bag_check::{check_bag, BagCheck};
-use crate::ops::fixity::last_checks;
 
 /// How far an event's time may lie after now, or before an earlier event, before audit
 /// flags it: appends from concurrent commands and clocks of machines sharing the
@@ -103,6 +102,44 @@ impl AuditReport {
 /// A register entry's tag files: name → algorithm → hex.
 type TagDigests = BTreeMap<String, DigestMap>;
 
+/// The first event of one kind of clock fault (line, time, object), and how many.
+#[derive(Default)]
+struct TimeFault {
+    first: Option<(u64, String, String)>,
+    count: usize,
+}
+
+impl TimeFault {
+    fn saw(&mut self, e: &EventBrief) {
+        if self.first.is_none() {
+            self.first = Some((e.seq, e.time.clone(), e.object.clone()));
+        }
+        self.count += 1;
+    }
+}
+
+/// The tag files whose digests, as an event recorded them (`data.tag_manifests`: name
+/// → algorithm → hex), the register entry does not hold.
+fn disagreeing(
+    entry: &TagDigests,
+    logged: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<String> {
+    logged
+        .iter()
+        .filter(|(name, digests)| {
+            let recorded = entry.get(name.as_str());
+            !digests.as_object().is_some_and(|d| {
+                d.iter().all(|(alg, hex)| {
+                    let alg = crate::digest::Algorithm::from_manifest_name(alg);
+                    let recorded = recorded.zip(alg).and_then(|(r, a)| r.get(a));
+                    recorded.map(|d| d.to_hex()).as_deref() == hex.as_str()
+                })
+            })
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 /// Audits the archive.
 pub fn audit(
     archive: &Archive,
@@ -113,54 +150,18 @@ pub fn audit(
     // A consistent view: no ingest or import is half-way through a commit while the
     // audit reads (it waits for one to finish), and no append is half-read.
     let _shared = archive.wait_shared()?;
-    let bytes = archive.read_events_bytes()?;
-    let chain = crate::fs::events::verify_chain(&bytes);
-    let mut discrepancies = Vec::new();
     let checkpoint = opts
         .checkpoint
         .as_ref()
-        .map(|(note, key)| crate::ops::tlog::audit_checkpoint(archive, &bytes, note, key))
+        .map(|(note, key)| {
+            // The Merkle tree is rebuilt from the whole log, held for this check only.
+            let bytes = archive.read_events_bytes()?;
+            crate::ops::tlog::audit_checkpoint(archive, &bytes, note, key)
+        })
         .transpose()?;
 
-    // The log, and the recorded head.
-    let since_head = opts.since_head.as_ref().map(|want| {
-        let want = want.trim().to_ascii_lowercase();
-        let mut found = None;
-        let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-        if !body.is_empty() {
-            for (i, line) in body.split(|&b| b == b'\n').enumerate() {
-                // Only the intact prefix counts: a head after a break proves nothing.
-                if chain.broken.as_ref().is_some_and(|b| i + 1 >= b.line) {
-                    break;
-                }
-                if line_digest(line) == want {
-                    found = Some(i + 1);
-                    break;
-                }
-            }
-        }
-        SinceHead {
-            head: want,
-            found_at_line: found,
-            extends: found.is_some(),
-        }
-    });
-    if let Some(b) = &chain.broken {
-        let object = bytes
-            .split(|&c| c == b'\n')
-            .nth(b.line - 1)
-            .and_then(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
-            .and_then(|v| v.get("object").and_then(|o| o.as_str()).map(str::to_string))
-            .unwrap_or_default();
-        discrepancies.push(Discrepancy {
-            kind: "log-chain-broken",
-            id: object,
-            path: format!("manifests/events.jsonl:{}", b.line),
-            detail: b.detail.clone(),
-        });
-    }
-
     // archive/ against manifests/.
+    let mut found_in_register = Vec::new();
     let bags: BTreeSet<String> = archive.bag_ids()?.into_iter().collect();
     let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
     // Each entry's tag-file digests only (all the audit compares); the file lists,
@@ -171,13 +172,13 @@ pub fn audit(
             Ok(e) if e.id == *id => {
                 entries.insert(id.clone(), e.tag_files);
             }
-            Ok(e) => discrepancies.push(Discrepancy {
+            Ok(e) => found_in_register.push(Discrepancy {
                 kind: "register-entry-mismatch",
                 id: id.clone(),
                 path: format!("manifests/{id}.json"),
                 detail: format!("the entry's own id is {}", crate::quoted(&e.id)),
             }),
-            Err(e) => discrepancies.push(Discrepancy {
+            Err(e) => found_in_register.push(Discrepancy {
                 kind: "register-entry-unreadable",
                 id: id.clone(),
                 path: format!("manifests/{id}.json"),
@@ -185,6 +186,106 @@ pub fn audit(
             }),
         }
     }
+
+    // The log, read a part at a time (memory grows with the items, not the events):
+    // its chain, the recorded head, and what each event says, folded as it goes by.
+    let want_head = opts
+        .since_head
+        .as_ref()
+        .map(|want| want.trim().to_ascii_lowercase());
+    let mut head_at: Option<usize> = None;
+    let mut lines_seen = 0usize;
+    let mut deleted: BTreeSet<String> = BTreeSet::new();
+    let mut ingested: BTreeSet<String> = BTreeSet::new();
+    // Looked up once per event: hash maps (never iterated).
+    let mut last_fixity: HashMap<String, (String, String)> = HashMap::new();
+    let mut last = crate::ops::fixity::LastChecks::new();
+    let tolerance = chrono::Duration::seconds(TIME_TOLERANCE_SECS);
+    let mut latest: Option<DateTime<Utc>> = None;
+    let mut future = TimeFault::default();
+    let mut backwards = TimeFault::default();
+    // Per item, its last ingestion or modification: (line, type, the tag files whose
+    // recorded digests the register does not have).
+    let mut last_recorded: BTreeMap<String, (u64, String, Vec<String>)> = BTreeMap::new();
+    let chain = archive.fold_events_audit(|ev, digest| {
+        lines_seen += 1;
+        if head_at.is_none() && want_head.as_deref() == Some(digest.to_hex().as_str()) {
+            head_at = Some(lines_seen);
+        }
+        let crate::fs::events::EventAudit {
+            brief: e,
+            tag_manifests,
+        } = ev;
+        crate::ops::fixity::fold_last_check(
+            &mut last,
+            &e.event_type,
+            &e.time,
+            &e.object,
+            e.replica,
+        );
+        // Time: a log is appended in time order, so an event older than one before it,
+        // or dated after now, was stamped by a wrong or pretend clock (and would move
+        // the fixity schedule).
+        if let Ok(t) = DateTime::parse_from_rfc3339(&e.time).map(|t| t.with_timezone(&Utc)) {
+            if t > now + tolerance {
+                future.saw(&e);
+            }
+            match latest {
+                Some(l) if t + tolerance < l => backwards.saw(&e),
+                Some(l) if t <= l => {}
+                _ => latest = Some(t),
+            }
+        }
+        let success = e.outcome == "success";
+        match e.event_type.as_str() {
+            // A withdrawal (deaccession) takes the bag out as a deletion does.
+            "deletion" | "deaccession" if success => {
+                deleted.insert(e.object);
+            }
+            "ingestion" | "metadata modification" | "modification" if success => {
+                // The register against the log: each ingestion event recorded the tag
+                // manifests' digests, so an edited register entry shows even without
+                // reading any bag. An amend's "metadata modification" event records
+                // the new ones: the item's last such event is the one the register
+                // must agree with.
+                let differing = match (entries.get(&e.object), tag_manifests.as_ref()) {
+                    (Some(entry), Some(serde_json::Value::Object(logged))) => {
+                        disagreeing(entry, logged)
+                    }
+                    _ => Vec::new(),
+                };
+                if e.event_type == "ingestion" {
+                    ingested.insert(e.object.clone());
+                }
+                last_recorded.insert(e.object, (e.seq, e.event_type, differing));
+            }
+            // A replica's check (`fixity --replica`) is not the archive bag's.
+            "fixity check" if !e.replica => {
+                last_fixity.insert(e.object, (e.time, e.outcome));
+            }
+            _ => {}
+        }
+    })?;
+    let mut discrepancies = Vec::new();
+    if let Some(b) = &chain.broken {
+        let object = crate::fs::events::log_line(&archive.events_path(), b.line)?
+            .and_then(|l| serde_json::from_slice::<serde_json::Value>(&l).ok())
+            .and_then(|v| v.get("object").and_then(|o| o.as_str()).map(str::to_string))
+            .unwrap_or_default();
+        discrepancies.push(Discrepancy {
+            kind: "log-chain-broken",
+            id: object,
+            path: format!("manifests/events.jsonl:{}", b.line),
+            detail: b.detail.clone(),
+        });
+    }
+    let since_head = want_head.map(|head| SinceHead {
+        head,
+        found_at_line: head_at,
+        extends: head_at.is_some(),
+    });
+    discrepancies.append(&mut found_in_register);
+
     for id in bags.difference(&registered) {
         discrepancies.push(Discrepancy {
             kind: "bag-without-register-entry",
@@ -248,28 +349,8 @@ pub fn audit(
         discrepancies.extend(crate::ops::versions::audit_retained(archive, id)?);
     }
 
-    // What the events say.
-    let mut deleted: BTreeSet<&str> = BTreeSet::new();
-    let mut ingested: BTreeSet<&str> = BTreeSet::new();
-    let mut last_fixity: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
-    for e in &chain.events {
-        match e.event_type.as_str() {
-            // A withdrawal (deaccession) takes the bag out as a deletion does.
-            "deletion" | "deaccession" if e.outcome == "success" => {
-                deleted.insert(&e.object);
-            }
-            "ingestion" if e.outcome == "success" => {
-                ingested.insert(&e.object);
-            }
-            // A replica's check (`fixity --replica`) is not the archive bag's.
-            "fixity check" if e.data.get("replica").is_none() => {
-                last_fixity.insert(&e.object, (&e.time, &e.outcome));
-            }
-            _ => {}
-        }
-    }
     for id in &bags {
-        if deleted.contains(id.as_str()) {
+        if deleted.contains(id) {
             discrepancies.push(Discrepancy {
                 kind: "deleted-but-present",
                 id: id.clone(),
@@ -278,29 +359,8 @@ pub fn audit(
             });
         }
     }
-    // Time: a log is appended in time order, so an event older than one before it, or
-    // dated after now, was stamped by a wrong or pretend clock (and would move the
-    // fixity schedule). Each kind is one discrepancy naming its first line and how many
+    // Each kind of clock fault is one discrepancy naming its first line and how many
     // more there are.
-    let tolerance = chrono::Duration::seconds(TIME_TOLERANCE_SECS);
-    let mut latest: Option<DateTime<Utc>> = None;
-    let mut backwards: Vec<(u64, String, String)> = Vec::new();
-    let mut future: Vec<(u64, String, String)> = Vec::new();
-    for e in &chain.events {
-        let Ok(t) = DateTime::parse_from_rfc3339(&e.time).map(|t| t.with_timezone(&Utc)) else {
-            continue;
-        };
-        if t > now + tolerance {
-            future.push((e.seq, e.time.clone(), e.object.clone()));
-        }
-        match latest {
-            Some(l) if t + tolerance < l => {
-                backwards.push((e.seq, e.time.clone(), e.object.clone()));
-            }
-            Some(l) if t <= l => {}
-            _ => latest = Some(t),
-        }
-    }
     let fmt_now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for (kind, found, what) in [
         (
@@ -314,8 +374,8 @@ pub fn audit(
             "is dated earlier than an event before it".to_string(),
         ),
     ] {
-        if let Some((seq, time, object)) = found.first() {
-            let more = match found.len() - 1 {
+        if let Some((seq, time, object)) = &found.first {
+            let more = match found.count - 1 {
                 0 => String::new(),
                 1 => ", and 1 more event after it".into(),
                 n => format!(", and {n} more events after it"),
@@ -334,60 +394,30 @@ pub fn audit(
     // What the log says exists and is gone without trace: ingested (or imported), never
     // withdrawn, and neither a bag nor a register entry any more.
     for id in ingested.difference(&deleted) {
-        if !bags.contains(*id) && !registered.contains(*id) {
+        if !bags.contains(id) && !registered.contains(id) {
             discrepancies.push(Discrepancy {
                 kind: "vanished",
-                id: id.to_string(),
+                id: id.clone(),
                 path: format!("archive/{id}"),
                 detail: "the event log records its ingestion and no deletion, yet neither archive/ nor manifests/ has it".into(),
             });
         }
     }
-    // The register against the log: each ingestion event recorded the tag manifests'
-    // digests, so an edited register entry shows even without reading any bag. An
-    // amend's "metadata modification" event records the new ones: the item's last
-    // such event is the one the register must agree with.
-    let mut last_recorded: BTreeMap<&str, &crate::fs::events::Event> = BTreeMap::new();
-    for e in chain.events.iter().filter(|e| {
-        matches!(
-            e.event_type.as_str(),
-            "ingestion" | "metadata modification" | "modification"
-        ) && e.outcome == "success"
-    }) {
-        last_recorded.insert(&e.object, e);
-    }
-    for e in last_recorded.into_values() {
-        let (Some(entry), Some(logged)) = (
-            entries.get(&e.object),
-            e.data.get("tag_manifests").and_then(|v| v.as_object()),
-        ) else {
-            continue;
-        };
-        for (name, digests) in logged {
-            let recorded = entry.get(name);
-            let agrees = digests.as_object().is_some_and(|d| {
-                d.iter().all(|(alg, hex)| {
-                    let alg = crate::digest::Algorithm::from_manifest_name(alg);
-                    let recorded = recorded.zip(alg).and_then(|(r, a)| r.get(a));
-                    recorded.map(|d| d.to_hex()).as_deref() == hex.as_str()
-                })
+    for (id, (seq, event_type, differing)) in &last_recorded {
+        for name in differing {
+            discrepancies.push(Discrepancy {
+                kind: "register-differs-from-log",
+                id: id.clone(),
+                path: format!("manifests/{id}.json"),
+                detail: format!(
+                    "the register's digests of {name} differ from those the {event_type} event (line {seq}) recorded"
+                ),
             });
-            if !agrees {
-                discrepancies.push(Discrepancy {
-                    kind: "register-differs-from-log",
-                    id: e.object.clone(),
-                    path: format!("manifests/{}.json", e.object),
-                    detail: format!(
-                        "the register's digests of {name} differ from those the {} event (line {}) recorded",
-                        e.event_type, e.seq
-                    ),
-                });
-            }
         }
     }
     if chain.broken.is_none() {
         for id in &registered {
-            if !ingested.contains(id.as_str()) {
+            if !ingested.contains(id) {
                 discrepancies.push(Discrepancy {
                     kind: "no-ingestion-event",
                     id: id.clone(),
@@ -400,13 +430,12 @@ pub fn audit(
 
     // The schedule.
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
-    let last = last_checks(&chain.events);
     let fmt = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut never_checked = Vec::new();
     let mut overdue = Vec::new();
     let mut last_check_failed = Vec::new();
     for id in &registered {
-        match last_fixity.get(id.as_str()) {
+        match last_fixity.get(id).map(|(t, o)| (t, o.as_str())) {
             None => never_checked.push(id.clone()),
             Some((time, "failure")) => last_check_failed.push(CheckState {
                 id: id.clone(),

@@ -22,7 +22,7 @@ use crate::digest::Algorithm;
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::dir::DirSource;
-use crate::fs::events::{Event, NewEvent};
+use crate::fs::events::NewEvent;
 use crate::fs::rate::RateLimiter;
 use crate::fs::register::RegisterEntry;
 use crate::ops::bag_check::{check_bag_listed, BagCheck, FixityFinding, FixityKind, STRENGTH};
@@ -246,32 +246,15 @@ pub fn shard_of(id: &str, n: u64) -> u64 {
     u64::from_le_bytes(first) % n.max(1) + 1
 }
 
-/// The time of each object's last check: its latest fixity check or ingest validation.
-pub fn last_checks(events: &[Event]) -> BTreeMap<String, DateTime<Utc>> {
-    last_checks_of(events.iter().map(|e| {
-        (
-            e.event_type.as_str(),
-            e.time.as_str(),
-            e.object.as_str(),
-            e.data.get("replica").is_some(),
-        )
-    }))
-}
+/// Each object's last check, by identifier: a hash map, since it is looked up once per
+/// event of the log (a million lookups at 100,000 items) and never iterated in order.
+pub type LastChecks = std::collections::HashMap<String, DateTime<Utc>>;
 
-/// [`last_checks`] from (type, time, object, whether about a replica) of each event.
-pub fn last_checks_of<'a>(
-    events: impl Iterator<Item = (&'a str, &'a str, &'a str, bool)>,
-) -> BTreeMap<String, DateTime<Utc>> {
-    let mut out: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
-    for (event_type, time, object, replica) in events {
-        fold_last_check(&mut out, event_type, time, object, replica);
-    }
-    out
-}
-
-/// Takes one event into [`last_checks_of`]'s map.
+/// Takes one event into a map of each object's last check (its latest fixity check
+/// or ingest validation): a check of a replica, or a time that does not parse, counts
+/// for nothing.
 pub fn fold_last_check(
-    out: &mut BTreeMap<String, DateTime<Utc>>,
+    out: &mut LastChecks,
     event_type: &str,
     time: &str,
     object: &str,
@@ -301,7 +284,7 @@ pub fn fold_last_check(
 /// budget) the rest oldest first; never-checked bags count as oldest.
 pub fn plan(
     ids: &[String],
-    last: &BTreeMap<String, DateTime<Utc>>,
+    last: &LastChecks,
     now: DateTime<Utc>,
     interval: chrono::Duration,
     selection: &Selection,
@@ -369,7 +352,7 @@ pub fn fixity(
     }
     // Each event's type, time and object: the schedule needs no more. Folded as the
     // log is read, a part at a time: memory grows with the items, not the events.
-    let mut last = BTreeMap::new();
+    let mut last = LastChecks::new();
     let log = archive.fold_events_brief(|e| {
         fold_last_check(&mut last, &e.event_type, &e.time, &e.object, e.replica)
     })?;
@@ -794,7 +777,7 @@ mod tests {
     fn due_plan_orders_oldest_first_and_extends_with_a_budget() {
         let t = |d: i64| DateTime::<Utc>::from_timestamp(d * 86400, 0).unwrap();
         let ids: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
-        let mut last = BTreeMap::new();
+        let mut last = LastChecks::new();
         last.insert("a".to_string(), t(10));
         last.insert("b".to_string(), t(2));
         last.insert("c".to_string(), t(5));

@@ -100,7 +100,7 @@ fn selected(
     }
     let last = if opts.selection == Selection::Due {
         let log = archive.read_events()?;
-        let mut last: BTreeMap<String, chrono::DateTime<chrono::Utc>> = BTreeMap::new();
+        let mut last = crate::ops::fixity::LastChecks::new();
         for e in log.events.iter().filter(|e| {
             e.event_type == "fixity check"
                 && e.data.get("replica").and_then(|v| v.as_str()) == Some(opts.replica.as_str())
@@ -116,7 +116,7 @@ fn selected(
         }
         last
     } else {
-        BTreeMap::new()
+        crate::ops::fixity::LastChecks::new()
     };
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
     let budgeted = opts.max_bytes.is_some() || opts.max_time.is_some();

@@ -149,7 +149,7 @@ pub struct ListItem {
 pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<ListItem>, Error> {
     // Each event's brief, folded as the log is read (memory grows with the items, not
     // with the events): the last check, and the last fixity check's time and outcome.
-    let mut last = std::collections::BTreeMap::new();
+    let mut last = crate::ops::fixity::LastChecks::new();
     let mut last_fixity: std::collections::HashMap<String, (String, String)> =
         std::collections::HashMap::new();
     archive.fold_events_brief(|e| {

@@ -57,57 +57,66 @@ pub struct EventBrief {
     pub replica: bool,
 }
 
-/// Whether an event's `data` is an object with a `replica` key; any other value is
-/// skipped (read for its syntax, not kept).
+/// What the readers of briefs take from an event's `data`: whether it is an object with
+/// a `replica` key and, when `TAGS`, its `tag_manifests` value. Anything else is skipped
+/// (read for its syntax, not kept).
 #[derive(Default)]
-struct ReplicaMark(bool);
+struct DataMark<const TAGS: bool> {
+    replica: bool,
+    tag_manifests: Option<serde_json::Value>,
+}
 
-impl<'de> Deserialize<'de> for ReplicaMark {
+impl<'de, const TAGS: bool> Deserialize<'de> for DataMark<TAGS> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = ReplicaMark;
+        struct Visit<const TAGS: bool>;
+        impl<'de, const TAGS: bool> serde::de::Visitor<'de> for Visit<TAGS> {
+            type Value = DataMark<TAGS>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("any JSON value")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut m: A,
-            ) -> Result<ReplicaMark, A::Error> {
-                let mut found = false;
+            ) -> Result<DataMark<TAGS>, A::Error> {
+                let mut out = DataMark::default();
                 while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
-                    found |= k == "replica";
-                    m.next_value::<serde::de::IgnoredAny>()?;
+                    out.replica |= k == "replica";
+                    if TAGS && k == "tag_manifests" {
+                        // A repeated key: the last one counts, as in a parsed `Value`.
+                        out.tag_manifests = Some(m.next_value::<serde_json::Value>()?);
+                    } else {
+                        m.next_value::<serde::de::IgnoredAny>()?;
+                    }
                 }
-                Ok(ReplicaMark(found))
+                Ok(out)
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut s: A,
-            ) -> Result<ReplicaMark, A::Error> {
+            ) -> Result<DataMark<TAGS>, A::Error> {
                 while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(ReplicaMark(false))
+                Ok(DataMark::default())
             }
-            fn visit_bool<E>(self, _: bool) -> Result<ReplicaMark, E> {
-                Ok(ReplicaMark(false))
+            fn visit_bool<E>(self, _: bool) -> Result<DataMark<TAGS>, E> {
+                Ok(DataMark::default())
             }
-            fn visit_i64<E>(self, _: i64) -> Result<ReplicaMark, E> {
-                Ok(ReplicaMark(false))
+            fn visit_i64<E>(self, _: i64) -> Result<DataMark<TAGS>, E> {
+                Ok(DataMark::default())
             }
-            fn visit_u64<E>(self, _: u64) -> Result<ReplicaMark, E> {
-                Ok(ReplicaMark(false))
+            fn visit_u64<E>(self, _: u64) -> Result<DataMark<TAGS>, E> {
+                Ok(DataMark::default())
             }
-            fn visit_f64<E>(self, _: f64) -> Result<ReplicaMark, E> {
-                Ok(ReplicaMark(false))
+            fn visit_f64<E>(self, _: f64) -> Result<DataMark<TAGS>, E> {
+                Ok(DataMark::default())
             }
-            fn visit_str<E>(self, _: &str) -> Result<ReplicaMark, E> {
-                Ok(ReplicaMark(false))
+            fn visit_str<E>(self, _: &str) -> Result<DataMark<TAGS>, E> {
+                Ok(DataMark::default())
             }
-            fn visit_unit<E>(self) -> Result<ReplicaMark, E> {
-                Ok(ReplicaMark(false))
+            fn visit_unit<E>(self) -> Result<DataMark<TAGS>, E> {
+                Ok(DataMark::default())
             }
         }
-        d.deserialize_any(Visit)
+        d.deserialize_any(Visit::<TAGS>)
     }
 }
 
@@ -117,10 +126,40 @@ pub fn verify_chain_brief(bytes: &[u8]) -> (ChainReport, Vec<EventBrief>) {
     follow(bytes, brief_line)
 }
 
+/// An event's brief with the one part of its data an audit compares: the tag-manifest
+/// digests an ingestion or a modification recorded (`data.tag_manifests`).
+#[derive(Debug, Clone)]
+pub struct EventAudit {
+    pub brief: EventBrief,
+    pub tag_manifests: Option<serde_json::Value>,
+}
+
 /// One line's brief and its link; the data object is skipped, not kept.
 fn brief_line(line: &[u8]) -> Result<(u64, Prev, Option<EventBrief>), serde_json::Error> {
+    parse_brief::<false>(line).map(|(prev, brief, _)| (brief.seq, prev, Some(brief)))
+}
+
+/// One line's brief, its link and its recorded tag-manifest digests.
+fn audit_line(line: &[u8]) -> Result<(u64, Prev, Option<EventAudit>), serde_json::Error> {
+    parse_brief::<true>(line).map(|(prev, brief, tag_manifests)| {
+        (
+            brief.seq,
+            prev,
+            Some(EventAudit {
+                brief,
+                tag_manifests,
+            }),
+        )
+    })
+}
+
+/// A line's `prev`, brief and (with `TAGS`) `data.tag_manifests`.
+#[allow(clippy::type_complexity)]
+fn parse_brief<const TAGS: bool>(
+    line: &[u8],
+) -> Result<(Prev, EventBrief, Option<serde_json::Value>), serde_json::Error> {
     #[derive(Deserialize)]
-    struct Line<'a> {
+    struct Line<'a, const TAGS: bool> {
         seq: u64,
         #[serde(rename = "type")]
         event_type: String,
@@ -128,11 +167,11 @@ fn brief_line(line: &[u8]) -> Result<(u64, Prev, Option<EventBrief>), serde_json
         outcome: String,
         object: String,
         #[serde(default)]
-        data: ReplicaMark,
+        data: DataMark<TAGS>,
         #[serde(borrow)]
         prev: std::borrow::Cow<'a, str>,
     }
-    serde_json::from_slice::<Line>(line).map(|l| {
+    serde_json::from_slice::<Line<TAGS>>(line).map(|l| {
         let prev = Prev::of(&l.prev);
         let brief = EventBrief {
             seq: l.seq,
@@ -140,9 +179,9 @@ fn brief_line(line: &[u8]) -> Result<(u64, Prev, Option<EventBrief>), serde_json
             time: l.time,
             outcome: l.outcome,
             object: l.object,
-            replica: l.data.0,
+            replica: l.data.replica,
         };
-        (brief.seq, prev, Some(brief))
+        (prev, brief, l.data.tag_manifests)
     })
 }
 
@@ -393,7 +432,7 @@ where
 {
     let mut events = Vec::new();
     let mut chain = Chain::default();
-    chain.feed(bytes, true, &parse, &mut |e| events.push(e));
+    chain.feed(bytes, true, &parse, &mut |e, _| events.push(e));
     (chain.report(), events)
 }
 
@@ -413,8 +452,14 @@ struct Chain {
 impl Chain {
     /// Follows the lines of `part`: whole lines each ending in a newline, except in
     /// the log's last part (`last`), whose final line may lack it (a torn write).
-    fn feed<E: Send, F>(&mut self, part: &[u8], last: bool, parse: &F, sink: &mut dyn FnMut(E))
-    where
+    /// `sink` gets what `parse` kept of each line that links, with the line's digest.
+    fn feed<E: Send, F>(
+        &mut self,
+        part: &[u8],
+        last: bool,
+        parse: &F,
+        sink: &mut dyn FnMut(E, &blake3::Hash),
+    ) where
         F: Fn(&[u8]) -> Result<(u64, Prev, Option<E>), serde_json::Error> + Sync,
     {
         use rayon::prelude::*;
@@ -483,10 +528,10 @@ impl Chain {
                         self.broken = fail(format!("seq is {seq} where {} was expected", i + 1));
                         return;
                     }
-                    self.prev = Some(digest);
                     if let Some(e) = event {
-                        sink(e);
+                        sink(e, &digest);
                     }
+                    self.prev = Some(digest);
                 }
             }
         }
@@ -518,8 +563,30 @@ pub(super) fn fold_brief_parts(
     part: usize,
     each: &mut dyn FnMut(EventBrief),
 ) -> std::io::Result<ChainReport> {
+    fold_parts(file, part, &brief_line, &mut |e, _| each(e))
+}
+
+/// [`super::fold_log_audit`] over any reader, `part` bytes at a time.
+pub(super) fn fold_audit_parts(
+    file: &mut dyn Read,
+    part: usize,
+    each: &mut dyn FnMut(EventAudit, &blake3::Hash),
+) -> std::io::Result<ChainReport> {
+    fold_parts(file, part, &audit_line, each)
+}
+
+/// Reads `file` `part` bytes of whole lines at a time, following the links, and hands
+/// what `parse` keeps of each linked line to `each` with the line's digest.
+fn fold_parts<E: Send, F>(
+    file: &mut dyn Read,
+    part: usize,
+    parse: &F,
+    each: &mut dyn FnMut(E, &blake3::Hash),
+) -> std::io::Result<ChainReport>
+where
+    F: Fn(&[u8]) -> Result<(u64, Prev, Option<E>), serde_json::Error> + Sync,
+{
     let part = part.max(1);
-    let parse = brief_line;
     let mut chain = Chain::default();
     let mut buf: Vec<u8> = Vec::with_capacity(part + (part >> 2));
     let mut target = part;
@@ -541,12 +608,12 @@ pub(super) fn fold_brief_parts(
             }
         }
         if eof {
-            chain.feed(&buf, true, &parse, each);
+            chain.feed(&buf, true, parse, each);
             break;
         }
         match memchr::memrchr(b'\n', &buf) {
             Some(end) => {
-                chain.feed(&buf[..=end], false, &parse, each);
+                chain.feed(&buf[..=end], false, parse, each);
                 buf.drain(..=end);
                 target = part;
             }
@@ -692,6 +759,56 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    /// An audit's fold keeps what the full parse reads of each line: the brief, the
+    /// recorded tag-manifest digests (whatever else `data` holds, or whatever it is),
+    /// and the line's digest; it stops at the same broken line.
+    #[test]
+    fn audit_fold_keeps_what_the_full_parse_reads() {
+        let datas = [
+            r#"{"tag_manifests":{"tagmanifest-blake3.txt":{"blake3":"ab"}},"files":[1,2]}"#,
+            r#"{"replica":"s3","tag_manifests":null}"#,
+            r#"[{"tag_manifests":1}]"#,
+            r#""text""#,
+            r#"{"tag_manifests":{"a":1},"tag_manifests":{"b":2}}"#,
+            r#"{"nested":{"tag_manifests":{"c":3}}}"#,
+        ];
+        let mut prev = GENESIS.to_string();
+        let mut lines = Vec::new();
+        for (i, data) in datas.iter().enumerate() {
+            let seq = i as u64 + 1;
+            let l = format!(
+                r#"{{"seq":{seq},"id":"e{seq}","type":"ingestion","time":"t","outcome":"success","detail":"","object":"x{seq}","agent":"a","data":{data},"prev":"{prev}"}}"#
+            );
+            prev = line_digest(l.as_bytes());
+            lines.push(l);
+        }
+        for cut in [lines.len(), 3] {
+            let mut bytes = join(&lines[..cut]);
+            if cut == 3 {
+                // A fourth line whose prev is wrong: the fold stops before it.
+                bytes.extend_from_slice(lines[4].as_bytes());
+                bytes.push(b'\n');
+            }
+            let whole = verify_chain(&bytes);
+            let mut folded = Vec::new();
+            let report = fold_audit_parts(&mut &bytes[..], 50, &mut |e, d| {
+                folded.push((e, d.to_hex().to_string()))
+            })
+            .unwrap();
+            assert_eq!(report.lines, whole.lines);
+            assert_eq!(report.head, whole.head);
+            assert_eq!(report.broken, whole.broken);
+            assert_eq!(folded.len(), whole.events.len());
+            for (k, ((audit, digest), event)) in folded.iter().zip(&whole.events).enumerate() {
+                assert_eq!(audit.brief.seq, event.seq);
+                assert_eq!(audit.brief.object, event.object);
+                assert_eq!(audit.brief.replica, event.data.get("replica").is_some());
+                assert_eq!(audit.tag_manifests.as_ref(), event.data.get("tag_manifests"));
+                assert_eq!(digest, &line_digest(lines[k].as_bytes()));
+            }
+        }
     }
 
     /// The block-parallel link check agrees with the serial one on every tampering,

@@ -21,7 +21,7 @@ use crate::error::Error;
 mod chain;
 
 pub use chain::{
-    verify_chain, verify_chain_brief, verify_links, BrokenLink, ChainReport, EventBrief,
+    verify_chain, verify_chain_brief, verify_links, BrokenLink, ChainReport, EventAudit, EventBrief,
 };
 
 /// Proof that the log lock is held; only [`crate::fs::archive::Archive::append_events`]
@@ -268,6 +268,48 @@ pub fn fold_log_brief(path: &Path, mut each: impl FnMut(EventBrief)) -> Result<C
     };
     chain::fold_brief_parts(&mut file, chain::PART, &mut each)
         .map_err(|e| Error::io("read", path, e))
+}
+
+/// [`fold_log_brief`] for an audit: each event's [`EventAudit`] (its brief and the
+/// tag-manifest digests it recorded) and its line's digest, in log order, up to the
+/// first broken link. Memory is one part of the log, whatever its length.
+pub fn fold_log_audit(
+    path: &Path,
+    mut each: impl FnMut(EventAudit, &blake3::Hash),
+) -> Result<ChainReport, Error> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(verify_chain_brief(b"").0),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    chain::fold_audit_parts(&mut file, chain::PART, &mut each)
+        .map_err(|e| Error::io("read", path, e))
+}
+
+/// Line `n` (1-based) of the log at `path`, read a line at a time; `None` past its end.
+/// What an audit quotes of a broken line.
+pub fn log_line(path: &Path, n: usize) -> Result<Option<Vec<u8>>, Error> {
+    use std::io::BufRead;
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    for _ in 0..n {
+        line.clear();
+        let got = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io("read", path, e))?;
+        if got == 0 {
+            return Ok(None);
+        }
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    Ok(Some(line))
 }
 
 /// [`read_log`] keeping each event's [`EventBrief`] only.
