@@ -288,7 +288,8 @@ pub(super) enum Command {
     Report(super::life_cmds::ReportArgs),
 
     /// Query the event log: one item's history, every failure since a date. Streams the
-    /// log (memory does not grow with it) and checks its chain on the way.
+    /// log (memory does not grow with it) and checks its chain on the way; one item's
+    /// history (--id) is read through the event index instead.
     #[command(after_help = super::life_cmds::EVENTS_HELP)]
     Events(super::life_cmds::EventsArgs),
 

@@ -311,6 +311,7 @@ Examples:
 Exit codes:
   0  listed (possibly nothing)
   1  the event log's chain is broken: the events before the break were listed
+     (checked when the whole log is read, that is without --id)
   2  bad usage, an unreadable --since or --until
   3  could not run: I/O error, permission denied";
 
@@ -322,7 +323,8 @@ pub(super) enum OutcomeArg {
 
 #[derive(Args)]
 pub(super) struct EventsArgs {
-    /// Only the events of this item.
+    /// Only the events of this item, read through the event index (its own lines, not
+    /// the whole log; the log's chain is then not checked: `cairn audit` does that).
     #[arg(long, value_name = "ID")]
     id: Option<String>,
     /// Only events of this type (ingestion, fixity check, metadata modification,
@@ -445,7 +447,15 @@ pub(super) fn run_events(args: EventsArgs) -> u8 {
                 }
             }
             if !args.json && !args.csv {
-                note!("{} of {} events", r.matched, r.lines);
+                if r.indexed {
+                    note!(
+                        "{} of the item's {} events (read through the event index; `cairn audit` checks the log's chain)",
+                        r.matched,
+                        r.lines
+                    );
+                } else {
+                    note!("{} of {} events", r.matched, r.lines);
+                }
             }
             if let Some(b) = r.broken {
                 eprintln!("cairn: events: the event log's chain is broken at {b}");
