@@ -307,21 +307,38 @@ async fn items(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Res
     let query: String = first(&pairs, "q").chars().take(200).collect();
     let needle = query.trim().to_lowercase();
     let status = Status::from_slug(first(&pairs, "status"));
-    let matching: Vec<_> = snap
-        .items
-        .iter()
-        .filter(|i| needle.is_empty() || i.search.contains(&needle))
-        .map(|i| (&**i, snap.status(&i.id, now)))
-        .filter(|(_, s)| status.is_none_or(|want| *s == want))
-        .collect();
-    let total = matching.len();
-    let pages_n = total.div_ceil(ITEMS_PER_PAGE).max(1);
-    let page = page_number(first(&pairs, "page")).min(pages_n);
-    let rows = matching
-        .into_iter()
-        .skip((page - 1) * ITEMS_PER_PAGE)
-        .take(ITEMS_PER_PAGE)
-        .collect();
+    let (rows, total, page, pages_n) = if needle.is_empty() && status.is_none() {
+        // Unfiltered: the page's items are a slice, so a page costs the same at any
+        // depth and in an archive of any size (only its rows' statuses are worked out).
+        let total = snap.items.len();
+        let pages_n = total.div_ceil(ITEMS_PER_PAGE).max(1);
+        let page = page_number(first(&pairs, "page")).min(pages_n);
+        let start = ((page - 1) * ITEMS_PER_PAGE).min(total);
+        let end = (start + ITEMS_PER_PAGE).min(total);
+        let rows = snap.items[start..end]
+            .iter()
+            .map(|i| (&**i, snap.status(&i.id, now)))
+            .collect();
+        (rows, total, page, pages_n)
+    } else {
+        // A search or a status filter reads every item (the matches must be counted).
+        let matching: Vec<_> = snap
+            .items
+            .iter()
+            .filter(|i| needle.is_empty() || i.search.contains(&needle))
+            .map(|i| (&**i, snap.status(&i.id, now)))
+            .filter(|(_, s)| status.is_none_or(|want| *s == want))
+            .collect();
+        let total = matching.len();
+        let pages_n = total.div_ceil(ITEMS_PER_PAGE).max(1);
+        let page = page_number(first(&pairs, "page")).min(pages_n);
+        let rows = matching
+            .into_iter()
+            .skip((page - 1) * ITEMS_PER_PAGE)
+            .take(ITEMS_PER_PAGE)
+            .collect();
+        (rows, total, page, pages_n)
+    };
     html(pages::items(&pages::ItemsPage {
         rows,
         total,
