@@ -711,5 +711,9 @@ fn item_list_pages_cover_every_item_once_filtered_or_not() {
     let mut filtered = ids_on("/items?status=never-checked");
     filtered.extend(ids_on("/items?status=never-checked&page=2"));
     assert_eq!(filtered, plain);
-    assert_eq!(ids_on("/items?page=99"), second, "past the end: the last page");
+    assert_eq!(
+        ids_on("/items?page=99"),
+        second,
+        "past the end: the last page"
+    );
 }

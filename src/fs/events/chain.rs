@@ -805,7 +805,10 @@ mod tests {
                 assert_eq!(audit.brief.seq, event.seq);
                 assert_eq!(audit.brief.object, event.object);
                 assert_eq!(audit.brief.replica, event.data.get("replica").is_some());
-                assert_eq!(audit.tag_manifests.as_ref(), event.data.get("tag_manifests"));
+                assert_eq!(
+                    audit.tag_manifests.as_ref(),
+                    event.data.get("tag_manifests")
+                );
                 assert_eq!(digest, &line_digest(lines[k].as_bytes()));
             }
         }
