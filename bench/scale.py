@@ -12,6 +12,14 @@ without fsync), then times each command and reads its peak RSS (GNU time):
   fixity --due, 0 % `cairn fixity --due --dry-run` (nothing due)
   fixity --due, 1 % the same with fixity.interval_days = 50 (the oldest 1 % due, checked)
   audit             `cairn audit --json`
+  events --id       `cairn events --json --id ID` of the middle item (through the event
+                    index, which the first `show` built)
+  serve start-up    `cairn serve` started: the time until it answers its first page
+                    (GET /items/ID); peak RSS is the server's (VmHWM) after the pages below
+  serve item page   GET /items/ID of the middle item (median of --requests requests)
+  serve list page   GET /items?page=P, the middle page of the item list (50 a page)
+  serve OAI record  GET /oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=... (the
+                    middle item)
 
 Each command runs --runs times (default 3) and the median is kept. Every fixture is made
 in a fresh folder under --work and deleted at the end (unless --keep). Prints a table,
@@ -26,12 +34,15 @@ figures are also written as JSON (--out) so the chart can be redrawn with --plot
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -47,7 +58,66 @@ COMMANDS = [
         {"CAIRN_FIXITY_INTERVAL_DAYS": "50"},
     ),
     ("audit", lambda mid: ["audit", "--json"], {}),
+    ("events --id", lambda mid: ["events", "--json", "--id", mid], {}),
 ]
+
+# Measured against one running `cairn serve` per size (see serve_rows).
+SERVE_ROWS = ["serve start-up", "serve item page", "serve list page", "serve OAI record"]
+
+
+def http_get(url):
+    with urllib.request.urlopen(url, timeout=600) as r:
+        body = r.read()
+        if r.status != 200:
+            sys.exit(f"{url}: HTTP {r.status}")
+        return body
+
+
+def serve_rows(cairn, root, mid, n, requests):
+    """Starts `cairn serve` on the archive, times its first answer and then each page
+    `requests` times (median); peak RSS is the server's VmHWM at the end."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(
+        [cairn, "serve", "--root", root, "--bind", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = p.stdout.readline().strip()
+        m = re.match(r"listening on http://([\d.]+:\d+)/", line)
+        if not m:
+            sys.exit(f"unexpected first line from cairn serve: {line!r}")
+        base = f"http://{m.group(1)}"
+        http_get(f"{base}/items/{mid}")
+        out = {"serve start-up": [time.perf_counter() - t0]}
+        # The OAI identifiers' prefix (oai:REPOSITORY:), from the first listed one.
+        listed = http_get(f"{base}/oai?verb=ListIdentifiers&metadataPrefix=oai_dc").decode()
+        m = re.search(r"<identifier>(oai:[^<]*:)[^<:]*</identifier>", listed)
+        if not m:
+            sys.exit("ListIdentifiers listed no oai: identifier")
+        oai_id = m.group(1) + mid
+        pages = {
+            "serve item page": f"/items/{mid}",
+            "serve list page": f"/items?page={max(1, -(-n // 50) // 2)}",
+            "serve OAI record": "/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier="
+            + urllib.parse.quote(oai_id, safe=""),
+        }
+        if b"<GetRecord>" not in http_get(base + pages["serve OAI record"]):
+            sys.exit(f"GetRecord of {oai_id} did not answer a record")
+        for name, path in pages.items():
+            runs = []
+            for _ in range(requests):
+                t = time.perf_counter()
+                http_get(base + path)
+                runs.append(time.perf_counter() - t)
+            out[name] = runs
+        status = open(f"/proc/{p.pid}/status").read()
+        hwm = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
+        return out, hwm
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
 
 
 def timed(argv, env):
@@ -77,7 +147,12 @@ def measure(args):
         for n in args.sizes:
             root = os.path.join(work, f"archive-{n}")
             t0 = time.perf_counter()
-            subprocess.run([args.gen, root, str(n)], check=True)
+            if n in args.fixture:
+                # An archive the generator made earlier (`gen_archive ROOT N`), used in
+                # place and kept (the commands here add no events to it).
+                root = args.fixture[n]
+            else:
+                subprocess.run([args.gen, root, str(n)], check=True)
             gen_s = time.perf_counter() - t0
             mid = f"cairn-{(n + 1) // 2:06d}"
             row = {"generate_s": round(gen_s, 2), "load_before": load(), "commands": {}}
@@ -97,9 +172,18 @@ def measure(args):
                     "peak_rss_kib": rss,
                 }
                 print(f"{n:>8} {name:<24} {med:9.3f} s  {rss / 1024:8.1f} MiB", flush=True)
+            runs, hwm = serve_rows(args.cairn, root, mid, n, args.requests)
+            for name in SERVE_ROWS:
+                med = statistics.median(runs[name])
+                row["commands"][name] = {
+                    "seconds": round(med, 5),
+                    "runs": [round(r, 5) for r in runs[name]],
+                    "peak_rss_kib": hwm,
+                }
+                print(f"{n:>8} {name:<24} {med:9.4f} s  {hwm / 1024:8.1f} MiB (server)", flush=True)
             row["load_after"] = load()
             results["sizes"][str(n)] = row
-            if not args.keep:
+            if not args.keep and n not in args.fixture:
                 shutil.rmtree(root)
     finally:
         if not args.keep:
@@ -111,7 +195,7 @@ def measure(args):
 
 def report(results):
     sizes = sorted(results["sizes"], key=int)
-    names = [c[0] for c in COMMANDS]
+    names = [c[0] for c in COMMANDS] + SERVE_ROWS
     print()
     print("| command | " + " | ".join(f"{int(n):,} items: s / MiB" for n in sizes) + " | growth per 10x |")
     print("| --- | " + " | ".join("---" for _ in sizes) + " | --- |")
@@ -144,21 +228,25 @@ def plot(results, path):
         return
     sizes = sorted(results["sizes"], key=int)
     xs = [int(n) for n in sizes]
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(9.5, 5.5))
+    ax.set_prop_cycle(color=[plt.get_cmap("tab20")(i) for i in range(0, 20, 2)] + ["#555555", "#bb8800"])
     firsts = []
-    for name, _, _ in COMMANDS:
+    for name in [c[0] for c in COMMANDS] + SERVE_ROWS:
+        if any(name not in results["sizes"][n]["commands"] for n in sizes):
+            continue
         ys = [results["sizes"][n]["commands"][name]["seconds"] for n in sizes]
-        ax.plot(xs, ys, marker="o", label=name)
+        style = ":" if name.startswith("serve") and name != "serve start-up" else "-"
+        ax.plot(xs, ys, marker="o", linestyle=style, label=name)
         firsts.append(ys[0])
     top = max(firsts)
     ax.plot(xs, [top * x / xs[0] for x in xs], "k--", linewidth=1, label="linear growth (reference)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("items in the archive (10 events each)")
-    ax.set_ylabel("wall time, s (median)")
-    ax.set_title("Cairn: archive-wide commands against archive size")
+    ax.set_ylabel("wall time, s (median; serve pages: per request)")
+    ax.set_title("Cairn: commands and pages against archive size")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"chart: {path}")
@@ -172,6 +260,14 @@ def main():
     ap.add_argument("--gen", default=os.path.join(REPO, "target/release/examples/gen_archive"))
     ap.add_argument("--work", default=None, help="folder for the fixtures (a fresh one is made inside)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--requests", type=int, default=20, help="requests per serve page")
+    ap.add_argument(
+        "--fixture",
+        action="append",
+        default=[],
+        metavar="N=DIR",
+        help="use an archive made earlier by gen_archive for size N (in place) instead of generating one",
+    )
     ap.add_argument("--out", default=os.path.join(HERE, "scale.json"))
     ap.add_argument("--chart", default=os.path.join(REPO, "scale.png"))
     ap.add_argument("--plot-only", action="store_true", help="redraw from --out")
@@ -180,6 +276,7 @@ def main():
         results = json.load(open(args.out))
     else:
         args.sizes = [int(s) for s in args.sizes.split(",")]
+        args.fixture = {int(k): v for k, v in (f.split("=", 1) for f in args.fixture)}
         results = measure(args)
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)
