@@ -50,9 +50,14 @@ fn shown(root: &Path, id: &str) -> Vec<(u64, String)> {
     let (code, out) = cairn(root, &["show", "--json", id]);
     assert_eq!(code, Some(0), "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
-    v["events"]
+    seq_and_type(&v["events"])
+}
+
+/// (seq, type) of each event of a JSON array of events.
+fn seq_and_type(events: &serde_json::Value) -> Vec<(u64, String)> {
+    events
         .as_array()
-        .expect("events")
+        .expect("an array of events")
         .iter()
         .map(|e| {
             (
@@ -151,17 +156,7 @@ fn listed(root: &Path, args: &[&str]) -> Vec<(u64, String)> {
     all.extend_from_slice(args);
     let (code, out) = cairn(root, &all);
     assert_eq!(code, Some(0), "{out}");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|e| {
-            (
-                e["seq"].as_u64().expect("seq"),
-                e["type"].as_str().expect("type").to_string(),
-            )
-        })
-        .collect()
+    seq_and_type(&serde_json::from_str(&out).expect("json"))
 }
 
 /// `events --id` reads the item's lines through the index (one item's history costs

@@ -308,8 +308,16 @@ fn damaged_replica_objects_are_found_and_repaired_from_the_archive() {
     let out = f.cairn(&["audit", "--replicas"]);
     expect(&out, 1, "audit --replicas");
     assert!(String::from_utf8_lossy(&out.stderr).contains(&missing));
-    // The archive's own audit is not failed by the replica's damage.
+    // The archive's own audit is not failed by the replica's damage, nor are its items
+    // listed as failed.
     expect(&f.cairn(&["audit"]), 0, "audit of the archive");
+    let out = f.cairn(&["list", "--status", "failed"]);
+    expect(&out, 0, "list --status failed");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "the replica's failure is not the archive's"
+    );
 
     let out = f.cairn(&["repair", a, "--dry-run"]);
     expect(&out, 0, "repair --dry-run");

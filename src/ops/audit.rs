@@ -216,13 +216,7 @@ pub fn audit(
             brief: e,
             tag_manifests,
         } = ev;
-        crate::ops::fixity::fold_last_check(
-            &mut last,
-            &e.event_type,
-            &e.time,
-            &e.object,
-            e.replica,
-        );
+        crate::ops::fixity::fold_last_check(&mut last, &e);
         // Time: a log is appended in time order, so an event older than one before it,
         // or dated after now, was stamped by a wrong or pretend clock (and would move
         // the fixity schedule).

@@ -22,7 +22,7 @@ use crate::digest::Algorithm;
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::dir::DirSource;
-use crate::fs::events::NewEvent;
+use crate::fs::events::{EventBrief, NewEvent};
 use crate::fs::rate::RateLimiter;
 use crate::fs::register::RegisterEntry;
 use crate::ops::bag_check::{check_bag_listed, BagCheck, FixityFinding, FixityKind, STRENGTH};
@@ -253,29 +253,23 @@ pub type LastChecks = std::collections::HashMap<String, DateTime<Utc>>;
 /// Takes one event into a map of each object's last check (its latest fixity check
 /// or ingest validation): a check of a replica, or a time that does not parse, counts
 /// for nothing.
-pub fn fold_last_check(
-    out: &mut LastChecks,
-    event_type: &str,
-    time: &str,
-    object: &str,
-    replica: bool,
-) {
-    if event_type != "fixity check" && event_type != "validation" {
+pub fn fold_last_check(out: &mut LastChecks, e: &EventBrief) {
+    if e.event_type != "fixity check" && e.event_type != "validation" {
         return;
     }
     // A replica's check (`fixity --replica`) says nothing of the archive's bag.
-    if replica {
+    if e.replica {
         return;
     }
-    let Ok(t) = DateTime::parse_from_rfc3339(time) else {
+    let Ok(t) = DateTime::parse_from_rfc3339(&e.time) else {
         return;
     };
     let t = t.with_timezone(&Utc);
-    match out.get_mut(object) {
+    match out.get_mut(e.object.as_str()) {
         Some(slot) if t > *slot => *slot = t,
         Some(_) => {}
         None => {
-            out.insert(object.to_string(), t);
+            out.insert(e.object.clone(), t);
         }
     }
 }
@@ -353,9 +347,7 @@ pub fn fixity(
     // Each event's type, time and object: the schedule needs no more. Folded as the
     // log is read, a part at a time: memory grows with the items, not the events.
     let mut last = LastChecks::new();
-    let log = archive.fold_events_brief(|e| {
-        fold_last_check(&mut last, &e.event_type, &e.time, &e.object, e.replica)
-    })?;
+    let log = archive.fold_events_brief(|e| fold_last_check(&mut last, &e))?;
     // A broken chain is never appended to: the bags are still checked and reported.
     let log_broken = log.broken.as_ref().map(|b| LogBreak {
         line: b.line,

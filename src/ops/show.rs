@@ -153,14 +153,9 @@ pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec
     let mut last_fixity: std::collections::HashMap<String, (String, String)> =
         std::collections::HashMap::new();
     archive.fold_events_brief(|e| {
-        crate::ops::fixity::fold_last_check(
-            &mut last,
-            &e.event_type,
-            &e.time,
-            &e.object,
-            e.replica,
-        );
-        if e.event_type == "fixity check" {
+        crate::ops::fixity::fold_last_check(&mut last, &e);
+        // A replica's check (`fixity --replica`) is not the archive bag's.
+        if e.event_type == "fixity check" && !e.replica {
             last_fixity.insert(e.object, (e.time, e.outcome));
         }
     })?;

@@ -585,6 +585,10 @@ fn note_checks(checks: &mut HashMap<String, CheckHistory>, e: &Event) {
     if !fixity && e.event_type != "validation" {
         return;
     }
+    // A replica's check (`fixity --replica`) says nothing of the archive's bag.
+    if e.data.get("replica").is_some() {
+        return;
+    }
     let Ok(t) = DateTime::parse_from_rfc3339(&e.time) else {
         return;
     };
@@ -625,6 +629,43 @@ mod tests {
         assert_eq!(lang_tag("English"), None);
         assert_eq!(lang_tag("en; fr"), None);
         assert_eq!(lang_tag("\"><script>"), None);
+    }
+
+    /// The archive's checks set an item's status; a replica's (`fixity --replica`,
+    /// its data naming the replica) does not, failed or not.
+    #[test]
+    fn a_replica_check_is_not_the_archive_bags() {
+        let event = |time: &str, outcome: &str, data: serde_json::Value| Event {
+            seq: 1,
+            id: String::new(),
+            event_type: "fixity check".into(),
+            time: time.into(),
+            outcome: outcome.into(),
+            detail: String::new(),
+            object: "cairn-000001".into(),
+            agent: String::new(),
+            data,
+            prev: String::new(),
+        };
+        let mut checks = HashMap::new();
+        note_checks(
+            &mut checks,
+            &event("2026-11-01T00:00:00Z", "success", serde_json::Value::Null),
+        );
+        note_checks(
+            &mut checks,
+            &event(
+                "2026-11-02T00:00:00Z",
+                "failure",
+                serde_json::json!({"replica": "nas"}),
+            ),
+        );
+        let c = &checks["cairn-000001"];
+        assert_eq!(c.last_fixity.map(|f| f.1), Some(true));
+        assert_eq!(
+            c.last_check.map(|t| t.to_rfc3339()),
+            Some("2026-11-01T00:00:00+00:00".to_string())
+        );
     }
 
     #[test]
