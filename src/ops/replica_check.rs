@@ -99,21 +99,24 @@ fn selected(
         registered.retain(|id| shard_of(id, n) == k);
     }
     let last = if opts.selection == Selection::Due {
-        let log = archive.read_events()?;
+        // Each event's brief, folded as the log is read (memory grows with the items,
+        // not the events): the last check of each item on this replica.
         let mut last = crate::ops::fixity::LastChecks::new();
-        for e in log.events.iter().filter(|e| {
-            e.event_type == "fixity check"
-                && e.data.get("replica").and_then(|v| v.as_str()) == Some(opts.replica.as_str())
-        }) {
+        archive.fold_events_brief(|e| {
+            if e.event_type != "fixity check"
+                || e.replica_name.as_deref() != Some(opts.replica.as_str())
+            {
+                return;
+            }
             let Ok(t) = chrono::DateTime::parse_from_rfc3339(&e.time) else {
-                continue;
+                return;
             };
             let t = t.with_timezone(&chrono::Utc);
-            let slot = last.entry(e.object.clone()).or_insert(t);
+            let slot = last.entry(e.object).or_insert(t);
             if t > *slot {
                 *slot = t;
             }
-        }
+        })?;
         last
     } else {
         crate::ops::fixity::LastChecks::new()

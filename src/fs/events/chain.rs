@@ -55,6 +55,9 @@ pub struct EventBrief {
     /// an event is about a copy, not the archive's own bag.
     #[serde(skip)]
     pub replica: bool,
+    /// The replica's name, when the data's `replica` is a string.
+    #[serde(skip)]
+    pub replica_name: Option<String>,
 }
 
 /// What the readers of briefs take from an event's `data`: whether it is an object with
@@ -63,6 +66,7 @@ pub struct EventBrief {
 #[derive(Default)]
 struct DataMark<const TAGS: bool> {
     replica: bool,
+    replica_name: Option<String>,
     tag_manifests: Option<serde_json::Value>,
 }
 
@@ -80,8 +84,14 @@ impl<'de, const TAGS: bool> Deserialize<'de> for DataMark<TAGS> {
             ) -> Result<DataMark<TAGS>, A::Error> {
                 let mut out = DataMark::default();
                 while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
-                    out.replica |= k == "replica";
-                    if TAGS && k == "tag_manifests" {
+                    if k == "replica" {
+                        // A repeated key: the last one counts, as in a parsed `Value`.
+                        out.replica = true;
+                        out.replica_name = match m.next_value::<serde_json::Value>()? {
+                            serde_json::Value::String(name) => Some(name),
+                            _ => None,
+                        };
+                    } else if TAGS && k == "tag_manifests" {
                         // A repeated key: the last one counts, as in a parsed `Value`.
                         out.tag_manifests = Some(m.next_value::<serde_json::Value>()?);
                     } else {
@@ -180,6 +190,7 @@ fn parse_brief<const TAGS: bool>(
             outcome: l.outcome,
             object: l.object,
             replica: l.data.replica,
+            replica_name: l.data.replica_name,
         };
         (prev, brief, l.data.tag_manifests)
     })
@@ -769,6 +780,7 @@ mod tests {
         let datas = [
             r#"{"tag_manifests":{"tagmanifest-blake3.txt":{"blake3":"ab"}},"files":[1,2]}"#,
             r#"{"replica":"s3","tag_manifests":null}"#,
+            r#"{"replica":"s3","replica":{"name":"nas"}}"#,
             r#"[{"tag_manifests":1}]"#,
             r#""text""#,
             r#"{"tag_manifests":{"a":1},"tag_manifests":{"b":2}}"#,
@@ -805,6 +817,10 @@ mod tests {
                 assert_eq!(audit.brief.seq, event.seq);
                 assert_eq!(audit.brief.object, event.object);
                 assert_eq!(audit.brief.replica, event.data.get("replica").is_some());
+                assert_eq!(
+                    audit.brief.replica_name.as_deref(),
+                    event.data.get("replica").and_then(|r| r.as_str())
+                );
                 assert_eq!(
                     audit.tag_manifests.as_ref(),
                     event.data.get("tag_manifests")
