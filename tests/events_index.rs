@@ -84,6 +84,25 @@ fn from_log(root: &Path, id: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// Points every entry of the index one line off (each entry's seq plus one).
+fn shift_index_entries(index: &Path) {
+    for bucket in fs::read_dir(index).expect("index") {
+        let p = bucket.expect("entry").path();
+        if p.file_name().is_some_and(|n| n != "state") {
+            let text = fs::read_to_string(&p).expect("bucket");
+            let shifted: String = text
+                .lines()
+                .map(|l| {
+                    let mut f: Vec<String> = l.splitn(4, ' ').map(str::to_string).collect();
+                    f[0] = (f[0].parse::<u64>().expect("an entry's seq") + 1).to_string();
+                    f.join(" ") + "\n"
+                })
+                .collect();
+            fs::write(&p, shifted).expect("corrupt");
+        }
+    }
+}
+
 #[test]
 fn show_reads_through_the_index_and_deleting_it_loses_nothing() {
     let tmp = common::fresh_dir("events-index");
@@ -118,22 +137,7 @@ fn show_reads_through_the_index_and_deleting_it_loses_nothing() {
     assert!(!index.exists(), "appends do not build a missing index");
     let want = from_log(&root, id);
     assert_eq!(shown(&root, id), want);
-    for bucket in fs::read_dir(&index).expect("index") {
-        let p = bucket.expect("entry").path();
-        if p.file_name().is_some_and(|n| n != "state") {
-            let text = fs::read_to_string(&p).expect("bucket");
-            // Point every entry one line off.
-            let shifted: String = text
-                .lines()
-                .map(|l| {
-                    let mut f: Vec<String> = l.splitn(4, ' ').map(str::to_string).collect();
-                    f[0] = (f[0].parse::<u64>().unwrap() + 1).to_string();
-                    f.join(" ") + "\n"
-                })
-                .collect();
-            fs::write(&p, shifted).expect("corrupt");
-        }
-    }
+    shift_index_entries(&index);
     assert_eq!(shown(&root, id), want);
 
     // Every item, against the log.
@@ -194,23 +198,7 @@ fn events_of_one_item_read_through_the_index_agree_with_the_log() {
     );
 
     // An index pointing every entry one line off is found out and rebuilt.
-    for bucket in fs::read_dir(&index).expect("index") {
-        let p = bucket.expect("entry").path();
-        if p.file_name().is_some_and(|n| n != "state") {
-            let text = fs::read_to_string(&p).expect("bucket");
-            let shifted: String = text
-                .lines()
-                .map(|l| {
-                    let mut f: Vec<String> = l.splitn(4, ' ').map(str::to_string).collect();
-                    if let Ok(seq) = f[0].parse::<u64>() {
-                        f[0] = (seq + 1).to_string();
-                    }
-                    f.join(" ") + "\n"
-                })
-                .collect();
-            fs::write(&p, shifted).expect("corrupt");
-        }
-    }
+    shift_index_entries(&index);
     assert_eq!(listed(&root, &["--id", id]), want);
 
     // In text, the count says where the events came from.
