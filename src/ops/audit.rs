@@ -4,7 +4,7 @@
 //!
 //! `verify`: a standalone check of a bag anywhere, optionally against a register entry.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -193,12 +193,16 @@ pub fn audit(
         .since_head
         .as_ref()
         .map(|want| want.trim().to_ascii_lowercase());
+    // Compared with each line's digest as bytes (a head that is not hex is found nowhere).
+    let want_digest = want_head
+        .as_deref()
+        .and_then(|h| blake3::Hash::from_hex(h).ok());
     let mut head_at: Option<usize> = None;
     let mut lines_seen = 0usize;
     let mut deleted: BTreeSet<String> = BTreeSet::new();
     let mut ingested: BTreeSet<String> = BTreeSet::new();
     // Looked up once per event: hash maps (never iterated).
-    let mut last_fixity: HashMap<String, (String, String)> = HashMap::new();
+    let mut last_fixity = crate::ops::fixity::LastFixity::new();
     let mut last = crate::ops::fixity::LastChecks::new();
     let tolerance = chrono::Duration::seconds(TIME_TOLERANCE_SECS);
     let mut latest: Option<DateTime<Utc>> = None;
@@ -209,7 +213,7 @@ pub fn audit(
     let mut last_recorded: BTreeMap<String, (u64, String, Vec<String>)> = BTreeMap::new();
     let chain = archive.fold_events_audit(|ev, digest| {
         lines_seen += 1;
-        if head_at.is_none() && want_head.as_deref() == Some(digest.to_hex().as_str()) {
+        if head_at.is_none() && want_digest.as_ref() == Some(digest) {
             head_at = Some(lines_seen);
         }
         let crate::fs::events::EventAudit {
@@ -253,10 +257,7 @@ pub fn audit(
                 }
                 last_recorded.insert(e.object, (e.seq, e.event_type, differing));
             }
-            // A replica's check (`fixity --replica`) is not the archive bag's.
-            "fixity check" if !e.replica => {
-                last_fixity.insert(e.object, (e.time, e.outcome));
-            }
+            "fixity check" => crate::ops::fixity::fold_last_fixity(&mut last_fixity, e),
             _ => {}
         }
     })?;

@@ -250,6 +250,18 @@ pub fn shard_of(id: &str, n: u64) -> u64 {
 /// event of the log (a million lookups at 100,000 items) and never iterated in order.
 pub type LastChecks = std::collections::HashMap<String, DateTime<Utc>>;
 
+/// Each object's last fixity check of the archive's own bag, by identifier: its time
+/// and outcome as logged.
+pub type LastFixity = std::collections::HashMap<String, (String, String)>;
+
+/// Takes one event into [`LastFixity`]: a fixity check of the archive's bag; a
+/// replica's (`fixity --replica`) says nothing of it.
+pub fn fold_last_fixity(out: &mut LastFixity, e: EventBrief) {
+    if e.event_type == "fixity check" && !e.replica {
+        out.insert(e.object, (e.time, e.outcome));
+    }
+}
+
 /// Takes one event into a map of each object's last check (its latest fixity check
 /// or ingest validation): a check of a replica, or a time that does not parse, counts
 /// for nothing.

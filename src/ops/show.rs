@@ -150,14 +150,10 @@ pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec
     // Each event's brief, folded as the log is read (memory grows with the items, not
     // with the events): the last check, and the last fixity check's time and outcome.
     let mut last = crate::ops::fixity::LastChecks::new();
-    let mut last_fixity: std::collections::HashMap<String, (String, String)> =
-        std::collections::HashMap::new();
+    let mut last_fixity = crate::ops::fixity::LastFixity::new();
     archive.fold_events_brief(|e| {
         crate::ops::fixity::fold_last_check(&mut last, &e);
-        // A replica's check (`fixity --replica`) is not the archive bag's.
-        if e.event_type == "fixity check" && !e.replica {
-            last_fixity.insert(e.object, (e.time, e.outcome));
-        }
+        crate::ops::fixity::fold_last_fixity(&mut last_fixity, e);
     })?;
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
     let fmt =
