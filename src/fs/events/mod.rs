@@ -21,7 +21,8 @@ use crate::error::Error;
 mod chain;
 
 pub use chain::{
-    verify_chain, verify_chain_brief, verify_links, BrokenLink, ChainReport, EventAudit, EventBrief,
+    verify_chain, verify_chain_brief, verify_links, BrokenLink, ChainReport, EventAudit,
+    EventBrief, LineRead, LogCursor,
 };
 
 /// Proof that the log lock is held; only [`crate::fs::archive::Archive::append_events`]
@@ -284,6 +285,21 @@ pub fn fold_log_audit(
     };
     chain::fold_audit_parts(&mut file, chain::PART, &mut each)
         .map_err(|e| Error::io("read", path, e))
+}
+
+/// Reads the log in `file` on from `cursor` (a reader that keeps up with a growing log,
+/// as `cairn serve` does), a part at a time, following the links from the cursor's head:
+/// each linked line's brief, offset and digest go to `each` in log order, and the cursor
+/// moves past them. Reading stops at the first broken link (returned) or at the last
+/// complete line: a final line without its newline may be being appended, and is read
+/// next time. Memory is one part of the log, whatever its length.
+pub fn fold_log_from(
+    file: &mut File,
+    cursor: &mut LogCursor,
+    mut each: impl FnMut(LineRead),
+) -> std::io::Result<Option<BrokenLink>> {
+    file.seek(SeekFrom::Start(cursor.offset))?;
+    chain::fold_brief_from(file, chain::PART, cursor, &mut each)
 }
 
 /// Line `n` (1-based) of the log at `path`, read a line at a time; `None` past its end.
