@@ -717,3 +717,131 @@ fn item_list_pages_cover_every_item_once_filtered_or_not() {
         "past the end: the last page"
     );
 }
+
+/// The number in "N events match".
+fn events_matching(page: &str) -> usize {
+    let end = page
+        .find(" events match")
+        .unwrap_or_else(|| panic!("no count in {page}"));
+    let start = page[..end].rfind('>').map_or(0, |p| p + 1);
+    page[start..end].trim().parse().expect("a count")
+}
+
+/// /events and the item pages read their lines back from the log (the snapshot keeps a
+/// row per line, not the events): every filter counts what the log holds, a line
+/// appended while serving is shown, and a line edited in place afterwards is shown as
+/// changed, never as its new text.
+#[test]
+fn events_are_read_back_from_the_log_and_checked() {
+    let tmp = tempfile::Builder::new()
+        .prefix("cairn-serve-events-")
+        .tempdir()
+        .unwrap();
+    let root = tmp.path().join("archive");
+    build_archive(&root, 3);
+    cairn(&root, &["fixity", "--quiet", "--all"], 0);
+    let log_path = root.join("manifests/events.jsonl");
+    let lines = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&log_path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let log = lines();
+    let server = Server::start(&root, &[]);
+
+    // Unfiltered: every line, newest first.
+    let all = server.get("/events").text();
+    assert_eq!(events_matching(&all), log.len(), "{all}");
+    let newest = log.last().unwrap()["seq"].as_u64().unwrap();
+    let first_row = &all[all.find("<tbody>").unwrap()..];
+    assert!(
+        first_row.starts_with(&format!("<tbody><tr><td class=\"num\">{newest}</td>")),
+        "newest first: {first_row:.200}"
+    );
+    // By item, type and outcome: as many as the log holds.
+    let count = |pred: &dyn Fn(&serde_json::Value) -> bool| log.iter().filter(|e| pred(e)).count();
+    let by_item = server.get("/events?id=cairn-000001").text();
+    assert_eq!(
+        events_matching(&by_item),
+        count(&|e| e["object"] == "cairn-000001")
+    );
+    let checks = server
+        .get("/events?type=fixity+check&outcome=success")
+        .text();
+    assert_eq!(
+        events_matching(&checks),
+        count(&|e| e["type"] == "fixity check" && e["outcome"] == "success")
+    );
+    assert_eq!(count(&|e| e["type"] == "fixity check"), 3);
+    assert_eq!(
+        events_matching(&server.get("/events?type=no+such+type").text()),
+        0
+    );
+    // By time: a date covers its whole day; a time is exact.
+    let day = &log[0]["time"].as_str().unwrap()[..10];
+    let today = server
+        .get(&format!("/events?since={day}&until={day}"))
+        .text();
+    assert_eq!(events_matching(&today), log.len());
+    assert_eq!(
+        events_matching(&server.get("/events?until=2000-01-01").text()),
+        0
+    );
+    let last_time = log.last().unwrap()["time"].as_str().unwrap().to_string();
+    let at_last = server
+        .get(&format!("/events?since={}", enc(&last_time)))
+        .text();
+    assert_eq!(
+        events_matching(&at_last),
+        count(&|e| e["time"].as_str().unwrap() >= last_time.as_str())
+    );
+    // A value that is no time is said, and not applied.
+    let odd = server.get("/events?since=last+tuesday").text();
+    assert!(
+        odd.contains("neither a date (YYYY-MM-DD) nor an RFC 3339 time"),
+        "{odd}"
+    );
+    assert_eq!(events_matching(&odd), log.len());
+
+    // A line appended while serving is read on and shown.
+    cairn(&root, &["fixity", "--quiet", "--id", "cairn-000002"], 0);
+    let grown = lines();
+    assert_eq!(grown.len(), log.len() + 1);
+    let item = server.get("/items/cairn-000002").text();
+    let seq = grown.last().unwrap()["seq"].as_u64().unwrap();
+    assert!(
+        item.contains(&format!("<td class=\"num\">{seq}</td>")),
+        "{item}"
+    );
+    assert_eq!(events_matching(&server.get("/events").text()), grown.len());
+
+    // Line 1 edited in place, same length: its row no longer matches the line.
+    let mut bytes = std::fs::read(&log_path).unwrap();
+    let first_nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+    let at = bytes[..first_nl]
+        .windows(10)
+        .position(|w| w == b"\"detail\":\"")
+        .expect("a detail")
+        + 10;
+    assert!(bytes[at..at + 6]
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b' '));
+    bytes[at..at + 6].copy_from_slice(b"FORGED");
+    std::fs::write(&log_path, &bytes).unwrap();
+    let object = grown[0]["object"].as_str().unwrap().to_string();
+    let page = server
+        .get(&format!("/events?id={}&until=2999-01-01", enc(&object)))
+        .text();
+    assert!(
+        !page.contains("FORGED"),
+        "the edited text is not shown: {page}"
+    );
+    assert!(
+        page.contains(
+            "Line 1 of the event log: it no longer reads as it did when the chain was checked"
+        ),
+        "{page}"
+    );
+}

@@ -15,16 +15,10 @@ th,td{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #ddd;vertical
 code{word-break:break-all}";
 
 pub(super) fn render(r: &Report, archive: &str) -> String {
-    let checks: Vec<std::sync::Arc<cairn::fs::events::Event>> = r
-        .fixity_checks
-        .iter()
-        .cloned()
-        .map(std::sync::Arc::new)
-        .collect();
     let now = chrono::DateTime::parse_from_rfc3339(&r.generated)
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or_else(|_| chrono::Utc::now());
-    let chart = cairn::serve::pages::fixity_chart(&checks, now);
+    let chart = cairn::serve::pages::fixity_chart(&r.fixity_days, now);
     html! {
         (DOCTYPE)
         html lang="en" {

@@ -262,6 +262,34 @@ pub fn fold_last_fixity(out: &mut LastFixity, e: EventBrief) {
     }
 }
 
+/// Fixity checks of the archive's own bags per day (UTC): (passed, failed). What the
+/// charts of `cairn serve` and `cairn report --html` draw, folded as the log goes by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixityDays(pub BTreeMap<chrono::NaiveDate, (u32, u32)>);
+
+impl FixityDays {
+    /// Counts one event: a fixity check of the archive's bag on its day, passed when
+    /// its outcome is `success`. A replica's check (`fixity --replica`), any other
+    /// event, and a time that does not parse count for nothing.
+    pub fn note(&mut self, event_type: &str, time: &str, outcome: &str, replica: bool) {
+        if event_type != "fixity check" || replica {
+            return;
+        }
+        let Ok(t) = DateTime::parse_from_rfc3339(time) else {
+            return;
+        };
+        let day = self
+            .0
+            .entry(t.with_timezone(&Utc).date_naive())
+            .or_default();
+        if outcome == "success" {
+            day.0 = day.0.saturating_add(1);
+        } else {
+            day.1 = day.1.saturating_add(1);
+        }
+    }
+}
+
 /// Takes one event into a map of each object's last check (its latest fixity check
 /// or ingest validation): a check of a replica, or a time that does not parse, counts
 /// for nothing.

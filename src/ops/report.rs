@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::fs::events::Event;
 use crate::fs::register::RegisterEntry;
 use crate::ops::events::{query, EventFilter};
+use crate::ops::fixity::FixityDays;
 use crate::ops::show::{list, list_withdrawn, ListItem, WithdrawnItem};
 
 /// Files of one format.
@@ -60,9 +60,9 @@ pub struct Report {
     pub failures: Vec<Failure>,
     pub withdrawn: Vec<WithdrawnItem>,
     pub log: LogHead,
-    /// Every fixity check (for the chart); not in the JSON.
+    /// Fixity checks of the archive's bags per day (for the chart); not in the JSON.
     #[serde(skip)]
-    pub fixity_checks: Vec<Event>,
+    pub fixity_days: FixityDays,
 }
 
 /// Reads the archive into a report at `now`.
@@ -100,7 +100,7 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
     let mut formats: Vec<FormatCount> = formats.into_values().collect();
     formats.sort_by(|a, b| b.files.cmp(&a.files).then(a.mime.cmp(&b.mime)));
     let mut failures = Vec::new();
-    let mut fixity_checks = Vec::new();
+    let mut fixity_days = FixityDays::default();
     let read = query(archive, &EventFilter::default(), |e| {
         if e.outcome != "success" {
             failures.push(Failure {
@@ -110,9 +110,12 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
                 detail: e.detail.clone(),
             });
         }
-        if e.event_type == "fixity check" {
-            fixity_checks.push(e.clone());
-        }
+        fixity_days.note(
+            &e.event_type,
+            &e.time,
+            &e.outcome,
+            e.data.get("replica").is_some(),
+        );
         Ok(())
     })?;
     failures.reverse();
@@ -132,6 +135,6 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
             head: read.head,
             broken: read.broken,
         },
-        fixity_checks,
+        fixity_days,
     })
 }

@@ -30,11 +30,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::files::{open_no_follow, parse_range, resolve_in_bag, Range};
 use super::oai;
 use super::pages;
-use super::snapshot::{Snapshot, Stamp, Status};
+use super::snapshot::{LineRow, LineShown, Names, Snapshot, Stamp, Status};
 use super::token::TokenKey;
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::fs::events::Event;
 
 pub const MAX_CONNECTIONS: usize = 2048;
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -280,8 +279,8 @@ async fn oai_post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
 
 fn status_counts(snap: &Snapshot, now: chrono::DateTime<Utc>) -> BTreeMap<Status, usize> {
     let mut out = BTreeMap::new();
-    for item in &snap.items {
-        *out.entry(snap.status(&item.id, now)).or_insert(0) += 1;
+    for (_, status) in snap.statuses(now) {
+        *out.entry(status).or_insert(0) += 1;
     }
     out
 }
@@ -317,17 +316,17 @@ async fn items(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Res
         let end = (start + ITEMS_PER_PAGE).min(total);
         let rows = snap.items[start..end]
             .iter()
-            .map(|i| (&**i, snap.status(&i.id, now)))
+            .zip(&snap.checks[start..end])
+            .map(|(i, c)| (&**i, snap.status_of(c, now)))
             .collect();
         (rows, total, page, pages_n)
     } else {
         // A search or a status filter reads every item (the matches must be counted).
         let matching: Vec<_> = snap
-            .items
-            .iter()
-            .filter(|i| needle.is_empty() || i.search.contains(&needle))
-            .map(|i| (&**i, snap.status(&i.id, now)))
+            .statuses(now)
+            .filter(|(i, _)| needle.is_empty() || i.search.contains(&needle))
             .filter(|(_, s)| status.is_none_or(|want| *s == want))
+            .map(|(i, s)| (&**i, s))
             .collect();
         let total = matching.len();
         let pages_n = total.div_ceil(ITEMS_PER_PAGE).max(1);
@@ -356,13 +355,17 @@ fn not_found_page(what: &str) -> Response {
 async fn item(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     let snap = state.current().await;
     match snap.item(&id) {
-        Some(item) => html(pages::item(
-            item,
-            &snap,
-            Utc::now(),
-            state.serve_files,
-            &oai::oai_identifier(&state.archive.config.serve, &item.id),
-        )),
+        Some(item) => {
+            let events = read_lines(&state, &snap, snap.rows_of(&item.id).to_vec()).await;
+            html(pages::item(
+                item,
+                &events,
+                &snap,
+                Utc::now(),
+                state.serve_files,
+                &oai::oai_identifier(&state.archive.config.serve, &item.id),
+            ))
+        }
         None => not_found_page("No item has this identifier."),
     }
 }
@@ -467,19 +470,38 @@ async fn file(
     resp
 }
 
-/// `since`/`until` against an event's time (RFC 3339, UTC): a date covers its whole day.
-fn in_window(e: &Event, since: &str, until: &str) -> bool {
-    let t = e.time.as_str();
-    let since_ok = since.is_empty() || t >= since;
-    let until_ok = until.is_empty()
-        || if until.len() == 10 {
-            &t[..t.len().min(10)] <= until
-        } else {
-            t <= until
+/// A `since` or `until` of /events in milliseconds since the epoch: a date
+/// (YYYY-MM-DD, UTC; as `until` it covers its whole day) or an RFC 3339 time. `Err`
+/// says why the value cannot be read.
+fn time_bound(raw: &str, until: bool) -> Result<Option<i64>, String> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        let start = |d: chrono::NaiveDate| {
+            d.and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp_millis()
         };
-    since_ok && until_ok
+        return Ok(Some(if until {
+            day.succ_opt().map_or(i64::MAX, |next| start(next) - 1)
+        } else {
+            start(day)
+        }));
+    }
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| Some(t.timestamp_millis()))
+        .map_err(|_| {
+            format!(
+                "{} is neither a date (YYYY-MM-DD) nor an RFC 3339 time (such as 2026-12-02T10:00:00Z), so it was not applied",
+                crate::quoted(raw)
+            )
+        })
 }
 
+/// /events: the log's lines, newest first, filtered by item, type, outcome and time,
+/// a page at a time. The filters run over the snapshot's rows (a few bytes a line);
+/// only the page's lines are read back from the log.
 async fn events(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Response {
     let snap = state.current().await;
     let pairs = query_pairs(q.as_deref());
@@ -492,36 +514,77 @@ async fn events(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Re
         until: cut("until").trim().to_string(),
         page: None,
     };
-    let mut types: Vec<&str> = snap
-        .log
-        .events
-        .iter()
-        .map(|e| e.event_type.as_str())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    types.sort_unstable();
-    let source: Box<dyn Iterator<Item = &Arc<Event>>> = if f.id.is_empty() {
-        Box::new(snap.log.events.iter())
-    } else {
-        Box::new(snap.events_of(&f.id))
+    let mut notes = Vec::new();
+    let mut bound = |label: &str, raw: &str, until: bool| {
+        time_bound(raw, until).unwrap_or_else(|why| {
+            notes.push(format!("{label}: {why}."));
+            None
+        })
     };
-    let mut matching: Vec<&Event> = source
-        .map(|e| &**e)
-        .filter(|e| f.event_type.is_empty() || e.event_type == f.event_type)
-        .filter(|e| f.outcome.is_empty() || e.outcome == f.outcome)
-        .filter(|e| in_window(e, &f.since, &f.until))
-        .collect();
-    matching.reverse();
-    let total = matching.len();
+    let since = bound("Since", &f.since, false);
+    let until = bound("Until", &f.until, true);
+    let log = &snap.log;
+    let mut types: Vec<&str> = log.types.names.iter().map(String::as_str).collect();
+    types.sort_unstable();
+    // A filter names a type or outcome by its index; one the log never had matches nothing.
+    let interned = |value: &str, names: &Names| -> Option<Option<u32>> {
+        if value.is_empty() {
+            Some(None)
+        } else {
+            names.get(value).map(Some)
+        }
+    };
+    let wanted = interned(&f.event_type, &log.types).zip(interned(&f.outcome, &log.outcomes));
+    let all: Vec<u32>;
+    let source: &[u32] = if f.id.is_empty() {
+        all = (0..u32::try_from(log.rows.len()).unwrap_or(u32::MAX)).collect();
+        &all
+    } else {
+        snap.rows_of(&f.id)
+    };
+    let matches = |&&r: &&u32| {
+        let Some((event_type, outcome)) = wanted else {
+            return false;
+        };
+        let Some(row) = log.rows.get(r as usize) else {
+            return false;
+        };
+        event_type.is_none_or(|t| row.event_type == t)
+            && outcome.is_none_or(|o| row.outcome == o)
+            && (since.is_none() && until.is_none()
+                || row.time_ms != LineRow::NO_TIME
+                    && since.is_none_or(|s| row.time_ms >= s)
+                    && until.is_none_or(|u| row.time_ms <= u))
+    };
+    let total = source.iter().rev().filter(matches).count();
     let pages_n = total.div_ceil(EVENTS_PER_PAGE).max(1);
     let page = page_number(first(&pairs, "page")).min(pages_n);
-    let rows: Vec<&Event> = matching
-        .into_iter()
+    let rows: Vec<u32> = source
+        .iter()
+        .rev()
+        .filter(matches)
         .skip((page - 1) * EVENTS_PER_PAGE)
         .take(EVENTS_PER_PAGE)
+        .copied()
         .collect();
-    html(pages::events(&f, &rows, total, page, pages_n, &types))
+    let shown = read_lines(&state, &snap, rows).await;
+    html(pages::events(
+        &f, &notes, &shown, total, page, pages_n, &types,
+    ))
+}
+
+/// The log's lines at `rows` (of the snapshot's rows), read back off the runtime's
+/// threads.
+async fn read_lines(state: &AppState, snap: &Arc<Snapshot>, rows: Vec<u32>) -> Vec<LineShown> {
+    let path = state.archive.events_path();
+    let snap = snap.clone();
+    let fallback: Vec<LineShown> = rows
+        .iter()
+        .map(|&r| LineShown::Changed(r as usize + 1, "reading it failed".into()))
+        .collect();
+    tokio::task::spawn_blocking(move || snap.log.read(&path, &rows))
+        .await
+        .unwrap_or(fallback)
 }
 
 async fn audit(State(state): State<Arc<AppState>>) -> Response {
@@ -531,8 +594,7 @@ async fn audit(State(state): State<Arc<AppState>>) -> Response {
     let mut overdue = Vec::new();
     let mut never_checked = Vec::new();
     let interval = chrono::Duration::days(i64::from(snap.interval_days));
-    for item in &snap.items {
-        let c = snap.checks(&item.id);
+    for (item, c) in snap.items.iter().zip(&snap.checks) {
         let fmt = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         if let Some((t, false)) = c.last_fixity {
             failed.push((item.id.as_str(), fmt(t)));

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::snapshot::{Item, Snapshot, Status};
-use crate::fs::events::Event;
+use super::snapshot::{Item, LineShown, Snapshot, Status};
+use crate::ops::fixity::FixityDays;
 
 const STYLE: &str = r#"
 :root{--fg:#1d1d1f;--muted:#5b5b63;--line:#d9d9de;--bg:#fff;--ok:#1b6e3a;--fail:#b3261e;--warn:#8a5a00;--accent:#23446e}
@@ -117,19 +117,8 @@ pub struct Overview<'a> {
 
 pub fn overview(o: &Overview) -> Markup {
     let snap = o.snap;
-    let files: usize = snap.items.iter().map(|i| i.files.len()).sum();
-    let bytes: u64 = snap.items.iter().map(|i| i.bytes).sum();
-    let mut formats: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
-    for item in &snap.items {
-        for f in &item.files {
-            let e = formats.entry(f.mime.as_str()).or_default();
-            e.0 += 1;
-            e.1 += f.size;
-        }
-    }
-    let mut formats: Vec<_> = formats.into_iter().collect();
-    formats.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
-    let last = snap.log.events.last();
+    let (files, bytes, formats) = (snap.files, snap.bytes, &snap.formats);
+    let last = snap.log.last.as_ref();
     let body = html! {
         h1 { "The archive at a glance" }
         div.cards {
@@ -151,15 +140,15 @@ pub fn overview(o: &Overview) -> Markup {
             }
         }
         h2 { "Fixity checks per day" }
-        (fixity_chart(&snap.log.events, o.now))
+        (fixity_chart(&snap.log.fixity_days, o.now))
         h2 { "Event log" }
         @if let Some(b) = &snap.log.broken {
             p.bad { "The chain is broken at line " (b.line) ": " (b.detail) ". See " a href="/audit" { "Audit" } "." }
         }
         table {
             tbody {
-                tr { th { "Lines" } td { (snap.log.events.len()) } }
-                tr { th { "Head (BLAKE3 of the last line)" } td { code { (snap.log.head) } } }
+                tr { th { "Lines" } td { (snap.log.lines()) } }
+                tr { th { "Head (BLAKE3 of the last line)" } td { code { (snap.log.head()) } } }
                 @if let Some(e) = last {
                     tr { th { "Last event" } td { (e.time) " · " (e.event_type) " · " (e.outcome) " · " (item_link(&e.object)) } }
                 }
@@ -169,7 +158,7 @@ pub fn overview(o: &Overview) -> Markup {
         table {
             thead { tr { th { "Media type" } th.num { "Files" } th.num { "Bytes" } } }
             tbody {
-                @for (mime, (n, b)) in &formats {
+                @for (mime, n, b) in formats {
                     tr { td { code { (mime) } } td.num { (n) } td.num { (human_bytes(*b)) } }
                 }
             }
@@ -181,21 +170,10 @@ pub fn overview(o: &Overview) -> Markup {
     layout("Overview", "/", body)
 }
 
-/// Fixity checks per day, passed and failed stacked, over the last 30 days (or up to
-/// the last day with a check, if later).
-pub fn fixity_chart(events: &[std::sync::Arc<Event>], now: DateTime<Utc>) -> Markup {
-    let mut days: BTreeMap<NaiveDate, (u32, u32)> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.event_type == "fixity check") {
-        let Ok(t) = DateTime::parse_from_rfc3339(&e.time) else {
-            continue;
-        };
-        let d = days.entry(t.with_timezone(&Utc).date_naive()).or_default();
-        if e.outcome == "success" {
-            d.0 += 1;
-        } else {
-            d.1 += 1;
-        }
-    }
+/// Fixity checks of the archive's bags per day, passed and failed stacked, over the
+/// last 30 days (or up to the last day with a check, if later).
+pub fn fixity_chart(days: &FixityDays, now: DateTime<Utc>) -> Markup {
+    let days = &days.0;
     let end = days
         .keys()
         .next_back()
@@ -356,6 +334,7 @@ pub fn items(p: &ItemsPage) -> Markup {
 
 pub fn item(
     item: &Item,
+    events: &[LineShown],
     snap: &Snapshot,
     now: DateTime<Utc>,
     serve_files: bool,
@@ -409,24 +388,36 @@ pub fn item(
             }
         }
         h2 { "Events" }
-        (events_table(snap.events_of(&item.id).map(|e| &**e), false))
+        (events_table(events, false))
     };
     layout(&item.title, "/items", body)
 }
 
-pub fn events_table<'a>(events: impl Iterator<Item = &'a Event>, with_object: bool) -> Markup {
+pub fn events_table(events: &[LineShown], with_object: bool) -> Markup {
     html! {
         table {
             thead { tr { th.num { "#" } th { "Time" } th { "Type" } th { "Outcome" } @if with_object { th { "Item" } } th { "Detail" } } }
             tbody {
-                @for e in events {
-                    tr {
-                        td.num { (e.seq) }
-                        td { (e.time) }
-                        td { (e.event_type) }
-                        td { @if e.outcome == "success" { span.status.status-ok { "success" } } @else { span.status.status-failed { (e.outcome) } } }
-                        @if with_object { td { @if !e.object.is_empty() { (item_link(&e.object)) } } }
-                        td { (e.detail) }
+                @for shown in events {
+                    @match shown {
+                        LineShown::Event(e) => {
+                            tr {
+                                td.num { (e.seq) }
+                                td { (e.time) }
+                                td { (e.event_type) }
+                                td { @if e.outcome == "success" { span.status.status-ok { "success" } } @else { span.status.status-failed { (e.outcome) } } }
+                                @if with_object { td { @if !e.object.is_empty() { (item_link(&e.object)) } } }
+                                td { (e.detail) }
+                            }
+                        }
+                        LineShown::Changed(line, why) => {
+                            tr.bad {
+                                td.num { (line) }
+                                td colspan=(if with_object { 5 } else { 4 }) {
+                                    span.status.status-failed { "changed" } " Line " (line) " of the event log: " (why) ". Run " code { "cairn audit" } "."
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -453,7 +444,8 @@ pub struct EventFilters {
 
 pub fn events(
     f: &EventFilters,
-    rows: &[&Event],
+    notes: &[String],
+    rows: &[LineShown],
     total: usize,
     page: usize,
     pages: usize,
@@ -495,8 +487,9 @@ pub fn events(
             label { "Until" input type="text" name="until" value=(f.until) maxlength="40"; }
             button type="submit" { "Filter" }
         }
+        @for n in notes { p.notice { (n) } }
         p { (total) " events match, newest first." }
-        (events_table(rows.iter().copied(), true))
+        (events_table(rows, true))
         @if pages > 1 {
             p.pager {
                 @if page > 1 { a href=(query(page - 1)) rel="prev" { "← newer" } }
@@ -536,8 +529,8 @@ pub fn audit(a: &AuditView) -> Markup {
         p { "As of " (a.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) ", from the register and the event log. For the full audit (every tag manifest re-hashed against the register), run " code { "cairn audit" } "." }
         h2 { "Event log chain" }
         table { tbody {
-            tr { th { "Length" } td { (snap.log.events.len()) " lines" } }
-            tr { th { "Head" } td { code { (snap.log.head) } } }
+            tr { th { "Length" } td { (snap.log.lines()) " lines" } }
+            tr { th { "Head" } td { code { (snap.log.head()) } } }
             tr { th { "Chain" } td {
                 @if let Some(b) = &snap.log.broken {
                     span.status.status-failed { "broken at line " (b.line) } " " (b.detail)

@@ -1,6 +1,7 @@
 //! The archive as `cairn serve` shows it: an in-memory snapshot of the register
-//! (manifests/*.json), each item's oai_dc record (its bag's metadata/dc.xml) and the
-//! event log, rebuilt from the files whenever they change.
+//! (manifests/*.json), each item's oai_dc record (its bag's metadata/dc.xml) and, of the
+//! event log, a row per line and what the pages summarise ([`EventLog`]), rebuilt from
+//! the files whenever they change.
 //!
 //! Consistency: ingest and import publish the bag, then write the register entry (one
 //! atomic rename), then append events. An item is shown once its entry exists *and* its
@@ -8,16 +9,16 @@
 //! waits in [`Snapshot::pending`]. The log is read only up to its last complete line,
 //! under the shared log lock, so a half-written append is never read.
 //!
-//! Refreshing is incremental: register entries already read are kept (they are written
-//! once and never changed), and the log is read on from where the last read stopped,
-//! each new line chained to the last one seen.
+//! Refreshing is incremental: register entries already read are kept (they are replaced
+//! only by an amend or a revise, whose events name them), and the log is read on from
+//! where the last read stopped, each new line chained to the last one seen.
 //!
 //! Deleted records: withdrawn items' tombstones (manifests/withdrawn/, `cairn withdraw`)
 //! are read by [`read_tombstones`]; OAI-PMH declares `deletedRecord` `persistent` (see
 //! [`Snapshot::deleted_record`]) and answers them as `status="deleted"` headers.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Seek, SeekFrom};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -26,8 +27,9 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::fs::events::{line_digest, BrokenLink, Event, GENESIS};
+use crate::fs::events::{fold_log_from, BrokenLink, Event, EventBrief, LineRead, LogCursor};
 use crate::metadata::{DublinCore, Term};
+use crate::ops::fixity::{fold_last_check, fold_last_fixity, FixityDays, LastChecks, LastFixity};
 use crate::register::{FileRecord, RegisterEntry};
 
 /// The largest metadata/dc.xml read: a record is a few kilobytes.
@@ -123,19 +125,88 @@ impl Status {
     }
 }
 
-/// The event log as read so far.
+/// The event log as read so far: not its events (a large archive's log is millions of
+/// lines) but a row for each line, with what the /events filters compare, and what the
+/// pages summarise, folded as the lines went by. A page's events are read back from
+/// the log by their rows ([`EventLog::read`]).
 #[derive(Debug, Clone, Default)]
 pub struct EventLog {
-    pub events: Vec<Arc<Event>>,
-    /// Bytes read (always the end of a complete line).
-    pub offset: u64,
-    /// Digest of the last line read ([`GENESIS`] for an empty log).
-    pub head: String,
+    /// One row per line read, in log order.
+    pub rows: Vec<LineRow>,
+    /// Where reading stopped (always the end of a complete line) and the head there.
+    pub cursor: LogCursor,
     /// Where the chain broke; nothing after it is read.
     pub broken: Option<BrokenLink>,
-    /// Indexes into `events`, per object.
-    pub by_object: HashMap<String, Vec<u32>>,
-    pub checks: HashMap<String, CheckHistory>,
+    /// Event types, outcomes and objects seen; rows name them by index.
+    pub types: Names,
+    pub outcomes: Names,
+    pub objects: Names,
+    /// Each object's rows, by its index in `objects`.
+    pub by_object: Vec<Vec<u32>>,
+    /// Each item's last check and last fixity check of its bag in the archive.
+    pub last_checks: LastChecks,
+    pub last_fixity: LastFixity,
+    /// Fixity checks per day, for the overview's chart.
+    pub fixity_days: FixityDays,
+    /// The last line's brief.
+    pub last: Option<EventBrief>,
+}
+
+/// One line of the log as `serve` keeps it: 40 bytes, where an event with its data
+/// took a kilobyte or more.
+#[derive(Debug, Clone, Copy)]
+pub struct LineRow {
+    /// Where the line starts in the log.
+    pub offset: u64,
+    /// Its time in milliseconds since the epoch (UTC); [`LineRow::NO_TIME`] when the
+    /// time does not parse.
+    pub time_ms: i64,
+    pub event_type: u32,
+    pub outcome: u32,
+    pub object: u32,
+    /// The first 8 bytes of the line's BLAKE3 digest, as the chain check read it: a line
+    /// read back for a page must still hash to it.
+    pub digest: [u8; 8],
+}
+
+impl LineRow {
+    pub const NO_TIME: i64 = i64::MIN;
+}
+
+/// Strings seen in the log, each kept once and named by its index.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Names {
+    fn intern(&mut self, name: String) -> u32 {
+        if let Some(&i) = self.index.get(&name) {
+            return i;
+        }
+        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.index.insert(name.clone(), i);
+        self.names.push(name);
+        i
+    }
+
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+
+    pub fn name(&self, i: u32) -> &str {
+        self.names.get(i as usize).map_or("", String::as_str)
+    }
+}
+
+/// A line of the log read back for a page.
+#[derive(Debug, Clone)]
+pub enum LineShown {
+    Event(Box<Event>),
+    /// The line no longer reads as it did when the chain was checked (1-based line
+    /// number, and what is wrong).
+    Changed(usize, String),
 }
 
 /// What was on disk when a snapshot was taken; a change means rebuild.
@@ -175,6 +246,13 @@ pub struct Snapshot {
     pub tombstones: Vec<Tombstone>,
     pub sets: Vec<SetInfo>,
     pub log: Arc<EventLog>,
+    /// Each shown item's checks, in the order of `items`.
+    pub checks: Vec<CheckHistory>,
+    /// Payload files and bytes of the shown items, and per media type (most files
+    /// first).
+    pub files: usize,
+    pub bytes: u64,
+    pub formats: Vec<(String, usize, u64)>,
     pub interval_days: u32,
     pub taken: DateTime<Utc>,
 }
@@ -195,41 +273,48 @@ impl Snapshot {
     }
 
     pub fn checks(&self, id: &str) -> CheckHistory {
-        self.log.checks.get(id).cloned().unwrap_or_default()
+        self.by_id
+            .get(id)
+            .and_then(|&i| self.checks.get(i))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// An item's fixity status at `now`: failed (last fixity check failed), overdue
     /// (last check older than fixity.interval_days), never checked (no fixity check
     /// yet), ok.
     pub fn status(&self, id: &str, now: DateTime<Utc>) -> Status {
-        let c = self.log.checks.get(id);
+        self.status_of(&self.checks(id), now)
+    }
+
+    /// The status that checks `c` give at `now` (see [`Snapshot::status`]).
+    pub fn status_of(&self, c: &CheckHistory, now: DateTime<Utc>) -> Status {
         let interval = chrono::Duration::days(i64::from(self.interval_days));
         match c {
-            Some(CheckHistory {
+            CheckHistory {
                 last_fixity: Some((_, false)),
                 ..
-            }) => Status::Failed,
-            _ if c
-                .and_then(|c| c.last_check)
-                .is_none_or(|t| now - t >= interval) =>
-            {
-                Status::Overdue
-            }
-            Some(CheckHistory {
+            } => Status::Failed,
+            _ if c.last_check.is_none_or(|t| now - t >= interval) => Status::Overdue,
+            CheckHistory {
                 last_fixity: Some(_),
                 ..
-            }) => Status::Ok,
+            } => Status::Ok,
             _ => Status::NeverChecked,
         }
     }
 
-    pub fn events_of(&self, id: &str) -> impl Iterator<Item = &Arc<Event>> {
-        self.log
-            .by_object
-            .get(id)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.log.events[i as usize])
+    /// Each shown item with its status at `now`, in the order of `items`.
+    pub fn statuses(&self, now: DateTime<Utc>) -> impl Iterator<Item = (&Arc<Item>, Status)> {
+        self.items
+            .iter()
+            .zip(&self.checks)
+            .map(move |(item, c)| (item, self.status_of(c, now)))
+    }
+
+    /// The rows of an object's events, in log order.
+    pub fn rows_of(&self, id: &str) -> &[u32] {
+        self.log.rows_of_object(id)
     }
 
     /// Reads the archive, reusing what `old` already holds.
@@ -238,28 +323,15 @@ impl Snapshot {
         // The log is read on from where the last read stopped only if it is the same
         // file (same inode); a log replaced by another is read from its start.
         let same_log = old.filter(|o| o.stamp.log.map(|l| l.2) == stamp.log.map(|l| l.2));
-        let log = read_log(archive, same_log.map(|o| &*o.log), stamp.log)?;
         // An entry is rewritten by an amend or a revise (a new version,
         // docs/lifecycle.md), which logs a "metadata modification" or "modification"
-        // after it: such items are read again.
-        let seen = same_log
-            .map_or(0, |o| o.log.events.len())
-            .min(log.events.len());
-        let amended: std::collections::HashSet<&str> = log.events[seen..]
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.event_type.as_str(),
-                    "metadata modification" | "modification"
-                )
-            })
-            .map(|e| e.object.as_str())
-            .collect();
+        // after it: such items, named in the lines read this time, are read again.
+        let (log, amended) = read_log(archive, same_log.map(|o| &*o.log), stamp.log)?;
         let mut items: Vec<Arc<Item>> = Vec::new();
         let mut pending = Vec::new();
         for id in archive.register_ids()? {
             if let Some(item) = old
-                .filter(|_| !amended.contains(id.as_str()))
+                .filter(|_| !amended.contains(&id))
                 .and_then(|o| o.item(&id))
             {
                 items.push(item.clone());
@@ -300,8 +372,24 @@ impl Snapshot {
                     .items += 1;
             }
         }
+        let checks = items.iter().map(|item| log.checks(&item.id)).collect();
+        let mut formats: HashMap<&str, (usize, u64)> = HashMap::new();
+        for f in items.iter().flat_map(|item| &item.files) {
+            let e = formats.entry(f.mime.as_str()).or_default();
+            e.0 += 1;
+            e.1 += f.size;
+        }
+        let mut formats: Vec<(String, usize, u64)> = formats
+            .into_iter()
+            .map(|(mime, (n, b))| (mime.to_string(), n, b))
+            .collect();
+        formats.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Ok(Snapshot {
             stamp,
+            checks,
+            files: items.iter().map(|i| i.files.len()).sum(),
+            bytes: items.iter().map(|i| i.bytes).sum(),
+            formats,
             items,
             by_id,
             set_members,
@@ -514,91 +602,158 @@ fn strip_prolog(text: &str) -> &str {
 }
 
 /// Reads the log on from where `old` stopped (or from the start when the log is not
-/// the same file, or shrank), up to its last complete line, under the shared log lock.
+/// the same file, or shrank), a part at a time, up to its last complete line, under the
+/// shared log lock. Returns the log and the objects of the amendments among the lines
+/// read this time.
 fn read_log(
     archive: &Archive,
     old: Option<&EventLog>,
     stat: Option<(u64, SystemTime, u64)>,
-) -> Result<EventLog, Error> {
+) -> Result<(EventLog, HashSet<String>), Error> {
     let mut log = match old {
-        Some(o) if stat.is_some_and(|(len, _, _)| len >= o.offset) => o.clone(),
-        _ => EventLog {
-            head: GENESIS.to_string(),
-            ..EventLog::default()
-        },
+        Some(o) if stat.is_some_and(|(len, _, _)| len >= o.cursor.offset) => o.clone(),
+        _ => EventLog::default(),
     };
+    let mut amended = HashSet::new();
     if log.broken.is_some() || stat.is_none() {
-        return Ok(log);
+        return Ok((log, amended));
     }
     let _guard = archive.shared_log_lock()?;
     let path = archive.events_path();
     let mut file = match super::files::open_no_follow(&path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(log),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((log, amended)),
         Err(e) => return Err(Error::io("open", &path, e)),
     };
-    let mut bytes = Vec::new();
-    file.seek(SeekFrom::Start(log.offset))
-        .and_then(|_| file.read_to_end(&mut bytes))
+    let mut cursor = log.cursor;
+    let broken = fold_log_from(&mut file, &mut cursor, |line| log.note(line, &mut amended))
         .map_err(|e| Error::io("read", &path, e))?;
-    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
-        Some(nl) => &bytes[..=nl],
-        None => return Ok(log),
-    };
-    for line in complete[..complete.len() - 1].split(|&b| b == b'\n') {
-        let number = log.events.len() + 1;
-        let event = match serde_json::from_slice::<Event>(line) {
-            Ok(e) => e,
-            Err(e) => {
-                log.broken = Some(BrokenLink {
-                    line: number,
-                    detail: format!("not a valid event: {e}"),
-                });
-                break;
-            }
-        };
-        if event.prev != log.head || event.seq != number as u64 {
-            log.broken = Some(BrokenLink {
-                line: number,
-                detail: if event.prev != log.head {
-                    "its prev is not the digest of the line before: a line was edited, deleted, inserted or reordered".into()
-                } else {
-                    format!("seq is {} where {number} was expected", event.seq)
-                },
-            });
-            break;
-        }
-        log.head = line_digest(line);
-        log.offset += line.len() as u64 + 1;
-        note_checks(&mut log.checks, &event);
-        log.by_object
-            .entry(event.object.clone())
-            .or_default()
-            .push(log.events.len() as u32);
-        log.events.push(Arc::new(event));
-    }
-    Ok(log)
+    log.cursor = cursor;
+    log.broken = broken;
+    Ok((log, amended))
 }
 
-fn note_checks(checks: &mut HashMap<String, CheckHistory>, e: &Event) {
-    let fixity = e.event_type == "fixity check";
-    if !fixity && e.event_type != "validation" {
-        return;
+impl EventLog {
+    /// Takes one line in: its row, and what the pages summarise.
+    fn note(&mut self, line: LineRead, amended: &mut HashSet<String>) {
+        let brief = line.brief;
+        fold_last_check(&mut self.last_checks, &brief);
+        self.fixity_days.note(
+            &brief.event_type,
+            &brief.time,
+            &brief.outcome,
+            brief.replica,
+        );
+        if matches!(
+            brief.event_type.as_str(),
+            "metadata modification" | "modification"
+        ) {
+            amended.insert(brief.object.clone());
+        }
+        let time_ms = DateTime::parse_from_rfc3339(&brief.time)
+            .map_or(LineRow::NO_TIME, |t| t.timestamp_millis());
+        let object = self.objects.intern(brief.object.clone());
+        let row = u32::try_from(self.rows.len()).unwrap_or(u32::MAX);
+        match self.by_object.get_mut(object as usize) {
+            Some(rows) => rows.push(row),
+            None => self.by_object.push(vec![row]),
+        }
+        let mut digest = [0u8; 8];
+        digest.copy_from_slice(&line.digest.as_bytes()[..8]);
+        self.rows.push(LineRow {
+            offset: line.offset,
+            time_ms,
+            event_type: self.types.intern(brief.event_type.clone()),
+            outcome: self.outcomes.intern(brief.outcome.clone()),
+            object,
+            digest,
+        });
+        self.last = Some(brief.clone());
+        fold_last_fixity(&mut self.last_fixity, brief);
     }
-    // A replica's check (`fixity --replica`) says nothing of the archive's bag.
-    if e.data.get("replica").is_some() {
-        return;
+
+    /// What the log says about one item's checking (of its bag in the archive: a
+    /// replica's checks say nothing of it).
+    pub fn checks(&self, id: &str) -> CheckHistory {
+        let last_fixity = self.last_fixity.get(id).and_then(|(time, outcome)| {
+            let t = DateTime::parse_from_rfc3339(time).ok()?;
+            Some((t.with_timezone(&Utc), outcome == "success"))
+        });
+        CheckHistory {
+            last_fixity,
+            last_check: self.last_checks.get(id).copied(),
+        }
     }
-    let Ok(t) = DateTime::parse_from_rfc3339(&e.time) else {
-        return;
-    };
-    let t = t.with_timezone(&Utc);
-    let c = checks.entry(e.object.clone()).or_default();
-    if c.last_check.is_none_or(|last| t > last) {
-        c.last_check = Some(t);
+
+    /// The rows of an object's events, in log order.
+    pub fn rows_of_object(&self, id: &str) -> &[u32] {
+        self.objects
+            .get(id)
+            .and_then(|i| self.by_object.get(i as usize))
+            .map_or(&[], Vec::as_slice)
     }
-    if fixity {
-        c.last_fixity = Some((t, e.outcome == "success"));
+
+    /// Lines read.
+    pub fn lines(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The head: the digest of the last line read ([`GENESIS`](crate::fs::events::GENESIS)
+    /// for an empty log).
+    pub fn head(&self) -> String {
+        self.cursor.head_hex()
+    }
+
+    /// Reads back the lines of `rows` (indexes into [`EventLog::rows`]) from the log at
+    /// `path`, each checked against the digest the chain check saw: a line changed
+    /// since (the log edited in place) is shown as changed, never as its new text.
+    pub fn read(&self, path: &Path, rows: &[u32]) -> Vec<LineShown> {
+        use std::os::unix::fs::FileExt;
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        let file = match super::files::open_no_follow(path) {
+            Ok(f) => f,
+            Err(e) => {
+                let why = format!("the log cannot be opened ({e})");
+                return rows
+                    .iter()
+                    .map(|&r| LineShown::Changed(r as usize + 1, why.clone()))
+                    .collect();
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        let mut buf = Vec::new();
+        for &r in rows {
+            let i = r as usize;
+            let Some(row) = self.rows.get(i) else {
+                continue;
+            };
+            let end = self
+                .rows
+                .get(i + 1)
+                .map_or(self.cursor.offset, |n| n.offset);
+            let len = usize::try_from(end.saturating_sub(row.offset + 1)).unwrap_or(0);
+            buf.resize(len, 0);
+            let line = i + 1;
+            if let Err(e) = file.read_exact_at(&mut buf, row.offset) {
+                out.push(LineShown::Changed(line, format!("it cannot be read ({e})")));
+                continue;
+            }
+            if blake3::hash(&buf).as_bytes()[..8] != row.digest {
+                out.push(LineShown::Changed(
+                    line,
+                    "it no longer reads as it did when the chain was checked: the log was changed in place"
+                        .into(),
+                ));
+                continue;
+            }
+            match serde_json::from_slice::<Event>(&buf) {
+                Ok(e) => out.push(LineShown::Event(Box::new(e))),
+                Err(e) => out.push(LineShown::Changed(line, format!("not a valid event: {e}"))),
+            }
+        }
+        out
     }
 }
 
@@ -635,37 +790,48 @@ mod tests {
     /// its data naming the replica) does not, failed or not.
     #[test]
     fn a_replica_check_is_not_the_archive_bags() {
-        let event = |time: &str, outcome: &str, data: serde_json::Value| Event {
+        let brief = |time: &str, outcome: &str, replica: bool| EventBrief {
             seq: 1,
-            id: String::new(),
             event_type: "fixity check".into(),
             time: time.into(),
             outcome: outcome.into(),
-            detail: String::new(),
             object: "cairn-000001".into(),
-            agent: String::new(),
-            data,
-            prev: String::new(),
+            replica,
+            replica_name: replica.then(|| "nas".to_string()),
         };
-        let mut checks = HashMap::new();
-        note_checks(
-            &mut checks,
-            &event("2026-11-01T00:00:00Z", "success", serde_json::Value::Null),
-        );
-        note_checks(
-            &mut checks,
-            &event(
-                "2026-11-02T00:00:00Z",
-                "failure",
-                serde_json::json!({"replica": "nas"}),
-            ),
-        );
-        let c = &checks["cairn-000001"];
+        let digest = blake3::hash(b"line");
+        let mut log = EventLog::default();
+        let mut amended = HashSet::new();
+        for (offset, b) in [
+            (0, brief("2026-11-01T00:00:00Z", "success", false)),
+            (100, brief("2026-11-02T00:00:00Z", "failure", true)),
+        ] {
+            let line = LineRead {
+                brief: b,
+                offset,
+                digest: &digest,
+            };
+            log.note(line, &mut amended);
+        }
+        let c = log.checks("cairn-000001");
         assert_eq!(c.last_fixity.map(|f| f.1), Some(true));
         assert_eq!(
             c.last_check.map(|t| t.to_rfc3339()),
             Some("2026-11-01T00:00:00+00:00".to_string())
         );
+        // The chart counts the archive's check alone.
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date");
+        assert_eq!(
+            log.fixity_days
+                .0
+                .iter()
+                .map(|(d, n)| (*d, *n))
+                .collect::<Vec<_>>(),
+            vec![(day, (1, 0))]
+        );
+        assert_eq!(log.lines(), 2);
+        assert_eq!(log.rows_of_object("cairn-000001"), &[0, 1]);
+        assert!(amended.is_empty());
     }
 
     #[test]
