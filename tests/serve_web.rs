@@ -845,3 +845,46 @@ fn events_are_read_back_from_the_log_and_checked() {
         "{page}"
     );
 }
+
+/// The item page says which version it shows, and an amend made while serving is
+/// shown: the new record, its version, and where the earlier one is.
+#[test]
+fn an_amended_item_shows_its_versions() {
+    let tmp = tempfile::Builder::new()
+        .prefix("cairn-serve-versions-")
+        .tempdir()
+        .unwrap();
+    let root = tmp.path().join("archive");
+    build_archive(&root, 1);
+    let server = Server::start(&root, &[]);
+    let before = server.get("/items/cairn-000001").text();
+    assert!(
+        before.contains("Content version 1, record version 1; archived "),
+        "{before}"
+    );
+    assert!(!before.contains("Earlier versions"));
+    cairn(
+        &root,
+        &[
+            "amend",
+            "cairn-000001",
+            "--set",
+            "dc.title=Amended: biography of a prisoner, S-21",
+            "--reason",
+            "title corrected against the DC-Cam catalogue",
+        ],
+        0,
+    );
+    let after = server.get("/items/cairn-000001").text();
+    assert!(
+        after.contains("Content version 1, record version 2; archived "),
+        "{after}"
+    );
+    assert!(after.contains(", last changed "), "{after}");
+    assert!(after.contains("Earlier versions are kept in the archive"));
+    assert!(after.contains("Amended: biography of a prisoner, S-21"));
+    assert!(
+        after.contains("metadata modification"),
+        "the amend's event is listed"
+    );
+}

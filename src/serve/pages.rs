@@ -362,7 +362,14 @@ pub fn item(
         }
         p { "OAI-PMH: " a href={"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=" (form_urlencoded::byte_serialize(oai_identifier.as_bytes()).collect::<String>())} { "this record as oai_dc" } }
         h2 { "Versions" }
-        p { "Version 1, archived " (item.archived) " (the only version: Cairn does not yet amend items)." }
+        p {
+            "Content version " (item.version) ", record version " (item.entry_version) "; archived " (item.archived)
+            @if let Some(u) = &item.updated { ", last changed " (u) }
+            "."
+            @if item.version > 1 || item.entry_version > 1 {
+                " Earlier versions are kept in the archive: " code { "cairn show " (item.id) } " lists them."
+            }
+        }
         h2 { "Files (" (item.files.len()) ", " (human_bytes(item.bytes)) ")" }
         table {
             thead { tr { th { "Path" } th.num { "Size" } th { "Format" } th { "Digests" } } }

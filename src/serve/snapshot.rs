@@ -43,6 +43,12 @@ pub struct Item {
     pub datestamp: i64,
     /// The register's `archived`, as written.
     pub archived: String,
+    /// The register entry's `updated` (when its current version was published), if
+    /// amended or revised.
+    pub updated: Option<String>,
+    /// The version of its content (its bag) and of its register entry.
+    pub version: u32,
+    pub entry_version: u32,
     pub dc: DublinCore,
     pub title: String,
     /// A BCP 47 tag for `lang` attributes, from the first dc.language.
@@ -564,6 +570,9 @@ fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, Stri
         id: id.to_string(),
         datestamp,
         archived: entry.archived.clone(),
+        updated: entry.updated.clone(),
+        version: entry.version,
+        entry_version: entry.entry_version,
         title,
         lang,
         sets,
