@@ -20,6 +20,9 @@ without fsync), then times each command and reads its peak RSS (GNU time):
   serve list page   GET /items?page=P, the middle page of the item list (50 a page)
   serve OAI record  GET /oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=... (the
                     middle item)
+  serve overview    GET / (every item's fixity status counted, the chart)
+  serve events page GET /events?type=fixity+check (every line's row filtered and
+                    counted, the newest 100 read back from the log)
 
 Each command runs --runs times (default 3) and the median is kept. Every fixture is made
 in a fresh folder under --work and deleted at the end (unless --keep). Prints a table,
@@ -62,7 +65,14 @@ COMMANDS = [
 ]
 
 # Measured against one running `cairn serve` per size (see serve_rows).
-SERVE_ROWS = ["serve start-up", "serve item page", "serve list page", "serve OAI record"]
+SERVE_ROWS = [
+    "serve start-up",
+    "serve item page",
+    "serve list page",
+    "serve OAI record",
+    "serve overview",
+    "serve events page",
+]
 
 
 def http_get(url):
@@ -102,6 +112,8 @@ def serve_rows(cairn, root, mid, n, requests):
             "serve list page": f"/items?page={max(1, -(-n // 50) // 2)}",
             "serve OAI record": "/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier="
             + urllib.parse.quote(oai_id, safe=""),
+            "serve overview": "/",
+            "serve events page": "/events?type=fixity+check",
         }
         if b"<GetRecord>" not in http_get(base + pages["serve OAI record"]):
             sys.exit(f"GetRecord of {oai_id} did not answer a record")
