@@ -257,7 +257,7 @@ pub fn audit(
                 }
                 last_recorded.insert(e.object, (e.seq, e.event_type, differing));
             }
-            "fixity check" => crate::ops::fixity::fold_last_fixity(&mut last_fixity, e),
+            "fixity check" => crate::ops::fixity::fold_last_fixity(&mut last_fixity, &e),
             _ => {}
         }
     })?;

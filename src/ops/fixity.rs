@@ -256,9 +256,15 @@ pub type LastFixity = std::collections::HashMap<String, (String, String)>;
 
 /// Takes one event into [`LastFixity`]: a fixity check of the archive's bag; a
 /// replica's (`fixity --replica`) says nothing of it.
-pub fn fold_last_fixity(out: &mut LastFixity, e: EventBrief) {
+pub fn fold_last_fixity(out: &mut LastFixity, e: &EventBrief) {
     if e.event_type == "fixity check" && !e.replica {
-        out.insert(e.object, (e.time, e.outcome));
+        let seen = (e.time.clone(), e.outcome.clone());
+        match out.get_mut(e.object.as_str()) {
+            Some(slot) => *slot = seen,
+            None => {
+                out.insert(e.object.clone(), seen);
+            }
+        }
     }
 }
 

@@ -153,7 +153,7 @@ pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec
     let mut last_fixity = crate::ops::fixity::LastFixity::new();
     archive.fold_events_brief(|e| {
         crate::ops::fixity::fold_last_check(&mut last, &e);
-        crate::ops::fixity::fold_last_fixity(&mut last_fixity, e);
+        crate::ops::fixity::fold_last_fixity(&mut last_fixity, &e);
     })?;
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
     let fmt =

@@ -535,18 +535,19 @@ async fn events(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Re
         }
     };
     let wanted = interned(&f.event_type, &log.types).zip(interned(&f.outcome, &log.outcomes));
-    let all: Vec<u32>;
-    let source: &[u32] = if f.id.is_empty() {
-        all = (0..u32::try_from(log.rows.len()).unwrap_or(u32::MAX)).collect();
-        &all
-    } else {
-        snap.rows_of(&f.id)
+    // Newest first: every line, or the item's lines (no list of a million numbers made).
+    let newest_first = || -> Box<dyn Iterator<Item = u32> + '_> {
+        if f.id.is_empty() {
+            Box::new((0..u32::try_from(log.rows.len()).unwrap_or(u32::MAX)).rev())
+        } else {
+            Box::new(snap.rows_of(&f.id).iter().rev().copied())
+        }
     };
-    let matches = |&&r: &&u32| {
+    let matches = |r: &u32| {
         let Some((event_type, outcome)) = wanted else {
             return false;
         };
-        let Some(row) = log.rows.get(r as usize) else {
+        let Some(row) = log.rows.get(*r as usize) else {
             return false;
         };
         event_type.is_none_or(|t| row.event_type == t)
@@ -556,16 +557,13 @@ async fn events(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Re
                     && since.is_none_or(|s| row.time_ms >= s)
                     && until.is_none_or(|u| row.time_ms <= u))
     };
-    let total = source.iter().rev().filter(matches).count();
+    let total = newest_first().filter(matches).count();
     let pages_n = total.div_ceil(EVENTS_PER_PAGE).max(1);
     let page = page_number(first(&pairs, "page")).min(pages_n);
-    let rows: Vec<u32> = source
-        .iter()
-        .rev()
+    let rows: Vec<u32> = newest_first()
         .filter(matches)
         .skip((page - 1) * EVENTS_PER_PAGE)
         .take(EVENTS_PER_PAGE)
-        .copied()
         .collect();
     let shown = read_lines(&state, &snap, rows).await;
     html(pages::events(

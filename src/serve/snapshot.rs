@@ -187,13 +187,13 @@ pub struct Names {
 }
 
 impl Names {
-    fn intern(&mut self, name: String) -> u32 {
-        if let Some(&i) = self.index.get(&name) {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
             return i;
         }
         let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        self.index.insert(name.clone(), i);
-        self.names.push(name);
+        self.index.insert(name.to_string(), i);
+        self.names.push(name.to_string());
         i
     }
 
@@ -661,7 +661,7 @@ impl EventLog {
         }
         let time_ms = DateTime::parse_from_rfc3339(&brief.time)
             .map_or(LineRow::NO_TIME, |t| t.timestamp_millis());
-        let object = self.objects.intern(brief.object.clone());
+        let object = self.objects.intern(&brief.object);
         let row = u32::try_from(self.rows.len()).unwrap_or(u32::MAX);
         match self.by_object.get_mut(object as usize) {
             Some(rows) => rows.push(row),
@@ -672,13 +672,13 @@ impl EventLog {
         self.rows.push(LineRow {
             offset: line.offset,
             time_ms,
-            event_type: self.types.intern(brief.event_type.clone()),
-            outcome: self.outcomes.intern(brief.outcome.clone()),
+            event_type: self.types.intern(&brief.event_type),
+            outcome: self.outcomes.intern(&brief.outcome),
             object,
             digest,
         });
-        self.last = Some(brief.clone());
-        fold_last_fixity(&mut self.last_fixity, brief);
+        fold_last_fixity(&mut self.last_fixity, &brief);
+        self.last = Some(brief);
     }
 
     /// What the log says about one item's checking (of its bag in the archive: a
