@@ -718,13 +718,17 @@ fn item_list_pages_cover_every_item_once_filtered_or_not() {
     );
 }
 
-/// The number in "N events match".
-fn events_matching(page: &str) -> usize {
+/// The number in "N events match" (or "N items match": `what`).
+fn matching(page: &str, what: &str) -> usize {
     let end = page
-        .find(" events match")
-        .unwrap_or_else(|| panic!("no count in {page}"));
+        .find(&format!(" {what} match"))
+        .unwrap_or_else(|| panic!("no count of {what} in {page}"));
     let start = page[..end].rfind('>').map_or(0, |p| p + 1);
     page[start..end].trim().parse().expect("a count")
+}
+
+fn events_matching(page: &str) -> usize {
+    matching(page, "events")
 }
 
 /// /events and the item pages read their lines back from the log (the snapshot keeps a
@@ -816,6 +820,32 @@ fn events_are_read_back_from_the_log_and_checked() {
         "{item}"
     );
     assert_eq!(events_matching(&server.get("/events").text()), grown.len());
+    // A failed check appended while serving changes the item's status (a refresh that
+    // read only fixity checks keeps the items and works out the checked ones again).
+    let entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("manifests/cairn-000002.json")).unwrap())
+            .unwrap();
+    let damaged = root
+        .join("archive/cairn-000002")
+        .join(entry["files"][0]["path"].as_str().unwrap());
+    let mut payload = std::fs::read(&damaged).unwrap();
+    payload[0] ^= 1;
+    std::fs::write(&damaged, payload).unwrap();
+    assert_eq!(
+        events_matching(
+            &server
+                .get("/items?status=failed")
+                .text()
+                .replace("items match", "events match")
+        ),
+        0
+    );
+    cairn(&root, &["fixity", "--quiet", "--id", "cairn-000002"], 1);
+    let failed = server.get("/items?status=failed").text();
+    assert!(failed.contains("cairn-000002"), "{failed}");
+    assert_eq!(matching(&failed, "items"), 1);
+    assert!(server.get("/items/cairn-000002").text().contains("FAILED"));
+    let grown = lines();
 
     // Line 1 edited in place, same length: its row no longer matches the line.
     let mut bytes = std::fs::read(&log_path).unwrap();

@@ -11,7 +11,10 @@
 //!
 //! Refreshing is incremental: register entries already read are kept (they are replaced
 //! only by an amend or a revise, whose events name them), and the log is read on from
-//! where the last read stopped, each new line chained to the last one seen.
+//! where the last read stopped, each new line chained to the last one seen. When the
+//! new lines are all fixity checks of items shown and the register's and the bags'
+//! folders are unchanged (a fixity run beside the server), the register is not listed
+//! again: only the checked items' checks are worked out ([`Snapshot::with_checks`]).
 //!
 //! Deleted records: withdrawn items' tombstones (manifests/withdrawn/, `cairn withdraw`)
 //! are read by [`read_tombstones`]; OAI-PMH declares `deletedRecord` `persistent` (see
@@ -323,6 +326,26 @@ impl Snapshot {
         self.log.rows_of_object(id)
     }
 
+    /// This snapshot with a log that only grew by fixity checks of items it shows (the
+    /// register's and the bags' folders unchanged): the items are kept, and only the
+    /// checked items' checks are worked out again. What a fixity run beside `serve`
+    /// costs per refresh, instead of reading every register entry's name again.
+    fn with_checks(&self, stamp: Stamp, log: EventLog, checked: &HashSet<String>) -> Snapshot {
+        let mut checks = self.checks.clone();
+        for id in checked {
+            if let Some(slot) = self.by_id.get(id).and_then(|&i| checks.get_mut(i)) {
+                *slot = log.checks(id);
+            }
+        }
+        Snapshot {
+            stamp,
+            log: Arc::new(log),
+            checks,
+            taken: Utc::now(),
+            ..self.clone()
+        }
+    }
+
     /// Reads the archive, reusing what `old` already holds.
     pub fn build(archive: &Archive, old: Option<&Snapshot>) -> Result<Snapshot, Error> {
         let stamp = Stamp::take(archive);
@@ -332,7 +355,19 @@ impl Snapshot {
         // An entry is rewritten by an amend or a revise (a new version,
         // docs/lifecycle.md), which logs a "metadata modification" or "modification"
         // after it: such items, named in the lines read this time, are read again.
-        let (log, amended) = read_log(archive, same_log.map(|o| &*o.log), stamp.log)?;
+        let (log, new) = read_log(archive, same_log.map(|o| &*o.log), stamp.log)?;
+        if let Some(o) = old.filter(|o| {
+            !new.from_start
+                && new.only_fixity
+                && o.pending.is_empty()
+                && o.stamp.manifests.is_some()
+                && o.stamp.manifests == stamp.manifests
+                && o.stamp.bags == stamp.bags
+                && new.objects.iter().all(|id| o.by_id.contains_key(id))
+        }) {
+            return Ok(o.with_checks(stamp, log, &new.objects));
+        }
+        let amended = new.amended;
         let mut items: Vec<Arc<Item>> = Vec::new();
         let mut pending = Vec::new();
         for id in archive.register_ids()? {
@@ -610,41 +645,61 @@ fn strip_prolog(text: &str) -> &str {
     t.trim()
 }
 
+/// What the lines read by one refresh say about the rest of the snapshot.
+#[derive(Debug, Default)]
+struct NewLines {
+    /// The log was read from its start (a first read, or another file).
+    from_start: bool,
+    /// Objects of amendments ("metadata modification", "modification"): their
+    /// register entries were rewritten.
+    amended: HashSet<String>,
+    /// Objects of the lines read.
+    objects: HashSet<String>,
+    /// Every line read is a fixity check: the register and the bags were not changed by
+    /// what they record.
+    only_fixity: bool,
+}
+
 /// Reads the log on from where `old` stopped (or from the start when the log is not
 /// the same file, or shrank), a part at a time, up to its last complete line, under the
-/// shared log lock. Returns the log and the objects of the amendments among the lines
-/// read this time.
+/// shared log lock. Returns the log and what the lines read this time say.
 fn read_log(
     archive: &Archive,
     old: Option<&EventLog>,
     stat: Option<(u64, SystemTime, u64)>,
-) -> Result<(EventLog, HashSet<String>), Error> {
+) -> Result<(EventLog, NewLines), Error> {
+    let mut new = NewLines {
+        only_fixity: true,
+        ..NewLines::default()
+    };
     let mut log = match old {
         Some(o) if stat.is_some_and(|(len, _, _)| len >= o.cursor.offset) => o.clone(),
-        _ => EventLog::default(),
+        _ => {
+            new.from_start = true;
+            EventLog::default()
+        }
     };
-    let mut amended = HashSet::new();
     if log.broken.is_some() || stat.is_none() {
-        return Ok((log, amended));
+        return Ok((log, new));
     }
     let _guard = archive.shared_log_lock()?;
     let path = archive.events_path();
     let mut file = match super::files::open_no_follow(&path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((log, amended)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((log, new)),
         Err(e) => return Err(Error::io("open", &path, e)),
     };
     let mut cursor = log.cursor;
-    let broken = fold_log_from(&mut file, &mut cursor, |line| log.note(line, &mut amended))
+    let broken = fold_log_from(&mut file, &mut cursor, |line| log.note(line, &mut new))
         .map_err(|e| Error::io("read", &path, e))?;
     log.cursor = cursor;
     log.broken = broken;
-    Ok((log, amended))
+    Ok((log, new))
 }
 
 impl EventLog {
     /// Takes one line in: its row, and what the pages summarise.
-    fn note(&mut self, line: LineRead, amended: &mut HashSet<String>) {
+    fn note(&mut self, line: LineRead, new: &mut NewLines) {
         let brief = line.brief;
         fold_last_check(&mut self.last_checks, &brief);
         self.fixity_days.note(
@@ -657,7 +712,11 @@ impl EventLog {
             brief.event_type.as_str(),
             "metadata modification" | "modification"
         ) {
-            amended.insert(brief.object.clone());
+            new.amended.insert(brief.object.clone());
+        }
+        new.only_fixity &= brief.event_type == "fixity check";
+        if !new.objects.contains(&brief.object) {
+            new.objects.insert(brief.object.clone());
         }
         let time_ms = DateTime::parse_from_rfc3339(&brief.time)
             .map_or(LineRow::NO_TIME, |t| t.timestamp_millis());
@@ -810,7 +869,7 @@ mod tests {
         };
         let digest = blake3::hash(b"line");
         let mut log = EventLog::default();
-        let mut amended = HashSet::new();
+        let mut new = NewLines::default();
         for (offset, b) in [
             (0, brief("2026-11-01T00:00:00Z", "success", false)),
             (100, brief("2026-11-02T00:00:00Z", "failure", true)),
@@ -820,7 +879,7 @@ mod tests {
                 offset,
                 digest: &digest,
             };
-            log.note(line, &mut amended);
+            log.note(line, &mut new);
         }
         let c = log.checks("cairn-000001");
         assert_eq!(c.last_fixity.map(|f| f.1), Some(true));
@@ -840,7 +899,7 @@ mod tests {
         );
         assert_eq!(log.lines(), 2);
         assert_eq!(log.rows_of_object("cairn-000001"), &[0, 1]);
-        assert!(amended.is_empty());
+        assert!(new.amended.is_empty());
     }
 
     #[test]
