@@ -14,7 +14,7 @@
 //! where the last read stopped, each new line chained to the last one seen. When the
 //! new lines are all fixity checks of items shown and the register's and the bags'
 //! folders are unchanged (a fixity run beside the server), the register is not listed
-//! again: only the checked items' checks are worked out ([`Snapshot::with_checks`]).
+//! again: only the checked items' checks are worked out (`Snapshot::with_checks`).
 //!
 //! Deleted records: withdrawn items' tombstones (manifests/withdrawn/, `cairn withdraw`)
 //! are read by [`read_tombstones`]; OAI-PMH declares `deletedRecord` `persistent` (see
