@@ -23,6 +23,8 @@ without fsync), then times each command and reads its peak RSS (GNU time):
   serve overview    GET / (every item's fixity status counted, the chart)
   serve events page GET /events?type=fixity+check (every line's row filtered and
                     counted, the newest 100 read back from the log)
+  serve refresh     `cairn fixity --id ID` of another item while serving, then the
+                    time to the next GET /items/ID (the snapshot read on): median of 3
 
 Each command runs --runs times (default 3) and the median is kept. Every fixture is made
 in a fresh folder under --work and deleted at the end (unless --keep). Prints a table,
@@ -72,6 +74,7 @@ SERVE_ROWS = [
     "serve OAI record",
     "serve overview",
     "serve events page",
+    "serve refresh",
 ]
 
 
@@ -124,6 +127,17 @@ def serve_rows(cairn, root, mid, n, requests):
                 http_get(base + path)
                 runs.append(time.perf_counter() - t)
             out[name] = runs
+        # A fixity check of one item while serving, then the next page: the refresh.
+        runs = []
+        env = dict(os.environ, CAIRN_ROOT=root)
+        for k in range(3):
+            checked = f"cairn-{max(1, n // 4 + k):06d}"
+            subprocess.run([cairn, "fixity", "--quiet", "--id", checked], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            t = time.perf_counter()
+            http_get(f"{base}/items/{mid}")
+            runs.append(time.perf_counter() - t)
+        out["serve refresh"] = runs
         status = open(f"/proc/{p.pid}/status").read()
         hwm = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
         return out, hwm
