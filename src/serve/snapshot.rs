@@ -246,14 +246,14 @@ impl Stamp {
 pub struct Snapshot {
     pub stamp: Stamp,
     /// Shown items, by (datestamp, id): the order of every OAI-PMH list.
-    pub items: Vec<Arc<Item>>,
-    pub by_id: HashMap<String, usize>,
+    pub items: Arc<Vec<Arc<Item>>>,
+    pub by_id: Arc<HashMap<String, usize>>,
     /// Each set's items: indexes into `items`, in the same order.
-    pub set_members: HashMap<String, Vec<u32>>,
+    pub set_members: Arc<HashMap<String, Vec<u32>>>,
     /// Register entries not shown: bag not (yet) there, or unreadable (id, why).
     pub pending: Vec<(String, String)>,
-    pub tombstones: Vec<Tombstone>,
-    pub sets: Vec<SetInfo>,
+    pub tombstones: Arc<Vec<Tombstone>>,
+    pub sets: Arc<Vec<SetInfo>>,
     pub log: Arc<EventLog>,
     /// Each shown item's checks, in the order of `items`.
     pub checks: Vec<CheckHistory>,
@@ -431,12 +431,12 @@ impl Snapshot {
             files: items.iter().map(|i| i.files.len()).sum(),
             bytes: items.iter().map(|i| i.bytes).sum(),
             formats,
-            items,
-            by_id,
-            set_members,
+            items: Arc::new(items),
+            by_id: Arc::new(by_id),
+            set_members: Arc::new(set_members),
             pending,
-            tombstones: read_tombstones(archive),
-            sets: sets.into_values().collect(),
+            tombstones: Arc::new(read_tombstones(archive)),
+            sets: Arc::new(sets.into_values().collect()),
             log: Arc::new(log),
             interval_days: archive.config.fixity.interval_days,
             taken: Utc::now(),

@@ -231,7 +231,7 @@ fn list_sets(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiEr
         );
     }
     out.push_str("<ListSets>\n");
-    for s in &ctx.snapshot.sets {
+    for s in ctx.snapshot.sets.iter() {
         let _ = writeln!(
             out,
             "<set><setSpec>{}</setSpec><setName>{}</setName></set>",
