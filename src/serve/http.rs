@@ -576,13 +576,16 @@ async fn events(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Re
 async fn read_lines(state: &AppState, snap: &Arc<Snapshot>, rows: Vec<u32>) -> Vec<LineShown> {
     let path = state.archive.events_path();
     let snap = snap.clone();
-    let fallback: Vec<LineShown> = rows
-        .iter()
-        .map(|&r| LineShown::Changed(r as usize + 1, "reading it failed".into()))
-        .collect();
+    let wanted = rows.clone();
     tokio::task::spawn_blocking(move || snap.log.read(&path, &rows))
         .await
-        .unwrap_or(fallback)
+        .unwrap_or_else(|e| {
+            let why = format!("reading it failed ({e})");
+            wanted
+                .iter()
+                .map(|&r| LineShown::Changed(r as usize + 1, why.clone()))
+                .collect()
+        })
 }
 
 async fn audit(State(state): State<Arc<AppState>>) -> Response {

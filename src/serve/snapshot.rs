@@ -203,10 +203,6 @@ impl Names {
     pub fn get(&self, name: &str) -> Option<u32> {
         self.index.get(name).copied()
     }
-
-    pub fn name(&self, i: u32) -> &str {
-        self.names.get(i as usize).map_or("", String::as_str)
-    }
 }
 
 /// A line of the log read back for a page.
@@ -331,19 +327,16 @@ impl Snapshot {
     /// checked items' checks are worked out again. What a fixity run beside `serve`
     /// costs per refresh, instead of reading every register entry's name again.
     fn with_checks(&self, stamp: Stamp, log: EventLog, checked: &HashSet<String>) -> Snapshot {
-        let mut checks = self.checks.clone();
+        let mut next = self.clone();
         for id in checked {
-            if let Some(slot) = self.by_id.get(id).and_then(|&i| checks.get_mut(i)) {
+            if let Some(slot) = self.by_id.get(id).and_then(|&i| next.checks.get_mut(i)) {
                 *slot = log.checks(id);
             }
         }
-        Snapshot {
-            stamp,
-            log: Arc::new(log),
-            checks,
-            taken: Utc::now(),
-            ..self.clone()
-        }
+        next.stamp = stamp;
+        next.log = Arc::new(log);
+        next.taken = Utc::now();
+        next
     }
 
     /// Reads the archive, reusing what `old` already holds.
@@ -357,8 +350,7 @@ impl Snapshot {
         // after it: such items, named in the lines read this time, are read again.
         let (log, new) = read_log(archive, same_log.map(|o| &*o.log), stamp.log)?;
         if let Some(o) = old.filter(|o| {
-            !new.from_start
-                && new.only_fixity
+            new.only_fixity
                 && o.pending.is_empty()
                 && o.stamp.manifests.is_some()
                 && o.stamp.manifests == stamp.manifests
@@ -648,15 +640,13 @@ fn strip_prolog(text: &str) -> &str {
 /// What the lines read by one refresh say about the rest of the snapshot.
 #[derive(Debug, Default)]
 struct NewLines {
-    /// The log was read from its start (a first read, or another file).
-    from_start: bool,
     /// Objects of amendments ("metadata modification", "modification"): their
     /// register entries were rewritten.
     amended: HashSet<String>,
-    /// Objects of the lines read.
+    /// Objects of the lines read, while `only_fixity` holds.
     objects: HashSet<String>,
-    /// Every line read is a fixity check: the register and the bags were not changed by
-    /// what they record.
+    /// The log was read on (not from its start) and every line read is a fixity check:
+    /// the register and the bags were not changed by what they record.
     only_fixity: bool,
 }
 
@@ -668,16 +658,13 @@ fn read_log(
     old: Option<&EventLog>,
     stat: Option<(u64, SystemTime, u64)>,
 ) -> Result<(EventLog, NewLines), Error> {
-    let mut new = NewLines {
-        only_fixity: true,
-        ..NewLines::default()
+    let (mut log, read_on) = match old {
+        Some(o) if stat.is_some_and(|(len, _, _)| len >= o.cursor.offset) => (o.clone(), true),
+        _ => (EventLog::default(), false),
     };
-    let mut log = match old {
-        Some(o) if stat.is_some_and(|(len, _, _)| len >= o.cursor.offset) => o.clone(),
-        _ => {
-            new.from_start = true;
-            EventLog::default()
-        }
+    let mut new = NewLines {
+        only_fixity: read_on,
+        ..NewLines::default()
     };
     if log.broken.is_some() || stat.is_none() {
         return Ok((log, new));
@@ -714,9 +701,14 @@ impl EventLog {
         ) {
             new.amended.insert(brief.object.clone());
         }
-        new.only_fixity &= brief.event_type == "fixity check";
-        if !new.objects.contains(&brief.object) {
-            new.objects.insert(brief.object.clone());
+        // The objects matter only to a refresh that read fixity checks alone.
+        if new.only_fixity {
+            if brief.event_type != "fixity check" {
+                new.only_fixity = false;
+                new.objects = HashSet::new();
+            } else if !new.objects.contains(&brief.object) {
+                new.objects.insert(brief.object.clone());
+            }
         }
         let time_ms = DateTime::parse_from_rfc3339(&brief.time)
             .map_or(LineRow::NO_TIME, |t| t.timestamp_millis());

@@ -555,9 +555,7 @@ impl Chain {
     fn report(self) -> ChainReport {
         ChainReport {
             lines: self.count,
-            head: self
-                .prev
-                .map_or_else(|| GENESIS.to_string(), |h| h.to_hex().to_string()),
+            head: head_hex(self.prev),
             broken: self.broken,
             events: Vec::new(),
         }
@@ -609,9 +607,13 @@ pub struct LogCursor {
 impl LogCursor {
     /// The head as the log's readers print it ([`GENESIS`] before the first line).
     pub fn head_hex(&self) -> String {
-        self.head
-            .map_or_else(|| GENESIS.to_string(), |h| h.to_hex().to_string())
+        head_hex(self.head)
     }
+}
+
+/// A head digest as the log's readers print it: hex, or [`GENESIS`] for no line.
+fn head_hex(head: Option<blake3::Hash>) -> String {
+    head.map_or_else(|| GENESIS.to_string(), |h| h.to_hex().to_string())
 }
 
 /// One line read on from a [`LogCursor`]: its brief, where it starts in the log, and
