@@ -1,0 +1,1 @@
+//! Scenarios: audit (filled in by the work on issues 27 and 28).

@@ -1,0 +1,1 @@
+//! Scenarios: replica (filled in by the work on issues 27 and 28).
