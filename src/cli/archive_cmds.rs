@@ -128,7 +128,7 @@ fn print_ingest(root: &Path, r: &IngestReport) {
         note!("recovered: {n}");
     }
     for p in &r.sheet_problems {
-        eprintln!("problem: {}", printable(p));
+        errln!("problem: {}", printable(p));
     }
     for n in &r.skipped {
         note!(
@@ -197,13 +197,13 @@ fn print_ingest(root: &Path, r: &IngestReport) {
             if grouped_shown.insert(t.clone()) {
                 let names = &groups[&t];
                 let shown: Vec<String> = names.iter().take(3).map(|n| printable(n)).collect();
-                eprintln!(
+                errln!(
                     "refused {} for the same reason: {} and {} more:",
                     count(names.len() as u64, "item", "items"),
                     shown.join(", "),
                     names.len() - shown.len()
                 );
-                eprintln!("  problem: {}", printable(&t));
+                errln!("  problem: {}", printable(&t));
             }
             continue;
         }
@@ -235,12 +235,12 @@ fn print_ingest(root: &Path, r: &IngestReport) {
                 }
             ),
             Outcome::Refused => {
-                eprintln!("refused {name}:");
+                errln!("refused {name}:");
                 for w in &item.warnings {
-                    eprintln!("  warning: {}", printable(w));
+                    errln!("  warning: {}", printable(w));
                 }
                 for p in &item.problems {
-                    eprintln!("  problem: {}", printable(p));
+                    errln!("  problem: {}", printable(p));
                 }
             }
         }
@@ -260,7 +260,7 @@ fn print_ingest(root: &Path, r: &IngestReport) {
     if quiet() && r.is_ok() {
         return;
     }
-    println!(
+    outln!(
         "{root}: {verb} {done}, already archived {}, refused {}{}",
         count(Outcome::AlreadyArchived),
         count(Outcome::Refused),
@@ -280,7 +280,7 @@ pub(super) fn run_show(args: ShowArgs) -> u8 {
     match show(&archive, &args.id) {
         Ok(report) => {
             if args.premis {
-                print!("{}", cairn::ops::premis::render(&report));
+                out!("{}", cairn::ops::premis::render(&report));
             } else if args.json {
                 print_json(&report);
             } else {
@@ -297,35 +297,35 @@ fn print_show(r: &ShowReport) {
     if let Some(t) = &r.withdrawn {
         super::life_cmds::print_tombstone(t);
     } else {
-        println!(
+        outln!(
             "{}  ({}{})",
             e.id,
             e.bag,
             if r.bag_present { "" } else { ", MISSING" }
         );
     }
-    println!("  intake name: {}", printable(&e.intake_name));
-    println!("  archived:    {} by {}", e.archived, e.software);
+    outln!("  intake name: {}", printable(&e.intake_name));
+    outln!("  archived:    {} by {}", e.archived, e.software);
     super::life_cmds::print_versions(r);
-    println!("Dublin Core:");
+    outln!("Dublin Core:");
     for (term, v) in e.dublin_core.lines() {
-        println!("  {term}: {}", printable(v));
+        outln!("  {term}: {}", printable(v));
     }
-    println!(
+    outln!(
         "Files ({}, Payload-Oxum {}):",
         e.files.len(),
         e.payload_oxum
     );
     for f in &e.files {
-        println!("  {}  {} bytes  {}", printable(&f.path), f.size, f.mime);
+        outln!("  {}  {} bytes  {}", printable(&f.path), f.size, f.mime);
         super::format_cmds::print_file_format(f);
         for (alg, d) in f.digests.iter() {
-            println!("      {alg} {d}");
+            outln!("      {alg} {d}");
         }
     }
-    println!("Events ({}):", r.events.len());
+    outln!("Events ({}):", r.events.len());
     for ev in &r.events {
-        println!(
+        outln!(
             "  {}  {}  {}: {}",
             ev.time,
             ev.event_type,
@@ -352,7 +352,7 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
                 print_json(&items);
             } else {
                 for i in &items {
-                    println!(
+                    outln!(
                         "{}\t{}\t{} files\t{} bytes\t{}",
                         i.id,
                         i.archived,
@@ -386,7 +386,7 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
     }) {
         Ok(r) => {
             if !r.forced_despite.is_empty() {
-                eprintln!(
+                errln!(
                     "cairn: export: {} exported with --force although it fails its checks ({}); the export event records the failure",
                     r.id,
                     cairn::units::count(r.forced_despite.len() as u64, "problem", "problems")
@@ -433,7 +433,7 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
             note!("recovered: {n}");
         }
         for p in &report.problems {
-            eprintln!("{}", finding_line("problem", p));
+            errln!("{}", finding_line("problem", p));
         }
         if let Some(n) = &report.id_note {
             note!("{n}");
@@ -449,7 +449,7 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
                 count(report.files, "file", "files"),
                 count(report.bytes, "byte", "bytes")
             ),
-            (None, None) => eprintln!(
+            (None, None) => errln!(
                 "refused {}: {}; nothing was imported",
                 args.source.display(),
                 count(report.problems.len() as u64, "problem", "problems")
@@ -507,14 +507,14 @@ pub(super) fn run_config(args: ConfigArgs) -> u8 {
         print_json(&serde_json::json!({ "file": path, "settings": v }));
         return exit::OK;
     }
-    println!("# {}", path.display());
+    outln!("# {}", path.display());
     for (key, value, var, src) in &rows {
         let from = match src {
             Source::Default => "default".to_string(),
             Source::File => "cairn.toml".to_string(),
             Source::Env => format!("environment {var}"),
         };
-        println!("{key} = {}  # {from}", printable(value));
+        outln!("{key} = {}  # {from}", printable(value));
     }
     exit::OK
 }

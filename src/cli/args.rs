@@ -439,12 +439,28 @@ pub(super) struct FixityArgs {
     pub(super) json: bool,
 }
 
+/// A log head: a BLAKE3 digest, 64 hex digits in either case (kept in lower case). A
+/// malformed one is a usage error, not a log that "no longer extends" it.
+fn parse_head(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "a log head is a BLAKE3 digest, 64 hex digits (as `cairn audit` prints it); this is {} characters long{}",
+            t.chars().count(),
+            if t.bytes().all(|b| b.is_ascii_hexdigit()) { "" } else { " and not all hex digits" }
+        ))
+    }
+}
+
 #[derive(Args)]
 pub(super) struct AuditArgs {
     #[command(flatten)]
     pub(super) root: RootArg,
-    /// A head digest recorded earlier: prove the log still extends it.
-    #[arg(long, value_name = "DIGEST")]
+    /// A head digest recorded earlier (64 hex digits, as `cairn audit` and `cairn report`
+    /// print it): prove the log still extends it.
+    #[arg(long, value_name = "DIGEST", value_parser = parse_head)]
     pub(super) since_head: Option<String>,
     /// A signed checkpoint kept elsewhere: prove the log still extends it (needs --key).
     #[arg(long, value_name = "FILE", requires = "key")]

@@ -125,7 +125,7 @@ fn print_replicate(r: &ReplicateReport) {
     for rep in &r.replicas {
         for item in &rep.items {
             for p in &item.problems {
-                eprintln!(
+                errln!(
                     "problem: {}: {}: {}: {}",
                     rep.replica,
                     printable(&p.key),
@@ -187,7 +187,7 @@ pub(super) fn run_repair(args: RepairArgs) -> u8 {
 
 fn print_repair(r: &RepairReport) {
     for a in &r.unrepairable {
-        eprintln!(
+        errln!(
             "problem: {}: {}: {}: no good copy anywhere (every copy is damaged or missing)",
             a.target,
             printable(&a.key),
@@ -195,7 +195,7 @@ fn print_repair(r: &RepairReport) {
         );
     }
     if !r.unrepairable.is_empty() {
-        eprintln!(
+        errln!(
             "{}: nothing was changed; restore the file from a backup outside Cairn's replicas",
             r.id
         );
@@ -259,7 +259,7 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
         print_json(&report);
     } else {
         for p in &report.problems {
-            eprintln!("problem: {}", printable(p));
+            errln!("problem: {}", printable(p));
         }
         if report.problems.is_empty() {
             say!(
@@ -276,7 +276,7 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
                 args.dir.display()
             );
         } else {
-            eprintln!("nothing was restored at {}", args.dir.display());
+            errln!("nothing was restored at {}", args.dir.display());
         }
     }
     exit_code(&report)
@@ -303,7 +303,7 @@ fn print_replica_fixity(r: &ReplicaFixityReport) {
         .flat_map(|c| &c.findings)
         .chain(&r.unexpected)
     {
-        eprintln!(
+        errln!(
             "problem: {}: {}: {}: {}",
             r.replica,
             printable(&f.key),
@@ -335,7 +335,7 @@ pub(super) fn run_audit_replicas(
     if !json {
         for inv in &inventories {
             for f in &inv.findings {
-                eprintln!(
+                errln!(
                     "problem: replica {}: {}: {}: {}",
                     inv.replica,
                     printable(&f.key),

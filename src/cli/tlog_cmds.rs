@@ -104,7 +104,7 @@ pub(super) fn run_key(cmd: KeyCommand) -> u8 {
                     let archive = match open_archive(&args.root, "key generate") {
                         Ok(a) => a,
                         Err(code) => {
-                            eprintln!("cairn: key generate: outside an archive, name the key with --name NAME");
+                            errln!("cairn: key generate: outside an archive, name the key with --name NAME");
                             return code;
                         }
                     };
@@ -166,7 +166,7 @@ pub(super) fn run_checkpoint(args: CheckpointArgs) -> u8 {
                 .unwrap_or_default()
         );
     } else {
-        print!("{}", report.note);
+        out!("{}", report.note);
         note!(
             "checkpoint of {} events kept in {}",
             report.tree_size,
@@ -243,7 +243,7 @@ pub(super) fn run_proof(args: ProofArgs) -> u8 {
             );
         }
         None => {
-            print!("{json}");
+            out!("{json}");
             if p.checkpoint.is_none() {
                 note!("note: no kept checkpoint holds event {}; the proof is of the log as it is now, unsigned (run `cairn checkpoint` first)", p.event_seq);
             }
@@ -260,7 +260,7 @@ pub(super) fn run_verify_proof(args: VerifyProofArgs) -> u8 {
     let p: InclusionProof = match serde_json::from_str(&text) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!(
+            errln!(
                 "cairn: verify-proof: {}: not a proof from `cairn proof`: {e}",
                 args.proof.display()
             );
@@ -285,7 +285,7 @@ pub(super) fn run_verify_proof(args: VerifyProofArgs) -> u8 {
         print_json(&v);
     } else {
         for problem in &v.problems {
-            eprintln!("problem: {}", printable(problem));
+            errln!("problem: {}", printable(problem));
         }
         if v.ok {
             let signed = match (&v.signed_by, v.checkpoint_matches) {
@@ -302,7 +302,7 @@ pub(super) fn run_verify_proof(args: VerifyProofArgs) -> u8 {
                 v.root
             );
         } else {
-            eprintln!("proof FAILED: {} problems", v.problems.len());
+            errln!("proof FAILED: {} problems", v.problems.len());
         }
     }
     exit_code(&v)
@@ -327,10 +327,10 @@ pub(super) fn print_checkpoint_audit(c: &CheckpointAudit) {
         say!("checkpoint: {}", printable(&c.detail));
     } else {
         if !c.detail.is_empty() {
-            eprintln!("checkpoint: FAILED: {}", printable(&c.detail));
+            errln!("checkpoint: FAILED: {}", printable(&c.detail));
         }
         if let Some(s) = &c.stored_tree {
-            eprintln!("checkpoint: Merkle tree: {}", printable(s));
+            errln!("checkpoint: Merkle tree: {}", printable(s));
         }
     }
     for r in &c.replaced_trees {

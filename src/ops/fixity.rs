@@ -358,7 +358,13 @@ pub fn fixity(
     opts: &FixityOptions,
     clock: &dyn Clock,
 ) -> Result<FixityReport, Error> {
-    let _fixity_lock = archive.lock_fixity()?;
+    // A dry run writes nothing, so it takes no lock: an auditor with read-only access
+    // can plan a run.
+    let _fixity_lock = if opts.dry_run {
+        None
+    } else {
+        Some(archive.lock_fixity()?)
+    };
     let started = Instant::now();
     let now = clock.now();
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));

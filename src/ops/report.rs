@@ -13,6 +13,7 @@ use crate::fs::register::RegisterEntry;
 use crate::ops::events::{query, EventFilter};
 use crate::ops::fixity::FixityDays;
 use crate::ops::show::{list, list_withdrawn, ListItem, WithdrawnItem};
+use crate::vocab::Outcome;
 
 /// Files of one format.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +59,9 @@ pub struct Report {
     pub item_list: Vec<ListItem>,
     /// Every failure event in the log, latest first.
     pub failures: Vec<Failure>,
+    /// Every warning event in the log (a format identification that found damaged
+    /// headers, say), latest first: not failures, listed apart.
+    pub warnings: Vec<Failure>,
     pub withdrawn: Vec<WithdrawnItem>,
     pub log: LogHead,
     /// Fixity checks of the archive's bags per day (for the chart); not in the JSON.
@@ -100,10 +104,18 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
     let mut formats: Vec<FormatCount> = formats.into_values().collect();
     formats.sort_by(|a, b| b.files.cmp(&a.files).then(a.mime.cmp(&b.mime)));
     let mut failures = Vec::new();
+    let mut warnings = Vec::new();
     let mut fixity_days = FixityDays::default();
     let read = query(archive, &EventFilter::default(), |e| {
-        if e.outcome != "success" {
-            failures.push(Failure {
+        // An outcome Cairn does not know (a newer Cairn's) counts as a failure: shown,
+        // never hidden.
+        let list = match Outcome::of(&e.outcome) {
+            Some(Outcome::Success) => None,
+            Some(Outcome::Warning) => Some(&mut warnings),
+            Some(Outcome::Failure) | None => Some(&mut failures),
+        };
+        if let Some(list) = list {
+            list.push(Failure {
                 time: e.time.clone(),
                 id: e.object.clone(),
                 event_type: e.event_type.clone(),
@@ -119,6 +131,7 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
         Ok(())
     })?;
     failures.reverse();
+    warnings.reverse();
     Ok(Report {
         generated: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         items: item_list.len(),
@@ -129,6 +142,7 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
         formats,
         item_list,
         failures,
+        warnings,
         withdrawn: list_withdrawn(archive)?,
         log: LogHead {
             lines: read.lines,
