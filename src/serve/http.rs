@@ -561,12 +561,14 @@ async fn file(
     // Access rights as the register says now, not as the snapshot read them.
     let item = match current(&state, item).await {
         Ok(item) => item,
-        Err(why) => return plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!(
+        Err(why) => {
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!(
                 "The item's register entry cannot be read now ({why}); its files are not served."
             ),
-        ),
+            )
+        }
     };
     if item.restricted {
         return plain(

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use web::{build_archive, cairn, Server};
+use web::{build_archive, cairn, connect_from, Server};
 
 /// The register entry of `id`, parsed.
 fn entry(root: &Path, id: &str) -> serde_json::Value {
@@ -77,25 +77,6 @@ fn set_serve(root: &Path, key: &str, value: &str) {
         .collect();
     assert!(found, "{key} is in the cairn.toml template");
     std::fs::write(&path, out.join("\n") + "\n").expect("write cairn.toml");
-}
-
-/// A connection to `to` from the loopback address `from` (127.0.0.2: another client
-/// than the test's usual 127.0.0.1).
-fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .expect("runtime");
-    let stream = rt
-        .block_on(async {
-            let s = tokio::net::TcpSocket::new_v4()?;
-            s.bind(format!("{from}:0").parse().expect("address"))?;
-            s.connect(to).await
-        })
-        .expect("connect");
-    let stream = stream.into_std().expect("std stream");
-    stream.set_nonblocking(false).expect("blocking");
-    stream
 }
 
 /// Sends GET `target` on `s` and reads the response head within `wait`: its status,
