@@ -862,8 +862,17 @@ struct GuardedStream {
 }
 
 impl GuardedStream {
-    /// After a write that could not proceed: an error once it has waited too long.
-    fn stall(&mut self, cx: &mut TaskContext<'_>) -> Poll<io::Result<usize>> {
+    /// A write's result: done (the stall timer reset), or pending until the client takes
+    /// bytes again, an error once it has waited [`SEND_STALL`].
+    fn after_write(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        polled: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
         let timer = self
             .stalled
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(SEND_STALL)));
@@ -894,13 +903,8 @@ impl AsyncWrite for GuardedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let me = self.get_mut();
-        match Pin::new(&mut me.stream).poll_write(cx, buf) {
-            Poll::Pending => me.stall(cx),
-            done => {
-                me.stalled = None;
-                done
-            }
-        }
+        let polled = Pin::new(&mut me.stream).poll_write(cx, buf);
+        me.after_write(cx, polled)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
@@ -917,13 +921,8 @@ impl AsyncWrite for GuardedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let me = self.get_mut();
-        match Pin::new(&mut me.stream).poll_write_vectored(cx, bufs) {
-            Poll::Pending => me.stall(cx),
-            done => {
-                me.stalled = None;
-                done
-            }
-        }
+        let polled = Pin::new(&mut me.stream).poll_write_vectored(cx, bufs);
+        me.after_write(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -56,6 +56,9 @@ fn a_crashed_amend_that_restricts_an_item_stops_its_files_at_once() {
     assert_eq!(r.status, 403, "a restricted item's file: {}", r.text());
     let page = server.get(&format!("/items/{id}")).text();
     assert!(page.contains("Restricted"), "{page}");
+    // The list follows too: the register's folder changed, the entry is a new file.
+    let list = server.get("/items").text();
+    assert!(list.contains("(restricted)"), "{list}");
 }
 
 /// Sets `[serve] KEY = VALUE` in the archive's cairn.toml (the template lists every
@@ -318,9 +321,9 @@ fn a_bag_folder_replaced_by_a_symlink_is_refused_by_serve_and_fixity() {
     assert!(text.contains("symbolic link"), "{text}");
 }
 
-#[test]
-fn report_csv_writes_formula_titles_as_text() {
-    let tmp = crate::common::fresh_dir("report-csv");
+/// A new archive with nothing in it: the temporary folder and the archive's root.
+fn empty_archive(label: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = crate::common::fresh_dir(label);
     let root = tmp.path().join("archive");
     let out = crate::common::cairn()
         .arg("init")
@@ -328,6 +331,12 @@ fn report_csv_writes_formula_titles_as_text() {
         .output()
         .expect("init");
     assert!(out.status.success(), "{out:?}");
+    (tmp, root)
+}
+
+#[test]
+fn report_csv_writes_formula_titles_as_text() {
+    let (_tmp, root) = empty_archive("report-csv");
     let intake = root.join("intake");
     std::fs::write(intake.join("a.txt"), "Sample: synthetic note one\n").expect("write");
     std::fs::write(intake.join("b.txt"), "Sample: synthetic note two\n").expect("write");
@@ -358,14 +367,7 @@ fn report_csv_writes_formula_titles_as_text() {
 
 #[test]
 fn credentials_in_a_replica_url_are_refused_and_never_echoed() {
-    let tmp = crate::common::fresh_dir("replica-creds");
-    let root = tmp.path().join("archive");
-    let out = crate::common::cairn()
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(out.status.success(), "{out:?}");
+    let (_tmp, root) = empty_archive("replica-creds");
     let toml = root.join("cairn.toml");
     let plain = std::fs::read_to_string(&toml).expect("cairn.toml");
     let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzEXAMPLEKEY";
