@@ -286,7 +286,7 @@ fn restricted_items_pages_show_no_digests_unless_configured() {
 }
 
 #[test]
-fn a_bag_folder_replaced_by_a_symlink_is_refused_by_serve_and_fixity() {
+fn a_bag_folder_replaced_by_a_symlink_is_refused_by_serve_fixity_and_export() {
     let tmp = crate::common::fresh_dir("serve-symlink");
     let root = tmp.path().join("archive");
     build_archive(&root, 3);
@@ -319,6 +319,19 @@ fn a_bag_folder_replaced_by_a_symlink_is_refused_by_serve_and_fixity() {
     );
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("symbolic link"), "{text}");
+    // export: refused, nothing written.
+    let zip = tmp.path().join("out.zip");
+    let out = crate::common::cairn()
+        .args(["export", &id, "--zip"])
+        .arg(&zip)
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .expect("export");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("symbolic link"), "{text}");
+    assert!(!zip.exists());
 }
 
 /// A new archive with nothing in it: the temporary folder and the archive's root.
