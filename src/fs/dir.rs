@@ -63,13 +63,14 @@ impl DirSource {
 /// Why the archive's bag folder at `path` is not opened, if it is not: nothing there,
 /// a symbolic link in its place (refused, never followed: the archive's bags are
 /// folders, and `audit`, which lists them without following links, calls it missing),
-/// or something else than a folder. One stat, of the link itself.
+/// or something else than a folder. One stat, of the link itself; a stat that fails
+/// otherwise (permission denied) is no refusal: opening the folder then fails to run.
 pub fn bag_folder_refusal(path: &Path) -> Option<String> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             Some(format!("{} is gone", path.display()))
         }
-        Err(e) => Some(format!("{} cannot be read: {e}", path.display())),
+        Err(_) => None,
         Ok(m) if m.file_type().is_symlink() => Some(format!(
             "{} is a symbolic link, not the bag folder: refused, never followed",
             path.display()

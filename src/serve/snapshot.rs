@@ -377,7 +377,9 @@ impl Snapshot {
                 continue;
             }
             let bag_dir = archive.bag_path(&id);
-            if let Some(why) = crate::fs::dir::bag_folder_refusal(&bag_dir) {
+            if let Some(why) = crate::fs::dir::bag_folder_refusal(&bag_dir)
+                .or_else(|| (!bag_dir.is_dir()).then(|| "it cannot be read".to_string()))
+            {
                 pending.push((id, format!("its bag is not in archive/ (yet): {why}")));
                 continue;
             }
