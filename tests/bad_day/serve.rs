@@ -31,15 +31,31 @@ fn open_item(root: &Path) -> String {
         .expect("an open item")
 }
 
-#[test]
-fn a_crashed_amend_that_restricts_an_item_stops_its_files_at_once() {
-    let tmp = crate::common::fresh_dir("serve-amend");
+/// An archive of `n` generated items under `serve --serve-files`, one open item's
+/// identifier and the URL of its first file, served (200).
+fn serving_an_open_item(
+    label: &str,
+    n: usize,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    String,
+    Server,
+    String,
+) {
+    let tmp = crate::common::fresh_dir(label);
     let root = tmp.path().join("archive");
-    build_archive(&root, 4);
+    build_archive(&root, n);
     let id = open_item(&root);
     let server = Server::start(&root, &["--serve-files"]);
     let url = format!("/items/{id}/files/0");
-    assert_eq!(server.get(&url).status, 200, "served before the amend");
+    assert_eq!(server.get(&url).status, 200, "served at first");
+    (tmp, root, id, server, url)
+}
+
+#[test]
+fn a_crashed_amend_that_restricts_an_item_stops_its_files_at_once() {
+    let (_tmp, root, id, server, url) = serving_an_open_item("serve-amend", 4);
     // The amend is killed after the new register entry and before its event.
     let out = crate::common::cairn()
         .args(["amend", &id, "--set", "dcterms.accessRights=restricted"])
@@ -287,13 +303,7 @@ fn restricted_items_pages_show_no_digests_unless_configured() {
 
 #[test]
 fn a_bag_folder_replaced_by_a_symlink_is_refused_by_serve_fixity_and_export() {
-    let tmp = crate::common::fresh_dir("serve-symlink");
-    let root = tmp.path().join("archive");
-    build_archive(&root, 3);
-    let id = open_item(&root);
-    let server = Server::start(&root, &["--serve-files"]);
-    let url = format!("/items/{id}/files/0");
-    assert_eq!(server.get(&url).status, 200);
+    let (tmp, root, id, server, url) = serving_an_open_item("serve-symlink", 3);
     // The bag folder moved out of the archive and a symlink put in its place: the
     // bytes are the same, but the archive's bag is no longer a folder of the archive.
     let bag = root.join("archive").join(&id);
