@@ -103,6 +103,9 @@ pub const SETTINGS: &[Setting] = &[
     setting("serve", "repository_identifier", Kind::Text),
     setting("serve", "admin_email", Kind::Text),
     setting("serve", "page_size", Kind::Number),
+    setting("serve", "header_timeout_secs", Kind::Number),
+    setting("serve", "max_connections_per_address", Kind::Number),
+    setting("serve", "restricted_digests", Kind::Bool),
 ];
 
 /// The default of `ingest.exclude`: Windows thumbnail caches and folder settings,
@@ -649,6 +652,20 @@ admin_email = "archivist@cairn.invalid"
 # Records per OAI-PMH list response; longer lists continue with a resumption token.
 # CAIRN_SERVE_PAGE_SIZE
 page_size = 100
+# Seconds a connection may take to send a request's headers, counted from when it
+# opened or its last response ended: half-sent headers and idle keep-alive
+# connections are closed after it.
+# CAIRN_SERVE_HEADER_TIMEOUT_SECS
+header_timeout_secs = 10
+# Connections open at once from one address; more are closed at once. Behind a
+# reverse proxy every reader comes from the proxy's address: raise it there. It is
+# always kept below what the process's file limit (ulimit -n) allows.
+# CAIRN_SERVE_MAX_CONNECTIONS_PER_ADDRESS
+max_connections_per_address = 64
+# Whether restricted items' pages show their files' digests (a digest confirms a
+# guess of a short file's content).
+# CAIRN_SERVE_RESTRICTED_DIGESTS
+restricted_digests = false
 
 # Replicas: copies of the archive on another disk or an S3-compatible object store,
 # one [[replica]] table each (docs/replicas.md). `cairn replicate` fills them,

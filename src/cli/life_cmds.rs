@@ -376,6 +376,7 @@ pub(super) fn run_events(args: EventsArgs) -> u8 {
     let out = std::io::BufWriter::new(super::out::checked());
     let io = |e: std::io::Error| cairn::Error::io("write", "standard output", e);
     let csv_io = |e: csv::Error| io(std::io::Error::other(e));
+    let cell = cairn::ops::report::spreadsheet_cell;
     enum Sink<W: Write> {
         Text(W),
         Json(W, bool),
@@ -412,12 +413,12 @@ pub(super) fn run_events(args: EventsArgs) -> u8 {
                 .write_record([
                     e.seq.to_string().as_str(),
                     &e.time,
-                    &e.event_type,
-                    &e.outcome,
-                    &e.object,
-                    &e.agent,
-                    &e.detail,
-                    &e.id,
+                    &cell(&e.event_type),
+                    &cell(&e.outcome),
+                    &cell(&e.object),
+                    &cell(&e.agent),
+                    &cell(&e.detail),
+                    &cell(&e.id),
                 ])
                 .map_err(csv_io),
             Sink::Text(w) => writeln!(
@@ -614,9 +615,10 @@ pub(super) fn run_report(args: ReportArgs) -> u8 {
             "last_fixity_outcome",
         ]);
         for i in &r.item_list {
+            let cell = cairn::ops::report::spreadsheet_cell;
             let _ = w.write_record([
-                i.id.as_str(),
-                i.title.as_deref().unwrap_or(""),
+                &*cell(i.id.as_str()),
+                &*cell(i.title.as_deref().unwrap_or("")),
                 i.status,
                 &i.entry_version.to_string(),
                 &i.files.to_string(),

@@ -86,6 +86,10 @@ pub(super) struct VerifyProofArgs {
     /// signature.
     #[arg(long, value_name = "PUBKEY")]
     key: Option<String>,
+    /// Accept a proof whose checkpoint signature is not checked (no --key): only the
+    /// hashing is checked, and the output says so. Without it, no --key is exit 1.
+    #[arg(long, conflicts_with = "key")]
+    unsigned_ok: bool,
     /// Print a JSON report on stdout.
     #[arg(long)]
     json: bool,
@@ -280,7 +284,7 @@ pub(super) fn run_verify_proof(args: VerifyProofArgs) -> u8 {
         Ok(k) => k,
         Err(e) => return error_exit("verify-proof", &e),
     };
-    let v = verify_proof(&p, cp.as_deref(), key.as_ref());
+    let v = verify_proof(&p, cp.as_deref(), key.as_ref(), args.unsigned_ok);
     if args.json {
         print_json(&v);
     } else {
@@ -291,9 +295,9 @@ pub(super) fn run_verify_proof(args: VerifyProofArgs) -> u8 {
             let signed = match (&v.signed_by, v.checkpoint_matches) {
                 (Some(k), _) => format!("a checkpoint signed by {k}"),
                 (None, Some(true)) => {
-                    "a checkpoint whose signature was not checked (pass --key)".into()
+                    "a checkpoint whose signature was NOT checked (--unsigned-ok; pass --key to check it)".into()
                 }
-                _ => "no checkpoint: the tree is unsigned".into(),
+                _ => "no checkpoint: the tree is unsigned, its signature NOT checked (--unsigned-ok)".into(),
             };
             say!(
                 "proof verified: event {} is in the tree of {} events (root {}), {signed}",

@@ -234,6 +234,18 @@ impl Archive {
 
     /// The identifiers that have a register entry in manifests/.
     pub fn register_ids(&self) -> Result<Vec<String>, Error> {
+        Ok(self
+            .register_ids_with_inodes()?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// [`Archive::register_ids`], each with the inode number of its entry file as the
+    /// folder listing gives it (no stat): an entry replaced by a new version (written
+    /// to a new file, renamed into place) has a new one.
+    pub fn register_ids_with_inodes(&self) -> Result<Vec<(String, u64)>, Error> {
+        use std::os::unix::fs::DirEntryExt;
         let mut ids = Vec::new();
         for entry in fs::read_dir(&self.manifests)
             .map_err(|e| Error::io("read folder", &self.manifests, e))?
@@ -245,7 +257,7 @@ impl Archive {
                 .and_then(|n| n.strip_suffix(".json"))
             {
                 if !id.starts_with('.') {
-                    ids.push(id.to_string());
+                    ids.push((id.to_string(), entry.ino()));
                 }
             }
         }

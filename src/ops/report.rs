@@ -3,6 +3,7 @@
 //! status, the failures, the withdrawn items, and the event log's head. The log is read
 //! streaming ([`crate::ops::events::query`]); only fixity checks are kept, for the chart.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -14,6 +15,18 @@ use crate::ops::events::{query, EventFilter};
 use crate::ops::fixity::FixityDays;
 use crate::ops::show::{list, list_withdrawn, ListItem, WithdrawnItem};
 use crate::vocab::Outcome;
+
+/// A CSV cell as a spreadsheet will read it as text, never as a formula: a value that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a single quote in
+/// front (OWASP, "CSV Injection"). Every text cell of `report --csv` and
+/// `events --csv` goes through it; a title `=HYPERLINK(...)` is written `'=HYPERLINK(...)`.
+pub fn spreadsheet_cell(value: &str) -> Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
 
 /// Files of one format.
 #[derive(Debug, Clone, Serialize)]
@@ -151,4 +164,19 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
         },
         fixity_days,
     })
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::spreadsheet_cell;
+
+    #[test]
+    fn formulas_are_neutralised() {
+        for bad in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_cell(bad), format!("'{bad}"));
+        }
+        for good in ["", "Sample: letter", "a=b", "'quoted", "1977"] {
+            assert_eq!(spreadsheet_cell(good), good);
+        }
+    }
 }

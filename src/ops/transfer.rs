@@ -141,7 +141,7 @@ pub fn export_version(
             ),
         });
     }
-    let source = DirSource::open(&bag)?;
+    let source = DirSource::open_archived(&bag)?;
     let entry = match read_entry() {
         Ok(e) => Some(e),
         Err(_) if force => None,
