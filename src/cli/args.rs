@@ -384,6 +384,10 @@ pub(super) struct ExportArgs {
 pub(super) struct ImportArgs {
     /// A zipped bag or a bag folder.
     pub(super) source: PathBuf,
+    /// Import the bag even though its content matches the item ID (current, an
+    /// earlier version, withdrawn or purged); the ingestion event names ID. Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub(super) allow_duplicate_of: Vec<String>,
     #[command(flatten)]
     pub(super) root: RootArg,
     /// Print a JSON report on stdout.
@@ -505,6 +509,10 @@ pub(super) struct IngestArgs {
     /// Delete each intake item once its bag is committed, verified, registered and logged.
     #[arg(long)]
     pub(super) remove_source: bool,
+    /// Archive an item even though its content matches the item ID (current, an
+    /// earlier version, withdrawn or purged); the ingestion event names ID. Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub(super) allow_duplicate_of: Vec<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub(super) json: bool,
