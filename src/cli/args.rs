@@ -96,7 +96,7 @@ Example:
 
 Exit codes:
   0  imported, or already archived (nothing written)
-  1  the bag was refused: invalid, hostile zip, or files still to fetch
+  1  the bag was refused: invalid, hostile zip, files still to fetch, or content the archive holds or held
   2  bad usage, or the bag does not exist
   3  could not run: I/O error, permission denied, lock held";
 pub(super) const CONFIG_HELP: &str = "\
