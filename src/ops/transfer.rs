@@ -271,13 +271,17 @@ pub fn export_version(
         file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
         Ok((stored, deflated))
     })();
-    let (stored, deflated) = match result.and_then(|r| read_back(archive, &tmp, id).map(|()| r)) {
-        Ok(r) => r,
-        Err(e) => {
-            crate::fs::remove_file_quietly(&tmp);
-            return Err(e);
-        }
-    };
+    // A bag exported with --force despite its problems: the zip may have those (the same
+    // bytes), and no other.
+    let known = (!problems.is_empty()).then_some(bag.as_path());
+    let (stored, deflated) =
+        match result.and_then(|r| read_back(archive, &tmp, id, known).map(|()| r)) {
+            Ok(r) => r,
+            Err(e) => {
+                crate::fs::remove_file_quietly(&tmp);
+                return Err(e);
+            }
+        };
     rename_no_replace(&tmp, out).inspect_err(|_| crate::fs::remove_file_quietly(&tmp))?;
     // Events say where the zip is, whatever path was typed.
     let out_abs = crate::fs::canonical_or_given(out);
@@ -329,8 +333,15 @@ pub fn export_version(
 
 /// Reads the zip just written back with Cairn's own zip reader and validator, as an
 /// importer would, before the export is called done: a zip Cairn cannot read back (names
-/// that collide in it, a writer fault) is an error, and the caller removes it.
-fn read_back(archive: &Archive, zip: &Path, id: &str) -> Result<(), Error> {
+/// that collide in it, a writer fault) is an error, and the caller removes it. With
+/// `forced_from` (a damaged bag exported with --force), the findings that bag folder
+/// has itself are expected in its zip too; any other fails.
+fn read_back(
+    archive: &Archive,
+    zip: &Path,
+    id: &str,
+    forced_from: Option<&Path>,
+) -> Result<(), Error> {
     let limits = archive
         .config
         .zip
@@ -350,7 +361,16 @@ fn read_back(archive: &Archive, zip: &Path, id: &str) -> Result<(), Error> {
         Err(e) => return Err(e),
     };
     let _pass = crate::progress::phase("read back", 0, 0);
-    let check = validate(source.as_ref(), &ValidateOptions::default())?;
+    let mut check = validate(source.as_ref(), &ValidateOptions::default())?;
+    if let Some(bag) = forced_from {
+        let own = validate(&DirSource::open(bag)?, &ValidateOptions::default())?;
+        check.problems.retain(|p| {
+            !own.problems
+                .iter()
+                .any(|o| o.path == p.path && o.kind == p.kind)
+        });
+        check.valid = check.problems.is_empty() && check.errors.is_empty();
+    }
     if check.is_ok() {
         Ok(())
     } else {

@@ -12,6 +12,18 @@ use std::path::Path;
 use super::common;
 use super::life::{cairn_at, entry, events_of, expect, make_archive};
 
+/// A new, empty archive in `tmp/arch`.
+fn empty_archive(tmp: &Path) -> std::path::PathBuf {
+    let root = tmp.join("arch");
+    let out = common::cairn()
+        .arg("init")
+        .arg(&root)
+        .output()
+        .expect("init");
+    assert!(out.status.success(), "{out:?}");
+    root
+}
+
 /// The register entries (manifests/*.json), by identifier.
 fn ids(root: &Path) -> Vec<String> {
     let mut out: Vec<String> = fs::read_dir(root.join("manifests"))
@@ -171,13 +183,7 @@ fn quarantined_content_is_refused_and_admitted_on_purpose_with_a_link() {
 #[test]
 fn a_rerun_after_revise_skips_version_one_as_already_archived() {
     let tmp = common::fresh_dir("past-revise");
-    let root = tmp.path().join("arch");
-    let out = common::cairn()
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(out.status.success(), "{out:?}");
+    let root = empty_archive(tmp.path());
     let intake = root.join("intake");
     common::write_file(&intake, "box-2/page-1.txt", b"Sample: page one\n");
     common::write_file(&intake, "box-2/page-2.txt", b"Sample: page two\n");
@@ -224,13 +230,7 @@ fn a_rerun_after_revise_skips_version_one_as_already_archived() {
 #[test]
 fn identifiers_that_are_layout_names_or_twins_are_refused() {
     let tmp = common::fresh_dir("past-reserved");
-    let root = tmp.path().join("arch");
-    let out = common::cairn()
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(out.status.success(), "{out:?}");
+    let root = empty_archive(tmp.path());
     let intake = root.join("intake");
     common::write_file(&intake, "first.txt", b"Sample: the first item\n");
     common::write_file(
@@ -293,18 +293,39 @@ fn identifiers_that_are_layout_names_or_twins_are_refused() {
         "{}",
         out.describe()
     );
+    // Import does not take such an External-Identifier: the bag gets a generated one.
+    let src = tmp.path().join("head-src");
+    common::write_file(
+        &src,
+        "head.txt",
+        b"Sample: an imported head
+",
+    );
+    let bag = tmp.path().join("head-bag");
+    let made = common::create(&src, &bag, &["--info", "External-Identifier: events.head"]);
+    assert_eq!(made.code, Some(0), "{}", made.describe());
+    let out = cairn_at(
+        &root,
+        ["import".as_ref(), bag.as_os_str(), "--json".as_ref()],
+        &[],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    let report = out.json();
+    assert_eq!(report["id"], "cairn-000001", "{}", out.describe());
+    assert!(
+        report["id_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("\"events.head\" is reserved")),
+        "{}",
+        out.describe()
+    );
+    assert!(!root.join("manifests/events.head.json").exists());
 }
 
 #[test]
 fn payload_names_that_differ_only_in_case_or_normalisation_are_refused() {
     let tmp = common::fresh_dir("past-twins");
-    let root = tmp.path().join("arch");
-    let out = common::cairn()
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(out.status.success(), "{out:?}");
+    let root = empty_archive(tmp.path());
     let intake = root.join("intake");
     common::write_file(&intake, "cased/README.TXT", b"Sample: upper\n");
     common::write_file(&intake, "cased/readme.txt", b"Sample: lower\n");
@@ -391,13 +412,7 @@ fn export_reads_its_zip_back_and_removes_one_that_fails() {
 #[test]
 fn metadata_csv_names_match_exactly_and_values_have_a_size_limit() {
     let tmp = common::fresh_dir("past-sheet");
-    let root = tmp.path().join("arch");
-    let out = common::cairn()
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(out.status.success(), "{out:?}");
+    let root = empty_archive(tmp.path());
     let intake = root.join("intake");
     common::write_file(&intake, "box ", b"Sample: a name ending in a space\n");
     common::write_file(&intake, "long.txt", b"Sample: a long description\n");
