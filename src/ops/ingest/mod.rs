@@ -800,12 +800,12 @@ fn name_twins(walk: &Walk) -> Vec<(String, String)> {
     twins
 }
 
+/// One file's digests, one per algorithm.
+type FileDigests = Vec<(Algorithm, Digest)>;
+
 /// Each file's bag path and digests under `algorithms` (a dry run's comparison with
 /// the archive's past).
-fn hash_files(
-    walk: &Walk,
-    algorithms: &[Algorithm],
-) -> Result<Vec<(String, Vec<(Algorithm, Digest)>)>, Error> {
+fn hash_files(walk: &Walk, algorithms: &[Algorithm]) -> Result<Vec<(String, FileDigests)>, Error> {
     let mut buf = vec![0u8; BUF_SIZE];
     let mut out = Vec::with_capacity(walk.files.len());
     for f in &walk.files {

@@ -280,6 +280,7 @@ impl Past {
         current: bool,
         withdrawn: Option<(String, String)>,
     ) {
+        let purged = withdrawn.as_ref().is_some_and(|(_, how)| how == "purged");
         let known = Known {
             id: entry.id.clone(),
             version: entry.version,
@@ -302,6 +303,16 @@ impl Past {
             .collect();
         let refs: Vec<&[(Algorithm, Digest)]> = files.iter().map(Vec::as_slice).collect();
         self.add_sets(index, &refs);
+        if purged {
+            // Every version of a purged item, not only its last (the tombstone's).
+            for f in entry.files.iter().filter(|f| f.size > 0) {
+                for &(alg, d) in f.digests.iter() {
+                    self.purged
+                        .entry((alg, d))
+                        .or_insert_with(|| (index, f.path.clone()));
+                }
+            }
+        }
         let slot = self
             .by_intake
             .entry((entry.intake_name.clone(), entry.payload_oxum.clone()))
