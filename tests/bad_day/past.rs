@@ -451,3 +451,27 @@ fn metadata_csv_names_match_exactly_and_values_have_a_size_limit() {
         out.describe()
     );
 }
+
+#[test]
+fn two_identical_items_in_one_batch_are_one_item_and_the_dry_run_says_so() {
+    let tmp = common::fresh_dir("past-batch");
+    let root = empty_archive(tmp.path());
+    let intake = root.join("intake");
+    common::write_file(&intake, "scan-a.txt", b"Sample: the same scan twice\n");
+    common::write_file(&intake, "scan-b.txt", b"Sample: the same scan twice\n");
+    common::write_file(
+        &intake,
+        "metadata.csv",
+        b"filename,dc.title\nscan-a.txt,Scan A\nscan-b.txt,Scan B\n",
+    );
+    for args in [&["ingest", "--dry-run"][..], &["ingest"][..]] {
+        let out = expect(&root, args, 1);
+        assert!(
+            out.stderr
+                .contains("scan-b.txt: matches cairn-000001: not ingested"),
+            "{args:?}: {}",
+            out.describe()
+        );
+    }
+    assert_eq!(ids(&root), ["cairn-000001"]);
+}

@@ -602,6 +602,8 @@ fn ingest_item(
         return Ok(item);
     }
 
+    // The dry run's digests of the item, so that the rest of the run sees it.
+    let mut planned: Option<Vec<(String, FileDigests)>> = None;
     // 3b. Formats: identification, technical metadata, the format policy. A real run
     // identifies them beside the build (step 5); a dry run, here.
     let bag_files: Vec<(String, PathBuf)> = walk
@@ -611,19 +613,28 @@ fn ingest_item(
         .collect();
     if ctx.opts.dry_run {
         // A real run compares the digests the build computes; a dry run reads the
-        // files once here, only when there is a past to compare with.
-        if !past.is_empty() {
-            let hashed = hash_files(&walk, ctx.algorithms)?;
-            let files: Vec<(&str, &[(Algorithm, Digest)])> = hashed
-                .iter()
-                .map(|(p, d)| (p.as_str(), d.as_slice()))
-                .collect();
-            let matches = past.matches(&files);
-            if let Some(why) = past::refusal(&matches, &ctx.opts.allow_duplicate_of, "ingested") {
-                return Ok(item.refuse(format!("{name}: {why}")));
+        // files once here, to say the same.
+        let hashed = match hash_files(&walk, ctx.algorithms) {
+            Ok(h) => h,
+            Err(Error::Io {
+                op,
+                path: p,
+                source,
+            }) if p.starts_with(path) => {
+                return Ok(item.refuse(format!("{}: cannot {op}: {source}", p.display())));
             }
-            item.duplicate_of = matches.iter().map(|m| m.known.id.clone()).collect();
+            Err(e) => return Err(e),
+        };
+        let files: Vec<(&str, &[(Algorithm, Digest)])> = hashed
+            .iter()
+            .map(|(p, d)| (p.as_str(), d.as_slice()))
+            .collect();
+        let matches = past.matches(&files);
+        if let Some(why) = past::refusal(&matches, &ctx.opts.allow_duplicate_of, "ingested") {
+            return Ok(item.refuse(format!("{name}: {why}")));
         }
+        item.duplicate_of = matches.iter().map(|m| m.known.id.clone()).collect();
+        planned = Some(hashed);
         let formats = ctx.formats.item(&bag_files, true)?;
         item.warnings.extend(formats.warnings.iter().cloned());
         if !formats.refusals.is_empty() {
@@ -675,7 +686,12 @@ fn ingest_item(
     if ctx.opts.dry_run {
         item.outcome = Outcome::WouldIngest;
         state.mark_used(&id);
-        past.add_planned(&id, &record.clone().into());
+        let files: Vec<(&str, &[(Algorithm, Digest)])> = planned
+            .iter()
+            .flatten()
+            .map(|(p, d)| (p.as_str(), d.as_slice()))
+            .collect();
+        past.add_planned(&id, &record.clone().into(), &files);
         return Ok(item);
     }
 
@@ -708,13 +724,13 @@ fn ingest_item(
         (committed, change.formats.done().cloned(), duplicate)
     });
     let (committed, formats, (duplicate_of, refused_as_duplicate)) = committed;
+    if let Some(formats) = &formats {
+        item.warnings.extend(formats.warnings.iter().cloned());
+    }
     if let Some(why) = refused_as_duplicate {
         return Ok(item.refuse(format!("{name}: {why}")));
     }
     item.duplicate_of = duplicate_of.iter().map(|k| k.id.clone()).collect();
-    if let Some(formats) = &formats {
-        item.warnings.extend(formats.warnings.iter().cloned());
-    }
     let entry = match committed {
         Ok(entry) => entry,
         // The format policy refused a file: nothing was published.

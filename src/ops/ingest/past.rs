@@ -329,14 +329,23 @@ impl Past {
         self.add_entry(entry, EntryAt::Current, true, None);
     }
 
-    /// Records identifiers a dry run would give.
-    pub fn add_planned(&mut self, id: &str, dc: &crate::metadata::StoredDublinCore) {
+    /// Records an item a dry run would ingest (its identifiers and payload), so that
+    /// the rest of the dry run sees it as a real run would.
+    pub fn add_planned(
+        &mut self,
+        id: &str,
+        dc: &crate::metadata::StoredDublinCore,
+        files: &[(&str, &[(Algorithm, Digest)])],
+    ) {
         self.add_identifiers(id, dc);
-    }
-
-    /// Whether the index holds anything to compare with.
-    pub fn is_empty(&self) -> bool {
-        self.known.is_empty()
+        let index = self.add_known(Known {
+            id: id.to_string(),
+            version: 1,
+            current: true,
+            withdrawn: None,
+        });
+        let digests: Vec<&[(Algorithm, Digest)]> = files.iter().map(|(_, d)| *d).collect();
+        self.add_sets(index, &digests);
     }
 
     /// The recorded versions with this intake name and Payload-Oxum, their entries read
