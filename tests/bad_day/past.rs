@@ -450,6 +450,26 @@ fn metadata_csv_names_match_exactly_and_values_have_a_size_limit() {
         "{}",
         out.describe()
     );
+    // amend holds values to the same limit.
+    let set = format!("dc.description={long}");
+    let out = expect(
+        &root,
+        [
+            "amend",
+            "cairn-000001",
+            "--set",
+            &set,
+            "--reason",
+            "a long note",
+        ],
+        1,
+    );
+    assert!(
+        out.stderr
+            .contains("dc.description: a value of 71680 bytes"),
+        "{}",
+        out.describe()
+    );
 }
 
 #[test]
