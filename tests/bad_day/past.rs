@@ -24,6 +24,16 @@ fn empty_archive(tmp: &Path) -> std::path::PathBuf {
     root
 }
 
+/// Drops items into the archive's intake (each file by its intake-relative path) and
+/// writes `sheet` as intake/metadata.csv.
+fn drop_in(root: &Path, files: &[(&str, &[u8])], sheet: &str) {
+    let intake = root.join("intake");
+    for (rel, bytes) in files {
+        common::write_file(&intake, rel, bytes);
+    }
+    common::write_file(&intake, "metadata.csv", sheet.as_bytes());
+}
+
 /// The register entries (manifests/*.json), by identifier.
 fn ids(root: &Path) -> Vec<String> {
     let mut out: Vec<String> = fs::read_dir(root.join("manifests"))
@@ -82,16 +92,16 @@ fn purged_content_is_refused_by_ingest_and_import() {
     let intake = root.join("intake");
     fs::rename(intake.join("b-note.txt"), intake.join("renamed-note.txt")).expect("rename");
     fs::remove_dir_all(intake.join("a-register")).expect("rm");
-    common::write_file(&intake, "mixed/new.txt", b"Sample: a new page\n");
-    common::write_file(
-        &intake,
-        "mixed/old.txt",
-        b"Sample: page 2 of a synthetic prisoner register; no real record.\n",
-    );
-    common::write_file(
-        &intake,
-        "metadata.csv",
-        b"filename,dc.title\nrenamed-note.txt,Renamed note\nmixed,Mixed\n",
+    drop_in(
+        &root,
+        &[
+            ("mixed/new.txt", b"Sample: a new page\n"),
+            (
+                "mixed/old.txt",
+                b"Sample: page 2 of a synthetic prisoner register; no real record.\n",
+            ),
+        ],
+        "filename,dc.title\nrenamed-note.txt,Renamed note\nmixed,Mixed\n",
     );
     let out = expect(&root, ["ingest"], 1);
     assert!(
@@ -154,15 +164,13 @@ fn quarantined_content_is_refused_and_admitted_on_purpose_with_a_link() {
         "withdrawn, quarantined"
     );
     // A current item's content under another name is a duplicate too.
-    common::write_file(
-        &root.join("intake"),
-        "copy-of-note.txt",
-        b"Sample: synthetic note on Tuol Sleng\n",
-    );
-    common::write_file(
-        &root.join("intake"),
-        "metadata.csv",
-        b"filename,dc.title\ncopy-of-note.txt,A copy\n",
+    drop_in(
+        &root,
+        &[(
+            "copy-of-note.txt",
+            b"Sample: synthetic note on Tuol Sleng\n",
+        )],
+        "filename,dc.title\ncopy-of-note.txt,A copy\n",
     );
     let out = expect(&root, ["ingest", "--dry-run"], 1);
     assert!(
@@ -184,13 +192,13 @@ fn quarantined_content_is_refused_and_admitted_on_purpose_with_a_link() {
 fn a_rerun_after_revise_skips_version_one_as_already_archived() {
     let tmp = common::fresh_dir("past-revise");
     let root = empty_archive(tmp.path());
-    let intake = root.join("intake");
-    common::write_file(&intake, "box-2/page-1.txt", b"Sample: page one\n");
-    common::write_file(&intake, "box-2/page-2.txt", b"Sample: page two\n");
-    common::write_file(
-        &intake,
-        "metadata.csv",
-        b"filename,dc.title,dc.identifier\nbox-2,Sample: box two,DC-Cam/D/0002\n",
+    drop_in(
+        &root,
+        &[
+            ("box-2/page-1.txt", b"Sample: page one\n"),
+            ("box-2/page-2.txt", b"Sample: page two\n"),
+        ],
+        "filename,dc.title,dc.identifier\nbox-2,Sample: box two,DC-Cam/D/0002\n",
     );
     expect(&root, ["ingest"], 0);
     let id = "DC-Cam_D_0002";
@@ -231,34 +239,27 @@ fn a_rerun_after_revise_skips_version_one_as_already_archived() {
 fn identifiers_that_are_layout_names_or_twins_are_refused() {
     let tmp = common::fresh_dir("past-reserved");
     let root = empty_archive(tmp.path());
-    let intake = root.join("intake");
-    common::write_file(&intake, "first.txt", b"Sample: the first item\n");
-    common::write_file(
-        &intake,
-        "metadata.csv",
-        b"filename,dc.title,dc.identifier\nfirst.txt,First,Box-1\n",
+    drop_in(
+        &root,
+        &[("first.txt", b"Sample: the first item\n")],
+        "filename,dc.title,dc.identifier\nfirst.txt,First,Box-1\n",
     );
     expect(&root, ["ingest"], 0);
-    common::write_file(&intake, "head.txt", b"Sample: head\n");
-    common::write_file(&intake, "hist.txt", b"Sample: history\n");
-    common::write_file(&intake, "twin.txt", b"Sample: another item\n");
-    common::write_file(&intake, "ligature.txt", b"Sample: a ligature\n");
-    common::write_file(
-        &intake,
-        "metadata.csv",
+    drop_in(
+        &root,
+        &[
+            ("head.txt", b"Sample: head\n"),
+            ("hist.txt", b"Sample: history\n"),
+            ("twin.txt", b"Sample: another item\n"),
+            ("ligature.txt", b"Sample: a ligature\n"),
+            ("first-again.txt", b"Sample: yet another\n"),
+        ],
         "filename,dc.title,dc.identifier\n\
          head.txt,Head,events.head\n\
          hist.txt,History,History\n\
          twin.txt,Twin,box-1\n\
-         ligature.txt,Ligature,\u{fb01}rst\n"
-            .as_bytes(),
-    );
-    common::write_file(&intake, "first-again.txt", b"Sample: yet another\n");
-    let csv = fs::read_to_string(intake.join("metadata.csv")).expect("csv");
-    common::write_file(
-        &intake,
-        "metadata.csv",
-        format!("{csv}first-again.txt,First again,FIRST\n").as_bytes(),
+         ligature.txt,Ligature,\u{fb01}rst\n\
+         first-again.txt,First again,FIRST\n",
     );
     let out = expect(&root, ["ingest"], 1);
     for (item, why) in [
@@ -326,17 +327,17 @@ fn identifiers_that_are_layout_names_or_twins_are_refused() {
 fn payload_names_that_differ_only_in_case_or_normalisation_are_refused() {
     let tmp = common::fresh_dir("past-twins");
     let root = empty_archive(tmp.path());
-    let intake = root.join("intake");
-    common::write_file(&intake, "cased/README.TXT", b"Sample: upper\n");
-    common::write_file(&intake, "cased/readme.txt", b"Sample: lower\n");
-    common::write_file(&intake, "accents/caf\u{e9}.txt", b"Sample: composed\n");
-    common::write_file(&intake, "accents/cafe\u{301}.txt", b"Sample: decomposed\n");
-    common::write_file(&intake, "folders/Scans/1.txt", b"Sample: one\n");
-    common::write_file(&intake, "folders/scans/2.txt", b"Sample: two\n");
-    common::write_file(
-        &intake,
-        "metadata.csv",
-        b"filename,dc.title\ncased,Cased\naccents,Accents\nfolders,Folders\n",
+    drop_in(
+        &root,
+        &[
+            ("cased/README.TXT", b"Sample: upper\n"),
+            ("cased/readme.txt", b"Sample: lower\n"),
+            ("accents/caf\u{e9}.txt", b"Sample: composed\n"),
+            ("accents/cafe\u{301}.txt", b"Sample: decomposed\n"),
+            ("folders/Scans/1.txt", b"Sample: one\n"),
+            ("folders/scans/2.txt", b"Sample: two\n"),
+        ],
+        "filename,dc.title\ncased,Cased\naccents,Accents\nfolders,Folders\n",
     );
     let out = expect(&root, ["ingest"], 1);
     for pair in [
@@ -413,17 +414,16 @@ fn export_reads_its_zip_back_and_removes_one_that_fails() {
 fn metadata_csv_names_match_exactly_and_values_have_a_size_limit() {
     let tmp = common::fresh_dir("past-sheet");
     let root = empty_archive(tmp.path());
-    let intake = root.join("intake");
-    common::write_file(&intake, "box ", b"Sample: a name ending in a space\n");
-    common::write_file(&intake, "long.txt", b"Sample: a long description\n");
     let long = "x".repeat(70 * 1024);
-    common::write_file(
-        &intake,
-        "metadata.csv",
-        format!(
+    drop_in(
+        &root,
+        &[
+            ("box ", b"Sample: a name ending in a space\n"),
+            ("long.txt", b"Sample: a long description\n"),
+        ],
+        &format!(
             "filename,dc.title,dc.description\n\"box \",Box with a space,\nlong.txt,Long,{long}\n"
-        )
-        .as_bytes(),
+        ),
     );
     let out = expect(&root, ["ingest"], 1);
     assert!(
@@ -476,13 +476,13 @@ fn metadata_csv_names_match_exactly_and_values_have_a_size_limit() {
 fn two_identical_items_in_one_batch_are_one_item_and_the_dry_run_says_so() {
     let tmp = common::fresh_dir("past-batch");
     let root = empty_archive(tmp.path());
-    let intake = root.join("intake");
-    common::write_file(&intake, "scan-a.txt", b"Sample: the same scan twice\n");
-    common::write_file(&intake, "scan-b.txt", b"Sample: the same scan twice\n");
-    common::write_file(
-        &intake,
-        "metadata.csv",
-        b"filename,dc.title\nscan-a.txt,Scan A\nscan-b.txt,Scan B\n",
+    drop_in(
+        &root,
+        &[
+            ("scan-a.txt", b"Sample: the same scan twice\n"),
+            ("scan-b.txt", b"Sample: the same scan twice\n"),
+        ],
+        "filename,dc.title\nscan-a.txt,Scan A\nscan-b.txt,Scan B\n",
     );
     for args in [&["ingest", "--dry-run"][..], &["ingest"][..]] {
         let out = expect(&root, args, 1);
