@@ -576,10 +576,10 @@ pub fn import(
         .map(|(p, d)| (p.as_str(), d.as_slice()))
         .collect();
     let matches = past.matches(&payload);
-    if let Some(why) = crate::ops::ingest::past::refusal(&matches, allow, "imported") {
-        report.refused.push(why);
+    match crate::ops::ingest::past::refusal(&matches, allow, "imported") {
+        Some(why) => report.refused.push(why),
+        None => report.duplicate_of = matches.iter().map(|m| m.known.id.clone()).collect(),
     }
-    report.duplicate_of = matches.iter().map(|m| m.known.id.clone()).collect();
     let max_value = archive
         .config
         .max_value_size()

@@ -121,6 +121,27 @@ fn purged_content_is_refused_by_ingest_and_import() {
         out.describe()
     );
     assert_eq!(ids(&root), ["cairn-000003"], "nothing came back");
+    // Unless the archivist names the match: then the import links the two.
+    let out = expect(
+        &root,
+        [
+            "import".as_ref(),
+            zip.as_os_str(),
+            "--allow-duplicate-of".as_ref(),
+            "cairn-000002".as_ref(),
+            "--json".as_ref(),
+        ],
+        0,
+    );
+    let report = out.json();
+    assert_eq!(report["duplicate_of"], serde_json::json!(["cairn-000002"]));
+    let id = report["id"].as_str().expect("imported").to_string();
+    let ingestion = events_of(&root, &id, "ingestion");
+    assert_eq!(
+        ingestion[0]["data"]["duplicate_of"][0]["state"], "withdrawn, purged",
+        "{}",
+        ingestion[0]
+    );
 }
 
 #[test]
