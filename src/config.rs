@@ -88,6 +88,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("ingest", "source_organization", Kind::Text),
     setting("ingest", "collection", Kind::Text),
     setting("ingest", "exclude", Kind::List),
+    setting("ingest", "max_value_size", Kind::Text),
     setting("fixity", "interval_days", Kind::Number),
     setting("fixity", "algorithm", Kind::Text),
     setting("fixity", "rate", Kind::Text),
@@ -205,6 +206,9 @@ pub struct IngestSection {
     /// File names left out of items (system clutter): exact names, or a prefix ending
     /// in `*`; compared without regard to case.
     pub exclude: Vec<String>,
+    /// The largest metadata value ingest and import accept, in bytes (K, M: powers of
+    /// 1024).
+    pub max_value_size: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +242,7 @@ impl Default for IngestSection {
             source_organization: String::new(),
             collection: String::new(),
             exclude: DEFAULT_EXCLUDE.iter().map(|s| s.to_string()).collect(),
+            max_value_size: "64K".into(),
         }
     }
 }
@@ -348,6 +353,8 @@ impl Config {
             .map_err(|e| bad(format!("fixity.algorithm: {e}")))?;
         self.fixity_rate()
             .map_err(|e| bad(format!("fixity.rate: {e}")))?;
+        self.max_value_size()
+            .map_err(|e| bad(format!("ingest.max_value_size: {e}")))?;
         self.serve.check().map_err(bad)?;
         crate::replica::check(&self.replica).map_err(bad)?;
         Ok(())
@@ -475,6 +482,7 @@ impl Config {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            ("ingest", "max_value_size") => text(&self.ingest.max_value_size),
             ("fixity", "interval_days") => self.fixity.interval_days.to_string(),
             ("fixity", "algorithm") => text(&self.fixity.algorithm),
             ("fixity", "rate") => text(&self.fixity.rate),
@@ -498,6 +506,14 @@ impl Config {
     }
 
     /// The algorithms for new bags.
+    /// `ingest.max_value_size` in bytes (at least 1).
+    pub fn max_value_size(&self) -> Result<usize, String> {
+        match crate::units::parse_size(&self.ingest.max_value_size)? {
+            0 => Err("must be at least 1 byte".into()),
+            n => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        }
+    }
+
     pub fn algorithms(&self) -> Result<Vec<Algorithm>, String> {
         let mut out = Vec::new();
         for name in &self.ingest.algorithms {
@@ -582,6 +598,11 @@ collection = ""
 # excluded file is named in the ingest report and in the item's ingestion event.
 # CAIRN_INGEST_EXCLUDE
 exclude = ["Thumbs.db", "desktop.ini", ".DS_Store", "._*", "~$*"]
+# The largest metadata value (one dc.title, one dc.description...) that ingest and
+# import accept; a larger one refuses the item, naming the term and the size (K, M:
+# powers of 1024).
+# CAIRN_INGEST_MAX_VALUE_SIZE
+max_value_size = "64K"
 
 [fixity]
 # Days between two fixity checks of the same bag (cairn fixity --due).

@@ -56,6 +56,7 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
         intake: args.intake,
         dry_run: args.dry_run,
         remove_source: args.remove_source,
+        allow_duplicate_of: args.allow_duplicate_of,
     };
     let started = std::time::Instant::now();
     let report = match with_progress("ingest", || ingest(&archive, &opts, &SystemClock)) {
@@ -121,6 +122,14 @@ fn excluded_note(excluded: &[String]) -> String {
     }
     let names: Vec<String> = excluded.iter().map(|e| printable(e)).collect();
     format!("; excluded {}", names.join(", "))
+}
+
+/// `; a duplicate of A, B (--allow-duplicate-of)` for an item admitted on purpose.
+fn duplicate_note(of: &[String]) -> String {
+    if of.is_empty() {
+        return String::new();
+    }
+    format!("; a duplicate of {} (--allow-duplicate-of)", of.join(", "))
 }
 
 fn print_ingest(root: &Path, r: &IngestReport) {
@@ -210,10 +219,11 @@ fn print_ingest(root: &Path, r: &IngestReport) {
         match item.outcome {
             Outcome::AlreadyArchived if group_archived => {}
             Outcome::Ingested => say!(
-                "ingested {name} as {id}: {}, {}{}{}",
+                "ingested {name} as {id}: {}, {}{}{}{}",
                 count(item.files, "file", "files"),
                 count(item.bytes, "byte", "bytes"),
                 excluded_note(&item.excluded),
+                duplicate_note(&item.duplicate_of),
                 if item.removed_source {
                     " (intake copy removed)"
                 } else {
@@ -221,13 +231,18 @@ fn print_ingest(root: &Path, r: &IngestReport) {
                 }
             ),
             Outcome::WouldIngest => say!(
-                "would ingest {name} as {id}: {}, {}{}",
+                "would ingest {name} as {id}: {}, {}{}{}",
                 count(item.files, "file", "files"),
                 count(item.bytes, "byte", "bytes"),
-                excluded_note(&item.excluded)
+                excluded_note(&item.excluded),
+                duplicate_note(&item.duplicate_of)
             ),
             Outcome::AlreadyArchived => say!(
-                "skipped {name}: already archived as {id}{}",
+                "skipped {name}: already archived as {}{}",
+                match item.version {
+                    Some(v) => format!("version {v} of {id} (kept; the item was revised since)"),
+                    None => id.to_string(),
+                },
                 if item.removed_source {
                     " (intake copy removed)"
                 } else {
@@ -421,7 +436,12 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
         Err(code) => return code,
     };
     let report = match with_progress("import", || {
-        cairn::ops::transfer::import(&archive, &args.source, &SystemClock)
+        cairn::ops::transfer::import(
+            &archive,
+            &args.source,
+            &args.allow_duplicate_of,
+            &SystemClock,
+        )
     }) {
         Ok(r) => r,
         Err(e) => return error_exit("import", &e),
@@ -435,6 +455,9 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
         for p in &report.problems {
             errln!("{}", finding_line("problem", p));
         }
+        for r in &report.refused {
+            eprintln!("problem: {}", printable(r));
+        }
         if let Some(n) = &report.id_note {
             note!("{n}");
         }
@@ -444,15 +467,20 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
                 args.source.display()
             ),
             (Some(id), None) => say!(
-                "imported {} as {id}: {}, {}",
+                "imported {} as {id}: {}, {}{}",
                 args.source.display(),
                 count(report.files, "file", "files"),
-                count(report.bytes, "byte", "bytes")
+                count(report.bytes, "byte", "bytes"),
+                duplicate_note(&report.duplicate_of)
             ),
             (None, None) => errln!(
                 "refused {}: {}; nothing was imported",
                 args.source.display(),
-                count(report.problems.len() as u64, "problem", "problems")
+                count(
+                    (report.problems.len() + report.refused.len()) as u64,
+                    "problem",
+                    "problems"
+                )
             ),
         }
     }

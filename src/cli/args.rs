@@ -96,7 +96,7 @@ Example:
 
 Exit codes:
   0  imported, or already archived (nothing written)
-  1  the bag was refused: invalid, hostile zip, or files still to fetch
+  1  the bag was refused: invalid, hostile zip, files still to fetch, or content the archive holds or held
   2  bad usage, or the bag does not exist
   3  could not run: I/O error, permission denied, lock held";
 pub(super) const CONFIG_HELP: &str = "\
@@ -384,6 +384,10 @@ pub(super) struct ExportArgs {
 pub(super) struct ImportArgs {
     /// A zipped bag or a bag folder.
     pub(super) source: PathBuf,
+    /// Import the bag even though its content matches the item ID (current, an
+    /// earlier version, withdrawn or purged); the ingestion event names ID. Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub(super) allow_duplicate_of: Vec<String>,
     #[command(flatten)]
     pub(super) root: RootArg,
     /// Print a JSON report on stdout.
@@ -521,6 +525,10 @@ pub(super) struct IngestArgs {
     /// Delete each intake item once its bag is committed, verified, registered and logged.
     #[arg(long)]
     pub(super) remove_source: bool,
+    /// Archive an item even though its content matches the item ID (current, an
+    /// earlier version, withdrawn or purged); the ingestion event names ID. Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub(super) allow_duplicate_of: Vec<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub(super) json: bool,

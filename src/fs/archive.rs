@@ -537,9 +537,85 @@ pub fn identifier_to_folder(identifier: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Names of the archive's and a replica's own layout that an identifier may not take,
+/// compared without regard to case (replicas and other copies may live on file systems
+/// that ignore it). An item `ID` is archive/ID, manifests/ID.json,
+/// manifests/history/ID/ and manifests/withdrawn/ID.json, on disk and as replica keys;
+/// beside them in manifests/ are the event log (events.jsonl), a replica's log head
+/// (events.head.json), the history/, withdrawn/, formats/, checkpoints/ and tlog/
+/// folders, and in archive/ hidden folders only.
+pub const RESERVED_IDENTIFIERS: [&str; 9] = [
+    "events",
+    "events.head",
+    "events.jsonl",
+    "history",
+    "withdrawn",
+    "formats",
+    "checkpoints",
+    "tlog",
+    "cairn.toml",
+];
+
+/// Why the folder name `id` may not name an item, if it may not: a name of the
+/// layout ([`RESERVED_IDENTIFIERS`], any hidden name, a `tlog.` name, a `~` (staging
+/// folders)), or a device name Windows will not create (`CON`, `NUL`, `COM1`, ...),
+/// which could not travel to a replica or a copy on such a file system.
+pub fn reserved_identifier(id: &str) -> Option<String> {
+    let lower = id.to_ascii_lowercase();
+    let stem = lower.split('.').next().unwrap_or(&lower);
+    let device = matches!(stem, "con" | "prn" | "aux" | "nul")
+        || ((stem.starts_with("com") || stem.starts_with("lpt"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit());
+    if id.starts_with('.') || id.contains('~') {
+        Some(format!(
+            "{} would be a hidden or staging name of the archive's layout",
+            crate::quoted(id)
+        ))
+    } else if RESERVED_IDENTIFIERS.contains(&lower.as_str()) || lower.starts_with("tlog.") {
+        Some(format!(
+            "{} is reserved: the archive and its replicas use it for their own files (manifests/{lower}...)",
+            crate::quoted(id)
+        ))
+    } else if device {
+        Some(format!(
+            "{} is a device name on Windows: no file or folder there can have it",
+            crate::quoted(id)
+        ))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_names_are_reserved() {
+        for id in [
+            "events.head",
+            "EVENTS",
+            "history",
+            "Withdrawn",
+            ".staging",
+            "tlog.replaced-1",
+            "a~amend",
+            "CON",
+            "com1.txt",
+        ] {
+            assert!(reserved_identifier(id).is_some(), "{id}");
+        }
+        for id in [
+            "cairn-000001",
+            "events-1977",
+            "history_of_s21",
+            "console",
+            "com10",
+        ] {
+            assert!(reserved_identifier(id).is_none(), "{id}");
+        }
+    }
 
     #[test]
     fn identifiers_become_safe_folder_names() {
