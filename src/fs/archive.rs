@@ -37,6 +37,8 @@ pub struct InitReport {
     pub root: PathBuf,
     pub config: PathBuf,
     pub created: Vec<PathBuf>,
+    /// `archive.name` as written in cairn.toml: the folder's name, fixed from now on.
+    pub name: String,
 }
 
 impl Archive {
@@ -100,12 +102,27 @@ impl Archive {
                 created.push(dir);
             }
         }
-        write_new(&config, Config::template().as_bytes())?;
+        // The name is fixed now, so that a moved or restored archive keeps the name
+        // its checkpoints carry (docs/auditing.md).
+        let folder = fs::canonicalize(root)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let name = crate::config::name_from_folder(&folder);
+        let text =
+            crate::config::with_archive_name(Config::template(), &name).ok_or_else(|| {
+                Error::Internal(format!(
+                    "the configuration template cannot take the archive name {}",
+                    crate::quoted(&name)
+                ))
+            })?;
+        write_new(&config, text.as_bytes())?;
         sync_dir(root)?;
         Ok(InitReport {
             root: root.to_path_buf(),
             config,
             created,
+            name,
         })
     }
 
