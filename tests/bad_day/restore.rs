@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::common;
-use super::life::{all_checks_pass, bags, cairn_at, events, expect, make_archive};
+use super::life::{all_checks_pass, bag_validates, bags, cairn_at, events, expect, make_archive};
 
 /// The `archive.name` line of a cairn.toml, as written.
 fn name_in_toml(root: &Path) -> Option<String> {
@@ -38,6 +38,22 @@ fn unfix_name(root: &Path) {
     let text = text.replace(&format!("\nname = \"{name}\"\n"), "\nname = \"\"\n");
     fs::write(&path, text).expect("write cairn.toml");
     assert_eq!(name_in_toml(root).as_deref(), Some(""));
+}
+
+/// `cairn key generate --out KEY` in the archive at `root`, which must succeed.
+fn keygen(root: &Path, key: &Path) -> super::life::Out {
+    let out = cairn_at(
+        root,
+        [
+            "key".as_ref(),
+            "generate".as_ref(),
+            "--out".as_ref(),
+            key.as_os_str(),
+        ],
+        &[],
+    );
+    assert_eq!(out.code, Some(0), "key generate\n{}", out.describe());
+    out
 }
 
 /// The archive's source: three items, cairn-000001 revised (version 1 kept under
@@ -87,17 +103,7 @@ impl Source {
         let keys = tmp.path().join("keys");
         fs::create_dir(&keys).expect("keys");
         let key = keys.join("archive.key");
-        let out = cairn_at(
-            &root,
-            [
-                "key".as_ref(),
-                "generate".as_ref(),
-                "--out".as_ref(),
-                key.as_os_str(),
-            ],
-            &[],
-        );
-        assert_eq!(out.code, Some(0), "key generate\n{}", out.describe());
+        keygen(&root, &key);
         let checkpoint = keys.join("checkpoint-before.txt");
         let out = cairn_at(
             &root,
@@ -189,18 +195,35 @@ fn every_bag_validates(root: &Path, context: &str) {
     }
     assert!(all.len() >= 4, "{context}: bags {all:?}");
     for bag in all {
-        let out = common::cairn()
-            .args(["bag", "validate"])
-            .arg(&bag)
-            .output()
-            .expect("validate");
-        assert!(
-            out.status.success(),
-            "{context}: cairn bag validate {}: {}",
-            bag.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        bag_validates(&bag, context);
     }
+}
+
+/// `audit --checkpoint CHECKPOINT --key PUBLIC` of the archive at `root` passes: its
+/// log extends the checkpoint.
+fn checkpoint_holds(root: &Path, checkpoint: &Path, public: &Path, context: &str) {
+    let out = cairn_at(
+        root,
+        [
+            "audit".as_ref(),
+            "--checkpoint".as_ref(),
+            checkpoint.as_os_str(),
+            "--key".as_ref(),
+            public.as_os_str(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.code,
+        Some(0),
+        "{context}: audit --checkpoint\n{}",
+        out.describe()
+    );
+    assert!(
+        out.stdout.contains("extends the checkpoint"),
+        "{context}\n{}",
+        out.describe()
+    );
 }
 
 /// What a finished restore of `src` at `dest` must be: the replica's log with one
@@ -257,28 +280,7 @@ fn restored_like_the_source(src: &Source, dest: &Path, context: &str) {
 
     every_bag_validates(dest, context);
     all_checks_pass(dest, context);
-    let out = cairn_at(
-        dest,
-        [
-            "audit".as_ref(),
-            "--checkpoint".as_ref(),
-            src.checkpoint.as_os_str(),
-            "--key".as_ref(),
-            src.public_key.as_os_str(),
-        ],
-        &[],
-    );
-    assert_eq!(
-        out.code,
-        Some(0),
-        "{context}: audit --checkpoint\n{}",
-        out.describe()
-    );
-    assert!(
-        out.stdout.contains("extends the checkpoint"),
-        "{context}\n{}",
-        out.describe()
-    );
+    checkpoint_holds(dest, &src.checkpoint, &src.public_key, context);
 }
 
 #[test]
@@ -332,18 +334,12 @@ fn restore_takes_the_name_from_root_when_the_replica_has_none() {
     let out = src.restore(&dest, &[]);
     assert_eq!(out.code, Some(0), "restore\n{}", out.describe());
     assert_eq!(name_in_toml(&dest).as_deref(), Some("s21-old"));
-    let out = cairn_at(
+    checkpoint_holds(
         &dest,
-        [
-            "audit".as_ref(),
-            "--checkpoint".as_ref(),
-            src.checkpoint.as_os_str(),
-            "--key".as_ref(),
-            src.public_key.as_os_str(),
-        ],
-        &[],
+        &src.checkpoint,
+        &src.public_key,
+        "audit --checkpoint",
     );
-    assert_eq!(out.code, Some(0), "audit --checkpoint\n{}", out.describe());
 }
 
 #[test]
@@ -357,17 +353,7 @@ fn an_archive_made_before_the_name_was_fixed_gets_it_from_its_checkpoints() {
     // Without one, `key generate` writes the folder's name, once.
     unfix_name(&root);
     let key = tmp.path().join("a.key");
-    let out = cairn_at(
-        &root,
-        [
-            "key".as_ref(),
-            "generate".as_ref(),
-            "--out".as_ref(),
-            key.as_os_str(),
-        ],
-        &[],
-    );
-    assert_eq!(out.code, Some(0), "key generate\n{}", out.describe());
+    let out = keygen(&root, &key);
     assert_eq!(name_in_toml(&root).as_deref(), Some("s21-scans"));
     assert!(
         out.stderr.contains("archive.name set to s21-scans"),
@@ -421,18 +407,7 @@ fn an_archive_made_before_the_name_was_fixed_gets_it_from_its_checkpoints() {
     assert_eq!(out.json()["origin"], "s21-scans", "{}", out.describe());
     assert_eq!(name_in_toml(&moved).as_deref(), Some("s21-scans"));
     let public = PathBuf::from(format!("{}.pub", key.display()));
-    let out = cairn_at(
-        &moved,
-        [
-            "audit".as_ref(),
-            "--checkpoint".as_ref(),
-            before.as_os_str(),
-            "--key".as_ref(),
-            public.as_os_str(),
-        ],
-        &[],
-    );
-    assert_eq!(out.code, Some(0), "audit --checkpoint\n{}", out.describe());
+    checkpoint_holds(&moved, &before, &public, "audit --checkpoint");
 }
 
 /// Every failpoint of restore (docs/crash-safety.md), in the order they are reached.
