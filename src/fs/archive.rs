@@ -44,6 +44,16 @@ pub struct InitReport {
 impl Archive {
     /// Opens the archive whose cairn.toml is in `root`.
     pub fn open(root: &Path) -> Result<Archive, Error> {
+        Archive::open_with_env(root, &|var| std::env::var(var).ok())
+    }
+
+    /// [`Archive::open`] with the `CAIRN_*` overrides read from `env` (`&|_| None`: the
+    /// file alone, as `restore` opens the archive it has just built, which no variable
+    /// may point elsewhere).
+    pub fn open_with_env(
+        root: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Archive, Error> {
         let config_path = root.join(CONFIG_FILE);
         let text = match fs::read_to_string(&config_path) {
             Ok(t) => t,
@@ -56,7 +66,7 @@ impl Archive {
             }
             Err(e) => return Err(Error::io("read", &config_path, e)),
         };
-        let config = Config::parse_with_env(&text, &config_path, &|var| std::env::var(var).ok())?;
+        let config = Config::parse_with_env(&text, &config_path, env)?;
         let at = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()

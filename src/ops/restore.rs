@@ -124,7 +124,8 @@ pub fn restore(
         return Ok(report);
     }
     // The restore is recorded in the restored log, after everything it restored.
-    let archive = crate::fs::archive::Archive::open(&work)?;
+    // No CAIRN_* variable may point the restored archive's log elsewhere.
+    let archive = crate::fs::archive::Archive::open_with_env(&work, &|_| None)?;
     let written = archive.append_events(
         clock.now(),
         &[recovery_event(&replica, head.as_ref(), &report)],
