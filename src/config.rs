@@ -186,7 +186,8 @@ pub struct ArchiveSection {
     pub archive: PathBuf,
     pub manifests: PathBuf,
     /// The archive's name: the origin line of its checkpoints and its key's name.
-    /// Empty: the archive folder's name.
+    /// `cairn init` writes the folder's name here; empty (an archive made before that):
+    /// written by the first `key generate` or `checkpoint` (ops::tlog::fix_archive_name).
     pub name: String,
     /// The private key `cairn checkpoint` signs with when no --key is given.
     pub checkpoint_key: PathBuf,
@@ -277,6 +278,55 @@ fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// `text` (cairn.toml) with `archive.name` set to `name`: its line replaced where it is
+/// set, else added under `[archive]` (or in a new `[archive]` table at the end); every
+/// other line kept as it is. `None` when the result would not read back with that name
+/// (a layout this edit does not understand): the caller asks for a hand edit.
+pub fn with_archive_name(text: &str, name: &str) -> Option<String> {
+    let value = toml::Value::String(name.to_string()).to_string();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    if let Some(n) = line_of_key(text, "archive.name") {
+        let old = &lines[n - 1];
+        let key = if old.trim_start().starts_with("archive.") {
+            "archive.name"
+        } else {
+            "name"
+        };
+        lines[n - 1] = format!("{key} = {value}");
+    } else if let Some(i) = lines.iter().position(|l| l.trim() == "[archive]") {
+        lines.insert(i + 1, format!("name = {value}"));
+    } else {
+        lines.push(String::new());
+        lines.push("[archive]".into());
+        lines.push(format!("name = {value}"));
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    let parsed: Config = toml::from_str(&out).ok()?;
+    (parsed.archive.name == name).then_some(out)
+}
+
+/// A folder's name made into an archive name (no spaces or '+', which a checkpoint's
+/// origin line and a key's name cannot hold: each becomes '-'); `cairn-archive` for a
+/// folder without a name.
+pub fn name_from_folder(folder: &str) -> String {
+    let name: String = folder
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || c == '+' {
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "cairn-archive".into()
+    } else {
+        name
+    }
 }
 
 impl Config {
@@ -560,7 +610,9 @@ archive = "archive"
 manifests = "manifests"
 # The archive's name: the origin line of its signed checkpoints and the name of its
 # signing key (docs/auditing.md). Use something stable and unique, such as
-# "archive.example.org/s21"; no spaces or '+'. Empty: the archive folder's name.
+# "archive.example.org/s21"; no spaces or '+'. `cairn init` writes the folder's
+# name here: keep it fixed once checkpoints are signed (a restored or moved archive
+# keeps its name). Empty: set by the first `cairn key generate` or `cairn checkpoint`.
 # CAIRN_ARCHIVE_NAME
 name = ""
 # The private key `cairn checkpoint` signs with when no --key is given (made by
@@ -854,5 +906,21 @@ mod tests {
         ] {
             assert!(Config::parse(text, Path::new("c.toml")).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn the_archive_name_is_set_in_place() {
+        let t = Config::template();
+        let out = with_archive_name(t, "s21-archive").expect("template");
+        assert_eq!(out.lines().count(), t.lines().count());
+        assert!(out.contains("\nname = \"s21-archive\"\n"), "{out}");
+        let c = Config::parse(&out, Path::new("c.toml")).expect("parses");
+        assert_eq!(c.archive.name, "s21-archive");
+        // No [archive] table, or a table without the key: added.
+        let out = with_archive_name("[fixity]\ninterval_days = 30\n", "a.b/c").expect("added");
+        assert!(out.ends_with("[archive]\nname = \"a.b/c\"\n"), "{out}");
+        let out = with_archive_name("[archive]\nintake = \"in\"\n", "x").expect("added");
+        assert!(out.starts_with("[archive]\nname = \"x\"\n"), "{out}");
+        assert_eq!(name_from_folder("S21 scans+1"), "S21-scans-1");
     }
 }

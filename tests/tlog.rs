@@ -875,7 +875,7 @@ fn keys_are_private_and_checkpoints_follow_runs_when_configured() {
             &format!("checkpoint_key = \"{}\"", key.display()),
         )
         .replace("checkpoint_on_write = false", "checkpoint_on_write = true")
-        .replace("name = \"\"", "name = \"archive.example.org/s21\"");
+        .replace("name = \"keys\"", "name = \"archive.example.org/s21\"");
     fs::write(root.join("cairn.toml"), toml).expect("toml");
     ok(cairn().args(["fixity", "--all", "--root"]).arg(&root));
     ingest_more(&root, 1, 1);

@@ -251,9 +251,32 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
             )),
         );
     };
-    let report = match with_progress("restore", || restore(section, &args.dir)) {
+    // The archive's name, for a replica whose cairn.toml does not fix it: the one at
+    // --root, else (when --root is the archive itself, not a kept copy of its
+    // cairn.toml) the name that archive goes by.
+    let name = if !config.archive.name.is_empty() {
+        Some((config.archive.name.clone(), format!("{}", path.display())))
+    } else {
+        Archive::open(&root)
+            .ok()
+            .and_then(|a| cairn::ops::tlog::archive_name(&a).ok())
+            .map(|n| (n, format!("the archive at {}", root.display())))
+    };
+    let report = match with_progress("restore", || {
+        restore(section, &args.dir, name, &SystemClock)
+    }) {
         Ok(r) => r,
-        Err(e) => return error_exit("restore", &e),
+        Err(e) => {
+            let code = error_exit("restore", &e);
+            let work = cairn::ops::restore::work_folder(&args.dir);
+            if work.is_dir() && !args.dir.exists() {
+                eprintln!(
+                    "the restore so far is kept in {}: run the same command again to resume it (or delete that folder)",
+                    work.display()
+                );
+            }
+            return code;
+        }
     };
     if args.json {
         print_json(&report);
@@ -261,16 +284,27 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
         for p in &report.problems {
             errln!("problem: {}", printable(p));
         }
+        for n in &report.notes {
+            eprintln!("note: {}", printable(n));
+        }
         if report.problems.is_empty() {
             say!(
-                "restored {} from replica {}: {}, {} ({}), {} in the event log",
+                "restored {} from replica {}: {}, {} ({}), {} between versions, {} in the event log (the last: the recovery)",
                 args.dir.display(),
                 report.replica,
                 count(report.items, "item", "items"),
                 count(report.files, "file", "files"),
                 count(report.bytes, "byte", "bytes"),
+                count(report.linked, "hard link", "hard links"),
                 count(report.events, "event", "events")
             );
+            if !report.name.is_empty() {
+                note!(
+                    "archive.name: {} (from {}): checkpoints signed before the disaster still name it",
+                    printable(&report.name),
+                    printable(&report.name_from)
+                );
+            }
             note!(
                 "next: `cairn audit --root {}` checks it",
                 args.dir.display()

@@ -7,8 +7,9 @@ use clap::{Args, Subcommand};
 
 use cairn::fs::archive::Archive;
 use cairn::ops::tlog::{
-    archive_name, checkpoint, checkpoint_if_configured, generate_key, load_signer, load_verifier,
-    proof, signer_path, verify_proof, CheckpointAudit, InclusionProof, ProofTarget,
+    checkpoint, checkpoint_if_configured, generate_key, load_signer, load_verifier,
+    name_for_new_key, proof, signer_path, verify_proof, CheckpointAudit, InclusionProof,
+    ProofTarget,
 };
 use cairn::Error;
 
@@ -112,8 +113,16 @@ pub(super) fn run_key(cmd: KeyCommand) -> u8 {
                             return code;
                         }
                     };
-                    match archive_name(&archive) {
-                        Ok(n) => n,
+                    match name_for_new_key(&archive) {
+                        Ok(fix) => {
+                            if let Some(from) = &fix.written_from {
+                                note!(
+                                    "archive.name set to {} in cairn.toml ({from}): checkpoints and keys keep this name from now on",
+                                    printable(&fix.name)
+                                );
+                            }
+                            fix.name
+                        }
                         Err(e) => return error_exit("key generate", &e),
                     }
                 }
@@ -152,6 +161,12 @@ pub(super) fn run_checkpoint(args: CheckpointArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return error_exit("checkpoint", &e),
     };
+    if let Some(from) = &report.name_written_from {
+        note!(
+            "archive.name set to {} in cairn.toml ({from}): checkpoints keep this name from now on",
+            printable(&report.origin)
+        );
+    }
     if let Some(out) = &args.out {
         if let Err(e) = cairn::fs::durable::write_atomic(out, report.note.as_bytes()) {
             return error_exit("checkpoint", &e);
@@ -186,6 +201,12 @@ pub(super) fn after_run(archive: &Archive, context: &str, code: u8) -> u8 {
     match checkpoint_if_configured(archive) {
         Ok(None) => code,
         Ok(Some(r)) => {
+            if let Some(from) = &r.name_written_from {
+                note!(
+                    "archive.name set to {} in cairn.toml ({from}): checkpoints keep this name from now on",
+                    printable(&r.origin)
+                );
+            }
             if r.new {
                 note!("checkpoint of {} events kept in {}", r.tree_size, r.kept);
             }

@@ -37,11 +37,23 @@ pub struct InitReport {
     pub root: PathBuf,
     pub config: PathBuf,
     pub created: Vec<PathBuf>,
+    /// `archive.name` as written in cairn.toml: the folder's name, fixed from now on.
+    pub name: String,
 }
 
 impl Archive {
     /// Opens the archive whose cairn.toml is in `root`.
     pub fn open(root: &Path) -> Result<Archive, Error> {
+        Archive::open_with_env(root, &|var| std::env::var(var).ok())
+    }
+
+    /// [`Archive::open`] with the `CAIRN_*` overrides read from `env` (`&|_| None`: the
+    /// file alone, as `restore` opens the archive it has just built, which no variable
+    /// may point elsewhere).
+    pub fn open_with_env(
+        root: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Archive, Error> {
         let config_path = root.join(CONFIG_FILE);
         let text = match fs::read_to_string(&config_path) {
             Ok(t) => t,
@@ -54,7 +66,7 @@ impl Archive {
             }
             Err(e) => return Err(Error::io("read", &config_path, e)),
         };
-        let config = Config::parse_with_env(&text, &config_path, &|var| std::env::var(var).ok())?;
+        let config = Config::parse_with_env(&text, &config_path, env)?;
         let at = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
@@ -100,12 +112,27 @@ impl Archive {
                 created.push(dir);
             }
         }
-        write_new(&config, Config::template().as_bytes())?;
+        // The name is fixed now, so that a moved or restored archive keeps the name
+        // its checkpoints carry (docs/auditing.md).
+        let folder = fs::canonicalize(root)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let name = crate::config::name_from_folder(&folder);
+        let text =
+            crate::config::with_archive_name(Config::template(), &name).ok_or_else(|| {
+                Error::Internal(format!(
+                    "the configuration template cannot take the archive name {}",
+                    crate::quoted(&name)
+                ))
+            })?;
+        write_new(&config, text.as_bytes())?;
         sync_dir(root)?;
         Ok(InitReport {
             root: root.to_path_buf(),
             config,
             created,
+            name,
         })
     }
 
