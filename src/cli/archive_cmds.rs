@@ -456,7 +456,7 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
             errln!("{}", finding_line("problem", p));
         }
         for r in &report.refused {
-            eprintln!("problem: {}", printable(r));
+            errln!("problem: {}", printable(r));
         }
         if let Some(n) = &report.id_note {
             note!("{n}");

@@ -270,7 +270,7 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
             let code = error_exit("restore", &e);
             let work = cairn::ops::restore::work_folder(&args.dir);
             if work.is_dir() && !args.dir.exists() {
-                eprintln!(
+                errln!(
                     "the restore so far is kept in {}: run the same command again to resume it (or delete that folder)",
                     work.display()
                 );
@@ -285,7 +285,7 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
             errln!("problem: {}", printable(p));
         }
         for n in &report.notes {
-            eprintln!("note: {}", printable(n));
+            errln!("note: {}", printable(n));
         }
         if report.problems.is_empty() {
             say!(
