@@ -14,9 +14,35 @@ use super::{
     ShowArgs,
 };
 
+/// Opens the archive `--root` (or CAIRN_ROOT) names; without either, the one that holds
+/// the current folder, found by searching upwards for cairn.toml. When there is none,
+/// the message says where Cairn looked and what to run.
 pub(super) fn open_archive(root: &RootArg, context: &str) -> Result<Archive, u8> {
-    let dir = root.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let dir = archive_root(root, context)?;
     Archive::open(&dir).map_err(|e| error_exit(context, &e))
+}
+
+/// The archive's folder: `--root` (or CAIRN_ROOT), else found upwards from here.
+pub(super) fn archive_root(root: &RootArg, context: &str) -> Result<PathBuf, u8> {
+    Ok(match &root.root {
+        Some(dir) => dir.clone(),
+        None => match Archive::find_root(Path::new(".")) {
+            Some(dir) => dir,
+            None => {
+                let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                return Err(error_exit(
+                    context,
+                    &cairn::Error::Config {
+                        path: here.join("cairn.toml"),
+                        line: None,
+                        detail: "not found, nor in any folder above: this is not inside a Cairn archive. \
+                                 Run `cairn init DIR` to make one, or point --root (or CAIRN_ROOT) at the archive"
+                            .into(),
+                    },
+                ));
+            }
+        },
+    })
 }
 
 pub(super) fn run_init(args: InitArgs) -> u8 {
@@ -501,11 +527,13 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
 /// `cairn config`: every setting in force and where it comes from.
 pub(super) fn run_config(args: ConfigArgs) -> u8 {
     use cairn::config::{Config, Source, SETTINGS};
-    let root = args.root.root.clone().unwrap_or_else(|| PathBuf::from("."));
-    let path = root.join(cairn::config::CONFIG_FILE);
-    let text = match std::fs::read_to_string(&path) {
+    let root = match archive_root(&args.root, "config") {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let (path, text) = match Archive::read_config(&root) {
         Ok(t) => t,
-        Err(e) => return error_exit("config", &cairn::Error::io("read", &path, e)),
+        Err(e) => return error_exit("config", &e),
     };
     let (config, sources) = match Config::parse_layers(&text, &path, &|var| std::env::var(var).ok())
     {

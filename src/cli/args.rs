@@ -165,9 +165,28 @@ pub(super) struct Cli {
     )]
     pub(super) log_format: LogFormat,
 
+    /// `--root` before the command (`cairn --root arc list`): clap hands its value to the
+    /// command's own `--root`. Hidden: each command that takes it lists its own.
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        env = "CAIRN_ROOT",
+        value_name = "DIR"
+    )]
+    pub(super) root: Option<PathBuf>,
+
+    /// `--json` before the command, likewise.
+    #[arg(long, global = true, hide = true)]
+    pub(super) json: bool,
+
     #[command(subcommand)]
     pub(super) command: Command,
 }
+
+/// The options that may stand before the command as well as after it, but that only
+/// some commands take: `cairn --json serve` names an option `serve` does not have.
+pub(super) const PLACED_ANYWHERE: [&str; 2] = ["root", "json"];
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(super) enum LogFormat {
@@ -405,8 +424,8 @@ pub(super) struct FixityArgs {
     /// Check every bag.
     #[arg(long, conflicts_with = "id")]
     pub(super) all: bool,
-    /// Check these bags (repeatable).
-    #[arg(long, value_name = "ID")]
+    /// Check these bags: `--id A B` or `--id A --id B`.
+    #[arg(long, value_name = "ID", num_args = 1..)]
     pub(super) id: Vec<String>,
     /// Only the bags in shard K of N (1-based), by a stable hash of the identifier.
     #[arg(long, value_name = "K/N")]

@@ -37,7 +37,10 @@ pub(super) struct FormatsArgs {
 #[derive(Subcommand)]
 enum FormatsCommand {
     /// Show the signature files in force (the default).
-    Show,
+    Show {
+        #[command(flatten)]
+        root: RootArg,
+    },
     /// Install a newer DROID signature file (DROID_SignatureFile_VNNN.xml) or
     /// container signature file (container-signature-YYYYMMDD.xml) into the archive's
     /// manifests/formats/; it takes precedence over the one built into Cairn.
@@ -102,7 +105,11 @@ fn print_identify(r: &IdentifyReport) {
 
 pub(super) fn run_formats(args: FormatsArgs) -> u8 {
     let root = match &args.command {
-        Some(FormatsCommand::Update { root, .. }) if root.root.is_some() => root,
+        Some(FormatsCommand::Update { root, .. } | FormatsCommand::Show { root })
+            if root.root.is_some() =>
+        {
+            root
+        }
         _ => &args.root,
     };
     let archive = match super::archive_cmds::open_archive(root, "formats") {
@@ -110,7 +117,7 @@ pub(super) fn run_formats(args: FormatsArgs) -> u8 {
         Err(code) => return code,
     };
     match args.command {
-        None | Some(FormatsCommand::Show) => match formats::status(Some(&archive)) {
+        None | Some(FormatsCommand::Show { .. }) => match formats::status(Some(&archive)) {
             Ok(s) => {
                 if args.json {
                     print_json(&s);

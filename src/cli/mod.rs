@@ -8,8 +8,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
-
 use cairn::bagit::Finding;
 use cairn::Error;
 
@@ -41,12 +39,55 @@ use progress::with_progress;
 fn ambient_root() -> PathBuf {
     std::env::var_os("CAIRN_ROOT")
         .map(PathBuf::from)
+        .or_else(|| cairn::fs::archive::Archive::find_root(std::path::Path::new(".")))
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Parses the arguments. The options of [`PLACED_ANYWHERE`] are global to clap, so that
+/// they may stand before the command or after it; given on the command line to a
+/// command that does not take them, they are an error, as any unknown option is.
+fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches_from(std::env::args_os())?;
+    // The commands on the way to the one that runs, as declared (not yet built, so
+    // without the global options clap copies into each).
+    let declared = Cli::command();
+    let mut path = vec![declared.clone()];
+    let mut at = &matches;
+    while let Some((name, sub)) = at.subcommand() {
+        match path.last().and_then(|c| c.find_subcommand(name)).cloned() {
+            Some(c) => path.push(c),
+            None => break,
+        }
+        at = sub;
+    }
+    for id in PLACED_ANYWHERE {
+        let typed = at.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+        let taken = path[1..]
+            .iter()
+            .any(|c| c.get_arguments().any(|a| a.get_id() == id));
+        if typed && !taken {
+            let names: Vec<&str> = path.iter().map(|c| c.get_name()).collect();
+            // The error's usage line from the built command, which knows its full name.
+            let mut leaf = Cli::command();
+            leaf.build();
+            for name in &names[1..] {
+                if let Some(c) = leaf.find_subcommand(name).cloned() {
+                    leaf = c;
+                }
+            }
+            return Err(leaf.error(
+                clap::error::ErrorKind::UnknownArgument,
+                format!("`{}` does not take --{id}", names.join(" ")),
+            ));
+        }
+    }
+    Cli::from_arg_matches(&matches)
 }
 
 /// Parses arguments, runs the command, returns its exit code.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {

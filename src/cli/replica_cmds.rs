@@ -56,8 +56,8 @@ pub(super) struct ReplicateArgs {
     /// Only this replica (repeatable) [default: every [[replica]] in cairn.toml].
     #[arg(long, value_name = "NAME")]
     to: Vec<String>,
-    /// Only this item (repeatable) [default: every registered item].
-    #[arg(long, value_name = "ID")]
+    /// Only these items (`--id A B` or `--id A --id B`) [default: every registered item].
+    #[arg(long, value_name = "ID", num_args = 1..)]
     id: Vec<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
@@ -232,12 +232,14 @@ fn print_repair(r: &RepairReport) {
 pub(super) fn run_restore(args: RestoreArgs) -> u8 {
     // Only the configuration is read (the archive's folders may be gone: that is what
     // a restore is for).
-    let root = args.root.root.clone().unwrap_or_else(|| PathBuf::from("."));
-    let path = root.join(cairn::config::CONFIG_FILE);
-    let config = match std::fs::read_to_string(&path)
-        .map_err(|e| Error::io("read", &path, e))
-        .and_then(|t| cairn::config::Config::parse_with_env(&t, &path, &|v| std::env::var(v).ok()))
-    {
+    let root = match super::archive_cmds::archive_root(&args.root, "restore") {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let (path, config) = match Archive::read_config(&root).and_then(|(path, t)| {
+        cairn::config::Config::parse_with_env(&t, &path, &|v| std::env::var(v).ok())
+            .map(|c| (path, c))
+    }) {
         Ok(c) => c,
         Err(e) => return error_exit("restore", &e),
     };

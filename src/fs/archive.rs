@@ -43,6 +43,33 @@ pub struct InitReport {
 
 impl Archive {
     /// Opens the archive whose cairn.toml is in `root`.
+    /// The archive that holds the folder `start`: `start` itself or the nearest folder
+    /// above it with a cairn.toml, as git finds its repository (so that a command run
+    /// inside archive/ID/ finds the archive). `None` when there is none up to `/`.
+    pub fn find_root(start: &Path) -> Option<PathBuf> {
+        let start = start.canonicalize().ok()?;
+        start
+            .ancestors()
+            .find(|dir| dir.join(CONFIG_FILE).is_file())
+            .map(Path::to_path_buf)
+    }
+
+    /// The path and text of the archive's cairn.toml, the one way every command reads
+    /// it (`config` and `restore` read it without opening the archive's folders); a
+    /// folder without one is "not a Cairn archive", with what to run.
+    pub fn read_config(root: &Path) -> Result<(PathBuf, String), Error> {
+        let config_path = root.join(CONFIG_FILE);
+        match fs::read_to_string(&config_path) {
+            Ok(t) => Ok((config_path, t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Config {
+                path: config_path,
+                line: None,
+                detail: "not found: this folder is not a Cairn archive. Run `cairn init` here, or point --root (or CAIRN_ROOT) at the archive".into(),
+            }),
+            Err(e) => Err(Error::io("read", &config_path, e)),
+        }
+    }
+
     pub fn open(root: &Path) -> Result<Archive, Error> {
         Archive::open_with_env(root, &|var| std::env::var(var).ok())
     }
@@ -54,18 +81,7 @@ impl Archive {
         root: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Archive, Error> {
-        let config_path = root.join(CONFIG_FILE);
-        let text = match fs::read_to_string(&config_path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Config {
-                    path: config_path,
-                    line: None,
-                    detail: "not found: this folder is not a Cairn archive. Run `cairn init` here, or point --root (or CAIRN_ROOT) at the archive".into(),
-                })
-            }
-            Err(e) => return Err(Error::io("read", &config_path, e)),
-        };
+        let (config_path, text) = Archive::read_config(root)?;
         let config = Config::parse_with_env(&text, &config_path, env)?;
         let at = |p: &Path| {
             if p.is_absolute() {

@@ -249,3 +249,126 @@ fn an_auditor_with_read_only_access_can_check() {
         "a reader's commands changed the archive"
     );
 }
+
+#[test]
+fn options_stand_before_or_after_the_command_and_the_archive_is_found_upwards() {
+    let tmp = common::fresh_dir("words-place");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 2);
+    let run = |cwd: &Path, args: &[&str]| {
+        let out = common::cairn()
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("CAIRN_ROOT")
+            .stdin(Stdio::null())
+            .output()
+            .expect("cairn runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let arc = root.to_str().expect("utf-8 path");
+    let here = tmp.path();
+    // --root and --json before or after the command, and after a nested one.
+    let after = run(here, &["list", "--json", "--root", arc]);
+    assert_eq!(after.0, Some(0), "{after:?}");
+    for args in [
+        &["--root", arc, "list", "--json"][..],
+        &["--json", "--root", arc, "list"],
+        &["--root", arc, "--json", "list"],
+    ] {
+        let before = run(here, args);
+        assert_eq!(before, after, "cairn {args:?}");
+    }
+    for args in [
+        &["formats", "show", "--root", arc][..],
+        &["formats", "--root", arc, "show"],
+        &["--root", arc, "formats", "show"],
+    ] {
+        let (code, _, stderr) = run(here, args);
+        assert_eq!(code, Some(0), "cairn {args:?}: {stderr}");
+    }
+    // A command that has no --json says so, wherever it stands.
+    let (code, _, stderr) = run(here, &["--json", "serve", "--root", arc]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`cairn serve` does not take --json"),
+        "{stderr}"
+    );
+    // Repeated values as the README writes them.
+    for args in [
+        &[
+            "fixity",
+            "--id",
+            "cairn-000001",
+            "cairn-000002",
+            "--root",
+            arc,
+        ][..],
+        &[
+            "fixity",
+            "--id",
+            "cairn-000001",
+            "--id",
+            "cairn-000002",
+            "--root",
+            arc,
+        ],
+    ] {
+        let (code, stdout, stderr) = run(here, args);
+        assert_eq!(code, Some(0), "cairn {args:?}: {stderr}");
+        assert!(
+            stdout.contains("2 bags checked"),
+            "cairn {args:?}: {stdout}"
+        );
+    }
+    // Inside the archive, anywhere below cairn.toml, as git finds its repository.
+    let inside = root.join("archive/cairn-000001/data");
+    let (code, stdout, stderr) = run(&inside, &["list"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("cairn-000003"), "{stdout}");
+    // Outside any archive: where Cairn looked, and what to run.
+    for cmd in ["list", "config", "audit"] {
+        let (code, _, stderr) = run(here, &[cmd]);
+        assert_eq!(code, Some(3), "{cmd}: {stderr}");
+        assert!(
+            stderr.contains("nor in any folder above") && stderr.contains("cairn init"),
+            "{cmd}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn serve_binds_a_host_name() {
+    let tmp = common::fresh_dir("words-bind");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 1);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let mut child = common::cairn()
+        .args(["serve", "--bind", &format!("localhost:{port}"), "--root"])
+        .arg(&root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut first = [0u8; 64];
+    let n = child
+        .stdout
+        .as_mut()
+        .expect("stdout piped")
+        .read(&mut first)
+        .unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = String::from_utf8_lossy(&first[..n]);
+    assert!(
+        line.starts_with(&format!("listening on http://127.0.0.1:{port}/")),
+        "{line}"
+    );
+}
