@@ -394,15 +394,15 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
             } else {
                 for i in &items {
                     outln!(
-                        "{}\t{}\t{} files\t{} bytes\t{}",
+                        "{}\t{}\t{}\t{}\t{}",
                         i.id,
                         i.archived,
-                        i.files,
-                        i.bytes,
+                        count(i.files as u64, "file", "files"),
+                        count(i.bytes, "byte", "bytes"),
                         printable(i.title.as_deref().unwrap_or("(untitled)"))
                     );
                 }
-                note!("{} items", items.len());
+                note!("{}", count(items.len() as u64, "item", "items"));
             }
             exit::OK
         }

@@ -7,6 +7,7 @@ use clap::Args;
 use cairn::clock::SystemClock;
 use cairn::ops::amend::{amend, edits_from_csv, parse_set, parse_unset, AmendOptions, Edit};
 use cairn::ops::withdraw::{withdraw, WithdrawOptions};
+use cairn::units::count;
 use cairn::vocab::{EventType, Outcome};
 
 use super::archive_cmds::open_archive;
@@ -450,12 +451,12 @@ pub(super) fn run_events(args: EventsArgs) -> u8 {
             if !args.json && !args.csv {
                 if r.indexed {
                     note!(
-                        "{} of the item's {} events (read through the event index; `cairn audit` checks the log's chain)",
+                        "{} of the item's {} (read through the event index; `cairn audit` checks the log's chain)",
                         r.matched,
-                        r.lines
+                        count(r.lines, "event", "events")
                     );
                 } else {
-                    note!("{} of {} events", r.matched, r.lines);
+                    note!("{} of {}", r.matched, count(r.lines, "event", "events"));
                 }
             }
             if let Some(b) = r.broken {
@@ -607,7 +608,10 @@ pub(super) fn run_report(args: ReportArgs) -> u8 {
             "id",
             "title",
             "status",
-            "entry_version",
+            "record_version",
+            "content_version",
+            "archived",
+            "updated",
             "files",
             "bytes",
             "last_check",
@@ -621,6 +625,9 @@ pub(super) fn run_report(args: ReportArgs) -> u8 {
                 &*cell(i.title.as_deref().unwrap_or("")),
                 i.status,
                 &i.entry_version.to_string(),
+                &i.content_version.to_string(),
+                &i.archived,
+                i.updated.as_deref().unwrap_or(""),
                 &i.files.to_string(),
                 &i.bytes.to_string(),
                 i.last_check.as_deref().unwrap_or(""),
@@ -652,12 +659,12 @@ pub(super) fn run_report(args: ReportArgs) -> u8 {
         };
     }
     outln!(
-        "{} items ({} withdrawn), {} versions, {} files, {} bytes",
-        r.items,
+        "{} ({} withdrawn), {}, {}, {}",
+        count(r.items as u64, "item", "items"),
         r.withdrawn.len(),
-        r.versions,
-        r.files,
-        r.bytes
+        count(r.versions as u64, "content version", "content versions"),
+        count(r.files, "file", "files"),
+        count(r.bytes, "byte", "bytes")
     );
     let status: Vec<String> = r.status.iter().map(|(s, n)| format!("{n} {s}")).collect();
     outln!("fixity: {}", status.join(", "));

@@ -45,13 +45,14 @@ pub(super) fn render(r: &Report, archive: &str) -> String {
                 (chart)
                 h2 { "Items" }
                 table {
-                    thead { tr { th { "ID" } th { "Title" } th { "Status" } th { "Version" } th { "Files" } th { "Bytes" } th { "Last fixity check" } } }
+                    thead { tr { th { "ID" } th { "Title" } th { "Status" } th { "Content version" } th { "Record version" } th { "Files" } th { "Bytes" } th { "Last fixity check" } } }
                     tbody {
                         @for i in &r.item_list {
                             tr {
                                 td { code { (i.id) } }
                                 td { (i.title.as_deref().unwrap_or("(untitled)")) }
                                 td class=[(i.status == "failed").then_some("failed")] { (i.status) }
+                                td { (i.content_version) }
                                 td { (i.entry_version) }
                                 td { (i.files) }
                                 td { (i.bytes) }

@@ -145,8 +145,14 @@ pub struct ListItem {
     /// `ok`, `failed` (the last fixity check failed), `overdue` (no check within
     /// fixity.interval_days), `never-checked` (no fixity check yet).
     pub status: &'static str,
-    /// The register entry's version (1 until the item is amended).
+    /// The record version: the register entry's (1 until the item is amended or
+    /// revised; each change writes the next).
     pub entry_version: u32,
+    /// The content version: the bag's (1 as ingested, one more with each `revise`).
+    pub content_version: u32,
+    /// When the current record version was published (absent while it is the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
     /// The last check (a fixity check, or the ingest read-back), UTC.
     pub last_check: Option<String>,
     /// The last fixity check's time and outcome.
@@ -188,6 +194,8 @@ pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec
             bytes: e.files.iter().map(|f| f.size).sum(),
             status,
             entry_version: e.entry_version,
+            content_version: e.version,
+            updated: e.updated.clone(),
             last_check: checked.map(fmt),
             last_fixity: fixity.map(|f| f.0.clone()),
             last_fixity_outcome: fixity.map(|f| f.1.clone()),

@@ -302,9 +302,9 @@ pub fn items(p: &ItemsPage) -> Markup {
             }
             button type="submit" { "Filter" }
         }
-        p { (p.total) " items match." }
+        p { (p.total) " items match, the last changed last." }
         table {
-            thead { tr { th { "Identifier" } th { "Title" } th { "Archived" } th.num { "Files" } th.num { "Size" } th { "Fixity" } } }
+            thead { tr { th { "Identifier" } th { "Title" } th { "Archived" } th { "Updated" } th.num { "Files" } th.num { "Size" } th { "Fixity" } } }
             tbody {
                 @for (item, status) in &p.rows {
                     tr {
@@ -313,7 +313,8 @@ pub fn items(p: &ItemsPage) -> Markup {
                             (item.title)
                             @if item.restricted { " " span.restricted lang="en" { "(restricted)" } }
                         }
-                        td { (super::oai::datestamp(item.datestamp)) }
+                        td { (day(&item.archived)) }
+                        td { (item.updated.as_deref().map(day).unwrap_or("—")) }
                         td.num { (item.files.len()) }
                         td.num { (human_bytes(item.bytes)) }
                         td { (status_badge(*status)) }
@@ -597,4 +598,9 @@ pub fn not_found(what: &str) -> Markup {
         "",
         html! { h1 { "Not found" } p { (what) } p { a href="/items" { "All items" } } },
     )
+}
+
+/// The day of an RFC 3339 time as the register writes it (`2026-12-07T04:13:10Z`).
+fn day(time: &str) -> &str {
+    time.get(..10).unwrap_or(time)
 }

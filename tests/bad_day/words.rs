@@ -372,3 +372,42 @@ fn serve_binds_a_host_name() {
         "{line}"
     );
 }
+
+#[test]
+fn content_and_record_versions_are_named_apart_and_archived_is_the_ingest() {
+    let tmp = common::fresh_dir("words-versions");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 1);
+    expect(
+        &root,
+        [
+            "amend",
+            "cairn-000002",
+            "--set",
+            "dc.title=Sample: note on Tuol Sleng, corrected",
+            "--reason",
+            "typo",
+        ],
+        0,
+    );
+    let list = expect(&root, ["list", "--json"], 0).json();
+    let item = list
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["id"] == "cairn-000002"))
+        .cloned()
+        .expect("listed");
+    assert_eq!(item["entry_version"], 2, "{item}");
+    assert_eq!(item["content_version"], 1, "{item}");
+    assert!(item["updated"].is_string(), "{item}");
+    assert_ne!(item["updated"], item["archived"], "{item}");
+    let csv = expect(&root, ["report", "--csv"], 0).stdout;
+    let header = csv.lines().next().unwrap_or("");
+    assert!(
+        header.contains("record_version,content_version,archived,updated"),
+        "{header}"
+    );
+    let text = expect(&root, ["report"], 0).stdout;
+    assert!(text.contains("3 content versions"), "{text}");
+    let one = expect(&root, ["list"], 0).stdout;
+    assert!(one.contains("\t1 file\t"), "{one}");
+}
