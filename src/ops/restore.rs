@@ -16,7 +16,9 @@ use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir, sync_tree};
 use crate::fs::events::line_digest;
 use crate::fs::register::RegisterEntry;
 use crate::fs::replica::Replica;
-use crate::ops::replicate::{LogHead, CONFIG_KEY, HEAD_KEY, LOG_KEY};
+use crate::ops::replicate::{
+    is_legacy_head, read_head, LogHead, CONFIG_KEY, HEAD_KEY, LEGACY_HEAD_KEY, LOG_KEY,
+};
 use crate::replica::ReplicaSection;
 
 /// The report of [`restore`].
@@ -43,6 +45,7 @@ pub fn restore(section: &ReplicaSection, dir: &Path) -> Result<RestoreReport, Er
         });
     }
     let replica = Replica::open(section)?;
+    crate::ops::replica_root::check_marker_present(&replica)?;
     let parent = parent_dir(dir);
     let name = dir
         .file_name()
@@ -100,13 +103,16 @@ fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(
         let Some(id) = file.strip_suffix(".json") else {
             continue;
         };
-        if file.contains('/') || l.key == HEAD_KEY || id.starts_with('.') {
+        if file.contains('/') || id.starts_with('.') {
             continue;
         }
         let bytes = replica.get_bytes(&l.key)?.ok_or_else(|| Error::Replica {
             name: replica.name.clone(),
             detail: format!("{} was listed but cannot be read", l.key),
         })?;
+        if l.key == LEGACY_HEAD_KEY && is_legacy_head(&bytes).is_some() {
+            continue; // the log's head, where replicas made before 2026-12 kept it
+        }
         let path = manifests.join(file);
         crate::fs::write_file(&path, &bytes)?;
         let entry = RegisterEntry::read(&path)?;
@@ -185,9 +191,9 @@ fn build(replica: &Replica, work: &Path, report: &mut RestoreReport) -> Result<(
     })?;
     out.sync_all().map_err(|e| Error::io("sync", &log, e))?;
     if got.is_some() {
-        let head: LogHead = replica
-            .get_bytes(HEAD_KEY)?
-            .and_then(|b| serde_json::from_slice(&b).ok())
+        let head: LogHead = read_head(replica)
+            .ok()
+            .flatten()
             .ok_or_else(|| Error::Replica {
                 name: replica.name.clone(),
                 detail: format!(

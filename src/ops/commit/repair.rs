@@ -4,7 +4,7 @@
 //! logged.
 //!
 //! Crash states: interrupted before a rename, the staging folder is left and the next
-//! ingest or import's recovery deletes it (the damaged file is still damaged, and
+//! run of `cairn repair` (or any writer's recovery) deletes it (the damaged file is still damaged, and
 //! `cairn repair` runs again); interrupted between renames, some files are repaired
 //! and the rest still damaged (each file is either the old or the good copy, never a
 //! mix); interrupted before the event, the files are good and no event says so (a
@@ -35,13 +35,16 @@ pub fn publish_repair(
     clock: &dyn Clock,
 ) -> Result<(), Error> {
     failpoint::hit("repair-before-publish");
-    for (staged, target) in files {
+    for (n, (staged, target)) in files.iter().enumerate() {
         let dir = parent_dir(target);
         if !dir.is_dir() {
             crate::fs::create_dir_all(dir)?;
         }
         crate::fs::rename_replacing(staged, target, "publish repaired")?;
         sync_dir(dir)?;
+        if n == 0 {
+            failpoint::hit("repair-mid-publish");
+        }
     }
     failpoint::hit("repair-after-publish");
     archive.discard_staged(staged_dir);
