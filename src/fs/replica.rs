@@ -398,43 +398,49 @@ impl Replica {
         self.folder.as_deref()
     }
 
-    /// Folder replicas: deletes every temporary file that a write cut short left
-    /// anywhere in the replica (`NAME#1`, `NAME#2`, ...: the folder backend writes
-    /// there and renames into place on success). Returns their keys. One walk of the
-    /// replica's folders (a directory read each, no file opened). Only called under
-    /// the archive lock, so no other write is under way.
-    pub fn clear_interrupted(&self) -> Result<Vec<String>, Error> {
+    /// Folder replicas: every temporary file that a write cut short left anywhere in
+    /// the replica (`NAME#1`, `NAME#2`, ...: the folder backend writes there and renames
+    /// into place on success), as keys, sorted. One walk of the replica's folders (a
+    /// directory read each, no file opened); listings never show these files.
+    pub fn interrupted(&self) -> Result<Vec<String>, Error> {
         let Some(root) = &self.folder else {
             return Ok(Vec::new());
         };
-        let mut removed = Vec::new();
+        let mut found = Vec::new();
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(e) => e,
-                Err(e) => return Err(self.fail("list", &dir.display().to_string(), e)),
-            };
-            for entry in entries {
-                let entry = entry.map_err(|e| self.fail("list", &dir.display().to_string(), e))?;
+            let list_err = |e: std::io::Error| self.fail("list", &dir.display().to_string(), e);
+            for entry in std::fs::read_dir(&dir).map_err(list_err)? {
+                let entry = entry.map_err(list_err)?;
                 let path = entry.path();
-                let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-                if is_dir {
+                if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                     stack.push(path);
                 } else if is_interrupted_name(&entry.file_name().to_string_lossy()) {
-                    let rel = path
-                        .strip_prefix(root)
-                        .map(|r| r.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    match std::fs::remove_file(&path) {
-                        Ok(()) => removed.push(rel),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(self.fail("remove the interrupted write", &rel, e)),
+                    if let Ok(rel) = path.strip_prefix(root) {
+                        found.push(rel.to_string_lossy().into_owned());
                     }
                 }
             }
         }
-        removed.sort();
-        Ok(removed)
+        found.sort();
+        Ok(found)
+    }
+
+    /// Folder replicas: deletes every file [`Replica::interrupted`] finds and returns
+    /// their keys. Only called under the archive lock, so no other write is under way.
+    pub fn clear_interrupted(&self) -> Result<Vec<String>, Error> {
+        let Some(root) = &self.folder else {
+            return Ok(Vec::new());
+        };
+        let found = self.interrupted()?;
+        for rel in &found {
+            match std::fs::remove_file(root.join(rel)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(self.fail("remove the interrupted write", rel, e)),
+            }
+        }
+        Ok(found)
     }
 
     /// Folder replicas: deletes what a write to `rel` cut short left behind (the folder

@@ -489,6 +489,14 @@ pub fn audit_replicas(archive: &Archive) -> Result<Vec<ReplicaInventory>, Error>
                 }
             }
         }
+        for key in replica.interrupted()? {
+            inv.findings.push(ReplicaFinding {
+                id: String::new(),
+                key,
+                kind: "unexpected",
+                detail: "the temporary file of a cut-short write; the next `cairn replicate` or `cairn repair` deletes it".into(),
+            });
+        }
         if !registered.is_empty() && !sizes.contains_key(LOG_KEY) {
             inv.findings.push(ReplicaFinding {
                 id: String::new(),

@@ -392,6 +392,9 @@ fn temporary_names_are_found_and_cleaned_by_the_next_run() {
     let out = s.run(&["fixity", "--replica", "nas", "--all"]);
     assert_code(&out, 1, "fixity --replica sees the invalid replica bag");
     assert!(out.stderr.contains("invalid-bag"), "{}", out.describe());
+    let out = s.run(&["audit", "--replicas"]);
+    assert_code(&out, 1, "audit --replicas sees the temporary file");
+    assert!(out.stderr.contains("b-note.txt#1"), "{}", out.describe());
     assert_code(&s.run(&["replicate"]), 0, "replicate");
     assert!(!temp.exists(), "the temporary file is still there");
     validate_bag(&bag, "the replica's bag");
