@@ -407,7 +407,19 @@ fn repair_item(
             }
         };
         let event = recovery_event(id, report, "archive");
-        publish_repair(archive, lock, &staged_dir, &files, event, clock)?;
+        let described: Vec<String> = plan_local
+            .iter()
+            .map(|(i, _)| {
+                let key = &expected[*i].key;
+                report
+                    .repaired
+                    .iter()
+                    .find(|a| a.target == "archive" && &a.key == key)
+                    .map(describe)
+                    .unwrap_or_else(|| key.clone())
+            })
+            .collect();
+        publish_repair(archive, lock, &staged_dir, &files, &described, event, clock)?;
         failpoint::hit("repair-after-archive-event");
     }
     for (i, r) in &plan_remote {
@@ -561,6 +573,15 @@ fn copy_verified(from: &Path, exp: &Expected, staged: &Path) -> Result<(), Error
     }
 }
 
+/// What a recovery event says of one file: its key, what was wrong, its source.
+fn describe(a: &RepairAction) -> String {
+    if a.source_key == a.key {
+        format!("{} ({}, from {})", a.key, a.was, a.source)
+    } else {
+        format!("{} ({}, from {} {})", a.key, a.was, a.source, a.source_key)
+    }
+}
+
 fn recovery_event(id: &str, report: &RepairReport, targets: &str) -> NewEvent {
     let files: Vec<&RepairAction> = report
         .repaired
@@ -576,13 +597,7 @@ fn recovery_event(id: &str, report: &RepairReport, targets: &str) -> NewEvent {
             files.len(),
             files
                 .iter()
-                .map(|a| {
-                    if a.source_key == a.key {
-                        format!("{} ({}, from {})", a.key, a.was, a.source)
-                    } else {
-                        format!("{} ({}, from {} {})", a.key, a.was, a.source, a.source_key)
-                    }
-                })
+                .map(|a| describe(a))
                 .collect::<Vec<_>>()
                 .join("; ")
         ),

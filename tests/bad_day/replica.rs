@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::common;
-use crate::life::{all_checks_pass, cairn_at, expect, make_archive, Out};
+use crate::life::{all_checks_pass, cairn_at, events_of, expect, make_archive, Out};
 
 /// An archive of three items (tests/life) with a folder replica `nas`, marked with
 /// `replicate --init` and filled by `replicate`.
@@ -446,6 +446,20 @@ fn repair_killed_at_each_step_is_completed_by_the_next_run() {
         let out = cairn_at(&s.root, args, &[]);
         assert_eq!(out.code, Some(0), "{point}: the rerun\n{}", out.describe());
         assert!(!stray.exists(), "{point}: the stray object is left");
+        // Every file repaired in the archive is named by a recovery event, however the
+        // first run was cut short.
+        let logged: String = events_of(&s.root, id, "recovery")
+            .iter()
+            .filter(|e| e["data"]["target"] == "archive")
+            .map(|e| e["detail"].as_str().unwrap_or_default().to_string())
+            .collect();
+        for n in [0, 2] {
+            let key = format!("archive/{id}/data/part-0/page-{n:04}.txt");
+            assert!(
+                logged.contains(&key),
+                "{point}: no recovery event names {key}: {logged}"
+            );
+        }
         all_checks_pass(&s.root, point);
         let out = cairn_at(&s.root, ["fixity", "--replica", "nas", "--all"], &[]);
         assert_eq!(
