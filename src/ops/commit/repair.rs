@@ -114,6 +114,13 @@ pub(crate) fn recover_repairs(
 ) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
     for dir in crate::fs::list_dir_if_present(&archive.staging())? {
+        let is_repair = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with("-repair"));
+        if !is_repair {
+            continue; // amend, revise, withdraw: their own pending notes (update.rs)
+        }
         let note = dir.join(PENDING);
         let Some(bytes) = crate::fs::read_if_present(&note)? else {
             continue;
