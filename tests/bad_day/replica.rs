@@ -33,6 +33,14 @@ impl Setup {
     fn run(&self, args: &[&str]) -> Out {
         cairn_at(&self.root, args, &[])
     }
+
+    /// `restore --from nas` into a new folder (exit 0); returns the folder.
+    fn restore(&self, what: &str) -> PathBuf {
+        let restored = self.tmp.path().join("restored");
+        let dir = restored.to_str().expect("utf-8");
+        assert_code(&self.run(&["restore", "--from", "nas", dir]), 0, what);
+        restored
+    }
 }
 
 fn add_replica(root: &Path, name: &str, folder: &Path) {
@@ -334,14 +342,7 @@ fn an_item_called_events_head_is_replicated_and_restored() {
         "fixity --replica",
     );
     assert_code(&s.run(&["audit", "--replicas"]), 0, "audit --replicas");
-    let restored = s.tmp.path().join("restored");
-    let out = s.run(&[
-        "restore",
-        "--from",
-        "nas",
-        restored.to_str().expect("utf-8"),
-    ]);
-    assert_code(&out, 0, "restore");
+    let restored = s.restore("restore");
     assert_eq!(
         fs::read(restored.join("manifests/events.head.json")).expect("restored entry"),
         fs::read(s.root.join("manifests/events.head.json")).expect("entry"),
@@ -362,14 +363,7 @@ fn a_replica_with_the_head_at_its_old_key_is_read_and_moved() {
     let new = s.nas.join(".cairn/events.head.json");
     let old = s.nas.join("manifests/events.head.json");
     fs::rename(&new, &old).expect("move the head back");
-    let restored = s.tmp.path().join("restored");
-    let out = s.run(&[
-        "restore",
-        "--from",
-        "nas",
-        restored.to_str().expect("utf-8"),
-    ]);
-    assert_code(&out, 0, "restore from an old replica");
+    let restored = s.restore("restore from an old replica");
     assert!(!restored.join("manifests/events.head.json").exists());
     assert_code(
         &s.run(&["audit", "--replicas"]),
