@@ -53,19 +53,10 @@ fn add_replica(root: &Path, name: &str, folder: &Path) {
     fs::write(&path, text).expect("write cairn.toml");
 }
 
+/// `cairn bag validate BAG` passes.
 fn validate_bag(bag: &Path, context: &str) {
-    let out = common::cairn()
-        .args(["bag", "validate"])
-        .arg(bag)
-        .output()
-        .expect("validate runs");
-    assert!(
-        out.status.success(),
-        "{context}: cairn bag validate {}: {}{}",
-        bag.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let run = common::validate(bag, &[]);
+    assert_eq!(run.code, Some(0), "{context}\n{}", run.describe());
 }
 
 fn assert_code(out: &Out, code: i32, what: &str) {
