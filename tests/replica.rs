@@ -80,6 +80,12 @@ impl Fixture {
             replica,
         };
         f.add_replica("nas", &format!("url = \"file://{}\"", f.replica.display()));
+        fs::create_dir(&f.replica).unwrap();
+        expect(
+            &f.cairn(&["replicate", "--init", "nas"]),
+            0,
+            "replicate --init",
+        );
         expect(&f.cairn(&["ingest"]), 0, "ingest");
         f
     }
@@ -222,7 +228,7 @@ fn replicate_is_verified_idempotent_and_mirrors_the_archive() {
         local == remote,
         "the replica's files differ from the archive's"
     );
-    assert!(f.replica.join("manifests/events.head.json").is_file());
+    assert!(f.replica.join(".cairn/events.head.json").is_file());
     assert!(f.replica.join("cairn.toml").is_file());
 
     // One replication event per item, naming the replica.
@@ -334,10 +340,11 @@ fn damaged_replica_objects_are_found_and_repaired_from_the_archive() {
         "the replica's failure is not the archive's"
     );
 
+    // The stray object is listed (exit 1), not removed without --remove-unexpected.
     let out = f.cairn(&["repair", a, "--dry-run"]);
-    expect(&out, 0, "repair --dry-run");
+    expect(&out, 1, "repair --dry-run");
     assert_eq!(fs::read(f.replica.join(&changed)).unwrap(), b"bit rot");
-    expect(&f.cairn(&["repair", a]), 0, "repair a");
+    expect(&f.cairn(&["repair", a]), 1, "repair a");
     expect(&f.cairn(&["repair", b]), 0, "repair b");
     assert_eq!(
         fs::read(f.replica.join(&changed)).unwrap(),
@@ -513,6 +520,11 @@ fn a_full_replica_disk_fails_with_exit_3_and_changes_nothing_in_the_archive() {
         mnt.display()
     ));
     fs::write(root.join("cairn.toml"), text).unwrap();
+    fs::create_dir(mnt.join("copy")).unwrap();
+    let init = run(cairn()
+        .args(["replicate", "--init", "usb", "--root"])
+        .arg(&root));
+    expect(&init, 0, "replicate --init");
     expect(
         &run(cairn().arg("ingest").arg("--root").arg(&root)),
         0,
@@ -548,6 +560,11 @@ fn replicate_on_ingest_copies_each_new_item() {
         replica.display()
     ));
     fs::write(root.join("cairn.toml"), text).unwrap();
+    fs::create_dir(&replica).unwrap();
+    let init = run(cairn()
+        .args(["replicate", "--init", "nas", "--root"])
+        .arg(&root));
+    expect(&init, 0, "replicate --init");
     let out = run(cairn()
         .arg("ingest")
         .arg("--root")
@@ -588,13 +605,22 @@ fn replica_settings_show_in_config_and_the_environment_overrides_them() {
     );
     let elsewhere = f._tmp.path().join("elsewhere");
     let url = format!("file://{}", elsewhere.display());
+    fs::create_dir(&elsewhere).unwrap();
+    let init = run(cairn()
+        .args(["replicate", "--init", "nas", "--root"])
+        .arg(&f.root)
+        .env("CAIRN_REPLICA_NAS_URL", &url));
+    expect(&init, 0, "replicate --init at the overridden URL");
     let out = run(cairn()
         .args(["replicate", "--root"])
         .arg(&f.root)
         .env("CAIRN_REPLICA_NAS_URL", &url));
     expect(&out, 0, "replicate to the overridden URL");
     assert!(elsewhere.join("manifests/events.jsonl").is_file());
-    assert!(!f.replica.exists(), "the configured folder was written");
+    assert!(
+        !f.replica.join("manifests").exists(),
+        "the configured folder was written"
+    );
     let out = run(cairn()
         .args(["config", "--root"])
         .arg(&f.root)

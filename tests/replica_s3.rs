@@ -297,6 +297,16 @@ fn new_archive(tmp: &Path, garage: &Garage, prefix: &str) -> PathBuf {
     text.push_str(&garage.replica_toml("offsite", prefix));
     fs::write(root.join("cairn.toml"), text).unwrap();
     expect(
+        &out_of(
+            garage
+                .cairn("offsite")
+                .args(["replicate", "--init", "offsite", "--root"])
+                .arg(&root),
+        ),
+        0,
+        "replicate --init",
+    );
+    expect(
         &out_of(cairn().arg("ingest").arg("--root").arg(&root)),
         0,
         "ingest",

@@ -11,6 +11,7 @@ use cairn::ops::repair::{repair, RepairOptions, RepairReport};
 use cairn::ops::replica_check::{
     audit_replicas, replica_fixity, ReplicaFixityOptions, ReplicaFixityReport, ReplicaInventory,
 };
+use cairn::ops::replica_root::init;
 use cairn::ops::replicate::{replicate, ReplicateOptions, ReplicateReport};
 use cairn::ops::restore::restore;
 use cairn::units::count;
@@ -21,6 +22,7 @@ use super::{error_exit, exit_code, note, print_json, printable, say, with_progre
 
 pub(super) const REPLICATE_HELP: &str = "\
 Examples:
+  cairn replicate --root s21-archive --init nas
   cairn replicate --root s21-archive
   cairn replicate --root s21-archive --to offsite --id cairn-000006
 
@@ -28,17 +30,21 @@ Exit codes:
   0  every object is on every replica, verified
   1  a conflict (a replica holds other bytes; never overwritten) or a damaged archive file (not sent)
   2  bad usage, no such replica or item
-  3  could not run: a replica unreachable, refused credentials, disk full, lock held";
+  3  could not run: a replica unreachable, its root missing (not mounted?) or without
+     this archive's marker (`--init NAME`), refused credentials, disk full, lock held";
 pub(super) const REPAIR_HELP: &str = "\
 Examples:
   cairn repair --root s21-archive cairn-000006 --dry-run
   cairn repair --root s21-archive cairn-000006 --from nas
+  cairn repair --root s21-archive --remove-unexpected
 
 Exit codes:
   0  every copy is good now (or already was; with --dry-run, the plan was printed)
-  1  a damaged file has no good copy anywhere: nothing was changed
+  1  a damaged file has no good copy anywhere: nothing was changed; or stray objects
+     on a replica were listed, not removed (--remove-unexpected removes them)
   2  bad usage, no such replica or item
-  3  could not run: a replica unreachable, I/O error, lock held";
+  3  could not run: a replica unreachable or without this archive's marker, I/O error,
+     lock held";
 pub(super) const RESTORE_HELP: &str = "\
 Example:
   cairn restore --root s21-archive --from offsite /srv/s21-restored
@@ -59,6 +65,11 @@ pub(super) struct ReplicateArgs {
     /// Only these items (`--id A B` or `--id A --id B`) [default: every registered item].
     #[arg(long, value_name = "ID", num_args = 1..)]
     id: Vec<String>,
+    /// Mark the replica NAME's root (which must exist) as this archive's replica and
+    /// record it in the archive; nothing is copied. Every command refuses a replica
+    /// root without this archive's marker.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["to", "id"])]
+    init: Option<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
     json: bool,
@@ -66,8 +77,9 @@ pub(super) struct ReplicateArgs {
 
 #[derive(Args)]
 pub(super) struct RepairArgs {
-    /// The item's identifier.
-    id: String,
+    /// The item's identifier [default: none; only stray objects on the replicas are
+    /// looked for].
+    id: Option<String>,
     #[command(flatten)]
     root: RootArg,
     /// Take good copies only from this replica (and repair only it and the archive).
@@ -76,6 +88,10 @@ pub(super) struct RepairArgs {
     /// Find and report what would be repaired; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Delete the stray objects found on the replicas (objects no registered item or
+    /// kept version explains, as `fixity --replica` reports them), after listing them.
+    #[arg(long)]
+    remove_unexpected: bool,
     /// Print a JSON report on stdout.
     #[arg(long)]
     json: bool,
@@ -101,11 +117,43 @@ pub(super) fn run_replicate(args: ReplicateArgs) -> u8 {
         Ok(a) => a,
         Err(code) => return code,
     };
+    if let Some(name) = &args.init {
+        return run_init(&archive, name, args.json);
+    }
     let opts = ReplicateOptions {
         to: args.to,
         ids: args.id,
     };
     run_replicate_with(&archive, &opts, args.json, "replicate")
+}
+
+fn run_init(archive: &Archive, name: &str, json: bool) -> u8 {
+    let report = match init(archive, name, &SystemClock) {
+        Ok(r) => r,
+        Err(e) => return error_exit("replicate", &e),
+    };
+    if json {
+        print_json(&report);
+    } else {
+        let what = match report.action {
+            "initialised" => "marked as this archive's replica",
+            "adopted" => {
+                "already marked with this archive's name; adopted as this archive's replica"
+            }
+            _ => "already this archive's replica; nothing to do",
+        };
+        say!(
+            "replica {} ({}): {what} ({})",
+            report.replica,
+            report.url,
+            report.marker.uuid
+        );
+        note!(
+            "next: `cairn replicate --to {}` copies the archive to it",
+            report.replica
+        );
+    }
+    0
 }
 
 fn run_replicate_with(archive: &Archive, opts: &ReplicateOptions, json: bool, context: &str) -> u8 {
@@ -172,6 +220,7 @@ pub(super) fn run_repair(args: RepairArgs) -> u8 {
         id: args.id,
         from: args.from,
         dry_run: args.dry_run,
+        remove_unexpected: args.remove_unexpected,
     };
     let report = match with_progress("repair", || repair(&archive, &opts, &SystemClock)) {
         Ok(r) => r,
@@ -196,9 +245,50 @@ fn print_repair(r: &RepairReport) {
     }
     if !r.unrepairable.is_empty() {
         errln!(
-            "{}: nothing was changed; restore the file from a backup outside Cairn's replicas",
+            "{}: nothing was changed: no copy in the archive (any kept version) or on any replica has the digest the register records. Restore the file from a backup outside Cairn's replicas; if the change was deliberate, record it with `cairn revise`",
             r.id
         );
+        return;
+    }
+    for c in &r.cleared {
+        say!(
+            "removed the temporary file of a cut-short write: {}",
+            printable(c)
+        );
+    }
+    for u in &r.unexpected {
+        if u.removed {
+            say!(
+                "removed: {}: {} ({}), which no registered item or kept version explains",
+                u.replica,
+                printable(&u.key),
+                count(u.size, "byte", "bytes")
+            );
+        } else {
+            errln!(
+                "problem: {}: {}: unexpected: {}, which no registered item or kept version explains",
+                u.replica,
+                printable(&u.key),
+                count(u.size, "byte", "bytes")
+            );
+        }
+    }
+    if r.unexpected.iter().any(|u| !u.removed) {
+        errln!(
+            "{} on the replicas listed above: `cairn repair{}{} --remove-unexpected` deletes them",
+            count(
+                r.unexpected.iter().filter(|u| !u.removed).count() as u64,
+                "stray object",
+                "stray objects"
+            ),
+            if r.id.is_empty() { "" } else { " " },
+            r.id
+        );
+    }
+    if r.id.is_empty() {
+        if r.unexpected.is_empty() {
+            say!("no stray object on the replicas");
+        }
         return;
     }
     let verb = if r.dry_run {
@@ -253,6 +343,13 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
             )),
         );
     };
+    if let Err(e) = cairn::ops::replica_root::check_restore_source(
+        section,
+        &root.join(&config.archive.manifests),
+        &config.archive.name,
+    ) {
+        return error_exit("restore", &e);
+    }
     // The archive's name, for a replica whose cairn.toml does not fix it: the one at
     // --root, else (when --root is the archive itself, not a kept copy of its
     // cairn.toml) the name that archive goes by.

@@ -70,13 +70,22 @@ impl Replica {
         type Opened = (Arc<dyn ObjectStore>, String, Option<std::path::PathBuf>);
         let (store, prefix, folder): Opened = match location {
             Location::Folder(path) => {
-                std::fs::create_dir_all(&path)
-                    .map_err(|e| err(format!("cannot create {}: {e}", path.display())))?;
+                // Never created here: a missing root is a disk or share that is not
+                // mounted, and a copy written under its mount point is no copy.
+                if !path.is_dir() {
+                    return Err(err(format!(
+                        "the folder {} does not exist: is the disk or share mounted? Cairn never creates a replica's root; if it is meant to be a new replica, create the folder and run `cairn replicate --init {}`",
+                        path.display(),
+                        section.name
+                    )));
+                }
                 // With fsync: each file and its folder are durable before a write
-                // returns, as an S3 server's acknowledgement promises.
+                // returns, as an S3 server's acknowledgement promises. A delete also
+                // removes the folders it leaves empty (a purged item leaves none).
                 let fs = object_store::local::LocalFileSystem::new_with_prefix(&path)
                     .map_err(|e| err(e.to_string()))?
-                    .with_fsync(true);
+                    .with_fsync(true)
+                    .with_automatic_cleanup(true);
                 (Arc::new(fs), String::new(), Some(path))
             }
             Location::S3 { bucket, prefix } => {
@@ -384,6 +393,56 @@ impl Replica {
 }
 
 impl Replica {
+    /// The replica's folder (a `file://` replica), `None` on S3.
+    pub fn folder(&self) -> Option<&Path> {
+        self.folder.as_deref()
+    }
+
+    /// Folder replicas: every temporary file that a write cut short left anywhere in
+    /// the replica (`NAME#1`, `NAME#2`, ...: the folder backend writes there and renames
+    /// into place on success), as keys, sorted. One walk of the replica's folders (a
+    /// directory read each, no file opened); listings never show these files.
+    pub fn interrupted(&self) -> Result<Vec<String>, Error> {
+        let Some(root) = &self.folder else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let list_err = |e: std::io::Error| self.fail("list", &dir.display().to_string(), e);
+            for entry in std::fs::read_dir(&dir).map_err(list_err)? {
+                let entry = entry.map_err(list_err)?;
+                let path = entry.path();
+                if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    stack.push(path);
+                } else if is_interrupted_name(&entry.file_name().to_string_lossy()) {
+                    if let Ok(rel) = path.strip_prefix(root) {
+                        found.push(rel.to_string_lossy().into_owned());
+                    }
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// Folder replicas: deletes every file [`Replica::interrupted`] finds and returns
+    /// their keys. Only called under the archive lock, so no other write is under way.
+    pub fn clear_interrupted(&self) -> Result<Vec<String>, Error> {
+        let Some(root) = &self.folder else {
+            return Ok(Vec::new());
+        };
+        let found = self.interrupted()?;
+        for rel in &found {
+            match std::fs::remove_file(root.join(rel)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(self.fail("remove the interrupted write", rel, e)),
+            }
+        }
+        Ok(found)
+    }
+
     /// Folder replicas: deletes what a write to `rel` cut short left behind (the folder
     /// backend writes `NAME#1`, `NAME#2`, ... and renames it into place on success).
     /// Only called under the archive lock, so no other write is under way.
@@ -401,6 +460,13 @@ impl Replica {
         }
         Ok(())
     }
+}
+
+/// Whether a file name is the folder backend's temporary name for a write under way
+/// (`NAME#N`, N digits).
+fn is_interrupted_name(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The digest of what `hasher` was fed (it is left fresh).

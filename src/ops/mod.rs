@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod premis;
 pub mod repair;
 pub mod replica_check;
+pub mod replica_root;
 pub mod replicate;
 pub mod report;
 pub mod restore;

@@ -139,7 +139,7 @@ fn selected(
 /// a registered or withdrawn item, manifests/withdrawn/ID.json to a withdrawn one). The
 /// live copy of a withdrawn item (archive/ID/, manifests/ID.json) is unexpected: the
 /// next `cairn replicate` removes it.
-fn stray_objects(
+pub(crate) fn stray_objects(
     listed: &[crate::fs::replica::Listed],
     registered: &BTreeSet<String>,
     withdrawn: &BTreeSet<String>,
@@ -160,12 +160,16 @@ fn stray_objects(
                 (Some("archive"), Some(id), Some(_)) => !registered.contains(id),
                 (Some("manifests"), Some(name), None) => {
                     name != "events.jsonl"
-                        && Some(l.key.as_str()) != Some(HEAD_KEY)
+                        && l.key != crate::ops::replicate::LEGACY_HEAD_KEY
                         && !name
                             .strip_suffix(".json")
                             .is_some_and(|id| registered.contains(id))
                 }
                 (Some(CONFIG_KEY), None, None) => false,
+                // Cairn's own keys (the marker, the log's head).
+                (Some(".cairn"), Some(_), None) => {
+                    l.key != HEAD_KEY && l.key != crate::ops::replica_root::MARKER_KEY
+                }
                 _ => true,
             }
         })
@@ -312,7 +316,67 @@ fn check_item(archive: &Archive, replica: &Replica, id: &str) -> Result<ReplicaI
             }
         }
     }
+    if let Some(folder) = replica.folder() {
+        let missing: Vec<&str> = check
+            .findings
+            .iter()
+            .filter(|f| f.kind == "missing")
+            .map(|f| f.key.as_str())
+            .collect();
+        let invalid = validate_bags(folder, id, &expected, &missing)?;
+        check.findings.extend(invalid);
+    }
     Ok(check)
+}
+
+/// A folder replica's bags of item `id` (the current one and each kept version), each
+/// checked by the BagIt validator where it is, for structure and completeness (every
+/// file listed, nothing more: a file left in data/ by a cut-short write is found). Its
+/// digests are not read again: every object was just hashed against the register.
+fn validate_bags(
+    folder: &std::path::Path,
+    id: &str,
+    expected: &[crate::ops::replicate::Expected],
+    missing: &[&str],
+) -> Result<Vec<ReplicaFinding>, Error> {
+    use crate::bagit::{validate, Mode, ValidateOptions};
+    let mut bags: BTreeSet<String> = BTreeSet::new();
+    for e in expected {
+        let parts: Vec<&str> = e.key.split('/').collect();
+        let depth = match parts.as_slice() {
+            ["archive", crate::fs::lifecycle::VERSIONS_DIR, _, _, _, ..] => 4,
+            ["archive", _, _, ..] => 2,
+            _ => continue,
+        };
+        bags.insert(parts[..depth].join("/"));
+    }
+    let mut out = Vec::new();
+    for bag in bags {
+        let path = folder.join(&bag);
+        let prefix = format!("{bag}/");
+        if !path.is_dir() || missing.iter().any(|k| k.starts_with(&prefix)) {
+            continue; // incomplete: its missing objects are reported already
+        }
+        let source = crate::fs::dir::DirSource::open(&path)?;
+        let report = validate(
+            &source,
+            &ValidateOptions {
+                mode: Mode::Completeness,
+                only_algorithms: None,
+                keep_digests: false,
+            },
+        )?;
+        out.extend(report.problems.into_iter().map(|f| ReplicaFinding {
+            id: id.to_string(),
+            key: format!("{bag}/{}", f.path),
+            kind: "invalid-bag",
+            detail: format!(
+                "the replica's bag {bag} is not a valid bag: {}: {}; `cairn repair {id} --remove-unexpected` removes files the register does not list",
+                f.kind, f.detail
+            ),
+        }));
+    }
+    Ok(out)
 }
 
 fn fixity_event(replica: &Replica, check: &ReplicaItemCheck) -> NewEvent {
@@ -424,6 +488,14 @@ pub fn audit_replicas(archive: &Archive) -> Result<Vec<ReplicaInventory>, Error>
                     });
                 }
             }
+        }
+        for key in replica.interrupted()? {
+            inv.findings.push(ReplicaFinding {
+                id: String::new(),
+                key,
+                kind: "unexpected",
+                detail: "the temporary file of a cut-short write; the next `cairn replicate` or `cairn repair` deletes it".into(),
+            });
         }
         if !registered.is_empty() && !sizes.contains_key(LOG_KEY) {
             inv.findings.push(ReplicaFinding {

@@ -26,8 +26,13 @@ use crate::fs::replica::{Replica, Written};
 use crate::ops::bag_check::STRENGTH;
 use crate::replica::ReplicaSection;
 
-/// The object holding the event log's head (its last line's seq and digest).
-pub const HEAD_KEY: &str = "manifests/events.head.json";
+/// The object holding the event log's head (its last line's seq and digest), under
+/// `.cairn/`, where no item's key can reach.
+pub const HEAD_KEY: &str = ".cairn/events.head.json";
+/// Where replicas made before that kept the head; an item whose identifier is
+/// `events.head` has its register entry there. Read as a head only when it parses as
+/// one (a register entry never does); `replicate` moves it to [`HEAD_KEY`].
+pub const LEGACY_HEAD_KEY: &str = "manifests/events.head.json";
 /// The event log on a replica.
 pub const LOG_KEY: &str = "manifests/events.jsonl";
 /// The configuration on a replica (it holds no secret: credentials live in the
@@ -335,7 +340,30 @@ pub fn open_replicas(archive: &Archive, names: &[String]) -> Result<Vec<Replica>
             })
             .collect::<Result<_, _>>()?
     };
-    chosen.into_iter().map(Replica::open).collect()
+    chosen
+        .into_iter()
+        .map(|section| {
+            let replica = Replica::open(section)?;
+            crate::ops::replica_root::check_marker(archive, &replica)?;
+            Ok(replica)
+        })
+        .collect()
+}
+
+/// The replica `name`, opened without checking its marker (`replicate --init`).
+pub(crate) fn open_unchecked(archive: &Archive, name: &str) -> Result<Replica, Error> {
+    let section = archive
+        .config
+        .replica
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "no replica named {} in cairn.toml; add a [[replica]] table for it first (docs/replicas.md)",
+                crate::quoted(name)
+            ))
+        })?;
+    Replica::open(section)
 }
 
 /// Options for [`replicate`].
@@ -464,6 +492,7 @@ pub fn replicate(
             items: Vec::new(),
             log_events: 0,
         };
+        replica.clear_interrupted()?;
         check_log_prefix(archive, replica)?;
         let outcome = (|| -> Result<(), Error> {
             for id in &ids {
@@ -785,13 +814,10 @@ pub struct LogHead {
 /// Refuses to replace a replica's log that the archive's log does not extend (the
 /// replica's head must be a line of the local log): that would be a conflict.
 fn check_log_prefix(archive: &Archive, replica: &Replica) -> Result<(), Error> {
-    let Some(bytes) = replica.get_bytes(HEAD_KEY)? else {
+    migrate_head(replica)?;
+    let Some(head) = read_head(replica)? else {
         return Ok(());
     };
-    let head: LogHead = serde_json::from_slice(&bytes).map_err(|e| Error::Replica {
-        name: replica.name.clone(),
-        detail: format!("{HEAD_KEY} is not a log head: {e}"),
-    })?;
     let local = archive.read_events_bytes()?;
     let extends = head.log_bytes <= local.len() as u64
         && local[..head.log_bytes as usize]
@@ -809,6 +835,47 @@ fn check_log_prefix(archive: &Archive, replica: &Replica) -> Result<(), Error> {
             ),
         })
     }
+}
+
+/// The replica's log head: [`HEAD_KEY`], else (a replica written before it moved) a
+/// head at [`LEGACY_HEAD_KEY`]; `None` when there is none.
+pub fn read_head(replica: &Replica) -> Result<Option<LogHead>, Error> {
+    if let Some(bytes) = replica.get_bytes(HEAD_KEY)? {
+        return serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Replica {
+                name: replica.name.clone(),
+                detail: format!("{HEAD_KEY} is not a log head: {e}"),
+            });
+    }
+    Ok(legacy_head(replica)?.map(|(head, _)| head))
+}
+
+/// A head at [`LEGACY_HEAD_KEY`] (with its bytes), when what is there parses as one.
+fn legacy_head(replica: &Replica) -> Result<Option<(LogHead, Vec<u8>)>, Error> {
+    Ok(replica
+        .get_bytes(LEGACY_HEAD_KEY)?
+        .and_then(|b| is_legacy_head(&b).map(|h| (h, b))))
+}
+
+/// `bytes` read at [`LEGACY_HEAD_KEY`] as a log head; `None` for anything else (the
+/// register entry of an item called `events.head`).
+pub fn is_legacy_head(bytes: &[u8]) -> Option<LogHead> {
+    serde_json::from_slice::<LogHead>(bytes).ok()
+}
+
+/// A replica written before the head moved under `.cairn/`: the head is copied to
+/// [`HEAD_KEY`], read back, then deleted from [`LEGACY_HEAD_KEY`], which is then free
+/// for the register entry of an item called `events.head`.
+fn migrate_head(replica: &Replica) -> Result<(), Error> {
+    if replica.head(HEAD_KEY)?.is_some() {
+        return Ok(());
+    }
+    if let Some((_, bytes)) = legacy_head(replica)? {
+        replica.put_bytes(HEAD_KEY, &bytes)?;
+        replica.delete(LEGACY_HEAD_KEY)?;
+    }
+    Ok(())
 }
 
 /// Copies cairn.toml, the event log and its head; returns the number of events.

@@ -27,7 +27,9 @@ use crate::fs::events::{line_digest, NewEvent};
 use crate::fs::failpoint;
 use crate::fs::register::{FileRecord, RegisterEntry};
 use crate::fs::replica::Replica;
-use crate::ops::replicate::{LogHead, CONFIG_KEY, HEAD_KEY, LOG_KEY};
+use crate::ops::replicate::{
+    is_legacy_head, read_head, LogHead, CONFIG_KEY, HEAD_KEY, LEGACY_HEAD_KEY, LOG_KEY,
+};
 use crate::replica::ReplicaSection;
 
 /// The journal of a restore under way, at the top of its hidden folder (and of DIR
@@ -96,6 +98,7 @@ pub fn restore(
         return finish_published(section, dir);
     }
     let replica = Replica::open(section)?;
+    crate::ops::replica_root::check_marker_present(&replica)?;
     let parent = parent_dir(dir);
     let work = work_folder(dir);
     let head = replica_head(&replica)?;
@@ -190,9 +193,9 @@ fn replica_head(replica: &Replica) -> Result<Option<LogHead>, Error> {
     if replica.head(LOG_KEY)?.is_none() {
         return Ok(None);
     }
-    replica
-        .get_bytes(HEAD_KEY)?
-        .and_then(|b| serde_json::from_slice(&b).ok())
+    read_head(replica)
+        .ok()
+        .flatten()
         .map(Some)
         .ok_or_else(|| Error::Replica {
             name: replica.name.clone(),
@@ -384,10 +387,13 @@ fn build(
         let Some(id) = file.strip_suffix(".json") else {
             continue;
         };
-        if file.contains('/') || l.key == HEAD_KEY || id.starts_with('.') {
+        if file.contains('/') || id.starts_with('.') {
             continue;
         }
         let bytes = get_listed(replica, &l.key)?;
+        if l.key == LEGACY_HEAD_KEY && is_legacy_head(&bytes).is_some() {
+            continue; // the log's head, where replicas made before 2026-12 kept it
+        }
         let path = manifests.join(file);
         crate::fs::write_file(&path, &bytes)?;
         failpoint::hit("restore-entry-written");

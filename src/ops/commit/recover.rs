@@ -22,6 +22,7 @@ pub(crate) fn recover(
     // Changes to archived items that were decided are finished first (update.rs); the
     // staging folders of undecided ones are then cleared with the rest.
     let mut notes = super::update::recover_updates(archive, _held, clock)?;
+    notes.extend(super::repair::recover_repairs(archive, _held, clock)?);
     for p in archive.clear_staging()? {
         notes.push(format!(
             "removed the unfinished staging folder {}",
