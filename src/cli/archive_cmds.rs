@@ -9,7 +9,7 @@ use cairn::ops::show::{list, show, ShowReport};
 use cairn::units::count;
 
 use super::{
-    error_exit, exit, exit_code, finding_line, note, print_json, printable, quiet, say,
+    error_exit, exit, exit_code, finding, finding_line, note, print_json, printable, quiet, say,
     with_progress, ConfigArgs, ExportArgs, ImportArgs, IngestArgs, InitArgs, ListArgs, RootArg,
     ShowArgs,
 };
@@ -189,7 +189,7 @@ fn print_ingest(root: &Path, r: &IngestReport) {
         let name = printable(&item.name);
         if item.outcome != Outcome::Refused {
             for w in &item.warnings {
-                note!("warning: {name}: {}", printable(w));
+                finding!("warning: {name}: {}", printable(w));
             }
         }
         let id = item.id.as_deref().unwrap_or("-");
@@ -395,6 +395,7 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
             if args.json {
                 print_json(&r);
             } else {
+                super::life_cmds::print_precheck(&r.precheck);
                 say!(
                     "exported {} to {}: {} entries ({} stored, {} deflated), {} bytes, blake3 {}",
                     r.id,

@@ -9,7 +9,7 @@ use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
 
 use super::progress::with_progress;
 use super::{
-    ambient_root, error_exit, exit, exit_code, finding_line, note, print_json, printable, quiet,
+    ambient_root, error_exit, exit, exit_code, finding, finding_line, note, print_json, printable,
     require_exists, say, CreateArgs, ValidateArgs,
 };
 
@@ -56,7 +56,7 @@ fn print_create(r: &CreateReport) {
         );
     }
     for d in &r.empty_dirs {
-        note!(
+        finding!(
             "warning: data/{}: empty-folder: kept in the bag, but manifests cannot list folders, so nothing protects it",
             printable(d)
         );
@@ -111,10 +111,9 @@ fn plural(n: usize, word: &str) -> String {
 fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
+    // Warnings are findings: shown under --quiet too.
     for w in &r.warnings {
-        if !quiet() {
-            let _ = writeln!(err, "{}", finding_line("warning", w));
-        }
+        let _ = writeln!(err, "{}", finding_line("warning", w));
     }
     for p in &r.problems {
         let _ = writeln!(err, "{}", finding_line("problem", p));

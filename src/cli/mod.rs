@@ -146,7 +146,8 @@ macro_rules! say {
         }
     };
 }
-/// `eprintln!` unless `--quiet`: for warnings and notes that are not failures.
+/// `eprintln!` unless `--quiet`: for routine notes (what was recovered, skipped,
+/// counted, checked first). A finding is never a note: see [`finding!`].
 macro_rules! note {
     ($($arg:tt)*) => {
         if !$crate::cli::quiet() {
@@ -154,7 +155,15 @@ macro_rules! note {
         }
     };
 }
-pub(crate) use {note, say};
+/// `eprintln!` whatever `--quiet` says: for findings, which are evidence (a warning
+/// about the data, a problem, damage, a refusal). `--quiet` hides routine output
+/// (progress, summaries, notes), never evidence (README, "Quiet runs").
+macro_rules! finding {
+    ($($arg:tt)*) => {
+        eprintln!($($arg)*)
+    };
+}
+pub(crate) use {finding, note, say};
 
 /// Log lines on stderr: RUST_LOG when set; else errors only with --quiet, warnings by
 /// default, info with -v, debug with -vv.
