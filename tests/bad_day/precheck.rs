@@ -35,6 +35,26 @@ fn corrected_from_archive(root: &Path, dir: &Path) {
     fs::write(dir.join("note.txt"), "Sample: a note added on revision\n").expect("note");
 }
 
+/// `cairn revise ID --from DIR --reason REASON [extra...]`.
+fn revise(root: &Path, from: &Path, reason: &str, extra: &[&str]) -> life::Out {
+    let mut args = vec![
+        "revise",
+        ID,
+        "--from",
+        from.to_str().expect("utf-8"),
+        "--reason",
+        reason,
+    ];
+    args.extend(extra);
+    cairn_at(root, args, &[])
+}
+
+/// `cairn amend ID --set dc.title=… --reason …`.
+fn amend_title(root: &Path) -> life::Out {
+    let set = "dc.title=Sample: corrected title";
+    cairn_at(root, ["amend", ID, "--set", set, "--reason", "a typo"], &[])
+}
+
 /// A refusal names the damaged bag (the current one), the damaged file, and the way
 /// out; it does not blame a new bag.
 fn assert_names_damage(out: &life::Out, what: &str) {
@@ -67,18 +87,7 @@ fn revise_of_a_damaged_item_is_refused_and_changes_nothing() {
     corrected_from_archive(&root, &corrected);
     let before = life::state(&root);
 
-    let out = cairn_at(
-        &root,
-        [
-            "revise",
-            ID,
-            "--from",
-            corrected.to_str().expect("utf-8"),
-            "--reason",
-            "a note found",
-        ],
-        &[],
-    );
+    let out = revise(&root, &corrected, "a note found", &[]);
     assert_eq!(out.code, Some(1), "{}", out.describe());
     assert_names_damage(&out, "revise");
     assert!(out.stderr.contains("--accept-damage"), "{}", out.describe());
@@ -99,19 +108,13 @@ fn revise_accept_damage_logs_the_decision_before_the_modification() {
     corrected_from_archive(&root, &corrected);
     let damaged_bytes = fs::read(corrected.join("part-0/page-0000.txt")).expect("copy");
 
-    let out = expect(
+    let out = revise(
         &root,
-        [
-            "revise",
-            ID,
-            "--from",
-            corrected.to_str().expect("utf-8"),
-            "--reason",
-            "keep the page as it is now",
-            "--accept-damage",
-        ],
-        0,
+        &corrected,
+        "keep the page as it is now",
+        &["--accept-damage"],
     );
+    assert_eq!(out.code, Some(0), "{}", out.describe());
     assert!(
         out.stderr.contains(PAGE) && out.stderr.contains("--accept-damage"),
         "the accepted damage is said\n{}",
@@ -154,19 +157,13 @@ fn revise_accept_damage_copies_good_bytes_instead_of_linking_damaged_ones() {
     // The archivist found the good page elsewhere: its digest is the register's, but
     // the current bag's copy is damaged, so it must be copied, not hard-linked.
     fs::write(corrected.join("part-0/page-0000.txt"), &good).expect("good page");
-    expect(
+    let out = revise(
         &root,
-        [
-            "revise",
-            ID,
-            "--from",
-            corrected.to_str().expect("utf-8"),
-            "--reason",
-            "the good page found",
-            "--accept-damage",
-        ],
-        0,
+        &corrected,
+        "the good page found",
+        &["--accept-damage"],
     );
+    assert_eq!(out.code, Some(0), "{}", out.describe());
     assert_eq!(
         fs::read(root.join("archive").join(ID).join(PAGE)).expect("page"),
         good
@@ -180,18 +177,7 @@ fn amend_of_a_damaged_item_is_refused_with_exit_1_naming_the_current_bag() {
     let root = tmp.path().join("archive");
     damaged_archive(&root);
     let before = life::state(&root);
-    let out = cairn_at(
-        &root,
-        [
-            "amend",
-            ID,
-            "--set",
-            "dc.title=Sample: corrected title",
-            "--reason",
-            "a typo",
-        ],
-        &[],
-    );
+    let out = amend_title(&root);
     assert_eq!(out.code, Some(1), "{}", out.describe());
     assert_names_damage(&out, "amend");
     assert!(
@@ -238,18 +224,8 @@ fn an_intact_item_says_which_check_it_started_from() {
     let report = out.json();
     assert_eq!(report["precheck"]["depth"], "full", "{report}");
     assert_eq!(report["precheck"]["files"], 2, "{report}");
-    let out = expect(
-        &root,
-        [
-            "amend",
-            ID,
-            "--set",
-            "dc.title=Sample: corrected title",
-            "--reason",
-            "a typo",
-        ],
-        0,
-    );
+    let out = amend_title(&root);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
     assert!(
         out.stderr
             .contains(&format!("checked the current bag of {ID} in full first")),
@@ -291,12 +267,7 @@ fn replicate_never_sends_damaged_bytes_and_names_repair() {
 /// An archive whose one item has dc.identifier DC-Cam/D/0002 (its folder DC-Cam_D_0002)
 /// and another without.
 fn archive_with_dc_identifier(root: &Path) {
-    let out = common::cairn()
-        .arg("init")
-        .arg(root)
-        .output()
-        .expect("init");
-    assert!(out.status.success(), "{out:?}");
+    life::init(root);
     let intake = root.join("intake");
     fs::write(intake.join("map.txt"), "Sample: a synthetic map note\n").expect("write");
     fs::write(
@@ -384,12 +355,7 @@ fn truncated_jpeg() -> Vec<u8> {
 fn ingest_quiet_still_prints_truncated_scan_warnings() {
     let tmp = common::fresh_dir("precheck-quiet");
     let root = tmp.path().join("archive");
-    let out = common::cairn()
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(out.status.success(), "{out:?}");
+    life::init(&root);
     let intake = root.join("intake");
     fs::create_dir_all(intake.join("scan")).expect("mkdir");
     fs::write(intake.join("scan/page-1.jpg"), truncated_jpeg()).expect("jpeg");
