@@ -172,7 +172,7 @@ pub fn amend(
     // Check every edit before committing any.
     let mut usage = Vec::new();
     let mut refused = Vec::new();
-    let mut planned: Vec<(String, DublinCore, Vec<String>, u32, Option<Precheck>)> = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
     let mut damaged: Vec<Precheck> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for edit in &opts.edits {
@@ -226,7 +226,13 @@ pub fn amend(
             }
             Some(pre)
         };
-        planned.push((edit.id.clone(), after, terms, entry.entry_version, pre));
+        planned.push(Planned {
+            id: edit.id.clone(),
+            record: after,
+            terms,
+            entry_version: entry.entry_version,
+            precheck: pre,
+        });
     }
     if !usage.is_empty() {
         return Err(Error::Usage(format!(
@@ -244,7 +250,14 @@ pub fn amend(
         return Err(first.refusal(Start::Amend, &damaged[1..]));
     }
     let mut items = Vec::new();
-    for (id, record, terms, version, pre) in planned {
+    for Planned {
+        id,
+        record,
+        terms,
+        entry_version: version,
+        precheck: pre,
+    } in planned
+    {
         if terms.is_empty() {
             items.push(AmendedItem {
                 id,
@@ -277,6 +290,16 @@ pub fn amend(
         });
     }
     Ok(AmendReport { items, recovered })
+}
+
+/// One item's edit, checked and ready to commit.
+struct Planned {
+    id: String,
+    record: DublinCore,
+    terms: Vec<String>,
+    entry_version: u32,
+    /// The check of the current bag (none when nothing changes).
+    precheck: Option<Precheck>,
 }
 
 /// The current register entry of `id`, or why there is none to change.
