@@ -97,7 +97,7 @@ Example:
 
 Exit codes:
   0  imported, or already archived (nothing written)
-  1  the bag was refused: invalid, hostile zip, or files still to fetch
+  1  the bag was refused: invalid, hostile zip, files still to fetch, or content the archive holds or held
   2  bad usage, or the bag does not exist
   3  could not run: I/O error, permission denied, lock held";
 pub(super) const CONFIG_HELP: &str = "\
@@ -385,6 +385,10 @@ pub(super) struct ExportArgs {
 pub(super) struct ImportArgs {
     /// A zipped bag or a bag folder.
     pub(super) source: PathBuf,
+    /// Import the bag even though its content matches the item ID (current, an
+    /// earlier version, withdrawn or purged); the ingestion event names ID. Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub(super) allow_duplicate_of: Vec<String>,
     #[command(flatten)]
     pub(super) root: RootArg,
     /// Print a JSON report on stdout.
@@ -440,12 +444,28 @@ pub(super) struct FixityArgs {
     pub(super) json: bool,
 }
 
+/// A log head: a BLAKE3 digest, 64 hex digits in either case (kept in lower case). A
+/// malformed one is a usage error, not a log that "no longer extends" it.
+fn parse_head(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "a log head is a BLAKE3 digest, 64 hex digits (as `cairn audit` prints it); this is {} characters long{}",
+            t.chars().count(),
+            if t.bytes().all(|b| b.is_ascii_hexdigit()) { "" } else { " and not all hex digits" }
+        ))
+    }
+}
+
 #[derive(Args)]
 pub(super) struct AuditArgs {
     #[command(flatten)]
     pub(super) root: RootArg,
-    /// A head digest recorded earlier: prove the log still extends it.
-    #[arg(long, value_name = "DIGEST")]
+    /// A head digest recorded earlier (64 hex digits, as `cairn audit` and `cairn report`
+    /// print it): prove the log still extends it.
+    #[arg(long, value_name = "DIGEST", value_parser = parse_head)]
     pub(super) since_head: Option<String>,
     /// A signed checkpoint kept elsewhere: prove the log still extends it (needs --key).
     #[arg(long, value_name = "FILE", requires = "key")]
@@ -506,6 +526,10 @@ pub(super) struct IngestArgs {
     /// Delete each intake item once its bag is committed, verified, registered and logged.
     #[arg(long)]
     pub(super) remove_source: bool,
+    /// Archive an item even though its content matches the item ID (current, an
+    /// earlier version, withdrawn or purged); the ingestion event names ID. Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub(super) allow_duplicate_of: Vec<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub(super) json: bool,

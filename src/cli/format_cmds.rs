@@ -68,7 +68,7 @@ pub(super) fn run_identify(args: IdentifyArgs) -> u8 {
         print_identify(&report);
     }
     for e in &report.errors {
-        eprintln!("error: {}", printable(e));
+        errln!("error: {}", printable(e));
     }
     exit_code(&report)
 }
@@ -91,7 +91,7 @@ fn print_identify(r: &IdentifyReport) {
             say!("    {}", techmd_line(t));
         }
         for w in &f.warnings {
-            eprintln!(
+            errln!(
                 "warning: {}: {}",
                 printable(&f.path.to_string_lossy()),
                 printable(w)
@@ -232,7 +232,7 @@ pub(super) fn print_file_format(f: &cairn::register::FileRecord) {
         if !id.version.is_empty() {
             name.push_str(&format!(" {}", id.version));
         }
-        println!(
+        outln!(
             "      format {}  {}  (basis: {})",
             id.puid.as_deref().unwrap_or("UNKNOWN"),
             if name.is_empty() { "-".into() } else { name },
@@ -240,9 +240,9 @@ pub(super) fn print_file_format(f: &cairn::register::FileRecord) {
         );
     }
     if let Some(t) = &f.techmd {
-        println!("      {}", techmd_line(t));
+        outln!("      {}", techmd_line(t));
         for w in &t.warnings {
-            println!("      warning: {}", printable(w));
+            outln!("      warning: {}", printable(w));
         }
     }
 }

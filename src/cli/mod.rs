@@ -13,6 +13,10 @@ use clap::Parser;
 use cairn::bagit::Finding;
 use cairn::Error;
 
+// First, so that its macros (out!, outln!, errln!) are in scope in every module below.
+#[macro_use]
+mod out;
+
 mod archive_cmds;
 mod args;
 mod bag_cmds;
@@ -60,7 +64,7 @@ pub fn run() -> ExitCode {
             ] {
                 let typed = std::env::args().any(|a| a.starts_with(flag));
                 if !typed && text.contains(&format!("'{flag}")) && std::env::var_os(var).is_some() {
-                    eprintln!("cairn: the value came from the environment variable {var}");
+                    errln!("cairn: the value came from the environment variable {var}");
                 }
             }
             return ExitCode::from(code);
@@ -82,13 +86,24 @@ pub fn run() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!(
+        // Not errln!: a write that fails inside the hook must not panic again.
+        let _ = writeln!(
+            std::io::stderr(),
             "cairn: internal error (a bug in Cairn{at}): {msg}. The command stopped; please report this with the command you ran"
         );
     }));
     let code = match std::panic::catch_unwind(|| dispatch(cli)) {
         Ok(code) => code,
-        Err(_) => exit::OPERATIONAL,
+        Err(payload) => match out::stopped(payload.as_ref()) {
+            // A write that stopped the command (out.rs): a closed pipe, quietly.
+            Some((code, line)) => {
+                if let Some(line) = line {
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                }
+                code
+            }
+            None => exit::OPERATIONAL,
+        },
     };
     ExitCode::from(code)
 }
@@ -124,7 +139,10 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Serve(args) => serve_cmd::run_serve(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "cairn", &mut std::io::stdout());
+            // Into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "cairn", &mut script);
+            out::stdout_bytes(&script);
             exit::OK
         }
         Command::Man => run_man(),
@@ -138,32 +156,24 @@ pub(super) fn quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
 }
 
-/// `println!` unless `--quiet`: for reports of what went well.
+/// A line to stdout unless `--quiet`: for reports of what went well.
 macro_rules! say {
     ($($arg:tt)*) => {
         if !$crate::cli::quiet() {
-            println!($($arg)*);
+            $crate::cli::out::outln!($($arg)*);
         }
     };
 }
-/// `eprintln!` unless `--quiet`: for routine notes (what was recovered, skipped,
-/// counted, checked first). A finding is never a note: see [`finding!`].
+/// A line to stderr unless `--quiet`: for routine notes, never for evidence (damage,
+/// refusals, tampering: those are `errln!`, shown whatever --quiet says).
 macro_rules! note {
     ($($arg:tt)*) => {
         if !$crate::cli::quiet() {
-            eprintln!($($arg)*);
+            $crate::cli::out::errln!($($arg)*);
         }
     };
 }
-/// `eprintln!` whatever `--quiet` says: for findings, which are evidence (a warning
-/// about the data, a problem, damage, a refusal). `--quiet` hides routine output
-/// (progress, summaries, notes), never evidence (README, "Quiet runs").
-macro_rules! finding {
-    ($($arg:tt)*) => {
-        eprintln!($($arg)*)
-    };
-}
-pub(crate) use {finding, note, say};
+pub(crate) use {note, say};
 
 /// Log lines on stderr: RUST_LOG when set; else errors only with --quiet, warnings by
 /// default, info with -v, debug with -vv.
@@ -239,11 +249,7 @@ pub(super) fn finding_line(label: &str, f: &Finding) -> String {
 }
 
 pub(super) fn print_json<T: serde::Serialize>(value: &T) {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    // Serialising plain report structs cannot fail; a closed pipe is not worth a panic.
-    let _ = serde_json::to_writer_pretty(&mut out, value);
-    let _ = writeln!(out);
+    out::json(value);
 }
 
 /// Renders the manual pages: cairn(1), then one section per command, in one roff
@@ -276,11 +282,11 @@ fn run_man() -> u8 {
     }
     match result {
         Ok(()) => {
-            let _ = std::io::stdout().write_all(&out);
+            out::stdout_bytes(&out);
             exit::OK
         }
         Err(e) => {
-            eprintln!("cairn: man: {e}");
+            errln!("cairn: man: {e}");
             exit::OPERATIONAL
         }
     }

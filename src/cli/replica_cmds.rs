@@ -125,7 +125,7 @@ fn print_replicate(r: &ReplicateReport) {
     for rep in &r.replicas {
         for item in &rep.items {
             for p in &item.problems {
-                eprintln!(
+                errln!(
                     "problem: {}: {}: {}: {}",
                     rep.replica,
                     printable(&p.key),
@@ -187,7 +187,7 @@ pub(super) fn run_repair(args: RepairArgs) -> u8 {
 
 fn print_repair(r: &RepairReport) {
     for a in &r.unrepairable {
-        eprintln!(
+        errln!(
             "problem: {}: {}: {}: no good copy anywhere (every copy is damaged or missing)",
             a.target,
             printable(&a.key),
@@ -195,7 +195,7 @@ fn print_repair(r: &RepairReport) {
         );
     }
     if !r.unrepairable.is_empty() {
-        eprintln!(
+        errln!(
             "{}: nothing was changed; restore the file from a backup outside Cairn's replicas",
             r.id
         );
@@ -251,32 +251,66 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
             )),
         );
     };
-    let report = match with_progress("restore", || restore(section, &args.dir)) {
+    // The archive's name, for a replica whose cairn.toml does not fix it: the one at
+    // --root, else (when --root is the archive itself, not a kept copy of its
+    // cairn.toml) the name that archive goes by.
+    let name = if !config.archive.name.is_empty() {
+        Some((config.archive.name.clone(), format!("{}", path.display())))
+    } else {
+        Archive::open(&root)
+            .ok()
+            .and_then(|a| cairn::ops::tlog::archive_name(&a).ok())
+            .map(|n| (n, format!("the archive at {}", root.display())))
+    };
+    let report = match with_progress("restore", || {
+        restore(section, &args.dir, name, &SystemClock)
+    }) {
         Ok(r) => r,
-        Err(e) => return error_exit("restore", &e),
+        Err(e) => {
+            let code = error_exit("restore", &e);
+            let work = cairn::ops::restore::work_folder(&args.dir);
+            if work.is_dir() && !args.dir.exists() {
+                errln!(
+                    "the restore so far is kept in {}: run the same command again to resume it (or delete that folder)",
+                    work.display()
+                );
+            }
+            return code;
+        }
     };
     if args.json {
         print_json(&report);
     } else {
         for p in &report.problems {
-            eprintln!("problem: {}", printable(p));
+            errln!("problem: {}", printable(p));
+        }
+        for n in &report.notes {
+            errln!("note: {}", printable(n));
         }
         if report.problems.is_empty() {
             say!(
-                "restored {} from replica {}: {}, {} ({}), {} in the event log",
+                "restored {} from replica {}: {}, {} ({}), {} between versions, {} in the event log (the last: the recovery)",
                 args.dir.display(),
                 report.replica,
                 count(report.items, "item", "items"),
                 count(report.files, "file", "files"),
                 count(report.bytes, "byte", "bytes"),
+                count(report.linked, "hard link", "hard links"),
                 count(report.events, "event", "events")
             );
+            if !report.name.is_empty() {
+                note!(
+                    "archive.name: {} (from {}): checkpoints signed before the disaster still name it",
+                    printable(&report.name),
+                    printable(&report.name_from)
+                );
+            }
             note!(
                 "next: `cairn audit --root {}` checks it",
                 args.dir.display()
             );
         } else {
-            eprintln!("nothing was restored at {}", args.dir.display());
+            errln!("nothing was restored at {}", args.dir.display());
         }
     }
     exit_code(&report)
@@ -303,7 +337,7 @@ fn print_replica_fixity(r: &ReplicaFixityReport) {
         .flat_map(|c| &c.findings)
         .chain(&r.unexpected)
     {
-        eprintln!(
+        errln!(
             "problem: {}: {}: {}: {}",
             r.replica,
             printable(&f.key),
@@ -335,7 +369,7 @@ pub(super) fn run_audit_replicas(
     if !json {
         for inv in &inventories {
             for f in &inv.findings {
-                eprintln!(
+                errln!(
                     "problem: replica {}: {}: {}: {}",
                     inv.replica,
                     printable(&f.key),

@@ -35,7 +35,7 @@ pub(super) fn run_serve(args: ServeArgs) -> u8 {
         if !(url.starts_with("http://") || url.starts_with("https://"))
             || url.chars().any(|c| c.is_whitespace() || c.is_control())
         {
-            eprintln!(
+            errln!(
                 "cairn: serve: --base-url {}: give an absolute http:// or https:// URL, for example https://archive.example.org/oai",
                 cairn::quoted(url)
             );

@@ -258,7 +258,8 @@ pub fn precheck(bag: &Path, entry: &RegisterEntry, what: String) -> Result<Prech
         ));
         return Ok(pre);
     }
-    let source = crate::fs::dir::DirSource::open(bag)?;
+    // A symbolic link in the bag folder's place is refused, never followed.
+    let source = crate::fs::dir::DirSource::open_archived(bag)?;
     let check = check_bag(&source, None, Some(entry))?;
     pre.files = check.files;
     pre.bytes = check.bytes;
