@@ -224,7 +224,7 @@ fn print_ingest(root: &Path, r: &IngestReport) {
         let name = printable(&item.name);
         if item.outcome != Outcome::Refused {
             for w in &item.warnings {
-                note!("warning: {name}: {}", printable(w));
+                errln!("warning: {name}: {}", printable(w));
             }
         }
         let id = item.id.as_deref().unwrap_or("-");
@@ -436,6 +436,7 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
             if args.json {
                 print_json(&r);
             } else {
+                super::life_cmds::print_precheck(&r.precheck);
                 say!(
                     "exported {} to {}: {} entries ({} stored, {} deflated), {} bytes, blake3 {}",
                     r.id,

@@ -87,7 +87,8 @@ Example:
 
 Exit codes:
   0  exported (with --force, also a bag that fails its checks)
-  1  the bag fails its checks, or the event log's chain is broken: nothing exported
+  1  the bag fails its checks (made in full first; `cairn repair ID` mends it), or the event
+     log's chain is broken: nothing exported
   2  bad usage, no item with that identifier, or the zip already exists
   3  could not run: I/O error, permission denied";
 pub(super) const IMPORT_HELP: &str = "\

@@ -7,7 +7,7 @@ use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
 
 use super::progress::with_progress;
 use super::{
-    ambient_root, error_exit, exit, exit_code, finding_line, note, print_json, printable, quiet,
+    ambient_root, error_exit, exit, exit_code, finding_line, note, print_json, printable,
     require_exists, say, CreateArgs, ValidateArgs,
 };
 
@@ -54,7 +54,7 @@ fn print_create(r: &CreateReport) {
         );
     }
     for d in &r.empty_dirs {
-        note!(
+        errln!(
             "warning: data/{}: empty-folder: kept in the bag, but manifests cannot list folders, so nothing protects it",
             printable(d)
         );
@@ -107,10 +107,9 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
+    // Warnings are findings: shown under --quiet too.
     for w in &r.warnings {
-        if !quiet() {
-            errln!("{}", finding_line("warning", w));
-        }
+        errln!("{}", finding_line("warning", w));
     }
     for p in &r.problems {
         errln!("{}", finding_line("problem", p));

@@ -20,7 +20,8 @@ Examples:
 
 Exit codes:
   0  amended, or the record already said so (nothing written)
-  1  the new record breaks the metadata rules (nothing changed)
+  1  the new record breaks the metadata rules, or the current bag is damaged (checked in
+     full first; `cairn repair ID` mends it): nothing changed
   2  bad usage, an unknown or withdrawn identifier, an empty --reason
   3  could not run: I/O error, permission denied, lock held, the bag fails verification";
 
@@ -158,6 +159,9 @@ pub(super) fn run_amend(args: AmendArgs) -> u8 {
             note!("recovered: {n}");
         }
         for item in &report.items {
+            if let Some(pre) = &item.precheck {
+                print_precheck(pre);
+            }
             if item.outcome == "amended" {
                 say!(
                     "amended {}: {} (register entry version {})",
@@ -174,6 +178,20 @@ pub(super) fn run_amend(args: AmendArgs) -> u8 {
         }
     }
     super::tlog_cmds::after_run(&archive, "amend", exit::OK)
+}
+
+/// The check a change started from, as a routine note (`--quiet` hides it; a damaged
+/// bag is a refusal, printed as an error).
+pub(super) fn print_precheck(pre: &cairn::ops::bag_check::Precheck) {
+    if pre.intact() {
+        note!(
+            "checked {} in {} first: {}, {} match its manifests and register entry",
+            pre.what,
+            pre.depth,
+            count(pre.files, "file", "files"),
+            count(pre.bytes, "byte", "bytes")
+        );
+    }
 }
 
 pub(super) fn run_withdraw(args: WithdrawArgs) -> u8 {
@@ -489,7 +507,9 @@ Example:
 
 Exit codes:
   0  revised, or the folder holds exactly the current version (nothing written)
-  1  the folder holds a symbolic link or a name Cairn refuses at ingest (nothing changed)
+  1  the folder holds a symbolic link or a name Cairn refuses at ingest, or the current bag is
+     damaged (checked in full first; `cairn repair ID` mends it, --accept-damage goes on
+     anyway): nothing changed
   2  bad usage, an unknown or withdrawn identifier, an empty --reason, no such folder
   3  could not run: I/O error, permission denied, lock held, the bag fails verification";
 
@@ -506,6 +526,11 @@ pub(super) struct ReviseArgs {
     /// Who asks, for the event log [default: $USER].
     #[arg(long, env = "CAIRN_OPERATOR", value_name = "NAME")]
     operator: Option<String>,
+    /// Revise the item although its current bag fails its check against the register
+    /// (damaged files become the new version's as given in --from): the decision is
+    /// logged as its own "validation" event (outcome warning) naming the damaged files.
+    #[arg(long)]
+    accept_damage: bool,
     #[command(flatten)]
     root: RootArg,
     /// Print a JSON report on stdout.
@@ -524,6 +549,7 @@ pub(super) fn run_revise(args: ReviseArgs) -> u8 {
         from: args.from,
         reason: args.reason,
         operator: operator(args.operator),
+        accept_damage: args.accept_damage,
     };
     let r = match revise(&archive, &opts, &SystemClock) {
         Ok(r) => r,
@@ -534,6 +560,13 @@ pub(super) fn run_revise(args: ReviseArgs) -> u8 {
     } else {
         for n in &r.recovered {
             note!("recovered: {n}");
+        }
+        print_precheck(&r.precheck);
+        if let Some(damage) = &r.accepted_damage {
+            errln!(
+                "warning: {}: damaged ({damage}); revised anyway with --accept-damage, the decision logged as a \"validation\" event",
+                r.id
+            );
         }
         if r.outcome == "revised" {
             say!(

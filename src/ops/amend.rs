@@ -27,6 +27,7 @@ use crate::fs::events::NewEvent;
 use crate::fs::lifecycle::link_payload;
 use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::metadata::{self, DublinCore, Term};
+use crate::ops::bag_check::{precheck, Precheck, Start};
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
 
 /// Tag files an amend rewrites.
@@ -134,6 +135,10 @@ pub struct AmendedItem {
     pub outcome: &'static str,
     pub terms: Vec<String>,
     pub entry_version: u32,
+    /// The full check of the current bag made before the change (none when nothing
+    /// changes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<Precheck>,
 }
 
 /// The run's report.
@@ -167,7 +172,8 @@ pub fn amend(
     // Check every edit before committing any.
     let mut usage = Vec::new();
     let mut refused = Vec::new();
-    let mut planned: Vec<(String, DublinCore, Vec<String>, u32)> = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
+    let mut damaged: Vec<Precheck> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for edit in &opts.edits {
         if !seen.insert(edit.id.clone()) {
@@ -207,7 +213,29 @@ pub fn amend(
             continue;
         }
         let terms = changed_terms(&before, &after);
-        planned.push((edit.id.clone(), after, terms, entry.entry_version));
+        // Every change starts from a verified item: the payload is carried forward
+        // as it is, so a damaged bag is refused before anything is built.
+        let pre = if terms.is_empty() {
+            None
+        } else {
+            let pre = precheck(
+                &archive.bag_path(&entry.id),
+                &entry,
+                format!("the current bag of {}", entry.id),
+            )?;
+            if !pre.intact() {
+                damaged.push(pre);
+                continue;
+            }
+            Some(pre)
+        };
+        planned.push(Planned {
+            id: edit.id.clone(),
+            record: after,
+            terms,
+            entry_version: entry.entry_version,
+            precheck: pre,
+        });
     }
     if !usage.is_empty() {
         return Err(Error::Usage(format!(
@@ -221,14 +249,25 @@ pub fn amend(
             reason: format!("{}; nothing was changed", refused.join("; ")),
         });
     }
+    if let Some(first) = damaged.first() {
+        return Err(first.refusal(Start::Amend, &damaged[1..]));
+    }
     let mut items = Vec::new();
-    for (id, record, terms, version) in planned {
+    for Planned {
+        id,
+        record,
+        terms,
+        entry_version: version,
+        precheck: pre,
+    } in planned
+    {
         if terms.is_empty() {
             items.push(AmendedItem {
                 id,
                 outcome: "unchanged",
                 terms,
                 entry_version: version,
+                precheck: None,
             });
             continue;
         }
@@ -250,9 +289,20 @@ pub fn amend(
             outcome: "amended",
             terms,
             entry_version,
+            precheck: pre,
         });
     }
     Ok(AmendReport { items, recovered })
+}
+
+/// One item's edit, checked and ready to commit.
+struct Planned {
+    id: String,
+    record: DublinCore,
+    terms: Vec<String>,
+    entry_version: u32,
+    /// The check of the current bag (none when nothing changes).
+    precheck: Option<Precheck>,
 }
 
 /// The current register entry of `id`, or why there is none to change.

@@ -492,7 +492,7 @@ pub fn verify(
     };
     let mut check = check_bag(source.as_ref(), None, entry.as_ref())?;
     if let Some(entry) = &entry {
-        if let Some(f) = different_item(source.as_ref(), entry) {
+        if let Some(f) = different_item(source.as_ref(), entry, check.findings.len()) {
             check.findings.insert(0, f);
         }
     }
@@ -501,38 +501,89 @@ pub fn verify(
 
 /// When the bag's bag-info.txt names another identifier (External-Identifier) or
 /// another Payload-Oxum than the register entry: one finding saying so, shown before the
-/// per-file details that follow from it.
+/// per-file details that follow from it (`follow`: how many there are).
+///
+/// An identifier is compared as the register and the bag record it: the register entry
+/// names the item by its folder (`DC-Cam_D_0002`) and keeps its dc.identifier values
+/// (`DC-Cam/D/0002`); bag-info.txt's External-Identifier is the first dc.identifier, or
+/// the folder name when there is none. The bag is the same item when one of its
+/// External-Identifier values is any of these.
 fn different_item(
     source: &dyn crate::bagit::source::BagSource,
     entry: &RegisterEntry,
+    follow: usize,
 ) -> Option<crate::ops::bag_check::FixityFinding> {
     let info = source.read("bag-info.txt").ok()?;
     let info = String::from_utf8_lossy(&info);
-    let field = |name: &str| {
-        info.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
+    let fields = |name: &str| -> Vec<String> {
+        info.lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
+            })
+            .collect()
     };
-    let ident = field("External-Identifier");
-    let oxum = field("Payload-Oxum");
-    let other_id = ident.as_deref().is_some_and(|i| i != entry.id);
+    let idents = fields("External-Identifier");
+    let oxum = fields("Payload-Oxum").into_iter().next();
+    let mut known: Vec<&str> = vec![entry.id.as_str()];
+    let mut dc_identifiers = entry
+        .dublin_core
+        .strings(crate::metadata::Term::DC_IDENTIFIER);
+    dc_identifiers.extend(
+        entry
+            .dublin_core
+            .strings(crate::metadata::Term::DCTERMS_IDENTIFIER),
+    );
+    known.extend(dc_identifiers.iter().copied());
+    let other_id = !idents.is_empty() && !idents.iter().any(|i| known.contains(&i.as_str()));
     let other_oxum = oxum.as_deref().is_some_and(|o| o != entry.payload_oxum);
     if !other_id && !other_oxum {
         return None;
     }
+    let named = format!(
+        "{}{}",
+        entry.id,
+        if dc_identifiers.is_empty() {
+            String::new()
+        } else {
+            format!(" (dc.identifier {})", dc_identifiers.join(", "))
+        }
+    );
+    let differs = [
+        if other_id {
+            format!(
+                "this bag's External-Identifier is {}, the register entry names the item {named}",
+                idents.join(", ")
+            )
+        } else {
+            format!("the identifier is the same ({named})")
+        },
+        if other_oxum {
+            format!(
+                "this bag's Payload-Oxum is {}, the register entry records {}",
+                oxum.as_deref().unwrap_or("(none)"),
+                entry.payload_oxum
+            )
+        } else {
+            format!("the Payload-Oxum is the same ({})", entry.payload_oxum)
+        },
+    ];
+    let then = match follow {
+        0 => "nothing else differs".to_string(),
+        n => format!(
+            "the {} below follow from that",
+            crate::units::count(n as u64, "finding", "findings")
+        ),
+    };
     Some(crate::ops::bag_check::FixityFinding::new(
         crate::ops::bag_check::FixityKind::DifferentItem,
         "",
         format!(
-            "the register entry {}.json describes a different item (identifier {}, Payload-Oxum {}); this bag has identifier {}, Payload-Oxum {}. The details below follow from that",
+            "the register entry {}.json describes a different item: {}; {then}",
             entry.id,
-            entry.id,
-            entry.payload_oxum,
-            ident.as_deref().unwrap_or("(none)"),
-            oxum.as_deref().unwrap_or("(none)"),
+            differs.join("; "),
         ),
     ))
 }

@@ -2,9 +2,14 @@
 //! with the findings put the way archivists know them from AVP Fixity and hashdeep's
 //! audit mode: changed, missing, new, moved, plus tag-file and register mismatches.
 //!
-//! Shared by `fixity` (bags in the archive) and `verify` (a copy anywhere).
+//! Shared by `fixity` (bags in the archive) and `verify` (a copy anywhere), and by the
+//! commands that change or send out an item (`revise`, `amend`, `export`): each checks
+//! the bag it starts from with [`precheck`] and refuses a damaged one the same way
+//! ([`Precheck::refuse_unless_intact`]); `replicate`'s refusal of an object it reads
+//! for sending names the way out with [`repair_advice`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -193,6 +198,182 @@ pub fn check_bag_listed(
         bytes: report.bytes,
         algorithms: used,
     })
+}
+
+/// The commands that start from a verified item: what a refusal says they did not do,
+/// and how an archivist overrides it on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Revise,
+    Amend,
+    Export,
+}
+
+/// The current (or a kept) bag of an item, checked in full against its manifests and
+/// its register entry before a command changes the item or sends it out.
+///
+/// Always a full check (every payload and tag file read and hashed; `depth` says so in
+/// the report): one item is cheap enough to read once more, and a fast check that trusts
+/// an earlier fixity run would miss damage done since, which is the case this exists
+/// for. `replicate`, over many items, does not re-read the archive: it checks the digest
+/// of each object as it reads it for sending.
+#[derive(Debug, Clone, Serialize)]
+pub struct Precheck {
+    pub id: String,
+    /// The bag checked, as a path.
+    pub bag: PathBuf,
+    /// What the bag is, for messages: `the current bag of ID`, `version N of ID`.
+    pub what: String,
+    /// `full`: every file read and hashed against the manifests and the register entry.
+    pub depth: &'static str,
+    pub files: u64,
+    pub bytes: u64,
+    /// Empty when the bag is intact.
+    pub findings: Vec<FixityFinding>,
+    /// Files that could not be read (permission denied): the bag is not known intact.
+    pub errors: Vec<String>,
+}
+
+/// Checks the bag at `bag` in full against its manifests and `entry` (see [`Precheck`]).
+/// A missing bag folder is a finding (`bag-missing`), not an error.
+pub fn precheck(bag: &Path, entry: &RegisterEntry, what: String) -> Result<Precheck, Error> {
+    let mut pre = Precheck {
+        id: entry.id.clone(),
+        bag: bag.to_path_buf(),
+        what,
+        depth: "full",
+        files: 0,
+        bytes: 0,
+        findings: Vec::new(),
+        errors: Vec::new(),
+    };
+    if !bag.is_dir() {
+        pre.findings.push(FixityFinding::new(
+            FixityKind::BagMissing,
+            "",
+            format!(
+                "the register lists {}, but its bag folder is gone",
+                entry.id
+            ),
+        ));
+        return Ok(pre);
+    }
+    // A symbolic link in the bag folder's place is refused, never followed.
+    let source = crate::fs::dir::DirSource::open_archived(bag)?;
+    let check = check_bag(&source, None, Some(entry))?;
+    pre.files = check.files;
+    pre.bytes = check.bytes;
+    pre.findings = check.findings;
+    pre.errors = check.errors;
+    Ok(pre)
+}
+
+impl Precheck {
+    /// Nothing found and everything read.
+    pub fn intact(&self) -> bool {
+        self.findings.is_empty() && self.errors.is_empty()
+    }
+
+    /// The bag-relative paths named by a finding (the damaged files).
+    pub fn damaged_paths(&self) -> BTreeSet<&str> {
+        self.findings
+            .iter()
+            .flat_map(|f| [Some(f.path.as_str()), f.moved_to.as_deref()])
+            .flatten()
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
+    /// What was found, one entry per file and kind: `changed: data/scan.tif`.
+    fn damage_entries(&self) -> Vec<String> {
+        let mut parts = finding_entries(&self.findings);
+        parts.extend(self.errors.iter().map(|e| format!("unreadable: {e}")));
+        parts
+    }
+
+    /// One line naming what was found: `changed: data/scan.tif; missing: data/b.txt`.
+    pub fn damage(&self) -> String {
+        self.damage_entries().join("; ")
+    }
+
+    /// `Err(Refused)` (exit 1) naming the damaged bag, its damaged files and the way
+    /// out when the bag is not intact; `Ok` when it is.
+    pub fn refuse_unless_intact(&self, start: Start) -> Result<(), Error> {
+        if self.intact() {
+            return Ok(());
+        }
+        Err(self.refusal(start, &[]))
+    }
+
+    /// The refusal of a change that starts from this damaged bag (and from `also`, the
+    /// other damaged bags of the same batch): exit 1, the bag, its damaged files, and how
+    /// to mend it or go on on purpose.
+    pub fn refusal(&self, start: Start, also: &[Precheck]) -> Error {
+        let id = &self.id;
+        let (done, overrides) = match start {
+            Start::Revise => (
+                "revised",
+                format!("to make the next version from it as it is, on purpose, `cairn revise {id} --from DIR --reason TEXT --accept-damage` (the decision is logged as its own event)"),
+            ),
+            Start::Amend => (
+                "amended",
+                format!("an amend carries the payload forward unchanged, so it needs an intact bag; to keep the damaged content on purpose, first `cairn revise {id} --from DIR --reason TEXT --accept-damage`"),
+            ),
+            Start::Export => (
+                "exported",
+                format!("to export it anyway, `cairn export {id} --zip FILE --force` (the event records the failure)"),
+            ),
+        };
+        let also = if also.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Also damaged: {}",
+                also.iter()
+                    .map(|p| format!("{} ({}): {}", p.what, p.bag.display(), p.damage()))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        Error::Refused {
+            path: self.bag.clone(),
+            reason: format!(
+                "{} does not match its manifests and register entry (checked in full first; {}): {}. Nothing was {done}. {}; {overrides}.{also}",
+                self.what,
+                crate::units::count(self.damage_entries().len() as u64, "problem", "problems"),
+                self.damage(),
+                repair_advice(id),
+            ),
+        }
+    }
+}
+
+/// How a damaged item is mended: the one wording of every refusal that names damage.
+pub fn repair_advice(id: &str) -> String {
+    format!("`cairn repair {id}` restores the damaged files from a good copy (a replica or a kept version), `cairn fixity --id {id}` shows the details")
+}
+
+/// One entry per finding (a file named once per kind), for messages and events:
+/// `changed: data/scan.tif; missing: data/b.txt`.
+pub fn describe_findings(findings: &[FixityFinding]) -> String {
+    finding_entries(findings).join("; ")
+}
+
+/// [`describe_findings`]' entries.
+fn finding_entries(findings: &[FixityFinding]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    findings
+        .iter()
+        .filter(|f| seen.insert((f.kind, f.path.as_str())))
+        .map(|f| {
+            let kind = f.kind.code();
+            if f.path.is_empty() {
+                format!("{kind} ({})", f.detail)
+            } else {
+                format!("{kind}: {}", f.path)
+            }
+        })
+        .collect()
 }
 
 /// Maps validation findings onto the fixity classes. Warnings are not failures. A file

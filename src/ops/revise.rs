@@ -24,6 +24,7 @@ use crate::fs::events::NewEvent;
 use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
 use crate::fs::walk::{walk_source, SourceFile};
 use crate::ops::amend::{current_entry, hex_digests, read_tag, tag_algorithms, tag_files_of};
+use crate::ops::bag_check::{precheck, Precheck, Start};
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
 
 /// Options for [`revise`].
@@ -33,6 +34,10 @@ pub struct ReviseOptions {
     pub from: PathBuf,
     pub reason: String,
     pub operator: String,
+    /// Revise a damaged item on purpose (`--accept-damage`): the current bag's failed
+    /// check is logged as its own "validation" event (outcome `warning`) before the
+    /// modification.
+    pub accept_damage: bool,
 }
 
 /// What was done.
@@ -47,6 +52,11 @@ pub struct ReviseReport {
     pub changed: Vec<String>,
     pub unchanged: usize,
     pub recovered: Vec<String>,
+    /// The full check of the current bag made before anything else.
+    pub precheck: Precheck,
+    /// With `--accept-damage` on a damaged bag: the damage that was accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted_damage: Option<String>,
 }
 
 /// Makes the next version of `opts.id` from `opts.from`.
@@ -70,6 +80,21 @@ pub fn revise(
     let lock = archive.lock("revise")?;
     let recovered = recover(archive, &lock, clock)?;
     let entry = current_entry(archive, &opts.id).map_err(Error::Usage)?;
+    // Every change starts from a verified item: the current bag, in full, against its
+    // manifests and register entry. A damaged one is refused (its damage would become
+    // version N+1 as if it were a deliberate change) unless the archivist accepts it.
+    let pre = precheck(
+        &archive.bag_path(&entry.id),
+        &entry,
+        format!(
+            "the current bag of {} (version {})",
+            entry.id, entry.version
+        ),
+    )?;
+    if !opts.accept_damage {
+        pre.refuse_unless_intact(Start::Revise)?;
+    }
+    let damaged: BTreeSet<String> = pre.damaged_paths().into_iter().map(String::from).collect();
     let walk = walk_source(&opts.from, &[])?;
     let mut refused: Vec<String> = walk
         .refused
@@ -121,11 +146,14 @@ pub fn revise(
             (false, true) => changed.push(path.clone()),
             (false, false) => added.push(path.clone()),
         }
+        // A damaged file of the current bag is never linked: the good bytes given
+        // are copied instead.
+        let linked = same && !damaged.contains(&path);
         files.push(NewFile {
             source: f.clone(),
             path,
             digests,
-            linked: same,
+            linked,
         });
     }
     let present: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
@@ -135,7 +163,22 @@ pub fn revise(
         .filter(|f| !present.contains(f.path.as_str()))
         .map(|f| f.path.clone())
         .collect();
+    let accepted_damage = (!pre.intact()).then(|| pre.damage());
     if added.is_empty() && changed.is_empty() && removed.is_empty() {
+        if let Some(damage) = &accepted_damage {
+            // The folder holds the version as registered: its good bytes mend the
+            // damaged bag, which is a repair, not a new version.
+            return Err(Error::Refused {
+                path: pre.bag.clone(),
+                reason: format!(
+                    "{} is damaged ({damage}), and {} holds exactly version {} as the register records it: that is a repair, not a revision. Nothing was changed; {}",
+                    pre.what,
+                    opts.from.display(),
+                    entry.version,
+                    crate::ops::bag_check::repair_advice(&entry.id)
+                ),
+            });
+        }
         return Ok(ReviseReport {
             id: entry.id.clone(),
             outcome: "unchanged",
@@ -145,9 +188,12 @@ pub fn revise(
             changed,
             unchanged,
             recovered,
+            precheck: pre,
+            accepted_damage: None,
         });
     }
     let mut change = ReviseChange {
+        accepted: accepted_damage.as_ref().map(|_| pre.clone()),
         files,
         dirs: walk.dirs.clone(),
         reason: reason.to_string(),
@@ -173,6 +219,8 @@ pub fn revise(
         changed,
         unchanged,
         recovered,
+        precheck: pre,
+        accepted_damage,
     })
 }
 
@@ -187,6 +235,8 @@ struct NewFile {
 }
 
 struct ReviseChange {
+    /// `--accept-damage` on a damaged bag: its check, logged before the modification.
+    accepted: Option<Precheck>,
     files: Vec<NewFile>,
     dirs: Vec<String>,
     reason: String,
@@ -360,7 +410,16 @@ impl Update for ReviseChange {
             .iter()
             .filter(|(n, _)| n.starts_with("tagmanifest-"))
             .collect();
-        Ok(vec![NewEvent::new(
+        let mut events = Vec::new();
+        if let Some(pre) = &self.accepted {
+            events.push(accepted_damage_event(
+                pre,
+                current,
+                &self.operator,
+                &self.reason,
+            ));
+        }
+        events.push(NewEvent::new(
             "modification",
             "success",
             &current.id,
@@ -387,8 +446,40 @@ impl Update for ReviseChange {
             "changed": self.changed,
             "payload_oxum": entry.payload_oxum,
             "tag_manifests": tag_manifests,
-        }))])
+        })));
+        Ok(events)
     }
+}
+
+/// The decision to revise a damaged item, as its own event before the modification:
+/// a PREMIS "validation" (the current bag checked against its register entry) whose
+/// outcome is `warning`: it failed, and the archivist went on on purpose.
+fn accepted_damage_event(
+    pre: &Precheck,
+    current: &RegisterEntry,
+    operator: &str,
+    reason: &str,
+) -> NewEvent {
+    NewEvent::new(
+        "validation",
+        "warning",
+        &current.id,
+        format!(
+            "{} failed its full check against its manifests and register entry: {}; revised anyway with --accept-damage by {operator}, so version {} is made from it: {reason}",
+            pre.what,
+            pre.damage(),
+            current.version + 1,
+        ),
+    )
+    .with_data(serde_json::json!({
+        "decision": "accept-damage",
+        "operator": operator,
+        "reason": reason,
+        "version": current.version,
+        "check": pre.depth,
+        "findings": pre.findings,
+        "errors": pre.errors,
+    }))
 }
 
 impl ReviseChange {

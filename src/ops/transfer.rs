@@ -30,6 +30,7 @@ use crate::fs::events::NewEvent;
 use crate::fs::open_source;
 use crate::fs::read_head;
 use crate::fs::register::RegisterEntry;
+use crate::ops::bag_check::{describe_findings, precheck, Precheck, Start};
 use crate::ops::commit::{
     addition_events, commit_new_bag, dublin_core_of, entry_from_bag, recover, ArchiveState, Change,
 };
@@ -63,6 +64,8 @@ fn already_compressed(mime: &str) -> bool {
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportReport {
     pub id: String,
+    /// The check of the bag made before it was exported (`depth`: `full`).
+    pub precheck: Precheck,
     pub zip: PathBuf,
     pub entries: usize,
     pub stored: usize,
@@ -72,24 +75,6 @@ pub struct ExportReport {
     /// With `--force`, the problems the bag had when it was exported anyway.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub forced_despite: Vec<crate::ops::bag_check::FixityFinding>,
-}
-
-/// One line per finding, for messages and events.
-fn describe_findings(findings: &[crate::ops::bag_check::FixityFinding]) -> String {
-    let mut seen = std::collections::BTreeSet::new();
-    findings
-        .iter()
-        .filter(|f| seen.insert((f.kind, f.path.as_str())))
-        .map(|f| {
-            let kind = f.kind.code();
-            if f.path.is_empty() {
-                format!("{kind} ({})", f.detail)
-            } else {
-                format!("{kind}: {}", f.path)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Writes the bag `id` as a zip at `out` (which must not exist) and logs an "export"
@@ -142,40 +127,54 @@ pub fn export_version(
             ),
         });
     }
-    let source = DirSource::open_archived(&bag)?;
     let entry = match read_entry() {
         Ok(e) => Some(e),
         Err(_) if force => None,
         Err(e) => return Err(e),
     };
-    let check = crate::ops::bag_check::check_bag(&source, None, entry.as_ref())?;
-    let mut problems = check.findings;
-    if entry.is_none() {
-        problems.push(crate::ops::bag_check::FixityFinding::new(
-            crate::ops::bag_check::FixityKind::Unregistered,
-            "",
-            format!("manifests/{id}.json cannot be read"),
-        ));
+    // The bag is checked in full against its manifests and register entry first, as
+    // every command that changes an item or sends it out does (ops::bag_check).
+    let what = match version {
+        Some(v) => format!("version {v} of {id}"),
+        None => format!("the current bag of {id}"),
+    };
+    let pre = match &entry {
+        Some(entry) => precheck(&bag, entry, what)?,
+        None => {
+            let source = DirSource::open_archived(&bag)?;
+            let check = crate::ops::bag_check::check_bag(&source, None, None)?;
+            let mut findings = check.findings;
+            findings.push(crate::ops::bag_check::FixityFinding::new(
+                crate::ops::bag_check::FixityKind::Unregistered,
+                "",
+                format!("manifests/{id}.json cannot be read"),
+            ));
+            Precheck {
+                id: id.to_string(),
+                bag: bag.clone(),
+                what,
+                depth: "full",
+                files: check.files,
+                bytes: check.bytes,
+                findings,
+                errors: check.errors,
+            }
+        }
+    };
+    if !force {
+        pre.refuse_unless_intact(Start::Export)?;
     }
-    if !problems.is_empty() && !force {
-        return Err(Error::Refused {
-            path: bag,
-            reason: format!(
-                "the bag fails its checks against its manifests and register entry ({}): {}. Nothing was exported; run `cairn fixity --id {id}` for the details, or `cairn export --force` to export it anyway (the event records the failure)",
-                crate::units::count(problems.len() as u64, "problem", "problems"),
-                describe_findings(&problems)
-            ),
-        });
-    }
-    if !check.errors.is_empty() {
+    let problems = pre.findings.clone();
+    if !pre.errors.is_empty() {
         return Err(Error::Refused {
             path: bag,
             reason: format!(
                 "the bag could not be checked in full: {}. Nothing was exported",
-                check.errors.join("; ")
+                pre.errors.join("; ")
             ),
         });
     }
+    let source = DirSource::open_archived(&bag)?;
     let mut files = source.list()?;
     if let Some(bad) = files
         .iter()
@@ -321,6 +320,7 @@ pub fn export_version(
     archive.append_events(clock.now(), &[event])?;
     Ok(ExportReport {
         id: id.to_string(),
+        precheck: pre,
         zip: out.to_path_buf(),
         entries: files.len(),
         stored,

@@ -66,15 +66,20 @@ where
     out
 }
 
-/// An archive of three items: cairn-000001 (a folder of `pages` files in two
-/// subfolders), cairn-000002 and cairn-000003 (one file each).
-pub fn make_archive(root: &Path, pages: usize) {
+/// `cairn init ROOT`: an empty archive.
+pub fn init(root: &Path) {
     let out = common::cairn()
         .arg("init")
         .arg(root)
         .output()
         .expect("init");
     assert!(out.status.success(), "{out:?}");
+}
+
+/// An archive of three items: cairn-000001 (a folder of `pages` files in two
+/// subfolders), cairn-000002 and cairn-000003 (one file each).
+pub fn make_archive(root: &Path, pages: usize) {
+    init(root);
     let intake = root.join("intake");
     for j in 0..pages {
         let dir = intake.join("a-register").join(format!("part-{}", j % 2));
