@@ -249,6 +249,8 @@ fn replicate_never_sends_damaged_bytes_and_names_repair() {
         replica.display()
     ));
     fs::write(&toml, text).expect("write cairn.toml");
+    let init = cairn_at(&root, ["replicate", "--init", "usb"], &[]);
+    assert_eq!(init.code, Some(0), "{}", init.describe());
     let out = cairn_at(&root, ["replicate"], &[]);
     assert_eq!(out.code, Some(1), "{}", out.describe());
     let key = format!("archive/{ID}/{PAGE}");

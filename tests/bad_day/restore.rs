@@ -126,6 +126,7 @@ impl Source {
                 dir.display()
             ));
             fs::write(root.join("cairn.toml"), text).expect("toml");
+            expect(&root, ["replicate", "--init", name], 0);
         }
         expect(&root, ["replicate"], 0);
         Source {
