@@ -14,11 +14,12 @@ use cairn::units::count;
 use cairn::Error;
 
 use super::archive_cmds::open_archive;
-use super::outcome::AuditWithReplicas;
+use super::outcome::{AuditWithReplicas, Outcome};
 use super::{
     error_exit, exit_code, print_json, printable, quiet, require_exists, say, with_progress,
     AuditArgs, FixityArgs, VerifyArgs,
 };
+use cairn::ops::replica_check::ReplicaInventory;
 
 fn usage(context: &str, msg: String) -> u8 {
     error_exit(context, &Error::Usage(msg))
@@ -315,12 +316,17 @@ pub(super) fn run_audit(args: AuditArgs) -> u8 {
         return exit_code(&report);
     }
     if !args.json {
-        print_audit(&report);
+        print_audit_details(&report);
     }
     let replicas = match super::replica_cmds::run_audit_replicas(&archive, args.json) {
         Ok(r) => r,
         Err(code) => return code,
     };
+    if !args.json {
+        // One verdict for the archive and its replicas, after both (it said "audit
+        // passed" for the archive, then a replica's discrepancies, exit 1).
+        print_audit_summary(&report, &replicas);
+    }
     if args.json {
         let mut v = serde_json::to_value(&report).unwrap_or_default();
         if let Some(m) = v.as_object_mut() {
@@ -335,6 +341,11 @@ pub(super) fn run_audit(args: AuditArgs) -> u8 {
 }
 
 fn print_audit(r: &AuditReport) {
+    print_audit_details(r);
+    print_audit_summary(r, &[]);
+}
+
+fn print_audit_details(r: &AuditReport) {
     match &r.log.broken {
         None => say!("event log: {} lines, chain intact", r.log.lines),
         Some(b) => errln!(
@@ -389,17 +400,35 @@ fn print_audit(r: &AuditReport) {
             c.last_check.as_deref().unwrap_or("never")
         );
     }
-    let verdict = if r.is_ok() { "passed" } else { "FAILED" };
-    if quiet() && r.is_ok() {
+}
+
+/// The one line that gives the audit's verdict, agreeing with its exit code: the
+/// archive's counts, then each replica that is not in step.
+fn print_audit_summary(r: &AuditReport, replicas: &[ReplicaInventory]) {
+    let ok = AuditWithReplicas(r, replicas).exit_code() == super::exit::OK;
+    if quiet() && ok {
         return;
     }
-    outln!(
-        "audit {verdict}: {} items, {} discrepancies, {} failed last checks, {} overdue",
-        r.items,
-        r.discrepancies.len(),
-        r.last_check_failed.len(),
+    let mut line = format!(
+        "audit {}: {}, {}, {}, {} overdue",
+        if ok { "passed" } else { "FAILED" },
+        count(r.items as u64, "item", "items"),
+        count(r.discrepancies.len() as u64, "discrepancy", "discrepancies"),
+        count(
+            r.last_check_failed.len() as u64,
+            "failed last check",
+            "failed last checks"
+        ),
         r.overdue.len()
     );
+    for inv in replicas.iter().filter(|i| !i.findings.is_empty()) {
+        line.push_str(&format!(
+            "; replica {}: {}",
+            inv.replica,
+            count(inv.findings.len() as u64, "discrepancy", "discrepancies")
+        ));
+    }
+    outln!("{line}");
 }
 
 pub(super) fn run_verify(args: VerifyArgs) -> u8 {

@@ -57,6 +57,23 @@ pub(super) fn exit_code(report: &impl Outcome) -> u8 {
     report.exit_code()
 }
 
+/// The exit code of a run made of two steps (ingest, then replication of what it
+/// ingested): the same rule as [`Outcome::exit_code`], a problem found (1) outranks a
+/// failure to run (3), which outranks bad usage (2); success only when both succeeded.
+pub(super) fn combined(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| match c {
+        exit::DATA => 3,
+        exit::OPERATIONAL => 2,
+        exit::USAGE => 1,
+        _ => 0,
+    };
+    if rank(a) >= rank(b) {
+        a
+    } else {
+        b
+    }
+}
+
 /// Prints a failure to run, with its chain of causes, and returns its exit code.
 pub(super) fn error_exit(context: &str, e: &Error) -> u8 {
     let mut msg = format!("cairn: {context}: {e}");
@@ -196,5 +213,19 @@ impl Outcome for IdentifyReport {
 
     fn could_not_run(&self) -> bool {
         !self.errors.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{combined, exit};
+
+    #[test]
+    fn a_problem_found_outranks_a_failure_to_run() {
+        assert_eq!(combined(exit::DATA, exit::OPERATIONAL), exit::DATA);
+        assert_eq!(combined(exit::OPERATIONAL, exit::DATA), exit::DATA);
+        assert_eq!(combined(exit::OK, exit::OPERATIONAL), exit::OPERATIONAL);
+        assert_eq!(combined(exit::USAGE, exit::OPERATIONAL), exit::OPERATIONAL);
+        assert_eq!(combined(exit::OK, exit::OK), exit::OK);
     }
 }

@@ -208,7 +208,7 @@ pub(super) fn after_commit(archive: &Archive, ids: Vec<String>, code: u8, contex
         ids,
     };
     let r = run_replicate_with(archive, &opts, false, context);
-    code.max(r)
+    super::outcome::combined(code, r)
 }
 
 pub(super) fn run_repair(args: RepairArgs) -> u8 {
@@ -445,8 +445,18 @@ fn print_replica_fixity(r: &ReplicaFixityReport) {
         );
     }
     let failed = r.checked.iter().filter(|c| !c.findings.is_empty()).count();
-    say!(
-        "replica {} ({}): {} checked, {} failed{}",
+    // The summary says what failed, on which copy, whatever --quiet says when there is
+    // something to say: objects that belong to no checked item count too.
+    let stray = if r.unexpected.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", {} of no checked item",
+            count(r.unexpected.len() as u64, "object", "objects")
+        )
+    };
+    let line = format!(
+        "replica {} ({}): {} checked, {} failed{stray}{}: {}",
         r.replica,
         r.url,
         count(r.checked.len() as u64, "item", "items"),
@@ -455,8 +465,14 @@ fn print_replica_fixity(r: &ReplicaFixityReport) {
             format!("; {} not reached within the budget", r.not_reached)
         } else {
             String::new()
-        }
+        },
+        if r.is_ok() { "passed" } else { "FAILED" }
     );
+    if r.is_ok() {
+        say!("{line}");
+    } else {
+        outln!("{line}");
+    }
 }
 
 /// `cairn audit --replicas`: prints each replica's inventory; returns the exit code.
@@ -476,17 +492,22 @@ pub(super) fn run_audit_replicas(
                     printable(&f.detail)
                 );
             }
-            say!(
-                "replica {} ({}): {}, {}",
-                inv.replica,
-                inv.url,
-                count(inv.objects, "object", "objects"),
-                if inv.findings.is_empty() {
-                    "in step with the register".to_string()
-                } else {
+            if inv.findings.is_empty() {
+                say!(
+                    "replica {} ({}): {}, in step with the register",
+                    inv.replica,
+                    inv.url,
+                    count(inv.objects, "object", "objects"),
+                );
+            } else {
+                outln!(
+                    "replica {} ({}): {}, {}",
+                    inv.replica,
+                    inv.url,
+                    count(inv.objects, "object", "objects"),
                     count(inv.findings.len() as u64, "discrepancy", "discrepancies")
-                }
-            );
+                );
+            }
         }
     }
     Ok(inventories)

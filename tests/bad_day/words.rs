@@ -411,3 +411,77 @@ fn content_and_record_versions_are_named_apart_and_archived_is_the_ingest() {
     let one = expect(&root, ["list"], 0).stdout;
     assert!(one.contains("\t1 file\t"), "{one}");
 }
+
+/// Adds a folder replica `name` at `folder` to the archive's cairn.toml.
+fn add_replica(root: &Path, name: &str, folder: &Path) {
+    let path = root.join("cairn.toml");
+    let mut text = std::fs::read_to_string(&path).expect("cairn.toml");
+    text.push_str(&format!(
+        "\n[[replica]]\nname = \"{name}\"\nurl = \"file://{}\"\n",
+        folder.display()
+    ));
+    std::fs::write(&path, text).expect("write cairn.toml");
+}
+
+#[test]
+fn every_summary_line_agrees_with_the_exit_code() {
+    let tmp = common::fresh_dir("words-summary");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 2);
+    let nas = tmp.path().join("nas");
+    std::fs::create_dir(&nas).expect("mkdir");
+    add_replica(&root, "nas", &nas);
+    expect(&root, ["replicate", "--init", "nas"], 0);
+    expect(&root, ["replicate"], 0);
+    expect(&root, ["fixity", "--all"], 0);
+    let ok = expect(&root, ["audit", "--replicas"], 0);
+    assert!(ok.stdout.contains("audit passed"), "{}", ok.describe());
+    // A stray object on the replica: the archive is fine, the replica is not, and the
+    // one verdict says so, naming the copy.
+    std::fs::write(nas.join("archive/cairn-000002/stray.txt"), "stray").expect("write");
+    let out = expect(&root, ["audit", "--replicas"], 1);
+    assert!(!out.stdout.contains("audit passed"), "{}", out.describe());
+    let verdict = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("audit "))
+        .unwrap_or_default();
+    assert!(
+        verdict.starts_with("audit FAILED") && verdict.contains("replica nas: 1 discrepancy"),
+        "{}",
+        out.describe()
+    );
+    let quiet = expect(&root, ["audit", "--replicas", "--quiet"], 1);
+    assert!(
+        quiet.stdout.contains("audit FAILED"),
+        "{}",
+        quiet.describe()
+    );
+    let fixity = expect(&root, ["fixity", "--replica", "nas", "--all"], 1);
+    assert!(
+        !fixity.stdout.contains(", 0 failed:") || fixity.stdout.contains("FAILED"),
+        "{}",
+        fixity.describe()
+    );
+    assert!(fixity.stdout.contains("FAILED"), "{}", fixity.describe());
+    // An ingest that refused an item (1) and then could not replicate (3): a problem
+    // found outranks a failure to run.
+    let toml = root.join("cairn.toml");
+    let text = std::fs::read_to_string(&toml).expect("toml");
+    std::fs::write(
+        &toml,
+        text.replace("replicate_on_ingest = false", "replicate_on_ingest = true"),
+    )
+    .expect("toml");
+    std::fs::remove_dir_all(&nas).expect("the replica's disk is gone");
+    std::fs::write(root.join("intake/new-page.txt"), "Sample: a new page\n").expect("write");
+    std::fs::write(root.join("intake/undescribed.txt"), "Sample: no metadata\n").expect("write");
+    std::fs::write(
+        root.join("intake/metadata.csv"),
+        "filename,dc.title,dc.date,dc.type,dc.language\n\
+         new-page.txt,Sample: a new page,1977,Text,en\n",
+    )
+    .expect("write csv");
+    let out = expect(&root, ["ingest"], 1);
+    assert!(out.stderr.contains("undescribed.txt"), "{}", out.describe());
+}
