@@ -531,9 +531,12 @@ pub fn read_private(path: &Path) -> Result<String, Error> {
         .permissions()
         .mode();
     if mode & 0o077 != 0 {
-        return Err(Error::Refused {
+        // A setting to fix before Cairn can run (exit 3), as ssh refuses such a key; not
+        // a problem found in the archive's data.
+        return Err(Error::Config {
             path: path.to_path_buf(),
-            reason: format!(
+            line: None,
+            detail: format!(
                 "the private key file is readable by others (mode {:o}); run `chmod 600` on it",
                 mode & 0o777
             ),

@@ -70,6 +70,14 @@ impl VerifierKey {
     /// whitespace ignored). The key ID must match the name and key.
     pub fn parse(text: &str) -> Result<VerifierKey, NoteError> {
         let text = text.trim();
+        if text.starts_with("PRIVATE+KEY+") {
+            // Never echo it: the secret is in the text.
+            return Err(NoteError::Key(
+                "this is the private key (PRIVATE+KEY+...), where the public key is wanted: \
+                 give FILE.pub, which `cairn key generate` wrote beside it"
+                    .into(),
+            ));
+        }
         let bad = |why: &str| NoteError::Key(format!("{why} (expected NAME+KEYID+BASE64)"));
         // The name has no '+'; the base64 may.
         let mut parts = text.splitn(3, '+');

@@ -485,3 +485,43 @@ fn every_summary_line_agrees_with_the_exit_code() {
     let out = expect(&root, ["ingest"], 1);
     assert!(out.stderr.contains("undescribed.txt"), "{}", out.describe());
 }
+
+#[test]
+fn keys_given_wrongly_are_named_as_such() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = common::fresh_dir("words-keys");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 1);
+    let key = tmp.path().join("archive.key");
+    let key_s = key.to_str().expect("utf-8");
+    expect(&root, ["key", "generate", "--out", key_s], 0);
+    let proof = tmp.path().join("proof.json");
+    expect(
+        &root,
+        [
+            "proof",
+            "cairn-000001",
+            "--out",
+            proof.to_str().expect("utf-8"),
+        ],
+        0,
+    );
+    // The private key where the public one is wanted: named, never echoed.
+    let secret = std::fs::read_to_string(&key).expect("key");
+    let out = common::cairn()
+        .args(["verify-proof"])
+        .arg(&proof)
+        .args(["--key", key_s])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("this is the private key"), "{stderr}");
+    let seed = secret.trim().rsplit('+').next().unwrap_or("");
+    assert!(!seed.is_empty() && !stderr.contains(seed), "{stderr}");
+    // A private key others can read is a setting to fix (exit 3), not a problem in the
+    // archive's data (exit 1).
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = expect(&root, ["checkpoint", "--key", key_s], 3);
+    assert!(out.stderr.contains("chmod 600"), "{}", out.describe());
+}
