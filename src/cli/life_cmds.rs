@@ -125,11 +125,17 @@ pub(super) fn run_amend(args: AmendArgs) -> u8 {
                     ),
                 );
             }
+            // Where the edit came from, as the refusal names it.
+            let origin = match (set.is_empty(), unset.is_empty()) {
+                (false, true) => "--set",
+                (true, false) => "--unset",
+                _ => "--set/--unset",
+            };
             vec![Edit {
                 id: id.clone(),
                 set,
                 unset,
-                origin: "--set".into(),
+                origin: origin.into(),
             }]
         }
         (None, None) => {

@@ -65,6 +65,20 @@ pub struct Tombstone {
 }
 
 impl Tombstone {
+    /// What became of the item, for a message: "withdrawn on 2026-12-07 (REASON),
+    /// quarantined at archive/.quarantine/ID" or "... , purged".
+    pub fn fate(&self) -> String {
+        let day = self.withdrawn.get(..10).unwrap_or(&self.withdrawn);
+        let where_ = match (self.disposition.as_str(), &self.location) {
+            ("quarantined", Some(at)) => format!("quarantined at {at}"),
+            (other, _) => other.to_string(),
+        };
+        format!(
+            "withdrawn on {day} ({}), {where_}",
+            crate::quoted(&self.reason)
+        )
+    }
+
     /// The tombstone's bytes as written (pretty JSON and a newline); `path` names it in
     /// the error.
     pub fn encode(&self, path: &Path) -> Result<Vec<u8>, Error> {

@@ -241,6 +241,12 @@ pub fn repair(
     let lock = archive.lock("repair")?;
     if let Some(id) = &opts.id {
         if !archive.register_ids()?.contains(id) {
+            if let Some(t) = crate::ops::show::known_item(archive, id)? {
+                return Err(Error::Usage(format!(
+                    "{id} was {}: it has no bag to repair; `cairn show {id}` shows its record",
+                    t.fate()
+                )));
+            }
             return Err(Error::Usage(format!(
                 "no item {} in the register; `cairn list` shows the identifiers",
                 crate::quoted(id)

@@ -104,6 +104,14 @@ pub fn export_version(
     force: bool,
     clock: &dyn Clock,
 ) -> Result<ExportReport, Error> {
+    if !id.contains(['/', '\\', '~']) && !id.starts_with('.') {
+        if let Some(t) = archive.tombstone(id)? {
+            return Err(Error::Usage(format!(
+                "{id} was {}: it has no bag to export; `cairn show {id}` shows its record",
+                t.fate()
+            )));
+        }
+    }
     let (bag, read_entry) = crate::ops::versions::version_of(archive, id, version)?;
     if id.contains(['/', '\\']) || id.starts_with('.') || !bag.is_dir() {
         return Err(Error::Usage(format!(

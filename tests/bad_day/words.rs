@@ -525,3 +525,53 @@ fn keys_given_wrongly_are_named_as_such() {
     let out = expect(&root, ["checkpoint", "--key", key_s], 3);
     assert!(out.stderr.contains("chmod 600"), "{}", out.describe());
 }
+
+#[test]
+fn a_withdrawn_item_is_named_as_withdrawn() {
+    let tmp = common::fresh_dir("words-withdrawn");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 1);
+    expect(
+        &root,
+        ["withdraw", "cairn-000002", "--reason", "donor request"],
+        0,
+    );
+    let zip = tmp.path().join("x.zip");
+    let zip = zip.to_str().expect("utf-8");
+    for args in [
+        &["export", "cairn-000002", "--zip", zip][..],
+        &["repair", "cairn-000002"],
+        &["fixity", "--id", "cairn-000002"],
+        &[
+            "amend",
+            "cairn-000002",
+            "--set",
+            "dc.title=x",
+            "--reason",
+            "y",
+        ],
+        &["withdraw", "cairn-000002", "--reason", "again"],
+    ] {
+        let out = expect(&root, args, 2);
+        assert!(
+            out.stderr.contains("cairn-000002 was withdrawn on"),
+            "cairn {args:?}: {}",
+            out.describe()
+        );
+    }
+    // An edit that only removes a term is named as --unset.
+    let out = expect(
+        &root,
+        [
+            "amend",
+            "cairn-000001",
+            "--unset",
+            "dc.title",
+            "--reason",
+            "y",
+        ],
+        1,
+    );
+    assert!(out.stderr.contains("--unset"), "{}", out.describe());
+    assert!(!out.stderr.contains("--set:"), "{}", out.describe());
+}

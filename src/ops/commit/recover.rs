@@ -40,7 +40,7 @@ pub(crate) fn recover(
         return Err(Error::Corrupt {
             path: archive.events_path(),
             detail: format!(
-                "the event log's chain is broken at line {}: {}. Nothing was ingested; run `cairn audit` and investigate",
+                "the event log's chain is broken at line {}: {}. Nothing was changed; run `cairn audit` and investigate",
                 b.line, b.detail
             ),
         });
