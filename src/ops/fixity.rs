@@ -361,6 +361,7 @@ pub fn fixity(
     let _fixity_lock = archive.lock_fixity()?;
     let started = Instant::now();
     let now = clock.now();
+    crate::ops::commit::repair_log(archive, now)?;
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
 
     // Registered items and bags, each once, in order (a set: `Vec::contains` per bag

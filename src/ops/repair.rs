@@ -87,6 +87,7 @@ pub fn repair(
     clock: &dyn Clock,
 ) -> Result<RepairReport, Error> {
     let lock = archive.lock("repair")?;
+    crate::ops::commit::repair_log(archive, clock.now())?;
     if !archive.register_ids()?.contains(&opts.id) {
         return Err(Error::Usage(format!(
             "no item {} in the register; `cairn list` shows the identifiers",

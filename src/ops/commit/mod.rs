@@ -49,6 +49,7 @@ mod update;
 
 pub(crate) use entry::{entry_from_bag, relative_bag_path};
 pub use log::addition_events;
+pub(crate) use log::{record_entry_written, register_file_name};
 pub(crate) use recover::recover;
 pub(crate) use state::ArchiveState;
 pub(crate) use update::bag_is;
@@ -100,6 +101,16 @@ pub trait Change {
     fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error>;
 }
 
+/// Repairs a torn last line of the event log, if any ([`Archive::repair_log`]), saying
+/// so in a warning: what every command that appends, and does not run [`recover`],
+/// calls first under its lock, before it checks the chain.
+pub fn repair_log(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<(), Error> {
+    if let Some(note) = archive.repair_log(now)? {
+        tracing::warn!("{note}");
+    }
+    Ok(())
+}
+
 /// Commits `change` as the new bag `id`: stage, build, verify, publish, register, log
 /// (see the module comment). Holding `_lock` proves that no other commit runs.
 pub fn commit_new_bag(
@@ -128,7 +139,14 @@ pub fn commit_new_bag(
     entry.write_once(&archive.register_path(id))?;
     failpoint::hit(&format!("{kind}-after-register"));
 
-    let events = change.events(&entry)?;
+    let mut events = change.events(&entry)?;
+    record_entry_written(
+        archive,
+        &mut events,
+        "ingestion",
+        id,
+        &archive.register_path(id),
+    )?;
     archive.append_events(clock.now(), &events)?;
     failpoint::hit(&format!("{kind}-after-events"));
     Ok(entry)
