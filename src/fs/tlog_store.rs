@@ -489,28 +489,36 @@ pub fn disagreement(
     }
     let size = store.size();
     let n = last.map_or(0, |(s, _)| s);
-    // Whether line `k` of the log is the one Cairn appended there.
-    let ours = |k: u64| -> Result<bool, Error> {
-        if k == 0 {
-            return Ok(true);
+    // The first line that is not the one Cairn appended there (a read of the log and
+    // of the tree's leaves: only when they disagree).
+    let mut first = None;
+    let mut i = 0u64;
+    let mut failure = None;
+    for_each_line(log, |line| {
+        if first.is_none() && failure.is_none() && i < size {
+            match store.leaf(i) {
+                Ok(leaf) if leaf == leaf_hash(line) => {}
+                Ok(_) => first = Some(i + 1),
+                Err(e) => failure = Some(e),
+            }
         }
-        Ok(find_line(log, k)?.map(|l| leaf_hash(&l)) == Some(store.leaf(k - 1)?))
-    };
-    Ok(if n > size && ours(size)? {
-        format!(
+        i += 1;
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(match first {
+        Some(k) => format!(
+            "line {k} of the event log is not the line Cairn appended there: the log was changed outside Cairn from line {k} on (Cairn's Merkle tree records {size} lines, the log has {n})"
+        ),
+        None if n > size => format!(
             "lines {}..{n} of the event log were not written by Cairn: its Merkle tree records the {size} lines Cairn appended, the log has {n}",
             size + 1
-        )
-    } else if n < size && ours(n)? {
-        format!(
+        ),
+        None => format!(
             "the event log ends at line {n}, but Cairn appended {size} lines: lines {}..{size} were removed",
             n + 1
-        )
-    } else {
-        format!(
-            "the event log was rewritten: its line {} is not the line Cairn appended there (its Merkle tree records {size} lines, the log has {n})",
-            n.min(size).max(1)
-        )
+        ),
     })
 }
 

@@ -30,7 +30,7 @@
 //! | publish, before register | a bag with no register entry | validated in full; if valid, its entry is rebuilt from the bag and written; if not, left unregistered and reported |
 //! | register (temp file written) | a hidden `.ID.json.tmp-PID` in manifests/, no entry | as the row above (hidden names are never entries) |
 //! | register, before log | an entry with no `ingestion` event | the events are appended, marked "recorded after an interrupted run" |
-//! | log (torn last line) | an incomplete last line | the next append truncates it and logs a "log repair" event ([`crate::fs::events`]) |
+//! | log (torn last line) | an incomplete last line | every command that writes cuts it off first, under its lock, and logs a "log repair" event ([`crate::fs::events`]) |
 //! | after log | a complete commit | nothing (ingest: the intake item is found already archived) |
 //!
 //! Changes to an item already archived are [`Update`]s, driven by [`commit_update`]
