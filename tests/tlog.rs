@@ -107,6 +107,21 @@ fn keygen(root: &Path, dir: &Path) -> (PathBuf, PathBuf) {
     (key, public)
 }
 
+/// `cairn checkpoint` exits 1 with `why` on stderr.
+fn refused_checkpoint(root: &Path, key: &Path, why: &str) {
+    let out = run(cairn()
+        .args(["checkpoint", "--root"])
+        .arg(root)
+        .arg("--key")
+        .arg(key));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(why),
+        "{}",
+        describe(&out)
+    );
+}
+
 /// Signs a checkpoint; returns (size, root, path of the kept note).
 fn checkpoint(root: &Path, key: &Path) -> (u64, String, PathBuf) {
     let out = ok(cairn()
@@ -503,17 +518,7 @@ fn the_tree_is_rebuilt_from_the_log_when_missing_or_damaged() {
     for n in [3usize, 2, 1] {
         let lines = all[..n].to_vec();
         write_log(&root, &lines);
-        let out = run(cairn()
-            .args(["checkpoint", "--root"])
-            .arg(&root)
-            .arg("--key")
-            .arg(&key));
-        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("were removed"),
-            "{}",
-            describe(&out)
-        );
+        refused_checkpoint(&root, &key, "were removed");
         fs::rename(&tree, root.join(format!("manifests/tlog.replaced-cut-{n}"))).expect("aside");
         let got = checkpoint(&root, &key);
         assert_eq!(got.0, n as u64);
@@ -878,17 +883,7 @@ fn keys_are_private_and_checkpoints_follow_runs_when_configured() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     // A key others may read is refused.
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).expect("chmod");
-    let out = run(cairn()
-        .args(["checkpoint", "--root"])
-        .arg(&root)
-        .arg("--key")
-        .arg(&key));
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
-        "{}",
-        describe(&out)
-    );
+    refused_checkpoint(&root, &key, "chmod 600");
     fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).expect("chmod");
 
     // checkpoint_on_write: ingest and fixity each leave a checkpoint.

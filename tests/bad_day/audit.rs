@@ -70,6 +70,24 @@ fn edit_entry(root: &Path, id: &str, pointer: &str, value: serde_json::Value) {
     fs::write(&path, serde_json::to_vec_pretty(&v).expect("encode")).expect("write");
 }
 
+/// A day's changes: cairn-000001 amended, cairn-000003 withdrawn.
+fn amend_and_withdraw(root: &Path) {
+    let amend = [
+        "amend",
+        "cairn-000001",
+        "--set",
+        "dc.date=1977-03",
+        "--reason",
+        "date corrected",
+    ];
+    expect(root, amend, 0);
+    expect(
+        root,
+        ["withdraw", "cairn-000003", "--reason", "donor withdrew it"],
+        0,
+    );
+}
+
 #[test]
 fn a_hand_edited_title_fails_audit_naming_the_file_and_the_term() {
     let (_tmp, root) = archive("audit-title");
@@ -137,23 +155,7 @@ fn a_forged_payload_digest_in_the_register_fails_audit() {
 #[test]
 fn every_register_file_an_event_writes_is_logged_and_checked() {
     let (_tmp, root) = archive("audit-lifecycle");
-    expect(
-        &root,
-        [
-            "amend",
-            "cairn-000001",
-            "--set",
-            "dc.date=1977-03",
-            "--reason",
-            "date corrected",
-        ],
-        0,
-    );
-    expect(
-        &root,
-        ["withdraw", "cairn-000003", "--reason", "donor withdrew it"],
-        0,
-    );
+    amend_and_withdraw(&root);
     let (out, v) = audit_json(&root);
     assert_eq!(out.code, Some(0), "{}", out.describe());
     // Three current or superseded entries of cairn-000001 and -000002, the history of
@@ -238,23 +240,7 @@ fn an_archive_whose_events_carry_no_entry_digests_passes_and_says_what_was_not_c
 #[test]
 fn one_edited_log_line_is_one_finding_naming_it() {
     let (_tmp, root) = archive("audit-one-edit");
-    expect(
-        &root,
-        [
-            "amend",
-            "cairn-000001",
-            "--set",
-            "dc.date=1977-03",
-            "--reason",
-            "date corrected",
-        ],
-        0,
-    );
-    expect(
-        &root,
-        ["withdraw", "cairn-000003", "--reason", "donor withdrew it"],
-        0,
-    );
+    amend_and_withdraw(&root);
     expect(&root, ["fixity", "--all"], 0);
     let mut lines = log_lines(&root);
     // The validation event of cairn-000002: every later event is past the break.
@@ -493,6 +479,19 @@ fn nix_is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// `cairn ARGS` refuses: exit 1, `why` on stderr (whatever `--quiet` says), and the
+/// log still `log`, nothing appended.
+fn refused_loudly(root: &Path, args: &[&str], why: &str, log: &str) {
+    let out = cairn_at(root, args, &[]);
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    assert!(out.stderr.contains(why), "{}", out.describe());
+    assert_eq!(
+        fs::read_to_string(log_path(root)).expect("log"),
+        log,
+        "nothing appended"
+    );
+}
+
 #[test]
 fn a_line_cairn_did_not_write_is_refused_by_the_next_append_and_named_by_audit() {
     let (tmp, root) = archive("audit-foreign");
@@ -518,19 +517,11 @@ fn a_line_cairn_did_not_write_is_refused_by_the_next_append_and_named_by_audit()
     fs::write(log_path(&root), &text).expect("write");
     let n = lines.len() + 1;
 
-    let out = cairn_at(&root, ["fixity", "--all", "--quiet"], &[]);
-    assert_eq!(out.code, Some(1), "{}", out.describe());
-    assert!(
-        out.stderr.contains(&format!(
-            "lines {n}..{n} of the event log were not written by Cairn"
-        )),
-        "{}",
-        out.describe()
-    );
-    assert_eq!(
-        fs::read_to_string(log_path(&root)).expect("log"),
-        text,
-        "nothing appended"
+    refused_loudly(
+        &root,
+        &["fixity", "--all", "--quiet"],
+        &format!("lines {n}..{n} of the event log were not written by Cairn"),
+        &text,
     );
     let (out, v) = audit_json(&root);
     assert_eq!(out.code, Some(1), "{}", out.describe());
@@ -555,21 +546,11 @@ fn a_log_cut_by_18_lines_is_refused_loudly_by_cron() {
     let kept = &lines[..lines.len() - 18];
     let text = kept.join("\n") + "\n";
     fs::write(log_path(&root), &text).expect("truncate");
-    let out = cairn_at(&root, ["fixity", "--due", "--quiet"], &[]);
-    assert_eq!(out.code, Some(1), "{}", out.describe());
-    assert!(
-        out.stderr.contains(&format!(
-            "lines {}..{} were removed",
-            kept.len() + 1,
-            lines.len()
-        )),
-        "{}",
-        out.describe()
-    );
-    assert_eq!(
-        fs::read_to_string(log_path(&root)).expect("log"),
-        text,
-        "nothing appended"
+    refused_loudly(
+        &root,
+        &["fixity", "--due", "--quiet"],
+        &format!("lines {}..{} were removed", kept.len() + 1, lines.len()),
+        &text,
     );
     let replaced = fs::read_dir(root.join("manifests"))
         .expect("manifests")
