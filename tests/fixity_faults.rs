@@ -966,7 +966,7 @@ fn every_event_log_tampering_names_its_first_broken_line() {
         ("the last line cut short", 11),
     ] {
         fs::write(&log, &original[..original.len() - cut]).expect("write tampered log");
-        let (code, report, out) = audit(&root, &[]);
+        let (code, report, _) = audit(&root, &[]);
         let kinds: Vec<&Value> = report["discrepancies"]
             .as_array()
             .expect("discrepancies")
