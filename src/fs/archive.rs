@@ -344,11 +344,19 @@ impl Archive {
     /// (fs::tlog_store::check_covers), so that a command refuses a log with lines
     /// Cairn did not write (or without lines it wrote) before it does anything, not
     /// only when it comes to append.
+    ///
+    /// Writes nothing (not even the log's lock file) unless there is a torn line to cut:
+    /// a command that then refuses its input leaves the archive as it was.
     pub fn repair_log(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Option<String>, Error> {
+        let log = self.events_path();
+        if !crate::fs::entry_exists(&log) {
+            return Ok(None);
+        }
         let _guard = self.log_lock()?;
-        let repaired =
-            crate::fs::events::repair_torn_tail(&self.events_path(), &LogLock::held(), now)?;
-        crate::fs::tlog_store::synced(&self.events_path(), &LogLock::held())?;
+        let repaired = crate::fs::events::repair_torn_tail(&log, &LogLock::held(), now)?;
+        if let Some(why) = crate::fs::tlog_store::check_read_only(&log)? {
+            return Err(crate::fs::tlog_store::refusal(&log, &why));
+        }
         Ok(repaired.map(|e| {
             self.update_events_index();
             format!(

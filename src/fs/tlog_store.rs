@@ -466,13 +466,17 @@ pub fn check_covers(log: &Path, lock: &LogLock, last: Option<(u64, &[u8])>) -> R
         rebuild(log, &dir, lock)?;
         return Ok(());
     }
-    let why = disagreement(&store, log, last)?;
-    Err(Error::Refused {
+    Err(refusal(log, &disagreement(&store, log, last)?))
+}
+
+/// Refuses to write to the log at `log` because of `why` (a [`disagreement`]).
+pub fn refusal(log: &Path, why: &str) -> Error {
+    Error::Refused {
         path: log.to_path_buf(),
         reason: format!(
             "{why}. Nothing was appended. Run `cairn audit`, which names these lines; once you have checked them and accept the log as it is, move Cairn's tree aside as evidence (`mv manifests/tlog manifests/{REPLACED_PREFIX}$(date -u +%Y%m%dT%H%M%SZ)`) and the next command builds it again from the log"
         ),
-    })
+    }
 }
 
 /// How the stored tree and the log disagree, in words, naming the lines: what

@@ -579,13 +579,15 @@ fn chain_break(archive: &Archive, b: &BrokenLink) -> Result<Discrepancy, Error> 
         (
             before.clone(),
             format!(
-                "line {}{} does not verify against the line before it, line {}{}: {}. Line {} was changed, or lines were deleted, inserted or reordered between them; lines 1..{} verify, nothing after line {} can be trusted",
+                "line {}{} does not verify against the line before it, line {}{}: {}. Line {} was changed, or lines were deleted, inserted or reordered between lines {} and {}; the lines before line {} are intact, nothing from line {} on can be trusted",
                 b.line,
                 about(&here),
                 b.line - 1,
                 about(&before),
                 b.detail,
                 b.line - 1,
+                b.line - 1,
+                b.line,
                 b.line - 1,
                 b.line - 1
             ),
