@@ -205,7 +205,7 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         match b.outcome {
             BagOutcome::Passed => {
                 if !quiet {
-                    println!(
+                    outln!(
                         "ok      {}  {}, {}, {}",
                         b.id,
                         count(b.files, "file", "files"),
@@ -215,20 +215,20 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
                 }
             }
             BagOutcome::Failed => {
-                eprintln!(
+                errln!(
                     "FAILED  {}  {}, checked with {}",
                     b.id,
                     count(b.findings.len() as u64, "problem", "problems"),
                     algorithm_names(&b.algorithms)
                 );
                 for f in &b.findings {
-                    eprintln!("{}", finding_line(f));
+                    errln!("{}", finding_line(f));
                 }
             }
             BagOutcome::Error => {
-                eprintln!("ERROR   {}  could not be checked", b.id);
+                errln!("ERROR   {}  could not be checked", b.id);
                 for e in &b.errors {
-                    eprintln!("  {}", printable(e));
+                    errln!("  {}", printable(e));
                 }
             }
         }
@@ -244,12 +244,12 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         } else {
             format!(" (object {})", printable(&b.object))
         };
-        eprintln!(
+        errln!(
             "event log: the chain is broken at line {}{object}: {}",
             b.line,
             printable(&b.detail)
         );
-        eprintln!(
+        errln!(
             "event log: nothing was appended (no fixity check event for the {} above); run `cairn audit` and investigate",
             count(r.checked.len() as u64, "bag", "bags")
         );
@@ -277,9 +277,9 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         failed
     );
     if failed > 0 || r.log_broken.is_some() {
-        eprintln!("{line}");
+        errln!("{line}");
     } else {
-        println!("{line}");
+        outln!("{line}");
     }
 }
 
@@ -337,7 +337,7 @@ pub(super) fn run_audit(args: AuditArgs) -> u8 {
 fn print_audit(r: &AuditReport) {
     match &r.log.broken {
         None => say!("event log: {} lines, chain intact", r.log.lines),
-        Some(b) => eprintln!(
+        Some(b) => errln!(
             "event log: chain BROKEN at line {}: {}",
             b.line,
             printable(&b.detail)
@@ -367,7 +367,7 @@ fn print_audit(r: &AuditReport) {
     if let Some(s) = &r.log.since_head {
         match s.found_at_line {
             Some(l) => say!("since-head: the log extends {} (line {l}): nothing before it was rewritten", s.head),
-            None => eprintln!(
+            None => errln!(
                 "since-head: {} is not in the log's intact chain: the log was rewritten or truncated since it was recorded",
                 s.head
             ),
@@ -382,7 +382,7 @@ fn print_audit(r: &AuditReport) {
         } else {
             format!(" {}", printable(&d.path))
         };
-        eprintln!(
+        errln!(
             "discrepancy: {}: {}{at}: {}",
             d.kind,
             d.id,
@@ -393,7 +393,7 @@ fn print_audit(r: &AuditReport) {
         eprintln!("skipped (the chain is broken): {}", printable(skipped));
     }
     for c in &r.last_check_failed {
-        eprintln!(
+        errln!(
             "last check failed: {} ({})",
             c.id,
             c.last_check.as_deref().unwrap_or("-")
@@ -416,7 +416,7 @@ fn print_audit(r: &AuditReport) {
     if quiet() && r.is_ok() {
         return;
     }
-    println!(
+    outln!(
         "audit {verdict}: {} items, {} discrepancies, {} failed last checks, {} overdue",
         r.items,
         r.discrepancies.len(),
@@ -445,10 +445,10 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
         print_json(&report);
     } else {
         for f in &report.findings {
-            eprintln!("{}", finding_line(f));
+            errln!("{}", finding_line(f));
         }
         for e in &report.errors {
-            eprintln!("  error: {}", printable(e));
+            errln!("  error: {}", printable(e));
         }
         let against = args
             .against
@@ -463,7 +463,7 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
                 count(report.bytes, "byte", "bytes")
             );
         } else {
-            eprintln!(
+            errln!(
                 "{}: FAILED: {}",
                 args.bag.display(),
                 count(report.findings.len() as u64, "problem", "problems")

@@ -358,7 +358,13 @@ pub fn fixity(
     opts: &FixityOptions,
     clock: &dyn Clock,
 ) -> Result<FixityReport, Error> {
-    let _fixity_lock = archive.lock_fixity()?;
+    // A dry run writes nothing, so it takes no lock: an auditor with read-only access
+    // can plan a run.
+    let _fixity_lock = if opts.dry_run {
+        None
+    } else {
+        Some(archive.lock_fixity()?)
+    };
     let started = Instant::now();
     let now = clock.now();
     crate::ops::commit::repair_log(archive, now)?;
@@ -562,14 +568,18 @@ fn check_one(
         }
     };
     let bag = archive.bag_path(id);
-    // One stat of the bag folder (DirSource::open), one listing of it.
-    let source = match DirSource::open(&bag) {
+    // One stat of the bag folder (DirSource::open_archived: a symlink in its place is
+    // refused, as missing), one listing of it.
+    let source = match DirSource::open_archived(&bag) {
         Ok(s) => s.with_limiter(limiter.clone()),
-        Err(_) if !bag.is_dir() => {
+        Err(e) => {
+            let Some(why) = crate::fs::dir::bag_folder_refusal(&bag) else {
+                return Err(e);
+            };
             findings.push(FixityFinding::new(
                 FixityKind::BagMissing,
                 "",
-                format!("the register lists {id}, but {} is gone", bag.display()),
+                format!("the register lists {id}, but {why}"),
             ));
             return Ok(Some(result(
                 id,
@@ -580,7 +590,6 @@ fn check_one(
                 t0,
             )));
         }
-        Err(e) => return Err(e),
     };
     let listing = source.list()?;
     let (algorithms, absent) = choose_algorithms(&opts.algorithms, &listing, entry.as_ref());
