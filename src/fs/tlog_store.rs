@@ -50,13 +50,23 @@ pub struct TreeStore {
 impl TreeStore {
     /// Opens the tree in `dir`; `None` if there is none.
     pub fn open(dir: &Path) -> Result<Option<TreeStore>, Error> {
+        Self::open_with(dir, true)
+    }
+
+    /// [`TreeStore::open`] for reading only (an audit, which may run with read-only
+    /// access): appending to it fails.
+    pub fn open_read_only(dir: &Path) -> Result<Option<TreeStore>, Error> {
+        Self::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, write: bool) -> Result<Option<TreeStore>, Error> {
         if !dir.is_dir() {
             return Ok(None);
         }
         let mut levels = Vec::new();
         loop {
             let path = dir.join(level_name(levels.len()));
-            match OpenOptions::new().read(true).write(true).open(&path) {
+            match OpenOptions::new().read(true).write(write).open(&path) {
                 Ok(f) => levels.push(f),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
                 Err(e) => return Err(Error::io("open", &path, e)),
@@ -436,7 +446,7 @@ pub fn pending_offset(log: &Path) -> Option<u64> {
 /// Whether Cairn's tree ends exactly at the line `last` (seq, leaf hash; `None`: an
 /// empty log).
 pub fn tree_ends_at(log: &Path, last: Option<(u64, Hash)>) -> Result<bool, Error> {
-    match TreeStore::open(&tree_dir(log))? {
+    match TreeStore::open_read_only(&tree_dir(log))? {
         Some(store) => ends_at(&store, last),
         None => Ok(false),
     }
@@ -530,7 +540,7 @@ pub fn disagreement(
 /// cache, built again by the next append), agrees with the log, or is one append short
 /// of it after a crash the pending mark accounts for.
 pub fn check_read_only(log: &Path) -> Result<Option<String>, Error> {
-    let Some(store) = TreeStore::open(&tree_dir(log))? else {
+    let Some(store) = TreeStore::open_read_only(&tree_dir(log))? else {
         return Ok(None);
     };
     let last = crate::fs::events::last_complete_line(log)?;
