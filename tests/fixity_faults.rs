@@ -861,18 +861,21 @@ fn every_event_log_tampering_names_its_first_broken_line() {
     );
     assert!(report["log"]["broken"].is_null());
 
-    // (what, the tampered log, the first broken line, the object it must name)
+    // (what, the tampered log, the first broken line, the object it must name: that
+    // of the line before it, the suspect, for a link that does not verify; that of the
+    // line itself when it is not an event). A cut last line is a torn tail, not a
+    // break: the Merkle tree names it as removed (below).
     let obj = |i: usize| object_of(&lines[i - 1]);
     let mut cases: Vec<(&str, Vec<u8>, usize, String)> = Vec::new();
     {
         let mut l = lines.clone();
         l[6] = edit_line(&l[6], "\"outcome\":\"success\"", "\"outcome\":\"failure\"");
-        cases.push(("line 7's outcome edited", join_lines(&l), 8, obj(8)));
+        cases.push(("line 7's outcome edited", join_lines(&l), 8, obj(7)));
     }
     {
         let mut l = lines.clone();
         l[11] = edit_line(&l[11], "\"detail\":\"", "\"detail\":\"edited: ");
-        cases.push(("line 12's detail edited", join_lines(&l), 13, obj(13)));
+        cases.push(("line 12's detail edited", join_lines(&l), 13, obj(12)));
     }
     {
         let mut l = lines.clone();
@@ -883,7 +886,7 @@ fn every_event_log_tampering_names_its_first_broken_line() {
     {
         let mut l = lines.clone();
         l.remove(9);
-        cases.push(("line 10 deleted", join_lines(&l), 10, obj(11)));
+        cases.push(("line 10 deleted", join_lines(&l), 10, obj(9)));
     }
     {
         let mut l = lines.clone();
@@ -899,18 +902,23 @@ fn every_event_log_tampering_names_its_first_broken_line() {
             "the last but one line deleted",
             join_lines(&l),
             n - 1,
-            obj(n),
+            obj(n - 2),
         ));
     }
     {
         let mut l = lines.clone();
         l.swap(3, 4);
-        cases.push(("lines 4 and 5 swapped", join_lines(&l), 4, obj(5)));
+        cases.push(("lines 4 and 5 swapped", join_lines(&l), 4, obj(3)));
     }
     {
         let mut l = lines.clone();
         l.swap(n - 2, n - 1);
-        cases.push(("the last two lines swapped", join_lines(&l), n - 1, obj(n)));
+        cases.push((
+            "the last two lines swapped",
+            join_lines(&l),
+            n - 1,
+            obj(n - 2),
+        ));
     }
     {
         let mut l = lines.clone();
@@ -920,15 +928,7 @@ fn every_event_log_tampering_names_its_first_broken_line() {
     {
         let mut l = lines.clone();
         l.push(lines[2].clone());
-        cases.push(("line 3 copied to the end", join_lines(&l), n + 1, obj(3)));
-    }
-    {
-        let bytes = original[..original.len() - 1].to_vec();
-        cases.push(("the last newline removed", bytes, n, obj(n)));
-    }
-    {
-        let bytes = original[..original.len() - 11].to_vec();
-        cases.push(("the last line cut short", bytes, n, String::new()));
+        cases.push(("line 3 copied to the end", join_lines(&l), n + 1, obj(n)));
     }
 
     let mut failures = Vec::new();
@@ -956,6 +956,35 @@ fn every_event_log_tampering_names_its_first_broken_line() {
             ));
         } else {
             eprintln!("{what}: chain broken at line {line} ({object:?}), as expected");
+        }
+        fs::write(&log, &original).expect("restore log");
+    }
+    // The last line cut: a torn tail, not a broken chain; Cairn's tree says the line it
+    // appended there is gone.
+    for (what, cut) in [
+        ("the last newline removed", 1),
+        ("the last line cut short", 11),
+    ] {
+        fs::write(&log, &original[..original.len() - cut]).expect("write tampered log");
+        let (code, report, _) = audit(&root, &[]);
+        let kinds: Vec<&Value> = report["discrepancies"]
+            .as_array()
+            .expect("discrepancies")
+            .iter()
+            .map(|d| &d["kind"])
+            .collect();
+        let ok = code == Some(1)
+            && report["log"]["broken"].is_null()
+            && report["log"]["torn_tail"]["line"] == n
+            && kinds == ["log-differs-from-tree"]
+            && report["discrepancies"][0]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(&format!("lines {n}..{n} were removed")));
+        if !ok {
+            failures.push(format!(
+                "{what}: expected a torn line {n} and the tree naming it removed; got exit {code:?}, log {}, discrepancies {}",
+                report["log"], report["discrepancies"]
+            ));
         }
         fs::write(&log, &original).expect("restore log");
     }
@@ -1022,7 +1051,23 @@ fn a_rechained_forgery_fails_only_against_a_recorded_head() {
     }
     fs::write(root.join("manifests/events.jsonl"), join_lines(&forged)).expect("write forgery");
 
-    // The chain alone cannot tell.
+    // Cairn's Merkle tree of the lines it appended tells: line 2 is not the line it
+    // appended there.
+    let (code, report, out) = audit(&root, &[]);
+    assert_eq!(code, Some(1), "{}", describe(&out));
+    assert!(report["log"]["broken"].is_null(), "{}", report["log"]);
+    assert_eq!(report["discrepancies"][0]["kind"], "log-differs-from-tree");
+    assert!(
+        report["discrepancies"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("line 2 of the event log")),
+        "{}",
+        report["discrepancies"]
+    );
+    // A forger who also deletes the tree (a cache beside the log): the chain alone
+    // cannot tell.
+    fs::remove_dir_all(root.join("manifests/tlog")).expect("remove tree");
+    fs::remove_file(root.join("manifests/tlog.pending")).expect("remove mark");
     let (code, report, out) = audit(&root, &[]);
     assert_eq!(
         code,

@@ -107,6 +107,21 @@ fn keygen(root: &Path, dir: &Path) -> (PathBuf, PathBuf) {
     (key, public)
 }
 
+/// `cairn checkpoint` exits 1 with `why` on stderr.
+fn refused_checkpoint(root: &Path, key: &Path, why: &str) {
+    let out = run(cairn()
+        .args(["checkpoint", "--root"])
+        .arg(root)
+        .arg("--key")
+        .arg(key));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(why),
+        "{}",
+        describe(&out)
+    );
+}
+
 /// Signs a checkpoint; returns (size, root, path of the kept note).
 fn checkpoint(root: &Path, key: &Path) -> (u64, String, PathBuf) {
     let out = ok(cairn()
@@ -496,11 +511,15 @@ fn the_tree_is_rebuilt_from_the_log_when_missing_or_damaged() {
         "inclusion": [], "consistency": []});
     let said = python_check(tmp.path(), &root.join("manifests/events.jsonl"), &claims);
     assert!(said.is_empty() || said == "checked 2", "{said}");
-    // Trees of 1 to 3 events: the log cut short by hand (a tree is over lines).
+    // Trees of 1 to 3 events: the log cut short by hand (a tree is over lines). Cairn
+    // refuses a log that lacks lines it appended, until the operator moves the tree
+    // aside as evidence (docs/auditing.md): the tree is then built from the log.
     let all = log_lines(&root);
     for n in [3usize, 2, 1] {
         let lines = all[..n].to_vec();
         write_log(&root, &lines);
+        refused_checkpoint(&root, &key, "were removed");
+        fs::rename(&tree, root.join(format!("manifests/tlog.replaced-cut-{n}"))).expect("aside");
         let got = checkpoint(&root, &key);
         assert_eq!(got.0, n as u64);
         let claims = serde_json::json!({"roots": [[got.0, got.1]], "inclusion": [],
@@ -630,23 +649,31 @@ fn the_rechaining_forger_is_caught_by_an_older_checkpoint() {
         describe(&text)
     );
 
-    // The forger's next run through Cairn rebuilds the tree from the forged log; the
-    // old tree is kept as evidence and still names event 2.
-    ok(cairn().args(["fixity", "--all", "--root"]).arg(&root));
+    // The forger's next run through Cairn is refused, naming event 2: the tree is the
+    // record of the lines Cairn appended, and is never rebuilt over a changed log.
+    let out = run(cairn()
+        .args(["fixity", "--all", "--quiet", "--root"])
+        .arg(&root));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("line 2 of the event log is not the line Cairn appended there"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(log_lines(&root), forged, "nothing appended");
     let (code, v, out) = audit_cp(&root, &auditor, &public);
     assert_eq!(code, Some(1), "{}", describe(&out));
     assert_eq!(v["checkpoint"]["first_differing_event"], 2);
-    assert_eq!(
-        v["checkpoint"]["replaced_trees"].as_array().map(Vec::len),
-        Some(1)
-    );
 
     // A forger who also deletes every tree and kept checkpoint is still caught; the
     // event is then only bracketed.
     for entry in fs::read_dir(root.join("manifests")).expect("manifests") {
         let p = entry.expect("entry").path();
         let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if name.starts_with("tlog") || name == "checkpoints" {
+        if p.is_file() && name.starts_with("tlog") {
+            fs::remove_file(&p).expect("rm");
+        } else if name.starts_with("tlog") || name == "checkpoints" {
             fs::remove_dir_all(&p).expect("rm");
         }
     }
@@ -736,14 +763,24 @@ fn truncated_reordered_and_faked_logs_are_each_caught() {
         stored.contains(&format!("events {}..{}", size + 1, size + 1)),
         "{stored}"
     );
-    // It is not in the checkpoint's tree: no proof can be had, and one forged from a
-    // genuine proof fails offline.
+    // It is not in the checkpoint's tree: no proof can be had (Cairn refuses a log
+    // with lines it did not write), and one forged from a genuine proof fails offline.
     let out = run(cairn()
         .args(["proof", "--root"])
         .arg(&root)
         .args(["--event", &(size + 1).to_string(), "--checkpoint"])
         .arg(&kept));
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "lines {}..{} of the event log were not written by Cairn",
+            size + 1,
+            size + 1
+        )),
+        "{}",
+        describe(&out)
+    );
+    write_log(&root, &genuine);
     let mut p = proof_of(&root, size, Some(&kept));
     p["event"] = Value::String(
         String::from_utf8(set_seq(&faked[size as usize], size as usize)).expect("UTF-8"),
@@ -854,17 +891,7 @@ fn keys_are_private_and_checkpoints_follow_runs_when_configured() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     // A key others may read is refused.
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).expect("chmod");
-    let out = run(cairn()
-        .args(["checkpoint", "--root"])
-        .arg(&root)
-        .arg("--key")
-        .arg(&key));
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
-        "{}",
-        describe(&out)
-    );
+    refused_checkpoint(&root, &key, "chmod 600");
     fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).expect("chmod");
 
     // checkpoint_on_write: ingest and fixity each leave a checkpoint.

@@ -355,6 +355,26 @@ fn print_audit_details(r: &AuditReport) {
         ),
     }
     say!("head: {}", r.log.head);
+    if let Some(t) = &r.log.torn_tail {
+        errln!(
+            "event log: line {} is incomplete ({} bytes{}): a write cut short (a full disk, a crash), never acknowledged and not part of the chain; the next command that writes removes it and logs a `log repair` event",
+            t.line,
+            t.bytes,
+            if t.newline { ", not an event" } else { ", no newline" }
+        );
+    }
+    for repair in &r.log.repairs {
+        errln!(
+            "event log: line {} is a `log repair` ({}): an incomplete last line left by an interrupted write was removed; its bytes are in the event",
+            repair.line, repair.time
+        );
+    }
+    if r.register_log.not_logged > 0 {
+        say!(
+            "register: {} files were written by a Cairn that did not log their digests: checked against their bags only (Dublin Core, tag manifests), not against the log",
+            r.register_log.not_logged
+        );
+    }
     if let Some(s) = &r.log.since_head {
         match s.found_at_line {
             Some(l) => say!("since-head: the log extends {} (line {l}): nothing before it was rewritten", s.head),
@@ -379,6 +399,9 @@ fn print_audit_details(r: &AuditReport) {
             d.id,
             printable(&d.detail)
         );
+    }
+    for skipped in &r.skipped {
+        errln!("skipped (the chain is broken): {}", printable(skipped));
     }
     for c in &r.last_check_failed {
         errln!(

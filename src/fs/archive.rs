@@ -377,12 +377,48 @@ impl Archive {
         let _guard = self.log_lock()?;
         let written =
             crate::fs::events::append(&self.events_path(), &LogLock::held(), now, events)?;
-        // The index by object is a cache (fs::events_index): failing to update it fails
-        // nothing, the next `show` catches it up or rebuilds it.
+        self.update_events_index();
+        Ok(written)
+    }
+
+    /// The index by object is a cache (fs::events_index): failing to update it fails
+    /// nothing, the next `show` catches it up or rebuilds it.
+    fn update_events_index(&self) {
         if let Err(e) = crate::fs::events_index::update_if_present(&self.events_path()) {
             tracing::warn!(error = %e, "could not update the event log's index");
         }
-        Ok(written)
+    }
+
+    /// Cuts off an incomplete last line of the log (a write cut short by a full disk or
+    /// a crash, never acknowledged) and logs a `log repair` event carrying its bytes
+    /// (fs::events::repair_torn_tail). Every command that writes calls this first, under
+    /// its lock, before it checks the chain: an accident is repaired, not taken for
+    /// tampering. Returns what it did, for the command's report.
+    ///
+    /// It also checks that the Merkle tree ends where the log ends
+    /// (fs::tlog_store::check_covers), so that a command refuses a log with lines
+    /// Cairn did not write (or without lines it wrote) before it does anything, not
+    /// only when it comes to append.
+    ///
+    /// Writes nothing (not even the log's lock file) unless there is a torn line to cut:
+    /// a command that then refuses its input leaves the archive as it was.
+    pub fn repair_log(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Option<String>, Error> {
+        let log = self.events_path();
+        if !crate::fs::entry_exists(&log) {
+            return Ok(None);
+        }
+        let _guard = self.log_lock()?;
+        let repaired = crate::fs::events::repair_torn_tail(&log, &LogLock::held(), now)?;
+        if let Some(why) = crate::fs::tlog_store::check_read_only(&log)? {
+            return Err(crate::fs::tlog_store::refusal(&log, &why));
+        }
+        Ok(repaired.map(|e| {
+            self.update_events_index();
+            format!(
+                "repaired the event log: line {} is a `log repair` event; {}",
+                e.seq, e.detail
+            )
+        }))
     }
 
     /// Every event about item `id`, in log order, read through the event index

@@ -50,13 +50,23 @@ pub struct TreeStore {
 impl TreeStore {
     /// Opens the tree in `dir`; `None` if there is none.
     pub fn open(dir: &Path) -> Result<Option<TreeStore>, Error> {
+        Self::open_with(dir, true)
+    }
+
+    /// [`TreeStore::open`] for reading only (an audit, which may run with read-only
+    /// access): appending to it fails.
+    pub fn open_read_only(dir: &Path) -> Result<Option<TreeStore>, Error> {
+        Self::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, write: bool) -> Result<Option<TreeStore>, Error> {
         if !dir.is_dir() {
             return Ok(None);
         }
         let mut levels = Vec::new();
         loop {
             let path = dir.join(level_name(levels.len()));
-            match OpenOptions::new().read(true).write(true).open(&path) {
+            match OpenOptions::new().read(true).write(write).open(&path) {
                 Ok(f) => levels.push(f),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
                 Err(e) => return Err(Error::io("open", &path, e)),
@@ -324,7 +334,8 @@ pub fn rebuild(log: &Path, dir: &Path, _lock: &LogLock) -> Result<TreeStore, Err
         } else {
             let at = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
             let evidence = parent.join(format!("{REPLACED_PREFIX}{at}"));
-            tracing::warn!(
+            // Evidence: reaches stderr whatever the verbosity (`--quiet` keeps errors).
+            tracing::error!(
                 kept = %evidence.display(),
                 "the Merkle tree did not match the event log and was rebuilt; the old tree is kept as evidence (run `cairn audit`)"
             );
@@ -348,33 +359,207 @@ pub fn rebuild(log: &Path, dir: &Path, _lock: &LogLock) -> Result<TreeStore, Err
 /// Whether `store` ends where the log ends: `last` is the log's last line (its seq
 /// and bytes), `None` for an empty log.
 fn agrees(store: &TreeStore, last: Option<(u64, &[u8])>) -> Result<bool, Error> {
+    ends_at(store, last.map(|(seq, line)| (seq, leaf_hash(line))))
+}
+
+/// Whether `store` is whole and ends at the line `last` (seq, leaf hash; `None`: an
+/// empty log).
+fn ends_at(store: &TreeStore, last: Option<(u64, Hash)>) -> Result<bool, Error> {
     if store.shape_problem()?.is_some() {
         return Ok(false);
     }
     Ok(match last {
         None => store.size() == 0,
-        Some((seq, line)) => {
-            store.size() == seq && seq > 0 && store.leaf(seq - 1)? == leaf_hash(line)
-        }
+        Some((seq, leaf)) => store.size() == seq && seq > 0 && store.leaf(seq - 1)? == leaf,
     })
 }
 
-/// The tree of the log at `log`, checked against the log's last line and rebuilt
-/// from the log if it is missing or does not end where the log ends.
+/// The tree of the log at `log`, checked against the log's last complete line
+/// ([`check_covers`]: built when missing, finished after a crash between a log write
+/// and its tree write, refused when the log has lines Cairn did not write or lacks
+/// lines it wrote).
 pub fn synced(log: &Path, lock: &LogLock) -> Result<TreeStore, Error> {
-    let dir = tree_dir(log);
     let last = crate::fs::events::last_complete_line(log)?;
-    if let Some(store) = TreeStore::open(&dir)? {
-        if agrees(&store, last.as_ref().map(|(s, l)| (*s, l.as_slice())))? {
-            return Ok(store);
+    check_covers(log, lock, last.as_ref().map(|(s, l)| (*s, l.as_slice())))?;
+    TreeStore::open(&tree_dir(log))?.ok_or_else(|| Error::Corrupt {
+        path: tree_dir(log),
+        detail: "vanished after being checked".into(),
+    })
+}
+
+/// The file beside the tree that names the log's last line (seq, leaf hash) once the
+/// append in progress is written: an append writes it before it writes the log, so
+/// that a tree one append short of the log is known for a crash between the two writes
+/// (finished from the log), not for lines written by something else (refused).
+pub const PENDING_FILE: &str = "tlog.pending";
+
+fn pending_path(log: &Path) -> PathBuf {
+    parent_dir(log).join(PENDING_FILE)
+}
+
+/// Records that the log, now `from` bytes long, is about to end with line `seq` of leaf
+/// hash `leaf`.
+pub fn mark_pending(
+    log: &Path,
+    _lock: &LogLock,
+    seq: u64,
+    leaf: &Hash,
+    from: u64,
+) -> Result<(), Error> {
+    let path = pending_path(log);
+    let existed = path.exists();
+    let text = format!("{seq} {} {from}\n", hex(leaf));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(|e| Error::io("create", &path, e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_data())
+        .map_err(|e| Error::io("write", &path, e))?;
+    if !existed {
+        sync_dir(parent_dir(&path))?;
+    }
+    Ok(())
+}
+
+fn hex(h: &Hash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The pending mark's line (seq, leaf hash in hex), when it is there and whole.
+fn read_pending(log: &Path) -> Option<(u64, String)> {
+    let text = fs::read_to_string(pending_path(log)).ok()?;
+    let mut parts = text.split_whitespace();
+    let seq = parts.next()?.parse().ok()?;
+    Some((seq, parts.next()?.to_string()))
+}
+
+/// Where the log ended before the append the pending mark names began (its length
+/// then), when the mark is there and whole.
+pub fn pending_offset(log: &Path) -> Option<u64> {
+    let text = fs::read_to_string(pending_path(log)).ok()?;
+    text.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Whether Cairn's tree ends exactly at the line `last` (seq, leaf hash; `None`: an
+/// empty log).
+pub fn tree_ends_at(log: &Path, last: Option<(u64, Hash)>) -> Result<bool, Error> {
+    match TreeStore::open_read_only(&tree_dir(log))? {
+        Some(store) => ends_at(&store, last),
+        None => Ok(false),
+    }
+}
+
+/// Checks that Cairn's tree of the log ends where the log ends (`last`: the log's last
+/// complete line, its seq and bytes): what every append, checkpoint and proof runs
+/// first, under the log lock. A missing tree is built from the log (it is a cache); a
+/// tree one append short of a log whose last line is the one the pending mark names (a
+/// crash between writing the log and the tree) is finished. Any other disagreement is
+/// refused (`Error::Refused`, exit 1): the log has lines Cairn did not write, or lacks
+/// lines it wrote, and the tree is the record of which. Nothing is appended then.
+pub fn check_covers(log: &Path, lock: &LogLock, last: Option<(u64, &[u8])>) -> Result<(), Error> {
+    let dir = tree_dir(log);
+    let Some(store) = TreeStore::open(&dir)? else {
+        rebuild(log, &dir, lock)?;
+        return Ok(());
+    };
+    if agrees(&store, last)? {
+        return Ok(());
+    }
+    let finishing = match (read_pending(log), last) {
+        (Some((seq, leaf)), Some((n, line))) => seq == n && leaf == hex(&leaf_hash(line)),
+        _ => false,
+    };
+    if finishing {
+        rebuild(log, &dir, lock)?;
+        return Ok(());
+    }
+    Err(refusal(log, &disagreement(&store, log, last)?))
+}
+
+/// Refuses to write to the log at `log` because of `why` (a [`disagreement`]).
+pub fn refusal(log: &Path, why: &str) -> Error {
+    Error::Refused {
+        path: log.to_path_buf(),
+        reason: format!(
+            "{why}. Nothing was appended. Run `cairn audit`, which names these lines; once you have checked them and accept the log as it is, move Cairn's tree aside as evidence (`mv manifests/tlog manifests/{REPLACED_PREFIX}$(date -u +%Y%m%dT%H%M%SZ)`) and the next command builds it again from the log"
+        ),
+    }
+}
+
+/// How the stored tree and the log disagree, in words, naming the lines: what
+/// [`check_covers`] refuses with, and what `cairn audit` reports.
+pub fn disagreement(
+    store: &TreeStore,
+    log: &Path,
+    last: Option<(u64, &[u8])>,
+) -> Result<String, Error> {
+    if let Some(p) = store.shape_problem()? {
+        return Ok(format!(
+            "Cairn's Merkle tree of the event log ({TREE_DIR}/) is damaged: {p}"
+        ));
+    }
+    let size = store.size();
+    let n = last.map_or(0, |(s, _)| s);
+    // The first line that is not the one Cairn appended there (a read of the log and
+    // of the tree's leaves: only when they disagree).
+    let mut first = None;
+    let mut i = 0u64;
+    let mut failure = None;
+    for_each_line(log, |line| {
+        if first.is_none() && failure.is_none() && i < size {
+            match store.leaf(i) {
+                Ok(leaf) if leaf == leaf_hash(line) => {}
+                Ok(_) => first = Some(i + 1),
+                Err(e) => failure = Some(e),
+            }
+        }
+        i += 1;
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(match first {
+        Some(k) => format!(
+            "line {k} of the event log is not the line Cairn appended there: the log was changed outside Cairn from line {k} on (Cairn's Merkle tree records {size} lines, the log has {n})"
+        ),
+        None if n > size => format!(
+            "lines {}..{n} of the event log were not written by Cairn: its Merkle tree records the {size} lines Cairn appended, the log has {n}",
+            size + 1
+        ),
+        None => format!(
+            "the event log ends at line {n}, but Cairn appended {size} lines: lines {}..{size} were removed",
+            n + 1
+        ),
+    })
+}
+
+/// [`disagreement`] for a reader (`cairn audit`): `None` when the tree is missing (a
+/// cache, built again by the next append), agrees with the log, or is one append short
+/// of it after a crash the pending mark accounts for.
+pub fn check_read_only(log: &Path) -> Result<Option<String>, Error> {
+    let Some(store) = TreeStore::open_read_only(&tree_dir(log))? else {
+        return Ok(None);
+    };
+    let last = crate::fs::events::last_complete_line(log)?;
+    let last = last.as_ref().map(|(s, l)| (*s, l.as_slice()));
+    if agrees(&store, last)? {
+        return Ok(None);
+    }
+    if let (Some((seq, leaf)), Some((n, line))) = (read_pending(log), last) {
+        if seq == n && leaf == hex(&leaf_hash(line)) {
+            return Ok(None);
         }
     }
-    rebuild(log, &dir, lock)
+    disagreement(&store, log, last).map(Some)
 }
 
 /// Records lines just appended to the log (called by `events::append` once they are
-/// durable). `before` is the log's last line before them, as (seq, leaf hash). A tree
-/// that does not end where the log ended is rebuilt from the log instead.
+/// durable; [`check_covers`] ran before the log was written). `before` is the log's
+/// last line before them, as (seq, leaf hash). A tree that does not end where the log
+/// ended (changed between the check and now) is rebuilt from the log instead.
 pub fn record_append(
     log: &Path,
     lock: &LogLock,
@@ -383,12 +568,7 @@ pub fn record_append(
 ) -> Result<(), Error> {
     let dir = tree_dir(log);
     if let Some(mut store) = TreeStore::open(&dir)? {
-        let ends_right = store.shape_problem()?.is_none()
-            && match before {
-                None => store.size() == 0,
-                Some((seq, leaf)) => store.size() == seq && seq > 0 && store.leaf(seq - 1)? == leaf,
-            };
-        if ends_right {
+        if ends_at(&store, before)? {
             let leaves: Vec<Hash> = lines.iter().map(|l| leaf_hash(l)).collect();
             return store.append(&leaves);
         }

@@ -42,6 +42,21 @@ pub struct LogStatus {
     pub broken: Option<BrokenLink>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since_head: Option<SinceHead>,
+    /// An incomplete last line (a write cut short by a full disk or a crash): not part
+    /// of the chain, and not a break; the next command that writes removes it and logs
+    /// a `log repair` event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub torn_tail: Option<crate::fs::events::TornTail>,
+    /// The `log repair` events in the log: incomplete lines Cairn removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repairs: Vec<LogRepair>,
+}
+
+/// A `log repair` event: an incomplete last line that a writer removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogRepair {
+    pub line: u64,
+    pub time: String,
 }
 
 /// The answer to `--since-head`.
@@ -85,6 +100,12 @@ pub struct AuditReport {
     /// The answer to `--checkpoint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<crate::ops::tlog::CheckpointAudit>,
+    /// The register's files against the digests the log recorded for them.
+    pub register_log: crate::ops::audit_register::RegisterLogCheck,
+    /// Checks that could not be made, and why (past a broken chain): not failures, but
+    /// not passed either.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 impl AuditReport {
@@ -167,10 +188,12 @@ pub fn audit(
     // Each entry's tag-file digests only (all the audit compares); the file lists,
     // the bulk of an entry, are dropped as each entry is read.
     let mut entries: BTreeMap<String, TagDigests> = BTreeMap::new();
+    let mut records: BTreeMap<String, crate::metadata::StoredDublinCore> = BTreeMap::new();
     for id in &registered {
         match RegisterEntry::read(&archive.register_path(id)) {
             Ok(e) if e.id == *id => {
                 entries.insert(id.clone(), e.tag_files);
+                records.insert(id.clone(), e.dublin_core);
             }
             Ok(e) => found_in_register.push(Discrepancy {
                 kind: "register-entry-mismatch",
@@ -211,7 +234,9 @@ pub fn audit(
     // Per item, its last ingestion or modification: (line, type, the tag files whose
     // recorded digests the register does not have).
     let mut last_recorded: BTreeMap<String, (u64, String, Vec<String>)> = BTreeMap::new();
-    let chain = archive.fold_events_audit(|ev, digest| {
+    let mut logged_register = crate::ops::audit_register::LoggedRegister::default();
+    let mut repairs = Vec::new();
+    let mut chain = archive.fold_events_audit(|ev, digest| {
         lines_seen += 1;
         if head_at.is_none() && want_digest.as_ref() == Some(digest) {
             head_at = Some(lines_seen);
@@ -219,7 +244,17 @@ pub fn audit(
         let crate::fs::events::EventAudit {
             brief: e,
             tag_manifests,
+            register_files,
         } = ev;
+        if let Some(files) = &register_files {
+            logged_register.saw(e.seq, &e.object, &e.event_type, files);
+        }
+        if e.event_type == "log repair" {
+            repairs.push(LogRepair {
+                line: e.seq,
+                time: e.time.clone(),
+            });
+        }
         crate::ops::fixity::fold_last_check(&mut last, &e);
         // Time: a log is appended in time order, so an event older than one before it,
         // or dated after now, was stamped by a wrong or pretend clock (and would move
@@ -262,17 +297,46 @@ pub fn audit(
         }
     })?;
     let mut discrepancies = Vec::new();
+    // A break at an incomplete last line is a write cut short, never acknowledged: not
+    // part of the chain, and repaired by the next command that writes.
+    let mut torn_tail = None;
     if let Some(b) = &chain.broken {
-        let object = crate::fs::events::log_line(&archive.events_path(), b.line)?
-            .and_then(|l| serde_json::from_slice::<serde_json::Value>(&l).ok())
-            .and_then(|v| v.get("object").and_then(|o| o.as_str()).map(str::to_string))
-            .unwrap_or_default();
-        discrepancies.push(Discrepancy {
-            kind: "log-chain-broken",
-            id: object,
-            path: format!("manifests/events.jsonl:{}", b.line),
-            detail: b.detail.clone(),
-        });
+        if let Some(t) = crate::fs::events::torn_tail(&archive.events_path())? {
+            // (Whole lines of the same cut-short write may come before the torn one.)
+            if t.line <= b.line {
+                chain.lines = t.line - 1;
+                chain.head = t.head.clone();
+                chain.broken = None;
+                torn_tail = Some(t);
+            }
+        }
+    }
+    // The log against the Merkle tree Cairn keeps of the lines it appended: lines it
+    // did not write, or lines missing (`audit --checkpoint` compares every line).
+    // (Past a broken chain this is one of the skipped checks.)
+    if opts.checkpoint.is_none() && chain.broken.is_none() {
+        let _read = archive.shared_log_lock()?;
+        if let Some(why) = crate::fs::tlog_store::check_read_only(&archive.events_path())? {
+            discrepancies.push(Discrepancy {
+                kind: "log-differs-from-tree",
+                id: String::new(),
+                path: "manifests/events.jsonl".into(),
+                detail: why,
+            });
+        }
+    }
+    let mut skipped = Vec::new();
+    if let Some(b) = &chain.broken {
+        discrepancies.push(chain_break(archive, b)?);
+        let last_good = b.line.saturating_sub(1);
+        skipped = vec![
+            format!("the register's files against the digests the log recorded (events after line {last_good} cannot be trusted)"),
+            "the register's tag-manifest digests against the ingestion and modification events".into(),
+            "items the log records as ingested and no longer present (vanished), and registered items without an ingestion event".into(),
+            "the fixity schedule: never checked, overdue, last check failed".into(),
+            format!("event times after line {last_good}"),
+            "the log against the Merkle tree of the lines Cairn appended (`--checkpoint` compares every line with a checkpoint)".into(),
+        ];
     }
     let since_head = want_head.map(|head| SinceHead {
         head,
@@ -388,8 +452,9 @@ pub fn audit(
 
     // What the log says exists and is gone without trace: ingested (or imported), never
     // withdrawn, and neither a bag nor a register entry any more.
+    let log_trusted = chain.broken.is_none();
     for id in ingested.difference(&deleted) {
-        if !bags.contains(id) && !registered.contains(id) {
+        if log_trusted && !bags.contains(id) && !registered.contains(id) {
             discrepancies.push(Discrepancy {
                 kind: "vanished",
                 id: id.clone(),
@@ -399,7 +464,7 @@ pub fn audit(
         }
     }
     for (id, (seq, event_type, differing)) in &last_recorded {
-        for name in differing {
+        for name in differing.iter().filter(|_| log_trusted) {
             discrepancies.push(Discrepancy {
                 kind: "register-differs-from-log",
                 id: id.clone(),
@@ -410,7 +475,21 @@ pub fn audit(
             });
         }
     }
-    if chain.broken.is_none() {
+    let mut register_log = crate::ops::audit_register::RegisterLogCheck::default();
+    if log_trusted {
+        let (found, status) = logged_register.check(archive, &registered)?;
+        discrepancies.extend(found);
+        register_log = status;
+    }
+    // Each current entry's Dublin Core against the bag's own metadata (whatever the log).
+    for (id, tag_files) in &entries {
+        if let (true, Some(record)) = (bags.contains(id), records.get(id)) {
+            discrepancies.extend(crate::ops::audit_register::check_dublin_core(
+                archive, id, tag_files, record,
+            )?);
+        }
+    }
+    if log_trusted {
         for id in &registered {
             if !ingested.contains(id) {
                 discrepancies.push(Discrepancy {
@@ -429,7 +508,7 @@ pub fn audit(
     let mut never_checked = Vec::new();
     let mut overdue = Vec::new();
     let mut last_check_failed = Vec::new();
-    for id in &registered {
+    for id in registered.iter().filter(|_| log_trusted) {
         match last_fixity.get(id).map(|(t, o)| (t, o.as_str())) {
             None => never_checked.push(id.clone()),
             Some((time, "failure")) => last_check_failed.push(CheckState {
@@ -454,12 +533,71 @@ pub fn audit(
             head: chain.head,
             broken: chain.broken,
             since_head,
+            torn_tail,
+            repairs,
         },
         discrepancies,
         never_checked,
         overdue,
         last_check_failed,
         checkpoint,
+        register_log,
+        skipped,
+    })
+}
+
+/// The one finding of a broken chain: the first line that does not verify and the line
+/// before it, with what each is about.
+fn chain_break(archive: &Archive, b: &BrokenLink) -> Result<Discrepancy, Error> {
+    let path = archive.events_path();
+    let object_at = |n: usize| -> Result<String, Error> {
+        Ok(crate::fs::events::log_line(&path, n)?
+            .and_then(|l| serde_json::from_slice::<serde_json::Value>(&l).ok())
+            .and_then(|v| v.get("object").and_then(|o| o.as_str()).map(str::to_string))
+            .unwrap_or_default())
+    };
+    let about = |object: &str| {
+        if object.is_empty() {
+            String::new()
+        } else {
+            format!(" (about {object})")
+        }
+    };
+    let here = object_at(b.line)?;
+    let (id, detail) = if b.line <= 1 || b.detail.starts_with("not a valid event") {
+        (
+            here.clone(),
+            format!(
+                "line {}{} does not verify: {}; the lines before it verify, nothing from it on can be trusted",
+                b.line,
+                about(&here),
+                b.detail
+            ),
+        )
+    } else {
+        let before = object_at(b.line - 1)?;
+        (
+            before.clone(),
+            format!(
+                "line {}{} does not verify against the line before it, line {}{}: {}. Line {} was changed, or lines were deleted, inserted or reordered between lines {} and {}; the lines before line {} are intact, nothing from line {} on can be trusted",
+                b.line,
+                about(&here),
+                b.line - 1,
+                about(&before),
+                b.detail,
+                b.line - 1,
+                b.line - 1,
+                b.line,
+                b.line - 1,
+                b.line - 1
+            ),
+        )
+    };
+    Ok(Discrepancy {
+        kind: "log-chain-broken",
+        id,
+        path: format!("manifests/events.jsonl:{}", b.line),
+        detail,
     })
 }
 

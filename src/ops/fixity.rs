@@ -367,6 +367,9 @@ pub fn fixity(
     };
     let started = Instant::now();
     let now = clock.now();
+    if !opts.dry_run {
+        crate::ops::commit::repair_log(archive, now)?;
+    }
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
 
     // Registered items and bags, each once, in order (a set: `Vec::contains` per bag

@@ -2,6 +2,7 @@
 
 pub mod amend;
 pub mod audit;
+pub mod audit_register;
 pub mod bag_check;
 pub mod bag_validate;
 pub mod commit;

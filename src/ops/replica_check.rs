@@ -205,6 +205,7 @@ pub fn replica_fixity(
     clock: &dyn Clock,
 ) -> Result<ReplicaFixityReport, Error> {
     let _fixity_lock = archive.lock_fixity()?;
+    crate::ops::commit::repair_log(archive, clock.now())?;
     let started = Instant::now();
     let replica = open_replicas(archive, std::slice::from_ref(&opts.replica))?
         .pop()

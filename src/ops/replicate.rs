@@ -458,6 +458,7 @@ pub fn replicate(
     clock: &dyn Clock,
 ) -> Result<ReplicateReport, Error> {
     let _lock = archive.lock("replicate")?;
+    crate::ops::commit::repair_log(archive, clock.now())?;
     let replicas = open_replicas(archive, &opts.to)?;
     let registered = archive.register_ids()?;
     // Withdrawn items too: their tombstones reach the replicas, and their live copies

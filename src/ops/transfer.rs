@@ -125,6 +125,7 @@ pub fn export_version(
             path: out.to_path_buf(),
         });
     }
+    crate::ops::commit::repair_log(archive, clock.now())?;
     let log = crate::fs::events::verify_links(&archive.read_events_bytes()?);
     if let Some(b) = &log.broken {
         return Err(Error::Corrupt {

@@ -68,6 +68,7 @@ struct DataMark<const TAGS: bool> {
     replica: bool,
     replica_name: Option<String>,
     tag_manifests: Option<serde_json::Value>,
+    register_files: Option<serde_json::Value>,
 }
 
 impl<'de, const TAGS: bool> Deserialize<'de> for DataMark<TAGS> {
@@ -94,6 +95,8 @@ impl<'de, const TAGS: bool> Deserialize<'de> for DataMark<TAGS> {
                     } else if TAGS && k == "tag_manifests" {
                         // A repeated key: the last one counts, as in a parsed `Value`.
                         out.tag_manifests = Some(m.next_value::<serde_json::Value>()?);
+                    } else if TAGS && k == "register_files" {
+                        out.register_files = Some(m.next_value::<serde_json::Value>()?);
                     } else {
                         m.next_value::<serde::de::IgnoredAny>()?;
                     }
@@ -136,12 +139,14 @@ pub fn verify_chain_brief(bytes: &[u8]) -> (ChainReport, Vec<EventBrief>) {
     follow(bytes, brief_line)
 }
 
-/// An event's brief with the one part of its data an audit compares: the tag-manifest
-/// digests an ingestion or a modification recorded (`data.tag_manifests`).
+/// An event's brief with the parts of its data an audit compares: the tag-manifest
+/// digests an ingestion or a modification recorded (`data.tag_manifests`), and the
+/// digests of the register files it wrote (`data.register_files`).
 #[derive(Debug, Clone)]
 pub struct EventAudit {
     pub brief: EventBrief,
     pub tag_manifests: Option<serde_json::Value>,
+    pub register_files: Option<serde_json::Value>,
 }
 
 /// One line's brief and its link; the data object is skipped, not kept.
@@ -151,23 +156,24 @@ fn brief_line(line: &[u8]) -> Result<(u64, Prev, Option<EventBrief>), serde_json
 
 /// One line's brief, its link and its recorded tag-manifest digests.
 fn audit_line(line: &[u8]) -> Result<(u64, Prev, Option<EventAudit>), serde_json::Error> {
-    parse_brief::<true>(line).map(|(prev, brief, tag_manifests)| {
+    parse_brief::<true>(line).map(|(prev, brief, data)| {
         (
             brief.seq,
             prev,
             Some(EventAudit {
                 brief,
-                tag_manifests,
+                tag_manifests: data.tag_manifests,
+                register_files: data.register_files,
             }),
         )
     })
 }
 
-/// A line's `prev`, brief and (with `TAGS`) `data.tag_manifests`.
-#[allow(clippy::type_complexity)]
+/// A line's `prev`, brief and what was read of its data (with `TAGS`:
+/// `data.tag_manifests` and `data.register_files`).
 fn parse_brief<const TAGS: bool>(
     line: &[u8],
-) -> Result<(Prev, EventBrief, Option<serde_json::Value>), serde_json::Error> {
+) -> Result<(Prev, EventBrief, DataMark<TAGS>), serde_json::Error> {
     #[derive(Deserialize)]
     struct Line<'a, const TAGS: bool> {
         seq: u64,
@@ -183,16 +189,17 @@ fn parse_brief<const TAGS: bool>(
     }
     serde_json::from_slice::<Line<TAGS>>(line).map(|l| {
         let prev = Prev::of(&l.prev);
+        let mut data = l.data;
         let brief = EventBrief {
             seq: l.seq,
             event_type: l.event_type,
             time: l.time,
             outcome: l.outcome,
             object: l.object,
-            replica: l.data.replica,
-            replica_name: l.data.replica_name,
+            replica: data.replica,
+            replica_name: data.replica_name.take(),
         };
-        (prev, brief, l.data.tag_manifests)
+        (prev, brief, data)
     })
 }
 

@@ -126,6 +126,13 @@ pub fn append(
         .open(path)
         .map_err(|e| Error::io("open event log", path, e))?;
     let (last_bytes, torn) = last_line(&mut file, path)?;
+    // The Merkle tree is the record of the lines Cairn appended: a log that has lines
+    // it did not write, or lacks lines it wrote, is refused before anything is written.
+    crate::fs::tlog_store::check_covers(
+        path,
+        _lock,
+        last_bytes.as_ref().map(|(s, l)| (*s, l.as_slice())),
+    )?;
     // The Merkle tree's view of the line before the new ones (fs::tlog_store).
     let before = last_bytes
         .as_ref()
@@ -140,7 +147,7 @@ pub fn append(
             "success",
             "",
             format!(
-                "removed an incomplete last line of {} bytes left by an interrupted write (never acknowledged)",
+                "removed an incomplete last line of {} bytes left by an interrupted write, such as a full disk or a crash (never acknowledged)",
                 bytes.len()
             ),
         ).with_data(serde_json::json!({ "removed": String::from_utf8_lossy(&bytes) })));
@@ -173,6 +180,19 @@ pub fn append(
         out.push(b'\n');
         written.push(event);
     }
+    // The tree learns which line the log will end with, should a crash come between
+    // the log's write and the tree's.
+    let new_last = out[..out.len().saturating_sub(1)]
+        .rsplit(|&b| b == b'\n')
+        .next();
+    if let (false, Some((seq, _)), Some(line)) = (out.is_empty(), &last, new_last) {
+        let leaf = crate::tlog::merkle::leaf_hash(line);
+        let from = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
+        crate::fs::tlog_store::mark_pending(path, _lock, *seq, &leaf, from)?;
+    }
     file.seek(SeekFrom::End(0))
         .map_err(|e| Error::io("seek", path, e))?;
     file.write_all(&out)
@@ -202,6 +222,11 @@ pub fn last_complete_line(path: &Path) -> Result<Option<(u64, Vec<u8>)>, Error> 
 
 /// The last complete line's seq and bytes, and a torn tail (offset, bytes) if any.
 /// Reads backwards from the end, so appending costs the same however long the log is.
+///
+/// The tail is torn when the log does not end with a newline (a write cut short) or when
+/// its last line is not an event (a crash can leave a line of zeros where the file grew
+/// before its data reached the disk): either way the bytes were never acknowledged.
+/// Only the last line can be torn; a line before it that is not an event is damage.
 #[allow(clippy::type_complexity)]
 fn last_line(
     file: &mut File,
@@ -211,6 +236,73 @@ fn last_line(
         .metadata()
         .map_err(|e| Error::io("stat", path, e))?
         .len();
+    let (last, torn) = last_event_before(file, path, len)?;
+    let Some((at, _)) = torn else {
+        return Ok((last, torn));
+    };
+    // A write cut short may have left whole lines before the torn one: the append that
+    // wrote them failed, so none of them was acknowledged. When the pending mark (see
+    // fs::tlog_store) says where that append began, and the tree ends exactly there,
+    // everything from there on is the torn write.
+    if let Some(from) = crate::fs::tlog_store::pending_offset(path).filter(|&o| o < at) {
+        let (before, _) = last_event_before(file, path, from)?;
+        let ends = before
+            .as_ref()
+            .map(|(seq, line)| (*seq, crate::tlog::merkle::leaf_hash(line)));
+        if crate::fs::tlog_store::tree_ends_at(path, ends)? {
+            let mut rest = vec![0u8; (len - from) as usize];
+            file.seek(SeekFrom::Start(from))
+                .and_then(|_| file.read_exact(&mut rest))
+                .map_err(|e| Error::io("read", path, e))?;
+            return Ok((before, Some((from, rest))));
+        }
+    }
+    Ok((last, torn))
+}
+
+/// [`last_line`] within the first `len` bytes, without the pending mark: the last line
+/// if it is an event, and the torn tail (no newline, or a last line that is not an
+/// event).
+#[allow(clippy::type_complexity)]
+fn last_event_before(
+    file: &mut File,
+    path: &Path,
+    len: u64,
+) -> Result<(Option<(u64, Vec<u8>)>, Option<(u64, Vec<u8>)>), Error> {
+    let (line, torn) = last_line_before(file, path, len)?;
+    let Some((start, bytes)) = line else {
+        return Ok((None, torn));
+    };
+    if let Ok(event) = serde_json::from_slice::<Event>(&bytes) {
+        return Ok((Some((event.seq, bytes)), torn));
+    }
+    // The last line is not an event: it and what follows it are the torn tail.
+    let mut rest = vec![0u8; (len - start) as usize];
+    file.seek(SeekFrom::Start(start))
+        .and_then(|_| file.read_exact(&mut rest))
+        .map_err(|e| Error::io("read", path, e))?;
+    let torn = Some((start, rest));
+    let (before, _) = last_line_before(file, path, start)?;
+    let Some((_, before)) = before else {
+        return Ok((None, torn));
+    };
+    let event: Event = serde_json::from_slice(&before).map_err(|e| Error::Corrupt {
+        path: path.to_path_buf(),
+        detail: format!(
+            "the last two lines of the event log are not valid events ({e}); run `cairn audit`"
+        ),
+    })?;
+    Ok((Some((event.seq, before)), torn))
+}
+
+/// In the first `len` bytes of the log: the last complete line (its offset and bytes,
+/// without the newline) and the bytes after the last newline (offset, bytes), if any.
+#[allow(clippy::type_complexity)]
+fn last_line_before(
+    file: &mut File,
+    path: &Path,
+    len: u64,
+) -> Result<(Option<(u64, Vec<u8>)>, Option<(u64, Vec<u8>)>), Error> {
     if len == 0 {
         return Ok((None, None));
     }
@@ -235,25 +327,88 @@ fn last_line(
             }
         };
         let line_start = complete.iter().rposition(|&b| b == b'\n').map(|p| p + 1);
-        let line = match line_start {
-            Some(s) => &complete[s..],
-            None if start == 0 => complete,
+        let at = match line_start {
+            Some(s) => s,
+            None if start == 0 => 0,
             None => {
                 window = (window * 4).min(len);
                 continue;
             }
         };
+        let line = &complete[at..];
         if line.is_empty() {
             return Ok((None, torn));
         }
-        let event: Event = serde_json::from_slice(line).map_err(|e| Error::Corrupt {
-            path: path.to_path_buf(),
-            detail: format!(
-                "the last line of the event log is not a valid event ({e}); run `cairn audit`"
-            ),
-        })?;
-        return Ok((Some((event.seq, line.to_vec())), torn));
+        return Ok((Some((start + at as u64, line.to_vec())), torn));
     }
+}
+
+/// An incomplete last line of the log (see [`last_line`]): what the next append cuts
+/// off, logging a `log repair` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct TornTail {
+    /// Its 1-based line number.
+    pub line: usize,
+    pub bytes: usize,
+    /// Whether it ends with a newline (a line that is not an event) or not (cut short).
+    pub newline: bool,
+    /// The BLAKE3 of the last line before it: the head once it is removed.
+    #[serde(skip)]
+    pub head: String,
+}
+
+/// The log's torn tail, if it has one (an absent log has none).
+pub fn torn_tail(path: &Path) -> Result<Option<TornTail>, Error> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open event log", path, e)),
+    };
+    let (last, torn) = last_line(&mut file, path)?;
+    let Some((offset, bytes)) = torn else {
+        return Ok(None);
+    };
+    let head = last.map_or_else(|| GENESIS.to_string(), |(_, l)| line_digest(&l));
+    // Its line number: the lines before it, counted a buffer at a time.
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io("read", path, e))?;
+    let mut left = offset;
+    let mut lines = 0usize;
+    let mut buf = vec![0u8; 1 << 20];
+    while left > 0 {
+        let n = (buf.len() as u64).min(left) as usize;
+        file.read_exact(&mut buf[..n])
+            .map_err(|e| Error::io("read", path, e))?;
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count();
+        left -= n as u64;
+    }
+    Ok(Some(TornTail {
+        line: lines + 1,
+        bytes: bytes.len(),
+        newline: bytes.ends_with(b"\n"),
+        head,
+    }))
+}
+
+/// Cuts off a torn last line of the log, if there is one, and logs a `log repair`
+/// event carrying its bytes (see [`append`]). Every command that writes runs this under
+/// the lock before it checks the chain: a write cut short (a full disk, a crash) is an
+/// accident to repair, not a broken link. Returns the repair event, if one was written.
+pub fn repair_torn_tail(
+    path: &Path,
+    lock: &LogLock,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Event>, Error> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open event log", path, e)),
+    };
+    if last_line(&mut file, path)?.1.is_none() {
+        return Ok(None);
+    }
+    drop(file);
+    Ok(append(path, lock, now, &[])?.into_iter().next())
 }
 
 /// [`read_log_brief`] without holding the log or its events: the log at `path` is read

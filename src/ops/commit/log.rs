@@ -69,3 +69,80 @@ pub fn addition_events(
     events.extend(crate::ops::formats::identification_event(entry, note));
     events
 }
+
+/// The key of an event's data that records the register files the event's change wrote:
+/// an object of the file's name in the archive (`manifests/ID.json`,
+/// `manifests/history/ID/000001.json`, `manifests/withdrawn/ID.json`) to the BLAKE3 (hex)
+/// of its bytes, or `null` for a file the change removed. `cairn audit` checks every
+/// register file against the last digest the log holds for it.
+pub const REGISTER_FILES: &str = "register_files";
+
+/// A register file's name as events record it: `manifests/` and its path inside the
+/// manifests folder.
+pub fn register_file_name(archive: &crate::fs::archive::Archive, path: &std::path::Path) -> String {
+    let rel = path.strip_prefix(&archive.manifests).unwrap_or(path);
+    format!("manifests/{}", rel.to_string_lossy())
+}
+
+/// BLAKE3 (hex) of bytes, as [`REGISTER_FILES`] records it.
+pub fn register_digest(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// Adds `files` (name → digest, `None` for removed) to `event`'s data under
+/// [`REGISTER_FILES`]; data that is not an object is kept under `value`.
+pub fn record_register_files(event: &mut NewEvent, files: Vec<(String, Option<String>)>) {
+    let mut data = data_object(std::mem::take(&mut event.data));
+    let files: serde_json::Map<String, serde_json::Value> = files
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v.map_or(serde_json::Value::Null, serde_json::Value::String),
+            )
+        })
+        .collect();
+    data.insert(REGISTER_FILES.into(), serde_json::Value::Object(files));
+    event.data = serde_json::Value::Object(data);
+}
+
+/// Records, in the first event of `events` of type `event_type` about `id`, the digest
+/// of the register entry now at `path` (read back from disk: the bytes the register
+/// holds). Nothing when no such event is among them.
+pub fn record_entry_written(
+    archive: &crate::fs::archive::Archive,
+    events: &mut [NewEvent],
+    event_type: &str,
+    id: &str,
+    path: &std::path::Path,
+) -> Result<(), crate::error::Error> {
+    let Some(event) = events
+        .iter_mut()
+        .find(|e| e.event_type == event_type && e.object == id)
+    else {
+        return Ok(());
+    };
+    let bytes = crate::fs::read_file(path)?;
+    record_register_files(
+        event,
+        vec![(
+            register_file_name(archive, path),
+            Some(register_digest(&bytes)),
+        )],
+    );
+    Ok(())
+}
+
+/// An event's data as an object to add members to: `null` becomes an empty object, any
+/// other value that is not an object is kept under `value`.
+pub(crate) fn data_object(data: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match data {
+        serde_json::Value::Object(m) => m,
+        serde_json::Value::Null => serde_json::Map::new(),
+        other => {
+            let mut m = serde_json::Map::new();
+            m.insert("value".into(), other);
+            m
+        }
+    }
+}

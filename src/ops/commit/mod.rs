@@ -30,7 +30,7 @@
 //! | publish, before register | a bag with no register entry | validated in full; if valid, its entry is rebuilt from the bag and written; if not, left unregistered and reported |
 //! | register (temp file written) | a hidden `.ID.json.tmp-PID` in manifests/, no entry | as the row above (hidden names are never entries) |
 //! | register, before log | an entry with no `ingestion` event | the events are appended, marked "recorded after an interrupted run" |
-//! | log (torn last line) | an incomplete last line | the next append truncates it and logs a "log repair" event ([`crate::fs::events`]) |
+//! | log (torn last line) | an incomplete last line | every command that writes cuts it off first, under its lock, and logs a "log repair" event ([`crate::fs::events`]) |
 //! | after log | a complete commit | nothing (ingest: the intake item is found already archived) |
 //!
 //! Changes to an item already archived are [`Update`]s, driven by [`commit_update`]
@@ -49,6 +49,7 @@ mod update;
 
 pub(crate) use entry::{dublin_core_of, entry_from_bag, relative_bag_path};
 pub use log::addition_events;
+pub(crate) use log::{record_entry_written, register_file_name};
 pub(crate) use recover::recover;
 pub(crate) use state::ArchiveState;
 pub(crate) use update::bag_is;
@@ -100,6 +101,16 @@ pub trait Change {
     fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error>;
 }
 
+/// Repairs a torn last line of the event log, if any ([`Archive::repair_log`]), saying
+/// so in a warning: what every command that appends, and does not run [`recover`],
+/// calls first under its lock, before it checks the chain.
+pub fn repair_log(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<(), Error> {
+    if let Some(note) = archive.repair_log(now)? {
+        tracing::warn!("{note}");
+    }
+    Ok(())
+}
+
 /// Commits `change` as the new bag `id`: stage, build, verify, publish, register, log
 /// (see the module comment). Holding `_lock` proves that no other commit runs.
 pub fn commit_new_bag(
@@ -128,7 +139,14 @@ pub fn commit_new_bag(
     entry.write_once(&archive.register_path(id))?;
     failpoint::hit(&format!("{kind}-after-register"));
 
-    let events = change.events(&entry)?;
+    let mut events = change.events(&entry)?;
+    record_entry_written(
+        archive,
+        &mut events,
+        "ingestion",
+        id,
+        &archive.register_path(id),
+    )?;
     archive.append_events(clock.now(), &events)?;
     failpoint::hit(&format!("{kind}-after-events"));
     Ok(entry)

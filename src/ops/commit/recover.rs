@@ -21,7 +21,9 @@ pub(crate) fn recover(
 ) -> Result<Vec<String>, Error> {
     // Changes to archived items that were decided are finished first (update.rs); the
     // staging folders of undecided ones are then cleared with the rest.
-    let mut notes = super::update::recover_updates(archive, _held, clock)?;
+    // A torn last line of the log first: it is an accident, not a broken chain.
+    let mut notes: Vec<String> = archive.repair_log(clock.now())?.into_iter().collect();
+    notes.extend(super::update::recover_updates(archive, _held, clock)?);
     notes.extend(super::repair::recover_repairs(archive, _held, clock)?);
     for p in archive.clear_staging()? {
         notes.push(format!(
@@ -77,12 +79,19 @@ pub(crate) fn recover(
             continue;
         }
         let entry = RegisterEntry::read(&archive.register_path(&id))?;
-        let events = addition_events(
+        let mut events = addition_events(
             &entry,
             " (recorded after an interrupted run)",
             None,
             serde_json::Value::Null,
         );
+        super::record_entry_written(
+            archive,
+            &mut events,
+            "ingestion",
+            &id,
+            &archive.register_path(&id),
+        )?;
         archive.append_events(clock.now(), &events)?;
         notes.push(format!(
             "logged the ingestion of {id}, committed by an interrupted run"

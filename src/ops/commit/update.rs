@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::log::{record_register_files, register_digest, register_file_name};
 use super::summarize;
 use crate::bagit::{validate, ValidateOptions, ValidateReport};
 use crate::clock::Clock;
@@ -233,15 +234,7 @@ fn prepare(
         .events(previous, &outcome)?
         .into_iter()
         .map(|e| {
-            let mut data = match e.data {
-                serde_json::Value::Object(m) => m,
-                serde_json::Value::Null => serde_json::Map::new(),
-                other => {
-                    let mut m = serde_json::Map::new();
-                    m.insert("value".into(), other);
-                    m
-                }
-            };
+            let mut data = super::log::data_object(e.data);
             data.insert(
                 "change".into(),
                 serde_json::Value::String(change_id.clone()),
@@ -333,15 +326,31 @@ fn finish(
     failpoint::hit(&format!("{kind}-after-publish"));
     // 7. register.
     let register = archive.register_path(id);
+    // What the register's files now hold, for the event (audit checks them against it).
+    let history = archive.history_path(id, pending.previous_version);
+    let mut files = vec![(
+        register_file_name(archive, &history),
+        Some(register_digest(pending.previous.as_bytes())),
+    )];
     match &pending.outcome {
         Outcome::Replace { entry, .. } => {
-            write_atomic_if_changed(&register, &entry.encode(&register)?)?;
+            let bytes = entry.encode(&register)?;
+            write_atomic_if_changed(&register, &bytes)?;
+            files.push((
+                register_file_name(archive, &register),
+                Some(register_digest(&bytes)),
+            ));
         }
         Outcome::Withdraw { tombstone, .. } => {
             let path = archive.tombstone_path(id);
             let bytes = tombstone.encode(&path)?;
             write_once_idempotent(&path, &bytes)?;
             remove_file_synced(&register)?;
+            files.push((
+                register_file_name(archive, &path),
+                Some(register_digest(&bytes)),
+            ));
+            files.push((register_file_name(archive, &register), None));
         }
     }
     failpoint::hit(&format!("{kind}-after-register"));
@@ -354,7 +363,7 @@ fn finish(
         } else {
             ""
         };
-        let events: Vec<NewEvent> = pending
+        let mut events: Vec<NewEvent> = pending
             .events
             .iter()
             .map(|e| {
@@ -367,6 +376,9 @@ fn finish(
                 .with_data(e.data.clone())
             })
             .collect();
+        if let Some(first) = events.iter_mut().find(|e| e.object == id) {
+            record_register_files(first, files);
+        }
         written = archive.append_events(clock.now(), &events)?;
     }
     failpoint::hit(&format!("{kind}-after-events"));

@@ -98,7 +98,7 @@ pub fn audit_checkpoint(
     };
     // The stored tree against the log (read only: an audit writes nothing).
     let dir = archive.manifests.join(tlog_store::TREE_DIR);
-    let store = TreeStore::open(&dir)?;
+    let store = TreeStore::open_read_only(&dir)?;
     // An append that landed after `log` was read (fixity takes no archive lock) makes
     // the tree longer than the bytes at hand: compare what both have.
     let grew =

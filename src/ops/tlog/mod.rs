@@ -223,6 +223,12 @@ pub struct CheckpointReport {
 /// Signs a checkpoint of the event log as it is now and keeps it in
 /// manifests/checkpoints/ (`SIZE-KEYID.txt`).
 pub fn checkpoint(archive: &Archive, signer: &SignerKey) -> Result<CheckpointReport, Error> {
+    // A torn last line (a write cut short) is repaired first: it is not part of the
+    // chain. (Checkpoints take no clock; the repair event is stamped with the system's.)
+    crate::ops::commit::repair_log(
+        archive,
+        crate::clock::Clock::now(&crate::clock::SystemClock),
+    )?;
     // A signature vouches for the log: never sign one whose chain is broken (an edited
     // or forged line), or the key would launder the tampering.
     let log = crate::fs::events::verify_links(&archive.read_events_bytes()?);
