@@ -215,11 +215,15 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
                 }
             }
             BagOutcome::Failed => {
+                let how = if b.presence_only {
+                    "found by the presence check of every bag".to_string()
+                } else {
+                    format!("checked with {}", algorithm_names(&b.algorithms))
+                };
                 eprintln!(
-                    "FAILED  {}  {}, checked with {}",
+                    "FAILED  {}  {}, {how}",
                     b.id,
                     count(b.findings.len() as u64, "problem", "problems"),
-                    algorithm_names(&b.algorithms)
                 );
                 for f in &b.findings {
                     eprintln!("{}", finding_line(f));
