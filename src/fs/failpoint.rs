@@ -1,6 +1,8 @@
 //! Crash injection and pause points for tests, compiled only with the `test-hooks`
 //! feature, which the test suite turns on (Cargo.toml: the package's dev-dependency on
-//! itself) and release builds do not have. Without it every function here is empty:
+//! itself) and release builds do not have, and only with debug assertions: a
+//! release-profile build never has them, even one that turned the feature on by
+//! building an example beside the binary. Without them every function here is empty:
 //! `CAIRN_FAILPOINT` and `CAIRN_PAUSEPOINT` are not even read, so a stray variable in
 //! an archivist's environment cannot truncate a file or stop a run.
 //!
@@ -10,7 +12,7 @@
 //! a pause point. Names are listed in docs/crash-safety.md. Costs one environment read
 //! per process.
 
-#[cfg(feature = "test-hooks")]
+#[cfg(all(feature = "test-hooks", debug_assertions))]
 mod hooks {
     use std::sync::OnceLock;
 
@@ -62,23 +64,23 @@ mod hooks {
 }
 
 /// Aborts the process here if the failpoint `name` is armed (after waiting here if it
-/// is the armed pause point). Does nothing without the `test-hooks` feature.
+/// is the armed pause point). Does nothing without the test hooks.
 #[inline(always)]
 pub fn hit(name: &str) {
-    #[cfg(feature = "test-hooks")]
+    #[cfg(all(feature = "test-hooks", debug_assertions))]
     hooks::hit(name);
-    #[cfg(not(feature = "test-hooks"))]
+    #[cfg(not(all(feature = "test-hooks", debug_assertions)))]
     let _ = name;
 }
 
 /// Whether the failpoint `name` is armed, for a point that does something other than
 /// abort (`hash-mapped-truncate`: the file being hashed shrinks after it was mapped).
-/// Always false without the `test-hooks` feature.
+/// Always false without the test hooks.
 #[inline(always)]
 pub fn armed_is(name: &str) -> bool {
-    #[cfg(feature = "test-hooks")]
+    #[cfg(all(feature = "test-hooks", debug_assertions))]
     return hooks::armed_is(name);
-    #[cfg(not(feature = "test-hooks"))]
+    #[cfg(not(all(feature = "test-hooks", debug_assertions)))]
     {
         let _ = name;
         false
@@ -89,11 +91,11 @@ pub fn armed_is(name: &str) -> bool {
 /// middle of an upload, change an item while fixity checks it): with
 /// `CAIRN_PAUSEPOINT=NAME` and `CAIRN_PAUSEPOINT_FILE=PATH`, the first time the process
 /// reaches NAME it creates PATH and waits until the test deletes it (at most 120 s),
-/// then goes on. Does nothing without the `test-hooks` feature.
+/// then goes on. Does nothing without the test hooks.
 #[inline(always)]
 pub fn pause(name: &str) {
-    #[cfg(feature = "test-hooks")]
+    #[cfg(all(feature = "test-hooks", debug_assertions))]
     hooks::pause(name);
-    #[cfg(not(feature = "test-hooks"))]
+    #[cfg(not(all(feature = "test-hooks", debug_assertions)))]
     let _ = name;
 }
