@@ -14,14 +14,19 @@ use std::time::{Duration, Instant};
 use super::common;
 use super::life::{cairn_at, events, expect, make_archive};
 
-/// An archive of `n` one-file items, item-01 … (cairn-000001 …).
-fn archive_of(root: &Path, n: usize) {
+/// `cairn init ROOT`.
+fn init(root: &Path) {
     let out = common::cairn()
         .arg("init")
         .arg(root)
         .output()
         .expect("init");
     assert!(out.status.success(), "{out:?}");
+}
+
+/// An archive of `n` one-file items, item-01 … (cairn-000001 …).
+fn archive_of(root: &Path, n: usize) {
+    init(root);
     let mut csv = String::from("filename,dc.title,dc.date,dc.type,dc.language\n");
     for i in 1..=n {
         let name = format!("item-{i:02}.txt");
@@ -144,12 +149,7 @@ fn check_rate(root: &Path, id: &str, what: &str) {
 fn rate_is_held_on_many_small_files_and_on_one_large_file() {
     let tmp = common::fresh_dir("fixity-rate");
     let root = tmp.path().join("archive");
-    let out = common::cairn()
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(out.status.success(), "{out:?}");
+    init(&root);
     let intake = root.join("intake");
     for i in 0..1000 {
         let mut page = format!("Sample: page {i} of a synthetic register. ").into_bytes();
@@ -294,12 +294,7 @@ fn the_release_binary_ignores_failpoints_and_pause_points() {
     // A failpoint that aborts an ingest in a test build, and a pause point that stops
     // every fixity check there: the release binary goes through both.
     let root = tmp.path().join("archive");
-    let out = common::cairn()
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("init");
-    assert!(out.status.success(), "{}", describe(&out));
+    init(&root);
     common::write_file(
         &root.join("intake"),
         "note.txt",
