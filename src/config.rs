@@ -88,6 +88,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("ingest", "source_organization", Kind::Text),
     setting("ingest", "collection", Kind::Text),
     setting("ingest", "exclude", Kind::List),
+    setting("ingest", "max_value_size", Kind::Text),
     setting("fixity", "interval_days", Kind::Number),
     setting("fixity", "algorithm", Kind::Text),
     setting("fixity", "rate", Kind::Text),
@@ -103,6 +104,9 @@ pub const SETTINGS: &[Setting] = &[
     setting("serve", "repository_identifier", Kind::Text),
     setting("serve", "admin_email", Kind::Text),
     setting("serve", "page_size", Kind::Number),
+    setting("serve", "header_timeout_secs", Kind::Number),
+    setting("serve", "max_connections_per_address", Kind::Number),
+    setting("serve", "restricted_digests", Kind::Bool),
 ];
 
 /// The default of `ingest.exclude`: Windows thumbnail caches and folder settings,
@@ -182,7 +186,8 @@ pub struct ArchiveSection {
     pub archive: PathBuf,
     pub manifests: PathBuf,
     /// The archive's name: the origin line of its checkpoints and its key's name.
-    /// Empty: the archive folder's name.
+    /// `cairn init` writes the folder's name here; empty (an archive made before that):
+    /// written by the first `key generate` or `checkpoint` (ops::tlog::fix_archive_name).
     pub name: String,
     /// The private key `cairn checkpoint` signs with when no --key is given.
     pub checkpoint_key: PathBuf,
@@ -202,6 +207,9 @@ pub struct IngestSection {
     /// File names left out of items (system clutter): exact names, or a prefix ending
     /// in `*`; compared without regard to case.
     pub exclude: Vec<String>,
+    /// The largest metadata value ingest and import accept, in bytes (K, M: powers of
+    /// 1024).
+    pub max_value_size: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,6 +243,7 @@ impl Default for IngestSection {
             source_organization: String::new(),
             collection: String::new(),
             exclude: DEFAULT_EXCLUDE.iter().map(|s| s.to_string()).collect(),
+            max_value_size: "64K".into(),
         }
     }
 }
@@ -269,6 +278,55 @@ fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// `text` (cairn.toml) with `archive.name` set to `name`: its line replaced where it is
+/// set, else added under `[archive]` (or in a new `[archive]` table at the end); every
+/// other line kept as it is. `None` when the result would not read back with that name
+/// (a layout this edit does not understand): the caller asks for a hand edit.
+pub fn with_archive_name(text: &str, name: &str) -> Option<String> {
+    let value = toml::Value::String(name.to_string()).to_string();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    if let Some(n) = line_of_key(text, "archive.name") {
+        let old = &lines[n - 1];
+        let key = if old.trim_start().starts_with("archive.") {
+            "archive.name"
+        } else {
+            "name"
+        };
+        lines[n - 1] = format!("{key} = {value}");
+    } else if let Some(i) = lines.iter().position(|l| l.trim() == "[archive]") {
+        lines.insert(i + 1, format!("name = {value}"));
+    } else {
+        lines.push(String::new());
+        lines.push("[archive]".into());
+        lines.push(format!("name = {value}"));
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    let parsed: Config = toml::from_str(&out).ok()?;
+    (parsed.archive.name == name).then_some(out)
+}
+
+/// A folder's name made into an archive name (no spaces or '+', which a checkpoint's
+/// origin line and a key's name cannot hold: each becomes '-'); `cairn-archive` for a
+/// folder without a name.
+pub fn name_from_folder(folder: &str) -> String {
+    let name: String = folder
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || c == '+' {
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "cairn-archive".into()
+    } else {
+        name
+    }
 }
 
 impl Config {
@@ -345,6 +403,8 @@ impl Config {
             .map_err(|e| bad(format!("fixity.algorithm: {e}")))?;
         self.fixity_rate()
             .map_err(|e| bad(format!("fixity.rate: {e}")))?;
+        self.max_value_size()
+            .map_err(|e| bad(format!("ingest.max_value_size: {e}")))?;
         self.serve.check().map_err(bad)?;
         crate::replica::check(&self.replica).map_err(bad)?;
         Ok(())
@@ -472,6 +532,7 @@ impl Config {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            ("ingest", "max_value_size") => text(&self.ingest.max_value_size),
             ("fixity", "interval_days") => self.fixity.interval_days.to_string(),
             ("fixity", "algorithm") => text(&self.fixity.algorithm),
             ("fixity", "rate") => text(&self.fixity.rate),
@@ -495,6 +556,14 @@ impl Config {
     }
 
     /// The algorithms for new bags.
+    /// `ingest.max_value_size` in bytes (at least 1).
+    pub fn max_value_size(&self) -> Result<usize, String> {
+        match crate::units::parse_size(&self.ingest.max_value_size)? {
+            0 => Err("must be at least 1 byte".into()),
+            n => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        }
+    }
+
     pub fn algorithms(&self) -> Result<Vec<Algorithm>, String> {
         let mut out = Vec::new();
         for name in &self.ingest.algorithms {
@@ -541,7 +610,9 @@ archive = "archive"
 manifests = "manifests"
 # The archive's name: the origin line of its signed checkpoints and the name of its
 # signing key (docs/auditing.md). Use something stable and unique, such as
-# "archive.example.org/s21"; no spaces or '+'. Empty: the archive folder's name.
+# "archive.example.org/s21"; no spaces or '+'. `cairn init` writes the folder's
+# name here: keep it fixed once checkpoints are signed (a restored or moved archive
+# keeps its name). Empty: set by the first `cairn key generate` or `cairn checkpoint`.
 # CAIRN_ARCHIVE_NAME
 name = ""
 # The private key `cairn checkpoint` signs with when no --key is given (made by
@@ -579,6 +650,11 @@ collection = ""
 # excluded file is named in the ingest report and in the item's ingestion event.
 # CAIRN_INGEST_EXCLUDE
 exclude = ["Thumbs.db", "desktop.ini", ".DS_Store", "._*", "~$*"]
+# The largest metadata value (one dc.title, one dc.description...) that ingest and
+# import accept; a larger one refuses the item, naming the term and the size (K, M:
+# powers of 1024).
+# CAIRN_INGEST_MAX_VALUE_SIZE
+max_value_size = "64K"
 
 [fixity]
 # Days between two fixity checks of the same bag (cairn fixity --due).
@@ -649,6 +725,20 @@ admin_email = "archivist@cairn.invalid"
 # Records per OAI-PMH list response; longer lists continue with a resumption token.
 # CAIRN_SERVE_PAGE_SIZE
 page_size = 100
+# Seconds a connection may take to send a request's headers, counted from when it
+# opened or its last response ended: half-sent headers and idle keep-alive
+# connections are closed after it.
+# CAIRN_SERVE_HEADER_TIMEOUT_SECS
+header_timeout_secs = 10
+# Connections open at once from one address; more are closed at once. Behind a
+# reverse proxy every reader comes from the proxy's address: raise it there. It is
+# always kept below what the process's file limit (ulimit -n) allows.
+# CAIRN_SERVE_MAX_CONNECTIONS_PER_ADDRESS
+max_connections_per_address = 64
+# Whether restricted items' pages show their files' digests (a digest confirms a
+# guess of a short file's content).
+# CAIRN_SERVE_RESTRICTED_DIGESTS
+restricted_digests = false
 
 # Replicas: copies of the archive on another disk or an S3-compatible object store,
 # one [[replica]] table each (docs/replicas.md). `cairn replicate` fills them,
@@ -816,5 +906,21 @@ mod tests {
         ] {
             assert!(Config::parse(text, Path::new("c.toml")).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn the_archive_name_is_set_in_place() {
+        let t = Config::template();
+        let out = with_archive_name(t, "s21-archive").expect("template");
+        assert_eq!(out.lines().count(), t.lines().count());
+        assert!(out.contains("\nname = \"s21-archive\"\n"), "{out}");
+        let c = Config::parse(&out, Path::new("c.toml")).expect("parses");
+        assert_eq!(c.archive.name, "s21-archive");
+        // No [archive] table, or a table without the key: added.
+        let out = with_archive_name("[fixity]\ninterval_days = 30\n", "a.b/c").expect("added");
+        assert!(out.ends_with("[archive]\nname = \"a.b/c\"\n"), "{out}");
+        let out = with_archive_name("[archive]\nintake = \"in\"\n", "x").expect("added");
+        assert!(out.starts_with("[archive]\nname = \"x\"\n"), "{out}");
+        assert_eq!(name_from_folder("S21 scans+1"), "S21-scans-1");
     }
 }

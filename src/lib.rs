@@ -37,6 +37,7 @@ pub mod serve;
 pub mod techmd;
 pub mod tlog;
 pub mod units;
+pub mod vocab;
 
 pub use error::{Error, ErrorClass};
 /// The register (manifests/ID.json) lives under fs/, which does its I/O; this path is

@@ -3,6 +3,8 @@
 //! is [`crate::fs::replica`], the commands are in `ops/replicate.rs`, `ops/repair.rs`,
 //! `ops/restore.rs` and `ops/replica_check.rs` (docs/replicas.md).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 /// One replica as cairn.toml names it.
@@ -57,10 +59,24 @@ impl ReplicaSection {
         let bad = |why: &str| {
             format!(
                 "replica.url: {} (replica {}): {why}",
-                crate::quoted(&self.url),
+                crate::quoted(&redacted(&self.url)),
                 self.name
             )
         };
+        let where_credentials_go = |what: &str| {
+            let p = ReplicaSection::env_prefix(&self.name);
+            format!(
+                "replica.{what}: {} (replica {}): a user name or password is written in the URL (shown here as ***); credentials never go in cairn.toml or a URL: set {p}ACCESS_KEY_ID and {p}SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) in the environment of the commands instead",
+                crate::quoted(&redacted(if what == "url" { &self.url } else { &self.endpoint })),
+                self.name
+            )
+        };
+        if user_info(&self.url).is_some() {
+            return Err(where_credentials_go("url"));
+        }
+        if user_info(&self.endpoint).is_some() {
+            return Err(where_credentials_go("endpoint"));
+        }
         if let Some(path) = self.url.strip_prefix("file://") {
             if !path.starts_with('/') {
                 return Err(bad(
@@ -84,6 +100,26 @@ impl ReplicaSection {
             });
         }
         Err(bad("use file:///folder or s3://bucket/prefix"))
+    }
+}
+
+/// Where the user information (`user:password@`) of a URL lies, if it has any: after
+/// `SCHEME://`, up to and with the first `@`, when no `/` comes before that `@` or a `:`
+/// does (an S3 secret may hold `/`). A prefix holding both `:` and `@` is taken for
+/// credentials too: refused, never echoed.
+fn user_info(url: &str) -> Option<std::ops::Range<usize>> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let at = rest.find('@')?;
+    let before = &rest[..at];
+    (!before.contains('/') || before.contains(':')).then_some(start..start + at + 1)
+}
+
+/// A URL as messages show it: any user information replaced by `***@`.
+pub fn redacted(url: &str) -> Cow<'_, str> {
+    match user_info(url) {
+        Some(r) => Cow::Owned(format!("{}***@{}", &url[..r.start], &url[r.end..])),
+        None => Cow::Borrowed(url),
     }
 }
 
@@ -158,6 +194,32 @@ mod tests {
         assert!(r("off", "http://x").location().is_err());
         assert!(r("a b", "file:///x").location().is_err());
         assert!(check(&[r("a", "file:///x"), r("A", "file:///y")]).is_err());
+    }
+
+    #[test]
+    fn credentials_in_urls_are_refused_and_never_shown() {
+        for url in [
+            "s3://AKIAEXAMPLE:wJalr/XUtnFEMI+K7MDENG@garage.example/bucket",
+            "s3://AKIAEXAMPLE@bucket/prefix",
+            "file://user:hunter2@host/srv/copy",
+        ] {
+            let e = r("off", url).location().unwrap_err();
+            assert!(
+                !e.contains("hunter2") && !e.contains("AKIAEXAMPLE") && !e.contains("wJalr"),
+                "{e}"
+            );
+            assert!(e.contains("CAIRN_REPLICA_OFF_ACCESS_KEY_ID"), "{e}");
+        }
+        let mut ep = r("off", "s3://bucket/p");
+        ep.endpoint = "https://admin:hunter2@127.0.0.1:3900".into();
+        let e = ep.location().unwrap_err();
+        assert!(
+            e.contains("replica.endpoint") && !e.contains("hunter2"),
+            "{e}"
+        );
+        assert_eq!(redacted("https://u:p@host/x"), "https://***@host/x");
+        assert_eq!(redacted("s3://bucket/2024@dept"), "s3://bucket/2024@dept");
+        assert!(r("off", "s3://bucket/2024@dept").location().is_ok());
     }
 
     #[test]

@@ -389,7 +389,8 @@ fn withdraw_quarantines_leaves_a_tombstone_and_the_id_is_never_reused() {
     // fixity and audit treat it as withdrawn, not vanished.
     all_checks_pass(&root, "after withdraw");
 
-    // The same content ingested again gets a new identifier, never cairn-000002.
+    // The same content ingested again (on purpose: withdrawn content is otherwise
+    // refused, docs/ingest.md) gets a new identifier, never cairn-000002.
     fs::write(
         root.join("intake/b-note.txt"),
         "Sample: synthetic note on Tuol Sleng\n",
@@ -400,7 +401,11 @@ fn withdraw_quarantines_leaves_a_tombstone_and_the_id_is_never_reused() {
         "filename,dc.title,dc.date,dc.type,dc.language\nb-note.txt,Sample: note again,1979-01,Text,en\n",
     )
     .expect("csv");
-    let out = expect(&root, ["ingest", "--json"], 0);
+    let out = expect(
+        &root,
+        ["ingest", "--json", "--allow-duplicate-of", "cairn-000002"],
+        0,
+    );
     let items = out.json()["items"].clone();
     let item = items
         .as_array()

@@ -140,9 +140,16 @@ fn check_recovered(root: &Path, old_digest: &str, context: &str, withdrawing: bo
     done
 }
 
-/// Recovery: a command that takes the lock (ingest, nothing new to ingest).
+/// Recovery: a command that takes the lock (ingest of an empty intake: the archive's
+/// own intake still holds the withdrawn item, which ingest would refuse, exit 1).
 fn recover(root: &Path, context: &str) {
-    let out = cairn_at(root, ["ingest"], &[]);
+    let empty = root.join("empty-intake");
+    fs::create_dir_all(&empty).expect("empty intake");
+    let out = cairn_at(
+        root,
+        ["ingest".as_ref(), "--intake".as_ref(), empty.as_os_str()],
+        &[],
+    );
     assert_eq!(out.code, Some(0), "{context}: recovery\n{}", out.describe());
 }
 

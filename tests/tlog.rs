@@ -792,10 +792,18 @@ fn proofs_verify_offline_and_name_what_is_wrong() {
         .arg("--json")));
     assert_eq!(v["ok"], true);
     assert!(v["signed_by"].is_string());
-    // Without the key: verified, but the signature is said to be unchecked.
-    let out = ok(cairn().arg("verify-proof").arg(&pf));
+    // Without the key: refused, exit 1 (anyone can make a tree and a proof that
+    // agree); with --unsigned-ok, verified, the signature said to be unchecked.
+    let out = run(cairn().arg("verify-proof").arg(&pf));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("not checked"),
+        String::from_utf8_lossy(&out.stderr).contains("signature was not checked"),
+        "{}",
+        describe(&out)
+    );
+    let out = ok(cairn().arg("verify-proof").arg(&pf).arg("--unsigned-ok"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("NOT checked"),
         "{}",
         describe(&out)
     );
@@ -867,7 +875,7 @@ fn keys_are_private_and_checkpoints_follow_runs_when_configured() {
             &format!("checkpoint_key = \"{}\"", key.display()),
         )
         .replace("checkpoint_on_write = false", "checkpoint_on_write = true")
-        .replace("name = \"\"", "name = \"archive.example.org/s21\"");
+        .replace("name = \"keys\"", "name = \"archive.example.org/s21\"");
     fs::write(root.join("cairn.toml"), toml).expect("toml");
     ok(cairn().args(["fixity", "--all", "--root"]).arg(&root));
     ingest_more(&root, 1, 1);

@@ -14,9 +14,35 @@ use super::{
     ShowArgs,
 };
 
+/// Opens the archive `--root` (or CAIRN_ROOT) names; without either, the one that holds
+/// the current folder, found by searching upwards for cairn.toml. When there is none,
+/// the message says where Cairn looked and what to run.
 pub(super) fn open_archive(root: &RootArg, context: &str) -> Result<Archive, u8> {
-    let dir = root.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let dir = archive_root(root, context)?;
     Archive::open(&dir).map_err(|e| error_exit(context, &e))
+}
+
+/// The archive's folder: `--root` (or CAIRN_ROOT), else found upwards from here.
+pub(super) fn archive_root(root: &RootArg, context: &str) -> Result<PathBuf, u8> {
+    Ok(match &root.root {
+        Some(dir) => dir.clone(),
+        None => match Archive::find_root(Path::new(".")) {
+            Some(dir) => dir,
+            None => {
+                let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                return Err(error_exit(
+                    context,
+                    &cairn::Error::Config {
+                        path: here.join("cairn.toml"),
+                        line: None,
+                        detail: "not found, nor in any folder above: this is not inside a Cairn archive. \
+                                 Run `cairn init DIR` to make one, or point --root (or CAIRN_ROOT) at the archive"
+                            .into(),
+                    },
+                ));
+            }
+        },
+    })
 }
 
 pub(super) fn run_init(args: InitArgs) -> u8 {
@@ -56,6 +82,7 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
         intake: args.intake,
         dry_run: args.dry_run,
         remove_source: args.remove_source,
+        allow_duplicate_of: args.allow_duplicate_of,
     };
     let started = std::time::Instant::now();
     let report = match with_progress("ingest", || ingest(&archive, &opts, &SystemClock)) {
@@ -123,12 +150,20 @@ fn excluded_note(excluded: &[String]) -> String {
     format!("; excluded {}", names.join(", "))
 }
 
+/// `; a duplicate of A, B (--allow-duplicate-of)` for an item admitted on purpose.
+fn duplicate_note(of: &[String]) -> String {
+    if of.is_empty() {
+        return String::new();
+    }
+    format!("; a duplicate of {} (--allow-duplicate-of)", of.join(", "))
+}
+
 fn print_ingest(root: &Path, r: &IngestReport) {
     for n in &r.recovered {
         note!("recovered: {n}");
     }
     for p in &r.sheet_problems {
-        eprintln!("problem: {}", printable(p));
+        errln!("problem: {}", printable(p));
     }
     for n in &r.skipped {
         note!(
@@ -197,23 +232,24 @@ fn print_ingest(root: &Path, r: &IngestReport) {
             if grouped_shown.insert(t.clone()) {
                 let names = &groups[&t];
                 let shown: Vec<String> = names.iter().take(3).map(|n| printable(n)).collect();
-                eprintln!(
+                errln!(
                     "refused {} for the same reason: {} and {} more:",
                     count(names.len() as u64, "item", "items"),
                     shown.join(", "),
                     names.len() - shown.len()
                 );
-                eprintln!("  problem: {}", printable(&t));
+                errln!("  problem: {}", printable(&t));
             }
             continue;
         }
         match item.outcome {
             Outcome::AlreadyArchived if group_archived => {}
             Outcome::Ingested => say!(
-                "ingested {name} as {id}: {}, {}{}{}",
+                "ingested {name} as {id}: {}, {}{}{}{}",
                 count(item.files, "file", "files"),
                 count(item.bytes, "byte", "bytes"),
                 excluded_note(&item.excluded),
+                duplicate_note(&item.duplicate_of),
                 if item.removed_source {
                     " (intake copy removed)"
                 } else {
@@ -221,13 +257,18 @@ fn print_ingest(root: &Path, r: &IngestReport) {
                 }
             ),
             Outcome::WouldIngest => say!(
-                "would ingest {name} as {id}: {}, {}{}",
+                "would ingest {name} as {id}: {}, {}{}{}",
                 count(item.files, "file", "files"),
                 count(item.bytes, "byte", "bytes"),
-                excluded_note(&item.excluded)
+                excluded_note(&item.excluded),
+                duplicate_note(&item.duplicate_of)
             ),
             Outcome::AlreadyArchived => say!(
-                "skipped {name}: already archived as {id}{}",
+                "skipped {name}: already archived as {}{}",
+                match item.version {
+                    Some(v) => format!("version {v} of {id} (kept; the item was revised since)"),
+                    None => id.to_string(),
+                },
                 if item.removed_source {
                     " (intake copy removed)"
                 } else {
@@ -235,12 +276,12 @@ fn print_ingest(root: &Path, r: &IngestReport) {
                 }
             ),
             Outcome::Refused => {
-                eprintln!("refused {name}:");
+                errln!("refused {name}:");
                 for w in &item.warnings {
-                    eprintln!("  warning: {}", printable(w));
+                    errln!("  warning: {}", printable(w));
                 }
                 for p in &item.problems {
-                    eprintln!("  problem: {}", printable(p));
+                    errln!("  problem: {}", printable(p));
                 }
             }
         }
@@ -260,7 +301,7 @@ fn print_ingest(root: &Path, r: &IngestReport) {
     if quiet() && r.is_ok() {
         return;
     }
-    println!(
+    outln!(
         "{root}: {verb} {done}, already archived {}, refused {}{}",
         count(Outcome::AlreadyArchived),
         count(Outcome::Refused),
@@ -280,7 +321,7 @@ pub(super) fn run_show(args: ShowArgs) -> u8 {
     match show(&archive, &args.id) {
         Ok(report) => {
             if args.premis {
-                print!("{}", cairn::ops::premis::render(&report));
+                out!("{}", cairn::ops::premis::render(&report));
             } else if args.json {
                 print_json(&report);
             } else {
@@ -297,35 +338,35 @@ fn print_show(r: &ShowReport) {
     if let Some(t) = &r.withdrawn {
         super::life_cmds::print_tombstone(t);
     } else {
-        println!(
+        outln!(
             "{}  ({}{})",
             e.id,
             e.bag,
             if r.bag_present { "" } else { ", MISSING" }
         );
     }
-    println!("  intake name: {}", printable(&e.intake_name));
-    println!("  archived:    {} by {}", e.archived, e.software);
+    outln!("  intake name: {}", printable(&e.intake_name));
+    outln!("  archived:    {} by {}", e.archived, e.software);
     super::life_cmds::print_versions(r);
-    println!("Dublin Core:");
+    outln!("Dublin Core:");
     for (term, v) in e.dublin_core.lines() {
-        println!("  {term}: {}", printable(v));
+        outln!("  {term}: {}", printable(v));
     }
-    println!(
+    outln!(
         "Files ({}, Payload-Oxum {}):",
         e.files.len(),
         e.payload_oxum
     );
     for f in &e.files {
-        println!("  {}  {} bytes  {}", printable(&f.path), f.size, f.mime);
+        outln!("  {}  {} bytes  {}", printable(&f.path), f.size, f.mime);
         super::format_cmds::print_file_format(f);
         for (alg, d) in f.digests.iter() {
-            println!("      {alg} {d}");
+            outln!("      {alg} {d}");
         }
     }
-    println!("Events ({}):", r.events.len());
+    outln!("Events ({}):", r.events.len());
     for ev in &r.events {
-        println!(
+        outln!(
             "  {}  {}  {}: {}",
             ev.time,
             ev.event_type,
@@ -352,7 +393,7 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
                 print_json(&items);
             } else {
                 for i in &items {
-                    println!(
+                    outln!(
                         "{}\t{}\t{} files\t{} bytes\t{}",
                         i.id,
                         i.archived,
@@ -386,7 +427,7 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
     }) {
         Ok(r) => {
             if !r.forced_despite.is_empty() {
-                eprintln!(
+                errln!(
                     "cairn: export: {} exported with --force although it fails its checks ({}); the export event records the failure",
                     r.id,
                     cairn::units::count(r.forced_despite.len() as u64, "problem", "problems")
@@ -421,7 +462,12 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
         Err(code) => return code,
     };
     let report = match with_progress("import", || {
-        cairn::ops::transfer::import(&archive, &args.source, &SystemClock)
+        cairn::ops::transfer::import(
+            &archive,
+            &args.source,
+            &args.allow_duplicate_of,
+            &SystemClock,
+        )
     }) {
         Ok(r) => r,
         Err(e) => return error_exit("import", &e),
@@ -433,7 +479,10 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
             note!("recovered: {n}");
         }
         for p in &report.problems {
-            eprintln!("{}", finding_line("problem", p));
+            errln!("{}", finding_line("problem", p));
+        }
+        for r in &report.refused {
+            errln!("problem: {}", printable(r));
         }
         if let Some(n) = &report.id_note {
             note!("{n}");
@@ -444,15 +493,20 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
                 args.source.display()
             ),
             (Some(id), None) => say!(
-                "imported {} as {id}: {}, {}",
+                "imported {} as {id}: {}, {}{}",
                 args.source.display(),
                 count(report.files, "file", "files"),
-                count(report.bytes, "byte", "bytes")
+                count(report.bytes, "byte", "bytes"),
+                duplicate_note(&report.duplicate_of)
             ),
-            (None, None) => eprintln!(
+            (None, None) => errln!(
                 "refused {}: {}; nothing was imported",
                 args.source.display(),
-                count(report.problems.len() as u64, "problem", "problems")
+                count(
+                    (report.problems.len() + report.refused.len()) as u64,
+                    "problem",
+                    "problems"
+                )
             ),
         }
     }
@@ -473,11 +527,13 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
 /// `cairn config`: every setting in force and where it comes from.
 pub(super) fn run_config(args: ConfigArgs) -> u8 {
     use cairn::config::{Config, Source, SETTINGS};
-    let root = args.root.root.clone().unwrap_or_else(|| PathBuf::from("."));
-    let path = root.join(cairn::config::CONFIG_FILE);
-    let text = match std::fs::read_to_string(&path) {
+    let root = match archive_root(&args.root, "config") {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let (path, text) = match Archive::read_config(&root) {
         Ok(t) => t,
-        Err(e) => return error_exit("config", &cairn::Error::io("read", &path, e)),
+        Err(e) => return error_exit("config", &e),
     };
     let (config, sources) = match Config::parse_layers(&text, &path, &|var| std::env::var(var).ok())
     {
@@ -507,14 +563,14 @@ pub(super) fn run_config(args: ConfigArgs) -> u8 {
         print_json(&serde_json::json!({ "file": path, "settings": v }));
         return exit::OK;
     }
-    println!("# {}", path.display());
+    outln!("# {}", path.display());
     for (key, value, var, src) in &rows {
         let from = match src {
             Source::Default => "default".to_string(),
             Source::File => "cairn.toml".to_string(),
             Source::Env => format!("environment {var}"),
         };
-        println!("{key} = {}  # {from}", printable(value));
+        outln!("{key} = {}  # {from}", printable(value));
     }
     exit::OK
 }

@@ -96,7 +96,7 @@ Example:
 
 Exit codes:
   0  imported, or already archived (nothing written)
-  1  the bag was refused: invalid, hostile zip, or files still to fetch
+  1  the bag was refused: invalid, hostile zip, files still to fetch, or content the archive holds or held
   2  bad usage, or the bag does not exist
   3  could not run: I/O error, permission denied, lock held";
 pub(super) const CONFIG_HELP: &str = "\
@@ -165,9 +165,28 @@ pub(super) struct Cli {
     )]
     pub(super) log_format: LogFormat,
 
+    /// `--root` before the command (`cairn --root arc list`): clap hands its value to the
+    /// command's own `--root`. Hidden: each command that takes it lists its own.
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        env = "CAIRN_ROOT",
+        value_name = "DIR"
+    )]
+    pub(super) root: Option<PathBuf>,
+
+    /// `--json` before the command, likewise.
+    #[arg(long, global = true, hide = true)]
+    pub(super) json: bool,
+
     #[command(subcommand)]
     pub(super) command: Command,
 }
+
+/// The options that may stand before the command as well as after it, but that only
+/// some commands take: `cairn --json serve` names an option `serve` does not have.
+pub(super) const PLACED_ANYWHERE: [&str; 2] = ["root", "json"];
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(super) enum LogFormat {
@@ -384,6 +403,10 @@ pub(super) struct ExportArgs {
 pub(super) struct ImportArgs {
     /// A zipped bag or a bag folder.
     pub(super) source: PathBuf,
+    /// Import the bag even though its content matches the item ID (current, an
+    /// earlier version, withdrawn or purged); the ingestion event names ID. Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub(super) allow_duplicate_of: Vec<String>,
     #[command(flatten)]
     pub(super) root: RootArg,
     /// Print a JSON report on stdout.
@@ -401,8 +424,8 @@ pub(super) struct FixityArgs {
     /// Check every bag.
     #[arg(long, conflicts_with = "id")]
     pub(super) all: bool,
-    /// Check these bags (repeatable).
-    #[arg(long, value_name = "ID")]
+    /// Check these bags: `--id A B` or `--id A --id B`.
+    #[arg(long, value_name = "ID", num_args = 1..)]
     pub(super) id: Vec<String>,
     /// Only the bags in shard K of N (1-based), by a stable hash of the identifier.
     #[arg(long, value_name = "K/N")]
@@ -439,12 +462,28 @@ pub(super) struct FixityArgs {
     pub(super) json: bool,
 }
 
+/// A log head: a BLAKE3 digest, 64 hex digits in either case (kept in lower case). A
+/// malformed one is a usage error, not a log that "no longer extends" it.
+fn parse_head(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "a log head is a BLAKE3 digest, 64 hex digits (as `cairn audit` prints it); this is {} characters long{}",
+            t.chars().count(),
+            if t.bytes().all(|b| b.is_ascii_hexdigit()) { "" } else { " and not all hex digits" }
+        ))
+    }
+}
+
 #[derive(Args)]
 pub(super) struct AuditArgs {
     #[command(flatten)]
     pub(super) root: RootArg,
-    /// A head digest recorded earlier: prove the log still extends it.
-    #[arg(long, value_name = "DIGEST")]
+    /// A head digest recorded earlier (64 hex digits, as `cairn audit` and `cairn report`
+    /// print it): prove the log still extends it.
+    #[arg(long, value_name = "DIGEST", value_parser = parse_head)]
     pub(super) since_head: Option<String>,
     /// A signed checkpoint kept elsewhere: prove the log still extends it (needs --key).
     #[arg(long, value_name = "FILE", requires = "key")]
@@ -505,6 +544,10 @@ pub(super) struct IngestArgs {
     /// Delete each intake item once its bag is committed, verified, registered and logged.
     #[arg(long)]
     pub(super) remove_source: bool,
+    /// Archive an item even though its content matches the item ID (current, an
+    /// earlier version, withdrawn or purged); the ingestion event names ID. Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub(super) allow_duplicate_of: Vec<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub(super) json: bool,

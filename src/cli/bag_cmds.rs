@@ -1,8 +1,6 @@
 //! The bag commands: `bag create` and `bag validate`, on any folder or zip file (no
 //! archive needed).
 
-use std::io::Write;
-
 use cairn::bagit::{Mode, ValidateOptions, ValidateReport};
 use cairn::ops::create::parse_info_arg;
 use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
@@ -109,18 +107,16 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
-    let stderr = std::io::stderr();
-    let mut err = stderr.lock();
     for w in &r.warnings {
         if !quiet() {
-            let _ = writeln!(err, "{}", finding_line("warning", w));
+            errln!("{}", finding_line("warning", w));
         }
     }
     for p in &r.problems {
-        let _ = writeln!(err, "{}", finding_line("problem", p));
+        errln!("{}", finding_line("problem", p));
     }
     for e in &r.errors {
-        let _ = writeln!(err, "{}", finding_line("error", e));
+        errln!("{}", finding_line("error", e));
     }
     let version = r.version.as_deref().unwrap_or("unknown");
     let algs: Vec<&str> = r.algorithms.iter().map(|a| a.name()).collect();
@@ -142,16 +138,14 @@ fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
             r.bytes,
         );
     } else if !r.errors.is_empty() {
-        let _ = writeln!(
-            err,
+        errln!(
             "{}: could not be fully checked: {}, {}",
             bag.display(),
             plural(r.errors.len(), "read error"),
             plural(r.problems.len(), "problem")
         );
     } else {
-        let _ = writeln!(
-            err,
+        errln!(
             "{}: INVALID: {}",
             bag.display(),
             plural(r.problems.len(), "problem")

@@ -205,7 +205,7 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         match b.outcome {
             BagOutcome::Passed => {
                 if !quiet {
-                    println!(
+                    outln!(
                         "ok      {}  {}, {}, {}",
                         b.id,
                         count(b.files, "file", "files"),
@@ -220,19 +220,19 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
                 } else {
                     format!("checked with {}", algorithm_names(&b.algorithms))
                 };
-                eprintln!(
+                errln!(
                     "FAILED  {}  {}, {how}",
                     b.id,
                     count(b.findings.len() as u64, "problem", "problems"),
                 );
                 for f in &b.findings {
-                    eprintln!("{}", finding_line(f));
+                    errln!("{}", finding_line(f));
                 }
             }
             BagOutcome::Error => {
-                eprintln!("ERROR   {}  could not be checked", b.id);
+                errln!("ERROR   {}  could not be checked", b.id);
                 for e in &b.errors {
-                    eprintln!("  {}", printable(e));
+                    errln!("  {}", printable(e));
                 }
             }
         }
@@ -248,12 +248,12 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         } else {
             format!(" (object {})", printable(&b.object))
         };
-        eprintln!(
+        errln!(
             "event log: the chain is broken at line {}{object}: {}",
             b.line,
             printable(&b.detail)
         );
-        eprintln!(
+        errln!(
             "event log: nothing was appended (no fixity check event for the {} above); run `cairn audit` and investigate",
             count(r.checked.len() as u64, "bag", "bags")
         );
@@ -281,9 +281,9 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
         failed
     );
     if failed > 0 || r.log_broken.is_some() {
-        eprintln!("{line}");
+        errln!("{line}");
     } else {
-        println!("{line}");
+        outln!("{line}");
     }
 }
 
@@ -341,7 +341,7 @@ pub(super) fn run_audit(args: AuditArgs) -> u8 {
 fn print_audit(r: &AuditReport) {
     match &r.log.broken {
         None => say!("event log: {} lines, chain intact", r.log.lines),
-        Some(b) => eprintln!(
+        Some(b) => errln!(
             "event log: chain BROKEN at line {}: {}",
             b.line,
             printable(&b.detail)
@@ -351,7 +351,7 @@ fn print_audit(r: &AuditReport) {
     if let Some(s) = &r.log.since_head {
         match s.found_at_line {
             Some(l) => say!("since-head: the log extends {} (line {l}): nothing before it was rewritten", s.head),
-            None => eprintln!(
+            None => errln!(
                 "since-head: {} is not in the log's intact chain: the log was rewritten or truncated since it was recorded",
                 s.head
             ),
@@ -366,7 +366,7 @@ fn print_audit(r: &AuditReport) {
         } else {
             format!(" {}", printable(&d.path))
         };
-        eprintln!(
+        errln!(
             "discrepancy: {}: {}{at}: {}",
             d.kind,
             d.id,
@@ -374,7 +374,7 @@ fn print_audit(r: &AuditReport) {
         );
     }
     for c in &r.last_check_failed {
-        eprintln!(
+        errln!(
             "last check failed: {} ({})",
             c.id,
             c.last_check.as_deref().unwrap_or("-")
@@ -397,7 +397,7 @@ fn print_audit(r: &AuditReport) {
     if quiet() && r.is_ok() {
         return;
     }
-    println!(
+    outln!(
         "audit {verdict}: {} items, {} discrepancies, {} failed last checks, {} overdue",
         r.items,
         r.discrepancies.len(),
@@ -426,10 +426,10 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
         print_json(&report);
     } else {
         for f in &report.findings {
-            eprintln!("{}", finding_line(f));
+            errln!("{}", finding_line(f));
         }
         for e in &report.errors {
-            eprintln!("  error: {}", printable(e));
+            errln!("  error: {}", printable(e));
         }
         let against = args
             .against
@@ -444,7 +444,7 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
                 count(report.bytes, "byte", "bytes")
             );
         } else {
-            eprintln!(
+            errln!(
                 "{}: FAILED: {}",
                 args.bag.display(),
                 count(report.findings.len() as u64, "problem", "problems")

@@ -37,7 +37,10 @@ pub(super) struct FormatsArgs {
 #[derive(Subcommand)]
 enum FormatsCommand {
     /// Show the signature files in force (the default).
-    Show,
+    Show {
+        #[command(flatten)]
+        root: RootArg,
+    },
     /// Install a newer DROID signature file (DROID_SignatureFile_VNNN.xml) or
     /// container signature file (container-signature-YYYYMMDD.xml) into the archive's
     /// manifests/formats/; it takes precedence over the one built into Cairn.
@@ -68,7 +71,7 @@ pub(super) fn run_identify(args: IdentifyArgs) -> u8 {
         print_identify(&report);
     }
     for e in &report.errors {
-        eprintln!("error: {}", printable(e));
+        errln!("error: {}", printable(e));
     }
     exit_code(&report)
 }
@@ -91,7 +94,7 @@ fn print_identify(r: &IdentifyReport) {
             say!("    {}", techmd_line(t));
         }
         for w in &f.warnings {
-            eprintln!(
+            errln!(
                 "warning: {}: {}",
                 printable(&f.path.to_string_lossy()),
                 printable(w)
@@ -102,7 +105,11 @@ fn print_identify(r: &IdentifyReport) {
 
 pub(super) fn run_formats(args: FormatsArgs) -> u8 {
     let root = match &args.command {
-        Some(FormatsCommand::Update { root, .. }) if root.root.is_some() => root,
+        Some(FormatsCommand::Update { root, .. } | FormatsCommand::Show { root })
+            if root.root.is_some() =>
+        {
+            root
+        }
         _ => &args.root,
     };
     let archive = match super::archive_cmds::open_archive(root, "formats") {
@@ -110,7 +117,7 @@ pub(super) fn run_formats(args: FormatsArgs) -> u8 {
         Err(code) => return code,
     };
     match args.command {
-        None | Some(FormatsCommand::Show) => match formats::status(Some(&archive)) {
+        None | Some(FormatsCommand::Show { .. }) => match formats::status(Some(&archive)) {
             Ok(s) => {
                 if args.json {
                     print_json(&s);
@@ -232,7 +239,7 @@ pub(super) fn print_file_format(f: &cairn::register::FileRecord) {
         if !id.version.is_empty() {
             name.push_str(&format!(" {}", id.version));
         }
-        println!(
+        outln!(
             "      format {}  {}  (basis: {})",
             id.puid.as_deref().unwrap_or("UNKNOWN"),
             if name.is_empty() { "-".into() } else { name },
@@ -240,9 +247,9 @@ pub(super) fn print_file_format(f: &cairn::register::FileRecord) {
         );
     }
     if let Some(t) = &f.techmd {
-        println!("      {}", techmd_line(t));
+        outln!("      {}", techmd_line(t));
         for w in &t.warnings {
-            println!("      warning: {}", printable(w));
+            outln!("      warning: {}", printable(w));
         }
     }
 }

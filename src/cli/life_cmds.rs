@@ -7,6 +7,7 @@ use clap::Args;
 use cairn::clock::SystemClock;
 use cairn::ops::amend::{amend, edits_from_csv, parse_set, parse_unset, AmendOptions, Edit};
 use cairn::ops::withdraw::{withdraw, WithdrawOptions};
+use cairn::vocab::{EventType, Outcome};
 
 use super::archive_cmds::open_archive;
 use super::{error_exit, exit, note, print_json, printable, say, RootArg};
@@ -223,25 +224,25 @@ pub(super) fn run_withdraw(args: WithdrawArgs) -> u8 {
 
 /// `show` of a withdrawn item: its tombstone first.
 pub(super) fn print_tombstone(t: &cairn::fs::lifecycle::Tombstone) {
-    println!("{}  (WITHDRAWN)", t.id);
-    println!(
+    outln!("{}  (WITHDRAWN)", t.id);
+    outln!(
         "  withdrawn:   {} by {} ({})",
         t.withdrawn,
         printable(&t.operator),
         t.software
     );
-    println!("  reason:      {}", printable(&t.reason));
+    outln!("  reason:      {}", printable(&t.reason));
     match &t.location {
-        Some(l) => println!("  bag:         quarantined at {l}"),
-        None => println!("  bag:         purged (its bytes were deleted)"),
+        Some(l) => outln!("  bag:         quarantined at {l}"),
+        None => outln!("  bag:         purged (its bytes were deleted)"),
     }
-    println!("  Payload-Oxum {}", t.payload_oxum);
+    outln!("  Payload-Oxum {}", t.payload_oxum);
     for (name, digests) in &t.tag_manifests {
         for (alg, d) in digests.iter() {
-            println!("  {name} {} {}", alg.name(), d.to_hex());
+            outln!("  {name} {} {}", alg.name(), d.to_hex());
         }
     }
-    println!("Last register entry (version {}):", t.entry_version);
+    outln!("Last register entry (version {}):", t.entry_version);
 }
 
 /// `show`: the register entry's versions, when there is more than one.
@@ -252,14 +253,14 @@ pub(super) fn print_versions(r: &cairn::ops::show::ShowReport) {
             .iter()
             .map(|(v, bag)| format!("{v} ({bag})"))
             .collect();
-        println!("  versions:    {}", listed.join(", "));
+        outln!("  versions:    {}", listed.join(", "));
     }
     if r.history.is_empty() {
         return;
     }
     let e = &r.entry;
     if r.withdrawn.is_none() {
-        println!(
+        outln!(
             "  version:     {} of the register entry, published {}",
             e.entry_version,
             e.updated.as_deref().unwrap_or(&e.archived)
@@ -273,9 +274,9 @@ pub(super) fn print_versions(r: &cairn::ops::show::ShowReport) {
     if earlier.is_empty() {
         return;
     }
-    println!("  earlier versions (manifests/history/{}/):", e.id);
+    outln!("  earlier versions (manifests/history/{}/):", e.id);
     for v in earlier {
-        println!("    {}  published {}", v.entry_version, v.published);
+        outln!("    {}  published {}", v.entry_version, v.published);
     }
 }
 
@@ -286,7 +287,7 @@ pub(super) fn run_list_withdrawn(archive: &cairn::fs::archive::Archive, json: bo
                 print_json(&items);
             } else {
                 for i in &items {
-                    println!(
+                    outln!(
                         "{}\t{}\t{}\t{}\t{}",
                         i.id,
                         i.withdrawn,
@@ -315,25 +316,21 @@ Exit codes:
   2  bad usage, an unreadable --since or --until
   3  could not run: I/O error, permission denied";
 
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(super) enum OutcomeArg {
-    Success,
-    Failure,
-}
-
 #[derive(Args)]
 pub(super) struct EventsArgs {
     /// Only the events of this item, read through the event index (its own lines, not
     /// the whole log; the log's chain is then not checked: `cairn audit` does that).
     #[arg(long, value_name = "ID")]
     id: Option<String>,
-    /// Only events of this type (ingestion, fixity check, metadata modification,
-    /// deaccession, …).
-    #[arg(long = "type", value_name = "TYPE")]
-    event_type: Option<String>,
-    /// Only successes or only failures.
-    #[arg(long, value_enum)]
-    outcome: Option<OutcomeArg>,
+    /// Only events of this type, as the log spells it: ingestion, message digest
+    /// calculation, validation, format identification, fixity check, metadata
+    /// modification (amend), modification (revise), deaccession (withdraw), export,
+    /// replication, recovery (repair), log repair.
+    #[arg(long = "type", value_name = "TYPE", value_parser = clap::builder::ValueParser::new(parse_word::<EventType>))]
+    event_type: Option<EventType>,
+    /// Only events of this outcome: success, warning or failure.
+    #[arg(long, value_name = "OUTCOME", value_parser = clap::builder::ValueParser::new(parse_word::<Outcome>))]
+    outcome: Option<Outcome>,
     /// From this date (YYYY-MM-DD, UTC) or time (RFC 3339) on.
     #[arg(long, value_name = "DATE")]
     since: Option<String>,
@@ -348,6 +345,12 @@ pub(super) struct EventsArgs {
     /// Print CSV on stdout: seq, time, type, outcome, object, agent, detail, id.
     #[arg(long)]
     csv: bool,
+}
+
+/// A word of one of the log's vocabularies, for clap: the error names the words known
+/// and the nearest one.
+fn parse_word<T: std::str::FromStr<Err = cairn::vocab::UnknownWord>>(s: &str) -> Result<T, String> {
+    s.parse::<T>().map_err(|e| e.to_string())
 }
 
 pub(super) fn run_events(args: EventsArgs) -> u8 {
@@ -366,16 +369,14 @@ pub(super) fn run_events(args: EventsArgs) -> u8 {
     let filter = EventFilter {
         id: args.id,
         event_type: args.event_type,
-        outcome: args.outcome.map(|o| match o {
-            OutcomeArg::Success => "success".to_string(),
-            OutcomeArg::Failure => "failure".to_string(),
-        }),
+        outcome: args.outcome,
         since,
         until,
     };
-    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let out = std::io::BufWriter::new(super::out::checked());
     let io = |e: std::io::Error| cairn::Error::io("write", "standard output", e);
     let csv_io = |e: csv::Error| io(std::io::Error::other(e));
+    let cell = cairn::ops::report::spreadsheet_cell;
     enum Sink<W: Write> {
         Text(W),
         Json(W, bool),
@@ -412,12 +413,12 @@ pub(super) fn run_events(args: EventsArgs) -> u8 {
                 .write_record([
                     e.seq.to_string().as_str(),
                     &e.time,
-                    &e.event_type,
-                    &e.outcome,
-                    &e.object,
-                    &e.agent,
-                    &e.detail,
-                    &e.id,
+                    &cell(&e.event_type),
+                    &cell(&e.outcome),
+                    &cell(&e.object),
+                    &cell(&e.agent),
+                    &cell(&e.detail),
+                    &cell(&e.id),
                 ])
                 .map_err(csv_io),
             Sink::Text(w) => writeln!(
@@ -458,7 +459,7 @@ pub(super) fn run_events(args: EventsArgs) -> u8 {
                 }
             }
             if let Some(b) = r.broken {
-                eprintln!("cairn: events: the event log's chain is broken at {b}");
+                errln!("cairn: events: the event log's chain is broken at {b}");
                 return exit::DATA;
             }
             exit::OK
@@ -601,7 +602,7 @@ pub(super) fn run_report(args: ReportArgs) -> u8 {
         return exit::OK;
     }
     if args.csv {
-        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        let mut w = csv::Writer::from_writer(super::out::checked());
         let _ = w.write_record([
             "id",
             "title",
@@ -614,9 +615,10 @@ pub(super) fn run_report(args: ReportArgs) -> u8 {
             "last_fixity_outcome",
         ]);
         for i in &r.item_list {
+            let cell = cairn::ops::report::spreadsheet_cell;
             let _ = w.write_record([
-                i.id.as_str(),
-                i.title.as_deref().unwrap_or(""),
+                &*cell(i.id.as_str()),
+                &*cell(i.title.as_deref().unwrap_or("")),
                 i.status,
                 &i.entry_version.to_string(),
                 &i.files.to_string(),
@@ -649,7 +651,7 @@ pub(super) fn run_report(args: ReportArgs) -> u8 {
             Err(e) => error_exit("report", &cairn::Error::io("write", path, e)),
         };
     }
-    println!(
+    outln!(
         "{} items ({} withdrawn), {} versions, {} files, {} bytes",
         r.items,
         r.withdrawn.len(),
@@ -658,10 +660,10 @@ pub(super) fn run_report(args: ReportArgs) -> u8 {
         r.bytes
     );
     let status: Vec<String> = r.status.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    println!("fixity: {}", status.join(", "));
-    println!("formats:");
+    outln!("fixity: {}", status.join(", "));
+    outln!("formats:");
     for f in &r.formats {
-        println!(
+        outln!(
             "  {:>6} files  {:>12} bytes  {}{}",
             f.files,
             f.bytes,
@@ -672,17 +674,19 @@ pub(super) fn run_report(args: ReportArgs) -> u8 {
             f.name.as_deref().unwrap_or(&f.mime)
         );
     }
-    println!("failures in the event log: {}", r.failures.len());
-    for f in r.failures.iter().take(10) {
-        println!(
-            "  {}  {}  {}: {}",
-            f.time,
-            f.id,
-            f.event_type,
-            printable(&f.detail)
-        );
+    for (what, list) in [("failures", &r.failures), ("warnings", &r.warnings)] {
+        outln!("{what} in the event log: {}", list.len());
+        for f in list.iter().take(10) {
+            outln!(
+                "  {}  {}  {}: {}",
+                f.time,
+                f.id,
+                f.event_type,
+                printable(&f.detail)
+            );
+        }
     }
-    println!(
+    outln!(
         "event log: {} lines, head {}{}",
         r.log.lines,
         r.log.head,

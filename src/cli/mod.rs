@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
-
 use cairn::bagit::Finding;
 use cairn::Error;
+
+// First, so that its macros (out!, outln!, errln!) are in scope in every module below.
+#[macro_use]
+mod out;
 
 mod archive_cmds;
 mod args;
@@ -37,12 +39,55 @@ use progress::with_progress;
 fn ambient_root() -> PathBuf {
     std::env::var_os("CAIRN_ROOT")
         .map(PathBuf::from)
+        .or_else(|| cairn::fs::archive::Archive::find_root(std::path::Path::new(".")))
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Parses the arguments. The options of [`PLACED_ANYWHERE`] are global to clap, so that
+/// they may stand before the command or after it; given on the command line to a
+/// command that does not take them, they are an error, as any unknown option is.
+fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches_from(std::env::args_os())?;
+    // The commands on the way to the one that runs, as declared (not yet built, so
+    // without the global options clap copies into each).
+    let declared = Cli::command();
+    let mut path = vec![declared.clone()];
+    let mut at = &matches;
+    while let Some((name, sub)) = at.subcommand() {
+        match path.last().and_then(|c| c.find_subcommand(name)).cloned() {
+            Some(c) => path.push(c),
+            None => break,
+        }
+        at = sub;
+    }
+    for id in PLACED_ANYWHERE {
+        let typed = at.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+        let taken = path[1..]
+            .iter()
+            .any(|c| c.get_arguments().any(|a| a.get_id() == id));
+        if typed && !taken {
+            let names: Vec<&str> = path.iter().map(|c| c.get_name()).collect();
+            // The error's usage line from the built command, which knows its full name.
+            let mut leaf = Cli::command();
+            leaf.build();
+            for name in &names[1..] {
+                if let Some(c) = leaf.find_subcommand(name).cloned() {
+                    leaf = c;
+                }
+            }
+            return Err(leaf.error(
+                clap::error::ErrorKind::UnknownArgument,
+                format!("`{}` does not take --{id}", names.join(" ")),
+            ));
+        }
+    }
+    Cli::from_arg_matches(&matches)
 }
 
 /// Parses arguments, runs the command, returns its exit code.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -60,7 +105,7 @@ pub fn run() -> ExitCode {
             ] {
                 let typed = std::env::args().any(|a| a.starts_with(flag));
                 if !typed && text.contains(&format!("'{flag}")) && std::env::var_os(var).is_some() {
-                    eprintln!("cairn: the value came from the environment variable {var}");
+                    errln!("cairn: the value came from the environment variable {var}");
                 }
             }
             return ExitCode::from(code);
@@ -82,13 +127,24 @@ pub fn run() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!(
+        // Not errln!: a write that fails inside the hook must not panic again.
+        let _ = writeln!(
+            std::io::stderr(),
             "cairn: internal error (a bug in Cairn{at}): {msg}. The command stopped; please report this with the command you ran"
         );
     }));
     let code = match std::panic::catch_unwind(|| dispatch(cli)) {
         Ok(code) => code,
-        Err(_) => exit::OPERATIONAL,
+        Err(payload) => match out::stopped(payload.as_ref()) {
+            // A write that stopped the command (out.rs): a closed pipe, quietly.
+            Some((code, line)) => {
+                if let Some(line) = line {
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                }
+                code
+            }
+            None => exit::OPERATIONAL,
+        },
     };
     ExitCode::from(code)
 }
@@ -124,7 +180,10 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Serve(args) => serve_cmd::run_serve(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "cairn", &mut std::io::stdout());
+            // Into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "cairn", &mut script);
+            out::stdout_bytes(&script);
             exit::OK
         }
         Command::Man => run_man(),
@@ -138,19 +197,20 @@ pub(super) fn quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
 }
 
-/// `println!` unless `--quiet`: for reports of what went well.
+/// A line to stdout unless `--quiet`: for reports of what went well.
 macro_rules! say {
     ($($arg:tt)*) => {
         if !$crate::cli::quiet() {
-            println!($($arg)*);
+            $crate::cli::out::outln!($($arg)*);
         }
     };
 }
-/// `eprintln!` unless `--quiet`: for warnings and notes that are not failures.
+/// A line to stderr unless `--quiet`: for routine notes, never for evidence (damage,
+/// refusals, tampering: those are `errln!`, shown whatever --quiet says).
 macro_rules! note {
     ($($arg:tt)*) => {
         if !$crate::cli::quiet() {
-            eprintln!($($arg)*);
+            $crate::cli::out::errln!($($arg)*);
         }
     };
 }
@@ -230,11 +290,7 @@ pub(super) fn finding_line(label: &str, f: &Finding) -> String {
 }
 
 pub(super) fn print_json<T: serde::Serialize>(value: &T) {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    // Serialising plain report structs cannot fail; a closed pipe is not worth a panic.
-    let _ = serde_json::to_writer_pretty(&mut out, value);
-    let _ = writeln!(out);
+    out::json(value);
 }
 
 /// Renders the manual pages: cairn(1), then one section per command, in one roff
@@ -267,11 +323,11 @@ fn run_man() -> u8 {
     }
     match result {
         Ok(()) => {
-            let _ = std::io::stdout().write_all(&out);
+            out::stdout_bytes(&out);
             exit::OK
         }
         Err(e) => {
-            eprintln!("cairn: man: {e}");
+            errln!("cairn: man: {e}");
             exit::OPERATIONAL
         }
     }

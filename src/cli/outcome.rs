@@ -68,7 +68,7 @@ pub(super) fn error_exit(context: &str, e: &Error) -> u8 {
         }
         source = s.source();
     }
-    eprintln!("{msg}");
+    errln!("{msg}");
     match e.class() {
         ErrorClass::Data => exit::DATA,
         ErrorClass::Usage => exit::USAGE,

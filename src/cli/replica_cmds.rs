@@ -56,8 +56,8 @@ pub(super) struct ReplicateArgs {
     /// Only this replica (repeatable) [default: every [[replica]] in cairn.toml].
     #[arg(long, value_name = "NAME")]
     to: Vec<String>,
-    /// Only this item (repeatable) [default: every registered item].
-    #[arg(long, value_name = "ID")]
+    /// Only these items (`--id A B` or `--id A --id B`) [default: every registered item].
+    #[arg(long, value_name = "ID", num_args = 1..)]
     id: Vec<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
@@ -125,7 +125,7 @@ fn print_replicate(r: &ReplicateReport) {
     for rep in &r.replicas {
         for item in &rep.items {
             for p in &item.problems {
-                eprintln!(
+                errln!(
                     "problem: {}: {}: {}: {}",
                     rep.replica,
                     printable(&p.key),
@@ -187,7 +187,7 @@ pub(super) fn run_repair(args: RepairArgs) -> u8 {
 
 fn print_repair(r: &RepairReport) {
     for a in &r.unrepairable {
-        eprintln!(
+        errln!(
             "problem: {}: {}: {}: no good copy anywhere (every copy is damaged or missing)",
             a.target,
             printable(&a.key),
@@ -195,7 +195,7 @@ fn print_repair(r: &RepairReport) {
         );
     }
     if !r.unrepairable.is_empty() {
-        eprintln!(
+        errln!(
             "{}: nothing was changed; restore the file from a backup outside Cairn's replicas",
             r.id
         );
@@ -232,12 +232,14 @@ fn print_repair(r: &RepairReport) {
 pub(super) fn run_restore(args: RestoreArgs) -> u8 {
     // Only the configuration is read (the archive's folders may be gone: that is what
     // a restore is for).
-    let root = args.root.root.clone().unwrap_or_else(|| PathBuf::from("."));
-    let path = root.join(cairn::config::CONFIG_FILE);
-    let config = match std::fs::read_to_string(&path)
-        .map_err(|e| Error::io("read", &path, e))
-        .and_then(|t| cairn::config::Config::parse_with_env(&t, &path, &|v| std::env::var(v).ok()))
-    {
+    let root = match super::archive_cmds::archive_root(&args.root, "restore") {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let (path, config) = match Archive::read_config(&root).and_then(|(path, t)| {
+        cairn::config::Config::parse_with_env(&t, &path, &|v| std::env::var(v).ok())
+            .map(|c| (path, c))
+    }) {
         Ok(c) => c,
         Err(e) => return error_exit("restore", &e),
     };
@@ -251,32 +253,66 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
             )),
         );
     };
-    let report = match with_progress("restore", || restore(section, &args.dir)) {
+    // The archive's name, for a replica whose cairn.toml does not fix it: the one at
+    // --root, else (when --root is the archive itself, not a kept copy of its
+    // cairn.toml) the name that archive goes by.
+    let name = if !config.archive.name.is_empty() {
+        Some((config.archive.name.clone(), format!("{}", path.display())))
+    } else {
+        Archive::open(&root)
+            .ok()
+            .and_then(|a| cairn::ops::tlog::archive_name(&a).ok())
+            .map(|n| (n, format!("the archive at {}", root.display())))
+    };
+    let report = match with_progress("restore", || {
+        restore(section, &args.dir, name, &SystemClock)
+    }) {
         Ok(r) => r,
-        Err(e) => return error_exit("restore", &e),
+        Err(e) => {
+            let code = error_exit("restore", &e);
+            let work = cairn::ops::restore::work_folder(&args.dir);
+            if work.is_dir() && !args.dir.exists() {
+                errln!(
+                    "the restore so far is kept in {}: run the same command again to resume it (or delete that folder)",
+                    work.display()
+                );
+            }
+            return code;
+        }
     };
     if args.json {
         print_json(&report);
     } else {
         for p in &report.problems {
-            eprintln!("problem: {}", printable(p));
+            errln!("problem: {}", printable(p));
+        }
+        for n in &report.notes {
+            errln!("note: {}", printable(n));
         }
         if report.problems.is_empty() {
             say!(
-                "restored {} from replica {}: {}, {} ({}), {} in the event log",
+                "restored {} from replica {}: {}, {} ({}), {} between versions, {} in the event log (the last: the recovery)",
                 args.dir.display(),
                 report.replica,
                 count(report.items, "item", "items"),
                 count(report.files, "file", "files"),
                 count(report.bytes, "byte", "bytes"),
+                count(report.linked, "hard link", "hard links"),
                 count(report.events, "event", "events")
             );
+            if !report.name.is_empty() {
+                note!(
+                    "archive.name: {} (from {}): checkpoints signed before the disaster still name it",
+                    printable(&report.name),
+                    printable(&report.name_from)
+                );
+            }
             note!(
                 "next: `cairn audit --root {}` checks it",
                 args.dir.display()
             );
         } else {
-            eprintln!("nothing was restored at {}", args.dir.display());
+            errln!("nothing was restored at {}", args.dir.display());
         }
     }
     exit_code(&report)
@@ -303,7 +339,7 @@ fn print_replica_fixity(r: &ReplicaFixityReport) {
         .flat_map(|c| &c.findings)
         .chain(&r.unexpected)
     {
-        eprintln!(
+        errln!(
             "problem: {}: {}: {}: {}",
             r.replica,
             printable(&f.key),
@@ -335,7 +371,7 @@ pub(super) fn run_audit_replicas(
     if !json {
         for inv in &inventories {
             for f in &inv.findings {
-                eprintln!(
+                errln!(
                     "problem: replica {}: {}: {}: {}",
                     inv.replica,
                     printable(&f.key),

@@ -74,15 +74,17 @@ pub(super) fn render(r: &Report, archive: &str) -> String {
                         }
                     }
                 }
-                h2 { "Failures in the event log (" (r.failures.len()) ")" }
-                @if r.failures.is_empty() {
-                    p { "None." }
-                } @else {
-                    table {
-                        thead { tr { th { "Time" } th { "Item" } th { "Event" } th { "Detail" } } }
-                        tbody {
-                            @for f in &r.failures {
-                                tr { td { (f.time) } td { code { (f.id) } } td { (f.event_type) } td { (f.detail) } }
+                @for (heading, list) in [("Failures", &r.failures), ("Warnings", &r.warnings)] {
+                    h2 { (heading) " in the event log (" (list.len()) ")" }
+                    @if list.is_empty() {
+                        p { "None." }
+                    } @else {
+                        table {
+                            thead { tr { th { "Time" } th { "Item" } th { "Event" } th { "Detail" } } }
+                            tbody {
+                                @for f in list {
+                                    tr { td { (f.time) } td { code { (f.id) } } td { (f.event_type) } td { (f.detail) } }
+                                }
                             }
                         }
                     }

@@ -15,7 +15,7 @@ pub(super) struct ServeArgs {
     root: RootArg,
     /// The address and port to listen on. The default answers this machine only; put a
     /// reverse proxy in front to publish the archive.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", value_parser = parse_bind)]
     bind: SocketAddr,
     /// The OAI-PMH base URL harvesters use, when they reach the server through a proxy
     /// [default: http://ADDR:PORT/oai].
@@ -24,6 +24,29 @@ pub(super) struct ServeArgs {
     /// Serve payload files (never those of restricted items), with byte ranges.
     #[arg(long)]
     serve_files: bool,
+}
+
+/// `ADDR:PORT` or `HOST:PORT` (`localhost:8080`): a name is resolved, and its first
+/// address (IPv4 first, as `localhost` is usually meant) is the one listened on.
+fn parse_bind(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| {
+            format!(
+                "expected HOST:PORT or ADDR:PORT (127.0.0.1:8080, localhost:8080, [::1]:8080): {e}"
+            )
+        })?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s} names no address"))
 }
 
 pub(super) fn run_serve(args: ServeArgs) -> u8 {
@@ -35,7 +58,7 @@ pub(super) fn run_serve(args: ServeArgs) -> u8 {
         if !(url.starts_with("http://") || url.starts_with("https://"))
             || url.chars().any(|c| c.is_whitespace() || c.is_control())
         {
-            eprintln!(
+            errln!(
                 "cairn: serve: --base-url {}: give an absolute http:// or https:// URL, for example https://archive.example.org/oai",
                 cairn::quoted(url)
             );

@@ -7,8 +7,9 @@ use clap::{Args, Subcommand};
 
 use cairn::fs::archive::Archive;
 use cairn::ops::tlog::{
-    archive_name, checkpoint, checkpoint_if_configured, generate_key, load_signer, load_verifier,
-    proof, signer_path, verify_proof, CheckpointAudit, InclusionProof, ProofTarget,
+    checkpoint, checkpoint_if_configured, generate_key, load_signer, load_verifier,
+    name_for_new_key, proof, signer_path, verify_proof, CheckpointAudit, InclusionProof,
+    ProofTarget,
 };
 use cairn::Error;
 
@@ -86,6 +87,10 @@ pub(super) struct VerifyProofArgs {
     /// signature.
     #[arg(long, value_name = "PUBKEY")]
     key: Option<String>,
+    /// Accept a proof whose checkpoint signature is not checked (no --key): only the
+    /// hashing is checked, and the output says so. Without it, no --key is exit 1.
+    #[arg(long, conflicts_with = "key")]
+    unsigned_ok: bool,
     /// Print a JSON report on stdout.
     #[arg(long)]
     json: bool,
@@ -104,12 +109,20 @@ pub(super) fn run_key(cmd: KeyCommand) -> u8 {
                     let archive = match open_archive(&args.root, "key generate") {
                         Ok(a) => a,
                         Err(code) => {
-                            eprintln!("cairn: key generate: outside an archive, name the key with --name NAME");
+                            errln!("cairn: key generate: outside an archive, name the key with --name NAME");
                             return code;
                         }
                     };
-                    match archive_name(&archive) {
-                        Ok(n) => n,
+                    match name_for_new_key(&archive) {
+                        Ok(fix) => {
+                            if let Some(from) = &fix.written_from {
+                                note!(
+                                    "archive.name set to {} in cairn.toml ({from}): checkpoints and keys keep this name from now on",
+                                    printable(&fix.name)
+                                );
+                            }
+                            fix.name
+                        }
                         Err(e) => return error_exit("key generate", &e),
                     }
                 }
@@ -148,6 +161,12 @@ pub(super) fn run_checkpoint(args: CheckpointArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return error_exit("checkpoint", &e),
     };
+    if let Some(from) = &report.name_written_from {
+        note!(
+            "archive.name set to {} in cairn.toml ({from}): checkpoints keep this name from now on",
+            printable(&report.origin)
+        );
+    }
     if let Some(out) = &args.out {
         if let Err(e) = cairn::fs::durable::write_atomic(out, report.note.as_bytes()) {
             return error_exit("checkpoint", &e);
@@ -166,7 +185,7 @@ pub(super) fn run_checkpoint(args: CheckpointArgs) -> u8 {
                 .unwrap_or_default()
         );
     } else {
-        print!("{}", report.note);
+        out!("{}", report.note);
         note!(
             "checkpoint of {} events kept in {}",
             report.tree_size,
@@ -182,6 +201,12 @@ pub(super) fn after_run(archive: &Archive, context: &str, code: u8) -> u8 {
     match checkpoint_if_configured(archive) {
         Ok(None) => code,
         Ok(Some(r)) => {
+            if let Some(from) = &r.name_written_from {
+                note!(
+                    "archive.name set to {} in cairn.toml ({from}): checkpoints keep this name from now on",
+                    printable(&r.origin)
+                );
+            }
             if r.new {
                 note!("checkpoint of {} events kept in {}", r.tree_size, r.kept);
             }
@@ -243,7 +268,7 @@ pub(super) fn run_proof(args: ProofArgs) -> u8 {
             );
         }
         None => {
-            print!("{json}");
+            out!("{json}");
             if p.checkpoint.is_none() {
                 note!("note: no kept checkpoint holds event {}; the proof is of the log as it is now, unsigned (run `cairn checkpoint` first)", p.event_seq);
             }
@@ -260,7 +285,7 @@ pub(super) fn run_verify_proof(args: VerifyProofArgs) -> u8 {
     let p: InclusionProof = match serde_json::from_str(&text) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!(
+            errln!(
                 "cairn: verify-proof: {}: not a proof from `cairn proof`: {e}",
                 args.proof.display()
             );
@@ -280,20 +305,20 @@ pub(super) fn run_verify_proof(args: VerifyProofArgs) -> u8 {
         Ok(k) => k,
         Err(e) => return error_exit("verify-proof", &e),
     };
-    let v = verify_proof(&p, cp.as_deref(), key.as_ref());
+    let v = verify_proof(&p, cp.as_deref(), key.as_ref(), args.unsigned_ok);
     if args.json {
         print_json(&v);
     } else {
         for problem in &v.problems {
-            eprintln!("problem: {}", printable(problem));
+            errln!("problem: {}", printable(problem));
         }
         if v.ok {
             let signed = match (&v.signed_by, v.checkpoint_matches) {
                 (Some(k), _) => format!("a checkpoint signed by {k}"),
                 (None, Some(true)) => {
-                    "a checkpoint whose signature was not checked (pass --key)".into()
+                    "a checkpoint whose signature was NOT checked (--unsigned-ok; pass --key to check it)".into()
                 }
-                _ => "no checkpoint: the tree is unsigned".into(),
+                _ => "no checkpoint: the tree is unsigned, its signature NOT checked (--unsigned-ok)".into(),
             };
             say!(
                 "proof verified: event {} is in the tree of {} events (root {}), {signed}",
@@ -302,7 +327,7 @@ pub(super) fn run_verify_proof(args: VerifyProofArgs) -> u8 {
                 v.root
             );
         } else {
-            eprintln!("proof FAILED: {} problems", v.problems.len());
+            errln!("proof FAILED: {} problems", v.problems.len());
         }
     }
     exit_code(&v)
@@ -327,10 +352,10 @@ pub(super) fn print_checkpoint_audit(c: &CheckpointAudit) {
         say!("checkpoint: {}", printable(&c.detail));
     } else {
         if !c.detail.is_empty() {
-            eprintln!("checkpoint: FAILED: {}", printable(&c.detail));
+            errln!("checkpoint: FAILED: {}", printable(&c.detail));
         }
         if let Some(s) = &c.stored_tree {
-            eprintln!("checkpoint: Merkle tree: {}", printable(s));
+            errln!("checkpoint: Merkle tree: {}", printable(s));
         }
     }
     for r in &c.replaced_trees {

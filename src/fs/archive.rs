@@ -37,24 +37,52 @@ pub struct InitReport {
     pub root: PathBuf,
     pub config: PathBuf,
     pub created: Vec<PathBuf>,
+    /// `archive.name` as written in cairn.toml: the folder's name, fixed from now on.
+    pub name: String,
 }
 
 impl Archive {
     /// Opens the archive whose cairn.toml is in `root`.
-    pub fn open(root: &Path) -> Result<Archive, Error> {
+    /// The archive that holds the folder `start`: `start` itself or the nearest folder
+    /// above it with a cairn.toml, as git finds its repository (so that a command run
+    /// inside archive/ID/ finds the archive). `None` when there is none up to `/`.
+    pub fn find_root(start: &Path) -> Option<PathBuf> {
+        let start = start.canonicalize().ok()?;
+        start
+            .ancestors()
+            .find(|dir| dir.join(CONFIG_FILE).is_file())
+            .map(Path::to_path_buf)
+    }
+
+    /// The path and text of the archive's cairn.toml, the one way every command reads
+    /// it (`config` and `restore` read it without opening the archive's folders); a
+    /// folder without one is "not a Cairn archive", with what to run.
+    pub fn read_config(root: &Path) -> Result<(PathBuf, String), Error> {
         let config_path = root.join(CONFIG_FILE);
-        let text = match fs::read_to_string(&config_path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Config {
-                    path: config_path,
-                    line: None,
-                    detail: "not found: this folder is not a Cairn archive. Run `cairn init` here, or point --root (or CAIRN_ROOT) at the archive".into(),
-                })
-            }
-            Err(e) => return Err(Error::io("read", &config_path, e)),
-        };
-        let config = Config::parse_with_env(&text, &config_path, &|var| std::env::var(var).ok())?;
+        match fs::read_to_string(&config_path) {
+            Ok(t) => Ok((config_path, t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Config {
+                path: config_path,
+                line: None,
+                detail: "not found: this folder is not a Cairn archive. Run `cairn init` here, or point --root (or CAIRN_ROOT) at the archive".into(),
+            }),
+            Err(e) => Err(Error::io("read", &config_path, e)),
+        }
+    }
+
+    pub fn open(root: &Path) -> Result<Archive, Error> {
+        Archive::open_with_env(root, &|var| std::env::var(var).ok())
+    }
+
+    /// [`Archive::open`] with the `CAIRN_*` overrides read from `env` (`&|_| None`: the
+    /// file alone, as `restore` opens the archive it has just built, which no variable
+    /// may point elsewhere).
+    pub fn open_with_env(
+        root: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Archive, Error> {
+        let (config_path, text) = Archive::read_config(root)?;
+        let config = Config::parse_with_env(&text, &config_path, env)?;
         let at = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
@@ -100,12 +128,27 @@ impl Archive {
                 created.push(dir);
             }
         }
-        write_new(&config, Config::template().as_bytes())?;
+        // The name is fixed now, so that a moved or restored archive keeps the name
+        // its checkpoints carry (docs/auditing.md).
+        let folder = fs::canonicalize(root)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let name = crate::config::name_from_folder(&folder);
+        let text =
+            crate::config::with_archive_name(Config::template(), &name).ok_or_else(|| {
+                Error::Internal(format!(
+                    "the configuration template cannot take the archive name {}",
+                    crate::quoted(&name)
+                ))
+            })?;
+        write_new(&config, text.as_bytes())?;
         sync_dir(root)?;
         Ok(InitReport {
             root: root.to_path_buf(),
             config,
             created,
+            name,
         })
     }
 
@@ -234,6 +277,18 @@ impl Archive {
 
     /// The identifiers that have a register entry in manifests/.
     pub fn register_ids(&self) -> Result<Vec<String>, Error> {
+        Ok(self
+            .register_ids_with_inodes()?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// [`Archive::register_ids`], each with the inode number of its entry file as the
+    /// folder listing gives it (no stat): an entry replaced by a new version (written
+    /// to a new file, renamed into place) has a new one.
+    pub fn register_ids_with_inodes(&self) -> Result<Vec<(String, u64)>, Error> {
+        use std::os::unix::fs::DirEntryExt;
         let mut ids = Vec::new();
         for entry in fs::read_dir(&self.manifests)
             .map_err(|e| Error::io("read folder", &self.manifests, e))?
@@ -245,7 +300,7 @@ impl Archive {
                 .and_then(|n| n.strip_suffix(".json"))
             {
                 if !id.starts_with('.') {
-                    ids.push(id.to_string());
+                    ids.push((id.to_string(), entry.ino()));
                 }
             }
         }
@@ -525,9 +580,85 @@ pub fn identifier_to_folder(identifier: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Names of the archive's and a replica's own layout that an identifier may not take,
+/// compared without regard to case (replicas and other copies may live on file systems
+/// that ignore it). An item `ID` is archive/ID, manifests/ID.json,
+/// manifests/history/ID/ and manifests/withdrawn/ID.json, on disk and as replica keys;
+/// beside them in manifests/ are the event log (events.jsonl), a replica's log head
+/// (events.head.json), the history/, withdrawn/, formats/, checkpoints/ and tlog/
+/// folders, and in archive/ hidden folders only.
+pub const RESERVED_IDENTIFIERS: [&str; 9] = [
+    "events",
+    "events.head",
+    "events.jsonl",
+    "history",
+    "withdrawn",
+    "formats",
+    "checkpoints",
+    "tlog",
+    "cairn.toml",
+];
+
+/// Why the folder name `id` may not name an item, if it may not: a name of the
+/// layout ([`RESERVED_IDENTIFIERS`], any hidden name, a `tlog.` name, a `~` (staging
+/// folders)), or a device name Windows will not create (`CON`, `NUL`, `COM1`, ...),
+/// which could not travel to a replica or a copy on such a file system.
+pub fn reserved_identifier(id: &str) -> Option<String> {
+    let lower = id.to_ascii_lowercase();
+    let stem = lower.split('.').next().unwrap_or(&lower);
+    let device = matches!(stem, "con" | "prn" | "aux" | "nul")
+        || ((stem.starts_with("com") || stem.starts_with("lpt"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit());
+    if id.starts_with('.') || id.contains('~') {
+        Some(format!(
+            "{} would be a hidden or staging name of the archive's layout",
+            crate::quoted(id)
+        ))
+    } else if RESERVED_IDENTIFIERS.contains(&lower.as_str()) || lower.starts_with("tlog.") {
+        Some(format!(
+            "{} is reserved: the archive and its replicas use it for their own files (manifests/{lower}...)",
+            crate::quoted(id)
+        ))
+    } else if device {
+        Some(format!(
+            "{} is a device name on Windows: no file or folder there can have it",
+            crate::quoted(id)
+        ))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_names_are_reserved() {
+        for id in [
+            "events.head",
+            "EVENTS",
+            "history",
+            "Withdrawn",
+            ".staging",
+            "tlog.replaced-1",
+            "a~amend",
+            "CON",
+            "com1.txt",
+        ] {
+            assert!(reserved_identifier(id).is_some(), "{id}");
+        }
+        for id in [
+            "cairn-000001",
+            "events-1977",
+            "history_of_s21",
+            "console",
+            "com10",
+        ] {
+            assert!(reserved_identifier(id).is_none(), "{id}");
+        }
+    }
 
     #[test]
     fn identifiers_become_safe_folder_names() {

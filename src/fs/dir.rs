@@ -33,6 +33,16 @@ impl DirSource {
         })
     }
 
+    /// Opens one of the archive's bag folders (archive/ID, a kept version): as
+    /// [`DirSource::open`], but a symbolic link in the folder's place is refused, never
+    /// followed ([`bag_folder_refusal`]).
+    pub fn open_archived(root: &Path) -> Result<DirSource, Error> {
+        if let Some(why) = bag_folder_refusal(root) {
+            return Err(Error::io("open bag", root, io::Error::other(why)));
+        }
+        DirSource::open(root)
+    }
+
     /// Reads payload through a shared rate limiter.
     pub fn with_limiter(mut self, limiter: Option<Arc<RateLimiter>>) -> DirSource {
         self.limiter = limiter;
@@ -47,6 +57,26 @@ impl DirSource {
             p.push(seg);
         }
         p
+    }
+}
+
+/// Why the archive's bag folder at `path` is not opened, if it is not: nothing there,
+/// a symbolic link in its place (refused, never followed: the archive's bags are
+/// folders, and `audit`, which lists them without following links, calls it missing),
+/// or something else than a folder. One stat, of the link itself; a stat that fails
+/// otherwise (permission denied) is no refusal: opening the folder then fails to run.
+pub fn bag_folder_refusal(path: &Path) -> Option<String> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Some(format!("{} is gone", path.display()))
+        }
+        Err(_) => None,
+        Ok(m) if m.file_type().is_symlink() => Some(format!(
+            "{} is a symbolic link, not the bag folder: refused, never followed",
+            path.display()
+        )),
+        Ok(m) if !m.is_dir() => Some(format!("{} is not a folder", path.display())),
+        Ok(_) => None,
     }
 }
 

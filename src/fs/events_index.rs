@@ -322,8 +322,22 @@ pub fn events_of(
     match rebuilt {
         Ok(Found::Events(ev)) => Ok(ev),
         other => {
-            if let Err(e) = other {
-                tracing::warn!(error = %e, "could not write the event index; reading the whole event log");
+            match other {
+                // A reader without write access (an auditor's read-only copy) is
+                // expected: the whole log is read, with nothing to warn about.
+                Err(Error::Io { source, .. })
+                    if matches!(
+                        source.kind(),
+                        std::io::ErrorKind::PermissionDenied
+                            | std::io::ErrorKind::ReadOnlyFilesystem
+                    ) =>
+                {
+                    tracing::debug!(error = %source, "the event index cannot be written here; reading the whole event log");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not write the event index; reading the whole event log")
+                }
+                Ok(_) => {}
             }
             scan_all(&log, log_path, id)
         }

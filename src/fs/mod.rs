@@ -121,6 +121,30 @@ pub fn hard_link(from: &Path, to: &Path) -> Result<(), Error> {
     std::fs::hard_link(from, to).map_err(|e| Error::io("hard-link", to, e))
 }
 
+/// Whether `a` and `b` are the same file (one inode: hard links to each other).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
+        (Ok(x), Ok(y)) => x.is_file() && x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// An exclusive hold on the folder `dir` itself (`flock` on the folder), released when
+/// the returned handle is dropped: for a command that works in a folder of its own
+/// (restore's hidden folder). Another process holding it: [`Error::Locked`].
+pub fn try_lock_dir(dir: &Path, holder: &str) -> Result<File, Error> {
+    let file = File::open(dir).map_err(|e| Error::io("open", dir, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            path: dir.to_path_buf(),
+            holder: holder.to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io("lock", dir, e)),
+    }
+}
+
 /// Copies the file `from` to `to`; returns the bytes copied.
 pub fn copy_file(from: &Path, to: &Path) -> Result<u64, Error> {
     std::fs::copy(from, to).map_err(|e| Error::io("copy", from, e))

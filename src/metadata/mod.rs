@@ -27,7 +27,7 @@ pub use json::MemberProblem;
 pub use oai_dc::{
     parse_oai_dc, render_oai_dc, OaiDcError, OaiDcProblem, OaiDcProblemKind, OAI_DC_NAMESPACE,
 };
-pub use rules::{validate_record, RecordProblem};
+pub use rules::{oversized_values, validate_record, RecordProblem};
 pub use sheet::{parse_sheet, same_item_name, Sheet, SheetError, SheetErrors, SheetRow};
 pub use sidecar::{parse_sidecar, SidecarError, SidecarErrors, SIDECAR_NAME};
 pub use stored::StoredDublinCore;

@@ -187,9 +187,11 @@ enum Column {
 /// ones skipped; a row shorter than the header is read as if padded with blank cells;
 /// a row with every cell blank is skipped. The filename may carry Archivematica's
 /// `objects/` prefix and a trailing `/`; what remains must name one item directly under
-/// intake/, so it may not contain `/`. The filename is trimmed like every other cell:
-/// a stray space typed into a spreadsheet is far likelier than a folder whose name
-/// really begins or ends with one.
+/// intake/, so it may not contain `/`. The filename, unlike every other cell, is not
+/// trimmed: an item whose name begins or ends with a space must be describable, so names
+/// are matched exactly (but for Unicode normalisation); a stray space typed into a
+/// spreadsheet is caught by ingest's "names no item" check, which suggests the name
+/// without it.
 pub fn parse_sheet(bytes: &[u8]) -> Result<Sheet, SheetErrors> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
@@ -223,10 +225,12 @@ pub fn parse_sheet(bytes: &[u8]) -> Result<Sheet, SheetErrors> {
         }
         let line = lines.line_at(record.position().map_or(at, |p| p.byte()));
         let cells = decode_cells(&record, line, &mut errors);
+        // The filename exactly as written (not UTF-8: reported by decode_cells).
+        let name = record.get(0).and_then(|b| std::str::from_utf8(b).ok());
         match &columns {
             None => columns = Some(read_header(&cells, line, &mut errors)),
             Some(cols) => {
-                if let Some(row) = read_row(cols, &cells, line, &mut seen, &mut errors) {
+                if let Some(row) = read_row(cols, &cells, name, line, &mut seen, &mut errors) {
                     rows.push(row);
                 }
             }
@@ -389,6 +393,7 @@ fn read_header(cells: &[Option<&str>], line: usize, errors: &mut Vec<SheetError>
 fn read_row(
     columns: &[Column],
     cells: &[Option<&str>],
+    name: Option<&str>,
     line: usize,
     seen: &mut HashMap<String, usize>,
     errors: &mut Vec<SheetError>,
@@ -423,11 +428,11 @@ fn read_row(
         }
     }
 
-    // A filename that was not UTF-8 is already reported.
-    let raw = cells.first().copied().flatten()?;
+    // A filename that was not UTF-8 is already reported; one of blanks only is empty.
+    let raw = name?;
     let item = raw.strip_prefix("objects/").unwrap_or(raw);
     let item = item.strip_suffix('/').unwrap_or(item);
-    let problem = if item.is_empty() {
+    let problem = if item.trim().is_empty() {
         errors.push(SheetError::EmptyFilename { line });
         return None;
     } else if item.contains('/') {
@@ -584,7 +589,8 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(sheet.rows.len(), 2);
-        assert_eq!(sheet.rows[0].item, "a");
+        // The filename is kept exactly as written (names are matched exactly).
+        assert_eq!(sheet.rows[0].item, "  a  ");
         assert_eq!(sheet.rows[0].record.title(), Some("T"));
         assert_eq!(sheet.rows[0].record.values(t("dc.subject")), ["s2"]);
         assert_eq!(sheet.rows[1].record.len(), 1);

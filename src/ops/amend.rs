@@ -196,7 +196,10 @@ pub fn amend(
             ));
             continue;
         }
-        let problems = metadata::validate_record(&after);
+        let mut problems = metadata::validate_record(&after);
+        // The same limit as ingest's (`ingest.max_value_size`).
+        let max_value = archive.config.max_value_size().map_err(Error::Usage)?;
+        problems.extend(metadata::oversized_values(&after, max_value));
         if !problems.is_empty() {
             for p in problems {
                 refused.push(format!("{}: {}: {p}", edit.origin, edit.id));

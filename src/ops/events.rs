@@ -14,14 +14,14 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::{line_digest, Event, GENESIS};
+use crate::vocab::{EventType, Outcome};
 
 /// Which events to pass on.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub id: Option<String>,
-    /// The event type, exactly (`fixity check`, `ingestion`, …).
-    pub event_type: Option<String>,
-    pub outcome: Option<String>,
+    pub event_type: Option<EventType>,
+    pub outcome: Option<Outcome>,
     /// From this time on (inclusive).
     pub since: Option<DateTime<Utc>>,
     /// Up to this time (inclusive).
@@ -31,11 +31,8 @@ pub struct EventFilter {
 impl EventFilter {
     fn matches(&self, e: &Event) -> bool {
         if self.id.as_ref().is_some_and(|id| *id != e.object)
-            || self
-                .event_type
-                .as_ref()
-                .is_some_and(|t| !t.eq_ignore_ascii_case(&e.event_type))
-            || self.outcome.as_ref().is_some_and(|o| *o != e.outcome)
+            || self.event_type.is_some_and(|t| !t.is(&e.event_type))
+            || self.outcome.is_some_and(|o| !o.is(&e.outcome))
         {
             return false;
         }
@@ -101,6 +98,7 @@ pub fn query(
     mut each: impl FnMut(&Event) -> Result<(), Error>,
 ) -> Result<QueryReport, Error> {
     if let Some(id) = &filter.id {
+        crate::ops::show::known_item(archive, id)?;
         let events = archive.events_of(id)?;
         let mut report = QueryReport {
             lines: events.len() as u64,

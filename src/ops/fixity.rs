@@ -370,7 +370,13 @@ pub fn fixity(
     opts: &FixityOptions,
     clock: &dyn Clock,
 ) -> Result<FixityReport, Error> {
-    let _fixity_lock = archive.lock_fixity()?;
+    // A dry run writes nothing, so it takes no lock: an auditor with read-only access
+    // can plan a run.
+    let _fixity_lock = if opts.dry_run {
+        None
+    } else {
+        Some(archive.lock_fixity()?)
+    };
     let started = Instant::now();
     let now = clock.now();
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
@@ -600,14 +606,18 @@ fn check_one(
         }
     };
     let bag = archive.bag_path(id);
-    // One stat of the bag folder (DirSource::open), one listing of it.
-    let source = match DirSource::open(&bag) {
+    // One stat of the bag folder (DirSource::open_archived: a symlink in its place is
+    // refused, as missing), one listing of it.
+    let source = match DirSource::open_archived(&bag) {
         Ok(s) => s.with_limiter(limiter.clone()),
-        Err(_) if !bag.is_dir() => {
+        Err(e) => {
+            let Some(why) = crate::fs::dir::bag_folder_refusal(&bag) else {
+                return Err(e);
+            };
             findings.push(FixityFinding::new(
                 FixityKind::BagMissing,
                 "",
-                format!("the register lists {id}, but {} is gone", bag.display()),
+                format!("the register lists {id}, but {why}"),
             ));
             return Ok(Some(result(
                 id,
@@ -618,7 +628,6 @@ fn check_one(
                 t0,
             )));
         }
-        Err(e) => return Err(e),
     };
     let listing = source.list()?;
     // Tests change the item here, mid-check (tests/bad_day/fixity.rs).
@@ -804,11 +813,9 @@ fn presence_of(archive: &Archive, id: &str) -> Option<BagResult> {
         }
     };
     let bag = archive.bag_path(id);
-    if !bag.is_dir() {
-        let detail = format!(
-            "the register lists {id}, but {} is gone (presence check of every bag)",
-            bag.display()
-        );
+    // As a full check opens it: a symbolic link in the folder's place counts as missing.
+    if let Some(why) = crate::fs::dir::bag_folder_refusal(&bag) {
+        let detail = format!("the register lists {id}, but {why} (presence check of every bag)");
         return Some(presence_result(id, FixityKind::BagMissing, "", detail, t0));
     }
     let names = match serde_json::from_slice::<TagNames>(&bytes) {

@@ -3,6 +3,7 @@
 //! status, the failures, the withdrawn items, and the event log's head. The log is read
 //! streaming ([`crate::ops::events::query`]); only fixity checks are kept, for the chart.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -13,6 +14,19 @@ use crate::fs::register::RegisterEntry;
 use crate::ops::events::{query, EventFilter};
 use crate::ops::fixity::FixityDays;
 use crate::ops::show::{list, list_withdrawn, ListItem, WithdrawnItem};
+use crate::vocab::Outcome;
+
+/// A CSV cell as a spreadsheet will read it as text, never as a formula: a value that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a single quote in
+/// front (OWASP, "CSV Injection"). Every text cell of `report --csv` and
+/// `events --csv` goes through it; a title `=HYPERLINK(...)` is written `'=HYPERLINK(...)`.
+pub fn spreadsheet_cell(value: &str) -> Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
 
 /// Files of one format.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +72,9 @@ pub struct Report {
     pub item_list: Vec<ListItem>,
     /// Every failure event in the log, latest first.
     pub failures: Vec<Failure>,
+    /// Every warning event in the log (a format identification that found damaged
+    /// headers, say), latest first: not failures, listed apart.
+    pub warnings: Vec<Failure>,
     pub withdrawn: Vec<WithdrawnItem>,
     pub log: LogHead,
     /// Fixity checks of the archive's bags per day (for the chart); not in the JSON.
@@ -100,10 +117,18 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
     let mut formats: Vec<FormatCount> = formats.into_values().collect();
     formats.sort_by(|a, b| b.files.cmp(&a.files).then(a.mime.cmp(&b.mime)));
     let mut failures = Vec::new();
+    let mut warnings = Vec::new();
     let mut fixity_days = FixityDays::default();
     let read = query(archive, &EventFilter::default(), |e| {
-        if e.outcome != "success" {
-            failures.push(Failure {
+        // An outcome Cairn does not know (a newer Cairn's) counts as a failure: shown,
+        // never hidden.
+        let list = match Outcome::of(&e.outcome) {
+            Some(Outcome::Success) => None,
+            Some(Outcome::Warning) => Some(&mut warnings),
+            Some(Outcome::Failure) | None => Some(&mut failures),
+        };
+        if let Some(list) = list {
+            list.push(Failure {
                 time: e.time.clone(),
                 id: e.object.clone(),
                 event_type: e.event_type.clone(),
@@ -119,6 +144,7 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
         Ok(())
     })?;
     failures.reverse();
+    warnings.reverse();
     Ok(Report {
         generated: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         items: item_list.len(),
@@ -129,6 +155,7 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
         formats,
         item_list,
         failures,
+        warnings,
         withdrawn: list_withdrawn(archive)?,
         log: LogHead {
             lines: read.lines,
@@ -137,4 +164,19 @@ pub fn report(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<R
         },
         fixity_days,
     })
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::spreadsheet_cell;
+
+    #[test]
+    fn formulas_are_neutralised() {
+        for bad in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_cell(bad), format!("'{bad}"));
+        }
+        for good in ["", "Sample: letter", "a=b", "'quoted", "1977"] {
+            assert_eq!(spreadsheet_cell(good), good);
+        }
+    }
 }

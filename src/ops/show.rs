@@ -37,8 +37,10 @@ pub struct EntryVersion {
     pub dublin_core: crate::metadata::StoredDublinCore,
 }
 
-/// Looks an item up by identifier.
-pub fn show(archive: &Archive, id: &str) -> Result<ShowReport, Error> {
+/// Whether `id` names an item, current or withdrawn: its tombstone if withdrawn. An
+/// identifier that names nothing is a usage error (exit 2), the same for every command
+/// that takes one (`show`, `events --id`).
+pub fn known_item(archive: &Archive, id: &str) -> Result<Option<Tombstone>, Error> {
     let path = archive.register_path(id);
     let bad = id.contains(['/', '\\', '~']) || id.starts_with('.');
     let withdrawn = if bad || path.exists() {
@@ -53,6 +55,13 @@ pub fn show(archive: &Archive, id: &str) -> Result<ShowReport, Error> {
             archive.manifests.display()
         )));
     }
+    Ok(withdrawn)
+}
+
+/// Looks an item up by identifier.
+pub fn show(archive: &Archive, id: &str) -> Result<ShowReport, Error> {
+    let path = archive.register_path(id);
+    let withdrawn = known_item(archive, id)?;
     let mut old = archive.history(id)?;
     let entry = match withdrawn {
         Some(_) => old.pop().ok_or_else(|| Error::Corrupt {

@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::digest::BUF_SIZE;
 use crate::error::Error;
 use crate::format::{sniff_mime, HEAD_LEN};
-use crate::fs::archive::{identifier_to_folder, Archive};
+use crate::fs::archive::{identifier_to_folder, reserved_identifier, Archive};
 use crate::fs::dir::DirSource;
 use crate::fs::durable::{parent_dir, rename_no_replace, sync_tree};
 use crate::fs::events::NewEvent;
@@ -31,8 +31,9 @@ use crate::fs::open_source;
 use crate::fs::read_head;
 use crate::fs::register::RegisterEntry;
 use crate::ops::commit::{
-    addition_events, commit_new_bag, entry_from_bag, recover, ArchiveState, Change,
+    addition_events, commit_new_bag, dublin_core_of, entry_from_bag, recover, ArchiveState, Change,
 };
+use crate::ops::ingest::past::Past;
 
 /// Formats that are compressed already: stored as they are, since deflating them
 /// costs time and saves nothing.
@@ -141,7 +142,7 @@ pub fn export_version(
             ),
         });
     }
-    let source = DirSource::open(&bag)?;
+    let source = DirSource::open_archived(&bag)?;
     let entry = match read_entry() {
         Ok(e) => Some(e),
         Err(_) if force => None,
@@ -270,13 +271,17 @@ pub fn export_version(
         file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
         Ok((stored, deflated))
     })();
-    let (stored, deflated) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            crate::fs::remove_file_quietly(&tmp);
-            return Err(e);
-        }
-    };
+    // A bag exported with --force despite its problems: the zip may have those (the same
+    // bytes), and no other.
+    let known = (!problems.is_empty()).then_some(bag.as_path());
+    let (stored, deflated) =
+        match result.and_then(|r| read_back(archive, &tmp, id, known).map(|()| r)) {
+            Ok(r) => r,
+            Err(e) => {
+                crate::fs::remove_file_quietly(&tmp);
+                return Err(e);
+            }
+        };
     rename_no_replace(&tmp, out).inspect_err(|_| crate::fs::remove_file_quietly(&tmp))?;
     // Events say where the zip is, whatever path was typed.
     let out_abs = crate::fs::canonical_or_given(out);
@@ -289,7 +294,7 @@ pub fn export_version(
         (
             "success",
             format!(
-                "exported as a zip of {} entries to {}, after a full check against the manifests and the register",
+                "exported as a zip of {} entries to {}, after a full check against the manifests and the register, and read back in full",
                 files.len(),
                 out_abs.display()
             ),
@@ -326,6 +331,53 @@ pub fn export_version(
     })
 }
 
+/// Reads the zip just written back with Cairn's own zip reader and validator, as an
+/// importer would, before the export is called done: a zip Cairn cannot read back (names
+/// that collide in it, a writer fault) is an error, and the caller removes it. With
+/// `forced_from` (a damaged bag exported with --force), the findings that bag folder
+/// has itself are expected in its zip too; any other fails.
+fn read_back(
+    archive: &Archive,
+    zip: &Path,
+    id: &str,
+    forced_from: Option<&Path>,
+) -> Result<(), Error> {
+    let limits = archive
+        .config
+        .zip
+        .limits()
+        .map_err(|e| Error::Usage(format!("cairn.toml: {e}")))?;
+    let failed = |detail: String| {
+        Error::Refused {
+        path: zip.to_path_buf(),
+        reason: format!(
+            "the zip of {id} does not read back as a valid bag: {detail}. Nothing was exported; run `cairn fixity --id {id}`"
+        ),
+    }
+    };
+    let source = match open_source(zip, limits) {
+        Ok(s) => s,
+        Err(Error::Corrupt { detail, .. }) => return Err(failed(detail)),
+        Err(e) => return Err(e),
+    };
+    let _pass = crate::progress::phase("read back", 0, 0);
+    let mut check = validate(source.as_ref(), &ValidateOptions::default())?;
+    if let Some(bag) = forced_from {
+        let own = validate(&DirSource::open(bag)?, &ValidateOptions::default())?;
+        check.problems.retain(|p| {
+            !own.problems
+                .iter()
+                .any(|o| o.path == p.path && o.kind == p.kind)
+        });
+        check.valid = check.problems.is_empty() && check.errors.is_empty();
+    }
+    if check.is_ok() {
+        Ok(())
+    } else {
+        Err(failed(crate::ops::commit::summarize(&check)))
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
@@ -346,6 +398,14 @@ pub struct ImportReport {
     /// Why the identifier was generated rather than taken from External-Identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_note: Option<String>,
+    /// Why a valid bag was refused: its content matches the archive's past (a current
+    /// item, a kept version, a withdrawn or purged item), or its metadata breaks a limit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
+    /// Imported although its content matches these items (`--allow-duplicate-of`);
+    /// the ingestion event names them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_of: Vec<String>,
 }
 
 /// Whether a validated bag (its computed payload digests in `check.computed`) is the item
@@ -410,8 +470,15 @@ fn same_bag(
     compared > 0
 }
 
-/// Imports a bag made elsewhere (a zip file or a folder) into the archive.
-pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<ImportReport, Error> {
+/// Imports a bag made elsewhere (a zip file or a folder) into the archive. A bag whose
+/// content matches the archive's past is refused unless its match is in `allow`
+/// (`--allow-duplicate-of`).
+pub fn import(
+    archive: &Archive,
+    src: &Path,
+    allow: &[String],
+    clock: &dyn Clock,
+) -> Result<ImportReport, Error> {
     let lock = archive.lock("import")?;
     let mut report = ImportReport {
         source: src.to_path_buf(),
@@ -423,6 +490,8 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
         recovered: Vec::new(),
         already_archived: None,
         id_note: None,
+        refused: Vec::new(),
+        duplicate_of: Vec::new(),
     };
     report.recovered = recover(archive, &lock, clock)?;
     let limits = archive
@@ -498,9 +567,62 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
             return Ok(report);
         }
     }
+    // The archive's past: content it holds or held (kept versions, withdrawn, purged).
+    let past = Past::load(archive)?;
+    let payload: Vec<(&str, &[(crate::digest::Algorithm, crate::digest::Digest)])> = check
+        .computed
+        .iter()
+        .filter(|(p, _)| p.starts_with("data/"))
+        .map(|(p, d)| (p.as_str(), d.as_slice()))
+        .collect();
+    let matches = past.matches(&payload);
+    match crate::ops::ingest::past::refusal(&matches, allow, "imported") {
+        Some(why) => report.refused.push(why),
+        None => report.duplicate_of = matches.iter().map(|m| m.known.id.clone()).collect(),
+    }
+    let max_value = archive
+        .config
+        .max_value_size()
+        .map_err(|e| Error::Usage(format!("cairn.toml: ingest.max_value_size: {e}")))?;
+    let dc = dublin_core_of(source.as_ref(), &info);
+    for p in crate::metadata::oversized_values(dc.record(), max_value) {
+        report
+            .refused
+            .push(format!("the bag's Dublin Core record: {p}"));
+    }
+    if !report.refused.is_empty() {
+        return Ok(report);
+    }
     let wanted = external.map(|e| (e, identifier_to_folder(e)));
+    // An External-Identifier that is a name of the layout, or another item's identifier
+    // in another case or normalisation, is not taken: the bag gets a generated one.
+    let unusable = match &wanted {
+        Some((e, Ok(folder))) => reserved_identifier(folder).or_else(|| {
+            [*e, folder.as_str()]
+                .into_iter()
+                .find_map(|c| past.folded_clash(c))
+                .map(|other| {
+                    format!(
+                        "it differs from the identifier {} of an item archived earlier only in case or Unicode normalisation",
+                        crate::quoted(other)
+                    )
+                })
+        }),
+        _ => None,
+    };
     let id = match &wanted {
-        Some((_, Ok(folder))) if !state.used.contains(folder) => folder.clone(),
+        Some((_, Ok(folder))) if !state.used.contains(folder) && unusable.is_none() => {
+            folder.clone()
+        }
+        Some((e, Ok(_))) if unusable.is_some() => {
+            let id = state.next_generated(&archive.config.ingest.identifier_prefix);
+            report.id_note = Some(format!(
+                "External-Identifier {} cannot name an item here ({}), so the bag was given the generated identifier {id}",
+                crate::quoted(e),
+                unusable.unwrap_or_default()
+            ));
+            id
+        }
         _ => {
             let id = state.next_generated(&archive.config.ingest.identifier_prefix);
             report.id_note = match &wanted {
@@ -527,6 +649,7 @@ pub fn import(archive: &Archive, src: &Path, clock: &dyn Clock) -> Result<Import
         source: source.as_ref(),
         src,
         origin,
+        duplicate_of: matches.into_iter().map(|m| m.known).collect(),
     };
     commit_new_bag(archive, &lock, &id, &mut change, clock)?;
     report.id = Some(id);
@@ -541,6 +664,8 @@ struct ImportChange<'a> {
     src: &'a Path,
     /// Its name, recorded as the intake name.
     origin: String,
+    /// The matches with the archive's past that `--allow-duplicate-of` admitted.
+    duplicate_of: Vec<crate::ops::ingest::past::Known>,
 }
 
 impl Change for ImportChange<'_> {
@@ -594,7 +719,17 @@ impl Change for ImportChange<'_> {
                 crate::quoted(&self.origin),
                 src_abs.display()
             )),
-            serde_json::json!({ "imported_from": src_abs.display().to_string(), "zip_blake3": zip_digest }),
+            {
+                let mut data = serde_json::json!({ "imported_from": src_abs.display().to_string(), "zip_blake3": zip_digest });
+                if !self.duplicate_of.is_empty() {
+                    data["duplicate_of"] = self
+                        .duplicate_of
+                        .iter()
+                        .map(crate::ops::ingest::past::Known::to_json)
+                        .collect();
+                }
+                data
+            },
         ))
     }
 }

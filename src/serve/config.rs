@@ -15,6 +15,13 @@ pub struct ServeSection {
     pub admin_email: String,
     /// Records (or headers) per OAI-PMH list page.
     pub page_size: u32,
+    /// Seconds from a connection's opening, or its last response's end, to the end of
+    /// the next request's headers; then it is closed.
+    pub header_timeout_secs: u32,
+    /// Connections open at once from one address (kept below the file limit's share).
+    pub max_connections_per_address: u32,
+    /// Whether restricted items' pages show their files' digests.
+    pub restricted_digests: bool,
 }
 
 impl Default for ServeSection {
@@ -24,6 +31,9 @@ impl Default for ServeSection {
             repository_identifier: "cairn.invalid".into(),
             admin_email: "archivist@cairn.invalid".into(),
             page_size: 100,
+            header_timeout_secs: 10,
+            max_connections_per_address: 64,
+            restricted_digests: false,
         }
     }
 }
@@ -55,6 +65,12 @@ impl ServeSection {
                 "serve.page_size: must be between 1 and {MAX_PAGE_SIZE}"
             ));
         }
+        if self.header_timeout_secs == 0 || self.header_timeout_secs > 3600 {
+            return Err("serve.header_timeout_secs: must be between 1 and 3600".into());
+        }
+        if self.max_connections_per_address == 0 {
+            return Err("serve.max_connections_per_address: must be at least 1".into());
+        }
         Ok(())
     }
 
@@ -65,6 +81,9 @@ impl ServeSection {
             "repository_identifier" => crate::quoted(&self.repository_identifier),
             "admin_email" => crate::quoted(&self.admin_email),
             "page_size" => self.page_size.to_string(),
+            "header_timeout_secs" => self.header_timeout_secs.to_string(),
+            "max_connections_per_address" => self.max_connections_per_address.to_string(),
+            "restricted_digests" => self.restricted_digests.to_string(),
             _ => String::new(),
         }
     }

@@ -20,8 +20,11 @@ pub fn open_no_follow(path: &Path) -> io::Result<File> {
 }
 
 /// The file a register path names inside its bag, if it is a plain file reached
-/// without any symlink: `None` for anything else.
+/// without any symlink (the bag folder itself included): `None` for anything else.
 pub fn resolve_in_bag(bag_dir: &Path, bag_path: &str) -> Option<PathBuf> {
+    if crate::fs::dir::bag_folder_refusal(bag_dir).is_some() {
+        return None;
+    }
     let rel = Path::new(bag_path);
     let mut parts = rel.components();
     if parts.next() != Some(Component::Normal("data".as_ref())) {

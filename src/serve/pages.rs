@@ -338,8 +338,12 @@ pub fn item(
     snap: &Snapshot,
     now: DateTime<Utc>,
     serve_files: bool,
+    restricted_digests: bool,
     oai_identifier: &str,
 ) -> Markup {
+    // A digest confirms a guess of a short file's content: a restricted item's are
+    // shown only where `serve.restricted_digests` says so.
+    let digests = !item.restricted || restricted_digests;
     let status = snap.status(&item.id, now);
     let checks = snap.checks(&item.id);
     let body = html! {
@@ -386,8 +390,12 @@ pub fn item(
                         td.num { (f.size) }
                         td { code { (f.mime) } }
                         td {
-                            @for (alg, d) in f.digests.iter() {
-                                div { (alg.name()) ": " span.digest { (d.to_hex()) } }
+                            @if digests {
+                                @for (alg, d) in f.digests.iter() {
+                                    div { (alg.name()) ": " span.digest { (d.to_hex()) } }
+                                }
+                            } @else {
+                                span lang="en" { "not shown (restricted)" }
                             }
                         }
                     }

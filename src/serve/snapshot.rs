@@ -66,6 +66,9 @@ pub struct Item {
     pub bytes: u64,
     /// The bag's folder.
     pub bag_dir: PathBuf,
+    /// The inode of the register entry file read: a new version of the entry is a new
+    /// file, so a different inode means the item must be read again.
+    pub entry_ino: u64,
     /// Every Dublin Core value and the identifier, lowercased, for search.
     pub search: String,
 }
@@ -362,17 +365,22 @@ impl Snapshot {
         let amended = new.amended;
         let mut items: Vec<Arc<Item>> = Vec::new();
         let mut pending = Vec::new();
-        for id in archive.register_ids()? {
+        // An entry replaced without its event (an amend killed between the two) is
+        // caught by its new inode: the register is the truth, not the log.
+        for (id, ino) in archive.register_ids_with_inodes()? {
             if let Some(item) = old
                 .filter(|_| !amended.contains(&id))
                 .and_then(|o| o.item(&id))
+                .filter(|item| item.entry_ino == ino)
             {
                 items.push(item.clone());
                 continue;
             }
             let bag_dir = archive.bag_path(&id);
-            if !bag_dir.is_dir() {
-                pending.push((id, "its bag is not in archive/ (yet)".to_string()));
+            if let Some(why) = crate::fs::dir::bag_folder_refusal(&bag_dir)
+                .or_else(|| (!bag_dir.is_dir()).then(|| "it cannot be read".to_string()))
+            {
+                pending.push((id, format!("its bag is not in archive/ (yet): {why}")));
                 continue;
             }
             match read_item(archive, &id, bag_dir) {
@@ -561,8 +569,30 @@ fn lang_tag(value: &str) -> Option<String> {
     Some(v.to_string())
 }
 
+/// `item` as its register entry says now: the same item when the entry file is the
+/// one it was read from (one stat), else read again. What a file request and an item
+/// page use, so that an entry changed since the snapshot (an amend that set
+/// `dcterms.accessRights` to restricted, even one killed before its event) is obeyed
+/// at once. `Err` when the entry is gone or unreadable.
+pub fn current_item(archive: &Archive, item: &Arc<Item>) -> Result<Arc<Item>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let path = archive.register_path(&item.id);
+    let meta = std::fs::symlink_metadata(&path).map_err(|e| e.to_string())?;
+    if meta.ino() == item.entry_ino {
+        return Ok(item.clone());
+    }
+    read_item(archive, &item.id, item.bag_dir.clone()).map(Arc::new)
+}
+
 fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, String> {
-    let entry = RegisterEntry::read(&archive.register_path(id)).map_err(|e| e.to_string())?;
+    use std::os::unix::fs::MetadataExt;
+    let path = archive.register_path(id);
+    // The inode is taken before the read: an entry replaced in between is read again
+    // at the next look, never kept as read.
+    let entry_ino = std::fs::symlink_metadata(&path)
+        .map_err(|e| e.to_string())?
+        .ino();
+    let entry = RegisterEntry::read(&path).map_err(|e| e.to_string())?;
     if entry.id != id {
         return Err(format!(
             "the entry's own id is {}, not its file name",
@@ -608,6 +638,7 @@ fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, Stri
         bytes: entry.files.iter().map(|f| f.size).sum(),
         files: entry.files,
         bag_dir,
+        entry_ino,
         search,
         dc,
     })

@@ -315,6 +315,25 @@ impl Resp {
     }
 }
 
+/// A connection to `to` from the loopback address `from` (such as 127.0.0.2: another
+/// client than the tests' usual 127.0.0.1, for the server's per-address limit).
+pub fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let stream = rt
+        .block_on(async {
+            let s = tokio::net::TcpSocket::new_v4()?;
+            s.bind(format!("{from}:0").parse().expect("address"))?;
+            s.connect(to).await
+        })
+        .expect("connect");
+    let stream = stream.into_std().expect("std stream");
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+}
+
 /// Sends one request, written exactly as given (the target is not normalised), and
 /// reads the whole response (the connection is closed after it).
 pub fn request(

@@ -60,6 +60,26 @@ fn quote(v: &str) -> String {
     out
 }
 
+/// The record's values larger than `max` bytes, one problem each naming the term and
+/// the size (the value itself is not repeated: it is too large to read in a message).
+/// `ingest.max_value_size` in cairn.toml sets `max` for ingest and import.
+pub fn oversized_values(record: &DublinCore, max: usize) -> Vec<RecordProblem> {
+    record
+        .entries
+        .iter()
+        .filter(|(_, v)| v.len() > max)
+        .map(|(term, v)| RecordProblem {
+            term: Some(term.name().to_string()),
+            value: None,
+            detail: format!(
+                "a value of {} bytes, more than the {max} bytes ingest.max_value_size in cairn.toml allows (it starts {}); shorten it, or raise the limit",
+                v.len(),
+                quote(&v.chars().take(40).collect::<String>())
+            ),
+        })
+        .collect()
+}
+
 /// Checks a record against Cairn's rules, returning every problem (empty means valid),
 /// in record order with the missing-title problem first.
 pub fn validate_record(record: &DublinCore) -> Vec<RecordProblem> {

@@ -47,7 +47,7 @@ pub(crate) mod repair;
 mod state;
 mod update;
 
-pub(crate) use entry::{entry_from_bag, relative_bag_path};
+pub(crate) use entry::{dublin_core_of, entry_from_bag, relative_bag_path};
 pub use log::addition_events;
 pub(crate) use recover::recover;
 pub(crate) use state::ArchiveState;

@@ -63,8 +63,6 @@ pub(crate) struct ArchiveState {
     pub(crate) entries: BTreeMap<String, EntrySummary>,
     /// Every identifier ever used: bags, register entries, and objects in the log.
     pub(crate) used: BTreeSet<String>,
-    /// Entries by (intake name, Payload-Oxum): the candidates for "already archived".
-    by_intake: HashMap<(String, String), Vec<String>>,
     /// Entries by each of their dc.identifier values.
     by_identifier: HashMap<String, String>,
     /// The highest number used after a prefix, per prefix asked about so far.
@@ -77,7 +75,6 @@ impl ArchiveState {
         let mut state = ArchiveState {
             entries: BTreeMap::new(),
             used: BTreeSet::new(),
-            by_intake: HashMap::new(),
             by_identifier: HashMap::new(),
             highest: Default::default(),
         };
@@ -104,10 +101,6 @@ impl ArchiveState {
 
     fn add_summary(&mut self, entry: EntrySummary) {
         let id = entry.id.clone();
-        self.by_intake
-            .entry((entry.intake_name.clone(), entry.payload_oxum.clone()))
-            .or_default()
-            .push(id.clone());
         for v in &entry.dublin_core {
             self.by_identifier
                 .entry(v.to_string())
@@ -125,22 +118,6 @@ impl ArchiveState {
             }
         }
         self.used.insert(id.to_string());
-    }
-
-    /// The entries recorded with this intake name and Payload-Oxum, read whole from
-    /// manifests/ (rarely more than one).
-    pub(crate) fn with_intake(
-        &self,
-        archive: &Archive,
-        name: &str,
-        oxum: &str,
-    ) -> Result<Vec<RegisterEntry>, Error> {
-        self.by_intake
-            .get(&(name.to_string(), oxum.to_string()))
-            .into_iter()
-            .flatten()
-            .map(|id| RegisterEntry::read(&archive.register_path(id)))
-            .collect()
     }
 
     /// The entry whose Dublin Core gives `identifier` as a dc.identifier.

@@ -15,6 +15,7 @@ use crate::metadata::{self, DublinCore, SIDECAR_NAME};
 use crate::ops::commit::{addition_events, commit_new_bag, relative_bag_path, Change};
 use crate::ops::formats::ItemFormats;
 
+use super::past::{self, Known, Past};
 use super::ItemContext;
 
 /// Step 5 of [`super::ingest_item`]: the commit protocol's build, register and log steps for
@@ -32,6 +33,12 @@ pub(super) struct IngestChange<'a> {
     pub(super) excluded: &'a [String],
     pub(super) built: Option<BuiltBag>,
     pub(super) formats: Formats<'a>,
+    /// What the archive held before: the built payload is compared with it.
+    pub(super) past: &'a Past,
+    /// The matches `--allow-duplicate-of` admitted, named in the ingestion event.
+    pub(super) duplicate_of: Vec<Known>,
+    /// Why the item was turned down as a match with the past, if it was.
+    pub(super) refused_as_duplicate: Option<String>,
 }
 
 /// An item's formats: identified on a thread of their own while the bag is built and
@@ -91,14 +98,34 @@ impl Change for IngestChange<'_> {
     /// item's report).
     fn before_publish(&mut self) -> Result<(), Error> {
         let formats = self.formats.join()?;
-        if formats.refusals.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Refused {
+        if !formats.refusals.is_empty() {
+            return Err(Error::Refused {
                 path: self.path.to_path_buf(),
                 reason: formats.refusals.join("; "),
-            })
+            });
         }
+        // The archive's past, compared on the digests the build just computed (no
+        // second read of the item).
+        let built = self
+            .built
+            .as_ref()
+            .ok_or_else(|| Error::Internal("the bag was not built".into()))?;
+        let files: Vec<(&str, &[_])> = built
+            .payload
+            .iter()
+            .map(|(p, f)| (p.as_str(), f.digests.values.as_slice()))
+            .collect();
+        let matches = self.past.matches(&files);
+        let allowed = &self.ctx.opts.allow_duplicate_of;
+        if let Some(why) = past::refusal(&matches, allowed, "ingested") {
+            self.refused_as_duplicate = Some(why.clone());
+            return Err(Error::Refused {
+                path: self.path.to_path_buf(),
+                reason: why,
+            });
+        }
+        self.duplicate_of = matches.into_iter().map(|m| m.known).collect();
+        Ok(())
     }
 
     fn record(
@@ -122,11 +149,17 @@ impl Change for IngestChange<'_> {
     }
 
     fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error> {
-        let extra = if self.excluded.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::json!({ "excluded": self.excluded })
-        };
+        let mut extra = serde_json::Map::new();
+        if !self.excluded.is_empty() {
+            extra.insert("excluded".into(), serde_json::json!(self.excluded));
+        }
+        if !self.duplicate_of.is_empty() {
+            // The link between the two: admitted on purpose (--allow-duplicate-of).
+            let links: Vec<serde_json::Value> =
+                self.duplicate_of.iter().map(Known::to_json).collect();
+            extra.insert("duplicate_of".into(), serde_json::Value::Array(links));
+        }
+        let extra = serde_json::Value::Object(extra);
         Ok(addition_events(entry, "", None, extra))
     }
 }

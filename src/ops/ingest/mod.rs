@@ -21,7 +21,7 @@ use crate::bagit::{validate, ValidateOptions};
 use crate::clock::Clock;
 use crate::digest::{hash_reader, Algorithm, Digest, BUF_SIZE};
 use crate::error::Error;
-use crate::fs::archive::{identifier_to_folder, Archive, ArchiveLock};
+use crate::fs::archive::{identifier_to_folder, reserved_identifier, Archive, ArchiveLock};
 use crate::fs::dir::DirSource;
 use crate::fs::durable::sync_dir;
 use crate::fs::failpoint;
@@ -32,8 +32,10 @@ use crate::ops::commit::{recover, ArchiveState};
 use crate::progress;
 
 mod change;
+pub mod past;
 
 use change::{commit_item, Formats, IngestChange};
+use past::Past;
 
 /// The batch metadata sheet's name in intake/.
 pub const SHEET_NAME: &str = "metadata.csv";
@@ -54,6 +56,9 @@ pub struct IngestOptions {
     pub dry_run: bool,
     /// Delete each intake item once its bag is committed, registered and logged.
     pub remove_source: bool,
+    /// Identifiers whose content may be archived again (`--allow-duplicate-of`): an
+    /// item matching one of them is ingested, and its ingestion event names the match.
+    pub allow_duplicate_of: Vec<String>,
 }
 
 /// What happened to one intake item.
@@ -85,6 +90,14 @@ pub struct ItemReport {
     /// Files left out of the item by `ingest.exclude` (item-relative paths).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<String>,
+    /// Already archived as this earlier version of `id` (kept by `revise`), not as the
+    /// current one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// Ingested although its content matches these items (`--allow-duplicate-of`);
+    /// the ingestion event names them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_of: Vec<String>,
 }
 
 impl ItemReport {
@@ -100,6 +113,8 @@ impl ItemReport {
             problems: Vec::new(),
             warnings: Vec::new(),
             excluded: Vec::new(),
+            version: None,
+            duplicate_of: Vec::new(),
         }
     }
 
@@ -159,6 +174,10 @@ pub fn ingest(
         .config
         .algorithms()
         .map_err(|e| Error::Usage(format!("cairn.toml: ingest.algorithms: {e}")))?;
+    let max_value = archive
+        .config
+        .max_value_size()
+        .map_err(|e| Error::Usage(format!("cairn.toml: ingest.max_value_size: {e}")))?;
     let mut report = IngestReport {
         dry_run: opts.dry_run,
         intake: intake.clone(),
@@ -171,6 +190,7 @@ pub fn ingest(
         report.recovered = recover(archive, lock, clock)?;
     }
     let mut state = ArchiveState::load(archive)?;
+    let mut past = Past::load(archive)?;
 
     // The batch sheet. If it cannot be read, no item gets metadata from it: better to
     // refuse everything than to ingest with half the descriptions.
@@ -303,9 +323,10 @@ pub fn ingest(
             .iter()
             .flat_map(|s| s.rows.iter().enumerate())
             .rev()
-            .map(|(i, r)| (r.item.to_lowercase(), i))
+            .map(|(i, r)| (r.item.trim().to_lowercase(), i))
             .collect(),
         conflicts: &conflicts,
+        max_value,
         opts,
         clock,
     };
@@ -327,7 +348,7 @@ pub fn ingest(
     let (mut files_planned, mut bytes_planned) = (0, 0);
     for (i, (name, path)) in names.iter().enumerate() {
         progress::item(name);
-        let item = ingest_item(&ctx, &mut state, name, path)?;
+        let item = ingest_item(&ctx, &mut state, &mut past, name, path)?;
         if let Some((files, bytes)) = plan.get(i) {
             files_planned += 2 * files;
             bytes_planned += 2 * bytes;
@@ -349,10 +370,10 @@ pub fn ingest(
             if !present && !archived {
                 // A name that differs only in case: most likely the one meant.
                 let hint = names_by_lower
-                    .get(&row.item.to_lowercase())
+                    .get(&row.item.trim().to_lowercase())
                     .map(|n| {
                         format!(
-                            "; did you mean {}? (names must match exactly, case included)",
+                            "; did you mean {}? (names must match exactly, case and spaces included)",
                             crate::quoted(n)
                         )
                     })
@@ -384,6 +405,8 @@ struct ItemContext<'a> {
     /// Items (their names in NFC) whose row shares its dc.identifier with another row,
     /// and why.
     conflicts: &'a BTreeMap<String, String>,
+    /// The largest metadata value accepted, in bytes (`ingest.max_value_size`).
+    max_value: usize,
     opts: &'a IngestOptions,
     clock: &'a dyn Clock,
 }
@@ -391,6 +414,7 @@ struct ItemContext<'a> {
 fn ingest_item(
     ctx: &ItemContext<'_>,
     state: &mut ArchiveState,
+    past: &mut Past,
     name: &str,
     path: &Path,
 ) -> Result<ItemReport, Error> {
@@ -433,24 +457,43 @@ fn ingest_item(
         });
         walk.total_bytes = walk.files.iter().map(|f| f.size).sum();
     }
-    // 2. Already archived? Same intake name and size: hash to be sure. Before the
+    // 2. Already archived? Same intake name and size as any recorded version of an
+    // item (current, kept by `revise`, or withdrawn): hash to be sure. Before the
     // metadata: an item archived earlier and still in intake (the default keeps it) has
     // no row in the next batch's metadata.csv, and is not a new item without metadata.
     let oxum = format!("{}.{}", walk.total_bytes, walk.files.len());
     let candidates_exist = walk.refused.is_empty();
-    let candidates: Vec<RegisterEntry> = if candidates_exist {
-        state.with_intake(ctx.archive, name, &oxum)?
+    let candidates: Vec<(past::Known, RegisterEntry)> = if candidates_exist {
+        past.with_intake(ctx.archive, name, &oxum)?
     } else {
         Vec::new()
     };
-    for entry in &candidates {
+    for (known, entry) in &candidates {
         if same_payload(entry, &walk)? {
+            if known.withdrawn.is_some() {
+                // Withdrawn content does not come back by a rerun either.
+                let matched = [past::Match {
+                    known: known.clone(),
+                    file: None,
+                }];
+                match past::refusal(&matched, &ctx.opts.allow_duplicate_of, "ingested") {
+                    Some(why) => return Ok(item.refuse(format!("{name}: {why}"))),
+                    None => break,
+                }
+            }
             item.outcome = Outcome::AlreadyArchived;
             item.id = Some(entry.id.clone());
+            if !known.current {
+                item.version = Some(known.version);
+            }
             if ctx.opts.remove_source && !ctx.opts.dry_run {
                 // The intake copy may be the last good one: delete it only if the
                 // archived bag still verifies in full.
-                let bag = ctx.archive.bag_path(&entry.id);
+                let bag = if known.current {
+                    ctx.archive.bag_path(&entry.id)
+                } else {
+                    ctx.archive.version_path(&entry.id, known.version)
+                };
                 let check = validate(&DirSource::open(&bag)?, &ValidateOptions::default())?;
                 if check.is_ok() {
                     remove_source(path, is_dir)?;
@@ -507,7 +550,7 @@ fn ingest_item(
             .and_then(|&i| ctx.sheet.and_then(|s| s.rows.get(i)))
             .map(|r| {
                 format!(
-                    "; metadata.csv line {} names {}: did you mean this item? (names must match exactly, case included)",
+                    "; metadata.csv line {} names {}: did you mean this item? (names must match exactly, case and spaces included)",
                     r.line,
                     crate::quoted(&r.item)
                 )
@@ -520,6 +563,9 @@ fn ingest_item(
         item.problems.push(format!("{name}: {why}"));
     }
     for p in metadata::validate_record(&record) {
+        item.problems.push(format!("{name}: {p}"));
+    }
+    for p in metadata::oversized_values(&record, ctx.max_value) {
         item.problems.push(format!("{name}: {p}"));
     }
 
@@ -538,6 +584,13 @@ fn ingest_item(
             item.problems.push(format!("{}: {why}", crate::quoted(&n)));
         }
     }
+    for (a, b) in name_twins(&walk) {
+        item.problems.push(format!(
+            "{name}: {} and {} differ only in case or Unicode normalisation: they would be one file on many file systems and in a zip (export, replicas); rename one before ingest",
+            crate::quoted(&a),
+            crate::quoted(&b)
+        ));
+    }
     if walk.files.is_empty() && walk.refused.is_empty() {
         item.problems
             .push(format!("{}: the item has no files", path.display()));
@@ -549,6 +602,8 @@ fn ingest_item(
         return Ok(item);
     }
 
+    // The dry run's digests of the item, so that the rest of the run sees it.
+    let mut planned: Option<Vec<(String, FileDigests)>> = None;
     // 3b. Formats: identification, technical metadata, the format policy. A real run
     // identifies them beside the build (step 5); a dry run, here.
     let bag_files: Vec<(String, PathBuf)> = walk
@@ -557,6 +612,29 @@ fn ingest_item(
         .map(|f| (format!("data/{}", f.rel), f.disk.clone()))
         .collect();
     if ctx.opts.dry_run {
+        // A real run compares the digests the build computes; a dry run reads the
+        // files once here, to say the same.
+        let hashed = match hash_files(&walk, ctx.algorithms) {
+            Ok(h) => h,
+            Err(Error::Io {
+                op,
+                path: p,
+                source,
+            }) if p.starts_with(path) => {
+                return Ok(item.refuse(format!("{}: cannot {op}: {source}", p.display())));
+            }
+            Err(e) => return Err(e),
+        };
+        let files: Vec<(&str, &[(Algorithm, Digest)])> = hashed
+            .iter()
+            .map(|(p, d)| (p.as_str(), d.as_slice()))
+            .collect();
+        let matches = past.matches(&files);
+        if let Some(why) = past::refusal(&matches, &ctx.opts.allow_duplicate_of, "ingested") {
+            return Ok(item.refuse(format!("{name}: {why}")));
+        }
+        item.duplicate_of = matches.iter().map(|m| m.known.id.clone()).collect();
+        planned = Some(hashed);
         let formats = ctx.formats.item(&bag_files, true)?;
         item.warnings.extend(formats.warnings.iter().cloned());
         if !formats.refusals.is_empty() {
@@ -584,6 +662,21 @@ fn ingest_item(
                         crate::quoted(given)
                     )));
                 }
+                if let Some(why) = reserved_identifier(&id) {
+                    return Ok(item.refuse(format!(
+                        "{name}: dc.identifier {} cannot name an item: {why}; choose another identifier",
+                        crate::quoted(given)
+                    )));
+                }
+                for candidate in [given.to_string(), id.clone()] {
+                    if let Some(other) = past.folded_clash(&candidate) {
+                        return Ok(item.refuse(format!(
+                            "{name}: dc.identifier {} differs from the identifier {} of an item archived earlier only in case or Unicode normalisation: the two would be one name on many file systems and replicas; choose another identifier",
+                            crate::quoted(given),
+                            crate::quoted(other)
+                        )));
+                    }
+                }
                 id
             }
         },
@@ -593,6 +686,12 @@ fn ingest_item(
     if ctx.opts.dry_run {
         item.outcome = Outcome::WouldIngest;
         state.mark_used(&id);
+        let files: Vec<(&str, &[(Algorithm, Digest)])> = planned
+            .iter()
+            .flatten()
+            .map(|(p, d)| (p.as_str(), d.as_slice()))
+            .collect();
+        past.add_planned(&id, &record.clone().into(), &files);
         return Ok(item);
     }
 
@@ -600,7 +699,7 @@ fn ingest_item(
     // (unreadable, changed while read) refuses this item only; a failure to write the
     // archive (a full disk) stops the run, since every other item would meet it too.
     let run_formats = ctx.formats;
-    let (committed, formats) = std::thread::scope(|scope| {
+    let committed = std::thread::scope(|scope| {
         let pending = scope.spawn(|| run_formats.item(&bag_files, true));
         let mut change = IngestChange {
             ctx,
@@ -613,13 +712,25 @@ fn ingest_item(
             excluded: &item.excluded,
             built: None,
             formats: Formats::Pending(pending),
+            past,
+            duplicate_of: Vec::new(),
+            refused_as_duplicate: None,
         };
         let committed = commit_item(&mut change);
-        (committed, change.formats.done().cloned())
+        let duplicate = (
+            std::mem::take(&mut change.duplicate_of),
+            change.refused_as_duplicate.take(),
+        );
+        (committed, change.formats.done().cloned(), duplicate)
     });
+    let (committed, formats, (duplicate_of, refused_as_duplicate)) = committed;
     if let Some(formats) = &formats {
         item.warnings.extend(formats.warnings.iter().cloned());
     }
+    if let Some(why) = refused_as_duplicate {
+        return Ok(item.refuse(format!("{name}: {why}")));
+    }
+    item.duplicate_of = duplicate_of.iter().map(|k| k.id.clone()).collect();
     let entry = match committed {
         Ok(entry) => entry,
         // The format policy refused a file: nothing was published.
@@ -641,6 +752,7 @@ fn ingest_item(
         }
         Err(e) => return Err(e),
     };
+    past.add_committed(&entry);
     state.add(entry);
     item.outcome = Outcome::Ingested;
     if ctx.opts.remove_source {
@@ -666,6 +778,59 @@ fn unportable_name(name: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Pairs of the item's names (files and folders, item-relative) that differ only in
+/// case or Unicode normalisation (the key Cairn's zip reader compares names by: NFC,
+/// lower case), each pair once, in name order.
+fn name_twins(walk: &Walk) -> Vec<(String, String)> {
+    let mut all: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for rel in walk
+        .files
+        .iter()
+        .map(|f| f.rel.as_str())
+        .chain(walk.dirs.iter().map(String::as_str))
+    {
+        // Every folder on the way: `Scans/1.tif` and `scans/2.tif` meet in the folder.
+        let mut end = 0;
+        for (i, c) in rel.char_indices() {
+            if c == '/' {
+                all.insert(&rel[..i]);
+            }
+            end = i + c.len_utf8();
+        }
+        all.insert(&rel[..end]);
+    }
+    let mut first: HashMap<String, &str> = HashMap::new();
+    let mut twins = Vec::new();
+    for n in all {
+        match first.entry(nfc(n).to_lowercase()) {
+            std::collections::hash_map::Entry::Occupied(o) => {
+                twins.push((o.get().to_string(), n.to_string()));
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(n);
+            }
+        }
+    }
+    twins
+}
+
+/// One file's digests, one per algorithm.
+type FileDigests = Vec<(Algorithm, Digest)>;
+
+/// Each file's bag path and digests under `algorithms` (a dry run's comparison with
+/// the archive's past).
+fn hash_files(walk: &Walk, algorithms: &[Algorithm]) -> Result<Vec<(String, FileDigests)>, Error> {
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut out = Vec::with_capacity(walk.files.len());
+    for f in &walk.files {
+        let file = crate::fs::open_read(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
+        let d =
+            hash_reader(file, algorithms, &mut buf).map_err(|e| Error::io("read", &f.disk, e))?;
+        out.push((format!("data/{}", f.rel), d.values));
+    }
+    Ok(out)
 }
 
 /// Whether the intake item holds exactly the payload an entry recorded (same paths,

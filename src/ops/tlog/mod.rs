@@ -29,24 +29,110 @@ pub const CHECKPOINTS_DIR: &str = "checkpoints";
 /// The `format` of a proof file.
 pub const PROOF_FORMAT: &str = "cairn-inclusion-proof/1";
 
-/// The archive's name: `archive.name`, else the archive folder's name.
+/// The archive's name: `archive.name`; for an archive whose cairn.toml does not fix
+/// it yet (made before `cairn init` wrote it), the name its newest kept checkpoint
+/// carries, else the archive folder's name. Reads only; [`fix_archive_name`] writes it.
 pub fn archive_name(archive: &Archive) -> Result<String, Error> {
     let name = if archive.config.archive.name.is_empty() {
-        let root = crate::fs::canonicalize(&archive.root)?;
-        root.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string()
+        unfixed_name(archive, None)?.0
     } else {
         archive.config.archive.name.clone()
     };
-    crate::tlog::note::check_name(&name).map_err(|_| {
+    check_archive_name(&name)?;
+    Ok(name)
+}
+
+fn check_archive_name(name: &str) -> Result<(), Error> {
+    crate::tlog::note::check_name(name).map_err(|_| {
         Error::Usage(format!(
             "the archive's name {} cannot name a checkpoint (no spaces or '+'); set archive.name in cairn.toml",
-            crate::quoted(&name)
+            crate::quoted(name)
         ))
+    })
+}
+
+/// The name of an archive whose cairn.toml has none, and where it comes from: the
+/// origin of its newest kept checkpoint, else the name of `key` (the key it signs
+/// with), else its folder's name.
+fn unfixed_name(archive: &Archive, key: Option<&str>) -> Result<(String, String), Error> {
+    for (path, text) in kept_checkpoints(archive)?.iter().rev() {
+        let origin = crate::tlog::note::Note::parse(text)
+            .ok()
+            .and_then(|n| Checkpoint::parse(&n.text).ok())
+            .map(|c| c.origin);
+        if let Some(origin) = origin {
+            let file = path.file_name().unwrap_or_default().to_string_lossy();
+            return Ok((origin, format!("the origin of the kept checkpoint {file}")));
+        }
+    }
+    if let Some(k) = key {
+        return Ok((k.to_string(), "the name of the signing key".into()));
+    }
+    let root = crate::fs::canonicalize(&archive.root)?;
+    let folder = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((
+        crate::config::name_from_folder(&folder),
+        "the archive folder's name".into(),
+    ))
+}
+
+/// The archive's name fixed in its cairn.toml.
+#[derive(Debug, Clone, Serialize)]
+pub struct NameFix {
+    pub name: String,
+    /// Where the name came from, when this call wrote it into cairn.toml (it had none).
+    pub written_from: Option<String>,
+}
+
+/// The archive's name, written into cairn.toml as `archive.name` if it is not there
+/// yet (an archive made before `cairn init` fixed it): from its newest kept checkpoint,
+/// else the name of `key` (the key about to sign, or the configured one), else the
+/// folder's name. From then on a moved or restored archive keeps it: never the folder.
+pub fn fix_archive_name(archive: &Archive, key: Option<&str>) -> Result<NameFix, Error> {
+    if !archive.config.archive.name.is_empty() {
+        check_archive_name(&archive.config.archive.name)?;
+        return Ok(NameFix {
+            name: archive.config.archive.name.clone(),
+            written_from: None,
+        });
+    }
+    let (name, from) = unfixed_name(archive, key)?;
+    check_archive_name(&name)?;
+    let path = archive.root.join(crate::config::CONFIG_FILE);
+    let text = crate::fs::read_to_string(&path)?;
+    let fixed = crate::config::with_archive_name(&text, &name).ok_or_else(|| Error::Refused {
+        path: path.clone(),
+        reason: format!(
+            "archive.name is not set and Cairn could not add it to this file; set `name = {}` under [archive] by hand",
+            crate::quoted(&name)
+        ),
     })?;
-    Ok(name)
+    crate::fs::durable::write_atomic(&path, fixed.as_bytes())?;
+    Ok(NameFix {
+        name,
+        written_from: Some(from),
+    })
+}
+
+/// For `cairn key generate` in an archive: the archive's name fixed (from its kept
+/// checkpoints, else the configured signing key's name when that key file exists,
+/// else the folder's name), to name the new key with.
+pub fn name_for_new_key(archive: &Archive) -> Result<NameFix, Error> {
+    let configured = &archive.config.archive.checkpoint_key;
+    let key = if archive.config.archive.name.is_empty() && !configured.as_os_str().is_empty() {
+        let path = archive.root.join(configured);
+        if crate::fs::entry_exists(&path) {
+            Some(load_signer(&path)?.name)
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    fix_archive_name(archive, key.as_deref())
 }
 
 /// What `cairn key generate` wrote.
@@ -128,12 +214,15 @@ pub struct CheckpointReport {
     pub new: bool,
     /// The signed note.
     pub note: String,
+    /// Where the archive's name came from, when this checkpoint wrote it into
+    /// cairn.toml (an archive made before `cairn init` fixed it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_written_from: Option<String>,
 }
 
 /// Signs a checkpoint of the event log as it is now and keeps it in
 /// manifests/checkpoints/ (`SIZE-KEYID.txt`).
 pub fn checkpoint(archive: &Archive, signer: &SignerKey) -> Result<CheckpointReport, Error> {
-    let origin = archive_name(archive)?;
     // A signature vouches for the log: never sign one whose chain is broken (an edited
     // or forged line), or the key would launder the tampering.
     let log = crate::fs::events::verify_links(&archive.read_events_bytes()?);
@@ -146,6 +235,8 @@ pub fn checkpoint(archive: &Archive, signer: &SignerKey) -> Result<CheckpointRep
             ),
         });
     }
+    let fixed = fix_archive_name(archive, Some(&signer.name))?;
+    let origin = fixed.name.clone();
     let store = archive.merkle_tree()?;
     let (size, root) = (store.size(), store.root(store.size())?);
     let cp = Checkpoint {
@@ -191,6 +282,7 @@ pub fn checkpoint(archive: &Archive, signer: &SignerKey) -> Result<CheckpointRep
         ),
         new,
         note,
+        name_written_from: fixed.written_from,
     })
 }
 

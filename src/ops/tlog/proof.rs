@@ -198,11 +198,13 @@ pub struct ProofVerdict {
 
 /// Checks a proof offline: the event's leaf hashes up the path to the root; the
 /// checkpoint (`checkpoint`, else the one in the proof) has that size and root; and,
-/// with `key`, the checkpoint is signed by it.
+/// with `key`, the checkpoint is signed by it. Without a checked signature the proof
+/// fails (anyone can make a tree and a proof that agree) unless `unsigned_ok`.
 pub fn verify_proof(
     p: &InclusionProof,
     checkpoint: Option<&str>,
     key: Option<&VerifierKey>,
+    unsigned_ok: bool,
 ) -> ProofVerdict {
     let mut problems = Vec::new();
     if p.format != PROOF_FORMAT {
@@ -270,6 +272,9 @@ pub fn verify_proof(
                 }
             }
         },
+    }
+    if key.is_none() && !unsigned_ok {
+        problems.push("the checkpoint's signature was not checked, so the proof shows nothing anyone could not make: pass --key PUBKEY (the archive's public key), or --unsigned-ok to accept the tree unsigned".into());
     }
     ProofVerdict {
         ok: problems.is_empty(),

@@ -1,0 +1,374 @@
+//! What Cairn says is exactly true (issue 29): a closed pipe is no internal error, the
+//! event log's vocabularies are closed, malformed input is a usage error, and an auditor
+//! with read-only access can check.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::common;
+use super::life::{expect, make_archive};
+
+/// Runs `cairn ARGS --root ROOT` with its stdout a pipe whose reader is gone before the
+/// command writes (as `| head -1` leaves it once it has its line): the exit status and
+/// what went to stderr.
+fn with_closed_stdout(root: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = common::cairn()
+        .args(args)
+        .arg("--root")
+        .arg(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cairn starts");
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr piped")
+        .read_to_string(&mut stderr)
+        .expect("stderr read");
+    let status = child.wait().expect("cairn ends");
+    (status.code(), stderr)
+}
+
+#[test]
+fn a_closed_pipe_ends_every_reading_command_quietly() {
+    let tmp = common::fresh_dir("words-pipe");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 4);
+    let page = root.join("archive/cairn-000001/data");
+    let page = page.to_str().expect("utf-8 path");
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["show", "cairn-000001"],
+        &["show", "cairn-000001", "--json"],
+        &["events"],
+        &["events", "--csv"],
+        &["fixity", "--all"],
+        &["audit"],
+        &["report"],
+        &["report", "--csv"],
+        &["identify", page],
+    ] {
+        let (code, stderr) = with_closed_stdout(&root, args);
+        assert!(
+            !stderr.contains("internal error") && !stderr.contains("Broken pipe"),
+            "cairn {args:?}: {stderr}"
+        );
+        // fixity and audit find what they find (here: never checked, so audit says so
+        // on stdout); the pipe itself never makes a failure.
+        assert_eq!(code, Some(0), "cairn {args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn event_types_and_outcomes_are_closed_vocabularies() {
+    let tmp = common::fresh_dir("words-vocab");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 2);
+    // Every type Cairn writes is accepted, spelled as the log spells it.
+    for t in [
+        "message digest calculation",
+        "validation",
+        "ingestion",
+        "format identification",
+        "fixity check",
+        "metadata modification",
+        "modification",
+        "deaccession",
+        "export",
+        "replication",
+        "recovery",
+        "log repair",
+    ] {
+        expect(&root, ["events", "--type", t], 0);
+    }
+    let ingested = expect(&root, ["events", "--type", "ingestion", "--json"], 0).json();
+    assert_eq!(ingested.as_array().map(Vec::len), Some(3), "{ingested}");
+    // A word that is not a type is a usage error naming the nearest type and the list.
+    for (given, nearest) in [("fixity", "fixity check"), ("withdrawal", "deaccession")] {
+        let out = expect(&root, ["events", "--type", given], 2);
+        assert!(
+            out.stderr.contains(&format!("did you mean \"{nearest}\"?")),
+            "{}",
+            out.describe()
+        );
+        assert!(
+            out.stderr.contains("\"metadata modification\""),
+            "{}",
+            out.describe()
+        );
+        assert!(out.stdout.is_empty(), "{}", out.describe());
+    }
+    // warning is an outcome like the others.
+    expect(&root, ["events", "--outcome", "warning"], 0);
+    expect(&root, ["events", "--outcome", "failure"], 0);
+    expect(&root, ["events", "--outcome", "ok"], 2);
+    // An unknown item is exit 2, as in show.
+    let out = expect(&root, ["events", "--id", "nosuch"], 2);
+    assert!(
+        out.stderr.contains("no item \"nosuch\""),
+        "{}",
+        out.describe()
+    );
+    expect(&root, ["show", "nosuch"], 2);
+}
+
+#[test]
+fn report_counts_warnings_apart_from_failures() {
+    let tmp = common::fresh_dir("words-warn");
+    let root = tmp.path().join("arc");
+    common::cairn()
+        .arg("init")
+        .arg(&root)
+        .output()
+        .expect("init");
+    // A PNG cut short: its format identification is logged with outcome "warning".
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend_from_slice(&[0, 0, 0, 16, 0, 0, 0, 16, 8, 2, 0, 0, 0]);
+    std::fs::write(root.join("intake/cut.png"), &png).expect("write");
+    std::fs::write(
+        root.join("intake/metadata.csv"),
+        "filename,dc.title,dc.date,dc.type,dc.language\n\
+         cut.png,Sample: a scan cut short,1978,Image,en\n",
+    )
+    .expect("write csv");
+    expect(&root, ["ingest"], 0);
+    let warnings = expect(&root, ["events", "--outcome", "warning", "--json"], 0).json();
+    let n = warnings.as_array().map(Vec::len).unwrap_or(0);
+    assert!(n >= 1, "a truncated PNG gives a warning event: {warnings}");
+    let report = expect(&root, ["report", "--json"], 0).json();
+    assert_eq!(
+        report["failures"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
+    assert_eq!(
+        report["warnings"].as_array().map(Vec::len),
+        Some(n),
+        "{report}"
+    );
+    let text = expect(&root, ["report"], 0).stdout;
+    assert!(text.contains("failures in the event log: 0"), "{text}");
+    assert!(
+        text.contains(&format!("warnings in the event log: {n}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_malformed_head_is_a_usage_error() {
+    let tmp = common::fresh_dir("words-head");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 1);
+    let out = expect(&root, ["audit", "--since-head", "deadbeef"], 2);
+    assert!(out.stderr.contains("64 hex digits"), "{}", out.describe());
+    let zeros = "0".repeat(64);
+    // A well-formed head the log never had is what exit 1 is for.
+    expect(&root, ["audit", "--since-head", &zeros], 1);
+}
+
+/// Runs cairn as the unprivileged user `nobody`, for whom the archive (owned by the
+/// test's user, mode 755/644) is read-only; `None` when this machine cannot (not root,
+/// or no setpriv).
+fn as_reader(root: &Path, args: &[&str]) -> Option<std::process::Output> {
+    // SAFETY: geteuid has no preconditions and only reads the process's credentials.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let bin = env!("CARGO_BIN_EXE_cairn");
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin)
+        .args(args);
+    // verify names a bag, not an archive.
+    if args.first() != Some(&"verify") {
+        cmd.arg("--root").arg(root);
+    }
+    let out = cmd
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    Some(out)
+}
+
+#[test]
+fn an_auditor_with_read_only_access_can_check() {
+    let tmp = common::fresh_dir("words-ro");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 2);
+    expect(&root, ["fixity", "--all"], 0);
+    // The folders above the archive must be searchable by the reader.
+    let mut dir = Some(root.as_path());
+    while let Some(d) = dir {
+        if d == Path::new("/") {
+            break;
+        }
+        let _ = Command::new("chmod").arg("o+rx").arg(d).status();
+        dir = d.parent();
+    }
+    let Some(probe) = as_reader(&root, &["list"]) else {
+        common::skip("an_auditor_with_read_only_access_can_check needs root and setpriv (util-linux) to run as another user");
+        return;
+    };
+    assert_eq!(
+        probe.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let before = common::file_bytes(&root);
+    let page = root.join("archive/cairn-000002");
+    let page = page.to_str().expect("utf-8 path");
+    for args in [
+        &["fixity", "--dry-run"][..],
+        &["fixity", "--due", "--dry-run"],
+        &["audit"],
+        &["show", "cairn-000001"],
+        &["events"],
+        &["events", "--id", "cairn-000001"],
+        &["report"],
+        &["list", "--json"],
+        &["verify", page],
+    ] {
+        let out = as_reader(&root, args).expect("setpriv ran before");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "cairn {args:?}: {stderr}");
+        assert!(
+            !stderr.contains("could not write") && !stderr.contains("Permission denied"),
+            "cairn {args:?} warns a reader: {stderr}"
+        );
+    }
+    assert!(
+        common::file_bytes(&root) == before,
+        "a reader's commands changed the archive"
+    );
+}
+
+#[test]
+fn options_stand_before_or_after_the_command_and_the_archive_is_found_upwards() {
+    let tmp = common::fresh_dir("words-place");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 2);
+    let run = |cwd: &Path, args: &[&str]| {
+        let out = common::cairn()
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("CAIRN_ROOT")
+            .stdin(Stdio::null())
+            .output()
+            .expect("cairn runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let arc = root.to_str().expect("utf-8 path");
+    let here = tmp.path();
+    // --root and --json before or after the command, and after a nested one.
+    let after = run(here, &["list", "--json", "--root", arc]);
+    assert_eq!(after.0, Some(0), "{after:?}");
+    for args in [
+        &["--root", arc, "list", "--json"][..],
+        &["--json", "--root", arc, "list"],
+        &["--root", arc, "--json", "list"],
+    ] {
+        let before = run(here, args);
+        assert_eq!(before, after, "cairn {args:?}");
+    }
+    for args in [
+        &["formats", "show", "--root", arc][..],
+        &["formats", "--root", arc, "show"],
+        &["--root", arc, "formats", "show"],
+    ] {
+        let (code, _, stderr) = run(here, args);
+        assert_eq!(code, Some(0), "cairn {args:?}: {stderr}");
+    }
+    // A command that has no --json says so, wherever it stands.
+    let (code, _, stderr) = run(here, &["--json", "serve", "--root", arc]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`cairn serve` does not take --json"),
+        "{stderr}"
+    );
+    // Repeated values as the README writes them.
+    for args in [
+        &[
+            "fixity",
+            "--id",
+            "cairn-000001",
+            "cairn-000002",
+            "--root",
+            arc,
+        ][..],
+        &[
+            "fixity",
+            "--id",
+            "cairn-000001",
+            "--id",
+            "cairn-000002",
+            "--root",
+            arc,
+        ],
+    ] {
+        let (code, stdout, stderr) = run(here, args);
+        assert_eq!(code, Some(0), "cairn {args:?}: {stderr}");
+        assert!(
+            stdout.contains("2 bags checked"),
+            "cairn {args:?}: {stdout}"
+        );
+    }
+    // Inside the archive, anywhere below cairn.toml, as git finds its repository.
+    let inside = root.join("archive/cairn-000001/data");
+    let (code, stdout, stderr) = run(&inside, &["list"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("cairn-000003"), "{stdout}");
+    // Outside any archive: where Cairn looked, and what to run.
+    for cmd in ["list", "config", "audit"] {
+        let (code, _, stderr) = run(here, &[cmd]);
+        assert_eq!(code, Some(3), "{cmd}: {stderr}");
+        assert!(
+            stderr.contains("nor in any folder above") && stderr.contains("cairn init"),
+            "{cmd}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn serve_binds_a_host_name() {
+    let tmp = common::fresh_dir("words-bind");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 1);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let mut child = common::cairn()
+        .args(["serve", "--bind", &format!("localhost:{port}"), "--root"])
+        .arg(&root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut first = [0u8; 64];
+    let n = child
+        .stdout
+        .as_mut()
+        .expect("stdout piped")
+        .read(&mut first)
+        .unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = String::from_utf8_lossy(&first[..n]);
+    assert!(
+        line.starts_with(&format!("listening on http://127.0.0.1:{port}/")),
+        "{line}"
+    );
+}
