@@ -216,11 +216,15 @@ fn print_fixity(r: &FixityReport, quiet: bool) {
                 }
             }
             BagOutcome::Failed => {
+                let how = if b.presence_only {
+                    "found by the presence check of every bag".to_string()
+                } else {
+                    format!("checked with {}", algorithm_names(&b.algorithms))
+                };
                 errln!(
-                    "FAILED  {}  {}, checked with {}",
+                    "FAILED  {}  {}, {how}",
                     b.id,
                     count(b.findings.len() as u64, "problem", "problems"),
-                    algorithm_names(&b.algorithms)
                 );
                 for f in &b.findings {
                     errln!("{}", finding_line(f));

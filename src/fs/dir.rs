@@ -161,6 +161,10 @@ impl BagSource for DirSource {
             bytes.reserve_exact(rest.saturating_add(1).min(1 << 30));
             file.read_to_end(&mut bytes)?;
         }
+        // A tag file counts against the rate as payload does.
+        if let Some(limiter) = &self.limiter {
+            limiter.take(bytes.len());
+        }
         Ok(bytes)
     }
 

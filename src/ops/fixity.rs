@@ -189,6 +189,10 @@ pub struct BagResult {
     pub algorithms: Vec<Algorithm>,
     pub findings: Vec<FixityFinding>,
     pub errors: Vec<String>,
+    /// Found by the presence pass alone (the bag folder or a tag file is gone; nothing
+    /// was read): the bag was not among those this run checked in full.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub presence_only: bool,
 }
 
 /// Why a run stopped before every selected bag was checked.
@@ -218,6 +222,14 @@ pub struct FixityReport {
     /// reported, and nothing was appended to the log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_broken: Option<LogBreak>,
+    /// Registered bags whose folder and tag files the presence pass looked for (every
+    /// run without `--id`; see [`presence_pass`]), those checked in full excepted.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub presence_checked: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Where the event log's chain breaks, and the object of that line.
@@ -422,6 +434,7 @@ pub fn fixity(
         seconds: 0.0,
         skipped_in_flight: Vec::new(),
         log_broken,
+        presence_checked: 0,
     };
     // Progress: when someone watches, the bags' sizes (their Payload-Oxum) are read
     // first, up to the byte budget, so that the bar has the run's totals.
@@ -463,7 +476,7 @@ pub fn fixity(
         } else {
             use rayon::prelude::*;
             ids.par_iter()
-                .map(|id| check_one(archive, id, opts, limiter.clone()))
+                .map(|id| check_settled(archive, id, opts, limiter.clone()))
                 .collect()
         };
         let mut results = results.into_iter();
@@ -486,7 +499,7 @@ pub fn fixity(
             }
             let checked = match results.next() {
                 Some(r) => r,
-                None => check_one(archive, id, opts, limiter.clone()),
+                None => check_settled(archive, id, opts, limiter.clone()),
             };
             i += 1;
             // A failure to run still logs the checks that finished before it.
@@ -502,6 +515,27 @@ pub fn fixity(
                 continue;
             };
             report.bytes += result.bytes;
+            group.push(check_event(&result))?;
+            report.checked.push(result);
+        }
+    }
+    // Whatever the budget or the schedule left out: is every registered bag still
+    // there, with its tag files? A bag deleted tonight is reported tonight.
+    if !matches!(opts.selection, Selection::Ids(_)) {
+        let done: std::collections::HashSet<&str> = report
+            .checked
+            .iter()
+            .map(|b| b.id.as_str())
+            .chain(report.skipped_in_flight.iter().map(String::as_str))
+            .collect();
+        let rest: Vec<String> = ids
+            .iter()
+            .filter(|id| !done.contains(id.as_str()))
+            .cloned()
+            .collect();
+        let (present, missing) = presence_pass(archive, &rest)?;
+        report.presence_checked = present + missing.len();
+        for result in missing {
             group.push(check_event(&result))?;
             report.checked.push(result);
         }
@@ -538,6 +572,11 @@ fn check_one(
     // The entry, read with one open (absent: `None`).
     let read = |path: &Path| RegisterEntry::read_if_present(path);
     let mut entry = read(&register_path);
+    // The register entry is read from the same storage as the bag: it counts against
+    // the rate too.
+    if let Some(limiter) = &limiter {
+        limiter.take(crate::fs::len_if_present(&register_path).unwrap_or(0) as usize);
+    }
     // A bag without a register entry may be one an ingest or import is committing right
     // now (published, not yet registered): skip it then. When no commit holds the lock,
     // the register is final, so it is read again before the bag is called unregistered.
@@ -594,6 +633,8 @@ fn check_one(
         }
     };
     let listing = source.list()?;
+    // Tests change the item here, mid-check (tests/bad_day/fixity.rs).
+    crate::fs::failpoint::pause("fixity-bag-listed");
     let (algorithms, absent) = choose_algorithms(&opts.algorithms, &listing, entry.as_ref());
     findings.extend(absent);
     let check: BagCheck =
@@ -616,6 +657,228 @@ fn check_one(
         check.algorithms,
         t0,
     )))
+}
+
+/// How often a check that found a bag changed under it is made again before its
+/// failure is recorded (each time only after the writer that changed it finished).
+const SETTLE_ATTEMPTS: usize = 3;
+/// The longest a check waits for a writer (amend, revise, withdraw, ingest) to finish
+/// with the item it checks, before it records what it found.
+const SETTLE_WAIT: Duration = Duration::from_secs(600);
+
+/// What identifies an item's state on disk: its bag folder and its register entry
+/// (device, inode, size and change time of each; `None` when absent). Writers never
+/// change either in place: amend and revise exchange the bag folder (a new inode at
+/// archive/ID), withdraw moves it away, and a new register entry is a new file.
+#[derive(Debug, PartialEq, Eq)]
+struct ItemStamp {
+    bag: Option<(u64, u64, i64, i64)>,
+    entry: Option<(u64, u64, u64, i64, i64)>,
+}
+
+impl ItemStamp {
+    fn of(archive: &Archive, id: &str) -> ItemStamp {
+        use std::os::unix::fs::MetadataExt;
+        let bag = crate::fs::lstat(&archive.bag_path(id))
+            .ok()
+            .map(|m| (m.dev(), m.ino(), m.ctime(), m.ctime_nsec()));
+        let entry = crate::fs::lstat(&archive.register_path(id))
+            .ok()
+            .map(|m| (m.dev(), m.ino(), m.size(), m.ctime(), m.ctime_nsec()));
+        ItemStamp { bag, entry }
+    }
+}
+
+/// Whether a writer is changing the item right now: the archive lock is held (by
+/// amend, revise, withdraw, ingest or import) and the staging folder of this item
+/// (archive/.staging/ID, or ID~KIND for a change) exists. A staging folder without the
+/// lock held is what a crashed writer left, which the next writer's recovery finishes.
+fn being_changed(archive: &Archive, id: &str) -> bool {
+    let staged = |p: &std::path::PathBuf| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n == id || n.strip_prefix(id).is_some_and(|r| r.starts_with('~')))
+    };
+    let staging = crate::fs::list_dir_if_present(&archive.staging()).unwrap_or_default();
+    staging.iter().any(staged) && archive.commit_in_progress()
+}
+
+/// Waits (polling) until no writer is changing the item, at most [`SETTLE_WAIT`].
+fn wait_for_writer(archive: &Archive, id: &str) {
+    let start = Instant::now();
+    while being_changed(archive, id) && start.elapsed() < SETTLE_WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether the item was withdrawn: its register entry is gone and its tombstone is
+/// there.
+fn withdrawn(archive: &Archive, id: &str) -> bool {
+    !crate::fs::entry_exists(&archive.register_path(id))
+        && matches!(archive.tombstone(id), Ok(Some(_)))
+}
+
+/// Runs `check` on the item until what it finds is not an artefact of a writer
+/// (docs/fixity.md, "Fixity beside writers"): fixity does not take the archive lock,
+/// so amend, revise or withdraw may exchange or move the bag, or replace its register
+/// entry, while it is read. A check that fails (or cannot run) is recorded only when
+/// the bag folder and the register entry are the ones it started with and no writer is
+/// changing the item; otherwise it waits for the writer to finish and checks again. An
+/// item withdrawn meanwhile is skipped (`Ok(None)`): there is no bag left to check.
+fn settled(
+    archive: &Archive,
+    id: &str,
+    mut check: impl FnMut() -> Result<Option<BagResult>, Error>,
+) -> Result<Option<BagResult>, Error> {
+    let mut attempt = 0;
+    loop {
+        let before = ItemStamp::of(archive, id);
+        let checked = check();
+        let passed = match &checked {
+            Ok(None) => true,
+            Ok(Some(r)) => r.outcome == BagOutcome::Passed,
+            Err(_) => false,
+        };
+        if passed || attempt == SETTLE_ATTEMPTS {
+            return checked;
+        }
+        let busy = being_changed(archive, id);
+        if !busy && ItemStamp::of(archive, id) == before {
+            return checked;
+        }
+        attempt += 1;
+        if busy {
+            // Tests act here: the check has seen the item in a writer's hands.
+            crate::fs::failpoint::pause("fixity-item-busy");
+            wait_for_writer(archive, id);
+        }
+        if withdrawn(archive, id) {
+            return Ok(None);
+        }
+    }
+}
+
+/// [`check_one`], made again when a writer changed the item under it ([`settled`]).
+fn check_settled(
+    archive: &Archive,
+    id: &str,
+    opts: &FixityOptions,
+    limiter: Option<Arc<RateLimiter>>,
+) -> Result<Option<BagResult>, Error> {
+    settled(archive, id, || {
+        check_one(archive, id, opts, limiter.clone())
+    })
+}
+
+/// The names of the tag files a register entry records, read without the rest of it.
+#[derive(serde::Deserialize)]
+struct TagNames {
+    tag_files: BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+/// The presence pass: for each registered item of `ids`, one stat of its bag folder and
+/// one of each tag file its register entry records, reading no file but the entry.
+/// Returns how many were complete, and a failed result for each that is not (a bag
+/// folder gone: `bag-missing`; a tag file gone: `tag-changed`; an entry that cannot be
+/// read: `register-mismatch`). An item a writer is changing is looked at again once it
+/// is done ([`settled`]); a bag folder without an entry is left to the full checks.
+pub fn presence_pass(archive: &Archive, ids: &[String]) -> Result<(usize, Vec<BagResult>), Error> {
+    let mut present = 0;
+    let mut missing = Vec::new();
+    for id in ids {
+        if !crate::fs::entry_exists(&archive.register_path(id)) {
+            continue;
+        }
+        match settled(archive, id, || Ok(presence_of(archive, id)))? {
+            Some(r) if r.outcome != BagOutcome::Passed => missing.push(r),
+            _ => present += 1,
+        }
+    }
+    Ok((present, missing))
+}
+
+/// One item's presence (`None`: no register entry, nothing to look for).
+fn presence_of(archive: &Archive, id: &str) -> Option<BagResult> {
+    let t0 = Instant::now();
+    let register_path = archive.register_path(id);
+    let bytes = match crate::fs::read_if_present(&register_path) {
+        Ok(Some(b)) => b,
+        Ok(None) => return None,
+        Err(e) => {
+            let detail = format!("the register entry cannot be read: {e}");
+            return Some(presence_result(
+                id,
+                FixityKind::RegisterMismatch,
+                "",
+                detail,
+                t0,
+            ));
+        }
+    };
+    let bag = archive.bag_path(id);
+    // As a full check opens it: a symbolic link in the folder's place counts as missing.
+    if let Some(why) = crate::fs::dir::bag_folder_refusal(&bag) {
+        let detail = format!("the register lists {id}, but {why} (presence check of every bag)");
+        return Some(presence_result(id, FixityKind::BagMissing, "", detail, t0));
+    }
+    let names = match serde_json::from_slice::<TagNames>(&bytes) {
+        Ok(n) => n,
+        Err(e) => {
+            let detail = format!(
+                "the register entry {} cannot be read: not a valid register entry: {e}",
+                register_path.display()
+            );
+            return Some(presence_result(
+                id,
+                FixityKind::RegisterMismatch,
+                "",
+                detail,
+                t0,
+            ));
+        }
+    };
+    let mut findings = Vec::new();
+    for name in names.tag_files.keys() {
+        // Names come from the register; one that would leave the bag is the full
+        // check's to report (`structure`), never a path to look at here.
+        if name
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+        {
+            continue;
+        }
+        if !bag.join(name).is_file() {
+            findings.push(FixityFinding::new(
+                FixityKind::TagChanged,
+                name.as_str(),
+                format!(
+                    "missing: the register lists this tag file, the bag has no such file (presence check of every bag; `cairn fixity --id {id}` checks the rest)"
+                ),
+            ));
+        }
+    }
+    let mut r = result(id, findings, Vec::new(), (0, 0), Vec::new(), t0);
+    r.presence_only = true;
+    Some(r)
+}
+
+fn presence_result(
+    id: &str,
+    kind: FixityKind,
+    path: &str,
+    detail: String,
+    t0: Instant,
+) -> BagResult {
+    let mut r = result(
+        id,
+        vec![FixityFinding::new(kind, path, detail)],
+        Vec::new(),
+        (0, 0),
+        Vec::new(),
+        t0,
+    );
+    r.presence_only = true;
+    r
 }
 
 fn result(
@@ -642,6 +905,7 @@ fn result(
         algorithms,
         findings,
         errors,
+        presence_only: false,
     }
 }
 
@@ -685,13 +949,17 @@ fn check_event(r: &BagResult) -> NewEvent {
             format!("could not be checked: {}", r.errors.join("; ")),
         ),
     };
-    NewEvent::new("fixity check", outcome, &r.id, detail).with_data(serde_json::json!({
+    let mut data = serde_json::json!({
         "files": r.files,
         "bytes": r.bytes,
         "algorithms": r.algorithms,
         "failures": r.findings,
         "errors": r.errors,
-    }))
+    });
+    if r.presence_only {
+        data["scope"] = serde_json::json!("presence");
+    }
+    NewEvent::new("fixity check", outcome, &r.id, detail).with_data(data)
 }
 
 /// Bags checked at once when no budget applies: enough to keep both the pool's threads
