@@ -202,7 +202,13 @@ pub(super) fn techmd_line(t: &cairn::techmd::TechMd) -> String {
     }
     if let (Some(x), Some(u)) = (t.x_resolution, &t.resolution_unit) {
         let x = (x * 100.0).round() / 100.0;
-        parts.push(format!("{x} per {u}"));
+        if u == "none" {
+            // No unit (JFIF density units 0, TIFF ResolutionUnit 1): a pixel aspect
+            // ratio, not a resolution.
+            parts.push(format!("aspect ratio {x} (no resolution unit)"));
+        } else {
+            parts.push(format!("{x} per {u}"));
+        }
     }
     if t.icc_profile == Some(true) {
         parts.push("ICC profile".into());

@@ -575,3 +575,31 @@ fn a_withdrawn_item_is_named_as_withdrawn() {
     assert!(out.stderr.contains("--unset"), "{}", out.describe());
     assert!(!out.stderr.contains("--set:"), "{}", out.describe());
 }
+
+#[test]
+fn a_density_without_a_unit_is_no_resolution() {
+    let tmp = common::fresh_dir("words-density");
+    // A JFIF whose density units are 0 (no unit): 1x1 is an aspect ratio.
+    let mut j = vec![0xFF, 0xD8];
+    j.extend([
+        0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00,
+        0x01, 0x00, 0x00,
+    ]);
+    j.extend([0xFF, 0xDB, 0x00, 0x43, 0x00]);
+    j.extend([1u8; 64]);
+    j.extend([
+        0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11, 0x00,
+    ]);
+    j.extend([0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00]);
+    j.extend([0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xFF, 0xD9]);
+    let page = tmp.path().join("page.jpg");
+    std::fs::write(&page, j).expect("write");
+    let run = common::run_cairn(["identify".as_ref(), page.as_os_str()]);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert!(!run.stdout.contains("per none"), "{}", run.describe());
+    assert!(
+        run.stdout.contains("aspect ratio 1 (no resolution unit)"),
+        "{}",
+        run.describe()
+    );
+}
