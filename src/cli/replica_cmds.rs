@@ -185,13 +185,33 @@ fn print_replicate(r: &ReplicateReport) {
         let copied: u64 = rep.items.iter().map(|i| i.copied).sum();
         let bytes: u64 = rep.items.iter().map(|i| i.bytes).sum();
         let present: u64 = rep.items.iter().map(|i| i.present).sum();
+        let updated: u64 = rep.items.iter().map(|i| i.updated).sum();
+        let removed: u64 = rep.items.iter().map(|i| i.removed).sum();
+        // What was done, apart: new objects, outdated ones rewritten (an amend or a
+        // revise since the last run), ones no longer in the item deleted, unchanged.
+        let mut done = vec![format!(
+            "{} copied",
+            count(copied, "new object", "new objects")
+        )];
+        if updated > 0 {
+            done.push(format!(
+                "{} rewritten (outdated)",
+                count(updated, "object", "objects")
+            ));
+        }
+        if removed > 0 {
+            done.push(format!(
+                "{} deleted (no longer in the item)",
+                count(removed, "object", "objects")
+            ));
+        }
+        done.push(format!("{present} unchanged"));
         say!(
-            "replica {} ({}): {} copied ({}), {} already there; event log copied ({})",
+            "replica {} ({}): {} ({} written); event log copied ({})",
             rep.replica,
             rep.url,
-            count(copied, "object", "objects"),
+            done.join(", "),
             count(bytes, "byte", "bytes"),
-            present,
             count(rep.log_events, "event", "events"),
         );
     }

@@ -603,3 +603,42 @@ fn a_density_without_a_unit_is_no_resolution() {
         run.describe()
     );
 }
+
+#[test]
+fn replicate_says_what_it_copied_rewrote_and_left() {
+    let tmp = common::fresh_dir("words-replicate");
+    let root = tmp.path().join("arc");
+    make_archive(&root, 1);
+    let nas = tmp.path().join("nas");
+    std::fs::create_dir(&nas).expect("mkdir");
+    add_replica(&root, "nas", &nas);
+    expect(&root, ["replicate", "--init", "nas"], 0);
+    let first = expect(&root, ["replicate"], 0);
+    assert!(
+        first.stdout.contains("new objects copied"),
+        "{}",
+        first.describe()
+    );
+    expect(
+        &root,
+        [
+            "amend",
+            "cairn-000002",
+            "--set",
+            "dc.title=Sample: note on Tuol Sleng, corrected",
+            "--reason",
+            "typo",
+        ],
+        0,
+    );
+    let after = expect(&root, ["replicate"], 0);
+    let line = after
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("replica nas"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(line.contains("rewritten (outdated)"), "{line}");
+    assert!(line.contains("unchanged"), "{line}");
+    assert!(!line.contains("already there"), "{line}");
+}
