@@ -642,3 +642,386 @@ fn replicate_says_what_it_copied_rewrote_and_left() {
     assert!(line.contains("unchanged"), "{line}");
     assert!(!line.contains("already there"), "{line}");
 }
+
+/// The README's table of exit codes per command: (command, code) for every filled
+/// cell.
+fn exit_code_table() -> Vec<(String, i32)> {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("| command | 0 | 1 | 2 | 3 |")
+        .expect("the README's exit-code table");
+    let mut cells = Vec::new();
+    for line in readme[start..].lines().skip(2) {
+        if !line.starts_with("| `") {
+            break;
+        }
+        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
+        let cmd = cols[1].trim_matches('`').to_string();
+        for code in 0..4 {
+            if cols[2 + code] != "—" {
+                cells.push((cmd.clone(), code as i32));
+            }
+        }
+    }
+    cells
+}
+
+/// Holds an archive's lock file (as a running command would) while it lives.
+fn hold_lock(root: &Path, name: &str) -> std::fs::File {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(root.join("manifests").join(name))
+        .expect("lock file");
+    f.lock().expect("lock");
+    f
+}
+
+#[test]
+fn the_exit_code_table_is_what_each_command_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = common::fresh_dir("words-table");
+    let n = std::cell::Cell::new(0);
+    // A new archive of three items for each cell that changes one.
+    let fresh = || {
+        n.set(n.get() + 1);
+        let root = tmp.path().join(format!("arc-{}", n.get()));
+        make_archive(&root, 1);
+        root
+    };
+    let damaged = || {
+        let root = fresh();
+        let page = root.join("archive/cairn-000002/data/b-note.txt");
+        let mut bytes = std::fs::read(&page).expect("page");
+        bytes[0] ^= 1;
+        std::fs::write(&page, bytes).expect("flip a byte");
+        root
+    };
+    let with_replica = |root: &Path| -> std::path::PathBuf {
+        let nas = root.with_extension("nas");
+        std::fs::create_dir(&nas).expect("mkdir");
+        add_replica(root, "nas", &nas);
+        expect(root, ["replicate", "--init", "nas"], 0);
+        nas
+    };
+    let nowhere = tmp.path().join("nowhere");
+    std::fs::create_dir(&nowhere).expect("mkdir");
+    let missing = tmp.path().join("missing");
+    let missing_s = missing.to_str().expect("utf-8").to_string();
+    let code = |root: Option<&Path>, args: &[&str]| -> Option<i32> {
+        let mut cmd = common::cairn();
+        cmd.args(args).stdin(Stdio::null());
+        if let Some(r) = root {
+            cmd.arg("--root").arg(r);
+        }
+        let out = cmd.output().expect("cairn runs");
+        out.status.code()
+    };
+    let s = |p: &Path| p.to_str().expect("utf-8").to_string();
+    for (cmd, want) in exit_code_table() {
+        let got = match (cmd.as_str(), want) {
+            ("ingest", 0) => code(Some(&fresh()), &["ingest"]),
+            ("ingest", 1) => {
+                let root = fresh();
+                std::fs::write(root.join("intake/undescribed.txt"), "no metadata\n")
+                    .expect("write");
+                code(Some(&root), &["ingest"])
+            }
+            ("ingest", 2) => code(Some(&fresh()), &["ingest", "--intake", &missing_s]),
+            ("ingest", 3) => {
+                let root = fresh();
+                let _held = hold_lock(&root, ".lock");
+                code(Some(&root), &["ingest"])
+            }
+            ("fixity", 0) => code(Some(&fresh()), &["fixity", "--all"]),
+            ("fixity", 1) => code(Some(&damaged()), &["fixity", "--all"]),
+            ("fixity", 2) => code(Some(&fresh()), &["fixity", "--id", "nosuch"]),
+            ("fixity", 3) => {
+                let root = fresh();
+                let _held = hold_lock(&root, ".fixity.lock");
+                code(Some(&root), &["fixity", "--all"])
+            }
+            ("audit", 0) => {
+                let root = fresh();
+                expect(&root, ["fixity", "--all"], 0);
+                code(Some(&root), &["audit"])
+            }
+            ("audit", 1) => {
+                let root = damaged();
+                expect(&root, ["fixity", "--all"], 1);
+                code(Some(&root), &["audit"])
+            }
+            ("audit", 2) => code(Some(&fresh()), &["audit", "--since-head", "x"]),
+            ("verify", 0) => code(None, &["verify", &s(&fresh().join("archive/cairn-000001"))]),
+            ("verify", 1) => code(
+                None,
+                &["verify", &s(&damaged().join("archive/cairn-000002"))],
+            ),
+            ("verify", 2) => code(None, &["verify", &missing_s]),
+            ("show", 0) => code(Some(&fresh()), &["show", "cairn-000001"]),
+            ("show", 2) => code(Some(&fresh()), &["show", "nosuch"]),
+            ("list", 0) => code(Some(&fresh()), &["list"]),
+            ("list", 2) => code(Some(&fresh()), &["list", "--status", "bogus"]),
+            ("events", 0) => code(Some(&fresh()), &["events"]),
+            ("events", 1) => {
+                let root = fresh();
+                let log = root.join("manifests/events.jsonl");
+                let text = std::fs::read_to_string(&log).expect("log");
+                let edited = text.replacen("\"outcome\":\"success\"", "\"outcome\":\"failure\"", 1);
+                assert_ne!(text, edited);
+                std::fs::write(&log, edited).expect("edit a line");
+                code(Some(&root), &["events"])
+            }
+            ("events", 2) => code(Some(&fresh()), &["events", "--type", "bogus"]),
+            ("report", 0) => code(Some(&fresh()), &["report"]),
+            ("report", 2) => code(Some(&fresh()), &["report", "--csv", "--json"]),
+            ("export", 0) => {
+                let root = fresh();
+                code(
+                    Some(&root),
+                    &[
+                        "export",
+                        "cairn-000001",
+                        "--zip",
+                        &s(&root.with_extension("zip")),
+                    ],
+                )
+            }
+            ("export", 1) => {
+                let root = damaged();
+                code(
+                    Some(&root),
+                    &[
+                        "export",
+                        "cairn-000002",
+                        "--zip",
+                        &s(&root.with_extension("zip")),
+                    ],
+                )
+            }
+            ("export", 2) => {
+                let root = fresh();
+                code(
+                    Some(&root),
+                    &["export", "nosuch", "--zip", &s(&root.with_extension("zip"))],
+                )
+            }
+            ("import", 0) => {
+                let root = fresh();
+                let zip = s(&root.with_extension("zip"));
+                expect(&root, ["export", "cairn-000001", "--zip", &zip], 0);
+                code(Some(&root), &["import", &zip])
+            }
+            ("import", 1) => {
+                let root = fresh();
+                let bag = root.with_extension("bag");
+                std::fs::create_dir_all(bag.join("data")).expect("mkdir");
+                std::fs::write(bag.join("data/a.txt"), "a\n").expect("write");
+                std::fs::write(bag.join("bagit.txt"), "not a declaration\n").expect("write");
+                code(Some(&root), &["import", &s(&bag)])
+            }
+            ("import", 2) => code(Some(&fresh()), &["import", &missing_s]),
+            ("import", 3) => {
+                let root = fresh();
+                let zip = s(&root.with_extension("zip"));
+                expect(&root, ["export", "cairn-000001", "--zip", &zip], 0);
+                let _held = hold_lock(&root, ".lock");
+                code(Some(&root), &["import", &zip])
+            }
+            ("amend", 0 | 1 | 2 | 3) => {
+                let (root, id) = match want {
+                    1 => (damaged(), "cairn-000002"),
+                    2 => (fresh(), "nosuch"),
+                    _ => (fresh(), "cairn-000001"),
+                };
+                let _held = (want == 3).then(|| hold_lock(&root, ".lock"));
+                code(
+                    Some(&root),
+                    &[
+                        "amend",
+                        id,
+                        "--set",
+                        "dc.title=Sample: new title",
+                        "--reason",
+                        "r",
+                    ],
+                )
+            }
+            ("revise", 0 | 1 | 3) => {
+                let root = if want == 1 { damaged() } else { fresh() };
+                let from = root.with_extension("from");
+                std::fs::create_dir(&from).expect("mkdir");
+                std::fs::write(
+                    from.join("b-note.txt"),
+                    "Sample: synthetic note on Tuol Sleng\n",
+                )
+                .expect("write");
+                let _held = (want == 3).then(|| hold_lock(&root, ".lock"));
+                code(
+                    Some(&root),
+                    &[
+                        "revise",
+                        "cairn-000002",
+                        "--from",
+                        &s(&from),
+                        "--reason",
+                        "r",
+                    ],
+                )
+            }
+            ("revise", 2) => code(
+                Some(&fresh()),
+                &[
+                    "revise",
+                    "cairn-000002",
+                    "--from",
+                    &missing_s,
+                    "--reason",
+                    "r",
+                ],
+            ),
+            ("withdraw", 0) => code(
+                Some(&fresh()),
+                &["withdraw", "cairn-000003", "--reason", "r"],
+            ),
+            ("withdraw", 2) => {
+                let root = fresh();
+                expect(&root, ["withdraw", "cairn-000003", "--reason", "r"], 0);
+                code(Some(&root), &["withdraw", "cairn-000003", "--reason", "r"])
+            }
+            ("withdraw", 3) => {
+                let root = fresh();
+                let _held = hold_lock(&root, ".lock");
+                code(Some(&root), &["withdraw", "cairn-000003", "--reason", "r"])
+            }
+            ("replicate", 0 | 1 | 3) => {
+                let root = if want == 1 { damaged() } else { fresh() };
+                let nas = with_replica(&root);
+                if want == 3 {
+                    std::fs::remove_dir_all(&nas).expect("the disk is gone");
+                }
+                code(Some(&root), &["replicate"])
+            }
+            ("replicate", 2) => {
+                let root = fresh();
+                with_replica(&root);
+                code(Some(&root), &["replicate", "--to", "nosuch"])
+            }
+            ("repair", 0 | 3) => {
+                let root = fresh();
+                let nas = with_replica(&root);
+                expect(&root, ["replicate"], 0);
+                if want == 3 {
+                    std::fs::remove_dir_all(&nas).expect("the disk is gone");
+                }
+                code(Some(&root), &["repair", "cairn-000001"])
+            }
+            ("repair", 1) => {
+                // Damaged before it ever reached the replica: no good copy anywhere.
+                let root = damaged();
+                with_replica(&root);
+                expect(&root, ["replicate"], 1);
+                code(Some(&root), &["repair", "cairn-000002"])
+            }
+            ("repair", 2) => code(Some(&fresh()), &["repair", "nosuch"]),
+            ("bag validate", 0) => code(
+                None,
+                &["bag", "validate", &s(&fresh().join("archive/cairn-000001"))],
+            ),
+            ("bag validate", 1) => code(
+                None,
+                &[
+                    "bag",
+                    "validate",
+                    &s(&damaged().join("archive/cairn-000002")),
+                ],
+            ),
+            ("bag validate", 2) => code(None, &["bag", "validate", &missing_s]),
+            ("bag create", 0 | 1) => {
+                n.set(n.get() + 1);
+                let src = tmp.path().join(format!("src-{}", n.get()));
+                std::fs::create_dir(&src).expect("mkdir");
+                std::fs::write(src.join("a.txt"), "a\n").expect("write");
+                if want == 1 {
+                    std::os::unix::fs::symlink("a.txt", src.join("link")).expect("symlink");
+                }
+                code(
+                    None,
+                    &[
+                        "bag",
+                        "create",
+                        &s(&src),
+                        "--output",
+                        &s(&src.with_extension("bag")),
+                    ],
+                )
+            }
+            ("bag create", 2) => code(
+                None,
+                &[
+                    "bag",
+                    "create",
+                    &missing_s,
+                    "--output",
+                    &s(&tmp.path().join("out")),
+                ],
+            ),
+            ("checkpoint", 0 | 1 | 3) => {
+                let root = fresh();
+                let key = root.with_extension("key");
+                expect(&root, ["key", "generate", "--out", &s(&key)], 0);
+                if want == 1 {
+                    // A chain-valid line that Cairn did not write.
+                    let log = root.join("manifests/events.jsonl");
+                    let text = std::fs::read_to_string(&log).expect("log");
+                    let last = text.lines().last().expect("a line");
+                    let mut e: serde_json::Value = serde_json::from_str(last).expect("json");
+                    e["seq"] = (e["seq"].as_u64().unwrap_or(0) + 1).into();
+                    e["prev"] = common::blake3_hex(last.as_bytes()).into();
+                    e["detail"] = "forged".into();
+                    std::fs::write(&log, format!("{text}{e}\n")).expect("append");
+                }
+                if want == 3 {
+                    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644))
+                        .expect("chmod");
+                }
+                code(Some(&root), &["checkpoint", "--key", &s(&key)])
+            }
+            ("verify-proof", 0 | 1 | 2) => {
+                let root = fresh();
+                let key = root.with_extension("key");
+                expect(&root, ["key", "generate", "--out", &s(&key)], 0);
+                expect(&root, ["checkpoint", "--key", &s(&key)], 0);
+                let proof = s(&root.with_extension("proof"));
+                expect(&root, ["proof", "cairn-000001", "--out", &proof], 0);
+                let public = format!("{}.pub", s(&key));
+                match want {
+                    0 => code(None, &["verify-proof", &proof, "--key", &public]),
+                    1 => code(None, &["verify-proof", &proof]),
+                    _ => code(None, &["verify-proof", &proof, "--key", &s(&key)]),
+                }
+            }
+            ("identify", 0) => code(
+                None,
+                &[
+                    "identify",
+                    &s(&fresh().join("archive/cairn-000001/bagit.txt")),
+                ],
+            ),
+            ("identify", 3) => code(None, &["identify", &missing_s]),
+            ("config", 0) => code(Some(&fresh()), &["config"]),
+            (_, 3) => {
+                let args: &[&str] = match cmd.as_str() {
+                    "show" => &["show", "cairn-000001"],
+                    "export" => &["export", "cairn-000001", "--zip", "x.zip"],
+                    other => &[other],
+                };
+                code(Some(&nowhere), args)
+            }
+            _ => panic!("the README's exit-code table has a cell no scenario runs: {cmd} {want}"),
+        };
+        assert_eq!(got, Some(want), "cairn {cmd}: the README says {want}");
+    }
+}
