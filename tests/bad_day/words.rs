@@ -830,7 +830,7 @@ fn the_exit_code_table_is_what_each_command_does() {
                 let _held = hold_lock(&root, ".lock");
                 code(Some(&root), &["import", &zip])
             }
-            ("amend", 0 | 1 | 2 | 3) => {
+            ("amend", 0..=3) => {
                 let (root, id) = match want {
                     1 => (damaged(), "cairn-000002"),
                     2 => (fresh(), "nosuch"),
@@ -989,7 +989,7 @@ fn the_exit_code_table_is_what_each_command_does() {
                 }
                 code(Some(&root), &["checkpoint", "--key", &s(&key)])
             }
-            ("verify-proof", 0 | 1 | 2) => {
+            ("verify-proof", 0..=2) => {
                 let root = fresh();
                 let key = root.with_extension("key");
                 expect(&root, ["key", "generate", "--out", &s(&key)], 0);
