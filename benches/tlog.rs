@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use cairn::fs::archive::Archive;
 use cairn::fs::events::{line_digest, Event, NewEvent, GENESIS};
 use cairn::fs::tlog_store::{self, TreeStore};
+use cairn::vocab::{EventType, Outcome};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -80,8 +81,8 @@ fn appends(archive: &Archive, k: usize) -> Duration {
     let times = (0..k)
         .map(|i| {
             let e = NewEvent::new(
-                "fixity check",
-                "success",
+                EventType::FixityCheck,
+                Outcome::Success,
                 "cairn-000001",
                 format!("bench {i}"),
             );

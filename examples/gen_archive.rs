@@ -28,6 +28,7 @@ use cairn::fs::archive::Archive;
 use cairn::fs::events::{line_digest, Event, NewEvent, GENESIS};
 use cairn::fs::register::{DigestMap, FileRecord, RegisterEntry};
 use cairn::metadata::{render_oai_dc, DublinCore, Term};
+use cairn::vocab::{EventType, Outcome};
 use chrono::{DateTime, Duration, Utc};
 use rayon::prelude::*;
 
@@ -130,11 +131,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 cairn::units::count(bytes, "byte", "bytes"),
                 algorithms[0].name()
             );
-            let e =
-                NewEvent::new("fixity check", "success", id, detail).with_data(serde_json::json!({
+            let e = NewEvent::new(EventType::FixityCheck, Outcome::Success, id, detail).with_data(
+                serde_json::json!({
                     "files": files, "bytes": bytes, "algorithms": algs,
                     "failures": [], "errors": [],
-                }));
+                }),
+            );
             log.push(e, at(round, i))?;
         }
     }

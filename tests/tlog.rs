@@ -107,14 +107,14 @@ fn keygen(root: &Path, dir: &Path) -> (PathBuf, PathBuf) {
     (key, public)
 }
 
-/// `cairn checkpoint` exits 1 with `why` on stderr.
-fn refused_checkpoint(root: &Path, key: &Path, why: &str) {
+/// `cairn checkpoint` exits `code` with `why` on stderr.
+fn refused_checkpoint(root: &Path, key: &Path, code: i32, why: &str) {
     let out = run(cairn()
         .args(["checkpoint", "--root"])
         .arg(root)
         .arg("--key")
         .arg(key));
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(code), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(why),
         "{}",
@@ -518,7 +518,7 @@ fn the_tree_is_rebuilt_from_the_log_when_missing_or_damaged() {
     for n in [3usize, 2, 1] {
         let lines = all[..n].to_vec();
         write_log(&root, &lines);
-        refused_checkpoint(&root, &key, "were removed");
+        refused_checkpoint(&root, &key, 1, "were removed");
         fs::rename(&tree, root.join(format!("manifests/tlog.replaced-cut-{n}"))).expect("aside");
         let got = checkpoint(&root, &key);
         assert_eq!(got.0, n as u64);
@@ -891,7 +891,8 @@ fn keys_are_private_and_checkpoints_follow_runs_when_configured() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     // A key others may read is refused.
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).expect("chmod");
-    refused_checkpoint(&root, &key, "chmod 600");
+    // A key others can read is a setting to fix (exit 3), not a problem in the data.
+    refused_checkpoint(&root, &key, 3, "chmod 600");
     fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).expect("chmod");
 
     // checkpoint_on_write: ingest and fixity each leave a checkpoint.

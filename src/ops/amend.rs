@@ -29,6 +29,7 @@ use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::metadata::{self, DublinCore, Term};
 use crate::ops::bag_check::{precheck, Precheck, Start};
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
+use crate::vocab::{EventType, Outcome as EventOutcome};
 
 /// Tag files an amend rewrites.
 const REWRITTEN: [&str; 3] = ["bag-info.txt", "metadata/dc.xml", "metadata/dc.json"];
@@ -537,8 +538,8 @@ impl Update for AmendChange {
             "tag_manifests": tag_manifests,
         });
         Ok(vec![NewEvent::new(
-            "metadata modification",
-            "success",
+            EventType::MetadataModification,
+            EventOutcome::Success,
             &current.id,
             format!(
                 "{} changed (register entry version {} → {}): {}",

@@ -17,6 +17,7 @@ use crate::fs::archive::Archive;
 use crate::fs::events::{BrokenLink, EventBrief};
 use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::ops::bag_check::{check_bag, BagCheck};
+use crate::vocab::{EventType, Outcome};
 
 /// How far an event's time may lie after now, or before an earlier event, before audit
 /// flags it: appends from concurrent commands and clocks of machines sharing the
@@ -249,7 +250,7 @@ pub fn audit(
         if let Some(files) = &register_files {
             logged_register.saw(e.seq, &e.object, &e.event_type, files);
         }
-        if e.event_type == "log repair" {
+        if EventType::LogRepair.is(&e.event_type) {
             repairs.push(LogRepair {
                 line: e.seq,
                 time: e.time.clone(),
@@ -269,7 +270,7 @@ pub fn audit(
                 _ => latest = Some(t),
             }
         }
-        let success = e.outcome == "success";
+        let success = Outcome::Success.is(&e.outcome);
         match e.event_type.as_str() {
             // A withdrawal (deaccession) takes the bag out as a deletion does.
             "deletion" | "deaccession" if success => {
@@ -287,7 +288,7 @@ pub fn audit(
                     }
                     _ => Vec::new(),
                 };
-                if e.event_type == "ingestion" {
+                if EventType::Ingestion.is(&e.event_type) {
                     ingested.insert(e.object.clone());
                 }
                 last_recorded.insert(e.object, (e.seq, e.event_type, differing));

@@ -17,6 +17,7 @@ use crate::fs::register::DigestMap;
 use crate::metadata::{DublinCore, StoredDublinCore, Term};
 use crate::ops::audit::Discrepancy;
 use crate::ops::commit::register_file_name;
+use crate::vocab::EventType;
 
 /// How much of the register the log's digests cover.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -45,7 +46,7 @@ impl LoggedRegister {
         let Some(files) = files.as_object() else {
             return;
         };
-        if event_type == "ingestion" {
+        if EventType::Ingestion.is(event_type) {
             self.items.insert(object.to_string());
         }
         for (name, digest) in files {

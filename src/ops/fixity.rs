@@ -28,6 +28,7 @@ use crate::fs::register::RegisterEntry;
 use crate::ops::bag_check::{check_bag_listed, BagCheck, FixityFinding, FixityKind, STRENGTH};
 use crate::progress;
 pub use crate::units::{parse_duration, parse_size};
+use crate::vocab::{EventType, Outcome};
 
 /// Which bags to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,7 +270,7 @@ pub type LastFixity = std::collections::HashMap<String, (String, String)>;
 /// Takes one event into [`LastFixity`]: a fixity check of the archive's bag; a
 /// replica's (`fixity --replica`) says nothing of it.
 pub fn fold_last_fixity(out: &mut LastFixity, e: &EventBrief) {
-    if e.event_type == "fixity check" && !e.replica {
+    if EventType::FixityCheck.is(&e.event_type) && !e.replica {
         let seen = (e.time.clone(), e.outcome.clone());
         match out.get_mut(e.object.as_str()) {
             Some(slot) => *slot = seen,
@@ -290,7 +291,7 @@ impl FixityDays {
     /// its outcome is `success`. A replica's check (`fixity --replica`), any other
     /// event, and a time that does not parse count for nothing.
     pub fn note(&mut self, event_type: &str, time: &str, outcome: &str, replica: bool) {
-        if event_type != "fixity check" || replica {
+        if !EventType::FixityCheck.is(event_type) || replica {
             return;
         }
         let Ok(t) = DateTime::parse_from_rfc3339(time) else {
@@ -300,7 +301,7 @@ impl FixityDays {
             .0
             .entry(t.with_timezone(&Utc).date_naive())
             .or_default();
-        if outcome == "success" {
+        if Outcome::Success.is(outcome) {
             day.0 = day.0.saturating_add(1);
         } else {
             day.1 = day.1.saturating_add(1);
@@ -312,7 +313,7 @@ impl FixityDays {
 /// or ingest validation): a check of a replica, or a time that does not parse, counts
 /// for nothing.
 pub fn fold_last_check(out: &mut LastChecks, e: &EventBrief) {
-    if e.event_type != "fixity check" && e.event_type != "validation" {
+    if !EventType::FixityCheck.is(&e.event_type) && !EventType::Validation.is(&e.event_type) {
         return;
     }
     // A replica's check (`fixity --replica`) says nothing of the archive's bag.
@@ -919,7 +920,7 @@ fn check_event(r: &BagResult) -> NewEvent {
         .join(", ");
     let (outcome, detail) = match r.outcome {
         BagOutcome::Passed => (
-            "success",
+            Outcome::Success,
             format!(
                 "{}, {}: every {algs} checksum matches the manifests and the register",
                 crate::units::count(r.files, "file", "files"),
@@ -936,7 +937,7 @@ fn check_event(r: &BagResult) -> NewEvent {
                 .map(|(k, n)| format!("{n} {}", k.code()))
                 .collect();
             (
-                "failure",
+                Outcome::Failure,
                 format!(
                     "{}: {}",
                     crate::units::count(r.findings.len() as u64, "problem", "problems"),
@@ -945,7 +946,7 @@ fn check_event(r: &BagResult) -> NewEvent {
             )
         }
         BagOutcome::Error => (
-            "failure",
+            Outcome::Failure,
             format!("could not be checked: {}", r.errors.join("; ")),
         ),
     };
@@ -959,7 +960,7 @@ fn check_event(r: &BagResult) -> NewEvent {
     if r.presence_only {
         data["scope"] = serde_json::json!("presence");
     }
-    NewEvent::new("fixity check", outcome, &r.id, detail).with_data(data)
+    NewEvent::new(EventType::FixityCheck, outcome, &r.id, detail).with_data(data)
 }
 
 /// Bags checked at once when no budget applies: enough to keep both the pool's threads
@@ -1024,7 +1025,7 @@ impl<'a> EventGroup<'a> {
         if !self.logging {
             return Ok(());
         }
-        let failed = event.outcome != "success";
+        let failed = !Outcome::Success.is(&event.outcome);
         if self.pending.is_empty() {
             self.since = Instant::now();
         }

@@ -11,6 +11,7 @@ use crate::fs::archive::Archive;
 use crate::fs::durable::{sync_dir, write_atomic};
 use crate::pronom::{sigfile, Identification, Identifier};
 use crate::techmd::{self, TechMd};
+use crate::vocab::{EventType, Outcome};
 
 /// The folder in manifests/ that holds installed signature files.
 pub const FORMATS_DIR: &str = "formats";
@@ -516,9 +517,9 @@ pub fn identification_event(
     }
     let summary: Vec<String> = counts.iter().map(|(p, n)| format!("{p} x{n}")).collect();
     let outcome = if warnings.is_empty() {
-        "success"
+        Outcome::Success
     } else {
-        "warning"
+        Outcome::Warning
     };
     let mut detail = format!(
         "{} files identified with {registry}: {}",
@@ -534,12 +535,17 @@ pub fn identification_event(
     }
     detail.push_str(note);
     Some(
-        crate::fs::events::NewEvent::new("format identification", outcome, &entry.id, detail)
-            .with_data(serde_json::json!({
-                "format_registry": registry,
-                "files": files,
-                "warnings": warnings,
-            })),
+        crate::fs::events::NewEvent::new(
+            EventType::FormatIdentification,
+            outcome,
+            &entry.id,
+            detail,
+        )
+        .with_data(serde_json::json!({
+            "format_registry": registry,
+            "files": files,
+            "warnings": warnings,
+        })),
     )
 }
 

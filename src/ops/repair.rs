@@ -42,6 +42,7 @@ use crate::ops::commit::repair::{publish_repair, stage_repair};
 use crate::ops::replicate::{
     expected_objects, hash_local, key_of, open_replicas, send, superseded_digests, Expected,
 };
+use crate::vocab::{EventType, Outcome};
 
 /// Options of [`repair`].
 #[derive(Debug, Clone, Default)]
@@ -595,8 +596,8 @@ fn recovery_event(id: &str, report: &RepairReport, targets: &str) -> NewEvent {
         .filter(|a| targets.split(", ").any(|t| t == a.target))
         .collect();
     NewEvent::new(
-        "recovery",
-        "success",
+        EventType::Recovery,
+        Outcome::Success,
         id,
         format!(
             "repaired {} files in {targets} from good copies whose digests match the register: {}",

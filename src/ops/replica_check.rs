@@ -19,6 +19,7 @@ use crate::ops::replicate::{
     expected_objects, expected_withdrawn, open_replicas, superseded_digests, CONFIG_KEY, HEAD_KEY,
     LOG_KEY,
 };
+use crate::vocab::{EventType, Outcome};
 
 /// One object out of place on a replica.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -103,7 +104,7 @@ fn selected(
         // not the events): the last check of each item on this replica.
         let mut last = crate::ops::fixity::LastChecks::new();
         archive.fold_events_brief(|e| {
-            if e.event_type != "fixity check"
+            if !EventType::FixityCheck.is(&e.event_type)
                 || e.replica_name.as_deref() != Some(opts.replica.as_str())
             {
                 return;
@@ -390,7 +391,7 @@ fn fixity_event(replica: &Replica, check: &ReplicaItemCheck) -> NewEvent {
     });
     let (outcome, detail) = if check.findings.is_empty() {
         (
-            "success",
+            Outcome::Success,
             format!(
                 "replica {}: {} objects ({} bytes) read back, every digest matches the register",
                 replica.name, check.objects, check.bytes
@@ -398,7 +399,7 @@ fn fixity_event(replica: &Replica, check: &ReplicaItemCheck) -> NewEvent {
         )
     } else {
         (
-            "failure",
+            Outcome::Failure,
             format!(
                 "replica {}: {}",
                 replica.name,
@@ -411,7 +412,7 @@ fn fixity_event(replica: &Replica, check: &ReplicaItemCheck) -> NewEvent {
             ),
         )
     };
-    NewEvent::new("fixity check", outcome, &check.id, detail).with_data(data)
+    NewEvent::new(EventType::FixityCheck, outcome, &check.id, detail).with_data(data)
 }
 
 /// One replica's inventory against the register.

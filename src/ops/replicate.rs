@@ -25,6 +25,7 @@ use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::fs::replica::{Replica, Written};
 use crate::ops::bag_check::STRENGTH;
 use crate::replica::ReplicaSection;
+use crate::vocab::{EventType, Outcome};
 
 /// The object holding the event log's head (its last line's seq and digest), under
 /// `.cairn/`, where no item's key can reach.
@@ -435,7 +436,7 @@ fn replicated(archive: &Archive) -> Result<BTreeMap<(String, String), String>, E
     Ok(log
         .events
         .iter()
-        .filter(|e| e.event_type == "replication" && e.outcome == "success")
+        .filter(|e| EventType::Replication.is(&e.event_type) && Outcome::Success.is(&e.outcome))
         .filter_map(|e| {
             let replica = e.data.get("replica").and_then(|v| v.as_str())?;
             let register = e
@@ -542,8 +543,8 @@ fn replication_event(replica: &Replica, item: &ItemResult) -> NewEvent {
     });
     if item.problems.is_empty() {
         NewEvent::new(
-            "replication",
-            "success",
+            EventType::Replication,
+            Outcome::Success,
             &item.id,
             format!(
                 "copied {} objects ({} bytes) to replica {} ({}), each read back and verified against the register; {} already there and verified{}",
@@ -565,8 +566,8 @@ fn replication_event(replica: &Replica, item: &ItemResult) -> NewEvent {
         .with_data(data)
     } else {
         NewEvent::new(
-            "replication",
-            "failure",
+            EventType::Replication,
+            Outcome::Failure,
             &item.id,
             format!(
                 "{} objects could not be replicated to replica {} ({}): {}",

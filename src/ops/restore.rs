@@ -31,6 +31,7 @@ use crate::ops::replicate::{
     is_legacy_head, read_head, LogHead, CONFIG_KEY, HEAD_KEY, LEGACY_HEAD_KEY, LOG_KEY,
 };
 use crate::replica::ReplicaSection;
+use crate::vocab::{EventType, Outcome};
 
 /// The journal of a restore under way, at the top of its hidden folder (and of DIR
 /// between the rename and the end).
@@ -279,8 +280,8 @@ fn recovery_event(replica: &Replica, head: Option<&LogHead>, r: &RestoreReport) 
         None => "no event log".into(),
     };
     NewEvent::new(
-        "recovery",
-        "success",
+        EventType::Recovery,
+        Outcome::Success,
         "",
         format!(
             "archive restored from replica {} ({}): {} items, {} withdrawn, {} files ({} bytes) each checked against its register entry, {} hard links between versions; {upto}, as the replica's head records it",

@@ -26,6 +26,7 @@ use crate::fs::walk::{walk_source, SourceFile};
 use crate::ops::amend::{current_entry, hex_digests, read_tag, tag_algorithms, tag_files_of};
 use crate::ops::bag_check::{precheck, Precheck, Start};
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
+use crate::vocab::{EventType, Outcome as EventOutcome};
 
 /// Options for [`revise`].
 #[derive(Debug, Clone, Default)]
@@ -420,8 +421,8 @@ impl Update for ReviseChange {
             ));
         }
         events.push(NewEvent::new(
-            "modification",
-            "success",
+            EventType::Modification,
+            EventOutcome::Success,
             &current.id,
             format!(
                 "version {} made from version {}: {} added, {} removed, {} changed; version {} kept in archive/.versions/{}/: {}",
@@ -461,8 +462,8 @@ fn accepted_damage_event(
     reason: &str,
 ) -> NewEvent {
     NewEvent::new(
-        "validation",
-        "warning",
+        EventType::Validation,
+        EventOutcome::Warning,
         &current.id,
         format!(
             "{} failed its full check against its manifests and register entry: {}; revised anyway with --accept-damage by {operator}, so version {} is made from it: {reason}",

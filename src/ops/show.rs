@@ -7,6 +7,7 @@ use crate::fs::archive::Archive;
 use crate::fs::events::Event;
 use crate::fs::lifecycle::Tombstone;
 use crate::fs::register::RegisterEntry;
+use crate::vocab::Outcome;
 
 /// One item: its register entry and every event about it.
 #[derive(Debug, Clone, Serialize)]
@@ -179,7 +180,7 @@ pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec
         let fixity = last_fixity.get(id.as_str());
         let checked = last.get(&id);
         let status = match (fixity, checked) {
-            (Some((_, outcome)), _) if outcome != "success" => "failed",
+            (Some((_, outcome)), _) if !Outcome::Success.is(outcome) => "failed",
             (_, None) => "overdue",
             (_, Some(t)) if now - *t >= interval => "overdue",
             (Some(_), _) => "ok",

@@ -35,6 +35,7 @@ use crate::ops::commit::{
     addition_events, commit_new_bag, dublin_core_of, entry_from_bag, recover, ArchiveState, Change,
 };
 use crate::ops::ingest::past::Past;
+use crate::vocab::{EventType, Outcome};
 
 /// Formats that are compressed already: stored as they are, since deflating them
 /// costs time and saves nothing.
@@ -300,7 +301,7 @@ pub fn export_version(
     let digest = hasher.finalize().to_hex().to_string();
     let (outcome, detail) = if problems.is_empty() {
         (
-            "success",
+            Outcome::Success,
             format!(
                 "exported as a zip of {} entries to {}, after a full check against the manifests and the register, and read back in full",
                 files.len(),
@@ -309,7 +310,7 @@ pub fn export_version(
         )
     } else {
         (
-            "failure",
+            Outcome::Failure,
             format!(
                 "exported with --force as a zip of {} entries to {}, although the bag fails its checks: {}",
                 files.len(),
@@ -318,14 +319,15 @@ pub fn export_version(
             ),
         )
     };
-    let event = NewEvent::new("export", outcome, id, detail).with_data(serde_json::json!({
-        "zip": out_abs.display().to_string(),
-        "zip_blake3": digest,
-        "zip_size": size,
-        "entries": files.len(),
-        "forced": !problems.is_empty(),
-        "failures": problems,
-    }));
+    let event =
+        NewEvent::new(EventType::Exporting, outcome, id, detail).with_data(serde_json::json!({
+            "zip": out_abs.display().to_string(),
+            "zip_blake3": digest,
+            "zip_size": size,
+            "entries": files.len(),
+            "forced": !problems.is_empty(),
+            "failures": problems,
+        }));
     archive.append_events(clock.now(), &[event])?;
     Ok(ExportReport {
         id: id.to_string(),

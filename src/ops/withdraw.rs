@@ -18,6 +18,7 @@ use crate::fs::lifecycle::Tombstone;
 use crate::fs::register::RegisterEntry;
 use crate::ops::amend::current_entry;
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
+use crate::vocab::{EventType, Outcome as EventOutcome};
 
 /// Options for [`withdraw`].
 #[derive(Debug, Clone, Default)]
@@ -154,8 +155,8 @@ impl Update for WithdrawChange {
             None => "its bag's bytes were deleted (purged)".into(),
         };
         Ok(vec![NewEvent::new(
-            "deaccession",
-            "success",
+            EventType::Deaccession,
+            EventOutcome::Success,
             &current.id,
             format!("withdrawn, {what}: {}", self.reason),
         )

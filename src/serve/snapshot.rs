@@ -34,6 +34,7 @@ use crate::fs::events::{fold_log_from, BrokenLink, Event, EventBrief, LineRead, 
 use crate::metadata::{DublinCore, Term};
 use crate::ops::fixity::{fold_last_check, fold_last_fixity, FixityDays, LastChecks, LastFixity};
 use crate::register::{FileRecord, RegisterEntry};
+use crate::vocab::{EventType, Outcome};
 
 /// The largest metadata/dc.xml read: a record is a few kilobytes.
 const MAX_DC_XML: u64 = 4 * 1024 * 1024;
@@ -734,7 +735,7 @@ impl EventLog {
         }
         // The objects matter only to a refresh that read fixity checks alone.
         if new.only_fixity {
-            if brief.event_type != "fixity check" {
+            if !EventType::FixityCheck.is(&brief.event_type) {
                 new.only_fixity = false;
                 new.objects = HashSet::new();
             } else if !new.objects.contains(&brief.object) {
@@ -768,7 +769,7 @@ impl EventLog {
     pub fn checks(&self, id: &str) -> CheckHistory {
         let last_fixity = self.last_fixity.get(id).and_then(|(time, outcome)| {
             let t = DateTime::parse_from_rfc3339(time).ok()?;
-            Some((t.with_timezone(&Utc), outcome == "success"))
+            Some((t.with_timezone(&Utc), Outcome::Success.is(outcome)))
         });
         CheckHistory {
             last_fixity,

@@ -17,6 +17,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::vocab::{EventType, Outcome};
 
 mod chain;
 
@@ -79,7 +80,19 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// A new event: its type and outcome from the log's closed vocabularies.
     pub fn new(
+        event_type: EventType,
+        outcome: Outcome,
+        object: &str,
+        detail: impl Into<String>,
+    ) -> NewEvent {
+        NewEvent::replayed(event_type.as_str(), outcome.as_str(), object, detail)
+    }
+
+    /// An event written down before it was logged (a change's pending.json), logged
+    /// by recovery exactly as it was written, whatever Cairn wrote it.
+    pub fn replayed(
         event_type: &str,
         outcome: &str,
         object: &str,
@@ -143,8 +156,8 @@ pub fn append(
         file.set_len(offset)
             .map_err(|e| Error::io("truncate torn line of", path, e))?;
         pending.push(NewEvent::new(
-            "log repair",
-            "success",
+            EventType::LogRepair,
+            Outcome::Success,
             "",
             format!(
                 "removed an incomplete last line of {} bytes left by an interrupted write, such as a full disk or a crash (never acknowledged)",

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fs::events::NewEvent;
 use crate::fs::register::{DigestMap, RegisterEntry};
+use crate::vocab::{EventType, Outcome};
 
 /// The PREMIS-style events of one addition: message digest calculation, validation,
 /// ingestion. `note` ends every detail (a recovery says so); `origin` replaces the
@@ -41,8 +42,8 @@ pub fn addition_events(
         origin.unwrap_or_else(|| format!("intake item {}", crate::quoted(&entry.intake_name)));
     let mut events = vec![
         NewEvent::new(
-            "message digest calculation",
-            "success",
+            EventType::MessageDigestCalculation,
+            Outcome::Success,
             id,
             format!(
                 "{} of {} files computed while copying{note}",
@@ -51,16 +52,16 @@ pub fn addition_events(
             ),
         ),
         NewEvent::new(
-            "validation",
-            "success",
+            EventType::Validation,
+            Outcome::Success,
             id,
             format!(
                 "the staged bag was read back and validated in full before it was committed{note}"
             ),
         ),
         NewEvent::new(
-            "ingestion",
-            "success",
+            EventType::Ingestion,
+            Outcome::Success,
             id,
             format!("{origin} archived as {}{note}", entry.bag),
         )

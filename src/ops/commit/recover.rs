@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::fs::archive::{Archive, ArchiveLock};
 use crate::fs::dir::DirSource;
 use crate::fs::register::RegisterEntry;
+use crate::vocab::EventType;
 
 /// Start-up recovery after an interrupted run (the lock is held, so nothing else is
 /// running): discard staging, record published bags that have no register entry, and
@@ -34,7 +35,7 @@ pub(crate) fn recover(
     // The items whose ingestion is logged, folded as the log is read.
     let mut logged: BTreeSet<String> = BTreeSet::new();
     let log = archive.fold_events_brief(|e| {
-        if e.event_type == "ingestion" {
+        if EventType::Ingestion.is(&e.event_type) {
             logged.insert(e.object);
         }
     })?;

@@ -152,7 +152,7 @@ pub(crate) fn recover_repairs(
             done.len(),
             done.iter().map(|d| d.as_str()).collect::<Vec<_>>().join("; ")
         );
-        let event = NewEvent::new(
+        let event = NewEvent::replayed(
             &pending.event_type,
             &pending.outcome,
             &pending.object,

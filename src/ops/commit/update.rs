@@ -367,7 +367,7 @@ fn finish(
             .events
             .iter()
             .map(|e| {
-                NewEvent::new(
+                NewEvent::replayed(
                     &e.event_type,
                     &e.outcome,
                     &e.object,

@@ -14,6 +14,7 @@ use crate::tlog::note::{b64, hash_from_b64, Checkpoint, Note, VerifierKey};
 use crate::tlog::Hash;
 
 use super::{archive_name, kept_checkpoints, PROOF_FORMAT};
+use crate::vocab::{EventType, Outcome};
 
 /// An inclusion proof, as `cairn proof` writes it (JSON).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,7 +70,10 @@ fn find_event(log: &Path, target: &ProofTarget) -> Result<(u64, Vec<u8>), Error>
                     return;
                 }
                 if let Ok(e) = serde_json::from_slice::<crate::fs::events::Event>(line) {
-                    if e.event_type == "ingestion" && e.outcome == "success" && e.object == *id {
+                    if EventType::Ingestion.is(&e.event_type)
+                        && Outcome::Success.is(&e.outcome)
+                        && e.object == *id
+                    {
                         found = Some((n, line.to_vec()));
                     }
                 }
