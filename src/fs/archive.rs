@@ -236,7 +236,10 @@ impl Archive {
                     let e = e.map_err(|e| Error::io("read folder", &dir, e))?;
                     let name = e.file_name().to_string_lossy().into_owned();
                     if let Ok(v) = name.parse::<u32>() {
-                        if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        // A symbolic link in a version's place is listed too, so that
+                        // the checks refuse it by name (fs::dir::bag_folder_refusal)
+                        // rather than pass over a version that silently vanished.
+                        if e.file_type().is_ok_and(|t| t.is_dir() || t.is_symlink()) {
                             out.push((v, e.path()));
                         }
                     }

@@ -43,6 +43,22 @@ pub fn check_retained(
 ) -> Result<RetainedCheck, Error> {
     let mut out = RetainedCheck::default();
     let versions = earlier(archive, id)?;
+    // Every earlier content version is kept (revise keeps the bag it replaces): one
+    // that is gone is a loss to see, not a version to pass over.
+    if let Ok(current) = crate::fs::register::RegisterEntry::read(&archive.register_path(id)) {
+        for k in 1..current.version {
+            if !versions.iter().any(|(v, _)| *v == k) {
+                out.findings.push(FixityFinding::new(
+                    FixityKind::BagMissing,
+                    format!(".versions/{id}/{k:06}/"),
+                    format!(
+                        "version {k} of {id} is gone from archive/.versions/{id}/ (revise kept it when it made version {})",
+                        k + 1
+                    ),
+                ));
+            }
+        }
+    }
     if versions.is_empty() {
         return Ok(out);
     }
@@ -56,6 +72,16 @@ pub fn check_retained(
                 prefix.clone(),
                 format!("version {v} of {id} is kept, but no register entry in manifests/history/{id}/ describes it"),
             ));
+        }
+        // A kept version's folder replaced by a symbolic link is refused, never
+        // followed, as the current bag's is (fs::dir::bag_folder_refusal).
+        if let Some(why) = crate::fs::dir::bag_folder_refusal(&path) {
+            out.findings.push(FixityFinding::new(
+                FixityKind::BagMissing,
+                prefix.clone(),
+                why,
+            ));
+            continue;
         }
         let source = DirSource::open(&path)?.with_limiter(limiter.clone());
         let check = check_bag(&source, algorithms, entry)?;

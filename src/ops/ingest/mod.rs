@@ -494,7 +494,10 @@ fn ingest_item(
                 } else {
                     ctx.archive.version_path(&entry.id, known.version)
                 };
-                let check = validate(&DirSource::open(&bag)?, &ValidateOptions::default())?;
+                let check = validate(
+                    &DirSource::open_archived(&bag)?,
+                    &ValidateOptions::default(),
+                )?;
                 if check.is_ok() {
                     remove_source(path, is_dir)?;
                     item.removed_source = true;
