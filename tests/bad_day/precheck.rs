@@ -333,7 +333,7 @@ fn verify_against_an_item_with_a_mapped_dc_identifier_passes() {
 }
 
 /// A JPEG without its end-of-image marker: a scan cut short.
-fn truncated_jpeg() -> Vec<u8> {
+pub(crate) fn truncated_jpeg() -> Vec<u8> {
     let mut j = vec![0xFF, 0xD8];
     // APP0 JFIF
     j.extend([

@@ -449,49 +449,11 @@ fn credentials_in_a_replica_url_are_refused_and_never_echoed() {
     assert!(!text.contains(secret), "the secret is echoed:\n{text}");
 }
 
-/// A kept version's folder replaced by a symbolic link is refused by fixity, as the
-/// current bag's is: a finding naming the link, never followed.
-#[test]
-fn a_kept_version_replaced_by_a_symlink_is_a_finding() {
+/// An archive (tests/life) whose cairn-000002 was revised once: version 1 is kept in
+/// archive/.versions/cairn-000002/.
+fn revised_archive(label: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     use crate::life::{expect, make_archive};
-    let tmp = crate::common::fresh_dir("serve-kept-link");
-    let root = tmp.path().join("arc");
-    make_archive(&root, 1);
-    let from = tmp.path().join("new-content");
-    std::fs::create_dir(&from).expect("mkdir");
-    std::fs::write(from.join("b-note.txt"), "Sample: a corrected note\n").expect("write");
-    expect(
-        &root,
-        [
-            "revise".as_ref(),
-            "cairn-000002".as_ref(),
-            "--from".as_ref(),
-            from.as_os_str(),
-            "--reason".as_ref(),
-            "a corrected page".as_ref(),
-        ],
-        0,
-    );
-    let kept = root.join("archive/.versions/cairn-000002");
-    let version = std::fs::read_dir(&kept)
-        .expect("kept versions")
-        .flatten()
-        .map(|e| e.path())
-        .next()
-        .expect("version 1 is kept");
-    let elsewhere = tmp.path().join("elsewhere");
-    std::fs::rename(&version, &elsewhere).expect("move it away");
-    std::os::unix::fs::symlink(&elsewhere, &version).expect("symlink");
-    let out = expect(&root, ["fixity", "--id", "cairn-000002"], 1);
-    let all = format!("{}{}", out.stdout, out.stderr);
-    assert!(all.contains("symbolic link"), "{}", out.describe());
-}
-
-/// A kept version's folder deleted is seen by the next check of the item.
-#[test]
-fn a_kept_version_deleted_is_a_finding() {
-    use crate::life::{expect, make_archive};
-    let tmp = crate::common::fresh_dir("serve-kept-gone");
+    let tmp = crate::common::fresh_dir(label);
     let root = tmp.path().join("arc");
     make_archive(&root, 1);
     let from = tmp.path().join("new-content");
@@ -510,8 +472,35 @@ fn a_kept_version_deleted_is_a_finding() {
         0,
     );
     expect(&root, ["fixity", "--id", "cairn-000002"], 0);
+    (tmp, root)
+}
+
+/// A kept version's folder replaced by a symbolic link is refused by fixity, as the
+/// current bag's is: a finding naming the link, never followed.
+#[test]
+fn a_kept_version_replaced_by_a_symlink_is_a_finding() {
+    let (tmp, root) = revised_archive("serve-kept-link");
+    let kept = root.join("archive/.versions/cairn-000002");
+    let version = std::fs::read_dir(&kept)
+        .expect("kept versions")
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("version 1 is kept");
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::rename(&version, &elsewhere).expect("move it away");
+    std::os::unix::fs::symlink(&elsewhere, &version).expect("symlink");
+    let out = crate::life::expect(&root, ["fixity", "--id", "cairn-000002"], 1);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("symbolic link"), "{}", out.describe());
+}
+
+/// A kept version's folder deleted is seen by the next check of the item.
+#[test]
+fn a_kept_version_deleted_is_a_finding() {
+    let (_tmp, root) = revised_archive("serve-kept-gone");
     std::fs::remove_dir_all(root.join("archive/.versions/cairn-000002")).expect("rm");
-    let out = expect(&root, ["fixity", "--id", "cairn-000002"], 1);
+    let out = crate::life::expect(&root, ["fixity", "--id", "cairn-000002"], 1);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(
         all.contains("version 1 of cairn-000002 is gone"),
