@@ -302,7 +302,7 @@ pub fn items(p: &ItemsPage) -> Markup {
             }
             button type="submit" { "Filter" }
         }
-        p { (p.total) " items match, the last changed last." }
+        p { (crate::units::count(p.total as u64, "item matches", "items match")) ", the last changed last." }
         table {
             thead { tr { th { "Identifier" } th { "Title" } th { "Archived" } th { "Updated" } th.num { "Files" } th.num { "Size" } th { "Fixity" } } }
             tbody {
@@ -504,7 +504,7 @@ pub fn events(
             button type="submit" { "Filter" }
         }
         @for n in notes { p.notice { (n) } }
-        p { (total) " events match, newest first." }
+        p { (crate::units::count(total as u64, "event matches", "events match")) ", newest first." }
         (events_table(rows, true))
         @if pages > 1 {
             p.pager {
