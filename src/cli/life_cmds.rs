@@ -278,7 +278,7 @@ pub(super) fn print_versions(r: &cairn::ops::show::ShowReport) {
             .iter()
             .map(|(v, bag)| format!("{v} ({bag})"))
             .collect();
-        outln!("  versions:    {}", listed.join(", "));
+        outln!("  content versions: {}", listed.join(", "));
     }
     if r.history.is_empty() {
         return;
@@ -286,7 +286,7 @@ pub(super) fn print_versions(r: &cairn::ops::show::ShowReport) {
     let e = &r.entry;
     if r.withdrawn.is_none() {
         outln!(
-            "  version:     {} of the register entry, published {}",
+            "  record version:   {}, published {}",
             e.entry_version,
             e.updated.as_deref().unwrap_or(&e.archived)
         );
@@ -299,7 +299,7 @@ pub(super) fn print_versions(r: &cairn::ops::show::ShowReport) {
     if earlier.is_empty() {
         return;
     }
-    outln!("  earlier versions (manifests/history/{}/):", e.id);
+    outln!("  earlier record versions (manifests/history/{}/):", e.id);
     for v in earlier {
         outln!("    {}  published {}", v.entry_version, v.published);
     }

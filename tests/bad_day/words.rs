@@ -411,6 +411,9 @@ fn content_and_record_versions_are_named_apart_and_archived_is_the_ingest() {
     assert!(text.contains("3 content versions"), "{text}");
     let one = expect(&root, ["list"], 0).stdout;
     assert!(one.contains("\t1 file\t"), "{one}");
+    let show = expect(&root, ["show", "cairn-000002"], 0).stdout;
+    assert!(show.contains("record version:   2"), "{show}");
+    assert!(show.contains("earlier record versions"), "{show}");
 }
 
 /// Adds a folder replica `name` at `folder` to the archive's cairn.toml.
