@@ -244,6 +244,47 @@ fn an_auditor_with_read_only_access_can_check() {
             "cairn {args:?} warns a reader: {stderr}"
         );
     }
+    // serve too: every page answers, and nothing is written.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let mut server = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_cairn"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--root"])
+        .arg(&root)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut first = [0u8; 16];
+    let _ = server.stdout.as_mut().expect("piped").read(&mut first);
+    for page in ["/", "/items", "/events", "/audit", "/items/cairn-000001"] {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        write!(
+            s,
+            "GET {page} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "GET {page} as a reader: {}",
+            answer.lines().next().unwrap_or("")
+        );
+    }
+    let _ = server.kill();
+    let out = server.wait_with_output().expect("serve ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("Permission denied"),
+        "serve warns a reader: {stderr}"
+    );
     assert!(
         common::file_bytes(&root) == before,
         "a reader's commands changed the archive"
