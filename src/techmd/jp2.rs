@@ -14,7 +14,9 @@ struct BoxHeader {
 
 fn box_header<R: Read + Seek>(r: &mut R, len: u64) -> std::io::Result<Option<BoxHeader>> {
     let at = r.stream_position()?;
-    if at + 8 > len {
+    // Box lengths come from the file: a hostile extended length (up to 2^64 - 1)
+    // puts the next box past any u64 sum, so every sum here saturates.
+    if at.saturating_add(8) > len {
         return Ok(None);
     }
     let h: [u8; 8] = exact(r)?;
@@ -27,7 +29,7 @@ fn box_header<R: Read + Seek>(r: &mut R, len: u64) -> std::io::Result<Option<Box
             (at + 16, Some(at.saturating_add(xl)))
         }
         2..=7 => return Err(bad(format!("a box of length {l}"))),
-        _ => (at + 8, Some(at + l)),
+        _ => (at + 8, Some(at.saturating_add(l))),
     };
     Ok(Some(BoxHeader { kind, start, end }))
 }
