@@ -140,8 +140,9 @@ pub(super) struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub(super) verbose: u8,
 
-    /// Print nothing but errors: no progress bar, no report when all is well (for cron).
-    /// A failure is still reported on stderr, naming what failed.
+    /// Hide routine output (for cron): no progress bar, no report when all is well.
+    /// Evidence is never hidden: damage, refusals, warnings about the data and failures
+    /// still reach stderr, naming what and where, and the exit code says the same.
     #[arg(
         short,
         long,
