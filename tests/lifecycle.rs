@@ -84,7 +84,7 @@ fn amend_rewrites_the_metadata_keeps_the_payload_and_the_old_entry() {
     // show lists the versions.
     let show = expect(&root, ["show", "cairn-000001"], 0);
     assert!(
-        show.stdout.contains("version:     2 of the register entry"),
+        show.stdout.contains("record version:   2, published"),
         "{}",
         show.stdout
     );
@@ -756,7 +756,7 @@ fn revise_makes_a_new_complete_version_and_keeps_the_old_one_unchanged() {
     let show = expect(&root, ["show", "cairn-000001"], 0);
     assert!(
         show.stdout.contains(
-            "versions:    1 (archive/.versions/cairn-000001/000001), 2 (archive/cairn-000001)"
+            "content versions: 1 (archive/.versions/cairn-000001/000001), 2 (archive/cairn-000001)"
         ),
         "{}",
         show.stdout
