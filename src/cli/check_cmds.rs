@@ -25,16 +25,11 @@ fn usage(context: &str, msg: String) -> u8 {
     error_exit(context, &Error::Usage(msg))
 }
 
-/// The clock: the system's, or `--now` (fixity allows it only with --dry-run). Debug
-/// builds (the test suite's) also take `CAIRN_TEST_NOW`, so that tests can simulate
-/// months of nightly runs; a release build never reads it, so a pretend time can never
-/// reach a real archive's log.
+/// The clock: the system's, or `--now` (fixity allows it only with --dry-run). Test
+/// builds also take `CAIRN_TEST_NOW` (fs::failpoint::test_now, behind the same gate as
+/// the failpoints).
 fn clock_from(now: Option<&str>) -> Result<Box<dyn Clock>, String> {
-    let test_now = if cfg!(debug_assertions) {
-        std::env::var("CAIRN_TEST_NOW").ok()
-    } else {
-        None
-    };
+    let test_now = cairn::fs::failpoint::test_now();
     match now.or(test_now.as_deref()) {
         None => Ok(Box::new(SystemClock)),
         Some(t) => DateTime::parse_from_rfc3339(t)

@@ -99,3 +99,14 @@ pub fn pause(name: &str) {
     #[cfg(not(all(feature = "test-hooks", debug_assertions)))]
     let _ = name;
 }
+
+/// The time tests pretend it is (`CAIRN_TEST_NOW`, RFC 3339), so that they can
+/// simulate months of nightly runs. `None` without the test hooks: a release build
+/// never reads the variable, so a pretend time can never reach a real archive's log.
+#[inline(always)]
+pub fn test_now() -> Option<String> {
+    #[cfg(all(feature = "test-hooks", debug_assertions))]
+    return std::env::var("CAIRN_TEST_NOW").ok();
+    #[cfg(not(all(feature = "test-hooks", debug_assertions)))]
+    None
+}

@@ -324,6 +324,7 @@ fn the_release_binary_ignores_failpoints_and_pause_points() {
     cmd.args(["fixity", "--all", "--root"])
         .arg(&root)
         .env_remove("CAIRN_FAILPOINT")
+        .env("CAIRN_TEST_NOW", "1999-01-01T00:00:00Z")
         .env("CAIRN_PAUSEPOINT", "fixity-bag-listed")
         .env("CAIRN_PAUSEPOINT_FILE", &paused);
     let out = finish(spawn(cmd), Duration::from_secs(60), "release fixity");
@@ -331,6 +332,12 @@ fn the_release_binary_ignores_failpoints_and_pause_points() {
     assert!(
         !paused.exists(),
         "the release binary stopped at a pause point {stale}"
+    );
+    // Nor does it take the tests' pretend time: the check is logged at the real one.
+    let log = fs::read_to_string(root.join("manifests/events.jsonl")).expect("log");
+    assert!(
+        !log.contains("\"time\":\"1999-"),
+        "the release binary logged CAIRN_TEST_NOW's time {stale}"
     );
     // Where the test build does stop.
     let mut cmd = common::cairn();
