@@ -20,6 +20,12 @@
 //! The command-line interface lives in the binary (`src/cli/`), so the library never
 //! depends on clap.
 
+// No unwrap or expect outside tests: a failure is a typed error with its context
+// (clippy.toml allows both in #[test] functions and #[cfg(test)] modules). Set here
+// rather than in Cargo.toml's [lints], which would also reach the integration tests'
+// shared helpers.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod bagit;
 pub mod clock;
 pub mod config;

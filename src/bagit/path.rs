@@ -87,15 +87,6 @@ impl BagPath {
         Ok(BagPath(path.to_string()))
     }
 
-    /// Builds a path from components already known to be single, safe names (a
-    /// directory walk's output). Still validated.
-    pub fn from_components<'a, I: IntoIterator<Item = &'a str>>(
-        parts: I,
-    ) -> Result<BagPath, PathProblem> {
-        let joined: Vec<&str> = parts.into_iter().collect();
-        BagPath::parse(&joined.join("/"))
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -348,7 +348,8 @@ impl Archive {
     }
 
     /// The event log's bytes, read under the shared log lock (no append half-read).
-    pub fn read_events_bytes(&self) -> Result<Vec<u8>, Error> {
+    /// O(events) memory: the whole log is held.
+    pub fn read_all_events_bytes(&self) -> Result<Vec<u8>, Error> {
         let _guard = self.shared_log_lock()?;
         match std::fs::read(self.events_path()) {
             Ok(b) => Ok(b),
@@ -466,28 +467,14 @@ impl Archive {
     }
 
     /// Reads and checks the whole event log, under a shared log lock when one exists
-    /// (so no append is half-read). Writes nothing.
-    pub fn read_events(&self) -> Result<crate::fs::events::ChainReport, Error> {
+    /// (so no append is half-read). Writes nothing. O(events) memory: every event is
+    /// held; [`Archive::fold_events_brief`] streams instead.
+    pub fn read_all_events(&self) -> Result<crate::fs::events::ChainReport, Error> {
         let _guard = self.shared_log_lock()?;
         crate::fs::events::read_log(&self.events_path())
     }
 
-    /// [`Archive::read_events`] keeping only each event's type, time, outcome and
-    /// object (fixity's schedule, identifier choice, recovery).
-    pub fn read_events_brief(
-        &self,
-    ) -> Result<
-        (
-            crate::fs::events::ChainReport,
-            Vec<crate::fs::events::EventBrief>,
-        ),
-        Error,
-    > {
-        let _guard = self.shared_log_lock()?;
-        crate::fs::events::read_log_brief(&self.events_path())
-    }
-
-    /// [`Archive::read_events_brief`] without holding the log or its events: each
+    /// [`Archive::read_all_events`] without holding the log or its events: each
     /// event's brief is handed to `each` in log order (fs::events::fold_log_brief), up
     /// to the first broken link; memory stays one part of the log (about 8 MiB).
     pub fn fold_events_brief(
@@ -530,7 +517,7 @@ impl Archive {
     /// The `object` of line `line` (1-based) of the event log, when that line is still
     /// readable JSON: names what a broken link was about.
     pub fn event_object_at(&self, line: usize) -> Option<String> {
-        let bytes = self.read_events_bytes().ok()?;
+        let bytes = self.read_all_events_bytes().ok()?;
         let text = bytes.split(|&c| c == b'\n').nth(line.checked_sub(1)?)?;
         let v: serde_json::Value = serde_json::from_slice(text).ok()?;
         v.get("object")?.as_str().map(str::to_string)

@@ -177,7 +177,7 @@ pub fn audit(
         .as_ref()
         .map(|(note, key)| {
             // The Merkle tree is rebuilt from the whole log, held for this check only.
-            let bytes = archive.read_events_bytes()?;
+            let bytes = archive.read_all_events_bytes()?;
             crate::ops::tlog::audit_checkpoint(archive, &bytes, note, key)
         })
         .transpose()?;

@@ -120,7 +120,7 @@ pub fn identify_file(id: &Identifier, path: &Path) -> Result<IdentifiedFile, std
     let mut file = crate::fs::open_read(path)?;
     let size = file.metadata()?.len();
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let format = id.identify_file(&mut file, size, name.as_deref())?;
+    let format = id.identify_reader(&mut file, size, name.as_deref())?;
     // By the file's own header, whatever the identification: a damaged scan often
     // fails its format's signature (a JPEG without its end marker) and is exactly what
     // the warnings are for.

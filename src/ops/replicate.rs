@@ -432,7 +432,7 @@ impl ReplicateReport {
 /// For each item and replica, the register entry (its BLAKE3) that the last successful
 /// `replication` event recorded; empty for events older than that field.
 fn replicated(archive: &Archive) -> Result<BTreeMap<(String, String), String>, Error> {
-    let log = archive.read_events()?;
+    let log = archive.read_all_events()?;
     Ok(log
         .events
         .iter()
@@ -820,7 +820,7 @@ fn check_log_prefix(archive: &Archive, replica: &Replica) -> Result<(), Error> {
     let Some(head) = read_head(replica)? else {
         return Ok(());
     };
-    let local = archive.read_events_bytes()?;
+    let local = archive.read_all_events_bytes()?;
     let extends = head.log_bytes <= local.len() as u64
         && local[..head.log_bytes as usize]
             .strip_suffix(b"\n")

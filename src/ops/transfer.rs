@@ -127,7 +127,7 @@ pub fn export_version(
         });
     }
     crate::ops::commit::repair_log(archive, clock.now())?;
-    let log = crate::fs::events::verify_links(&archive.read_events_bytes()?);
+    let log = crate::fs::events::verify_links(&archive.read_all_events_bytes()?);
     if let Some(b) = &log.broken {
         return Err(Error::Corrupt {
             path: archive.events_path(),

@@ -1,5 +1,6 @@
-//! ZIP containers (OOXML, ODF, EPUB…): a file whose signatures say ZIP is opened and
-//! its members matched against the container signature file's rules.
+//! ZIP containers (OOXML, ODF, EPUB…): content whose signatures say ZIP is read as a
+//! ZIP (its central directory, then members up to [`SCAN_LEN`] bytes each) and its
+//! members matched against the container signature file's rules.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -12,9 +13,9 @@ use super::{Basis, Identification, Identifier, SCAN_LEN, STEPS_PER_FILE};
 impl Identifier {
     /// Opens a ZIP and matches the container signatures. None when it cannot be read
     /// as a ZIP or nothing matched.
-    pub(super) fn match_container(
+    pub(super) fn match_container<R: Read + Seek>(
         &self,
-        f: &mut std::fs::File,
+        f: &mut R,
         name: Option<&str>,
     ) -> Option<Identification> {
         f.seek(SeekFrom::Start(0)).ok()?;

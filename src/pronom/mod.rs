@@ -4,7 +4,7 @@
 //!
 //! - [`pattern`]: DROID's byte-pattern syntax and a bounded backtracking matcher.
 //! - [`sigfile`]: the DROID signature file and the container signature file.
-//! - [`Identifier`]: the signatures compiled once, then [`Identifier::identify_file`] per
+//! - [`Identifier`]: the signatures compiled once, then [`Identifier::identify_reader`] per
 //!   file (this file).
 //! - `prefilter`: the literals that make a signature worth matching in full;
 //!   `sequence`: one signature's byte sequence matched in a window; `container`: ZIP
@@ -37,7 +37,6 @@ mod sequence;
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -328,12 +327,6 @@ impl Identifier {
         }
     }
 
-    /// How many signatures are tried on every file (no literal of [`MIN_LITERAL`]
-    /// bytes to look for first).
-    pub fn always_tried(&self) -> usize {
-        self.always.len()
-    }
-
     /// How many formats and signatures are loaded.
     pub fn counts(&self) -> (usize, usize, usize) {
         (self.formats.len(), self.sigs.len(), self.containers.len())
@@ -352,21 +345,14 @@ impl Identifier {
         self.by_puid.get(puid).map(|i| &self.formats[*i])
     }
 
-    /// Identifies a file on disk, reading at most [`SCAN_LEN`] bytes from each end
-    /// (and, for a ZIP, its central directory and the members that container
-    /// signatures name, each up to [`SCAN_LEN`]).
-    pub fn identify_path(&self, path: &Path) -> std::io::Result<Identification> {
-        let mut f = std::fs::File::open(path)?;
-        let len = f.metadata()?.len();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        self.identify_file(&mut f, len, name.as_deref())
-    }
-
-    /// [`Identifier::identify_path`] on a file already open (`len` bytes long, named
-    /// `name`), so that one open serves identification and the header reads after it.
-    pub fn identify_file(
+    /// Identifies content read from `r` (`len` bytes long, named `name`), reading at
+    /// most [`SCAN_LEN`] bytes from each end (and, for a ZIP, its central directory and
+    /// the members that container signatures name, each up to [`SCAN_LEN`]). Opening
+    /// the file is the caller's (ops::formats, through fs/), so that one open serves
+    /// identification and the header reads after it.
+    pub fn identify_reader<R: Read + Seek>(
         &self,
-        f: &mut std::fs::File,
+        f: &mut R,
         len: u64,
         name: Option<&str>,
     ) -> std::io::Result<Identification> {

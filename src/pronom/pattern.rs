@@ -2,7 +2,7 @@
 //!
 //! One parser reads both forms the signature files use: the compiled form of the DROID
 //! signature file (hex bytes and `[xx:yy]` / `[!xx]` / `[&xx]` byte classes, with gaps
-//! and alternatives expressed as fragments, see [`crate::pronom::sigfile`]) and the
+//! and alternatives expressed as fragments, see the `sigfile` module) and the
 //! PRONOM/container form (`'text'`, `??`, `{n}`, `{n-m}`, `{n-*}`, `*`, `(a|b)`,
 //! `['a'-'z']`). Pure: no I/O.
 //!
@@ -395,18 +395,6 @@ pub fn min_len(toks: &[Tok]) -> usize {
             Tok::Alt(alts) => alts.iter().map(|a| min_len(a)).min().unwrap_or(0),
         })
         .sum()
-}
-
-/// The longest literal every match must contain (outside alternatives), and the index
-/// of its token (what comes before it bounds how far into a window it can lie).
-pub fn required_literal(toks: &[Tok]) -> Option<(usize, &[u8])> {
-    toks.iter()
-        .enumerate()
-        .filter_map(|(k, t)| match t {
-            Tok::Lit(v) => Some((k, v.as_slice())),
-            _ => None,
-        })
-        .max_by_key(|(_, v)| v.len())
 }
 
 /// A step budget shared by the matches of one file.

@@ -45,6 +45,26 @@ fn head_and_tail_windows_of_a_large_file() {
     assert_eq!(t.unwrap(), &data[2 * SCAN_LEN..]);
 }
 
+/// Bytes in, values out: any `Read + Seek` source is identified (here bytes in
+/// memory, never a file), from its two windows, as [`Identifier::identify_bytes`] does.
+#[test]
+fn identify_reader_on_bytes_in_memory() {
+    let id = Identifier::builtin().unwrap();
+    let mut data = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    data.resize(3 * SCAN_LEN, b' ');
+    data.extend_from_slice(b"%%EOF\n");
+    let len = data.len() as u64;
+    let r = id
+        .identify_reader(&mut std::io::Cursor::new(&data), len, Some("big.pdf"))
+        .unwrap();
+    assert_eq!(r.puid.as_deref(), Some("fmt/18"), "{r:?}");
+    let tail = &data[data.len() - SCAN_LEN..];
+    assert_eq!(
+        r,
+        id.identify_bytes(&data[..SCAN_LEN], Some(tail), Some("big.pdf"))
+    );
+}
+
 /// A byte string that the tokens likely match: each literal as it is, a class or
 /// range by its first value, gaps at their least, the first (or the `last`)
 /// alternative.

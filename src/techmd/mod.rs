@@ -22,7 +22,6 @@ mod png;
 mod tiff;
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -108,13 +107,8 @@ fn kind_of(head: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Reads the technical metadata of a file, if it is in one of the formats read here.
-pub fn read_path(path: &Path) -> std::io::Result<Option<TechMd>> {
-    let mut f = std::io::BufReader::with_capacity(16 * 1024, std::fs::File::open(path)?);
-    read(&mut f)
-}
-
-/// Reads the technical metadata from any seekable source.
+/// Reads the technical metadata from any seekable source (a file opened by the caller,
+/// through fs/, or bytes in memory), if it is in one of the formats read here.
 pub fn read<R: Read + Seek>(r: &mut R) -> std::io::Result<Option<TechMd>> {
     let len = r.seek(SeekFrom::End(0))?;
     r.seek(SeekFrom::Start(0))?;

@@ -424,11 +424,11 @@ pub fn repair_torn_tail(
     Ok(append(path, lock, now, &[])?.into_iter().next())
 }
 
-/// [`read_log_brief`] without holding the log or its events: the log at `path` is read
+/// Each event's [`EventBrief`] without holding the log or its events: the log at `path` is read
 /// a part of whole lines at a time (about 8 MiB), each part's lines parsed and hashed
 /// in parallel and their links followed, and each event's brief handed to `each` in
 /// log order, up to the first broken link. Memory is one part, whatever the log's
-/// length. Same report as [`read_log_brief`] (its `events` empty).
+/// length. Same report as `verify_chain_brief` on the whole log (its `events` empty).
 pub fn fold_log_brief(path: &Path, mut each: impl FnMut(EventBrief)) -> Result<ChainReport, Error> {
     let mut file = match File::open(path) {
         Ok(f) => f,
@@ -496,16 +496,9 @@ pub fn log_line(path: &Path, n: usize) -> Result<Option<Vec<u8>>, Error> {
     Ok(Some(line))
 }
 
-/// [`read_log`] keeping each event's [`EventBrief`] only.
-pub fn read_log_brief(path: &Path) -> Result<(ChainReport, Vec<EventBrief>), Error> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(verify_chain_brief(&bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(verify_chain_brief(b"")),
-        Err(e) => Err(Error::io("read", path, e)),
-    }
-}
-
 /// Reads and checks the log at `path` (an absent log is an empty, valid one).
+/// O(events) memory: the whole log and every event are held ([`fold_log_brief`]
+/// streams).
 pub fn read_log(path: &Path) -> Result<ChainReport, Error> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(verify_chain(&bytes)),

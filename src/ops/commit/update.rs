@@ -415,7 +415,7 @@ pub(crate) fn bag_is(bag: &Path, entry: &RegisterEntry) -> Result<bool, Error> {
 
 /// Whether an event of the change `change` is in the log.
 fn change_logged(archive: &Archive, change: &str) -> Result<bool, Error> {
-    let log = archive.read_events()?;
+    let log = archive.read_all_events()?;
     Ok(log
         .events
         .iter()
