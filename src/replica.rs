@@ -1,6 +1,6 @@
 //! `[[replica]]` in cairn.toml: the copies of the archive elsewhere (another disk, an
 //! S3-compatible object store). Pure: parses and checks names and URLs; the store itself
-//! is [`crate::fs::replica`], the commands are in `ops/replicate.rs`, `ops/repair.rs`,
+//! is fs::replica (the layer above), the commands are in `ops/replicate.rs`, `ops/repair.rs`,
 //! `ops/restore.rs` and `ops/replica_check.rs` (docs/replicas.md).
 
 use std::borrow::Cow;
@@ -22,6 +22,23 @@ pub struct ReplicaSection {
     /// The S3 region; empty: `us-east-1`.
     #[serde(default)]
     pub region: String,
+    /// The S3 credentials, from the environment the configuration was loaded with
+    /// ([`apply_env`]); never in cairn.toml, never printed.
+    #[serde(skip)]
+    pub credentials: Option<Credentials>,
+}
+
+/// An S3 access key and its secret. `Debug` shows neither.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials { .. }")
+    }
 }
 
 /// Where a replica's objects live.
@@ -139,12 +156,11 @@ pub fn check(replicas: &[ReplicaSection]) -> Result<(), String> {
 }
 
 /// Lays `CAIRN_REPLICA_<NAME>_URL`, `_ENDPOINT` and `_REGION` over the replicas named in
-/// cairn.toml (credentials are read by the store, never kept in the configuration).
-/// Returns the variables that were used.
-pub fn apply_env(
-    replicas: &mut [ReplicaSection],
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Vec<String> {
+/// cairn.toml, and takes each one's credentials from `CAIRN_REPLICA_<NAME>_ACCESS_KEY_ID`
+/// and `_SECRET_ACCESS_KEY`, else `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (kept
+/// beside the section, never written or shown). Returns the variables that were used
+/// for the URL, endpoint and region.
+pub fn apply_env(replicas: &mut [ReplicaSection], env: &crate::config::env::Env) -> Vec<String> {
     let mut used = Vec::new();
     for r in replicas.iter_mut() {
         let prefix = ReplicaSection::env_prefix(&r.name);
@@ -154,11 +170,22 @@ pub fn apply_env(
             ("REGION", &mut r.region),
         ] {
             let var = format!("{prefix}{key}");
-            if let Some(v) = env(&var) {
-                *slot = v;
+            if let Some(v) = env.get(&var) {
+                *slot = v.to_string();
                 used.push(var);
             }
         }
+        let var = |suffix: &str| {
+            env.get(&format!("{prefix}{suffix}"))
+                .or_else(|| env.get(&format!("AWS_{suffix}")))
+        };
+        r.credentials = match (var("ACCESS_KEY_ID"), var("SECRET_ACCESS_KEY")) {
+            (Some(id), Some(secret)) => Some(Credentials {
+                access_key_id: id.to_string(),
+                secret_access_key: secret.to_string(),
+            }),
+            _ => None,
+        };
     }
     used
 }
@@ -173,6 +200,7 @@ mod tests {
             url: url.into(),
             endpoint: String::new(),
             region: String::new(),
+            credentials: None,
         }
     }
 
@@ -225,10 +253,22 @@ mod tests {
     #[test]
     fn env_overrides_by_name() {
         let mut rs = vec![r("off-site", "s3://a")];
-        let used = apply_env(&mut rs, &|v| {
-            (v == "CAIRN_REPLICA_OFF_SITE_URL").then(|| "s3://b/p".to_string())
-        });
+        let env = crate::config::env::Env::from_pairs([
+            ("CAIRN_REPLICA_OFF_SITE_URL", "s3://b/p"),
+            ("CAIRN_REPLICA_OFF_SITE_ACCESS_KEY_ID", "own"),
+            ("AWS_ACCESS_KEY_ID", "aws"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]);
+        let used = apply_env(&mut rs, &env);
         assert_eq!(rs[0].url, "s3://b/p");
         assert_eq!(used, vec!["CAIRN_REPLICA_OFF_SITE_URL".to_string()]);
+        let c = rs[0].credentials.as_ref().expect("credentials");
+        assert_eq!(
+            (c.access_key_id.as_str(), c.secret_access_key.as_str()),
+            ("own", "secret")
+        );
+        assert!(!format!("{:?}", rs[0]).contains("secret"));
+        apply_env(&mut rs, &crate::config::env::Env::empty());
+        assert_eq!(rs[0].credentials, None);
     }
 }

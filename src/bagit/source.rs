@@ -1,5 +1,5 @@
 //! Where a bag's bytes come from: a folder (fs/dir.rs) or a zip file read in place
-//! (fs/zip.rs); [`crate::fs::open_source`] picks one.
+//! (fs/zip.rs); `fs::open_source`, in the layer above, picks one.
 //!
 //! The validator only ever opens paths that the source itself listed, never a path
 //! taken from a manifest, so a hostile manifest cannot make it read outside the bag.

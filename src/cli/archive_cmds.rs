@@ -19,7 +19,7 @@ use super::{
 /// the message says where Cairn looked and what to run.
 pub(super) fn open_archive(root: &RootArg, context: &str) -> Result<Archive, u8> {
     let dir = archive_root(root, context)?;
-    Archive::open(&dir).map_err(|e| error_exit(context, &e))
+    Archive::open_with(&dir, super::env()).map_err(|e| error_exit(context, &e))
 }
 
 /// The archive's folder: `--root` (or CAIRN_ROOT), else found upwards from here.
@@ -527,18 +527,13 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
 
 /// `cairn config`: every setting in force and where it comes from.
 pub(super) fn run_config(args: ConfigArgs) -> u8 {
-    use cairn::config::{Config, Source, SETTINGS};
+    use cairn::config::{Source, SETTINGS};
     let root = match archive_root(&args.root, "config") {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let (path, text) = match Archive::read_config(&root) {
-        Ok(t) => t,
-        Err(e) => return error_exit("config", &e),
-    };
-    let (config, sources) = match Config::parse_layers(&text, &path, &|var| std::env::var(var).ok())
-    {
-        Ok(c) => c,
+    let (path, config, sources) = match Archive::load_config(&root, super::env()) {
+        Ok(loaded) => loaded,
         Err(e) => return error_exit("config", &e),
     };
     let mut rows: Vec<(String, String, String, Source)> = SETTINGS

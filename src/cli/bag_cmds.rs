@@ -86,7 +86,7 @@ pub(super) fn run_validate(args: ValidateArgs) -> u8 {
         only_algorithms: None,
         keep_digests: false,
     };
-    let limits = match cairn::ops::bag_validate::zip_limits_at(&ambient_root()) {
+    let limits = match cairn::ops::bag_validate::zip_limits_at(&ambient_root(), super::env()) {
         Ok(l) => l,
         Err(e) => return error_exit("bag validate", &e),
     };

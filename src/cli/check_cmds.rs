@@ -464,7 +464,7 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
     }
     let root = super::ambient_root();
     let report: BagCheck = match with_progress("verify", || {
-        verify(&args.bag, args.against.as_deref(), &root)
+        verify(&args.bag, args.against.as_deref(), &root, super::env())
     }) {
         Ok(r) => r,
         Err(e) => return error_exit("verify", &e),

@@ -54,7 +54,7 @@ enum FormatsCommand {
 
 pub(super) fn run_identify(args: IdentifyArgs) -> u8 {
     let archive = match &args.root {
-        Some(r) => match Archive::open(r) {
+        Some(r) => match Archive::open_with(r, super::env()) {
             Ok(a) => Some(a),
             Err(e) => return error_exit("identify", &e),
         },

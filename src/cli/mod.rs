@@ -33,11 +33,20 @@ pub use outcome::exit;
 use outcome::{error_exit, exit_code};
 use progress::with_progress;
 
+/// The `CAIRN_*` (and `AWS_*`) variables of the process, read once, here: the library
+/// reads no environment, and every command hands this to it (`Archive::open_with`,
+/// `Config::load`).
+fn env() -> &'static cairn::config::Env {
+    static ENV: std::sync::OnceLock<cairn::config::Env> = std::sync::OnceLock::new();
+    ENV.get_or_init(cairn::config::Env::from_process)
+}
+
 /// For commands that name no archive (`bag validate`, `verify`): the archive whose
 /// configuration (zip limits) still applies, at CAIRN_ROOT or else in the current
-/// folder. The library reads no environment; this is where it is read.
+/// folder.
 fn ambient_root() -> PathBuf {
-    std::env::var_os("CAIRN_ROOT")
+    env()
+        .get_os("CAIRN_ROOT")
         .map(PathBuf::from)
         .or_else(|| cairn::fs::archive::Archive::find_root(std::path::Path::new(".")))
         .unwrap_or_else(|| PathBuf::from("."))
@@ -104,7 +113,7 @@ pub fn run() -> ExitCode {
                 ("--quiet", "CAIRN_QUIET"),
             ] {
                 let typed = std::env::args().any(|a| a.starts_with(flag));
-                if !typed && text.contains(&format!("'{flag}")) && std::env::var_os(var).is_some() {
+                if !typed && text.contains(&format!("'{flag}")) && env().is_set(var) {
                     errln!("cairn: the value came from the environment variable {var}");
                 }
             }

@@ -346,11 +346,8 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let (path, config) = match Archive::read_config(&root).and_then(|(path, t)| {
-        cairn::config::Config::parse_with_env(&t, &path, &|v| std::env::var(v).ok())
-            .map(|c| (path, c))
-    }) {
-        Ok(c) => c,
+    let (path, config) = match Archive::load_config(&root, super::env()) {
+        Ok((path, config, _)) => (path, config),
         Err(e) => return error_exit("restore", &e),
     };
     let Some(section) = config.replica.iter().find(|r| r.name == args.from) else {
@@ -376,7 +373,7 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
     let name = if !config.archive.name.is_empty() {
         Some((config.archive.name.clone(), format!("{}", path.display())))
     } else {
-        Archive::open(&root)
+        Archive::open_with(&root, super::env())
             .ok()
             .and_then(|a| cairn::ops::tlog::archive_name(&a).ok())
             .map(|n| (n, format!("the archive at {}", root.display())))
@@ -548,7 +545,7 @@ pub(super) fn config_rows(
             ("region", &r.region),
         ] {
             let var = format!("{prefix}{}", key.to_ascii_uppercase());
-            let source = if std::env::var_os(&var).is_some() {
+            let source = if super::env().is_set(&var) {
                 Source::Env
             } else if key == "url" || !value.is_empty() {
                 Source::File

@@ -5,21 +5,16 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, CONFIG_FILE};
+use crate::config::{Config, Env, Source, CONFIG_FILE};
 use crate::error::Error;
 use crate::fs::durable::{sync_dir, write_new};
-use crate::fs::events::LogLock;
+use crate::fs::events::{Appended, NewEvent};
+use crate::fs::log_lock::LogLock;
+use crate::fs::tlog_store::LogTree;
 
-/// The folder inside archive/ where bags are built before they are published.
-pub const STAGING_DIR: &str = ".staging";
-/// The lock file, in manifests/.
-pub const LOCK_FILE: &str = ".lock";
-/// The event log, in manifests/.
-pub const EVENTS_FILE: &str = "events.jsonl";
-/// Held (briefly) by every append to the event log, and shared by readers.
-pub const LOG_LOCK_FILE: &str = ".events.lock";
-/// Held by a fixity run for its whole length, so runs never overlap.
-pub const FIXITY_LOCK_FILE: &str = ".fixity.lock";
+use crate::fs::layout::{self, ARCHIVE_DIR, INTAKE_DIR, MANIFESTS_DIR};
+pub use crate::fs::layout::{identifier_to_folder, reserved_identifier, RESERVED_IDENTIFIERS};
+pub use crate::fs::layout::{EVENTS_FILE, FIXITY_LOCK_FILE, LOCK_FILE, LOG_LOCK_FILE, STAGING_DIR};
 
 /// An opened archive.
 #[derive(Debug, Clone)]
@@ -70,19 +65,26 @@ impl Archive {
         }
     }
 
-    pub fn open(root: &Path) -> Result<Archive, Error> {
-        Archive::open_with_env(root, &|var| std::env::var(var).ok())
+    /// The archive's cairn.toml read ([`Archive::read_config`]) and loaded with the
+    /// variables of `env` laid over it ([`Config::load`]): its path, the configuration,
+    /// and where each setting came from.
+    pub fn load_config(root: &Path, env: &Env) -> Result<(PathBuf, Config, Vec<Source>), Error> {
+        let (path, text) = Archive::read_config(root)?;
+        let (config, sources) = Config::load(&text, &path, env)?;
+        Ok((path, config, sources))
     }
 
-    /// [`Archive::open`] with the `CAIRN_*` overrides read from `env` (`&|_| None`: the
-    /// file alone, as `restore` opens the archive it has just built, which no variable
-    /// may point elsewhere).
-    pub fn open_with_env(
-        root: &Path,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Archive, Error> {
-        let (config_path, text) = Archive::read_config(root)?;
-        let config = Config::parse_with_env(&text, &config_path, env)?;
+    /// Opens the archive whose cairn.toml is in `root`, as the file says: no
+    /// environment variable has any say (a library caller's archive, or the one
+    /// `restore` has just built, which no variable may point elsewhere).
+    pub fn open(root: &Path) -> Result<Archive, Error> {
+        Archive::open_with(root, &Env::empty())
+    }
+
+    /// [`Archive::open`] with the `CAIRN_*` overrides of `env` laid over cairn.toml
+    /// (the CLI passes the process's, [`Env::from_process`]).
+    pub fn open_with(root: &Path, env: &Env) -> Result<Archive, Error> {
+        let (_, config, _) = Archive::load_config(root, env)?;
         let at = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
@@ -121,7 +123,7 @@ impl Archive {
             return Err(Error::AlreadyExists { path: config });
         }
         let mut created = Vec::new();
-        for name in ["intake", "archive", "manifests"] {
+        for name in [INTAKE_DIR, ARCHIVE_DIR, MANIFESTS_DIR] {
             let dir = root.join(name);
             if !dir.exists() {
                 fs::create_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
@@ -153,7 +155,7 @@ impl Archive {
     }
 
     pub fn staging(&self) -> PathBuf {
-        self.bags.join(STAGING_DIR)
+        layout::staging_dir(&self.bags)
     }
 
     /// Creates the empty staging folder archive/.staging/ID (and archive/.staging when
@@ -228,7 +230,7 @@ impl Archive {
     /// first: one folder read, and no register entry read (fixity and audit check these
     /// beside the current bag, whose entry they have already read).
     pub fn earlier_bags(&self, id: &str) -> Result<Vec<(u32, PathBuf)>, Error> {
-        let dir = self.bags.join(crate::fs::lifecycle::VERSIONS_DIR).join(id);
+        let dir = layout::versions_dir(&self.bags, id);
         let mut out: Vec<(u32, PathBuf)> = Vec::new();
         match fs::read_dir(&dir) {
             Ok(rd) => {
@@ -253,11 +255,11 @@ impl Archive {
     }
 
     pub fn register_path(&self, id: &str) -> PathBuf {
-        self.manifests.join(format!("{id}.json"))
+        layout::register_file(&self.manifests, id)
     }
 
     pub fn events_path(&self) -> PathBuf {
-        self.manifests.join(EVENTS_FILE)
+        layout::events_file(&self.manifests)
     }
 
     /// The identifiers of the bags in archive/ (folders not starting with a dot).
@@ -297,14 +299,8 @@ impl Archive {
             .map_err(|e| Error::io("read folder", &self.manifests, e))?
         {
             let entry = entry.map_err(|e| Error::io("read folder", &self.manifests, e))?;
-            if let Some(id) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.strip_suffix(".json"))
-            {
-                if !id.starts_with('.') {
-                    ids.push((id.to_string(), entry.ino()));
-                }
+            if let Some(id) = entry.file_name().to_str().and_then(layout::entry_id) {
+                ids.push((id.to_string(), entry.ino()));
             }
         }
         ids.sort();
@@ -372,22 +368,37 @@ impl Archive {
     }
 
     /// Appends events to the log under the log lock (waited for: it is only ever held
-    /// for the length of one append or read).
+    /// for the length of one append or read), then brings the log's two caches up to
+    /// date: its Merkle tree and its index by item.
     pub fn append_events(
         &self,
         now: chrono::DateTime<chrono::Utc>,
-        events: &[crate::fs::events::NewEvent],
+        events: &[NewEvent],
     ) -> Result<Vec<crate::fs::events::Event>, Error> {
         let _guard = self.log_lock()?;
-        let written =
-            crate::fs::events::append(&self.events_path(), &LogLock::held(), now, events)?;
-        self.update_events_index();
-        Ok(written)
+        let lock = LogLock::held();
+        let appended =
+            crate::fs::events::append(&self.events_path(), &lock, &LogTree, now, events)?;
+        self.update_tree(&lock, &appended);
+        self.update_index();
+        Ok(appended.events)
     }
 
-    /// The index by object is a cache (fs::events_index): failing to update it fails
-    /// nothing, the next `show` catches it up or rebuilds it.
-    fn update_events_index(&self) {
+    /// The caches beside the log, once appended lines are durable. The Merkle tree
+    /// (fs::tlog_store) and the index by object (fs::events_index) are both rebuilt
+    /// from the log whenever they disagree with it, so failing to update either fails
+    /// nothing: the next append, `show` or `cairn checkpoint` catches it up.
+    fn update_tree(&self, lock: &LogLock, appended: &Appended) {
+        let log = self.events_path();
+        if let Err(e) =
+            crate::fs::tlog_store::record_append(&log, lock, appended.before, &appended.lines())
+        {
+            tracing::warn!(error = %e, "could not update the event log's Merkle tree; the next append or `cairn checkpoint` rebuilds it");
+        }
+    }
+
+    /// See [`Archive::update_tree`].
+    fn update_index(&self) {
         if let Err(e) = crate::fs::events_index::update_if_present(&self.events_path()) {
             tracing::warn!(error = %e, "could not update the event log's index");
         }
@@ -412,12 +423,16 @@ impl Archive {
             return Ok(None);
         }
         let _guard = self.log_lock()?;
-        let repaired = crate::fs::events::repair_torn_tail(&log, &LogLock::held(), now)?;
+        let lock = LogLock::held();
+        let repaired = crate::fs::events::repair_torn_tail(&log, &lock, &LogTree, now)?;
+        if let Some(appended) = &repaired {
+            self.update_tree(&lock, appended);
+        }
         if let Some(why) = crate::fs::tlog_store::check_read_only(&log)? {
             return Err(crate::fs::tlog_store::refusal(&log, &why));
         }
-        Ok(repaired.map(|e| {
-            self.update_events_index();
+        Ok(repaired.and_then(|a| a.events.into_iter().next()).map(|e| {
+            self.update_index();
             format!(
                 "repaired the event log: line {} is a `log repair` event; {}",
                 e.seq, e.detail
@@ -455,15 +470,7 @@ impl Archive {
 
     /// Takes the log lock, waiting for it; held until the returned file drops.
     fn log_lock(&self) -> Result<File, Error> {
-        let path = self.manifests.join(LOG_LOCK_FILE);
-        let guard = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io("open lock file", &path, e))?;
-        guard.lock().map_err(|e| Error::io("lock", &path, e))?;
-        Ok(guard)
+        crate::fs::log_lock::wait_exclusive(&self.manifests.join(LOG_LOCK_FILE))
     }
 
     /// Reads and checks the whole event log, under a shared log lock when one exists
@@ -503,15 +510,7 @@ impl Archive {
 
     /// Waits for a shared hold on the lock file `name` in manifests/, if it exists.
     fn wait_shared_on(&self, name: &str) -> Result<Option<File>, Error> {
-        let path = self.manifests.join(name);
-        match File::open(&path) {
-            Ok(f) => {
-                f.lock_shared().map_err(|e| Error::io("lock", &path, e))?;
-                Ok(Some(f))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("open lock file", &path, e)),
-        }
+        crate::fs::log_lock::wait_shared(&self.manifests.join(name))
     }
 
     /// The `object` of line `line` (1-based) of the event log, when that line is still
@@ -568,139 +567,24 @@ pub struct ArchiveLock {
     _file: File,
 }
 
-/// Turns a dc.identifier into a folder name, or explains why it cannot be one.
-///
-/// The transformation (docs/identifiers.md): NFC; every run of characters other than
-/// ASCII letters, digits, `-`, `_` and `.` becomes one `_`; a leading `.` or `-`
-/// becomes `_`; at most 100 bytes. Different identifiers can map to the same name
-/// (`S21/001`, `S21:001`); the second is then refused as already in use, never merged.
-pub fn identifier_to_folder(identifier: &str) -> Result<String, String> {
-    use unicode_normalization::UnicodeNormalization;
-    let nfc: String = identifier.trim().nfc().collect();
-    let mut out = String::new();
-    let mut in_run = false;
-    for c in nfc.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-            out.push(c);
-            in_run = false;
-        } else if !in_run {
-            out.push('_');
-            in_run = true;
-        }
-    }
-    if out.starts_with(['.', '-']) {
-        out.replace_range(..1, "_");
-    }
-    if out.is_empty() || out.chars().all(|c| c == '_') {
-        return Err(format!(
-            "dc.identifier {} has no letters or digits to name a folder with",
-            crate::quoted(identifier)
-        ));
-    }
-    if out.len() > 100 {
-        return Err(format!(
-            "dc.identifier {} is longer than 100 characters",
-            crate::quoted(identifier)
-        ));
-    }
-    Ok(out)
-}
-
-/// Names of the archive's and a replica's own layout that an identifier may not take,
-/// compared without regard to case (replicas and other copies may live on file systems
-/// that ignore it). An item `ID` is archive/ID, manifests/ID.json,
-/// manifests/history/ID/ and manifests/withdrawn/ID.json, on disk and as replica keys;
-/// beside them in manifests/ are the event log (events.jsonl), a replica's log head
-/// (events.head.json), the history/, withdrawn/, formats/, checkpoints/ and tlog/
-/// folders, and in archive/ hidden folders only.
-pub const RESERVED_IDENTIFIERS: [&str; 9] = [
-    "events",
-    "events.head",
-    "events.jsonl",
-    "history",
-    "withdrawn",
-    "formats",
-    "checkpoints",
-    "tlog",
-    "cairn.toml",
-];
-
-/// Why the folder name `id` may not name an item, if it may not: a name of the
-/// layout ([`RESERVED_IDENTIFIERS`], any hidden name, a `tlog.` name, a `~` (staging
-/// folders)), or a device name Windows will not create (`CON`, `NUL`, `COM1`, ...),
-/// which could not travel to a replica or a copy on such a file system.
-pub fn reserved_identifier(id: &str) -> Option<String> {
-    let lower = id.to_ascii_lowercase();
-    let stem = lower.split('.').next().unwrap_or(&lower);
-    let device = matches!(stem, "con" | "prn" | "aux" | "nul")
-        || ((stem.starts_with("com") || stem.starts_with("lpt"))
-            && stem.len() == 4
-            && stem.as_bytes()[3].is_ascii_digit());
-    if id.starts_with('.') || id.contains('~') {
-        Some(format!(
-            "{} would be a hidden or staging name of the archive's layout",
-            crate::quoted(id)
-        ))
-    } else if RESERVED_IDENTIFIERS.contains(&lower.as_str()) || lower.starts_with("tlog.") {
-        Some(format!(
-            "{} is reserved: the archive and its replicas use it for their own files (manifests/{lower}...)",
-            crate::quoted(id)
-        ))
-    } else if device {
-        Some(format!(
-            "{} is a device name on Windows: no file or folder there can have it",
-            crate::quoted(id)
-        ))
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn layout_names_are_reserved() {
-        for id in [
-            "events.head",
-            "EVENTS",
-            "history",
-            "Withdrawn",
-            ".staging",
-            "tlog.replaced-1",
-            "a~amend",
-            "CON",
-            "com1.txt",
-        ] {
-            assert!(reserved_identifier(id).is_some(), "{id}");
-        }
-        for id in [
-            "cairn-000001",
-            "events-1977",
-            "history_of_s21",
-            "console",
-            "com10",
-        ] {
-            assert!(reserved_identifier(id).is_none(), "{id}");
-        }
-    }
-
-    #[test]
-    fn identifiers_become_safe_folder_names() {
+    fn only_the_environment_handed_in_has_a_say() {
+        let dir = tempfile::tempdir().unwrap();
+        Archive::init(dir.path()).unwrap();
+        let env = Env::from_pairs([("CAIRN_FIXITY_INTERVAL_DAYS", "7")]);
+        let with = Archive::open_with(dir.path(), &env).unwrap();
+        assert_eq!(with.config.fixity.interval_days, 7);
+        let (_, _, sources) = Archive::load_config(dir.path(), &env).unwrap();
+        assert!(sources.contains(&Source::Env));
+        // Whatever the process's environment holds, `open` reads the file alone.
+        let plain = Archive::open(dir.path()).unwrap();
         assert_eq!(
-            identifier_to_folder("DC-Cam/S21/0001").unwrap(),
-            "DC-Cam_S21_0001"
+            plain.config.fixity.interval_days,
+            Config::default().fixity.interval_days
         );
-        assert_eq!(
-            identifier_to_folder("s21 ::  portrait").unwrap(),
-            "s21_portrait"
-        );
-        assert_eq!(identifier_to_folder("../etc").unwrap(), "_._etc");
-        assert_eq!(identifier_to_folder(".hidden").unwrap(), "_hidden");
-        assert_eq!(identifier_to_folder("ទួលស្លែង-1").unwrap(), "_-1");
-        assert!(identifier_to_folder("ទួលស្លែង").is_err());
-        assert!(identifier_to_folder("").is_err());
-        assert!(identifier_to_folder(&"x".repeat(101)).is_err());
     }
 }

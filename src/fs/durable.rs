@@ -143,39 +143,65 @@ pub fn rename_no_replace(from: &Path, to: &Path) -> Result<(), Error> {
     sync_dir(parent_dir(to))
 }
 
-#[cfg(target_os = "linux")]
 fn no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let c = |p: &Path| {
-        CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
-    };
-    let (f, t) = (c(from)?, c(to)?);
-    // SAFETY: both pointers are valid NUL-terminated strings for the call's duration.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            f.as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = std::io::Error::last_os_error();
-    match err.raw_os_error() {
+    match renameat2(from, to, Rename::NoReplace)? {
+        true => Ok(()),
         // Filesystems without RENAME_NOREPLACE support: fall back to check-then-rename.
-        Some(libc::EINVAL) | Some(libc::ENOSYS) => fallback_rename(from, to),
-        _ => Err(err),
+        false => fallback_rename(from, to),
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
-    fallback_rename(from, to)
+/// What [`renameat2`] is asked to do besides renaming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rename {
+    /// Refuse to replace an existing destination (`RENAME_NOREPLACE`).
+    NoReplace,
+    /// Swap the two paths in one step (`RENAME_EXCHANGE`).
+    Exchange,
+}
+
+/// The one call of Linux `renameat2(2)` in Cairn. `Ok(true)`: done; `Ok(false)`: the
+/// file system (or the kernel, or the platform) cannot do it, and the caller falls back
+/// to plain renames; an error otherwise (an existing destination with
+/// [`Rename::NoReplace`] is `AlreadyExists`). Fsyncs nothing.
+pub fn renameat2(from: &Path, to: &Path, how: Rename) -> std::io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| {
+            CString::new(p.as_os_str().as_bytes())
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
+        };
+        let (f, t) = (c(from)?, c(to)?);
+        let flags = match how {
+            Rename::NoReplace => libc::RENAME_NOREPLACE,
+            Rename::Exchange => libc::RENAME_EXCHANGE,
+        };
+        // SAFETY: both pointers are valid NUL-terminated strings for the call's duration.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                f.as_ptr(),
+                libc::AT_FDCWD,
+                t.as_ptr(),
+                flags,
+            )
+        };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINVAL) | Some(libc::ENOSYS) => Ok(false),
+            _ => Err(err),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (from, to, how);
+        Ok(false)
+    }
 }
 
 fn fallback_rename(from: &Path, to: &Path) -> std::io::Result<()> {

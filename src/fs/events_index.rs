@@ -27,13 +27,12 @@ use crate::error::Error;
 use crate::fs::durable::parent_dir;
 use crate::fs::events::{line_digest, Event};
 
-/// The index's folder, beside the log.
-pub const INDEX_DIR: &str = ".events-index";
+pub use crate::fs::layout::INDEX_DIR;
 const STATE: &str = "state";
 const VERSION: &str = "cairn-events-index-1";
 
 pub fn index_dir(log: &Path) -> PathBuf {
-    parent_dir(log).join(INDEX_DIR)
+    crate::fs::layout::index_dir(log)
 }
 
 /// How far the index reaches into the log.

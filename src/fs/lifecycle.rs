@@ -21,17 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::fs::durable::{parent_dir, rename_no_replace, sync_dir, write_new};
+use crate::fs::durable::{parent_dir, rename_no_replace, renameat2, sync_dir, write_new, Rename};
 use crate::fs::register::RegisterEntry;
 
-/// manifests/history/: superseded register entries.
-pub const HISTORY_DIR: &str = "history";
-/// manifests/withdrawn/: tombstones.
-pub const WITHDRAWN_DIR: &str = "withdrawn";
-/// archive/.quarantine/: the bags of withdrawn items, kept unless purged.
-pub const QUARANTINE_DIR: &str = ".quarantine";
-/// archive/.versions/ID/NNNNNN: the earlier versions of a revised item, complete bags.
-pub const VERSIONS_DIR: &str = ".versions";
+use crate::fs::layout;
+pub use crate::fs::layout::{HISTORY_DIR, QUARANTINE_DIR, VERSIONS_DIR, WITHDRAWN_DIR};
 
 /// What is left of a withdrawn item: who withdrew it, when, why, and enough to
 /// recognise its bytes again (its Payload-Oxum, the digests of its tag manifests, and
@@ -100,32 +94,27 @@ impl Tombstone {
 impl Archive {
     /// manifests/history/ID/.
     pub fn history_dir(&self, id: &str) -> PathBuf {
-        self.manifests.join(HISTORY_DIR).join(id)
+        layout::history_dir(&self.manifests, id)
     }
 
     /// manifests/history/ID/NNNNNN.json: register entry version `version`, superseded.
     pub fn history_path(&self, id: &str, version: u32) -> PathBuf {
-        self.history_dir(id).join(format!("{version:06}.json"))
+        layout::history_file(&self.manifests, id, version)
     }
 
     /// manifests/withdrawn/ID.json.
     pub fn tombstone_path(&self, id: &str) -> PathBuf {
-        self.manifests
-            .join(WITHDRAWN_DIR)
-            .join(format!("{id}.json"))
+        layout::tombstone_file(&self.manifests, id)
     }
 
     /// archive/.versions/ID/NNNNNN: a retained earlier version of the item's bag.
     pub fn version_path(&self, id: &str, version: u32) -> PathBuf {
-        self.bags
-            .join(VERSIONS_DIR)
-            .join(id)
-            .join(format!("{version:06}"))
+        layout::version_dir(&self.bags, id, version)
     }
 
     /// archive/.quarantine/ID.
     pub fn quarantine_path(&self, id: &str) -> PathBuf {
-        self.bags.join(QUARANTINE_DIR).join(id)
+        layout::quarantine_dir(&self.bags, id)
     }
 
     /// Creates archive/.quarantine if it is not there yet, durably.
@@ -162,7 +151,7 @@ impl Archive {
                 .filter(|p| {
                     p.file_name()
                         .and_then(|n| n.to_str())
-                        .is_some_and(|n| !n.starts_with('.') && n.ends_with(".json"))
+                        .is_some_and(|n| !n.starts_with('.') && n.ends_with(layout::ENTRY_EXT))
                 })
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -183,14 +172,8 @@ impl Archive {
         };
         for entry in rd {
             let entry = entry.map_err(|e| Error::io("read folder", &dir, e))?;
-            if let Some(id) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.strip_suffix(".json"))
-            {
-                if !id.starts_with('.') {
-                    ids.push(id.to_string());
-                }
+            if let Some(id) = entry.file_name().to_str().and_then(layout::entry_id) {
+                ids.push(id.to_string());
             }
         }
         ids.sort();
@@ -250,38 +233,9 @@ pub fn write_once_idempotent(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// `a_parent/old` and `a` to `b` in two renames (recovery finishes the second:
 /// docs/lifecycle.md).
 pub fn exchange(a: &Path, b: &Path) -> Result<(), Error> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::ffi::CString;
-        use std::os::unix::ffi::OsStrExt;
-        let c = |p: &Path| {
-            CString::new(p.as_os_str().as_bytes()).map_err(|_| {
-                Error::io(
-                    "rename",
-                    p,
-                    std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"),
-                )
-            })
-        };
-        let (ca, cb) = (c(a)?, c(b)?);
-        // SAFETY: both pointers are valid NUL-terminated strings for the call's duration.
-        let rc = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                ca.as_ptr(),
-                libc::AT_FDCWD,
-                cb.as_ptr(),
-                libc::RENAME_EXCHANGE,
-            )
-        };
-        if rc == 0 {
-            sync_dir(parent_dir(a))?;
-            return sync_dir(parent_dir(b));
-        }
-        let err = std::io::Error::last_os_error();
-        if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
-            return Err(Error::io("exchange", a, err));
-        }
+    if renameat2(a, b, Rename::Exchange).map_err(|e| Error::io("exchange", a, e))? {
+        sync_dir(parent_dir(a))?;
+        return sync_dir(parent_dir(b));
     }
     let old = parent_dir(a).join("old");
     rename_no_replace(b, &old)?;

@@ -109,7 +109,7 @@ pub struct RegisterEntry {
     pub updated: Option<String>,
     /// The version of the item's content (its bag): 1 as ingested, one more with each
     /// `cairn revise`; earlier versions' bags are kept in archive/.versions/ID/
-    /// ([`crate::fs::archive::Archive::retained_bags`]).
+    /// (`Archive::retained_bags`, in fs::archive).
     #[serde(default = "first_version", skip_serializing_if = "is_first_version")]
     pub version: u32,
     /// Members this Cairn does not know (written by a newer one), kept as read and

@@ -6,7 +6,8 @@
 //! way, and the caller can refuse to complete an upload whose digest is not the one
 //! the register records (the upload is then aborted and nothing appears under the key).
 //! Credentials come from `CAIRN_REPLICA_<NAME>_ACCESS_KEY_ID` / `_SECRET_ACCESS_KEY`,
-//! else `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`; they are never printed.
+//! else `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, in the environment the
+//! configuration was loaded with (crate::replica::apply_env); they are never printed.
 
 use std::io::Read;
 use std::path::Path;
@@ -89,12 +90,6 @@ impl Replica {
                 (Arc::new(fs), String::new(), Some(path))
             }
             Location::S3 { bucket, prefix } => {
-                let var = |suffix: &str| {
-                    let own = format!("{}{suffix}", ReplicaSection::env_prefix(&section.name));
-                    std::env::var(own)
-                        .or_else(|_| std::env::var(format!("AWS_{suffix}")))
-                        .ok()
-                };
                 let mut b = object_store::aws::AmazonS3Builder::new()
                     .with_bucket_name(&bucket)
                     .with_region(if section.region.is_empty() {
@@ -124,11 +119,13 @@ impl Replica {
                         .with_allow_http(section.endpoint.starts_with("http://"))
                         .with_virtual_hosted_style_request(false);
                 }
-                match (var("ACCESS_KEY_ID"), var("SECRET_ACCESS_KEY")) {
-                        (Some(id), Some(secret)) => {
-                            b = b.with_access_key_id(id).with_secret_access_key(secret);
+                match &section.credentials {
+                        Some(c) => {
+                            b = b
+                                .with_access_key_id(&c.access_key_id)
+                                .with_secret_access_key(&c.secret_access_key);
                         }
-                        _ => {
+                        None => {
                             return Err(err(format!(
                                 "no credentials: set {p}ACCESS_KEY_ID and {p}SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
                                 p = ReplicaSection::env_prefix(&section.name)

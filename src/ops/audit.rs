@@ -302,7 +302,9 @@ pub fn audit(
     // part of the chain, and repaired by the next command that writes.
     let mut torn_tail = None;
     if let Some(b) = &chain.broken {
-        if let Some(t) = crate::fs::events::torn_tail(&archive.events_path())? {
+        if let Some(t) =
+            crate::fs::events::torn_tail(&archive.events_path(), &crate::fs::tlog_store::LogTree)?
+        {
             // (Whole lines of the same cut-short write may come before the torn one.)
             if t.line <= b.line {
                 chain.lines = t.line - 1;
@@ -604,14 +606,16 @@ fn chain_break(archive: &Archive, b: &BrokenLink) -> Result<Discrepancy, Error> 
 
 /// Checks a bag anywhere: full validation of every manifest and, with a register
 /// entry, agreement with it. A zip is read with the limits of the archive at
-/// `zip_limits_root` when there is one there ([`crate::ops::bag_validate::zip_limits_at`]).
+/// `zip_limits_root` when there is one there, `env` laid over its cairn.toml
+/// ([`crate::ops::bag_validate::zip_limits_at`]).
 pub fn verify(
     bag: &Path,
     against: Option<&Path>,
     zip_limits_root: &Path,
+    env: &crate::config::Env,
 ) -> Result<BagCheck, Error> {
     let entry = against.map(RegisterEntry::read).transpose()?;
-    let limits = crate::ops::bag_validate::zip_limits_at(zip_limits_root)?;
+    let limits = crate::ops::bag_validate::zip_limits_at(zip_limits_root, env)?;
     let source = match crate::fs::open_source(bag, limits) {
         Ok(s) => s,
         Err(Error::Corrupt { path, detail }) => {

@@ -209,7 +209,7 @@ pub fn check_dublin_core(
     let Some(manifest) = crate::fs::read_if_present(&bag.join(manifest_name))? else {
         return Ok(Vec::new());
     };
-    let entry_name = format!("manifests/{id}.json");
+    let entry_name = crate::fs::layout::register_key(id);
     let mut out = Vec::new();
     let mut buf = vec![0u8; BUF_SIZE];
     for file in ["metadata/dc.json", "metadata/dc.xml"] {
@@ -217,7 +217,7 @@ pub fn check_dublin_core(
             continue;
         };
         let path = bag.join(file);
-        let at = format!("archive/{id}/{file}");
+        let at = format!("{}/{file}", crate::fs::layout::bag_key(id));
         let Some(bytes) = crate::fs::read_if_present(&path)? else {
             out.push(Discrepancy {
                 kind: "bag-metadata-missing",

@@ -30,12 +30,12 @@ pub fn validate_bag(
 
 /// The zip limits to use outside any command that names an archive: those of the
 /// archive at `root` (the CLI passes `CAIRN_ROOT`, or the current folder) when there is
-/// one; else the defaults.
-pub fn zip_limits_at(root: &Path) -> Result<ZipLimits, Error> {
+/// one, with the variables of `env` laid over its cairn.toml; else the defaults.
+pub fn zip_limits_at(root: &Path, env: &crate::config::Env) -> Result<ZipLimits, Error> {
     if !root.join(crate::config::CONFIG_FILE).is_file() {
         return Ok(ZipLimits::default());
     }
-    let archive = crate::fs::archive::Archive::open(root)?;
+    let archive = crate::fs::archive::Archive::open_with(root, env)?;
     archive
         .config
         .zip

@@ -13,8 +13,7 @@ use crate::pronom::{sigfile, Identification, Identifier};
 use crate::techmd::{self, TechMd};
 use crate::vocab::{EventType, Outcome};
 
-/// The folder in manifests/ that holds installed signature files.
-pub const FORMATS_DIR: &str = "formats";
+pub use crate::fs::layout::FORMATS_DIR;
 
 /// Which kind of signature file a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -206,12 +206,8 @@ impl<'a> Finder<'a> {
         for r in 0..self.replicas.len() {
             if self.remote[r].is_none() {
                 let replica = &self.replicas[r];
-                let mut listed = replica.list(&format!("archive/{}", self.id))?;
-                listed.extend(replica.list(&format!(
-                    "archive/{}/{}",
-                    crate::fs::lifecycle::VERSIONS_DIR,
-                    self.id
-                ))?);
+                let mut listed = replica.list(&crate::fs::layout::bag_key(&self.id))?;
+                listed.extend(replica.list(&crate::fs::layout::versions_key(&self.id))?);
                 self.remote[r] = Some(listed);
             }
             let listed = self.remote[r].clone().unwrap_or_default();
@@ -472,11 +468,8 @@ fn item_strays(
     let wanted: BTreeSet<&str> = expected.iter().map(|e| e.key.as_str()).collect();
     let mut out = Vec::new();
     for r in replicas {
-        let mut listed = r.list(&format!("archive/{id}"))?;
-        listed.extend(r.list(&format!(
-            "archive/{}/{id}",
-            crate::fs::lifecycle::VERSIONS_DIR
-        ))?);
+        let mut listed = r.list(&crate::fs::layout::bag_key(id))?;
+        listed.extend(r.list(&crate::fs::layout::versions_key(id))?);
         for l in listed {
             if wanted.contains(l.key.as_str()) || superseded.contains_key(&l.key) {
                 continue;

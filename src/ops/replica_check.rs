@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
+use crate::fs::layout::ARCHIVE_DIR;
 use crate::fs::replica::Replica;
 use crate::ops::fixity::{plan, shard_of, Selection};
 use crate::ops::replicate::{
@@ -145,30 +146,33 @@ pub(crate) fn stray_objects(
     registered: &BTreeSet<String>,
     withdrawn: &BTreeSet<String>,
 ) -> Vec<ReplicaFinding> {
-    use crate::fs::lifecycle::{HISTORY_DIR, QUARANTINE_DIR, VERSIONS_DIR, WITHDRAWN_DIR};
+    use crate::fs::layout::{
+        ENTRY_EXT, EVENTS_FILE, HISTORY_DIR, MANIFESTS_DIR, OWN_KEYS_DIR, QUARANTINE_DIR,
+        VERSIONS_DIR, WITHDRAWN_DIR,
+    };
     let known = |id: &str| registered.contains(id) || withdrawn.contains(id);
     listed
         .iter()
         .filter(|l| {
             let mut parts = l.key.split('/');
             match (parts.next(), parts.next(), parts.next()) {
-                (Some("archive"), Some(VERSIONS_DIR), Some(id)) => !registered.contains(id),
-                (Some("archive"), Some(QUARANTINE_DIR), Some(id)) => !withdrawn.contains(id),
-                (Some("manifests"), Some(HISTORY_DIR), Some(id)) => !known(id),
-                (Some("manifests"), Some(WITHDRAWN_DIR), Some(name)) => !name
-                    .strip_suffix(".json")
+                (Some(ARCHIVE_DIR), Some(VERSIONS_DIR), Some(id)) => !registered.contains(id),
+                (Some(ARCHIVE_DIR), Some(QUARANTINE_DIR), Some(id)) => !withdrawn.contains(id),
+                (Some(MANIFESTS_DIR), Some(HISTORY_DIR), Some(id)) => !known(id),
+                (Some(MANIFESTS_DIR), Some(WITHDRAWN_DIR), Some(name)) => !name
+                    .strip_suffix(ENTRY_EXT)
                     .is_some_and(|id| withdrawn.contains(id)),
-                (Some("archive"), Some(id), Some(_)) => !registered.contains(id),
-                (Some("manifests"), Some(name), None) => {
-                    name != "events.jsonl"
+                (Some(ARCHIVE_DIR), Some(id), Some(_)) => !registered.contains(id),
+                (Some(MANIFESTS_DIR), Some(name), None) => {
+                    name != EVENTS_FILE
                         && l.key != crate::ops::replicate::LEGACY_HEAD_KEY
                         && !name
-                            .strip_suffix(".json")
+                            .strip_suffix(ENTRY_EXT)
                             .is_some_and(|id| registered.contains(id))
                 }
                 (Some(CONFIG_KEY), None, None) => false,
                 // Cairn's own keys (the marker, the log's head).
-                (Some(".cairn"), Some(_), None) => {
+                (Some(OWN_KEYS_DIR), Some(_), None) => {
                     l.key != HEAD_KEY && l.key != crate::ops::replica_root::MARKER_KEY
                 }
                 _ => true,
@@ -178,8 +182,8 @@ pub(crate) fn stray_objects(
         .map(|l| {
             let mut parts = l.key.split('/');
             let owner = match (parts.next(), parts.next()) {
-                (Some("archive"), Some(id)) => Some(id.to_string()),
-                (Some("manifests"), Some(name)) => name.strip_suffix(".json").map(str::to_string),
+                (Some(ARCHIVE_DIR), Some(id)) => Some(id.to_string()),
+                (Some(MANIFESTS_DIR), Some(name)) => name.strip_suffix(ENTRY_EXT).map(str::to_string),
                 _ => None,
             }
             .filter(|id| withdrawn.contains(id));
@@ -258,7 +262,7 @@ fn check_item(archive: &Archive, replica: &Replica, id: &str) -> Result<ReplicaI
     };
     let superseded = superseded_digests(archive, id, &expected)?;
     let wanted: BTreeSet<&str> = expected.iter().map(|e| e.key.as_str()).collect();
-    for l in replica.list(&format!("archive/{id}"))? {
+    for l in replica.list(&crate::fs::layout::bag_key(id))? {
         if !wanted.contains(l.key.as_str()) {
             let detail = if superseded.contains_key(&l.key) {
                 format!(
@@ -346,8 +350,8 @@ fn validate_bags(
     for e in expected {
         let parts: Vec<&str> = e.key.split('/').collect();
         let depth = match parts.as_slice() {
-            ["archive", crate::fs::lifecycle::VERSIONS_DIR, _, _, _, ..] => 4,
-            ["archive", _, _, ..] => 2,
+            [ARCHIVE_DIR, crate::fs::lifecycle::VERSIONS_DIR, _, _, _, ..] => 4,
+            [ARCHIVE_DIR, _, _, ..] => 2,
             _ => continue,
         };
         bags.insert(parts[..depth].join("/"));
@@ -480,7 +484,7 @@ pub fn audit_replicas(archive: &Archive) -> Result<Vec<ReplicaInventory>, Error>
         }
         for l in &listed {
             let mut parts = l.key.split('/');
-            if let (Some("archive"), Some(id)) = (parts.next(), parts.next()) {
+            if let (Some(ARCHIVE_DIR), Some(id)) = (parts.next(), parts.next()) {
                 if registered.contains(id) && !wanted.contains(l.key.as_str()) {
                     inv.findings.push(ReplicaFinding {
                         id: id.to_string(),

@@ -19,13 +19,9 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::replica::Replica;
 
-/// The marker's key on a replica.
-pub const MARKER_KEY: &str = ".cairn/replica.json";
+pub use crate::fs::layout::{MARKER_KEY, RECORD_DIR};
 /// The marker's `format`.
 pub const MARKER_FORMAT: &str = "cairn-replica/1";
-/// The folder in manifests/ where the archive keeps the marker it wrote to each
-/// replica (hidden: never a register entry, never replicated).
-pub const RECORD_DIR: &str = ".replicas";
 
 /// A replica's marker, as written to the replica and kept in the archive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,10 +38,7 @@ pub struct Marker {
 
 /// Where the archive keeps the marker it wrote to replica `name`.
 pub fn record_path(archive: &Archive, name: &str) -> PathBuf {
-    archive
-        .manifests
-        .join(RECORD_DIR)
-        .join(format!("{name}.json"))
+    crate::fs::layout::replica_record_file(&archive.manifests, name)
 }
 
 fn fail(replica: &Replica, detail: String) -> Error {
@@ -150,9 +143,7 @@ pub fn check_restore_source(
 ) -> Result<(), Error> {
     let replica = Replica::open(section)?;
     let marker = check_marker_present(&replica)?;
-    let record = manifests
-        .join(RECORD_DIR)
-        .join(format!("{}.json", section.name));
+    let record = crate::fs::layout::replica_record_file(manifests, &section.name);
     let recorded: Option<Marker> =
         crate::fs::read_if_present(&record)?.and_then(|b| serde_json::from_slice(&b).ok());
     let foreign = match &recorded {

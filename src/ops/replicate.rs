@@ -27,18 +27,7 @@ use crate::ops::bag_check::STRENGTH;
 use crate::replica::ReplicaSection;
 use crate::vocab::{EventType, Outcome};
 
-/// The object holding the event log's head (its last line's seq and digest), under
-/// `.cairn/`, where no item's key can reach.
-pub const HEAD_KEY: &str = ".cairn/events.head.json";
-/// Where replicas made before that kept the head; an item whose identifier is
-/// `events.head` has its register entry there. Read as a head only when it parses as
-/// one (a register entry never does); `replicate` moves it to [`HEAD_KEY`].
-pub const LEGACY_HEAD_KEY: &str = "manifests/events.head.json";
-/// The event log on a replica.
-pub const LOG_KEY: &str = "manifests/events.jsonl";
-/// The configuration on a replica (it holds no secret: credentials live in the
-/// environment).
-pub const CONFIG_KEY: &str = "cairn.toml";
+pub use crate::fs::layout::{CONFIG_KEY, HEAD_KEY, LEGACY_HEAD_KEY, LOG_KEY};
 
 /// One object an item should have on a replica.
 #[derive(Debug, Clone)]
@@ -780,11 +769,11 @@ fn listing(replica: &Replica, expected: &[Expected]) -> Result<BTreeMap<String, 
     for e in expected {
         let parts: Vec<&str> = e.key.splitn(4, '/').collect();
         let depth = match parts.as_slice() {
-            ["archive", crate::fs::lifecycle::VERSIONS_DIR | crate::fs::lifecycle::QUARANTINE_DIR, _, _] => {
+            [crate::fs::layout::ARCHIVE_DIR, crate::fs::lifecycle::VERSIONS_DIR | crate::fs::lifecycle::QUARANTINE_DIR, _, _] => {
                 3
             }
-            ["manifests", crate::fs::lifecycle::HISTORY_DIR, _, _] => 3,
-            ["archive", _, _, ..] => 2,
+            [crate::fs::layout::MANIFESTS_DIR, crate::fs::lifecycle::HISTORY_DIR, _, _] => 3,
+            [crate::fs::layout::ARCHIVE_DIR, _, _, ..] => 2,
             _ => 0,
         };
         if depth == 0 {
@@ -889,7 +878,9 @@ fn copy_log(archive: &Archive, replica: &Replica) -> Result<u64, Error> {
     // Under the shared log lock: no append while the log is read.
     let _guard = archive.shared_log_lock()?;
     let log = archive.events_path();
-    let Some((seq, line)) = crate::fs::events::last_complete_line(&log)? else {
+    let Some((seq, line)) =
+        crate::fs::events::last_complete_line(&log, &crate::fs::tlog_store::LogTree)?
+    else {
         return Ok(0);
     };
     let len = crate::fs::stat(&log)?.len();

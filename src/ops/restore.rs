@@ -129,7 +129,7 @@ pub fn restore(
     }
     // The restore is recorded in the restored log, after everything it restored.
     // No CAIRN_* variable may point the restored archive's log elsewhere.
-    let archive = crate::fs::archive::Archive::open_with_env(&work, &|_| None)?;
+    let archive = crate::fs::archive::Archive::open(&work)?;
     let written = archive.append_events(
         clock.now(),
         &[recovery_event(&replica, head.as_ref(), &report)],
@@ -483,19 +483,21 @@ fn build(
     out.sync_all().map_err(|e| Error::io("sync", &log, e))?;
     match (got, head) {
         (None, None) => {}
-        (Some(_), Some(head)) => match crate::fs::events::last_complete_line(&log)? {
-            Some((seq, line))
-                if seq == head.seq
-                    && line_digest(&line) == head.line_blake3
-                    && crate::fs::stat(&log)?.len() == head.log_bytes =>
-            {
-                report.events = seq;
+        (Some(_), Some(head)) => {
+            match crate::fs::events::last_complete_line(&log, &crate::fs::tlog_store::LogTree)? {
+                Some((seq, line))
+                    if seq == head.seq
+                        && line_digest(&line) == head.line_blake3
+                        && crate::fs::stat(&log)?.len() == head.log_bytes =>
+                {
+                    report.events = seq;
+                }
+                _ => report.problems.push(format!(
+                    "{LOG_KEY}: its last line is not the head the replica recorded (event {}, {})",
+                    head.seq, head.line_blake3
+                )),
             }
-            _ => report.problems.push(format!(
-                "{LOG_KEY}: its last line is not the head the replica recorded (event {}, {})",
-                head.seq, head.line_blake3
-            )),
-        },
+        }
         _ => report.problems.push(format!(
             "{LOG_KEY} appeared or vanished on replica {} while it was being restored",
             replica.name

@@ -107,7 +107,7 @@ pub fn audit_retained(archive: &Archive, id: &str) -> Result<Vec<Discrepancy>, E
     }
     let history = archive.history(id)?;
     for (v, path) in versions {
-        let at = format!("archive/.versions/{id}/{v:06}");
+        let at = crate::fs::layout::version_key(id, v);
         match entry_of(&history, v) {
             None => out.push(Discrepancy {
                 kind: "version-without-register-entry",

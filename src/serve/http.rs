@@ -42,9 +42,9 @@ use super::oai;
 use super::pages;
 use super::snapshot::{current_item, Item, LineRow, LineShown, Names, Snapshot, Stamp, Status};
 use super::token::TokenKey;
+use crate::config::ServeSection;
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::serve::config::ServeSection;
 
 pub const MAX_CONNECTIONS: usize = 2048;
 pub const MAX_IN_FLIGHT: usize = 256;

@@ -8,7 +8,6 @@
 //! - [`files`]: payload files, resolved only through the register.
 //! - [`http`]: the axum application, the listener and its limits.
 
-pub mod config;
 pub mod files;
 pub mod http;
 pub mod oai;

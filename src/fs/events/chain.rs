@@ -2,8 +2,6 @@
 //! `prev` is the digest of the line before. Pure: works on the log's bytes, hashing and
 //! parsing lines in parallel, then following the links in order.
 
-use std::io::Read;
-
 use serde::{Deserialize, Serialize};
 
 use super::{Event, GENESIS};
@@ -64,7 +62,7 @@ pub struct EventBrief {
 /// a `replica` key and, when `TAGS`, its `tag_manifests` value. Anything else is skipped
 /// (read for its syntax, not kept).
 #[derive(Default)]
-struct DataMark<const TAGS: bool> {
+pub(super) struct DataMark<const TAGS: bool> {
     replica: bool,
     replica_name: Option<String>,
     tag_manifests: Option<serde_json::Value>,
@@ -150,12 +148,16 @@ pub struct EventAudit {
 }
 
 /// One line's brief and its link; the data object is skipped, not kept.
-fn brief_line(line: &[u8]) -> Result<(u64, Prev, Option<EventBrief>), serde_json::Error> {
+pub(super) fn brief_line(
+    line: &[u8],
+) -> Result<(u64, Prev, Option<EventBrief>), serde_json::Error> {
     parse_brief::<false>(line).map(|(prev, brief, _)| (brief.seq, prev, Some(brief)))
 }
 
 /// One line's brief, its link and its recorded tag-manifest digests.
-fn audit_line(line: &[u8]) -> Result<(u64, Prev, Option<EventAudit>), serde_json::Error> {
+pub(super) fn audit_line(
+    line: &[u8],
+) -> Result<(u64, Prev, Option<EventAudit>), serde_json::Error> {
     parse_brief::<true>(line).map(|(prev, brief, data)| {
         (
             brief.seq,
@@ -171,7 +173,7 @@ fn audit_line(line: &[u8]) -> Result<(u64, Prev, Option<EventAudit>), serde_json
 
 /// A line's `prev`, brief and what was read of its data (with `TAGS`:
 /// `data.tag_manifests` and `data.register_files`).
-fn parse_brief<const TAGS: bool>(
+pub(super) fn parse_brief<const TAGS: bool>(
     line: &[u8],
 ) -> Result<(Prev, EventBrief, DataMark<TAGS>), serde_json::Error> {
     #[derive(Deserialize)]
@@ -398,7 +400,7 @@ impl Block {
 /// A line's `prev` as read: its 32 bytes when it is lowercase hex of the right length
 /// (what Cairn writes), else the text as it stands, which no digest equals. Decoded in
 /// the parallel pass, so that following the links compares bytes and allocates nothing.
-enum Prev {
+pub(super) enum Prev {
     Digest([u8; 32]),
     Text(String),
 }
@@ -454,24 +456,24 @@ where
     (chain.report(), events)
 }
 
-/// The links followed so far, for a log read a part at a time ([`fold_log_brief`]) or
+/// The links followed so far, for a log read a part at a time (`fold_log_brief`) or
 /// whole ([`follow`]): the same verdict either way.
 #[derive(Default)]
-struct Chain {
+pub(super) struct Chain {
     /// Digest of the last line followed.
-    prev: Option<blake3::Hash>,
+    pub(super) prev: Option<blake3::Hash>,
     /// Lines followed.
-    count: usize,
-    broken: Option<BrokenLink>,
+    pub(super) count: usize,
+    pub(super) broken: Option<BrokenLink>,
     /// Whether a part has been fed (a log of one bare newline reads as empty).
-    started: bool,
+    pub(super) started: bool,
 }
 
 impl Chain {
     /// Follows the lines of `part`: whole lines each ending in a newline, except in
     /// the log's last part (`last`), whose final line may lack it (a torn write).
     /// `sink` gets what `parse` kept of each line that links, with the line's digest.
-    fn feed<E: Send, F>(
+    pub(super) fn feed<E: Send, F>(
         &mut self,
         part: &[u8],
         last: bool,
@@ -559,7 +561,7 @@ impl Chain {
         }
     }
 
-    fn report(self) -> ChainReport {
+    pub(super) fn report(self) -> ChainReport {
         ChainReport {
             lines: self.count,
             head: head_hex(self.prev),
@@ -569,502 +571,10 @@ impl Chain {
     }
 }
 
-/// The log read and checked a part of about this many bytes at a time by
-/// [`super::fold_log_brief`].
-pub(super) const PART: usize = 8 << 20;
-
-/// [`super::fold_log_brief`] over any reader, `part` bytes at a time.
-pub(super) fn fold_brief_parts(
-    file: &mut dyn Read,
-    part: usize,
-    each: &mut dyn FnMut(EventBrief),
-) -> std::io::Result<ChainReport> {
-    let mut chain = Chain::default();
-    fold_parts(
-        file,
-        part,
-        Tail::Torn,
-        &mut chain,
-        &brief_line,
-        &mut |e, _| each(e),
-    )?;
-    Ok(chain.report())
-}
-
-/// [`super::fold_log_audit`] over any reader, `part` bytes at a time.
-pub(super) fn fold_audit_parts(
-    file: &mut dyn Read,
-    part: usize,
-    each: &mut dyn FnMut(EventAudit, &blake3::Hash),
-) -> std::io::Result<ChainReport> {
-    let mut chain = Chain::default();
-    fold_parts(file, part, Tail::Torn, &mut chain, &audit_line, each)?;
-    Ok(chain.report())
-}
-
-/// Where a reader of the log stands: `lines` lines read and linked, ending at byte
-/// `offset`, the last of them hashing to `head` (`None` before the first line).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LogCursor {
-    pub offset: u64,
-    pub lines: usize,
-    pub head: Option<blake3::Hash>,
-}
-
-impl LogCursor {
-    /// The head as the log's readers print it ([`GENESIS`] before the first line).
-    pub fn head_hex(&self) -> String {
-        head_hex(self.head)
-    }
-}
-
 /// A head digest as the log's readers print it: hex, or [`GENESIS`] for no line.
-fn head_hex(head: Option<blake3::Hash>) -> String {
+pub(super) fn head_hex(head: Option<blake3::Hash>) -> String {
     head.map_or_else(|| GENESIS.to_string(), |h| h.to_hex().to_string())
 }
 
-/// One line read on from a [`LogCursor`]: its brief, where it starts in the log, and
-/// its digest.
-pub struct LineRead<'a> {
-    pub brief: EventBrief,
-    pub offset: u64,
-    pub digest: &'a blake3::Hash,
-}
-
-/// [`super::fold_log_from`] over any reader positioned at `cursor.offset`.
-pub(super) fn fold_brief_from(
-    file: &mut dyn Read,
-    part: usize,
-    cursor: &mut LogCursor,
-    each: &mut dyn FnMut(LineRead),
-) -> std::io::Result<Option<BrokenLink>> {
-    let mut chain = Chain {
-        prev: cursor.head,
-        count: cursor.lines,
-        broken: None,
-        started: cursor.offset > 0,
-    };
-    let parse = |line: &[u8]| {
-        parse_brief::<false>(line)
-            .map(|(prev, brief, _)| (brief.seq, prev, Some((brief, line.len()))))
-    };
-    let mut at = *cursor;
-    fold_parts(
-        file,
-        part,
-        Tail::Leave,
-        &mut chain,
-        &parse,
-        &mut |(brief, len): (EventBrief, usize), digest| {
-            each(LineRead {
-                brief,
-                offset: at.offset,
-                digest,
-            });
-            at.offset += len as u64 + 1;
-            at.lines += 1;
-            at.head = Some(*digest);
-        },
-    )?;
-    *cursor = at;
-    Ok(chain.broken)
-}
-
-/// What the last read of a log does with a final line that has no newline.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tail {
-    /// It is a torn write: the chain breaks there.
-    Torn,
-    /// It is not read (a reader that runs beside writers: the line may be being
-    /// appended); the next read starts at it.
-    Leave,
-}
-
-/// Reads `file` `part` bytes of whole lines at a time, following the links on from
-/// `chain`, and hands what `parse` keeps of each linked line to `each` with the line's
-/// digest.
-fn fold_parts<E: Send, F>(
-    file: &mut dyn Read,
-    part: usize,
-    tail: Tail,
-    chain: &mut Chain,
-    parse: &F,
-    each: &mut dyn FnMut(E, &blake3::Hash),
-) -> std::io::Result<()>
-where
-    F: Fn(&[u8]) -> Result<(u64, Prev, Option<E>), serde_json::Error> + Sync,
-{
-    let part = part.max(1);
-    let mut buf: Vec<u8> = Vec::with_capacity(part + (part >> 2));
-    let mut target = part;
-    loop {
-        // Fill to `target` bytes, or to the end of the log.
-        let mut eof = false;
-        while buf.len() < target {
-            let have = buf.len();
-            buf.resize(target, 0);
-            match file.read(&mut buf[have..]) {
-                Ok(0) => {
-                    buf.truncate(have);
-                    eof = true;
-                    break;
-                }
-                Ok(n) => buf.truncate(have + n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(have),
-                Err(e) => return Err(e),
-            }
-        }
-        if eof {
-            match tail {
-                Tail::Torn => chain.feed(&buf, true, parse, each),
-                Tail::Leave => {
-                    if let Some(end) = memchr::memrchr(b'\n', &buf) {
-                        chain.feed(&buf[..=end], false, parse, each);
-                    }
-                }
-            }
-            break;
-        }
-        match memchr::memrchr(b'\n', &buf) {
-            Some(end) => {
-                chain.feed(&buf[..=end], false, parse, each);
-                buf.drain(..=end);
-                target = part;
-            }
-            // One line longer than a part: read on until it ends.
-            None => target = buf.len() + part,
-        }
-        if chain.broken.is_some() {
-            break;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fs::events::line_digest;
-
-    fn line(seq: u64, prev: &str) -> String {
-        format!(
-            r#"{{"seq":{seq},"id":"e{seq}","type":"ingestion","time":"t","outcome":"success","detail":"","object":"x","agent":"a","prev":"{prev}"}}"#
-        )
-    }
-
-    fn chain(n: u64) -> Vec<String> {
-        let mut prev = GENESIS.to_string();
-        let mut out = Vec::new();
-        for seq in 1..=n {
-            let l = line(seq, &prev);
-            prev = line_digest(l.as_bytes());
-            out.push(l);
-        }
-        out
-    }
-
-    fn join(lines: &[String]) -> Vec<u8> {
-        let mut s = lines.join("\n");
-        s.push('\n');
-        s.into_bytes()
-    }
-
-    #[test]
-    fn intact_chain_and_head() {
-        let lines = chain(5);
-        let r = verify_chain(&join(&lines));
-        assert_eq!(r.broken, None);
-        assert_eq!(r.lines, 5);
-        assert_eq!(r.head, line_digest(lines[4].as_bytes()));
-    }
-
-    #[test]
-    fn every_kind_of_tampering_names_the_first_broken_line() {
-        let lines = chain(6);
-        let mut edited = lines.clone();
-        edited[2] = edited[2].replace("success", "failure");
-        assert_eq!(verify_chain(&join(&edited)).broken.unwrap().line, 4);
-        let mut deleted = lines.clone();
-        deleted.remove(2);
-        assert_eq!(verify_chain(&join(&deleted)).broken.unwrap().line, 3);
-        let mut swapped = lines.clone();
-        swapped.swap(1, 2);
-        assert_eq!(verify_chain(&join(&swapped)).broken.unwrap().line, 2);
-        let mut inserted = lines.clone();
-        inserted.insert(3, lines[3].clone());
-        assert_eq!(verify_chain(&join(&inserted)).broken.unwrap().line, 5);
-        let truncated = &join(&lines)[..join(&lines).len() - 10];
-        assert!(verify_chain(truncated).broken.is_some());
-        // Editing the last line shows only against a recorded head.
-        let mut last = lines.clone();
-        last[5] = last[5].replace("success", "failure");
-        let r = verify_chain(&join(&last));
-        assert_eq!(r.broken, None);
-        assert_ne!(r.head, line_digest(lines[5].as_bytes()));
-    }
-
-    /// The oracle: the links checked line after line with serde_json reading `seq` and
-    /// `prev` (what `verify_links` did before it was cut into blocks).
-    fn serial_links(bytes: &[u8]) -> ChainReport {
-        #[derive(Deserialize)]
-        struct Link {
-            seq: u64,
-            prev: String,
-        }
-        follow::<(), _>(bytes, |line| {
-            serde_json::from_slice::<std::collections::HashMap<String, serde::de::IgnoredAny>>(
-                line,
-            )?;
-            serde_json::from_slice::<Link>(line).map(|l| (l.seq, Prev::of(&l.prev), None))
-        })
-        .0
-    }
-
-    /// The log read a part at a time gives the same report and briefs as read whole,
-    /// on every tampering and whatever the part size (1 byte up to the whole log).
-    #[test]
-    fn briefs_folded_in_parts_agree_with_the_whole_log() {
-        use proptest::prelude::*;
-        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(400));
-        let strategy = (
-            0u64..30,
-            0usize..5,
-            any::<prop::sample::Index>(),
-            any::<u8>(),
-            1usize..3000,
-        );
-        runner
-            .run(&strategy, |(n, how, at, byte, part)| {
-                let mut lines = chain(n);
-                if !lines.is_empty() {
-                    let i = at.index(lines.len());
-                    match how {
-                        0 => {}
-                        1 => lines[i] = lines[i].replace("success", "failure"),
-                        2 => {
-                            lines.remove(i);
-                        }
-                        3 => lines.insert(i, String::new()),
-                        _ => lines[i].push_str(" x"),
-                    }
-                }
-                let mut bytes = join(&lines);
-                if byte % 4 == 0 && !bytes.is_empty() {
-                    let cut = (byte as usize * 13) % bytes.len();
-                    bytes.truncate(cut);
-                }
-                if byte == 1 {
-                    bytes = b"\n".to_vec();
-                }
-                let (whole, briefs) = verify_chain_brief(&bytes);
-                let mut folded = Vec::new();
-                let parts =
-                    fold_brief_parts(&mut &bytes[..], part, &mut |b| folded.push(b)).unwrap();
-                prop_assert_eq!(parts.lines, whole.lines);
-                prop_assert_eq!(&parts.head, &whole.head);
-                prop_assert_eq!(
-                    parts.broken.as_ref().map(|b| (b.line, b.detail.clone())),
-                    whole.broken.as_ref().map(|b| (b.line, b.detail.clone()))
-                );
-                prop_assert_eq!(
-                    folded.iter().map(|b| b.seq).collect::<Vec<_>>(),
-                    briefs.iter().map(|b| b.seq).collect::<Vec<_>>()
-                );
-                Ok(())
-            })
-            .unwrap();
-    }
-
-    /// An audit's fold keeps what the full parse reads of each line: the brief, the
-    /// recorded tag-manifest digests (whatever else `data` holds, or whatever it is),
-    /// and the line's digest; it stops at the same broken line.
-    #[test]
-    fn audit_fold_keeps_what_the_full_parse_reads() {
-        let datas = [
-            r#"{"tag_manifests":{"tagmanifest-blake3.txt":{"blake3":"ab"}},"files":[1,2]}"#,
-            r#"{"replica":"s3","tag_manifests":null}"#,
-            r#"{"replica":"s3","replica":{"name":"nas"}}"#,
-            r#"[{"tag_manifests":1}]"#,
-            r#""text""#,
-            r#"{"tag_manifests":{"a":1},"tag_manifests":{"b":2}}"#,
-            r#"{"nested":{"tag_manifests":{"c":3}}}"#,
-        ];
-        let mut prev = GENESIS.to_string();
-        let mut lines = Vec::new();
-        for (i, data) in datas.iter().enumerate() {
-            let seq = i as u64 + 1;
-            let l = format!(
-                r#"{{"seq":{seq},"id":"e{seq}","type":"ingestion","time":"t","outcome":"success","detail":"","object":"x{seq}","agent":"a","data":{data},"prev":"{prev}"}}"#
-            );
-            prev = line_digest(l.as_bytes());
-            lines.push(l);
-        }
-        for cut in [lines.len(), 3] {
-            let mut bytes = join(&lines[..cut]);
-            if cut == 3 {
-                // A fourth line whose prev is wrong: the fold stops before it.
-                bytes.extend_from_slice(lines[4].as_bytes());
-                bytes.push(b'\n');
-            }
-            let whole = verify_chain(&bytes);
-            let mut folded = Vec::new();
-            let report = fold_audit_parts(&mut &bytes[..], 50, &mut |e, d| {
-                folded.push((e, d.to_hex().to_string()))
-            })
-            .unwrap();
-            assert_eq!(report.lines, whole.lines);
-            assert_eq!(report.head, whole.head);
-            assert_eq!(report.broken, whole.broken);
-            assert_eq!(folded.len(), whole.events.len());
-            for (k, ((audit, digest), event)) in folded.iter().zip(&whole.events).enumerate() {
-                assert_eq!(audit.brief.seq, event.seq);
-                assert_eq!(audit.brief.object, event.object);
-                assert_eq!(audit.brief.replica, event.data.get("replica").is_some());
-                assert_eq!(
-                    audit.brief.replica_name.as_deref(),
-                    event.data.get("replica").and_then(|r| r.as_str())
-                );
-                assert_eq!(
-                    audit.tag_manifests.as_ref(),
-                    event.data.get("tag_manifests")
-                );
-                assert_eq!(digest, &line_digest(lines[k].as_bytes()));
-            }
-        }
-    }
-
-    /// The block-parallel link check agrees with the serial one on every tampering,
-    /// whatever the block size (1 byte: a block per line; in between: breaks inside
-    /// blocks and at their edges).
-    #[test]
-    fn links_agree_with_the_full_check() {
-        use proptest::prelude::*;
-        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(600));
-        let strategy = (
-            1u64..40,
-            0usize..6,
-            any::<prop::sample::Index>(),
-            any::<prop::sample::Index>(),
-            any::<u8>(),
-            1usize..2000,
-        );
-        runner
-            .run(&strategy, |(n, how, at, at2, byte, block)| {
-                let mut lines = chain(n);
-                let i = at.index(lines.len());
-                let j = at2.index(lines.len());
-                match how {
-                    0 => {}
-                    1 => {
-                        let mut b = lines[i].clone().into_bytes();
-                        let k = j % b.len();
-                        b[k] = byte;
-                        lines[i] = String::from_utf8_lossy(&b).into_owned();
-                    }
-                    2 => {
-                        lines.remove(i);
-                    }
-                    3 => lines.swap(i, j),
-                    4 => lines.insert(i, lines[j].clone()),
-                    _ => lines[i] = lines[i].replace("\"seq\"", "\"seq\":1,\"seq\""),
-                }
-                let mut bytes = join(&lines);
-                if byte % 5 == 0 {
-                    let cut = (byte as usize * 7) % bytes.len();
-                    bytes.truncate(cut);
-                }
-                let full = serial_links(&bytes);
-                let links = links_in_blocks(&bytes, block);
-                prop_assert_eq!(links.lines, full.lines);
-                prop_assert_eq!(&links.head, &full.head);
-                prop_assert_eq!(
-                    links.broken.as_ref().map(|b| b.line),
-                    full.broken.as_ref().map(|b| b.line)
-                );
-                Ok(())
-            })
-            .unwrap();
-    }
-
-    /// A chained log of `n` lines, as Cairn writes it.
-    fn log(n: u64) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut prev = GENESIS.to_string();
-        for seq in 1..=n {
-            let line = serde_json::json!({
-                "seq": seq, "id": format!("e{seq}"), "type": "fixity check",
-                "time": "2026-12-02T10:00:00.000Z", "outcome": "success",
-                "detail": "x".repeat(seq as usize % 7), "object": format!("cairn-{:06}", seq % 3),
-                "agent": "test", "data": {"replica": "nas"}, "prev": prev,
-            })
-            .to_string();
-            prev = blake3::hash(line.as_bytes()).to_hex().to_string();
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
-        }
-        out
-    }
-
-    fn read_from(
-        bytes: &[u8],
-        part: usize,
-        cursor: &mut LogCursor,
-    ) -> (Vec<(u64, u64)>, Option<BrokenLink>) {
-        let mut seen = Vec::new();
-        let mut reader = &bytes[cursor.offset as usize..];
-        let broken = fold_brief_from(&mut reader, part, cursor, &mut |l| {
-            assert!(l.brief.replica);
-            seen.push((l.brief.seq, l.offset));
-        })
-        .expect("read");
-        (seen, broken)
-    }
-
-    #[test]
-    fn reading_on_from_a_cursor_agrees_with_one_read() {
-        let whole = log(40);
-        let report = verify_chain(&whole);
-        // Each line's offset, as the bytes say.
-        let starts: Vec<u64> = std::iter::once(0)
-            .chain(memchr::memchr_iter(b'\n', &whole).map(|p| p as u64 + 1))
-            .take(40)
-            .collect();
-        for part in [1, 50, 300, 1 << 20] {
-            // In three reads of a growing log, the last ending inside a line.
-            let mut cursor = LogCursor::default();
-            let mut seen = Vec::new();
-            for cut in [starts[10] as usize, starts[25] as usize + 7, whole.len()] {
-                let (s, broken) = read_from(&whole[..cut], part, &mut cursor);
-                assert_eq!(broken, None);
-                seen.extend(s);
-            }
-            let want: Vec<(u64, u64)> = (1..=40).zip(starts.iter().copied()).collect();
-            assert_eq!(seen, want, "part {part}");
-            assert_eq!(cursor.lines, 40);
-            assert_eq!(cursor.offset, whole.len() as u64);
-            assert_eq!(cursor.head_hex(), report.head);
-        }
-    }
-
-    #[test]
-    fn a_line_being_written_is_left_and_a_break_is_found() {
-        let whole = log(5);
-        let mut cursor = LogCursor::default();
-        // The last line without its newline: not read, not a break.
-        let (seen, broken) = read_from(&whole[..whole.len() - 1], 64, &mut cursor);
-        assert_eq!((seen.len(), broken), (4, None));
-        // The rest of it, once written, is read on from there.
-        let (seen, broken) = read_from(&whole, 64, &mut cursor);
-        assert_eq!((seen.len(), broken), (1, None));
-        assert_eq!(cursor.lines, 5);
-        // A line whose prev is wrong is a break at that line.
-        let mut tail = whole.clone();
-        tail.extend_from_slice(log(1).as_slice());
-        let mut cursor = LogCursor::default();
-        let (seen, broken) = read_from(&tail, 64, &mut cursor);
-        assert_eq!(seen.len(), 5);
-        assert_eq!(broken.map(|b| b.line), Some(6));
-        assert_eq!(cursor.lines, 5);
-        assert_eq!(cursor.offset, whole.len() as u64);
-    }
-}
+mod tests;

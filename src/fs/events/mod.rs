@@ -8,7 +8,8 @@
 //!
 //! - this file: the log on disk: [`append`] (chained, fsynced, a torn last line cut
 //!   off), [`read_log`];
-//! - [`chain`]: checking the links of a log's bytes (pure, in parallel).
+//! - [`chain`]: checking the links of a log's bytes (pure, in parallel);
+//! - [`fold`]: the same check over the log read a part at a time.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -17,24 +18,69 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::tlog::merkle::{leaf_hash, Hash};
 use crate::vocab::{EventType, Outcome};
 
 mod chain;
+mod fold;
 
 pub use chain::{
-    verify_chain, verify_chain_brief, verify_links, BrokenLink, ChainReport, EventAudit,
-    EventBrief, LineRead, LogCursor,
+    verify_chain, verify_chain_brief, verify_links, BrokenLink, ChainReport, EventAudit, EventBrief,
 };
+pub use fold::{LineRead, LogCursor};
 
-/// Proof that the log lock is held; only [`crate::fs::archive::Archive::append_events`]
-/// makes one, after taking the lock. (It lives here, not in archive.rs, so that the
-/// event log does not import the archive that uses it.)
+pub use crate::fs::log_lock::LogLock;
+
+/// What the log asks of the Merkle tree kept beside it (fs::tlog_store's `LogTree`),
+/// which is the record of the lines Cairn appended: the log is checked against it
+/// before an append, and a mark left in it says where an append began, should a crash
+/// cut that append short. The tree is handed in by the archive (fs::archive), so that
+/// the log's durable append depends on no cache; the tree learns the appended lines
+/// afterwards, from the archive too ([`Appended`]).
+pub trait Witness {
+    /// Refuses a log whose last complete line (`last`: seq and bytes) is not where the
+    /// tree ends (a missing tree is rebuilt; one append short is finished).
+    fn check_covers(
+        &self,
+        log: &Path,
+        lock: &LogLock,
+        last: Option<(u64, &[u8])>,
+    ) -> Result<(), Error>;
+    /// Records that the log, now `from` bytes long, is about to end with line `seq`
+    /// whose leaf hash is `leaf`.
+    fn mark_pending(
+        &self,
+        log: &Path,
+        lock: &LogLock,
+        seq: u64,
+        leaf: &Hash,
+        from: u64,
+    ) -> Result<(), Error>;
+    /// Where the log ended before the append the pending mark names began.
+    fn pending_offset(&self, log: &Path) -> Option<u64>;
+    /// Whether the tree ends exactly at `last` (seq, leaf hash; `None`: an empty log).
+    fn ends_at(&self, log: &Path, last: Option<(u64, Hash)>) -> Result<bool, Error>;
+}
+
+/// What [`append`] wrote: the events, and what the Merkle tree needs to learn them.
 #[derive(Debug)]
-pub struct LogLock(());
+pub struct Appended {
+    pub events: Vec<Event>,
+    /// The log's last line before them, as (seq, leaf hash).
+    pub before: Option<(u64, Hash)>,
+    /// The lines written, each with its newline.
+    pub bytes: Vec<u8>,
+}
 
-impl LogLock {
-    pub(super) fn held() -> LogLock {
-        LogLock(())
+impl Appended {
+    /// The lines written, without their newlines.
+    pub fn lines(&self) -> Vec<&[u8]> {
+        if self.bytes.is_empty() {
+            return Vec::new();
+        }
+        self.bytes[..self.bytes.len() - 1]
+            .split(|&b| b == b'\n')
+            .collect()
     }
 }
 
@@ -120,17 +166,19 @@ pub fn line_digest(line: &[u8]) -> String {
 
 /// Appends events to the log at `path`, chained to its last line, and fsyncs. Needs
 /// the log lock (see `Archive::append_events`), so that two writers can never chain to
-/// the same line.
+/// the same line, and the log's Merkle tree (`tree`), which checks the log before and
+/// marks the append pending; the caller records the lines in the tree afterwards.
 ///
 /// A last line without its newline can only be a write that a crash cut short (every
 /// append writes whole lines and fsyncs before returning): it was never acknowledged,
 /// so it is cut off, and an event saying so is appended first.
 pub fn append(
     path: &Path,
-    _lock: &LogLock,
+    lock: &LogLock,
+    tree: &dyn Witness,
     now: chrono::DateTime<chrono::Utc>,
     events: &[NewEvent],
-) -> Result<Vec<Event>, Error> {
+) -> Result<Appended, Error> {
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -138,18 +186,18 @@ pub fn append(
         .truncate(false)
         .open(path)
         .map_err(|e| Error::io("open event log", path, e))?;
-    let (last_bytes, torn) = last_line(&mut file, path)?;
+    let (last_bytes, torn) = last_line(&mut file, path, tree)?;
     // The Merkle tree is the record of the lines Cairn appended: a log that has lines
     // it did not write, or lacks lines it wrote, is refused before anything is written.
-    crate::fs::tlog_store::check_covers(
+    tree.check_covers(
         path,
-        _lock,
+        lock,
         last_bytes.as_ref().map(|(s, l)| (*s, l.as_slice())),
     )?;
     // The Merkle tree's view of the line before the new ones (fs::tlog_store).
     let before = last_bytes
         .as_ref()
-        .map(|(seq, line)| (*seq, crate::tlog::merkle::leaf_hash(line)));
+        .map(|(seq, line)| (*seq, leaf_hash(line)));
     let mut last = last_bytes.map(|(seq, line)| (seq, line_digest(&line)));
     let mut pending: Vec<NewEvent> = Vec::new();
     if let Some((offset, bytes)) = torn {
@@ -199,38 +247,39 @@ pub fn append(
         .rsplit(|&b| b == b'\n')
         .next();
     if let (false, Some((seq, _)), Some(line)) = (out.is_empty(), &last, new_last) {
-        let leaf = crate::tlog::merkle::leaf_hash(line);
+        let leaf = leaf_hash(line);
         let from = file
             .metadata()
             .map_err(|e| Error::io("stat", path, e))?
             .len();
-        crate::fs::tlog_store::mark_pending(path, _lock, *seq, &leaf, from)?;
+        tree.mark_pending(path, lock, *seq, &leaf, from)?;
     }
     file.seek(SeekFrom::End(0))
         .map_err(|e| Error::io("seek", path, e))?;
     file.write_all(&out)
         .and_then(|_| file.sync_all())
         .map_err(|e| Error::io("append to", path, e))?;
-    // The events are durable; the Merkle tree beside the log is a cache that any later
-    // append or reader rebuilds from the log, so failing to update it fails nothing.
-    let lines: Vec<&[u8]> = out[..out.len().saturating_sub(1)]
-        .split(|&b| b == b'\n')
-        .collect();
-    if let Err(e) = crate::fs::tlog_store::record_append(path, _lock, before, &lines) {
-        tracing::warn!(error = %e, "could not update the event log's Merkle tree; the next append or `cairn checkpoint` rebuilds it");
-    }
-    Ok(written)
+    // The events are durable; the caller tells the Merkle tree (a cache that any later
+    // append or reader rebuilds from the log).
+    Ok(Appended {
+        events: written,
+        before,
+        bytes: out,
+    })
 }
 
 /// The seq and bytes (without the newline) of the last complete line of the log at
 /// `path`, read from the end; `None` for an absent or empty log.
-pub fn last_complete_line(path: &Path) -> Result<Option<(u64, Vec<u8>)>, Error> {
+pub fn last_complete_line(
+    path: &Path,
+    tree: &dyn Witness,
+) -> Result<Option<(u64, Vec<u8>)>, Error> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("open event log", path, e)),
     };
-    Ok(last_line(&mut file, path)?.0)
+    Ok(last_line(&mut file, path, tree)?.0)
 }
 
 /// The last complete line's seq and bytes, and a torn tail (offset, bytes) if any.
@@ -244,6 +293,7 @@ pub fn last_complete_line(path: &Path) -> Result<Option<(u64, Vec<u8>)>, Error> 
 fn last_line(
     file: &mut File,
     path: &Path,
+    tree: &dyn Witness,
 ) -> Result<(Option<(u64, Vec<u8>)>, Option<(u64, Vec<u8>)>), Error> {
     let len = file
         .metadata()
@@ -257,12 +307,10 @@ fn last_line(
     // wrote them failed, so none of them was acknowledged. When the pending mark (see
     // fs::tlog_store) says where that append began, and the tree ends exactly there,
     // everything from there on is the torn write.
-    if let Some(from) = crate::fs::tlog_store::pending_offset(path).filter(|&o| o < at) {
+    if let Some(from) = tree.pending_offset(path).filter(|&o| o < at) {
         let (before, _) = last_event_before(file, path, from)?;
-        let ends = before
-            .as_ref()
-            .map(|(seq, line)| (*seq, crate::tlog::merkle::leaf_hash(line)));
-        if crate::fs::tlog_store::tree_ends_at(path, ends)? {
+        let ends = before.as_ref().map(|(seq, line)| (*seq, leaf_hash(line)));
+        if tree.ends_at(path, ends)? {
             let mut rest = vec![0u8; (len - from) as usize];
             file.seek(SeekFrom::Start(from))
                 .and_then(|_| file.read_exact(&mut rest))
@@ -371,13 +419,13 @@ pub struct TornTail {
 }
 
 /// The log's torn tail, if it has one (an absent log has none).
-pub fn torn_tail(path: &Path) -> Result<Option<TornTail>, Error> {
+pub fn torn_tail(path: &Path, tree: &dyn Witness) -> Result<Option<TornTail>, Error> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("open event log", path, e)),
     };
-    let (last, torn) = last_line(&mut file, path)?;
+    let (last, torn) = last_line(&mut file, path, tree)?;
     let Some((offset, bytes)) = torn else {
         return Ok(None);
     };
@@ -406,22 +454,24 @@ pub fn torn_tail(path: &Path) -> Result<Option<TornTail>, Error> {
 /// Cuts off a torn last line of the log, if there is one, and logs a `log repair`
 /// event carrying its bytes (see [`append`]). Every command that writes runs this under
 /// the lock before it checks the chain: a write cut short (a full disk, a crash) is an
-/// accident to repair, not a broken link. Returns the repair event, if one was written.
+/// accident to repair, not a broken link. Returns what was appended (the repair event),
+/// if anything was.
 pub fn repair_torn_tail(
     path: &Path,
     lock: &LogLock,
+    tree: &dyn Witness,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<Event>, Error> {
+) -> Result<Option<Appended>, Error> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("open event log", path, e)),
     };
-    if last_line(&mut file, path)?.1.is_none() {
+    if last_line(&mut file, path, tree)?.1.is_none() {
         return Ok(None);
     }
     drop(file);
-    Ok(append(path, lock, now, &[])?.into_iter().next())
+    append(path, lock, tree, now, &[]).map(Some)
 }
 
 /// Each event's [`EventBrief`] without holding the log or its events: the log at `path` is read
@@ -435,8 +485,7 @@ pub fn fold_log_brief(path: &Path, mut each: impl FnMut(EventBrief)) -> Result<C
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(verify_chain_brief(b"").0),
         Err(e) => return Err(Error::io("read", path, e)),
     };
-    chain::fold_brief_parts(&mut file, chain::PART, &mut each)
-        .map_err(|e| Error::io("read", path, e))
+    fold::fold_brief_parts(&mut file, fold::PART, &mut each).map_err(|e| Error::io("read", path, e))
 }
 
 /// [`fold_log_brief`] for an audit: each event's [`EventAudit`] (its brief and the
@@ -451,8 +500,7 @@ pub fn fold_log_audit(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(verify_chain_brief(b"").0),
         Err(e) => return Err(Error::io("read", path, e)),
     };
-    chain::fold_audit_parts(&mut file, chain::PART, &mut each)
-        .map_err(|e| Error::io("read", path, e))
+    fold::fold_audit_parts(&mut file, fold::PART, &mut each).map_err(|e| Error::io("read", path, e))
 }
 
 /// Reads the log in `file` on from `cursor` (a reader that keeps up with a growing log,
@@ -467,7 +515,7 @@ pub fn fold_log_from(
     mut each: impl FnMut(LineRead),
 ) -> std::io::Result<Option<BrokenLink>> {
     file.seek(SeekFrom::Start(cursor.offset))?;
-    chain::fold_brief_from(file, chain::PART, cursor, &mut each)
+    fold::fold_brief_from(file, fold::PART, cursor, &mut each)
 }
 
 /// Line `n` (1-based) of the log at `path`, read a line at a time; `None` past its end.

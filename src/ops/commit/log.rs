@@ -82,7 +82,7 @@ pub const REGISTER_FILES: &str = "register_files";
 /// manifests folder.
 pub fn register_file_name(archive: &crate::fs::archive::Archive, path: &std::path::Path) -> String {
     let rel = path.strip_prefix(&archive.manifests).unwrap_or(path);
-    format!("manifests/{}", rel.to_string_lossy())
+    crate::fs::layout::manifests_key(&rel.to_string_lossy())
 }
 
 /// BLAKE3 (hex) of bytes, as [`REGISTER_FILES`] records it.

@@ -24,8 +24,7 @@ mod proof;
 pub use audit::{audit_checkpoint, tree_of, CheckpointAudit};
 pub use proof::{proof, verify_proof, InclusionProof, ProofTarget, ProofVerdict};
 
-/// The folder in manifests/ where checkpoints are kept.
-pub const CHECKPOINTS_DIR: &str = "checkpoints";
+pub use crate::fs::layout::CHECKPOINTS_DIR;
 /// The `format` of a proof file.
 pub const PROOF_FORMAT: &str = "cairn-inclusion-proof/1";
 

@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::config::ServeSection;
 use super::snapshot::{Item, Snapshot, Tombstone};
 use super::token::{Resume, TokenKey, MAX_TOKEN_LEN};
+use crate::config::ServeSection;
 
 mod request;
 

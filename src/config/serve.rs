@@ -1,5 +1,6 @@
 //! The `[serve]` section of cairn.toml: what `cairn serve` says about the repository in
-//! OAI-PMH, and how long its list pages are. Pure.
+//! OAI-PMH, and how long its list pages are. Pure. (Here, under config, so that the
+//! configuration names no layer above it; serve reads it from here.)
 
 use serde::Deserialize;
 
@@ -170,13 +171,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("serve.page_size"), "{e}");
-        let env = |v: &str| (v == "CAIRN_SERVE_PAGE_SIZE").then(|| "25".to_string());
-        let c = Config::parse_with_env("", path, &env).unwrap();
+        let env = crate::config::Env::from_pairs([("CAIRN_SERVE_PAGE_SIZE", "25")]);
+        let c = Config::load("", path, &env).unwrap().0;
         assert_eq!(c.serve.page_size, 25);
-        let env = |v: &str| (v == "CAIRN_SERVE_ADMIN_EMAIL").then(|| "nobody".to_string());
-        let e = Config::parse_with_env("", path, &env)
-            .unwrap_err()
-            .to_string();
+        let env = crate::config::Env::from_pairs([("CAIRN_SERVE_ADMIN_EMAIL", "nobody")]);
+        let e = Config::load("", path, &env).unwrap_err().to_string();
         assert!(e.contains("CAIRN_SERVE_ADMIN_EMAIL"), "{e}");
     }
 }
