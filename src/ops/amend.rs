@@ -29,6 +29,7 @@ use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::metadata::{self, DublinCore, Term};
 use crate::ops::bag_check::{precheck, Precheck, Start};
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
+use crate::ops::formats::Annotator;
 use crate::vocab::{EventType, Outcome as EventOutcome};
 
 /// Tag files an amend rewrites.
@@ -169,7 +170,7 @@ pub fn amend(
         ));
     }
     let lock = archive.lock("amend")?;
-    let recovered = recover(archive, &lock, clock)?;
+    let recovered = recover(archive, &lock, clock, &Annotator)?;
     // Check every edit before committing any.
     let mut usage = Vec::new();
     let mut refused = Vec::new();

@@ -256,7 +256,7 @@ pub fn repair(
     }
     if !opts.dry_run {
         // A staging folder left by a killed repair (or any other command) goes first.
-        crate::ops::commit::recover(archive, &lock, clock)?;
+        crate::ops::commit::recover(archive, &lock, clock, &crate::ops::formats::Annotator)?;
     }
     let names: Vec<String> = opts.from.iter().cloned().collect();
     let replicas = open_replicas(archive, &names)?;

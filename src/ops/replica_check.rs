@@ -14,11 +14,11 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
 use crate::fs::replica::Replica;
-use crate::ops::fixity::{plan, shard_of, Selection};
 use crate::ops::replicate::{
     expected_objects, expected_withdrawn, open_replicas, superseded_digests, CONFIG_KEY, HEAD_KEY,
     LOG_KEY,
 };
+use crate::ops::schedule::{plan, shard_of, Selection};
 use crate::vocab::{EventType, Outcome};
 
 /// One object out of place on a replica.
@@ -102,7 +102,7 @@ fn selected(
     let last = if opts.selection == Selection::Due {
         // Each event's brief, folded as the log is read (memory grows with the items,
         // not the events): the last check of each item on this replica.
-        let mut last = crate::ops::fixity::LastChecks::new();
+        let mut last = crate::ops::schedule::LastChecks::new();
         archive.fold_events_brief(|e| {
             if !EventType::FixityCheck.is(&e.event_type)
                 || e.replica_name.as_deref() != Some(opts.replica.as_str())
@@ -120,7 +120,7 @@ fn selected(
         })?;
         last
     } else {
-        crate::ops::fixity::LastChecks::new()
+        crate::ops::schedule::LastChecks::new()
     };
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
     let budgeted = opts.max_bytes.is_some() || opts.max_time.is_some();

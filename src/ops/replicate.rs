@@ -351,22 +351,6 @@ pub fn open_replicas(archive: &Archive, names: &[String]) -> Result<Vec<Replica>
         .collect()
 }
 
-/// The replica `name`, opened without checking its marker (`replicate --init`).
-pub(crate) fn open_unchecked(archive: &Archive, name: &str) -> Result<Replica, Error> {
-    let section = archive
-        .config
-        .replica
-        .iter()
-        .find(|r| r.name == name)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "no replica named {} in cairn.toml; add a [[replica]] table for it first (docs/replicas.md)",
-                crate::quoted(name)
-            ))
-        })?;
-    Replica::open(section)
-}
-
 /// Options for [`replicate`].
 #[derive(Debug, Clone, Default)]
 pub struct ReplicateOptions {

@@ -26,6 +26,7 @@ use crate::fs::walk::{walk_source, SourceFile};
 use crate::ops::amend::{current_entry, hex_digests, read_tag, tag_algorithms, tag_files_of};
 use crate::ops::bag_check::{precheck, Precheck, Start};
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
+use crate::ops::formats::Annotator;
 use crate::vocab::{EventType, Outcome as EventOutcome};
 
 /// Options for [`revise`].
@@ -79,7 +80,7 @@ pub fn revise(
         )));
     }
     let lock = archive.lock("revise")?;
-    let recovered = recover(archive, &lock, clock)?;
+    let recovered = recover(archive, &lock, clock, &Annotator)?;
     let entry = current_entry(archive, &opts.id).map_err(Error::Usage)?;
     // Every change starts from a verified item: the current bag, in full, against its
     // manifests and register entry. A damaged one is refused (its damage would become

@@ -34,6 +34,7 @@ use crate::ops::bag_check::{describe_findings, precheck, Precheck, Start};
 use crate::ops::commit::{
     addition_events, commit_new_bag, dublin_core_of, entry_from_bag, recover, ArchiveState, Change,
 };
+use crate::ops::formats::Annotator;
 use crate::ops::ingest::past::Past;
 use crate::vocab::{EventType, Outcome};
 
@@ -504,7 +505,7 @@ pub fn import(
         refused: Vec::new(),
         duplicate_of: Vec::new(),
     };
-    report.recovered = recover(archive, &lock, clock)?;
+    report.recovered = recover(archive, &lock, clock, &Annotator)?;
     let limits = archive
         .config
         .zip
@@ -707,7 +708,15 @@ impl Change for ImportChange<'_> {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<RegisterEntry, Error> {
         let published = DirSource::open(&archive.bag_path(id))?;
-        entry_from_bag(archive, id, &published, check, now, Some(&self.origin))
+        entry_from_bag(
+            archive,
+            id,
+            &published,
+            check,
+            now,
+            Some(&self.origin),
+            &Annotator,
+        )
     }
 
     fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error> {

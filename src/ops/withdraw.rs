@@ -18,6 +18,7 @@ use crate::fs::lifecycle::Tombstone;
 use crate::fs::register::RegisterEntry;
 use crate::ops::amend::current_entry;
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
+use crate::ops::formats::Annotator;
 use crate::vocab::{EventType, Outcome as EventOutcome};
 
 /// Options for [`withdraw`].
@@ -53,7 +54,7 @@ pub fn withdraw(
         ));
     }
     let lock = archive.lock("withdraw")?;
-    let recovered = recover(archive, &lock, clock)?;
+    let recovered = recover(archive, &lock, clock, &Annotator)?;
     let entry = current_entry(archive, &opts.id).map_err(Error::Usage)?;
     if !archive.bag_path(&opts.id).is_dir() {
         return Err(Error::Corrupt {

@@ -1,5 +1,5 @@
 //! The commit protocol: the one way a change enters the archive, crash-safe at every
-//! step. Ingest ([`crate::ops::ingest`]) and import ([`crate::ops::transfer`]) are its
+//! step. Ingest (`ops::ingest`) and import (`ops::transfer`) are its
 //! two kinds of change today; each is a [`Change`], and this module runs the steps in
 //! order, under the archive lock:
 //!
@@ -47,6 +47,7 @@ pub(crate) mod repair;
 mod state;
 mod update;
 
+pub use entry::AnnotateFormats;
 pub(crate) use entry::{dublin_core_of, entry_from_bag, relative_bag_path};
 pub use log::addition_events;
 pub(crate) use log::{record_entry_written, register_file_name};

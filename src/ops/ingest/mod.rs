@@ -29,6 +29,7 @@ use crate::fs::register::RegisterEntry;
 use crate::fs::walk::{measure, walk_source, SourceFile, Walk};
 use crate::metadata::{self, DublinCore, Sheet, SIDECAR_NAME};
 use crate::ops::commit::{recover, ArchiveState};
+use crate::ops::formats::Annotator;
 use crate::progress;
 
 mod change;
@@ -187,7 +188,7 @@ pub fn ingest(
         skipped: Vec::new(),
     };
     if let Some(lock) = &lock {
-        report.recovered = recover(archive, lock, clock)?;
+        report.recovered = recover(archive, lock, clock, &Annotator)?;
     }
     let mut state = ArchiveState::load(archive)?;
     let mut past = Past::load(archive)?;
