@@ -25,6 +25,7 @@ use crate::fs::dir::DirSource;
 use crate::fs::events::NewEvent;
 use crate::fs::rate::RateLimiter;
 use crate::fs::register::RegisterEntry;
+use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::bag_check::{check_bag_listed, BagCheck, FixityFinding, FixityKind, STRENGTH};
 pub use crate::ops::schedule::Selection;
 use crate::ops::schedule::{fold_last_check, plan, shard_of, LastChecks};
@@ -219,6 +220,9 @@ pub struct FixityReport {
     /// run without `--id`; see [`presence_pass`]), those checked in full excepted.
     #[serde(skip_serializing_if = "is_zero")]
     pub presence_checked: usize,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -244,7 +248,19 @@ impl FixityReport {
 }
 
 /// Runs a fixity check.
+/// The write policy ([`crate::ops::after_write`]) runs afterwards, a dry run included.
 pub fn fixity(
+    archive: &Archive,
+    opts: &FixityOptions,
+    clock: &dyn Clock,
+) -> Result<FixityReport, Error> {
+    let mut report = fixity_inner(archive, opts, clock)?;
+    report.after_write = after_write(archive, &[], clock);
+    Ok(report)
+}
+
+/// [`fixity`], before the write policy.
+fn fixity_inner(
     archive: &Archive,
     opts: &FixityOptions,
     clock: &dyn Clock,
@@ -314,6 +330,7 @@ pub fn fixity(
         skipped_in_flight: Vec::new(),
         log_broken,
         presence_checked: 0,
+        after_write: AfterWrite::default(),
     };
     // Progress: when someone watches, the bags' sizes (their Payload-Oxum) are read
     // first, up to the byte budget, so that the bar has the run's totals.

@@ -1,5 +1,6 @@
 //! Use cases. Each takes an options struct and returns a report value; ops never print.
 
+pub mod after_write;
 pub mod amend;
 pub mod audit;
 pub mod audit_register;

@@ -38,6 +38,7 @@ use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
 use crate::fs::failpoint;
 use crate::fs::replica::{Listed, Replica, Written};
+use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::commit::repair::{publish_repair, stage_repair};
 use crate::ops::replicate::{
     expected_objects, hash_local, key_of, open_replicas, send, superseded_digests, Expected,
@@ -94,6 +95,9 @@ pub struct RepairReport {
     pub unexpected: Vec<StrayObject>,
     /// Temporary files of cut-short writes deleted from folder replicas.
     pub cleared: Vec<String>,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 impl RepairReport {
@@ -234,7 +238,21 @@ impl<'a> Finder<'a> {
 }
 
 /// Runs `cairn repair`.
+/// The write policy ([`crate::ops::after_write`]) runs afterwards, unless a dry run.
 pub fn repair(
+    archive: &Archive,
+    opts: &RepairOptions,
+    clock: &dyn Clock,
+) -> Result<RepairReport, Error> {
+    let mut report = repair_inner(archive, opts, clock)?;
+    if !opts.dry_run {
+        report.after_write = after_write(archive, &[], clock);
+    }
+    Ok(report)
+}
+
+/// [`repair`], before the write policy.
+fn repair_inner(
     archive: &Archive,
     opts: &RepairOptions,
     clock: &dyn Clock,
@@ -267,6 +285,7 @@ pub fn repair(
         unrepairable: Vec::new(),
         unexpected: Vec::new(),
         cleared: Vec::new(),
+        after_write: AfterWrite::default(),
     };
     if !opts.dry_run {
         for r in &replicas {

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
 use crate::fs::replica::Replica;
+use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::replicate::{
     expected_objects, expected_withdrawn, open_replicas, superseded_digests, CONFIG_KEY, HEAD_KEY,
     LOG_KEY,
@@ -68,6 +69,9 @@ pub struct ReplicaFixityReport {
     pub not_reached: usize,
     /// With `--due`: how many items were due.
     pub due: usize,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 impl ReplicaFixityReport {
@@ -200,7 +204,21 @@ pub(crate) fn stray_objects(
 }
 
 /// `cairn fixity --replica NAME`.
+/// The write policy ([`crate::ops::after_write`]) runs afterwards, unless a dry run.
 pub fn replica_fixity(
+    archive: &Archive,
+    opts: &ReplicaFixityOptions,
+    clock: &dyn Clock,
+) -> Result<ReplicaFixityReport, Error> {
+    let mut report = replica_fixity_inner(archive, opts, clock)?;
+    if !opts.dry_run {
+        report.after_write = after_write(archive, &[], clock);
+    }
+    Ok(report)
+}
+
+/// [`replica_fixity`], before the write policy.
+fn replica_fixity_inner(
     archive: &Archive,
     opts: &ReplicaFixityOptions,
     clock: &dyn Clock,
@@ -220,6 +238,7 @@ pub fn replica_fixity(
         unexpected: Vec::new(),
         not_reached: 0,
         due,
+        after_write: AfterWrite::default(),
     };
     if !matches!(opts.selection, Selection::Ids(_)) {
         let withdrawn: BTreeSet<String> = archive.withdrawn_ids()?.into_iter().collect();
