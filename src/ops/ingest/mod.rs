@@ -36,7 +36,7 @@ use crate::progress;
 mod change;
 pub mod past;
 
-use change::{commit_item, Formats, IngestChange};
+use change::{commit_item, IngestChange};
 use past::Past;
 
 /// The batch metadata sheet's name in intake/.
@@ -740,17 +740,17 @@ fn ingest_item(
             walk: &walk,
             excluded: &item.excluded,
             built: None,
-            formats: Formats::Pending(pending),
+            formats: None,
             past,
             duplicate_of: Vec::new(),
             refused_as_duplicate: None,
         };
-        let committed = commit_item(&mut change);
+        let committed = commit_item(&mut change, pending);
         let duplicate = (
             std::mem::take(&mut change.duplicate_of),
             change.refused_as_duplicate.take(),
         );
-        (committed, change.formats.done().cloned(), duplicate)
+        (committed, change.formats.take(), duplicate)
     });
     let (committed, formats, (duplicate_of, refused_as_duplicate)) = committed;
     if let Some(formats) = &formats {
