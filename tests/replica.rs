@@ -544,6 +544,81 @@ fn a_full_replica_disk_fails_with_exit_3_and_changes_nothing_in_the_archive() {
     assert!(changed.is_empty(), "the archive changed: {changed:?}");
 }
 
+/// checkpoint_on_write: every command that appends events leaves a checkpoint of the
+/// whole log, and says so, as ingest and fixity always did.
+#[test]
+fn checkpoint_on_write_follows_replicate_fixity_replica_repair_and_import() {
+    let f = Fixture::new("checkpoint-on-write");
+    let key = f._tmp.path().join("archive.key");
+    let out = run(cairn()
+        .args(["key", "generate", "--root"])
+        .arg(&f.root)
+        .arg("--out")
+        .arg(&key));
+    expect(&out, 0, "key generate");
+    let toml = f.root.join("cairn.toml");
+    let text = fs::read_to_string(&toml)
+        .unwrap()
+        .replace(
+            "checkpoint_key = \"\"",
+            &format!("checkpoint_key = \"{}\"", key.display()),
+        )
+        .replace("checkpoint_on_write = false", "checkpoint_on_write = true");
+    fs::write(&toml, text).unwrap();
+    let kept_at_head = |what: &str, out: &Output| {
+        let log = fs::read(f.root.join("manifests/events.jsonl")).unwrap();
+        let n = log.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+        let kept: Vec<String> = fs::read_dir(f.root.join("manifests/checkpoints"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            kept.iter().any(|k| k.starts_with(&format!("{n:012}-"))),
+            "{what}: no checkpoint of the log's {n} events in {kept:?}\n{}",
+            describe(out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains(&format!("checkpoint of {n} events kept in")),
+            "{what}: the checkpoint is not reported\n{}",
+            describe(out)
+        );
+    };
+
+    let out = f.cairn(&["replicate"]);
+    expect(&out, 0, "replicate");
+    kept_at_head("replicate", &out);
+
+    let out = f.cairn(&["fixity", "--replica", "nas", "--all"]);
+    expect(&out, 0, "fixity --replica");
+    kept_at_head("fixity --replica", &out);
+
+    let id = f.ids()[0].clone();
+    let rel = f.payload(&id);
+    let mut bytes = fs::read(f.root.join(&rel)).unwrap();
+    bytes[0] ^= 1;
+    fs::write(f.root.join(&rel), &bytes).unwrap();
+    let out = f.cairn(&["repair", &id]);
+    expect(&out, 0, "repair");
+    kept_at_head("repair", &out);
+
+    let src = f._tmp.path().join("letters");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("letter.txt"), b"a letter no other item holds\n").unwrap();
+    let bag = f._tmp.path().join("letters-bag");
+    let out = run(cairn()
+        .args(["bag", "create"])
+        .arg(&src)
+        .arg("--output")
+        .arg(&bag));
+    expect(&out, 0, "bag create");
+    let out = run(cairn().arg("import").arg(&bag).arg("--root").arg(&f.root));
+    expect(&out, 0, "import");
+    kept_at_head("import", &out);
+}
+
 #[test]
 fn replicate_on_ingest_copies_each_new_item() {
     let tmp = tempfile::Builder::new()

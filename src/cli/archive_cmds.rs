@@ -115,16 +115,7 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
         print_ingest(&archive.root, &report);
     }
     let code = exit_code(&report);
-    if opts.dry_run {
-        return code;
-    }
-    let ids = report
-        .items
-        .iter()
-        .filter(|i| i.outcome == Outcome::Ingested);
-    let ids = ids.filter_map(|i| i.id.clone()).collect();
-    let code = super::replica_cmds::after_commit(&archive, ids, code, "ingest");
-    super::tlog_cmds::after_run(&archive, "ingest", code)
+    super::after_write::report(&report.after_write, "ingest", code)
 }
 
 /// From this many items refused for one reason, the report groups them.
@@ -448,7 +439,7 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
                     r.zip_blake3
                 );
             }
-            exit::OK
+            super::after_write::report(&r.after_write, "export", exit::OK)
         }
         Err(e) => error_exit("export", &e),
     }
@@ -512,17 +503,7 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
         }
     }
     let code = exit_code(&report);
-    if code == exit::OK {
-        let ids = report
-            .id
-            .iter()
-            .filter(|_| report.imported)
-            .cloned()
-            .collect();
-        super::replica_cmds::after_commit(&archive, ids, code, "import")
-    } else {
-        code
-    }
+    super::after_write::report(&report.after_write, "import", code)
 }
 
 /// `cairn config`: every setting in force and where it comes from.

@@ -150,7 +150,7 @@ pub(super) fn run_fixity(args: FixityArgs) -> u8 {
         print_fixity(&report, quiet());
     }
     let code = exit_code(&report);
-    super::tlog_cmds::after_run(&archive, "fixity", code)
+    super::after_write::report(&report.after_write, "fixity", code)
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {

@@ -183,7 +183,7 @@ pub(super) fn run_amend(args: AmendArgs) -> u8 {
             }
         }
     }
-    super::tlog_cmds::after_run(&archive, "amend", exit::OK)
+    super::after_write::report(&report.after_write, "amend", exit::OK)
 }
 
 /// The check a change started from, as a routine note (`--quiet` hides it; a damaged
@@ -244,7 +244,7 @@ pub(super) fn run_withdraw(args: WithdrawArgs) -> u8 {
         }
         say!("  reason: {}", printable(&t.reason));
     }
-    super::tlog_cmds::after_run(&archive, "withdraw", exit::OK)
+    super::after_write::report(&report.after_write, "withdraw", exit::OK)
 }
 
 /// `show` of a withdrawn item: its tombstone first.
@@ -599,7 +599,7 @@ pub(super) fn run_revise(args: ReviseArgs) -> u8 {
             );
         }
     }
-    super::tlog_cmds::after_run(&archive, "revise", exit::OK)
+    super::after_write::report(&r.after_write, "revise", exit::OK)
 }
 
 pub(super) const REPORT_HELP: &str = "\

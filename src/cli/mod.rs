@@ -15,6 +15,7 @@ use cairn::Error;
 #[macro_use]
 mod out;
 
+mod after_write;
 mod archive_cmds;
 mod args;
 mod bag_cmds;

@@ -12,7 +12,7 @@ use cairn::ops::replica_check::{
     audit_replicas, replica_fixity, ReplicaFixityOptions, ReplicaFixityReport, ReplicaInventory,
 };
 use cairn::ops::replica_root::init;
-use cairn::ops::replicate::{replicate, ReplicateOptions, ReplicateReport};
+use cairn::ops::replicate::{replicate, ReplicateOptions};
 use cairn::ops::restore::restore;
 use cairn::units::count;
 use cairn::Error;
@@ -164,71 +164,9 @@ fn run_replicate_with(archive: &Archive, opts: &ReplicateOptions, json: bool, co
     if json {
         print_json(&report);
     } else {
-        print_replicate(&report);
+        super::after_write::print_replicate(&report);
     }
-    exit_code(&report)
-}
-
-fn print_replicate(r: &ReplicateReport) {
-    for rep in &r.replicas {
-        for item in &rep.items {
-            for p in &item.problems {
-                errln!(
-                    "problem: {}: {}: {}: {}",
-                    rep.replica,
-                    printable(&p.key),
-                    p.kind,
-                    printable(&p.detail)
-                );
-            }
-        }
-        let copied: u64 = rep.items.iter().map(|i| i.copied).sum();
-        let bytes: u64 = rep.items.iter().map(|i| i.bytes).sum();
-        let present: u64 = rep.items.iter().map(|i| i.present).sum();
-        let updated: u64 = rep.items.iter().map(|i| i.updated).sum();
-        let removed: u64 = rep.items.iter().map(|i| i.removed).sum();
-        // What was done, apart: new objects, outdated ones rewritten (an amend or a
-        // revise since the last run), ones no longer in the item deleted, unchanged.
-        let mut done = vec![format!(
-            "{} copied",
-            count(copied, "new object", "new objects")
-        )];
-        if updated > 0 {
-            done.push(format!(
-                "{} rewritten (outdated)",
-                count(updated, "object", "objects")
-            ));
-        }
-        if removed > 0 {
-            done.push(format!(
-                "{} deleted (no longer in the item)",
-                count(removed, "object", "objects")
-            ));
-        }
-        done.push(format!("{present} unchanged"));
-        say!(
-            "replica {} ({}): {} ({} written); event log copied ({})",
-            rep.replica,
-            rep.url,
-            done.join(", "),
-            count(bytes, "byte", "bytes"),
-            count(rep.log_events, "event", "events"),
-        );
-    }
-}
-
-/// After ingest or import: replicate what was committed when
-/// `archive.replicate_on_ingest` is set. Returns the worse of `code` and replication's.
-pub(super) fn after_commit(archive: &Archive, ids: Vec<String>, code: u8, context: &str) -> u8 {
-    if !archive.config.archive.replicate_on_ingest || ids.is_empty() {
-        return code;
-    }
-    let opts = ReplicateOptions {
-        to: Vec::new(),
-        ids,
-    };
-    let r = run_replicate_with(archive, &opts, false, context);
-    super::outcome::combined(code, r)
+    super::after_write::checkpoint(&report.checkpoint, context, exit_code(&report))
 }
 
 pub(super) fn run_repair(args: RepairArgs) -> u8 {
@@ -251,7 +189,7 @@ pub(super) fn run_repair(args: RepairArgs) -> u8 {
     } else {
         print_repair(&report);
     }
-    exit_code(&report)
+    super::after_write::report(&report.after_write, "repair", exit_code(&report))
 }
 
 fn print_repair(r: &RepairReport) {
@@ -443,7 +381,7 @@ pub(super) fn run_replica_fixity(archive: &Archive, opts: &ReplicaFixityOptions,
     } else {
         print_replica_fixity(&report);
     }
-    exit_code(&report)
+    super::after_write::report(&report.after_write, "fixity", exit_code(&report))
 }
 
 fn print_replica_fixity(r: &ReplicaFixityReport) {

@@ -5,11 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use cairn::fs::archive::Archive;
 use cairn::ops::tlog::{
-    checkpoint, checkpoint_if_configured, generate_key, load_signer, load_verifier,
-    name_for_new_key, proof, signer_path, verify_proof, CheckpointAudit, InclusionProof,
-    ProofTarget,
+    checkpoint, generate_key, load_signer, load_verifier, name_for_new_key, proof, signer_path,
+    verify_proof, CheckpointAudit, InclusionProof, ProofTarget,
 };
 use cairn::Error;
 
@@ -193,34 +191,6 @@ pub(super) fn run_checkpoint(args: CheckpointArgs) -> u8 {
         );
     }
     exit::OK
-}
-
-/// After an ingest or fixity run: a checkpoint when `checkpoint_on_write` says so. A
-/// failure to write it turns a successful run's exit code into 3.
-pub(super) fn after_run(archive: &Archive, context: &str, code: u8) -> u8 {
-    match checkpoint_if_configured(archive) {
-        Ok(None) => code,
-        Ok(Some(r)) => {
-            if let Some(from) = &r.name_written_from {
-                note!(
-                    "archive.name set to {} in cairn.toml ({from}): checkpoints keep this name from now on",
-                    printable(&r.origin)
-                );
-            }
-            if r.new {
-                note!("checkpoint of {} events kept in {}", r.tree_size, r.kept);
-            }
-            code
-        }
-        Err(e) => {
-            let c = error_exit(&format!("{context}: checkpoint_on_write"), &e);
-            if code == exit::OK {
-                c.max(exit::OPERATIONAL)
-            } else {
-                code
-            }
-        }
-    }
 }
 
 pub(super) fn run_proof(args: ProofArgs) -> u8 {

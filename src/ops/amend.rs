@@ -27,8 +27,10 @@ use crate::fs::events::NewEvent;
 use crate::fs::lifecycle::link_payload;
 use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::metadata::{self, DublinCore, Term};
+use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::bag_check::{precheck, Precheck, Start};
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
+use crate::ops::formats::Annotator;
 use crate::vocab::{EventType, Outcome as EventOutcome};
 
 /// Tag files an amend rewrites.
@@ -148,10 +150,25 @@ pub struct AmendReport {
     pub items: Vec<AmendedItem>,
     /// What the start-up recovery did after an interrupted run.
     pub recovered: Vec<String>,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 /// Amends every item of `opts.edits`, each in its own commit, after checking them all.
+/// The write policy ([`crate::ops::after_write`]) runs afterwards.
 pub fn amend(
+    archive: &Archive,
+    opts: &AmendOptions,
+    clock: &dyn Clock,
+) -> Result<AmendReport, Error> {
+    let mut report = amend_inner(archive, opts, clock)?;
+    report.after_write = after_write(archive, &[], clock);
+    Ok(report)
+}
+
+/// [`amend`], before the write policy.
+fn amend_inner(
     archive: &Archive,
     opts: &AmendOptions,
     clock: &dyn Clock,
@@ -169,7 +186,7 @@ pub fn amend(
         ));
     }
     let lock = archive.lock("amend")?;
-    let recovered = recover(archive, &lock, clock)?;
+    let recovered = recover(archive, &lock, clock, &Annotator)?;
     // Check every edit before committing any.
     let mut usage = Vec::new();
     let mut refused = Vec::new();
@@ -293,7 +310,11 @@ pub fn amend(
             precheck: pre,
         });
     }
-    Ok(AmendReport { items, recovered })
+    Ok(AmendReport {
+        items,
+        recovered,
+        after_write: AfterWrite::default(),
+    })
 }
 
 /// One item's edit, checked and ready to commit.

@@ -17,6 +17,7 @@ use crate::fs::archive::Archive;
 use crate::fs::events::{BrokenLink, EventBrief};
 use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::ops::bag_check::{check_bag, BagCheck};
+pub use crate::ops::findings::Discrepancy;
 use crate::vocab::{EventType, Outcome};
 
 /// How far an event's time may lie after now, or before an earlier event, before audit
@@ -67,16 +68,6 @@ pub struct SinceHead {
     /// The line whose digest is the recorded head, if the log still has it.
     pub found_at_line: Option<usize>,
     pub extends: bool,
-}
-
-/// Something in the archive's record that does not add up.
-#[derive(Debug, Clone, Serialize)]
-pub struct Discrepancy {
-    pub kind: &'static str,
-    pub id: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub path: String,
-    pub detail: String,
 }
 
 /// A bag's checking state.
@@ -226,8 +217,8 @@ pub fn audit(
     let mut deleted: BTreeSet<String> = BTreeSet::new();
     let mut ingested: BTreeSet<String> = BTreeSet::new();
     // Looked up once per event: hash maps (never iterated).
-    let mut last_fixity = crate::ops::fixity::LastFixity::new();
-    let mut last = crate::ops::fixity::LastChecks::new();
+    let mut last_fixity = crate::ops::schedule::LastFixity::new();
+    let mut last = crate::ops::schedule::LastChecks::new();
     let tolerance = chrono::Duration::seconds(TIME_TOLERANCE_SECS);
     let mut latest: Option<DateTime<Utc>> = None;
     let mut future = TimeFault::default();
@@ -256,7 +247,7 @@ pub fn audit(
                 time: e.time.clone(),
             });
         }
-        crate::ops::fixity::fold_last_check(&mut last, &e);
+        crate::ops::schedule::fold_last_check(&mut last, &e);
         // Time: a log is appended in time order, so an event older than one before it,
         // or dated after now, was stamped by a wrong or pretend clock (and would move
         // the fixity schedule).
@@ -293,7 +284,7 @@ pub fn audit(
                 }
                 last_recorded.insert(e.object, (e.seq, e.event_type, differing));
             }
-            "fixity check" => crate::ops::fixity::fold_last_fixity(&mut last_fixity, &e),
+            "fixity check" => crate::ops::schedule::fold_last_fixity(&mut last_fixity, &e),
             _ => {}
         }
     })?;
@@ -512,7 +503,7 @@ pub fn audit(
     let mut overdue = Vec::new();
     let mut last_check_failed = Vec::new();
     for id in registered.iter().filter(|_| log_trusted) {
-        match last_fixity.get(id).map(|(t, o)| (t, o.as_str())) {
+        match last_fixity.get(id).map(|f| (&f.time, f.outcome.as_str())) {
             None => never_checked.push(id.clone()),
             Some((time, "failure")) => last_check_failed.push(CheckState {
                 id: id.clone(),

@@ -15,8 +15,8 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::register::DigestMap;
 use crate::metadata::{DublinCore, StoredDublinCore, Term};
-use crate::ops::audit::Discrepancy;
 use crate::ops::commit::register_file_name;
+use crate::ops::findings::Discrepancy;
 use crate::vocab::EventType;
 
 /// How much of the register the log's digests cover.

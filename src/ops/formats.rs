@@ -9,9 +9,10 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::durable::{sync_dir, write_atomic};
+use crate::fs::register::RegisterEntry;
+use crate::ops::commit::AnnotateFormats;
 use crate::pronom::{sigfile, Identification, Identifier};
 use crate::techmd::{self, TechMd};
-use crate::vocab::{EventType, Outcome};
 
 pub use crate::fs::layout::FORMATS_DIR;
 
@@ -478,6 +479,24 @@ fn label(f: &Identification) -> String {
     }
 }
 
+/// The commit protocol's format hook ([`AnnotateFormats`]): the formats of a bag's files
+/// identified when its register entry is rebuilt from the bag (import, recovery),
+/// without the format policy.
+pub struct Annotator;
+
+impl AnnotateFormats for Annotator {
+    fn annotate(
+        &self,
+        archive: &Archive,
+        entry: &mut RegisterEntry,
+        files: &[(String, PathBuf)],
+    ) -> Result<(), Error> {
+        let formats = RunFormats::new(archive).item(files, false)?;
+        annotate(entry, &formats);
+        Ok(())
+    }
+}
+
 /// Writes an item's formats into its register entry.
 pub fn annotate(entry: &mut crate::register::RegisterEntry, f: &ItemFormats) {
     let Some(registry) = &f.registry else {
@@ -490,62 +509,6 @@ pub fn annotate(entry: &mut crate::register::RegisterEntry, f: &ItemFormats) {
             rec.techmd = tech.clone();
         }
     }
-}
-
-/// The "format identification" event of an item whose entry records formats.
-pub fn identification_event(
-    entry: &crate::register::RegisterEntry,
-    note: &str,
-) -> Option<crate::fs::events::NewEvent> {
-    let registry = entry.format_registry.as_ref()?;
-    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-    let mut warnings = Vec::new();
-    let mut files = Vec::new();
-    for f in &entry.files {
-        let Some(id) = &f.format else { continue };
-        let puid = id.puid.clone().unwrap_or_else(|| "UNKNOWN".into());
-        *counts.entry(puid.clone()).or_default() += 1;
-        if let Some(t) = &f.techmd {
-            for w in &t.warnings {
-                warnings.push(format!("{}: {w}", f.path));
-            }
-        }
-        files.push(serde_json::json!({
-            "path": f.path, "puid": id.puid, "basis": id.basis,
-        }));
-    }
-    let summary: Vec<String> = counts.iter().map(|(p, n)| format!("{p} x{n}")).collect();
-    let outcome = if warnings.is_empty() {
-        Outcome::Success
-    } else {
-        Outcome::Warning
-    };
-    let mut detail = format!(
-        "{} files identified with {registry}: {}",
-        files.len(),
-        summary.join(", ")
-    );
-    if !warnings.is_empty() {
-        detail.push_str(&format!(
-            "; {} warnings: {}",
-            warnings.len(),
-            warnings.join("; ")
-        ));
-    }
-    detail.push_str(note);
-    Some(
-        crate::fs::events::NewEvent::new(
-            EventType::FormatIdentification,
-            outcome,
-            &entry.id,
-            detail,
-        )
-        .with_data(serde_json::json!({
-            "format_registry": registry,
-            "files": files,
-            "warnings": warnings,
-        })),
-    )
 }
 
 /// The identifiers of the items holding a file of format `puid`.

@@ -1,5 +1,6 @@
 //! Use cases. Each takes an options struct and returns a report value; ops never print.
 
+pub mod after_write;
 pub mod amend;
 pub mod audit;
 pub mod audit_register;
@@ -8,6 +9,7 @@ pub mod bag_validate;
 pub mod commit;
 pub mod create;
 pub mod events;
+pub mod findings;
 pub mod fixity;
 pub mod formats;
 pub mod ingest;
@@ -19,6 +21,7 @@ pub mod replicate;
 pub mod report;
 pub mod restore;
 pub mod revise;
+pub mod schedule;
 pub mod show;
 pub mod tlog;
 pub mod transfer;

@@ -38,6 +38,7 @@ use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
 use crate::fs::failpoint;
 use crate::fs::replica::{Listed, Replica, Written};
+use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::commit::repair::{publish_repair, stage_repair};
 use crate::ops::replicate::{
     expected_objects, hash_local, key_of, open_replicas, send, superseded_digests, Expected,
@@ -94,6 +95,9 @@ pub struct RepairReport {
     pub unexpected: Vec<StrayObject>,
     /// Temporary files of cut-short writes deleted from folder replicas.
     pub cleared: Vec<String>,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 impl RepairReport {
@@ -230,7 +234,21 @@ impl<'a> Finder<'a> {
 }
 
 /// Runs `cairn repair`.
+/// The write policy ([`crate::ops::after_write`]) runs afterwards, unless a dry run.
 pub fn repair(
+    archive: &Archive,
+    opts: &RepairOptions,
+    clock: &dyn Clock,
+) -> Result<RepairReport, Error> {
+    let mut report = repair_inner(archive, opts, clock)?;
+    if !opts.dry_run {
+        report.after_write = after_write(archive, &[], clock);
+    }
+    Ok(report)
+}
+
+/// [`repair`], before the write policy.
+fn repair_inner(
     archive: &Archive,
     opts: &RepairOptions,
     clock: &dyn Clock,
@@ -252,7 +270,7 @@ pub fn repair(
     }
     if !opts.dry_run {
         // A staging folder left by a killed repair (or any other command) goes first.
-        crate::ops::commit::recover(archive, &lock, clock)?;
+        crate::ops::commit::recover(archive, &lock, clock, &crate::ops::formats::Annotator)?;
     }
     let names: Vec<String> = opts.from.iter().cloned().collect();
     let replicas = open_replicas(archive, &names)?;
@@ -263,6 +281,7 @@ pub fn repair(
         unrepairable: Vec::new(),
         unexpected: Vec::new(),
         cleared: Vec::new(),
+        after_write: AfterWrite::default(),
     };
     if !opts.dry_run {
         for r in &replicas {

@@ -15,11 +15,12 @@ use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
 use crate::fs::layout::ARCHIVE_DIR;
 use crate::fs::replica::Replica;
-use crate::ops::fixity::{plan, shard_of, Selection};
+use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::replicate::{
     expected_objects, expected_withdrawn, open_replicas, superseded_digests, CONFIG_KEY, HEAD_KEY,
     LOG_KEY,
 };
+use crate::ops::schedule::{plan, shard_of, Selection};
 use crate::vocab::{EventType, Outcome};
 
 /// One object out of place on a replica.
@@ -69,6 +70,9 @@ pub struct ReplicaFixityReport {
     pub not_reached: usize,
     /// With `--due`: how many items were due.
     pub due: usize,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 impl ReplicaFixityReport {
@@ -103,7 +107,7 @@ fn selected(
     let last = if opts.selection == Selection::Due {
         // Each event's brief, folded as the log is read (memory grows with the items,
         // not the events): the last check of each item on this replica.
-        let mut last = crate::ops::fixity::LastChecks::new();
+        let mut last = crate::ops::schedule::LastChecks::new();
         archive.fold_events_brief(|e| {
             if !EventType::FixityCheck.is(&e.event_type)
                 || e.replica_name.as_deref() != Some(opts.replica.as_str())
@@ -121,7 +125,7 @@ fn selected(
         })?;
         last
     } else {
-        crate::ops::fixity::LastChecks::new()
+        crate::ops::schedule::LastChecks::new()
     };
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
     let budgeted = opts.max_bytes.is_some() || opts.max_time.is_some();
@@ -204,7 +208,21 @@ pub(crate) fn stray_objects(
 }
 
 /// `cairn fixity --replica NAME`.
+/// The write policy ([`crate::ops::after_write`]) runs afterwards, unless a dry run.
 pub fn replica_fixity(
+    archive: &Archive,
+    opts: &ReplicaFixityOptions,
+    clock: &dyn Clock,
+) -> Result<ReplicaFixityReport, Error> {
+    let mut report = replica_fixity_inner(archive, opts, clock)?;
+    if !opts.dry_run {
+        report.after_write = after_write(archive, &[], clock);
+    }
+    Ok(report)
+}
+
+/// [`replica_fixity`], before the write policy.
+fn replica_fixity_inner(
     archive: &Archive,
     opts: &ReplicaFixityOptions,
     clock: &dyn Clock,
@@ -224,6 +242,7 @@ pub fn replica_fixity(
         unexpected: Vec::new(),
         not_reached: 0,
         due,
+        after_write: AfterWrite::default(),
     };
     if !matches!(opts.selection, Selection::Ids(_)) {
         let withdrawn: BTreeSet<String> = archive.withdrawn_ids()?.into_iter().collect();

@@ -182,7 +182,7 @@ pub struct InitReport {
 /// hand if you mean to take it over.
 pub fn init(archive: &Archive, name: &str, clock: &dyn Clock) -> Result<InitReport, Error> {
     let _lock = archive.lock("replicate")?;
-    let replica = crate::ops::replicate::open_unchecked(archive, name)?;
+    let replica = open_unchecked(archive, name)?;
     let ours = crate::ops::tlog::archive_name(archive)?;
     let record = read_record(archive, name)?;
     let (action, marker) = match read_marker(&replica)? {
@@ -227,4 +227,20 @@ pub fn init(archive: &Archive, name: &str, clock: &dyn Clock) -> Result<InitRepo
         action,
         marker,
     })
+}
+
+/// The replica `name`, opened without checking its marker (`replicate --init`).
+fn open_unchecked(archive: &Archive, name: &str) -> Result<Replica, Error> {
+    let section = archive
+        .config
+        .replica
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "no replica named {} in cairn.toml; add a [[replica]] table for it first (docs/replicas.md)",
+                crate::quoted(name)
+            ))
+        })?;
+    Replica::open(section)
 }

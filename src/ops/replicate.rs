@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -24,6 +25,7 @@ use crate::fs::events::{line_digest, NewEvent};
 use crate::fs::register::{DigestMap, RegisterEntry};
 use crate::fs::replica::{Replica, Written};
 use crate::ops::bag_check::STRENGTH;
+use crate::ops::tlog::{checkpoint_on_write, CheckpointReport};
 use crate::replica::ReplicaSection;
 use crate::vocab::{EventType, Outcome};
 
@@ -340,22 +342,6 @@ pub fn open_replicas(archive: &Archive, names: &[String]) -> Result<Vec<Replica>
         .collect()
 }
 
-/// The replica `name`, opened without checking its marker (`replicate --init`).
-pub(crate) fn open_unchecked(archive: &Archive, name: &str) -> Result<Replica, Error> {
-    let section = archive
-        .config
-        .replica
-        .iter()
-        .find(|r| r.name == name)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "no replica named {} in cairn.toml; add a [[replica]] table for it first (docs/replicas.md)",
-                crate::quoted(name)
-            ))
-        })?;
-    Replica::open(section)
-}
-
 /// Options for [`replicate`].
 #[derive(Debug, Clone, Default)]
 pub struct ReplicateOptions {
@@ -408,6 +394,10 @@ pub struct ReplicaResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplicateReport {
     pub replicas: Vec<ReplicaResult>,
+    /// `checkpoint_on_write` afterwards (`ops::after_write`; replicate is its own
+    /// replication step).
+    #[serde(skip)]
+    pub checkpoint: Option<Result<CheckpointReport, Arc<Error>>>,
 }
 
 impl ReplicateReport {
@@ -442,7 +432,19 @@ fn replicated(archive: &Archive) -> Result<BTreeMap<(String, String), String>, E
 }
 
 /// Runs `cairn replicate`.
+/// `checkpoint_on_write` runs afterwards (`ops::after_write`).
 pub fn replicate(
+    archive: &Archive,
+    opts: &ReplicateOptions,
+    clock: &dyn Clock,
+) -> Result<ReplicateReport, Error> {
+    let mut report = replicate_inner(archive, opts, clock)?;
+    report.checkpoint = checkpoint_on_write(archive);
+    Ok(report)
+}
+
+/// [`replicate`] without the checkpoint: also `replicate_on_ingest`'s replication.
+pub(crate) fn replicate_inner(
     archive: &Archive,
     opts: &ReplicateOptions,
     clock: &dyn Clock,
@@ -475,6 +477,7 @@ pub fn replicate(
     let registered_set: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
     let mut report = ReplicateReport {
         replicas: Vec::new(),
+        checkpoint: None,
     };
     for replica in &replicas {
         let mut result = ReplicaResult {

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::register::RegisterEntry;
 use crate::ops::events::{query, EventFilter};
-use crate::ops::fixity::FixityDays;
+use crate::ops::schedule::FixityDays;
 use crate::ops::show::{list, list_withdrawn, ListItem, WithdrawnItem};
 use crate::vocab::Outcome;
 

@@ -23,9 +23,11 @@ use crate::fs::durable::sync_tree;
 use crate::fs::events::NewEvent;
 use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
 use crate::fs::walk::{walk_source, SourceFile};
+use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::amend::{current_entry, hex_digests, read_tag, tag_algorithms, tag_files_of};
 use crate::ops::bag_check::{precheck, Precheck, Start};
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
+use crate::ops::formats::Annotator;
 use crate::vocab::{EventType, Outcome as EventOutcome};
 
 /// Options for [`revise`].
@@ -58,10 +60,25 @@ pub struct ReviseReport {
     /// With `--accept-damage` on a damaged bag: the damage that was accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted_damage: Option<String>,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 /// Makes the next version of `opts.id` from `opts.from`.
+/// The write policy ([`crate::ops::after_write`]) runs afterwards.
 pub fn revise(
+    archive: &Archive,
+    opts: &ReviseOptions,
+    clock: &dyn Clock,
+) -> Result<ReviseReport, Error> {
+    let mut report = revise_inner(archive, opts, clock)?;
+    report.after_write = after_write(archive, &[], clock);
+    Ok(report)
+}
+
+/// [`revise`], before the write policy.
+fn revise_inner(
     archive: &Archive,
     opts: &ReviseOptions,
     clock: &dyn Clock,
@@ -79,7 +96,7 @@ pub fn revise(
         )));
     }
     let lock = archive.lock("revise")?;
-    let recovered = recover(archive, &lock, clock)?;
+    let recovered = recover(archive, &lock, clock, &Annotator)?;
     let entry = current_entry(archive, &opts.id).map_err(Error::Usage)?;
     // Every change starts from a verified item: the current bag, in full, against its
     // manifests and register entry. A damaged one is refused (its damage would become
@@ -191,6 +208,7 @@ pub fn revise(
             recovered,
             precheck: pre,
             accepted_damage: None,
+            after_write: AfterWrite::default(),
         });
     }
     let mut change = ReviseChange {
@@ -222,6 +240,7 @@ pub fn revise(
         recovered,
         precheck: pre,
         accepted_damage,
+        after_write: AfterWrite::default(),
     })
 }
 

@@ -165,11 +165,11 @@ pub struct ListItem {
 pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<ListItem>, Error> {
     // Each event's brief, folded as the log is read (memory grows with the items, not
     // with the events): the last check, and the last fixity check's time and outcome.
-    let mut last = crate::ops::fixity::LastChecks::new();
-    let mut last_fixity = crate::ops::fixity::LastFixity::new();
+    let mut last = crate::ops::schedule::LastChecks::new();
+    let mut last_fixity = crate::ops::schedule::LastFixity::new();
     archive.fold_events_brief(|e| {
-        crate::ops::fixity::fold_last_check(&mut last, &e);
-        crate::ops::fixity::fold_last_fixity(&mut last_fixity, &e);
+        crate::ops::schedule::fold_last_check(&mut last, &e);
+        crate::ops::schedule::fold_last_fixity(&mut last_fixity, &e);
     })?;
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
     let fmt =
@@ -180,7 +180,7 @@ pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec
         let fixity = last_fixity.get(id.as_str());
         let checked = last.get(&id);
         let status = match (fixity, checked) {
-            (Some((_, outcome)), _) if !Outcome::Success.is(outcome) => "failed",
+            (Some(f), _) if !Outcome::Success.is(&f.outcome) => "failed",
             (_, None) => "overdue",
             (_, Some(t)) if now - *t >= interval => "overdue",
             (Some(_), _) => "ok",
@@ -198,8 +198,8 @@ pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec
             content_version: e.version,
             updated: e.updated.clone(),
             last_check: checked.map(fmt),
-            last_fixity: fixity.map(|f| f.0.clone()),
-            last_fixity_outcome: fixity.map(|f| f.1.clone()),
+            last_fixity: fixity.map(|f| f.time.clone()),
+            last_fixity_outcome: fixity.map(|f| f.outcome.clone()),
         });
     }
     Ok(out)

@@ -30,10 +30,12 @@ use crate::fs::events::NewEvent;
 use crate::fs::open_source;
 use crate::fs::read_head;
 use crate::fs::register::RegisterEntry;
+use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::bag_check::{describe_findings, precheck, Precheck, Start};
 use crate::ops::commit::{
     addition_events, commit_new_bag, dublin_core_of, entry_from_bag, recover, ArchiveState, Change,
 };
+use crate::ops::formats::Annotator;
 use crate::ops::ingest::past::Past;
 use crate::vocab::{EventType, Outcome};
 
@@ -76,6 +78,9 @@ pub struct ExportReport {
     /// With `--force`, the problems the bag had when it was exported anyway.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub forced_despite: Vec<crate::ops::bag_check::FixityFinding>,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 /// Writes the bag `id` as a zip at `out` (which must not exist) and logs an "export"
@@ -97,7 +102,22 @@ pub fn export(
 
 /// [`export`] of a retained version of the item (`cairn revise`; `None`: the current
 /// one), checked against the register entry that version was published with.
+/// The write policy ([`crate::ops::after_write`]) runs afterwards.
 pub fn export_version(
+    archive: &Archive,
+    id: &str,
+    version: Option<u32>,
+    out: &Path,
+    force: bool,
+    clock: &dyn Clock,
+) -> Result<ExportReport, Error> {
+    let mut report = export_version_inner(archive, id, version, out, force, clock)?;
+    report.after_write = after_write(archive, &[], clock);
+    Ok(report)
+}
+
+/// [`export_version`], before the write policy.
+fn export_version_inner(
     archive: &Archive,
     id: &str,
     version: Option<u32>,
@@ -339,6 +359,7 @@ pub fn export_version(
         size,
         zip_blake3: digest,
         forced_despite: problems,
+        after_write: AfterWrite::default(),
     })
 }
 
@@ -417,6 +438,9 @@ pub struct ImportReport {
     /// the ingestion event names them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub duplicate_of: Vec<String>,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 /// Whether a validated bag (its computed payload digests in `check.computed`) is the item
@@ -484,7 +508,26 @@ fn same_bag(
 /// Imports a bag made elsewhere (a zip file or a folder) into the archive. A bag whose
 /// content matches the archive's past is refused unless its match is in `allow`
 /// (`--allow-duplicate-of`).
+/// The write policy ([`crate::ops::after_write`]) runs afterwards.
 pub fn import(
+    archive: &Archive,
+    src: &Path,
+    allow: &[String],
+    clock: &dyn Clock,
+) -> Result<ImportReport, Error> {
+    let mut report = import_inner(archive, src, allow, clock)?;
+    let imported: Vec<String> = report
+        .id
+        .iter()
+        .filter(|_| report.imported)
+        .cloned()
+        .collect();
+    report.after_write = after_write(archive, &imported, clock);
+    Ok(report)
+}
+
+/// [`import`], before the write policy.
+fn import_inner(
     archive: &Archive,
     src: &Path,
     allow: &[String],
@@ -503,8 +546,9 @@ pub fn import(
         id_note: None,
         refused: Vec::new(),
         duplicate_of: Vec::new(),
+        after_write: AfterWrite::default(),
     };
-    report.recovered = recover(archive, &lock, clock)?;
+    report.recovered = recover(archive, &lock, clock, &Annotator)?;
     let limits = archive
         .config
         .zip
@@ -707,7 +751,15 @@ impl Change for ImportChange<'_> {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<RegisterEntry, Error> {
         let published = DirSource::open(&archive.bag_path(id))?;
-        entry_from_bag(archive, id, &published, check, now, Some(&self.origin))
+        entry_from_bag(
+            archive,
+            id,
+            &published,
+            check,
+            now,
+            Some(&self.origin),
+            &Annotator,
+        )
     }
 
     fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error> {

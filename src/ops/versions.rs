@@ -11,8 +11,8 @@ use crate::fs::archive::Archive;
 use crate::fs::dir::DirSource;
 use crate::fs::rate::RateLimiter;
 use crate::fs::register::RegisterEntry;
-use crate::ops::audit::Discrepancy;
 use crate::ops::bag_check::{check_bag, FixityFinding, FixityKind};
+use crate::ops::findings::Discrepancy;
 
 /// What checking an item's earlier versions found.
 #[derive(Debug, Default)]

@@ -16,8 +16,10 @@ use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
 use crate::fs::lifecycle::Tombstone;
 use crate::fs::register::RegisterEntry;
+use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::amend::current_entry;
 use crate::ops::commit::{commit_update, recover, Outcome, Update};
+use crate::ops::formats::Annotator;
 use crate::vocab::{EventType, Outcome as EventOutcome};
 
 /// Options for [`withdraw`].
@@ -38,10 +40,25 @@ pub struct WithdrawReport {
     /// The tombstone's file, relative to the archive root.
     pub tombstone_path: String,
     pub recovered: Vec<String>,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 /// Withdraws one item.
+/// The write policy ([`crate::ops::after_write`]) runs afterwards.
 pub fn withdraw(
+    archive: &Archive,
+    opts: &WithdrawOptions,
+    clock: &dyn Clock,
+) -> Result<WithdrawReport, Error> {
+    let mut report = withdraw_inner(archive, opts, clock)?;
+    report.after_write = after_write(archive, &[], clock);
+    Ok(report)
+}
+
+/// [`withdraw`], before the write policy.
+fn withdraw_inner(
     archive: &Archive,
     opts: &WithdrawOptions,
     clock: &dyn Clock,
@@ -53,7 +70,7 @@ pub fn withdraw(
         ));
     }
     let lock = archive.lock("withdraw")?;
-    let recovered = recover(archive, &lock, clock)?;
+    let recovered = recover(archive, &lock, clock, &Annotator)?;
     let entry = current_entry(archive, &opts.id).map_err(Error::Usage)?;
     if !archive.bag_path(&opts.id).is_dir() {
         return Err(Error::Corrupt {
@@ -77,6 +94,7 @@ pub fn withdraw(
         tombstone: *tombstone,
         tombstone_path: relative(archive, &archive.tombstone_path(&entry.id)),
         recovered,
+        after_write: AfterWrite::default(),
     })
 }
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::snapshot::{Item, LineShown, Snapshot, Status};
-use crate::ops::fixity::FixityDays;
+use crate::ops::schedule::FixityDays;
 
 const STYLE: &str = r#"
 :root{--fg:#1d1d1f;--muted:#5b5b63;--line:#d9d9de;--bg:#fff;--ok:#1b6e3a;--fail:#b3261e;--warn:#8a5a00;--accent:#23446e}

@@ -32,7 +32,7 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::{fold_log_from, BrokenLink, Event, EventBrief, LineRead, LogCursor};
 use crate::metadata::{DublinCore, Term};
-use crate::ops::fixity::{fold_last_check, fold_last_fixity, FixityDays, LastChecks, LastFixity};
+use crate::ops::schedule::{fold_last_check, fold_last_fixity, FixityDays, LastChecks, LastFixity};
 use crate::register::{FileRecord, RegisterEntry};
 use crate::vocab::{EventType, Outcome};
 
@@ -767,9 +767,9 @@ impl EventLog {
     /// What the log says about one item's checking (of its bag in the archive: a
     /// replica's checks say nothing of it).
     pub fn checks(&self, id: &str) -> CheckHistory {
-        let last_fixity = self.last_fixity.get(id).and_then(|(time, outcome)| {
-            let t = DateTime::parse_from_rfc3339(time).ok()?;
-            Some((t.with_timezone(&Utc), Outcome::Success.is(outcome)))
+        let last_fixity = self.last_fixity.get(id).and_then(|f| {
+            let t = DateTime::parse_from_rfc3339(&f.time).ok()?;
+            Some((t.with_timezone(&Utc), Outcome::Success.is(&f.outcome)))
         });
         CheckHistory {
             last_fixity,

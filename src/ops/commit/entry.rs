@@ -3,6 +3,7 @@
 //! recovery, which have no other record of the bag than the bag.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::bagit::source::BagSource;
 use crate::bagit::ValidateReport;
@@ -14,6 +15,19 @@ use crate::fs::dir::DirSource;
 use crate::fs::read_head;
 use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
 use crate::metadata::{self, DublinCore, StoredDublinCore};
+
+/// Format identification as the commit protocol asks for it when it rebuilds a register
+/// entry from a bag: the caller passes it (`ops::formats::Annotator`), so that the
+/// protocol knows nothing of how formats are identified.
+pub trait AnnotateFormats {
+    /// Identifies `files` (bag path, file on disk) and records their formats in `entry`.
+    fn annotate(
+        &self,
+        archive: &Archive,
+        entry: &mut RegisterEntry,
+        files: &[(String, PathBuf)],
+    ) -> Result<(), Error>;
+}
 
 /// The bag's folder relative to the archive root, as the register records it.
 pub(crate) fn relative_bag_path(archive: &Archive, id: &str) -> String {
@@ -33,6 +47,7 @@ pub(crate) fn entry_from_bag(
     check: &ValidateReport,
     now: chrono::DateTime<chrono::Utc>,
     intake_name: Option<&str>,
+    formats: &dyn AnnotateFormats,
 ) -> Result<RegisterEntry, Error> {
     let bag = archive.bag_path(id);
     let info = check.bag_info.clone().unwrap_or_default();
@@ -80,7 +95,6 @@ pub(crate) fn entry_from_bag(
             tag_files.insert(n, DigestMap::of(&d));
         }
     }
-    let formats = crate::ops::formats::RunFormats::new(archive).item(&to_identify, false)?;
     let mut entry = RegisterEntry {
         id: id.to_string(),
         archived: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -104,7 +118,7 @@ pub(crate) fn entry_from_bag(
         version: 1,
         extra: Default::default(),
     };
-    crate::ops::formats::annotate(&mut entry, &formats);
+    formats.annotate(archive, &mut entry, &to_identify)?;
     Ok(entry)
 }
 

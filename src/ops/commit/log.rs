@@ -67,8 +67,57 @@ pub fn addition_events(
         )
         .with_data(data),
     ];
-    events.extend(crate::ops::formats::identification_event(entry, note));
+    events.extend(identification_event(entry, note));
     events
+}
+
+/// The "format identification" event of an item whose entry records formats.
+pub fn identification_event(entry: &RegisterEntry, note: &str) -> Option<NewEvent> {
+    let registry = entry.format_registry.as_ref()?;
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut warnings = Vec::new();
+    let mut files = Vec::new();
+    for f in &entry.files {
+        let Some(id) = &f.format else { continue };
+        let puid = id.puid.clone().unwrap_or_else(|| "UNKNOWN".into());
+        *counts.entry(puid.clone()).or_default() += 1;
+        if let Some(t) = &f.techmd {
+            for w in &t.warnings {
+                warnings.push(format!("{}: {w}", f.path));
+            }
+        }
+        files.push(serde_json::json!({
+            "path": f.path, "puid": id.puid, "basis": id.basis,
+        }));
+    }
+    let summary: Vec<String> = counts.iter().map(|(p, n)| format!("{p} x{n}")).collect();
+    let outcome = if warnings.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Warning
+    };
+    let mut detail = format!(
+        "{} files identified with {registry}: {}",
+        files.len(),
+        summary.join(", ")
+    );
+    if !warnings.is_empty() {
+        detail.push_str(&format!(
+            "; {} warnings: {}",
+            warnings.len(),
+            warnings.join("; ")
+        ));
+    }
+    detail.push_str(note);
+    Some(
+        NewEvent::new(EventType::FormatIdentification, outcome, &entry.id, detail).with_data(
+            serde_json::json!({
+                "format_registry": registry,
+                "files": files,
+                "warnings": warnings,
+            }),
+        ),
+    )
 }
 
 /// The key of an event's data that records the register files the event's change wrote:

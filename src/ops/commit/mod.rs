@@ -1,5 +1,5 @@
 //! The commit protocol: the one way a change enters the archive, crash-safe at every
-//! step. Ingest ([`crate::ops::ingest`]) and import ([`crate::ops::transfer`]) are its
+//! step. Ingest (`ops::ingest`) and import (`ops::transfer`) are its
 //! two kinds of change today; each is a [`Change`], and this module runs the steps in
 //! order, under the archive lock:
 //!
@@ -9,9 +9,10 @@
 //!    import extracts a validated zip or folder);
 //! 3. **verify**: the staged bag is read back in full with the validator an auditor runs
 //!    ([`Change::verify_options`]); a failure discards the staging folder;
-//!    then [`Change::before_publish`] may still turn the change down (ingest waits there
-//!    for the identification of the item's formats, which ran beside the build, and
-//!    the format policy may refuse the item): the staging folder is discarded likewise;
+//!    then [`Change::before_publish`] may still turn the change down (the format policy
+//!    may refuse an ingested item): the staging folder is discarded likewise. A caller
+//!    with work of its own to finish first runs [`stage_new_bag`] and [`publish_new_bag`]
+//!    apart (ingest joins its format identification, which ran beside the build);
 //! 4. **publish**: one no-replace rename to archive/ID (never replaces a bag);
 //! 5. **register**: [`Change::record`] makes the register entry, written once
 //!    (temp file, fsync, no-replace rename) to manifests/ID.json;
@@ -47,6 +48,7 @@ pub(crate) mod repair;
 mod state;
 mod update;
 
+pub use entry::AnnotateFormats;
 pub(crate) use entry::{dublin_core_of, entry_from_bag, relative_bag_path};
 pub use log::addition_events;
 pub(crate) use log::{record_entry_written, register_file_name};
@@ -115,22 +117,73 @@ pub fn repair_log(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Resu
 /// (see the module comment). Holding `_lock` proves that no other commit runs.
 pub fn commit_new_bag(
     archive: &Archive,
-    _lock: &ArchiveLock,
+    lock: &ArchiveLock,
     id: &str,
     change: &mut dyn Change,
     clock: &dyn Clock,
 ) -> Result<RegisterEntry, Error> {
-    let kind = change.kind();
-    let staged = archive.create_staging(id)?;
-    let check = match build_and_verify(change, &staged)
-        .and_then(|check| change.before_publish().map(|()| check))
-    {
-        Ok(check) => check,
+    let staged = stage_new_bag(archive, lock, id, change)?;
+    publish_new_bag(archive, lock, staged, change, clock)
+}
+
+/// A new bag staged, built and verified (steps 1 to 3), not yet published.
+pub struct Staged {
+    id: String,
+    path: std::path::PathBuf,
+    check: ValidateReport,
+}
+
+impl Staged {
+    /// Gives the change up: the staging folder is discarded, nothing was published.
+    pub fn discard(self, archive: &Archive) {
+        archive.discard_staged(&self.path);
+    }
+}
+
+/// Steps 1 to 3 of [`commit_new_bag`]: stage, build, verify. On error the staging folder
+/// is discarded. A caller with work of its own to finish before the bag is published
+/// (ingest's format identification, on its own thread) does it between this and
+/// [`publish_new_bag`].
+pub fn stage_new_bag(
+    archive: &Archive,
+    _lock: &ArchiveLock,
+    id: &str,
+    change: &mut dyn Change,
+) -> Result<Staged, Error> {
+    let path = archive.create_staging(id)?;
+    match build_and_verify(change, &path) {
+        Ok(check) => Ok(Staged {
+            id: id.to_string(),
+            path,
+            check,
+        }),
         Err(e) => {
-            archive.discard_staged(&staged);
-            return Err(e);
+            archive.discard_staged(&path);
+            Err(e)
         }
-    };
+    }
+}
+
+/// Steps 3 (the change's last word, [`Change::before_publish`]) to 6 of
+/// [`commit_new_bag`]: publish, register, log.
+pub fn publish_new_bag(
+    archive: &Archive,
+    _lock: &ArchiveLock,
+    staged: Staged,
+    change: &mut dyn Change,
+    clock: &dyn Clock,
+) -> Result<RegisterEntry, Error> {
+    let kind = change.kind();
+    if let Err(e) = change.before_publish() {
+        staged.discard(archive);
+        return Err(e);
+    }
+    let Staged {
+        id,
+        path: staged,
+        check,
+    } = staged;
+    let id = id.as_str();
     failpoint::hit(&format!("{kind}-before-publish"));
     rename_no_replace(&staged, &archive.bag_path(id))?;
     failpoint::hit(&format!("{kind}-after-publish"));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{addition_events, entry_from_bag, summarize};
+use super::{addition_events, entry_from_bag, summarize, AnnotateFormats};
 use crate::bagit::{validate, Mode, ValidateOptions};
 use crate::clock::Clock;
 use crate::error::Error;
@@ -19,6 +19,7 @@ pub(crate) fn recover(
     archive: &Archive,
     _held: &ArchiveLock,
     clock: &dyn Clock,
+    formats: &dyn AnnotateFormats,
 ) -> Result<Vec<String>, Error> {
     // Changes to archived items that were decided are finished first (update.rs); the
     // staging folders of undecided ones are then cleared with the rest.
@@ -71,7 +72,7 @@ pub(crate) fn recover(
             ));
             continue;
         }
-        let entry = entry_from_bag(archive, &id, &source, &check, clock.now(), None)?;
+        let entry = entry_from_bag(archive, &id, &source, &check, clock.now(), None, formats)?;
         entry.write_once(&archive.register_path(&id))?;
         notes.push(format!("registered {id}, committed by an interrupted run"));
     }

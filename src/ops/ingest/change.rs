@@ -12,7 +12,9 @@ use crate::fs::events::NewEvent;
 use crate::fs::register::{DigestMap, FileRecord, RegisterEntry};
 use crate::fs::walk::Walk;
 use crate::metadata::{self, DublinCore, SIDECAR_NAME};
-use crate::ops::commit::{addition_events, commit_new_bag, relative_bag_path, Change};
+use crate::ops::commit::{
+    addition_events, publish_new_bag, relative_bag_path, stage_new_bag, Change,
+};
 use crate::ops::formats::ItemFormats;
 
 use super::past::{self, Known, Past};
@@ -32,42 +34,15 @@ pub(super) struct IngestChange<'a> {
     /// Files `ingest.exclude` left out, named in the ingestion event.
     pub(super) excluded: &'a [String],
     pub(super) built: Option<BuiltBag>,
-    pub(super) formats: Formats<'a>,
+    /// The item's formats, once ingest has joined the thread that identified them
+    /// ([`commit_item`]).
+    pub(super) formats: Option<ItemFormats>,
     /// What the archive held before: the built payload is compared with it.
     pub(super) past: &'a Past,
     /// The matches `--allow-duplicate-of` admitted, named in the ingestion event.
     pub(super) duplicate_of: Vec<Known>,
     /// Why the item was turned down as a match with the past, if it was.
     pub(super) refused_as_duplicate: Option<String>,
-}
-
-/// An item's formats: identified on a thread of their own while the bag is built and
-/// read back (identification reads the intake files' ends and headers, the build copies
-/// them whole: the two overlap rather than add up), joined before the bag is published.
-pub(super) enum Formats<'s> {
-    Pending(std::thread::ScopedJoinHandle<'s, Result<ItemFormats, Error>>),
-    Done(ItemFormats),
-}
-
-impl Formats<'_> {
-    /// The formats, once joined ([`Change::before_publish`]).
-    pub(super) fn done(&self) -> Option<&ItemFormats> {
-        match self {
-            Formats::Done(f) => Some(f),
-            Formats::Pending(_) => None,
-        }
-    }
-
-    fn join(&mut self) -> Result<&ItemFormats, Error> {
-        *self = match std::mem::replace(self, Formats::Done(ItemFormats::default())) {
-            Formats::Pending(handle) => Formats::Done(handle.join().map_err(|_| {
-                Error::Internal("identifying the item's formats panicked".into())
-            })??),
-            done => done,
-        };
-        self.done()
-            .ok_or_else(|| Error::Internal("the item's formats were not joined".into()))
-    }
 }
 
 impl Change for IngestChange<'_> {
@@ -93,11 +68,13 @@ impl Change for IngestChange<'_> {
         Ok(())
     }
 
-    /// Waits for the item's formats; the format policy's refusal turns the item down
-    /// here, before anything is published (the refusals stay in `self.formats` for the
-    /// item's report).
+    /// The format policy's refusal turns the item down here, before anything is
+    /// published (the refusals stay in `self.formats` for the item's report).
     fn before_publish(&mut self) -> Result<(), Error> {
-        let formats = self.formats.join()?;
+        let formats = self
+            .formats
+            .as_ref()
+            .ok_or_else(|| Error::Internal("the item's formats were not joined".into()))?;
         if !formats.refusals.is_empty() {
             return Err(Error::Refused {
                 path: self.path.to_path_buf(),
@@ -141,7 +118,7 @@ impl Change for IngestChange<'_> {
             .ok_or_else(|| Error::Internal("the bag was not built".into()))?;
         let formats = self
             .formats
-            .done()
+            .as_ref()
             .ok_or_else(|| Error::Internal("the item's formats were not joined".into()))?;
         let mut entry = register_entry(archive, id, self.name, self.record, built, now);
         crate::ops::formats::annotate(&mut entry, formats);
@@ -214,14 +191,33 @@ impl IngestChange<'_> {
     }
 }
 
-/// Drives one item's change through the commit protocol.
-pub(super) fn commit_item(change: &mut IngestChange<'_>) -> Result<RegisterEntry, Error> {
+/// Drives one item's change through the commit protocol. Its formats are identified on
+/// a thread of their own (`formats`) while the bag is built and read back
+/// (identification reads the intake files' ends and headers, the build copies them
+/// whole: the two overlap rather than add up); ingest joins it between the protocol's
+/// verify and publish steps.
+pub(super) fn commit_item(
+    change: &mut IngestChange<'_>,
+    formats: std::thread::ScopedJoinHandle<'_, Result<ItemFormats, Error>>,
+) -> Result<RegisterEntry, Error> {
     let ctx = change.ctx;
     let Some(lock) = ctx.lock else {
         return Err(Error::Internal("a dry run reached the commit step".into()));
     };
     let id = change.id;
-    commit_new_bag(ctx.archive, lock, id, change, ctx.clock)
+    let staged = stage_new_bag(ctx.archive, lock, id, change)?;
+    let joined = formats
+        .join()
+        .map_err(|_| Error::Internal("identifying the item's formats panicked".into()))
+        .and_then(|f| f);
+    match joined {
+        Ok(f) => change.formats = Some(f),
+        Err(e) => {
+            staged.discard(ctx.archive);
+            return Err(e);
+        }
+    }
+    publish_new_bag(ctx.archive, lock, staged, change, ctx.clock)
 }
 
 pub(super) fn register_entry(

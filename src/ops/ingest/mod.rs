@@ -28,13 +28,15 @@ use crate::fs::failpoint;
 use crate::fs::register::RegisterEntry;
 use crate::fs::walk::{measure, walk_source, SourceFile, Walk};
 use crate::metadata::{self, DublinCore, Sheet, SIDECAR_NAME};
+use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::commit::{recover, ArchiveState};
+use crate::ops::formats::Annotator;
 use crate::progress;
 
 mod change;
 pub mod past;
 
-use change::{commit_item, Formats, IngestChange};
+use change::{commit_item, IngestChange};
 use past::Past;
 
 /// The batch metadata sheet's name in intake/.
@@ -138,6 +140,9 @@ pub struct IngestReport {
     /// Names at the top of intake that are not items (`ingest.exclude`), skipped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
+    /// What the write policy did afterwards ([`crate::ops::after_write`]).
+    #[serde(skip)]
+    pub after_write: AfterWrite,
 }
 
 impl IngestReport {
@@ -147,8 +152,28 @@ impl IngestReport {
     }
 }
 
-/// Ingests every item waiting in intake/.
+/// Ingests every item waiting in intake/, then runs the write policy
+/// ([`crate::ops::after_write`]) on the items ingested (not after a dry run).
 pub fn ingest(
+    archive: &Archive,
+    opts: &IngestOptions,
+    clock: &dyn Clock,
+) -> Result<IngestReport, Error> {
+    let mut report = ingest_inner(archive, opts, clock)?;
+    if !opts.dry_run {
+        let ingested: Vec<String> = report
+            .items
+            .iter()
+            .filter(|i| i.outcome == Outcome::Ingested)
+            .filter_map(|i| i.id.clone())
+            .collect();
+        report.after_write = after_write(archive, &ingested, clock);
+    }
+    Ok(report)
+}
+
+/// [`ingest`] under the archive's lock, before the write policy.
+fn ingest_inner(
     archive: &Archive,
     opts: &IngestOptions,
     clock: &dyn Clock,
@@ -185,9 +210,10 @@ pub fn ingest(
         sheet_problems: Vec::new(),
         recovered: Vec::new(),
         skipped: Vec::new(),
+        after_write: AfterWrite::default(),
     };
     if let Some(lock) = &lock {
-        report.recovered = recover(archive, lock, clock)?;
+        report.recovered = recover(archive, lock, clock, &Annotator)?;
     }
     let mut state = ArchiveState::load(archive)?;
     let mut past = Past::load(archive)?;
@@ -714,17 +740,17 @@ fn ingest_item(
             walk: &walk,
             excluded: &item.excluded,
             built: None,
-            formats: Formats::Pending(pending),
+            formats: None,
             past,
             duplicate_of: Vec::new(),
             refused_as_duplicate: None,
         };
-        let committed = commit_item(&mut change);
+        let committed = commit_item(&mut change, pending);
         let duplicate = (
             std::mem::take(&mut change.duplicate_of),
             change.refused_as_duplicate.take(),
         );
-        (committed, change.formats.done().cloned(), duplicate)
+        (committed, change.formats.take(), duplicate)
     });
     let (committed, formats, (duplicate_of, refused_as_duplicate)) = committed;
     if let Some(formats) = &formats {

@@ -291,7 +291,17 @@ pub fn checkpoint(archive: &Archive, signer: &SignerKey) -> Result<CheckpointRep
     })
 }
 
-/// `checkpoint_on_write`: a checkpoint after an ingest or fixity run, if configured.
+/// `checkpoint_on_write`, as the write policy reports it (`ops::after_write`):
+/// `None` when not configured, else the checkpoint kept or why it could not be.
+pub fn checkpoint_on_write(
+    archive: &Archive,
+) -> Option<Result<CheckpointReport, std::sync::Arc<Error>>> {
+    checkpoint_if_configured(archive)
+        .transpose()
+        .map(|r| r.map_err(std::sync::Arc::new))
+}
+
+/// `checkpoint_on_write`: a checkpoint after a run that appended events, if configured.
 pub fn checkpoint_if_configured(archive: &Archive) -> Result<Option<CheckpointReport>, Error> {
     if !archive.config.archive.checkpoint_on_write {
         return Ok(None);
