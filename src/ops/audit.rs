@@ -153,7 +153,10 @@ fn disagreeing(
         .collect()
 }
 
-/// Audits the archive.
+/// Audits the archive. The stages, in the order the report gives its findings: the
+/// checkpoint, the register read, the log folded once, the chain settled (a torn tail
+/// is not a break), the log against the tree, the break, then archive/ against
+/// manifests/, the log against both, and the schedule.
 pub fn audit(
     archive: &Archive,
     opts: &AuditOptions,
@@ -163,37 +166,126 @@ pub fn audit(
     // A consistent view: no ingest or import is half-way through a commit while the
     // audit reads (it waits for one to finish), and no append is half-read.
     let _shared = archive.wait_shared()?;
-    let checkpoint = opts
-        .checkpoint
+    let checkpoint = check_checkpoint(archive, opts)?;
+    let mut register = read_register(archive)?;
+    let want_head = opts
+        .since_head
+        .as_ref()
+        .map(|want| want.trim().to_ascii_lowercase());
+    let mut log = fold_log(archive, &register.entries, want_head.as_deref(), now)?;
+    let torn_tail = settle_torn_tail(archive, &mut log.chain)?;
+    let mut discrepancies = Vec::new();
+    if opts.checkpoint.is_none() {
+        discrepancies.extend(check_tree(archive, &log.chain)?);
+    }
+    let skipped = check_chain_break(archive, &log.chain, &mut discrepancies)?;
+    let since_head = want_head.map(|head| SinceHead {
+        head,
+        found_at_line: log.head_at,
+        extends: log.head_at.is_some(),
+    });
+    discrepancies.append(&mut register.found);
+    discrepancies.extend(check_bags_against_register(&register));
+    discrepancies.extend(check_tag_manifests(archive, &register)?);
+    // Every retained earlier version (`cairn revise`) against its superseded entry.
+    for id in register.entries.keys() {
+        discrepancies.extend(crate::ops::versions::audit_retained(archive, id)?);
+    }
+    discrepancies.extend(check_deleted_present(&register, &log));
+    discrepancies.extend(check_clock_faults(&log, now));
+    let log_trusted = log.chain.broken.is_none();
+    if log_trusted {
+        discrepancies.extend(check_vanished(&register, &log));
+        discrepancies.extend(check_register_against_log(&log));
+    }
+    let mut register_log = crate::ops::audit_register::RegisterLogCheck::default();
+    if log_trusted {
+        let (found, status) = log.logged_register.check(archive, &register.registered)?;
+        discrepancies.extend(found);
+        register_log = status;
+    }
+    discrepancies.extend(check_dublin_core(archive, &register)?);
+    if log_trusted {
+        discrepancies.extend(check_ingestion_events(&register, &log));
+    }
+    let schedule = if log_trusted {
+        check_schedule(archive, &register, &log, now)
+    } else {
+        Schedule::default()
+    };
+
+    Ok(AuditReport {
+        items: register.registered.len(),
+        log: LogStatus {
+            lines: log.chain.lines,
+            head: log.chain.head,
+            broken: log.chain.broken,
+            since_head,
+            torn_tail,
+            repairs: log.repairs,
+        },
+        discrepancies,
+        never_checked: schedule.never_checked,
+        overdue: schedule.overdue,
+        last_check_failed: schedule.last_check_failed,
+        checkpoint,
+        register_log,
+        skipped,
+    })
+}
+
+/// Stage 1, `--checkpoint`: the signed checkpoint against the log. The Merkle tree is
+/// rebuilt from the whole log (O(events) in memory), held for this check only.
+fn check_checkpoint(
+    archive: &Archive,
+    opts: &AuditOptions,
+) -> Result<Option<crate::ops::tlog::CheckpointAudit>, Error> {
+    opts.checkpoint
         .as_ref()
         .map(|(note, key)| {
-            // The Merkle tree is rebuilt from the whole log, held for this check only.
             let bytes = archive.read_all_events_bytes()?;
             crate::ops::tlog::audit_checkpoint(archive, &bytes, note, key)
         })
-        .transpose()?;
+        .transpose()
+}
 
-    // archive/ against manifests/.
-    let mut found_in_register = Vec::new();
-    let bags: BTreeSet<String> = archive.bag_ids()?.into_iter().collect();
-    let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
-    // Each entry's tag-file digests only (all the audit compares); the file lists,
-    // the bulk of an entry, are dropped as each entry is read.
-    let mut entries: BTreeMap<String, TagDigests> = BTreeMap::new();
-    let mut records: BTreeMap<String, crate::metadata::StoredDublinCore> = BTreeMap::new();
-    for id in &registered {
+/// What the audit reads of archive/ and manifests/ before the log.
+struct RegisterView {
+    /// The bags in archive/.
+    bags: BTreeSet<String>,
+    /// The entries in manifests/.
+    registered: BTreeSet<String>,
+    /// Each readable entry's tag-file digests only (all the audit compares); the file
+    /// lists, the bulk of an entry, are dropped as each entry is read.
+    entries: BTreeMap<String, TagDigests>,
+    /// Each readable entry's Dublin Core.
+    records: BTreeMap<String, crate::metadata::StoredDublinCore>,
+    /// Entries that cannot be read, or name another item.
+    found: Vec<Discrepancy>,
+}
+
+/// Stage 2: the bags, the register's entries, and each entry's tag digests and record.
+fn read_register(archive: &Archive) -> Result<RegisterView, Error> {
+    let mut view = RegisterView {
+        bags: archive.bag_ids()?.into_iter().collect(),
+        registered: archive.register_ids()?.into_iter().collect(),
+        entries: BTreeMap::new(),
+        records: BTreeMap::new(),
+        found: Vec::new(),
+    };
+    for id in &view.registered {
         match RegisterEntry::read(&archive.register_path(id)) {
             Ok(e) if e.id == *id => {
-                entries.insert(id.clone(), e.tag_files);
-                records.insert(id.clone(), e.dublin_core);
+                view.entries.insert(id.clone(), e.tag_files);
+                view.records.insert(id.clone(), e.dublin_core);
             }
-            Ok(e) => found_in_register.push(Discrepancy {
+            Ok(e) => view.found.push(Discrepancy {
                 kind: "register-entry-mismatch",
                 id: id.clone(),
                 path: format!("manifests/{id}.json"),
                 detail: format!("the entry's own id is {}", crate::quoted(&e.id)),
             }),
-            Err(e) => found_in_register.push(Discrepancy {
+            Err(e) => view.found.push(Discrepancy {
                 kind: "register-entry-unreadable",
                 id: id.clone(),
                 path: format!("manifests/{id}.json"),
@@ -201,34 +293,54 @@ pub fn audit(
             }),
         }
     }
+    Ok(view)
+}
 
-    // The log, read a part at a time (memory grows with the items, not the events):
-    // its chain, the recorded head, and what each event says, folded as it goes by.
-    let want_head = opts
-        .since_head
-        .as_ref()
-        .map(|want| want.trim().to_ascii_lowercase());
+/// What one pass over the log leaves: its chain, the recorded head, and what each
+/// event says.
+struct LogFold {
+    chain: crate::fs::events::ChainReport,
+    /// The line whose digest is `--since-head`'s.
+    head_at: Option<usize>,
+    deleted: BTreeSet<String>,
+    ingested: BTreeSet<String>,
+    // Looked up once per event: hash maps (never iterated).
+    last_fixity: crate::ops::schedule::LastFixity,
+    last: crate::ops::schedule::LastChecks,
+    future: TimeFault,
+    backwards: TimeFault,
+    /// Per item, its last ingestion or modification: (line, type, the tag files whose
+    /// recorded digests the register does not have).
+    last_recorded: BTreeMap<String, (u64, String, Vec<String>)>,
+    logged_register: crate::ops::audit_register::LoggedRegister,
+    repairs: Vec<LogRepair>,
+}
+
+/// Stage 3: the log, read a part at a time (memory grows with the items, not the
+/// events): its chain, the recorded head, and what each event says, folded as it goes
+/// by.
+fn fold_log(
+    archive: &Archive,
+    entries: &BTreeMap<String, TagDigests>,
+    want_head: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<LogFold, Error> {
     // Compared with each line's digest as bytes (a head that is not hex is found nowhere).
-    let want_digest = want_head
-        .as_deref()
-        .and_then(|h| blake3::Hash::from_hex(h).ok());
+    let want_digest = want_head.and_then(|h| blake3::Hash::from_hex(h).ok());
     let mut head_at: Option<usize> = None;
     let mut lines_seen = 0usize;
     let mut deleted: BTreeSet<String> = BTreeSet::new();
     let mut ingested: BTreeSet<String> = BTreeSet::new();
-    // Looked up once per event: hash maps (never iterated).
     let mut last_fixity = crate::ops::schedule::LastFixity::new();
     let mut last = crate::ops::schedule::LastChecks::new();
     let tolerance = chrono::Duration::seconds(TIME_TOLERANCE_SECS);
     let mut latest: Option<DateTime<Utc>> = None;
     let mut future = TimeFault::default();
     let mut backwards = TimeFault::default();
-    // Per item, its last ingestion or modification: (line, type, the tag files whose
-    // recorded digests the register does not have).
     let mut last_recorded: BTreeMap<String, (u64, String, Vec<String>)> = BTreeMap::new();
     let mut logged_register = crate::ops::audit_register::LoggedRegister::default();
     let mut repairs = Vec::new();
-    let mut chain = archive.fold_events_audit(|ev, digest| {
+    let chain = archive.fold_events_audit(|ev, digest| {
         lines_seen += 1;
         if head_at.is_none() && want_digest.as_ref() == Some(digest) {
             head_at = Some(lines_seen);
@@ -288,10 +400,28 @@ pub fn audit(
             _ => {}
         }
     })?;
-    let mut discrepancies = Vec::new();
-    // A break at an incomplete last line is a write cut short, never acknowledged: not
-    // part of the chain, and repaired by the next command that writes.
-    let mut torn_tail = None;
+    Ok(LogFold {
+        chain,
+        head_at,
+        deleted,
+        ingested,
+        last_fixity,
+        last,
+        future,
+        backwards,
+        last_recorded,
+        logged_register,
+        repairs,
+    })
+}
+
+/// Stage 4: a break at an incomplete last line is a write cut short, never
+/// acknowledged: not part of the chain, and repaired by the next command that writes.
+/// The chain then ends before it.
+fn settle_torn_tail(
+    archive: &Archive,
+    chain: &mut crate::fs::events::ChainReport,
+) -> Result<Option<crate::fs::events::TornTail>, Error> {
     if let Some(b) = &chain.broken {
         if let Some(t) =
             crate::fs::events::torn_tail(&archive.events_path(), &crate::fs::tlog_store::LogTree)?
@@ -301,63 +431,87 @@ pub fn audit(
                 chain.lines = t.line - 1;
                 chain.head = t.head.clone();
                 chain.broken = None;
-                torn_tail = Some(t);
+                return Ok(Some(t));
             }
         }
     }
-    // The log against the Merkle tree Cairn keeps of the lines it appended: lines it
-    // did not write, or lines missing (`audit --checkpoint` compares every line).
-    // (Past a broken chain this is one of the skipped checks.)
-    if opts.checkpoint.is_none() && chain.broken.is_none() {
-        let _read = archive.shared_log_lock()?;
-        if let Some(why) = crate::fs::tlog_store::check_read_only(&archive.events_path())? {
-            discrepancies.push(Discrepancy {
-                kind: "log-differs-from-tree",
-                id: String::new(),
-                path: "manifests/events.jsonl".into(),
-                detail: why,
-            });
-        }
-    }
-    let mut skipped = Vec::new();
-    if let Some(b) = &chain.broken {
-        discrepancies.push(chain_break(archive, b)?);
-        let last_good = b.line.saturating_sub(1);
-        skipped = vec![
-            format!("the register's files against the digests the log recorded (events after line {last_good} cannot be trusted)"),
-            "the register's tag-manifest digests against the ingestion and modification events".into(),
-            "items the log records as ingested and no longer present (vanished), and registered items without an ingestion event".into(),
-            "the fixity schedule: never checked, overdue, last check failed".into(),
-            format!("event times after line {last_good}"),
-            "the log against the Merkle tree of the lines Cairn appended (`--checkpoint` compares every line with a checkpoint)".into(),
-        ];
-    }
-    let since_head = want_head.map(|head| SinceHead {
-        head,
-        found_at_line: head_at,
-        extends: head_at.is_some(),
-    });
-    discrepancies.append(&mut found_in_register);
+    Ok(None)
+}
 
-    for id in bags.difference(&registered) {
-        discrepancies.push(Discrepancy {
+/// Stage 5 (without `--checkpoint`, which compares every line): the log against the
+/// Merkle tree Cairn keeps of the lines it appended: lines it did not write, or lines
+/// missing. (Past a broken chain this is one of the skipped checks.)
+fn check_tree(
+    archive: &Archive,
+    chain: &crate::fs::events::ChainReport,
+) -> Result<Option<Discrepancy>, Error> {
+    if chain.broken.is_some() {
+        return Ok(None);
+    }
+    let _read = archive.shared_log_lock()?;
+    Ok(
+        crate::fs::tlog_store::check_read_only(&archive.events_path())?.map(|why| Discrepancy {
+            kind: "log-differs-from-tree",
+            id: String::new(),
+            path: "manifests/events.jsonl".into(),
+            detail: why,
+        }),
+    )
+}
+
+/// Stage 6: a broken chain's finding, and the checks that cannot be made past it.
+fn check_chain_break(
+    archive: &Archive,
+    chain: &crate::fs::events::ChainReport,
+    discrepancies: &mut Vec<Discrepancy>,
+) -> Result<Vec<String>, Error> {
+    let Some(b) = &chain.broken else {
+        return Ok(Vec::new());
+    };
+    discrepancies.push(chain_break(archive, b)?);
+    let last_good = b.line.saturating_sub(1);
+    Ok(vec![
+        format!("the register's files against the digests the log recorded (events after line {last_good} cannot be trusted)"),
+        "the register's tag-manifest digests against the ingestion and modification events".into(),
+        "items the log records as ingested and no longer present (vanished), and registered items without an ingestion event".into(),
+        "the fixity schedule: never checked, overdue, last check failed".into(),
+        format!("event times after line {last_good}"),
+        "the log against the Merkle tree of the lines Cairn appended (`--checkpoint` compares every line with a checkpoint)".into(),
+    ])
+}
+
+/// Stage 7: archive/ against manifests/: a bag with no entry, an entry with no bag.
+fn check_bags_against_register(register: &RegisterView) -> Vec<Discrepancy> {
+    let mut found = Vec::new();
+    for id in register.bags.difference(&register.registered) {
+        found.push(Discrepancy {
             kind: "bag-without-register-entry",
             id: id.clone(),
             path: format!("archive/{id}"),
             detail: "a bag in archive/ that the register does not know".into(),
         });
     }
-    for id in registered.difference(&bags) {
-        discrepancies.push(Discrepancy {
+    for id in register.registered.difference(&register.bags) {
+        found.push(Discrepancy {
             kind: "register-entry-without-bag",
             id: id.clone(),
             path: format!("manifests/{id}.json"),
             detail: format!("the register lists {id}, but archive/{id} is not there"),
         });
     }
+    found
+}
+
+/// Stage 8: each bag's tag manifests re-hashed against the digests its register entry
+/// recorded, every recorded algorithm (tag manifests are small).
+fn check_tag_manifests(
+    archive: &Archive,
+    register: &RegisterView,
+) -> Result<Vec<Discrepancy>, Error> {
+    let mut found = Vec::new();
     let mut buf = vec![0u8; BUF_SIZE];
-    for (id, tag_files) in &entries {
-        if !bags.contains(id) {
+    for (id, tag_files) in &register.entries {
+        if !register.bags.contains(id) {
             continue;
         }
         let bag = archive.bag_path(id);
@@ -366,7 +520,6 @@ pub fn audit(
             .filter(|(n, _)| n.starts_with("tagmanifest-"))
         {
             let path = bag.join(name);
-            // Every recorded algorithm: tag manifests are small.
             let detail = match crate::fs::read_if_present(&path)? {
                 Some(b) => {
                     let mut differs = None;
@@ -387,7 +540,7 @@ pub fn audit(
                 None => Some("missing; the register recorded it".into()),
             };
             if let Some(detail) = detail {
-                discrepancies.push(Discrepancy {
+                found.push(Discrepancy {
                     kind: "tag-manifest-differs-from-register",
                     id: id.clone(),
                     path: format!("archive/{id}/{name}"),
@@ -396,44 +549,48 @@ pub fn audit(
             }
         }
     }
+    Ok(found)
+}
 
-    // Every retained earlier version (`cairn revise`) against its superseded entry.
-    for id in entries.keys() {
-        discrepancies.extend(crate::ops::versions::audit_retained(archive, id)?);
-    }
+/// Stage 9: a bag the log records as deleted (or withdrawn) that is still there.
+fn check_deleted_present(register: &RegisterView, log: &LogFold) -> Vec<Discrepancy> {
+    register
+        .bags
+        .iter()
+        .filter(|id| log.deleted.contains(*id))
+        .map(|id| Discrepancy {
+            kind: "deleted-but-present",
+            id: id.clone(),
+            path: format!("archive/{id}"),
+            detail: "the event log records its deletion, yet the bag exists".into(),
+        })
+        .collect()
+}
 
-    for id in &bags {
-        if deleted.contains(id) {
-            discrepancies.push(Discrepancy {
-                kind: "deleted-but-present",
-                id: id.clone(),
-                path: format!("archive/{id}"),
-                detail: "the event log records its deletion, yet the bag exists".into(),
-            });
-        }
-    }
-    // Each kind of clock fault is one discrepancy naming its first line and how many
-    // more there are.
+/// Stage 10: each kind of clock fault is one discrepancy naming its first line and how
+/// many more there are.
+fn check_clock_faults(log: &LogFold, now: DateTime<Utc>) -> Vec<Discrepancy> {
+    let mut found = Vec::new();
     let fmt_now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for (kind, found, what) in [
+    for (kind, fault, what) in [
         (
             "event-time-in-future",
-            &future,
+            &log.future,
             format!("is dated after now ({fmt_now})"),
         ),
         (
             "event-time-backwards",
-            &backwards,
+            &log.backwards,
             "is dated earlier than an event before it".to_string(),
         ),
     ] {
-        if let Some((seq, time, object)) = &found.first {
-            let more = match found.count - 1 {
+        if let Some((seq, time, object)) = &fault.first {
+            let more = match fault.count - 1 {
                 0 => String::new(),
                 1 => ", and 1 more event after it".into(),
                 n => format!(", and {n} more events after it"),
             };
-            discrepancies.push(Discrepancy {
+            found.push(Discrepancy {
                 kind,
                 id: object.clone(),
                 path: format!("manifests/events.jsonl:{seq}"),
@@ -443,23 +600,32 @@ pub fn audit(
             });
         }
     }
+    found
+}
 
-    // What the log says exists and is gone without trace: ingested (or imported), never
-    // withdrawn, and neither a bag nor a register entry any more.
-    let log_trusted = chain.broken.is_none();
-    for id in ingested.difference(&deleted) {
-        if log_trusted && !bags.contains(id) && !registered.contains(id) {
-            discrepancies.push(Discrepancy {
-                kind: "vanished",
-                id: id.clone(),
-                path: format!("archive/{id}"),
-                detail: "the event log records its ingestion and no deletion, yet neither archive/ nor manifests/ has it".into(),
-            });
-        }
-    }
-    for (id, (seq, event_type, differing)) in &last_recorded {
-        for name in differing.iter().filter(|_| log_trusted) {
-            discrepancies.push(Discrepancy {
+/// Stage 11 (a trusted log only): what the log says exists and is gone without trace:
+/// ingested (or imported), never withdrawn, and neither a bag nor a register entry any
+/// more.
+fn check_vanished(register: &RegisterView, log: &LogFold) -> Vec<Discrepancy> {
+    log.ingested
+        .difference(&log.deleted)
+        .filter(|id| !register.bags.contains(*id) && !register.registered.contains(*id))
+        .map(|id| Discrepancy {
+            kind: "vanished",
+            id: id.clone(),
+            path: format!("archive/{id}"),
+            detail: "the event log records its ingestion and no deletion, yet neither archive/ nor manifests/ has it".into(),
+        })
+        .collect()
+}
+
+/// Stage 12 (a trusted log only): the register's tag-manifest digests against those
+/// the item's last ingestion or modification event recorded.
+fn check_register_against_log(log: &LogFold) -> Vec<Discrepancy> {
+    let mut found = Vec::new();
+    for (id, (seq, event_type, differing)) in &log.last_recorded {
+        for name in differing {
+            found.push(Discrepancy {
                 kind: "register-differs-from-log",
                 id: id.clone(),
                 path: format!("manifests/{id}.json"),
@@ -469,75 +635,82 @@ pub fn audit(
             });
         }
     }
-    let mut register_log = crate::ops::audit_register::RegisterLogCheck::default();
-    if log_trusted {
-        let (found, status) = logged_register.check(archive, &registered)?;
-        discrepancies.extend(found);
-        register_log = status;
-    }
-    // Each current entry's Dublin Core against the bag's own metadata (whatever the log).
-    for (id, tag_files) in &entries {
-        if let (true, Some(record)) = (bags.contains(id), records.get(id)) {
-            discrepancies.extend(crate::ops::audit_register::check_dublin_core(
+    found
+}
+
+/// Stage 13: each current entry's Dublin Core against the bag's own metadata (whatever
+/// the log).
+fn check_dublin_core(
+    archive: &Archive,
+    register: &RegisterView,
+) -> Result<Vec<Discrepancy>, Error> {
+    let mut found = Vec::new();
+    for (id, tag_files) in &register.entries {
+        if let (true, Some(record)) = (register.bags.contains(id), register.records.get(id)) {
+            found.extend(crate::ops::audit_register::check_dublin_core(
                 archive, id, tag_files, record,
             )?);
         }
     }
-    if log_trusted {
-        for id in &registered {
-            if !ingested.contains(id) {
-                discrepancies.push(Discrepancy {
-                    kind: "no-ingestion-event",
-                    id: id.clone(),
-                    path: format!("manifests/{id}.json"),
-                    detail: "registered, but the event log has no ingestion event for it".into(),
-                });
-            }
-        }
-    }
+    Ok(found)
+}
 
-    // The schedule.
+/// Stage 14 (a trusted log only): a registered item with no ingestion event.
+fn check_ingestion_events(register: &RegisterView, log: &LogFold) -> Vec<Discrepancy> {
+    register
+        .registered
+        .iter()
+        .filter(|id| !log.ingested.contains(*id))
+        .map(|id| Discrepancy {
+            kind: "no-ingestion-event",
+            id: id.clone(),
+            path: format!("manifests/{id}.json"),
+            detail: "registered, but the event log has no ingestion event for it".into(),
+        })
+        .collect()
+}
+
+/// The schedule's three lists.
+#[derive(Default)]
+struct Schedule {
+    never_checked: Vec<String>,
+    overdue: Vec<CheckState>,
+    last_check_failed: Vec<CheckState>,
+}
+
+/// Stage 15 (a trusted log only): the schedule: never checked, overdue, last check
+/// failed.
+fn check_schedule(
+    archive: &Archive,
+    register: &RegisterView,
+    log: &LogFold,
+    now: DateTime<Utc>,
+) -> Schedule {
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
     let fmt = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut never_checked = Vec::new();
-    let mut overdue = Vec::new();
-    let mut last_check_failed = Vec::new();
-    for id in registered.iter().filter(|_| log_trusted) {
-        match last_fixity.get(id).map(|f| (&f.time, f.outcome.as_str())) {
-            None => never_checked.push(id.clone()),
-            Some((time, "failure")) => last_check_failed.push(CheckState {
+    let mut out = Schedule::default();
+    for id in &register.registered {
+        match log
+            .last_fixity
+            .get(id)
+            .map(|f| (&f.time, f.outcome.as_str()))
+        {
+            None => out.never_checked.push(id.clone()),
+            Some((time, "failure")) => out.last_check_failed.push(CheckState {
                 id: id.clone(),
                 last_check: Some(time.to_string()),
             }),
             Some(_) => {}
         }
-        match last.get(id) {
+        match log.last.get(id) {
             Some(t) if now - *t < interval => {}
-            t => overdue.push(CheckState {
+            t => out.overdue.push(CheckState {
                 id: id.clone(),
                 last_check: t.map(fmt),
             }),
         }
     }
-
-    Ok(AuditReport {
-        items: registered.len(),
-        log: LogStatus {
-            lines: chain.lines,
-            head: chain.head,
-            broken: chain.broken,
-            since_head,
-            torn_tail,
-            repairs,
-        },
-        discrepancies,
-        never_checked,
-        overdue,
-        last_check_failed,
-        checkpoint,
-        register_log,
-        skipped,
-    })
+    out
 }
 
 /// The one finding of a broken chain: the first line that does not verify and the line

@@ -426,7 +426,9 @@ fn classify(report: &ValidateReport) -> Vec<FixityFinding> {
 }
 
 /// Compares the bag with what the register recorded at ingest. This is what catches a
-/// bag whose payload and manifests were rewritten to agree with each other.
+/// bag whose payload and manifests were rewritten to agree with each other. The
+/// payload first (recorded files, then files the register does not have), then the tag
+/// files; a path validation already reported is not reported again.
 fn compare_with_register(
     source: &dyn BagSource,
     report: &ValidateReport,
@@ -435,11 +437,22 @@ fn compare_with_register(
     findings: &mut Vec<FixityFinding>,
 ) -> Result<(), Error> {
     let already: BTreeSet<String> = findings.iter().map(|f| f.path.clone()).collect();
+    let algs: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
+    compare_payload(report, entry, &algs, &already, findings);
+    compare_tag_files(source, report, entry, &algs, &already, findings)
+}
+
+/// Payload: every recorded file, with the recorded digest; and every payload file the
+/// register does not record.
+fn compare_payload(
+    report: &ValidateReport,
+    entry: &RegisterEntry,
+    algs: &[&str],
+    already: &BTreeSet<String>,
+    findings: &mut Vec<FixityFinding>,
+) {
     let recorded: BTreeMap<&str, &crate::fs::register::FileRecord> =
         entry.files.iter().map(|f| (f.path.as_str(), f)).collect();
-    let algs: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
-
-    // Payload: every recorded file, with the recorded digest.
     for (path, rec) in &recorded {
         if already.contains(*path) {
             continue;
@@ -486,9 +499,19 @@ fn compare_with_register(
             ));
         }
     }
+}
 
-    // Tag files, tag manifests included (validation cannot check those: nothing lists
-    // them). Read whole: they are small. The buffer only when something is hashed here
+/// Tag files, tag manifests included (validation cannot check those: nothing lists
+/// them), against the digests the register recorded.
+fn compare_tag_files(
+    source: &dyn BagSource,
+    report: &ValidateReport,
+    entry: &RegisterEntry,
+    algs: &[&str],
+    already: &BTreeSet<String>,
+    findings: &mut Vec<FixityFinding>,
+) -> Result<(), Error> {
+    // Read whole: they are small. The buffer only when something is hashed here
     // (a zeroed 256 KiB per bag was 4 % of a fixity run over small bags).
     let mut buf = Vec::new();
     for (name, recorded) in &entry.tag_files {

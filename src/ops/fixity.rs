@@ -247,7 +247,9 @@ impl FixityReport {
     }
 }
 
-/// Runs a fixity check.
+/// Runs a fixity check. The stages: the items to consider, the schedule from the log,
+/// the order (due first), each bag checked in that order within the budgets, then the
+/// presence of every bag the run did not read, the events appended as it goes.
 /// The write policy ([`crate::ops::after_write`]) runs afterwards, a dry run included.
 pub fn fixity(
     archive: &Archive,
@@ -278,9 +280,61 @@ fn fixity_inner(
         crate::ops::commit::repair_log(archive, now)?;
     }
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
+    let ids = select_ids(archive, opts)?;
+    // Each event's type, time and object: the schedule needs no more. Folded as the
+    // log is read, a part at a time: memory grows with the items, not the events.
+    let mut last = LastChecks::new();
+    let log = archive.fold_events_brief(|e| fold_last_check(&mut last, &e))?;
+    // A broken chain is never appended to: the bags are still checked and reported.
+    let log_broken = log.broken.as_ref().map(|b| LogBreak {
+        line: b.line,
+        object: archive.event_object_at(b.line).unwrap_or_default(),
+        detail: b.detail.clone(),
+    });
+    let budgeted = opts.max_bytes.is_some() || opts.max_time.is_some();
+    let (order, due_count) = plan(&ids, &last, now, interval, &opts.selection, budgeted);
 
-    // Registered items and bags, each once, in order (a set: `Vec::contains` per bag
-    // made this items × bags comparisons).
+    let mut report = FixityReport {
+        now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        checked: Vec::new(),
+        stopped: Stop::Complete,
+        due_not_reached: 0,
+        bytes: 0,
+        seconds: 0.0,
+        skipped_in_flight: Vec::new(),
+        log_broken,
+        presence_checked: 0,
+        after_write: AfterWrite::default(),
+    };
+    let sizes = progress_sizes(archive, opts, &order);
+    let _run = progress::phase(
+        "fixity",
+        sizes.iter().map(|p| p.0).sum(),
+        sizes.iter().map(|p| p.1).sum(),
+    );
+    let logging = report.log_broken.is_none() && !opts.dry_run;
+    // The events are appended by a writer thread (`EventGroup`), so that the bags go
+    // on being checked while a group is written and fsynced.
+    let mut group = EventGroup::new(archive, clock, logging);
+    let run = Run {
+        archive,
+        opts,
+        started,
+        sizes: &sizes,
+    };
+    check_in_order(&run, &order, due_count, &mut group, &mut report)?;
+    if !matches!(opts.selection, Selection::Ids(_)) {
+        check_presence(archive, &ids, &mut group, &mut report)?;
+    }
+    group.finish()?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Registered items and bags, each once, in order (a set: `Vec::contains` per bag
+/// made this items × bags comparisons); every `--id` named must be one; with a shard,
+/// only its items.
+fn select_ids(archive: &Archive, opts: &FixityOptions) -> Result<Vec<String>, Error> {
     let ids: std::collections::BTreeSet<String> = archive
         .register_ids()?
         .into_iter()
@@ -306,65 +360,58 @@ fn fixity_inner(
     if let Some((k, n)) = opts.shard {
         ids.retain(|id| shard_of(id, n) == k);
     }
-    // Each event's type, time and object: the schedule needs no more. Folded as the
-    // log is read, a part at a time: memory grows with the items, not the events.
-    let mut last = LastChecks::new();
-    let log = archive.fold_events_brief(|e| fold_last_check(&mut last, &e))?;
-    // A broken chain is never appended to: the bags are still checked and reported.
-    let log_broken = log.broken.as_ref().map(|b| LogBreak {
-        line: b.line,
-        object: archive.event_object_at(b.line).unwrap_or_default(),
-        detail: b.detail.clone(),
-    });
-    let budgeted = opts.max_bytes.is_some() || opts.max_time.is_some();
-    let (order, due_count) = plan(&ids, &last, now, interval, &opts.selection, budgeted);
+    Ok(ids)
+}
 
+/// Progress: when someone watches, the bags' sizes (their Payload-Oxum) are read
+/// first, up to the byte budget, so that the bar has the run's totals.
+fn progress_sizes(archive: &Archive, opts: &FixityOptions, order: &[String]) -> Vec<(u64, u64)> {
+    if !progress::watched() {
+        return Vec::new();
+    }
+    let mut total = 0;
+    order
+        .iter()
+        .map_while(|id| {
+            if opts.max_bytes.is_some_and(|b| total >= b) {
+                return None;
+            }
+            let size = payload_oxum(archive, id);
+            total += size.1;
+            Some(size)
+        })
+        .collect()
+}
+
+/// What [`check_in_order`] reads of the run.
+struct Run<'a> {
+    archive: &'a Archive,
+    opts: &'a FixityOptions,
+    started: Instant,
+    /// The bags' sizes for progress ([`progress_sizes`]).
+    sizes: &'a [(u64, u64)],
+}
+
+/// Each bag in `order`, checked in full. Bags are checked several at a time on the one
+/// rayon pool when no budget applies (a budget is checked between bags, so then one at
+/// a time), and their events are appended in groups (see `EventGroup`).
+fn check_in_order(
+    run: &Run<'_>,
+    order: &[String],
+    due_count: usize,
+    group: &mut EventGroup<'_>,
+    report: &mut FixityReport,
+) -> Result<(), Error> {
+    let Run {
+        archive,
+        opts,
+        started,
+        sizes: plan,
+    } = *run;
     let limiter = opts.rate.map(|r| Arc::new(RateLimiter::new(r)));
-    let mut report = FixityReport {
-        now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        checked: Vec::new(),
-        stopped: Stop::Complete,
-        due_not_reached: 0,
-        bytes: 0,
-        seconds: 0.0,
-        skipped_in_flight: Vec::new(),
-        log_broken,
-        presence_checked: 0,
-        after_write: AfterWrite::default(),
-    };
-    // Progress: when someone watches, the bags' sizes (their Payload-Oxum) are read
-    // first, up to the byte budget, so that the bar has the run's totals.
-    let plan: Vec<(u64, u64)> = if progress::watched() {
-        let mut total = 0;
-        order
-            .iter()
-            .map_while(|id| {
-                if opts.max_bytes.is_some_and(|b| total >= b) {
-                    return None;
-                }
-                let size = payload_oxum(archive, id);
-                total += size.1;
-                Some(size)
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let _run = progress::phase(
-        "fixity",
-        plan.iter().map(|p| p.0).sum(),
-        plan.iter().map(|p| p.1).sum(),
-    );
     let (mut files_planned, mut bytes_planned) = (0, 0);
-    // Bags are checked several at a time on the one rayon pool when no budget applies
-    // (a budget is checked between bags, so then one at a time), and their events are
-    // appended in groups (see `EventGroup`).
     let budgeted_run = opts.max_bytes.is_some() || opts.max_time.is_some();
     let per_round = if budgeted_run { 1 } else { BAGS_AT_ONCE };
-    let logging = report.log_broken.is_none() && !opts.dry_run;
-    // The events are appended by a writer thread (`EventGroup`), so that the bags go
-    // on being checked while a group is written and fsynced.
-    let mut group = EventGroup::new(archive, clock, logging);
     let mut i: usize = 0;
     'run: for ids in order.chunks(per_round) {
         let results: Vec<Result<Option<BagResult>, Error>> = if ids.len() == 1 {
@@ -415,30 +462,35 @@ fn fixity_inner(
             report.checked.push(result);
         }
     }
-    // Whatever the budget or the schedule left out: is every registered bag still
-    // there, with its tag files? A bag deleted tonight is reported tonight.
-    if !matches!(opts.selection, Selection::Ids(_)) {
-        let done: std::collections::HashSet<&str> = report
-            .checked
-            .iter()
-            .map(|b| b.id.as_str())
-            .chain(report.skipped_in_flight.iter().map(String::as_str))
-            .collect();
-        let rest: Vec<String> = ids
-            .iter()
-            .filter(|id| !done.contains(id.as_str()))
-            .cloned()
-            .collect();
-        let (present, missing) = presence_pass(archive, &rest)?;
-        report.presence_checked = present + missing.len();
-        for result in missing {
-            group.push(check_event(&result))?;
-            report.checked.push(result);
-        }
+    Ok(())
+}
+
+/// Whatever the budget or the schedule left out: is every registered bag still there,
+/// with its tag files? A bag deleted tonight is reported tonight.
+fn check_presence(
+    archive: &Archive,
+    ids: &[String],
+    group: &mut EventGroup<'_>,
+    report: &mut FixityReport,
+) -> Result<(), Error> {
+    let done: std::collections::HashSet<&str> = report
+        .checked
+        .iter()
+        .map(|b| b.id.as_str())
+        .chain(report.skipped_in_flight.iter().map(String::as_str))
+        .collect();
+    let rest: Vec<String> = ids
+        .iter()
+        .filter(|id| !done.contains(id.as_str()))
+        .cloned()
+        .collect();
+    let (present, missing) = presence_pass(archive, &rest)?;
+    report.presence_checked = present + missing.len();
+    for result in missing {
+        group.push(check_event(&result))?;
+        report.checked.push(result);
     }
-    group.finish()?;
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+    Ok(())
 }
 
 /// A bag's payload files and bytes as its bag-info.txt states them, for progress only

@@ -101,22 +101,34 @@ fn operator(e: &Event) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Renders the item as a PREMIS 3.0 document.
+/// Renders the item as a PREMIS 3.0 document: the PREMIS order of its parts, objects
+/// (the intellectual entity, then one file object per payload file), events, agents.
 pub fn render(report: &ShowReport) -> String {
-    let entry = &report.entry;
-    let id = entry.id.as_str();
     let mut out = String::new();
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str("<premis:premis xmlns:premis=\"http://www.loc.gov/premis/v3\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://www.loc.gov/premis/v3 https://www.loc.gov/standards/premis/premis.xsd\" version=\"3.0\">\n");
+    render_entity(&mut out, report);
+    for f in &report.entry.files {
+        render_file(&mut out, &report.entry, f);
+    }
+    let agents = render_events(&mut out, report);
+    render_agents(&mut out, report, agents);
+    out.push_str("</premis:premis>\n");
+    out
+}
 
-    // The intellectual entity: the item.
+/// The intellectual entity: the item, its identifiers, its status when withdrawn, its
+/// intake name, the files it includes and the events that concern it.
+fn render_entity(out: &mut String, report: &ShowReport) {
+    let entry = &report.entry;
+    let id = entry.id.as_str();
     out.push_str("<premis:object xsi:type=\"premis:intellectualEntity\">\n");
-    identifier(&mut out, "objectIdentifier", "local", id);
+    identifier(out, "objectIdentifier", "local", id);
     for v in entry
         .dublin_core
         .strings(crate::metadata::Term::DC_IDENTIFIER)
     {
-        identifier(&mut out, "objectIdentifier", "dc.identifier", v);
+        identifier(out, "objectIdentifier", "dc.identifier", v);
     }
     if let Some(t) = &report.withdrawn {
         let _ = writeln!(
@@ -140,91 +152,109 @@ pub fn render(report: &ShowReport) -> String {
         );
     }
     for e in &report.events {
-        identifier(&mut out, "linkingEventIdentifier", "UUID", &e.id);
+        identifier(out, "linkingEventIdentifier", "UUID", &e.id);
     }
     out.push_str("</premis:object>\n");
+}
 
-    // A file object per payload file.
-    for f in &entry.files {
-        out.push_str("<premis:object xsi:type=\"premis:file\">\n");
-        identifier(
-            &mut out,
-            "objectIdentifier",
-            "local",
-            &format!("{id}/{}", f.path),
+/// A file object for one payload file: identifier, fixity in every recorded
+/// algorithm, size, format, original name, and the item that includes it.
+fn render_file(
+    out: &mut String,
+    entry: &crate::fs::register::RegisterEntry,
+    f: &crate::fs::register::FileRecord,
+) {
+    let id = entry.id.as_str();
+    out.push_str("<premis:object xsi:type=\"premis:file\">\n");
+    identifier(
+        out,
+        "objectIdentifier",
+        "local",
+        &format!("{id}/{}", f.path),
+    );
+    out.push_str(
+        "<premis:objectCharacteristics>\n<premis:compositionLevel>0</premis:compositionLevel>\n",
+    );
+    for (alg, digest) in f.digests.iter() {
+        out.push_str("<premis:fixity>\n");
+        let (label, code) = hash_function(alg.name());
+        authority(
+            out,
+            "messageDigestAlgorithm",
+            "cryptographicHashFunctions",
+            &label,
+            code,
         );
-        out.push_str("<premis:objectCharacteristics>\n<premis:compositionLevel>0</premis:compositionLevel>\n");
-        for (alg, digest) in f.digests.iter() {
-            out.push_str("<premis:fixity>\n");
-            let (label, code) = hash_function(alg.name());
-            authority(
-                &mut out,
-                "messageDigestAlgorithm",
-                "cryptographicHashFunctions",
-                &label,
-                code,
-            );
-            let _ = writeln!(
+        let _ = writeln!(
                 out,
                 "<premis:messageDigest>{}</premis:messageDigest>\n<premis:messageDigestOriginator>{}</premis:messageDigestOriginator>",
                 digest.to_hex(),
                 x(&entry.software)
             );
-            out.push_str("</premis:fixity>\n");
-        }
-        let _ = writeln!(out, "<premis:size>{}</premis:size>", f.size);
-        out.push_str("<premis:format>\n");
-        let (name, version) = match &f.format {
-            Some(fmt) if !fmt.name.is_empty() => (fmt.name.clone(), fmt.version.clone()),
-            _ => (f.mime.clone(), String::new()),
-        };
+        out.push_str("</premis:fixity>\n");
+    }
+    let _ = writeln!(out, "<premis:size>{}</premis:size>", f.size);
+    out.push_str("<premis:format>\n");
+    let (name, version) = match &f.format {
+        Some(fmt) if !fmt.name.is_empty() => (fmt.name.clone(), fmt.version.clone()),
+        _ => (f.mime.clone(), String::new()),
+    };
+    let _ = write!(
+        out,
+        "<premis:formatDesignation><premis:formatName>{}</premis:formatName>",
+        x(&name)
+    );
+    if !version.is_empty() {
         let _ = write!(
             out,
-            "<premis:formatDesignation><premis:formatName>{}</premis:formatName>",
-            x(&name)
+            "<premis:formatVersion>{}</premis:formatVersion>",
+            x(&version)
         );
-        if !version.is_empty() {
-            let _ = write!(
-                out,
-                "<premis:formatVersion>{}</premis:formatVersion>",
-                x(&version)
-            );
-        }
-        out.push_str("</premis:formatDesignation>\n");
-        if let Some(puid) = f.format.as_ref().and_then(|fmt| fmt.puid.as_deref()) {
-            let _ = writeln!(
+    }
+    out.push_str("</premis:formatDesignation>\n");
+    if let Some(puid) = f.format.as_ref().and_then(|fmt| fmt.puid.as_deref()) {
+        let _ = writeln!(
                 out,
                 "<premis:formatRegistry><premis:formatRegistryName>PRONOM</premis:formatRegistryName><premis:formatRegistryKey>{}</premis:formatRegistryKey></premis:formatRegistry>",
                 x(puid)
             );
-        }
-        let _ = writeln!(
-            out,
-            "<premis:formatNote>MIME type {}</premis:formatNote>",
-            x(&f.mime)
-        );
-        out.push_str("</premis:format>\n</premis:objectCharacteristics>\n");
-        let _ = writeln!(
-            out,
-            "<premis:originalName>{}</premis:originalName>",
-            x(&f.path)
-        );
-        let _ = writeln!(
+    }
+    let _ = writeln!(
+        out,
+        "<premis:formatNote>MIME type {}</premis:formatNote>",
+        x(&f.mime)
+    );
+    out.push_str("</premis:format>\n</premis:objectCharacteristics>\n");
+    let _ = writeln!(
+        out,
+        "<premis:originalName>{}</premis:originalName>",
+        x(&f.path)
+    );
+    let _ = writeln!(
             out,
             "<premis:relationship><premis:relationshipType>structural</premis:relationshipType><premis:relationshipSubType>is included in</premis:relationshipSubType><premis:relatedObjectIdentifier><premis:relatedObjectIdentifierType>local</premis:relatedObjectIdentifierType><premis:relatedObjectIdentifierValue>{}</premis:relatedObjectIdentifierValue></premis:relatedObjectIdentifier></premis:relationship>",
             x(id)
         );
-        out.push_str("</premis:object>\n");
-    }
+    out.push_str("</premis:object>\n");
+}
 
-    // Every event of the item.
+/// The agents the events name: each version of Cairn that acted, and each operator,
+/// to the identifiers of their events.
+type Agents<'a> = (
+    BTreeMap<&'a str, Vec<&'a str>>,
+    BTreeMap<&'a str, Vec<&'a str>>,
+);
+
+/// Every event of the item, with the agents that acted in it; returns those agents.
+fn render_events<'a>(out: &mut String, report: &'a ShowReport) -> Agents<'a> {
+    let id = report.entry.id.as_str();
     let mut software: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut people: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for e in &report.events {
         out.push_str("<premis:event>\n");
-        identifier(&mut out, "eventIdentifier", "UUID", &e.id);
+        identifier(out, "eventIdentifier", "UUID", &e.id);
         let (label, code) = event_type(&e.event_type);
-        authority(&mut out, "eventType", "eventType", &label, code);
+        authority(out, "eventType", "eventType", &label, code);
         let _ = writeln!(
             out,
             "<premis:eventDateTime>{}</premis:eventDateTime>",
@@ -269,15 +299,20 @@ pub fn render(report: &ShowReport) -> String {
         );
         out.push_str("</premis:event>\n");
     }
+    (software, people)
+}
 
-    // The agents: each version of Cairn that acted, and each operator.
-    software.entry(entry.software.as_str()).or_default();
+/// The agents: each version of Cairn that acted (and the one that wrote the entry), and
+/// each operator.
+fn render_agents<'a>(out: &mut String, report: &'a ShowReport, agents: Agents<'a>) {
+    let (mut software, people) = agents;
+    software.entry(report.entry.software.as_str()).or_default();
     for (agent, events) in &software {
         out.push_str("<premis:agent>\n");
-        identifier(&mut out, "agentIdentifier", "local", agent);
+        identifier(out, "agentIdentifier", "local", agent);
         let (name, version) = agent.split_once(' ').unwrap_or((agent, ""));
         let _ = writeln!(out, "<premis:agentName>{}</premis:agentName>", x(name));
-        authority(&mut out, "agentType", "agentType", "software", Some("sof"));
+        authority(out, "agentType", "agentType", "software", Some("sof"));
         if !version.is_empty() {
             let _ = writeln!(
                 out,
@@ -286,20 +321,18 @@ pub fn render(report: &ShowReport) -> String {
             );
         }
         for e in events {
-            identifier(&mut out, "linkingEventIdentifier", "UUID", e);
+            identifier(out, "linkingEventIdentifier", "UUID", e);
         }
         out.push_str("</premis:agent>\n");
     }
     for (person, events) in &people {
         out.push_str("<premis:agent>\n");
-        identifier(&mut out, "agentIdentifier", "operator", person);
+        identifier(out, "agentIdentifier", "operator", person);
         let _ = writeln!(out, "<premis:agentName>{}</premis:agentName>", x(person));
-        authority(&mut out, "agentType", "agentType", "person", Some("per"));
+        authority(out, "agentType", "agentType", "person", Some("per"));
         for e in events {
-            identifier(&mut out, "linkingEventIdentifier", "UUID", e);
+            identifier(out, "linkingEventIdentifier", "UUID", e);
         }
         out.push_str("</premis:agent>\n");
     }
-    out.push_str("</premis:premis>\n");
-    out
 }

@@ -306,7 +306,10 @@ fn repair_inner(
     Ok(report)
 }
 
-/// Repairs the files of item `id`.
+/// Repairs the files of item `id`. The stages: the state of every copy of every file,
+/// the plan for the archive's files, then for the replicas' objects; nothing when any
+/// damaged file has no good copy (or on a dry run); else the archive's files through
+/// the commit protocol, then the replicas' objects, each with its event.
 fn repair_item(
     archive: &Archive,
     lock: &crate::fs::archive::ArchiveLock,
@@ -317,11 +320,56 @@ fn repair_item(
     report: &mut RepairReport,
 ) -> Result<(), Error> {
     let expected = expected_objects(archive, id)?;
-    let superseded = superseded_digests(archive, id, &expected)?;
-    // The state of every copy of every file.
+    let (local, remote) = survey_copies(archive, replicas, id, &expected)?;
+    let plan_local =
+        plan_archive_repairs(archive, replicas, id, &expected, &local, &remote, report)?;
+    let plan_remote =
+        plan_replica_repairs(replicas, &expected, &local, &remote, &plan_local, report);
+    if !report.unrepairable.is_empty() || opts.dry_run || report.repaired.is_empty() {
+        // Nothing changes when any damaged file has no good copy: a half-repaired item
+        // would hide how bad things are.
+        if !report.unrepairable.is_empty() {
+            report.repaired.clear();
+        }
+        return Ok(());
+    }
+    failpoint::hit("repair-after-plan");
+    if !plan_local.is_empty() {
+        repair_archive(
+            archive,
+            lock,
+            replicas,
+            id,
+            &expected,
+            &plan_local,
+            clock,
+            report,
+        )?;
+    }
+    repair_replicas(
+        archive,
+        replicas,
+        id,
+        &expected,
+        &plan_remote,
+        clock,
+        report,
+    )
+}
+
+/// The state of every copy of every file: the archive's, and each replica's (a copy
+/// with bytes of an earlier state of the item is outdated, not damaged).
+#[allow(clippy::type_complexity)]
+fn survey_copies(
+    archive: &Archive,
+    replicas: &[Replica],
+    id: &str,
+    expected: &[Expected],
+) -> Result<(Vec<Copy>, Vec<Vec<Copy>>), Error> {
+    let superseded = superseded_digests(archive, id, expected)?;
     let mut local = Vec::new();
     let mut remote: Vec<Vec<Copy>> = Vec::new();
-    for exp in &expected {
+    for exp in expected {
         local.push(state_of(hash_local(&exp.local, exp.alg)?, exp));
         let mut row = Vec::new();
         for r in replicas {
@@ -338,8 +386,21 @@ fn repair_item(
         }
         remote.push(row);
     }
-    // Archive files: from the first replica holding a good copy under the same key,
-    // else from any copy with the register's digest.
+    Ok((local, remote))
+}
+
+/// Archive files: from the first replica holding a good copy under the same key,
+/// else from any copy with the register's digest. Each file's action goes to the
+/// report (repaired, or unrepairable); the files with a source are returned.
+fn plan_archive_repairs(
+    archive: &Archive,
+    replicas: &[Replica],
+    id: &str,
+    expected: &[Expected],
+    local: &[Copy],
+    remote: &[Vec<Copy>],
+    report: &mut RepairReport,
+) -> Result<Vec<(usize, Source)>, Error> {
     let mut finder = Finder::new(archive, id, replicas);
     let mut plan_local: Vec<(usize, Source)> = Vec::new();
     for (i, exp) in expected.iter().enumerate() {
@@ -369,7 +430,19 @@ fn repair_item(
             None => report.unrepairable.push(action),
         }
     }
-    // Replica objects: from the archive (good now, or once repaired).
+    Ok(plan_local)
+}
+
+/// Replica objects: from the archive (good now, or once repaired). Each object's
+/// action goes to the report; the (file, replica) pairs to send are returned.
+fn plan_replica_repairs(
+    replicas: &[Replica],
+    expected: &[Expected],
+    local: &[Copy],
+    remote: &[Vec<Copy>],
+    plan_local: &[(usize, Source)],
+    report: &mut RepairReport,
+) -> Vec<(usize, usize)> {
     let mut plan_remote: Vec<(usize, usize)> = Vec::new();
     for (i, exp) in expected.iter().enumerate() {
         let archive_good = local[i] == Copy::Good || plan_local.iter().any(|(j, _)| *j == i);
@@ -394,57 +467,76 @@ fn repair_item(
             }
         }
     }
-    if !report.unrepairable.is_empty() || opts.dry_run || report.repaired.is_empty() {
-        // Nothing changes when any damaged file has no good copy: a half-repaired item
-        // would hide how bad things are.
-        if !report.unrepairable.is_empty() {
-            report.repaired.clear();
+    plan_remote
+}
+
+/// The archive's files: good copies fetched (or copied) and verified into staging,
+/// then published with their recovery event through the commit protocol.
+#[allow(clippy::too_many_arguments)]
+fn repair_archive(
+    archive: &Archive,
+    lock: &crate::fs::archive::ArchiveLock,
+    replicas: &[Replica],
+    id: &str,
+    expected: &[Expected],
+    plan_local: &[(usize, Source)],
+    clock: &dyn Clock,
+    report: &RepairReport,
+) -> Result<(), Error> {
+    let staged_dir = stage_repair(archive, id)?;
+    failpoint::hit("repair-after-stage");
+    let result = (|| -> Result<Vec<(PathBuf, PathBuf)>, Error> {
+        let mut files = Vec::new();
+        for (n, (i, src)) in plan_local.iter().enumerate() {
+            let exp = &expected[*i];
+            let staged = staged_dir.join(format!("{n}"));
+            match src {
+                Source::Remote(r, key) => fetch_verified(&replicas[*r], key, exp, &staged)?,
+                Source::Local(path) => copy_verified(path, exp, &staged)?,
+            }
+            files.push((staged, exp.local.clone()));
+            failpoint::hit("repair-after-fetch");
         }
-        return Ok(());
-    }
-    failpoint::hit("repair-after-plan");
-    if !plan_local.is_empty() {
-        let staged_dir = stage_repair(archive, id)?;
-        failpoint::hit("repair-after-stage");
-        let result = (|| -> Result<Vec<(PathBuf, PathBuf)>, Error> {
-            let mut files = Vec::new();
-            for (n, (i, src)) in plan_local.iter().enumerate() {
-                let exp = &expected[*i];
-                let staged = staged_dir.join(format!("{n}"));
-                match src {
-                    Source::Remote(r, key) => fetch_verified(&replicas[*r], key, exp, &staged)?,
-                    Source::Local(path) => copy_verified(path, exp, &staged)?,
-                }
-                files.push((staged, exp.local.clone()));
-                failpoint::hit("repair-after-fetch");
-            }
-            crate::fs::durable::sync_dir(&staged_dir)?;
-            Ok(files)
-        })();
-        let files = match result {
-            Ok(f) => f,
-            Err(e) => {
-                archive.discard_staged(&staged_dir);
-                return Err(e);
-            }
-        };
-        let event = recovery_event(id, report, "archive");
-        let described: Vec<String> = plan_local
-            .iter()
-            .map(|(i, _)| {
-                let key = &expected[*i].key;
-                report
-                    .repaired
-                    .iter()
-                    .find(|a| a.target == "archive" && &a.key == key)
-                    .map(describe)
-                    .unwrap_or_else(|| key.clone())
-            })
-            .collect();
-        publish_repair(archive, lock, &staged_dir, &files, &described, event, clock)?;
-        failpoint::hit("repair-after-archive-event");
-    }
-    for (i, r) in &plan_remote {
+        crate::fs::durable::sync_dir(&staged_dir)?;
+        Ok(files)
+    })();
+    let files = match result {
+        Ok(f) => f,
+        Err(e) => {
+            archive.discard_staged(&staged_dir);
+            return Err(e);
+        }
+    };
+    let event = recovery_event(id, report, "archive");
+    let described: Vec<String> = plan_local
+        .iter()
+        .map(|(i, _)| {
+            let key = &expected[*i].key;
+            report
+                .repaired
+                .iter()
+                .find(|a| a.target == "archive" && &a.key == key)
+                .map(describe)
+                .unwrap_or_else(|| key.clone())
+        })
+        .collect();
+    publish_repair(archive, lock, &staged_dir, &files, &described, event, clock)?;
+    failpoint::hit("repair-after-archive-event");
+    Ok(())
+}
+
+/// The replicas' objects, sent from the (now good) archive, then one recovery event
+/// naming the replicas.
+fn repair_replicas(
+    archive: &Archive,
+    replicas: &[Replica],
+    id: &str,
+    expected: &[Expected],
+    plan_remote: &[(usize, usize)],
+    clock: &dyn Clock,
+    report: &RepairReport,
+) -> Result<(), Error> {
+    for (i, r) in plan_remote {
         let exp = &expected[*i];
         match send(&replicas[*r], exp, false)? {
             Written::Done => {}

@@ -65,7 +65,10 @@ pub struct ReviseReport {
     pub after_write: AfterWrite,
 }
 
-/// Makes the next version of `opts.id` from `opts.from`.
+/// Makes the next version of `opts.id` from `opts.from`. The stages: the arguments,
+/// the lock and recovery, the current bag checked in full, the new folder walked and
+/// its names checked, the plan (every new file hashed and compared with the register),
+/// then the commit protocol, or nothing when the folder holds the current version.
 /// The write policy ([`crate::ops::after_write`]) runs afterwards.
 pub fn revise(
     archive: &Archive,
@@ -113,74 +116,14 @@ fn revise_inner(
         pre.refuse_unless_intact(Start::Revise)?;
     }
     let damaged: BTreeSet<String> = pre.damaged_paths().into_iter().map(String::from).collect();
-    let walk = walk_source(&opts.from, &[])?;
-    let mut refused: Vec<String> = walk
-        .refused
-        .iter()
-        .map(|(p, why)| format!("{}: {why}", p.display()))
-        .collect();
-    for f in &walk.files {
-        if f.rel.chars().any(char::is_control) || f.rel.contains('%') {
-            refused.push(format!(
-                "{}: the name contains a control character or `%`, which Cairn refuses at ingest; rename it",
-                crate::quoted(&f.rel)
-            ));
-        } else if let Err(e) = payload_path(&f.rel) {
-            refused.push(e.to_string());
-        }
-    }
-    if walk.files.is_empty() && refused.is_empty() {
-        refused.push(format!("{}: the folder has no files", opts.from.display()));
-    }
-    if !refused.is_empty() {
-        return Err(Error::Refused {
-            path: opts.from.clone(),
-            reason: format!("{}; nothing was changed", refused.join("; ")),
-        });
-    }
-    // The plan: hash every new file with the bag's algorithms, compare with the register.
-    let algs: Vec<Algorithm> = {
-        let mut a: BTreeSet<Algorithm> = BTreeSet::new();
-        for f in &entry.files {
-            a.extend(f.digests.iter().map(|(alg, _)| *alg));
-        }
-        a.into_iter().collect()
-    };
-    let current: BTreeMap<&str, &FileRecord> =
-        entry.files.iter().map(|f| (f.path.as_str(), f)).collect();
-    let mut buf = vec![0u8; BUF_SIZE];
-    let mut files = Vec::new();
-    let (mut added, mut changed, mut unchanged) = (Vec::new(), Vec::new(), 0usize);
-    for f in &walk.files {
-        let path = format!("data/{}", f.rel);
-        let input = crate::fs::open_read(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
-        let digests =
-            hash_reader(input, &algs, &mut buf).map_err(|e| Error::io("read", &f.disk, e))?;
-        let same = current.get(path.as_str()).is_some_and(|old| {
-            old.size == digests.len && old.digests.iter().all(|(a, d)| digests.get(*a) == Some(d))
-        });
-        match (same, current.contains_key(path.as_str())) {
-            (true, _) => unchanged += 1,
-            (false, true) => changed.push(path.clone()),
-            (false, false) => added.push(path.clone()),
-        }
-        // A damaged file of the current bag is never linked: the good bytes given
-        // are copied instead.
-        let linked = same && !damaged.contains(&path);
-        files.push(NewFile {
-            source: f.clone(),
-            path,
-            digests,
-            linked,
-        });
-    }
-    let present: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    let removed: Vec<String> = entry
-        .files
-        .iter()
-        .filter(|f| !present.contains(f.path.as_str()))
-        .map(|f| f.path.clone())
-        .collect();
+    let walk = walk_new_content(&opts.from)?;
+    let Plan {
+        files,
+        added,
+        changed,
+        unchanged,
+        removed,
+    } = plan_files(&entry, &walk.files, &damaged)?;
     let accepted_damage = (!pre.intact()).then(|| pre.damage());
     if added.is_empty() && changed.is_empty() && removed.is_empty() {
         if let Some(damage) = &accepted_damage {
@@ -241,6 +184,104 @@ fn revise_inner(
         precheck: pre,
         accepted_damage,
         after_write: AfterWrite::default(),
+    })
+}
+
+/// The folder of the new content, walked: every name must be one Cairn takes at
+/// ingest, and there must be files; else it is refused and nothing is changed.
+fn walk_new_content(from: &Path) -> Result<crate::fs::walk::Walk, Error> {
+    let walk = walk_source(from, &[])?;
+    let mut refused: Vec<String> = walk
+        .refused
+        .iter()
+        .map(|(p, why)| format!("{}: {why}", p.display()))
+        .collect();
+    for f in &walk.files {
+        if f.rel.chars().any(char::is_control) || f.rel.contains('%') {
+            refused.push(format!(
+                "{}: the name contains a control character or `%`, which Cairn refuses at ingest; rename it",
+                crate::quoted(&f.rel)
+            ));
+        } else if let Err(e) = payload_path(&f.rel) {
+            refused.push(e.to_string());
+        }
+    }
+    if walk.files.is_empty() && refused.is_empty() {
+        refused.push(format!("{}: the folder has no files", from.display()));
+    }
+    if !refused.is_empty() {
+        return Err(Error::Refused {
+            path: from.to_path_buf(),
+            reason: format!("{}; nothing was changed", refused.join("; ")),
+        });
+    }
+    Ok(walk)
+}
+
+/// The new version's files against the current one's.
+struct Plan {
+    files: Vec<NewFile>,
+    added: Vec<String>,
+    changed: Vec<String>,
+    unchanged: usize,
+    removed: Vec<String>,
+}
+
+/// The plan: hash every new file with the bag's algorithms, compare with the register.
+/// A file unchanged (and not damaged in the current bag) is linked, not copied.
+fn plan_files(
+    entry: &RegisterEntry,
+    new_files: &[SourceFile],
+    damaged: &BTreeSet<String>,
+) -> Result<Plan, Error> {
+    let algs: Vec<Algorithm> = {
+        let mut a: BTreeSet<Algorithm> = BTreeSet::new();
+        for f in &entry.files {
+            a.extend(f.digests.iter().map(|(alg, _)| *alg));
+        }
+        a.into_iter().collect()
+    };
+    let current: BTreeMap<&str, &FileRecord> =
+        entry.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut files = Vec::new();
+    let (mut added, mut changed, mut unchanged) = (Vec::new(), Vec::new(), 0usize);
+    for f in new_files {
+        let path = format!("data/{}", f.rel);
+        let input = crate::fs::open_read(&f.disk).map_err(|e| Error::io("open", &f.disk, e))?;
+        let digests =
+            hash_reader(input, &algs, &mut buf).map_err(|e| Error::io("read", &f.disk, e))?;
+        let same = current.get(path.as_str()).is_some_and(|old| {
+            old.size == digests.len && old.digests.iter().all(|(a, d)| digests.get(*a) == Some(d))
+        });
+        match (same, current.contains_key(path.as_str())) {
+            (true, _) => unchanged += 1,
+            (false, true) => changed.push(path.clone()),
+            (false, false) => added.push(path.clone()),
+        }
+        // A damaged file of the current bag is never linked: the good bytes given
+        // are copied instead.
+        let linked = same && !damaged.contains(&path);
+        files.push(NewFile {
+            source: f.clone(),
+            path,
+            digests,
+            linked,
+        });
+    }
+    let present: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let removed: Vec<String> = entry
+        .files
+        .iter()
+        .filter(|f| !present.contains(f.path.as_str()))
+        .map(|f| f.path.clone())
+        .collect();
+    Ok(Plan {
+        files,
+        added,
+        changed,
+        unchanged,
+        removed,
     })
 }
 

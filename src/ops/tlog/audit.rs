@@ -71,7 +71,10 @@ fn first_difference(a: &[Hash], b: &[Hash]) -> Option<usize> {
         .or(if a.len() != b.len() { Some(n) } else { None })
 }
 
-/// Audits `log` (today's event log's bytes) against a checkpoint signed by `key`.
+/// Audits `log` (today's event log's bytes) against a checkpoint signed by `key`. The
+/// stages: the stored tree against the log, the trees kept as evidence, the
+/// checkpoint's note (parsed, verified, of this archive), then either the consistency
+/// proof (the log extends it) or where the log first differs.
 pub fn audit_checkpoint(
     archive: &Archive,
     log: &[u8],
@@ -96,44 +99,8 @@ pub fn audit_checkpoint(
         replaced_trees: Vec::new(),
         detail: String::new(),
     };
-    // The stored tree against the log (read only: an audit writes nothing).
     let dir = archive.manifests.join(tlog_store::TREE_DIR);
-    let store = TreeStore::open_read_only(&dir)?;
-    // An append that landed after `log` was read (fixity takes no archive lock) makes
-    // the tree longer than the bytes at hand: compare what both have.
-    let grew =
-        crate::fs::len_if_present(&archive.events_path()).is_ok_and(|n| n > log.len() as u64);
-    if let Some(s) = &store {
-        let upto = if grew { s.size().min(n) } else { s.size() };
-        let stored = s.leaves(0, upto)?;
-        let today = if grew {
-            &mem.leaves()[..upto as usize]
-        } else {
-            mem.leaves()
-        };
-        if let Some(i) = first_difference(&stored, today) {
-            let i = i as u64;
-            out.stored_tree = Some(if i < s.size() && i < n {
-                format!(
-                    "event {} of the log is not the event Cairn appended there (its Merkle tree records another): the log was changed outside Cairn",
-                    i + 1
-                )
-            } else if n > s.size() {
-                format!(
-                    "events {}..{} are in the log but Cairn's Merkle tree never recorded them: appended outside Cairn (or Cairn was stopped between writing the log and the tree)",
-                    s.size() + 1,
-                    n
-                )
-            } else {
-                format!(
-                    "Cairn's Merkle tree records {} events, the log has {n}: events {}..{} were removed",
-                    s.size(),
-                    n + 1,
-                    s.size()
-                )
-            });
-        }
-    }
+    out.stored_tree = check_stored_tree(archive, &dir, log, &mem)?;
     let replaced = tlog_store::replaced_trees(&archive.manifests)?;
     out.replaced_trees = replaced
         .iter()
@@ -144,102 +111,20 @@ pub fn audit_checkpoint(
                 .into_owned()
         })
         .collect();
-
-    let note = match Note::parse(note_text) {
-        Ok(n) => n,
-        Err(e) => {
-            out.detail = e.to_string();
-            return Ok(out);
-        }
-    };
-    if let Err(e) = note.verify(key) {
-        out.detail = e.to_string();
+    let Some(cp) = read_checkpoint(archive, note_text, key, &mut out)? else {
         return Ok(out);
-    }
-    out.signature_verified = true;
-    let cp = match Checkpoint::parse(&note.text) {
-        Ok(c) => c,
-        Err(e) => {
-            out.detail = e.to_string();
-            return Ok(out);
-        }
     };
-    out.origin = cp.origin.clone();
-    out.tree_size = cp.size;
-    out.root = b64(&cp.root);
-    let name = archive_name(archive)?;
-    if cp.origin != name {
-        out.detail = format!(
-            "the checkpoint is of the log {}, this archive is {}",
-            crate::quoted(&cp.origin),
-            crate::quoted(&name)
-        );
-        return Ok(out);
-    }
     let m = cp.size;
     if m <= n && mem_root(&mem, m) == cp.root {
-        let proof = match consistency_proof(&mem, m, n) {
-            Ok(p) => p,
-            Err(never) => match never {},
-        };
-        let new_root = mem_root(&mem, n);
-        out.extends = verify_consistency(m, n, &cp.root, &new_root, &proof);
-        out.consistency_proof = proof.iter().map(|h| b64(h)).collect();
-        out.detail = if out.extends {
-            format!(
-                "today's log of {n} events extends the checkpoint of {m}: the {m} events it signed are unchanged"
-            )
-        } else {
-            "the consistency proof does not verify (a bug in Cairn: please report it)".into()
-        };
+        prove_extends(&mem, m, &cp, &mut out);
         return Ok(out);
     }
-    // It does not extend: find where it differs. A stored or replaced tree that is the
-    // checkpoint's tree names the event exactly.
-    let mut candidates: Vec<PathBuf> = vec![dir.clone()];
+    // It does not extend: find where it differs.
+    let mut candidates: Vec<PathBuf> = vec![dir];
     candidates.extend(replaced);
-    for c in &candidates {
-        let Some(s) = TreeStore::open(c)? else {
-            continue;
-        };
-        if s.shape_problem()?.is_some() || s.size() < m || s.root(m)? != cp.root {
-            continue;
-        }
-        let signed = s.leaves(0, m)?;
-        let today = &mem.leaves()[..(n.min(m)) as usize];
-        if let Some(i) = first_difference(&signed, today) {
-            out.first_differing_event = Some(i as u64 + 1);
-        }
-        break;
-    }
+    out.first_differing_event = difference_from_trees(&candidates, &mem, &cp)?;
     if out.first_differing_event.is_none() {
-        // Else bracket it with the archive's own kept checkpoints signed by the key.
-        let mut lo = 0u64;
-        let mut hi = m.min(n + 1);
-        for (_, text) in kept_checkpoints(archive)? {
-            let Ok(kn) = Note::parse(&text) else { continue };
-            if kn.verify(key).is_err() {
-                continue;
-            }
-            let Ok(k) = Checkpoint::parse(&kn.text) else {
-                continue;
-            };
-            if k.origin != cp.origin || k.size > m || k.size == 0 {
-                continue;
-            }
-            if k.size <= n && mem_root(&mem, k.size) == k.root {
-                lo = lo.max(k.size);
-            } else {
-                hi = hi.min(k.size);
-            }
-        }
-        if lo + 1 == hi {
-            out.first_differing_event = Some(hi);
-        } else if lo + 1 < hi {
-            out.differing_between = Some((lo + 1, hi));
-        } else {
-            out.differing_between = Some((1, m.min(n + 1)));
-        }
+        bracket_difference(archive, key, &mem, &cp, &mut out)?;
     }
     let where_ = match (out.first_differing_event, out.differing_between) {
         (Some(e), _) if e > n => {
@@ -254,4 +139,177 @@ pub fn audit_checkpoint(
         b64(&cp.root)
     );
     Ok(out)
+}
+
+/// The stored tree (in `dir`) against the log (read only: an audit writes nothing):
+/// what disagrees, if anything.
+fn check_stored_tree(
+    archive: &Archive,
+    dir: &std::path::Path,
+    log: &[u8],
+    mem: &MemTree,
+) -> Result<Option<String>, Error> {
+    let n = mem.size();
+    let Some(s) = TreeStore::open_read_only(dir)? else {
+        return Ok(None);
+    };
+    // An append that landed after `log` was read (fixity takes no archive lock) makes
+    // the tree longer than the bytes at hand: compare what both have.
+    let grew =
+        crate::fs::len_if_present(&archive.events_path()).is_ok_and(|n| n > log.len() as u64);
+    let upto = if grew { s.size().min(n) } else { s.size() };
+    let stored = s.leaves(0, upto)?;
+    let today = if grew {
+        &mem.leaves()[..upto as usize]
+    } else {
+        mem.leaves()
+    };
+    let Some(i) = first_difference(&stored, today) else {
+        return Ok(None);
+    };
+    let i = i as u64;
+    Ok(Some(if i < s.size() && i < n {
+        format!(
+            "event {} of the log is not the event Cairn appended there (its Merkle tree records another): the log was changed outside Cairn",
+            i + 1
+        )
+    } else if n > s.size() {
+        format!(
+            "events {}..{} are in the log but Cairn's Merkle tree never recorded them: appended outside Cairn (or Cairn was stopped between writing the log and the tree)",
+            s.size() + 1,
+            n
+        )
+    } else {
+        format!(
+            "Cairn's Merkle tree records {} events, the log has {n}: events {}..{} were removed",
+            s.size(),
+            n + 1,
+            s.size()
+        )
+    }))
+}
+
+/// The checkpoint: its note parsed and its signature verified by `key`, its body
+/// parsed, and its origin this archive's log. `None` (why in `out.detail`) when any of
+/// these fails.
+fn read_checkpoint(
+    archive: &Archive,
+    note_text: &str,
+    key: &VerifierKey,
+    out: &mut CheckpointAudit,
+) -> Result<Option<Checkpoint>, Error> {
+    let note = match Note::parse(note_text) {
+        Ok(n) => n,
+        Err(e) => {
+            out.detail = e.to_string();
+            return Ok(None);
+        }
+    };
+    if let Err(e) = note.verify(key) {
+        out.detail = e.to_string();
+        return Ok(None);
+    }
+    out.signature_verified = true;
+    let cp = match Checkpoint::parse(&note.text) {
+        Ok(c) => c,
+        Err(e) => {
+            out.detail = e.to_string();
+            return Ok(None);
+        }
+    };
+    out.origin = cp.origin.clone();
+    out.tree_size = cp.size;
+    out.root = b64(&cp.root);
+    let name = archive_name(archive)?;
+    if cp.origin != name {
+        out.detail = format!(
+            "the checkpoint is of the log {}, this archive is {}",
+            crate::quoted(&cp.origin),
+            crate::quoted(&name)
+        );
+        return Ok(None);
+    }
+    Ok(Some(cp))
+}
+
+/// The log's first `m` events are those the checkpoint signed: the RFC 9162
+/// consistency proof from its tree to today's, checked.
+fn prove_extends(mem: &MemTree, m: u64, cp: &Checkpoint, out: &mut CheckpointAudit) {
+    let n = mem.size();
+    let proof = match consistency_proof(mem, m, n) {
+        Ok(p) => p,
+        Err(never) => match never {},
+    };
+    let new_root = mem_root(mem, n);
+    out.extends = verify_consistency(m, n, &cp.root, &new_root, &proof);
+    out.consistency_proof = proof.iter().map(|h| b64(h)).collect();
+    out.detail = if out.extends {
+        format!(
+            "today's log of {n} events extends the checkpoint of {m}: the {m} events it signed are unchanged"
+        )
+    } else {
+        "the consistency proof does not verify (a bug in Cairn: please report it)".into()
+    };
+}
+
+/// A stored or replaced tree that is the checkpoint's tree names the first differing
+/// event exactly (1-based).
+fn difference_from_trees(
+    candidates: &[PathBuf],
+    mem: &MemTree,
+    cp: &Checkpoint,
+) -> Result<Option<u64>, Error> {
+    let (m, n) = (cp.size, mem.size());
+    for c in candidates {
+        let Some(s) = TreeStore::open(c)? else {
+            continue;
+        };
+        if s.shape_problem()?.is_some() || s.size() < m || s.root(m)? != cp.root {
+            continue;
+        }
+        let signed = s.leaves(0, m)?;
+        let today = &mem.leaves()[..(n.min(m)) as usize];
+        return Ok(first_difference(&signed, today).map(|i| i as u64 + 1));
+    }
+    Ok(None)
+}
+
+/// Else the first difference is bracketed with the archive's own kept checkpoints
+/// signed by the key: the last one today's log still extends, and the first it does
+/// not.
+fn bracket_difference(
+    archive: &Archive,
+    key: &VerifierKey,
+    mem: &MemTree,
+    cp: &Checkpoint,
+    out: &mut CheckpointAudit,
+) -> Result<(), Error> {
+    let (m, n) = (cp.size, mem.size());
+    let mut lo = 0u64;
+    let mut hi = m.min(n + 1);
+    for (_, text) in kept_checkpoints(archive)? {
+        let Ok(kn) = Note::parse(&text) else { continue };
+        if kn.verify(key).is_err() {
+            continue;
+        }
+        let Ok(k) = Checkpoint::parse(&kn.text) else {
+            continue;
+        };
+        if k.origin != cp.origin || k.size > m || k.size == 0 {
+            continue;
+        }
+        if k.size <= n && mem_root(mem, k.size) == k.root {
+            lo = lo.max(k.size);
+        } else {
+            hi = hi.min(k.size);
+        }
+    }
+    if lo + 1 == hi {
+        out.first_differing_event = Some(hi);
+    } else if lo + 1 < hi {
+        out.differing_between = Some((lo + 1, hi));
+    } else {
+        out.differing_between = Some((1, m.min(n + 1)));
+    }
+    Ok(())
 }

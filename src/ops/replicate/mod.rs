@@ -10,299 +10,35 @@
 //! that replica is only listed (sizes compared), not read again: re-reading is
 //! `cairn fixity --replica`'s job. A run cut short leaves whole objects only (an
 //! upload completes or is abandoned), so the next run sends what is missing.
+//!
+//! `objects.rs` says which objects an item should have on a replica; `log.rs` keeps the
+//! event log and its head there.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::digest::{hash_reader, Algorithm, Digest, BUF_SIZE};
+use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
 use crate::fs::archive::Archive;
-use crate::fs::events::{line_digest, NewEvent};
-use crate::fs::register::{DigestMap, RegisterEntry};
+use crate::fs::events::NewEvent;
 use crate::fs::replica::{Replica, Written};
 use crate::ops::bag_check::STRENGTH;
 use crate::ops::tlog::{checkpoint_on_write, CheckpointReport};
 use crate::replica::ReplicaSection;
 use crate::vocab::{EventType, Outcome};
 
+mod log;
+mod objects;
+
+use log::{check_log_prefix, copy_log};
+pub use log::{is_legacy_head, read_head, LogHead};
+pub use objects::{expected_objects, expected_withdrawn, Expected};
+pub(crate) use objects::{hash_local, key_of, send, superseded_digests};
+
 pub use crate::fs::layout::{CONFIG_KEY, HEAD_KEY, LEGACY_HEAD_KEY, LOG_KEY};
-
-/// One object an item should have on a replica.
-#[derive(Debug, Clone)]
-pub struct Expected {
-    /// The key relative to the replica's root, the same as the file's path relative to
-    /// the archive root (`archive/ID/data/scan.tif`, `manifests/ID.json`).
-    pub key: String,
-    /// The file in the archive.
-    pub local: PathBuf,
-    /// The size the register records (payload files only).
-    pub size: Option<u64>,
-    pub alg: Algorithm,
-    /// The digest the register records (for the register entry itself: the digest of
-    /// the archive's copy of it).
-    pub digest: Digest,
-}
-
-/// The bag folders of item `id` with the register entry of each: the current bag with
-/// manifests/ID.json, and every retained earlier version (`cairn revise`,
-/// archive/.versions/ID/N) with the last superseded entry of that version
-/// (manifests/history/ID/). The one place that enumerates an item's bags.
-fn item_bags(archive: &Archive, id: &str) -> Result<Vec<(PathBuf, RegisterEntry)>, Error> {
-    let entry = RegisterEntry::read(&archive.register_path(id))?;
-    let current = archive.bag_path(id);
-    let mut out = Vec::new();
-    let earlier: Vec<(u32, PathBuf)> = archive
-        .retained_bags(id)?
-        .into_iter()
-        .filter(|(_, p)| *p != current)
-        .collect();
-    if !earlier.is_empty() {
-        let history = archive.history(id)?;
-        for (v, bag) in earlier {
-            let old = history
-                .iter()
-                .rev()
-                .find(|e| e.version == v)
-                .ok_or_else(|| Error::Corrupt {
-                    path: archive.history_dir(id),
-                    detail: format!(
-                        "version {v} of {id} is kept but no register entry describes it"
-                    ),
-                })?;
-            out.push((bag, old.clone()));
-        }
-    }
-    out.push((current, entry));
-    Ok(out)
-}
-
-/// The strongest algorithm in a digest list (BLAKE3 first).
-/// The strongest of a file's recorded digests ([`STRENGTH`]), or its first.
-fn strongest(digests: &DigestMap) -> Option<(Algorithm, Digest)> {
-    STRENGTH
-        .into_iter()
-        .find_map(|a| digests.get(a).map(|d| (a, *d)))
-        .or_else(|| digests.iter().next().copied())
-}
-
-/// A path relative to the archive root, with `/` separators, as a replica key.
-pub(crate) fn key_of(archive_root: &Path, path: &Path) -> Result<String, Error> {
-    let rel = path.strip_prefix(archive_root).map_err(|_| {
-        Error::Usage(format!(
-            "{} is outside the archive root {}; replicas mirror the archive root, so its folders must be inside it",
-            path.display(),
-            archive_root.display()
-        ))
-    })?;
-    let parts: Vec<String> = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    Ok(parts.join("/"))
-}
-
-/// The objects of one bag folder as `entry` describes it: payload files, then tag files.
-fn bag_objects(
-    archive: &Archive,
-    id: &str,
-    bag: &Path,
-    entry: &RegisterEntry,
-    out: &mut Vec<Expected>,
-) -> Result<(), Error> {
-    for f in &entry.files {
-        let path = crate::bagit::BagPath::parse(&f.path)
-            .map_err(|e| Error::Corrupt {
-                path: archive.register_path(id),
-                detail: format!("file {}: {e}", crate::quoted(&f.path)),
-            })?
-            .to_fs_path(bag);
-        let (alg, digest) = strongest(&f.digests).ok_or_else(|| Error::Corrupt {
-            path: archive.register_path(id),
-            detail: format!("file {} has no digest", crate::quoted(&f.path)),
-        })?;
-        out.push(Expected {
-            key: key_of(&archive.root, &path)?,
-            local: path,
-            size: Some(f.size),
-            alg,
-            digest,
-        });
-    }
-    for (name, digests) in &entry.tag_files {
-        let path = bag.join(name);
-        let (alg, digest) = strongest(digests).ok_or_else(|| Error::Corrupt {
-            path: archive.register_path(id),
-            detail: format!("tag file {} has no usable digest", crate::quoted(name)),
-        })?;
-        out.push(Expected {
-            key: key_of(&archive.root, &path)?,
-            local: path,
-            size: None,
-            alg,
-            digest,
-        });
-    }
-    Ok(())
-}
-
-/// Every object item `id` should have on a replica, register entry last.
-pub fn expected_objects(archive: &Archive, id: &str) -> Result<Vec<Expected>, Error> {
-    let mut out = Vec::new();
-    for (bag, entry) in item_bags(archive, id)? {
-        bag_objects(archive, id, &bag, &entry, &mut out)?;
-    }
-    // The superseded register entries (amend, revise), each written once.
-    for path in history_files(archive, id)? {
-        out.push(record_object(archive, path)?);
-    }
-    out.push(record_object(archive, archive.register_path(id))?);
-    Ok(out)
-}
-
-/// The bytes each key of item `id` held in the earlier states the archive recorded: every
-/// superseded register entry in manifests/history/ID/ (an `amend` or a `revise`)
-/// describes the files its bag had at archive/ID/ then, and the entry itself was
-/// manifests/ID.json. A replica object with one of these digests is out of date, not
-/// damaged and not foreign: `replicate` may bring it up to date, because the archive
-/// keeps what it held (the superseded entry, and a revised version's whole bag under
-/// archive/.versions/), and so does the replica once the item's other objects are there.
-///
-/// `expected`: the item's objects ([`expected_objects`]), which hold the superseded
-/// entries' own digests already (they are not hashed again).
-pub(crate) fn superseded_digests(
-    archive: &Archive,
-    id: &str,
-    expected: &[Expected],
-) -> Result<BTreeMap<String, HashSet<(Algorithm, Digest)>>, Error> {
-    let mut out: BTreeMap<String, HashSet<(Algorithm, Digest)>> = BTreeMap::new();
-    let dir = archive.history_dir(id);
-    if !dir.is_dir() {
-        return Ok(out);
-    }
-    let bag = archive.bag_path(id);
-    let register_key = key_of(&archive.root, &archive.register_path(id))?;
-    for entry in archive.history(id)? {
-        for f in &entry.files {
-            let Ok(path) = crate::bagit::BagPath::parse(&f.path) else {
-                continue;
-            };
-            let key = key_of(&archive.root, &path.to_fs_path(&bag))?;
-            out.entry(key)
-                .or_default()
-                .extend(f.digests.iter().map(|(a, d)| (*a, *d)));
-        }
-        for (name, digests) in &entry.tag_files {
-            let key = key_of(&archive.root, &bag.join(name))?;
-            out.entry(key).or_default().extend(digests.iter().copied());
-        }
-    }
-    let history_key = key_of(&archive.root, &archive.history_dir(id))?;
-    for e in expected
-        .iter()
-        .filter(|e| e.key.starts_with(&format!("{history_key}/")))
-    {
-        out.entry(register_key.clone())
-            .or_default()
-            .insert((e.alg, e.digest));
-    }
-    Ok(out)
-}
-
-/// The files in manifests/history/ID/, sorted.
-fn history_files(archive: &Archive, id: &str) -> Result<Vec<PathBuf>, Error> {
-    let history_dir = archive.history_dir(id);
-    let mut names: Vec<PathBuf> = crate::fs::list_dir_if_present(&history_dir)?
-        .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| !n.starts_with('.') && n.ends_with(".json"))
-        })
-        .collect();
-    names.sort();
-    Ok(names)
-}
-
-/// Every object a withdrawn item should have on a replica: its superseded register
-/// entries (manifests/history/ID/, the last of them the entry it had when withdrawn),
-/// the quarantined bag's files when it was kept (archive/.quarantine/ID/, checked
-/// against that last entry), and the tombstone last (manifests/withdrawn/ID.json).
-pub fn expected_withdrawn(archive: &Archive, id: &str) -> Result<Vec<Expected>, Error> {
-    let tomb_path = archive.tombstone_path(id);
-    let tomb = crate::fs::lifecycle::Tombstone::read(&tomb_path)?;
-    let mut out = Vec::new();
-    let quarantined = archive.quarantine_path(id);
-    if tomb.disposition == "quarantined" && quarantined.is_dir() {
-        let last = archive
-            .history(id)?
-            .into_iter()
-            .rev()
-            .find(|e| e.version == tomb.entry_version)
-            .ok_or_else(|| Error::Corrupt {
-                path: archive.history_dir(id),
-                detail: format!(
-                    "{id} was withdrawn at version {} but no kept register entry describes it",
-                    tomb.entry_version
-                ),
-            })?;
-        bag_objects(archive, id, &quarantined, &last, &mut out)?;
-    }
-    for path in history_files(archive, id)? {
-        out.push(record_object(archive, path)?);
-    }
-    out.push(record_object(archive, tomb_path)?);
-    Ok(out)
-}
-
-/// A record of the archive's own (a register entry, a superseded one, a tombstone) as an
-/// object: no register lists its digest, so it is checked against the BLAKE3 of the
-/// archive's copy.
-fn record_object(archive: &Archive, path: PathBuf) -> Result<Expected, Error> {
-    let digest = hash_file(&path, Algorithm::Blake3)?;
-    Ok(Expected {
-        key: key_of(&archive.root, &path)?,
-        local: path,
-        size: None,
-        alg: Algorithm::Blake3,
-        digest,
-    })
-}
-
-/// Streams the archive's file of `exp` to the replica, refusing it (nothing written)
-/// unless its bytes have the register's digest, then reads it back
-/// ([`Replica::put_file`]). `create`: only where no object is.
-pub(crate) fn send(replica: &Replica, exp: &Expected, create: bool) -> Result<Written, Error> {
-    replica.put_file(
-        &exp.local,
-        &exp.key,
-        (exp.alg, Some(&exp.digest)),
-        None,
-        create,
-    )
-}
-
-/// The digest of a local file.
-pub(crate) fn hash_file(path: &Path, alg: Algorithm) -> Result<Digest, Error> {
-    let file = crate::fs::open_read(path).map_err(|e| Error::io("read", path, e))?;
-    let mut buf = vec![0u8; BUF_SIZE];
-    let d = hash_reader(file, &[alg], &mut buf).map_err(|e| Error::io("read", path, e))?;
-    d.get(alg)
-        .copied()
-        .ok_or_else(|| Error::Internal(format!("no {alg} digest of {}", path.display())))
-}
-
-/// The digest of a local file, or `None` when it is missing.
-pub(crate) fn hash_local(path: &Path, alg: Algorithm) -> Result<Option<Digest>, Error> {
-    match hash_file(path, alg) {
-        Ok(d) => Ok(Some(d)),
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
 
 /// The replicas named (all of them when `names` is empty), opened.
 pub fn open_replicas(archive: &Archive, names: &[String]) -> Result<Vec<Replica>, Error> {
@@ -579,7 +315,10 @@ fn replication_event(replica: &Replica, item: &ItemResult) -> NewEvent {
 
 /// Replicates one item's objects. `recorded`: the register entry (BLAKE3) that the
 /// item's last successful replication to this replica recorded; when the entry has
-/// not changed since, the objects are only listed.
+/// not changed since, the objects are only listed. The stages: the objects the item
+/// should have there, each one present or sent (or found out of date), the out-of-date
+/// ones replaced once everything else is there, then what the item no longer has
+/// removed.
 fn replicate_item(
     archive: &Archive,
     replica: &Replica,
@@ -612,13 +351,50 @@ fn replicate_item(
     } else {
         superseded_digests(archive, id, &expected)?
     };
+    let outdated = send_missing(replica, id, &expected, &superseded, fast, &mut item)?;
+    if fast || !item.problems.is_empty() {
+        // Out-of-date objects are only replaced once everything else of the item is on
+        // the replica (the superseded entries and retained versions among it).
+        for exp in outdated {
+            item.problems.push(ObjectProblem {
+                key: exp.key.clone(),
+                kind: "outdated",
+                detail: "the replica holds an earlier state of the item; not replaced while other objects of the item could not be replicated".into(),
+            });
+        }
+        return Ok(item);
+    }
+    replace_outdated(replica, id, &outdated, &mut item)?;
+    remove_stale(
+        archive,
+        replica,
+        id,
+        withdrawn,
+        &expected,
+        &superseded,
+        &mut item,
+    )?;
+    Ok(item)
+}
+
+/// Each expected object present on the replica (by listing when `fast`, else by
+/// digest), or sent when absent; a different object is a conflict, never overwritten.
+/// Returns the objects that hold an earlier state of the item (`superseded`).
+fn send_missing<'e>(
+    replica: &Replica,
+    id: &str,
+    expected: &'e [Expected],
+    superseded: &BTreeMap<String, HashSet<(Algorithm, Digest)>>,
+    fast: bool,
+    item: &mut ItemResult,
+) -> Result<Vec<&'e Expected>, Error> {
     let mut outdated: Vec<&Expected> = Vec::new();
     let listed: BTreeMap<String, u64> = if fast {
-        listing(replica, &expected)?
+        listing(replica, expected)?
     } else {
         BTreeMap::new()
     };
-    for exp in &expected {
+    for exp in expected {
         if fast {
             match listed.get(&exp.key) {
                 Some(size) if exp.size.is_none_or(|s| s == *size) => {
@@ -684,18 +460,16 @@ fn replicate_item(
             },
         }
     }
-    if fast || !item.problems.is_empty() {
-        // Out-of-date objects are only replaced once everything else of the item is on
-        // the replica (the superseded entries and retained versions among it).
-        for exp in outdated {
-            item.problems.push(ObjectProblem {
-                key: exp.key.clone(),
-                kind: "outdated",
-                detail: "the replica holds an earlier state of the item; not replaced while other objects of the item could not be replicated".into(),
-            });
-        }
-        return Ok(item);
-    }
+    Ok(outdated)
+}
+
+/// The objects that hold an earlier state of the item, replaced with the current one.
+fn replace_outdated(
+    replica: &Replica,
+    id: &str,
+    outdated: &[&Expected],
+    item: &mut ItemResult,
+) -> Result<(), Error> {
     for exp in outdated {
         match send(replica, exp, false)? {
             Written::Done => {
@@ -712,8 +486,21 @@ fn replicate_item(
             }),
         }
     }
-    // Objects of the bag's folder that the item no longer has: deleted when they hold
-    // bytes of an earlier state (kept in the history), reported otherwise.
+    Ok(())
+}
+
+/// Objects of the bag's folder that the item no longer has: deleted when they hold
+/// bytes of an earlier state (kept in the history), reported otherwise. A withdrawn
+/// item's register entry is among them.
+fn remove_stale(
+    archive: &Archive,
+    replica: &Replica,
+    id: &str,
+    withdrawn: bool,
+    expected: &[Expected],
+    superseded: &BTreeMap<String, HashSet<(Algorithm, Digest)>>,
+    item: &mut ItemResult,
+) -> Result<(), Error> {
     let wanted: BTreeSet<&str> = expected.iter().map(|e| e.key.as_str()).collect();
     let mut listed = if superseded.is_empty() {
         Vec::new()
@@ -760,7 +547,7 @@ fn replicate_item(
             });
         }
     }
-    Ok(item)
+    Ok(())
 }
 
 /// The sizes of the objects `expected` names, by listing (no object is read): each
@@ -795,112 +582,4 @@ fn listing(replica: &Replica, expected: &[Expected]) -> Result<BTreeMap<String, 
         }
     }
     Ok(out)
-}
-
-/// The head object: the log's last line's seq and BLAKE3, and the log's length.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct LogHead {
-    pub seq: u64,
-    pub line_blake3: String,
-    pub log_bytes: u64,
-}
-
-/// Refuses to replace a replica's log that the archive's log does not extend (the
-/// replica's head must be a line of the local log): that would be a conflict.
-fn check_log_prefix(archive: &Archive, replica: &Replica) -> Result<(), Error> {
-    migrate_head(replica)?;
-    let Some(head) = read_head(replica)? else {
-        return Ok(());
-    };
-    let local = archive.read_all_events_bytes()?;
-    let extends = head.log_bytes <= local.len() as u64
-        && local[..head.log_bytes as usize]
-            .strip_suffix(b"\n")
-            .map(|l| l.rsplit(|&b| b == b'\n').next().unwrap_or(l))
-            .is_some_and(|line| line_digest(line) == head.line_blake3);
-    if extends {
-        Ok(())
-    } else {
-        Err(Error::Corrupt {
-            path: archive.events_path(),
-            detail: format!(
-                "replica {}'s event log (head: event {}, {}) is not a beginning of this archive's log: a conflict, nothing replaced. Compare the two logs before going on",
-                replica.name, head.seq, head.line_blake3
-            ),
-        })
-    }
-}
-
-/// The replica's log head: [`HEAD_KEY`], else (a replica written before it moved) a
-/// head at [`LEGACY_HEAD_KEY`]; `None` when there is none.
-pub fn read_head(replica: &Replica) -> Result<Option<LogHead>, Error> {
-    if let Some(bytes) = replica.get_bytes(HEAD_KEY)? {
-        return serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::Replica {
-                name: replica.name.clone(),
-                detail: format!("{HEAD_KEY} is not a log head: {e}"),
-            });
-    }
-    Ok(legacy_head(replica)?.map(|(head, _)| head))
-}
-
-/// A head at [`LEGACY_HEAD_KEY`] (with its bytes), when what is there parses as one.
-fn legacy_head(replica: &Replica) -> Result<Option<(LogHead, Vec<u8>)>, Error> {
-    Ok(replica
-        .get_bytes(LEGACY_HEAD_KEY)?
-        .and_then(|b| is_legacy_head(&b).map(|h| (h, b))))
-}
-
-/// `bytes` read at [`LEGACY_HEAD_KEY`] as a log head; `None` for anything else (the
-/// register entry of an item called `events.head`).
-pub fn is_legacy_head(bytes: &[u8]) -> Option<LogHead> {
-    serde_json::from_slice::<LogHead>(bytes).ok()
-}
-
-/// A replica written before the head moved under `.cairn/`: the head is copied to
-/// [`HEAD_KEY`], read back, then deleted from [`LEGACY_HEAD_KEY`], which is then free
-/// for the register entry of an item called `events.head`.
-fn migrate_head(replica: &Replica) -> Result<(), Error> {
-    if replica.head(HEAD_KEY)?.is_some() {
-        return Ok(());
-    }
-    if let Some((_, bytes)) = legacy_head(replica)? {
-        replica.put_bytes(HEAD_KEY, &bytes)?;
-        replica.delete(LEGACY_HEAD_KEY)?;
-    }
-    Ok(())
-}
-
-/// Copies cairn.toml, the event log and its head; returns the number of events.
-fn copy_log(archive: &Archive, replica: &Replica) -> Result<u64, Error> {
-    let config = archive.root.join(crate::config::CONFIG_FILE);
-    if let Some(bytes) = crate::fs::read_if_present(&config)? {
-        replica.put_bytes(CONFIG_KEY, &bytes)?;
-    }
-    // Under the shared log lock: no append while the log is read.
-    let _guard = archive.shared_log_lock()?;
-    let log = archive.events_path();
-    let Some((seq, line)) =
-        crate::fs::events::last_complete_line(&log, &crate::fs::tlog_store::LogTree)?
-    else {
-        return Ok(0);
-    };
-    let len = crate::fs::stat(&log)?.len();
-    let head = LogHead {
-        seq,
-        line_blake3: line_digest(&line),
-        log_bytes: len,
-    };
-    let current = replica
-        .get_bytes(HEAD_KEY)?
-        .and_then(|b| serde_json::from_slice::<LogHead>(&b).ok());
-    if current.as_ref() == Some(&head) && replica.head(LOG_KEY)? == Some(len) {
-        return Ok(seq);
-    }
-    replica.put_file(&log, LOG_KEY, (Algorithm::Blake3, None), Some(len), false)?;
-    let bytes = serde_json::to_vec_pretty(&head)
-        .map_err(|e| Error::Internal(format!("encode log head: {e}")))?;
-    replica.put_bytes(HEAD_KEY, &bytes)?;
-    Ok(seq)
 }
