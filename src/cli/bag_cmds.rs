@@ -5,11 +5,10 @@ use cairn::bagit::{Mode, ValidateOptions, ValidateReport};
 use cairn::ops::create::parse_info_arg;
 use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
 
+use super::args::{CreateArgs, ValidateArgs};
+use super::common::{ambient_root, finding_line, note, print_json, printable, require_exists, say};
+use super::outcome::{error_exit, exit, exit_code};
 use super::progress::with_progress;
-use super::{
-    ambient_root, error_exit, exit, exit_code, finding_line, note, print_json, printable,
-    require_exists, say, CreateArgs, ValidateArgs,
-};
 
 pub(super) fn run_create(args: CreateArgs) -> u8 {
     if let Err(code) = require_exists("bag create", "source", &args.src) {

@@ -17,8 +17,9 @@ use cairn::ops::restore::restore;
 use cairn::units::count;
 use cairn::Error;
 
-use super::archive_cmds::open_archive;
-use super::{error_exit, exit_code, note, print_json, printable, say, with_progress, RootArg};
+use super::common::{note, open_archive, print_json, printable, say, RootArg};
+use super::outcome::{error_exit, exit_code};
+use super::progress::with_progress;
 
 pub(super) const REPLICATE_HELP: &str = "\
 Examples:
@@ -342,7 +343,7 @@ fn print_repair(r: &RepairReport) {
 pub(super) fn run_restore(args: RestoreArgs) -> u8 {
     // Only the configuration is read (the archive's folders may be gone: that is what
     // a restore is for).
-    let root = match super::archive_cmds::archive_root(&args.root, "restore") {
+    let root = match super::common::archive_root(&args.root, "restore") {
         Ok(r) => r,
         Err(code) => return code,
     };
