@@ -11,8 +11,8 @@ use cairn::ops::tlog::CheckpointReport;
 use cairn::units::count;
 use cairn::Error;
 
+use super::common::{note, printable, say};
 use super::outcome::{combined, error_exit, exit, exit_code};
-use super::{note, printable, say};
 
 /// Prints what the write policy did after the command `context`, whose own exit code
 /// is `code`; returns the exit code of the whole run.

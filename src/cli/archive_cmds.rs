@@ -8,42 +8,12 @@ use cairn::ops::ingest::{ingest, IngestOptions, IngestReport, Outcome};
 use cairn::ops::show::{list, show, ShowReport};
 use cairn::units::count;
 
-use super::{
-    error_exit, exit, exit_code, finding_line, note, print_json, printable, quiet, say,
-    with_progress, ConfigArgs, ExportArgs, ImportArgs, IngestArgs, InitArgs, ListArgs, RootArg,
-    ShowArgs,
+use super::args::{ConfigArgs, ExportArgs, ImportArgs, IngestArgs, InitArgs, ListArgs, ShowArgs};
+use super::common::{
+    archive_name, archive_root, finding_line, note, open_archive, print_json, printable, quiet, say,
 };
-
-/// Opens the archive `--root` (or CAIRN_ROOT) names; without either, the one that holds
-/// the current folder, found by searching upwards for cairn.toml. When there is none,
-/// the message says where Cairn looked and what to run.
-pub(super) fn open_archive(root: &RootArg, context: &str) -> Result<Archive, u8> {
-    let dir = archive_root(root, context)?;
-    Archive::open_with(&dir, super::env()).map_err(|e| error_exit(context, &e))
-}
-
-/// The archive's folder: `--root` (or CAIRN_ROOT), else found upwards from here.
-pub(super) fn archive_root(root: &RootArg, context: &str) -> Result<PathBuf, u8> {
-    Ok(match &root.root {
-        Some(dir) => dir.clone(),
-        None => match Archive::find_root(Path::new(".")) {
-            Some(dir) => dir,
-            None => {
-                let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-                return Err(error_exit(
-                    context,
-                    &cairn::Error::Config {
-                        path: here.join("cairn.toml"),
-                        line: None,
-                        detail: "not found, nor in any folder above: this is not inside a Cairn archive. \
-                                 Run `cairn init DIR` to make one, or point --root (or CAIRN_ROOT) at the archive"
-                            .into(),
-                    },
-                ));
-            }
-        },
-    })
-}
+use super::outcome::{error_exit, exit, exit_code};
+use super::progress::with_progress;
 
 pub(super) fn run_init(args: InitArgs) -> u8 {
     let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
@@ -70,7 +40,7 @@ pub(super) fn run_init(args: InitArgs) -> u8 {
 
 pub(super) fn run_ingest(args: IngestArgs) -> u8 {
     if let Some(intake) = &args.intake {
-        if let Err(code) = super::require_exists("ingest", "intake folder", intake) {
+        if let Err(code) = super::common::require_exists("ingest", "intake folder", intake) {
             return code;
         }
     }
@@ -124,14 +94,6 @@ const GROUP_FROM: usize = 5;
 /// Up to this many already archived items are listed one per line; more are one line.
 const ARCHIVED_LISTED_UP_TO: usize = 10;
 
-/// The archive's name for summaries: its folder's name, also when it was given as `.`.
-pub(super) fn archive_name(root: &Path) -> String {
-    std::fs::canonicalize(root)
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| root.display().to_string())
-}
-
 /// `; excluded A, B` naming every file `ingest.exclude` left out of an item.
 fn excluded_note(excluded: &[String]) -> String {
     if excluded.is_empty() {
@@ -149,7 +111,54 @@ fn duplicate_note(of: &[String]) -> String {
     format!("; a duplicate of {} (--allow-duplicate-of)", of.join(", "))
 }
 
+/// The ingest report in text, in the order the run went: what it noted before the
+/// items ([`print_run_notes`]), the already archived items when many
+/// ([`print_archived_group`]), each item or group of items refused for one reason
+/// ([`print_item`]), then the summary line ([`print_ingest_summary`]).
 fn print_ingest(root: &Path, r: &IngestReport) {
+    print_run_notes(r);
+    // Identical problems are grouped: 2,000 items refused for one reason are one
+    // paragraph naming a few of them, not 2,000 (the JSON report lists every item).
+    let mut groups: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for item in &r.items {
+        if let Some(t) = refusal_template(item) {
+            groups.entry(t).or_default().push(item.name.as_str());
+        }
+    }
+    groups.retain(|_, names| names.len() >= GROUP_FROM);
+    let mut grouped_shown = std::collections::BTreeSet::new();
+    let group_archived = print_archived_group(r);
+    for item in &r.items {
+        let name = printable(&item.name);
+        if item.outcome != Outcome::Refused {
+            for w in &item.warnings {
+                errln!("warning: {name}: {}", printable(w));
+            }
+        }
+        if let Some(t) = refusal_template(item).filter(|t| groups.contains_key(t)) {
+            if grouped_shown.insert(t.clone()) {
+                let names = &groups[&t];
+                let shown: Vec<String> = names.iter().take(3).map(|n| printable(n)).collect();
+                errln!(
+                    "refused {} for the same reason: {} and {} more:",
+                    count(names.len() as u64, "item", "items"),
+                    shown.join(", "),
+                    names.len() - shown.len()
+                );
+                errln!("  problem: {}", printable(&t));
+            }
+            continue;
+        }
+        if !(item.outcome == Outcome::AlreadyArchived && group_archived) {
+            print_item(item, &name);
+        }
+    }
+    print_ingest_summary(root, r);
+}
+
+/// What the run noted before any item: recovered transactions, problems in the sheet,
+/// entries of the intake folder that are not items.
+fn print_run_notes(r: &IngestReport) {
     for n in &r.recovered {
         note!("recovered: {n}");
     }
@@ -162,24 +171,22 @@ fn print_ingest(root: &Path, r: &IngestReport) {
             printable(n)
         );
     }
-    // Identical problems are grouped: 2,000 items refused for one reason are one
-    // paragraph naming a few of them, not 2,000 (the JSON report lists every item).
-    let template = |item: &cairn::ops::ingest::ItemReport| -> Option<String> {
-        match item.problems.as_slice() {
-            [one] if item.outcome == Outcome::Refused && one.contains(item.name.as_str()) => {
-                Some(one.replace(item.name.as_str(), "<item>"))
-            }
-            _ => None,
+}
+
+/// A refused item's one problem with its name replaced by `<item>`: the key under
+/// which items refused for the same reason are grouped.
+fn refusal_template(item: &cairn::ops::ingest::ItemReport) -> Option<String> {
+    match item.problems.as_slice() {
+        [one] if item.outcome == Outcome::Refused && one.contains(item.name.as_str()) => {
+            Some(one.replace(item.name.as_str(), "<item>"))
         }
-    };
-    let mut groups: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
-    for item in &r.items {
-        if let Some(t) = template(item) {
-            groups.entry(t).or_default().push(item.name.as_str());
-        }
+        _ => None,
     }
-    groups.retain(|_, names| names.len() >= GROUP_FROM);
-    let mut grouped_shown = std::collections::BTreeSet::new();
+}
+
+/// More than [`ARCHIVED_LISTED_UP_TO`] items already archived are one line naming a
+/// few; returns whether they were (and are then not listed one by one).
+fn print_archived_group(r: &IngestReport) -> bool {
     let archived: Vec<&cairn::ops::ingest::ItemReport> = r
         .items
         .iter()
@@ -211,72 +218,59 @@ fn print_ingest(root: &Path, r: &IngestReport) {
             }
         );
     }
-    for item in &r.items {
-        let name = printable(&item.name);
-        if item.outcome != Outcome::Refused {
+    group_archived
+}
+
+/// One item's line (or lines, for a refusal), by its outcome; `name` is printable.
+fn print_item(item: &cairn::ops::ingest::ItemReport, name: &str) {
+    let id = item.id.as_deref().unwrap_or("-");
+    match item.outcome {
+        Outcome::Ingested => say!(
+            "ingested {name} as {id}: {}, {}{}{}{}",
+            count(item.files, "file", "files"),
+            count(item.bytes, "byte", "bytes"),
+            excluded_note(&item.excluded),
+            duplicate_note(&item.duplicate_of),
+            if item.removed_source {
+                " (intake copy removed)"
+            } else {
+                ""
+            }
+        ),
+        Outcome::WouldIngest => say!(
+            "would ingest {name} as {id}: {}, {}{}{}",
+            count(item.files, "file", "files"),
+            count(item.bytes, "byte", "bytes"),
+            excluded_note(&item.excluded),
+            duplicate_note(&item.duplicate_of)
+        ),
+        Outcome::AlreadyArchived => say!(
+            "skipped {name}: already archived as {}{}",
+            match item.version {
+                Some(v) => format!("version {v} of {id} (kept; the item was revised since)"),
+                None => id.to_string(),
+            },
+            if item.removed_source {
+                " (intake copy removed)"
+            } else {
+                ""
+            }
+        ),
+        Outcome::Refused => {
+            errln!("refused {name}:");
             for w in &item.warnings {
-                errln!("warning: {name}: {}", printable(w));
+                errln!("  warning: {}", printable(w));
             }
-        }
-        let id = item.id.as_deref().unwrap_or("-");
-        if let Some(t) = template(item).filter(|t| groups.contains_key(t)) {
-            if grouped_shown.insert(t.clone()) {
-                let names = &groups[&t];
-                let shown: Vec<String> = names.iter().take(3).map(|n| printable(n)).collect();
-                errln!(
-                    "refused {} for the same reason: {} and {} more:",
-                    count(names.len() as u64, "item", "items"),
-                    shown.join(", "),
-                    names.len() - shown.len()
-                );
-                errln!("  problem: {}", printable(&t));
-            }
-            continue;
-        }
-        match item.outcome {
-            Outcome::AlreadyArchived if group_archived => {}
-            Outcome::Ingested => say!(
-                "ingested {name} as {id}: {}, {}{}{}{}",
-                count(item.files, "file", "files"),
-                count(item.bytes, "byte", "bytes"),
-                excluded_note(&item.excluded),
-                duplicate_note(&item.duplicate_of),
-                if item.removed_source {
-                    " (intake copy removed)"
-                } else {
-                    ""
-                }
-            ),
-            Outcome::WouldIngest => say!(
-                "would ingest {name} as {id}: {}, {}{}{}",
-                count(item.files, "file", "files"),
-                count(item.bytes, "byte", "bytes"),
-                excluded_note(&item.excluded),
-                duplicate_note(&item.duplicate_of)
-            ),
-            Outcome::AlreadyArchived => say!(
-                "skipped {name}: already archived as {}{}",
-                match item.version {
-                    Some(v) => format!("version {v} of {id} (kept; the item was revised since)"),
-                    None => id.to_string(),
-                },
-                if item.removed_source {
-                    " (intake copy removed)"
-                } else {
-                    ""
-                }
-            ),
-            Outcome::Refused => {
-                errln!("refused {name}:");
-                for w in &item.warnings {
-                    errln!("  warning: {}", printable(w));
-                }
-                for p in &item.problems {
-                    errln!("  problem: {}", printable(p));
-                }
+            for p in &item.problems {
+                errln!("  problem: {}", printable(p));
             }
         }
     }
+}
+
+/// The summary line: what was ingested, already archived, refused (hidden by
+/// `--quiet` when all went well).
+fn print_ingest_summary(root: &Path, r: &IngestReport) {
     let count = |o: Outcome| r.items.iter().filter(|i| i.outcome == o).count();
     let root = archive_name(root);
     let verb = if r.dry_run {
@@ -446,7 +440,7 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
 }
 
 pub(super) fn run_import(args: ImportArgs) -> u8 {
-    if let Err(code) = super::require_exists("import", "bag", &args.source) {
+    if let Err(code) = super::common::require_exists("import", "bag", &args.source) {
         return code;
     }
     let archive = match open_archive(&args.root, "import") {
@@ -513,7 +507,7 @@ pub(super) fn run_config(args: ConfigArgs) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let (path, config, sources) = match Archive::load_config(&root, super::env()) {
+    let (path, config, sources) = match Archive::load_config(&root, super::common::env()) {
         Ok(loaded) => loaded,
         Err(e) => return error_exit("config", &e),
     };

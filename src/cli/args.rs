@@ -9,12 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use cairn::digest::Algorithm;
 
-pub(super) const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  success; the bag is valid (warnings may have been printed)
-  1  a problem was found in the data: an invalid bag, or input Cairn refuses to package
-  2  bad usage: unknown option, missing argument, unusable value, a name that does not exist
-  3  could not run: I/O error, permission denied, lock held, internal error";
+pub(super) use super::common::{RootArg, EXIT_CODES_HELP};
 
 /// The heading of the options every command takes, listed after each command's own.
 pub(super) const GLOBAL: &str = "Global options";
@@ -311,8 +306,8 @@ pub(super) enum Command {
     /// Query the event log: one item's history, every failure since a date. Streams the
     /// log (memory does not grow with it) and checks its chain on the way; one item's
     /// history (--id) is read through the event index instead.
-    #[command(after_help = super::life_cmds::EVENTS_HELP)]
-    Events(super::life_cmds::EventsArgs),
+    #[command(after_help = super::events_cmd::EVENTS_HELP)]
+    Events(super::events_cmd::EventsArgs),
 
     /// Identify files' formats (PRONOM PUIDs, from byte signatures as DROID and
     /// siegfried do) and read their technical metadata from their headers.
@@ -515,13 +510,6 @@ pub(super) struct VerifyArgs {
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub(super) json: bool,
-}
-
-#[derive(Args)]
-pub(super) struct RootArg {
-    /// The archive's folder (where cairn.toml is) [default: the current folder].
-    #[arg(long, env = "CAIRN_ROOT", value_name = "DIR")]
-    pub(super) root: Option<PathBuf>,
 }
 
 #[derive(Args)]

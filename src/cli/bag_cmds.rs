@@ -5,11 +5,10 @@ use cairn::bagit::{Mode, ValidateOptions, ValidateReport};
 use cairn::ops::create::parse_info_arg;
 use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
 
+use super::args::{CreateArgs, ValidateArgs};
+use super::common::{ambient_root, finding_line, note, print_json, printable, require_exists, say};
+use super::outcome::{error_exit, exit, exit_code};
 use super::progress::with_progress;
-use super::{
-    ambient_root, error_exit, exit, exit_code, finding_line, note, print_json, printable,
-    require_exists, say, CreateArgs, ValidateArgs,
-};
 
 pub(super) fn run_create(args: CreateArgs) -> u8 {
     if let Err(code) = require_exists("bag create", "source", &args.src) {
@@ -86,10 +85,11 @@ pub(super) fn run_validate(args: ValidateArgs) -> u8 {
         only_algorithms: None,
         keep_digests: false,
     };
-    let limits = match cairn::ops::bag_validate::zip_limits_at(&ambient_root(), super::env()) {
-        Ok(l) => l,
-        Err(e) => return error_exit("bag validate", &e),
-    };
+    let limits =
+        match cairn::ops::bag_validate::zip_limits_at(&ambient_root(), super::common::env()) {
+            Ok(l) => l,
+            Err(e) => return error_exit("bag validate", &e),
+        };
     let report = match with_progress("bag validate", || validate_bag(&args.bag, &opts, limits)) {
         Ok(r) => r,
         Err(e) => return error_exit("bag validate", &e),

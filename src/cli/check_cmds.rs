@@ -13,12 +13,10 @@ use cairn::ops::fixity::{
 use cairn::units::count;
 use cairn::Error;
 
-use super::archive_cmds::open_archive;
-use super::outcome::{AuditWithReplicas, Outcome};
-use super::{
-    error_exit, exit_code, print_json, printable, quiet, require_exists, say, with_progress,
-    AuditArgs, FixityArgs, VerifyArgs,
-};
+use super::args::{AuditArgs, FixityArgs, VerifyArgs};
+use super::common::{open_archive, print_json, printable, quiet, require_exists, say};
+use super::outcome::{error_exit, exit_code, AuditWithReplicas, Outcome};
+use super::progress::with_progress;
 use cairn::ops::replica_check::ReplicaInventory;
 
 fn usage(context: &str, msg: String) -> u8 {
@@ -427,7 +425,7 @@ fn print_audit_details(r: &AuditReport) {
 /// The one line that gives the audit's verdict, agreeing with its exit code: the
 /// archive's counts, then each replica that is not in step.
 fn print_audit_summary(r: &AuditReport, replicas: &[ReplicaInventory]) {
-    let ok = AuditWithReplicas(r, replicas).exit_code() == super::exit::OK;
+    let ok = AuditWithReplicas(r, replicas).exit_code() == super::outcome::exit::OK;
     if quiet() && ok {
         return;
     }
@@ -462,9 +460,14 @@ pub(super) fn run_verify(args: VerifyArgs) -> u8 {
             return code;
         }
     }
-    let root = super::ambient_root();
+    let root = super::common::ambient_root();
     let report: BagCheck = match with_progress("verify", || {
-        verify(&args.bag, args.against.as_deref(), &root, super::env())
+        verify(
+            &args.bag,
+            args.against.as_deref(),
+            &root,
+            super::common::env(),
+        )
     }) {
         Ok(r) => r,
         Err(e) => return error_exit("verify", &e),

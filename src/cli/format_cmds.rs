@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 use cairn::fs::archive::Archive;
 use cairn::ops::formats::{self, IdentifyReport};
 
-use super::{error_exit, exit, exit_code, print_json, printable, say, RootArg};
+use super::common::{print_json, printable, say, RootArg};
+use super::outcome::{error_exit, exit, exit_code};
 
 #[derive(Args)]
 pub(super) struct IdentifyArgs {
@@ -54,7 +55,7 @@ enum FormatsCommand {
 
 pub(super) fn run_identify(args: IdentifyArgs) -> u8 {
     let archive = match &args.root {
-        Some(r) => match Archive::open_with(r, super::env()) {
+        Some(r) => match Archive::open_with(r, super::common::env()) {
             Ok(a) => Some(a),
             Err(e) => return error_exit("identify", &e),
         },
@@ -112,7 +113,7 @@ pub(super) fn run_formats(args: FormatsArgs) -> u8 {
         }
         _ => &args.root,
     };
-    let archive = match super::archive_cmds::open_archive(root, "formats") {
+    let archive = match super::common::open_archive(root, "formats") {
         Ok(a) => a,
         Err(code) => return code,
     };

@@ -4,12 +4,7 @@
 //! become exit codes.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use cairn::bagit::Finding;
-use cairn::Error;
 
 // First, so that its macros (out!, outln!, errln!) are in scope in every module below.
 #[macro_use]
@@ -20,6 +15,8 @@ mod archive_cmds;
 mod args;
 mod bag_cmds;
 mod check_cmds;
+mod common;
+mod events_cmd;
 mod format_cmds;
 mod life_cmds;
 mod outcome;
@@ -31,27 +28,6 @@ mod tlog_cmds;
 
 use args::*;
 pub use outcome::exit;
-use outcome::{error_exit, exit_code};
-use progress::with_progress;
-
-/// The `CAIRN_*` (and `AWS_*`) variables of the process, read once, here: the library
-/// reads no environment, and every command hands this to it (`Archive::open_with`,
-/// `Config::load`).
-fn env() -> &'static cairn::config::Env {
-    static ENV: std::sync::OnceLock<cairn::config::Env> = std::sync::OnceLock::new();
-    ENV.get_or_init(cairn::config::Env::from_process)
-}
-
-/// For commands that name no archive (`bag validate`, `verify`): the archive whose
-/// configuration (zip limits) still applies, at CAIRN_ROOT or else in the current
-/// folder.
-fn ambient_root() -> PathBuf {
-    env()
-        .get_os("CAIRN_ROOT")
-        .map(PathBuf::from)
-        .or_else(|| cairn::fs::archive::Archive::find_root(std::path::Path::new(".")))
-        .unwrap_or_else(|| PathBuf::from("."))
-}
 
 /// Parses the arguments. The options of [`PLACED_ANYWHERE`] are global to clap, so that
 /// they may stand before the command or after it; given on the command line to a
@@ -114,14 +90,14 @@ pub fn run() -> ExitCode {
                 ("--quiet", "CAIRN_QUIET"),
             ] {
                 let typed = std::env::args().any(|a| a.starts_with(flag));
-                if !typed && text.contains(&format!("'{flag}")) && env().is_set(var) {
+                if !typed && text.contains(&format!("'{flag}")) && common::env().is_set(var) {
                     errln!("cairn: the value came from the environment variable {var}");
                 }
             }
             return ExitCode::from(code);
         }
     };
-    QUIET.store(cli.quiet, Ordering::Relaxed);
+    common::set_quiet(cli.quiet);
     init_logging(cli.verbose, cli.quiet, cli.log_format);
     progress::init(cli.quiet, cli.log_format == LogFormat::Json);
     // A panic is a bug in Cairn: say so in one line, without Rust's own report, and
@@ -178,7 +154,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Import(args) => archive_cmds::run_import(args),
         Command::Amend(args) => life_cmds::run_amend(args),
         Command::Withdraw(args) => life_cmds::run_withdraw(args),
-        Command::Events(args) => life_cmds::run_events(args),
+        Command::Events(args) => events_cmd::run_events(args),
         Command::Revise(args) => life_cmds::run_revise(args),
         Command::Report(args) => life_cmds::run_report(args),
         Command::Config(args) => archive_cmds::run_config(args),
@@ -199,32 +175,6 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Man => run_man(),
     }
 }
-
-/// Set once from `--quiet`: print nothing but errors.
-static QUIET: AtomicBool = AtomicBool::new(false);
-
-pub(super) fn quiet() -> bool {
-    QUIET.load(Ordering::Relaxed)
-}
-
-/// A line to stdout unless `--quiet`: for reports of what went well.
-macro_rules! say {
-    ($($arg:tt)*) => {
-        if !$crate::cli::quiet() {
-            $crate::cli::out::outln!($($arg)*);
-        }
-    };
-}
-/// A line to stderr unless `--quiet`: for routine notes, never for evidence (damage,
-/// refusals, tampering: those are `errln!`, shown whatever --quiet says).
-macro_rules! note {
-    ($($arg:tt)*) => {
-        if !$crate::cli::quiet() {
-            $crate::cli::out::errln!($($arg)*);
-        }
-    };
-}
-pub(crate) use {note, say};
 
 /// Log lines on stderr: RUST_LOG when set; else errors only with --quiet, warnings by
 /// default, info with -v, debug with -vv.
@@ -251,56 +201,6 @@ fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
             .with_ansi(false)
             .try_init(),
     };
-}
-
-/// The rule for a name that does not exist (README, "Exit codes"): an item identifier or
-/// a path given on the command line that names nothing is a usage error, exit 2, with
-/// one message for every command.
-pub(super) fn require_exists(context: &str, what: &str, path: &std::path::Path) -> Result<(), u8> {
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(error_exit(
-            context,
-            &Error::Usage(format!(
-                "no {what} {}: no such file or folder",
-                cairn::quoted(&path.display().to_string())
-            )),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// Escapes control characters (a file name may hold a newline) so that every finding
-/// stays on one line.
-///
-/// A backslash is escaped too whenever anything is, so a name holding the two
-/// characters `\` `n` never prints like one holding a newline.
-pub(super) fn printable(s: &str) -> String {
-    if s.chars().any(|c| c.is_control() || c == '\\') {
-        s.chars()
-            .map(|c| {
-                if c.is_control() || c == '\\' {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
-    } else {
-        s.to_string()
-    }
-}
-
-pub(super) fn finding_line(label: &str, f: &Finding) -> String {
-    format!(
-        "{label}: {}: {}: {}",
-        printable(&f.path),
-        f.kind,
-        printable(&f.detail)
-    )
-}
-
-pub(super) fn print_json<T: serde::Serialize>(value: &T) {
-    out::json(value);
 }
 
 /// Renders the manual pages: cairn(1), then one section per command, in one roff

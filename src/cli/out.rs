@@ -5,7 +5,7 @@
 //! A reader that stops reading (`cairn list | head -1`) closes the pipe: the next write
 //! fails with `BrokenPipe`, and the command ends there, quietly, with status 0, as
 //! ripgrep does (the reader has what it asked for; what the run found is in the event
-//! log). The write unwinds to [`super::run`] with a [`Stop`] payload, so that locks and
+//! log). The write unwinds to the CLI's `run` with a [`Stop`] payload, so that locks and
 //! temporary files are released by their destructors on the way, and no panic message
 //! is printed. Any other failure to write (a full disk under `> file`) ends the command
 //! with exit 3 and one line saying so.
@@ -13,7 +13,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
-/// Why a write stopped the command: the payload [`super::run`] catches.
+/// Why a write stopped the command: the payload the CLI's `run` catches.
 pub(super) enum Stop {
     /// The reader closed the pipe.
     PipeClosed,
@@ -109,8 +109,11 @@ fn stop_unless_stopping<T>(stream: &str, e: io::Error) -> io::Result<T> {
 /// The exit code for a write that stopped the command, and the line to print for it.
 pub(super) fn stopped(payload: &(dyn std::any::Any + Send)) -> Option<(u8, Option<String>)> {
     match payload.downcast_ref::<Stop>()? {
-        Stop::PipeClosed => Some((super::exit::OK, None)),
-        Stop::WriteFailed(why) => Some((super::exit::OPERATIONAL, Some(format!("cairn: {why}")))),
+        Stop::PipeClosed => Some((super::outcome::exit::OK, None)),
+        Stop::WriteFailed(why) => Some((
+            super::outcome::exit::OPERATIONAL,
+            Some(format!("cairn: {why}")),
+        )),
     }
 }
 

@@ -172,7 +172,7 @@ fn prefix(title: &str, s: &progress::Snapshot) -> String {
         p.push_str(&s.pass);
     }
     if !s.item.is_empty() {
-        let item = super::printable(&s.item);
+        let item = super::common::printable(&s.item);
         let chars = item.chars().count();
         p.push(' ');
         if chars > 24 {

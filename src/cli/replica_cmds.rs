@@ -17,8 +17,9 @@ use cairn::ops::restore::restore;
 use cairn::units::count;
 use cairn::Error;
 
-use super::archive_cmds::open_archive;
-use super::{error_exit, exit_code, note, print_json, printable, say, with_progress, RootArg};
+use super::common::{note, open_archive, print_json, printable, say, RootArg};
+use super::outcome::{error_exit, exit_code};
+use super::progress::with_progress;
 
 pub(super) const REPLICATE_HELP: &str = "\
 Examples:
@@ -280,11 +281,11 @@ fn print_repair(r: &RepairReport) {
 pub(super) fn run_restore(args: RestoreArgs) -> u8 {
     // Only the configuration is read (the archive's folders may be gone: that is what
     // a restore is for).
-    let root = match super::archive_cmds::archive_root(&args.root, "restore") {
+    let root = match super::common::archive_root(&args.root, "restore") {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let (path, config) = match Archive::load_config(&root, super::env()) {
+    let (path, config) = match Archive::load_config(&root, super::common::env()) {
         Ok((path, config, _)) => (path, config),
         Err(e) => return error_exit("restore", &e),
     };
@@ -311,7 +312,7 @@ pub(super) fn run_restore(args: RestoreArgs) -> u8 {
     let name = if !config.archive.name.is_empty() {
         Some((config.archive.name.clone(), format!("{}", path.display())))
     } else {
-        Archive::open_with(&root, super::env())
+        Archive::open_with(&root, super::common::env())
             .ok()
             .and_then(|a| cairn::ops::tlog::archive_name(&a).ok())
             .map(|n| (n, format!("the archive at {}", root.display())))
@@ -483,7 +484,7 @@ pub(super) fn config_rows(
             ("region", &r.region),
         ] {
             let var = format!("{prefix}{}", key.to_ascii_uppercase());
-            let source = if super::env().is_set(&var) {
+            let source = if super::common::env().is_set(&var) {
                 Source::Env
             } else if key == "url" || !value.is_empty() {
                 Source::File

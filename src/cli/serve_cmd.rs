@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use super::archive_cmds::open_archive;
-use super::{error_exit, exit, RootArg};
+use super::common::{open_archive, RootArg};
+use super::outcome::{error_exit, exit};
 
 #[derive(Args)]
 pub(super) struct ServeArgs {

@@ -11,8 +11,8 @@ use cairn::ops::tlog::{
 };
 use cairn::Error;
 
-use super::archive_cmds::open_archive;
-use super::{error_exit, exit, exit_code, note, print_json, printable, say, RootArg};
+use super::common::{note, open_archive, print_json, printable, say, RootArg};
+use super::outcome::{error_exit, exit, exit_code};
 
 #[derive(Subcommand)]
 pub(super) enum KeyCommand {
@@ -21,7 +21,7 @@ pub(super) enum KeyCommand {
     ///
     /// The public key (`NAME+KEYID+BASE64`) is what auditors keep to check checkpoints;
     /// the private key never leaves the archive's machine.
-    #[command(after_help = super::EXIT_CODES_HELP)]
+    #[command(after_help = super::common::EXIT_CODES_HELP)]
     Generate(KeyGenerateArgs),
 }
 

@@ -58,6 +58,223 @@ pub struct ZipSource {
     inflated: AtomicU64,
 }
 
+/// An entry whose header passed [`check_entry`]: its name without the trailing `/`.
+struct Listed {
+    name: String,
+    index: usize,
+    size: u64,
+    compressed: u64,
+    dir: bool,
+}
+
+/// The names the central directory holds more than once, which the zip reader
+/// collapses into one entry (read from the raw directory, when it could be).
+fn raw_duplicates(raw_names: Option<&[Vec<u8>]>) -> BTreeSet<String> {
+    let mut dupes: BTreeSet<String> = BTreeSet::new();
+    if let Some(names) = raw_names {
+        let mut once: BTreeSet<&[u8]> = BTreeSet::new();
+        for n in names {
+            if !once.insert(n) {
+                dupes.insert(String::from_utf8_lossy(n).into_owned());
+            }
+        }
+    }
+    dupes
+}
+
+/// One entry's header, its checks in order: a name that can be known (UTF-8), that
+/// stays inside the bag, not a symlink, not encrypted, a supported compression, a
+/// declared size and ratio within the limits. The first that fails is the problem.
+fn check_entry<R: Read + ?Sized>(
+    f: &zip::read::ZipFile<'_, R>,
+    index: usize,
+    limits: &ZipLimits,
+) -> Result<Listed, Finding> {
+    let raw = f.name_raw().to_vec();
+    let shown = String::from_utf8_lossy(&raw).into_owned();
+    let flagged = f.flags().as_u16() & UTF8_FLAG != 0;
+    // A name that is valid UTF-8 is taken as UTF-8, flag or not: Info-ZIP on
+    // Unix writes UTF-8 names without the flag or a Unicode Path field, and a
+    // CP437 name that happens to be valid multi-byte UTF-8 is vanishingly rare.
+    // Anything else has an encoding that cannot be known.
+    let name = match std::str::from_utf8(&raw) {
+        Ok(n) => n.to_string(),
+        Err(_) => {
+            return Err(Finding::new(
+                shown,
+                FindingKind::ZipNameNotUtf8,
+                if flagged {
+                    "the entry is flagged UTF-8 but its name is not valid UTF-8"
+                } else {
+                    "the name is not UTF-8 and has no UTF-8 flag: its encoding (CP437?) cannot be known, so it cannot be recorded exactly"
+                },
+            ));
+        }
+    };
+    let dir = name.ends_with('/');
+    let trimmed = name.trim_end_matches('/');
+    if let Err(p) = BagPath::parse(trimmed) {
+        let kind = if p.escapes() {
+            FindingKind::ZipPathEscapes
+        } else {
+            FindingKind::ZipLayout
+        };
+        return Err(Finding::new(
+            name.as_str(),
+            kind,
+            format!("{p}; the entry is not read (zip slip)"),
+        ));
+    }
+    if f.is_symlink() {
+        return Err(Finding::new(
+            name.as_str(),
+            FindingKind::ZipSymlink,
+            "a symbolic link entry; links are never extracted or followed",
+        ));
+    }
+    if f.encrypted() {
+        return Err(Finding::new(
+            name.as_str(),
+            FindingKind::ZipEncrypted,
+            "the entry is encrypted; Cairn accepts only unencrypted bags",
+        ));
+    }
+    if !dir
+        && !matches!(
+            f.compression(),
+            CompressionMethod::Stored | CompressionMethod::Deflated | CompressionMethod::Deflate64
+        )
+    {
+        return Err(Finding::new(
+            name.as_str(),
+            FindingKind::ZipUnsupported,
+            format!(
+                "compression method {} is not supported (only stored, deflate, deflate64)",
+                f.compression()
+            ),
+        ));
+    }
+    let (size, compressed) = (f.size(), f.compressed_size());
+    if size > limits.max_entry_size {
+        return Err(Finding::new(
+            name.as_str(),
+            FindingKind::ZipBomb,
+            format!("declares {size} bytes uncompressed, more than the limit of {} (zip.max_entry_size)", limits.max_entry_size),
+        ));
+    }
+    if size >= RATIO_FLOOR && size / compressed.max(1) > limits.max_ratio {
+        return Err(Finding::new(
+            name.as_str(),
+            FindingKind::ZipBomb,
+            format!(
+                "{compressed} bytes inflate to {size}: a ratio of {}, more than the limit of {} (zip.max_ratio)",
+                size / compressed.max(1),
+                limits.max_ratio
+            ),
+        ));
+    }
+    Ok(Listed {
+        name: trimmed.to_string(),
+        index,
+        size,
+        compressed,
+        dir,
+    })
+}
+
+/// The names the raw directory holds twice: a problem each, and every entry of that
+/// name left out.
+fn drop_duplicates(dupes: &BTreeSet<String>, seen: &mut Vec<Listed>, problems: &mut Vec<Finding>) {
+    for d in dupes {
+        problems.push(Finding::new(
+            d.as_str(),
+            FindingKind::ZipDuplicateEntry,
+            "the zip holds two entries with this name; which one is meant cannot be known (tools disagree)",
+        ));
+        let trimmed = d.trim_end_matches('/');
+        seen.retain(|s| s.name != trimmed);
+    }
+}
+
+/// Duplicates the reader kept, and names that would collide on a case-insensitive or
+/// normalising filesystem when extracted: the entries left out, by position.
+fn collisions(seen: &[Listed], problems: &mut Vec<Finding>) -> BTreeSet<usize> {
+    let mut exact: HashMap<&str, usize> = HashMap::new();
+    let mut folded: HashMap<String, &str> = HashMap::new();
+    let mut bad: BTreeSet<usize> = BTreeSet::new();
+    for (i, s) in seen.iter().enumerate() {
+        if let Some(&first) = exact.get(s.name.as_str()) {
+            if !(s.dir && seen[first].dir) {
+                problems.push(Finding::new(
+                    s.name.as_str(),
+                    FindingKind::ZipDuplicateEntry,
+                    "the zip holds two entries with this name; which one is meant cannot be known",
+                ));
+                bad.insert(i);
+                bad.insert(first);
+            }
+            continue;
+        }
+        exact.insert(&s.name, i);
+        let key: String = s.name.nfc().collect::<String>().to_lowercase();
+        if let Some(other) = folded.get(&key) {
+            if !s.dir {
+                problems.push(Finding::new(
+                    s.name.as_str(),
+                    FindingKind::ZipNameCollision,
+                    format!("collides with {} after case folding or Unicode normalisation; extracting both would overwrite one", crate::quoted(other)),
+                ));
+                bad.insert(i);
+            }
+            continue;
+        }
+        folded.insert(key, &s.name);
+    }
+    bad
+}
+
+/// The one top-level folder, the bag (RFC 8493 §4.3); `None` (with a problem) when
+/// the usable entries have none or several.
+fn bag_folder(
+    seen: &[Listed],
+    bad: &BTreeSet<usize>,
+    problems: &mut Vec<Finding>,
+) -> Option<String> {
+    let tops: BTreeSet<&str> = seen
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !bad.contains(i))
+        .map(|(_, s)| s.name.split('/').next().unwrap_or(""))
+        .collect();
+    match tops.len() {
+        1 => Some(tops.into_iter().next().unwrap_or_default().to_string()),
+        0 => {
+            problems.push(Finding::new(
+                "",
+                FindingKind::ZipLayout,
+                "the zip holds no usable entries",
+            ));
+            None
+        }
+        _ => {
+            problems.push(Finding::new(
+                "",
+                FindingKind::ZipLayout,
+                format!(
+                    "a serialized bag is one top-level folder (RFC 8493 §4.3); this zip has {}: {}",
+                    tops.len(),
+                    tops.iter()
+                        .take(5)
+                        .map(|t| crate::quoted(t))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+            None
+        }
+    }
+}
+
 /// Whether `path` looks like a zip file (by its first bytes).
 pub fn is_zip(path: &Path) -> bool {
     let mut magic = [0u8; 4];
@@ -109,18 +326,15 @@ impl ZipSource {
         self.problems.push(Finding::new(entry, kind, detail));
     }
 
+    /// Checks the central directory before any byte is read, in stages (docs/zip.md):
+    /// the entry count against the limit ([`raw_duplicates`] counts what the reader
+    /// collapses), each entry's header ([`check_entry`]), duplicate names and the
+    /// declared total ([`drop_duplicates`]), names that collide when extracted
+    /// ([`collisions`]), the one top-level folder ([`bag_folder`]), then the listing
+    /// of what is left ([`ZipSource::list`]). Every problem is kept, in that order.
     fn scan(&mut self) -> Result<(), Error> {
-        // Duplicate names, which the zip reader collapses into one entry.
         let raw_names = central_directory_names(&self.path);
-        let mut dupes: BTreeSet<String> = BTreeSet::new();
-        if let Some(names) = &raw_names {
-            let mut once: BTreeSet<&[u8]> = BTreeSet::new();
-            for n in names {
-                if !once.insert(n) {
-                    dupes.insert(String::from_utf8_lossy(n).into_owned());
-                }
-            }
-        }
+        let dupes = raw_duplicates(raw_names.as_deref());
         let mut archive = self.archive.lock().map_err(|_| poisoned(&self.path))?;
         let count = raw_names
             .as_ref()
@@ -140,140 +354,29 @@ impl ZipSource {
             self.fatal = true;
             return Ok(());
         }
-        struct Seen {
-            name: String,
-            index: usize,
-            size: u64,
-            compressed: u64,
-            dir: bool,
-        }
-        let mut seen: Vec<Seen> = Vec::with_capacity(count);
+        let mut seen: Vec<Listed> = Vec::with_capacity(count);
         let mut problems: Vec<Finding> = Vec::new();
         let mut total: u64 = 0;
         // The reader's own entries (duplicates collapsed: they were counted above).
         for index in 0..archive.len() {
-            let f = match archive.by_index_raw(index) {
-                Ok(f) => f,
-                Err(e) => {
-                    problems.push(Finding::new(
-                        format!("entry #{index}"),
-                        FindingKind::ZipCorrupt,
-                        format!("cannot read the entry's header: {e}"),
-                    ));
-                    continue;
-                }
+            let checked = match archive.by_index_raw(index) {
+                Ok(f) => check_entry(&f, index, &self.limits),
+                Err(e) => Err(Finding::new(
+                    format!("entry #{index}"),
+                    FindingKind::ZipCorrupt,
+                    format!("cannot read the entry's header: {e}"),
+                )),
             };
-            let raw = f.name_raw().to_vec();
-            let shown = String::from_utf8_lossy(&raw).into_owned();
-            let flagged = f.flags().as_u16() & UTF8_FLAG != 0;
-            // A name that is valid UTF-8 is taken as UTF-8, flag or not: Info-ZIP on
-            // Unix writes UTF-8 names without the flag or a Unicode Path field, and a
-            // CP437 name that happens to be valid multi-byte UTF-8 is vanishingly rare.
-            // Anything else has an encoding that cannot be known.
-            let name = match std::str::from_utf8(&raw) {
-                Ok(n) => n.to_string(),
-                Err(_) => {
-                    problems.push(Finding::new(
-                        shown,
-                        FindingKind::ZipNameNotUtf8,
-                        if flagged {
-                            "the entry is flagged UTF-8 but its name is not valid UTF-8"
-                        } else {
-                            "the name is not UTF-8 and has no UTF-8 flag: its encoding (CP437?) cannot be known, so it cannot be recorded exactly"
-                        },
-                    ));
-                    continue;
+            match checked {
+                Ok(s) => {
+                    total = total.saturating_add(s.size);
+                    seen.push(s);
                 }
-            };
-            let dir = name.ends_with('/');
-            let trimmed = name.trim_end_matches('/');
-            if let Err(p) = BagPath::parse(trimmed) {
-                let kind = if p.escapes() {
-                    FindingKind::ZipPathEscapes
-                } else {
-                    FindingKind::ZipLayout
-                };
-                problems.push(Finding::new(
-                    name.as_str(),
-                    kind,
-                    format!("{p}; the entry is not read (zip slip)"),
-                ));
-                continue;
+                Err(p) => problems.push(p),
             }
-            if f.is_symlink() {
-                problems.push(Finding::new(
-                    name.as_str(),
-                    FindingKind::ZipSymlink,
-                    "a symbolic link entry; links are never extracted or followed",
-                ));
-                continue;
-            }
-            if f.encrypted() {
-                problems.push(Finding::new(
-                    name.as_str(),
-                    FindingKind::ZipEncrypted,
-                    "the entry is encrypted; Cairn accepts only unencrypted bags",
-                ));
-                continue;
-            }
-            if !dir
-                && !matches!(
-                    f.compression(),
-                    CompressionMethod::Stored
-                        | CompressionMethod::Deflated
-                        | CompressionMethod::Deflate64
-                )
-            {
-                problems.push(Finding::new(
-                    name.as_str(),
-                    FindingKind::ZipUnsupported,
-                    format!(
-                        "compression method {} is not supported (only stored, deflate, deflate64)",
-                        f.compression()
-                    ),
-                ));
-                continue;
-            }
-            let (size, compressed) = (f.size(), f.compressed_size());
-            if size > self.limits.max_entry_size {
-                problems.push(Finding::new(
-                    name.as_str(),
-                    FindingKind::ZipBomb,
-                    format!("declares {size} bytes uncompressed, more than the limit of {} (zip.max_entry_size)", self.limits.max_entry_size),
-                ));
-                continue;
-            }
-            if size >= RATIO_FLOOR && size / compressed.max(1) > self.limits.max_ratio {
-                problems.push(Finding::new(
-                    name.as_str(),
-                    FindingKind::ZipBomb,
-                    format!(
-                        "{compressed} bytes inflate to {size}: a ratio of {}, more than the limit of {} (zip.max_ratio)",
-                        size / compressed.max(1),
-                        self.limits.max_ratio
-                    ),
-                ));
-                continue;
-            }
-            total = total.saturating_add(size);
-            seen.push(Seen {
-                name: trimmed.to_string(),
-                index,
-                size,
-                compressed,
-                dir,
-            });
         }
         drop(archive);
-        for d in &dupes {
-            problems.push(Finding::new(
-                d.as_str(),
-                FindingKind::ZipDuplicateEntry,
-                "the zip holds two entries with this name; which one is meant cannot be known (tools disagree)",
-            ));
-            let trimmed = d.trim_end_matches('/');
-            seen.retain(|s| s.name != trimmed);
-        }
+        drop_duplicates(&dupes, &mut seen, &mut problems);
         if total > self.limits.max_total_size {
             problems.push(Finding::new(
                 "",
@@ -282,107 +385,65 @@ impl ZipSource {
             ));
             self.fatal = true;
         }
-
-        // Duplicates, and names that would collide on a case-insensitive or
-        // normalising filesystem when extracted.
-        let mut exact: HashMap<&str, usize> = HashMap::new();
-        let mut folded: HashMap<String, &str> = HashMap::new();
-        let mut bad: BTreeSet<usize> = BTreeSet::new();
-        for (i, s) in seen.iter().enumerate() {
-            if let Some(&first) = exact.get(s.name.as_str()) {
-                if !(s.dir && seen[first].dir) {
-                    problems.push(Finding::new(s.name.as_str(), FindingKind::ZipDuplicateEntry, "the zip holds two entries with this name; which one is meant cannot be known"));
-                    bad.insert(i);
-                    bad.insert(first);
-                }
-                continue;
-            }
-            exact.insert(&s.name, i);
-            let key: String = s.name.nfc().collect::<String>().to_lowercase();
-            if let Some(other) = folded.get(&key) {
-                if !s.dir {
-                    problems.push(Finding::new(
-                        s.name.as_str(),
-                        FindingKind::ZipNameCollision,
-                        format!("collides with {} after case folding or Unicode normalisation; extracting both would overwrite one", crate::quoted(other)),
-                    ));
-                    bad.insert(i);
-                }
-                continue;
-            }
-            folded.insert(key, &s.name);
-        }
-
-        // One top-level folder, the bag.
-        let tops: BTreeSet<&str> = seen
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !bad.contains(i))
-            .map(|(_, s)| s.name.split('/').next().unwrap_or(""))
-            .collect();
-        let top = match tops.len() {
-            1 => tops.into_iter().next().unwrap_or_default().to_string(),
-            0 => {
-                problems.push(Finding::new(
-                    "",
-                    FindingKind::ZipLayout,
-                    "the zip holds no usable entries",
-                ));
-                self.fatal = true;
-                String::new()
-            }
-            _ => {
-                problems.push(Finding::new(
-                    "",
-                    FindingKind::ZipLayout,
-                    format!(
-                        "a serialized bag is one top-level folder (RFC 8493 §4.3); this zip has {}: {}",
-                        tops.len(),
-                        tops.iter().take(5).map(|t| crate::quoted(t)).collect::<Vec<_>>().join(", ")
-                    ),
-                ));
+        let bad = collisions(&seen, &mut problems);
+        let top = match bag_folder(&seen, &bad, &mut problems) {
+            Some(top) => top,
+            None => {
                 self.fatal = true;
                 String::new()
             }
         };
         if !self.fatal {
-            let prefix = format!("{top}/");
-            for (i, s) in seen.into_iter().enumerate() {
-                if bad.contains(&i) {
-                    continue;
-                }
-                let Some(rel) = s.name.strip_prefix(&prefix) else {
-                    if s.name != top || !s.dir {
-                        problems.push(Finding::new(
-                            s.name.as_str(),
-                            FindingKind::ZipLayout,
-                            format!(
-                                "a file at the top level, outside the bag folder {}",
-                                crate::quoted(&top)
-                            ),
-                        ));
-                    }
-                    continue;
-                };
-                if s.dir {
-                    self.dirs.insert(rel.to_string());
-                } else {
-                    self.names.push(rel.to_string());
-                    self.entries.insert(
-                        rel.to_string(),
-                        Entry {
-                            index: s.index,
-                            size: s.size,
-                            compressed: s.compressed,
-                        },
-                    );
-                }
-            }
+            self.list(seen, &bad, &top, &mut problems);
         }
         self.names.sort();
         self.top = top;
         self.problems.extend(problems);
         Ok(())
+    }
+
+    /// The last stage of [`ZipSource::scan`]: the entries that passed, inside the bag
+    /// folder, listed by their bag-relative paths; anything else at the top level is a
+    /// problem.
+    fn list(
+        &mut self,
+        seen: Vec<Listed>,
+        bad: &BTreeSet<usize>,
+        top: &str,
+        problems: &mut Vec<Finding>,
+    ) {
+        let prefix = format!("{top}/");
+        for (i, s) in seen.into_iter().enumerate() {
+            if bad.contains(&i) {
+                continue;
+            }
+            let Some(rel) = s.name.strip_prefix(&prefix) else {
+                if s.name != top || !s.dir {
+                    problems.push(Finding::new(
+                        s.name.as_str(),
+                        FindingKind::ZipLayout,
+                        format!(
+                            "a file at the top level, outside the bag folder {}",
+                            crate::quoted(top)
+                        ),
+                    ));
+                }
+                continue;
+            };
+            if s.dir {
+                self.dirs.insert(rel.to_string());
+            } else {
+                self.names.push(rel.to_string());
+                self.entries.insert(
+                    rel.to_string(),
+                    Entry {
+                        index: s.index,
+                        size: s.size,
+                        compressed: s.compressed,
+                    },
+                );
+            }
+        }
     }
 
     /// Streams one entry through `f`, counting what it inflates to.

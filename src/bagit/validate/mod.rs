@@ -36,6 +36,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
 
 mod digests;
+mod entries;
 mod index;
 mod manifests;
 mod tags;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use quick_xml::events::{BytesRef, Event};
+use quick_xml::events::{BytesCData, BytesRef, BytesStart, BytesText, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 use quick_xml::XmlVersion;
@@ -207,6 +207,14 @@ impl Parser<'_> {
 
     /// Reads the document. Non-fatal problems go to `self.problems`; a fatal one (wrong
     /// root, ill-formed XML) is returned.
+    ///
+    /// The stages, in document order (XML 1.0 §2.1: prolog, one element, misc): each
+    /// event read and dispatched, an element opened ([`Parser::open`]: namespaces and
+    /// attributes checked, then its role from where it stands: [`Parser::root`],
+    /// [`Parser::in_root`], or inside a value), character data checked and collected
+    /// ([`Parser::char_data`], [`Parser::cdata`]), the declaration and doctype where
+    /// they may stand; at the end, every element closed and a root seen
+    /// ([`Parser::finish`]).
     fn run(&mut self) -> Result<(), OaiDcProblem> {
         // quick-xml is handed the text after any byte-order mark; `base` maps its
         // positions back to offsets in the caller's text.
@@ -227,109 +235,7 @@ impl Parser<'_> {
             };
             match event {
                 Event::Start(ref e) | Event::Empty(ref e) => {
-                    let ns = ns.map_err(|prefix| {
-                        self.malformed(
-                            at,
-                            format!(
-                                "namespace prefix `{prefix}` of <{}> is not declared",
-                                e.name().0
-                            ),
-                        )
-                    })?;
-                    for attribute in e.attributes() {
-                        if let Err(err) = attribute {
-                            return Err(self.malformed(
-                                at,
-                                format!("in the attributes of <{}>: {err}", e.name().0),
-                            ));
-                        }
-                    }
-                    let name = e.name().0.to_string();
-                    let local = e.local_name().into_inner().to_string();
-                    let frame = match stack.last_mut() {
-                        None if root_seen => {
-                            return Err(self.malformed(
-                                at,
-                                format!("a second root element <{name}> after the first"),
-                            ))
-                        }
-                        None => {
-                            root_seen = true;
-                            match ns {
-                                Ns::OaiDc if local == "dc" => Role::Root {
-                                    stray: String::new(),
-                                    stray_at: at,
-                                },
-                                Ns::OaiDc => {
-                                    return Err(self.problem(
-                                        at,
-                                        OaiDcProblemKind::WrongRoot {
-                                            name,
-                                            namespace: Some(OAI_DC_NAMESPACE.to_string()),
-                                        },
-                                    ))
-                                }
-                                Ns::Dc(n) => {
-                                    return Err(self.problem(
-                                        at,
-                                        OaiDcProblemKind::WrongRoot {
-                                            name,
-                                            namespace: Some(n.uri().to_string()),
-                                        },
-                                    ))
-                                }
-                                Ns::Other(namespace) => {
-                                    return Err(self.problem(
-                                        at,
-                                        OaiDcProblemKind::WrongRoot { name, namespace },
-                                    ))
-                                }
-                            }
-                        }
-                        Some(Frame {
-                            role: Role::Root { stray, stray_at },
-                            ..
-                        }) => {
-                            let stray = std::mem::take(stray);
-                            let stray_at = *stray_at;
-                            self.report_stray(&stray, stray_at);
-                            match ns {
-                                Ns::Dc(namespace) => Role::Value {
-                                    term: self.term_for(at, &name, namespace, &local),
-                                    text: String::new(),
-                                    broken: false,
-                                },
-                                Ns::OaiDc | Ns::Other(_) => Role::Skipped,
-                            }
-                        }
-                        Some(Frame {
-                            role: Role::Value { term, broken, .. },
-                            name: parent,
-                            ..
-                        }) => {
-                            if term.is_some() && !*broken {
-                                let problem = self.problem(
-                                    at,
-                                    OaiDcProblemKind::NestedElement {
-                                        element: parent.clone(),
-                                        child: name.clone(),
-                                    },
-                                );
-                                self.problems.push(problem);
-                            }
-                            *broken = true;
-                            Role::Skipped
-                        }
-                        Some(Frame {
-                            role: Role::Skipped,
-                            ..
-                        }) => Role::Skipped,
-                    };
-                    let frame = Frame {
-                        name,
-                        offset: at,
-                        role: frame,
-                    };
+                    let frame = self.open(ns, e, at, &mut stack, &mut root_seen)?;
                     if matches!(event, Event::Start(_)) {
                         stack.push(frame);
                     } else {
@@ -342,30 +248,8 @@ impl Parser<'_> {
                         self.close(frame);
                     }
                 }
-                Event::Text(ref t) => {
-                    let raw: &str = t;
-                    if let Some((i, bad)) = raw.char_indices().find(|&(_, c)| !is_xml_char(c)) {
-                        let offset = at + i;
-                        return Err(self.malformed(
-                            offset,
-                            format!("character U+{:04X} is not allowed in XML", bad as u32),
-                        ));
-                    }
-                    self.text(&mut stack, at, &t.xml_content(version))?;
-                }
-                Event::CData(ref t) => {
-                    let content = t.xml_content(version);
-                    if let Some(bad) = content.chars().find(|&c| !is_xml_char(c)) {
-                        return Err(self.malformed(
-                            at,
-                            format!(
-                                "character U+{:04X} is not allowed in XML (in a CDATA section)",
-                                bad as u32
-                            ),
-                        ));
-                    }
-                    self.text(&mut stack, at, &content)?;
-                }
+                Event::Text(ref t) => self.char_data(&mut stack, at, t, version)?,
+                Event::CData(ref t) => self.cdata(&mut stack, at, t, version)?,
                 Event::GeneralRef(ref r) => {
                     let c = resolve_reference(r).map_err(|m| self.malformed(at, m))?;
                     self.text(&mut stack, at, c.encode_utf8(&mut [0; 4]))?;
@@ -393,6 +277,166 @@ impl Parser<'_> {
                 Event::Eof => break,
             }
         }
+        self.finish(&stack, root_seen)
+    }
+
+    /// A start tag (or an empty element): its namespace prefix declared, its
+    /// attributes well-formed, then its role from where it stands: the root, a child
+    /// of the root, or inside a value (reported once, and skipped).
+    fn open(
+        &mut self,
+        ns: Result<Ns, String>,
+        e: &BytesStart<'_>,
+        at: usize,
+        stack: &mut [Frame],
+        root_seen: &mut bool,
+    ) -> Result<Frame, OaiDcProblem> {
+        let ns = ns.map_err(|prefix| {
+            self.malformed(
+                at,
+                format!(
+                    "namespace prefix `{prefix}` of <{}> is not declared",
+                    e.name().0
+                ),
+            )
+        })?;
+        for attribute in e.attributes() {
+            if let Err(err) = attribute {
+                return Err(
+                    self.malformed(at, format!("in the attributes of <{}>: {err}", e.name().0))
+                );
+            }
+        }
+        let name = e.name().0.to_string();
+        let local = e.local_name().into_inner().to_string();
+        let role = match stack.last_mut() {
+            None if *root_seen => {
+                return Err(self.malformed(
+                    at,
+                    format!("a second root element <{name}> after the first"),
+                ))
+            }
+            None => {
+                *root_seen = true;
+                self.root(ns, &name, &local, at)?
+            }
+            Some(Frame {
+                role: Role::Root { stray, stray_at },
+                ..
+            }) => {
+                let stray = std::mem::take(stray);
+                let stray_at = *stray_at;
+                self.report_stray(&stray, stray_at);
+                self.in_root(ns, &name, &local, at)
+            }
+            Some(Frame {
+                role: Role::Value { term, broken, .. },
+                name: parent,
+                ..
+            }) => {
+                if term.is_some() && !*broken {
+                    let problem = self.problem(
+                        at,
+                        OaiDcProblemKind::NestedElement {
+                            element: parent.clone(),
+                            child: name.clone(),
+                        },
+                    );
+                    self.problems.push(problem);
+                }
+                *broken = true;
+                Role::Skipped
+            }
+            Some(Frame {
+                role: Role::Skipped,
+                ..
+            }) => Role::Skipped,
+        };
+        Ok(Frame {
+            name,
+            offset: at,
+            role,
+        })
+    }
+
+    /// The root element: `dc` in [`OAI_DC_NAMESPACE`], or the reading ends here.
+    fn root(&self, ns: Ns, name: &str, local: &str, at: usize) -> Result<Role, OaiDcProblem> {
+        let namespace = match ns {
+            Ns::OaiDc if local == "dc" => {
+                return Ok(Role::Root {
+                    stray: String::new(),
+                    stray_at: at,
+                })
+            }
+            Ns::OaiDc => Some(OAI_DC_NAMESPACE.to_string()),
+            Ns::Dc(n) => Some(n.uri().to_string()),
+            Ns::Other(namespace) => namespace,
+        };
+        Err(self.problem(
+            at,
+            OaiDcProblemKind::WrongRoot {
+                name: name.to_string(),
+                namespace,
+            },
+        ))
+    }
+
+    /// A child of the root: a Dublin Core element is a value (of its term, when it
+    /// names one); anything else is skipped with what it holds.
+    fn in_root(&mut self, ns: Ns, name: &str, local: &str, at: usize) -> Role {
+        match ns {
+            Ns::Dc(namespace) => Role::Value {
+                term: self.term_for(at, name, namespace, local),
+                text: String::new(),
+                broken: false,
+            },
+            Ns::OaiDc | Ns::Other(_) => Role::Skipped,
+        }
+    }
+
+    /// Character data: every character one XML allows (XML 1.0 §2.2), then its
+    /// content (references decoded, line ends normalised) collected.
+    fn char_data(
+        &mut self,
+        stack: &mut [Frame],
+        at: usize,
+        t: &BytesText<'_>,
+        version: XmlVersion,
+    ) -> Result<(), OaiDcProblem> {
+        let raw: &str = t;
+        if let Some((i, bad)) = raw.char_indices().find(|&(_, c)| !is_xml_char(c)) {
+            let offset = at + i;
+            return Err(self.malformed(
+                offset,
+                format!("character U+{:04X} is not allowed in XML", bad as u32),
+            ));
+        }
+        self.text(stack, at, &t.xml_content(version))
+    }
+
+    /// A CDATA section: as [`Parser::char_data`], its content taken as it stands.
+    fn cdata(
+        &mut self,
+        stack: &mut [Frame],
+        at: usize,
+        t: &BytesCData<'_>,
+        version: XmlVersion,
+    ) -> Result<(), OaiDcProblem> {
+        let content = t.xml_content(version);
+        if let Some(bad) = content.chars().find(|&c| !is_xml_char(c)) {
+            return Err(self.malformed(
+                at,
+                format!(
+                    "character U+{:04X} is not allowed in XML (in a CDATA section)",
+                    bad as u32
+                ),
+            ));
+        }
+        self.text(stack, at, &content)
+    }
+
+    /// The end of the document: every element closed, and there was a root.
+    fn finish(&self, stack: &[Frame], root_seen: bool) -> Result<(), OaiDcProblem> {
         if let Some(open) = stack.first() {
             let (_, line, column) = self.locate(open.offset);
             return Err(self.malformed(

@@ -313,27 +313,86 @@ fn push_record(ctx: &Context, item: &Item, out: &mut String) {
     out.push_str("\n</metadata></record>\n");
 }
 
-fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> {
-    let records = req.verb == "ListRecords";
-    let (prefix, from, until, set, after) = match req.token {
+/// What a list request asks for: a metadata prefix, date bounds, a set, and where a
+/// resumption token left off (a (datestamp, id) position).
+struct ListArguments {
+    prefix: String,
+    from: Option<i64>,
+    until: Option<i64>,
+    set: Option<String>,
+    after: Option<(i64, String)>,
+}
+
+/// The first stage of a list request (OAI-PMH 2.0 §3.5): its arguments, from the
+/// resumption token when there is one (which carries them all), else from the request.
+fn list_arguments(ctx: &Context, req: &Request) -> Result<ListArguments, OaiError> {
+    Ok(match req.token {
         Some(t) => {
             let r = decode_token(ctx, t, req.verb)?;
-            (
-                r.prefix,
-                r.from,
-                r.until,
-                r.set,
-                Some((r.after_datestamp, r.after_id)),
-            )
+            ListArguments {
+                prefix: r.prefix,
+                from: r.from,
+                until: r.until,
+                set: r.set,
+                after: Some((r.after_datestamp, r.after_id)),
+            }
         }
-        None => (
-            req.prefix.unwrap_or_default().to_string(),
-            req.from.map(|b| b.seconds),
-            req.until.map(|b| b.seconds),
-            req.set.map(str::to_string),
-            None,
-        ),
-    };
+        None => ListArguments {
+            prefix: req.prefix.unwrap_or_default().to_string(),
+            from: req.from.map(|b| b.seconds),
+            until: req.until.map(|b| b.seconds),
+            set: req.set.map(str::to_string),
+            after: None,
+        },
+    })
+}
+
+/// The last stage of a list response (OAI-PMH 2.0 §3.5): when records are left
+/// (`more`), a token that resumes after the last one shown (`next.after`); when this
+/// page was itself resumed and completes the list, an empty token; else none. `sizes`
+/// is (completeListSize, cursor).
+fn push_resumption(
+    ctx: &Context,
+    verb: &str,
+    next: ListArguments,
+    more: bool,
+    resumed: bool,
+    sizes: (usize, usize),
+    out: &mut String,
+) {
+    let (complete, cursor) = sizes;
+    if more {
+        let (after_datestamp, after_id) = next.after.unwrap_or_default();
+        let token = ctx.key.encode(&Resume {
+            verb: verb.to_string(),
+            prefix: next.prefix,
+            from: next.from,
+            until: next.until,
+            set: next.set,
+            after_datestamp,
+            after_id,
+        });
+        let _ = writeln!(
+            out,
+            "<resumptionToken completeListSize=\"{complete}\" cursor=\"{cursor}\">{token}</resumptionToken>"
+        );
+    } else if resumed {
+        let _ = writeln!(
+            out,
+            "<resumptionToken completeListSize=\"{complete}\" cursor=\"{cursor}\"/>"
+        );
+    }
+}
+
+fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> {
+    let records = req.verb == "ListRecords";
+    let ListArguments {
+        prefix,
+        from,
+        until,
+        set,
+        after,
+    } = list_arguments(ctx, req)?;
     check_prefix(&prefix)?;
     let snap = ctx.snapshot;
     if set.is_some() && snap.sets.is_empty() {
@@ -437,27 +496,23 @@ fn list(ctx: &Context, req: &Request, out: &mut String) -> Result<(), OaiError> 
         }
     }
     let cursor = start - lo + (t_start - t_lo);
-    if i < hi || t < t_hi {
-        let (after_datestamp, after_id) = last.unwrap_or_default();
-        let token = ctx.key.encode(&Resume {
-            verb: req.verb.to_string(),
-            prefix: prefix.clone(),
-            from,
-            until,
-            set: set.clone(),
-            after_datestamp,
-            after_id,
-        });
-        let _ = writeln!(
-            out,
-            "<resumptionToken completeListSize=\"{complete}\" cursor=\"{cursor}\">{token}</resumptionToken>"
-        );
-    } else if req.token.is_some() {
-        let _ = writeln!(
-            out,
-            "<resumptionToken completeListSize=\"{complete}\" cursor=\"{cursor}\"/>"
-        );
-    }
+    let next = ListArguments {
+        prefix,
+        from,
+        until,
+        set,
+        after: last,
+    };
+    let more = i < hi || t < t_hi;
+    push_resumption(
+        ctx,
+        req.verb,
+        next,
+        more,
+        req.token.is_some(),
+        (complete, cursor),
+        out,
+    );
     out.push_str(if records {
         "</ListRecords>\n"
     } else {
