@@ -18,10 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
-
-mod common;
-use common::{cairn, file_bytes as snapshot};
+use crate::common;
+use common::{cairn, check_chain, check_invariants, file_bytes as snapshot, intake_names, run};
 
 /// Hostile inputs tried, over every test of this file.
 static HOSTILE: AtomicUsize = AtomicUsize::new(0);
@@ -33,13 +31,10 @@ fn hostile(what: &str) {
 
 /// Runs the binary as `nobody`, so that file permissions bite (the tests run as root).
 fn cairn_as_nobody() -> StdCommand {
-    let bin = StdCommand::cargo_bin("cairn").expect("cairn binary");
     let mut cmd = StdCommand::new("/usr/bin/setpriv");
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(bin.get_program())
-        .env_remove("CAIRN_FAILPOINT")
-        .env_remove("CAIRN_ROOT")
-        .env_remove("RUST_LOG");
+        .arg(common::cairn_bin());
+    common::hermetic(&mut cmd);
     cmd
 }
 
@@ -62,19 +57,8 @@ fn limit_file_size(cmd: &mut StdCommand, bytes: u64) {
     }
 }
 
-fn run(cmd: &mut StdCommand) -> Output {
-    cmd.stdin(Stdio::null()).output().expect("cairn runs")
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn fresh(label: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("cairn-adversarial-{label}-"))
-        .tempdir()
-        .expect("tempdir")
 }
 
 fn init(root: &Path) {
@@ -110,73 +94,6 @@ fn make_item(intake: &Path, name: &str, files: &[(&str, Vec<u8>)]) {
         format!("{{\"dc.title\": \"Sample: synthetic item {name}, S-21\", \"dc.type\": \"Text\"}}"),
     )
     .expect("sidecar");
-}
-
-/// The event log's chain, recomputed here: `prev` is the BLAKE3 (hex) of the previous
-/// line, 64 zeros for the first; `seq` counts from 1. Returns the events.
-fn check_chain(root: &Path, context: &str) -> Vec<serde_json::Value> {
-    let log = fs::read(root.join("manifests/events.jsonl")).unwrap_or_default();
-    common::check_event_chain(&log, context)
-}
-
-/// The invariants that hold whenever no cairn process runs. Returns the register
-/// entries by identifier.
-fn check_invariants(root: &Path, context: &str) -> BTreeMap<String, serde_json::Value> {
-    let mut bags = BTreeSet::new();
-    for e in fs::read_dir(root.join("archive")).expect("read archive") {
-        let e = e.expect("entry");
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !e.file_type().expect("type").is_dir() {
-            continue;
-        }
-        let out = run(cairn().args(["bag", "validate"]).arg(e.path()));
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{context}: archive/{name} is not a complete, valid bag: {}",
-            text(&out.stderr)
-        );
-        bags.insert(name);
-    }
-    let mut entries = BTreeMap::new();
-    for e in fs::read_dir(root.join("manifests")).expect("read manifests") {
-        let e = e.expect("entry");
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(id) = name.strip_suffix(".json") else {
-            continue;
-        };
-        if id.starts_with('.') {
-            continue;
-        }
-        assert!(
-            bags.contains(id),
-            "{context}: register entry {id} has no bag"
-        );
-        let entry: serde_json::Value =
-            serde_json::from_slice(&fs::read(e.path()).expect("read entry"))
-                .expect("entry is JSON");
-        entries.insert(id.to_string(), entry);
-    }
-    for (i, ev) in check_chain(root, context).iter().enumerate() {
-        let object = ev["object"].as_str().unwrap_or_default();
-        assert!(
-            object.is_empty() || bags.contains(object),
-            "{context}: event {} names {object}, which has no bag",
-            i + 1
-        );
-    }
-    entries
-}
-
-/// Intake names of the register entries, sorted (duplicates kept, so that "exactly
-/// once" can be checked by comparing with the sorted list of items).
-fn intake_names(entries: &BTreeMap<String, serde_json::Value>) -> Vec<String> {
-    let mut names: Vec<String> = entries
-        .values()
-        .map(|e| e["intake_name"].as_str().expect("intake_name").to_string())
-        .collect();
-    names.sort();
-    names
 }
 
 fn staging_is_empty(root: &Path) -> bool {
@@ -353,7 +270,7 @@ fn disk_full_scenario(tmp: &Path, squeeze: Squeeze) {
 
 #[test]
 fn a_full_disk_mid_ingest_stops_cleanly_and_the_next_run_finishes() {
-    let tmp = fresh("full");
+    let tmp = common::fresh_dir("full");
     match try_mount_tmpfs(&tmp.path().join("mnt"), "4m") {
         Some(m) => disk_full_scenario(tmp.path(), Squeeze::Tmpfs(m)),
         None => common::skip(
@@ -364,7 +281,7 @@ fn a_full_disk_mid_ingest_stops_cleanly_and_the_next_run_finishes() {
 
 #[test]
 fn a_file_larger_than_the_size_limit_stops_cleanly_and_the_next_run_finishes() {
-    let tmp = fresh("fsize");
+    let tmp = common::fresh_dir("fsize");
     disk_full_scenario(tmp.path(), Squeeze::FileSize(1024 * 1024));
 }
 
@@ -391,7 +308,7 @@ fn set_mode(p: &Path, m: u32) {
 /// is recorded for the refused one.
 fn permission_scenario(label: &str, setup: impl FnOnce(&Path) -> (&'static str, &'static str)) {
     hostile(label);
-    let tmp = fresh("perm");
+    let tmp = common::fresh_dir("perm");
     set_mode(tmp.path(), 0o755);
     let root = tmp.path().join("arch");
     init(&root);
@@ -620,7 +537,7 @@ fn judge_changing(root: &Path, out: &Output, item: &str, rel: &str, source: &Pat
 
 #[test]
 fn a_file_that_changes_while_read_is_refused_or_recorded_truthfully() {
-    let tmp = fresh("changing");
+    let tmp = common::fresh_dir("changing");
     let root = tmp.path().join("arch");
     blake3_only_archive(&root);
     let intake = root.join("intake");
@@ -718,7 +635,7 @@ struct Tally {
 
 #[test]
 fn concurrent_ingest_fixity_audit_and_validate_never_fail_or_corrupt() {
-    let tmp = fresh("stress");
+    let tmp = common::fresh_dir("stress");
     let root = tmp.path().join("arch");
     init(&root);
     let intake = root.join("intake");

@@ -7,11 +7,10 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command as StdCommand, Output, Stdio};
 
-use assert_cmd::cargo::CommandCargoExt;
+use crate::common;
 
 fn cairn(args: &[&str], root: &Path) -> Output {
-    StdCommand::cargo_bin("cairn")
-        .expect("cairn binary")
+    common::cairn()
         .args(args)
         .arg("--root")
         .arg(root)
@@ -23,8 +22,7 @@ fn cairn(args: &[&str], root: &Path) -> Output {
 
 fn archive(tmp: &Path) -> std::path::PathBuf {
     let root = tmp.join("arch");
-    let out = StdCommand::cargo_bin("cairn")
-        .expect("bin")
+    let out = common::cairn()
         .arg("init")
         .arg(&root)
         .output()
@@ -190,8 +188,7 @@ fn verify_checks_a_copy_outside_the_archive_against_its_register_entry() {
     assert!(out.status.success());
     let entry = root.join("manifests/cairn-000002.json");
     let verify = |against: &Path| {
-        StdCommand::cargo_bin("cairn")
-            .expect("bin")
+        common::cairn()
             .arg("verify")
             .arg(&copy)
             .arg("--against")
@@ -212,8 +209,7 @@ fn verify_checks_a_copy_outside_the_archive_against_its_register_entry() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("register-mismatch"));
     // A changed payload fails plain verification, without any register entry.
     fs::write(copy.join("data/page.txt"), "Sample: page 9\n").expect("write");
-    let out = StdCommand::cargo_bin("cairn")
-        .expect("bin")
+    let out = common::cairn()
         .arg("verify")
         .arg(&copy)
         .output()

@@ -2,7 +2,7 @@
 //! round trips with awkward names, exact manifest encoding, metadata, and one mutation per
 //! test on a fresh bag, each of which must be detected and named.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};

@@ -14,12 +14,13 @@
 //! Volatile values (times, UUIDs, durations, the event log's head digest) are matched
 //! with `[..]` (any text within one line); everything else is exact.
 //!
-//! Update after a deliberate change: `TRYCMD=overwrite cargo test --test cli_snapshots`,
+//! Update after a deliberate change: `TRYCMD=overwrite cargo test --test it cli_snapshots::`,
 //! then review the diff (wildcards in changed lines must be put back by hand).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+
+use crate::common;
 
 /// The programs the snapshots may run. trycmd silently *skips* a command whose program it
 /// cannot resolve, so every `$ PROGRAM` in a snapshot must be one of these
@@ -27,7 +28,7 @@ use std::sync::Once;
 const PROGRAMS: [&str; 3] = ["cairn", "cp", "flock"];
 
 fn cairn_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_cairn"))
+    common::cairn_bin()
 }
 
 /// A program from the system's PATH (`cp`, `flock`).
@@ -40,27 +41,38 @@ fn system_bin(name: &str) -> PathBuf {
 }
 
 /// The environment of every snapshot, made independent of the developer's shell: no
-/// RUST_LOG (log lines would pollute the output) and no CAIRN_* variables (CAIRN_ROOT
-/// would show in `--help` and change which archive is used). Removed from this process
-/// once, before any command is spawned, because trycmd passes its own environment on.
-fn clean_environment() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let remove: Vec<_> = std::env::vars_os()
-            .map(|(k, _)| k)
-            .filter(|k| {
-                let k = k.to_string_lossy();
-                k == "RUST_LOG" || k.starts_with("CAIRN_")
-            })
-            .collect();
-        for k in remove {
-            std::env::remove_var(k);
-        }
-    });
+/// RUST_LOG (log lines would pollute the output), no CAIRN_* variables (CAIRN_ROOT
+/// would show in `--help` and change which archive is used), no CI. trycmd passes its
+/// own process's environment on, and that process is the whole test suite's (one test
+/// binary, tests/it): removing the variables from it would also remove CAIRN_REQUIRE_ALL
+/// from every other test. So a trycmd test runs itself again, alone, in a child of this
+/// test binary whose environment is made hermetic by [`common::hermetic`]. Returns true
+/// in that child, where the test does its work; in the parent, runs the child and
+/// passes its failure on.
+fn in_hermetic_child(test: &str) -> bool {
+    const CHILD: &str = "IT_TRYCMD_HERMETIC_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let name = format!("{module}::{test}");
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = common::hermetic(&mut std::process::Command::new(exe))
+        .args([name.as_str(), "--exact", "--test-threads=1"])
+        .env(CHILD, "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name}, run in a hermetic child:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    false
 }
 
 fn test_cases() -> trycmd::TestCases {
-    clean_environment();
     let cairn = cairn_bin();
     // `flock FILE cairn ...` runs cairn by name: put the one under test first on PATH.
     let cairn_dir = cairn.parent().expect("the binary has a folder").to_owned();
@@ -89,6 +101,9 @@ fn test_cases() -> trycmd::TestCases {
 /// errors.
 #[test]
 fn cli_snapshots() {
+    if !in_hermetic_child("cli_snapshots") {
+        return;
+    }
     test_cases()
         .case("tests/cmd/*.trycmd")
         .case("tests/cmd/*.toml")
@@ -106,6 +121,9 @@ fn cli_snapshots() {
 /// written back to README.md.
 #[test]
 fn readme_tutorial() {
+    if !in_hermetic_child("readme_tutorial") {
+        return;
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = root.join("README.md");
     let text = std::fs::read_to_string(&readme).expect("README.md is readable");
@@ -115,7 +133,7 @@ fn readme_tutorial() {
     let copy = work.path().join("README.md");
     std::fs::write(&copy, &text).expect("copy README.md");
     let home = work.path().join("README.in");
-    copy_tree(
+    common::copy_tree(
         &root.join("samples/s21"),
         &home.join("cairn").join("samples").join("s21"),
     );
@@ -251,7 +269,7 @@ fn every_snapshot_command_is_registered() {
             let program = program_of(&cmd).to_string();
             assert!(
                 PROGRAMS.contains(&program.as_str()),
-                "{}: `$ {cmd}` runs `{program}`, which tests/cli_snapshots.rs does not \
+                "{}: `$ {cmd}` runs `{program}`, which tests/it/cli_snapshots.rs does not \
                  register: trycmd would skip it silently. Register it or use another",
                 file.display()
             );
@@ -265,7 +283,6 @@ fn every_snapshot_command_is_registered() {
 /// `--help` pinned by a snapshot, so a new command cannot arrive without one.
 #[test]
 fn every_command_has_a_help_snapshot() {
-    clean_environment();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut pinned = BTreeSet::new();
     for entry in std::fs::read_dir(root.join("tests/cmd")).expect("tests/cmd") {
@@ -295,7 +312,7 @@ fn every_command_has_a_help_snapshot() {
 
 /// The subcommands `cairn ARGS --help` lists under "Commands:" (without `help`).
 fn subcommands(args: &[&str]) -> Vec<String> {
-    let out = std::process::Command::new(cairn_bin())
+    let out = common::cairn()
         .args(args)
         .arg("--help")
         .env("NO_COLOR", "1")
@@ -329,20 +346,4 @@ fn subcommands(args: &[&str]) -> Vec<String> {
         "cairn {args:?} --help lists no commands:\n{text}"
     );
     subs
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create folder");
-    for entry in std::fs::read_dir(from).expect("read folder") {
-        let entry = entry.expect("entry");
-        let kind = entry.file_type().expect("file type");
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        } else {
-            panic!("{}: not a file or folder", entry.path().display());
-        }
-    }
 }

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command as StdCommand, Stdio};
 
-use assert_cmd::cargo::CommandCargoExt;
+use crate::common;
 
 const COMMANDS: [&str; 12] = [
     "bag",
@@ -22,11 +22,7 @@ const COMMANDS: [&str; 12] = [
 ];
 
 fn cairn(args: &[&str]) -> String {
-    let out = StdCommand::cargo_bin("cairn")
-        .expect("bin")
-        .args(args)
-        .output()
-        .expect("runs");
+    let out = common::cairn().args(args).output().expect("runs");
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -83,8 +79,7 @@ fn zsh_and_fish_completions_are_generated() {
     for c in COMMANDS {
         assert!(zsh.contains(c) && fish.contains(c), "{c}");
     }
-    let out = StdCommand::cargo_bin("cairn")
-        .expect("bin")
+    let out = common::cairn()
         .args(["completions", "tcsh"])
         .output()
         .expect("runs");

@@ -2,34 +2,19 @@
 //! variable, which beats cairn.toml, which beats the built-in default. Driven through
 //! the real binary on fresh archives.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use common::fresh_dir;
+use common::{describe as text, fresh_dir};
 
 fn cairn(root: &Path) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("cairn"));
+    // Only what each test sets (common::cairn clears every CAIRN_*).
+    let mut cmd = common::cairn();
     cmd.current_dir(root);
-    cmd.env_remove("RUST_LOG");
-    // Only what each test sets.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CAIRN_") {
-            cmd.env_remove(k);
-        }
-    }
     cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A fresh archive whose cairn.toml is exactly `toml`, with one item in each of

@@ -8,7 +8,7 @@
 //! the suite is absent: the test then prints `skipped: ...` on stderr and passes, unless
 //! `CAIRN_REQUIRE_ALL=1` is set (CI's `.ci/run` sets it), which makes the absence a failure.
 
-mod common;
+use crate::common;
 
 use common::{
     copy_tree, fresh_dir, run_cairn_in, skip, snapshot, snapshot_diff, Run, PROBLEM_KINDS,

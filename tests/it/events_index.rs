@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Stdio;
 
-mod common;
+use crate::common;
 
 fn cairn(root: &Path, args: &[&str]) -> (Option<i32>, String) {
     let out = common::cairn()

@@ -11,7 +11,7 @@
 //! tests print "skipped: ..." and return, unless CAIRN_REQUIRE_ALL=1 (CI), where that
 //! is a failure.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

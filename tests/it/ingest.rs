@@ -12,7 +12,7 @@
 //! The unreadable-file case runs the binary as `nobody` through `setpriv`, because the
 //! tests run as root, and root reads a file whatever its mode.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;
@@ -1040,7 +1040,7 @@ fn hostile_unreadable_file_is_refused() {
     }
     // The binary must be reachable by nobody; copy it next to the archive.
     let bin = a.tmp.path().join("cairn");
-    fs::copy(assert_cmd::cargo::cargo_bin("cairn"), &bin).unwrap();
+    fs::copy(common::cairn_bin(), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     let readable_by_nobody = std::process::Command::new("/usr/bin/setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
@@ -1053,13 +1053,12 @@ fn hostile_unreadable_file_is_refused() {
     );
 
     let before = intake_state(&a.intake());
-    let out = assert_cmd::Command::new("/usr/bin/setpriv")
+    let mut setpriv = std::process::Command::new("/usr/bin/setpriv");
+    common::hermetic(&mut setpriv);
+    let out = assert_cmd::Command::from_std(setpriv)
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&bin)
         .args([os("ingest"), os("--root"), a.root.as_os_str()])
-        .env_remove("CAIRN_ROOT")
-        .env_remove("CAIRN_FAILPOINT")
-        .env_remove("RUST_LOG")
         .timeout(TIMEOUT)
         .output()
         .unwrap();

@@ -12,7 +12,7 @@
 //!   Neither knows `%25`, contrary to RFC 8493 §2.1.3 — see `percent_in_name_*` below.
 //! * `make_bag()` writes `BagIt-Version: 0.97` yet encodes CR/LF in paths.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::ffi::OsString;

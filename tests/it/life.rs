@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::common;
+use crate::common;
 
 /// The output of one run.
 pub struct Out {

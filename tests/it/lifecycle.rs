@@ -6,8 +6,8 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
-mod common;
-mod life;
+use crate::common;
+use crate::life;
 use life::{all_checks_pass, entry, events_of, expect, make_archive, state};
 
 #[test]

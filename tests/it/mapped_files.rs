@@ -4,7 +4,7 @@
 //! `hash-mapped-truncate` failpoint, which truncates the file to half its length right
 //! after it was mapped and before its pages are read.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -3,10 +3,9 @@
 //! libxml2-utils, installed when missing) for an item with an amendment, a revision and
 //! fixity checks, and for one amended and withdrawn, and says what happened with the Library of Congress vocabularies.
 
-mod common;
-mod life;
-#[path = "common/serve.rs"]
-mod serve;
+use crate::common;
+use crate::common::serve;
+use crate::life;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

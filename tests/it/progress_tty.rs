@@ -7,7 +7,7 @@
 //! payload lasts about 1.5 s whatever the machine, long enough for several frames of the
 //! bar, which appears after 0.3 s and is redrawn ten times a second.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -18,13 +18,12 @@ use common::fresh_dir;
 const ESC: u8 = 0x1b;
 
 fn cairn_path() -> String {
-    assert_cmd::cargo::cargo_bin("cairn").display().to_string()
+    common::cairn_bin().display().to_string()
 }
 
 /// The archive: one item of 12 MiB, ingested with BLAKE3 only (set through the
 /// environment, which the ingest must honour) so that a debug build is quick.
 fn make_archive(root: &Path) {
-    let cairn = cairn_path();
     let ok = |out: Output, what: &str| {
         assert!(
             out.status.success(),
@@ -34,7 +33,7 @@ fn make_archive(root: &Path) {
         );
     };
     ok(
-        Command::new(&cairn)
+        common::cairn()
             .arg("init")
             .arg(root)
             .output()
@@ -56,7 +55,7 @@ fn make_archive(root: &Path) {
     std::fs::write(item.join("page-2.tif"), &bytes[8 << 20..]).expect("write");
     std::fs::write(item.join("cairn.dc.json"), r#"{"dc.title": "Box 1"}"#).expect("write");
     ok(
-        Command::new(&cairn)
+        common::cairn()
             .args(["ingest", "--root"])
             .arg(root)
             .env("CAIRN_INGEST_ALGORITHMS", "blake3")
@@ -70,7 +69,7 @@ fn make_archive(root: &Path) {
 /// the exit status of cairn (script -e passes it on).
 fn on_a_terminal(args: &str) -> (String, Option<i32>, f64) {
     let t0 = Instant::now();
-    let out = Command::new("script")
+    let out = common::hermetic(&mut Command::new("script"))
         .args([
             "-q",
             "-e",
@@ -153,7 +152,7 @@ fn the_bar_is_drawn_on_a_terminal_and_never_in_a_pipe() {
     );
 
     // In a pipe: the same report, and not one escape code.
-    let out = Command::new(cairn_path())
+    let out = common::cairn()
         .args(["fixity", "--all", "--rate", "8M", "--root"])
         .arg(&root)
         .env("TERM", "xterm-256color")

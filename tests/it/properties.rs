@@ -9,10 +9,10 @@
 //!
 //! The binary runs are driven by a hand-held [`TestRunner`] so that each test can print a
 //! summary (cases, tried/caught per mutation kind) with `eprintln!` when it finishes; run
-//! `cargo test --test properties -- --nocapture` to see it. A failure panics with the
+//! `cargo test --test it properties:: -- --nocapture` to see it. A failure panics with the
 //! minimal (shrunk) input.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

@@ -7,7 +7,7 @@
 //! amended, one withdrawn; each file is parsed with the library's types and
 //! re-encoded the way Cairn writes it.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

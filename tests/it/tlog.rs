@@ -10,38 +10,14 @@
 //! - the forger of SECURITY.md (rewrites line 2, re-chains the whole log) caught by
 //!   `audit --checkpoint`, as are a truncated, a reordered log and a fake event.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{blake3_hex, fresh_dir};
+use common::{blake3_hex, cairn, describe, fresh_dir, run};
 use serde_json::Value;
-
-/// The binary (tests/common), and no CAIRN_* setting from the caller's environment.
-fn cairn() -> Command {
-    let mut c = common::cairn();
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CAIRN_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("run cairn")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn ok(cmd: &mut Command) -> Output {
     let out = run(cmd);

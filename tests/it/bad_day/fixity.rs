@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use super::common;
-use super::life::{cairn_at, events, expect, make_archive};
+use crate::common;
+use crate::life::{cairn_at, events, expect, make_archive};
 
 /// `cairn init ROOT`.
 fn init(root: &Path) {

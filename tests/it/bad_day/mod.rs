@@ -4,11 +4,6 @@
 //! what it said was not exactly true (issue 29, `words`), driven end to end
 //! through the real binary on temporary folders.
 
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../life/mod.rs"]
-mod life;
-
 mod audit;
 mod fixity;
 mod past;

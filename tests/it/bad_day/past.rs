@@ -9,8 +9,8 @@
 use std::fs;
 use std::path::Path;
 
-use super::common;
-use super::life::{cairn_at, entry, events_of, expect, make_archive};
+use crate::common;
+use crate::life::{cairn_at, entry, events_of, expect, make_archive};
 
 /// A new, empty archive in `tmp/arch`.
 fn empty_archive(tmp: &Path) -> std::path::PathBuf {

@@ -10,8 +10,8 @@
 use std::fs;
 use std::path::Path;
 
-use super::common;
-use super::life::{self, cairn_at, expect};
+use crate::common;
+use crate::life::{self, cairn_at, expect};
 
 const ID: &str = "cairn-000001";
 const PAGE: &str = "data/part-0/page-0000.txt";

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::common;
 use crate::life::{all_checks_pass, cairn_at, events_of, expect, make_archive, Out};
 
-/// An archive of three items (tests/life) with a folder replica `nas`, marked with
+/// An archive of three items (tests/it/life.rs) with a folder replica `nas`, marked with
 /// `replicate --init` and filled by `replicate`.
 struct Setup {
     tmp: tempfile::TempDir,
@@ -303,7 +303,7 @@ fn stray_objects_are_listed_then_removed_and_purges_leave_no_folders() {
 /// Issue 28, item 1: an item whose identifier was `events.head` had its register entry
 /// at manifests/events.head.json, where the replica kept its log's head, and one
 /// overwrote the other. Two defences, each tested: ingest refuses identifiers that are
-/// layout names (tests/bad_day/past.rs), and the replica keeps its own keys under
+/// layout names (tests/it/bad_day/past.rs), and the replica keeps its own keys under
 /// `.cairn/`, which no item's key can reach (identifiers never start with a dot).
 #[test]
 fn a_replicas_own_keys_are_out_of_every_items_reach() {

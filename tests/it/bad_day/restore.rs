@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::common;
-use super::life::{all_checks_pass, bag_validates, bags, cairn_at, events, expect, make_archive};
+use crate::common;
+use crate::life::{all_checks_pass, bag_validates, bags, cairn_at, events, expect, make_archive};
 
 /// The `archive.name` line of a cairn.toml, as written.
 fn name_in_toml(root: &Path) -> Option<String> {
@@ -41,7 +41,7 @@ fn unfix_name(root: &Path) {
 }
 
 /// `cairn key generate --out KEY` in the archive at `root`, which must succeed.
-fn keygen(root: &Path, key: &Path) -> super::life::Out {
+fn keygen(root: &Path, key: &Path) -> crate::life::Out {
     let out = cairn_at(
         root,
         [
@@ -138,7 +138,7 @@ impl Source {
         }
     }
 
-    fn restore(&self, dest: &Path, env: &[(&str, &str)]) -> super::life::Out {
+    fn restore(&self, dest: &Path, env: &[(&str, &str)]) -> crate::life::Out {
         cairn_at(
             &self.root,
             [

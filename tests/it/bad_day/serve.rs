@@ -3,9 +3,7 @@
 //! stops within its deadline, hides restricted items' digests, and refuses a bag folder
 //! replaced by a symlink.
 
-#[path = "../common/serve.rs"]
-#[allow(unused_imports)]
-mod web;
+use crate::common::serve as web;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -176,7 +174,7 @@ fn slow_clients_from_one_address_do_not_block_another_under_a_low_file_limit() {
     let root = tmp.path().join("archive");
     build_archive(&root, 2);
     // `cairn serve` under `ulimit -n 100`, as the review ran it.
-    let mut child = std::process::Command::new("sh")
+    let mut child = crate::common::hermetic(&mut std::process::Command::new("sh"))
         .arg("-c")
         .arg("ulimit -n 100 && exec \"$0\" \"$@\"")
         .arg(web::cairn_bin())
@@ -449,7 +447,7 @@ fn credentials_in_a_replica_url_are_refused_and_never_echoed() {
     assert!(!text.contains(secret), "the secret is echoed:\n{text}");
 }
 
-/// An archive (tests/life) whose cairn-000002 was revised once: version 1 is kept in
+/// An archive (tests/it/life.rs) whose cairn-000002 was revised once: version 1 is kept in
 /// archive/.versions/cairn-000002/.
 fn revised_archive(label: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     use crate::life::{expect, make_archive};

@@ -6,8 +6,8 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::common;
-use super::life::{expect, make_archive};
+use crate::common;
+use crate::life::{expect, make_archive};
 
 /// Runs `cairn ARGS --root ROOT` with its stdout a pipe whose reader is gone before the
 /// command writes (as `| head -1` leaves it once it has its line): the exit status and
@@ -180,10 +180,10 @@ fn as_reader(root: &Path, args: &[&str]) -> Option<std::process::Output> {
     if unsafe { libc::geteuid() } != 0 {
         return None;
     }
-    let bin = env!("CARGO_BIN_EXE_cairn");
     let mut cmd = Command::new("setpriv");
+    common::hermetic(&mut cmd);
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(bin)
+        .arg(common::cairn_bin())
         .args(args);
     // verify names a bag, not an archive.
     if args.first() != Some(&"verify") {
@@ -249,9 +249,9 @@ fn an_auditor_with_read_only_access_can_check() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port");
-    let mut server = Command::new("setpriv")
+    let mut server = common::hermetic(&mut Command::new("setpriv"))
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_cairn"))
+        .arg(common::cairn_bin())
         .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--root"])
         .arg(&root)
         .env_remove("RUST_LOG")
@@ -681,7 +681,7 @@ fn replicate_says_what_it_copied_rewrote_and_left() {
 /// The README's table of exit codes per command: (command, code) for every filled
 /// cell.
 fn exit_code_table() -> Vec<(String, i32)> {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
     let start = readme
         .find("| command | 0 | 1 | 2 | 3 |")
         .expect("the README's exit-code table");

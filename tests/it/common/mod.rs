@@ -5,6 +5,8 @@
 //! Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -58,7 +60,8 @@ pub fn write_file(root: &Path, rel: impl AsRef<Path>, contents: &[u8]) {
     fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e:?}", path.display()));
 }
 
-/// Copies the tree at `src` to `dst` (which must not exist) byte for byte.
+/// Copies the tree at `src` to `dst` byte for byte (`dst` and its missing parents are
+/// created; an existing file is never overwritten silently, as nothing is there).
 ///
 /// Names are carried over as raw `OsString`s (no Unicode normalisation, no lossy
 /// conversion), regular files are copied by content, symlinks are recreated as symlinks with
@@ -74,7 +77,7 @@ pub fn copy_tree(src: &Path, dst: &Path) {
         std::os::unix::fs::symlink(&target, dst)
             .unwrap_or_else(|e| panic!("symlink {}: {e}", dst.display()));
     } else if ft.is_dir() {
-        fs::create_dir(dst).unwrap_or_else(|e| panic!("create_dir {}: {e}", dst.display()));
+        fs::create_dir_all(dst).unwrap_or_else(|e| panic!("create_dir_all {}: {e}", dst.display()));
         let mut names: Vec<OsString> = fs::read_dir(src)
             .unwrap_or_else(|e| panic!("read_dir {}: {e}", src.display()))
             .map(|entry| entry.expect("read_dir entry").file_name())
@@ -351,13 +354,11 @@ impl Run {
     }
 }
 
-/// The `cairn` binary built by cargo for this test run, with a timeout and a quiet
-/// environment (no RUST_LOG, so tracing output cannot pollute stderr).
+/// The `cairn` binary of [`cairn`] as an `assert_cmd` command, with a timeout and
+/// NO_COLOR, for output assertions.
 pub fn cairn_cmd() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("cairn")
-        .expect("the cairn binary was not built (is src/main.rs compiling?)");
+    let mut cmd = assert_cmd::Command::from_std(cairn());
     cmd.timeout(TIMEOUT);
-    cmd.env_remove("RUST_LOG");
     cmd.env("NO_COLOR", "1");
     cmd
 }
@@ -483,17 +484,49 @@ pub fn skip(why: &str) {
     let _ = writeln!(std::io::stderr().lock(), "skipped: {why}");
 }
 
-/// The real `cairn` binary as a plain `std::process::Command`, with the variables
-/// that would change its behaviour (CAIRN_FAILPOINT, CAIRN_ROOT, RUST_LOG) cleared, so
-/// the caller's environment cannot leak in. For a timeout and output assertions, see
-/// [`cairn_cmd`].
+/// The `cairn` binary cargo built for this test run.
+pub fn cairn_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cairn"))
+}
+
+/// Removes from `cmd`'s environment every variable of the caller's that would change
+/// what Cairn does or prints: every `CAIRN_*` (CAIRN_ROOT, CAIRN_FAILPOINT, the
+/// settings of cairn.toml...), `RUST_LOG` and `CI`. A test that needs one sets it on
+/// the command after this. For a command that runs cairn through another program
+/// (setpriv, strace, script, sh -c), whose children inherit its environment.
+pub fn hermetic(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for (name, _) in std::env::vars_os() {
+        if name.as_bytes().starts_with(b"CAIRN_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env_remove("RUST_LOG").env_remove("CI")
+}
+
+/// The real `cairn` binary as a plain `std::process::Command`, hermetic (see
+/// [`hermetic`]): only what the test sets on it reaches Cairn. Every test runs the
+/// binary through this builder; for a timeout and output assertions, see [`cairn_cmd`].
 pub fn cairn() -> std::process::Command {
-    use assert_cmd::cargo::CommandCargoExt;
-    let mut cmd = std::process::Command::cargo_bin("cairn").expect("cairn binary");
-    cmd.env_remove("CAIRN_FAILPOINT")
-        .env_remove("CAIRN_ROOT")
-        .env_remove("RUST_LOG");
+    let mut cmd = std::process::Command::new(cairn_bin());
+    hermetic(&mut cmd);
     cmd
+}
+
+/// Runs `cmd` to its end and captures its output (stdin closed, as `output` does).
+pub fn run(cmd: &mut std::process::Command) -> std::process::Output {
+    cmd.stdin(std::process::Stdio::null())
+        .output()
+        .expect("cairn runs")
+}
+
+/// The exit status, stdout and stderr of a finished run, for failure messages.
+pub fn describe(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Every regular file under `root`, by relative path, with its bytes (folders and
@@ -513,4 +546,78 @@ pub fn file_bytes(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     out
+}
+
+/// The event log's chain, recomputed here: `prev` is the BLAKE3 (hex) of the previous
+/// line, 64 zeros for the first; `seq` counts from 1. Returns the events.
+pub fn check_chain(root: &Path, context: &str) -> Vec<serde_json::Value> {
+    let log = fs::read(root.join("manifests/events.jsonl")).unwrap_or_default();
+    check_event_chain(&log, context)
+}
+
+/// The invariants that hold whenever no cairn process runs (after a crash, a kill, a
+/// full disk, a race): every folder in archive/ is a complete, valid bag; every
+/// register entry and every event names one of them; the event log's chain is intact.
+/// Returns the register entries by identifier.
+pub fn check_invariants(root: &Path, context: &str) -> BTreeMap<String, serde_json::Value> {
+    let mut bags = std::collections::BTreeSet::new();
+    for e in fs::read_dir(root.join("archive")).expect("read archive") {
+        let e = e.expect("entry");
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !e.file_type().expect("type").is_dir() {
+            continue;
+        }
+        let out = cairn()
+            .args(["bag", "validate"])
+            .arg(e.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("cairn runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{context}: archive/{name} is not a complete, valid bag: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bags.insert(name);
+    }
+    let mut entries = BTreeMap::new();
+    for e in fs::read_dir(root.join("manifests")).expect("read manifests") {
+        let e = e.expect("entry");
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_suffix(".json") else {
+            continue;
+        };
+        if id.starts_with('.') {
+            continue;
+        }
+        assert!(
+            bags.contains(id),
+            "{context}: register entry {id} has no bag"
+        );
+        let entry: serde_json::Value =
+            serde_json::from_slice(&fs::read(e.path()).expect("read entry"))
+                .expect("entry is JSON");
+        entries.insert(id.to_string(), entry);
+    }
+    for (i, ev) in check_chain(root, context).iter().enumerate() {
+        let object = ev["object"].as_str().unwrap_or_default();
+        assert!(
+            object.is_empty() || bags.contains(object),
+            "{context}: event {} names {object}, which has no bag",
+            i + 1
+        );
+    }
+    entries
+}
+
+/// Intake names of the register entries, sorted (duplicates kept, so that "exactly
+/// once" can be checked by comparing with the sorted list of items).
+pub fn intake_names(entries: &BTreeMap<String, serde_json::Value>) -> Vec<String> {
+    let mut names: Vec<String> = entries
+        .values()
+        .map(|e| e["intake_name"].as_str().expect("intake_name").to_string())
+        .collect();
+    names.sort();
+    names
 }

@@ -1,7 +1,7 @@
 //! Helpers for the `cairn serve` tests: archives of generated items, the real server
 //! started on a free loopback port, a raw HTTP/1.1 client (raw, so that hostile request
 //! targets reach the server exactly as written), and the external tools the tests
-//! install or skip. Used beside tests/common (`mod common;` in the test file).
+//! install or skip. The `serve` module of tests/it/common.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -10,11 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-pub fn cairn_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_cairn"))
-}
+/// The binary under test (tests/it/common).
+pub use crate::common::cairn_bin;
 
-/// "skipped: <why>" on stderr, a failure under CAIRN_REQUIRE_ALL=1 (tests/common).
+/// "skipped: <why>" on stderr, a failure under CAIRN_REQUIRE_ALL=1 (tests/it/common).
 pub use crate::common::skip;
 
 fn on_path(cmd: &str) -> bool {

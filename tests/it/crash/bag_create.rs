@@ -14,12 +14,12 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
-mod common;
+use crate::common;
 use common::snapshot;
 
 fn cairn(args: &[&OsStr], failpoint: Option<&str>) -> Output {
-    let mut cmd = Command::cargo_bin("cairn").expect("the cairn binary is built");
-    cmd.args(args).env_remove("CAIRN_FAILPOINT");
+    let mut cmd = Command::from_std(common::cairn());
+    cmd.args(args);
     if let Some(fp) = failpoint {
         cmd.env("CAIRN_FAILPOINT", fp);
     }
@@ -57,13 +57,6 @@ fn make_source(root: &Path) {
     fs::create_dir_all(root.join("empty-folder")).expect("mkdir");
 }
 
-fn fresh(label: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("cairn-crash-{label}-"))
-        .tempdir()
-        .expect("tempdir")
-}
-
 fn was_killed(out: &Output) -> bool {
     // abort() ends the process by a signal: no exit code.
     out.status.code().is_none()
@@ -80,7 +73,7 @@ fn in_place_recovers_from_a_crash_at_every_step() {
         "in-place-before-journal-removed",
     ];
     for fp in failpoints {
-        let tmp = fresh("inplace");
+        let tmp = common::fresh_dir("inplace");
         let src = tmp.path().join("item");
         fs::create_dir(&src).expect("mkdir");
         make_source(&src);
@@ -144,7 +137,7 @@ fn copy_mode_leaves_no_bag_and_an_untouched_source_when_killed() {
         "create-tag-file",
         "create-before-publish",
     ] {
-        let tmp = fresh("copy");
+        let tmp = common::fresh_dir("copy");
         let src = tmp.path().join("item");
         fs::create_dir(&src).expect("mkdir");
         make_source(&src);
@@ -201,7 +194,7 @@ fn copy_mode_leaves_no_bag_and_an_untouched_source_when_killed() {
 
 #[test]
 fn in_place_refuses_a_folder_that_is_already_a_bag() {
-    let tmp = fresh("twice");
+    let tmp = common::fresh_dir("twice");
     let src = tmp.path().join("item");
     fs::create_dir(&src).expect("mkdir");
     make_source(&src);

@@ -5,28 +5,16 @@
 //! chain is intact. The next run cleans up and finishes; in the end each intake item
 //! is archived exactly once.
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 use std::process::{Command as StdCommand, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{cairn, file_bytes as snapshot};
+use crate::common;
+use common::{cairn, copy_tree, file_bytes as snapshot, run};
 
 const ITEMS: usize = 6;
 const FILES_PER_ITEM: usize = 60;
-
-fn run(cmd: &mut StdCommand) -> Output {
-    cmd.stdin(Stdio::null()).output().expect("cairn runs")
-}
-
-fn fresh(label: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("cairn-ingest-crash-{label}-"))
-        .tempdir()
-        .expect("tempdir")
-}
 
 /// An archive with ITEMS items of FILES_PER_ITEM files each, and their metadata.
 fn make_archive(root: &Path) {
@@ -53,62 +41,10 @@ fn make_archive(root: &Path) {
     fs::write(intake.join("metadata.csv"), csv).expect("write csv");
 }
 
-/// Checks the invariants that must hold whenever no cairn process is running.
-/// Returns the set of intake names registered.
+/// The invariants that must hold whenever no cairn process is running
+/// (common::check_invariants). Returns the intake names registered, sorted.
 fn check_invariants(root: &Path, context: &str) -> Vec<String> {
-    let archive = root.join("archive");
-    let manifests = root.join("manifests");
-    let mut bags = BTreeSet::new();
-    for e in fs::read_dir(&archive).expect("read archive") {
-        let e = e.expect("entry");
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !e.file_type().expect("type").is_dir() {
-            continue;
-        }
-        let out = run(cairn().args(["bag", "validate"]).arg(e.path()));
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{context}: archive/{name} is not a complete, valid bag: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bags.insert(name);
-    }
-    let mut intake_names = Vec::new();
-    for e in fs::read_dir(&manifests).expect("read manifests") {
-        let e = e.expect("entry");
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(id) = name.strip_suffix(".json") else {
-            continue;
-        };
-        if id.starts_with('.') {
-            continue;
-        }
-        assert!(
-            bags.contains(id),
-            "{context}: register entry {id} has no bag"
-        );
-        let entry: serde_json::Value =
-            serde_json::from_slice(&fs::read(e.path()).expect("read entry"))
-                .expect("entry is JSON");
-        intake_names.push(
-            entry["intake_name"]
-                .as_str()
-                .expect("intake_name")
-                .to_string(),
-        );
-    }
-    let log = fs::read(manifests.join("events.jsonl")).unwrap_or_default();
-    for (i, ev) in common::check_event_chain(&log, context).iter().enumerate() {
-        let object = ev["object"].as_str().unwrap_or_default();
-        assert!(
-            object.is_empty() || bags.contains(object),
-            "{context}: event {} names {object}, which has no bag",
-            i + 1
-        );
-    }
-    intake_names.sort();
-    intake_names
+    common::intake_names(&common::check_invariants(root, context))
 }
 
 fn all_item_names() -> Vec<String> {
@@ -132,7 +68,7 @@ fn a_crash_at_each_step_of_an_ingest_is_recovered() {
         ("ingest-before-remove-source", true),
     ];
     for (fp, remove) in steps {
-        let tmp = fresh("step");
+        let tmp = common::fresh_dir("step");
         let root = tmp.path().join("arch");
         make_archive(&root);
         let intake_before = snapshot(&root.join("intake"));
@@ -196,22 +132,9 @@ fn a_crash_at_each_step_of_an_ingest_is_recovered() {
     }
 }
 
-/// Copies a tree (regular files and folders only; the template has nothing else).
-fn copy_tree(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.expect("walk");
-        let target = to.join(e.path().strip_prefix(from).expect("under root"));
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&target).expect("mkdir");
-        } else {
-            fs::copy(e.path(), &target).expect("copy");
-        }
-    }
-}
-
 #[test]
 fn sigkill_at_many_moments_never_loses_or_half_makes_anything() {
-    let tmp = fresh("kill");
+    let tmp = common::fresh_dir("kill");
     let template = tmp.path().join("template");
     make_archive(&template);
     let intake_before = snapshot(&template.join("intake"));
@@ -291,7 +214,7 @@ fn sigkill_at_many_moments_never_loses_or_half_makes_anything() {
 
 #[test]
 fn a_second_ingest_while_the_lock_is_held_exits_3_and_changes_nothing() {
-    let tmp = fresh("lock");
+    let tmp = common::fresh_dir("lock");
     let root = tmp.path().join("arch");
     make_archive(&root);
     let lock = fs::OpenOptions::new()
@@ -323,7 +246,7 @@ fn a_second_ingest_while_the_lock_is_held_exits_3_and_changes_nothing() {
 #[test]
 fn two_ingests_started_together_archive_each_item_once() {
     for round in 0..3 {
-        let tmp = fresh("race");
+        let tmp = common::fresh_dir("race");
         let root = tmp.path().join("arch");
         make_archive(&root);
         let spawn = || {

@@ -1,4 +1,4 @@
-//! Amend and withdraw survive being killed at any moment (the tests/ingest_crash.rs
+//! Amend and withdraw survive being killed at any moment (the tests/it/crash/ingest.rs
 //! pattern): at every failpoint of the commit protocol, and by SIGKILL at moments spread
 //! over a run. Right after the kill every bag in archive/ is a complete, valid bag
 //! that is either the old one or the new one (never a mix of tag files); the next
@@ -12,8 +12,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-mod common;
-mod life;
+use crate::common;
+use crate::life;
+use common::copy_tree;
 use life::{all_checks_pass, cairn_at, entry, events, expect, make_archive};
 
 const PAGES: usize = 400;
@@ -257,19 +258,6 @@ fn run_and_kill(root: &Path, args: &[&OsStr], delay: Duration) -> std::process::
         child.kill().expect("SIGKILL");
     }
     child.wait().expect("wait")
-}
-
-/// Copies a tree (regular files and folders only; the template has nothing else).
-fn copy_tree(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.expect("walk");
-        let target = to.join(e.path().strip_prefix(from).expect("under root"));
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&target).expect("mkdir");
-        } else {
-            fs::copy(e.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// A revision's new content beside `root`: the item's current pages and one new page.

@@ -29,28 +29,8 @@ use sha2::{Digest, Sha512};
 const ITEMS: usize = 240;
 const GROUP: usize = 12;
 
-mod common;
-use common::cairn;
-
-fn run(cmd: &mut StdCommand) -> Output {
-    cmd.stdin(Stdio::null()).output().expect("cairn runs")
-}
-
-fn fresh(label: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("cairn-fixity-faults-{label}-"))
-        .tempdir()
-        .expect("tempdir")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use crate::common;
+use common::{cairn, describe, run};
 
 fn json_of(out: &Output, what: &str) -> Value {
     serde_json::from_slice(&out.stdout)
@@ -594,7 +574,7 @@ fn check_fixity(
 #[test]
 fn two_hundred_faults_are_each_found_and_blamed_on_their_bag() {
     let started = Instant::now();
-    let tmp = fresh("many");
+    let tmp = common::fresh_dir("many");
     let root = tmp.path().join("archive-root");
     let names = make_intake(&root, ITEMS);
     let ids = ingest(&root);
@@ -842,7 +822,7 @@ fn edit_line(line: &[u8], from: &str, to: &str) -> Vec<u8> {
 
 #[test]
 fn every_event_log_tampering_names_its_first_broken_line() {
-    let tmp = fresh("log");
+    let tmp = common::fresh_dir("log");
     let (root, _) = small_archive(&tmp, 5);
     let log = root.join("manifests/events.jsonl");
     let original = fs::read(&log).expect("read log");
@@ -1010,7 +990,7 @@ fn rechain(lines: &mut [Vec<u8>]) {
 
 #[test]
 fn a_rechained_forgery_fails_only_against_a_recorded_head() {
-    let tmp = fresh("forger");
+    let tmp = common::fresh_dir("forger");
     let root = tmp.path().join("archive-root");
     make_intake(&root, 3);
     ingest(&root);
@@ -1113,7 +1093,7 @@ fn a_rechained_forgery_fails_only_against_a_recorded_head() {
 
 #[test]
 fn a_missing_bag_and_an_unregistered_bag_are_named() {
-    let tmp = fresh("cross");
+    let tmp = common::fresh_dir("cross");
     let (root, ids) = small_archive(&tmp, 4);
     let (gone, copied) = (&ids[1], &ids[2]);
     fs::remove_dir_all(root.join("archive").join(gone)).expect("remove bag");

@@ -10,23 +10,13 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
-mod common;
+use crate::common;
+use common::run;
 
 fn cairn() -> StdCommand {
     let mut cmd = common::cairn();
     cmd.stdin(Stdio::null());
     cmd
-}
-
-fn run(cmd: &mut StdCommand) -> Output {
-    cmd.output().expect("cairn runs")
-}
-
-fn fresh(label: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("cairn-fixity-{label}-"))
-        .tempdir()
-        .expect("tempdir")
 }
 
 /// An archive of `n` items whose payloads all have the same size, `interval_days`
@@ -101,7 +91,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 #[test]
 fn a_nightly_budgeted_run_checks_every_bag_once_per_interval() {
-    let tmp = fresh("rolling");
+    let tmp = common::fresh_dir("rolling");
     let root = tmp.path().join("arch");
     let (n, size, interval) = (21usize, 4096usize, 7i64);
     make_archive(&root, n, size, interval as u32);
@@ -195,7 +185,7 @@ fn a_nightly_budgeted_run_checks_every_bag_once_per_interval() {
 
 #[test]
 fn shards_partition_the_archive_and_every_check_is_logged() {
-    let tmp = fresh("shards");
+    let tmp = common::fresh_dir("shards");
     let root = tmp.path().join("arch");
     make_archive(&root, 12, 100, 90);
     let mut seen = BTreeSet::new();
@@ -226,7 +216,7 @@ fn shards_partition_the_archive_and_every_check_is_logged() {
 
 #[test]
 fn quiet_is_silent_on_success_and_loud_on_failure() {
-    let tmp = fresh("quiet");
+    let tmp = common::fresh_dir("quiet");
     let root = tmp.path().join("arch");
     make_archive(&root, 3, 100, 90);
     let out = run(cairn()
@@ -254,7 +244,7 @@ fn quiet_is_silent_on_success_and_loud_on_failure() {
 
 #[test]
 fn an_overlapping_run_exits_3_at_once_and_logs_nothing() {
-    let tmp = fresh("overlap");
+    let tmp = common::fresh_dir("overlap");
     let root = tmp.path().join("arch");
     make_archive(&root, 2, 100, 90);
     let lock = fs::OpenOptions::new()
@@ -287,7 +277,7 @@ fn an_overlapping_run_exits_3_at_once_and_logs_nothing() {
 
 #[test]
 fn budgets_stop_between_bags_and_rate_throttles() {
-    let tmp = fresh("budget");
+    let tmp = common::fresh_dir("budget");
     let root = tmp.path().join("arch");
     make_archive(&root, 6, 200_000, 90);
     let (code, v) = fixity_json(&root, &["--all", "--max-time", "0s"]);

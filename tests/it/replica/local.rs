@@ -12,23 +12,10 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-mod common;
-use common::{cairn, file_bytes, skip};
+use crate::common;
+use common::{cairn, describe, file_bytes, run, skip};
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/s21");
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().expect("cairn runs")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)

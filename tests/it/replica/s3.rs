@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
-use common::{cairn, file_bytes, skip};
+use crate::common;
+use common::{cairn, describe, file_bytes, skip};
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/s21");
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/s3-test-server");
@@ -212,15 +212,6 @@ fn get(store: &object_store::aws::AmazonS3, key: &str) -> Vec<u8> {
 
 fn out_of(cmd: &mut Command) -> Output {
     cmd.output().expect("cairn runs")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn expect(out: &Output, want: i32, what: &str) {

@@ -4,9 +4,8 @@
 //! Identify declares `deletedRecord` `persistent`. Every response validates against the
 //! OAI-PMH schema (xmllint).
 
-mod common;
-#[path = "common/serve.rs"]
-mod serve;
+use crate::common;
+use crate::common::serve;
 
 use std::path::Path;
 use std::process::Command;

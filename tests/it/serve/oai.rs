@@ -4,9 +4,8 @@
 //! the OAI-PMH and oai_dc schemas (xmllint); each error code comes from the request
 //! that should produce it; tokens stay valid while items are added.
 
-mod common;
-#[path = "common/serve.rs"]
-mod serve;
+use crate::common;
+use crate::common::serve;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -416,13 +415,9 @@ fn harvest_validate_and_every_error_code() {
 
     // noSetHierarchy needs an archive without sets: the S-21 samples name none.
     let plain = tmp.path().join("plain");
-    let out = Command::new(cairn_bin())
-        .arg("init")
-        .arg(&plain)
-        .output()
-        .unwrap();
+    let out = common::cairn().arg("init").arg(&plain).output().unwrap();
     assert!(out.status.success());
-    copy_dir(
+    common::copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/s21"),
         &plain.join("intake"),
     );
@@ -562,17 +557,4 @@ fn harvest_validate_and_every_error_code() {
         ids[..],
         "the old records, in their order"
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }

@@ -5,9 +5,8 @@
 //! and path segment, overlong URLs, 1,000 concurrent connections) read no file outside
 //! the archive (strace), never crash the server, and keep its memory bounded.
 
-mod common;
-#[path = "common/serve.rs"]
-mod serve;
+use crate::common;
+use crate::common::serve;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -17,30 +16,13 @@ use std::time::{Duration, Instant};
 
 use serve::*;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
 /// The S-21 samples (six items: English, French, Khmer) and 20 generated ones (two of
 /// them restricted), all checked by fixity once; then one bag is damaged and checked
 /// again, so the archive holds every status but "overdue".
 fn sample_archive(root: &Path) {
-    let out = Command::new(cairn_bin())
-        .arg("init")
-        .arg(root)
-        .output()
-        .unwrap();
+    let out = common::cairn().arg("init").arg(root).output().unwrap();
     assert!(out.status.success());
-    copy_dir(
+    common::copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/s21"),
         &root.join("intake"),
     );
@@ -348,7 +330,7 @@ fn hostile_requests_read_nothing_outside_the_archive_and_never_crash() {
     let log = tmp.path().join("strace.log");
     let mut server = if traced {
         // cairn serve under strace: every open is logged.
-        let mut child = Command::new("strace")
+        let mut child = common::hermetic(&mut Command::new("strace"))
             .args(["-f", "-qq", "-e", "trace=open,openat,openat2", "-o"])
             .arg(&log)
             .arg(cairn_bin())
@@ -629,7 +611,7 @@ fn serves_while_ingest_runs_and_never_shows_a_half_committed_item() {
     // Ingest 40 items while harvesting without pause: every response is whole, every
     // listed item has its record, and the count only grows.
     write_intake(&root.join("intake"), 100..140);
-    let mut ingest = Command::new(cairn_bin())
+    let mut ingest = common::cairn()
         .args(["ingest", "--quiet", "--remove-source", "--root"])
         .arg(&root)
         .spawn()

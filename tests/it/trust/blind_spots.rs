@@ -1,7 +1,7 @@
 //! Issue 12, blind spots: losses and tampering that the checks must see, driving the
 //! real binary on fresh archives of the sample collection.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

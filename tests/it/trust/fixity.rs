@@ -6,7 +6,7 @@
 //! Needs bagit.py (`pip install bagit`; `scripts/test` installs it): without it the test
 //! prints `skipped: ...` on stderr, and fails when `CAIRN_REQUIRE_ALL=1` (CI).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

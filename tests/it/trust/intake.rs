@@ -3,7 +3,7 @@
 //! clutter (Thumbs.db, desktop.ini, .DS_Store, AppleDouble `._*`, Office `~$*`). Drives
 //! the real binary.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

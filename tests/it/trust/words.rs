@@ -2,7 +2,7 @@
 //! README "Exit codes"), plurals, the summary naming the archive, and a manual page for
 //! every command with the version. Drives the real binary.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

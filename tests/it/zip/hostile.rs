@@ -16,7 +16,7 @@
 //! `/evil`, names with "evil" in the system's temporary folder) and /etc/passwd are
 //! checked as well.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

@@ -16,7 +16,7 @@
 //!
 //! Zips are inspected with Python's `zipfile` (independent of the `zip` crate Cairn uses).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;
@@ -402,7 +402,7 @@ fn round_trip_export_import_keeps_every_bag_byte_for_byte() {
 
     // Importing the same zip again (issue 12): already archived, nothing added. A
     // different payload under a used External-Identifier gets a generated identifier
-    // (tests/trust_blind_spots.rs).
+    // (tests/it/trust/blind_spots.rs).
     let (run, added) = b.import(&zip1);
     run.assert_code(0);
     assert_eq!(added.len(), 0, "{}", run.describe());
