@@ -1,8 +1,11 @@
-//! Helpers shared by the end-to-end tests: fresh temporary folders, a byte-exact tree copy
-//! that keeps odd file names and symlinks intact, snapshots of trees, and a thin wrapper
-//! around the real `cairn` binary that parses its `problem:` / `warning:` lines.
+//! Helpers shared by the end-to-end tests (every module of tests/it): the one hermetic
+//! command builder for the real `cairn` binary ([`cairn`], [`hermetic`]), fresh
+//! temporary folders, a byte-exact tree copy that keeps odd file names and symlinks
+//! intact, snapshots of trees, the invariants of an archive at rest
+//! ([`check_invariants`]), and a thin wrapper around the binary that parses its
+//! `problem:` / `warning:` lines. `serve` holds the `cairn serve` tests' helpers.
 //!
-//! Each test binary uses a different subset of these helpers.
+//! Use these; do not copy them into a test module.
 #![allow(dead_code)]
 
 pub mod serve;
