@@ -7,7 +7,7 @@
 //! bag, every register entry and every event names a bag that exists, and the event
 //! log's chain is intact.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{FileExt, PermissionsExt};
@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common;
-use common::{cairn, check_chain, check_invariants, file_bytes as snapshot, intake_names, run};
+use common::{cairn, check_invariants, file_bytes as snapshot, intake_names, run};
 
 /// Hostile inputs tried, over every test of this file.
 static HOSTILE: AtomicUsize = AtomicUsize::new(0);
