@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes a corpus of hostile zipped bags for tests/zip_hostile.rs.
+"""Writes a corpus of hostile zipped bags for tests/it/zip/hostile.rs.
 
 Usage: make_hostile_zips.py OUT_DIR [--only NAME]...
        make_hostile_zips.py --list        (the case names, one a line)

@@ -72,6 +72,17 @@ struct AppState {
 }
 
 impl AppState {
+    fn new(archive: Archive, first: Snapshot, base_url: String, serve_files: bool) -> Arc<Self> {
+        Arc::new(AppState {
+            archive,
+            snapshot: RwLock::new(Arc::new(first)),
+            refresh: tokio::sync::Mutex::new(()),
+            key: TokenKey::random(),
+            base_url,
+            serve_files,
+        })
+    }
+
     fn held(&self) -> Arc<Snapshot> {
         match self.snapshot.read() {
             Ok(s) => s.clone(),
@@ -151,14 +162,7 @@ pub fn serve(
             .base_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}/oai"));
-        let state = Arc::new(AppState {
-            archive,
-            snapshot: RwLock::new(Arc::new(first)),
-            refresh: tokio::sync::Mutex::new(()),
-            key: TokenKey::random(),
-            base_url: base_url.clone(),
-            serve_files: opts.serve_files,
-        });
+        let state = AppState::new(archive, first, base_url.clone(), opts.serve_files);
         on_bound(addr, &base_url);
         run_listener(listener, router(state), limits, shutdown()).await;
         Ok(())
@@ -166,6 +170,26 @@ pub fn serve(
     // Blocking reads still under way (a snapshot being built) are not waited for.
     runtime.shutdown_timeout(Duration::from_millis(500));
     result
+}
+
+/// The application [`serve`] runs, as a tower service of its own: the same routes,
+/// state and per-request layers (body limit, overlong targets, in-flight bound,
+/// timeout) over the archive read into its first snapshot, without the listener and
+/// its connection limits ([`Limits`]). The OAI-PMH base URL is `opts.base_url`, else
+/// `http://{opts.bind}/oai`; nothing is bound. For in-process callers and tests
+/// (tower's `ServiceExt::oneshot`); its handlers need a Tokio runtime.
+pub fn app(archive: Archive, opts: &ServeOptions) -> Result<Router, Error> {
+    let first = Snapshot::build(&archive, None)?;
+    let base_url = opts
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}/oai", opts.bind));
+    Ok(router(AppState::new(
+        archive,
+        first,
+        base_url,
+        opts.serve_files,
+    )))
 }
 
 fn router(state: Arc<AppState>) -> Router {

@@ -15,4 +15,4 @@ pub mod pages;
 pub mod snapshot;
 pub mod token;
 
-pub use http::{serve, ServeOptions};
+pub use http::{app, serve, ServeOptions};
