@@ -210,8 +210,8 @@ impl<'a> Finder<'a> {
         for r in 0..self.replicas.len() {
             if self.remote[r].is_none() {
                 let replica = &self.replicas[r];
-                let mut listed = replica.list(&crate::fs::layout::bag_key(&self.id))?;
-                listed.extend(replica.list(&crate::fs::layout::versions_key(&self.id))?);
+                let mut listed = replica.list(&crate::fs::layout::bag_key(self.id))?;
+                listed.extend(replica.list(&crate::fs::layout::versions_key(self.id))?);
                 self.remote[r] = Some(listed);
             }
             let listed = self.remote[r].clone().unwrap_or_default();
