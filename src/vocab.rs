@@ -83,6 +83,15 @@ impl fmt::Display for EventType {
     }
 }
 
+/// Event types Cairn never writes but reads in a log, as PREMIS spells them: `deletion`
+/// (the audit takes it as a withdrawal, as `deaccession`) and `quarantine` (mapped to
+/// its LoC code in PREMIS output).
+pub const READ_ONLY_TYPES: [&str; 2] = [DELETION, QUARANTINE];
+/// PREMIS's `deletion`: see [`READ_ONLY_TYPES`].
+pub const DELETION: &str = "deletion";
+/// PREMIS's `quarantine`: see [`READ_ONLY_TYPES`].
+pub const QUARANTINE: &str = "quarantine";
+
 /// An event's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {

@@ -374,12 +374,18 @@ fn fold_log(
             }
         }
         let success = Outcome::Success.is(&e.outcome);
-        match e.event_type.as_str() {
+        let kind = EventType::of(&e.event_type);
+        match kind {
             // A withdrawal (deaccession) takes the bag out as a deletion does.
-            "deletion" | "deaccession" if success => {
+            Some(EventType::Deaccession) if success => {
                 deleted.insert(e.object);
             }
-            "ingestion" | "metadata modification" | "modification" if success => {
+            None if success && e.event_type == crate::vocab::DELETION => {
+                deleted.insert(e.object);
+            }
+            Some(
+                EventType::Ingestion | EventType::MetadataModification | EventType::Modification,
+            ) if success => {
                 // The register against the log: each ingestion event recorded the tag
                 // manifests' digests, so an edited register entry shows even without
                 // reading any bag. An amend's "metadata modification" event records
@@ -391,12 +397,14 @@ fn fold_log(
                     }
                     _ => Vec::new(),
                 };
-                if EventType::Ingestion.is(&e.event_type) {
+                if kind == Some(EventType::Ingestion) {
                     ingested.insert(e.object.clone());
                 }
                 last_recorded.insert(e.object, (e.seq, e.event_type, differing));
             }
-            "fixity check" => crate::ops::schedule::fold_last_fixity(&mut last_fixity, &e),
+            Some(EventType::FixityCheck) => {
+                crate::ops::schedule::fold_last_fixity(&mut last_fixity, &e)
+            }
             _ => {}
         }
     })?;
@@ -693,10 +701,10 @@ fn check_schedule(
         match log
             .last_fixity
             .get(id)
-            .map(|f| (&f.time, f.outcome.as_str()))
+            .map(|f| (&f.time, Outcome::of(&f.outcome)))
         {
             None => out.never_checked.push(id.clone()),
-            Some((time, "failure")) => out.last_check_failed.push(CheckState {
+            Some((time, Some(Outcome::Failure))) => out.last_check_failed.push(CheckState {
                 id: id.clone(),
                 last_check: Some(time.to_string()),
             }),

@@ -14,28 +14,32 @@ use std::fmt::Write as _;
 
 use crate::fs::events::Event;
 use crate::ops::show::ShowReport;
+use crate::vocab::EventType;
 
 const VOCAB: &str = "http://id.loc.gov/vocabulary/preservation";
 
 /// The LoC event-type label and code for one of Cairn's event types.
 fn event_type(kind: &str) -> (String, Option<&'static str>) {
-    let (label, code) = match kind {
-        "ingestion" => ("ingestion", "ing"),
-        "fixity check" => ("fixity check", "fix"),
-        "message digest calculation" => ("message digest calculation", "mes"),
-        "validation" => ("validation", "val"),
-        "metadata modification" => ("metadata modification", "mem"),
-        "modification" => ("modification", "mod"),
-        "deaccession" => ("deaccession", "dea"),
-        "deletion" => ("deletion", "del"),
-        "replication" => ("replication", "rep"),
-        "recovery" => ("recovery", "rec"),
-        "export" | "exporting" => ("exporting", "exp"),
-        "format identification" => ("format identification", "for"),
-        "quarantine" => ("quarantine", "qua"),
-        other => return (other.to_string(), None),
+    let code = match EventType::of(kind) {
+        Some(EventType::Ingestion) => "ing",
+        Some(EventType::FixityCheck) => "fix",
+        Some(EventType::MessageDigestCalculation) => "mes",
+        Some(EventType::Validation) => "val",
+        Some(EventType::MetadataModification) => "mem",
+        Some(EventType::Modification) => "mod",
+        Some(EventType::Deaccession) => "dea",
+        Some(EventType::Replication) => "rep",
+        Some(EventType::Recovery) => "rec",
+        // Logged as "export"; PREMIS's label is "exporting".
+        Some(EventType::Exporting) => return ("exporting".into(), Some("exp")),
+        Some(EventType::FormatIdentification) => "for",
+        // Cairn's own type: no LoC code.
+        Some(EventType::LogRepair) => return (kind.to_string(), None),
+        None if kind == crate::vocab::DELETION => "del",
+        None if kind == crate::vocab::QUARANTINE => "qua",
+        None => return (kind.to_string(), None),
     };
-    (label.to_string(), Some(code))
+    (kind.to_string(), Some(code))
 }
 
 /// The LoC cryptographic hash function code and label of an algorithm, when it has one.

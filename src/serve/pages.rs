@@ -11,6 +11,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::snapshot::{Item, LineShown, Snapshot, Status};
 use crate::ops::schedule::FixityDays;
+use crate::vocab::Outcome;
 
 const STYLE: &str = r#"
 :root{--fg:#1d1d1f;--muted:#5b5b63;--line:#d9d9de;--bg:#fff;--ok:#1b6e3a;--fail:#b3261e;--warn:#8a5a00;--accent:#23446e}
@@ -421,7 +422,7 @@ pub fn events_table(events: &[LineShown], with_object: bool) -> Markup {
                                 td.num { (e.seq) }
                                 td { (e.time) }
                                 td { (e.event_type) }
-                                td { @if e.outcome == "success" { span.status.status-ok { "success" } } @else { span.status.status-failed { (e.outcome) } } }
+                                td { @if Outcome::Success.is(&e.outcome) { span.status.status-ok { (Outcome::Success.as_str()) } } @else { span.status.status-failed { (e.outcome) } } }
                                 @if with_object { td { @if !e.object.is_empty() { (item_link(&e.object)) } } }
                                 td { (e.detail) }
                             }
@@ -496,7 +497,7 @@ pub fn events(
             label { "Outcome"
                 select name="outcome" {
                     option value="" { "any" }
-                    @for o in ["success", "failure"] { option value=(o) selected[f.outcome == o] { (o) } }
+                    @for o in [Outcome::Success.as_str(), Outcome::Failure.as_str()] { option value=(o) selected[f.outcome == o] { (o) } }
                 }
             }
             label { "Since (UTC, YYYY-MM-DD or full time)" input type="text" name="since" value=(f.since) maxlength="40"; }

@@ -162,13 +162,13 @@ pub fn record_register_files(event: &mut NewEvent, files: Vec<(String, Option<St
 pub fn record_entry_written(
     archive: &crate::fs::archive::Archive,
     events: &mut [NewEvent],
-    event_type: &str,
+    event_type: crate::vocab::EventType,
     id: &str,
     path: &std::path::Path,
 ) -> Result<(), crate::error::Error> {
     let Some(event) = events
         .iter_mut()
-        .find(|e| e.event_type == event_type && e.object == id)
+        .find(|e| event_type.is(&e.event_type) && e.object == id)
     else {
         return Ok(());
     };

@@ -196,7 +196,7 @@ pub fn publish_new_bag(
     record_entry_written(
         archive,
         &mut events,
-        "ingestion",
+        crate::vocab::EventType::Ingestion,
         id,
         &archive.register_path(id),
     )?;

@@ -90,7 +90,7 @@ pub(crate) fn recover(
         super::record_entry_written(
             archive,
             &mut events,
-            "ingestion",
+            crate::vocab::EventType::Ingestion,
             &id,
             &archive.register_path(&id),
         )?;

@@ -164,8 +164,8 @@ impl EventLog {
             brief.replica,
         );
         if matches!(
-            brief.event_type.as_str(),
-            "metadata modification" | "modification"
+            EventType::of(&brief.event_type),
+            Some(EventType::MetadataModification | EventType::Modification)
         ) {
             new.amended.insert(brief.object.clone());
         }
