@@ -4,12 +4,13 @@ use chrono::{DateTime, Utc};
 
 use cairn::clock::{Clock, FixedClock, SystemClock};
 use cairn::digest::Algorithm;
-use cairn::ops::audit::{audit, verify, AuditOptions, AuditReport};
+use cairn::ops::audit::{audit, AuditOptions, AuditReport};
 use cairn::ops::bag_check::{BagCheck, FixityFinding};
 use cairn::ops::fixity::{
     fixity, parse_duration, parse_size, AlgorithmChoice, BagOutcome, FixityOptions, FixityReport,
     Selection, Stop,
 };
+use cairn::ops::verify::verify;
 use cairn::units::count;
 use cairn::Error;
 

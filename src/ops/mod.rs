@@ -25,6 +25,7 @@ pub mod schedule;
 pub mod show;
 pub mod tlog;
 pub mod transfer;
+pub mod verify;
 pub mod versions;
 pub mod withdraw;
 
