@@ -5,7 +5,7 @@
 //! (by the first byte of BLAKE3 of the object) of `seq offset length object` lines, and
 //! a `state` file naming how far into the log they reach (`covered` bytes, ending in a
 //! line whose BLAKE3 is `head`). Everything in it is rebuilt from the log at any time;
-//! deleting the folder loses nothing (tests/events_index.rs).
+//! deleting the folder loses nothing (tests/it/events_index.rs).
 //!
 //! Trust: every line the index points at is read from the log and must parse as an
 //! event with the indexed `seq` and `object`, or the index is rebuilt; a log that no

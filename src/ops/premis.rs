@@ -7,7 +7,7 @@
 //! Congress preservation vocabularies (id.loc.gov) as `authority`, `authorityURI` and
 //! `valueURI` attributes where PREMIS allows them and a term exists; Cairn's own event
 //! names map onto the vocabulary's labels (`export` is `exporting`). Pure: the report in,
-//! the document out. Validated against the PREMIS 3.0 schema in tests/premis.rs.
+//! the document out. Validated against the PREMIS 3.0 schema in tests/it/premis.rs.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

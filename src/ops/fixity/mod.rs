@@ -593,7 +593,7 @@ fn check_one(
         }
     };
     let listing = source.list()?;
-    // Tests change the item here, mid-check (tests/bad_day/fixity.rs).
+    // Tests change the item here, mid-check (tests/it/bad_day/fixity.rs).
     crate::fs::failpoint::pause("fixity-bag-listed");
     let (algorithms, absent) = choose_algorithms(&opts.algorithms, &listing, entry.as_ref());
     findings.extend(absent);
