@@ -466,11 +466,13 @@ pub fn match_at(
                 return false;
             }
             let top = max.map_or(avail, |m| m.min(avail));
-            // Jump straight to where the next literal occurs.
+            // Jump straight to where the next literal occurs. It may begin at most `top`
+            // bytes on (the gap's bound counts the bytes skipped, not the literal's), so
+            // the search for its first byte ends there.
             if let Some(Tok::Lit(next)) = rest.first() {
                 if let Some(&b0) = next.first() {
                     let mut from = pos + min;
-                    let end = (pos + top + next.len()).min(buf.len());
+                    let end = (pos + top + 1).min(buf.len());
                     while from < end {
                         let Some(off) = memchr::memchr(b0, &buf[from..end]) else {
                             return false;
@@ -535,6 +537,62 @@ mod tests {
         assert!(parse("(41", false).is_err());
         assert!(parse("4", false).is_err());
         assert!(parse("{3-1}", false).is_err());
+    }
+
+    /// Whether `pat` matches `data` from its first byte.
+    fn matches_at_start(pat: &str, data: &[u8]) -> bool {
+        let toks = parse(pat, false).unwrap();
+        match_at(&toks, data, 0, &mut Budget(100_000), &mut |_, _| true)
+    }
+
+    /// A bounded gap skips at most its maximum, whatever follows it: a literal of one,
+    /// two or four bytes (the search for the literal's first byte), a byte class or a
+    /// choice (the general path). The gap of `{min-max}` before a literal of L bytes
+    /// once accepted up to max + L - 1 bytes.
+    #[test]
+    fn a_bounded_gap_skips_at_most_its_maximum() {
+        for lit in ["42", "4243", "42434445"] {
+            let bytes: Vec<u8> = (0..lit.len() / 2)
+                .map(|i| u8::from_str_radix(&lit[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            for (gap, min, max) in [("{0-2}", 0, 2), ("{3}", 3, 3), ("{1-4}", 1, 4)] {
+                let pat = format!("41 {gap} {lit}");
+                for skipped in 0..=max + bytes.len() + 1 {
+                    let mut data = vec![b'A'];
+                    data.extend(std::iter::repeat_n(b'x', skipped));
+                    data.extend_from_slice(&bytes);
+                    let want = (min..=max).contains(&skipped);
+                    assert_eq!(
+                        matches_at_start(&pat, &data),
+                        want,
+                        "{pat} over {skipped} skipped bytes"
+                    );
+                }
+            }
+        }
+        for (pat, ok, too_far) in [
+            ("41 {0-2} [42:43]", &b"AxxB"[..], &b"AxxxB"[..]),
+            ("41 {0-2} (42|4344)", b"AxxCD", b"AxxxCD"),
+        ] {
+            assert!(matches_at_start(pat, ok), "{pat}");
+            assert!(!matches_at_start(pat, too_far), "{pat}");
+        }
+        // An unbounded gap reaches the literal wherever it is.
+        assert!(matches_at_start("41 {1-*} 4243", b"AxxxxxxxxxxBC"));
+        // The same bound on a reversed (end-of-file) pattern.
+        let toks = reverse(&parse("4243 {0-2} 41", false).unwrap());
+        let fits: Vec<u8> = b"BCxxA".iter().rev().copied().collect();
+        let beyond: Vec<u8> = b"BCxxxA".iter().rev().copied().collect();
+        assert!(match_at(&toks, &fits, 0, &mut Budget(1000), &mut |_, _| {
+            true
+        }));
+        assert!(!match_at(
+            &toks,
+            &beyond,
+            0,
+            &mut Budget(1000),
+            &mut |_, _| true
+        ));
     }
 
     #[test]
