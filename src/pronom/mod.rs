@@ -142,6 +142,9 @@ pub struct Identifier {
     always: Vec<usize>,
     by_ext: HashMap<String, Vec<usize>>,
     by_puid: HashMap<String, usize>,
+    /// Per format: whether it has a byte or container signature. An extension never
+    /// names a format whose signature did not match (siegfried's rule).
+    signed: Vec<bool>,
     zip_triggers: Vec<String>,
     containers: Vec<ContainerCompiled>,
 }
@@ -286,6 +289,18 @@ impl Identifier {
         tracing::debug!(always = always.len(), "signatures always tried");
         let head = head.build();
         let tail = tail.build();
+        let compiled_formats: std::collections::HashSet<usize> = sigs
+            .iter()
+            .flat_map(|c| c.formats.iter().copied())
+            .collect();
+        let in_container: std::collections::HashSet<&str> =
+            cont.mappings.iter().map(|(_, p)| p.as_str()).collect();
+        let signed: Vec<bool> = droid
+            .formats
+            .iter()
+            .enumerate()
+            .map(|(i, f)| compiled_formats.contains(&i) || in_container.contains(f.puid.as_str()))
+            .collect();
         let mut containers = Vec::new();
         for c in cont.signatures {
             if c.kind != "ZIP" {
@@ -317,6 +332,7 @@ impl Identifier {
             always,
             by_ext,
             by_puid,
+            signed,
             zip_triggers: cont
                 .triggers
                 .into_iter()
@@ -527,6 +543,12 @@ impl Identifier {
         }
     }
 
+    /// No signature matched: the name's extension and the content decide, as siegfried
+    /// does. Of the formats that use the extension, only those without a signature may
+    /// be named (one with a signature that did not match is not that format): the one
+    /// left names the file (basis `extension`). Text is plain text when no format uses
+    /// the extension or plain text is one of them; else (a certificate's .crt is a C64
+    /// cartridge's extension) the file is left unidentified, its possibilities listed.
     fn no_signature(&self, head: &[u8], ext: Option<&str>) -> Identification {
         let by_ext: Vec<usize> = ext
             .and_then(|e| self.by_ext.get(e))
@@ -535,6 +557,11 @@ impl Identifier {
         let possibilities: Vec<String> = by_ext
             .iter()
             .map(|f| self.formats[*f].puid.clone())
+            .collect();
+        let unsigned: Vec<usize> = by_ext
+            .iter()
+            .copied()
+            .filter(|f| !self.signed.get(*f).copied().unwrap_or(false))
             .collect();
         if !head.is_empty() && looks_like_text(head) {
             if let Some(&t) = self.by_puid.get("x-fmt/111") {
@@ -548,16 +575,19 @@ impl Identifier {
                 }
             }
         }
-        if let [only] = by_ext[..] {
-            return self.result(
-                only,
-                Basis::Extension,
+        if let [only] = unsigned[..] {
+            let detail = if by_ext.len() == 1 {
                 format!(
                     "no signature matched; .{} is the extension of this format only",
                     ext.unwrap_or("")
-                ),
-                Vec::new(),
-            );
+                )
+            } else {
+                format!(
+                    "no signature matched; of the formats whose extension is .{}, this is the one without a signature",
+                    ext.unwrap_or("")
+                )
+            };
+            return self.result(only, Basis::Extension, detail, Vec::new());
         }
         Identification {
             puid: None,
@@ -565,13 +595,16 @@ impl Identifier {
             version: String::new(),
             mime: String::new(),
             basis: Basis::None,
-            detail: if possibilities.is_empty() {
-                "no signature matched".into()
-            } else {
-                format!(
+            detail: match (possibilities.is_empty(), unsigned.is_empty()) {
+                (true, _) => "no signature matched".into(),
+                (false, true) => format!(
+                    "no signature matched, nor that of any format whose extension is .{}",
+                    ext.unwrap_or("")
+                ),
+                (false, false) => format!(
                     "no signature matched; the extension .{} is used by several formats",
                     ext.unwrap_or("")
-                )
+                ),
             },
             alternatives: possibilities,
         }
@@ -615,20 +648,43 @@ pub fn read_ends<R: Read + Seek>(
     Ok((head, Some(tail)))
 }
 
-/// Whether content looks like text: valid UTF-8 (a character cut at the end of the
-/// window allowed) with no control characters other than tab, line breaks, form feed
-/// and escape.
+/// Whether content looks like text, in the encodings siegfried (after file(1)) takes
+/// for text: UTF-16 with its byte order mark, with no control character but tab, line
+/// breaks, form feed and escape; else single bytes, each one that appears in text in
+/// ASCII, UTF-8, ISO 8859 or an extended ASCII code page (Windows-125x, Mac, IBM PC;
+/// Big5's and other double-byte codes' bytes are among them): every byte but NUL, the
+/// controls 0x01-0x06, 0x0e-0x1a, 0x1c-0x1f, and DEL.
 pub fn looks_like_text(head: &[u8]) -> bool {
-    if head
-        .iter()
-        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b) || b == 0x7f)
-    {
-        return false;
+    let text_control = |c: u32| matches!(c, 0x07..=0x0d | 0x1b);
+    if let Some(units) = utf16_units(head) {
+        return units
+            .into_iter()
+            .all(|u| u >= 0x20 && u != 0x7f || text_control(u32::from(u)));
     }
-    match std::str::from_utf8(head) {
-        Ok(_) => true,
-        Err(e) => e.error_len().is_none() && head.len() >= SCAN_LEN,
-    }
+    head.iter()
+        .all(|&b| b >= 0x20 && b != 0x7f || text_control(u32::from(b)))
+}
+
+/// The code units after a UTF-16 byte order mark (`None`: no mark). A last odd byte is
+/// the window's cut, left out.
+fn utf16_units(head: &[u8]) -> Option<Vec<u16>> {
+    let le = match head.get(..2)? {
+        [0xff, 0xfe] => true,
+        [0xfe, 0xff] => false,
+        _ => return None,
+    };
+    Some(
+        head[2..]
+            .chunks_exact(2)
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -153,3 +153,101 @@ fn prefilter_never_changes_the_result() {
         cases.len()
     );
 }
+
+/// An extension never names a format whose signature did not match: a certificate is
+/// not a C64 cartridge, a setup.cfg not a Software602 document. As siegfried does, such
+/// a file is left unidentified with its possibilities, text or not; text whose
+/// extension no format uses is plain text.
+#[test]
+fn an_extension_never_names_a_format_whose_signature_did_not_match() {
+    let id = Identifier::builtin().unwrap();
+    let pem = b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUb3\n-----END CERTIFICATE-----\n";
+    for name in ["ca.crt", "setup.cfg", "x.td", "r.0.0.mca"] {
+        let r = id.identify_bytes(pem, None, Some(name));
+        assert_eq!(
+            (r.puid.as_deref(), r.basis),
+            (None, Basis::None),
+            "{name}: {r:?}"
+        );
+        assert!(!r.alternatives.is_empty(), "{name}: {r:?}");
+    }
+    let r = id.identify_bytes(pem, None, Some("no-extension"));
+    assert_eq!(
+        (r.puid.as_deref(), r.basis),
+        (Some("x-fmt/111"), Basis::Text)
+    );
+    // Under an extension whose every format has a signature: nothing, text or not.
+    for (ext, formats) in &id.by_ext {
+        if formats.iter().all(|f| id.signed[*f]) {
+            for content in [&b"\x00\x01\x02\x03"[..], b"text\n"] {
+                let r = id.identify_bytes(content, None, Some(&format!("a.{ext}")));
+                assert_eq!(
+                    (r.puid.as_deref(), r.basis),
+                    (None, Basis::None),
+                    ".{ext}: {r:?}"
+                );
+            }
+        }
+    }
+}
+
+/// When several formats share the extension and no signature matched, the one of them
+/// without a signature names the file (basis `extension`); with two or more such
+/// formats, none is chosen.
+#[test]
+fn the_one_unsigned_format_of_a_shared_extension_is_named() {
+    let id = Identifier::builtin().unwrap();
+    let mut seen = (0, 0);
+    for (ext, formats) in &id.by_ext {
+        let unsigned: Vec<usize> = formats.iter().copied().filter(|f| !id.signed[*f]).collect();
+        let r = id.identify_bytes(b"\x00\x01\x02\x03", None, Some(&format!("a.{ext}")));
+        match unsigned[..] {
+            [only] => {
+                seen.0 += 1;
+                assert_eq!(r.basis, Basis::Extension, ".{ext}: {r:?}");
+                assert_eq!(r.puid.as_deref(), Some(id.formats[only].puid.as_str()));
+            }
+            [] => {}
+            _ => {
+                seen.1 += 1;
+                assert_eq!((r.puid, r.basis), (None, Basis::None), ".{ext}");
+            }
+        }
+    }
+    assert!(seen.0 > 100 && seen.1 > 0, "{seen:?}");
+}
+
+/// Text as siegfried takes it: UTF-8, the single-byte code pages (Latin-1, CP1250,
+/// Big5's bytes) and UTF-16 with its byte order mark; control bytes make it data.
+#[test]
+fn text_in_the_encodings_siegfried_accepts() {
+    let text = [
+        &b"plain ASCII\r\n"[..],
+        "UTF-8: \u{17a2}\u{17c6}\u{1796}\u{17bb}\n".as_bytes(),
+        b"Latin-1: caf\xe9, na\xefve\n",
+        b"CP1250: \x8a\x9a\x8e\x9e\n",
+        b"Big5: \xa4\xa4\xa4\xe5\n",
+        b"\xff\xfeU\x00T\x00F\x00-\x001\x006\x00\n\x00",
+        b"\xfe\xff\x00U\x00T\x00F\x00\n",
+        b"bell\x07 and vertical tab\x0b are text\n",
+    ];
+    for t in text {
+        assert!(looks_like_text(t), "{t:?}");
+    }
+    let data = [
+        &b"NUL\x00inside"[..],
+        b"\x01\x02\x03",
+        b"DEL\x7f",
+        b"\xff\xfe\x00\x00\x01\x00",
+        b"\xff\xfeA\x00\x01\x00",
+    ];
+    for d in data {
+        assert!(!looks_like_text(d), "{d:?}");
+    }
+    let id = Identifier::builtin().unwrap();
+    let r = id.identify_bytes(b"Latin-1: caf\xe9\n", None, Some("notes.txt"));
+    assert_eq!(
+        (r.puid.as_deref(), r.basis),
+        (Some("x-fmt/111"), Basis::Text)
+    );
+}
