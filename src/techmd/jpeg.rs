@@ -104,5 +104,43 @@ pub(super) fn read<R: Read + Seek>(r: &mut R, len: u64, t: &mut TechMd) -> std::
         t.warnings
             .push("no frame header (SOF) before the image data".into());
     }
+    // Huffman coding only: arithmetic coding (SOF9 and after) can code a block in
+    // less than a bit.
+    let huffman = matches!(
+        t.compression.as_deref(),
+        Some("baseline DCT" | "extended sequential DCT" | "progressive DCT" | "lossless")
+    );
+    if let Some(w) = frame_too_large(t.width, t.height, len).filter(|_| huffman) {
+        t.warnings.push(w);
+    }
     Ok(())
+}
+
+/// When the frame header's size cannot be coded in `len` bytes: with Huffman coding,
+/// every 8 x 8 block of the first component takes at least one bit of entropy-coded
+/// data (its DC difference; a lossless frame's pixels take a bit each), so a file shorter than an eighth of a byte per block
+/// holds fewer blocks than the header says, and the header is damaged.
+fn frame_too_large(width: Option<u32>, height: Option<u32>, len: u64) -> Option<String> {
+    let (w, h) = (width?, height?);
+    let blocks = u64::from(w.div_ceil(8)) * u64::from(h.div_ceil(8));
+    (blocks / 8 > len).then(|| {
+        format!(
+            "the frame header says {w} x {h} pixels, {blocks} blocks of 8 x 8, which cannot be coded in a file of {len} bytes: the header is damaged"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 16 x 16 JPEG whose frame header had one byte flipped read 40448 x 257.
+    #[test]
+    fn a_frame_larger_than_the_file_can_hold_is_seen() {
+        assert!(frame_too_large(Some(16), Some(16), 700).is_none());
+        assert!(frame_too_large(Some(2480), Some(3508), 300_000).is_none());
+        let w = frame_too_large(Some(40448), Some(257), 700).expect("a warning");
+        assert!(w.contains("40448 x 257"), "{w}");
+        assert!(frame_too_large(None, Some(257), 700).is_none());
+    }
 }
