@@ -11,7 +11,7 @@
 //! - [`fs`]: the code that touches the filesystem: the archive's layout and locks,
 //!   durable writes, the bag writer, the register, history and tombstones, the event
 //!   log, bags read from folders and zip files, replicas' stores.
-//! - [`bagit`], [`metadata`], [`digest`], [`format`], [`tlog`], [`pronom`], [`techmd`]:
+//! - [`bagit`], [`metadata`], [`digest`], [`format`], [`tlog`], [`pronom`], [`techmd`], [`qc`]:
 //!   pure parsing, rendering, rules and hashing (tlog: the event log's Merkle tree and
 //!   signed checkpoints; pronom and techmd: format identification and technical
 //!   metadata from a file's bytes); [`config`] parses cairn.toml, [`replica`] its
@@ -38,6 +38,7 @@ pub mod metadata;
 pub mod ops;
 pub mod progress;
 pub mod pronom;
+pub mod qc;
 pub mod replica;
 pub mod serve;
 pub mod techmd;

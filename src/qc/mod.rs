@@ -1,0 +1,219 @@
+//! Scan quality control, pure: format validation of the masters a scanner writes
+//! (TIFF, JPEG, JPEG 2000 JP2, PNG, PDF), as JHOVE and jpylyzer validate them, and the
+//! digitisation profile of cairn.toml's `[qc]` section (FADGI, Metamorfoze) that the
+//! measures of a file are judged by ([`profile`]).
+//!
+//! Validation reads a `Read + Seek` source (a file opened by fs/, or bytes in memory)
+//! and returns findings as data: each with a stable code, a severity and the byte
+//! offset where a person should look ([`Finding`]). Memory is bounded whatever the
+//! file's size: the readers stream through the data with fixed buffers and keep at most
+//! [`MAX_FINDINGS`] findings and bounded tables (IFDs, boxes, xref sections).
+
+mod jp2;
+mod jpeg;
+mod pdf;
+mod png;
+pub mod profile;
+mod tiff;
+
+use std::io::{Read, Seek, SeekFrom};
+
+use serde::{Deserialize, Serialize};
+
+/// Findings kept per file at most; the rest are counted in one last finding.
+pub const MAX_FINDINGS: usize = 100;
+
+/// How grave a finding is, as JHOVE grades a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// The file breaks its format's syntax: a reader cannot rely on it.
+    NotWellFormed,
+    /// Well-formed, but breaks a rule of the format's specification.
+    NotValid,
+    /// Allowed, but worth a person's look (a sign of damage or a poor choice).
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::NotWellFormed => "not-well-formed",
+            Severity::NotValid => "not-valid",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One thing found in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable, upper case, the format first: `TIFF-IFD-LOOP`, `PNG-CRC`. Listed with
+    /// their meaning in docs/validation.md.
+    pub code: String,
+    pub severity: Severity,
+    /// Where to look, in bytes from the file's start, when there is one place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// What is wrong and what a person should look at.
+    pub message: String,
+}
+
+/// A file's validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validation {
+    /// tiff, jpeg, jp2, png or pdf.
+    pub kind: String,
+    /// Pages (TIFF IFDs in the main chain, PDF pages), where the format has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+}
+
+impl Validation {
+    /// No finding says the file is not well-formed.
+    pub fn well_formed(&self) -> bool {
+        !self
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::NotWellFormed)
+    }
+
+    /// Well-formed, and no finding says it is not valid.
+    pub fn valid(&self) -> bool {
+        self.findings
+            .iter()
+            .all(|f| f.severity == Severity::Warning)
+    }
+
+    /// "valid", "not valid" or "not well-formed".
+    pub fn status(&self) -> &'static str {
+        if !self.well_formed() {
+            "not well-formed"
+        } else if !self.valid() {
+            "not valid"
+        } else {
+            "valid"
+        }
+    }
+}
+
+/// Collects a reader's findings, keeping at most [`MAX_FINDINGS`].
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    list: Vec<Finding>,
+    dropped: usize,
+}
+
+impl Findings {
+    pub(crate) fn push(
+        &mut self,
+        code: &str,
+        severity: Severity,
+        offset: Option<u64>,
+        message: impl Into<String>,
+    ) {
+        if self.list.len() < MAX_FINDINGS {
+            self.list.push(Finding {
+                code: code.to_string(),
+                severity,
+                offset,
+                message: message.into(),
+            });
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    pub(crate) fn not_well_formed(&mut self, code: &str, offset: u64, message: impl Into<String>) {
+        self.push(code, Severity::NotWellFormed, Some(offset), message);
+    }
+
+    pub(crate) fn not_valid(&mut self, code: &str, offset: u64, message: impl Into<String>) {
+        self.push(code, Severity::NotValid, Some(offset), message);
+    }
+
+    pub(crate) fn warning(&mut self, code: &str, offset: u64, message: impl Into<String>) {
+        self.push(code, Severity::Warning, Some(offset), message);
+    }
+
+    fn finish(mut self) -> Vec<Finding> {
+        if self.dropped > 0 {
+            let worst = self
+                .list
+                .iter()
+                .map(|f| f.severity)
+                .min()
+                .unwrap_or(Severity::Warning);
+            self.list.push(Finding {
+                code: "QC-MORE".into(),
+                severity: worst,
+                offset: None,
+                message: format!(
+                    "{} more findings were not kept (at most {MAX_FINDINGS} are)",
+                    self.dropped
+                ),
+            });
+        }
+        self.list
+    }
+}
+
+/// Which validator a file's first bytes call for.
+pub fn kind_of(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") {
+        Some("tiff")
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("jpeg")
+    } else if head.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n") {
+        Some("jp2")
+    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else if head.starts_with(b"%PDF-") {
+        Some("pdf")
+    } else {
+        None
+    }
+}
+
+/// Validates a file from any seekable source, if it is in one of the formats validated
+/// here (`None` otherwise). An I/O error other than the data ending early is returned;
+/// a file that ends early is a finding.
+pub fn validate<R: Read + Seek>(r: &mut R) -> std::io::Result<Option<Validation>> {
+    let len = r.seek(SeekFrom::End(0))?;
+    r.seek(SeekFrom::Start(0))?;
+    let mut head = [0u8; 12];
+    let n = read_up_to(r, &mut head)?;
+    let Some(kind) = kind_of(&head[..n]) else {
+        return Ok(None);
+    };
+    r.seek(SeekFrom::Start(0))?;
+    let mut out = Findings::default();
+    let pages = match kind {
+        "tiff" => tiff::validate(r, len, &mut out)?,
+        "jpeg" => jpeg::validate(r, len, &mut out)?,
+        "jp2" => jp2::validate(r, len, &mut out)?,
+        "png" => png::validate(r, len, &mut out)?,
+        _ => pdf::validate(r, len, &mut out)?,
+    };
+    Ok(Some(Validation {
+        kind: kind.to_string(),
+        pages,
+        findings: out.finish(),
+    }))
+}
+
+/// Reads until `buf` is full or the data ends; the bytes read.
+pub(crate) fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,1 @@
+//! The digitisation profile of cairn.toml's `[qc]` section (to be written).
