@@ -43,6 +43,8 @@ pub struct Config {
     pub fixity: FixitySection,
     pub zip: ZipSection,
     pub formats: crate::pronom::policy::FormatsSection,
+    /// `[qc]`: the digitisation profile masters are judged by (docs/validation.md).
+    pub qc: crate::qc::profile::QcSection,
     pub serve: ServeSection,
     /// `[[replica]]`: copies of the archive elsewhere (docs/replicas.md).
     pub replica: Vec<crate::replica::ReplicaSection>,
@@ -116,6 +118,7 @@ impl Config {
         }
         self.zip.limits().map_err(bad)?;
         self.formats.check().map_err(bad)?;
+        self.qc.check().map_err(bad)?;
         self.fixity
             .algorithm
             .parse::<Algorithm>()

@@ -2,6 +2,7 @@
 //! built into Cairn, or newer ones installed with `cairn formats update`), identifying
 //! files (`cairn identify`), and installing a signature file.
 
+use std::io::Seek;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -12,6 +13,7 @@ use crate::fs::durable::{sync_dir, write_atomic};
 use crate::fs::register::RegisterEntry;
 use crate::ops::commit::AnnotateFormats;
 use crate::pronom::{sigfile, Identification, Identifier};
+use crate::qc::{self, Validation};
 use crate::techmd::{self, TechMd};
 
 pub use crate::fs::layout::FORMATS_DIR;
@@ -102,6 +104,10 @@ pub struct IdentifiedFile {
     pub techmd: Option<TechMd>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The format validation ([`crate::qc`]), when it was asked for and the format is
+    /// one validated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
 }
 
 /// `cairn identify`: each file (folders are walked, in name order).
@@ -116,6 +122,17 @@ pub struct IdentifyReport {
 
 /// Identifies one file on disk and reads its technical metadata.
 pub fn identify_file(id: &Identifier, path: &Path) -> Result<IdentifiedFile, std::io::Error> {
+    identify_and_validate(id, path, false)
+}
+
+/// [`identify_file`], and when `validate`, the file's format validation too (which
+/// reads the whole file for the formats that need it: every PNG chunk's CRC, every
+/// JPEG marker).
+pub fn identify_and_validate(
+    id: &Identifier,
+    path: &Path,
+    validate: bool,
+) -> Result<IdentifiedFile, std::io::Error> {
     // One open for both reads (a small file costs more in opens than in bytes).
     let mut file = crate::fs::open_read(path)?;
     let size = file.metadata()?.len();
@@ -132,12 +149,19 @@ pub fn identify_file(id: &Identifier, path: &Path) -> Result<IdentifiedFile, std
             }
             None => (None, Vec::new()),
         };
+    let validation = if validate {
+        file.seek(std::io::SeekFrom::Start(0))?;
+        qc::validate(&mut std::io::BufReader::with_capacity(64 * 1024, &mut file))?
+    } else {
+        None
+    };
     Ok(IdentifiedFile {
         path: path.to_path_buf(),
         size,
         format,
         techmd,
         warnings,
+        validation,
     })
 }
 
