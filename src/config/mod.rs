@@ -43,7 +43,7 @@ pub struct Config {
     pub fixity: FixitySection,
     pub zip: ZipSection,
     pub formats: crate::pronom::policy::FormatsSection,
-    /// `[qc]`: the digitisation profile masters are judged by (docs/validation.md).
+    /// `[qc]`: the digitisation profile masters are judged by (docs/scan-qc.md).
     pub qc: crate::qc::profile::QcSection,
     pub serve: ServeSection,
     /// `[[replica]]`: copies of the archive elsewhere (docs/replicas.md).

@@ -49,7 +49,7 @@ impl Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable, upper case, the format first: `TIFF-IFD-LOOP`, `PNG-CRC`. Listed with
-    /// their meaning in docs/validation.md.
+    /// their meaning in docs/scan-qc.md.
     pub code: String,
     pub severity: Severity,
     /// Where to look, in bytes from the file's start, when there is one place.
