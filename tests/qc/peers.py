@@ -213,7 +213,7 @@ def tags(kind, d):
     t = {}
     if kind == "pdf":
         t["pages"] = first(d, "PDF:PageCount")
-        return t
+        return {k: v for k, v in t.items() if v is not None}
     if kind == "tiff":
         t["width"] = first(d, "IFD0:ImageWidth")
         t["height"] = first(d, "IFD0:ImageHeight")
