@@ -68,7 +68,81 @@ pub fn addition_events(
         .with_data(data),
     ];
     events.extend(identification_event(entry, note));
+    events.extend(qc_events(entry.files.iter(), &entry.id, note));
     events
+}
+
+/// The "validation" events of files a `[qc]` profile judged: one per file, naming the
+/// file (`data.file`, its bag path), the profile, the validation's status and finding
+/// codes, and the profile's rules. Outcome `success` when the profile passed the file,
+/// `warning` when it warned (a file it refused is never archived).
+pub fn qc_events<'a>(
+    files: impl Iterator<Item = &'a crate::fs::register::FileRecord>,
+    id: &str,
+    note: &str,
+) -> Vec<NewEvent> {
+    use crate::qc::profile::Outcome as Judged;
+    let mut events = Vec::new();
+    for f in files {
+        let Some(judgement) = &f.qc else { continue };
+        let outcome = match judgement.outcome {
+            Judged::Pass => Outcome::Success,
+            Judged::Warn | Judged::Fail => Outcome::Warning,
+        };
+        let status = match &f.validation {
+            Some(v) => v.status(),
+            None => "not validated",
+        };
+        let codes: Vec<&str> = f
+            .validation
+            .iter()
+            .flat_map(|v| v.findings.iter().map(|x| x.code.as_str()))
+            .collect();
+        let mut detail = format!(
+            "{} judged by the QC profile {}: {}; format {status}",
+            f.path,
+            judgement.profile,
+            judgement_word(judgement.outcome),
+        );
+        if let Some(v) = &f.validation {
+            detail.push_str(&format!(" ({})", v.kind));
+        }
+        if !codes.is_empty() {
+            detail.push_str(&format!("; findings: {}", codes.join(", ")));
+        }
+        let flagged: Vec<String> = judgement
+            .results
+            .iter()
+            .filter(|r| r.outcome != Judged::Pass)
+            .map(|r| format!("{}: {}", r.rule, r.message))
+            .collect();
+        if !flagged.is_empty() {
+            detail.push_str(&format!("; {}", flagged.join("; ")));
+        }
+        detail.push_str(note);
+        events.push(
+            NewEvent::new(EventType::Validation, outcome, id, detail).with_data(
+                serde_json::json!({
+                    "file": f.path,
+                    "profile": judgement.profile,
+                    "judgement": judgement.outcome,
+                    "status": status,
+                    "validation": f.validation,
+                    "rules": judgement.results,
+                }),
+            ),
+        );
+    }
+    events
+}
+
+/// A judgement's outcome in words.
+pub fn judgement_word(o: crate::qc::profile::Outcome) -> &'static str {
+    match o {
+        crate::qc::profile::Outcome::Pass => "pass",
+        crate::qc::profile::Outcome::Warn => "warn",
+        crate::qc::profile::Outcome::Fail => "fail",
+    }
 }
 
 /// The "format identification" event of an item whose entry records formats.
