@@ -490,7 +490,7 @@ fn print_report_qc(qc: &cairn::ops::report::QcReport) {
             measures.push(format!("{d} bits"));
         }
         measures.extend(f.colour.clone());
-        measures.extend(f.compression.clone());
+        measures.extend(f.compression.as_ref().map(|c| format!("compression {c}")));
         if let Some(icc) = f.icc {
             measures.push(if icc { "ICC" } else { "no ICC" }.to_string());
         }

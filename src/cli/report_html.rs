@@ -91,9 +91,9 @@ pub(super) fn render(r: &Report, archive: &str) -> String {
                     }
                 }
                 @if let Some(qc) = &r.qc {
-                    h2 { "Quality control (" (qc.totals.files) " files)" }
+                    h2 { "Quality control" }
                     p {
-                        (qc.totals.valid) " valid, " (qc.totals.not_valid) " not valid, "
+                        (qc.totals.files) " files validated at ingest or revise: " (qc.totals.valid) " valid, " (qc.totals.not_valid) " not valid, "
                         (qc.totals.not_well_formed) " not well-formed, " (qc.totals.not_validated) " not validated; profile: "
                         (qc.totals.pass) " pass, " (qc.totals.warn) " warn, " (qc.totals.fail) " fail; " (qc.totals.findings) " findings."
                     }
