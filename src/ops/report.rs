@@ -325,3 +325,43 @@ mod csv_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod qc_tests {
+    use super::{ppi, qc_file, qc_report};
+    use crate::fs::register::FileRecord;
+
+    #[test]
+    fn resolution_is_in_pixels_per_inch() {
+        assert_eq!(ppi(Some(300.0), Some("inch")), Some(300.0));
+        assert_eq!(ppi(Some(100.0), Some("centimetre")), Some(254.0));
+        assert_eq!(ppi(Some(72.0), Some("none")), None);
+        assert_eq!(ppi(None, Some("inch")), None);
+    }
+
+    #[test]
+    fn only_files_with_a_qc_record_are_listed() {
+        let mut rec = FileRecord {
+            path: "data/a.tif".into(),
+            size: 1,
+            mime: "image/tiff".into(),
+            digests: Default::default(),
+            format: None,
+            techmd: None,
+            validation: None,
+            qc: None,
+            extra: Default::default(),
+        };
+        assert!(qc_file("x", &rec).is_none());
+        assert!(qc_report(Vec::new()).is_none());
+        rec.validation = Some(crate::qc::Validation {
+            kind: "tiff".into(),
+            ..Default::default()
+        });
+        let f = qc_file("x", &rec).expect("listed");
+        assert_eq!(f.status, "valid");
+        assert_eq!(f.kind.as_deref(), Some("tiff"));
+        let r = qc_report(vec![f]).expect("a section");
+        assert_eq!((r.totals.files, r.totals.valid, r.totals.pass), (1, 1, 0));
+    }
+}

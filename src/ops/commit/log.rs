@@ -270,3 +270,64 @@ pub(crate) fn data_object(data: serde_json::Value) -> serde_json::Map<String, se
         }
     }
 }
+
+#[cfg(test)]
+mod qc_event_tests {
+    use super::qc_events;
+    use crate::fs::register::FileRecord;
+    use crate::qc::profile::{Judgement, Outcome as Judged, RuleResult};
+    use crate::qc::{Finding, Severity, Validation};
+
+    fn record(path: &str, outcome: Option<Judged>) -> FileRecord {
+        FileRecord {
+            path: path.into(),
+            size: 10,
+            mime: "image/tiff".into(),
+            digests: Default::default(),
+            format: None,
+            techmd: None,
+            validation: outcome.map(|_| Validation {
+                kind: "tiff".into(),
+                pages: Some(1),
+                findings: vec![Finding {
+                    code: "TIFF-X".into(),
+                    severity: Severity::NotValid,
+                    offset: Some(8),
+                    message: "m".into(),
+                }],
+            }),
+            qc: outcome.map(|o| Judgement {
+                profile: "p".into(),
+                outcome: o,
+                results: vec![RuleResult {
+                    rule: "icc".into(),
+                    outcome: o,
+                    message: "no ICC profile".into(),
+                }],
+            }),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn one_event_per_judged_file_warn_is_a_warning() {
+        let files = [
+            record("data/a.tif", Some(Judged::Pass)),
+            record("data/b.txt", None),
+            record("data/c.tif", Some(Judged::Warn)),
+        ];
+        let ev = qc_events(files.iter(), "item-1", " (note)");
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].outcome, "success");
+        assert_eq!(ev[0].data["file"], "data/a.tif");
+        assert!(!ev[0].detail.contains("icc:"), "{}", ev[0].detail);
+        assert_eq!(ev[1].outcome, "warning");
+        assert_eq!(ev[1].object, "item-1");
+        assert_eq!(
+            ev[1].detail,
+            "data/c.tif judged by the QC profile p: warn; format not valid (tiff); findings: TIFF-X; icc: no ICC profile (note)"
+        );
+        assert_eq!(ev[1].data["judgement"], "warn");
+        assert_eq!(ev[1].data["status"], "not valid");
+    }
+}
