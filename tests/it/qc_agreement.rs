@@ -35,7 +35,30 @@ use std::process::Command;
 /// Every disagreement the corpus shows: (file, what differs, why). `what` is `verdict`
 /// (the validity verdicts differ) or `tag:NAME` (a measured tag differs from
 /// exiftool's).
-const EXPECTED_DISAGREEMENTS: &[(&str, &str, &str)] = &[];
+const EXPECTED_DISAGREEMENTS: &[(&str, &str, &str)] = &[
+    (
+        "jpeg-sof-height-zero.jpg",
+        "verdict",
+        "SOF0 says 0 lines and no DNL marker follows the first scan: Cairn reports \
+         JPEG-NO-DNL as not valid; libjpeg (Pillow) cannot learn the height and refuses \
+         the file. Without DNL the height is unknowable, so not well-formed may be the \
+         better grade (reported to the JPEG validator)",
+    ),
+    (
+        "tiff-strip-bytecount-past-end.tif",
+        "verdict",
+        "StripByteCounts says 4 times the file's length: Cairn reports TIFF-DATA-OUTSIDE \
+         (not well-formed); Pillow and tifffile read only the bytes an uncompressed strip \
+         needs (rows x width x samples), which are all there, and ignore the count",
+    ),
+    (
+        "pdf-qpdf-object-streams.pdf",
+        "tag:pages",
+        "the page tree sits in a compressed object stream: the PDF validator counts 3 \
+         pages (validation.pages) but techmd's PDF reader does not look into object \
+         streams and leaves techmd.pages out",
+    ),
+];
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qc/corpus")
@@ -112,19 +135,20 @@ fn cairn_qc() -> BTreeMap<String, Value> {
         .as_array()
         .expect("files")
         .iter()
-        .map(|f| {
+        .filter_map(|f| {
             let path = f["path"].as_str().expect("path");
             let name = Path::new(path)
                 .file_name()
                 .expect("a file name")
                 .to_string_lossy()
                 .into_owned();
-            (name, f.clone())
+            (name != "README.md").then(|| (name, f.clone()))
         })
         .collect()
 }
 
-/// Whether Cairn accepts the file in the sense its peer judges (see the module's doc).
+/// Whether Cairn accepts the file in the sense its peer judges (see the module's doc);
+/// "not validated" (not identified as the format) never accepts.
 fn cairn_accepts(kind: &str, status: &str) -> bool {
     match kind {
         "jp2" => status == "valid",
@@ -190,8 +214,12 @@ fn cairn_qc_agrees_with_jpylyzer_qpdf_pillow_tifffile_and_exiftool() {
     for name in &files {
         let (peer, mine) = (&peers[name], &cairn[name]);
         let kind = peer["kind"].as_str().expect("kind").to_string();
-        assert_eq!(mine["kind"].as_str(), Some(kind.as_str()), "{name}: kind");
         let status = mine["status"].as_str().expect("status");
+        // A file whose signature is damaged is not identified as its format, so Cairn
+        // does not validate it (no kind, "not validated"): it does not accept it.
+        if status != "not validated" {
+            assert_eq!(mine["kind"].as_str(), Some(kind.as_str()), "{name}: kind");
+        }
         let row = table.entry(kind.clone()).or_default();
         row[0] += 1;
         let peer_ok = peer["ok"].as_bool().expect("ok");
@@ -264,15 +292,12 @@ fn cairn_qc_agrees_with_jpylyzer_qpdf_pillow_tifffile_and_exiftool() {
         .map(|(f, w)| format!("{f} {w}"))
         .collect();
     assert!(
-        unlisted.is_empty(),
-        "disagreements not in EXPECTED_DISAGREEMENTS (fix the validator or list them with \
-         the reason, here and in docs/scan-qc-agreement.md):\n  {}",
-        unlisted.join("\n  ")
-    );
-    assert!(
-        gone.is_empty(),
-        "listed disagreements that no longer occur (remove them here and from \
+        unlisted.is_empty() && gone.is_empty(),
+        "disagreements not in EXPECTED_DISAGREEMENTS (fix the validator, or list them with \
+         the reason here and in docs/scan-qc-agreement.md):\n  {}\n\
+         listed disagreements that no longer occur (remove them here and from \
          docs/scan-qc-agreement.md):\n  {}",
+        unlisted.join("\n  "),
         gone.join("\n  ")
     );
 }

@@ -329,6 +329,8 @@ def main():
         else:
             v = check_pillow(p)
         signal.alarm(0)
+        # The file's name, not its path on this machine, in what the peers said.
+        v["messages"] = [m.replace(p, n).replace(folder + os.sep, "") for m in v["messages"]]
         files.append({"file": n, "kind": kind, **v, "tags": tags(kind, exif.get(n, {}))})
     json.dump({"peers": versions(), "files": files}, sys.stdout, indent=1, sort_keys=True)
     print()
