@@ -32,6 +32,7 @@ mod mapped_files;
 mod premis;
 mod progress_tty;
 mod properties;
+mod qc_cmd;
 mod register_entries;
 mod replica;
 mod serve;
