@@ -7,8 +7,8 @@ use clap::Args;
 
 use cairn::fs::archive::Archive;
 use cairn::ops::formats;
-use cairn::ops::qc::{QcFile, QcReport};
-use cairn::qc::profile::{self, Outcome};
+use cairn::ops::qc::QcReport;
+use cairn::qc::profile::Outcome;
 
 use super::common::{print_json, printable, require_exists, say, RootArg};
 use super::outcome::{error_exit, exit_code};
@@ -109,34 +109,6 @@ pub(super) fn run_qc(args: QcArgs) -> u8 {
     exit_code(&report)
 }
 
-/// The measures of a file, in the order of the text line: ppi, depth, colour,
-/// compression, ICC (`-` where not measured).
-pub(super) fn measures(f: &QcFile) -> [String; 5] {
-    let dash = || "-".to_string();
-    let Some(t) = &f.techmd else {
-        return [dash(), dash(), dash(), dash(), dash()];
-    };
-    let ppi = match profile::ppi(t) {
-        Ok(p) => format!("{} ppi", (p * 100.0).round() / 100.0),
-        Err(_) if t.resolution_unit.as_deref() == Some("none") => "no unit".into(),
-        Err(_) => dash(),
-    };
-    let depth = if t.bits_per_sample.is_empty() {
-        dash()
-    } else {
-        let b: Vec<String> = t.bits_per_sample.iter().map(|b| b.to_string()).collect();
-        format!("{} bits", b.join(","))
-    };
-    let colour = profile::colour(t).map_or_else(dash, str::to_string);
-    let compression = profile::compression(t).map_or_else(dash, str::to_string);
-    let icc = match t.icc_profile {
-        Some(true) => "ICC".into(),
-        Some(false) => "no ICC".into(),
-        None => dash(),
-    };
-    [ppi, depth, colour, compression, icc]
-}
-
 /// Per file one line, then its findings indented; the summary line last.
 fn print_text(r: &QcReport) {
     for f in &r.files {
@@ -145,7 +117,7 @@ fn print_text(r: &QcReport) {
             printable(&f.path.to_string_lossy()),
             f.puid.as_deref().unwrap_or("UNKNOWN"),
             f.status,
-            measures(f).join("  "),
+            super::qc_html::measures(f).join("  "),
             f.outcome.as_str()
         );
         if f.outcome == Outcome::Pass {

@@ -1,11 +1,12 @@
 //! `cairn qc --html`: the report as one self-contained HTML file (no network, no
 //! script), as `cairn report --html` is: per file its measures, findings and outcome,
-//! and the totals. No thumbnails yet (docs/scan-qc.md).
+//! and the totals. No thumbnails yet (docs/scan-qc.md). [`measures`] is shared with
+//! the text output (`qc_cmd.rs`).
 
 use maud::{html, PreEscaped, DOCTYPE};
 
-use cairn::ops::qc::QcReport;
-use cairn::qc::profile::Outcome;
+use cairn::ops::qc::{QcFile, QcReport};
+use cairn::qc::profile::{self, Outcome};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:70rem;padding:1rem;line-height:1.4;color:#222}\
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.5rem}\
@@ -56,7 +57,7 @@ pub(super) fn render(r: &QcReport) -> String {
                     } }
                     tbody {
                         @for f in &r.files {
-                            @let m = super::qc_cmd::measures(f);
+                            @let m = measures(f);
                             tr {
                                 td { code { (f.path.to_string_lossy()) } }
                                 td { (f.puid.as_deref().unwrap_or("UNKNOWN")) " " (f.format) }
@@ -92,4 +93,32 @@ pub(super) fn render(r: &QcReport) -> String {
         }
     }
     .into_string()
+}
+
+/// The measures of a file, in the order of the text line: ppi, depth, colour,
+/// compression, ICC (`-` where not measured).
+pub(super) fn measures(f: &QcFile) -> [String; 5] {
+    let dash = || "-".to_string();
+    let Some(t) = &f.techmd else {
+        return [dash(), dash(), dash(), dash(), dash()];
+    };
+    let ppi = match profile::ppi(t) {
+        Ok(p) => format!("{} ppi", (p * 100.0).round() / 100.0),
+        Err(_) if t.resolution_unit.as_deref() == Some("none") => "no unit".into(),
+        Err(_) => dash(),
+    };
+    let depth = if t.bits_per_sample.is_empty() {
+        dash()
+    } else {
+        let b: Vec<String> = t.bits_per_sample.iter().map(|b| b.to_string()).collect();
+        format!("{} bits", b.join(","))
+    };
+    let colour = profile::colour(t).map_or_else(dash, str::to_string);
+    let compression = profile::compression(t).map_or_else(dash, str::to_string);
+    let icc = match t.icc_profile {
+        Some(true) => "ICC".into(),
+        Some(false) => "no ICC".into(),
+        None => dash(),
+    };
+    [ppi, depth, colour, compression, icc]
 }

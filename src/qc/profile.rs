@@ -17,6 +17,12 @@ use serde::{Deserialize, Serialize};
 use super::Validation;
 use crate::techmd::TechMd;
 
+mod measure;
+mod preset;
+
+pub use measure::{colour, compression, ppi, COLOURS, COMPRESSIONS};
+pub use preset::{preset, PRESETS};
+
 /// The rule keys of a profile, in the order they are judged.
 pub const RULES: &[&str] = &[
     "validation",
@@ -31,33 +37,6 @@ pub const RULES: &[&str] = &[
 
 /// The other keys of a `[qc.profiles.NAME]` table.
 const OTHER_KEYS: &[&str] = &["preset", "on_fail"];
-
-/// The colours a profile may allow (`colour = [...]`).
-pub const COLOURS: &[&str] = &[
-    "bilevel", "grey", "rgb", "palette", "cmyk", "ycbcr", "lab", "other",
-];
-
-/// The compressions a profile may allow (`compressions = [...]`).
-pub const COMPRESSIONS: &[&str] = &[
-    "none",
-    "lzw",
-    "deflate",
-    "packbits",
-    "ccitt",
-    "jpeg",
-    "jpeg-lossless",
-    "jpeg2000-lossless",
-    "jpeg2000-lossy",
-    "jpeg2000",
-    "other",
-];
-
-/// The presets, by name. The numbers and their sources are in [`preset`].
-pub const PRESETS: &[&str] = &[
-    "fadgi-3-star-text",
-    "fadgi-4-star-text",
-    "metamorfoze-light",
-];
 
 /// cairn.toml's `[qc]`. Empty (the default): no profile, nothing judged.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -284,51 +263,6 @@ impl Profile {
     }
 }
 
-/// A preset, by name. Only what a file's headers can show is taken from each guideline;
-/// every number is the guideline's, cited beside it.
-pub fn preset(name: &str) -> Option<Profile> {
-    let mut p = Profile::empty(name);
-    let list = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    match name {
-        // FADGI, Technical Guidelines for Digitizing Cultural Heritage Materials, 3rd
-        // edition (May 2023), the performance table for bound general collections
-        // (textual documents), as tabulated beside ISO 19264-1 and Metamorfoze 2.0 at
-        // skandalski.pl/tabela-fadgi-iso-metamorfoze: 3 star: resolution ≥ 294 ppi
-        // (300 ppi - 2 %), bit depth 8 or 16, colour spaces Gray Gamma 2.2, sRGB, Adobe
-        // RGB (1998), ProPhoto, eciRGB v2 (an embedded profile names it), master formats
-        // TIFF, JPEG 2000, PDF/A.
-        "fadgi-3-star-text" => {
-            p.min_ppi = Some(294);
-            p.bit_depths = Some(vec![8, 16]);
-            p.colour = list(&["grey", "rgb"]);
-            p.icc_required = true;
-        }
-        // The same table, 4 star: resolution ≥ 396 ppi (400 ppi - 1 %), bit depth 8 or
-        // 16, colour spaces sRGB, Adobe RGB (1998), ProPhoto, eciRGB v2 (no greyscale).
-        "fadgi-4-star-text" => {
-            p.min_ppi = Some(396);
-            p.bit_depths = Some(vec![8, 16]);
-            p.colour = list(&["rgb"]);
-            p.icc_required = true;
-        }
-        // Metamorfoze Preservation Imaging Guidelines 2.0 (draft, June 2023), the
-        // specifications table at preservationimaging.com/version-2: Metamorfoze Light:
-        // TIFF 6.0 uncompressed or JP2 (JPEG 2000 part 1) lossless; colour space eciRGB
-        // v2 or Adobe RGB (1998); bit depth 8; 300 ppi for originals of A5 and larger
-        // (up to 600 ppi below A5: the file does not say the original's size, so 300 is
-        // the minimum checked).
-        "metamorfoze-light" => {
-            p.min_ppi = Some(300);
-            p.bit_depths = Some(vec![8]);
-            p.colour = list(&["rgb"]);
-            p.icc_required = true;
-            p.compressions = list(&["none", "jpeg2000-lossless"]);
-        }
-        _ => return None,
-    }
-    Some(p)
-}
-
 /// A rule's or a file's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -366,74 +300,6 @@ pub struct Judgement {
     pub outcome: Outcome,
     /// Every rule that applied, passed or not.
     pub results: Vec<RuleResult>,
-}
-
-/// The resolution in pixels per inch (the lower of the two directions), from the
-/// headers' unit; `Err` says why there is none.
-pub fn ppi(t: &TechMd) -> Result<f64, &'static str> {
-    let (Some(x), Some(y)) = (t.x_resolution, t.y_resolution.or(t.x_resolution)) else {
-        return Err("no resolution in the headers");
-    };
-    let per_inch = match t.resolution_unit.as_deref() {
-        Some("inch") => 1.0,
-        Some("centimetre") => 2.54,
-        Some("metre") => 0.0254,
-        _ => return Err("no resolution unit (an aspect ratio only)"),
-    };
-    Ok(x.min(y) * per_inch)
-}
-
-/// The file's colour, one of [`COLOURS`], from the TIFF photometric interpretation or
-/// the JPEG, JP2 and PNG equivalents.
-pub fn colour(t: &TechMd) -> Option<&'static str> {
-    let one_bit = t.bits_per_sample.first() == Some(&1);
-    if let Some(p) = t.photometric.as_deref() {
-        return Some(match p {
-            "WhiteIsZero" | "BlackIsZero" if one_bit => "bilevel",
-            "WhiteIsZero" | "BlackIsZero" | "greyscale" | "greyscale with alpha" => "grey",
-            "RGB" | "RGB with alpha" => "rgb",
-            "Palette" | "palette" => "palette",
-            "CMYK" => "cmyk",
-            "YCbCr" => "ycbcr",
-            "CIELab" | "ICCLab" => "lab",
-            _ => "other",
-        });
-    }
-    // JPEG and JP2 say only their number of components.
-    let c = t.components?;
-    Some(match (t.kind.as_str(), c) {
-        (_, 1) if one_bit => "bilevel",
-        (_, 1) => "grey",
-        ("jpeg", 3) => "ycbcr",
-        ("jpeg", 4) => "cmyk",
-        ("jp2", 3) => "rgb",
-        _ => "other",
-    })
-}
-
-/// The file's compression, one of [`COMPRESSIONS`].
-pub fn compression(t: &TechMd) -> Option<&'static str> {
-    let c = t.compression.as_deref()?;
-    Some(match c {
-        "none" => "none",
-        "LZW" => "lzw",
-        "Deflate" | "deflate" => "deflate",
-        "PackBits" => "packbits",
-        _ if c.starts_with("CCITT") => "ccitt",
-        "lossless" => "jpeg-lossless",
-        "JPEG"
-        | "JPEG (old-style)"
-        | "baseline DCT"
-        | "extended sequential DCT"
-        | "progressive DCT"
-        | "other JPEG process" => "jpeg",
-        "JPEG 2000" => match t.reversible {
-            Some(true) => "jpeg2000-lossless",
-            Some(false) => "jpeg2000-lossy",
-            None => "jpeg2000",
-        },
-        _ => "other",
-    })
 }
 
 impl Profile {
@@ -716,44 +582,6 @@ mod tests {
         t.compression = Some("LZW".into());
         t.width = Some(1000);
         assert_eq!(p.judge(Some(&t), Some(&valid())).outcome, Outcome::Pass);
-    }
-
-    #[test]
-    fn colours_and_compressions_of_every_reader() {
-        let t = |kind: &str, photometric: Option<&str>, components: u16, bits: u16| TechMd {
-            kind: kind.into(),
-            photometric: photometric.map(String::from),
-            components: Some(components),
-            bits_per_sample: vec![bits],
-            ..TechMd::default()
-        };
-        assert_eq!(
-            colour(&t("tiff", Some("WhiteIsZero"), 1, 1)),
-            Some("bilevel")
-        );
-        assert_eq!(colour(&t("tiff", Some("BlackIsZero"), 1, 8)), Some("grey"));
-        assert_eq!(colour(&t("tiff", Some("Palette"), 1, 8)), Some("palette"));
-        assert_eq!(colour(&t("tiff", Some("CMYK"), 4, 8)), Some("cmyk"));
-        assert_eq!(colour(&t("tiff", Some("YCbCr"), 3, 8)), Some("ycbcr"));
-        assert_eq!(colour(&t("png", Some("RGB with alpha"), 4, 8)), Some("rgb"));
-        assert_eq!(colour(&t("png", Some("greyscale"), 1, 16)), Some("grey"));
-        assert_eq!(colour(&t("png", Some("palette"), 1, 8)), Some("palette"));
-        assert_eq!(colour(&t("jpeg", None, 1, 8)), Some("grey"));
-        assert_eq!(colour(&t("jpeg", None, 3, 8)), Some("ycbcr"));
-        assert_eq!(colour(&t("jp2", None, 3, 8)), Some("rgb"));
-        let c = |s: &str, rev: Option<bool>| {
-            compression(&TechMd {
-                compression: Some(s.into()),
-                reversible: rev,
-                ..TechMd::default()
-            })
-        };
-        assert_eq!(c("none", None), Some("none"));
-        assert_eq!(c("CCITT Group 4", None), Some("ccitt"));
-        assert_eq!(c("baseline DCT", None), Some("jpeg"));
-        assert_eq!(c("JPEG 2000", Some(true)), Some("jpeg2000-lossless"));
-        assert_eq!(c("JPEG 2000", Some(false)), Some("jpeg2000-lossy"));
-        assert_eq!(c("deflate", None), Some("deflate"));
     }
 
     #[test]
