@@ -1,5 +1,5 @@
 //! `cairn qc`: a batch of scans checked against the digitisation profile, as text, JSON
-//! or a self-contained HTML page (`qc_html.rs`).
+//! or a self-contained HTML page with thumbnails (`qc_html.rs`).
 
 use std::path::{Path, PathBuf};
 

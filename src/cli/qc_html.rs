@@ -1,6 +1,7 @@
 //! `cairn qc --html`: the report as one self-contained HTML file (no network, no
 //! script), as `cairn report --html` is: per file its measures, findings and outcome,
-//! and the totals. No thumbnails yet (docs/scan-qc.md). [`measures`] is shared with
+//! and the totals, with a thumbnail of each TIFF, JPEG and PNG the pure-Rust decoders
+//! read ([`cairn::ops::qc::thumbnail`]), inline as a `data:` URI. [`measures`] is shared with
 //! the text output (`qc_cmd.rs`).
 
 use maud::{html, PreEscaped, DOCTYPE};
@@ -14,7 +15,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem;display:block;overflow
 th,td{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}\
 .cards{display:flex;flex-wrap:wrap;gap:.5rem}.card{border:1px solid #ccc;border-radius:.4rem;padding:.5rem .8rem}\
 .n{font-size:1.3rem;font-weight:bold;display:block}.fail{color:#c0392b;font-weight:bold}.warn{color:#a66300}\
-ul{margin:0;padding-left:1rem}code{word-break:break-all}";
+ul{margin:0;padding-left:1rem}img{max-width:160px;max-height:160px;display:block}code{word-break:break-all}";
 
 pub(super) fn render(r: &QcReport) -> String {
     let t = &r.totals;
@@ -45,13 +46,13 @@ pub(super) fn render(r: &QcReport) -> String {
                     div.card { span.n { (t.not_well_formed) } "not well-formed" }
                     div.card { span.n { (t.not_validated) } "not validated" }
                     div.card { span.n { (t.pass) } "passed" }
-                    div.card { span.n class=[(t.warn > 0).then_some("warn")] { (t.warn) } "with warnings" }
-                    div.card { span.n class=[(t.fail > 0).then_some("fail")] { (t.fail) } "failed" }
+                    div.card { span class=(if t.warn > 0 { "n warn" } else { "n" }) { (t.warn) } "with warnings" }
+                    div.card { span class=(if t.fail > 0 { "n fail" } else { "n" }) { (t.fail) } "failed" }
                 }
                 h2 { "Files" }
                 table {
                     thead { tr {
-                        th { "File" } th { "Format" } th { "Size" } th { "Status" } th { "ppi" }
+                        th { "Preview" } th { "File" } th { "Format" } th { "Size" } th { "Status" } th { "ppi" }
                         th { "Depth" } th { "Colour" } th { "Compression" } th { "ICC" }
                         th { "Findings" } th { "Outcome" }
                     } }
@@ -59,6 +60,11 @@ pub(super) fn render(r: &QcReport) -> String {
                         @for f in &r.files {
                             @let m = measures(f);
                             tr {
+                                td {
+                                    @if let Some(uri) = thumbnail_uri(f) {
+                                        img src=(uri) alt="" loading="lazy";
+                                    }
+                                }
                                 td { code { (f.path.to_string_lossy()) } }
                                 td { (f.puid.as_deref().unwrap_or("UNKNOWN")) " " (f.format) }
                                 td { (f.size) }
@@ -121,4 +127,14 @@ pub(super) fn measures(f: &QcFile) -> [String; 5] {
         None => dash(),
     };
     [ppi, depth, colour, compression, icc]
+}
+
+/// The file's thumbnail as a `data:` URI, when it has one.
+fn thumbnail_uri(f: &QcFile) -> Option<String> {
+    use base64::Engine;
+    let png = cairn::ops::qc::thumbnail(f)?;
+    Some(format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    ))
 }

@@ -129,3 +129,50 @@ pub fn run(id: &Identifier, profile: Option<&Profile>, paths: &[PathBuf]) -> QcR
         totals: t,
     }
 }
+
+/// Pixels a file may have for [`thumbnail`] to decode it (40 megapixels: an A4 page at
+/// 600 ppi is 35).
+pub const THUMBNAIL_PIXELS: u64 = 40_000_000;
+/// The memory the decoder may take for one file.
+pub const THUMBNAIL_ALLOC: u64 = 512 * 1024 * 1024;
+/// A thumbnail's longer side at most, in pixels.
+pub const THUMBNAIL_SIDE: u32 = 160;
+
+/// A small PNG of a TIFF, JPEG or PNG file, decoded by the pure-Rust decoders of the
+/// `image` crate, within [`THUMBNAIL_PIXELS`] and [`THUMBNAIL_ALLOC`]. `None` for
+/// another format, a file that is not well-formed, too large, or that the decoder does
+/// not read (a compression it lacks): a report without a picture, never an error.
+pub fn thumbnail(f: &QcFile) -> Option<Vec<u8>> {
+    if !matches!(f.kind.as_deref(), Some("tiff" | "jpeg" | "png")) {
+        return None;
+    }
+    if f.validation.as_ref().is_some_and(|v| !v.well_formed()) {
+        return None;
+    }
+    let t = f.techmd.as_ref()?;
+    let (w, h) = (t.width?, t.height?);
+    if w == 0 || h == 0 || u64::from(w) * u64::from(h) > THUMBNAIL_PIXELS {
+        return None;
+    }
+    let file = crate::fs::open_read(&f.path).ok()?;
+    let mut reader = image::ImageReader::new(std::io::BufReader::new(file))
+        .with_guessed_format()
+        .ok()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    limits.max_alloc = Some(THUMBNAIL_ALLOC);
+    reader.limits(limits);
+    let img = reader.decode().ok()?;
+    // Made smaller, never larger.
+    let img = if img.width() > THUMBNAIL_SIDE || img.height() > THUMBNAIL_SIDE {
+        img.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+    } else {
+        img
+    };
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba8(img.to_rgba8())
+        .write_to(&mut png, image::ImageFormat::Png)
+        .ok()?;
+    Some(png.into_inner())
+}

@@ -278,9 +278,22 @@ fn html_is_one_self_contained_file() {
     ] {
         assert!(html.contains(needle), "{needle}: {html}");
     }
-    for outside in ["http://", "https://", "<script", "src=", "<link"] {
+    assert!(
+        html.contains("<span class=\"n fail\">1</span>failed"),
+        "{html}"
+    );
+    for outside in ["http://", "https://", "<script", "<link"] {
         assert!(!html.contains(outside), "{outside} in {html}");
     }
+    // A thumbnail of each TIFF, inline: every source is a data: URI.
+    assert_eq!(html.matches("src=\"").count(), 2, "{html}");
+    assert_eq!(
+        // iVBORw0KGgo: a PNG's signature, in base64.
+        html.matches("src=\"data:image/png;base64,iVBORw0KGgo")
+            .count(),
+        2,
+        "{html}"
+    );
     // An existing file is never overwritten.
     let out = qc(tmp.path(), &["delivery", "--html", "qc.html"]);
     assert_eq!(out.status.code(), Some(2), "{}", common::describe(&out));
