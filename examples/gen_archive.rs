@@ -244,6 +244,8 @@ fn make_item(
                 digests: DigestMap::new(d.values.clone()),
                 format: None,
                 techmd: None,
+                validation: None,
+                qc: None,
                 extra: Default::default(),
             })
             .collect(),

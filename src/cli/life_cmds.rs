@@ -406,6 +406,9 @@ pub(super) fn run_revise(args: ReviseArgs) -> u8 {
                 r.id
             );
         }
+        for w in &r.warnings {
+            errln!("warning: {w}");
+        }
         if r.outcome == "revised" {
             say!(
                 "revised {}: version {} ({} added, {} removed, {} changed, {} unchanged and stored once); version {} kept in archive/.versions/{}/",
@@ -458,6 +461,63 @@ pub(super) struct ReportArgs {
     /// checks over time); the file must not exist.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+}
+
+/// The report's QC section, as text: totals, then a line per file.
+fn print_report_qc(qc: &cairn::ops::report::QcReport) {
+    let t = &qc.totals;
+    outln!(
+        "quality control: {} validated at ingest or revise: {} valid, {} not valid, {} not well-formed, {} not validated; profile: {} pass, {} warn, {} fail; {} findings",
+        count(t.files, "file", "files"),
+        t.valid,
+        t.not_valid,
+        t.not_well_formed,
+        t.not_validated,
+        t.pass,
+        t.warn,
+        t.fail,
+        t.findings
+    );
+    for f in &qc.files {
+        let mut measures = Vec::new();
+        if let (Some(w), Some(h)) = (f.width, f.height) {
+            measures.push(format!("{w}x{h}"));
+        }
+        if let Some(p) = f.ppi {
+            measures.push(format!("{} ppi", (p * 10.0).round() / 10.0));
+        }
+        if let Some(d) = &f.depth {
+            measures.push(format!("{d} bits"));
+        }
+        measures.extend(f.colour.clone());
+        measures.extend(f.compression.as_ref().map(|c| format!("compression {c}")));
+        if let Some(icc) = f.icc {
+            measures.push(if icc { "ICC" } else { "no ICC" }.to_string());
+        }
+        measures.push(count(f.size, "byte", "bytes"));
+        let judged = match (&f.profile, f.judgement) {
+            (Some(p), Some(j)) => format!("; {p}: {}", cairn::ops::commit::judgement_word(j)),
+            _ => String::new(),
+        };
+        outln!(
+            "  {}  {}  {}: {}{judged}",
+            f.id,
+            printable(&f.path),
+            f.status,
+            measures.join(", ")
+        );
+        for x in &f.findings {
+            outln!(
+                "    {} {}: {}",
+                x.code,
+                x.severity.as_str(),
+                printable(&x.message)
+            );
+        }
+        for x in &f.flagged {
+            outln!("    {}", printable(x));
+        }
+    }
 }
 
 pub(super) fn run_report(args: ReportArgs) -> u8 {
@@ -562,6 +622,9 @@ pub(super) fn run_report(args: ReportArgs) -> u8 {
                 printable(&f.detail)
             );
         }
+    }
+    if let Some(qc) = &r.qc {
+        print_report_qc(qc);
     }
     outln!(
         "event log: {} lines, head {}{}",

@@ -90,6 +90,37 @@ pub(super) fn render(r: &Report, archive: &str) -> String {
                         }
                     }
                 }
+                @if let Some(qc) = &r.qc {
+                    h2 { "Quality control" }
+                    p {
+                        (qc.totals.files) " files validated at ingest or revise: " (qc.totals.valid) " valid, " (qc.totals.not_valid) " not valid, "
+                        (qc.totals.not_well_formed) " not well-formed, " (qc.totals.not_validated) " not validated; profile: "
+                        (qc.totals.pass) " pass, " (qc.totals.warn) " warn, " (qc.totals.fail) " fail; " (qc.totals.findings) " findings."
+                    }
+                    table {
+                        thead { tr { th { "Item" } th { "File" } th { "Size" } th { "ppi" } th { "Depth" } th { "Colour" } th { "Compression" } th { "ICC" } th { "Status" } th { "Findings" } th { "Profile" } } }
+                        tbody {
+                            @for f in &qc.files {
+                                tr {
+                                    td { code { (f.id) } }
+                                    td { code { (f.path) } }
+                                    td { (f.size) @if let (Some(w), Some(h)) = (f.width, f.height) { " (" (w) "×" (h) ")" } }
+                                    td { @if let Some(p) = f.ppi { ((p * 10.0).round() / 10.0) } }
+                                    td { (f.depth.as_deref().unwrap_or("")) }
+                                    td { (f.colour.as_deref().unwrap_or("")) }
+                                    td { (f.compression.as_deref().unwrap_or("")) }
+                                    td { @match f.icc { Some(true) => "yes", Some(false) => "no", None => "" } }
+                                    td class=[(f.status != "valid").then_some("failed")] { (f.status) }
+                                    td { @for x in &f.findings { code { (x.code) } " " (x.message) br; } }
+                                    td {
+                                        @if let (Some(p), Some(j)) = (&f.profile, f.judgement) { (p) ": " (cairn::ops::commit::judgement_word(j)) }
+                                        @for x in &f.flagged { br; (x) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 h2 { "Withdrawn items (" (r.withdrawn.len()) ")" }
                 @if r.withdrawn.is_empty() {
                     p { "None." }

@@ -17,7 +17,7 @@ use crate::fs::durable::{parent_dir, rename_no_replace, write_new};
 use crate::metadata::StoredDublinCore;
 
 /// One payload file as archived.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileRecord {
     /// Bag path (`data/...`).
     pub path: String,
@@ -31,6 +31,14 @@ pub struct FileRecord {
     /// Technical metadata read from the file's headers (TIFF, JPEG, JP2, PNG, PDF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub techmd: Option<crate::techmd::TechMd>,
+    /// The format validation made at ingest or revise when `[qc]` set a profile
+    /// (absent otherwise, and for formats not validated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<crate::qc::Validation>,
+    /// The `[qc]` profile's judgement of the file at ingest or revise (absent when no
+    /// profile was set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qc: Option<crate::qc::profile::Judgement>,
     /// Members this Cairn does not know (written by a newer one), kept as read and
     /// written back after the others.
     #[serde(flatten)]

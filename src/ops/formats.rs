@@ -378,6 +378,9 @@ pub struct RunFormats<'a> {
     identifier: std::sync::OnceLock<Result<Identifier, String>>,
     policy: crate::pronom::policy::Policy,
     enabled: bool,
+    /// The digitisation profile of `[qc]` (None: none set; an error: a profile that
+    /// cannot be used, reported at the first item).
+    profile: Result<Option<qc::profile::Profile>, String>,
 }
 
 /// One item's formats.
@@ -391,6 +394,17 @@ pub struct ItemFormats {
     pub refusals: Vec<String>,
     /// The signature files used, in words (None when identification is off).
     pub registry: Option<String>,
+    /// Bag path → the file's format validation and its judgement by the `[qc]`
+    /// profile (only when a profile is set).
+    pub qc: std::collections::HashMap<String, FileQc>,
+}
+
+/// One file's quality control at ingest or revise: its format validation (None: a
+/// format not validated) and what the profile said of it.
+#[derive(Debug, Clone)]
+pub struct FileQc {
+    pub validation: Option<Validation>,
+    pub judgement: qc::profile::Judgement,
 }
 
 impl<'a> RunFormats<'a> {
@@ -401,6 +415,7 @@ impl<'a> RunFormats<'a> {
             identifier: std::sync::OnceLock::new(),
             policy: archive.config.formats.policy(),
             enabled: archive.config.formats.enabled(),
+            profile: archive.config.qc.profile(None),
         }
     }
 
@@ -408,7 +423,7 @@ impl<'a> RunFormats<'a> {
     /// that the first item does not wait for them. Call it once the run knows it has
     /// something to identify; without it they are compiled at first use.
     pub fn start_loading(&self) {
-        if !self.enabled || self.identifier.get().is_some() {
+        if !self.identifies() || self.identifier.get().is_some() {
             return;
         }
         let mut loading = self
@@ -445,30 +460,53 @@ impl<'a> RunFormats<'a> {
             })
     }
 
+    /// Whether files are identified: `[formats]` identification on, or a `[qc]`
+    /// profile set (which needs the files' measures).
+    fn identifies(&self) -> bool {
+        self.enabled || matches!(self.profile, Ok(Some(_)))
+    }
+
+    /// The `[qc]` profile applied with the format policy, if one is set.
+    fn qc_profile(&self) -> Result<Option<&qc::profile::Profile>, Error> {
+        self.profile
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|e| Error::Usage(format!("cairn.toml [qc]: {e}")))
+    }
+
     /// Identifies an item's files (`(bag path, file on disk)`), reads their technical
-    /// metadata and, when `apply_policy`, judges them by the format policy.
+    /// metadata and, when `apply_policy`, judges them by the format policy and, when
+    /// `[qc]` sets a profile, validates their formats and judges them by the profile
+    /// (ingest and revise: one path). A file the policy or the profile refuses is
+    /// named in `refusals`, a warning of either in `warnings`.
     pub fn item(
         &self,
         files: &[(String, PathBuf)],
         apply_policy: bool,
     ) -> Result<ItemFormats, Error> {
         let mut out = ItemFormats::default();
-        if !self.enabled {
+        if !self.identifies() {
             return Ok(out);
         }
+        let profile = if apply_policy {
+            self.qc_profile()?
+        } else {
+            None
+        };
         let id = self.identifier()?;
         out.registry = Some(id.describe());
-        // Files in parallel (each reads at most two 64 KiB windows and its headers),
-        // then judged in order, so that messages come in the item's file order.
+        // Files in parallel (each reads at most two 64 KiB windows and its headers,
+        // and with a profile the whole file for its validation), then judged in
+        // order, so that messages come in the item's file order.
         use rayon::prelude::*;
         let results: Vec<_> = files
             .par_iter()
-            .map(|(_, disk)| identify_file(id, disk))
+            .map(|(_, disk)| identify_and_validate(id, disk, profile.is_some()))
             .collect();
         for ((bag_path, disk), result) in files.iter().zip(results) {
             let shown = bag_path.strip_prefix("data/").unwrap_or(bag_path);
-            let (format, tech) = match result {
-                Ok(f) => (f.format, f.techmd),
+            let (format, tech, validation) = match result {
+                Ok(f) => (f.format, f.techmd, f.validation),
                 Err(e) => {
                     out.refusals.push(format!(
                         "{}: cannot read to identify its format: {e}",
@@ -492,6 +530,35 @@ impl<'a> RunFormats<'a> {
                         .refusals
                         .push(format!("{shown}: {}: {r}", label(&format))),
                 }
+            }
+            if let Some(profile) = profile {
+                let judgement = profile.judge(tech.as_ref(), validation.as_ref());
+                let failed = |outcome| {
+                    judgement
+                        .results
+                        .iter()
+                        .filter(move |r| r.outcome == outcome)
+                        .map(|r| format!("{}: {}", r.rule, r.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                let named = format!("{shown}: QC profile {}", judgement.profile);
+                match judgement.outcome {
+                    qc::profile::Outcome::Pass => {}
+                    qc::profile::Outcome::Warn => out
+                        .warnings
+                        .push(format!("{named}: {}", failed(qc::profile::Outcome::Warn))),
+                    qc::profile::Outcome::Fail => out
+                        .refusals
+                        .push(format!("{named}: {}", failed(qc::profile::Outcome::Fail))),
+                }
+                out.qc.insert(
+                    bag_path.clone(),
+                    FileQc {
+                        validation,
+                        judgement,
+                    },
+                );
             }
             out.files.insert(bag_path.clone(), (format, tech));
         }
@@ -534,6 +601,10 @@ pub fn annotate(entry: &mut crate::register::RegisterEntry, f: &ItemFormats) {
         if let Some((id, tech)) = f.files.get(&rec.path) {
             rec.format = Some(id.clone());
             rec.techmd = tech.clone();
+        }
+        if let Some(q) = f.qc.get(&rec.path) {
+            rec.validation = q.validation.clone();
+            rec.qc = Some(q.judgement.clone());
         }
     }
 }

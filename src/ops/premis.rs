@@ -301,6 +301,14 @@ fn render_events<'a>(out: &mut String, report: &'a ShowReport) -> Agents<'a> {
             "<premis:linkingObjectIdentifier><premis:linkingObjectIdentifierType>local</premis:linkingObjectIdentifierType><premis:linkingObjectIdentifierValue>{}</premis:linkingObjectIdentifierValue></premis:linkingObjectIdentifier>",
             x(id)
         );
+        // An event about one file of the item (a `[qc]` validation): the file too.
+        if let Some(file) = e.data.get("file").and_then(|f| f.as_str()) {
+            let _ = writeln!(
+                out,
+                "<premis:linkingObjectIdentifier><premis:linkingObjectIdentifierType>local</premis:linkingObjectIdentifierType><premis:linkingObjectIdentifierValue>{}</premis:linkingObjectIdentifierValue></premis:linkingObjectIdentifier>",
+                x(&format!("{id}/{file}"))
+            );
+        }
         out.push_str("</premis:event>\n");
     }
     (software, people)

@@ -26,8 +26,8 @@ use crate::fs::walk::{walk_source, SourceFile};
 use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::amend::{current_entry, hex_digests, read_tag, tag_algorithms, tag_files_of};
 use crate::ops::bag_check::{precheck, Precheck, Start};
-use crate::ops::commit::{commit_update, recover, Outcome, Update};
-use crate::ops::formats::Annotator;
+use crate::ops::commit::{commit_update, qc_events, recover, Outcome, Update};
+use crate::ops::formats::{Annotator, ItemFormats, RunFormats};
 use crate::vocab::{EventType, Outcome as EventOutcome};
 
 /// Options for [`revise`].
@@ -60,6 +60,10 @@ pub struct ReviseReport {
     /// With `--accept-damage` on a damaged bag: the damage that was accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted_damage: Option<String>,
+    /// Warnings of the format policy and the `[qc]` profile about the new and changed
+    /// files (each naming the file).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// What the write policy did afterwards ([`crate::ops::after_write`]).
     #[serde(skip)]
     pub after_write: AfterWrite,
@@ -151,6 +155,7 @@ fn revise_inner(
             recovered,
             precheck: pre,
             accepted_damage: None,
+            warnings: Vec::new(),
             after_write: AfterWrite::default(),
         });
     }
@@ -166,6 +171,8 @@ fn revise_inner(
         tag_files: BTreeMap::new(),
         payload_oxum: String::new(),
         bagging_date: clock.now().format("%Y-%m-%d").to_string(),
+        from: opts.from.clone(),
+        formats: None,
     };
     let committed = commit_update(archive, &lock, &entry.id, &mut change, clock)?;
     let version = match &committed.outcome {
@@ -183,6 +190,7 @@ fn revise_inner(
         recovered,
         precheck: pre,
         accepted_damage,
+        warnings: change.formats.map(|f| f.warnings).unwrap_or_default(),
         after_write: AfterWrite::default(),
     })
 }
@@ -309,6 +317,10 @@ struct ReviseChange {
     payload_oxum: String,
     /// Today (YYYY-MM-DD), the new version's Bagging-Date.
     bagging_date: String,
+    /// The folder of the new content (named in a refusal).
+    from: PathBuf,
+    /// The new and changed files' formats, identified in the staged bag.
+    formats: Option<ItemFormats>,
 }
 
 impl Update for ReviseChange {
@@ -412,6 +424,28 @@ impl Update for ReviseChange {
         sync_tree(staged)
     }
 
+    /// The new and changed files, as staged, identified and judged as at ingest (the
+    /// format policy, and the `[qc]` profile when one is set): any refusal turns the
+    /// revision down before anything is published.
+    fn before_publish(&mut self, archive: &Archive, staged: &Path) -> Result<(), Error> {
+        let mut files = Vec::new();
+        for f in self.files.iter().filter(|f| !f.linked) {
+            files.push((
+                f.path.clone(),
+                payload_path(&f.source.rel)?.to_fs_path(staged),
+            ));
+        }
+        let formats = RunFormats::new(archive).item(&files, true)?;
+        if !formats.refusals.is_empty() {
+            return Err(Error::Refused {
+                path: self.from.clone(),
+                reason: format!("{}; nothing was changed", formats.refusals.join("; ")),
+            });
+        }
+        self.formats = Some(formats);
+        Ok(())
+    }
+
     fn outcome(
         &mut self,
         _archive: &Archive,
@@ -439,6 +473,8 @@ impl Update for ReviseChange {
                         digests: DigestMap::new(f.digests.values.clone()),
                         format: None,
                         techmd: None,
+                        validation: None,
+                        qc: None,
                         extra: Default::default(),
                     });
                 }
@@ -447,6 +483,11 @@ impl Update for ReviseChange {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let mut entry = current.clone();
         entry.files = files;
+        if let Some(formats) = &self.formats {
+            // Only the new and changed files were identified: the linked ones keep
+            // what the register held.
+            crate::ops::formats::annotate(&mut entry, formats);
+        }
         entry.tag_files = self.tag_files.clone();
         entry.payload_oxum = self.payload_oxum.clone();
         entry.entry_version = current.entry_version + 1;
@@ -508,6 +549,20 @@ impl Update for ReviseChange {
             "payload_oxum": entry.payload_oxum,
             "tag_manifests": tag_manifests,
         })));
+        let fresh: BTreeSet<&str> = self
+            .files
+            .iter()
+            .filter(|f| !f.linked)
+            .map(|f| f.path.as_str())
+            .collect();
+        events.extend(qc_events(
+            entry
+                .files
+                .iter()
+                .filter(|f| fresh.contains(f.path.as_str())),
+            &current.id,
+            "",
+        ));
         Ok(events)
     }
 }

@@ -11,9 +11,12 @@
 //!   containers matched against the container signature file.
 //!
 //! How a file is identified:
-//! 1. Only the first and the last [`SCAN_LEN`] bytes are read (DROID's default "maximum
-//!    bytes to scan" is the same 64 KiB): memory per file is bounded whatever its size,
-//!    and a variable-position sequence further in than that is not seen.
+//! 1. The first and the last [`SCAN_LEN`] bytes are read (DROID's default "maximum
+//!    bytes to scan" is the same 64 KiB). A signature whose start is anchored in the
+//!    head and whose rest may lie anywhere after it is followed through the whole file,
+//!    read once in pieces (`deep`), as siegfried follows it; one that may start
+//!    anywhere is looked for in the head only. Memory per file is bounded whatever its
+//!    size.
 //! 2. A prefilter finds the signatures worth matching, by a literal every match of
 //!    the signature must contain: a literal that can lie at one place only (most
 //!    signatures anchored at a fixed offset) is compared there; the others are found by
@@ -32,6 +35,7 @@ pub mod policy;
 pub mod sigfile;
 
 mod container;
+mod deep;
 mod prefilter;
 mod sequence;
 
@@ -120,6 +124,8 @@ pub struct LoadError {
 struct Compiled {
     sig: Signature,
     formats: Vec<usize>,
+    /// Which of its sequences reaches past the head window, if one does ([`deep`]).
+    deep_seq: Option<usize>,
 }
 
 struct ContainerCompiled {
@@ -147,6 +153,8 @@ pub struct Identifier {
     signed: Vec<bool>,
     zip_triggers: Vec<String>,
     containers: Vec<ContainerCompiled>,
+    /// The signatures that reach past the head window ([`deep`]).
+    deep: Vec<deep::Deep>,
 }
 
 impl std::fmt::Debug for Identifier {
@@ -209,6 +217,7 @@ impl Identifier {
         let mut head = PrefilterBuilder::default();
         let mut tail = PrefilterBuilder::default();
         let mut always = Vec::new();
+        let mut deeps = Vec::new();
         for sig in droid.signatures {
             let Some(formats) = sig_formats.get(&sig.id).cloned() else {
                 continue;
@@ -217,6 +226,9 @@ impl Identifier {
                 continue;
             }
             let idx = sigs.len();
+            let deep = deep::deep_of(idx, &sig);
+            let deep_seq = deep.as_ref().map(|d| d.seq);
+            deeps.extend(deep);
             // Every literal a match must contain: the longest that has one place in its
             // window; and the best set of literals one of which every match contains (a
             // single literal, or a literal followed by alternatives that each begin with
@@ -284,7 +296,11 @@ impl Identifier {
                 }
                 _ => always.push(idx),
             }
-            sigs.push(Compiled { sig, formats });
+            sigs.push(Compiled {
+                sig,
+                formats,
+                deep_seq,
+            });
         }
         tracing::debug!(always = always.len(), "signatures always tried");
         let head = head.build();
@@ -340,6 +356,7 @@ impl Identifier {
                 .map(|(_, p)| p)
                 .collect(),
             containers,
+            deep: deeps,
         }
     }
 
@@ -374,7 +391,11 @@ impl Identifier {
     ) -> std::io::Result<Identification> {
         f.seek(SeekFrom::Start(0))?;
         let (head, tail) = read_ends(f, len)?;
-        let mut id = self.identify_bytes(&head, tail.as_deref(), name);
+        let followed = match tail {
+            Some(_) => Some(self.follow_deep(f, len, &head, &mut Budget(STEPS_PER_FILE))?),
+            None => None,
+        };
+        let mut id = self.identify_windows(&head, tail.as_deref(), name, true, followed.as_deref());
         if id.basis == Basis::Signature
             && id
                 .puid
@@ -397,17 +418,22 @@ impl Identifier {
         tail: Option<&[u8]>,
         name: Option<&str>,
     ) -> Identification {
-        self.identify_with(head, tail, name, true)
+        self.identify_windows(head, tail, name, true, None)
     }
 
     /// [`Identifier::identify_bytes`]; without `prefilter` every signature is matched
     /// in full (what the prefilter must never change the result of: see the tests).
-    fn identify_with(
+    ///
+    /// `followed`: for a file longer than the head, the signatures that reach past it
+    /// ([`deep`]) and whose sequence matched when followed through the file; the
+    /// others' such sequence did not.
+    fn identify_windows(
         &self,
         head: &[u8],
         tail: Option<&[u8]>,
         name: Option<&str>,
         prefilter: bool,
+        followed: Option<&[usize]>,
     ) -> Identification {
         let head = &head[..head.len().min(SCAN_LEN)];
         let rtail: Vec<u8> = tail
@@ -428,6 +454,9 @@ impl Identifier {
             self.head.mark(head, &mut candidates);
             self.tail.mark(&rtail, &mut candidates);
         }
+        for i in followed.unwrap_or_default() {
+            candidates[*i] = true;
+        }
 
         let mut budget = Budget(STEPS_PER_FILE);
         let mut matched: Vec<(usize, u32)> = Vec::new();
@@ -435,7 +464,12 @@ impl Identifier {
             if !candidates[i] {
                 continue;
             }
-            let ok = c.sig.seqs.iter().all(|seq| {
+            let ok = c.sig.seqs.iter().enumerate().all(|(k, seq)| {
+                if let (Some(f), Some(d)) = (followed, c.deep_seq) {
+                    if d == k {
+                        return f.contains(&i);
+                    }
+                }
                 let buf = if seq.anchor == Anchor::Eof {
                     &rtail[..]
                 } else {

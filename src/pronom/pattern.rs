@@ -397,6 +397,23 @@ pub fn min_len(toks: &[Tok]) -> usize {
         .sum()
 }
 
+/// The number of bytes a pattern spans at most (None: a gap with no maximum).
+pub fn max_len(toks: &[Tok]) -> Option<usize> {
+    toks.iter().try_fold(0usize, |sum, t| {
+        let n = match t {
+            Tok::Lit(v) | Tok::NotSeq(v) => v.len(),
+            Tok::Class(_) => 1,
+            Tok::Range { lo, .. } => lo.len(),
+            Tok::Gap { max, .. } => (*max)?,
+            Tok::Alt(alts) => alts
+                .iter()
+                .map(|a| max_len(a))
+                .try_fold(0, |m, x| Some(m.max(x?)))?,
+        };
+        sum.checked_add(n)
+    })
+}
+
 /// A step budget shared by the matches of one file.
 #[derive(Debug)]
 pub struct Budget(pub u64);

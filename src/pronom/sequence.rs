@@ -6,50 +6,63 @@ use super::sigfile::{Anchor, ByteSeq, SubSeq};
 
 /// Whether a byte sequence matches in `buf` (the head, or the reversed tail).
 pub(super) fn match_seq(seq: &ByteSeq, buf: &[u8], budget: &mut Budget) -> bool {
-    match_subs(&seq.subs, 0, seq.anchor == Anchor::Variable, buf, 0, budget)
+    match_subs(&seq.subs, 0, seq.anchor == Anchor::Variable, buf, 0, budget).is_some()
 }
 
-fn match_subs(
+/// Where the first match of `subs` ends, the first subsequence's offsets counted from
+/// `from` (anywhere at or after `from + min` when `variable`). The first match: the
+/// earliest start of the first subsequence for which the rest match.
+pub(super) fn match_subs(
     subs: &[SubSeq],
     i: usize,
     variable: bool,
     buf: &[u8],
     from: usize,
     budget: &mut Budget,
-) -> bool {
+) -> Option<usize> {
     let Some(s) = subs.get(i) else {
-        return true;
+        return Some(from);
     };
     if budget.0 == 0 {
-        return false;
+        return None;
     }
     let start = from.saturating_add(s.min);
     if start > buf.len() {
-        return false;
+        return None;
     }
     let max = if variable && i == 0 { None } else { s.max };
     let last = max.map_or(buf.len(), |m| from.saturating_add(m).min(buf.len()));
     if start > last {
-        return false;
+        return None;
     }
-    let mut k = |e: usize, b: &mut Budget| match_subs(subs, i + 1, variable, buf, e, b);
+    let mut end = None;
+    let mut k = |e: usize, b: &mut Budget| {
+        end = match_subs(subs, i + 1, variable, buf, e, b);
+        end.is_some()
+    };
     if let Some(Tok::Lit(lit)) = s.toks.first() {
         // Jump between occurrences of the first literal.
-        let end = (last + lit.len()).min(buf.len());
+        let stop = (last + lit.len()).min(buf.len());
         let mut p = start;
-        while p < end {
-            let Some(off) = memchr::memmem::find(&buf[p..end], lit) else {
-                return false;
-            };
+        while p < stop {
+            let off = memchr::memmem::find(&buf[p..stop], lit)?;
             if match_at(&s.toks, buf, p + off, budget, &mut k) {
-                return true;
+                return end;
             }
             if budget.0 == 0 {
-                return false;
+                return None;
             }
             p += off + 1;
         }
-        return false;
+        return None;
     }
-    (start..=last).any(|p| budget.0 > 0 && match_at(&s.toks, buf, p, budget, &mut k))
+    for p in start..=last {
+        if budget.0 == 0 {
+            return None;
+        }
+        if match_at(&s.toks, buf, p, budget, &mut k) {
+            return end;
+        }
+    }
+    None
 }

@@ -141,8 +141,8 @@ fn prefilter_never_changes_the_result() {
         let mut tail: Vec<u8> = rtail.iter().rev().copied().collect();
         let mut content = head.clone();
         content.append(&mut tail);
-        let fast = id.identify_with(&content, None, None, true);
-        let full = id.identify_with(&content, None, None, false);
+        let fast = id.identify_windows(&content, None, None, true, None);
+        let full = id.identify_windows(&content, None, None, false, None);
         assert_eq!(fast, full, "content {content:02x?}");
         identified += usize::from(fast.basis == Basis::Signature);
     }
@@ -250,4 +250,52 @@ fn text_in_the_encodings_siegfried_accepts() {
         (r.puid.as_deref(), r.basis),
         (Some("x-fmt/111"), Basis::Text)
     );
+}
+
+/// A signature whose start is anchored in the head and whose rest may lie anywhere
+/// after it is followed through the whole file: QuickTime's `mdat` at byte 4 and its
+/// `moov` box after 200 KiB of media data, or just inside the head, or straddling a
+/// piece's cut. Without the `moov` box, no QuickTime signature matches.
+#[test]
+fn a_sequence_past_the_head_is_followed_through_the_whole_file() {
+    let id = Identifier::builtin().unwrap();
+    let mov = |media: usize, with_moov: bool| {
+        let mut m = (8 + media as u32).to_be_bytes().to_vec();
+        m.extend_from_slice(b"mdat");
+        m.resize(8 + media, 0);
+        if with_moov {
+            m.extend_from_slice(&116u32.to_be_bytes());
+            m.extend_from_slice(b"moov");
+            m.extend_from_slice(&108u32.to_be_bytes());
+            m.extend_from_slice(b"mvhd");
+            m.resize(m.len() + 100, 0);
+        }
+        m.resize(m.len() + 70_000, 0);
+        m
+    };
+    let piece = deep::PIECE;
+    for media in [1000, 200 * 1024, piece - 10, piece + 3, 3 * piece] {
+        let m = mov(media, true);
+        let r = id
+            .identify_reader(
+                &mut std::io::Cursor::new(&m),
+                m.len() as u64,
+                Some("clip.mov"),
+            )
+            .unwrap();
+        assert_eq!(
+            (r.puid.as_deref(), r.basis),
+            (Some("x-fmt/384"), Basis::Signature),
+            "moov after {media} bytes: {r:?}"
+        );
+    }
+    let m = mov(200 * 1024, false);
+    let r = id
+        .identify_reader(
+            &mut std::io::Cursor::new(&m),
+            m.len() as u64,
+            Some("clip.mov"),
+        )
+        .unwrap();
+    assert_ne!(r.puid.as_deref(), Some("x-fmt/384"), "{r:?}");
 }

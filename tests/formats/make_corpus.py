@@ -200,6 +200,16 @@ with wave.open(os.path.join(out, "sound.wav"), "wb") as w:
     w.setframerate(8000)
     w.writeframes(b"\x00\x00" * 800)
 
+# Signatures whose anchored start is in the first 64 KiB and whose rest lies further
+# in: followed to the end of the file, as siegfried follows them. A QuickTime movie
+# with its moov box after 200 KiB of media data (as cameras write them), and an ASCII
+# STL whose first facet comes after a long header comment.
+mdat = struct.pack(">I", 8 + 200 * 1024) + b"mdat" + bytes(200 * 1024)
+moov = struct.pack(">I", 8 + 108) + b"moov" + struct.pack(">I", 108) + b"mvhd" + bytes(100)
+open(os.path.join(out, "late_moov.mov"), "wb").write(mdat + moov)
+facet = b"facet normal 0 0 1\n outer loop\n  vertex 0 0 0\n  vertex 1 0 0\n  vertex 0 1 0\n endloop\nendfacet\n"
+open(os.path.join(out, "late_facet.stl"), "wb").write(b"solid s21\n" + b" " * (100 * 1024) + facet + b"endsolid\n")
+
 # Files that match nothing.
 open(os.path.join(out, "noise.dat"), "wb").write(bytes((i * 97 + 13) % 251 for i in range(4096)))
 open(os.path.join(out, "unknown"), "wb").write(b"\x00\x01\x02\x03CAIRN-UNKNOWN\xff\xfe" * 10)

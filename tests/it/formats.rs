@@ -180,6 +180,10 @@ fn agreement_with_siegfried() {
         ("pdfa1b.pdf", "fmt/354"),
         ("letter.docx", "fmt/412"),
         ("bundle.zip", "x-fmt/263"),
+        // Followed past the first 64 KiB: the moov box at 200 KiB, the first facet
+        // at 100 KiB (src/pronom/deep.rs).
+        ("late_moov.mov", "x-fmt/384"),
+        ("late_facet.stl", "x-fmt/108"),
     ] {
         assert_eq!(ours[must.0]["puid"], must.1, "{}", must.0);
     }

@@ -70,6 +70,8 @@ pub(crate) fn entry_from_bag(
                 digests: DigestMap::new(digests.clone()),
                 format: None,
                 techmd: None,
+                validation: None,
+                qc: None,
                 extra: Default::default(),
             });
             to_identify.push((path.clone(), disk));

@@ -68,7 +68,81 @@ pub fn addition_events(
         .with_data(data),
     ];
     events.extend(identification_event(entry, note));
+    events.extend(qc_events(entry.files.iter(), &entry.id, note));
     events
+}
+
+/// The "validation" events of files a `[qc]` profile judged: one per file, naming the
+/// file (`data.file`, its bag path), the profile, the validation's status and finding
+/// codes, and the profile's rules. Outcome `success` when the profile passed the file,
+/// `warning` when it warned (a file it refused is never archived).
+pub fn qc_events<'a>(
+    files: impl Iterator<Item = &'a crate::fs::register::FileRecord>,
+    id: &str,
+    note: &str,
+) -> Vec<NewEvent> {
+    use crate::qc::profile::Outcome as Judged;
+    let mut events = Vec::new();
+    for f in files {
+        let Some(judgement) = &f.qc else { continue };
+        let outcome = match judgement.outcome {
+            Judged::Pass => Outcome::Success,
+            Judged::Warn | Judged::Fail => Outcome::Warning,
+        };
+        let status = match &f.validation {
+            Some(v) => v.status(),
+            None => "not validated",
+        };
+        let codes: Vec<&str> = f
+            .validation
+            .iter()
+            .flat_map(|v| v.findings.iter().map(|x| x.code.as_str()))
+            .collect();
+        let mut detail = format!(
+            "{} judged by the QC profile {}: {}; format {status}",
+            f.path,
+            judgement.profile,
+            judgement_word(judgement.outcome),
+        );
+        if let Some(v) = &f.validation {
+            detail.push_str(&format!(" ({})", v.kind));
+        }
+        if !codes.is_empty() {
+            detail.push_str(&format!("; findings: {}", codes.join(", ")));
+        }
+        let flagged: Vec<String> = judgement
+            .results
+            .iter()
+            .filter(|r| r.outcome != Judged::Pass)
+            .map(|r| format!("{}: {}", r.rule, r.message))
+            .collect();
+        if !flagged.is_empty() {
+            detail.push_str(&format!("; {}", flagged.join("; ")));
+        }
+        detail.push_str(note);
+        events.push(
+            NewEvent::new(EventType::Validation, outcome, id, detail).with_data(
+                serde_json::json!({
+                    "file": f.path,
+                    "profile": judgement.profile,
+                    "judgement": judgement.outcome,
+                    "status": status,
+                    "validation": f.validation,
+                    "rules": judgement.results,
+                }),
+            ),
+        );
+    }
+    events
+}
+
+/// A judgement's outcome in words.
+pub fn judgement_word(o: crate::qc::profile::Outcome) -> &'static str {
+    match o {
+        crate::qc::profile::Outcome::Pass => "pass",
+        crate::qc::profile::Outcome::Warn => "warn",
+        crate::qc::profile::Outcome::Fail => "fail",
+    }
 }
 
 /// The "format identification" event of an item whose entry records formats.
@@ -194,5 +268,66 @@ pub(crate) fn data_object(data: serde_json::Value) -> serde_json::Map<String, se
             m.insert("value".into(), other);
             m
         }
+    }
+}
+
+#[cfg(test)]
+mod qc_event_tests {
+    use super::qc_events;
+    use crate::fs::register::FileRecord;
+    use crate::qc::profile::{Judgement, Outcome as Judged, RuleResult};
+    use crate::qc::{Finding, Severity, Validation};
+
+    fn record(path: &str, outcome: Option<Judged>) -> FileRecord {
+        FileRecord {
+            path: path.into(),
+            size: 10,
+            mime: "image/tiff".into(),
+            digests: Default::default(),
+            format: None,
+            techmd: None,
+            validation: outcome.map(|_| Validation {
+                kind: "tiff".into(),
+                pages: Some(1),
+                findings: vec![Finding {
+                    code: "TIFF-X".into(),
+                    severity: Severity::NotValid,
+                    offset: Some(8),
+                    message: "m".into(),
+                }],
+            }),
+            qc: outcome.map(|o| Judgement {
+                profile: "p".into(),
+                outcome: o,
+                results: vec![RuleResult {
+                    rule: "icc".into(),
+                    outcome: o,
+                    message: "no ICC profile".into(),
+                }],
+            }),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn one_event_per_judged_file_warn_is_a_warning() {
+        let files = [
+            record("data/a.tif", Some(Judged::Pass)),
+            record("data/b.txt", None),
+            record("data/c.tif", Some(Judged::Warn)),
+        ];
+        let ev = qc_events(files.iter(), "item-1", " (note)");
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].outcome, "success");
+        assert_eq!(ev[0].data["file"], "data/a.tif");
+        assert!(!ev[0].detail.contains("icc:"), "{}", ev[0].detail);
+        assert_eq!(ev[1].outcome, "warning");
+        assert_eq!(ev[1].object, "item-1");
+        assert_eq!(
+            ev[1].detail,
+            "data/c.tif judged by the QC profile p: warn; format not valid (tiff); findings: TIFF-X; icc: no ICC profile (note)"
+        );
+        assert_eq!(ev[1].data["judgement"], "warn");
+        assert_eq!(ev[1].data["status"], "not valid");
     }
 }

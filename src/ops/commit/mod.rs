@@ -50,7 +50,7 @@ mod update;
 
 pub use entry::AnnotateFormats;
 pub(crate) use entry::{dublin_core_of, entry_from_bag, relative_bag_path};
-pub use log::addition_events;
+pub use log::{addition_events, judgement_word, qc_events};
 pub(crate) use log::{record_entry_written, register_file_name};
 pub(crate) use recover::recover;
 pub(crate) use state::ArchiveState;

@@ -8,7 +8,9 @@
 //!    identifier, so recovery tells it from an ingest's staging folder);
 //! 2. **build** (replacing changes): [`Update::build`] writes the new bag into
 //!    ID~KIND/bag from the current one, durable;
-//! 3. **verify**: the staged bag is read back in full, as at ingest;
+//! 3. **verify**: the staged bag is read back in full, as at ingest; then
+//!    [`Update::before_publish`] may still turn the change down (revise: the format
+//!    policy or the `[qc]` profile refusing a file), and the staging folder is discarded;
 //! 4. **prepare**: ID~KIND/pending.json records everything the rest needs (the entry it
 //!    supersedes, the new entry or the tombstone, the events, a change identifier),
 //!    fsynced with its folders. From here on the change is decided: recovery finishes
@@ -84,6 +86,14 @@ pub trait Update {
             keep_digests: true,
             ..ValidateOptions::default()
         }
+    }
+
+    /// The last word before the change is decided: `staged` is the staged bag, built
+    /// and read back in full (replacing changes only). An error discards the staging
+    /// folder, and nothing of the change reaches the archive (revise: the format
+    /// policy and the `[qc]` profile refusing a new or changed file).
+    fn before_publish(&mut self, _archive: &Archive, _staged: &Path) -> Result<(), Error> {
+        Ok(())
     }
 
     /// What the change publishes; `staged` is the staged bag and its read-back, for
@@ -219,6 +229,7 @@ fn prepare(
                 detail: summarize(&check),
             });
         }
+        change.before_publish(archive, &bag)?;
         Some(check)
     } else {
         None

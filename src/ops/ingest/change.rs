@@ -241,6 +241,8 @@ pub(super) fn register_entry(
             digests: DigestMap::new(f.digests.values.clone()),
             format: None,
             techmd: None,
+            validation: None,
+            qc: None,
             extra: Default::default(),
         })
         .collect();
