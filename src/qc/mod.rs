@@ -217,3 +217,18 @@ pub(crate) fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<
     }
     Ok(n)
 }
+
+/// The codes and severities a validation of `bytes` finds, and its pages (tests).
+#[cfg(test)]
+pub(crate) fn codes_of(bytes: &[u8]) -> (Vec<(String, Severity)>, Option<u32>) {
+    let v = validate(&mut std::io::Cursor::new(bytes))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let codes = v
+        .findings
+        .into_iter()
+        .map(|f| (f.code, f.severity))
+        .collect();
+    (codes, v.pages)
+}
