@@ -177,7 +177,7 @@ pub(super) fn validate<R: Read + Seek>(
         }
         // A marker segment.
         let mut lb = [0u8; 2];
-        if len - s.pos < 2 {
+        if len.saturating_sub(s.pos) < 2 {
             truncated(out, at, m, len);
             return Ok(None);
         }
@@ -881,6 +881,13 @@ mod tests {
             codes(&jpeg(&[seg(0xE1, &bad)], DATA)),
             one("JPEG-EXIF-HEADER", NotValid)
         );
+    }
+
+    #[test]
+    fn truncation_and_damage_never_panic() {
+        let dri = seg(0xDD, &[0, 4]);
+        let good = [0x11, 0xFF, 0xD0, 0x22, 0xFF, 0xD1, 0x33, 0xFF, 0xD2];
+        super::super::damage_never_panics(&jpeg(&[dri], &good));
     }
 
     #[test]

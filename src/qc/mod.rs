@@ -232,3 +232,38 @@ pub(crate) fn codes_of(bytes: &[u8]) -> (Vec<(String, Severity)>, Option<u32>) {
         .collect();
     (codes, v.pages)
 }
+
+/// The property every validator keeps (tests): whatever prefix of `sample` is read,
+/// with whatever bytes changed, validation returns findings, never panics, and ends
+/// quickly.
+#[cfg(test)]
+pub(crate) fn damage_never_panics(sample: &[u8]) {
+    use proptest::prelude::*;
+    let check = |b: &[u8]| {
+        let t = std::time::Instant::now();
+        let r = validate(&mut std::io::Cursor::new(b));
+        assert!(r.is_ok(), "{r:?}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    };
+    for cut in 0..=sample.len() {
+        check(&sample[..cut]);
+    }
+    let n = sample.len().max(1);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(300));
+    let strategy = (
+        0..=sample.len(),
+        proptest::collection::vec((0..n, any::<u8>()), 1..6),
+    );
+    let outcome = runner.run(&strategy, |(cut, flips)| {
+        let mut b = sample.to_vec();
+        for (i, v) in flips {
+            if let Some(x) = b.get_mut(i) {
+                *x = v;
+            }
+        }
+        b.truncate(cut.max(12));
+        check(&b);
+        Ok(())
+    });
+    assert!(outcome.is_ok(), "{outcome:?}");
+}

@@ -28,6 +28,9 @@ const CHUNK: usize = 4096;
 const MAX_VALUES: u64 = 16 * 1024 * 1024;
 /// Sub-IFDs followed from one SubIFDs tag at most.
 const MAX_SUBIFDS: usize = 64;
+/// How deep IFDs pointing to IFDs are followed (a scan's Exif IFD's Interoperability
+/// IFD is at depth 2).
+const MAX_DEPTH: u32 = 4;
 
 const T_SHORT: u16 = 3;
 const T_LONG: u16 = 4;
@@ -165,6 +168,7 @@ struct Tiff<'a, R> {
     seen: HashSet<u64>,
     values_left: u64,
     capped: bool,
+    depth: u32,
 }
 
 impl<R: Read + Seek> Tiff<'_, R> {
@@ -463,6 +467,39 @@ impl<R: Read + Seek> Tiff<'_, R> {
                 self.count_ok(e, spp);
             }
         }
+        if self.depth >= MAX_DEPTH {
+            if entries
+                .iter()
+                .any(|e| [330, 34665, 34853, 40965].contains(&e.tag))
+            {
+                self.out.warning(
+                    "TIFF-IFD-DEPTH",
+                    at,
+                    format!(
+                        "the IFD at byte {at} is {MAX_DEPTH} IFDs deep and points to more: \
+                         those are not checked"
+                    ),
+                );
+            }
+            return if kind == Kind::Image {
+                self.required(at, entries, spp)
+            } else {
+                Ok(())
+            };
+        }
+        self.depth += 1;
+        let r = self.sub_ifds(entries, kind);
+        self.depth -= 1;
+        r?;
+        if kind == Kind::Private {
+            return Ok(());
+        }
+        self.required(at, entries, spp)
+    }
+
+    /// Follows the IFDs an IFD points to.
+    fn sub_ifds(&mut self, entries: &[Entry], kind: Kind) -> std::io::Result<()> {
+        let get = |tag: u16| entries.iter().find(|e| e.tag == tag).copied();
         for (tag, what) in [
             (34665, "Exif IFD"),
             (34853, "GPS IFD"),
@@ -485,7 +522,7 @@ impl<R: Read + Seek> Tiff<'_, R> {
                 self.chain(off, e.at, Kind::Image, "SubIFD")?;
             }
         }
-        self.required(at, entries, spp)
+        Ok(())
     }
 
     fn count_ok(&mut self, e: &Entry, spp: u64) {
@@ -644,7 +681,7 @@ impl<R: Read + Seek> Tiff<'_, R> {
             );
             return Ok(());
         }
-        let row_bytes = (width * pixel_bits).div_ceil(8);
+        let row_bytes = width.saturating_mul(pixel_bits).div_ceil(8);
         if has_tiles {
             let tw = self.first(get(322).as_ref())?;
             let tl = self.first(get(323).as_ref())?;
@@ -665,17 +702,25 @@ impl<R: Read + Seek> Tiff<'_, R> {
                     return Ok(());
                 }
             }
-            let n = width.div_ceil(tw) * height.div_ceil(tl) * planes;
-            let tile = (tw * pixel_bits).div_ceil(8) * tl;
+            let n = width
+                .div_ceil(tw)
+                .saturating_mul(height.div_ceil(tl))
+                .saturating_mul(planes);
+            let tile = (tw.saturating_mul(pixel_bits))
+                .div_ceil(8)
+                .saturating_mul(tl);
             self.data(at, tiles, "tile", n, |_| tile, compression == 1)
         } else if has_strips {
             let rps = self.first(get(278).as_ref())?.unwrap_or(u32::MAX as u64);
             let rps = if rps == 0 { height.max(1) } else { rps };
             let per_plane = height.div_ceil(rps);
-            let n = per_plane * planes;
+            let n = per_plane.saturating_mul(planes);
             let strip = move |i: u64| {
-                let first = (i % per_plane.max(1)) * rps;
-                height.saturating_sub(first).min(rps) * row_bytes
+                let first = (i % per_plane.max(1)).saturating_mul(rps);
+                height
+                    .saturating_sub(first)
+                    .min(rps)
+                    .saturating_mul(row_bytes)
             };
             self.data(at, strips, "strip", n, strip, compression == 1)
         } else {
@@ -844,6 +889,7 @@ pub(super) fn validate<R: Read + Seek>(
         seen: HashSet::new(),
         values_left: MAX_VALUES,
         capped: false,
+        depth: 0,
     };
     match t.u16([h[2], h[3]]) {
         42 => {}
@@ -1070,6 +1116,19 @@ mod tests {
     }
 
     #[test]
+    fn the_exif_ifd_is_followed() {
+        let mut e = grey();
+        e.push((34665, 4, vec![100_000]));
+        assert_eq!(
+            codes(&build(&e, 128)),
+            one("TIFF-IFD-OFFSET", NotWellFormed)
+        );
+        let mut e = grey();
+        e.push((34665, 4, vec![8]));
+        assert_eq!(codes(&build(&e, 128)), one("TIFF-IFD-LOOP", NotWellFormed));
+    }
+
+    #[test]
     fn two_pages_are_counted() {
         // The same IFD content twice: the second IFD after the first's data.
         let f = build(&grey(), 128);
@@ -1147,6 +1206,21 @@ mod tests {
         let v = u32::from_le_bytes([g[so], g[so + 1], g[so + 2], g[so + 3]]) + 1;
         g[so..so + 4].copy_from_slice(&v.to_le_bytes());
         assert_eq!(codes(&g), one("TIFF-IFD-ODD-OFFSET", NotValid));
+    }
+
+    #[test]
+    fn truncation_and_damage_never_panic() {
+        let mut p = grey();
+        set(&mut p, 262, vec![3]);
+        p.push((320, 3, vec![0; 768]));
+        p.sort_by_key(|e| e.0);
+        super::super::damage_never_panics(&build(&p, 128));
+        let f = build(&grey(), 128);
+        let mut g = f.clone();
+        let second = g.len() as u32;
+        g.extend_from_slice(&f[8..8 + 2 + 12 * 12 + 4]);
+        g[8 + 2 + 12 * 12..8 + 2 + 12 * 12 + 4].copy_from_slice(&second.to_le_bytes());
+        super::super::damage_never_panics(&g);
     }
 
     #[test]
