@@ -850,7 +850,7 @@ mod tests {
     fn restart_markers_must_follow_in_sequence() {
         let dri = seg(0xDD, &[0, 4]);
         let good = [0x11, 0xFF, 0xD0, 0x22, 0xFF, 0xD1, 0x33, 0xFF, 0xD2];
-        assert_eq!(codes(&jpeg(&[dri.clone()], &good)), vec![]);
+        assert_eq!(codes(&jpeg(std::slice::from_ref(&dri), &good)), vec![]);
         let bad = [0x11, 0xFF, 0xD0, 0x22, 0xFF, 0xD2, 0x33];
         assert_eq!(
             codes(&jpeg(&[dri], &bad)),

@@ -24,7 +24,7 @@ const OUT: usize = 64 * 1024;
 /// Chunks that must come before PLTE (and IDAT), and those that must only come before
 /// IDAT.
 const BEFORE_PLTE: [&[u8; 4]; 5] = [b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB"];
-const BEFORE_IDAT: [&[u8; 4]; 6] = [b"bKGD", b"hIST", b"tRNS", b"pHYs", b"sPLT", b"eXIf"];
+const BEFORE_IDAT: [&[u8; 4]; 5] = [b"bKGD", b"hIST", b"tRNS", b"pHYs", b"sPLT"];
 
 #[derive(Clone, Copy)]
 struct Header {
@@ -308,7 +308,7 @@ pub(super) fn validate<R: Read + Seek>(
                 }
                 if idat_seen {
                     out.not_well_formed(
-                        "PNG-CHUNK-ORDER",
+                        "PNG-PLTE-ORDER",
                         at,
                         format!("the PLTE chunk at byte {at} comes after the image data (IDAT)"),
                     );
@@ -416,7 +416,7 @@ pub(super) fn validate<R: Read + Seek>(
                     Some(h) if h.colour == 3 => 1u64 << h.depth.min(8),
                     _ => 256,
                 };
-                if n % 3 != 0 || entries == 0 || entries > max {
+                if !n.is_multiple_of(3) || entries == 0 || entries > max {
                     out.not_well_formed(
                         "PNG-PLTE-LENGTH",
                         at,
@@ -736,7 +736,10 @@ mod tests {
             c(&[ihdr(10, 6, 8, 0, 2), idat.clone()]),
             one("PNG-IHDR-INTERLACE", NotWellFormed)
         );
-        assert_eq!(c(&[idat.clone()]), one("PNG-IHDR-FIRST", NotWellFormed));
+        assert_eq!(
+            c(std::slice::from_ref(&idat)),
+            one("PNG-IHDR-FIRST", NotWellFormed)
+        );
         assert_eq!(
             c(&[ihdr(10, 6, 8, 3, 0), idat.clone()]),
             one("PNG-PLTE-MISSING", NotWellFormed)
