@@ -720,7 +720,7 @@ fn exif(out: &mut Findings, at: u64, b: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{codes_of, Severity};
+    use super::super::{codes, codes_of, one, Severity};
     use Severity::*;
 
     fn seg(m: u8, body: &[u8]) -> Vec<u8> {
@@ -772,14 +772,6 @@ mod tests {
     }
 
     const DATA: &[u8] = &[0x12, 0xFF, 0x00, 0x34, 0x56];
-
-    fn codes(b: &[u8]) -> Vec<(String, Severity)> {
-        codes_of(b).0
-    }
-
-    fn one(code: &str, sev: Severity) -> Vec<(String, Severity)> {
-        vec![(code.to_string(), sev)]
-    }
 
     #[test]
     fn a_valid_jpeg_has_no_findings() {
@@ -893,8 +885,6 @@ mod tests {
     #[test]
     #[ignore = "needs python3 with Pillow; run by hand"]
     fn jpegs_written_by_pillow_are_valid() {
-        let dir = std::env::temp_dir().join(format!("cairn-qc-jpeg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
         let script = r#"
 import sys
 from PIL import Image
@@ -910,19 +900,6 @@ ex[0x010F] = "Scanner"
 ex[0x0132] = "2026:01:01 00:00:00"
 im.save(f"{d}/exif.jpg", exif=ex, dpi=(400, 400))
 "#;
-        let ok = std::process::Command::new("python3")
-            .args(["-c", script, dir.to_str().unwrap()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            let b = std::fs::read(&p).unwrap();
-            let (c, _) = codes_of(&b);
-            eprintln!("{}: {c:?}", p.display());
-            assert!(c.is_empty(), "{}: {c:?}", p.display());
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
+        super::super::pillow_files_are_valid("jpeg", script);
     }
 }

@@ -267,3 +267,36 @@ pub(crate) fn damage_never_panics(sample: &[u8]) {
     });
     assert!(outcome.is_ok(), "{outcome:?}");
 }
+
+/// Runs a Python script with Pillow that writes files into a fresh folder (its first
+/// argument), and asserts each one validates with no finding (tests run by hand).
+#[cfg(test)]
+pub(crate) fn pillow_files_are_valid(name: &str, script: &str) {
+    let dir = std::env::temp_dir().join(format!("cairn-qc-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ok = std::process::Command::new("python3")
+        .args(["-c", script, dir.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let (c, pages) = codes_of(&std::fs::read(&p).unwrap());
+        eprintln!("{}: {c:?} {pages:?}", p.display());
+        assert!(c.is_empty(), "{}: {c:?}", p.display());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The codes and severities alone (tests).
+#[cfg(test)]
+pub(crate) fn codes(bytes: &[u8]) -> Vec<(String, Severity)> {
+    codes_of(bytes).0
+}
+
+/// One finding's code and severity (tests).
+#[cfg(test)]
+pub(crate) fn one(code: &str, sev: Severity) -> Vec<(String, Severity)> {
+    vec![(code.to_string(), sev)]
+}

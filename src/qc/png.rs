@@ -593,7 +593,7 @@ fn image_data(out: &mut Findings, at: u64, rw: &Rows) {
 mod tests {
     use std::io::Write;
 
-    use super::super::{codes_of, Severity};
+    use super::super::{codes, codes_of, one, Severity};
     use Severity::*;
 
     fn chunk(typ: &[u8; 4], data: &[u8]) -> Vec<u8> {
@@ -637,14 +637,6 @@ mod tests {
 
     fn grey() -> Vec<u8> {
         png(&[ihdr(10, 6, 8, 0, 0), chunk(b"IDAT", &zlib(&rows(6)))])
-    }
-
-    fn codes(b: &[u8]) -> Vec<(String, Severity)> {
-        codes_of(b).0
-    }
-
-    fn one(code: &str, sev: Severity) -> Vec<(String, Severity)> {
-        vec![(code.to_string(), sev)]
     }
 
     #[test]
@@ -797,8 +789,6 @@ mod tests {
     #[test]
     #[ignore = "needs python3 with Pillow; run by hand"]
     fn pngs_written_by_pillow_are_valid() {
-        let dir = std::env::temp_dir().join(format!("cairn-qc-png-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
         let script = r#"
 import sys
 from PIL import Image
@@ -808,19 +798,6 @@ for m in ["1", "L", "LA", "RGB", "RGBA", "P", "I;16"]:
     im.save(f"{d}/{m.replace(';', '')}.png", dpi=(300, 300))
     im.save(f"{d}/{m.replace(';', '')}-opt.png", optimize=True)
 "#;
-        let ok = std::process::Command::new("python3")
-            .args(["-c", script, dir.to_str().unwrap()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            let b = std::fs::read(&p).unwrap();
-            let (c, _) = codes_of(&b);
-            eprintln!("{}: {c:?}", p.display());
-            assert!(c.is_empty(), "{}: {c:?}", p.display());
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
+        super::super::pillow_files_are_valid("png", script);
     }
 }

@@ -925,7 +925,7 @@ pub(super) fn validate<R: Read + Seek>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{codes_of, Findings, Severity};
+    use super::super::{codes, codes_of, one, Findings, Severity};
     use super::validate;
     use Severity::*;
 
@@ -1011,14 +1011,6 @@ mod tests {
         if let Some(x) = e.iter_mut().find(|x| x.0 == tag) {
             x.2 = v;
         }
-    }
-
-    fn codes(b: &[u8]) -> Vec<(String, Severity)> {
-        codes_of(b).0
-    }
-
-    fn one(code: &str, sev: Severity) -> Vec<(String, Severity)> {
-        vec![(code.to_string(), sev)]
     }
 
     #[test]
@@ -1226,8 +1218,6 @@ mod tests {
     #[test]
     #[ignore = "needs python3 with Pillow; run by hand"]
     fn tiffs_written_by_pillow_are_valid() {
-        let dir = std::env::temp_dir().join(format!("cairn-qc-tiff-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
         let script = r#"
 import sys
 from PIL import Image
@@ -1246,19 +1236,6 @@ for m, cs in kinds.items():
 a = Image.new("L", (50, 40))
 a.save(f"{d}/multi.tif", save_all=True, append_images=[a, a], dpi=(300, 300))
 "#;
-        let ok = std::process::Command::new("python3")
-            .args(["-c", script, dir.to_str().unwrap()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            let b = std::fs::read(&p).unwrap();
-            let (c, pages) = codes_of(&b);
-            eprintln!("{}: {c:?} {pages:?}", p.display());
-            assert!(c.iter().all(|x| x.1 == Warning), "{}: {c:?}", p.display());
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
+        super::super::pillow_files_are_valid("tiff", script);
     }
 }
