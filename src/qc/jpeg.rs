@@ -900,6 +900,6 @@ ex[0x010F] = "Scanner"
 ex[0x0132] = "2026:01:01 00:00:00"
 im.save(f"{d}/exif.jpg", exif=ex, dpi=(400, 400))
 "#;
-        super::super::pillow_files_are_valid("jpeg", script);
+        super::super::python_files_are_valid("jpeg", script);
     }
 }

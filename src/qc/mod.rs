@@ -268,10 +268,10 @@ pub(crate) fn damage_never_panics(sample: &[u8]) {
     assert!(outcome.is_ok(), "{outcome:?}");
 }
 
-/// Runs a Python script with Pillow that writes files into a fresh folder (its first
+/// Runs a Python script (Pillow, tifffile) that writes files into a fresh folder (its first
 /// argument), and asserts each one validates with no finding (tests run by hand).
 #[cfg(test)]
-pub(crate) fn pillow_files_are_valid(name: &str, script: &str) {
+pub(crate) fn python_files_are_valid(name: &str, script: &str) {
     let dir = std::env::temp_dir().join(format!("cairn-qc-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ok = std::process::Command::new("python3")

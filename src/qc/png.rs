@@ -798,6 +798,6 @@ for m in ["1", "L", "LA", "RGB", "RGBA", "P", "I;16"]:
     im.save(f"{d}/{m.replace(';', '')}.png", dpi=(300, 300))
     im.save(f"{d}/{m.replace(';', '')}-opt.png", optimize=True)
 "#;
-        super::super::pillow_files_are_valid("png", script);
+        super::super::python_files_are_valid("png", script);
     }
 }

@@ -1216,8 +1216,8 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs python3 with Pillow; run by hand"]
-    fn tiffs_written_by_pillow_are_valid() {
+    #[ignore = "needs python3 with Pillow and tifffile; run by hand"]
+    fn tiffs_written_by_pillow_and_tifffile_are_valid() {
         let script = r#"
 import sys
 from PIL import Image
@@ -1235,7 +1235,17 @@ for m, cs in kinds.items():
         Image.new(m, (301, 203)).save(f"{d}/{m.replace(';', '')}-{c}.tif", compression=c, dpi=(300, 300))
 a = Image.new("L", (50, 40))
 a.save(f"{d}/multi.tif", save_all=True, append_images=[a, a], dpi=(300, 300))
+import numpy as np, tifffile
+b = (np.arange(300 * 200 * 3) % 251).astype("uint8").reshape(200, 300, 3)
+res = dict(resolution=(300, 300), resolutionunit="INCH")
+tifffile.imwrite(f"{d}/tf-be.tif", b, byteorder=">", photometric="rgb", **res)
+tifffile.imwrite(f"{d}/tf-tiled.tif", b, tile=(64, 64), photometric="rgb", **res)
+tifffile.imwrite(f"{d}/tf-planar.tif", b, photometric="rgb", planarconfig="separate", **res)
+tifffile.imwrite(f"{d}/tf-u16.tif", b.astype("uint16"), photometric="rgb", compression="zlib", **res)
+with tifffile.TiffWriter(f"{d}/tf-sub.tif") as t:
+    t.write(b, photometric="rgb", subifds=1, **res)
+    t.write(b[::2, ::2], photometric="rgb", subfiletype=1, **res)
 "#;
-        super::super::pillow_files_are_valid("tiff", script);
+        super::super::python_files_are_valid("tiff", script);
     }
 }
