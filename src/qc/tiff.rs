@@ -682,6 +682,9 @@ impl<R: Read + Seek> Tiff<'_, R> {
             return Ok(());
         }
         let row_bytes = width.saturating_mul(pixel_bits).div_ceil(8);
+        // Uncompressed data whose size follows from the header alone (YCbCr may be
+        // subsampled).
+        let plain = compression == 1 && photometric != Some(6);
         if has_tiles {
             let tw = self.first(get(322).as_ref())?;
             let tl = self.first(get(323).as_ref())?;
@@ -709,7 +712,7 @@ impl<R: Read + Seek> Tiff<'_, R> {
             let tile = (tw.saturating_mul(pixel_bits))
                 .div_ceil(8)
                 .saturating_mul(tl);
-            self.data(at, tiles, "tile", n, |_| tile, compression == 1)
+            self.data(at, tiles, "tile", n, |_| tile, plain)
         } else if has_strips {
             let rps = self.first(get(278).as_ref())?.unwrap_or(u32::MAX as u64);
             let rps = if rps == 0 { height.max(1) } else { rps };
@@ -722,7 +725,7 @@ impl<R: Read + Seek> Tiff<'_, R> {
                     .min(rps)
                     .saturating_mul(row_bytes)
             };
-            self.data(at, strips, "strip", n, strip, compression == 1)
+            self.data(at, strips, "strip", n, strip, plain)
         } else {
             self.out.not_valid(
                 "TIFF-NO-DATA",
@@ -1185,6 +1188,21 @@ mod tests {
         assert_eq!(
             codes(&build(&e, 128)),
             one("TIFF-DATA-OUTSIDE", NotWellFormed)
+        );
+    }
+
+    #[test]
+    fn subsampled_ycbcr_is_not_measured_as_full_size() {
+        let mut e = grey();
+        set(&mut e, 258, vec![8, 8, 8]);
+        set(&mut e, 262, vec![6]);
+        set(&mut e, 277, vec![3]);
+        set(&mut e, 279, vec![256]);
+        assert_eq!(codes(&build(&e, 256)), vec![]);
+        set(&mut e, 262, vec![2]);
+        assert_eq!(
+            codes(&build(&e, 256)),
+            one("TIFF-DATA-SHORT", NotWellFormed)
         );
     }
 
