@@ -225,27 +225,92 @@ impl<R: Read + Seek> Pdf<'_, R> {
     /// The indirect object at `at`: number, generation, the object, and where its
     /// stream data starts if it is a stream.
     fn indirect(&mut self, at: u64) -> std::io::Result<Option<Indirect>> {
-        let w = self.window(at, WINDOW)?;
-        let mut lx = Lexer::new(w);
-        let Some((n, g)) = lx.obj_header() else {
-            return Ok(None);
-        };
-        let Some(o) = lx.object() else {
-            return Ok(None);
-        };
-        let data = if lx.word() == b"stream" {
-            let mut k = lx.pos;
-            if w.get(k) == Some(&b'\r') {
-                k += 1;
+        Ok(self.parse_at(at)?.ok().map(|(o, _)| o))
+    }
+
+    /// Parses the indirect object at `at`, reading 4 KiB and then the whole window if
+    /// it needs it: the object and whether `endobj` follows it (not looked at for a
+    /// stream); Err(true) when it is too large for the window to tell.
+    fn parse_at(&mut self, at: u64) -> std::io::Result<Result<(Indirect, bool), bool>> {
+        let len = self.len;
+        for size in [4096, WINDOW] {
+            let w = self.window(at, size)?;
+            let all = at + w.len() as u64 >= len;
+            let short = w.len() < WINDOW && !all;
+            let mut lx = Lexer::new(w);
+            let Some((n, g)) = lx.obj_header() else {
+                return Ok(Err(false));
+            };
+            let Some(o) = lx.object() else {
+                if short {
+                    continue;
+                }
+                return Ok(Err(!all));
+            };
+            let word = lx.word();
+            if word.is_empty() && short {
+                continue;
             }
-            if w.get(k) == Some(&b'\n') {
-                k += 1;
+            let data = if word == b"stream" {
+                let mut k = lx.pos;
+                if w.get(k) == Some(&b'\r') {
+                    k += 1;
+                }
+                if w.get(k) == Some(&b'\n') {
+                    k += 1;
+                }
+                Some(at + k as u64)
+            } else {
+                None
+            };
+            return Ok(Ok(((n, g, o, data), word == b"endobj")));
+        }
+        Ok(Err(true))
+    }
+
+    /// Object `n` at `at` (its header checked) as qpdf reads it: its syntax, a stream's
+    /// endstream where /Length says, endobj.
+    fn check_object(&mut self, at: u64, n: u32) -> std::io::Result<()> {
+        let why = match self.parse_at(at)? {
+            Err(true) => return Ok(()),
+            Err(false) => "its syntax is broken",
+            Ok(((_, _, dict, Some(data_at)), _)) => {
+                let length = match dict.get(b"Length") {
+                    Some(Obj::Int(l)) => Some(*l),
+                    Some(Obj::Ref(r, _)) if self.depth < 2 => {
+                        self.depth += 1;
+                        let l = self.resolve(*r)?.and_then(|o| o.int());
+                        self.depth -= 1;
+                        l
+                    }
+                    _ => None,
+                };
+                let Some(l) = length.filter(|l| *l >= 0) else {
+                    self.object_finding(at, n, "its stream has no usable /Length");
+                    return Ok(());
+                };
+                let end = data_at.saturating_add(l as u64);
+                let w = self.window(end, 64)?;
+                let mut lx = Lexer::new(w);
+                if lx.word() == b"endstream" && lx.word() == b"endobj" {
+                    return Ok(());
+                }
+                "its stream does not end with endstream and endobj where its /Length says"
             }
-            Some(at + k as u64)
-        } else {
-            None
+            Ok((_, true)) => return Ok(()),
+            Ok((_, false)) => "it does not end with endobj",
         };
-        Ok(Some((n, g, o, data)))
+        self.object_finding(at, n, why);
+        Ok(())
+    }
+
+    fn object_finding(&mut self, at: u64, n: u32, why: &str) {
+        self.flag(
+            Severity::NotWellFormed,
+            "PDF-OBJECT",
+            at,
+            format!("object {n}: {why} (damaged data; qpdf warns)"),
+        );
     }
 
     /// Object `n`, from where the cross-reference says it is.

@@ -39,7 +39,8 @@ impl Obj {
 }
 
 pub(super) fn is_ws(c: u8) -> bool {
-    matches!(c, 0 | b'\t' | b'\n' | 0x0C | b'\r' | b' ')
+    // 0x0B as qpdf's tokenizer accepts it.
+    matches!(c, 0 | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
 }
 
 fn is_delim(c: u8) -> bool {
@@ -153,6 +154,10 @@ impl<'a> Lexer<'a> {
             }
             b'<' => {
                 let end = self.b[self.pos..].iter().position(|c| *c == b'>')?;
+                let hex = &self.b[self.pos + 1..self.pos + end];
+                if !hex.iter().all(|c| c.is_ascii_hexdigit() || is_ws(*c)) {
+                    return None;
+                }
                 self.pos += end + 1;
                 Some(Obj::Str)
             }

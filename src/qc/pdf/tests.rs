@@ -197,6 +197,25 @@ fn trailer_checks() {
     assert_eq!(run(&g), (None, vec![c("PDF-PAGES", NotWellFormed)]));
 }
 
+#[test]
+fn damaged_objects_are_not_well_formed() {
+    let f = classic("");
+    // A stream's /Length off by one, endobj damaged, a bad token.
+    for (from, to) in [
+        (&b"<< /Length 3 >>"[..], &b"<< /Length 2 >>"[..]),
+        (b"R >>\nendobj", b"R >>\nendobx"),
+        (b"/Count 2", b"/Count #2"),
+    ] {
+        let g = replace(&f, from, to);
+        let got = run(&g).1;
+        assert!(got.contains(&c("PDF-OBJECT", NotWellFormed)), "{got:?}");
+    }
+    // A hex string with a character that is not hexadecimal, in the trailer.
+    let g = classic(" /ID [<0a1g> <0a1b>]");
+    assert_eq!(run(&g).1, vec![c("PDF-TRAILER", NotWellFormed)]);
+    assert_eq!(run(&classic(" /ID [<0a1f> <0A1B>]")), (Some(2), vec![]));
+}
+
 /// The file with an incremental update of object 4, its /Prev pointing at `prev`
 /// (None: the previous section).
 fn updated(prev: Option<usize>) -> Vec<u8> {
@@ -272,7 +291,7 @@ fn broken_streams() {
     let at = f.windows(7).rposition(|w| w == b"endobj\n").unwrap();
     let mut g = f.clone();
     g[at + 2] = b'x';
-    assert_eq!(run(&g).1, vec![c("PDF-ENDOBJ", NotWellFormed)]);
+    assert_eq!(run(&g).1, vec![c("PDF-OBJECT", NotWellFormed)]);
     // The object stream's data damaged: the page count cannot be read.
     let at = f.windows(8).position(|w| w == b"stream\nx").unwrap() + 8;
     let mut g = f.clone();

@@ -343,6 +343,8 @@ impl<R: Read + Seek> Pdf<'_, R> {
                     at,
                     format!("the cross-reference entry of object {n} {g} points at offset {at}, where that object is not: the xref is broken (qpdf reconstructs it)"),
                 );
+            } else {
+                self.check_object(at, n)?;
             }
         }
         Ok(())
@@ -391,9 +393,9 @@ impl<R: Read + Seek> Pdf<'_, R> {
         if lx.word() != b"endobj" {
             self.flag(
                 Severity::NotWellFormed,
-                "PDF-ENDOBJ",
-                end,
-                "a cross-reference or object stream's object does not end with endobj",
+                "PDF-OBJECT",
+                at,
+                "a cross-reference or object stream's object does not end with endobj (damaged data; qpdf warns)",
             );
         }
         let filter = dict.get(b"Filter");
