@@ -39,6 +39,11 @@ pub(super) fn codestream<R: Read + Seek>(
     };
     let at = at + 2 + be16_len(r, at)?;
     let Some(sot) = main_header(r, at, stop, siz.rsiz, out)? else {
+        out.not_valid(
+            "JP2-TILE-COUNT",
+            at,
+            format!("the codestream has no tile-part, the SIZ marker says {tiles} tiles"),
+        );
         eoc(r, start, stop, out)?;
         return Ok(Some(siz));
     };
@@ -186,6 +191,11 @@ fn main_header<R: Read + Seek>(
             _ => {}
         }
         if c.len() < 2 || m & 0xFF00 != 0xFF00 {
+            out.not_well_formed(
+                "JP2-MAIN-HEADER",
+                at,
+                "the codestream's main header has bytes that are not a marker where one should be: a marker segment's length is wrong, or the header is damaged",
+            );
             break;
         }
         at += 2 + be16(&c) as u64;

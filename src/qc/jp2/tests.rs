@@ -341,6 +341,18 @@ fn codestream_markers() {
         };
         assert_eq!(codes(&file(&good_header(), &bad)), want);
     }
+    // QCD's length one short: the next marker is not where it says.
+    let mut bad = cs.clone();
+    let at = find(&bad, &[0xFF, 0x5C]);
+    bad[at + 3] -= 1;
+    assert_eq!(
+        codes(&file(&good_header(), &bad)),
+        vec![
+            c("JP2-MAIN-HEADER", NotWellFormed),
+            c("JP2-QCD", NotValid),
+            c("JP2-TILE-COUNT", NotValid)
+        ]
+    );
     // SIZ: a component count that does not fit the length.
     let mut bad = cs;
     let at = find(&bad, &[0xFF, 0x51]);
