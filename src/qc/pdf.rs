@@ -275,17 +275,7 @@ impl<R: Read + Seek> Pdf<'_, R> {
             Err(true) => return Ok(()),
             Err(false) => "its syntax is broken",
             Ok(((_, _, dict, Some(data_at)), _)) => {
-                let length = match dict.get(b"Length") {
-                    Some(Obj::Int(l)) => Some(*l),
-                    Some(Obj::Ref(r, _)) if self.depth < 2 => {
-                        self.depth += 1;
-                        let l = self.resolve(*r)?.and_then(|o| o.int());
-                        self.depth -= 1;
-                        l
-                    }
-                    _ => None,
-                };
-                let Some(l) = length.filter(|l| *l >= 0) else {
+                let Some(l) = self.stream_length(&dict)?.filter(|l| *l >= 0) else {
                     self.object_finding(at, n, "its stream has no usable /Length");
                     return Ok(());
                 };
@@ -302,6 +292,20 @@ impl<R: Read + Seek> Pdf<'_, R> {
         };
         self.object_finding(at, n, why);
         Ok(())
+    }
+
+    /// A stream's /Length, direct or an indirect object.
+    fn stream_length(&mut self, dict: &Obj) -> std::io::Result<Option<i64>> {
+        Ok(match dict.get(b"Length") {
+            Some(Obj::Int(l)) => Some(*l),
+            Some(Obj::Ref(r, _)) if self.depth < 2 => {
+                self.depth += 1;
+                let l = self.resolve(*r)?.and_then(|o| o.int());
+                self.depth -= 1;
+                l
+            }
+            _ => None,
+        })
     }
 
     fn object_finding(&mut self, at: u64, n: u32, why: &str) {

@@ -82,15 +82,7 @@ impl<'a> Lexer<'a> {
     /// A regular token (a keyword or a number), after white space.
     pub(super) fn word(&mut self) -> &'a [u8] {
         self.ws();
-        let s = self.pos;
-        while self
-            .b
-            .get(self.pos)
-            .is_some_and(|c| !is_ws(*c) && !is_delim(*c))
-        {
-            self.pos += 1;
-        }
-        &self.b[s..self.pos]
+        self.word_raw()
     }
 
     pub(super) fn uint(&mut self) -> Option<u64> {

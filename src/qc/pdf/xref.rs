@@ -358,16 +358,7 @@ impl<R: Read + Seek> Pdf<'_, R> {
         dict: &Obj,
         data_at: u64,
     ) -> std::io::Result<Option<Vec<u8>>> {
-        let length = match dict.get(b"Length") {
-            Some(Obj::Int(l)) => Some(*l),
-            Some(Obj::Ref(n, _)) if self.depth < 2 => {
-                self.depth += 1;
-                let l = self.resolve(*n)?.and_then(|o| o.int());
-                self.depth -= 1;
-                l
-            }
-            _ => None,
-        };
+        let length = self.stream_length(dict)?;
         let Some(length) =
             length.filter(|l| *l >= 0 && data_at.saturating_add(*l as u64) <= self.len)
         else {
