@@ -27,6 +27,9 @@ use xref::{Entry, Section};
 const WINDOW: usize = 64 * 1024;
 /// A cross-reference or object stream is inflated to at most this many bytes.
 const MAX_STREAM: usize = 16 << 20;
+/// Bytes inflated from cross-reference and object streams per file at most (a section
+/// is inflated again for each look-up in it): a bound on time, not memory.
+const MAX_INFLATED: u64 = 1 << 30;
 /// Object numbers tracked at most (one bit each).
 const MAX_OBJECTS: u64 = 16_000_000;
 
@@ -45,6 +48,8 @@ pub(super) struct Pdf<'a, R> {
     /// Nesting of object look-ups (a /Length in an object stream...).
     depth: usize,
     encrypted: bool,
+    /// Bytes inflated so far.
+    inflated: u64,
     /// The cross-reference is broken: /Size is not compared with it.
     broken: bool,
     /// The (code, offset) of each finding made: a section read again for a look-up
@@ -69,6 +74,7 @@ pub(super) fn validate<R: Read + Seek>(
         depth: 0,
         encrypted: false,
         broken: false,
+        inflated: 0,
         reported: Vec::new(),
     };
     if !p.header()? {

@@ -286,8 +286,10 @@ fn broken_streams() {
     let f = compressed();
     let g = replace(&f, b"/Type /XRef", b"/Type /XReg");
     assert_eq!(run(&g), (None, vec![c("PDF-XREF-STREAM", NotWellFormed)]));
-    let g = replace(&f, b"/Columns 4", b"/Columns 5");
-    assert_eq!(run(&g).1, vec![c("PDF-XREF-STREAM", NotWellFormed)]);
+    for cols in [&b"/Columns 5"[..], b"/Columns 99999999999999"] {
+        let g = replace(&f, b"/Columns 4", cols);
+        assert_eq!(run(&g).1, vec![c("PDF-XREF-STREAM", NotWellFormed)]);
+    }
     let at = f.windows(7).rposition(|w| w == b"endobj\n").unwrap();
     let mut g = f.clone();
     g[at + 2] = b'x';

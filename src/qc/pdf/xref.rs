@@ -6,7 +6,7 @@
 use std::io::{Read, Seek};
 
 use super::lex::{is_ws, Lexer, Obj};
-use super::{Pdf, MAX_STREAM, WINDOW};
+use super::{Pdf, MAX_INFLATED, MAX_STREAM, WINDOW};
 use crate::qc::Severity;
 
 /// Sections followed at most (the /Prev chain and hybrid streams).
@@ -415,6 +415,15 @@ impl<R: Read + Seek> Pdf<'_, R> {
             );
             return Ok(None);
         }
+        if self.inflated > MAX_INFLATED {
+            self.flag(
+                Severity::Warning,
+                "PDF-TOO-MANY",
+                0,
+                format!("over {MAX_INFLATED} bytes of cross-reference and object streams inflated: the rest were not checked"),
+            );
+            return Ok(None);
+        }
         let raw = self.read_vec(data_at, length as usize)?;
         let mut data = Vec::new();
         if flate {
@@ -433,6 +442,7 @@ impl<R: Read + Seek> Pdf<'_, R> {
         } else {
             data = raw;
         }
+        self.inflated += data.len() as u64;
         if data.len() > MAX_STREAM {
             self.flag(Severity::Warning,
                 "PDF-TOO-MANY",
@@ -481,6 +491,9 @@ fn predict(dict: &Obj, data: Vec<u8>, row: usize) -> Option<Vec<u8>> {
         .and_then(|p| p.get(b"Columns"))
         .and_then(Obj::int)
         .map_or(row, |c| c.max(1) as usize);
+    if cols >= data.len() {
+        return None;
+    }
     let mut out = Vec::with_capacity(data.len());
     let mut prev = vec![0u8; cols];
     for r in data.chunks(cols + 1) {
