@@ -415,6 +415,16 @@ impl<R: Read + Seek> Pdf<'_, R> {
                 for k in kids {
                     let kid = self.resolve(k)?;
                     let t = kid.as_ref().and_then(|o| o.get(b"Type"));
+                    if kid.is_some()
+                        && !t.is_some_and(|t| t.is_name(b"Page") || t.is_name(b"Pages"))
+                    {
+                        self.flag(
+                            Severity::NotValid,
+                            "PDF-PAGE-TYPE",
+                            0,
+                            format!("object {k}, a kid of the page tree's root, is not /Type /Page or /Pages (qpdf warns)"),
+                        );
+                    }
                     sum += match t {
                         Some(t) if t.is_name(b"Pages") => kid
                             .as_ref()

@@ -193,6 +193,12 @@ fn trailer_checks() {
     assert_eq!(run(&g).1, vec![c("PDF-HEADER-VERSION", Warning)]);
     let g = replace(&f, b"/Count 2", b"/Count 3");
     assert_eq!(run(&g), (Some(3), vec![c("PDF-PAGE-COUNT", Warning)]));
+    let g = replace(
+        &f,
+        b"/Type /Page /Parent 2 0 R >>",
+        b"/Type /Pagf /Parent 2 0 R >>",
+    );
+    assert_eq!(run(&g), (Some(2), vec![c("PDF-PAGE-TYPE", NotValid)]));
     let g = replace(&f, b"/Pages 2 0 R", b"/Pagez 2 0 R");
     assert_eq!(run(&g), (None, vec![c("PDF-PAGES", NotWellFormed)]));
 }
