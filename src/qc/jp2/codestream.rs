@@ -190,15 +190,15 @@ fn main_header<R: Read + Seek>(
             COM => com_segment(&c, at, out),
             _ => {}
         }
-        if c.len() < 2 || m & 0xFF00 != 0xFF00 {
-            out.not_well_formed(
-                "JP2-MAIN-HEADER",
-                at,
-                "the codestream's main header has bytes that are not a marker where one should be: a marker segment's length is wrong, or the header is damaged",
-            );
-            break;
-        }
-        at += 2 + be16(&c) as u64;
+        // Any other two bytes are skipped by their length, as jpylyzer skips them.
+        at += 2 + if c.len() >= 2 { be16(&c) as u64 } else { 0 };
+    }
+    if sot.is_none() {
+        out.not_well_formed(
+            "JP2-MAIN-HEADER",
+            at,
+            "no SOT marker after the codestream's main header: a marker segment's length is wrong, or the codestream is damaged or truncated",
+        );
     }
     if !cod {
         out.not_valid(

@@ -42,6 +42,10 @@ fn sub_boxes<'a>(buf: &'a [u8], base: u64, out: &mut Findings) -> Vec<([u8; 4], 
                 off,
                 format!("the '{}' box's length ({blen}) does not fit in its superbox ({} bytes left): the box lengths are damaged", name(&typ), rest.len()),
             );
+            // What there is of it is read, as jpylyzer reads it.
+            if blen >= hdr && rest.len() as u64 >= hdr {
+                list.push((typ, &rest[hdr as usize..], off + hdr));
+            }
             break;
         }
         list.push((typ, &rest[hdr as usize..blen as usize], off + hdr));
