@@ -185,6 +185,17 @@ fn nearest(given: &str, known: &[&'static str]) -> Option<&'static str> {
             return Some(k);
         }
     }
+    nearest_of(&lower, known)
+}
+
+/// The known word nearest `given` (lower case): one that starts with it, else the
+/// closest by Jaro-Winkler similarity above 0.8. Also for the names of cairn.toml's
+/// keys and presets (`[qc]`).
+pub(crate) fn nearest_of<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower = given.to_lowercase();
+    if lower.is_empty() {
+        return None;
+    }
     if let Some(k) = known.iter().find(|k| k.starts_with(&lower)) {
         return Some(k);
     }

@@ -322,6 +322,16 @@ pub(super) enum Command {
     /// newer one into the archive.
     #[command(after_help = EXIT_CODES_HELP)]
     Formats(super::format_cmds::FormatsArgs),
+
+    /// Check scans (a delivery before intake) as a preservation master should be:
+    /// validated (TIFF, JPEG, JP2, PNG, PDF) and judged by a digitisation profile.
+    ///
+    /// Each file is identified, its headers measured (resolution, bit depth, colour,
+    /// compression, ICC profile, size) and validated, then judged by the profile
+    /// (--profile, else the archive's qc.profile). Without a profile, a file fails when
+    /// it is not well-formed or not valid.
+    #[command(after_help = super::qc_cmd::QC_HELP)]
+    Qc(super::qc_cmd::QcArgs),
     /// Serve the archive read-only over HTTP: OAI-PMH 2.0 at /oai for harvesters, and
     /// pages for readers and auditors (/, /items, /events, /audit).
     ///

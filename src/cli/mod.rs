@@ -21,6 +21,8 @@ mod format_cmds;
 mod life_cmds;
 mod outcome;
 mod progress;
+mod qc_cmd;
+mod qc_html;
 mod replica_cmds;
 mod report_html;
 mod serve_cmd;
@@ -163,6 +165,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Restore(args) => replica_cmds::run_restore(args),
         Command::Identify(args) => format_cmds::run_identify(args),
         Command::Formats(args) => format_cmds::run_formats(args),
+        Command::Qc(args) => qc_cmd::run_qc(args),
         Command::Serve(args) => serve_cmd::run_serve(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

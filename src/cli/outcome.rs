@@ -10,6 +10,7 @@ use cairn::ops::bag_check::BagCheck;
 use cairn::ops::fixity::{BagOutcome, FixityReport};
 use cairn::ops::formats::IdentifyReport;
 use cairn::ops::ingest::IngestReport;
+use cairn::ops::qc::QcReport;
 use cairn::ops::repair::RepairReport;
 use cairn::ops::replica_check::{ReplicaFixityReport, ReplicaInventory};
 use cairn::ops::replicate::ReplicateReport;
@@ -209,6 +210,17 @@ impl Outcome for ReplicaFixityReport {
 impl Outcome for IdentifyReport {
     fn problem_found(&self) -> bool {
         false
+    }
+
+    fn could_not_run(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// `cairn qc`: a file failed; a path that could not be read is a failure to run.
+impl Outcome for QcReport {
+    fn problem_found(&self) -> bool {
+        !self.passed
     }
 
     fn could_not_run(&self) -> bool {

@@ -74,6 +74,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("formats", "accept", Kind::List),
     setting("formats", "warn", Kind::List),
     setting("formats", "refuse", Kind::List),
+    setting("qc", "profile", Kind::Text),
     setting("serve", "repository_name", Kind::Text),
     setting("serve", "repository_identifier", Kind::Text),
     setting("serve", "admin_email", Kind::Text),
@@ -204,6 +205,7 @@ impl Config {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            ("qc", "profile") => text(&self.qc.profile),
             ("serve", key) => self.serve.value_of(key),
             _ => String::new(),
         }

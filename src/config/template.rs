@@ -198,6 +198,26 @@ warn = []
 # CAIRN_FORMATS_REFUSE
 refuse = []
 
+[qc]
+# The digitisation profile masters are judged by (docs/scan-qc.md): `cairn qc` uses
+# it, and ingest and revise apply it. A preset: "fadgi-3-star-text",
+# "fadgi-4-star-text", "metamorfoze-light"; or the name of a profile of your own,
+# a [qc.profiles.NAME] table that may start from a preset and set any rule:
+#   [qc.profiles.vendor]
+#   preset = "fadgi-3-star-text"
+#   min_ppi = 400                      # pixels per inch, both directions
+#   bit_depths = [8, 16]               # bits per sample allowed
+#   colour = ["grey", "rgb"]           # bilevel grey rgb palette cmyk ycbcr lab
+#   icc = "required"                   # or "any"
+#   compressions = ["none", "lzw"]     # none lzw deflate packbits ccitt jpeg ...
+#   max_width = 20000                  # pixels
+#   max_height = 20000
+#   validation = "valid"               # or "well-formed", "none"
+#   on_fail = { icc = "warn" }         # each rule "refuse" (the default) or "warn"
+# Empty: no profile (a file that is not well-formed or not valid still fails).
+# CAIRN_QC_PROFILE; `cairn qc --profile NAME` overrides it for one run.
+profile = ""
+
 [serve]
 # `cairn serve`: the read-only web view and OAI-PMH 2.0 endpoint (/oai).
 # The repositoryName harvesters show (OAI-PMH Identify).

@@ -177,34 +177,37 @@ pub fn identify(id: &Identifier, paths: &[PathBuf]) -> IdentifyReport {
         errors: Vec::new(),
     };
     for p in paths {
-        if p.is_dir() {
-            let mut files: Vec<PathBuf> = walkdir::WalkDir::new(p)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(|e| match e {
-                    Ok(e) if e.file_type().is_file() => Some(e.into_path()),
-                    Ok(_) => None,
-                    Err(err) => {
-                        report.errors.push(format!("{}: {err}", p.display()));
-                        None
-                    }
-                })
-                .collect();
-            files.sort();
-            for f in files {
-                match identify_file(id, &f) {
-                    Ok(r) => report.files.push(r),
-                    Err(e) => report.errors.push(format!("{}: {e}", f.display())),
-                }
-            }
-        } else {
-            match identify_file(id, p) {
+        for f in files_under(p, &mut report.errors) {
+            match identify_file(id, &f) {
                 Ok(r) => report.files.push(r),
-                Err(e) => report.errors.push(format!("{}: {e}", p.display())),
+                Err(e) => report.errors.push(format!("{}: {e}", f.display())),
             }
         }
     }
     report
+}
+
+/// The files a command-line path names, as `cairn identify` and `cairn qc` walk it: a
+/// folder's files in name order (a folder that cannot be read is noted in `errors`),
+/// else the path itself.
+pub fn files_under(p: &Path, errors: &mut Vec<String>) -> Vec<PathBuf> {
+    if !p.is_dir() {
+        return vec![p.to_path_buf()];
+    }
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(p)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| match e {
+            Ok(e) if e.file_type().is_file() => Some(e.into_path()),
+            Ok(_) => None,
+            Err(err) => {
+                errors.push(format!("{}: {err}", p.display()));
+                None
+            }
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 /// The signature files in force, for `cairn formats`.

@@ -14,6 +14,7 @@ pub mod fixity;
 pub mod formats;
 pub mod ingest;
 pub mod premis;
+pub mod qc;
 pub mod repair;
 pub mod replica_check;
 pub mod replica_root;

@@ -217,3 +217,86 @@ pub(crate) fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<
     }
     Ok(n)
 }
+
+/// The codes and severities a validation of `bytes` finds, and its pages (tests).
+#[cfg(test)]
+pub(crate) fn codes_of(bytes: &[u8]) -> (Vec<(String, Severity)>, Option<u32>) {
+    let v = validate(&mut std::io::Cursor::new(bytes))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let codes = v
+        .findings
+        .into_iter()
+        .map(|f| (f.code, f.severity))
+        .collect();
+    (codes, v.pages)
+}
+
+/// The property every validator keeps (tests): whatever prefix of `sample` is read,
+/// with whatever bytes changed, validation returns findings, never panics, and ends
+/// quickly.
+#[cfg(test)]
+pub(crate) fn damage_never_panics(sample: &[u8]) {
+    use proptest::prelude::*;
+    let check = |b: &[u8]| {
+        let t = std::time::Instant::now();
+        let r = validate(&mut std::io::Cursor::new(b));
+        assert!(r.is_ok(), "{r:?}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    };
+    for cut in 0..=sample.len() {
+        check(&sample[..cut]);
+    }
+    let n = sample.len().max(1);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(300));
+    let strategy = (
+        0..=sample.len(),
+        proptest::collection::vec((0..n, any::<u8>()), 1..6),
+    );
+    let outcome = runner.run(&strategy, |(cut, flips)| {
+        let mut b = sample.to_vec();
+        for (i, v) in flips {
+            if let Some(x) = b.get_mut(i) {
+                *x = v;
+            }
+        }
+        b.truncate(cut.max(12));
+        check(&b);
+        Ok(())
+    });
+    assert!(outcome.is_ok(), "{outcome:?}");
+}
+
+/// Runs a Python script (Pillow, tifffile) that writes files into a fresh folder (its first
+/// argument), and asserts each one validates with no finding (tests run by hand).
+#[cfg(test)]
+pub(crate) fn python_files_are_valid(name: &str, script: &str) {
+    let dir = std::env::temp_dir().join(format!("cairn-qc-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ok = std::process::Command::new("python3")
+        .args(["-c", script, dir.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let (c, pages) = codes_of(&std::fs::read(&p).unwrap());
+        eprintln!("{}: {c:?} {pages:?}", p.display());
+        assert!(c.is_empty(), "{}: {c:?}", p.display());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The codes and severities alone (tests).
+#[cfg(test)]
+pub(crate) fn codes(bytes: &[u8]) -> Vec<(String, Severity)> {
+    codes_of(bytes).0
+}
+
+/// One finding's code and severity (tests).
+#[cfg(test)]
+pub(crate) fn one(code: &str, sev: Severity) -> Vec<(String, Severity)> {
+    vec![(code.to_string(), sev)]
+}

@@ -33,6 +33,7 @@ mod premis;
 mod progress_tty;
 mod properties;
 mod qc_agreement;
+mod qc_cmd;
 mod qc_ingest;
 mod register_entries;
 mod replica;

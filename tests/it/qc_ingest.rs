@@ -4,7 +4,8 @@
 //! judgement in the register, one PREMIS `validation` event, and a line in the QC
 //! section of `cairn report`. Revise applies the `[formats]` policy as ingest does.
 //!
-//! The TIFFs are written here (a baseline greyscale strip image, resolution given).
+//! The TIFFs are written by `common::tiff_bytes` (a baseline greyscale strip image,
+//! resolution given, with an ICC profile).
 
 use std::path::{Path, PathBuf};
 
@@ -14,49 +15,11 @@ use crate::life::{self, expect};
 /// The profile the tests set: FADGI 3-star for textual documents (a preset).
 const PROFILE: &str = "fadgi-3-star-text";
 
-/// A baseline little-endian TIFF: 8-bit greyscale, uncompressed, one strip of
-/// `width` x `height` pixels, `ppi` pixels per inch both ways.
+/// A baseline TIFF ([`common::tiff_bytes`]): 8-bit greyscale, uncompressed, one strip
+/// of `width` x `height` pixels, `ppi` pixels per inch both ways, with an embedded ICC
+/// profile (which the FADGI presets require).
 fn tiff_bytes(width: u32, height: u32, ppi: u32) -> Vec<u8> {
-    // Header, then the pixels, then the two resolutions, then the IFD.
-    let pixels = (width * height) as usize;
-    let pixel_at = 8u32;
-    let res_at = pixel_at + pixels as u32 + (pixels as u32 & 1);
-    let ifd_at = res_at + 16;
-    let mut b = Vec::new();
-    b.extend_from_slice(b"II*\0");
-    b.extend_from_slice(&ifd_at.to_le_bytes());
-    b.extend((0..pixels).map(|i| (i % 251) as u8));
-    if pixels & 1 == 1 {
-        b.push(0);
-    }
-    for _ in 0..2 {
-        b.extend_from_slice(&ppi.to_le_bytes());
-        b.extend_from_slice(&1u32.to_le_bytes());
-    }
-    // (tag, type, count, value): type 3 SHORT, 4 LONG, 5 RATIONAL (value: offset).
-    let entries: [(u16, u16, u32, u32); 12] = [
-        (256, 4, 1, width),
-        (257, 4, 1, height),
-        (258, 3, 1, 8),
-        (259, 3, 1, 1),
-        (262, 3, 1, 1),
-        (273, 4, 1, pixel_at),
-        (277, 3, 1, 1),
-        (278, 4, 1, height),
-        (279, 4, 1, pixels as u32),
-        (282, 5, 1, res_at),
-        (283, 5, 1, res_at + 8),
-        (296, 3, 1, 2),
-    ];
-    b.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    for (tag, kind, count, value) in entries {
-        b.extend_from_slice(&tag.to_le_bytes());
-        b.extend_from_slice(&kind.to_le_bytes());
-        b.extend_from_slice(&count.to_le_bytes());
-        b.extend_from_slice(&value.to_le_bytes());
-    }
-    b.extend_from_slice(&0u32.to_le_bytes());
-    b
+    common::tiff_bytes(width, height, ppi, false, true)
 }
 
 /// A TIFF the profile passes (well above any preset's minimum resolution).

@@ -1049,6 +1049,17 @@ fn the_exit_code_table_is_what_each_command_does() {
             ),
             ("identify", 3) => code(None, &["identify", &missing_s]),
             ("config", 0) => code(Some(&fresh()), &["config"]),
+            ("qc", want) => {
+                let scan = tmp.path().join(format!("scan-{want}.tif"));
+                std::fs::write(&scan, common::tiff_bytes(8, 8, 150, true, true)).expect("write");
+                let scan = s(&scan);
+                match want {
+                    0 => code(Some(&fresh()), &["qc", &scan]),
+                    1 => code(None, &["qc", &scan, "--profile", "fadgi-3-star-text"]),
+                    2 => code(None, &["qc", &missing_s]),
+                    _ => code(Some(&nowhere), &["qc", &scan]),
+                }
+            }
             (_, 3) => {
                 let args: &[&str] = match cmd.as_str() {
                     "show" => &["show", "cairn-000001"],

@@ -624,3 +624,69 @@ pub fn intake_names(entries: &BTreeMap<String, serde_json::Value>) -> Vec<String
     names.sort();
     names
 }
+
+/// A small, valid baseline TIFF: `width` x `height` pixels, 8 bits per sample, RGB (or
+/// greyscale), uncompressed, one strip, `ppi` pixels per inch, with a minimal embedded
+/// ICC profile when `icc`. For the scan quality tests (`cairn qc`, ingest's profile).
+pub fn tiff_bytes(width: u32, height: u32, ppi: u32, rgb: bool, icc: bool) -> Vec<u8> {
+    let spp: u16 = if rgb { 3 } else { 1 };
+    // The ICC profile: a 132-byte header (size, version 2.1, display class, the colour
+    // space, XYZ connection space, the `acsp` signature) and no tags.
+    let mut profile = vec![0u8; 132];
+    profile[..4].copy_from_slice(&132u32.to_be_bytes());
+    profile[8..12].copy_from_slice(&[2, 0x10, 0, 0]);
+    profile[12..16].copy_from_slice(b"mntr");
+    profile[16..20].copy_from_slice(if rgb { b"RGB " } else { b"GRAY" });
+    profile[20..24].copy_from_slice(b"XYZ ");
+    profile[36..40].copy_from_slice(b"acsp");
+    let n_entries: u32 = if icc { 14 } else { 13 };
+    let ifd_end = 8 + 2 + 12 * n_entries + 4;
+    let bps_at = ifd_end;
+    let xres_at = bps_at + 6;
+    let yres_at = xres_at + 8;
+    let icc_at = yres_at + 8;
+    let data_at = icc_at + if icc { profile.len() as u32 } else { 0 };
+    let data_len = width * height * u32::from(spp);
+    let mut out = b"II*\0".to_vec();
+    out.extend(8u32.to_le_bytes());
+    out.extend((n_entries as u16).to_le_bytes());
+    let mut entry = |tag: u16, typ: u16, count: u32, value: u32| {
+        out.extend(tag.to_le_bytes());
+        out.extend(typ.to_le_bytes());
+        out.extend(count.to_le_bytes());
+        out.extend(value.to_le_bytes());
+    };
+    const SHORT: u16 = 3;
+    const LONG: u16 = 4;
+    const RATIONAL: u16 = 5;
+    entry(256, LONG, 1, width);
+    entry(257, LONG, 1, height);
+    entry(258, SHORT, u32::from(spp), if rgb { bps_at } else { 8 });
+    entry(259, SHORT, 1, 1);
+    entry(262, SHORT, 1, if rgb { 2 } else { 1 });
+    entry(273, LONG, 1, data_at);
+    entry(277, SHORT, 1, u32::from(spp));
+    entry(278, LONG, 1, height);
+    entry(279, LONG, 1, data_len);
+    entry(282, RATIONAL, 1, xres_at);
+    entry(283, RATIONAL, 1, yres_at);
+    entry(284, SHORT, 1, 1);
+    entry(296, SHORT, 1, 2);
+    if icc {
+        entry(34675, 7, profile.len() as u32, icc_at);
+    }
+    out.extend(0u32.to_le_bytes());
+    for _ in 0..3 {
+        out.extend(8u16.to_le_bytes());
+    }
+    for _ in 0..2 {
+        out.extend(ppi.to_le_bytes());
+        out.extend(1u32.to_le_bytes());
+    }
+    if icc {
+        out.extend(&profile);
+    }
+    assert_eq!(out.len() as u32, data_at);
+    out.extend(std::iter::repeat_n(0x80u8, data_len as usize));
+    out
+}
