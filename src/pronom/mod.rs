@@ -45,15 +45,12 @@ use std::io::{Read, Seek, SeekFrom};
 use serde::{Deserialize, Serialize};
 
 use pattern::Budget;
-use prefilter::{literal_span, Prefilter, PrefilterBuilder};
+use prefilter::{Prefilter, PrefilterBuilder};
 use sequence::match_seq;
 use sigfile::{Anchor, ContainerFile, DroidFile, Signature};
 
 /// Bytes read from each end of a file (64 KiB, DROID's default).
 pub const SCAN_LEN: usize = 64 * 1024;
-
-/// The shortest literal worth a place in the Aho-Corasick prefilter.
-const MIN_LITERAL: usize = 3;
 
 /// Matching steps allowed per file before a pathological signature gives up.
 const STEPS_PER_FILE: u64 = 2_000_000;
@@ -229,73 +226,7 @@ impl Identifier {
             let deep = deep::deep_of(idx, &sig);
             let deep_seq = deep.as_ref().map(|d| d.seq);
             deeps.extend(deep);
-            // Every literal a match must contain: the longest that has one place in its
-            // window; and the best set of literals one of which every match contains (a
-            // single literal, or a literal followed by alternatives that each begin with
-            // a literal: `@` then `ARTICLE|BOOK|…` gives `@ARTICLE`, `@BOOK`, …; or such a
-            // choice alone), the
-            // set whose shortest member is longest, with how far into its window a
-            // member can end (None: anywhere).
-            let mut fixed: Option<(&[u8], bool, usize)> = None;
-            let mut best: Option<(Vec<Vec<u8>>, bool, Option<usize>)> = None;
-            let shortest = |set: &[Vec<u8>]| set.iter().map(Vec::len).min().unwrap_or(0);
-            for seq in &sig.seqs {
-                let eof = seq.anchor == Anchor::Eof;
-                for (i, sub) in seq.subs.iter().enumerate() {
-                    for (k, tok) in sub.toks.iter().enumerate() {
-                        if let Some(set) = alternatives(&[], tok) {
-                            // A choice whose every alternative begins with a literal.
-                            let longest = set.iter().map(Vec::len).max().unwrap_or(0);
-                            let reach = literal_span(seq, i, k, longest).1;
-                            if best
-                                .as_ref()
-                                .is_none_or(|(b, _, _)| shortest(&set) > shortest(b))
-                            {
-                                best = Some((set, eof, reach));
-                            }
-                        }
-                        let pattern::Tok::Lit(l) = tok else { continue };
-                        let (start, reach) = literal_span(seq, i, k, l.len());
-                        if reach == Some(start + l.len())
-                            && fixed.is_none_or(|(b, _, _)| l.len() > b.len())
-                        {
-                            fixed = Some((l, eof, start));
-                        }
-                        let mut offer = |set: Vec<Vec<u8>>, reach: Option<usize>| {
-                            if best
-                                .as_ref()
-                                .is_none_or(|(b, _, _)| shortest(&set) > shortest(b))
-                            {
-                                best = Some((set, eof, reach));
-                            }
-                        };
-                        offer(vec![l.clone()], reach);
-                        if let Some(set) = sub.toks.get(k + 1).and_then(|t| alternatives(l, t)) {
-                            let longest = set.iter().map(Vec::len).max().unwrap_or(0);
-                            offer(set, reach.and_then(|r| r.checked_add(longest - l.len())));
-                        }
-                    }
-                }
-            }
-            // A literal at one place is compared there, at no cost: it is the best
-            // filter when it has two bytes or more. A literal of one or two bytes
-            // searched for occurs in almost any window: rather than flood the automaton
-            // with matches, a signature with nothing better is simply always tried
-            // (cheap when it is anchored).
-            match (fixed, best) {
-                (Some((lit, eof, at)), _) if lit.len() >= 2 => {
-                    if eof { &mut tail } else { &mut head }.fixed(at, lit, idx)
-                }
-                (_, Some((set, eof, reach))) if shortest(&set) >= MIN_LITERAL => {
-                    for lit in &set {
-                        if eof { &mut tail } else { &mut head }.searched(lit, reach, idx)
-                    }
-                }
-                (Some((lit, eof, at)), _) => {
-                    if eof { &mut tail } else { &mut head }.fixed(at, lit, idx)
-                }
-                _ => always.push(idx),
-            }
+            prefilter::register(&sig, idx, &mut head, &mut tail, &mut always);
             sigs.push(Compiled {
                 sig,
                 formats,
@@ -643,21 +574,6 @@ impl Identifier {
             alternatives: possibilities,
         }
     }
-}
-
-/// When `next` (the token after literal `lit`) is a choice whose every alternative
-/// begins with a literal: `lit` followed by each of those literals, one of which every
-/// match contains.
-fn alternatives(lit: &[u8], next: &pattern::Tok) -> Option<Vec<Vec<u8>>> {
-    let pattern::Tok::Alt(alts) = next else {
-        return None;
-    };
-    alts.iter()
-        .map(|a| match a.first() {
-            Some(pattern::Tok::Lit(b)) => Some([lit, b].concat()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Reads the first [`SCAN_LEN`] bytes and, when the file is longer, the last

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use aho_corasick::AhoCorasick;
 
-use super::pattern::{min_len, Tok};
+use super::pattern::{max_len, min_len, Tok};
+use super::sigfile::Signature;
 use super::sigfile::{Anchor, ByteSeq};
 
 /// Literals to look for in one window (the file's head, or its reversed tail), each
@@ -217,23 +218,6 @@ struct Automaton {
     first: Option<aho_corasick::packed::Searcher>,
 }
 
-/// The most bytes a pattern can span (None: no bound).
-fn max_len(toks: &[Tok]) -> Option<usize> {
-    toks.iter().try_fold(0usize, |sum, t| {
-        let n = match t {
-            Tok::Lit(v) | Tok::NotSeq(v) => Some(v.len()),
-            Tok::Class(_) => Some(1),
-            Tok::Range { lo, .. } => Some(lo.len()),
-            Tok::Gap { max, .. } => *max,
-            Tok::Alt(alts) => alts
-                .iter()
-                .map(|a| max_len(a))
-                .try_fold(0usize, |m, l| l.map(|l| m.max(l))),
-        }?;
-        sum.checked_add(n)
-    })
-}
-
 /// Where in its window literal token `k` of subsequence `i` of `seq`, `len` bytes long,
 /// can lie in a match: the least offset it can start at, and how far it can end (None:
 /// a variable position or an unbounded gap comes before it). When the two are `len`
@@ -270,4 +254,97 @@ fn literal_end(seq: &ByteSeq, i: usize, k: usize, len: usize) -> Option<usize> {
     end.checked_add(sub.max?)?
         .checked_add(max_len(&sub.toks[..k])?)?
         .checked_add(len)
+}
+
+/// The shortest literal worth a place in the Aho-Corasick prefilter.
+const MIN_LITERAL: usize = 3;
+
+/// Enters signature `sig` (index `idx`) in the prefilter of its window (`head`, or
+/// `tail` for an end-of-file literal) by the literal that filters best, or among those
+/// `always` tried when it has none worth it.
+pub(super) fn register(
+    sig: &Signature,
+    idx: usize,
+    head: &mut PrefilterBuilder,
+    tail: &mut PrefilterBuilder,
+    always: &mut Vec<usize>,
+) {
+    // Every literal a match must contain: the longest that has one place in its
+    // window; and the best set of literals one of which every match contains (a
+    // single literal, or a literal followed by alternatives that each begin with
+    // a literal: `@` then `ARTICLE|BOOK|…` gives `@ARTICLE`, `@BOOK`, …; or such a
+    // choice alone), the set whose shortest member is longest, with how far into its
+    // window a member can end (None: anywhere).
+    let mut fixed: Option<(&[u8], bool, usize)> = None;
+    let mut best: Option<(Vec<Vec<u8>>, bool, Option<usize>)> = None;
+    let shortest = |set: &[Vec<u8>]| set.iter().map(Vec::len).min().unwrap_or(0);
+    for seq in &sig.seqs {
+        let eof = seq.anchor == Anchor::Eof;
+        for (i, sub) in seq.subs.iter().enumerate() {
+            for (k, tok) in sub.toks.iter().enumerate() {
+                if let Some(set) = alternatives(&[], tok) {
+                    // A choice whose every alternative begins with a literal.
+                    let longest = set.iter().map(Vec::len).max().unwrap_or(0);
+                    let reach = literal_span(seq, i, k, longest).1;
+                    if best
+                        .as_ref()
+                        .is_none_or(|(b, _, _)| shortest(&set) > shortest(b))
+                    {
+                        best = Some((set, eof, reach));
+                    }
+                }
+                let Tok::Lit(l) = tok else { continue };
+                let (start, reach) = literal_span(seq, i, k, l.len());
+                if reach == Some(start + l.len()) && fixed.is_none_or(|(b, _, _)| l.len() > b.len())
+                {
+                    fixed = Some((l, eof, start));
+                }
+                let mut offer = |set: Vec<Vec<u8>>, reach: Option<usize>| {
+                    if best
+                        .as_ref()
+                        .is_none_or(|(b, _, _)| shortest(&set) > shortest(b))
+                    {
+                        best = Some((set, eof, reach));
+                    }
+                };
+                offer(vec![l.clone()], reach);
+                if let Some(set) = sub.toks.get(k + 1).and_then(|t| alternatives(l, t)) {
+                    let longest = set.iter().map(Vec::len).max().unwrap_or(0);
+                    offer(set, reach.and_then(|r| r.checked_add(longest - l.len())));
+                }
+            }
+        }
+    }
+    // A literal at one place is compared there, at no cost: it is the best
+    // filter when it has two bytes or more. A literal of one or two bytes
+    // searched for occurs in almost any window: rather than flood the automaton
+    // with matches, a signature with nothing better is simply always tried
+    // (cheap when it is anchored).
+    match (fixed, best) {
+        (Some((lit, eof, at)), _) if lit.len() >= 2 => {
+            if eof { &mut *tail } else { &mut *head }.fixed(at, lit, idx)
+        }
+        (_, Some((set, eof, reach))) if shortest(&set) >= MIN_LITERAL => {
+            for lit in &set {
+                if eof { &mut *tail } else { &mut *head }.searched(lit, reach, idx)
+            }
+        }
+        (Some((lit, eof, at)), _) => if eof { &mut *tail } else { &mut *head }.fixed(at, lit, idx),
+        _ => always.push(idx),
+    }
+}
+
+/// When `next` (the token after literal `lit`) is a choice whose every alternative
+/// begins with a literal: `lit` followed by each of those literals, one of which every
+/// match contains.
+fn alternatives(lit: &[u8], next: &Tok) -> Option<Vec<Vec<u8>>> {
+    let Tok::Alt(alts) = next else {
+        return None;
+    };
+    alts.iter()
+        .map(|a| match a.first() {
+            Some(Tok::Lit(b)) => Some([lit, b].concat()),
+            _ => None,
+        })
+        .collect()
 }

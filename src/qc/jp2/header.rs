@@ -37,11 +37,13 @@ fn sub_boxes<'a>(buf: &'a [u8], base: u64, out: &mut Findings) -> Vec<([u8; 4], 
             l => (8, l as u64),
         };
         if blen < hdr || blen > rest.len() as u64 {
-            out.not_well_formed(
-                "JP2-BOX-LENGTH",
-                off,
-                format!("the '{}' box's length ({blen}) does not fit in its superbox ({} bytes left): the box lengths are damaged", name(&typ), rest.len()),
-            );
+            let message = format!("the '{}' box's length ({blen}) does not fit in its superbox ({} bytes left): the box lengths are damaged", name(&typ), rest.len());
+            if blen < hdr {
+                out.not_well_formed("JP2-BOX-LENGTH", off, message);
+            } else {
+                // As jpylyzer: what there is of it is read and judged.
+                out.warning("JP2-BOX-PAST-END", off, message);
+            }
             // What there is of it is read, as jpylyzer reads it.
             if blen >= hdr && rest.len() as u64 >= hdr {
                 list.push((typ, &rest[hdr as usize..], off + hdr));

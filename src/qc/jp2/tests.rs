@@ -124,7 +124,9 @@ fn truncation_is_not_well_formed() {
     assert_eq!(
         codes(cut),
         vec![
-            c("JP2-BOX-LENGTH", NotWellFormed),
+            // Past the end is a warning, as jpylyzer reads on; the cut codestream is
+            // what makes the file not well-formed.
+            c("JP2-BOX-PAST-END", Warning),
             c("JP2-NEXT-TILE-PART", NotWellFormed),
             c("JP2-NO-EOC", NotWellFormed),
         ]
@@ -152,7 +154,7 @@ fn wrong_box_lengths_are_not_well_formed() {
     let l = u32::from_be_bytes(f[at..at + 4].try_into().unwrap()) + 4;
     f[at..at + 4].copy_from_slice(&l.to_be_bytes());
     let got = codes(&f);
-    assert!(got.contains(&c("JP2-BOX-LENGTH", NotWellFormed)), "{got:?}");
+    assert!(got.iter().any(|(_, s)| *s == NotWellFormed), "{got:?}");
     // A length shorter than the box header.
     let mut f = good();
     f[at..at + 4].copy_from_slice(&5u32.to_be_bytes());
