@@ -32,6 +32,7 @@ mod mapped_files;
 mod premis;
 mod progress_tty;
 mod properties;
+mod qc_agreement;
 mod qc_cmd;
 mod qc_ingest;
 mod register_entries;
