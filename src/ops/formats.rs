@@ -151,10 +151,20 @@ pub fn identify_and_validate(
         };
     let validation = if validate {
         file.seek(std::io::SeekFrom::Start(0))?;
-        qc::validate(&mut std::io::BufReader::with_capacity(64 * 1024, &mut file))?
+        qc::validate_named(
+            &mut std::io::BufReader::with_capacity(64 * 1024, &mut file),
+            name.as_deref(),
+        )?
     } else {
         None
     };
+    let mut techmd = techmd;
+    if let (Some(t), Some(pages)) = (&mut techmd, validation.as_ref().and_then(|v| v.pages)) {
+        // The validator follows every cross-reference section and object stream; the
+        // header reader only the classic table, so a PDF whose page tree lies in an
+        // object stream has its page count from the validator.
+        t.pages.get_or_insert(pages);
+    }
     Ok(IdentifiedFile {
         path: path.to_path_buf(),
         size,
@@ -531,7 +541,9 @@ impl<'a> RunFormats<'a> {
                         .push(format!("{shown}: {}: {r}", label(&format))),
                 }
             }
-            if let Some(profile) = profile {
+            // The profile judges the masters: files in one of the five formats, by their
+            // bytes or their name. A transcription or a metadata file is outside it.
+            if let (Some(profile), true) = (profile, validation.is_some()) {
                 let judgement = profile.judge(tech.as_ref(), validation.as_ref());
                 let failed = |outcome| {
                     judgement

@@ -71,7 +71,11 @@ pub fn check_file(
         .as_ref()
         .map_or("not validated", |v| v.status())
         .to_string();
-    let judgement = profile.map(|p| p.judge(f.techmd.as_ref(), f.validation.as_ref()));
+    // Only the masters (files in one of the five formats, by their bytes or their name)
+    // are judged: a transcription or a checksum file is outside the profile.
+    let judgement = profile
+        .filter(|_| f.validation.is_some())
+        .map(|p| p.judge(f.techmd.as_ref(), f.validation.as_ref()));
     let outcome = match (&judgement, &f.validation) {
         (Some(j), _) => j.outcome,
         (None, Some(v)) if !v.valid() => Outcome::Fail,

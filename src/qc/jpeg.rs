@@ -344,10 +344,12 @@ fn eoi(out: &mut Findings, at: u64, st: &State) {
     }
     if let Some(f) = &st.frame {
         if f.height == 0 && !st.dnl {
-            out.not_valid(
+            // Without a DNL segment the image's height cannot be known: no decoder can
+            // read it (Pillow refuses it), so the structure is broken, not a rule.
+            out.not_well_formed(
                 "JPEG-NO-DNL",
                 f.at,
-                "the frame's height is 0 and no DNL segment gives it",
+                "the frame's height is 0 and no DNL segment gives it: the image's height cannot be known",
             );
         }
     }

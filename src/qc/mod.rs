@@ -177,6 +177,71 @@ pub fn kind_of(head: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Which validator a file's name calls for, by its extension.
+pub fn kind_of_name(name: &str) -> Option<&'static str> {
+    let (_, ext) = name.rsplit_once('.')?;
+    match ext.to_ascii_lowercase().as_str() {
+        "tif" | "tiff" => Some("tiff"),
+        "jpg" | "jpeg" | "jpe" | "jfif" => Some("jpeg"),
+        "jp2" => Some("jp2"),
+        "png" => Some("png"),
+        "pdf" => Some("pdf"),
+        _ => None,
+    }
+}
+
+/// [`validate`], and for a file whose bytes are in none of the five formats but whose
+/// name says it is one (`scan-017.tif`), a validation of that kind that says so, not
+/// well-formed: a header damaged past recognition is the worst damage, not a file out
+/// of scope. A file that is one format under another's extension gets a warning.
+pub fn validate_named<R: Read + Seek>(
+    r: &mut R,
+    name: Option<&str>,
+) -> std::io::Result<Option<Validation>> {
+    let named = name.and_then(kind_of_name);
+    let mut v = validate(r)?;
+    match (&mut v, named) {
+        // A BigTIFF is a TIFF Cairn does not validate: not validated, and no alarm.
+        (None, Some("tiff")) if is_bigtiff(r)? => {}
+        (None, Some(kind)) => {
+            return Ok(Some(Validation {
+                kind: kind.to_string(),
+                pages: None,
+                findings: vec![Finding {
+                    code: "QC-SIGNATURE".into(),
+                    severity: Severity::NotWellFormed,
+                    offset: Some(0),
+                    message: format!(
+                        "the file is named as a {} file, but its first bytes are not a {} header: the header is damaged, or the file is in another format; open it, and compare it with the vendor's copy",
+                        kind.to_ascii_uppercase(),
+                        kind.to_ascii_uppercase()
+                    ),
+                }],
+            }))
+        }
+        (Some(v), Some(kind)) if v.kind != kind => v.findings.push(Finding {
+            code: "QC-EXTENSION".into(),
+            severity: Severity::Warning,
+            offset: Some(0),
+            message: format!(
+                "the file is named as a {} file but is a {}: rename it, or check that it is the file meant",
+                kind.to_ascii_uppercase(),
+                v.kind.to_ascii_uppercase()
+            ),
+        }),
+        _ => {}
+    }
+    Ok(v)
+}
+
+/// Whether the source begins as a BigTIFF (version 43).
+fn is_bigtiff<R: Read + Seek>(r: &mut R) -> std::io::Result<bool> {
+    r.seek(SeekFrom::Start(0))?;
+    let mut head = [0u8; 4];
+    let n = read_up_to(r, &mut head)?;
+    Ok(n == 4 && (&head == b"II+\0" || &head == b"MM\0+"))
+}
+
 /// Validates a file from any seekable source, if it is in one of the formats validated
 /// here (`None` otherwise). An I/O error other than the data ending early is returned;
 /// a file that ends early is a finding.
@@ -299,4 +364,37 @@ pub(crate) fn codes(bytes: &[u8]) -> Vec<(String, Severity)> {
 #[cfg(test)]
 pub(crate) fn one(code: &str, sev: Severity) -> Vec<(String, Severity)> {
     vec![(code.to_string(), sev)]
+}
+
+#[cfg(test)]
+mod named_tests {
+    use super::*;
+
+    fn named(bytes: &[u8], name: &str) -> Option<Validation> {
+        validate_named(&mut std::io::Cursor::new(bytes), Some(name)).unwrap()
+    }
+
+    /// A file named as a scan whose bytes are none is not well-formed; a file of one
+    /// format under another's name is warned about; a BigTIFF and a file of no scan
+    /// format and name are not validated.
+    #[test]
+    fn the_name_brings_a_file_whose_header_is_gone_into_scope() {
+        let v = named(b"XI*\0\x08\0\0\0rest of a scan", "scan-017.TIF").unwrap();
+        assert_eq!(v.kind, "tiff");
+        assert_eq!(v.status(), "not well-formed");
+        assert_eq!(v.findings[0].code, "QC-SIGNATURE");
+        assert_eq!(v.findings[0].offset, Some(0));
+        assert!(named(b"II+\0\x08\0\0\0", "big.tif").is_none());
+        assert!(named(b"Transcription of page 1\n", "scan-017.txt").is_none());
+        assert!(named(b"Transcription of page 1\n", "notes").is_none());
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR";
+        let v = named(png, "scan.tif").unwrap();
+        assert_eq!(v.kind, "png");
+        assert!(v
+            .findings
+            .iter()
+            .any(|f| f.code == "QC-EXTENSION" && f.severity == Severity::Warning));
+        assert_eq!(kind_of_name("a.JPEG"), Some("jpeg"));
+        assert_eq!(kind_of_name("tif"), None);
+    }
 }

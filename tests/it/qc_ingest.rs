@@ -448,3 +448,75 @@ fn report_has_a_qc_section_only_when_files_were_judged() {
         "no QC section"
     );
 }
+
+/// The profile judges the masters only: an item of a good scan and its transcription
+/// is ingested (the transcription is outside the profile: no judgement, no event),
+/// while a file named `.tif` whose header is damaged past recognition is not a file out
+/// of scope but the worst damage: not well-formed, and the item refused.
+#[test]
+fn profile_judges_masters_not_transcriptions_and_refuses_an_unrecognisable_tif() {
+    let tmp = common::fresh_dir("qc-ingest-scope");
+    let transcription = "Sample transcription of page 1.\n".as_bytes().to_vec();
+    let root = archive_with(
+        tmp.path(),
+        &[
+            ("scan-001.tif", good_tiff()),
+            ("scan-001.txt", transcription),
+        ],
+    );
+    set_profile(&root, PROFILE);
+    let id = ingest_one(&root);
+    let judged: Vec<String> = file_validations(&root)
+        .iter()
+        .map(|e| e["data"]["file"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(judged, vec!["data/scan-001.tif".to_string()], "{judged:?}");
+    let e = entry(&root, &id);
+    let txt = e["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["path"] == "data/scan-001.txt")
+        .expect("the transcription's record");
+    assert!(
+        txt.get("qc").is_none() && txt.get("validation").is_none(),
+        "{txt}"
+    );
+
+    // A second item: a .tif whose first bytes are no TIFF's.
+    let mut damaged = good_tiff();
+    damaged[0] = b'X';
+    common::write_file(&root.join("intake/more"), "scan-002.tif", &damaged);
+    std::fs::write(
+        root.join("intake/metadata.csv"),
+        "filename,dc.title\nmore,Sample: a damaged scan\n",
+    )
+    .expect("csv");
+    let log_before = std::fs::read(root.join("manifests/events.jsonl")).expect("log");
+    let out = expect(&root, ["ingest"], 1);
+    assert!(
+        out.stderr
+            .contains("scan-002.tif: QC profile fadgi-3-star-text")
+            && out.stderr.contains("not well-formed"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        std::fs::read(root.join("manifests/events.jsonl")).expect("log"),
+        log_before
+    );
+    // cairn qc on the same file, outside the archive, without a profile: it fails.
+    let out = common::cairn()
+        .args(["qc", "--json"])
+        .arg(root.join("intake/more"))
+        .current_dir(tmp.path())
+        .output()
+        .expect("run cairn qc");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["files"][0]["status"], "not well-formed", "{v}");
+    assert_eq!(
+        v["files"][0]["validation"]["findings"][0]["code"], "QC-SIGNATURE",
+        "{v}"
+    );
+}

@@ -97,7 +97,7 @@ fn frame_fields_are_checked() {
     let mut g = f.clone();
     g[at + 5] = 0;
     g[at + 6] = 0;
-    assert_eq!(codes(&g), one("JPEG-NO-DNL", NotValid));
+    assert_eq!(codes(&g), one("JPEG-NO-DNL", NotWellFormed));
 }
 
 #[test]
