@@ -151,8 +151,17 @@ pub fn identify_and_validate(
         };
     let validation = if validate {
         file.seek(std::io::SeekFrom::Start(0))?;
+        // The JPEG and PNG validators stream through the file: a large buffer. The
+        // others seek from structure to structure (IFDs, tile-parts, objects), and a
+        // seek empties the buffer: a small one, or each seek would read 64 KiB for the
+        // few bytes wanted.
+        let streams = matches!(
+            format.mime.split(',').next().map(str::trim),
+            Some("image/jpeg" | "image/png")
+        );
+        let capacity = if streams { 256 * 1024 } else { 8 * 1024 };
         qc::validate_named(
-            &mut std::io::BufReader::with_capacity(64 * 1024, &mut file),
+            &mut std::io::BufReader::with_capacity(capacity, &mut file),
             name.as_deref(),
         )?
     } else {

@@ -101,8 +101,16 @@ pub fn run(id: &Identifier, profile: Option<&Profile>, paths: &[PathBuf]) -> QcR
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
-        for f in files_under(p, &mut errors) {
-            match check_file(id, profile, &f) {
+        // A folder's files on the rayon pool (each reads its headers, and the whole
+        // file for the formats validated by streaming), reported in name order.
+        use rayon::prelude::*;
+        let under = files_under(p, &mut errors);
+        let checked: Vec<_> = under
+            .par_iter()
+            .map(|f| check_file(id, profile, f))
+            .collect();
+        for (f, r) in under.iter().zip(checked) {
+            match r {
                 Ok(r) => files.push(r),
                 Err(e) => errors.push(format!("{}: {e}", f.display())),
             }
