@@ -74,11 +74,11 @@ pub(super) fn run_qc(args: QcArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return error_exit("qc", &cairn::Error::Usage(format!("--profile: {e}"))),
     };
-    let id = match formats::load_identifier(archive.as_ref()) {
-        Ok(i) => i,
+    let load = || formats::load_identifier(archive.as_ref());
+    let report = match cairn::ops::qc::run(load, profile.as_ref(), &args.paths) {
+        Ok(r) => r,
         Err(e) => return error_exit("qc", &e),
     };
-    let report = cairn::ops::qc::run(&id, profile.as_ref(), &args.paths);
     if args.json {
         print_json(&report);
     } else {

@@ -138,31 +138,57 @@ pub fn identify_and_validate(
     let size = file.metadata()?.len();
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let format = id.identify_reader(&mut file, size, name.as_deref())?;
+    let (techmd, warnings, validation) = measure(&mut file, name.as_deref(), validate)?;
+    Ok(IdentifiedFile {
+        path: path.to_path_buf(),
+        size,
+        format,
+        techmd,
+        warnings,
+        validation,
+    })
+}
+
+/// What [`measure`] finds: technical metadata, the damage its headers show, and the
+/// format validation when asked for.
+pub type Measures = (Option<TechMd>, Vec<String>, Option<Validation>);
+
+/// A file's technical metadata, the damage its headers show, and when `validate` its
+/// format validation: what needs no identification, so that it can run while the
+/// signature files are compiled (`cairn qc`).
+pub fn measure(
+    file: &mut std::fs::File,
+    name: Option<&str>,
+    validate: bool,
+) -> Result<Measures, std::io::Error> {
+    file.seek(std::io::SeekFrom::Start(0))?;
     // By the file's own header, whatever the identification: a damaged scan often
     // fails its format's signature (a JPEG without its end marker) and is exactly what
     // the warnings are for.
-    let (techmd, warnings) =
-        match techmd::read(&mut std::io::BufReader::with_capacity(16 * 1024, &mut file))? {
-            Some(t) => {
-                let w = t.warnings.clone();
-                (Some(t), w)
-            }
-            None => (None, Vec::new()),
-        };
+    let (techmd, warnings) = match techmd::read(&mut std::io::BufReader::with_capacity(
+        16 * 1024,
+        &mut *file,
+    ))? {
+        Some(t) => {
+            let w = t.warnings.clone();
+            (Some(t), w)
+        }
+        None => (None, Vec::new()),
+    };
     let validation = if validate {
         file.seek(std::io::SeekFrom::Start(0))?;
         // The JPEG and PNG validators stream through the file: a large buffer. The
         // others seek from structure to structure (IFDs, tile-parts, objects), and a
         // seek empties the buffer: a small one, or each seek would read 64 KiB for the
         // few bytes wanted.
-        let streams = matches!(
-            format.mime.split(',').next().map(str::trim),
-            Some("image/jpeg" | "image/png")
-        );
+        let mut head = [0u8; 12];
+        let n = crate::qc::read_up_to(&mut *file, &mut head)?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        let streams = matches!(qc::kind_of(&head[..n]), Some("jpeg" | "png"));
         let capacity = if streams { 256 * 1024 } else { 8 * 1024 };
         qc::validate_named(
-            &mut std::io::BufReader::with_capacity(capacity, &mut file),
-            name.as_deref(),
+            &mut std::io::BufReader::with_capacity(capacity, &mut *file),
+            name,
         )?
     } else {
         None
@@ -174,14 +200,7 @@ pub fn identify_and_validate(
         // object stream has its page count from the validator.
         t.pages.get_or_insert(pages);
     }
-    Ok(IdentifiedFile {
-        path: path.to_path_buf(),
-        size,
-        format,
-        techmd,
-        warnings,
-        validation,
-    })
+    Ok((techmd, warnings, validation))
 }
 
 /// Identifies files and folders' files.

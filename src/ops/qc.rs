@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::ops::formats::{files_under, identify_and_validate};
+use crate::error::Error;
+use crate::ops::formats::{files_under, measure};
 use crate::pronom::Identifier;
 use crate::qc::profile::{Judgement, Outcome, Profile};
 use crate::qc::Validation;
@@ -59,55 +60,96 @@ pub struct QcReport {
     pub passed: bool,
 }
 
-/// Checks one file.
-pub fn check_file(
+/// What a file is without identifying it: its size, technical metadata and
+/// validation ([`crate::ops::formats::measure`]).
+type Measured = (u64, Option<TechMd>, Option<Validation>);
+
+fn measure_file(path: &std::path::Path) -> Result<Measured, std::io::Error> {
+    let mut file = crate::fs::open_read(path)?;
+    let size = file.metadata()?.len();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let (techmd, _, validation) = measure(&mut file, name.as_deref(), true)?;
+    Ok((size, techmd, validation))
+}
+
+/// Checks one file: its identification (PRONOM) with what [`measure_file`] found, and
+/// the profile's judgement.
+fn check_file(
     id: &Identifier,
     profile: Option<&Profile>,
     path: &std::path::Path,
+    (size, techmd, validation): Measured,
 ) -> Result<QcFile, std::io::Error> {
-    let f = identify_and_validate(id, path, true)?;
-    let status = f
-        .validation
+    let mut file = crate::fs::open_read(path)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let format = id.identify_reader(&mut file, size, name.as_deref())?;
+    let status = validation
         .as_ref()
         .map_or("not validated", |v| v.status())
         .to_string();
     // Only the masters (files in one of the five formats, by their bytes or their name)
     // are judged: a transcription or a checksum file is outside the profile.
     let judgement = profile
-        .filter(|_| f.validation.is_some())
-        .map(|p| p.judge(f.techmd.as_ref(), f.validation.as_ref()));
-    let outcome = match (&judgement, &f.validation) {
+        .filter(|_| validation.is_some())
+        .map(|p| p.judge(techmd.as_ref(), validation.as_ref()));
+    let outcome = match (&judgement, &validation) {
         (Some(j), _) => j.outcome,
         (None, Some(v)) if !v.valid() => Outcome::Fail,
         (None, _) => Outcome::Pass,
     };
     Ok(QcFile {
-        kind: f.validation.as_ref().map(|v| v.kind.clone()),
-        path: f.path,
-        size: f.size,
-        puid: f.format.puid,
-        format: f.format.name,
+        kind: validation.as_ref().map(|v| v.kind.clone()),
+        path: path.to_path_buf(),
+        size,
+        puid: format.puid,
+        format: format.name,
         status,
-        validation: f.validation,
-        techmd: f.techmd,
+        validation,
+        techmd,
         judgement,
         outcome,
     })
 }
 
 /// Checks every file the paths name (folders walked in name order, as `cairn
-/// identify` walks them).
-pub fn run(id: &Identifier, profile: Option<&Profile>, paths: &[PathBuf]) -> QcReport {
+/// identify` walks them). The signature files are compiled (`load`) on a thread of
+/// their own while the files are measured and validated, which needs none of them;
+/// then the files are identified. Each stage runs a folder's files on the rayon pool
+/// and reports them in name order. An error only when the signature files cannot be
+/// compiled.
+pub fn run(
+    load: impl FnOnce() -> Result<Identifier, Error> + Send,
+    profile: Option<&Profile>,
+    paths: &[PathBuf],
+) -> Result<QcReport, Error> {
+    use rayon::prelude::*;
+    let (walked, loaded) = std::thread::scope(|s| {
+        let loading = s.spawn(load);
+        let walked: Vec<_> = paths
+            .iter()
+            .map(|p| {
+                let mut errors = Vec::new();
+                let under = files_under(p, &mut errors);
+                let measured: Vec<_> = under.par_iter().map(|f| measure_file(f)).collect();
+                (errors, under, measured)
+            })
+            .collect();
+        let loaded = loading.join().unwrap_or_else(|_| {
+            Err(Error::Internal(
+                "compiling the signature files failed".into(),
+            ))
+        });
+        (walked, loaded)
+    });
+    let id = loaded?;
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    for p in paths {
-        // A folder's files on the rayon pool (each reads its headers, and the whole
-        // file for the formats validated by streaming), reported in name order.
-        use rayon::prelude::*;
-        let under = files_under(p, &mut errors);
+    for (walk_errors, under, measured) in walked {
+        errors.extend(walk_errors);
         let checked: Vec<_> = under
             .par_iter()
-            .map(|f| check_file(id, profile, f))
+            .zip(measured)
+            .map(|(f, m)| m.and_then(|m| check_file(&id, profile, f, m)))
             .collect();
         for (f, r) in under.iter().zip(checked) {
             match r {
@@ -133,13 +175,13 @@ pub fn run(id: &Identifier, profile: Option<&Profile>, paths: &[PathBuf]) -> QcR
             Outcome::Fail => t.fail += 1,
         }
     }
-    QcReport {
+    Ok(QcReport {
         profile: profile.map(|p| p.name.clone()),
         passed: t.fail == 0,
         files,
         errors,
         totals: t,
-    }
+    })
 }
 
 /// Pixels a file may have for [`thumbnail`] to decode it (40 megapixels: an A4 page at
