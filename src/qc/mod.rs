@@ -160,21 +160,10 @@ impl Findings {
     }
 }
 
-/// Which validator a file's first bytes call for.
+/// Which validator a file's first bytes call for: the formats techmd reads headers of,
+/// but GIF, which is not a scan master.
 pub fn kind_of(head: &[u8]) -> Option<&'static str> {
-    if head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") {
-        Some("tiff")
-    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("jpeg")
-    } else if head.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n") {
-        Some("jp2")
-    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("png")
-    } else if head.starts_with(b"%PDF-") {
-        Some("pdf")
-    } else {
-        None
-    }
+    crate::techmd::kind_of(head).filter(|k| *k != "gif")
 }
 
 /// Which validator a file's name calls for, by its extension.
@@ -269,19 +258,7 @@ pub fn validate<R: Read + Seek>(r: &mut R) -> std::io::Result<Option<Validation>
     }))
 }
 
-/// Reads until `buf` is full or the data ends; the bytes read.
-pub(crate) fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
+pub(crate) use crate::techmd::read_up_to;
 
 /// The codes and severities a validation of `bytes` finds, and its pages (tests).
 #[cfg(test)]

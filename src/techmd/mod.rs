@@ -89,7 +89,7 @@ pub struct TechMd {
 impl Eq for TechMd {}
 
 /// Which reader a file's first bytes call for.
-fn kind_of(head: &[u8]) -> Option<&'static str> {
+pub(crate) fn kind_of(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") {
         Some("tiff")
     } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
@@ -159,7 +159,8 @@ fn gif<R: Read + Seek>(r: &mut R, len: u64, t: &mut TechMd) -> std::io::Result<(
     Ok(())
 }
 
-fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Reads until `buf` is full or the data ends; the bytes read.
+pub(crate) fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
