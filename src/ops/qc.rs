@@ -196,6 +196,7 @@ pub const THUMBNAIL_SIDE: u32 = 160;
 /// `image` crate, within [`THUMBNAIL_PIXELS`] and [`THUMBNAIL_ALLOC`]. `None` for
 /// another format, a file that is not well-formed, too large, or that the decoder does
 /// not read (a compression it lacks): a report without a picture, never an error.
+#[cfg(feature = "thumbnails")]
 pub fn thumbnail(f: &QcFile) -> Option<Vec<u8>> {
     if !matches!(f.kind.as_deref(), Some("tiff" | "jpeg" | "png")) {
         return None;
@@ -229,4 +230,10 @@ pub fn thumbnail(f: &QcFile) -> Option<Vec<u8>> {
         .write_to(&mut png, image::ImageFormat::Png)
         .ok()?;
     Some(png.into_inner())
+}
+
+/// A build without the `thumbnails` feature (the fuzz build) draws no thumbnails.
+#[cfg(not(feature = "thumbnails"))]
+pub fn thumbnail(_f: &QcFile) -> Option<Vec<u8>> {
+    None
 }
