@@ -632,6 +632,11 @@ pub(super) struct ValidateArgs {
     /// Check structure and completeness, skip checksums.
     #[arg(long)]
     pub(super) completeness_only: bool,
+    /// Also judge the bag against a BagIt Profile: a JSON file, or a shipped one by
+    /// name (aptrust, btr, bagit-profiles-foo, bagit-profiles-bar); exit 1 when it
+    /// does not conform.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub(super) profile: Option<String>,
     /// Print one JSON report on stdout instead of text.
     #[arg(long)]
     pub(super) json: bool,

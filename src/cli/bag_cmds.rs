@@ -7,7 +7,7 @@ use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
 
 use super::args::{CreateArgs, ValidateArgs};
 use super::common::{ambient_root, finding_line, note, print_json, printable, require_exists, say};
-use super::outcome::{error_exit, exit, exit_code};
+use super::outcome::{combined, error_exit, exit, exit_code};
 use super::progress::with_progress;
 
 pub(super) fn run_create(args: CreateArgs) -> u8 {
@@ -90,6 +90,9 @@ pub(super) fn run_validate(args: ValidateArgs) -> u8 {
             Ok(l) => l,
             Err(e) => return error_exit("bag validate", &e),
         };
+    if let Some(name) = &args.profile {
+        return run_validate_profile(&args, name, &opts, limits);
+    }
     let report = match with_progress("bag validate", || validate_bag(&args.bag, &opts, limits)) {
         Ok(r) => r,
         Err(e) => return error_exit("bag validate", &e),
@@ -148,6 +151,74 @@ fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
             "{}: INVALID: {}",
             bag.display(),
             plural(r.problems.len(), "problem")
+        );
+    }
+}
+
+/// `bag validate --profile`: the RFC 8493 report with the profile's verdict beside it
+/// (`"profile"` in `--json`); exit 1 when either finds a problem.
+fn run_validate_profile(
+    args: &ValidateArgs,
+    name: &str,
+    opts: &ValidateOptions,
+    limits: cairn::fs::zip::ZipLimits,
+) -> u8 {
+    let chosen = match cairn::ops::bag_profile::load(name) {
+        Ok(c) => c,
+        Err(e) => return error_exit("bag validate", &e),
+    };
+    let run = with_progress("bag validate", || {
+        cairn::ops::bag_profile::validate_with_profile(&args.bag, opts, limits, &chosen)
+    });
+    let (report, verdict) = match run {
+        Ok(r) => r,
+        Err(e) => return error_exit("bag validate", &e),
+    };
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct WithProfile<'a> {
+            #[serde(flatten)]
+            report: &'a ValidateReport,
+            profile: &'a cairn::ops::bag_profile::ProfileReport,
+        }
+        print_json(&WithProfile {
+            report: &report,
+            profile: &verdict,
+        });
+    } else {
+        print_validate(&args.bag, &report);
+        print_verdict(&args.bag, &verdict);
+    }
+    let profile_code = if verdict.conforms { exit::OK } else { exit::DATA };
+    combined(exit_code(&report), profile_code)
+}
+
+fn print_verdict(bag: &std::path::Path, v: &cairn::ops::bag_profile::ProfileReport) {
+    for p in &v.problems {
+        let kind = serde_json::to_value(p.kind)
+            .ok()
+            .and_then(|k| k.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let path = if p.path.is_empty() { "." } else { p.path.as_str() };
+        errln!(
+            "problem: {}: profile-{kind}: {}",
+            printable(path),
+            printable(&p.detail)
+        );
+    }
+    if v.conforms {
+        say!(
+            "{}: conforms to profile {} ({})",
+            bag.display(),
+            v.name,
+            v.identifier
+        );
+    } else {
+        errln!(
+            "{}: does NOT conform to profile {}: {}",
+            bag.display(),
+            v.name,
+            plural(v.problems.len(), "problem")
         );
     }
 }
