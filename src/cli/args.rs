@@ -617,6 +617,11 @@ pub(super) struct CreateArgs {
     /// An extra bag-info.txt field, 'Label: value'; repeatable, order kept.
     #[arg(short, long, value_name = "'LABEL: VALUE'")]
     pub(super) info: Vec<String>,
+    /// Make a bag that meets a BagIt Profile (a JSON file, or a shipped one by name):
+    /// its algorithms, BagIt-Profile-Identifier, and the tags from --info and
+    /// cairn.toml; refuses, writing nothing, when the bag would not conform.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub(super) profile: Option<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub(super) json: bool,

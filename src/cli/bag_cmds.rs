@@ -16,11 +16,18 @@ pub(super) fn run_create(args: CreateArgs) -> u8 {
     }
     let mut opts = CreateOptions::new(chrono::Utc::now().date_naive());
     if !args.algorithms.is_empty() {
-        opts.algorithms = args.algorithms;
+        opts.algorithms = args.algorithms.clone();
     }
     for raw in &args.info {
         match parse_info_arg(raw) {
             Ok(pair) => opts.info.push(pair),
+            Err(e) => return error_exit("bag create", &e),
+        }
+    }
+    let mut serialization_note = None;
+    if let Some(name) = &args.profile {
+        match prepare_profile(&args, name, &mut opts) {
+            Ok(note) => serialization_note = note,
             Err(e) => return error_exit("bag create", &e),
         }
     }
@@ -33,10 +40,31 @@ pub(super) fn run_create(args: CreateArgs) -> u8 {
             } else {
                 print_create(&report);
             }
+            if let Some(n) = serialization_note {
+                note!("cairn: {n}");
+            }
             exit::OK
         }
         Err(e) => error_exit("bag create", &e),
     }
+}
+
+/// `bag create --profile`: the options that make a conformant bag, or the refusal.
+fn prepare_profile(
+    args: &CreateArgs,
+    name: &str,
+    opts: &mut CreateOptions,
+) -> Result<Option<String>, cairn::error::Error> {
+    use cairn::ops::bag_profile;
+    let chosen = bag_profile::load(name)?;
+    let defaults = bag_profile::config_tags_at(&ambient_root(), super::common::env())?;
+    bag_profile::prepare_create(
+        &chosen,
+        &args.src,
+        opts,
+        !args.algorithms.is_empty(),
+        &defaults,
+    )
 }
 
 fn print_create(r: &CreateReport) {
@@ -189,17 +217,22 @@ fn run_validate_profile(
         print_validate(&args.bag, &report);
         print_verdict(&args.bag, &verdict);
     }
-    let profile_code = if verdict.conforms { exit::OK } else { exit::DATA };
+    let profile_code = if verdict.conforms {
+        exit::OK
+    } else {
+        exit::DATA
+    };
     combined(exit_code(&report), profile_code)
 }
 
 fn print_verdict(bag: &std::path::Path, v: &cairn::ops::bag_profile::ProfileReport) {
     for p in &v.problems {
-        let kind = serde_json::to_value(p.kind)
-            .ok()
-            .and_then(|k| k.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let path = if p.path.is_empty() { "." } else { p.path.as_str() };
+        let kind = p.kind.code();
+        let path = if p.path.is_empty() {
+            "."
+        } else {
+            p.path.as_str()
+        };
         errln!(
             "problem: {}: profile-{kind}: {}",
             printable(path),

@@ -7,13 +7,15 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::bagit::profile::{self, BagFacts, Profile, ProfileFinding};
+use crate::bagit::profile::{self, BagFacts, Profile, ProfileFinding, ProfileKind};
 use crate::bagit::source::{BagSource, EntryType};
 use crate::bagit::tags::{decode_tag_file, parse_bag_info, TagEncoding, Version};
 use crate::bagit::{validate_listed, Finding, FindingKind, ValidateOptions, ValidateReport};
+use crate::digest::Algorithm;
 use crate::error::Error;
 use crate::fs::open_source;
 use crate::fs::zip::ZipLimits;
+use crate::ops::create::CreateOptions;
 
 /// A profile file larger than this is refused (the published ones are under 10 KiB).
 const MAX_PROFILE_BYTES: u64 = 1 << 20;
@@ -146,7 +148,9 @@ fn other_tag_files(
 ) -> BTreeMap<String, Vec<(String, String)>> {
     let mut out = BTreeMap::new();
     for name in profile.tag_files_read() {
-        let listed = files.iter().any(|(p, size)| p == name && *size <= MAX_PROFILE_BYTES);
+        let listed = files
+            .iter()
+            .any(|(p, size)| p == name && *size <= MAX_PROFILE_BYTES);
         if !listed {
             continue;
         }
@@ -154,8 +158,193 @@ fn other_tag_files(
             continue;
         };
         let decoded = decode_tag_file(&bytes, TagEncoding::Utf8);
-        let (info, _) = parse_bag_info(&decoded.text, Version { major: 1, minor: 0 });
+        let (info, _) = parse_bag_info(&decoded.text, Version::V1_0);
         out.insert(name.to_string(), info.entries);
     }
     out
+}
+
+/// Makes `opts` produce a bag that meets `chosen`, or refuses, before anything is
+/// written: picks the algorithms (unless the user named some: `user_algorithms`),
+/// adds `BagIt-Profile-Identifier` and the tags `defaults` gives (from cairn.toml)
+/// that `--info` did not, moves tags the profile keeps in other tag files there,
+/// then judges the bag as it would be. Serialization is left to the caller's
+/// packaging and returned as a note; every other failure refuses the run.
+pub fn prepare_create(
+    chosen: &Chosen,
+    src: &Path,
+    opts: &mut CreateOptions,
+    user_algorithms: bool,
+    defaults: &[(String, String)],
+) -> Result<Option<String>, Error> {
+    let p = &chosen.profile;
+    if !user_algorithms {
+        opts.algorithms = algorithms_for(p);
+    }
+    opts.legacy_ok = p
+        .manifests_required
+        .iter()
+        .chain(&p.tag_manifests_required)
+        .filter_map(|n| Algorithm::from_manifest_name(n))
+        .collect();
+    let given = |opts: &CreateOptions, label: &str| opts.info.iter().any(|(l, _)| l == label);
+    if !given(opts, "BagIt-Profile-Identifier") {
+        opts.info
+            .push(("BagIt-Profile-Identifier".into(), p.identifier.clone()));
+    }
+    for (label, value) in defaults {
+        if !given(opts, label) && !value.is_empty() {
+            opts.info.push((label.clone(), value.clone()));
+        }
+    }
+    move_to_tag_files(p, opts);
+    let facts = predicted_facts(src, opts)?;
+    let (serial, other): (Vec<ProfileFinding>, Vec<ProfileFinding>) = profile::judge(p, &facts)
+        .into_iter()
+        .partition(|f| matches!(f.kind, ProfileKind::SerializationRequired));
+    if !other.is_empty() {
+        let lines: Vec<String> = other
+            .iter()
+            .map(|f| format!("{}: {}", f.kind.code(), f.detail))
+            .collect();
+        return Err(Error::Refused {
+            path: src.to_path_buf(),
+            reason: format!(
+                "the bag would not conform to profile {} ({}), so nothing was written: {}",
+                chosen.name,
+                p.identifier,
+                lines.join("; ")
+            ),
+        });
+    }
+    Ok(serial.first().map(|_| {
+        format!(
+            "profile {} requires the bag serialized as {}: package the folder so before depositing",
+            chosen.name,
+            p.accept_serialization.join(" or ")
+        )
+    }))
+}
+
+/// The algorithms for a new bag under `p`: those it requires, then SHA-512 (else
+/// SHA-256) and BLAKE3 where it allows them.
+fn algorithms_for(p: &Profile) -> Vec<Algorithm> {
+    let allowed = |a: Algorithm| {
+        p.manifests_allowed
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|n| n == a.name()))
+            && p.tag_manifests_allowed
+                .as_ref()
+                .is_none_or(|l| l.iter().any(|n| n == a.name()))
+    };
+    let mut algs: Vec<Algorithm> = p
+        .manifests_required
+        .iter()
+        .chain(&p.tag_manifests_required)
+        .filter_map(|n| Algorithm::from_manifest_name(n))
+        .collect();
+    if let Some(strong) = [Algorithm::Sha512, Algorithm::Sha256]
+        .into_iter()
+        .find(|a| allowed(*a))
+    {
+        algs.push(strong);
+    }
+    if allowed(Algorithm::Blake3) {
+        algs.push(Algorithm::Blake3);
+    }
+    algs.sort();
+    algs.dedup();
+    algs
+}
+
+/// `--info` labels that the profile places in another tag file (APTrust's Title,
+/// Access and Storage-Option in aptrust-info.txt) are written there instead.
+fn move_to_tag_files(p: &Profile, opts: &mut CreateOptions) {
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    opts.info.retain(|(label, value)| {
+        let home = p
+            .tags
+            .iter()
+            .find(|t| &t.name == label && t.file != "bag-info.txt");
+        match home {
+            Some(rule) => {
+                let text = files.entry(rule.file.clone()).or_default();
+                text.push_str(&format!("{label}: {value}\n"));
+                false
+            }
+            None => true,
+        }
+    });
+    for (file, text) in files {
+        opts.extra_tags.push((file, text.into_bytes()));
+    }
+}
+
+/// The bag `create_bag` would write from `src` with `opts`, as facts.
+fn predicted_facts(src: &Path, opts: &CreateOptions) -> Result<BagFacts, Error> {
+    let meta = crate::fs::lstat(src)?;
+    let mut files: Vec<(String, u64)> = if meta.is_dir() {
+        crate::fs::walk::walk_source(src, &[])?
+            .files
+            .into_iter()
+            .map(|f| (format!("data/{}", f.rel), f.size))
+            .collect()
+    } else {
+        let name = src.file_name().map(|n| n.to_string_lossy().into_owned());
+        vec![(format!("data/{}", name.unwrap_or_default()), meta.len())]
+    };
+    let mut algs = opts.algorithms.clone();
+    algs.sort();
+    algs.dedup();
+    for name in ["bagit.txt", "bag-info.txt"] {
+        files.push((name.into(), 0));
+    }
+    for a in &algs {
+        files.push((format!("manifest-{}.txt", a.name()), 0));
+        files.push((format!("tagmanifest-{}.txt", a.name()), 0));
+    }
+    let mut tag_files = BTreeMap::new();
+    for (name, bytes) in &opts.extra_tags {
+        files.push((name.clone(), bytes.len() as u64));
+        let text = String::from_utf8_lossy(bytes);
+        let (info, _) = parse_bag_info(&text, Version::V1_0);
+        tag_files.insert(name.clone(), info.entries);
+    }
+    let mut info = vec![
+        (
+            "Bagging-Date".to_string(),
+            opts.bagging_date.format("%Y-%m-%d").to_string(),
+        ),
+        ("Payload-Oxum".to_string(), "0.0".to_string()),
+        ("Bag-Software-Agent".to_string(), crate::agent()),
+    ];
+    info.extend(opts.info.iter().cloned());
+    Ok(BagFacts {
+        serialized: None,
+        bagit_version: Some("1.0".into()),
+        bag_info: Some(info),
+        files,
+        tag_files,
+    })
+}
+
+/// The bag-info.txt tags cairn.toml gives for new bags, when `root` holds an archive:
+/// `[ingest] source_organization` as Source-Organization and `collection` as
+/// Bag-Group-Identifier (as ingest writes them).
+pub fn config_tags_at(
+    root: &Path,
+    env: &crate::config::Env,
+) -> Result<Vec<(String, String)>, Error> {
+    if !root.join(crate::config::CONFIG_FILE).is_file() {
+        return Ok(Vec::new());
+    }
+    let archive = crate::fs::archive::Archive::open_with(root, env)?;
+    let ingest = &archive.config.ingest;
+    Ok(vec![
+        (
+            "Source-Organization".into(),
+            ingest.source_organization.clone(),
+        ),
+        ("Bag-Group-Identifier".into(), ingest.collection.clone()),
+    ])
 }

@@ -104,6 +104,9 @@ mod tests {
         assert!(!matches("[!ab]x", "bx"));
         assert!(matches("[a-c]", "b"));
         assert!(matches("[x", "[x"));
-        assert!(matches("*a*a*a*a*b", &"a".repeat(40).replace("aaaa", "aaab")));
+        assert!(matches(
+            "*a*a*a*a*b",
+            &"a".repeat(40).replace("aaaa", "aaab")
+        ));
     }
 }

@@ -57,6 +57,16 @@ pub enum ProfileKind {
     ProfileContradiction,
 }
 
+impl ProfileKind {
+    /// The stable code (`tag-missing`), as `--json` writes it.
+    pub fn code(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
 /// One failure: its code, the bag path concerned (empty for the bag as a whole), and
 /// what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,7 +103,10 @@ pub fn judge(profile: &Profile, facts: &BagFacts) -> Vec<ProfileFinding> {
             tags(profile, "bag-info.txt", entries, &mut out);
         }
     }
-    for (file, entries) in &facts.tag_files {
+    for file in profile.tag_files_read() {
+        // An absent file's required tags are reported too, so that the message says
+        // what to write in it.
+        let entries = facts.tag_files.get(file).map(Vec::as_slice).unwrap_or(&[]);
         tags(profile, file, entries, &mut out);
     }
     manifests(profile, facts, &mut out);
@@ -149,7 +162,10 @@ fn identifier(profile: &Profile, entries: &[(String, String)], out: &mut Out) {
         out.add(
             ProfileKind::IdentifierMissing,
             "bag-info.txt",
-            format!("no {TAG} tag; a conformant bag names its profile: {TAG}: {}", profile.identifier),
+            format!(
+                "no {TAG} tag; a conformant bag names its profile: {TAG}: {}",
+                profile.identifier
+            ),
         );
     } else if !values.contains(&profile.identifier.as_str()) {
         out.add(
@@ -181,19 +197,33 @@ fn one_tag(rule: &TagRule, values: &[&str], out: &mut Out) {
     let (file, name) = (rule.file.as_str(), rule.name.as_str());
     if values.is_empty() {
         if rule.required {
-            out.add(ProfileKind::TagMissing, file, format!("required tag {name} is missing"));
+            out.add(
+                ProfileKind::TagMissing,
+                file,
+                format!("required tag {name} is missing"),
+            );
         }
         return;
     }
     if rule.required && !rule.empty_ok && values.iter().all(|v| v.trim().is_empty()) {
-        out.add(ProfileKind::TagEmpty, file, format!("required tag {name} is empty"));
+        out.add(
+            ProfileKind::TagEmpty,
+            file,
+            format!("required tag {name} is empty"),
+        );
     }
     if !rule.values.is_empty() {
-        for v in values.iter().filter(|v| !rule.values.iter().any(|a| a == *v)) {
+        for v in values
+            .iter()
+            .filter(|v| !rule.values.iter().any(|a| a == *v))
+        {
             out.add(
                 ProfileKind::TagValue,
                 file,
-                format!("{name} is \"{v}\"; the profile allows {}", rule.values.join(", ")),
+                format!(
+                    "{name} is \"{v}\"; the profile allows {}",
+                    rule.values.join(", ")
+                ),
             );
         }
     }
@@ -201,7 +231,10 @@ fn one_tag(rule: &TagRule, values: &[&str], out: &mut Out) {
         out.add(
             ProfileKind::TagRepeated,
             file,
-            format!("{name} occurs {} times; the profile allows it once", values.len()),
+            format!(
+                "{name} occurs {} times; the profile allows it once",
+                values.len()
+            ),
         );
     }
 }
@@ -236,7 +269,11 @@ fn manifests(profile: &Profile, facts: &BagFacts, out: &mut Out) {
     for (prefix, required, allowed, missing_kind, extra_kind) in kinds {
         let present = algorithms(facts, prefix);
         for alg in required.iter().filter(|a| !present.contains(&a.as_str())) {
-            out.add(missing_kind, &format!("{prefix}{alg}.txt"), format!("required {prefix}{alg}.txt is missing"));
+            out.add(
+                missing_kind,
+                &format!("{prefix}{alg}.txt"),
+                format!("required {prefix}{alg}.txt is missing"),
+            );
         }
         let Some(allowed) = allowed.as_ref().filter(|_| profile.applies((1, 3, 0))) else {
             continue;
@@ -252,7 +289,10 @@ fn manifests(profile: &Profile, facts: &BagFacts, out: &mut Out) {
             out.add(
                 extra_kind,
                 &format!("{prefix}{alg}.txt"),
-                format!("{prefix}{alg}.txt is not allowed; the profile allows {}", list_or_none(allowed)),
+                format!(
+                    "{prefix}{alg}.txt is not allowed; the profile allows {}",
+                    list_or_none(allowed)
+                ),
             );
         }
     }
@@ -286,7 +326,11 @@ fn is_tag_file(path: &str) -> bool {
 fn tag_files(profile: &Profile, facts: &BagFacts, out: &mut Out) {
     for name in &profile.tag_files_required {
         if !present(facts, name) {
-            out.add(ProfileKind::TagFileRequired, name, format!("required tag file {name} is missing"));
+            out.add(
+                ProfileKind::TagFileRequired,
+                name,
+                format!("required tag file {name} is missing"),
+            );
         }
     }
     if !profile.applies((1, 2, 0)) {
@@ -307,7 +351,10 @@ fn tag_files(profile: &Profile, facts: &BagFacts, out: &mut Out) {
             out.add(
                 ProfileKind::TagFileNotAllowed,
                 path,
-                format!("tag file {path} is not allowed; the profile allows {}", allowed.join(", ")),
+                format!(
+                    "tag file {path} is not allowed; the profile allows {}",
+                    allowed.join(", ")
+                ),
             );
         }
     }
@@ -316,10 +363,18 @@ fn tag_files(profile: &Profile, facts: &BagFacts, out: &mut Out) {
 fn fetch_and_version(profile: &Profile, facts: &BagFacts, out: &mut Out) {
     let fetch = facts.files.iter().any(|(p, _)| p == "fetch.txt");
     if fetch && !profile.allow_fetch {
-        out.add(ProfileKind::FetchNotAllowed, "fetch.txt", "the profile does not allow fetch.txt".into());
+        out.add(
+            ProfileKind::FetchNotAllowed,
+            "fetch.txt",
+            "the profile does not allow fetch.txt".into(),
+        );
     }
     if !fetch && profile.allow_fetch && profile.fetch_required {
-        out.add(ProfileKind::FetchRequired, "fetch.txt", "the profile requires fetch.txt".into());
+        out.add(
+            ProfileKind::FetchRequired,
+            "fetch.txt",
+            "the profile requires fetch.txt".into(),
+        );
     }
     let version = facts.bagit_version.as_deref().unwrap_or("unknown");
     if !profile.accept_bagit_version.iter().any(|v| v == version) {
@@ -344,19 +399,30 @@ fn payload(profile: &Profile, facts: &BagFacts, out: &mut Out) {
         out.add(
             ProfileKind::DataNotEmpty,
             "data",
-            format!("the profile requires an empty payload (Data-Empty); it holds {} files", files.len()),
+            format!(
+                "the profile requires an empty payload (Data-Empty); it holds {} files",
+                files.len()
+            ),
         );
     }
     for name in &profile.payload_files_required {
         if !present(facts, name) {
-            out.add(ProfileKind::PayloadRequired, name, format!("required payload {name} is missing"));
+            out.add(
+                ProfileKind::PayloadRequired,
+                name,
+                format!("required payload {name} is missing"),
+            );
         }
     }
     let Some(allowed) = &profile.payload_files_allowed else {
         return;
     };
     let allowed_by = |name: &str| allowed.iter().any(|p| matches(p, name));
-    for name in profile.payload_files_required.iter().filter(|n| !allowed_by(n)) {
+    for name in profile
+        .payload_files_required
+        .iter()
+        .filter(|n| !allowed_by(n))
+    {
         out.add(
             ProfileKind::ProfileContradiction,
             name,
@@ -367,7 +433,10 @@ fn payload(profile: &Profile, facts: &BagFacts, out: &mut Out) {
         out.add(
             ProfileKind::PayloadNotAllowed,
             path,
-            format!("payload file {path} is not allowed; the profile allows {}", allowed.join(", ")),
+            format!(
+                "payload file {path} is not allowed; the profile allows {}",
+                allowed.join(", ")
+            ),
         );
     }
 }

@@ -11,6 +11,8 @@ mod glob;
 mod judge;
 mod parse;
 mod shipped;
+#[cfg(test)]
+mod tests;
 
 pub use judge::{judge, BagFacts, ProfileFinding, ProfileKind};
 pub use parse::{parse, ProfileError};

@@ -96,7 +96,10 @@ pub fn parse(text: &str) -> Result<Profile, ProfileError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| ProfileError(format!("invalid JSON: {e}")))?;
     let top = Obj::of("the profile", &value)?;
-    let top = Obj { at: String::new(), ..top };
+    let top = Obj {
+        at: String::new(),
+        ..top
+    };
     if top.map.contains_key("BagIt-Profile-Info") {
         published(&top)
     } else if top.map.contains_key("bagItProfileInfo") {
