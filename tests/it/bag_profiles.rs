@@ -47,11 +47,9 @@ fn with_source(label: &str) -> tempfile::TempDir {
     tmp
 }
 
-#[test]
-fn created_for_btr_conforms_and_says_so_in_text_and_json() {
-    let tmp = with_source("profile-btr");
-    let dir = tmp.path();
-    let made = run_in(
+/// `bag create src -o bag --profile btr` in `dir`, which must succeed.
+fn create_btr(dir: &Path) {
+    let o = run_in(
         dir,
         &[
             "bag",
@@ -65,7 +63,22 @@ fn created_for_btr_conforms_and_says_so_in_text_and_json() {
             "Source-Organization: Example U",
         ],
     );
-    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// `bag validate --json --profile PROFILE BAG` in `dir`: its JSON report.
+fn validate_json(dir: &Path, profile: &str, bag: &str) -> serde_json::Value {
+    json(&run_in(
+        dir,
+        &["bag", "validate", "--json", "--profile", profile, bag],
+    ))
+}
+
+#[test]
+fn created_for_btr_conforms_and_says_so_in_text_and_json() {
+    let tmp = with_source("profile-btr");
+    let dir = tmp.path();
+    create_btr(dir);
     let info = fs::read_to_string(dir.join("bag/bag-info.txt")).unwrap();
     assert!(
         info.contains("BagIt-Profile-Identifier: https://github.com/dpscollaborative/btr_bagit_profile/releases/download/1.0/btr-bagit-profile.json"),
@@ -321,21 +334,7 @@ fn hostile_or_unknown_profiles_are_usage_errors_that_name_the_fault() {
 fn a_zip_is_judged_as_serialized() {
     let tmp = with_source("profile-zip");
     let dir = tmp.path();
-    let o = run_in(
-        dir,
-        &[
-            "bag",
-            "create",
-            "src",
-            "-o",
-            "bag",
-            "--profile",
-            "btr",
-            "--info",
-            "Source-Organization: Example U",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    create_btr(dir);
     // Zip the bag under one top folder, as `cairn export` does.
     let zip = std::process::Command::new("zip")
         .current_dir(dir)
@@ -345,39 +344,16 @@ fn a_zip_is_judged_as_serialized() {
         skip("zip (Info-ZIP) is not installed");
         return;
     }
-    let j = json(&run_in(
-        dir,
-        &["bag", "validate", "--json", "--profile", "btr", "bag.zip"],
-    ));
+    let j = validate_json(dir, "btr", "bag.zip");
     assert_eq!(j["profile"]["conforms"], true, "{j}");
-    // The specification's second example accepts zips too, but wants md5 and more.
+    // A profile forbidding serialization: the zip fails it, the folder meets it.
     let custom = r#"{"BagIt-Profile-Info": {"Source-Organization": "x",
         "BagIt-Profile-Identifier": "https://github.com/dpscollaborative/btr_bagit_profile/releases/download/1.0/btr-bagit-profile.json"},
         "Accept-BagIt-Version": ["1.0"], "Serialization": "forbidden"}"#;
     fs::write(dir.join("forbid.json"), custom).unwrap();
-    let f = json(&run_in(
-        dir,
-        &[
-            "bag",
-            "validate",
-            "--json",
-            "--profile",
-            "forbid.json",
-            "bag.zip",
-        ],
-    ));
+    let f = validate_json(dir, "forbid.json", "bag.zip");
     assert_eq!(kinds(&f), vec!["serialization-forbidden".to_string()]);
-    let folder = json(&run_in(
-        dir,
-        &[
-            "bag",
-            "validate",
-            "--json",
-            "--profile",
-            "forbid.json",
-            "bag",
-        ],
-    ));
+    let folder = validate_json(dir, "forbid.json", "bag");
     assert_eq!(folder["profile"]["conforms"], true, "{folder}");
 }
 
