@@ -399,6 +399,14 @@ pub(super) struct ExportArgs {
     /// Export this retained version (`cairn revise`) [default: the current one].
     #[arg(long, value_name = "N")]
     pub(super) version: Option<u32>,
+    /// Export a deposit copy that meets a BagIt Profile (a JSON file, or a shipped one
+    /// by name), with its tags and manifests; refuses, writing nothing, when it cannot
+    /// [default: `[profiles] export` in cairn.toml].
+    #[arg(long, value_name = "FILE|NAME", conflicts_with = "force")]
+    pub(super) profile: Option<String>,
+    /// With --profile: a bag-info.txt field for the deposit, 'Label: value'; repeatable.
+    #[arg(short, long, value_name = "'LABEL: VALUE'")]
+    pub(super) info: Vec<String>,
     #[command(flatten)]
     pub(super) root: RootArg,
     /// Print a JSON report on stdout.

@@ -64,6 +64,7 @@ fn prepare_profile(
         opts,
         !args.algorithms.is_empty(),
         &defaults,
+        None,
     )
 }
 

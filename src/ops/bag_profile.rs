@@ -176,6 +176,7 @@ pub fn prepare_create(
     opts: &mut CreateOptions,
     user_algorithms: bool,
     defaults: &[(String, String)],
+    serialized: Option<&str>,
 ) -> Result<Option<String>, Error> {
     let p = &chosen.profile;
     if !user_algorithms {
@@ -198,7 +199,8 @@ pub fn prepare_create(
         }
     }
     move_to_tag_files(p, opts);
-    let facts = predicted_facts(src, opts)?;
+    let mut facts = predicted_facts(src, opts)?;
+    facts.serialized = serialized.map(str::to_string);
     let (serial, other): (Vec<ProfileFinding>, Vec<ProfileFinding>) = profile::judge(p, &facts)
         .into_iter()
         .partition(|f| matches!(f.kind, ProfileKind::SerializationRequired));
@@ -339,12 +341,78 @@ pub fn config_tags_at(
         return Ok(Vec::new());
     }
     let archive = crate::fs::archive::Archive::open_with(root, env)?;
-    let ingest = &archive.config.ingest;
-    Ok(vec![
+    Ok(config_tags(&archive.config.ingest))
+}
+
+/// The bag-info.txt tags `[ingest]` gives for new bags.
+pub fn config_tags(ingest: &crate::config::IngestSection) -> Vec<(String, String)> {
+    vec![
         (
             "Source-Organization".into(),
             ingest.source_organization.clone(),
         ),
         ("Bag-Group-Identifier".into(), ingest.collection.clone()),
-    ])
+    ]
+}
+
+/// What `export --profile` is asked for: the profile and the `--info` tags.
+#[derive(Debug, Clone)]
+pub struct Deposit {
+    pub chosen: Chosen,
+    pub info: Vec<(String, String)>,
+}
+
+/// Labels `bag create` computes itself, not carried from an archived bag.
+const COMPUTED: [&str; 3] = ["Payload-Oxum", "Bagging-Date", "Bag-Software-Agent"];
+
+/// Writes at `dest` (which must not exist; its parent must) the deposit copy of the
+/// archived bag at `bag` for `deposit`'s profile, as a zip will carry it: the same
+/// payload, the archived bag's own tag files and bag-info.txt tags (after `--info`,
+/// before cairn.toml's), and what the profile requires, through `bag create` (copied,
+/// hashed, fsynced, checked). Refuses, writing nothing, when the deposit would not
+/// conform.
+pub fn derive_deposit(
+    bag: &Path,
+    dest: &Path,
+    deposit: &Deposit,
+    defaults: &[(String, String)],
+    date: chrono::NaiveDate,
+) -> Result<crate::ops::CreateReport, Error> {
+    let mut opts = CreateOptions::new(date);
+    opts.info = deposit.info.clone();
+    let archived = crate::fs::read_to_string(&bag.join("bag-info.txt"))?;
+    let (info, _) = parse_bag_info(&archived, Version::V1_0);
+    for (label, value) in info.entries {
+        let computed = COMPUTED.iter().any(|c| c.eq_ignore_ascii_case(&label));
+        if !computed && !opts.info.iter().any(|(l, _)| *l == label) {
+            opts.info.push((label, value));
+        }
+    }
+    let source = crate::fs::dir::DirSource::open_archived(bag)?;
+    for entry in source.list()? {
+        let top = !entry.path.contains('/');
+        let own = entry.path.starts_with("data/")
+            || matches!(
+                entry.path.as_str(),
+                "bagit.txt" | "bag-info.txt" | "fetch.txt"
+            )
+            || (top
+                && (entry.path.starts_with("manifest-") || entry.path.starts_with("tagmanifest-")));
+        if !own && entry.kind == EntryType::File {
+            let bytes = source
+                .read(&entry.path)
+                .map_err(|e| Error::io("read", bag.join(&entry.path), e))?;
+            opts.extra_tags.push((entry.path, bytes));
+        }
+    }
+    let data = bag.join("data");
+    prepare_create(
+        &deposit.chosen,
+        &data,
+        &mut opts,
+        false,
+        defaults,
+        Some("application/zip"),
+    )?;
+    crate::ops::create_bag(&data, Some(dest), &opts)
 }

@@ -389,3 +389,190 @@ fn agrees_with_the_reference_validator_bagit_profile() {
     let agreed = out.lines().filter(|l| l.contains("  agree  ")).count();
     assert!(agreed >= 100, "only {agreed} cases agreed:\n{out}");
 }
+
+/// An archive at `<tmp>/arch` with one ingested item, cairn-000001, and `export` as
+/// its cairn.toml's `[profiles] export`.
+fn archive_with_item(label: &str, export: &str) -> tempfile::TempDir {
+    let tmp = fresh_dir(label);
+    let dir = tmp.path();
+    let init = run_in(dir, &["init", "arch"]);
+    assert_eq!(code(&init), 0, "{}", stderr(&init));
+    let arch = dir.join("arch");
+    let config = fs::read_to_string(arch.join("cairn.toml")).unwrap();
+    let set = config.replace("\nexport = \"\"\n", &format!("\nexport = \"{export}\"\n"));
+    assert!(set.contains(&format!("export = \"{export}\"")), "{set}");
+    fs::write(arch.join("cairn.toml"), set).unwrap();
+    write_file(&arch, "intake/letters/a.txt", b"Dear Sir,\n");
+    write_file(
+        &arch,
+        "intake/letters/cairn.dc.json",
+        br#"{"dc.title": "Letters"}"#,
+    );
+    let ingest = run_in(&arch, &["ingest"]);
+    assert_eq!(code(&ingest), 0, "{}", stderr(&ingest));
+    tmp
+}
+
+#[test]
+fn export_profile_writes_a_conforming_zip_or_nothing() {
+    let tmp = archive_with_item("profile-export", "");
+    let arch = tmp.path().join("arch");
+    let before = file_bytes(&arch.join("archive"));
+    // No Source-Organization anywhere: refused, nothing written, nothing logged.
+    let o = run_in(
+        &arch,
+        &[
+            "export",
+            "cairn-000001",
+            "--zip",
+            "../btr.zip",
+            "--profile",
+            "btr",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("required tag Source-Organization is missing"),
+        "{}",
+        stderr(&o)
+    );
+    let names: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("arch")],
+        "left behind: {names:?}"
+    );
+    // APTrust wants a tar: a zip can never meet it.
+    let apt = run_in(
+        &arch,
+        &[
+            "export",
+            "cairn-000001",
+            "--zip",
+            "../apt.zip",
+            "--profile",
+            "aptrust",
+        ],
+    );
+    assert_eq!(code(&apt), 1);
+    assert!(
+        stderr(&apt).contains("serialization-type"),
+        "{}",
+        stderr(&apt)
+    );
+    let o = run_in(
+        &arch,
+        &[
+            "export",
+            "cairn-000001",
+            "--zip",
+            "../btr.zip",
+            "--profile",
+            "btr",
+            "--info",
+            "Source-Organization: Example U",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let zip = tmp.path().join("btr.zip");
+    let j = validate_json(tmp.path(), "btr", "btr.zip");
+    assert_eq!(j["valid"], true, "{j}");
+    assert_eq!(j["profile"]["conforms"], true, "{j}");
+    // The archived bag is untouched; the event says what the zip is.
+    assert_eq!(before, file_bytes(&arch.join("archive")));
+    let text = String::from_utf8_lossy(&fs::read(arch.join("manifests/events.jsonl")).unwrap())
+        .into_owned();
+    assert!(
+        text.contains("a deposit copy meeting BagIt Profile btr"),
+        "{text}"
+    );
+    check_chain(&arch, "export --profile");
+    assert!(zip.is_file());
+    // The staging folder is gone.
+    let hidden: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+    peer_accepts_zip(tmp.path(), &zip);
+}
+
+/// bagit-profile's own verdict on an exported zip: its type by the API (its command
+/// line opens a zip as a folder first), the rest on the unzipped folder.
+fn peer_accepts_zip(dir: &Path, zip: &Path) {
+    let importable = std::process::Command::new("python3")
+        .args(["-c", "import bagit, bagit_profile"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !importable {
+        skip("python3 with bagit and bagit_profile is not available");
+        return;
+    }
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/btr-bagit-profile-1.0.json");
+    let script = r#"
+import json, sys, zipfile, logging, bagit, bagit_profile
+logging.disable(logging.CRITICAL)
+profile, zpath, out = sys.argv[1:4]
+data = json.load(open(profile))
+url = data["BagIt-Profile-Info"]["BagIt-Profile-Identifier"]
+p = bagit_profile.Profile(url, profile=data)
+p.validate_serialization(zpath)
+zipfile.ZipFile(zpath).extractall(out)
+ok = bagit_profile.Profile(url, profile=json.load(open(profile))).validate(bagit.Bag(out + "/cairn-000001"))
+print("VALID" if ok else "INVALID")
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&profile)
+        .arg(zip)
+        .arg(dir.join("unzipped"))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("VALID"),
+        "bagit-profile: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("INVALID"));
+}
+
+#[test]
+fn profiles_export_in_cairn_toml_applies_to_every_export() {
+    let tmp = archive_with_item("profile-config", "btr");
+    let arch = tmp.path().join("arch");
+    // Source-Organization from [ingest] is set below through the environment.
+    let o = run(cairn()
+        .current_dir(&arch)
+        .env("CAIRN_INGEST_SOURCE_ORGANIZATION", "Example U")
+        .args(["export", "cairn-000001", "--zip", "../deposit.zip"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = validate_json(tmp.path(), "btr", "deposit.zip");
+    assert_eq!(j["profile"]["conforms"], true, "{j}");
+    // --force exports the archived bag as it is, not a deposit copy.
+    let f = run_in(
+        &arch,
+        &["export", "cairn-000001", "--zip", "../plain.zip", "--force"],
+    );
+    assert_eq!(code(&f), 0, "{}", stderr(&f));
+    let plain = validate_json(tmp.path(), "btr", "plain.zip");
+    assert_eq!(plain["profile"]["conforms"], false);
+    // A misspelt name is a configuration error that suggests the right one.
+    let toml = arch.join("cairn.toml");
+    let text = fs::read_to_string(&toml)
+        .unwrap()
+        .replace("export = \"btr\"", "export = \"bt\"");
+    fs::write(&toml, text).unwrap();
+    let bad = run_in(&arch, &["export", "cairn-000001", "--zip", "../x.zip"]);
+    assert_eq!(code(&bad), 3, "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("did you mean \"btr\"?"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(!tmp.path().join("x.zip").exists());
+}

@@ -18,7 +18,37 @@ pub use judge::{judge, BagFacts, ProfileFinding, ProfileKind};
 pub use parse::{parse, ProfileError};
 pub use shipped::{shipped, Shipped, SHIPPED};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// cairn.toml's `[profiles]`: `export`, the BagIt Profile every `cairn export`
+/// applies (a shipped profile's name, or a .json file, relative to the archive root);
+/// empty (the default): exports are the archived bags as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfilesSection {
+    pub export: String,
+}
+
+impl ProfilesSection {
+    /// Checks the section when cairn.toml is read: `export` names a shipped profile
+    /// or a .json file (read when an export runs).
+    pub fn check(&self) -> Result<(), String> {
+        let name = self.export.trim();
+        if name.is_empty() || shipped(name).is_some() || name.ends_with(".json") {
+            return Ok(());
+        }
+        let known: Vec<&str> = SHIPPED.iter().map(|s| s.name).collect();
+        let mut msg = format!("profiles.export: unknown profile {}", crate::quoted(name));
+        if let Some(n) = crate::vocab::nearest_of(name, &known) {
+            msg.push_str(&format!(" (did you mean {}?)", crate::quoted(n)));
+        }
+        msg.push_str(&format!(
+            "; give a shipped profile ({}) or a .json file",
+            known.join(", ")
+        ));
+        Err(msg)
+    }
+}
 
 /// `Serialization`: whether the bag must, may or must not be one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
