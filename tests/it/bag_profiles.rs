@@ -40,6 +40,27 @@ fn kinds(report: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Whether python3 can import bagit and bagit_profile (the reference validator).
+fn peer_importable() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import bagit, bagit_profile"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `dir` holds `name` and nothing else (a refused command left nothing behind).
+fn assert_only(dir: &Path, name: &str) {
+    let names: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from(name)],
+        "left behind: {names:?}"
+    );
+}
+
 /// A temporary folder with `src/letter.txt` in it.
 fn with_source(label: &str) -> tempfile::TempDir {
     let tmp = fresh_dir(label);
@@ -157,15 +178,7 @@ fn create_refuses_writing_nothing_and_names_what_is_missing() {
         "{err}"
     );
     assert!(!dir.join("bag").exists(), "a refused create wrote a bag");
-    let names: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(
-        names,
-        vec![std::ffi::OsString::from("src")],
-        "left behind: {names:?}"
-    );
+    assert_only(dir, "src");
     // A profile whose BagIt versions Cairn does not write: refused too.
     let foo = run_in(
         dir,
@@ -362,10 +375,7 @@ fn a_zip_is_judged_as_serialized() {
 /// docs/profiles.md explains (agree.py lists them and fails on any other).
 #[test]
 fn agrees_with_the_reference_validator_bagit_profile() {
-    let importable = std::process::Command::new("python3")
-        .args(["-c", "import bagit, bagit_profile"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let importable = peer_importable();
     if !importable {
         skip("python3 with bagit and bagit_profile (pip install bagit-profile) is not available");
         return;
@@ -436,15 +446,7 @@ fn export_profile_writes_a_conforming_zip_or_nothing() {
         "{}",
         stderr(&o)
     );
-    let names: Vec<_> = fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(
-        names,
-        vec![std::ffi::OsString::from("arch")],
-        "left behind: {names:?}"
-    );
+    assert_only(tmp.path(), "arch");
     // APTrust wants a tar: a zip can never meet it.
     let apt = run_in(
         &arch,
@@ -504,10 +506,7 @@ fn export_profile_writes_a_conforming_zip_or_nothing() {
 /// bagit-profile's own verdict on an exported zip: its type by the API (its command
 /// line opens a zip as a folder first), the rest on the unzipped folder.
 fn peer_accepts_zip(dir: &Path, zip: &Path) {
-    let importable = std::process::Command::new("python3")
-        .args(["-c", "import bagit, bagit_profile"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let importable = peer_importable();
     if !importable {
         skip("python3 with bagit and bagit_profile is not available");
         return;
