@@ -6,6 +6,7 @@ pub mod builder;
 pub mod finding;
 pub mod manifest;
 pub mod path;
+pub mod profile;
 pub mod source;
 pub mod tags;
 pub mod validate;

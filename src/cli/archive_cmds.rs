@@ -400,15 +400,27 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    match with_progress("export", || {
-        cairn::ops::transfer::export_version(
+    let deposit = match deposit_for(&args, &archive) {
+        Ok(d) => d,
+        Err(e) => return error_exit("export", &e),
+    };
+    match with_progress("export", || match &deposit {
+        Some(d) => cairn::ops::transfer::export_deposit(
+            &archive,
+            &args.id,
+            args.version,
+            &args.zip,
+            &SystemClock,
+            d,
+        ),
+        None => cairn::ops::transfer::export_version(
             &archive,
             &args.id,
             args.version,
             &args.zip,
             args.force,
             &SystemClock,
-        )
+        ),
     }) {
         Ok(r) => {
             if !r.forced_despite.is_empty() {
@@ -437,6 +449,39 @@ pub(super) fn run_export(args: ExportArgs) -> u8 {
         }
         Err(e) => error_exit("export", &e),
     }
+}
+
+/// The profile `export` applies: `--profile`, else cairn.toml's `[profiles] export`
+/// (not with `--force`, which exports the archived bag as it is).
+fn deposit_for(
+    args: &ExportArgs,
+    archive: &cairn::fs::archive::Archive,
+) -> Result<Option<cairn::ops::bag_profile::Deposit>, cairn::error::Error> {
+    let configured = archive.config.profiles.export.trim();
+    // A configured file is relative to the archive root; a shipped name is a name.
+    let configured_path = if cairn::bagit::profile::shipped(configured).is_some() {
+        configured.to_string()
+    } else {
+        archive.root.join(configured).to_string_lossy().into_owned()
+    };
+    let name = match &args.profile {
+        Some(n) => n.as_str(),
+        None if !configured.is_empty() && !args.force => configured_path.as_str(),
+        None if !args.info.is_empty() => {
+            return Err(cairn::error::Error::Usage(
+                "--info is for --profile (or `[profiles] export` in cairn.toml)".into(),
+            ))
+        }
+        None => return Ok(None),
+    };
+    let mut info = Vec::new();
+    for raw in &args.info {
+        info.push(cairn::ops::create::parse_info_arg(raw)?);
+    }
+    Ok(Some(cairn::ops::bag_profile::Deposit {
+        chosen: cairn::ops::bag_profile::load(name)?,
+        info,
+    }))
 }
 
 pub(super) fn run_import(args: ImportArgs) -> u8 {

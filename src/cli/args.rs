@@ -399,6 +399,14 @@ pub(super) struct ExportArgs {
     /// Export this retained version (`cairn revise`) [default: the current one].
     #[arg(long, value_name = "N")]
     pub(super) version: Option<u32>,
+    /// Export a deposit copy that meets a BagIt Profile (a JSON file, or a shipped one
+    /// by name), with its tags and manifests; refuses, writing nothing, when it cannot
+    /// [default: `[profiles] export` in cairn.toml].
+    #[arg(long, value_name = "FILE|NAME", conflicts_with = "force")]
+    pub(super) profile: Option<String>,
+    /// With --profile: a bag-info.txt field for the deposit, 'Label: value'; repeatable.
+    #[arg(short, long, value_name = "'LABEL: VALUE'")]
+    pub(super) info: Vec<String>,
     #[command(flatten)]
     pub(super) root: RootArg,
     /// Print a JSON report on stdout.
@@ -617,6 +625,11 @@ pub(super) struct CreateArgs {
     /// An extra bag-info.txt field, 'Label: value'; repeatable, order kept.
     #[arg(short, long, value_name = "'LABEL: VALUE'")]
     pub(super) info: Vec<String>,
+    /// Make a bag that meets a BagIt Profile (a JSON file, or a shipped one by name):
+    /// its algorithms, BagIt-Profile-Identifier, and the tags from --info and
+    /// cairn.toml; refuses, writing nothing, when the bag would not conform.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub(super) profile: Option<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub(super) json: bool,
@@ -632,6 +645,11 @@ pub(super) struct ValidateArgs {
     /// Check structure and completeness, skip checksums.
     #[arg(long)]
     pub(super) completeness_only: bool,
+    /// Also judge the bag against a BagIt Profile: a JSON file, or a shipped one by
+    /// name (aptrust, btr, bagit-profiles-foo, bagit-profiles-bar); exit 1 when it
+    /// does not conform.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub(super) profile: Option<String>,
     /// Print one JSON report on stdout instead of text.
     #[arg(long)]
     pub(super) json: bool,

@@ -7,7 +7,7 @@ use cairn::ops::{create_bag, validate_bag, CreateOptions, CreateReport};
 
 use super::args::{CreateArgs, ValidateArgs};
 use super::common::{ambient_root, finding_line, note, print_json, printable, require_exists, say};
-use super::outcome::{error_exit, exit, exit_code};
+use super::outcome::{combined, error_exit, exit, exit_code};
 use super::progress::with_progress;
 
 pub(super) fn run_create(args: CreateArgs) -> u8 {
@@ -16,11 +16,18 @@ pub(super) fn run_create(args: CreateArgs) -> u8 {
     }
     let mut opts = CreateOptions::new(chrono::Utc::now().date_naive());
     if !args.algorithms.is_empty() {
-        opts.algorithms = args.algorithms;
+        opts.algorithms = args.algorithms.clone();
     }
     for raw in &args.info {
         match parse_info_arg(raw) {
             Ok(pair) => opts.info.push(pair),
+            Err(e) => return error_exit("bag create", &e),
+        }
+    }
+    let mut serialization_note = None;
+    if let Some(name) = &args.profile {
+        match prepare_profile(&args, name, &mut opts) {
+            Ok(note) => serialization_note = note,
             Err(e) => return error_exit("bag create", &e),
         }
     }
@@ -33,10 +40,32 @@ pub(super) fn run_create(args: CreateArgs) -> u8 {
             } else {
                 print_create(&report);
             }
+            if let Some(n) = serialization_note {
+                note!("cairn: {n}");
+            }
             exit::OK
         }
         Err(e) => error_exit("bag create", &e),
     }
+}
+
+/// `bag create --profile`: the options that make a conformant bag, or the refusal.
+fn prepare_profile(
+    args: &CreateArgs,
+    name: &str,
+    opts: &mut CreateOptions,
+) -> Result<Option<String>, cairn::error::Error> {
+    use cairn::ops::bag_profile;
+    let chosen = bag_profile::load(name)?;
+    let defaults = bag_profile::config_tags_at(&ambient_root(), super::common::env())?;
+    bag_profile::prepare_create(
+        &chosen,
+        &args.src,
+        opts,
+        !args.algorithms.is_empty(),
+        &defaults,
+        None,
+    )
 }
 
 fn print_create(r: &CreateReport) {
@@ -90,6 +119,9 @@ pub(super) fn run_validate(args: ValidateArgs) -> u8 {
             Ok(l) => l,
             Err(e) => return error_exit("bag validate", &e),
         };
+    if let Some(name) = &args.profile {
+        return run_validate_profile(&args, name, &opts, limits);
+    }
     let report = match with_progress("bag validate", || validate_bag(&args.bag, &opts, limits)) {
         Ok(r) => r,
         Err(e) => return error_exit("bag validate", &e),
@@ -148,6 +180,79 @@ fn print_validate(bag: &std::path::Path, r: &ValidateReport) {
             "{}: INVALID: {}",
             bag.display(),
             plural(r.problems.len(), "problem")
+        );
+    }
+}
+
+/// `bag validate --profile`: the RFC 8493 report with the profile's verdict beside it
+/// (`"profile"` in `--json`); exit 1 when either finds a problem.
+fn run_validate_profile(
+    args: &ValidateArgs,
+    name: &str,
+    opts: &ValidateOptions,
+    limits: cairn::fs::zip::ZipLimits,
+) -> u8 {
+    let chosen = match cairn::ops::bag_profile::load(name) {
+        Ok(c) => c,
+        Err(e) => return error_exit("bag validate", &e),
+    };
+    let run = with_progress("bag validate", || {
+        cairn::ops::bag_profile::validate_with_profile(&args.bag, opts, limits, &chosen)
+    });
+    let (report, verdict) = match run {
+        Ok(r) => r,
+        Err(e) => return error_exit("bag validate", &e),
+    };
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct WithProfile<'a> {
+            #[serde(flatten)]
+            report: &'a ValidateReport,
+            profile: &'a cairn::ops::bag_profile::ProfileReport,
+        }
+        print_json(&WithProfile {
+            report: &report,
+            profile: &verdict,
+        });
+    } else {
+        print_validate(&args.bag, &report);
+        print_verdict(&args.bag, &verdict);
+    }
+    let profile_code = if verdict.conforms {
+        exit::OK
+    } else {
+        exit::DATA
+    };
+    combined(exit_code(&report), profile_code)
+}
+
+fn print_verdict(bag: &std::path::Path, v: &cairn::ops::bag_profile::ProfileReport) {
+    for p in &v.problems {
+        let kind = p.kind.code();
+        let path = if p.path.is_empty() {
+            "."
+        } else {
+            p.path.as_str()
+        };
+        errln!(
+            "problem: {}: profile-{kind}: {}",
+            printable(path),
+            printable(&p.detail)
+        );
+    }
+    if v.conforms {
+        say!(
+            "{}: conforms to profile {} ({})",
+            bag.display(),
+            v.name,
+            v.identifier
+        );
+    } else {
+        errln!(
+            "{}: does NOT conform to profile {}: {}",
+            bag.display(),
+            v.name,
+            plural(v.problems.len(), "problem")
         );
     }
 }

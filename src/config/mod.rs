@@ -45,6 +45,8 @@ pub struct Config {
     pub formats: crate::pronom::policy::FormatsSection,
     /// `[qc]`: the digitisation profile masters are judged by (docs/scan-qc.md).
     pub qc: crate::qc::profile::QcSection,
+    /// `[profiles]`: the BagIt Profile every export applies (docs/profiles.md).
+    pub profiles: crate::bagit::profile::ProfilesSection,
     pub serve: ServeSection,
     /// `[[replica]]`: copies of the archive elsewhere (docs/replicas.md).
     pub replica: Vec<crate::replica::ReplicaSection>,
@@ -119,6 +121,7 @@ impl Config {
         self.zip.limits().map_err(bad)?;
         self.formats.check().map_err(bad)?;
         self.qc.check().map_err(bad)?;
+        self.profiles.check().map_err(bad)?;
         self.fixity
             .algorithm
             .parse::<Algorithm>()

@@ -75,6 +75,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("formats", "warn", Kind::List),
     setting("formats", "refuse", Kind::List),
     setting("qc", "profile", Kind::Text),
+    setting("profiles", "export", Kind::Text),
     setting("serve", "repository_name", Kind::Text),
     setting("serve", "repository_identifier", Kind::Text),
     setting("serve", "admin_email", Kind::Text),
@@ -206,6 +207,7 @@ impl Config {
                     .join(", ")
             ),
             ("qc", "profile") => text(&self.qc.profile),
+            ("profiles", "export") => text(&self.profiles.export),
             ("serve", key) => self.serve.value_of(key),
             _ => String::new(),
         }

@@ -218,6 +218,13 @@ refuse = []
 # CAIRN_QC_PROFILE; `cairn qc --profile NAME` overrides it for one run.
 profile = ""
 
+[profiles]
+# The BagIt Profile every `cairn export` meets (docs/profiles.md): a shipped one
+# ("aptrust", "btr", "bagit-profiles-foo", "bagit-profiles-bar") or a .json file,
+# relative to the archive root. Empty: exports are the archived bags as they are.
+# CAIRN_PROFILES_EXPORT; `cairn export --profile` overrides it for one run.
+export = ""
+
 [serve]
 # `cairn serve`: the read-only web view and OAI-PMH 2.0 endpoint (/oai).
 # The repositoryName harvesters show (OAI-PMH Identify).

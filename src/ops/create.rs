@@ -45,6 +45,11 @@ pub struct CreateOptions {
     pub info: Vec<(String, String)>,
     /// The Bagging-Date to write (a parameter, so tests and reruns are deterministic).
     pub bagging_date: chrono::NaiveDate,
+    /// Extra tag files (a profile's aptrust-info.txt), covered by the tag manifests.
+    pub extra_tags: Vec<(String, Vec<u8>)>,
+    /// Algorithms Cairn otherwise only reads (md5, sha1) that a BagIt Profile requires,
+    /// allowed for this bag (ops/bag_profile.rs).
+    pub legacy_ok: Vec<Algorithm>,
 }
 
 impl CreateOptions {
@@ -53,6 +58,8 @@ impl CreateOptions {
             algorithms: Algorithm::DEFAULT.to_vec(),
             info: Vec::new(),
             bagging_date,
+            extra_tags: Vec::new(),
+            legacy_ok: Vec::new(),
         }
     }
 
@@ -61,7 +68,7 @@ impl CreateOptions {
             algorithms: algorithms.to_vec(),
             info: self.info.clone(),
             bagging_date: self.bagging_date,
-            extra_tags: Vec::new(),
+            extra_tags: self.extra_tags.clone(),
             sniff: false,
         }
     }
@@ -73,7 +80,10 @@ impl CreateOptions {
         if algs.is_empty() {
             return Err(Error::Usage("at least one algorithm is needed".into()));
         }
-        if let Some(a) = algs.iter().find(|a| !a.can_create()) {
+        if let Some(a) = algs
+            .iter()
+            .find(|a| !a.can_create() && !self.legacy_ok.contains(a))
+        {
             return Err(Error::Usage(format!(
                 "{a} is accepted for reading old bags only; new bags use blake3, sha256 or sha512"
             )));

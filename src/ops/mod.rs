@@ -5,6 +5,7 @@ pub mod amend;
 pub mod audit;
 pub mod audit_register;
 pub mod bag_check;
+pub mod bag_profile;
 pub mod bag_validate;
 pub mod commit;
 pub mod create;

@@ -16,6 +16,7 @@ mod adversarial;
 mod audit_register;
 mod bad_day;
 mod bag_create_validate;
+mod bag_profiles;
 mod cli_snapshots;
 mod completions_man;
 mod config_env;

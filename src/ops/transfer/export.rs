@@ -22,6 +22,7 @@ use crate::fs::read_head;
 use crate::fs::register::RegisterEntry;
 use crate::ops::after_write::{after_write, AfterWrite};
 use crate::ops::bag_check::{describe_findings, precheck, Precheck, Start};
+use crate::ops::bag_profile;
 use crate::vocab::{EventType, Outcome};
 
 /// Formats that are compressed already: stored as they are, since deflating them
@@ -98,7 +99,26 @@ pub fn export_version(
     force: bool,
     clock: &dyn Clock,
 ) -> Result<ExportReport, Error> {
-    let mut report = export_version_inner(archive, id, version, out, force, clock)?;
+    let mut report = export_version_inner(archive, id, version, out, force, clock, None)?;
+    report.after_write = after_write(archive, &[], clock);
+    Ok(report)
+}
+
+/// [`export_version`] of a deposit copy that meets a BagIt Profile (`export
+/// --profile`): the checked bag is copied into a hidden staging folder beside `out`
+/// with the tags and manifests the profile needs ([`bag_profile::derive_deposit`]),
+/// which is zipped, read back and judged against the profile before the zip is
+/// published and the export recorded. A bag that cannot meet the profile is refused
+/// with nothing written; `--force` does not apply.
+pub fn export_deposit(
+    archive: &Archive,
+    id: &str,
+    version: Option<u32>,
+    out: &Path,
+    clock: &dyn Clock,
+    deposit: &bag_profile::Deposit,
+) -> Result<ExportReport, Error> {
+    let mut report = export_version_inner(archive, id, version, out, false, clock, Some(deposit))?;
     report.after_write = after_write(archive, &[], clock);
     Ok(report)
 }
@@ -111,6 +131,7 @@ fn export_version_inner(
     out: &Path,
     force: bool,
     clock: &dyn Clock,
+    deposit: Option<&bag_profile::Deposit>,
 ) -> Result<ExportReport, Error> {
     let (bag, read_entry) = find_bag(archive, id, version)?;
     if crate::fs::entry_exists(out) {
@@ -126,9 +147,16 @@ fn export_version_inner(
     };
     let pre = precheck_export(id, version, &bag, entry.as_ref(), force)?;
     let problems = pre.findings.clone();
-    let files = list_files(&bag)?;
-    let (stored, deflated) = write_zip(archive, id, &bag, entry.as_ref(), &files, &problems, out)?;
-    let (size, digest) = record_export(archive, id, out, files.len(), &problems, clock)?;
+    let (stored, deflated, files) = match deposit {
+        None => {
+            let files = list_files(&bag)?;
+            let counts = write_zip(archive, id, &bag, entry.as_ref(), &files, &problems, out)?;
+            (counts.0, counts.1, files)
+        }
+        Some(d) => zip_deposit(archive, id, &bag, entry.as_ref(), out, clock, d)?,
+    };
+    let profile = deposit.map(|d| d.chosen.name.as_str());
+    let (size, digest) = record_export(archive, id, out, files.len(), &problems, profile, clock)?;
     Ok(ExportReport {
         id: id.to_string(),
         precheck: pre,
@@ -141,6 +169,56 @@ fn export_version_inner(
         forced_despite: problems,
         after_write: AfterWrite::default(),
     })
+}
+
+/// The deposit copy of `bag` for `d`, in a staging folder beside `out`, zipped to
+/// `out` (read back as any export is), then judged against the profile; the staging
+/// folder is removed whatever happens, and a zip that does not conform is too.
+fn zip_deposit(
+    archive: &Archive,
+    id: &str,
+    bag: &Path,
+    entry: Option<&RegisterEntry>,
+    out: &Path,
+    clock: &dyn Clock,
+    d: &bag_profile::Deposit,
+) -> Result<(usize, usize, Vec<crate::bagit::source::SourceEntry>), Error> {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staging = parent_dir(out).join(format!(".{name}.cairn-deposit-{}", std::process::id()));
+    crate::fs::remove_tree_quietly(&staging);
+    crate::fs::create_dir(&staging)?;
+    let result = (|| {
+        let defaults = bag_profile::config_tags(&archive.config.ingest);
+        let copy = staging.join(id);
+        bag_profile::derive_deposit(bag, &copy, d, &defaults, clock.now().date_naive())?;
+        let files = list_files(&copy)?;
+        let (stored, deflated) = write_zip(archive, id, &copy, entry, &files, &[], out)?;
+        let limits = archive
+            .config
+            .zip
+            .limits()
+            .map_err(|e| Error::Usage(format!("cairn.toml: {e}")))?;
+        let opts = ValidateOptions {
+            mode: crate::bagit::Mode::Fast,
+            ..ValidateOptions::default()
+        };
+        let (_, verdict) = bag_profile::validate_with_profile(out, &opts, limits, &d.chosen)?;
+        if !verdict.conforms {
+            crate::fs::remove_file_quietly(out);
+            let kinds: Vec<String> = verdict.problems.iter().map(|p| p.kind.code()).collect();
+            return Err(Error::Internal(format!(
+                "the deposit zip of {id} does not meet profile {} after writing ({}); it was removed",
+                d.chosen.name,
+                kinds.join(", ")
+            )));
+        }
+        Ok((stored, deflated, files))
+    })();
+    crate::fs::remove_tree_quietly(&staging);
+    result
 }
 
 /// The bag of an item's version, and how to read its register entry. An item
@@ -383,6 +461,7 @@ fn record_export(
     out: &Path,
     entries: usize,
     problems: &[crate::ops::bag_check::FixityFinding],
+    profile: Option<&str>,
     clock: &dyn Clock,
 ) -> Result<(u64, String), Error> {
     // Events say where the zip is, whatever path was typed.
@@ -391,7 +470,15 @@ fn record_export(
     let mut reader = crate::fs::open_file(out)?;
     let size = io::copy(&mut reader, &mut hasher).map_err(|e| Error::io("read", out, e))?;
     let digest = hasher.finalize().to_hex().to_string();
-    let (outcome, detail) = if problems.is_empty() {
+    let (outcome, detail) = if let Some(name) = profile {
+        (
+            Outcome::Success,
+            format!(
+                "exported as a zip of {entries} entries to {}, a deposit copy meeting BagIt Profile {name} (same payload; tags and manifests for the profile), after a full check of the bag against the manifests and the register, and read back in full",
+                out_abs.display()
+            ),
+        )
+    } else if problems.is_empty() {
         (
             Outcome::Success,
             format!(
@@ -409,15 +496,18 @@ fn record_export(
             ),
         )
     };
-    let event =
-        NewEvent::new(EventType::Exporting, outcome, id, detail).with_data(serde_json::json!({
-            "zip": out_abs.display().to_string(),
-            "zip_blake3": digest,
-            "zip_size": size,
-            "entries": entries,
-            "forced": !problems.is_empty(),
-            "failures": problems,
-        }));
+    let mut data = serde_json::json!({
+        "zip": out_abs.display().to_string(),
+        "zip_blake3": digest,
+        "zip_size": size,
+        "entries": entries,
+        "forced": !problems.is_empty(),
+        "failures": problems,
+    });
+    if let (Some(name), Some(map)) = (profile, data.as_object_mut()) {
+        map.insert("profile".into(), name.into());
+    }
+    let event = NewEvent::new(EventType::Exporting, outcome, id, detail).with_data(data);
     archive.append_events(clock.now(), &[event])?;
     Ok((size, digest))
 }

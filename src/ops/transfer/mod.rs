@@ -15,5 +15,5 @@
 mod export;
 mod import;
 
-pub use export::{export, export_version, ExportReport};
+pub use export::{export, export_deposit, export_version, ExportReport};
 pub use import::{import, ImportReport};
