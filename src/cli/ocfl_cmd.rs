@@ -16,9 +16,9 @@ Exit codes:
   0  the storage root holds every item's versions (created, updated or already there)
   1  an item was skipped: a file no longer has its registered digest (`cairn fixity --id`
      names the damage), or its object in the root differs from the archive's item
-  2  bad usage
-  3  could not run: the folder is neither empty nor an OCFL root with Cairn's layout,
-     another export holds it, I/O error";
+  2  bad usage: the folder is neither empty nor an OCFL root in a layout Cairn writes, or
+     --layout differs from the root's
+  3  could not run: another export holds the root, I/O error";
 
 #[derive(Subcommand)]
 pub(super) enum OcflCommand {

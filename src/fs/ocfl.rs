@@ -48,21 +48,19 @@ pub fn open_root(path: &Path, layout: Option<Layout>) -> Result<StorageRoot, Err
     if !fresh {
         let declared = crate::fs::read_if_present(&declaration)?;
         if declared.as_deref() != Some(ocfl::ROOT_DECLARATION.1.as_bytes()) {
-            return Err(Error::Refused {
-                path: path.to_path_buf(),
-                reason: "the folder is neither empty nor an OCFL 1.1 storage root (no 0=ocfl_1.1 declaration)".into(),
-            });
+            return Err(Error::Usage(format!(
+                "{} is neither empty nor an OCFL 1.1 storage root (no 0=ocfl_1.1 declaration): name a new or empty folder, or a root Cairn exported to",
+                path.display()
+            )));
         }
         let named = crate::fs::read_if_present(&layout_file)?.unwrap_or_default();
         let Some(declared) = Layout::declared_in(&named) else {
-            return Err(Error::Refused {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "this OCFL storage root's ocfl_layout.json declares none of the layouts Cairn writes ({}, {})",
-                    Layout::HashedNTuple.name(),
-                    Layout::HashAndIdNTuple.name()
-                ),
-            });
+            return Err(Error::Usage(format!(
+                "the OCFL storage root {} declares none of the layouts Cairn writes ({}, {}) in ocfl_layout.json",
+                path.display(),
+                Layout::HashedNTuple.name(),
+                Layout::HashAndIdNTuple.name()
+            )));
         };
         if layout.is_some_and(|l| l != declared) {
             return Err(Error::Usage(format!(
@@ -262,6 +260,7 @@ pub fn copy_checked(
         }
     }
     check_written(to, sha512, buf)?;
+    crate::fs::failpoint::hit("ocfl-file-copied");
     Ok(Copied { bytes: got.len })
 }
 
@@ -299,6 +298,7 @@ pub fn publish_object(staged: &Path, object_root: &Path) -> Result<(), Error> {
     if let Some(parent) = object_root.parent() {
         crate::fs::create_dir_all(parent)?;
     }
+    crate::fs::failpoint::hit("ocfl-object-before-publish");
     rename_no_replace(staged, object_root)
 }
 
@@ -308,7 +308,9 @@ pub fn publish_object(staged: &Path, object_root: &Path) -> Result<(), Error> {
 pub fn publish_version(staged: &Path, object_root: &Path, num: VersionNum) -> Result<(), Error> {
     sync_tree(staged)?;
     let target = object_root.join(num.to_string());
+    crate::fs::failpoint::hit("ocfl-version-before-publish");
     rename_no_replace(staged, &target)?;
+    crate::fs::failpoint::hit("ocfl-version-after-move");
     let (bytes, sidecar) = read_checked_inventory(&target)?;
     write_atomic_if_changed(&object_root.join(ocfl::INVENTORY), &bytes)?;
     write_atomic_if_changed(
