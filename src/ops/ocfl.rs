@@ -122,7 +122,7 @@ pub fn export(
     dest: &Path,
     layout: Option<crate::ocfl::Layout>,
 ) -> Result<ExportReport, Error> {
-    let root = disk::open_root(dest, layout)?;
+    let mut root = disk::open_root(dest, layout)?;
     let mut ids = archive.register_ids()?;
     ids.extend(archive.withdrawn_ids()?);
     ids.sort();
@@ -146,7 +146,7 @@ pub fn export(
         // One item at a time under the archive's shared lock: its entry, history and
         // bags are read as one state, never half-way through a commit.
         let hold = archive.wait_shared()?;
-        let object = export_item(archive, &root, &id, &mut buf)?;
+        let object = export_item(archive, &mut root, &id, &mut buf)?;
         drop(hold);
         tally(&mut report, object);
     }
@@ -172,7 +172,7 @@ fn tally(report: &mut ExportReport, o: ObjectReport) {
 /// One item: its planned versions compared with the object's, the missing ones added.
 fn export_item(
     archive: &Archive,
-    root: &StorageRoot,
+    root: &mut StorageRoot,
     id: &str,
     buf: &mut [u8],
 ) -> Result<ObjectReport, Error> {
@@ -229,13 +229,12 @@ fn export_item(
     match result {
         Ok(()) => {
             out.status = if new_object { "created" } else { "updated" };
-            out.versions = inv.head.0;
         }
         // A file that no longer has its registered digest: damage in the archive, a
         // finding for this item; the others go on.
+        // (`versions` counts the versions queued before it.)
         Err(Error::VerifyFailed { path, detail }) => {
             out.status = "skipped";
-            out.versions = out.versions_before;
             out.problem = Some(format!("{}: {detail}", path.display()));
         }
         Err(e) => return Err(e),
@@ -623,10 +622,10 @@ fn add_version(
     Ok(())
 }
 
-/// A new object: every planned version staged in one folder, then moved into place.
+/// A new object: every planned version staged in one folder, queued to move into place.
 #[allow(clippy::too_many_arguments)]
 fn write_new_object(
-    root: &StorageRoot,
+    root: &mut StorageRoot,
     object_root: &Path,
     inv: &mut Inventory,
     plan: &[Planned],
@@ -645,14 +644,16 @@ fn write_new_object(
         disk::write_inventory(&vdir, inv)?;
     }
     disk::write_inventory(&staged, inv)?;
-    disk::publish_object(&staged, object_root)
+    root.queue_object(staged, object_root.to_path_buf(), out.bytes_written)?;
+    out.versions = inv.head.0;
+    Ok(())
 }
 
-/// New versions of an existing object: each staged as vN, moved in, then the
-/// inventory replaced.
+/// New versions of an existing object: each staged as vN and queued to move in (then
+/// the inventory is replaced).
 #[allow(clippy::too_many_arguments)]
 fn write_new_versions(
-    root: &StorageRoot,
+    root: &mut StorageRoot,
     object_root: &Path,
     inv: &mut Inventory,
     plan: &[Planned],
@@ -666,9 +667,12 @@ fn write_new_versions(
         let files = files_of(planned, &id, events, &plan[..i], buf)?;
         let staged = root.stage("version")?;
         let num = VersionNum(inv.head.0 + 1);
+        let before = out.bytes_written;
         add_version(inv, planned, files, &staged, &format!("{num}/"), buf, out)?;
         disk::write_inventory(&staged, inv)?;
-        disk::publish_version(&staged, object_root, num)?;
+        let bytes = out.bytes_written - before;
+        root.queue_version(staged, object_root.to_path_buf(), num, bytes)?;
+        out.versions = num.0;
     }
     Ok(())
 }
