@@ -107,7 +107,15 @@ fn make_archive(root: &Path) {
     );
 }
 
-/// `cairn ocfl export DEST` with `extra` arguments, expecting exit `code`.
+/// A fresh folder with the archive of [`make_archive`] in it, at `a/`.
+fn archive(label: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = common::fresh_dir(label);
+    let root = tmp.path().join("a");
+    make_archive(&root);
+    (tmp, root)
+}
+
+/// `cairn ocfl export DEST` with `extra` arguments and `env`.
 fn export(root: &Path, dest: &Path, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = common::cairn();
     cmd.arg("ocfl")
@@ -166,9 +174,7 @@ fn states(inv: &Value) -> Vec<(String, String, String)> {
 
 #[test]
 fn the_export_maps_each_entry_version_to_an_ocfl_version() {
-    let tmp = common::fresh_dir("ocfl-map");
-    let root = tmp.path().join("a");
-    make_archive(&root);
+    let (tmp, root) = archive("ocfl-map");
     let dest = tmp.path().join("ocfl");
     let report = export_ok(&root, &dest, &[]);
     assert_eq!(report["layout"], "0004-hashed-n-tuple-storage-layout");
@@ -269,9 +275,7 @@ fn ocfl_py_finds_both_layouts_valid() {
         common::skip("ocfl-validate (PyPI ocfl-py) is not installed");
         return;
     };
-    let tmp = common::fresh_dir("ocfl-py");
-    let root = tmp.path().join("a");
-    make_archive(&root);
+    let (tmp, root) = archive("ocfl-py");
     // ocfl-py 2.1 knows layout 0003 (not 0004): the whole root is validated there.
     let dest3 = tmp.path().join("ocfl-0003");
     export_ok(&root, &dest3, &["--layout", "0003"]);
@@ -319,9 +323,7 @@ fn rocfl_lists_every_object_and_version_and_cats_each_file() {
         common::skip("rocfl (cargo install rocfl) is not installed");
         return;
     };
-    let tmp = common::fresh_dir("ocfl-rocfl");
-    let root = tmp.path().join("a");
-    make_archive(&root);
+    let (tmp, root) = archive("ocfl-rocfl");
     let dest = tmp.path().join("ocfl");
     let report = export_ok(&root, &dest, &[]);
     let run = |args: &[&str]| {
@@ -373,9 +375,7 @@ fn rocfl_lists_every_object_and_version_and_cats_each_file() {
 
 #[test]
 fn a_rerun_writes_nothing_and_an_amend_adds_one_version() {
-    let tmp = common::fresh_dir("ocfl-rerun");
-    let root = tmp.path().join("a");
-    make_archive(&root);
+    let (tmp, root) = archive("ocfl-rerun");
     let dest = tmp.path().join("ocfl");
     export_ok(&root, &dest, &[]);
     let before = common::snapshot(&dest);
@@ -435,9 +435,7 @@ fn a_rerun_writes_nothing_and_an_amend_adds_one_version() {
 
 #[test]
 fn a_killed_export_is_finished_by_the_next_run() {
-    let tmp = common::fresh_dir("ocfl-crash");
-    let root = tmp.path().join("a");
-    make_archive(&root);
+    let (tmp, root) = archive("ocfl-crash");
     // The reference: the same root made in runs never killed.
     let clean = tmp.path().join("clean");
     export_ok(&root, &clean, &[]);
@@ -485,9 +483,7 @@ fn a_killed_export_is_finished_by_the_next_run() {
 
 #[test]
 fn damage_in_the_archive_is_refused_not_exported() {
-    let tmp = common::fresh_dir("ocfl-damage");
-    let root = tmp.path().join("a");
-    make_archive(&root);
+    let (tmp, root) = archive("ocfl-damage");
     fs::write(
         root.join("archive/cairn-000002/data/b.txt"),
         b"Sample: a nOte\n",
@@ -508,9 +504,7 @@ fn damage_in_the_archive_is_refused_not_exported() {
 
 #[test]
 fn a_folder_that_is_not_an_ocfl_root_is_refused() {
-    let tmp = common::fresh_dir("ocfl-refuse");
-    let root = tmp.path().join("a");
-    make_archive(&root);
+    let (tmp, root) = archive("ocfl-refuse");
     let dest = tmp.path().join("photos");
     common::write_file(&dest, "holiday.jpg", b"not OCFL");
     let before = common::snapshot(&dest);
