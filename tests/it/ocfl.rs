@@ -342,6 +342,12 @@ fn rocfl_lists_every_object_and_version_and_cats_each_file() {
     assert_eq!(ids, ["cairn-000001", "cairn-000002", "cairn-000003"]);
     let validated = String::from_utf8(run(&["validate"])).expect("utf-8");
     assert!(validated.contains("Invalid objects: 0"), "{validated}");
+    for line in validated.lines().filter(|l| l.contains("] (")) {
+        assert!(
+            line.contains("[W005]") || line.contains("[W008]"),
+            "a finding Cairn could avoid: {line}"
+        );
+    }
     for id in ids {
         let inv = inventory(&dest, object(&report, id));
         let head: u32 = inv["head"].as_str().expect("head")[1..].parse().expect("n");
