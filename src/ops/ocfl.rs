@@ -221,11 +221,7 @@ fn export_item(
         return Ok(out);
     }
     let new_object = inv.head.0 == 0;
-    let result = if new_object {
-        write_new_object(root, &object_root, &mut inv, &plan, &events, buf, &mut out)
-    } else {
-        write_new_versions(root, &object_root, &mut inv, &plan, &events, buf, &mut out)
-    };
+    let result = write_versions(root, &object_root, &mut inv, &plan, &events, buf, &mut out);
     match result {
         Ok(()) => {
             out.status = if new_object { "created" } else { "updated" };
@@ -622,37 +618,12 @@ fn add_version(
     Ok(())
 }
 
-/// A new object: every planned version staged in one folder, queued to move into place.
+/// The planned versions the object lacks, written and queued to move into place: a new
+/// object staged whole in one folder (its declaration, each version folder with its
+/// own inventory, then the root inventory); each new version of an existing object
+/// staged as a vN folder of its own (the object's inventory is replaced once it is in).
 #[allow(clippy::too_many_arguments)]
-fn write_new_object(
-    root: &mut StorageRoot,
-    object_root: &Path,
-    inv: &mut Inventory,
-    plan: &[Planned],
-    events: &[Event],
-    buf: &mut [u8],
-    out: &mut ObjectReport,
-) -> Result<(), Error> {
-    let staged = root.stage("object")?;
-    disk::write_object_declaration(&staged)?;
-    let id = inv.id.clone();
-    for (i, planned) in plan.iter().enumerate() {
-        let files = files_of(planned, &id, events, &plan[..i], buf)?;
-        add_version(inv, planned, files, &staged, "", buf, out)?;
-        let vdir = staged.join(inv.head.to_string());
-        crate::fs::create_dir_all(&vdir)?;
-        disk::write_inventory(&vdir, inv)?;
-    }
-    disk::write_inventory(&staged, inv)?;
-    root.queue_object(staged, object_root.to_path_buf(), out.bytes_written)?;
-    out.versions = inv.head.0;
-    Ok(())
-}
-
-/// New versions of an existing object: each staged as vN and queued to move in (then
-/// the inventory is replaced).
-#[allow(clippy::too_many_arguments)]
-fn write_new_versions(
+fn write_versions(
     root: &mut StorageRoot,
     object_root: &Path,
     inv: &mut Inventory,
@@ -662,17 +633,39 @@ fn write_new_versions(
     out: &mut ObjectReport,
 ) -> Result<(), Error> {
     let id = inv.id.clone();
+    let object_dir = if inv.head.0 == 0 {
+        let dir = root.stage("object")?;
+        disk::write_object_declaration(&dir)?;
+        Some(dir)
+    } else {
+        None
+    };
     for i in inv.head.0 as usize..plan.len() {
         let planned = &plan[i];
         let files = files_of(planned, &id, events, &plan[..i], buf)?;
-        let staged = root.stage("version")?;
         let num = VersionNum(inv.head.0 + 1);
         let before = out.bytes_written;
-        add_version(inv, planned, files, &staged, &format!("{num}/"), buf, out)?;
-        disk::write_inventory(&staged, inv)?;
-        let bytes = out.bytes_written - before;
-        root.queue_version(staged, object_root.to_path_buf(), num, bytes)?;
-        out.versions = num.0;
+        match &object_dir {
+            Some(dir) => {
+                add_version(inv, planned, files, dir, "", buf, out)?;
+                let vdir = dir.join(num.to_string());
+                crate::fs::create_dir_all(&vdir)?;
+                disk::write_inventory(&vdir, inv)?;
+            }
+            None => {
+                let staged = root.stage("version")?;
+                add_version(inv, planned, files, &staged, &format!("{num}/"), buf, out)?;
+                disk::write_inventory(&staged, inv)?;
+                let bytes = out.bytes_written - before;
+                root.queue_version(staged, object_root.to_path_buf(), num, bytes)?;
+                out.versions = num.0;
+            }
+        }
+    }
+    if let Some(dir) = object_dir {
+        disk::write_inventory(&dir, inv)?;
+        root.queue_object(dir, object_root.to_path_buf(), out.bytes_written)?;
+        out.versions = inv.head.0;
     }
     Ok(())
 }
