@@ -35,6 +35,7 @@ pub mod format;
 pub mod fs;
 pub(crate) mod memory;
 pub mod metadata;
+pub mod ocfl;
 pub mod ops;
 pub mod progress;
 pub mod pronom;

@@ -298,6 +298,10 @@ pub(super) enum Command {
     #[command(after_help = super::life_cmds::REVISE_HELP)]
     Revise(super::life_cmds::ReviseArgs),
 
+    /// The archive as an OCFL 1.1 storage root (docs/ocfl.md).
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Ocfl(super::ocfl_cmd::OcflCommand),
+
     /// The archive at a glance: items, versions, files, bytes, formats, each item's
     /// fixity status, the failures, the withdrawn items, the event log's head.
     #[command(after_help = super::life_cmds::REPORT_HELP)]

@@ -19,6 +19,7 @@ mod common;
 mod events_cmd;
 mod format_cmds;
 mod life_cmds;
+mod ocfl_cmd;
 mod outcome;
 mod progress;
 mod qc_cmd;
@@ -158,6 +159,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Withdraw(args) => life_cmds::run_withdraw(args),
         Command::Events(args) => events_cmd::run_events(args),
         Command::Revise(args) => life_cmds::run_revise(args),
+        Command::Ocfl(cmd) => ocfl_cmd::run_ocfl(cmd),
         Command::Report(args) => life_cmds::run_report(args),
         Command::Config(args) => archive_cmds::run_config(args),
         Command::Replicate(args) => replica_cmds::run_replicate(args),

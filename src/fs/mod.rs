@@ -21,6 +21,7 @@ pub mod layout;
 pub mod lifecycle;
 pub mod log_lock;
 pub mod mapped;
+pub mod ocfl;
 pub mod rate;
 pub mod register;
 pub mod replica;

@@ -14,6 +14,7 @@ pub mod findings;
 pub mod fixity;
 pub mod formats;
 pub mod ingest;
+pub mod ocfl;
 pub mod premis;
 pub mod qc;
 pub mod repair;

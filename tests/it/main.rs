@@ -30,6 +30,7 @@ mod ingest;
 mod interop_bagit_py;
 mod lifecycle;
 mod mapped_files;
+mod ocfl;
 mod premis;
 mod progress_tty;
 mod properties;
