@@ -10,7 +10,7 @@ use super::outcome::{error_exit, exit};
 pub(super) const OCFL_EXPORT_HELP: &str = "\
 Example:
   cairn ocfl export --root s21-archive /mnt/ocfl-root
-  cairn ocfl export --root s21-archive --layout 0003 /mnt/ocfl-root
+  cairn ocfl export --root s21-archive --layout 0004 /mnt/ocfl-root
 
 Exit codes:
   0  the storage root holds every item's versions (created, updated or already there)
@@ -26,7 +26,7 @@ pub(super) enum OcflCommand {
     /// every register entry version an OCFL version, a withdrawal a last version
     /// without the content.
     ///
-    /// Layout: extension 0004-hashed-n-tuple-storage-layout (or 0003). Each version holds the
+    /// Layout: extension 0003-hash-and-id-n-tuple-storage-layout (or 0004). Each version holds the
     /// payload (data/), metadata/dc.xml and dc.json, and cairn/register-entry.json and
     /// cairn/premis.xml; content is stored once per sha512. A rerun adds only what is
     /// missing; a run that was killed is finished by the next (docs/ocfl.md).
@@ -38,10 +38,10 @@ pub(super) enum OcflCommand {
 pub(super) struct OcflExportArgs {
     /// The storage root (created when absent; an empty folder or a root Cairn wrote).
     pub(super) dir: PathBuf,
-    /// The storage layout extension of a new root: 0004 (0004-hashed-n-tuple-storage-layout,
-    /// object roots named by the identifier's sha256) or 0003
-    /// (0003-hash-and-id-n-tuple-storage-layout, named by the identifier itself). An
-    /// existing root keeps its own [default: 0004].
+    /// The storage layout extension of a new root: 0003
+    /// (0003-hash-and-id-n-tuple-storage-layout, object roots named by the identifier
+    /// itself) or 0004 (0004-hashed-n-tuple-storage-layout, named by the identifier's
+    /// sha256). An existing root keeps its own [default: 0003].
     #[arg(long, value_name = "EXTENSION", value_parser = parse_layout)]
     pub(super) layout: Option<cairn::ocfl::Layout>,
     #[command(flatten)]

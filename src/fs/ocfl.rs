@@ -69,7 +69,7 @@ pub fn open_root(path: &Path, layout: Option<Layout>) -> Result<StorageRoot, Err
         Err(e) => return Err(Error::io("read folder", path, e)),
     };
     let layout_file = path.join("ocfl_layout.json");
-    let mut chosen = layout.unwrap_or(Layout::HashedNTuple);
+    let mut chosen = layout.unwrap_or(Layout::HashAndIdNTuple);
     if !fresh {
         let declared = crate::fs::read_if_present(&declaration)?;
         if declared.as_deref() != Some(ocfl::ROOT_DECLARATION.1.as_bytes()) {

@@ -28,7 +28,7 @@ pub const CONTENT_DIR: &str = "content";
 /// percent-encoded (and readable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
-    /// 0004-hashed-n-tuple-storage-layout (Cairn's default).
+    /// 0004-hashed-n-tuple-storage-layout.
     HashedNTuple,
     /// 0003-hash-and-id-n-tuple-storage-layout.
     HashAndIdNTuple,

@@ -177,7 +177,7 @@ fn the_export_maps_each_entry_version_to_an_ocfl_version() {
     let (tmp, root) = archive("ocfl-map");
     let dest = tmp.path().join("ocfl");
     let report = export_ok(&root, &dest, &[]);
-    assert_eq!(report["layout"], "0004-hashed-n-tuple-storage-layout");
+    assert_eq!(report["layout"], "0003-hash-and-id-n-tuple-storage-layout");
     assert_eq!(report["created"], 3, "{report:#}");
     let purged = object(&report, "cairn-000004");
     assert_eq!(purged["status"], "skipped");
@@ -186,9 +186,12 @@ fn the_export_maps_each_entry_version_to_an_ocfl_version() {
     let layout: Value =
         serde_json::from_slice(&fs::read(dest.join("ocfl_layout.json")).expect("layout"))
             .expect("json");
-    assert_eq!(layout["extension"], "0004-hashed-n-tuple-storage-layout");
+    assert_eq!(
+        layout["extension"],
+        "0003-hash-and-id-n-tuple-storage-layout"
+    );
     assert!(dest
-        .join("extensions/0004-hashed-n-tuple-storage-layout/config.json")
+        .join("extensions/0003-hash-and-id-n-tuple-storage-layout/config.json")
         .is_file());
     assert_eq!(
         fs::read(dest.join("0=ocfl_1.1")).expect("declaration"),
@@ -287,7 +290,7 @@ fn ocfl_py_finds_both_layouts_valid() {
     // Warnings are printed per object by validating the objects one by one: only the
     // two Cairn cannot avoid without inventing data (docs/ocfl.md).
     let dest4 = tmp.path().join("ocfl-0004");
-    let report = export_ok(&root, &dest4, &[]);
+    let report = export_ok(&root, &dest4, &["--layout", "0004"]);
     for o in report["objects"].as_array().expect("objects") {
         if o["status"] == "skipped" {
             continue;
