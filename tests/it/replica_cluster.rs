@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::common::{cairn, describe};
 use crate::replica::s3::{
-    expect, ids, mirrored, new_archive, noise, out_of, restored_records, Garage,
+    expect, ids, lose_and_restore, mirrored, new_archive, noise, out_of, Garage,
 };
 
 /// A cairn command against the cluster's replica `offsite`, on the archive at `root`.
@@ -192,27 +192,13 @@ fn cluster_of_three_survives_a_lost_node() {
     // The archive root lost, and node 3 with it: restore from the two nodes left.
     let original = mirrored(&root);
     garage.stop_node();
-    let kit = tmp.path().join("recovery-kit");
-    fs::create_dir(&kit).unwrap();
-    fs::copy(root.join("cairn.toml"), kit.join("cairn.toml")).unwrap();
-    fs::remove_dir_all(&root).unwrap();
-    let restored = tmp.path().join("restored");
-    let out = out_of(
-        garage
-            .cairn("offsite")
-            .args(["restore", "--from", "offsite", "--root"])
-            .arg(&kit)
-            .arg(&restored),
+    let restored = lose_and_restore(
+        tmp.path(),
+        &garage,
+        &root,
+        &original,
+        "restore with node 3 down",
     );
-    expect(&out, 0, "restore with node 3 down");
-    let files = restored_records(&restored);
-    assert_eq!(
-        files.keys().collect::<Vec<_>>(),
-        original.keys().collect::<Vec<_>>()
-    );
-    assert!(files == original, "the restored archive differs");
-    let out = out_of(cairn().arg("audit").arg("--root").arg(&restored));
-    expect(&out, 0, "audit of the restored archive");
     let out = out_of(cairn().args(["fixity", "--all", "--root"]).arg(&restored));
     expect(&out, 0, "fixity of the restored archive");
     assert_eq!(ids(&restored), all);

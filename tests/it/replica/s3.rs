@@ -486,27 +486,7 @@ fn s3_replicate_check_repair_and_disaster_recovery() {
         0,
         "fixity --replica after the amend was replicated",
     );
-    let kit = tmp.path().join("recovery-kit");
-    fs::create_dir(&kit).unwrap();
-    fs::copy(root.join("cairn.toml"), kit.join("cairn.toml")).unwrap();
-    fs::remove_dir_all(&root).unwrap();
-    let restored = tmp.path().join("restored");
-    let out = out_of(
-        garage
-            .cairn("offsite")
-            .args(["restore", "--from", "offsite", "--root"])
-            .arg(&kit)
-            .arg(&restored),
-    );
-    expect(&out, 0, "restore from Garage");
-    let restored_files = restored_records(&restored);
-    assert_eq!(
-        restored_files.keys().collect::<Vec<_>>(),
-        original.keys().collect::<Vec<_>>()
-    );
-    assert!(restored_files == original, "the restored archive differs");
-    let out = out_of(cairn().arg("audit").arg("--root").arg(&restored));
-    expect(&out, 0, "audit of the restored archive");
+    let restored = lose_and_restore(tmp.path(), &garage, &root, &original, "restore from Garage");
     for id in &all {
         let out = out_of(
             cairn()
@@ -515,6 +495,41 @@ fn s3_replicate_check_repair_and_disaster_recovery() {
         );
         expect(&out, 0, &format!("bag validate {id}"));
     }
+}
+
+/// Disaster recovery: the archive root at `root` deleted (its cairn.toml kept in a
+/// recovery kit), restored from the replica `offsite` into a new folder, which is
+/// returned once it holds `original` ([`mirrored`] of the root as it was replicated) and
+/// audits clean.
+pub(crate) fn lose_and_restore(
+    tmp: &Path,
+    garage: &Garage,
+    root: &Path,
+    original: &BTreeMap<PathBuf, Vec<u8>>,
+    what: &str,
+) -> PathBuf {
+    let kit = tmp.join("recovery-kit");
+    fs::create_dir(&kit).unwrap();
+    fs::copy(root.join("cairn.toml"), kit.join("cairn.toml")).unwrap();
+    fs::remove_dir_all(root).unwrap();
+    let restored = tmp.join("restored");
+    let out = out_of(
+        garage
+            .cairn("offsite")
+            .args(["restore", "--from", "offsite", "--root"])
+            .arg(&kit)
+            .arg(&restored),
+    );
+    expect(&out, 0, what);
+    let restored_files = restored_records(&restored);
+    assert_eq!(
+        restored_files.keys().collect::<Vec<_>>(),
+        original.keys().collect::<Vec<_>>()
+    );
+    assert!(restored_files == *original, "the restored archive differs");
+    let out = out_of(cairn().arg("audit").arg("--root").arg(&restored));
+    expect(&out, 0, "audit of the restored archive");
+    restored
 }
 
 /// The good bytes of item `id`'s first payload file, rebuilt for the test from the
