@@ -267,6 +267,7 @@ fn replica_fixity_inner(
             archive.append_events(clock.now(), &[fixity_event(&replica, &check)])?;
         }
         report.checked.push(check);
+        crate::fs::failpoint::pause("fixity-replica-item-checked");
     }
     Ok(report)
 }

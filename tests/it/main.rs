@@ -39,6 +39,7 @@ mod qc_cmd;
 mod qc_ingest;
 mod register_entries;
 mod replica;
+mod replica_cluster;
 mod serve;
 mod tlog;
 mod trust;

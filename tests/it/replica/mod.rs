@@ -1,4 +1,4 @@
 //! Replicas (docs/replicas.md): folder replicas on another disk, and S3 on a real server.
 
 mod local;
-mod s3;
+pub(crate) mod s3;

@@ -19,18 +19,30 @@ use serde_json::Value;
 use crate::common;
 use common::{cairn, describe, file_bytes, skip};
 
-const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/s21");
+pub(crate) const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/s21");
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/s3-test-server");
 
-/// A running Garage, stopped and deleted on drop.
-struct Garage {
+/// A running Garage (one node, or a cluster: tests/it/replica_cluster.rs), stopped and
+/// deleted on drop.
+pub(crate) struct Garage {
     child: Child,
     settings: BTreeMap<String, String>,
 }
 
 impl Garage {
     /// Starts one, or returns `None` after a "skipped:" notice when Garage is missing.
-    fn start() -> Option<Garage> {
+    pub(crate) fn start() -> Option<Garage> {
+        Garage::launch(&[])
+    }
+
+    /// A cluster of `nodes` on loopback (`scripts/s3-test-server --nodes N`): the
+    /// endpoint is node 1; [`Garage::stop_node`] and [`Garage::restart_node`] act on
+    /// node N alone.
+    pub(crate) fn start_cluster(nodes: u32) -> Option<Garage> {
+        Garage::launch(&["--nodes", &nodes.to_string()])
+    }
+
+    fn launch(args: &[&str]) -> Option<Garage> {
         let installed = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).any(|d| d.join("garage").is_file()))
             .unwrap_or(false)
@@ -42,6 +54,7 @@ impl Garage {
             return None;
         }
         let mut child = Command::new(SCRIPT)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -74,7 +87,7 @@ impl Garage {
         Some(Garage { child, settings })
     }
 
-    fn get(&self, k: &str) -> &str {
+    pub(crate) fn get(&self, k: &str) -> &str {
         &self.settings[k]
     }
 
@@ -109,22 +122,25 @@ impl Garage {
 
     fn restart_server(&self) {
         self.signal("USR2");
-        RX.with(|r| {
-            let r = r.borrow();
-            let rx = r.as_ref().expect("reader");
-            loop {
-                let line = rx
-                    .recv_timeout(Duration::from_secs(60))
-                    .expect("Garage restarted within a minute");
-                if line == "RESTARTED" {
-                    break;
-                }
-            }
-        });
+        wait_for_line("RESTARTED");
+    }
+
+    /// A cluster: kills its last node (SIGKILL, as a crash would) and returns once it
+    /// is gone.
+    pub(crate) fn stop_node(&self) {
+        self.signal("USR1");
+        wait_for_line("STOPPED");
+    }
+
+    /// A cluster: starts the stopped node again on its data and returns once it is
+    /// connected to every other node.
+    pub(crate) fn restart_node(&self) {
+        self.signal("USR2");
+        wait_for_line("RESTARTED");
     }
 
     /// The `[[replica]]` table for this server.
-    fn replica_toml(&self, name: &str, prefix: &str) -> String {
+    pub(crate) fn replica_toml(&self, name: &str, prefix: &str) -> String {
         format!(
             "\n[[replica]]\nname = \"{name}\"\nurl = \"s3://{}/{prefix}\"\nendpoint = \"{}\"\nregion = \"{}\"\n",
             self.get("S3_BUCKET"),
@@ -134,7 +150,7 @@ impl Garage {
     }
 
     /// A cairn command with this server's credentials for replica `name`.
-    fn cairn(&self, name: &str) -> Command {
+    pub(crate) fn cairn(&self, name: &str) -> Command {
         let mut cmd = cairn();
         let var = name.to_ascii_uppercase();
         cmd.env(
@@ -168,6 +184,24 @@ impl Garage {
 thread_local! {
     static RX: std::cell::RefCell<Option<std::sync::mpsc::Receiver<String>>> =
         const { std::cell::RefCell::new(None) };
+}
+
+/// Waits (at most a minute) for the line `want` from scripts/s3-test-server.
+fn wait_for_line(want: &str) {
+    RX.with(|r| {
+        let r = r.borrow();
+        let rx = r.as_ref().expect("reader");
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| {
+                    panic!("scripts/s3-test-server printed {want} within a minute")
+                });
+            if line == want {
+                break;
+            }
+        }
+    });
 }
 
 impl Drop for Garage {
@@ -210,15 +244,15 @@ fn get(store: &object_store::aws::AmazonS3, key: &str) -> Vec<u8> {
         .to_vec()
 }
 
-fn out_of(cmd: &mut Command) -> Output {
+pub(crate) fn out_of(cmd: &mut Command) -> Output {
     cmd.output().expect("cairn runs")
 }
 
-fn expect(out: &Output, want: i32, what: &str) {
+pub(crate) fn expect(out: &Output, want: i32, what: &str) {
     assert_eq!(out.status.code(), Some(want), "{what}:\n{}", describe(out));
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
+pub(crate) fn copy_dir(src: &Path, dst: &Path) {
     fs::create_dir_all(dst).unwrap();
     for e in fs::read_dir(src).unwrap() {
         let e = e.unwrap();
@@ -231,7 +265,7 @@ fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
-fn mirrored(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+pub(crate) fn mirrored(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     file_bytes(root)
         .into_iter()
         .filter(|(p, _)| {
@@ -247,7 +281,7 @@ fn mirrored(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 /// [`mirrored`] of a restored archive, its log without the `recovery` event the
 /// restore appended after the restored lines (asserted to be there).
-fn restored_records(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+pub(crate) fn restored_records(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = mirrored(root);
     let log = files
         .get_mut(Path::new("manifests/events.jsonl"))
@@ -271,7 +305,7 @@ fn visible(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
-fn ids(root: &Path) -> Vec<String> {
+pub(crate) fn ids(root: &Path) -> Vec<String> {
     let mut ids: Vec<String> = fs::read_dir(root.join("manifests"))
         .unwrap()
         .filter_map(|e| {
@@ -285,7 +319,7 @@ fn ids(root: &Path) -> Vec<String> {
     ids
 }
 
-fn payload(root: &Path, id: &str) -> String {
+pub(crate) fn payload(root: &Path, id: &str) -> String {
     let entry: Value =
         serde_json::from_slice(&fs::read(root.join(format!("manifests/{id}.json"))).unwrap())
             .unwrap();
@@ -295,7 +329,7 @@ fn payload(root: &Path, id: &str) -> String {
     )
 }
 
-fn new_archive(tmp: &Path, garage: &Garage, prefix: &str) -> PathBuf {
+pub(crate) fn new_archive(tmp: &Path, garage: &Garage, prefix: &str) -> PathBuf {
     let root = tmp.join("archive-root");
     expect(&out_of(cairn().arg("init").arg(&root)), 0, "init");
     copy_dir(Path::new(SAMPLES), &root.join("intake"));
@@ -452,27 +486,7 @@ fn s3_replicate_check_repair_and_disaster_recovery() {
         0,
         "fixity --replica after the amend was replicated",
     );
-    let kit = tmp.path().join("recovery-kit");
-    fs::create_dir(&kit).unwrap();
-    fs::copy(root.join("cairn.toml"), kit.join("cairn.toml")).unwrap();
-    fs::remove_dir_all(&root).unwrap();
-    let restored = tmp.path().join("restored");
-    let out = out_of(
-        garage
-            .cairn("offsite")
-            .args(["restore", "--from", "offsite", "--root"])
-            .arg(&kit)
-            .arg(&restored),
-    );
-    expect(&out, 0, "restore from Garage");
-    let restored_files = restored_records(&restored);
-    assert_eq!(
-        restored_files.keys().collect::<Vec<_>>(),
-        original.keys().collect::<Vec<_>>()
-    );
-    assert!(restored_files == original, "the restored archive differs");
-    let out = out_of(cairn().arg("audit").arg("--root").arg(&restored));
-    expect(&out, 0, "audit of the restored archive");
+    let restored = lose_and_restore(tmp.path(), &garage, &root, &original, "restore from Garage");
     for id in &all {
         let out = out_of(
             cairn()
@@ -481,6 +495,41 @@ fn s3_replicate_check_repair_and_disaster_recovery() {
         );
         expect(&out, 0, &format!("bag validate {id}"));
     }
+}
+
+/// Disaster recovery: the archive root at `root` deleted (its cairn.toml kept in a
+/// recovery kit), restored from the replica `offsite` into a new folder, which is
+/// returned once it holds `original` ([`mirrored`] of the root as it was replicated) and
+/// audits clean.
+pub(crate) fn lose_and_restore(
+    tmp: &Path,
+    garage: &Garage,
+    root: &Path,
+    original: &BTreeMap<PathBuf, Vec<u8>>,
+    what: &str,
+) -> PathBuf {
+    let kit = tmp.join("recovery-kit");
+    fs::create_dir(&kit).unwrap();
+    fs::copy(root.join("cairn.toml"), kit.join("cairn.toml")).unwrap();
+    fs::remove_dir_all(root).unwrap();
+    let restored = tmp.join("restored");
+    let out = out_of(
+        garage
+            .cairn("offsite")
+            .args(["restore", "--from", "offsite", "--root"])
+            .arg(&kit)
+            .arg(&restored),
+    );
+    expect(&out, 0, what);
+    let restored_files = restored_records(&restored);
+    assert_eq!(
+        restored_files.keys().collect::<Vec<_>>(),
+        original.keys().collect::<Vec<_>>()
+    );
+    assert!(restored_files == *original, "the restored archive differs");
+    let out = out_of(cairn().arg("audit").arg("--root").arg(&restored));
+    expect(&out, 0, "audit of the restored archive");
+    restored
 }
 
 /// The good bytes of item `id`'s first payload file, rebuilt for the test from the
@@ -505,8 +554,21 @@ fn good_bytes_of(root: &Path, id: &str) -> Vec<u8> {
     panic!("no sample file has the digest {want}");
 }
 
+/// `len` bytes (a multiple of 8) that do not compress: an xorshift stream.
+pub(crate) fn noise(len: u64) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len / 8)
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .collect()
+}
+
 /// Bytes under `dir` (Garage's data folder).
-fn stored_bytes(dir: &Path) -> u64 {
+pub(crate) fn stored_bytes(dir: &Path) -> u64 {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
@@ -530,15 +592,7 @@ fn s3_server_stopped_mid_replication_then_a_rerun_completes() {
     // Large enough that the upload is still running when the server is killed.
     let item = root.join("intake/reel");
     fs::create_dir_all(&item).unwrap();
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let data: Vec<u8> = (0..(192u64 << 20) / 8)
-        .flat_map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x.to_le_bytes()
-        })
-        .collect();
+    let data = noise(192 << 20);
     fs::write(item.join("reel.bin"), &data).unwrap();
     fs::write(
         item.join("cairn.dc.json"),
