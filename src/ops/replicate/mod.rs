@@ -11,6 +11,12 @@
 //! `cairn fixity --replica`'s job. A run cut short leaves whole objects only (an
 //! upload completes or is abandoned), so the next run sends what is missing.
 //!
+//! What is there is known from one listing of the replica per run (of the named items'
+//! folders with `--id`), and the absent objects go in batches
+//! ([`Replica::put_batch`]: one `syncfs` per batch on a folder replica, several objects
+//! in flight on S3; the crash-safety argument is in docs/replicas.md, "Batched writes
+//! and crashes").
+//!
 //! `objects.rs` says which objects an item should have on a replica; `log.rs` keeps the
 //! event log and its head there.
 
@@ -24,7 +30,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
-use crate::fs::replica::{Replica, Written};
+use crate::fs::replica::{Listed, PutJob, Replica, Written};
 use crate::ops::bag_check::STRENGTH;
 use crate::ops::tlog::{checkpoint_on_write, CheckpointReport};
 use crate::replica::ReplicaSection;
@@ -224,28 +230,37 @@ pub(crate) fn replicate_inner(
         };
         replica.clear_interrupted()?;
         check_log_prefix(archive, replica)?;
+        // Every item: the replica listed once (names and sizes) instead of a request
+        // per object; named items: their folders only.
+        let listing = if opts.ids.is_empty() {
+            Listing::Run(replica.list("")?)
+        } else {
+            Listing::PerItem
+        };
         let outcome = (|| -> Result<(), Error> {
+            // Items are planned one by one and sent in groups of about BATCH_OBJECTS
+            // objects: one batch (on a folder replica, one pair of `syncfs`) and one
+            // append to the log for many small items.
+            let mut group: Vec<Planned> = Vec::new();
+            let mut pending = 0;
             for id in &ids {
                 crate::progress::item(id);
-                let recorded = done.get(&(id.clone(), replica.name.clone()));
-                let item = replicate_item(
+                let recorded = done.get(&(id.clone(), replica.name.clone())).cloned();
+                let planned = plan_item(
                     archive,
-                    replica,
+                    (replica, &listing),
                     id,
                     withdrawn.contains(id) && !registered_set.contains(id),
-                    recorded.map(String::as_str),
+                    recorded,
                 )?;
-                let unchanged = recorded == Some(&item.register_blake3)
-                    && item.copied == 0
-                    && item.updated == 0
-                    && item.removed == 0
-                    && item.problems.is_empty();
-                if !unchanged {
-                    archive.append_events(clock.now(), &[replication_event(replica, &item)])?;
+                pending += planned.absent.len() + 1;
+                group.push(planned);
+                if pending >= crate::fs::replica::BATCH_OBJECTS {
+                    send_group(archive, replica, &mut group, clock, &mut result)?;
+                    pending = 0;
                 }
-                result.items.push(item);
             }
-            Ok(())
+            send_group(archive, replica, &mut group, clock, &mut result)
         })();
         // The log goes last, so it holds this run's replication events; after a failure
         // too, so the replica's log records what did reach it.
@@ -313,19 +328,36 @@ fn replication_event(replica: &Replica, item: &ItemResult) -> NewEvent {
     }
 }
 
-/// Replicates one item's objects. `recorded`: the register entry (BLAKE3) that the
-/// item's last successful replication to this replica recorded; when the entry has
-/// not changed since, the objects are only listed. The stages: the objects the item
-/// should have there, each one present or sent (or found out of date), the out-of-date
-/// ones replaced once everything else is there, then what the item no longer has
-/// removed.
-fn replicate_item(
+/// One item planned: what the replica holds of it, and what is to be sent.
+struct Planned {
+    item: ItemResult,
+    expected: Vec<Expected>,
+    superseded: BTreeMap<String, HashSet<(Algorithm, Digest)>>,
+    /// Indices in `expected` of the objects absent from the replica, the register
+    /// entry (always last in `expected`) excepted.
+    absent: Vec<usize>,
+    /// The register entry's index when it is absent.
+    entry: Option<usize>,
+    /// Indices of the objects that hold an earlier state of the item.
+    outdated: Vec<usize>,
+    fast: bool,
+    withdrawn: bool,
+    /// The register entry (BLAKE3) its last successful replication recorded.
+    recorded: Option<String>,
+}
+
+/// Plans one item: `recorded` is the register entry (BLAKE3) that the item's last
+/// successful replication to this replica recorded; when the entry has not changed
+/// since, the objects are only listed. Then [`send_group`] sends what is absent, the
+/// out-of-date objects are replaced once everything else is there, and what the item
+/// no longer has is removed ([`finish_item`]).
+fn plan_item(
     archive: &Archive,
-    replica: &Replica,
+    (replica, listing): (&Replica, &Listing),
     id: &str,
     withdrawn: bool,
-    recorded: Option<&str>,
-) -> Result<ItemResult, Error> {
+    recorded: Option<String>,
+) -> Result<Planned, Error> {
     let expected = if withdrawn {
         expected_withdrawn(archive, id)?
     } else {
@@ -335,7 +367,7 @@ fn replicate_item(
         .last()
         .map(|e| e.digest.to_hex())
         .unwrap_or_default();
-    let fast = recorded == Some(register_blake3.as_str());
+    let fast = recorded.as_deref() == Some(register_blake3.as_str());
     let mut item = ItemResult {
         id: id.to_string(),
         copied: 0,
@@ -351,10 +383,90 @@ fn replicate_item(
     } else {
         superseded_digests(archive, id, &expected)?
     };
-    let outdated = send_missing(replica, id, &expected, &superseded, fast, &mut item)?;
+    let listed = listing.of(replica, &expected)?;
+    let (mut absent, outdated) =
+        find_absent(replica, &expected, &superseded, (&listed, fast), &mut item)?;
+    let entry = absent.pop_if(|i| *i + 1 == expected.len());
+    Ok(Planned {
+        item,
+        expected,
+        superseded,
+        absent,
+        entry,
+        outdated,
+        fast,
+        withdrawn,
+        recorded,
+    })
+}
+
+/// Sends the absent objects of a group of planned items (every other object first, the
+/// register entries in a batch of their own after them, so that a replica never has an
+/// entry before the files it lists), finishes each item, and records the changed ones
+/// in one append to the log. Empties `group`.
+fn send_group(
+    archive: &Archive,
+    replica: &Replica,
+    group: &mut Vec<Planned>,
+    clock: &dyn Clock,
+    result: &mut ReplicaResult,
+) -> Result<(), Error> {
+    let files: Vec<(usize, usize)> = group
+        .iter()
+        .enumerate()
+        .flat_map(|(g, p)| p.absent.iter().map(move |e| (g, *e)))
+        .collect();
+    let entries: Vec<(usize, usize)> = group
+        .iter()
+        .enumerate()
+        .filter_map(|(g, p)| p.entry.map(|e| (g, e)))
+        .collect();
+    let mut batches: Vec<&[(usize, usize)]> =
+        files.chunks(crate::fs::replica::BATCH_OBJECTS).collect();
+    if !entries.is_empty() {
+        batches.push(&entries);
+    }
+    // The names of each batch become durable with the next one; the last batch's
+    // before any event is written.
+    let n = batches.len();
+    for (i, batch) in batches.into_iter().enumerate() {
+        send_batch(replica, group, batch, i + 1 == n)?;
+    }
+    let mut events = Vec::new();
+    for planned in group.drain(..) {
+        let recorded = planned.recorded.clone();
+        let item = finish_item(archive, replica, planned)?;
+        let unchanged = recorded.as_ref() == Some(&item.register_blake3)
+            && item.copied == 0
+            && item.updated == 0
+            && item.removed == 0
+            && item.problems.is_empty();
+        if !unchanged {
+            events.push(replication_event(replica, &item));
+        }
+        result.items.push(item);
+    }
+    if !events.is_empty() {
+        archive.append_events(clock.now(), &events)?;
+    }
+    Ok(())
+}
+
+/// After its objects were sent: the out-of-date objects replaced (only once everything
+/// else of the item is on the replica: the superseded entries and retained versions
+/// among it), then what the item no longer has removed.
+fn finish_item(archive: &Archive, replica: &Replica, p: Planned) -> Result<ItemResult, Error> {
+    let Planned {
+        mut item,
+        expected,
+        superseded,
+        outdated,
+        fast,
+        withdrawn,
+        ..
+    } = p;
+    let outdated: Vec<&Expected> = outdated.iter().map(|i| &expected[*i]).collect();
     if fast || !item.problems.is_empty() {
-        // Out-of-date objects are only replaced once everything else of the item is on
-        // the replica (the superseded entries and retained versions among it).
         for exp in outdated {
             item.problems.push(ObjectProblem {
                 key: exp.key.clone(),
@@ -364,11 +476,12 @@ fn replicate_item(
         }
         return Ok(item);
     }
-    replace_outdated(replica, id, &outdated, &mut item)?;
+    let id = item.id.clone();
+    replace_outdated(replica, &id, &outdated, &mut item)?;
     remove_stale(
         archive,
         replica,
-        id,
+        &id,
         withdrawn,
         &expected,
         &superseded,
@@ -378,42 +491,45 @@ fn replicate_item(
 }
 
 /// Each expected object present on the replica (by listing when `fast`, else by
-/// digest), or sent when absent; a different object is a conflict, never overwritten.
-/// Returns the objects that hold an earlier state of the item (`superseded`).
-fn send_missing<'e>(
+/// digest), or absent; a different object is a conflict, never overwritten. Returns the
+/// indices in `expected` of the absent objects and of those that hold an earlier state
+/// of the item (`superseded`).
+///
+/// `listed`: the sizes of the item's objects on the replica ([`Listing`]); an object not
+/// among them is absent without asking the replica again.
+fn find_absent(
     replica: &Replica,
-    id: &str,
-    expected: &'e [Expected],
+    expected: &[Expected],
     superseded: &BTreeMap<String, HashSet<(Algorithm, Digest)>>,
-    fast: bool,
+    (listed, fast): (&BTreeMap<String, u64>, bool),
     item: &mut ItemResult,
-) -> Result<Vec<&'e Expected>, Error> {
-    let mut outdated: Vec<&Expected> = Vec::new();
-    let listed: BTreeMap<String, u64> = if fast {
-        listing(replica, expected)?
-    } else {
-        BTreeMap::new()
-    };
-    for exp in expected {
-        if fast {
-            match listed.get(&exp.key) {
-                Some(size) if exp.size.is_none_or(|s| s == *size) => {
-                    item.present += 1;
-                    continue;
-                }
-                Some(size) => {
-                    item.problems.push(ObjectProblem {
-                        key: exp.key.clone(),
-                        kind: "conflict",
-                        detail: format!(
-                            "the replica holds {size} bytes, the register records {}; not overwritten",
-                            exp.size.unwrap_or_default()
-                        ),
-                    });
-                    continue;
-                }
-                None => {}
+) -> Result<(Vec<usize>, Vec<usize>), Error> {
+    let mut outdated = Vec::new();
+    let mut absent = Vec::new();
+    for (i, exp) in expected.iter().enumerate() {
+        match listed.get(&exp.key) {
+            Some(size) if fast && exp.size.is_none_or(|s| s == *size) => {
+                item.present += 1;
+                continue;
             }
+            Some(size) if fast => {
+                item.problems.push(ObjectProblem {
+                    key: exp.key.clone(),
+                    kind: "conflict",
+                    detail: format!(
+                        "the replica holds {size} bytes, the register records {}; not overwritten",
+                        exp.size.unwrap_or_default()
+                    ),
+                });
+                continue;
+            }
+            // Listings skip the folder backend's temporary names (`NAME#1`): a key
+            // with a `#` is looked up.
+            None if !exp.key.contains('#') => {
+                absent.push(i);
+                continue;
+            }
+            _ => {}
         }
         match replica.hash(&exp.key, exp.alg)? {
             Some((_, d)) if d == exp.digest => item.present += 1,
@@ -422,7 +538,7 @@ fn send_missing<'e>(
                     .get(&exp.key)
                     .is_some_and(|set| set.contains(&(exp.alg, d))) =>
             {
-                outdated.push(exp)
+                outdated.push(i)
             }
             Some((size, d)) => item.problems.push(ObjectProblem {
                 key: exp.key.clone(),
@@ -434,33 +550,70 @@ fn send_missing<'e>(
                     exp.digest.to_hex()
                 ),
             }),
-            None => match send(replica, exp, true) {
-                Ok(Written::Done) => {
-                    item.copied += 1;
-                    item.bytes += crate::fs::len_if_present(&exp.local).unwrap_or(0);
+            None => absent.push(i),
+        }
+    }
+    Ok((absent, outdated))
+}
+
+/// Sends `batch` (objects absent from the replica: (item in `group`, object in its
+/// `expected`)) and counts what it did in each item.
+fn send_batch(
+    replica: &Replica,
+    group: &mut [Planned],
+    batch: &[(usize, usize)],
+    sync_names: bool,
+) -> Result<(), Error> {
+    let results = {
+        let jobs: Vec<PutJob> = batch
+            .iter()
+            .map(|&(g, e)| {
+                let exp = &group[g].expected[e];
+                PutJob {
+                    local: &exp.local,
+                    key: &exp.key,
+                    alg: exp.alg,
+                    want: &exp.digest,
+                    create: true,
                 }
-                Ok(Written::SourceMismatch) => item.problems.push(ObjectProblem {
+            })
+            .collect();
+        replica.put_batch(&jobs, sync_names)
+    };
+    for (&(g, e), result) in batch.iter().zip(results) {
+        let Planned { item, expected, .. } = &mut group[g];
+        let exp = &expected[e];
+        let id = item.id.clone();
+        match result {
+            Ok(Written::Done) => {
+                item.copied += 1;
+                item.bytes += crate::fs::len_if_present(&exp.local).unwrap_or(0);
+            }
+            Ok(Written::SourceMismatch) => item.problems.push(damaged(&exp.key, &id, exp.alg)),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                item.problems.push(ObjectProblem {
                     key: exp.key.clone(),
                     kind: "archive-damaged",
                     detail: format!(
-                        "the archive's file no longer has the register's {} digest; not sent. Run `cairn fixity --id {id}` and `cairn repair {id}`",
-                        exp.alg
+                        "the archive's file is missing; not sent. Run `cairn repair {id}`"
                     ),
-                }),
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                    item.problems.push(ObjectProblem {
-                        key: exp.key.clone(),
-                        kind: "archive-damaged",
-                        detail: format!(
-                            "the archive's file is missing; not sent. Run `cairn repair {id}`"
-                        ),
-                    })
-                }
-                Err(e) => return Err(e),
-            },
+                })
+            }
+            Err(e) => return Err(e),
         }
     }
-    Ok(outdated)
+    Ok(())
+}
+
+/// The problem of an archive file that no longer has the register's digest.
+fn damaged(key: &str, id: &str, alg: Algorithm) -> ObjectProblem {
+    ObjectProblem {
+        key: key.to_string(),
+        kind: "archive-damaged",
+        detail: format!(
+            "the archive's file no longer has the register's {alg} digest; not sent. Run `cairn fixity --id {id}` and `cairn repair {id}`"
+        ),
+    }
 }
 
 /// The objects that hold an earlier state of the item, replaced with the current one.
@@ -476,14 +629,7 @@ fn replace_outdated(
                 item.updated += 1;
                 item.bytes += crate::fs::len_if_present(&exp.local).unwrap_or(0);
             }
-            Written::SourceMismatch => item.problems.push(ObjectProblem {
-                key: exp.key.clone(),
-                kind: "archive-damaged",
-                detail: format!(
-                    "the archive's file no longer has the register's {} digest; not sent. Run `cairn fixity --id {id}` and `cairn repair {id}`",
-                    exp.alg
-                ),
-            }),
+            Written::SourceMismatch => item.problems.push(damaged(&exp.key, id, exp.alg)),
         }
     }
     Ok(())
@@ -548,6 +694,32 @@ fn remove_stale(
         }
     }
     Ok(())
+}
+
+/// What a replica holds, as names and sizes: listed once for a run over every item, or
+/// item by item ([`listing`]) for a run over named items.
+enum Listing {
+    /// The whole replica, sorted by key.
+    Run(Vec<Listed>),
+    PerItem,
+}
+
+impl Listing {
+    /// The sizes of the objects of `expected` that the replica holds.
+    fn of(&self, replica: &Replica, expected: &[Expected]) -> Result<BTreeMap<String, u64>, Error> {
+        match self {
+            Listing::Run(all) => Ok(expected
+                .iter()
+                .filter_map(|e| {
+                    let i = all
+                        .binary_search_by(|l| l.key.as_str().cmp(e.key.as_str()))
+                        .ok()?;
+                    Some((e.key.clone(), all[i].size))
+                })
+                .collect()),
+            Listing::PerItem => listing(replica, expected),
+        }
+    }
 }
 
 /// The sizes of the objects `expected` names, by listing (no object is read): each
