@@ -1184,7 +1184,8 @@ fn a_replication_killed_inside_a_batch_is_completed_by_the_next_run() {
         assert_eq!(
             replication_events(&f),
             f.ids().len(),
-            "{point}: one event per item"
+            "{point}: one event per item: {}",
+            describe(&out)
         );
         let (a, b) = (mirrored(&f.root), mirrored(&f.replica));
         assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
