@@ -1,8 +1,9 @@
 //! A replica's object store: a folder or an S3-compatible bucket behind one interface
 //! (the `object_store` crate, docs/replicas.md), driven synchronously from the ops.
 //!
-//! Every transfer is streamed in parts of [`PART_SIZE`] bytes, one part in flight, so
-//! memory stays bounded whatever the file's size; every byte written is hashed on the
+//! Every transfer is streamed in parts of [`PART_SIZE`] bytes, at most
+//! [`PARTS_IN_FLIGHT`] of them in flight, so memory stays bounded whatever the file's
+//! size (many small objects go at once: `batch.rs`); every byte written is hashed on the
 //! way, and the caller can refuse to complete an upload whose digest is not the one
 //! the register records (the upload is then aborted and nothing appears under the key).
 //! Credentials come from `CAIRN_REPLICA_<NAME>_ACCESS_KEY_ID` / `_SECRET_ACCESS_KEY`,
@@ -23,8 +24,14 @@ use crate::digest::{Algorithm, Digest, MultiHasher};
 use crate::error::Error;
 use crate::replica::{Location, ReplicaSection};
 
+mod batch;
+pub use batch::{PutJob, BATCH_OBJECTS, PARALLEL, SMALL_MAX};
+
 /// Bytes per uploaded part and per read (S3 needs at least 5 MiB per part but the last).
 pub const PART_SIZE: usize = 8 << 20;
+
+/// Parts of one upload in flight at once (memory: this many parts, plus the one read).
+pub const PARTS_IN_FLIGHT: usize = 3;
 
 /// An opened replica.
 pub struct Replica {
@@ -35,6 +42,8 @@ pub struct Replica {
     prefix: String,
     /// The folder of a folder replica.
     folder: Option<std::path::PathBuf>,
+    /// The folder backend itself (a folder replica): its key-to-path mapping.
+    local: Option<Arc<object_store::local::LocalFileSystem>>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -69,6 +78,7 @@ impl Replica {
             .map_err(|e| err(format!("cannot start the I/O runtime: {e}")))?;
         let location = section.location().map_err(err)?;
         type Opened = (Arc<dyn ObjectStore>, String, Option<std::path::PathBuf>);
+        let mut local = None;
         let (store, prefix, folder): Opened = match location {
             Location::Folder(path) => {
                 // Never created here: a missing root is a disk or share that is not
@@ -87,7 +97,9 @@ impl Replica {
                     .map_err(|e| err(e.to_string()))?
                     .with_fsync(true)
                     .with_automatic_cleanup(true);
-                (Arc::new(fs), String::new(), Some(path))
+                let fs = Arc::new(fs);
+                local = Some(fs.clone());
+                (fs, String::new(), Some(path))
             }
             Location::S3 { bucket, prefix } => {
                 let mut b = object_store::aws::AmazonS3Builder::new()
@@ -142,6 +154,7 @@ impl Replica {
             store,
             prefix,
             folder,
+            local,
             rt,
         })
     }
@@ -219,27 +232,35 @@ impl Replica {
         alg: Algorithm,
         sink: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<Option<(u64, Digest)>, Error> {
-        self.rt.block_on(async {
-            let got = match self.store.get(&self.key(rel)).await {
-                Ok(g) => g,
-                Err(object_store::Error::NotFound { .. }) => return Ok(None),
-                Err(e) => return Err(self.fail("read", rel, e)),
-            };
-            let mut hasher = MultiHasher::new(&[alg]);
-            let mut stream = got.into_stream();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| self.fail("read", rel, e))?;
-                hasher.update(&chunk);
-                sink(&chunk)?;
-                crate::progress::add_bytes(chunk.len() as u64);
-            }
-            let d = hasher.finish();
-            let digest = d
-                .get(alg)
-                .cloned()
-                .ok_or_else(|| Error::Internal(format!("no {alg} digest computed for {rel}")))?;
-            Ok(Some((d.len, digest)))
-        })
+        self.rt.block_on(self.read_async(rel, alg, sink))
+    }
+
+    /// [`Replica::read_with`] inside the runtime.
+    async fn read_async(
+        &self,
+        rel: &str,
+        alg: Algorithm,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<Option<(u64, Digest)>, Error> {
+        let got = match self.store.get(&self.key(rel)).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.fail("read", rel, e)),
+        };
+        let mut hasher = MultiHasher::new(&[alg]);
+        let mut stream = got.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.fail("read", rel, e))?;
+            hasher.update(&chunk);
+            sink(&chunk)?;
+            crate::progress::add_bytes(chunk.len() as u64);
+        }
+        let d = hasher.finish();
+        let digest = d
+            .get(alg)
+            .cloned()
+            .ok_or_else(|| Error::Internal(format!("no {alg} digest computed for {rel}")))?;
+        Ok(Some((d.len, digest)))
     }
 
     /// The object's digest with `alg` and its length, read back in full.
@@ -313,18 +334,23 @@ impl Replica {
                     .put_multipart(&key)
                     .await
                     .map_err(|e| self.fail("start upload of", rel, e))?;
+                // Up to PARTS_IN_FLIGHT parts travel at once (polled together), while
+                // the next is read.
+                let mut in_flight = futures_util::stream::FuturesUnordered::new();
                 loop {
                     if first.is_empty() {
                         break;
                     }
                     hasher.update(&first);
                     crate::progress::add_bytes(first.len() as u64);
-                    let part = upload.put_part(PutPayload::from(Bytes::from(first)));
-                    if let Err(e) = part.await {
-                        let _ = upload.abort().await;
-                        return Err(self.fail("upload a part of", rel, e));
+                    in_flight.push(upload.put_part(PutPayload::from(Bytes::from(first))));
+                    while in_flight.len() >= PARTS_IN_FLIGHT {
+                        if let Some(Err(e)) = in_flight.next().await {
+                            let _ = upload.abort().await;
+                            return Err(self.fail("upload a part of", rel, e));
+                        }
+                        crate::fs::failpoint::pause("replica-after-part");
                     }
-                    crate::fs::failpoint::pause("replica-after-part");
                     first = match read_part(&mut reader, local) {
                         Ok(p) => p,
                         Err(e) => {
@@ -332,6 +358,13 @@ impl Replica {
                             return Err(e);
                         }
                     };
+                }
+                while let Some(done) = in_flight.next().await {
+                    if let Err(e) = done {
+                        let _ = upload.abort().await;
+                        return Err(self.fail("upload a part of", rel, e));
+                    }
+                    crate::fs::failpoint::pause("replica-after-part");
                 }
                 let sent = take_digest(&mut hasher, alg)?;
                 if want.is_some_and(|w| *w != sent) {

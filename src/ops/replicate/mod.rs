@@ -11,6 +11,12 @@
 //! `cairn fixity --replica`'s job. A run cut short leaves whole objects only (an
 //! upload completes or is abandoned), so the next run sends what is missing.
 //!
+//! What is there is known from one listing of the replica per run (of the named items'
+//! folders with `--id`), and the absent objects go in batches
+//! ([`Replica::put_batch`]: one `syncfs` per batch on a folder replica, several objects
+//! in flight on S3; the crash-safety argument is in docs/replicas.md, "Batched writes
+//! and crashes").
+//!
 //! `objects.rs` says which objects an item should have on a replica; `log.rs` keeps the
 //! event log and its head there.
 
@@ -24,15 +30,17 @@ use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
 use crate::fs::archive::Archive;
 use crate::fs::events::NewEvent;
-use crate::fs::replica::{Replica, Written};
+use crate::fs::replica::{Listed, Replica, Written};
 use crate::ops::bag_check::STRENGTH;
 use crate::ops::tlog::{checkpoint_on_write, CheckpointReport};
 use crate::replica::ReplicaSection;
 use crate::vocab::{EventType, Outcome};
 
+mod group;
 mod log;
 mod objects;
 
+use group::{plan_item, send_group, Planned};
 use log::{check_log_prefix, copy_log};
 pub use log::{is_legacy_head, read_head, LogHead};
 pub use objects::{expected_objects, expected_withdrawn, Expected};
@@ -224,28 +232,37 @@ pub(crate) fn replicate_inner(
         };
         replica.clear_interrupted()?;
         check_log_prefix(archive, replica)?;
+        // Every item: the replica listed once (names and sizes) instead of a request
+        // per object; named items: their folders only.
+        let listing = if opts.ids.is_empty() {
+            Listing::Run(replica.list("")?)
+        } else {
+            Listing::PerItem
+        };
         let outcome = (|| -> Result<(), Error> {
+            // Items are planned one by one and sent in groups of about BATCH_OBJECTS
+            // objects: one batch (on a folder replica, one pair of `syncfs`) and one
+            // append to the log for many small items.
+            let mut group: Vec<Planned> = Vec::new();
+            let mut pending = 0;
             for id in &ids {
                 crate::progress::item(id);
-                let recorded = done.get(&(id.clone(), replica.name.clone()));
-                let item = replicate_item(
+                let recorded = done.get(&(id.clone(), replica.name.clone())).cloned();
+                let planned = plan_item(
                     archive,
-                    replica,
+                    (replica, &listing),
                     id,
                     withdrawn.contains(id) && !registered_set.contains(id),
-                    recorded.map(String::as_str),
+                    recorded,
                 )?;
-                let unchanged = recorded == Some(&item.register_blake3)
-                    && item.copied == 0
-                    && item.updated == 0
-                    && item.removed == 0
-                    && item.problems.is_empty();
-                if !unchanged {
-                    archive.append_events(clock.now(), &[replication_event(replica, &item)])?;
+                pending += planned.absent.len() + 1;
+                group.push(planned);
+                if pending >= crate::fs::replica::BATCH_OBJECTS {
+                    send_group(archive, replica, &mut group, clock, &mut result)?;
+                    pending = 0;
                 }
-                result.items.push(item);
             }
-            Ok(())
+            send_group(archive, replica, &mut group, clock, &mut result)
         })();
         // The log goes last, so it holds this run's replication events; after a failure
         // too, so the replica's log records what did reach it.
@@ -313,154 +330,15 @@ fn replication_event(replica: &Replica, item: &ItemResult) -> NewEvent {
     }
 }
 
-/// Replicates one item's objects. `recorded`: the register entry (BLAKE3) that the
-/// item's last successful replication to this replica recorded; when the entry has
-/// not changed since, the objects are only listed. The stages: the objects the item
-/// should have there, each one present or sent (or found out of date), the out-of-date
-/// ones replaced once everything else is there, then what the item no longer has
-/// removed.
-fn replicate_item(
-    archive: &Archive,
-    replica: &Replica,
-    id: &str,
-    withdrawn: bool,
-    recorded: Option<&str>,
-) -> Result<ItemResult, Error> {
-    let expected = if withdrawn {
-        expected_withdrawn(archive, id)?
-    } else {
-        expected_objects(archive, id)?
-    };
-    let register_blake3 = expected
-        .last()
-        .map(|e| e.digest.to_hex())
-        .unwrap_or_default();
-    let fast = recorded == Some(register_blake3.as_str());
-    let mut item = ItemResult {
-        id: id.to_string(),
-        copied: 0,
-        bytes: 0,
-        present: 0,
-        updated: 0,
-        removed: 0,
-        problems: Vec::new(),
-        register_blake3,
-    };
-    let superseded = if fast {
-        BTreeMap::new()
-    } else {
-        superseded_digests(archive, id, &expected)?
-    };
-    let outdated = send_missing(replica, id, &expected, &superseded, fast, &mut item)?;
-    if fast || !item.problems.is_empty() {
-        // Out-of-date objects are only replaced once everything else of the item is on
-        // the replica (the superseded entries and retained versions among it).
-        for exp in outdated {
-            item.problems.push(ObjectProblem {
-                key: exp.key.clone(),
-                kind: "outdated",
-                detail: "the replica holds an earlier state of the item; not replaced while other objects of the item could not be replicated".into(),
-            });
-        }
-        return Ok(item);
+/// The problem of an archive file that no longer has the register's digest.
+fn damaged(key: &str, id: &str, alg: Algorithm) -> ObjectProblem {
+    ObjectProblem {
+        key: key.to_string(),
+        kind: "archive-damaged",
+        detail: format!(
+            "the archive's file no longer has the register's {alg} digest; not sent. Run `cairn fixity --id {id}` and `cairn repair {id}`"
+        ),
     }
-    replace_outdated(replica, id, &outdated, &mut item)?;
-    remove_stale(
-        archive,
-        replica,
-        id,
-        withdrawn,
-        &expected,
-        &superseded,
-        &mut item,
-    )?;
-    Ok(item)
-}
-
-/// Each expected object present on the replica (by listing when `fast`, else by
-/// digest), or sent when absent; a different object is a conflict, never overwritten.
-/// Returns the objects that hold an earlier state of the item (`superseded`).
-fn send_missing<'e>(
-    replica: &Replica,
-    id: &str,
-    expected: &'e [Expected],
-    superseded: &BTreeMap<String, HashSet<(Algorithm, Digest)>>,
-    fast: bool,
-    item: &mut ItemResult,
-) -> Result<Vec<&'e Expected>, Error> {
-    let mut outdated: Vec<&Expected> = Vec::new();
-    let listed: BTreeMap<String, u64> = if fast {
-        listing(replica, expected)?
-    } else {
-        BTreeMap::new()
-    };
-    for exp in expected {
-        if fast {
-            match listed.get(&exp.key) {
-                Some(size) if exp.size.is_none_or(|s| s == *size) => {
-                    item.present += 1;
-                    continue;
-                }
-                Some(size) => {
-                    item.problems.push(ObjectProblem {
-                        key: exp.key.clone(),
-                        kind: "conflict",
-                        detail: format!(
-                            "the replica holds {size} bytes, the register records {}; not overwritten",
-                            exp.size.unwrap_or_default()
-                        ),
-                    });
-                    continue;
-                }
-                None => {}
-            }
-        }
-        match replica.hash(&exp.key, exp.alg)? {
-            Some((_, d)) if d == exp.digest => item.present += 1,
-            Some((_, d))
-                if superseded
-                    .get(&exp.key)
-                    .is_some_and(|set| set.contains(&(exp.alg, d))) =>
-            {
-                outdated.push(exp)
-            }
-            Some((size, d)) => item.problems.push(ObjectProblem {
-                key: exp.key.clone(),
-                kind: "conflict",
-                detail: format!(
-                    "the replica holds other bytes ({size} bytes, {} {}; the register records {}); not overwritten",
-                    exp.alg,
-                    d.to_hex(),
-                    exp.digest.to_hex()
-                ),
-            }),
-            None => match send(replica, exp, true) {
-                Ok(Written::Done) => {
-                    item.copied += 1;
-                    item.bytes += crate::fs::len_if_present(&exp.local).unwrap_or(0);
-                }
-                Ok(Written::SourceMismatch) => item.problems.push(ObjectProblem {
-                    key: exp.key.clone(),
-                    kind: "archive-damaged",
-                    detail: format!(
-                        "the archive's file no longer has the register's {} digest; not sent. Run `cairn fixity --id {id}` and `cairn repair {id}`",
-                        exp.alg
-                    ),
-                }),
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                    item.problems.push(ObjectProblem {
-                        key: exp.key.clone(),
-                        kind: "archive-damaged",
-                        detail: format!(
-                            "the archive's file is missing; not sent. Run `cairn repair {id}`"
-                        ),
-                    })
-                }
-                Err(e) => return Err(e),
-            },
-        }
-    }
-    Ok(outdated)
 }
 
 /// The objects that hold an earlier state of the item, replaced with the current one.
@@ -476,14 +354,7 @@ fn replace_outdated(
                 item.updated += 1;
                 item.bytes += crate::fs::len_if_present(&exp.local).unwrap_or(0);
             }
-            Written::SourceMismatch => item.problems.push(ObjectProblem {
-                key: exp.key.clone(),
-                kind: "archive-damaged",
-                detail: format!(
-                    "the archive's file no longer has the register's {} digest; not sent. Run `cairn fixity --id {id}` and `cairn repair {id}`",
-                    exp.alg
-                ),
-            }),
+            Written::SourceMismatch => item.problems.push(damaged(&exp.key, id, exp.alg)),
         }
     }
     Ok(())
@@ -548,6 +419,32 @@ fn remove_stale(
         }
     }
     Ok(())
+}
+
+/// What a replica holds, as names and sizes: listed once for a run over every item, or
+/// item by item ([`listing`]) for a run over named items.
+enum Listing {
+    /// The whole replica, sorted by key.
+    Run(Vec<Listed>),
+    PerItem,
+}
+
+impl Listing {
+    /// The sizes of the objects of `expected` that the replica holds.
+    fn of(&self, replica: &Replica, expected: &[Expected]) -> Result<BTreeMap<String, u64>, Error> {
+        match self {
+            Listing::Run(all) => Ok(expected
+                .iter()
+                .filter_map(|e| {
+                    let i = all
+                        .binary_search_by(|l| l.key.as_str().cmp(e.key.as_str()))
+                        .ok()?;
+                    Some((e.key.clone(), all[i].size))
+                })
+                .collect()),
+            Listing::PerItem => listing(replica, expected),
+        }
+    }
 }
 
 /// The sizes of the objects `expected` names, by listing (no object is read): each

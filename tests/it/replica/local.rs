@@ -1111,3 +1111,92 @@ fn a_withdrawal_reaches_the_replica_and_survives_a_restore() {
         "{listed}"
     );
 }
+
+/// Files under `dir` whose name is a folder write's temporary name (`NAME#1`).
+fn temporary_files(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.file_name().to_string_lossy().contains('#'))
+        .map(|e| e.into_path())
+        .collect()
+}
+
+/// A folder replica is written in batches: every object under a temporary name, one
+/// `syncfs`, the renames, a second `syncfs` after the last batch (the register
+/// entries), the read-back, and only then the items' `replication` events. A kill after
+/// the first `syncfs` leaves temporary files and no object; a kill after the last leaves
+/// complete objects that no event records. In
+/// both cases the next run completes the replica, removes the temporary files, and the
+/// replica mirrors the archive and passes `fixity --replica`.
+#[test]
+fn a_replication_killed_inside_a_batch_is_completed_by_the_next_run() {
+    for point in ["replica-batch-staged", "replica-batch-published"] {
+        let f = Fixture::new("batch-kill");
+        let out = run(cairn()
+            .args(["replicate", "--root"])
+            .arg(&f.root)
+            .env("CAIRN_FAILPOINT", point));
+        assert_eq!(
+            out.status.code(),
+            None,
+            "{point}: the failpoint did not fire: {}",
+            describe(&out)
+        );
+        let replication_events = |f: &Fixture| {
+            f.events()
+                .iter()
+                .filter(|e| e["type"] == "replication")
+                .count()
+        };
+        assert_eq!(
+            replication_events(&f),
+            0,
+            "{point}: an event before the read-back"
+        );
+        let staged = temporary_files(&f.replica);
+        let published: Vec<PathBuf> = walkdir::WalkDir::new(f.replica.join("archive"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .filter(|e| !e.file_name().to_string_lossy().contains('#'))
+            .map(|e| e.into_path())
+            .collect();
+        if point == "replica-batch-staged" {
+            assert!(!staged.is_empty(), "{point}: no temporary file was written");
+            assert!(
+                published.is_empty(),
+                "{point}: objects published: {published:?}"
+            );
+        } else {
+            assert!(
+                staged.is_empty(),
+                "{point}: temporary files left: {staged:?}"
+            );
+            assert!(!published.is_empty(), "{point}: no object published");
+        }
+        let out = f.cairn(&["replicate", "--json"]);
+        expect(&out, 0, &format!("{point}: the next run"));
+        assert!(
+            temporary_files(&f.replica).is_empty(),
+            "{point}: temporary files remain"
+        );
+        assert_eq!(
+            replication_events(&f),
+            f.ids().len(),
+            "{point}: one event per item: {}",
+            describe(&out)
+        );
+        let (a, b) = (mirrored(&f.root), mirrored(&f.replica));
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        assert!(
+            a == b,
+            "{point}: the replica's files differ from the archive's"
+        );
+        expect(
+            &f.cairn(&["fixity", "--replica", "nas"]),
+            0,
+            &format!("{point}: fixity --replica"),
+        );
+    }
+}
