@@ -60,14 +60,14 @@ fn stored(dir: &str) -> u64 {
     crate::replica::s3::stored_bytes(Path::new(dir))
 }
 
-/// An archive with the sample collection and a 17 MiB scan (a multipart upload of three
+/// An archive with the sample collection and a 33 MiB scan (a multipart upload of five
 /// parts: the pause point `replica-after-part` is reached in the middle of it), its
 /// replica `offsite` on the cluster initialised.
 fn archive_on_cluster(tmp: &Path, garage: &Garage) -> PathBuf {
     let root = new_archive(tmp, garage, "s21");
     let item = root.join("intake/reel");
     fs::create_dir_all(&item).unwrap();
-    fs::write(item.join("reel.bin"), noise(17 << 20)).unwrap();
+    fs::write(item.join("reel.bin"), noise(33 << 20)).unwrap();
     fs::write(
         item.join("cairn.dc.json"),
         r#"{"dc.title": "A reel scan, larger than one part"}"#,
@@ -130,7 +130,9 @@ fn cluster_of_three_survives_a_lost_node() {
     expect(&out, 0, "replicate with node 3 killed midway");
     let (copied, _) = replicated(&out);
     assert!(copied > 0, "{}", describe(&out));
-    // The rest of the reel (9 MiB) was written after node 3 was killed, on node 1 (with
+    // Parts travel three at a time (PARTS_IN_FLIGHT) and the pause comes when the first
+    // of three is acknowledged: the fourth and fifth parts (9 MiB) are read only after
+    // it, so they were written after node 3 was killed, on node 1 (with
     // node 2, the quorum left).
     assert!(
         stored(&node1) >= at_pause + (8 << 20),
