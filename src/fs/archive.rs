@@ -497,7 +497,7 @@ impl Archive {
 
     /// [`Archive::read_all_events`] without holding the log or its events: each
     /// event's brief is handed to `each` in log order (fs::events::fold_log_brief), up
-    /// to the first broken link; memory stays one part of the log (about 8 MiB).
+    /// to the first broken link; memory stays two parts of the log (about 8 MiB each).
     pub fn fold_events_brief(
         &self,
         each: impl FnMut(crate::fs::events::EventBrief),

@@ -1,7 +1,8 @@
 //! Reading the event log a part at a time: the links followed on from part to part
-//! ([`super::chain`]'s `Chain`), each linked line's brief handed on, and memory one
-//! part whatever the log's length. What `fold_log_brief`, `fold_log_audit` and
-//! `fold_log_from` (the parent module) run over the log file.
+//! ([`super::chain`]'s `Chain`), each linked line's brief handed on, and memory two
+//! parts whatever the log's length (one parsed while the one before is followed).
+//! What `fold_log_brief`, `fold_log_audit`, `fold_log_from`, `read_log`,
+//! `check_log_links` and `fold_log_windows` (the parent module) run over the log file.
 
 use std::io::Read;
 
@@ -195,10 +196,16 @@ where
             Parsed::of(first, window, last, parse, rows)
         } else {
             std::thread::scope(|s| {
-                let next = s.spawn(|| Parsed::of(first, window, last, parse, rows));
+                let next = std::thread::Builder::new()
+                    .spawn_scoped(s, || Parsed::of(first, window, last, parse, rows));
                 follow_pending(chain, before, &mut spare, each);
-                next.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                match next {
+                    Ok(next) => next
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    // No thread to be had: parse it here, after.
+                    Err(_) => Parsed::of(first, window, last, parse, Vec::new()),
+                }
             })
         };
         pending = Some(parsed);

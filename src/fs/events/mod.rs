@@ -477,7 +477,7 @@ pub fn repair_torn_tail(
 /// Each event's [`EventBrief`] without holding the log or its events: the log at `path` is read
 /// a part of whole lines at a time (about 8 MiB), each part's lines parsed and hashed
 /// in parallel and their links followed, and each event's brief handed to `each` in
-/// log order, up to the first broken link. Memory is one part, whatever the log's
+/// log order, up to the first broken link. Memory is two parts, whatever the log's
 /// length. Same report as `verify_chain_brief` on the whole log (its `events` empty).
 pub fn fold_log_brief(path: &Path, mut each: impl FnMut(EventBrief)) -> Result<ChainReport, Error> {
     let Some(mut file) = open_log(path)? else {
@@ -488,7 +488,7 @@ pub fn fold_log_brief(path: &Path, mut each: impl FnMut(EventBrief)) -> Result<C
 
 /// [`fold_log_brief`] for an audit: each event's [`EventAudit`] (its brief and the
 /// tag-manifest digests it recorded) and its line's digest, in log order, up to the
-/// first broken link. Memory is one part of the log, whatever its length.
+/// first broken link. Memory is two parts of the log, whatever its length.
 pub fn fold_log_audit(
     path: &Path,
     mut each: impl FnMut(EventAudit, &blake3::Hash),
@@ -504,7 +504,7 @@ pub fn fold_log_audit(
 /// each linked line's brief, offset and digest go to `each` in log order, and the cursor
 /// moves past them. Reading stops at the first broken link (returned) or at the last
 /// complete line: a final line without its newline may be being appended, and is read
-/// next time. Memory is one part of the log, whatever its length.
+/// next time. Memory is two parts of the log, whatever its length.
 pub fn fold_log_from(
     file: &mut File,
     cursor: &mut LogCursor,

@@ -94,7 +94,7 @@ fn tampered(n: u64, how: usize, at: proptest::sample::Index, byte: u8) -> Vec<u8
         }
     }
     let mut bytes = join(&lines);
-    if byte % 4 == 0 && !bytes.is_empty() {
+    if byte.is_multiple_of(4) && !bytes.is_empty() {
         let cut = (byte as usize * 13) % bytes.len();
         bytes.truncate(cut);
     }
@@ -288,6 +288,38 @@ fn windows_agree_with_the_whole_log() {
             Ok(())
         })
         .unwrap();
+}
+
+/// Parts large enough to be parsed on a thread while the part before is followed
+/// (fold.rs's pipeline) give the same report and events as the whole log, with a
+/// break in the first part, in a later one, at the last line, or a torn end.
+#[test]
+fn pipelined_parts_agree_with_the_whole_log() {
+    let lines = chain(6000);
+    let mut logs = vec![join(&lines)];
+    for at in [10, 2500, 5999] {
+        let mut edited = lines.clone();
+        edited[at] = edited[at].replace("success", "failure");
+        logs.push(join(&edited));
+    }
+    let whole = join(&lines);
+    logs.push(whole[..whole.len() - 40].to_vec());
+    for bytes in &logs {
+        assert!(bytes.len() > 3 * (256 << 10), "the parts must be pipelined");
+        let (want, briefs) = verify_chain_brief(bytes);
+        let full = verify_chain(bytes);
+        for part in [256 << 10, 300 << 10] {
+            let mut got = Vec::new();
+            let report = fold_brief_parts(&mut &bytes[..], part, &mut |b| got.push(b)).unwrap();
+            assert_eq!((report.lines, &report.head), (want.lines, &want.head));
+            assert_eq!(report.broken, want.broken);
+            assert_eq!(got, briefs);
+            let mut events = Vec::new();
+            let report = fold_event_parts(&mut &bytes[..], part, &mut |e| events.push(e)).unwrap();
+            assert_eq!((report.lines, &report.broken), (full.lines, &full.broken));
+            assert_eq!(events, full.events);
+        }
+    }
 }
 
 /// A chained log of `n` lines, as Cairn writes it.
