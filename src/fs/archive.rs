@@ -481,9 +481,23 @@ impl Archive {
         crate::fs::events::read_log(&self.events_path())
     }
 
+    /// The chain check alone (fs::events::check_log_links), under a shared log lock:
+    /// the log read a window at a time, nothing of it held.
+    pub fn check_event_links(&self) -> Result<crate::fs::events::ChainReport, Error> {
+        let _guard = self.shared_log_lock()?;
+        crate::fs::events::check_log_links(&self.events_path())
+    }
+
+    /// The event log's complete lines a window at a time, under a shared log lock
+    /// (fs::events::fold_log_windows); returns the log's length in bytes.
+    pub fn fold_event_windows(&self, each: impl FnMut(&[u8])) -> Result<u64, Error> {
+        let _guard = self.shared_log_lock()?;
+        crate::fs::events::fold_log_windows(&self.events_path(), each)
+    }
+
     /// [`Archive::read_all_events`] without holding the log or its events: each
     /// event's brief is handed to `each` in log order (fs::events::fold_log_brief), up
-    /// to the first broken link; memory stays one part of the log (about 8 MiB).
+    /// to the first broken link; memory stays two parts of the log (about 8 MiB each).
     pub fn fold_events_brief(
         &self,
         each: impl FnMut(crate::fs::events::EventBrief),

@@ -32,11 +32,14 @@ pub struct ChainReport {
 /// Each line is parsed and hashed on its own, in parallel (the costly part); the links
 /// are then followed in order. See [`verify_links`] for the check alone.
 pub fn verify_chain(bytes: &[u8]) -> ChainReport {
-    let (mut report, events) = follow(bytes, |line| {
-        serde_json::from_slice::<Event>(line).map(|ev| (ev.seq, Prev::of(&ev.prev), Some(ev)))
-    });
+    let (mut report, events) = follow(bytes, event_line);
     report.events = events;
     report
+}
+
+/// One line's event, whole, and its link.
+pub(super) fn event_line(line: &[u8]) -> Result<(u64, Prev, Option<Event>), serde_json::Error> {
+    serde_json::from_slice::<Event>(line).map(|ev| (ev.seq, Prev::of(&ev.prev), Some(ev)))
 }
 
 /// An event without its detail and data: what schedules and identifier choices read
@@ -221,69 +224,100 @@ pub fn verify_links(bytes: &[u8]) -> ChainReport {
 }
 
 fn links_in_blocks(bytes: &[u8], block_bytes: usize) -> ChainReport {
-    use rayon::prelude::*;
     // A log of one bare newline reads as empty, as [`verify_chain`] reads it.
     let bytes = if bytes == b"\n" { &bytes[..0] } else { bytes };
-    let torn = !bytes.is_empty() && !bytes.ends_with(b"\n");
+    let mut links = Links::default();
     // The complete lines (each ends with a newline); a torn last line is only counted.
     let complete = match memchr::memrchr(b'\n', bytes) {
         Some(last) => &bytes[..=last],
         None => &bytes[..0],
     };
-    let blocks: Vec<&[u8]> = cut_blocks(complete, block_bytes);
-    let checked: Vec<Block> = blocks.par_iter().map(|b| Block::check(b)).collect();
-    let mut lines = 0usize;
-    let mut prev: Option<[u8; 32]> = None;
-    let mut broken = None;
-    for block in checked {
-        let before = lines;
-        if let Some(first) = &block.first {
-            let want = prev.unwrap_or([0u8; 32]);
-            if let Some(detail) = link_fault(first, &want, before as u64 + 1) {
-                lines = before + 1;
-                broken = Some(BrokenLink {
-                    line: lines,
+    links.feed(complete, block_bytes);
+    links.finish(complete.len() < bytes.len())
+}
+
+/// The chain check alone followed on from window to window of the log: what
+/// [`verify_links`] runs over the whole log at once, and `check_log_links` (the parent
+/// module) over the log read a window at a time. The same verdict either way.
+#[derive(Default)]
+pub(super) struct Links {
+    /// Lines followed (up to and including a break).
+    lines: usize,
+    /// The digest of the last line that links.
+    prev: Option<[u8; 32]>,
+    broken: Option<BrokenLink>,
+}
+
+impl Links {
+    /// Follows the lines of `complete` (whole lines, each ending with a newline), cut
+    /// into blocks of about `block_bytes` checked in parallel, then joined in order.
+    pub(super) fn feed(&mut self, complete: &[u8], block_bytes: usize) {
+        use rayon::prelude::*;
+        if self.broken.is_some() {
+            return;
+        }
+        let blocks: Vec<&[u8]> = cut_blocks(complete, block_bytes);
+        let checked: Vec<Block> = blocks.par_iter().map(|b| Block::check(b)).collect();
+        for block in checked {
+            let before = self.lines;
+            if let Some(first) = &block.first {
+                let want = self.prev.unwrap_or([0u8; 32]);
+                if let Some(detail) = link_fault(first, &want, before as u64 + 1) {
+                    self.lines = before + 1;
+                    self.broken = Some(BrokenLink {
+                        line: self.lines,
+                        detail,
+                    });
+                    return;
+                }
+            }
+            if let Some((at, detail)) = block.broken {
+                // The head is the last line that links: the one before the break.
+                self.prev = Some(block.last);
+                self.lines = before + at;
+                self.broken = Some(BrokenLink {
+                    line: self.lines,
                     detail,
                 });
-                break;
+                return;
+            }
+            self.lines = before + block.lines;
+            if block.lines > 0 {
+                self.prev = Some(block.last);
             }
         }
-        if let Some((at, detail)) = block.broken {
-            // The head is the last line that links: the one before the break.
-            prev = Some(block.last);
-            lines = before + at;
-            broken = Some(BrokenLink {
-                line: lines,
-                detail,
+    }
+
+    /// Whether a link is broken (nothing more need be fed).
+    pub(super) fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// The report, `torn` when the log's last line has no newline.
+    pub(super) fn finish(mut self, torn: bool) -> ChainReport {
+        if self.broken.is_none() && torn {
+            self.lines += 1;
+            self.broken = Some(BrokenLink {
+                line: self.lines,
+                detail: "the last line has no newline: an interrupted write or a truncated log"
+                    .into(),
             });
-            break;
         }
-        lines = before + block.lines;
-        if block.lines > 0 {
-            prev = Some(block.last);
+        ChainReport {
+            lines: self.lines,
+            head: self.prev.map_or_else(
+                || GENESIS.to_string(),
+                |h| blake3::Hash::from_bytes(h).to_hex().to_string(),
+            ),
+            broken: self.broken,
+            events: Vec::new(),
         }
-    }
-    if broken.is_none() && torn {
-        lines += 1;
-        broken = Some(BrokenLink {
-            line: lines,
-            detail: "the last line has no newline: an interrupted write or a truncated log".into(),
-        });
-    }
-    ChainReport {
-        lines,
-        head: prev.map_or_else(
-            || GENESIS.to_string(),
-            |h| blake3::Hash::from_bytes(h).to_hex().to_string(),
-        ),
-        broken,
-        events: Vec::new(),
     }
 }
 
 /// Bytes per block of [`verify_links`]: about 2,500 lines of Cairn's events, enough to
 /// outweigh scheduling, small enough to spread over the threads.
-const BLOCK_BYTES: usize = 1 << 20;
+pub(super) const BLOCK_BYTES: usize = 1 << 20;
 
 /// Cuts `bytes` (whole lines, each ending in a newline) into blocks of about `size`
 /// bytes, each ending at a line end.
@@ -407,26 +441,32 @@ pub(super) enum Prev {
 
 impl Prev {
     fn of(text: &str) -> Prev {
-        fn nibble(b: u8) -> Option<u8> {
-            match b {
-                b'0'..=b'9' => Some(b - b'0'),
-                b'a'..=b'f' => Some(b - b'a' + 10),
-                _ => None,
+        // Each byte's value as a lowercase hex digit, or 0xff: decoded without a branch
+        // per digit (this runs once per line, on every reader of the log).
+        const NIBBLE: [u8; 256] = {
+            let mut t = [0xffu8; 256];
+            let mut i = 0;
+            while i < 10 {
+                t[b'0' as usize + i] = i as u8;
+                i += 1;
             }
-        }
+            let mut i = 0;
+            while i < 6 {
+                t[b'a' as usize + i] = 10 + i as u8;
+                i += 1;
+            }
+            t
+        };
         let bytes = text.as_bytes();
-        let mut out = [0u8; 32];
         if bytes.len() == 64 {
-            let decoded = bytes.chunks_exact(2).zip(out.iter_mut()).all(|(pair, o)| {
-                match (nibble(pair[0]), nibble(pair[1])) {
-                    (Some(h), Some(l)) => {
-                        *o = (h << 4) | l;
-                        true
-                    }
-                    _ => false,
-                }
-            });
-            if decoded {
+            let mut out = [0u8; 32];
+            let mut bad = 0u8;
+            for (pair, o) in bytes.chunks_exact(2).zip(out.iter_mut()) {
+                let (h, l) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
+                bad |= h | l;
+                *o = (h << 4) | (l & 0x0f);
+            }
+            if bad & 0xf0 == 0 {
                 return Prev::Digest(out);
             }
         }
@@ -456,6 +496,59 @@ where
     (chain.report(), events)
 }
 
+/// One line parsed (what `parse` kept, or why it is not an event) and its digest.
+pub(super) type Row<E> = (Result<(u64, Prev, Option<E>), String>, blake3::Hash);
+
+/// One part's lines parsed and hashed, in parallel: the half of [`Chain::feed`] that
+/// needs nothing of the lines before, so that it can run while they are followed.
+pub(super) struct Parsed<E> {
+    pub(super) rows: Vec<Row<E>>,
+    /// The part's last line has no newline (the log's last part only).
+    torn: bool,
+}
+
+impl<E: Send> Parsed<E> {
+    /// Parses (with `parse`) and hashes the lines of `part` (see [`Chain::feed`]) into
+    /// `rows` (emptied first: an allocation to reuse). `first`: no part came before.
+    pub(super) fn of<F>(
+        first: bool,
+        part: &[u8],
+        last: bool,
+        parse: &F,
+        mut rows: Vec<Row<E>>,
+    ) -> Parsed<E>
+    where
+        F: Fn(&[u8]) -> Result<(u64, Prev, Option<E>), serde_json::Error> + Sync,
+    {
+        use rayon::prelude::*;
+        rows.clear();
+        let body = part.strip_suffix(b"\n").unwrap_or(part);
+        // An empty part is no line; a log of one bare newline reads as empty.
+        let lines: Vec<&[u8]> = if part.is_empty() || (body.is_empty() && first && last) {
+            Vec::new()
+        } else {
+            // memchr finds the line ends many bytes at a time: this split is the serial part.
+            let mut lines = Vec::with_capacity(body.len() / 256 + 1);
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', body) {
+                lines.push(&body[start..end]);
+                start = end + 1;
+            }
+            lines.push(&body[start..]);
+            lines
+        };
+        lines
+            .par_iter()
+            .with_min_len(LINES_PER_TASK)
+            .map(|line| (parse(line).map_err(|e| e.to_string()), blake3::hash(line)))
+            .collect_into_vec(&mut rows);
+        Parsed {
+            rows,
+            torn: last && !part.is_empty() && !part.ends_with(b"\n"),
+        }
+    }
+}
+
 /// The links followed so far, for a log read a part at a time (`fold_log_brief`) or
 /// whole ([`follow`]): the same verdict either way.
 #[derive(Default)]
@@ -482,41 +575,36 @@ impl Chain {
     ) where
         F: Fn(&[u8]) -> Result<(u64, Prev, Option<E>), serde_json::Error> + Sync,
     {
-        use rayon::prelude::*;
-        let first = !self.started;
-        self.started = true;
-        if self.broken.is_some() || part.is_empty() {
+        let first = self.start();
+        if self.broken.is_some() {
             return;
         }
-        let body = part.strip_suffix(b"\n").unwrap_or(part);
-        let lines: Vec<&[u8]> = if body.is_empty() && first && last {
-            Vec::new()
-        } else {
-            // memchr finds the line ends many bytes at a time: this split is the serial part.
-            let mut lines = Vec::with_capacity(body.len() / 256 + 1);
-            let mut start = 0;
-            for end in memchr::memchr_iter(b'\n', body) {
-                lines.push(&body[start..end]);
-                start = end + 1;
-            }
-            lines.push(&body[start..]);
-            lines
-        };
-        let mut torn = None;
-        if last && !part.ends_with(b"\n") {
-            torn = Some(BrokenLink {
-                line: self.count + lines.len(),
-                detail: "the last line has no newline: an interrupted write or a truncated log"
-                    .into(),
-            });
+        let mut parsed = Parsed::of(first, part, last, parse, Vec::new());
+        self.follow(&mut parsed, sink);
+    }
+
+    /// Marks a part as fed; whether it is the first.
+    pub(super) fn start(&mut self) -> bool {
+        !std::mem::replace(&mut self.started, true)
+    }
+
+    /// Follows the links of a part parsed by [`Parsed::of`] (the serial half of
+    /// [`Chain::feed`]), on from the lines followed so far. Leaves `parsed.rows` empty,
+    /// its allocation kept for the next part.
+    pub(super) fn follow<E>(
+        &mut self,
+        parsed: &mut Parsed<E>,
+        sink: &mut dyn FnMut(E, &blake3::Hash),
+    ) {
+        if self.broken.is_some() {
+            parsed.rows.clear();
+            return;
         }
-        type Parsed<E> = (Result<(u64, Prev, Option<E>), String>, blake3::Hash);
-        let parsed: Vec<Parsed<E>> = lines
-            .par_iter()
-            .with_min_len(LINES_PER_TASK)
-            .map(|line| (parse(line).map_err(|e| e.to_string()), blake3::hash(line)))
-            .collect();
-        for (link, digest) in parsed {
+        let torn = parsed.torn.then(|| BrokenLink {
+            line: self.count + parsed.rows.len(),
+            detail: "the last line has no newline: an interrupted write or a truncated log".into(),
+        });
+        for (link, digest) in parsed.rows.drain(..) {
             let i = self.count;
             if torn.as_ref().is_some_and(|b: &BrokenLink| b.line <= i + 1) {
                 break;

@@ -1,12 +1,16 @@
 //! Reading the event log a part at a time: the links followed on from part to part
-//! ([`super::chain`]'s `Chain`), each linked line's brief handed on, and memory one
-//! part whatever the log's length. What `fold_log_brief`, `fold_log_audit` and
-//! `fold_log_from` (the parent module) run over the log file.
+//! ([`super::chain`]'s `Chain`), each linked line's brief handed on, and memory two
+//! parts whatever the log's length (one parsed while the one before is followed).
+//! What `fold_log_brief`, `fold_log_audit`, `fold_log_from`, `read_log`,
+//! `check_log_links` and `fold_log_windows` (the parent module) run over the log file.
 
 use std::io::Read;
 
-use super::chain::{audit_line, brief_line, head_hex, parse_brief, Chain, Prev};
-use super::{BrokenLink, ChainReport, EventAudit, EventBrief};
+use super::chain::{
+    audit_line, brief_line, event_line, head_hex, parse_brief, Chain, Links, Parsed, Prev, Row,
+    BLOCK_BYTES,
+};
+use super::{BrokenLink, ChainReport, Event, EventAudit, EventBrief};
 
 /// The log read and checked a part of about this many bytes at a time by
 /// [`super::fold_log_brief`].
@@ -18,16 +22,7 @@ pub(super) fn fold_brief_parts(
     part: usize,
     each: &mut dyn FnMut(EventBrief),
 ) -> std::io::Result<ChainReport> {
-    let mut chain = Chain::default();
-    fold_parts(
-        file,
-        part,
-        Tail::Torn,
-        &mut chain,
-        &brief_line,
-        &mut |e, _| each(e),
-    )?;
-    Ok(chain.report())
+    fold_whole(file, part, &brief_line, &mut |e, _| each(e))
 }
 
 /// [`super::fold_log_audit`] over any reader, `part` bytes at a time.
@@ -36,9 +31,58 @@ pub(super) fn fold_audit_parts(
     part: usize,
     each: &mut dyn FnMut(EventAudit, &blake3::Hash),
 ) -> std::io::Result<ChainReport> {
+    fold_whole(file, part, &audit_line, each)
+}
+
+/// [`super::read_log`] over any reader, `part` bytes at a time: every event parsed
+/// whole and handed to `each`.
+pub(super) fn fold_event_parts(
+    file: &mut dyn Read,
+    part: usize,
+    each: &mut dyn FnMut(Event),
+) -> std::io::Result<ChainReport> {
+    fold_whole(file, part, &event_line, &mut |e, _| each(e))
+}
+
+/// The whole log in `file` read `part` bytes at a time, what `parse` keeps of each
+/// linked line handed to `each`; a last line without its newline is a torn write.
+fn fold_whole<E: Send, F>(
+    file: &mut dyn Read,
+    part: usize,
+    parse: &F,
+    each: &mut dyn FnMut(E, &blake3::Hash),
+) -> std::io::Result<ChainReport>
+where
+    F: Fn(&[u8]) -> Result<(u64, Prev, Option<E>), serde_json::Error> + Sync,
+{
     let mut chain = Chain::default();
-    fold_parts(file, part, Tail::Torn, &mut chain, &audit_line, each)?;
+    fold_parts(file, part, Tail::Torn, &mut chain, parse, each)?;
     Ok(chain.report())
+}
+
+/// [`super::check_log_links`] over any reader, `part` bytes at a time: the chain check
+/// alone, as [`super::verify_links`] runs it on the whole log.
+pub(super) fn links_parts(file: &mut dyn Read, part: usize) -> std::io::Result<ChainReport> {
+    let mut links = Links::default();
+    let mut torn = false;
+    let mut first = true;
+    read_windows(file, part, &mut |window, end| {
+        // A log of one bare newline reads as empty, as `verify_links` reads it.
+        let window = if end && first && window == b"\n" {
+            &window[..0]
+        } else {
+            window
+        };
+        first = false;
+        let complete = match memchr::memrchr(b'\n', window) {
+            Some(last) => &window[..=last],
+            None => &window[..0],
+        };
+        torn = end && complete.len() < window.len();
+        links.feed(complete, BLOCK_BYTES);
+        !links.is_broken()
+    })?;
+    Ok(links.finish(torn))
 }
 
 /// Where a reader of the log stands: `lines` lines read and linked, ending at byte
@@ -117,6 +161,10 @@ enum Tail {
 /// Reads `file` `part` bytes of whole lines at a time, following the links on from
 /// `chain`, and hands what `parse` keeps of each linked line to `each` with the line's
 /// digest.
+///
+/// Pipelined: a part's lines are parsed and hashed (on the thread pool) while the
+/// part before is followed and handed on (on this thread, where `each` runs), so the
+/// serial half of the work overlaps the parallel half. Memory is two parts.
 fn fold_parts<E: Send, F>(
     file: &mut dyn Read,
     part: usize,
@@ -128,49 +176,106 @@ fn fold_parts<E: Send, F>(
 where
     F: Fn(&[u8]) -> Result<(u64, Prev, Option<E>), serde_json::Error> + Sync,
 {
+    let mut pending: Option<Parsed<E>> = None;
+    let mut spare: Vec<Row<E>> = Vec::new();
+    read_windows(file, part, &mut |window, end| {
+        let (window, last) = match (end, tail) {
+            (false, _) => (window, false),
+            (true, Tail::Torn) => (window, true),
+            // A last line without its newline may be being appended: left for next time.
+            (true, Tail::Leave) => match memchr::memrchr(b'\n', window) {
+                Some(nl) => (&window[..=nl], false),
+                None => return false,
+            },
+        };
+        let first = chain.start();
+        let rows = std::mem::take(&mut spare);
+        let before = pending.take();
+        let parsed = if window.len() < PIPELINE_MIN {
+            follow_pending(chain, before, &mut spare, each);
+            Parsed::of(first, window, last, parse, rows)
+        } else {
+            std::thread::scope(|s| {
+                let next = std::thread::Builder::new()
+                    .spawn_scoped(s, || Parsed::of(first, window, last, parse, rows));
+                follow_pending(chain, before, &mut spare, each);
+                match next {
+                    Ok(next) => next
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    // No thread to be had: parse it here, after.
+                    Err(_) => Parsed::of(first, window, last, parse, Vec::new()),
+                }
+            })
+        };
+        pending = Some(parsed);
+        chain.broken.is_none()
+    })?;
+    follow_pending(chain, pending, &mut spare, each);
+    Ok(())
+}
+
+/// Parts smaller than this are parsed and followed one after the other: a thread
+/// would cost more than it saves.
+const PIPELINE_MIN: usize = 256 << 10;
+
+/// Follows a parsed part, if any, keeping its rows' allocation in `spare`.
+fn follow_pending<E>(
+    chain: &mut Chain,
+    parsed: Option<Parsed<E>>,
+    spare: &mut Vec<Row<E>>,
+    each: &mut dyn FnMut(E, &blake3::Hash),
+) {
+    if let Some(mut parsed) = parsed {
+        chain.follow(&mut parsed, each);
+        *spare = parsed.rows;
+    }
+}
+
+/// Reads `file` to its end in windows of about `part` bytes of whole lines (a line
+/// longer than a part is read on until it ends): `each` gets every window, each
+/// ending with a newline, with `false`, and last what is left at the end (perhaps
+/// nothing, perhaps a line without its newline) with `true`. It returns whether to
+/// read on. Memory is one window, whatever the log's length.
+pub(super) fn read_windows(
+    file: &mut dyn Read,
+    part: usize,
+    each: &mut dyn FnMut(&[u8], bool) -> bool,
+) -> std::io::Result<()> {
     let part = part.max(1);
     let mut buf: Vec<u8> = Vec::with_capacity(part + (part >> 2));
     let mut target = part;
+    let mut first = true;
     loop {
         // Fill to `target` bytes, or to the end of the log.
-        let mut eof = false;
         while buf.len() < target {
             let have = buf.len();
             buf.resize(target, 0);
             match file.read(&mut buf[have..]) {
                 Ok(0) => {
                     buf.truncate(have);
-                    eof = true;
-                    break;
+                    each(&buf, true);
+                    return Ok(());
                 }
                 Ok(n) => buf.truncate(have + n),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(have),
                 Err(e) => return Err(e),
             }
         }
-        if eof {
-            match tail {
-                Tail::Torn => chain.feed(&buf, true, parse, each),
-                Tail::Leave => {
-                    if let Some(end) = memchr::memrchr(b'\n', &buf) {
-                        chain.feed(&buf[..=end], false, parse, each);
-                    }
-                }
-            }
-            break;
-        }
         match memchr::memrchr(b'\n', &buf) {
+            // A log that starts with a bare newline may be nothing else (read as an
+            // empty log): read on until more than that is in view.
+            Some(0) if first => target = buf.len() + part,
             Some(end) => {
-                chain.feed(&buf[..=end], false, parse, each);
+                if !each(&buf[..=end], false) {
+                    return Ok(());
+                }
                 buf.drain(..=end);
                 target = part;
+                first = false;
             }
             // One line longer than a part: read on until it ends.
             None => target = buf.len() + part,
         }
-        if chain.broken.is_some() {
-            break;
-        }
     }
-    Ok(())
 }

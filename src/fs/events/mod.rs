@@ -477,28 +477,24 @@ pub fn repair_torn_tail(
 /// Each event's [`EventBrief`] without holding the log or its events: the log at `path` is read
 /// a part of whole lines at a time (about 8 MiB), each part's lines parsed and hashed
 /// in parallel and their links followed, and each event's brief handed to `each` in
-/// log order, up to the first broken link. Memory is one part, whatever the log's
+/// log order, up to the first broken link. Memory is two parts, whatever the log's
 /// length. Same report as `verify_chain_brief` on the whole log (its `events` empty).
 pub fn fold_log_brief(path: &Path, mut each: impl FnMut(EventBrief)) -> Result<ChainReport, Error> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(verify_chain_brief(b"").0),
-        Err(e) => return Err(Error::io("read", path, e)),
+    let Some(mut file) = open_log(path)? else {
+        return Ok(verify_chain_brief(b"").0);
     };
     fold::fold_brief_parts(&mut file, fold::PART, &mut each).map_err(|e| Error::io("read", path, e))
 }
 
 /// [`fold_log_brief`] for an audit: each event's [`EventAudit`] (its brief and the
 /// tag-manifest digests it recorded) and its line's digest, in log order, up to the
-/// first broken link. Memory is one part of the log, whatever its length.
+/// first broken link. Memory is two parts of the log, whatever its length.
 pub fn fold_log_audit(
     path: &Path,
     mut each: impl FnMut(EventAudit, &blake3::Hash),
 ) -> Result<ChainReport, Error> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(verify_chain_brief(b"").0),
-        Err(e) => return Err(Error::io("read", path, e)),
+    let Some(mut file) = open_log(path)? else {
+        return Ok(verify_chain_brief(b"").0);
     };
     fold::fold_audit_parts(&mut file, fold::PART, &mut each).map_err(|e| Error::io("read", path, e))
 }
@@ -508,7 +504,7 @@ pub fn fold_log_audit(
 /// each linked line's brief, offset and digest go to `each` in log order, and the cursor
 /// moves past them. Reading stops at the first broken link (returned) or at the last
 /// complete line: a final line without its newline may be being appended, and is read
-/// next time. Memory is one part of the log, whatever its length.
+/// next time. Memory is two parts of the log, whatever its length.
 pub fn fold_log_from(
     file: &mut File,
     cursor: &mut LogCursor,
@@ -518,14 +514,56 @@ pub fn fold_log_from(
     fold::fold_brief_from(file, fold::PART, cursor, &mut each)
 }
 
+/// The log at `path` opened to read; `None` when it is absent (an empty log).
+fn open_log(path: &Path) -> Result<Option<File>, Error> {
+    match File::open(path) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// [`verify_links`] over the log at `path` read a window of whole lines at a time
+/// (about 8 MiB): the chain check alone, same report, without holding the log. What
+/// `cairn checkpoint` and `export` run before they vouch for the log.
+pub fn check_log_links(path: &Path) -> Result<ChainReport, Error> {
+    let Some(mut file) = open_log(path)? else {
+        return Ok(verify_links(b""));
+    };
+    fold::links_parts(&mut file, fold::PART).map_err(|e| Error::io("read", path, e))
+}
+
+/// The log at `path` read a window of whole lines at a time (about 8 MiB): each
+/// window's complete lines (each ending with a newline) go to `each` in log order; a
+/// last line without its newline does not. Returns the bytes read, that line
+/// included (0 for an absent log). Memory is one window, whatever the log's length.
+pub fn fold_log_windows(path: &Path, mut each: impl FnMut(&[u8])) -> Result<u64, Error> {
+    let Some(mut file) = open_log(path)? else {
+        return Ok(0);
+    };
+    let mut len = 0u64;
+    fold::read_windows(&mut file, fold::PART, &mut |window, end| {
+        len += window.len() as u64;
+        let complete = match (end, memchr::memrchr(b'\n', window)) {
+            (false, _) => window,
+            (true, Some(last)) => &window[..=last],
+            (true, None) => &window[..0],
+        };
+        if !complete.is_empty() {
+            each(complete);
+        }
+        true
+    })
+    .map_err(|e| Error::io("read", path, e))?;
+    Ok(len)
+}
+
 /// Line `n` (1-based) of the log at `path`, read a line at a time; `None` past its end.
 /// What an audit quotes of a broken line.
 pub fn log_line(path: &Path, n: usize) -> Result<Option<Vec<u8>>, Error> {
     use std::io::BufRead;
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io("read", path, e)),
+    let Some(file) = open_log(path)? else {
+        return Ok(None);
     };
     let mut reader = std::io::BufReader::new(file);
     let mut line = Vec::new();
@@ -544,13 +582,16 @@ pub fn log_line(path: &Path, n: usize) -> Result<Option<Vec<u8>>, Error> {
     Ok(Some(line))
 }
 
-/// Reads and checks the log at `path` (an absent log is an empty, valid one).
-/// O(events) memory: the whole log and every event are held ([`fold_log_brief`]
-/// streams).
+/// Reads and checks the log at `path` (an absent log is an empty, valid one), a part
+/// at a time: the same report as [`verify_chain`] on its bytes. O(events) memory: every
+/// event is held, the log's bytes only a part at a time ([`fold_log_brief`] streams).
 pub fn read_log(path: &Path) -> Result<ChainReport, Error> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(verify_chain(&bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(verify_chain(b"")),
-        Err(e) => Err(Error::io("read", path, e)),
-    }
+    let Some(mut file) = open_log(path)? else {
+        return Ok(verify_chain(b""));
+    };
+    let mut events = Vec::new();
+    let mut report = fold::fold_event_parts(&mut file, fold::PART, &mut |e| events.push(e))
+        .map_err(|e| Error::io("read", path, e))?;
+    report.events = events;
+    Ok(report)
 }

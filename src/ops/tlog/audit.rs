@@ -54,13 +54,31 @@ impl CheckpointAudit {
 pub fn tree_of(log: &[u8]) -> MemTree {
     let mut tree = MemTree::new();
     let complete = match log.iter().rposition(|&b| b == b'\n') {
-        Some(p) => &log[..p],
+        Some(p) => &log[..=p],
         None => return tree,
     };
-    for line in complete.split(|&b| b == b'\n') {
-        tree.push(leaf_hash(line));
-    }
+    push_lines(&mut tree, complete);
     tree
+}
+
+/// [`tree_of`] the archive's log, read a window at a time (under its shared lock), and
+/// the log's length in bytes: memory is the tree's hashes, not the log.
+fn tree_of_log(archive: &Archive) -> Result<(MemTree, u64), Error> {
+    let mut tree = MemTree::new();
+    let len = archive.fold_event_windows(|window| push_lines(&mut tree, window))?;
+    Ok((tree, len))
+}
+
+/// Adds the leaves of `lines` (whole lines, each ending with a newline), hashed in
+/// parallel, to `tree`.
+fn push_lines(tree: &mut MemTree, lines: &[u8]) {
+    use rayon::prelude::*;
+    let body = lines.strip_suffix(b"\n").unwrap_or(lines);
+    let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+    let leaves: Vec<Hash> = lines.par_iter().map(|l| leaf_hash(l)).collect();
+    for leaf in leaves {
+        tree.push(leaf);
+    }
 }
 
 /// The first index where two leaf lists differ (or where the shorter ends).
@@ -71,17 +89,17 @@ fn first_difference(a: &[Hash], b: &[Hash]) -> Option<usize> {
         .or(if a.len() != b.len() { Some(n) } else { None })
 }
 
-/// Audits `log` (today's event log's bytes) against a checkpoint signed by `key`. The
+/// Audits today's event log (read a window at a time) against a checkpoint signed by
+/// `key`. The
 /// stages: the stored tree against the log, the trees kept as evidence, the
 /// checkpoint's note (parsed, verified, of this archive), then either the consistency
 /// proof (the log extends it) or where the log first differs.
 pub fn audit_checkpoint(
     archive: &Archive,
-    log: &[u8],
     note_text: &str,
     key: &VerifierKey,
 ) -> Result<CheckpointAudit, Error> {
-    let mem = tree_of(log);
+    let (mem, log_len) = tree_of_log(archive)?;
     let n = mem.size();
     let mut out = CheckpointAudit {
         origin: String::new(),
@@ -100,7 +118,7 @@ pub fn audit_checkpoint(
         detail: String::new(),
     };
     let dir = archive.manifests.join(tlog_store::TREE_DIR);
-    out.stored_tree = check_stored_tree(archive, &dir, log, &mem)?;
+    out.stored_tree = check_stored_tree(archive, &dir, log_len, &mem)?;
     let replaced = tlog_store::replaced_trees(&archive.manifests)?;
     out.replaced_trees = replaced
         .iter()
@@ -146,17 +164,16 @@ pub fn audit_checkpoint(
 fn check_stored_tree(
     archive: &Archive,
     dir: &std::path::Path,
-    log: &[u8],
+    log_len: u64,
     mem: &MemTree,
 ) -> Result<Option<String>, Error> {
     let n = mem.size();
     let Some(s) = TreeStore::open_read_only(dir)? else {
         return Ok(None);
     };
-    // An append that landed after `log` was read (fixity takes no archive lock) makes
-    // the tree longer than the bytes at hand: compare what both have.
-    let grew =
-        crate::fs::len_if_present(&archive.events_path()).is_ok_and(|n| n > log.len() as u64);
+    // An append that landed after the log was read (fixity takes no archive lock) makes
+    // the tree longer than the bytes read: compare what both have.
+    let grew = crate::fs::len_if_present(&archive.events_path()).is_ok_and(|n| n > log_len);
     let upto = if grew { s.size().min(n) } else { s.size() };
     let stored = s.leaves(0, upto)?;
     let today = if grew {

@@ -230,7 +230,7 @@ pub fn checkpoint(archive: &Archive, signer: &SignerKey) -> Result<CheckpointRep
     )?;
     // A signature vouches for the log: never sign one whose chain is broken (an edited
     // or forged line), or the key would launder the tampering.
-    let log = crate::fs::events::verify_links(&archive.read_all_events_bytes()?);
+    let log = archive.check_event_links()?;
     if let Some(b) = &log.broken {
         return Err(Error::Corrupt {
             path: archive.events_path(),

@@ -252,7 +252,7 @@ fn find_bag<'a>(
 /// torn last line is repaired first, as every writer does.
 fn check_log_before_export(archive: &Archive, clock: &dyn Clock) -> Result<(), Error> {
     crate::ops::commit::repair_log(archive, clock.now())?;
-    let log = crate::fs::events::verify_links(&archive.read_all_events_bytes()?);
+    let log = archive.check_event_links()?;
     if let Some(b) = &log.broken {
         return Err(Error::Corrupt {
             path: archive.events_path(),

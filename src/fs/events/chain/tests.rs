@@ -1,5 +1,7 @@
 use super::*;
-use crate::fs::events::fold::{fold_audit_parts, fold_brief_from, fold_brief_parts, LogCursor};
+use crate::fs::events::fold::{
+    fold_audit_parts, fold_brief_from, fold_brief_parts, fold_event_parts, links_parts, LogCursor,
+};
 use crate::fs::events::line_digest;
 
 fn line(seq: u64, prev: &str) -> String {
@@ -74,6 +76,31 @@ fn serial_links(bytes: &[u8]) -> ChainReport {
     .0
 }
 
+/// A log of `n` lines, tampered with as `how` says (0: not at all; 1: a line edited,
+/// 2: removed, 3: an empty line inserted, 4: a line with text after its object) at
+/// `at`, and cut short somewhere when `byte` is a multiple of 4.
+fn tampered(n: u64, how: usize, at: proptest::sample::Index, byte: u8) -> Vec<u8> {
+    let mut lines = chain(n);
+    if !lines.is_empty() {
+        let i = at.index(lines.len());
+        match how {
+            0 => {}
+            1 => lines[i] = lines[i].replace("success", "failure"),
+            2 => {
+                lines.remove(i);
+            }
+            3 => lines.insert(i, String::new()),
+            _ => lines[i].push_str(" x"),
+        }
+    }
+    let mut bytes = join(&lines);
+    if byte.is_multiple_of(4) && !bytes.is_empty() {
+        let cut = (byte as usize * 13) % bytes.len();
+        bytes.truncate(cut);
+    }
+    bytes
+}
+
 /// The log read a part at a time gives the same report and briefs as read whole,
 /// on every tampering and whatever the part size (1 byte up to the whole log).
 #[test]
@@ -89,24 +116,7 @@ fn briefs_folded_in_parts_agree_with_the_whole_log() {
     );
     runner
         .run(&strategy, |(n, how, at, byte, part)| {
-            let mut lines = chain(n);
-            if !lines.is_empty() {
-                let i = at.index(lines.len());
-                match how {
-                    0 => {}
-                    1 => lines[i] = lines[i].replace("success", "failure"),
-                    2 => {
-                        lines.remove(i);
-                    }
-                    3 => lines.insert(i, String::new()),
-                    _ => lines[i].push_str(" x"),
-                }
-            }
-            let mut bytes = join(&lines);
-            if byte % 4 == 0 && !bytes.is_empty() {
-                let cut = (byte as usize * 13) % bytes.len();
-                bytes.truncate(cut);
-            }
+            let mut bytes = tampered(n, how, at, byte);
             if byte == 1 {
                 bytes = b"\n".to_vec();
             }
@@ -237,6 +247,79 @@ fn links_agree_with_the_full_check() {
             Ok(())
         })
         .unwrap();
+}
+
+/// The log read a window at a time gives the same reports as read whole: the chain
+/// check alone (`verify_links`) and every event parsed (`verify_chain`), on every
+/// tampering, a torn or bare-newline log, whatever the window (1 byte up to the log).
+#[test]
+fn windows_agree_with_the_whole_log() {
+    use proptest::prelude::*;
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(400));
+    let strategy = (
+        0u64..30,
+        0usize..5,
+        any::<prop::sample::Index>(),
+        any::<u8>(),
+        1usize..3000,
+    );
+    runner
+        .run(&strategy, |(n, how, at, byte, part)| {
+            let mut bytes = tampered(n, how, at, byte);
+            match byte {
+                1 => bytes = b"\n".to_vec(),
+                2 => bytes = b"\n\n".to_vec(),
+                3 => bytes.insert(0, b'\n'),
+                _ => {}
+            }
+            let part = if byte == 5 { 1 } else { part };
+            let whole = verify_links(&bytes);
+            let windows = links_parts(&mut &bytes[..], part).unwrap();
+            prop_assert_eq!(windows.lines, whole.lines);
+            prop_assert_eq!(&windows.head, &whole.head);
+            prop_assert_eq!(&windows.broken, &whole.broken);
+            let whole = verify_chain(&bytes);
+            let mut events = Vec::new();
+            let folded = fold_event_parts(&mut &bytes[..], part, &mut |e| events.push(e)).unwrap();
+            prop_assert_eq!(folded.lines, whole.lines);
+            prop_assert_eq!(&folded.head, &whole.head);
+            prop_assert_eq!(&folded.broken, &whole.broken);
+            prop_assert_eq!(&events, &whole.events);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// Parts large enough to be parsed on a thread while the part before is followed
+/// (fold.rs's pipeline) give the same report and events as the whole log, with a
+/// break in the first part, in a later one, at the last line, or a torn end.
+#[test]
+fn pipelined_parts_agree_with_the_whole_log() {
+    let lines = chain(6000);
+    let mut logs = vec![join(&lines)];
+    for at in [10, 2500, 5999] {
+        let mut edited = lines.clone();
+        edited[at] = edited[at].replace("success", "failure");
+        logs.push(join(&edited));
+    }
+    let whole = join(&lines);
+    logs.push(whole[..whole.len() - 40].to_vec());
+    for bytes in &logs {
+        assert!(bytes.len() > 3 * (256 << 10), "the parts must be pipelined");
+        let (want, briefs) = verify_chain_brief(bytes);
+        let full = verify_chain(bytes);
+        for part in [256 << 10, 300 << 10] {
+            let mut got = Vec::new();
+            let report = fold_brief_parts(&mut &bytes[..], part, &mut |b| got.push(b)).unwrap();
+            assert_eq!((report.lines, &report.head), (want.lines, &want.head));
+            assert_eq!(report.broken, want.broken);
+            assert_eq!(got, briefs);
+            let mut events = Vec::new();
+            let report = fold_event_parts(&mut &bytes[..], part, &mut |e| events.push(e)).unwrap();
+            assert_eq!((report.lines, &report.broken), (full.lines, &full.broken));
+            assert_eq!(events, full.events);
+        }
+    }
 }
 
 /// A chained log of `n` lines, as Cairn writes it.
