@@ -471,7 +471,13 @@ impl Archive {
     /// missing or not to be trusted; written back when the log lock can be had (a
     /// read-only copy of an archive is answered from memory).
     pub fn item_index(&self) -> Result<ItemIndex, Error> {
-        let guard = self.item_index_lock();
+        self.item_index_with(true)
+    }
+
+    /// [`Archive::item_index`]; with `write` false (a dry run, which writes nothing),
+    /// answered from memory without taking the log lock or writing the index.
+    pub fn item_index_with(&self, write: bool) -> Result<ItemIndex, Error> {
+        let guard = if write { self.item_index_lock() } else { None };
         let dir = index_dir(self);
         let read = match read_state(&dir).filter(|s| extends_log(&self.events_path(), &s.cursor)) {
             Some(mut state) => match read_items(&dir.join(ITEMS), state.items_len) {

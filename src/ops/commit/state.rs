@@ -56,8 +56,9 @@ pub(crate) struct ArchiveState {
 impl ArchiveState {
     /// From the item index (fs::item_index): no register entry and no line of the log
     /// is read, only the folder of bags (a bag left without an entry keeps its name).
-    pub(crate) fn load(archive: &Archive) -> Result<ArchiveState, Error> {
-        let index = archive.item_index()?;
+    /// A dry run (`write` false) writes nothing, the index included.
+    pub(crate) fn load(archive: &Archive, write: bool) -> Result<ArchiveState, Error> {
+        let index = archive.item_index_with(write)?;
         let mut state = ArchiveState {
             entries: BTreeMap::new(),
             used: BTreeSet::new(),

@@ -351,7 +351,7 @@ fn last_checks(
 ) -> Result<(LastChecks, crate::fs::events::ChainReport), Error> {
     let mut last = LastChecks::new();
     if dry_run {
-        for r in archive.item_index()?.records.into_values() {
+        for r in archive.item_index_with(false)?.records.into_values() {
             if let Some(t) = r.last_check {
                 last.insert(r.id, t);
             }
