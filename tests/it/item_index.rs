@@ -219,17 +219,8 @@ fn a_crash_between_the_log_and_the_index_leaves_it_behind_and_caught_up() {
         &[("CAIRN_FAILPOINT", "log-before-item-index")],
     );
     assert_ne!(code, Some(0), "the failpoint stops the run: {err}");
-    let log_len = fs::metadata(root.join("manifests/events.jsonl"))
-        .expect("log")
-        .len();
-    let state = fs::read_to_string(index_dir(&root).join("state")).expect("state");
+    let (state, offset, log_len) = reach(&root);
     assert_eq!(state, state_before, "the index was not updated");
-    let offset: u64 = state
-        .split_whitespace()
-        .nth(1)
-        .expect("offset")
-        .parse()
-        .expect("n");
     assert!(offset < log_len, "the index is behind the log: {state}");
     let got = answers(&root);
     assert!(got.contains("sample_1"), "{got}");
@@ -243,18 +234,24 @@ fn every_append_keeps_the_index_current() {
     make_archive(&root);
     ok(&root, &["index", "rebuild"]);
     ok(&root, &["fixity", "--id", "sample_3"]);
-    let log_len = fs::metadata(root.join("manifests/events.jsonl"))
-        .expect("log")
-        .len();
-    let state = fs::read_to_string(index_dir(&root).join("state")).expect("state");
-    let offset: u64 = state
-        .split_whitespace()
-        .nth(1)
-        .expect("offset")
-        .parse()
-        .expect("n");
+    let (state, offset, log_len) = reach(&root);
     assert_eq!(
         offset, log_len,
         "the append brought the index up to date: {state}"
     );
+}
+
+/// The index's state file, the log offset it names, and the log's length.
+fn reach(root: &Path) -> (String, u64, u64) {
+    let log_len = fs::metadata(root.join("manifests/events.jsonl"))
+        .expect("log")
+        .len();
+    let state = fs::read_to_string(index_dir(root).join("state")).expect("state");
+    let offset = state
+        .split_whitespace()
+        .nth(1)
+        .expect("offset")
+        .parse()
+        .expect("a number");
+    (state, offset, log_len)
 }
