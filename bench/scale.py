@@ -6,8 +6,13 @@ archive with the fixture generator (examples/gen_archive.rs: valid bags, registe
 entries and a chained event log of ten events an item, written by Cairn's own library
 without fsync), then times each command and reads its peak RSS (GNU time):
 
+  index rebuild     `cairn index rebuild`: the item index (manifests/.item-index) built
+                    from every register entry and the whole log (skipped for a Cairn
+                    without the command); the fixture is generated without an index, so
+                    the first run of the first command below builds it otherwise
   ingest start-up   `cairn ingest` with an empty intake (lock, recovery, archive state)
   list              `cairn list --json`
+  list, first line  `cairn list` (text): the time until its first line is read
   show ID           `cairn show --json ID` of the middle item
   fixity --due, 0 % `cairn fixity --due --dry-run` (nothing due)
   fixity --due, 1 % the same with fixity.interval_days = 50 (the oldest 1 % due, checked)
@@ -53,6 +58,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 COMMANDS = [
+    ("index rebuild", lambda mid: ["index", "rebuild"], {}),
     ("ingest start-up", lambda mid: ["ingest", "--json"], {}),
     ("list", lambda mid: ["list", "--json"], {}),
     ("show ID", lambda mid: ["show", "--json", mid], {}),
@@ -162,6 +168,19 @@ def timed(argv, env):
         return wall, int(last[1]), p.returncode, p.stderr.decode(errors="replace")[-500:]
 
 
+def first_line(cairn, root):
+    """Seconds from starting `cairn list` to reading its first line (the rest is read
+    and thrown away)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen([cairn, "list", "--quiet", "--root", root], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    p.stdout.readline()
+    took = time.perf_counter() - t0
+    p.stdout.read()
+    p.wait()
+    return took
+
+
 def load():
     return open("/proc/loadavg").read().split()[0]
 
@@ -182,7 +201,11 @@ def measure(args):
             gen_s = time.perf_counter() - t0
             mid = f"cairn-{(n + 1) // 2:06d}"
             row = {"generate_s": round(gen_s, 2), "load_before": load(), "commands": {}}
+            has_index = subprocess.run([args.cairn, "index", "--help"], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL).returncode == 0
             for name, argv, extra in COMMANDS:
+                if name == "index rebuild" and not has_index:
+                    continue
                 env = dict(os.environ, CAIRN_ROOT=root, **extra)
                 runs = []
                 for _ in range(args.runs):
@@ -198,6 +221,13 @@ def measure(args):
                     "peak_rss_kib": rss,
                 }
                 print(f"{n:>8} {name:<24} {med:9.3f} s  {rss / 1024:8.1f} MiB", flush=True)
+            firsts = [first_line(args.cairn, root) for _ in range(args.runs)]
+            row["commands"]["list, first line"] = {
+                "seconds": round(statistics.median(firsts), 4),
+                "runs": [round(r, 4) for r in firsts],
+                "peak_rss_kib": row["commands"]["list"]["peak_rss_kib"],
+            }
+            print(f"{n:>8} {'list, first line':<24} {statistics.median(firsts):9.3f} s", flush=True)
             runs, hwm = serve_rows(args.cairn, root, mid, n, args.requests)
             for name in SERVE_ROWS:
                 med = statistics.median(runs[name])
@@ -221,7 +251,7 @@ def measure(args):
 
 def report(results):
     sizes = sorted(results["sizes"], key=int)
-    names = [c[0] for c in COMMANDS] + SERVE_ROWS
+    names = [c[0] for c in COMMANDS] + ["list, first line"] + SERVE_ROWS
     print()
     print("| command | " + " | ".join(f"{int(n):,} items: s / MiB" for n in sizes) + " | growth per 10x |")
     print("| --- | " + " | ".join("---" for _ in sizes) + " | --- |")

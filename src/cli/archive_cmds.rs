@@ -369,6 +369,9 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
     if args.withdrawn || args.status.as_deref() == Some("withdrawn") {
         return super::life_cmds::run_list_withdrawn(&archive, args.json);
     }
+    if !args.json && args.format.is_none() {
+        return stream_list(&archive, args.status.as_deref());
+    }
     match list(&archive, chrono::Utc::now())
         .and_then(|items| super::format_cmds::filter_list(&archive, items, args.format.as_deref()))
         .map(|items| super::life_cmds::filter_status(items, args.status.as_deref()))
@@ -378,14 +381,7 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
                 print_json(&items);
             } else {
                 for i in &items {
-                    outln!(
-                        "{}\t{}\t{}\t{}\t{}",
-                        i.id,
-                        i.archived,
-                        count(i.files as u64, "file", "files"),
-                        count(i.bytes, "byte", "bytes"),
-                        printable(i.title.as_deref().unwrap_or("(untitled)"))
-                    );
+                    print_list_line(i);
                 }
                 note!("{}", count(items.len() as u64, "item", "items"));
             }
@@ -393,6 +389,35 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
         }
         Err(e) => error_exit("list", &e),
     }
+}
+
+/// `list` in text: each line printed as the item index yields it.
+fn stream_list(archive: &Archive, status: Option<&str>) -> u8 {
+    let mut n = 0u64;
+    let listed = cairn::ops::show::list_each(archive, chrono::Utc::now(), |i| {
+        if status.is_none_or(|s| i.status == s) {
+            print_list_line(&i);
+            n += 1;
+        }
+    });
+    match listed {
+        Ok(()) => {
+            note!("{}", count(n, "item", "items"));
+            exit::OK
+        }
+        Err(e) => error_exit("list", &e),
+    }
+}
+
+fn print_list_line(i: &cairn::ops::show::ListItem) {
+    outln!(
+        "{}\t{}\t{}\t{}\t{}",
+        i.id,
+        i.archived,
+        count(i.files as u64, "file", "files"),
+        count(i.bytes, "byte", "bytes"),
+        printable(i.title.as_deref().unwrap_or("(untitled)"))
+    );
 }
 
 pub(super) fn run_export(args: ExportArgs) -> u8 {

@@ -362,6 +362,10 @@ pub(super) enum Command {
     #[command(after_help = super::replica_cmds::RESTORE_HELP)]
     Restore(super::replica_cmds::RestoreArgs),
 
+    /// The item index (a cache of what start-up needs of each item): `index rebuild`.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Index(super::index_cmd::IndexCommand),
+
     /// Show the settings in force (cairn.toml, CAIRN_* environment variables, defaults)
     /// and where each comes from.
     #[command(after_help = CONFIG_HELP)]

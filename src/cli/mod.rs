@@ -18,6 +18,7 @@ mod check_cmds;
 mod common;
 mod events_cmd;
 mod format_cmds;
+mod index_cmd;
 mod life_cmds;
 mod ocfl_cmd;
 mod outcome;
@@ -162,6 +163,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Ocfl(cmd) => ocfl_cmd::run_ocfl(cmd),
         Command::Report(args) => life_cmds::run_report(args),
         Command::Config(args) => archive_cmds::run_config(args),
+        Command::Index(cmd) => index_cmd::run_index(cmd),
         Command::Replicate(args) => replica_cmds::run_replicate(args),
         Command::Repair(args) => replica_cmds::run_repair(args),
         Command::Restore(args) => replica_cmds::run_restore(args),

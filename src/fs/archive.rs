@@ -381,6 +381,8 @@ impl Archive {
             crate::fs::events::append(&self.events_path(), &lock, &LogTree, now, events)?;
         self.update_tree(&lock, &appended);
         self.update_index();
+        crate::fs::failpoint::hit("log-before-item-index");
+        self.update_item_index();
         Ok(appended.events)
     }
 
@@ -469,6 +471,10 @@ impl Archive {
     }
 
     /// Takes the log lock, waiting for it; held until the returned file drops.
+    pub(crate) fn log_lock_for_index(&self) -> Result<File, Error> {
+        self.log_lock()
+    }
+
     fn log_lock(&self) -> Result<File, Error> {
         crate::fs::log_lock::wait_exclusive(&self.manifests.join(LOG_LOCK_FILE))
     }

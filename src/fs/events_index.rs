@@ -85,6 +85,18 @@ struct Entry {
 /// Whether the line ending at `state.covered` (exclusive of its newline) still hashes
 /// to `state.head`: the log was only appended to since the index was written.
 fn still_extends(log: &File, len: u64, s: &State) -> bool {
+    line_ends_at(log, len, s.covered, &s.head)
+}
+
+/// Whether the line of `log` (`len` bytes long) that ends at byte `covered` (its
+/// newline included) hashes to `head`: the log was only appended to since a cache
+/// recorded that point (`head` empty and `covered` 0 for an empty log). Shared with
+/// the item index (fs::item_index).
+pub(crate) fn line_ends_at(log: &File, len: u64, covered: u64, head: &str) -> bool {
+    let s = State {
+        covered,
+        head: head.to_string(),
+    };
     if s.covered == 0 {
         return s.head.is_empty();
     }

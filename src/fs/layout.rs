@@ -14,6 +14,7 @@
 //! manifests/withdrawn/ID.json         tombstones
 //! manifests/events.jsonl              the event log
 //! manifests/.events-index/            the log's index by item (a cache)
+//! manifests/.item-index/              what start-up needs of each item (a cache)
 //! manifests/tlog/, tlog.pending       the log's Merkle tree (a cache) and its mark
 //! manifests/tlog.replaced-*           trees moved aside as evidence
 //! manifests/checkpoints/              signed checkpoints of the tree
@@ -68,6 +69,8 @@ pub const REPLACED_PREFIX: &str = "tlog.replaced-";
 pub const PENDING_FILE: &str = "tlog.pending";
 /// The log's index by item, beside the log.
 pub const INDEX_DIR: &str = ".events-index";
+/// The item index (fs::item_index), beside the log.
+pub const ITEM_INDEX_DIR: &str = ".item-index";
 /// The folder in manifests/ where the archive keeps the marker it wrote to each
 /// replica (hidden: never a register entry, never replicated).
 pub const RECORD_DIR: &str = ".replicas";

@@ -1,7 +1,8 @@
 //! The code that touches the filesystem: the archive's layout, locks and staging
 //! ([`archive`]), durable writes ([`durable`]), the bag writer ([`bag_writer`]), the
 //! register ([`register`]), history, tombstones and quarantine ([`lifecycle`]), the
-//! event log ([`events`]) with its index by item ([`events_index`]) and its Merkle tree
+//! event log ([`events`]) with its index by item ([`events_index`]), the item index
+//! ([`item_index`]) and its Merkle tree
 //! ([`tlog_store`]), walking sources ([`walk`]), bags read from folders ([`dir`]) and
 //! zip files ([`zip`]), replicas' stores ([`replica`]), read-rate limits ([`rate`]) and
 //! crash-test failpoints ([`failpoint`]), and `bag create` in place ([`in_place`]).
@@ -17,6 +18,7 @@ pub mod events;
 pub mod events_index;
 pub mod failpoint;
 pub mod in_place;
+pub mod item_index;
 pub mod layout;
 pub mod lifecycle;
 pub mod log_lock;

@@ -163,44 +163,47 @@ pub struct ListItem {
 
 /// Every registered item, by identifier, with its fixity status at `now`.
 pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<ListItem>, Error> {
-    // Each event's brief, folded as the log is read (memory grows with the items, not
-    // with the events): the last check, and the last fixity check's time and outcome.
-    let mut last = crate::ops::schedule::LastChecks::new();
-    let mut last_fixity = crate::ops::schedule::LastFixity::new();
-    archive.fold_events_brief(|e| {
-        crate::ops::schedule::fold_last_check(&mut last, &e);
-        crate::ops::schedule::fold_last_fixity(&mut last_fixity, &e);
-    })?;
+    let mut out = Vec::new();
+    list_each(archive, now, |i| out.push(i))?;
+    Ok(out)
+}
+
+/// [`list`], each item handed to `each` as it is read, in identifier order: from the
+/// item index (fs::item_index), without reading the register entries or the log.
+pub fn list_each(
+    archive: &Archive,
+    now: chrono::DateTime<chrono::Utc>,
+    mut each: impl FnMut(ListItem),
+) -> Result<(), Error> {
+    let index = archive.item_index()?;
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
     let fmt =
         |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut out = Vec::new();
-    for id in archive.register_ids()? {
-        let e = RegisterEntry::read(&archive.register_path(&id))?;
-        let fixity = last_fixity.get(id.as_str());
-        let checked = last.get(&id);
+    for (r, e) in index.items() {
+        let fixity = r.last_fixity.as_ref();
+        let checked = r.last_check.as_ref();
         let status = match (fixity, checked) {
-            (Some(f), _) if !Outcome::Success.is(&f.outcome) => "failed",
+            (Some((_, outcome)), _) if !Outcome::Success.is(outcome) => "failed",
             (_, None) => "overdue",
             (_, Some(t)) if now - *t >= interval => "overdue",
             (Some(_), _) => "ok",
             (None, _) => "never-checked",
         };
-        out.push(ListItem {
-            title: title_of(&e.dublin_core),
-            id: e.id.clone(),
+        each(ListItem {
+            title: e.title.clone(),
+            id: r.id.clone(),
             intake_name: e.intake_name.clone(),
             archived: e.archived.clone(),
-            files: e.files.len(),
-            bytes: e.files.iter().map(|f| f.size).sum(),
+            files: e.files,
+            bytes: e.bytes,
             status,
             entry_version: e.entry_version,
-            content_version: e.version,
+            content_version: e.content_version,
             updated: e.updated.clone(),
             last_check: checked.map(fmt),
-            last_fixity: fixity.map(|f| f.time.clone()),
-            last_fixity_outcome: fixity.map(|f| f.outcome.clone()),
+            last_fixity: fixity.map(|f| f.0.clone()),
+            last_fixity_outcome: fixity.map(|f| f.1.clone()),
         });
     }
-    Ok(out)
+    Ok(())
 }

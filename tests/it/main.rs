@@ -28,6 +28,7 @@ mod formats;
 mod fuzz_regressions;
 mod ingest;
 mod interop_bagit_py;
+mod item_index;
 mod lifecycle;
 mod mapped_files;
 mod ocfl;

@@ -1,5 +1,5 @@
 //! What the archive holds, for choosing identifiers and finding duplicates: read from
-//! archive/, manifests/ and the event log (through fs/).
+//! the item index (fs::item_index, kept from manifests/ and the event log) and archive/.
 //!
 //! Looked up per intake item, so every question is answered from a map built once at
 //! load (and kept up to date by [`ArchiveState::add`]), never by a pass over every entry:
@@ -15,19 +15,12 @@ use crate::metadata::{StoredDublinCore, Term};
 /// What the questions here need of a register entry; the entry itself (its file list,
 /// tag-file digests) is read again from manifests/ only for a candidate duplicate, so
 /// that memory grows by a few hundred bytes an item, not by whole entries.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub(crate) struct EntrySummary {
     pub(crate) id: String,
     pub(crate) intake_name: String,
     pub(crate) payload_oxum: String,
-    #[serde(default, deserialize_with = "dc_identifiers")]
     dublin_core: Vec<String>,
-}
-
-/// The dc.identifier values of an entry's `dublin_core` object (the rest skipped).
-fn dc_identifiers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let dc: StoredDublinCore = serde::Deserialize::deserialize(d)?;
-    Ok(identifiers_in(&dc))
 }
 
 /// The dc.identifier strings of an entry's record.
@@ -47,15 +40,6 @@ impl EntrySummary {
             dublin_core: identifiers_in(&entry.dublin_core),
         }
     }
-
-    /// Reads an entry's summary (its file list and tag digests skipped, not kept).
-    fn read(path: &std::path::Path) -> Result<EntrySummary, Error> {
-        let bytes = crate::fs::read_file(path)?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-            path: path.to_path_buf(),
-            detail: format!("not a valid register entry: {e}"),
-        })
-    }
 }
 
 /// The register entries (summaries), and every identifier ever used.
@@ -70,27 +54,29 @@ pub(crate) struct ArchiveState {
 }
 
 impl ArchiveState {
-    pub(crate) fn load(archive: &Archive) -> Result<ArchiveState, Error> {
-        let mut used: BTreeSet<String> = archive.bag_ids()?.into_iter().collect();
+    /// From the item index (fs::item_index): no register entry and no line of the log
+    /// is read, only the folder of bags (a bag left without an entry keeps its name).
+    /// A dry run (`write` false) writes nothing, the index included.
+    pub(crate) fn load(archive: &Archive, write: bool) -> Result<ArchiveState, Error> {
+        let index = archive.item_index_with(write)?;
         let mut state = ArchiveState {
             entries: BTreeMap::new(),
             used: BTreeSet::new(),
             by_identifier: HashMap::new(),
             highest: Default::default(),
         };
-        for id in archive.register_ids()? {
-            let entry = EntrySummary::read(&archive.register_path(&id))?;
-            used.insert(id);
-            state.add_summary(entry);
+        for (r, e) in index.items() {
+            state.add_summary(EntrySummary {
+                id: r.id.clone(),
+                intake_name: e.intake_name.clone(),
+                payload_oxum: e.payload_oxum.clone(),
+                dublin_core: e.identifiers.clone(),
+            });
         }
-        // Withdrawn items' identifiers are never used again (their events say so too).
-        used.extend(archive.withdrawn_ids()?);
-        archive.fold_events_brief(|e| {
-            if !e.object.is_empty() {
-                used.insert(e.object);
-            }
-        })?;
-        state.used.extend(used);
+        // Every identifier ever used: bags, entries, tombstones and the log's objects
+        // (withdrawn items' identifiers are never used again).
+        state.used.extend(archive.bag_ids()?);
+        state.used.extend(index.records.into_keys());
         Ok(state)
     }
 

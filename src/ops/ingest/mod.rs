@@ -213,12 +213,18 @@ fn ingest_inner(
     if let Some(lock) = &lock {
         report.recovered = recover(archive, lock, clock, &Annotator)?;
     }
-    let mut state = ArchiveState::load(archive)?;
-    let mut past = Past::load(archive)?;
+    let mut state = ArchiveState::load(archive, !opts.dry_run)?;
 
     let sheet_path = intake.join(SHEET_NAME);
     let read = read_sheet(&sheet_path, &mut report)?;
     let names = list_intake(archive, &intake, &mut report)?;
+    // Every version's file digests (read from every register entry, history and
+    // tombstone): only when there is an item to compare with them.
+    let mut past = if names.is_empty() {
+        Past::default()
+    } else {
+        Past::load(archive)?
+    };
     // Item names in intake and of archived items, in NFC, built once: each sheet row
     // below is then looked up, not compared with every name and every entry (which was
     // rows × (names + entries) normalisations).

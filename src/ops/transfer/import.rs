@@ -186,7 +186,7 @@ fn import_inner(
     let Some(check) = validate_in_place(source.as_ref(), &mut report)? else {
         return Ok(report);
     };
-    let state = ArchiveState::load(archive)?;
+    let state = ArchiveState::load(archive, true)?;
     let info = check.bag_info.clone().unwrap_or_default();
     let external = info.first("External-Identifier");
     if already_imported(
