@@ -1,13 +1,13 @@
-//! Where a bag's bytes come from: a folder (fs/dir.rs) or a zip file read in place
-//! (fs/zip.rs); `fs::open_source`, in the layer above, picks one.
+//! Where a bag's bytes come from: a folder (fs/dir.rs), or a zip or tar file read in place
+//! (fs/zip.rs, fs/tar.rs); `fs::open_source`, in the layer above, picks one.
 //!
 //! The validator only ever opens paths that the source itself listed, never a path
 //! taken from a manifest, so a hostile manifest cannot make it read outside the bag.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use super::finding::Finding;
-use crate::digest::{Algorithm, Digests};
+use crate::digest::{copy_and_hash, Algorithm, Digests};
 use crate::error::Error;
 
 /// What an entry in a bag is. Folders are not listed.
@@ -72,4 +72,52 @@ pub trait BagSource: Sync {
     fn fatal(&self) -> bool {
         false
     }
+}
+
+/// A bag in one file (zip, tar) whose entries are read one reader at a time: `read`,
+/// `hash` and `copy_to` of [`BagSource`] written once over [`Self::with_entry`].
+pub trait EntryReader {
+    /// Streams the listed entry `rel` through `f`.
+    fn with_entry<T>(
+        &self,
+        rel: &str,
+        f: impl FnOnce(&mut dyn Read) -> io::Result<T>,
+    ) -> io::Result<T>;
+
+    /// [`BagSource::read`].
+    fn read_entry(&self, rel: &str) -> io::Result<Vec<u8>> {
+        self.with_entry(rel, |r| {
+            let mut out = Vec::new();
+            r.read_to_end(&mut out)?;
+            Ok(out)
+        })
+    }
+
+    /// [`BagSource::hash`].
+    fn hash_entry(
+        &self,
+        rel: &str,
+        algorithms: &[Algorithm],
+        buf: &mut [u8],
+    ) -> io::Result<Digests> {
+        self.with_entry(rel, |r| copy_and_hash(r, io::sink(), algorithms, buf))
+    }
+
+    /// [`BagSource::copy_to`].
+    fn copy_entry(
+        &self,
+        rel: &str,
+        out: &mut dyn Write,
+        algorithms: &[Algorithm],
+        buf: &mut [u8],
+    ) -> io::Result<Digests> {
+        self.with_entry(rel, |r| copy_and_hash(r, out, algorithms, buf))
+    }
+}
+
+/// [`BagSource::is_dir`] of a bag in one file: `rel` is a folder listed as one, or
+/// holds a listed file.
+pub fn listed_dir(dirs: &std::collections::BTreeSet<String>, names: &[String], rel: &str) -> bool {
+    let prefix = format!("{rel}/");
+    dirs.contains(rel) || names.iter().any(|n| n.starts_with(&prefix))
 }

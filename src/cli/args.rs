@@ -398,7 +398,8 @@ pub(super) struct ConfigArgs {
 pub(super) struct ExportArgs {
     /// The item's identifier.
     pub(super) id: String,
-    /// Where to write the zip (must not exist).
+    /// Where to write the zip (must not exist); with --profile, NAME.tar writes a tar
+    /// holding one folder NAME (APTrust).
     #[arg(long = "zip", value_name = "OUT.zip")]
     pub(super) zip: PathBuf,
     /// Export a bag that fails its checks anyway; the export event records the failure.

@@ -27,6 +27,7 @@ pub mod ocfl;
 pub mod rate;
 pub mod register;
 pub mod replica;
+pub mod tar;
 pub mod tlog_store;
 pub mod walk;
 pub mod zip;
@@ -47,8 +48,11 @@ pub fn open_source(
         if zip::is_zip(path) {
             return Ok(Box::new(zip::ZipSource::open(path, limits)?));
         }
+        if tar::is_tar(path) {
+            return Ok(Box::new(tar::TarSource::open(path)?));
+        }
         return Err(Error::Usage(format!(
-            "{} is a file but not a zip file; a bag is a folder or a zip of one",
+            "{} is a file but not a zip or tar file; a bag is a folder or a zip or tar of one",
             path.display()
         )));
     }

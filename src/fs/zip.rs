@@ -22,8 +22,8 @@ use zip::{CompressionMethod, ZipArchive};
 
 use crate::bagit::finding::{Finding, FindingKind, SourceProblem};
 use crate::bagit::path::BagPath;
-use crate::bagit::source::{BagSource, EntryType, SourceEntry};
-use crate::digest::{copy_and_hash, Algorithm, Digests};
+use crate::bagit::source::{listed_dir, BagSource, EntryReader, EntryType, SourceEntry};
+use crate::digest::{Algorithm, Digests};
 use crate::error::Error;
 
 /// The general-purpose flag bit that says an entry's name is UTF-8 (APPNOTE 4.4.4).
@@ -445,7 +445,17 @@ impl ZipSource {
             }
         }
     }
+}
 
+fn poisoned(path: &Path) -> Error {
+    Error::io(
+        "read",
+        path,
+        io::Error::other("zip reader poisoned by an earlier panic"),
+    )
+}
+
+impl EntryReader for ZipSource {
     /// Streams one entry through `f`, counting what it inflates to.
     fn with_entry<T>(
         &self,
@@ -473,14 +483,6 @@ impl ZipSource {
         };
         f(&mut counted)
     }
-}
-
-fn poisoned(path: &Path) -> Error {
-    Error::io(
-        "read",
-        path,
-        io::Error::other("zip reader poisoned by an earlier panic"),
-    )
 }
 
 fn zip_error(rel: &str, e: zip::result::ZipError) -> io::Error {
@@ -628,20 +630,15 @@ impl BagSource for ZipSource {
     }
 
     fn is_dir(&self, rel: &str) -> bool {
-        let prefix = format!("{rel}/");
-        self.dirs.contains(rel) || self.names.iter().any(|n| n.starts_with(&prefix))
+        listed_dir(&self.dirs, &self.names, rel)
     }
 
     fn read(&self, rel: &str) -> io::Result<Vec<u8>> {
-        self.with_entry(rel, |r| {
-            let mut out = Vec::new();
-            r.read_to_end(&mut out)?;
-            Ok(out)
-        })
+        self.read_entry(rel)
     }
 
     fn hash(&self, rel: &str, algorithms: &[Algorithm], buf: &mut [u8]) -> io::Result<Digests> {
-        self.with_entry(rel, |r| copy_and_hash(r, io::sink(), algorithms, buf))
+        self.hash_entry(rel, algorithms, buf)
     }
 
     fn copy_to(
@@ -651,7 +648,7 @@ impl BagSource for ZipSource {
         algorithms: &[Algorithm],
         buf: &mut [u8],
     ) -> io::Result<Digests> {
-        self.with_entry(rel, |r| copy_and_hash(r, out, algorithms, buf))
+        self.copy_entry(rel, out, algorithms, buf)
     }
 
     /// One reader over one file: entries are read one after another.

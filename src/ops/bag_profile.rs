@@ -83,6 +83,18 @@ pub fn validate_with_profile(
     limits: ZipLimits,
     chosen: &Chosen,
 ) -> Result<(ValidateReport, ProfileReport), Error> {
+    validate_with_profile_as(bag, bag, opts, limits, chosen)
+}
+
+/// [`validate_with_profile`] of the file at `bag`, typed by the name `named` (a file
+/// still under its staging name, judged as the name it will be published under).
+pub fn validate_with_profile_as(
+    bag: &Path,
+    named: &Path,
+    opts: &ValidateOptions,
+    limits: ZipLimits,
+    chosen: &Chosen,
+) -> Result<(ValidateReport, ProfileReport), Error> {
     let source = match open_source(bag, limits) {
         Ok(s) => s,
         Err(Error::Corrupt { path, detail }) => {
@@ -108,7 +120,7 @@ pub fn validate_with_profile(
     let report = validate_listed(source.as_ref(), listing, opts)?;
     let is_file = crate::fs::stat(bag)?.is_file();
     let facts = BagFacts {
-        serialized: is_file.then(|| media_type(bag)),
+        serialized: is_file.then(|| media_type(named)),
         bagit_version: report.version.clone(),
         bag_info: report.bag_info.as_ref().map(|i| i.entries.clone()),
         tag_files: other_tag_files(source.as_ref(), &files, &chosen.profile),
@@ -128,11 +140,13 @@ fn verdict(chosen: &Chosen, problems: Vec<ProfileFinding>, judged: bool) -> Prof
 }
 
 /// The media type of a serialized bag, by its name as the validator guesses it
-/// (Python's `mimetypes`): Cairn opens only zip files, so `application/zip`.
+/// (Python's `mimetypes`): `.zip` is `application/zip`, `.tar` `application/tar`.
 fn media_type(bag: &Path) -> String {
     let name = bag.to_string_lossy().to_ascii_lowercase();
     if name.ends_with(".zip") {
         "application/zip".into()
+    } else if name.ends_with(".tar") {
+        "application/tar".into()
     } else {
         "application/octet-stream".into()
     }
@@ -366,7 +380,8 @@ pub struct Deposit {
 const COMPUTED: [&str; 3] = ["Payload-Oxum", "Bagging-Date", "Bag-Software-Agent"];
 
 /// Writes at `dest` (which must not exist; its parent must) the deposit copy of the
-/// archived bag at `bag` for `deposit`'s profile, as a zip will carry it: the same
+/// archived bag at `bag` for `deposit`'s profile, as a file of media type `serialized`
+/// (`application/zip`, `application/tar`) will carry it: the same
 /// payload, the archived bag's own tag files and bag-info.txt tags (after `--info`,
 /// before cairn.toml's), and what the profile requires, through `bag create` (copied,
 /// hashed, fsynced, checked). Refuses, writing nothing, when the deposit would not
@@ -377,6 +392,7 @@ pub fn derive_deposit(
     deposit: &Deposit,
     defaults: &[(String, String)],
     date: chrono::NaiveDate,
+    serialized: &str,
 ) -> Result<crate::ops::CreateReport, Error> {
     let mut opts = CreateOptions::new(date);
     opts.info = deposit.info.clone();
@@ -412,7 +428,7 @@ pub fn derive_deposit(
         &mut opts,
         false,
         defaults,
-        Some("application/zip"),
+        Some(serialized),
     )?;
     crate::ops::create_bag(&data, Some(dest), &opts)
 }

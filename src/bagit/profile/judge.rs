@@ -116,6 +116,15 @@ pub fn judge(profile: &Profile, facts: &BagFacts) -> Vec<ProfileFinding> {
     out.0
 }
 
+/// Whether `media` is in `accepted`, a tar under either of its names: profiles list
+/// `application/tar` (APTrust) or `application/x-tar` (Python's `mimetypes`) or both.
+fn accepted(accepted: &[String], media: &str) -> bool {
+    const TAR: [&str; 2] = ["application/tar", "application/x-tar"];
+    accepted
+        .iter()
+        .any(|a| a == media || (TAR.contains(&a.as_str()) && TAR.contains(&media)))
+}
+
 fn serialization(profile: &Profile, facts: &BagFacts, out: &mut Out) {
     match (&facts.serialized, profile.serialization) {
         (None, Serialization::Required) => out.add(
@@ -131,7 +140,7 @@ fn serialization(profile: &Profile, facts: &BagFacts, out: &mut Out) {
             "",
             "the profile forbids serialized bags, and this bag is one file".into(),
         ),
-        (Some(media), _) if !profile.accept_serialization.contains(media) => out.add(
+        (Some(media), _) if !accepted(&profile.accept_serialization, media) => out.add(
             ProfileKind::SerializationType,
             "",
             format!(

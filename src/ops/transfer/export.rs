@@ -107,7 +107,8 @@ pub fn export_version(
 /// [`export_version`] of a deposit copy that meets a BagIt Profile (`export
 /// --profile`): the checked bag is copied into a hidden staging folder beside `out`
 /// with the tags and manifests the profile needs ([`bag_profile::derive_deposit`]),
-/// which is zipped, read back and judged against the profile before the zip is
+/// which is zipped (or, when `out` is named NAME.tar, written as a tar holding one
+/// folder NAME), read back and judged against the profile before the file is
 /// published and the export recorded. A bag that cannot meet the profile is refused
 /// with nothing written; `--force` does not apply.
 pub fn export_deposit(
@@ -187,20 +188,31 @@ fn zip_deposit(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let tar_top = tar_top(out)?;
     let staging = parent_dir(out).join(format!(".{name}.cairn-deposit-{}", std::process::id()));
     crate::fs::remove_tree_quietly(&staging);
     crate::fs::create_dir(&staging)?;
     let result = (|| {
         let defaults = bag_profile::config_tags(&archive.config.ingest);
         let copy = staging.join(id);
-        bag_profile::derive_deposit(bag, &copy, d, &defaults, clock.now().date_naive())?;
+        let media = if tar_top.is_some() {
+            "application/tar"
+        } else {
+            "application/zip"
+        };
+        let date = clock.now().date_naive();
+        bag_profile::derive_deposit(bag, &copy, d, &defaults, date, media)?;
         let files = list_files(&copy)?;
-        let (stored, deflated) = write_zip(archive, id, &copy, entry, &files, &[], out)?;
         let limits = archive
             .config
             .zip
             .limits()
             .map_err(|e| Error::Usage(format!("cairn.toml: {e}")))?;
+        if let Some(top) = &tar_top {
+            write_tar_deposit(id, top, &copy, &files, out, limits, d)?;
+            return Ok((files.len(), 0, files));
+        }
+        let (stored, deflated) = write_zip(archive, id, &copy, entry, &files, &[], out)?;
         let opts = ValidateOptions {
             mode: crate::bagit::Mode::Fast,
             ..ValidateOptions::default()
@@ -218,6 +230,75 @@ fn zip_deposit(
         Ok((stored, deflated, files))
     })();
     crate::fs::remove_tree_quietly(&staging);
+    result
+}
+
+/// The one folder of a deposit tar when `out` is named NAME.tar: NAME (APTrust's
+/// `tarDirMustMatchName`); `None` for any other name (a zip). A name that is only
+/// `.tar`, or starts with a dot, is a usage error.
+fn tar_top(out: &Path) -> Result<Option<String>, Error> {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.strip_suffix(".tar") {
+        None => Ok(None),
+        Some(top) if !top.is_empty() && !top.starts_with('.') => Ok(Some(top.to_string())),
+        Some(_) => Err(Error::Usage(format!(
+            "{}: a deposit tar is named NAME.tar and holds one folder NAME",
+            crate::quoted(&name)
+        ))),
+    }
+}
+
+/// The deposit tar of the bag folder `bag`, written beside `out` under a staging
+/// name ([`crate::fs::tar::write_tar`], fsynced), read back in full with Cairn's
+/// validator and judged against the profile as the file `out` will be, then renamed
+/// to `out` (never replacing a file). On any failure the staging file is removed.
+fn write_tar_deposit(
+    id: &str,
+    top: &str,
+    bag: &Path,
+    files: &[crate::bagit::source::SourceEntry],
+    out: &Path,
+    limits: crate::fs::zip::ZipLimits,
+    d: &bag_profile::Deposit,
+) -> Result<(), Error> {
+    let _pass = crate::progress::phase(
+        "export",
+        files.iter().filter(|f| f.path.starts_with("data/")).count() as u64,
+        files.iter().map(|f| f.size).sum(),
+    );
+    let tmp = parent_dir(out).join(format!(".{top}.tar.cairn-partial-{}", std::process::id()));
+    crate::fs::remove_file_quietly(&tmp);
+    let result = (|| {
+        crate::fs::tar::write_tar(top, bag, files, &tmp)?;
+        let (check, verdict) = bag_profile::validate_with_profile_as(
+            &tmp,
+            out,
+            &ValidateOptions::default(),
+            limits,
+            &d.chosen,
+        )?;
+        if !check.is_ok() || !verdict.conforms {
+            let mut why: Vec<String> = verdict.problems.iter().map(|p| p.kind.code()).collect();
+            if !check.is_ok() {
+                why.insert(0, crate::ops::commit::summarize(&check));
+            }
+            return Err(Error::Refused {
+                path: out.to_path_buf(),
+                reason: format!(
+                    "the deposit tar of {id} does not read back as a bag meeting profile {} ({}). Nothing was exported",
+                    d.chosen.name,
+                    why.join("; ")
+                ),
+            });
+        }
+        rename_no_replace(&tmp, out)
+    })();
+    if result.is_err() {
+        crate::fs::remove_file_quietly(&tmp);
+    }
     result
 }
 
@@ -474,7 +555,8 @@ fn record_export(
         (
             Outcome::Success,
             format!(
-                "exported as a zip of {entries} entries to {}, a deposit copy meeting BagIt Profile {name} (same payload; tags and manifests for the profile), after a full check of the bag against the manifests and the register, and read back in full",
+                "exported as a {} of {entries} entries to {}, a deposit copy meeting BagIt Profile {name} (same payload; tags and manifests for the profile), after a full check of the bag against the manifests and the register, and read back in full",
+                if out.extension().is_some_and(|e| e == "tar") { "tar" } else { "zip" },
                 out_abs.display()
             ),
         )
