@@ -264,11 +264,7 @@ fn write_tar_deposit(
     limits: crate::fs::zip::ZipLimits,
     d: &bag_profile::Deposit,
 ) -> Result<(), Error> {
-    let _pass = crate::progress::phase(
-        "export",
-        files.iter().filter(|f| f.path.starts_with("data/")).count() as u64,
-        files.iter().map(|f| f.size).sum(),
-    );
+    let _pass = export_phase(files);
     let tmp = parent_dir(out).join(format!(".{top}.tar.cairn-partial-{}", std::process::id()));
     crate::fs::remove_file_quietly(&tmp);
     let result = (|| {
@@ -300,6 +296,15 @@ fn write_tar_deposit(
         crate::fs::remove_file_quietly(&tmp);
     }
     result
+}
+
+/// The progress phase of writing `files` out: the payload files and all the bytes.
+fn export_phase(files: &[crate::bagit::source::SourceEntry]) -> crate::progress::Phase<'static> {
+    crate::progress::phase(
+        "export",
+        files.iter().filter(|f| f.path.starts_with("data/")).count() as u64,
+        files.iter().map(|f| f.size).sum(),
+    )
 }
 
 /// The bag of an item's version, and how to read its register entry. An item
@@ -441,11 +446,7 @@ fn write_zip(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let _pass = crate::progress::phase(
-        "export",
-        files.iter().filter(|f| f.path.starts_with("data/")).count() as u64,
-        files.iter().map(|f| f.size).sum(),
-    );
+    let _pass = export_phase(files);
     let tmp = parent_dir(out).join(format!(".{name}.cairn-partial-{}", std::process::id()));
     crate::fs::remove_file_quietly(&tmp);
     let result = write_entries(id, bag, files, &mimes, &tmp);
