@@ -72,6 +72,11 @@ pub trait BagSource: Sync {
     fn fatal(&self) -> bool {
         false
     }
+
+    /// For a bag in one file (zip, tar): its one top-level folder, when it has one.
+    fn top_folder(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A bag in one file (zip, tar) whose entries are read one reader at a time: `read`,

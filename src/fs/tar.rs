@@ -282,4 +282,8 @@ impl BagSource for TarSource {
     fn fatal(&self) -> bool {
         self.fatal
     }
+
+    fn top_folder(&self) -> Option<String> {
+        (!self.top.is_empty()).then(|| self.top.clone())
+    }
 }

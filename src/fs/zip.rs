@@ -663,6 +663,10 @@ impl BagSource for ZipSource {
     fn fatal(&self) -> bool {
         self.fatal
     }
+
+    fn top_folder(&self) -> Option<String> {
+        (!self.top.is_empty()).then(|| self.top.clone())
+    }
 }
 
 impl ZipSource {

@@ -121,6 +121,10 @@ pub fn validate_with_profile_as(
     let is_file = crate::fs::stat(bag)?.is_file();
     let facts = BagFacts {
         serialized: is_file.then(|| media_type(named)),
+        serialized_names: is_file.then(|| {
+            let stem = named.file_stem().unwrap_or_default();
+            (stem.to_string_lossy().into_owned(), source.top_folder())
+        }),
         bagit_version: report.version.clone(),
         bag_info: report.bag_info.as_ref().map(|i| i.entries.clone()),
         tag_files: other_tag_files(source.as_ref(), &files, &chosen.profile),
@@ -337,6 +341,7 @@ fn predicted_facts(src: &Path, opts: &CreateOptions) -> Result<BagFacts, Error> 
     info.extend(opts.info.iter().cloned());
     Ok(BagFacts {
         serialized: None,
+        serialized_names: None,
         bagit_version: Some("1.0".into()),
         bag_info: Some(info),
         files,

@@ -686,6 +686,11 @@ fn export_profile_aptrust_writes_a_tar_named_as_its_folder_or_nothing() {
         }
         _ => skip("tar(1) is not installed"),
     }
+    // The same tar under another name breaks APTrust's tarDirMustMatchName.
+    fs::copy(&tar, tmp.path().join("renamed.tar")).unwrap();
+    let j = validate_json(tmp.path(), "aptrust", "renamed.tar");
+    assert_eq!(j["valid"], true, "{j}");
+    assert_eq!(kinds(&j), ["serialization-folder-name"], "{j}");
     peer_accepts_aptrust_tar(tmp.path(), &tar);
 }
 

@@ -15,6 +15,9 @@ pub struct BagFacts {
     /// The media type of the file the bag is serialized in (`application/zip`), or
     /// `None` for a bag in a folder.
     pub serialized: Option<String>,
+    /// For a serialized bag: the file's name without its extension, and the one
+    /// top-level folder it holds (`None` when it has none or several).
+    pub serialized_names: Option<(String, Option<String>)>,
     /// bagit.txt's `BagIt-Version`, when readable.
     pub bagit_version: Option<String>,
     /// bag-info.txt's entries in order; `None` when there is no bag-info.txt.
@@ -49,6 +52,8 @@ pub enum ProfileKind {
     SerializationRequired,
     SerializationForbidden,
     SerializationType,
+    /// A tar whose one folder is not named as the file (`tarDirMustMatchName`).
+    SerializationFolderName,
     DataNotEmpty,
     PayloadRequired,
     PayloadNotAllowed,
@@ -126,6 +131,28 @@ fn accepted(accepted: &[String], media: &str) -> bool {
 }
 
 fn serialization(profile: &Profile, facts: &BagFacts, out: &mut Out) {
+    let tar = facts
+        .serialized
+        .as_deref()
+        .is_some_and(|m| accepted(&["application/tar".to_string()], m));
+    if let (true, true, Some((stem, top))) = (
+        profile.tar_dir_must_match_name,
+        tar,
+        &facts.serialized_names,
+    ) {
+        if top.as_deref() != Some(stem.as_str()) {
+            out.add(
+                ProfileKind::SerializationFolderName,
+                "",
+                format!(
+                    "the tar must hold one folder named {} (as the file); it holds {}",
+                    crate::quoted(stem),
+                    top.as_deref()
+                        .map_or("no single folder".into(), crate::quoted)
+                ),
+            );
+        }
+    }
     match (&facts.serialized, profile.serialization) {
         (None, Serialization::Required) => out.add(
             ProfileKind::SerializationRequired,

@@ -99,6 +99,9 @@ pub struct Profile {
     pub data_empty: bool,
     pub serialization: Serialization,
     pub accept_serialization: Vec<String>,
+    /// A tar must hold one folder named as the file without `.tar` (DART's
+    /// `tarDirMustMatchName`, APTrust's).
+    pub tar_dir_must_match_name: bool,
     pub accept_bagit_version: Vec<String>,
     pub payload_files_required: Vec<String>,
     pub payload_files_allowed: Option<Vec<String>>,

@@ -14,6 +14,7 @@ fn with(extra: &str) -> super::Profile {
 fn facts(files: &[(&str, u64)]) -> BagFacts {
     BagFacts {
         serialized: None,
+        serialized_names: None,
         bagit_version: Some("1.0".into()),
         bag_info: Some(vec![(
             "BagIt-Profile-Identifier".into(),
@@ -123,4 +124,23 @@ fn tags_are_exact_repeatable_and_valued() {
         kinds(&p, &f),
         vec![ProfileKind::TagValue, ProfileKind::TagRepeated]
     );
+}
+
+#[test]
+fn a_dart_tar_must_hold_a_folder_named_as_the_file() {
+    let s = super::shipped("aptrust").expect("aptrust is shipped");
+    let p = parse(s.text).expect("aptrust parses");
+    assert!(p.tar_dir_must_match_name);
+    let named = |top: Option<&str>| {
+        let mut f = facts(&[]);
+        f.serialized = Some("application/tar".into());
+        f.serialized_names = Some(("my_bag".into(), top.map(str::to_string)));
+        judge(&p, &f)
+            .iter()
+            .any(|x| x.kind == ProfileKind::SerializationFolderName)
+    };
+    assert!(!named(Some("my_bag")));
+    assert!(named(Some("other")));
+    assert!(named(None));
+    assert!(!with("\"Serialization\": \"optional\"").tar_dir_must_match_name);
 }
