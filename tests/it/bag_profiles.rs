@@ -630,6 +630,11 @@ fn export_profile_aptrust_writes_a_tar_named_as_its_folder_or_nothing() {
     let o = export("../.tar", &APTRUST_INFO);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_only(tmp.path(), "arch");
+    // Without a profile, a name ending .tar is refused: no zip under a tar's name.
+    let o = run_in(&arch, &["export", "cairn-000001", "--zip", "../plain.tar"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--profile"), "{}", stderr(&o));
+    assert_only(tmp.path(), "arch");
     let o = export("../example.edu.letters.tar", &APTRUST_INFO);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let tar = tmp.path().join("example.edu.letters.tar");

@@ -140,6 +140,14 @@ fn export_version_inner(
             path: out.to_path_buf(),
         });
     }
+    // A file named .tar holds a tar: only a deposit for a profile that takes one is
+    // written so; anything else would be a zip under a tar's name.
+    if deposit.is_none() && tar_top(out)?.is_some() {
+        return Err(Error::Usage(format!(
+            "{}: Cairn writes a tar only for a BagIt Profile that asks for one (--profile); name a zip export NAME.zip",
+            crate::quoted(&out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        )));
+    }
     check_log_before_export(archive, clock)?;
     let entry = match read_entry() {
         Ok(e) => Some(e),
