@@ -75,6 +75,29 @@ pub(super) struct DataMark<const TAGS: bool, const NOTES: bool = false> {
     change: Option<String>,
 }
 
+impl<const TAGS: bool, const NOTES: bool> DataMark<TAGS, NOTES> {
+    /// The brief of an event with these fields and this data (its replica's name moved
+    /// out of the data).
+    fn brief(
+        &mut self,
+        seq: u64,
+        event_type: String,
+        time: String,
+        outcome: String,
+        object: String,
+    ) -> EventBrief {
+        EventBrief {
+            seq,
+            event_type,
+            time,
+            outcome,
+            object,
+            replica: self.replica,
+            replica_name: self.replica_name.take(),
+        }
+    }
+}
+
 impl<'de, const TAGS: bool, const NOTES: bool> Deserialize<'de> for DataMark<TAGS, NOTES> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visit<const TAGS: bool, const NOTES: bool>;
@@ -209,15 +232,7 @@ pub(super) fn parse_brief<const TAGS: bool>(
     serde_json::from_slice::<Line<TAGS>>(line).map(|l| {
         let prev = Prev::of(&l.prev);
         let mut data = l.data;
-        let brief = EventBrief {
-            seq: l.seq,
-            event_type: l.event_type,
-            time: l.time,
-            outcome: l.outcome,
-            object: l.object,
-            replica: data.replica,
-            replica_name: data.replica_name.take(),
-        };
+        let brief = data.brief(l.seq, l.event_type, l.time, l.outcome, l.object);
         (prev, brief, data)
     })
 }
@@ -260,17 +275,9 @@ pub(super) fn notes_line(
         prev: Cow<'a, str>,
     }
     serde_json::from_slice::<Line>(line).map(|l| {
-        let data = l.data;
+        let mut data = l.data;
         let notes = EventNotes {
-            brief: EventBrief {
-                seq: l.seq,
-                event_type: l.event_type,
-                time: l.time,
-                outcome: l.outcome,
-                object: l.object,
-                replica: data.replica,
-                replica_name: data.replica_name,
-            },
+            brief: data.brief(l.seq, l.event_type, l.time, l.outcome, l.object),
             register_blake3: data.register_blake3,
             change: data.change,
         };
