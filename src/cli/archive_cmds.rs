@@ -369,7 +369,10 @@ pub(super) fn run_list(args: ListArgs) -> u8 {
     if args.withdrawn || args.status.as_deref() == Some("withdrawn") {
         return super::life_cmds::run_list_withdrawn(&archive, args.json);
     }
-    if !args.json && args.format.is_none() {
+    if args.format.is_none() {
+        if args.json {
+            return stream_list_json(&archive, args.status.as_deref());
+        }
         return stream_list(&archive, args.status.as_deref());
     }
     match list(&archive, chrono::Utc::now())
@@ -406,6 +409,37 @@ fn stream_list(archive: &Archive, status: Option<&str>) -> u8 {
             exit::OK
         }
         Err(e) => error_exit("list", &e),
+    }
+}
+
+/// `list --json`: the array written element by element as the item index yields them
+/// (the same bytes as printing the whole list at once), so that the output does not
+/// hold the list. An element that cannot be written as JSON stops the list there: the
+/// array is left without its `]` (not valid JSON, so not taken for the whole list), the
+/// error goes to stderr, exit 3. An error reading the index comes before any output.
+fn stream_list_json(archive: &Archive, status: Option<&str>) -> u8 {
+    let mut array = super::out::JsonArray::new();
+    let mut failed = None;
+    let listed = cairn::ops::show::list_each(archive, chrono::Utc::now(), |i| {
+        if failed.is_none() && status.is_none_or(|s| i.status == s) {
+            failed = array.push(&i).err();
+        }
+    });
+    let failed = listed.and_then(|()| match failed {
+        None => Ok(()),
+        Some(e) => Err(cairn::Error::Internal(format!(
+            "cannot write an item as JSON: {e}; the list stops there, unfinished"
+        ))),
+    });
+    match failed {
+        Ok(()) => {
+            array.finish();
+            exit::OK
+        }
+        Err(e) => {
+            drop(array);
+            error_exit("list", &e)
+        }
     }
 }
 

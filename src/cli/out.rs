@@ -74,6 +74,62 @@ pub(super) fn json<T: serde::Serialize>(value: &T) {
     }
 }
 
+/// A JSON array written to stdout one element at a time: the same bytes [`json`] writes
+/// for a `Vec` of the same elements (serde_json's pretty format: `[]` when empty, else
+/// each element on its own lines, indented by two spaces, `,` between them), without
+/// holding the elements. `[` is written with the first element, or by
+/// [`JsonArray::finish`]; `]` only by `finish`. A caller that meets an error after the
+/// first element drops the array unfinished: the output ends without its `]` and is not
+/// valid JSON, so it cannot be taken for the whole list (and the exit code says why).
+pub(super) struct JsonArray {
+    out: io::BufWriter<Checked>,
+    one: Vec<u8>,
+    started: bool,
+}
+
+impl JsonArray {
+    pub(super) fn new() -> Self {
+        JsonArray {
+            out: io::BufWriter::with_capacity(64 * 1024, checked()),
+            one: Vec::new(),
+            started: false,
+        }
+    }
+
+    /// Writes one element; an element that cannot be serialized writes nothing.
+    pub(super) fn push<T: serde::Serialize>(&mut self, value: &T) -> serde_json::Result<()> {
+        self.one.clear();
+        serde_json::to_writer_pretty(&mut self.one, value)?;
+        let head: &[u8] = if self.started { b",\n  " } else { b"[\n  " };
+        self.started = true;
+        // A JSON string holds no raw newline: every newline is the formatter's, and one
+        // level deeper inside the array.
+        let mut lines = self.one.split(|b| *b == b'\n');
+        let written = self.out.write_all(head).and_then(|()| {
+            if let Some(first) = lines.next() {
+                self.out.write_all(first)?;
+            }
+            lines.try_for_each(|l| {
+                self.out.write_all(b"\n  ")?;
+                self.out.write_all(l)
+            })
+        });
+        // Checked stops the command on a failed write; nothing reaches here.
+        if let Err(e) = written {
+            stop("output", e);
+        }
+        Ok(())
+    }
+
+    /// Closes the array (`[]` when nothing was pushed), ends the line and flushes.
+    pub(super) fn finish(mut self) {
+        let tail: &[u8] = if self.started { b"\n]\n" } else { b"[]\n" };
+        if let Err(e) = self.out.write_all(tail).and_then(|()| self.out.flush()) {
+            stop("output", e);
+        }
+    }
+}
+
 /// Standard output as an `io::Write` for writers that take one (csv, a `BufWriter`):
 /// a failed write ends the command as [`stdout`] does, so its `Result`s are always `Ok`.
 pub(super) struct Checked(io::StdoutLock<'static>);

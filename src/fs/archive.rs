@@ -512,6 +512,19 @@ impl Archive {
         crate::fs::events::fold_log_brief(&self.events_path(), each)
     }
 
+    /// [`Archive::read_all_events`] keeping only each event's [`EventNotes`] (its brief,
+    /// its data's `register_blake3` and `change`), handed to `each` in log order up to
+    /// the first broken link (fs::events::fold_log_notes); memory two parts of the log.
+    ///
+    /// [`EventNotes`]: crate::fs::events::EventNotes
+    pub fn fold_events_notes(
+        &self,
+        each: impl FnMut(crate::fs::events::EventNotes),
+    ) -> Result<crate::fs::events::ChainReport, Error> {
+        let _guard = self.shared_log_lock()?;
+        crate::fs::events::fold_log_notes(&self.events_path(), each)
+    }
+
     /// [`Archive::fold_events_brief`] for an audit: each event's brief and recorded
     /// tag-manifest digests, with its line's digest (fs::events::fold_log_audit).
     pub fn fold_events_audit(

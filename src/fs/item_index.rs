@@ -359,17 +359,36 @@ fn read_items(path: &Path, len: u64) -> Option<(BTreeMap<String, ItemRecord>, us
 }
 
 fn parse_items(path: &Path, len: u64) -> Result<(BTreeMap<String, ItemRecord>, usize), String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let body = usize::try_from(len)
-        .ok()
-        .and_then(|n| bytes.get(..n))
-        .ok_or("items is shorter than its state says")?;
-    if !body.is_empty() && body.last() != Some(&b'\n') {
-        return Err("items does not end where its state says".into());
-    }
+    use std::io::{BufRead, Read};
+    // Read a line at a time: the file's bytes are never held whole (about 420 bytes an
+    // item), only the records they set.
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let mut body = std::io::BufReader::with_capacity(256 * 1024, file).take(len);
     let mut records = BTreeMap::new();
     let mut count = 0;
-    for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+    let mut read = 0u64;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let got = body
+            .read_until(b'\n', &mut line)
+            .map_err(|e| e.to_string())?;
+        if got == 0 {
+            break;
+        }
+        read += got as u64;
+        if line.pop() != Some(b'\n') {
+            // Only the last line read can lack its newline: cut at `len`, or the file
+            // ends there.
+            return Err(if read < len {
+                "items is shorter than its state says".into()
+            } else {
+                "items does not end where its state says".into()
+            });
+        }
+        if line.is_empty() {
+            continue;
+        }
         count += 1;
         let (check, json) = match (line.get(..16), line.get(16), line.get(17..)) {
             (Some(c), Some(b' '), Some(j)) => (c, j),
@@ -381,6 +400,9 @@ fn parse_items(path: &Path, len: u64) -> Result<(BTreeMap<String, ItemRecord>, u
         serde_json::from_slice::<Line>(json)
             .map_err(|e| format!("line {count}: {e}"))?
             .apply(&mut records);
+    }
+    if read < len {
+        return Err("items is shorter than its state says".into());
     }
     Ok((records, count))
 }

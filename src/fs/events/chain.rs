@@ -62,28 +62,54 @@ pub struct EventBrief {
 }
 
 /// What the readers of briefs take from an event's `data`: whether it is an object with
-/// a `replica` key and, when `TAGS`, its `tag_manifests` value. Anything else is skipped
-/// (read for its syntax, not kept).
+/// a `replica` key and, when `TAGS`, its `tag_manifests` value; when `NOTES`, the string
+/// values of its `register_blake3` and `change`. Anything else is skipped (read for its
+/// syntax, not kept).
 #[derive(Default)]
-pub(super) struct DataMark<const TAGS: bool> {
+pub(super) struct DataMark<const TAGS: bool, const NOTES: bool = false> {
     replica: bool,
     replica_name: Option<String>,
     tag_manifests: Option<serde_json::Value>,
     register_files: Option<serde_json::Value>,
+    register_blake3: Option<String>,
+    change: Option<String>,
 }
 
-impl<'de, const TAGS: bool> Deserialize<'de> for DataMark<TAGS> {
+impl<const TAGS: bool, const NOTES: bool> DataMark<TAGS, NOTES> {
+    /// The brief of an event with these fields and this data (its replica's name moved
+    /// out of the data).
+    fn brief(
+        &mut self,
+        seq: u64,
+        event_type: String,
+        time: String,
+        outcome: String,
+        object: String,
+    ) -> EventBrief {
+        EventBrief {
+            seq,
+            event_type,
+            time,
+            outcome,
+            object,
+            replica: self.replica,
+            replica_name: self.replica_name.take(),
+        }
+    }
+}
+
+impl<'de, const TAGS: bool, const NOTES: bool> Deserialize<'de> for DataMark<TAGS, NOTES> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit<const TAGS: bool>;
-        impl<'de, const TAGS: bool> serde::de::Visitor<'de> for Visit<TAGS> {
-            type Value = DataMark<TAGS>;
+        struct Visit<const TAGS: bool, const NOTES: bool>;
+        impl<'de, const TAGS: bool, const NOTES: bool> serde::de::Visitor<'de> for Visit<TAGS, NOTES> {
+            type Value = DataMark<TAGS, NOTES>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("any JSON value")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut m: A,
-            ) -> Result<DataMark<TAGS>, A::Error> {
+            ) -> Result<DataMark<TAGS, NOTES>, A::Error> {
                 let mut out = DataMark::default();
                 while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
                     if k == "replica" {
@@ -98,6 +124,17 @@ impl<'de, const TAGS: bool> Deserialize<'de> for DataMark<TAGS> {
                         out.tag_manifests = Some(m.next_value::<serde_json::Value>()?);
                     } else if TAGS && k == "register_files" {
                         out.register_files = Some(m.next_value::<serde_json::Value>()?);
+                    } else if NOTES && (k == "register_blake3" || k == "change") {
+                        // As `Value::as_str` reads it: a string, or nothing; the last
+                        // of a repeated key counts.
+                        let v = match m.next_value::<serde_json::Value>()? {
+                            serde_json::Value::String(s) => Some(s),
+                            _ => None,
+                        };
+                        match &*k {
+                            "change" => out.change = v,
+                            _ => out.register_blake3 = v,
+                        }
                     } else {
                         m.next_value::<serde::de::IgnoredAny>()?;
                     }
@@ -107,30 +144,30 @@ impl<'de, const TAGS: bool> Deserialize<'de> for DataMark<TAGS> {
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut s: A,
-            ) -> Result<DataMark<TAGS>, A::Error> {
+            ) -> Result<DataMark<TAGS, NOTES>, A::Error> {
                 while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
                 Ok(DataMark::default())
             }
-            fn visit_bool<E>(self, _: bool) -> Result<DataMark<TAGS>, E> {
+            fn visit_bool<E>(self, _: bool) -> Result<DataMark<TAGS, NOTES>, E> {
                 Ok(DataMark::default())
             }
-            fn visit_i64<E>(self, _: i64) -> Result<DataMark<TAGS>, E> {
+            fn visit_i64<E>(self, _: i64) -> Result<DataMark<TAGS, NOTES>, E> {
                 Ok(DataMark::default())
             }
-            fn visit_u64<E>(self, _: u64) -> Result<DataMark<TAGS>, E> {
+            fn visit_u64<E>(self, _: u64) -> Result<DataMark<TAGS, NOTES>, E> {
                 Ok(DataMark::default())
             }
-            fn visit_f64<E>(self, _: f64) -> Result<DataMark<TAGS>, E> {
+            fn visit_f64<E>(self, _: f64) -> Result<DataMark<TAGS, NOTES>, E> {
                 Ok(DataMark::default())
             }
-            fn visit_str<E>(self, _: &str) -> Result<DataMark<TAGS>, E> {
+            fn visit_str<E>(self, _: &str) -> Result<DataMark<TAGS, NOTES>, E> {
                 Ok(DataMark::default())
             }
-            fn visit_unit<E>(self) -> Result<DataMark<TAGS>, E> {
+            fn visit_unit<E>(self) -> Result<DataMark<TAGS, NOTES>, E> {
                 Ok(DataMark::default())
             }
         }
-        d.deserialize_any(Visit::<TAGS>)
+        d.deserialize_any(Visit::<TAGS, NOTES>)
     }
 }
 
@@ -195,16 +232,56 @@ pub(super) fn parse_brief<const TAGS: bool>(
     serde_json::from_slice::<Line<TAGS>>(line).map(|l| {
         let prev = Prev::of(&l.prev);
         let mut data = l.data;
-        let brief = EventBrief {
-            seq: l.seq,
-            event_type: l.event_type,
-            time: l.time,
-            outcome: l.outcome,
-            object: l.object,
-            replica: data.replica,
-            replica_name: data.replica_name.take(),
-        };
+        let brief = data.brief(l.seq, l.event_type, l.time, l.outcome, l.object);
         (prev, brief, data)
+    })
+}
+
+/// An event's brief with the string values of its data's `register_blake3` (a
+/// replication's register entry) and `change` (the change an amend, revise or withdraw
+/// committed): what `replicate` and commit recovery read of the log.
+#[derive(Debug, Clone)]
+pub struct EventNotes {
+    pub brief: EventBrief,
+    pub register_blake3: Option<String>,
+    pub change: Option<String>,
+}
+
+/// One line's [`EventNotes`] and its link. The line must be an [`Event`] as
+/// [`event_line`] parses it (every field present with its type: the same lines link),
+/// but only the notes are kept.
+pub(super) fn notes_line(
+    line: &[u8],
+) -> Result<(u64, Prev, Option<EventNotes>), serde_json::Error> {
+    use std::borrow::Cow;
+    #[derive(Deserialize)]
+    #[allow(dead_code)] // id, detail and agent are parsed for their type, as Event's
+    struct Line<'a> {
+        seq: u64,
+        #[serde(borrow)]
+        id: Cow<'a, str>,
+        #[serde(rename = "type")]
+        event_type: String,
+        time: String,
+        outcome: String,
+        #[serde(borrow)]
+        detail: Cow<'a, str>,
+        object: String,
+        #[serde(borrow)]
+        agent: Cow<'a, str>,
+        #[serde(default)]
+        data: DataMark<false, true>,
+        #[serde(borrow)]
+        prev: Cow<'a, str>,
+    }
+    serde_json::from_slice::<Line>(line).map(|l| {
+        let mut data = l.data;
+        let notes = EventNotes {
+            brief: data.brief(l.seq, l.event_type, l.time, l.outcome, l.object),
+            register_blake3: data.register_blake3,
+            change: data.change,
+        };
+        (notes.brief.seq, Prev::of(&l.prev), Some(notes))
     })
 }
 

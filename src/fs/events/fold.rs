@@ -7,10 +7,10 @@
 use std::io::Read;
 
 use super::chain::{
-    audit_line, brief_line, event_line, head_hex, parse_brief, Chain, Links, Parsed, Prev, Row,
-    BLOCK_BYTES,
+    audit_line, brief_line, event_line, head_hex, notes_line, parse_brief, Chain, Links, Parsed,
+    Prev, Row, BLOCK_BYTES,
 };
-use super::{BrokenLink, ChainReport, Event, EventAudit, EventBrief};
+use super::{BrokenLink, ChainReport, Event, EventAudit, EventBrief, EventNotes};
 
 /// The log read and checked a part of about this many bytes at a time by
 /// [`super::fold_log_brief`].
@@ -32,6 +32,15 @@ pub(super) fn fold_audit_parts(
     each: &mut dyn FnMut(EventAudit, &blake3::Hash),
 ) -> std::io::Result<ChainReport> {
     fold_whole(file, part, &audit_line, each)
+}
+
+/// [`super::fold_log_notes`] over any reader, `part` bytes at a time.
+pub(super) fn fold_notes_parts(
+    file: &mut dyn Read,
+    part: usize,
+    each: &mut dyn FnMut(EventNotes),
+) -> std::io::Result<ChainReport> {
+    fold_whole(file, part, &notes_line, &mut |e, _| each(e))
 }
 
 /// [`super::read_log`] over any reader, `part` bytes at a time: every event parsed

@@ -25,7 +25,8 @@ mod chain;
 mod fold;
 
 pub use chain::{
-    verify_chain, verify_chain_brief, verify_links, BrokenLink, ChainReport, EventAudit, EventBrief,
+    verify_chain, verify_chain_brief, verify_links, BrokenLink, ChainReport, EventAudit,
+    EventBrief, EventNotes,
 };
 pub use fold::{LineRead, LogCursor};
 
@@ -497,6 +498,17 @@ pub fn fold_log_audit(
         return Ok(verify_chain_brief(b"").0);
     };
     fold::fold_audit_parts(&mut file, fold::PART, &mut each).map_err(|e| Error::io("read", path, e))
+}
+
+/// [`fold_log_brief`] with each event's [`EventNotes`] (its brief and its data's
+/// `register_blake3` and `change`), in log order, up to the first broken link: the
+/// lines that link are those [`read_log`] keeps (each must parse as a whole
+/// [`Event`]), but nothing else of them is kept. Memory is two parts of the log.
+pub fn fold_log_notes(path: &Path, mut each: impl FnMut(EventNotes)) -> Result<ChainReport, Error> {
+    let Some(mut file) = open_log(path)? else {
+        return Ok(verify_chain(b""));
+    };
+    fold::fold_notes_parts(&mut file, fold::PART, &mut each).map_err(|e| Error::io("read", path, e))
 }
 
 /// Reads the log in `file` on from `cursor` (a reader that keeps up with a growing log,

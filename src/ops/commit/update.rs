@@ -426,12 +426,9 @@ pub(crate) fn bag_is(bag: &Path, entry: &RegisterEntry) -> Result<bool, Error> {
 
 /// Whether an event of the change `change` is in the log.
 fn change_logged(archive: &Archive, change: &str) -> Result<bool, Error> {
-    let log = archive.read_all_events()?;
-    Ok(log
-        .events
-        .iter()
-        .rev()
-        .any(|e| e.data.get("change").and_then(|c| c.as_str()) == Some(change)))
+    let mut logged = false;
+    archive.fold_events_notes(|e| logged |= e.change.as_deref() == Some(change))?;
+    Ok(logged)
 }
 
 /// Finishes every decided change an interrupted run left in archive/.staging (the lock

@@ -155,24 +155,17 @@ impl ReplicateReport {
 /// For each item and replica, the register entry (its BLAKE3) that the last successful
 /// `replication` event recorded; empty for events older than that field.
 fn replicated(archive: &Archive) -> Result<BTreeMap<(String, String), String>, Error> {
-    let log = archive.read_all_events()?;
-    Ok(log
-        .events
-        .iter()
-        .filter(|e| EventType::Replication.is(&e.event_type) && Outcome::Success.is(&e.outcome))
-        .filter_map(|e| {
-            let replica = e.data.get("replica").and_then(|v| v.as_str())?;
-            let register = e
-                .data
-                .get("register_blake3")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            Some((
-                (e.object.clone(), replica.to_string()),
-                register.to_string(),
-            ))
-        })
-        .collect())
+    let mut out = BTreeMap::new();
+    archive.fold_events_notes(|e| {
+        let b = e.brief;
+        if !(EventType::Replication.is(&b.event_type) && Outcome::Success.is(&b.outcome)) {
+            return;
+        }
+        if let Some(replica) = b.replica_name {
+            out.insert((b.object, replica), e.register_blake3.unwrap_or_default());
+        }
+    })?;
+    Ok(out)
 }
 
 /// Runs `cairn replicate`.

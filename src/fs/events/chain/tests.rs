@@ -1,6 +1,7 @@
 use super::*;
 use crate::fs::events::fold::{
-    fold_audit_parts, fold_brief_from, fold_brief_parts, fold_event_parts, links_parts, LogCursor,
+    fold_audit_parts, fold_brief_from, fold_brief_parts, fold_event_parts, fold_notes_parts,
+    links_parts, LogCursor,
 };
 use crate::fs::events::line_digest;
 
@@ -402,4 +403,79 @@ fn a_line_being_written_is_left_and_a_break_is_found() {
     assert_eq!(broken.map(|b| b.line), Some(6));
     assert_eq!(cursor.lines, 5);
     assert_eq!(cursor.offset, whole.len() as u64);
+}
+
+/// The notes fold (what `replicate` and commit recovery read) links exactly the lines
+/// the full parse links (each must be a whole `Event`) and reads `data.replica`,
+/// `data.register_blake3` and `data.change` as `Value::get(..).as_str()` does, in
+/// parts of any size.
+#[test]
+fn notes_fold_reads_what_the_full_parse_reads() {
+    let body = r#""type":"replication","time":"t","outcome":"success","detail":"","object":"x""#;
+    let variants = [
+        format!(r#""id":"e",{body},"agent":"a","data":{{"replica":"r1","register_blake3":"b1"}}"#),
+        format!(
+            r#""id":"e",{body},"agent":"a","data":{{"replica":"r1","replica":7,"change":"c"}}"#
+        ),
+        format!(
+            r#""id":"e",{body},"agent":"a","data":{{"change":"c1","change":"c2","register_blake3":5}}"#
+        ),
+        format!(
+            r#""id":"e",{body},"agent":"a","data":{{"change":{{"change":"no"}},"x":[{{"change":"no"}}]}}"#
+        ),
+        format!(r#""id":"e",{body},"agent":"a","data":null"#),
+        format!(r#""id":"e",{body},"agent":"a","data":["replica","change"]"#),
+        format!(r#""id":"e",{body},"agent":"a","data":{{"change":"c\"\u00e9"}}"#),
+        // Not an Event: no agent, an identifier that is not a string, a repeated field.
+        format!(r#""id":"e",{body},"data":{{"change":"c"}}"#),
+        format!(r#""id":2,{body},"agent":"a","data":{{"change":"c"}}"#),
+        format!(r#""id":"e",{body},"agent":"a","detail":"again","data":{{"change":"c"}}"#),
+    ];
+    for v in &variants {
+        let mut prev = GENESIS.to_string();
+        let mut lines = Vec::new();
+        for seq in 1..=4u64 {
+            let l = match seq {
+                2 => format!(r#"{{"seq":2,{v},"prev":"{prev}"}}"#),
+                _ => line(seq, &prev),
+            };
+            prev = line_digest(l.as_bytes());
+            lines.push(l);
+        }
+        let bytes = join(&lines);
+        for part in [1, 7, 100, 1 << 20] {
+            let mut events = Vec::new();
+            let whole = fold_event_parts(&mut &bytes[..], part, &mut |e| events.push(e)).unwrap();
+            let mut notes = Vec::new();
+            let folded = fold_notes_parts(&mut &bytes[..], part, &mut |n| notes.push(n)).unwrap();
+            assert_eq!(
+                (folded.lines, &folded.head),
+                (whole.lines, &whole.head),
+                "{v}"
+            );
+            assert_eq!(folded.broken, whole.broken, "{v}");
+            let want: Vec<_> = events
+                .iter()
+                .map(|e| {
+                    let s = |k: &str| e.data.get(k).and_then(|x| x.as_str()).map(str::to_string);
+                    let brief = (
+                        e.seq,
+                        e.event_type.clone(),
+                        e.outcome.clone(),
+                        e.object.clone(),
+                    );
+                    (brief, s("replica"), s("register_blake3"), s("change"))
+                })
+                .collect();
+            let got: Vec<_> = notes
+                .into_iter()
+                .map(|n| {
+                    let b = n.brief;
+                    let brief = (b.seq, b.event_type, b.outcome, b.object);
+                    (brief, b.replica_name, n.register_blake3, n.change)
+                })
+                .collect();
+            assert_eq!(got, want, "{v}");
+        }
+    }
 }
