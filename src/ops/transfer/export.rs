@@ -159,7 +159,18 @@ fn export_version_inner(
     let (stored, deflated, files) = match deposit {
         None => {
             let files = list_files(&bag)?;
-            let counts = write_zip(archive, id, &bag, entry.as_ref(), &files, &problems, out)?;
+            let counts = write_zip(
+                archive,
+                id,
+                &bag,
+                entry.as_ref(),
+                &files,
+                out,
+                ZipCheck {
+                    problems: &problems,
+                    judge: None,
+                },
+            )?;
             (counts.0, counts.1, files)
         }
         Some(d) => zip_deposit(archive, id, &bag, entry.as_ref(), out, clock, d)?,
@@ -180,9 +191,9 @@ fn export_version_inner(
     })
 }
 
-/// The deposit copy of `bag` for `d`, in a staging folder beside `out`, zipped to
-/// `out` (read back as any export is), then judged against the profile; the staging
-/// folder is removed whatever happens, and a zip that does not conform is too.
+/// The deposit copy of `bag` for `d`, in a staging folder beside `out`, zipped under a
+/// staging name, read back as any export is and judged against the profile as the file
+/// `out` will be, then renamed to `out`; the staging folder is removed whatever happens.
 fn zip_deposit(
     archive: &Archive,
     id: &str,
@@ -220,21 +231,38 @@ fn zip_deposit(
             write_tar_deposit(id, top, &copy, &files, out, limits, d)?;
             return Ok((files.len(), 0, files));
         }
-        let (stored, deflated) = write_zip(archive, id, &copy, entry, &files, &[], out)?;
-        let opts = ValidateOptions {
-            mode: crate::bagit::Mode::Fast,
-            ..ValidateOptions::default()
-        };
-        let (_, verdict) = bag_profile::validate_with_profile(out, &opts, limits, &d.chosen)?;
-        if !verdict.conforms {
-            crate::fs::remove_file_quietly(out);
+        let judge = |tmp: &Path| -> Result<(), Error> {
+            let opts = ValidateOptions {
+                mode: crate::bagit::Mode::Fast,
+                ..ValidateOptions::default()
+            };
+            let (_, verdict) =
+                bag_profile::validate_with_profile_as(tmp, out, &opts, limits, &d.chosen)?;
+            if verdict.conforms {
+                return Ok(());
+            }
             let kinds: Vec<String> = verdict.problems.iter().map(|p| p.kind.code()).collect();
-            return Err(Error::Internal(format!(
-                "the deposit zip of {id} does not meet profile {} after writing ({}); it was removed",
-                d.chosen.name,
-                kinds.join(", ")
-            )));
-        }
+            Err(Error::Refused {
+                path: out.to_path_buf(),
+                reason: format!(
+                    "the deposit zip of {id} does not read back as a bag meeting profile {} ({}). Nothing was exported",
+                    d.chosen.name,
+                    kinds.join(", ")
+                ),
+            })
+        };
+        let (stored, deflated) = write_zip(
+            archive,
+            id,
+            &copy,
+            entry,
+            &files,
+            out,
+            ZipCheck {
+                problems: &[],
+                judge: Some(&judge),
+            },
+        )?;
         Ok((stored, deflated, files))
     })();
     crate::fs::remove_tree_quietly(&staging);
@@ -430,8 +458,18 @@ fn list_files(bag: &Path) -> Result<Vec<crate::bagit::source::SourceEntry>, Erro
     Ok(files)
 }
 
-/// The zip written beside `out` under a temporary name, fsynced, read back in full,
-/// then renamed to `out` (never replacing a file). How many entries were stored and
+/// What a zip is held to before it is published, besides reading back as the bag:
+/// the problems a `--force` export may carry, and a deposit's profile.
+struct ZipCheck<'a> {
+    problems: &'a [crate::ops::bag_check::FixityFinding],
+    judge: Option<&'a Judge<'a>>,
+}
+
+/// A last check of the written zip (under its staging name) before it is published.
+type Judge<'a> = dyn Fn(&Path) -> Result<(), Error> + 'a;
+
+/// The zip written beside `out` under a temporary name, fsynced, read back in full
+/// (and judged, for a deposit), then renamed to `out` (never replacing a file). How many entries were stored and
 /// deflated.
 fn write_zip(
     archive: &Archive,
@@ -439,9 +477,10 @@ fn write_zip(
     bag: &Path,
     entry: Option<&RegisterEntry>,
     files: &[crate::bagit::source::SourceEntry],
-    problems: &[crate::ops::bag_check::FixityFinding],
     out: &Path,
+    check: ZipCheck<'_>,
 ) -> Result<(usize, usize), Error> {
+    let ZipCheck { problems, judge } = check;
     let mimes: std::collections::HashMap<String, String> = entry
         .map(|e| {
             e.files
@@ -461,7 +500,10 @@ fn write_zip(
     // A bag exported with --force despite its problems: the zip may have those (the same
     // bytes), and no other.
     let known = (!problems.is_empty()).then_some(bag);
-    let counts = match result.and_then(|r| read_back(archive, &tmp, id, known).map(|()| r)) {
+    let checked = result.and_then(|r| read_back(archive, &tmp, id, known).map(|()| r));
+    // A deposit zip is judged against its profile here, before it is published.
+    let checked = checked.and_then(|r| judge.map_or(Ok(()), |j| j(&tmp)).map(|()| r));
+    let counts = match checked {
         Ok(r) => r,
         Err(e) => {
             crate::fs::remove_file_quietly(&tmp);
