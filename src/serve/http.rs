@@ -41,6 +41,7 @@ use crate::error::Error;
 use crate::fs::archive::Archive;
 
 mod listener;
+mod reader;
 
 use listener::{open_file_limit, run_listener, shutdown};
 pub use listener::{Limits, MAX_CONNECTIONS, SEND_STALL, SHUTDOWN_DEADLINE};
@@ -199,6 +200,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/items", get(items))
         .route("/items/{id}", get(item))
         .route("/items/{id}/files/{n}", get(file))
+        .route(
+            "/items/{id}/versions/{v}/files/{n}",
+            get(reader::version_file),
+        )
         .route("/events", get(events))
         .route("/audit", get(audit))
         .fallback(not_found)
@@ -331,7 +336,7 @@ async fn items(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Res
     let now = Utc::now();
     let pairs = query_pairs(q.as_deref());
     let query: String = first(&pairs, "q").chars().take(200).collect();
-    let needle = query.trim().to_lowercase();
+    let needle = super::search::fold(query.trim());
     let status = Status::from_slug(first(&pairs, "status"));
     let (rows, total, page, pages_n) = if needle.is_empty() && status.is_none() {
         // Unfiltered: the page's items are a slice, so a page costs the same at any
@@ -393,6 +398,7 @@ async fn item(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Res
         Some(Ok(item)) => {
             let item = &item;
             let events = read_lines(&state, &snap, snap.rows_of(&item.id).to_vec()).await;
+            let kept = reader::kept_versions(&state, item).await;
             html(pages::item(
                 item,
                 &events,
@@ -401,9 +407,10 @@ async fn item(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Res
                 state.serve_files,
                 state.archive.config.serve.restricted_digests,
                 &oai::oai_identifier(&state.archive.config.serve, &item.id),
+                &kept,
             ))
         }
-        None => not_found_page("No item has this identifier."),
+        None => reader::gone_or_not_found(&state, &snap, &id, true).await,
     }
 }
 
@@ -430,39 +437,54 @@ async fn file(
     Path((id, n)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if !state.serve_files {
-        return plain(
-            StatusCode::NOT_FOUND,
-            "Payload files are not served here (the server was started without --serve-files).",
-        );
-    }
-    let snap = state.current().await;
-    let Some(item) = snap.item(&id) else {
-        return plain(StatusCode::NOT_FOUND, "No item has this identifier.");
-    };
-    // Access rights as the register says now, not as the snapshot read them.
-    let item = match current(&state, item).await {
+    let item = match servable_item(&state, &id).await {
         Ok(item) => item,
-        Err(why) => {
-            return plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!(
-                "The item's register entry cannot be read now ({why}); its files are not served."
-            ),
-            )
-        }
+        Err(refused) => return refused,
     };
-    if item.restricted {
-        return plain(
-            StatusCode::FORBIDDEN,
-            "This item is restricted: its description is public, its files are not served.",
-        );
-    }
     let Some(record) = n.parse::<usize>().ok().and_then(|n| item.files.get(n)) else {
         return plain(StatusCode::NOT_FOUND, "The item has no such file.");
     };
-    let record = record.clone();
-    let bag = item.bag_dir.clone();
+    send_record(item.bag_dir.clone(), record.clone(), &headers).await
+}
+
+/// The item `id` if its files may be served (with --serve-files, the item shown and
+/// not restricted as its register entry says now), else the answer that refuses them.
+async fn servable_item(state: &Arc<AppState>, id: &str) -> Result<Arc<Item>, Response> {
+    if !state.serve_files {
+        return Err(plain(
+            StatusCode::NOT_FOUND,
+            "Payload files are not served here (the server was started without --serve-files).",
+        ));
+    }
+    let snap = state.current().await;
+    let Some(item) = snap.item(id) else {
+        return Err(reader::gone_or_not_found(state, &snap, id, false).await);
+    };
+    // Access rights as the register says now, not as the snapshot read them.
+    let item = current(state, item).await.map_err(|why| {
+        plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "The item's register entry cannot be read now ({why}); its files are not served."
+            ),
+        )
+    })?;
+    if item.restricted {
+        return Err(plain(
+            StatusCode::FORBIDDEN,
+            "This item is restricted: its description is public, its files are not served.",
+        ));
+    }
+    Ok(item)
+}
+
+/// The payload file `record` of the bag at `bag`, streamed (one byte range where asked),
+/// if it is there as the register recorded it.
+async fn send_record(
+    bag: std::path::PathBuf,
+    record: crate::fs::register::FileRecord,
+    headers: &HeaderMap,
+) -> Response {
     let opened = tokio::task::spawn_blocking(move || {
         let path = resolve_in_bag(&bag, &record.path)?;
         let f = open_no_follow(&path).ok()?;

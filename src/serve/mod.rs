@@ -5,6 +5,8 @@
 //! - [`snapshot`]: the archive read into memory, refreshed when its files change.
 //! - [`oai`], [`token`]: the protocol, pure.
 //! - [`pages`]: the HTML, compile-time templates.
+//! - [`reader`]: tombstones, formats, scan QC, damage and kept versions on item pages.
+//! - [`search`]: how /items?q= folds case and diacritics.
 //! - [`files`]: payload files, resolved only through the register.
 //! - [`http`]: the axum application, the listener and its limits.
 
@@ -12,6 +14,8 @@ pub mod files;
 pub mod http;
 pub mod oai;
 pub mod pages;
+pub mod reader;
+pub mod search;
 pub mod snapshot;
 pub mod token;
 

@@ -29,7 +29,12 @@ table{border-collapse:collapse;width:100%;margin:.4rem 0 1rem}
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:.85rem;color:var(--muted);font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-code,.digest{font-family:ui-monospace,monospace;font-size:.8rem;word-break:break-all}
+code,.digest{font-family:ui-monospace,monospace;font-size:.8rem}
+.digest{word-break:break-all}
+code.id{white-space:nowrap}
+td code{overflow-wrap:break-word}
+main{overflow-x:auto}
+.qc-pass{color:var(--ok)}.qc-warn{color:var(--warn)}.qc-fail{color:var(--fail);font-weight:700}
 .cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:.5rem 0 1rem}
 .card{border:1px solid var(--line);border-radius:6px;padding:.5rem .9rem;min-width:9rem}
 .card .n{font-size:1.5rem;font-weight:700;display:block}
@@ -106,7 +111,7 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 fn item_link(id: &str) -> Markup {
-    html! { a href={"/items/" (id)} { code { (id) } } }
+    html! { a href={"/items/" (id)} { code.id { (id) } } }
 }
 
 /// What the overview shows.
@@ -234,12 +239,18 @@ pub fn fixity_chart(days: &FixityDays, now: DateTime<Utc>) -> Markup {
                 base - ph - fh
             );
         }
-        // Every seventh day, counted back from the last, so the labels never overlap.
+        // Every seventh day, counted back from the last, so the labels never overlap;
+        // the last day's label ends at its bar's right edge, inside the chart (centred
+        // under the bar, it ran past the drawing's right side and was clipped).
         if (span - 1 - i as i64) % 7 == 0 {
+            let (at, anchor) = if i as i64 == span - 1 {
+                (x + bw, "end")
+            } else {
+                (x + bw / 2.0, "middle")
+            };
             let _ = write!(
                 svg,
-                r##"<text x="{:.1}" y="{}" font-size="10" text-anchor="middle">{}</text>"##,
-                x + bw / 2.0,
+                r##"<text x="{at:.1}" y="{}" font-size="10" text-anchor="{anchor}">{}</text>"##,
                 h - 12.0,
                 d.format("%m-%d")
             );
@@ -342,20 +353,29 @@ pub fn item(
     serve_files: bool,
     restricted_digests: bool,
     oai_identifier: &str,
+    kept: &[super::reader::KeptVersion],
 ) -> Markup {
     // A digest confirms a guess of a short file's content: a restricted item's are
     // shown only where `serve.restricted_digests` says so.
     let digests = !item.restricted || restricted_digests;
     let status = snap.status(&item.id, now);
     let checks = snap.checks(&item.id);
+    let damage = super::reader::Damage::of(events);
+    let damaged = |path: &str| {
+        damage
+            .archive
+            .as_ref()
+            .is_some_and(|d| d.paths.contains(path))
+    };
     let body = html! {
         h1 lang=[item.lang.as_deref()] { (item.title) }
         p {
-            code { (item.id) } " · archived " (item.archived) " · fixity " (status_badge(status))
+            code.id { (item.id) } " · archived " (item.archived) " · fixity " (status_badge(status))
             @if let Some((t, ok)) = checks.last_fixity {
                 " (last check " (t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) ", " (if ok { "passed" } else { "FAILED" }) ")"
             }
         }
+        (super::reader::damage_notice(&item.id, &damage))
         @if item.restricted {
             p.notice.restricted { "Restricted: its description is public, its files are not served." }
         }
@@ -367,18 +387,10 @@ pub fn item(
             }
         }
         p { "OAI-PMH: " a href={"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=" (form_urlencoded::byte_serialize(oai_identifier.as_bytes()).collect::<String>())} { "this record as oai_dc" } }
-        h2 { "Versions" }
-        p {
-            "Content version " (item.version) ", record version " (item.entry_version) "; archived " (item.archived)
-            @if let Some(u) = &item.updated { ", last changed " (u) }
-            "."
-            @if item.version > 1 || item.entry_version > 1 {
-                " Earlier versions are kept in the archive: " code { "cairn show " (item.id) } " lists them."
-            }
-        }
+        (super::reader::versions_section(&item.id, item.version, item.entry_version, &item.archived, item.updated.as_deref(), kept, serve_files && !item.restricted))
         h2 { "Files (" (item.files.len()) ", " (human_bytes(item.bytes)) ")" }
         table {
-            thead { tr { th { "Path" } th.num { "Size" } th { "Format" } th { "Digests" } } }
+            thead { tr { th { "Path" } th.num { "Size" } th { "Format" } th { "Scan QC" } th { "Digests" } } }
             tbody {
                 @for (i, f) in item.files.iter().enumerate() {
                     tr {
@@ -388,9 +400,11 @@ pub fn item(
                             } @else {
                                 code { (f.path) }
                             }
+                            @if damaged(&f.path) { " " span.status.status-failed { "damaged" } }
                         }
                         td.num { (f.size) }
-                        td { code { (f.mime) } }
+                        td { (super::reader::format_cell(f)) }
+                        td { (super::reader::qc_cell(f)) }
                         td {
                             @if digests {
                                 @for (alg, d) in f.digests.iter() {
@@ -582,12 +596,12 @@ pub fn audit(a: &AuditView) -> Markup {
         }
         @if !snap.pending.is_empty() {
             table { thead { tr { th { "Register entry" } th { "Not shown because" } } } tbody {
-                @for (id, why) in &snap.pending { tr { td { code { (id) } } td { (why) } } }
+                @for (id, why) in &snap.pending { tr { td { code.id { (id) } } td { (why) } } }
             } }
         }
         @if !a.bags_without_entry.is_empty() {
             p.bad { "Bags in archive/ that the register does not know (an ingest may be committing right now):" }
-            ul { @for id in &a.bags_without_entry { li { code { (id) } } } }
+            ul { @for id in &a.bags_without_entry { li { code.id { (id) } } } }
         }
     };
     layout("Audit", "/audit", body)

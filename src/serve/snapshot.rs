@@ -72,7 +72,8 @@ pub struct Item {
     /// The inode of the register entry file read: a new version of the entry is a new
     /// file, so a different inode means the item must be read again.
     pub entry_ino: u64,
-    /// Every Dublin Core value and the identifier, lowercased, for search.
+    /// Every Dublin Core value and the identifier, folded for search
+    /// ([`super::search::fold`]: case and diacritics).
     pub search: String,
 }
 
@@ -532,10 +533,10 @@ fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, Stri
     let sets = item_set_names(&dc).iter().map(|n| set_spec(n)).collect();
     let oai_dc = read_oai_dc(&bag_dir.join("metadata").join("dc.xml"))
         .unwrap_or_else(|| strip_prolog(&crate::metadata::render_oai_dc(&dc)).to_string());
-    let mut search = id.to_lowercase();
+    let mut search = super::search::fold(id);
     for (_, v) in &dc.entries {
         search.push('\n');
-        search.push_str(&v.to_lowercase());
+        search.push_str(&super::search::fold(v));
     }
     Ok(Item {
         id: id.to_string(),

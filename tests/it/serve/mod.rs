@@ -3,5 +3,6 @@
 
 mod deleted;
 mod oai;
+mod reader;
 mod router;
 mod web;
