@@ -401,13 +401,12 @@ async fn item(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Res
             let kept = reader::kept_versions(&state, item).await;
             html(pages::item(
                 item,
-                &events,
+                &super::reader::ItemHistory { events, kept },
                 &snap,
                 Utc::now(),
                 state.serve_files,
                 state.archive.config.serve.restricted_digests,
                 &oai::oai_identifier(&state.archive.config.serve, &item.id),
-                &kept,
             ))
         }
         None => reader::gone_or_not_found(&state, &snap, &id, true).await,

@@ -347,14 +347,14 @@ pub fn items(p: &ItemsPage) -> Markup {
 
 pub fn item(
     item: &Item,
-    events: &[LineShown],
+    history: &super::reader::ItemHistory,
     snap: &Snapshot,
     now: DateTime<Utc>,
     serve_files: bool,
     restricted_digests: bool,
     oai_identifier: &str,
-    kept: &[super::reader::KeptVersion],
 ) -> Markup {
+    let (events, kept) = (&history.events, &history.kept);
     // A digest confirms a guess of a short file's content: a restricted item's are
     // shown only where `serve.restricted_digests` says so.
     let digests = !item.restricted || restricted_digests;

@@ -31,6 +31,14 @@ pub struct KeptVersion {
     pub problem: Option<String>,
 }
 
+/// What an item page shows of the item's past: its events, in log order, and its kept
+/// earlier content versions, oldest first.
+#[derive(Debug, Default)]
+pub struct ItemHistory {
+    pub events: Vec<LineShown>,
+    pub kept: Vec<KeptVersion>,
+}
+
 /// A fixity check that found damage, and what it named.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DamageSeen {

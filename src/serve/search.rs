@@ -45,7 +45,7 @@ pub fn fold(s: &str) -> String {
     }
     // The lowercasing may have made decomposable letters again (rare: "İ" → "i̇"):
     // decomposed once more, their diacritics dropped, so that folding is idempotent.
-    if out.chars().any(|c| !c.is_ascii()) {
+    if !out.is_ascii() {
         out = out.nfkd().filter(|c| !generic_diacritic(*c)).collect();
     }
     out
