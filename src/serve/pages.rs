@@ -32,6 +32,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 code,.digest{font-family:ui-monospace,monospace;font-size:.8rem}
 .digest{word-break:break-all}
 code.id{white-space:nowrap}
+.nb{white-space:nowrap}
 td code{overflow-wrap:break-word}
 main{overflow-x:auto}
 .qc-pass{color:var(--ok)}.qc-warn{color:var(--warn)}.qc-fail{color:var(--fail);font-weight:700}
@@ -387,7 +388,7 @@ pub fn item(
             }
         }
         p { "OAI-PMH: " a href={"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=" (form_urlencoded::byte_serialize(oai_identifier.as_bytes()).collect::<String>())} { "this record as oai_dc" } }
-        (super::reader::versions_section(&item.id, item.version, item.entry_version, &item.archived, item.updated.as_deref(), kept, serve_files && !item.restricted))
+        (super::reader::versions_section(&item.id, item.version, item.entry_version, &item.archived, item.updated.as_deref(), kept))
         h2 { "Files (" (item.files.len()) ", " (human_bytes(item.bytes)) ")" }
         table {
             thead { tr { th { "Path" } th.num { "Size" } th { "Format" } th { "Scan QC" } th { "Digests" } } }
@@ -418,6 +419,7 @@ pub fn item(
                 }
             }
         }
+        (super::reader::kept_section(&item.id, kept, serve_files && !item.restricted))
         h2 { "Events" }
         (events_table(events, false))
     };
@@ -434,11 +436,11 @@ pub fn events_table(events: &[LineShown], with_object: bool) -> Markup {
                         LineShown::Event(e) => {
                             tr {
                                 td.num { (e.seq) }
-                                td { (e.time) }
+                                td.nb { (e.time) }
                                 td { (e.event_type) }
                                 td { @if Outcome::Success.is(&e.outcome) { span.status.status-ok { (Outcome::Success.as_str()) } } @else { span.status.status-failed { (e.outcome) } } }
                                 @if with_object { td { @if !e.object.is_empty() { (item_link(&e.object)) } } }
-                                td { (e.detail) }
+                                td { (super::reader::with_id_unbroken(&e.detail, &e.object)) }
                             }
                         }
                         LineShown::Changed(line, why) => {

@@ -154,7 +154,7 @@ pub fn damage_notice(id: &str, damage: &Damage) -> Markup {
 /// register holds an identification.
 pub fn format_cell(f: &FileRecord) -> Markup {
     html! {
-        code { (f.mime) }
+        code.nb { (f.mime) }
         @if let Some(id) = &f.format {
             @if let Some(puid) = &id.puid {
                 br;
@@ -205,8 +205,8 @@ pub fn qc_cell(f: &FileRecord) -> Markup {
     }
 }
 
-/// The Versions section: the current version, and each kept earlier one with its
-/// files (links to them where the current files are served).
+/// The Versions paragraph: the current content and record versions, and how many
+/// earlier content versions are kept (listed by [`kept_section`]).
 pub fn versions_section(
     id: &str,
     current: u32,
@@ -214,7 +214,6 @@ pub fn versions_section(
     archived: &str,
     updated: Option<&str>,
     kept: &[KeptVersion],
-    links: bool,
 ) -> Markup {
     html! {
         h2 { "Versions" }
@@ -225,9 +224,22 @@ pub fn versions_section(
             @if current > 1 || entry_version > 1 {
                 " Earlier versions are kept in the archive: " code { "cairn show " (id) } " lists them."
             }
+            @if !kept.is_empty() {
+                " " a href="#kept" { "The earlier content versions' files" } " are listed below the current ones."
+            }
         }
         @if kept.is_empty() && current > 1 {
             p.notice { "Earlier content versions are not in the archive's archive/.versions/ folder." }
+        }
+    }
+}
+
+/// Each kept earlier content version, newest first, with its files (links to them
+/// where the current files are served).
+pub fn kept_section(id: &str, kept: &[KeptVersion], links: bool) -> Markup {
+    html! {
+        @if !kept.is_empty() {
+            h2 #kept { "Earlier versions (" (kept.len()) ")" }
         }
         @for k in kept.iter().rev() {
             section.version {
@@ -259,6 +271,22 @@ pub fn versions_section(
     }
 }
 
+/// An event's detail with each mention of its object's identifier kept on one line
+/// (a detail such as "moved to archive/.quarantine/cairn-000004" would otherwise break
+/// the identifier at its hyphen).
+pub fn with_id_unbroken(detail: &str, id: &str) -> Markup {
+    if id.is_empty() {
+        return html! { (detail) };
+    }
+    let mut parts = detail.split(id).peekable();
+    html! {
+        @while let Some(part) = parts.next() {
+            (part)
+            @if parts.peek().is_some() { span.nb { (id) } }
+        }
+    }
+}
+
 /// The page a withdrawn item's address answers with (410 Gone): when, why, and what
 /// became of its bag; never its files.
 pub fn tombstone_page(t: &Tombstone) -> Markup {
@@ -273,11 +301,16 @@ pub fn tombstone_page(t: &Tombstone) -> Markup {
         "purged" => "purged: its files were deleted",
         other => other,
     };
+    let lang = t
+        .dublin_core
+        .read_record()
+        .ok()
+        .and_then(|dc| super::snapshot::item_lang(&dc));
     super::pages::layout(
         &title,
         "/items",
         html! {
-            h1 { (title) }
+            h1 lang=[lang.as_deref()] { (title) }
             p.bad role="status" {
                 strong { "Withdrawn. " }
                 code.id { (t.id) } " was withdrawn from the archive on " (t.withdrawn) "."

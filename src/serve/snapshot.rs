@@ -459,6 +459,14 @@ pub fn set_spec(name: &str) -> String {
     }
 }
 
+/// The `lang` attribute of a record's text: from its first dc.language that reads as
+/// a language tag.
+pub(crate) fn item_lang(dc: &DublinCore) -> Option<String> {
+    dc.values(term("dc.language"))
+        .into_iter()
+        .find_map(lang_tag)
+}
+
 /// A `lang` attribute value from a dc.language value: a BCP 47-shaped tag as written,
 /// or an ISO 639-2/3 code with a two-letter form as that form.
 fn lang_tag(value: &str) -> Option<String> {
@@ -521,10 +529,7 @@ fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, Stri
         .timestamp();
     let (dc, access) = entry_dc(&entry)?;
     let title = dc.title().unwrap_or(id).to_string();
-    let lang = dc
-        .values(term("dc.language"))
-        .into_iter()
-        .find_map(lang_tag);
+    let lang = item_lang(&dc);
     let restricted = dc
         .values(term("dcterms.accessRights"))
         .iter()

@@ -215,7 +215,10 @@ fn an_item_page_shows_formats_qc_damage_and_kept_versions() {
     );
     assert_eq!(text.matches(">damaged</span>").count(), 1, "{text}");
     // Version 1 kept, its file listed with its own QC warning and openable.
-    assert!(text.contains("Version 1"), "{text}");
+    assert!(
+        text.contains("Earlier versions (1)") && text.contains("Version 1 (published "),
+        "{text}"
+    );
     let link = format!("/items/{id}/versions/1/files/0");
     assert!(text.contains(&link), "{text}");
     let old = server.get(&link);
@@ -275,7 +278,25 @@ fn identifiers_are_never_broken_mid_word() {
     let tmp = common::fresh_dir("serve-reader-ids");
     let root = tmp.path().join("archive");
     build_archive(&root, 2);
+    cairn(
+        &root,
+        &[
+            "withdraw",
+            "cairn-000002",
+            "--reason",
+            "a duplicate",
+            "--quiet",
+        ],
+        0,
+    );
     let server = Server::start(&root, &[]);
+    // An identifier inside an event's detail is kept whole too, and so are times.
+    let events = server.get("/events").text();
+    assert!(
+        events.contains("archive/.quarantine/<span class=\"nb\">cairn-000002</span>"),
+        "{events}"
+    );
+    assert!(events.contains("<td class=\"nb\">20"), "{events}");
     for target in ["/events", "/items", "/audit", "/items/cairn-000001"] {
         let text = server.get(target).text();
         let style = &text[text.find("<style>").unwrap()..text.find("</style>").unwrap()];
@@ -290,6 +311,7 @@ fn identifiers_are_never_broken_mid_word() {
             }
         }
         assert!(style.contains("code.id{white-space:nowrap}"), "{style}");
+        assert!(style.contains(".nb{white-space:nowrap}"), "{style}");
         // Every link to an item shows its identifier unbreakable; an item page its own.
         let links = text.matches("<a href=\"/items/cairn-").count();
         let shown = text.matches("<code class=\"id\">cairn-").count();
