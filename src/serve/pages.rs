@@ -397,9 +397,9 @@ pub fn item(
                     tr {
                         td {
                             @if serve_files && !item.restricted {
-                                a href={"/items/" (item.id) "/files/" (i)} { code { (f.path) } }
+                                a href={"/items/" (item.id) "/files/" (i)} { code { (super::reader::unbroken_words(&f.path)) } }
                             } @else {
-                                code { (f.path) }
+                                code { (super::reader::unbroken_words(&f.path)) }
                             }
                             @if damaged(&f.path) { " " span.status.status-failed { "damaged" } }
                         }
@@ -440,7 +440,7 @@ pub fn events_table(events: &[LineShown], with_object: bool) -> Markup {
                                 td { (e.event_type) }
                                 td { @if Outcome::Success.is(&e.outcome) { span.status.status-ok { (Outcome::Success.as_str()) } } @else { span.status.status-failed { (e.outcome) } } }
                                 @if with_object { td { @if !e.object.is_empty() { (item_link(&e.object)) } } }
-                                td { (super::reader::with_id_unbroken(&e.detail, &e.object)) }
+                                td { (super::reader::unbroken_words(&e.detail)) }
                             }
                         }
                         LineShown::Changed(line, why) => {

@@ -133,11 +133,18 @@ pub fn damage_notice(id: &str, damage: &Damage) -> Markup {
     html! {
         @if let Some(s) = &damage.archive {
             div.bad role="alert" {
-                strong { "Damage: " }
-                "the archive's copy failed its fixity check of " (s.time) " (" (s.detail) "). "
-                "The files below may not be as they were archived until "
-                code { "cairn repair " (id) } " restores them from a good copy."
-                (paths(s))
+                @if s.paths.is_empty() {
+                    // A bag that could not be checked: no file is named as damaged.
+                    strong { "Fixity check failed: " }
+                    "the archive's copy could not be checked on " (s.time) " (" (s.detail) "). "
+                    code { "cairn fixity --id " (id) } " checks it again."
+                } @else {
+                    strong { "Damage: " }
+                    "the archive's copy failed its fixity check of " (s.time) " (" (s.detail) "). "
+                    "The files below may not be as they were archived until "
+                    code { "cairn repair " (id) } " restores them from a good copy."
+                    (paths(s))
+                }
             }
         }
         @for (name, s) in &damage.replicas {
@@ -254,9 +261,9 @@ pub fn kept_section(id: &str, kept: &[KeptVersion], links: bool) -> Markup {
                                 tr {
                                     td {
                                         @if links {
-                                            a href={"/items/" (id) "/versions/" (k.version) "/files/" (i)} { code { (f.path) } }
+                                            a href={"/items/" (id) "/versions/" (k.version) "/files/" (i)} { code { (unbroken_words(&f.path)) } }
                                         } @else {
-                                            code { (f.path) }
+                                            code { (unbroken_words(&f.path)) }
                                         }
                                     }
                                     td.num { (f.size) }
@@ -271,18 +278,31 @@ pub fn kept_section(id: &str, kept: &[KeptVersion], links: bool) -> Markup {
     }
 }
 
-/// An event's detail with each mention of its object's identifier kept on one line
-/// (a detail such as "moved to archive/.quarantine/cairn-000004" would otherwise break
-/// the identifier at its hyphen).
-pub fn with_id_unbroken(detail: &str, id: &str) -> Markup {
-    if id.is_empty() {
-        return html! { (detail) };
+/// `text` with every hyphenated word (letters, digits, `.` and `_` joined by `-`: an
+/// identifier such as cairn-000004, a file name such as portrait-placeholder-001.png)
+/// kept on one line; the text breaks only at spaces, slashes and other punctuation.
+/// A browser otherwise breaks such a word at its hyphens.
+pub fn unbroken_words(text: &str) -> Markup {
+    let word = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let mut pieces: Vec<(bool, &str)> = Vec::new();
+    let mut start = 0;
+    let mut in_word = None;
+    for (i, c) in text.char_indices() {
+        let w = word(c);
+        if in_word.is_some_and(|was| was != w) {
+            pieces.push((in_word == Some(true), &text[start..i]));
+            start = i;
+        }
+        in_word = Some(w);
     }
-    let mut parts = detail.split(id).peekable();
+    pieces.push((in_word == Some(true), &text[start..]));
     html! {
-        @while let Some(part) = parts.next() {
-            (part)
-            @if parts.peek().is_some() { span.nb { (id) } }
+        @for (is_word, piece) in pieces {
+            @if is_word && piece.trim_matches('-').contains('-') {
+                span.nb { (piece) }
+            } @else {
+                (piece)
+            }
         }
     }
 }
@@ -345,6 +365,19 @@ mod tests {
             data,
             prev: String::new(),
         }))
+    }
+
+    #[test]
+    fn hyphenated_words_are_kept_whole() {
+        let out =
+            unbroken_words("moved to archive/.quarantine/cairn-000004: dup of cairn-000001 -- ok")
+                .into_string();
+        assert_eq!(
+            out,
+            "moved to archive/.quarantine/<span class=\"nb\">cairn-000004</span>: dup of <span class=\"nb\">cairn-000001</span> -- ok"
+        );
+        assert_eq!(unbroken_words("ទួលស្លែង <a>").into_string(), "ទួលស្លែង &lt;a&gt;");
+        assert_eq!(unbroken_words("").into_string(), "");
     }
 
     #[test]

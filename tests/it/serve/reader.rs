@@ -293,7 +293,7 @@ fn identifiers_are_never_broken_mid_word() {
     // An identifier inside an event's detail is kept whole too, and so are times.
     let events = server.get("/events").text();
     assert!(
-        events.contains("archive/.quarantine/<span class=\"nb\">cairn-000002</span>"),
+        events.contains("archive/.quarantine/<span class=\"nb\">cairn-000002</span>:"),
         "{events}"
     );
     assert!(events.contains("<td class=\"nb\">20"), "{events}");
