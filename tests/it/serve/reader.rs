@@ -239,6 +239,21 @@ fn an_item_page_shows_formats_qc_damage_and_kept_versions() {
             .status,
         404
     );
+    // Tricks in the version and file numbers reach no file.
+    for (v, n) in [
+        ("..", "0"),
+        ("%2e%2e", "0"),
+        ("1%2F..%2F..", "0"),
+        ("-1", "0"),
+        ("0", "0"),
+        ("4294967296", "0"),
+        ("1", "..%2Fbag-info.txt"),
+        ("1", "-1"),
+        ("1", "18446744073709551616"),
+    ] {
+        let r = server.get(&format!("/items/{id}/versions/{v}/files/{n}"));
+        assert_eq!(r.status, 404, "{v} {n}: {}", r.text());
+    }
     // Current files as before, through the versions route too.
     assert_eq!(
         server.get(&format!("/items/{id}/versions/2/files/0")).body,
