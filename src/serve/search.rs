@@ -10,7 +10,9 @@
 //! word, not accents on it, so Khmer text is folded into itself, untouched (and so are
 //! Devanagari, Thai, Arabic and every other script with marks of its own). A few Latin
 //! letters that carry their stroke in the letter itself and have no decomposition
-//! (ø, đ, ł, ħ, ı, æ, œ, ß) are folded as readers type them.
+//! (ø, đ, ł, ħ, ı, æ, œ, ß) are folded as readers type them. What is left is composed
+//! again (NFC), so that an item's folded text, kept in the snapshot for search, is no
+//! larger than its record (a Hangul syllable stays one character).
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -43,12 +45,17 @@ pub fn fold(s: &str) -> String {
             c => out.push(c),
         }
     }
-    // The lowercasing may have made decomposable letters again (rare: "İ" → "i̇"):
-    // decomposed once more, their diacritics dropped, so that folding is idempotent.
-    if !out.is_ascii() {
-        out = out.nfkd().filter(|c| !generic_diacritic(*c)).collect();
+    if out.is_ascii() {
+        return out;
     }
-    out
+    // The lowercasing may have made decomposable letters again (rare: "İ" → "i̇"):
+    // decomposed once more, their diacritics dropped, so that folding is idempotent;
+    // then composed (NFC), so that what is left (a Hangul syllable, a letter with a
+    // script's own mark) is held as compactly as it was written.
+    out.nfkd()
+        .filter(|c| !generic_diacritic(*c))
+        .nfc()
+        .collect()
 }
 
 #[cfg(test)]
@@ -65,6 +72,8 @@ mod tests {
         // NFC and NFD spellings of the same text fold alike.
         assert_eq!(fold("proc\u{e8}s"), fold("proce\u{300}s"));
         assert_eq!(fold("İstanbul"), "istanbul");
+        // Hangul stays composed: no larger than written.
+        assert_eq!(fold("한국어"), "한국어");
     }
 
     #[test]
@@ -79,7 +88,8 @@ mod tests {
 
     #[test]
     fn folding_is_idempotent() {
-        for s in ["Procès-verbal", "İİ", "ទួលស្លែង", "Ǆemal", "ﬃ"] {
+        for s in ["Procès-verbal", "İİ", "ទួលស្លែង", "Ǆemal", "ﬃ", "한국어"]
+        {
             assert_eq!(fold(&fold(s)), fold(s), "{s}");
         }
     }
