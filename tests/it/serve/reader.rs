@@ -401,3 +401,46 @@ fn chart_labels_stay_inside_the_chart() {
     cairn(&root, &["report", "--html", report.to_str().unwrap()], 0);
     assert_labels_inside(&std::fs::read_to_string(&report).unwrap(), "report --html");
 }
+
+#[test]
+fn a_damaged_replica_copy_is_shown_until_repaired() {
+    let tmp = common::fresh_dir("serve-reader-replica");
+    let root = tmp.path().join("archive");
+    build_archive(&root, 2);
+    let replica = tmp.path().join("nas");
+    std::fs::create_dir(&replica).unwrap();
+    let mut text = std::fs::read_to_string(root.join("cairn.toml")).unwrap();
+    text.push_str(&format!(
+        "\n[[replica]]\nname = \"nas\"\nurl = \"file://{}\"\n",
+        replica.display()
+    ));
+    std::fs::write(root.join("cairn.toml"), text).unwrap();
+    cairn(&root, &["replicate", "--init", "nas", "--quiet"], 0);
+    cairn(&root, &["replicate", "--quiet"], 0);
+    // Damage the replica's copy of cairn-000001's note.
+    let note = walkdir::WalkDir::new(&replica)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.ends_with("note.txt") && p.to_string_lossy().contains("cairn-000001"))
+        .expect("the note on the replica");
+    let mut bytes = std::fs::read(&note).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&note, bytes).unwrap();
+    cairn(&root, &["fixity", "--replica", "nas", "--quiet"], 1);
+
+    let server = Server::start(&root, &[]);
+    let page = server.get("/items/cairn-000001").text();
+    assert!(page.contains("Replica damaged:"), "{page}");
+    assert!(page.contains("<code>nas</code>"), "{page}");
+    assert!(
+        !page.contains("Damage:"),
+        "the archive's own copy is sound: {page}"
+    );
+    assert!(
+        !server.get("/items/cairn-000002").text().contains("damaged"),
+        "the other item's copy is sound"
+    );
+    cairn(&root, &["repair", "cairn-000001", "--quiet"], 0);
+    let page = server.get("/items/cairn-000001").text();
+    assert!(!page.contains("Replica damaged:"), "{page}");
+}
