@@ -345,6 +345,11 @@ pub(super) enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Serve(super::serve_cmd::ServeArgs),
 
+    /// The accounts of `cairn serve` (users.json beside cairn.toml): `user add NAME
+    /// --role reader|auditor|archivist|admin`, `user passwd`, `user remove`, `user list`.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    User(super::user_cmd::UserCommand),
+
     /// Copy every item (its bag files and register entry), the event log and its head
     /// to each replica: streamed, each object read back and verified, never overwriting
     /// an object that differs (a conflict, exit 1). A rerun copies only what is missing.

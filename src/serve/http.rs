@@ -193,6 +193,14 @@ pub fn app(archive: Archive, opts: &ServeOptions) -> Result<Router, Error> {
 }
 
 fn router(state: Arc<AppState>) -> Router {
+    // Accounts (src/serve/auth/): nothing answers or changes while users.json has none.
+    let web = Arc::new(super::auth::routes::WebState {
+        auth: super::auth::Auth::new(
+            state.archive.root.clone(),
+            state.base_url.starts_with("https://"),
+        ),
+        archive: state.archive.clone(),
+    });
     Router::new()
         .route("/", get(overview))
         .route("/oai", get(oai_get).post(oai_post))
@@ -203,6 +211,11 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/audit", get(audit))
         .fallback(not_found)
         .with_state(state)
+        .merge(super::auth::routes::router(web.clone()))
+        .layer(middleware::from_fn_with_state(
+            web,
+            super::auth::routes::gate,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(guard))
         .layer(tower::limit::ConcurrencyLimitLayer::new(MAX_IN_FLIGHT))

@@ -8,6 +8,7 @@
 //! - [`files`]: payload files, resolved only through the register.
 //! - [`http`]: the axum application, the listener and its limits.
 
+pub mod auth;
 pub mod files;
 pub mod http;
 pub mod oai;
