@@ -1,0 +1,377 @@
+//! `cairn serve` with accounts (issue 32), end to end against the real binary: the
+//! write routes refuse anonymous and reader requests and requests without the CSRF
+//! token (403, nothing changed on disk), an archivist amends and withdraws with the
+//! person recorded as the agent, a session ends at logout and at a password change,
+//! 20 wrong passwords lock one account and no other, the cookie's attributes, and
+//! without accounts the server is the read-only one.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use crate::common;
+use crate::common::serve::{build_archive, cairn, enc, request, Resp, Server};
+
+const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+
+fn add_user(root: &Path, name: &str, role: &str, password: &str) {
+    user(root, &["add", name, "--role", role], password, 0);
+}
+
+/// `cairn user ARGS` with `password` on standard input; panics unless it exits `code`.
+fn user(root: &Path, args: &[&str], password: &str, code: i32) -> String {
+    let mut child = common::cairn()
+        .arg("user")
+        .args(args)
+        .arg("--root")
+        .arg(root)
+        .env_remove("CAIRN_ROOT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cairn user");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(code), "cairn user {args:?}: {text}");
+    text
+}
+
+/// The value of a `name="csrf" value="..."` field of a page.
+fn csrf_in(body: &str) -> String {
+    let at = body
+        .find("name=\"csrf\" value=\"")
+        .unwrap_or_else(|| panic!("no CSRF field in {body}"))
+        + 19;
+    body[at..].split('"').next().unwrap().to_string()
+}
+
+/// The value `name` is set to by the response's Set-Cookie headers.
+fn set_cookie(resp: &Resp, name: &str) -> Option<(String, String)> {
+    resp.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, v)| {
+            let value = v.strip_prefix(&format!("{name}="))?;
+            Some((value.split(';').next().unwrap().to_string(), v.clone()))
+        })
+}
+
+fn post(server: &Server, target: &str, cookie: Option<&str>, body: &str) -> Resp {
+    let c = cookie.map(|c| format!("cairn_session={c}"));
+    let mut h = vec![FORM];
+    if let Some(c) = &c {
+        h.push(("Cookie", c));
+    }
+    request(server.addr, "POST", target, &h, body.as_bytes())
+}
+
+fn get(server: &Server, target: &str, cookie: Option<&str>) -> Resp {
+    let c = cookie.map(|c| format!("cairn_session={c}"));
+    let h: Vec<(&str, &str)> = c.iter().map(|c| ("Cookie", c.as_str())).collect();
+    request(server.addr, "GET", target, &h, b"")
+}
+
+/// Logs in through the form; the response of the POST.
+fn try_login(server: &Server, name: &str, password: &str) -> Resp {
+    let form = server.get("/login");
+    assert_eq!(form.status, 200, "{}", form.text());
+    let (bound, _) = set_cookie(&form, "cairn_login").expect("a login cookie");
+    let csrf = csrf_in(&form.text());
+    let cookie = format!("cairn_login={bound}");
+    request(
+        server.addr,
+        "POST",
+        "/login",
+        &[FORM, ("Cookie", &cookie)],
+        format!("csrf={csrf}&name={}&password={}", enc(name), enc(password)).as_bytes(),
+    )
+}
+
+/// Logs in; the session token.
+fn login(server: &Server, name: &str, password: &str) -> String {
+    let r = try_login(server, name, password);
+    assert_eq!(r.status, 303, "login as {name}: {}", r.text());
+    set_cookie(&r, "cairn_session").expect("a session cookie").0
+}
+
+/// Everything of the archive proper (bags, register, log), to compare before and after.
+fn archive_state(root: &Path) -> BTreeMap<PathBuf, common::Node> {
+    let mut all = common::snapshot(&root.join("archive"));
+    for (k, v) in common::snapshot(&root.join("manifests")) {
+        all.insert(Path::new("manifests").join(k), v);
+    }
+    // The lock file names its last holder: a refused amend, as from the command line,
+    // takes the lock before it checks the record.
+    all.remove(Path::new("manifests/.lock"));
+    all
+}
+
+const ARCHIVIST_PW: &str = "archivist pass phrase";
+const READER_PW: &str = "reader pass phrase one";
+
+fn archive_with_accounts() -> (tempfile::TempDir, PathBuf) {
+    let dir = common::fresh_dir("serve-auth");
+    let root = dir.path().join("archive-root");
+    build_archive(&root, 3);
+    add_user(&root, "ana", "archivist", ARCHIVIST_PW);
+    add_user(&root, "rita", "reader", READER_PW);
+    (dir, root)
+}
+
+#[test]
+fn write_routes_refuse_anonymous_reader_and_forged_forms() {
+    let (_dir, root) = archive_with_accounts();
+    let server = Server::start(&root, &[]);
+    let reader = login(&server, "rita", READER_PW);
+    let reader_csrf = csrf_in(&get(&server, "/", Some(&reader)).text());
+    let ana = login(&server, "ana", ARCHIVIST_PW);
+    let ana_csrf = csrf_in(&get(&server, "/items/cairn-000001/amend", Some(&ana)).text());
+    let before = archive_state(&root);
+    let amend = |csrf: &str| format!("csrf={csrf}&dc.title=Changed&reason=test");
+    let withdraw = |csrf: &str| format!("csrf={csrf}&reason=test&disposition=quarantine");
+    for (who, cookie, csrf) in [
+        ("anonymous", None, ""),
+        ("reader", Some(reader.as_str()), reader_csrf.as_str()),
+    ] {
+        for target in ["/items/cairn-000001/amend", "/items/cairn-000001/withdraw"] {
+            let r = get(&server, target, cookie);
+            assert_eq!(r.status, 403, "GET {target} as {who}: {}", r.text());
+            let body = if target.ends_with("amend") {
+                amend(csrf)
+            } else {
+                withdraw(csrf)
+            };
+            let r = post(&server, target, cookie, &body);
+            assert_eq!(r.status, 403, "POST {target} as {who}: {}", r.text());
+        }
+        // A reader's pages carry no write control.
+        let page = get(&server, "/items/cairn-000001", cookie).text();
+        assert!(
+            !page.contains("/amend") && !page.contains("/withdraw"),
+            "{page}"
+        );
+    }
+    // The archivist without the CSRF token, or with another session's.
+    for csrf in ["", reader_csrf.as_str(), "x"] {
+        for (target, body) in [
+            ("/items/cairn-000001/amend", amend(csrf)),
+            ("/items/cairn-000001/withdraw", withdraw(csrf)),
+        ] {
+            let r = post(&server, target, Some(&ana), &body);
+            assert_eq!(
+                r.status,
+                403,
+                "POST {target} with csrf {csrf:?}: {}",
+                r.text()
+            );
+        }
+    }
+    // Purge without its confirmation, an invalid date, and ID tricks: refused too.
+    let r = post(
+        &server,
+        "/items/cairn-000001/withdraw",
+        Some(&ana),
+        &format!("csrf={ana_csrf}&reason=test&disposition=purge&confirm=cairn-000002"),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("type the identifier"), "{}", r.text());
+    let r = post(
+        &server,
+        "/items/cairn-000001/amend",
+        Some(&ana),
+        &format!("csrf={ana_csrf}&dc.date=1977-13-45&reason=test"),
+    );
+    assert!(
+        r.status == 400 || r.status == 422,
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    for target in [
+        "/items/..%2Fmanifests/amend",
+        "/items/.lock/withdraw",
+        "/items/cairn-000001%00/amend",
+    ] {
+        let r = post(&server, target, Some(&ana), &amend(&ana_csrf));
+        assert!(r.status == 404 || r.status == 400, "{target}: {}", r.status);
+    }
+    let after = archive_state(&root);
+    assert!(
+        before == after,
+        "refused requests changed the archive:\n{}",
+        common::snapshot_diff(&before, &after)
+    );
+
+    // The archivist's own requests go through, signed with the account's name.
+    let page = get(&server, "/items/cairn-000001", Some(&ana)).text();
+    assert!(page.contains("/items/cairn-000001/amend"), "{page}");
+    let r = post(
+        &server,
+        "/items/cairn-000001/amend",
+        Some(&ana),
+        &format!(
+            "csrf={ana_csrf}&dc.title={}&reason={}",
+            enc("Procès-verbal corrigé"),
+            enc("title typo")
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("manifests/cairn-000001.json")).unwrap())
+            .unwrap();
+    assert!(
+        entry.to_string().contains("Procès-verbal corrigé"),
+        "{entry}"
+    );
+    let r = post(
+        &server,
+        "/items/cairn-000002/withdraw",
+        Some(&ana),
+        &format!(
+            "csrf={ana_csrf}&reason={}&disposition=quarantine",
+            enc("duplicate of cairn-000001")
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(root.join("manifests/withdrawn/cairn-000002.json").is_file());
+    for id in ["cairn-000001", "cairn-000002"] {
+        let premis = cairn(&root, &["show", id, "--premis"], 0);
+        assert!(
+            premis.contains(
+                "<premis:linkingAgentIdentifierValue>ana</premis:linkingAgentIdentifierValue>"
+            ),
+            "{id}: {premis}"
+        );
+    }
+    cairn(&root, &["audit", "--quiet"], 0);
+}
+
+#[test]
+fn sessions_end_at_logout_and_password_change() {
+    let (_dir, root) = archive_with_accounts();
+    let server = Server::start(&root, &[]);
+    // Without a session, the auditor's pages are refused; with an archivist's, shown.
+    assert_eq!(server.get("/events").status, 403);
+    assert_eq!(server.get("/audit").status, 403);
+    let form = try_login(&server, "ana", ARCHIVIST_PW);
+    let (first, attrs) = set_cookie(&form, "cairn_session").expect("a session cookie");
+    for a in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(attrs.contains(a), "{attrs}");
+    }
+    assert!(!attrs.contains("Secure"), "plain http: {attrs}");
+    let shown = get(&server, "/events", Some(&first));
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.header("cache-control"), Some("no-store"));
+    let reader = login(&server, "rita", READER_PW);
+    assert_eq!(get(&server, "/events", Some(&reader)).status, 403);
+    // A second login is a new session (rotated), the first one still open.
+    let second = login(&server, "ana", ARCHIVIST_PW);
+    assert_ne!(first, second);
+    // Logout needs the CSRF token, then ends the session.
+    let csrf = csrf_in(&get(&server, "/", Some(&first)).text());
+    assert_eq!(
+        post(&server, "/logout", Some(&first), "csrf=wrong").status,
+        403
+    );
+    assert_eq!(get(&server, "/events", Some(&first)).status, 200);
+    let r = post(&server, "/logout", Some(&first), &format!("csrf={csrf}"));
+    assert_eq!(r.status, 303);
+    assert_eq!(get(&server, "/events", Some(&first)).status, 403);
+    assert_eq!(
+        get(&server, "/items/cairn-000001/amend", Some(&first)).status,
+        403
+    );
+    // A password change ends every session of the account.
+    assert_eq!(get(&server, "/events", Some(&second)).status, 200);
+    user(&root, &["passwd", "ana"], "a brand new pass phrase", 0);
+    assert_eq!(get(&server, "/events", Some(&second)).status, 403);
+    assert_eq!(try_login(&server, "ana", ARCHIVIST_PW).status, 401);
+    login(&server, "ana", "a brand new pass phrase");
+    // So does removing the account.
+    assert!(get(&server, "/", Some(&reader))
+        .text()
+        .contains("Signed in as"));
+    let reader2 = login(&server, "rita", READER_PW);
+    user(&root, &["remove", "rita"], "", 0);
+    assert_eq!(try_login(&server, "rita", READER_PW).status, 401);
+    let page = get(&server, "/", Some(&reader2)).text();
+    assert!(
+        page.contains("Log in") && !page.contains("Signed in"),
+        "{page}"
+    );
+    // Behind https://, the cookie is Secure.
+    let tls = Server::start(&root, &["--base-url", "https://archive.example.org/oai"]);
+    let r = try_login(&tls, "ana", "a brand new pass phrase");
+    let (_, attrs) = set_cookie(&r, "cairn_session").expect("a session cookie");
+    assert!(attrs.contains("; Secure"), "{attrs}");
+}
+
+#[test]
+fn twenty_wrong_passwords_lock_one_account_only() {
+    let (_dir, root) = archive_with_accounts();
+    let server = Server::start(&root, &[]);
+    let wrong: Vec<String> = (0..20).map(|i| format!("wrong guess number {i}")).collect();
+    for w in &wrong {
+        assert_eq!(try_login(&server, "ana", w).status, 401);
+    }
+    let r = try_login(&server, "ana", ARCHIVIST_PW);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("locked for 15 minutes"), "{}", r.text());
+    assert!(set_cookie(&r, "cairn_session").is_none());
+    // Another account, from the same address, is not affected.
+    let rita = login(&server, "rita", READER_PW);
+    // The access log has the failures and the lock, never a password or a token.
+    let log = std::fs::read_to_string(root.join("access.log")).unwrap();
+    assert_eq!(log.matches("\"login-failed\"").count(), 20, "{log}");
+    assert!(log.contains("\"account-locked\""), "{log}");
+    assert!(log.contains("\"login\""), "{log}");
+    for secret in wrong
+        .iter()
+        .map(String::as_str)
+        .chain([ARCHIVIST_PW, READER_PW, rita.as_str()])
+    {
+        assert!(!log.contains(secret), "the access log holds {secret:?}");
+    }
+    let users = std::fs::read_to_string(root.join("users.json")).unwrap();
+    assert!(!users.contains(ARCHIVIST_PW));
+    assert!(users.contains("$argon2id$v=19$m=19456,t=2,p=1$"), "{users}");
+}
+
+#[test]
+fn without_accounts_the_server_stays_read_only() {
+    let dir = common::fresh_dir("serve-auth-none");
+    let root = dir.path().join("archive-root");
+    build_archive(&root, 2);
+    let server = Server::start(&root, &[]);
+    assert_eq!(server.get("/login").status, 404);
+    assert_eq!(server.get("/events").status, 200);
+    let before = archive_state(&root);
+    let r = post(
+        &server,
+        "/items/cairn-000001/withdraw",
+        None,
+        "reason=x&disposition=purge",
+    );
+    assert_eq!(r.status, 404);
+    assert!(!server.get("/").text().contains("Log in"));
+    assert_eq!(before, archive_state(&root));
+    assert!(!root.join("access.log").exists());
+    // The default address answers this machine only.
+    let help = crate::common::cairn()
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("[default: 127.0.0.1:8080]"));
+}
