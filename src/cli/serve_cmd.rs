@@ -24,6 +24,18 @@ pub(super) struct ServeArgs {
     /// Serve payload files (never those of restricted items), with byte ranges.
     #[arg(long)]
     serve_files: bool,
+    /// With accounts (`cairn user`): end a session after this long without a request
+    /// (90s, 30m, 2h).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_idle)]
+    session_idle: std::time::Duration,
+}
+
+fn parse_idle(s: &str) -> Result<std::time::Duration, String> {
+    let d = cairn::units::parse_duration(s)?;
+    if d.is_zero() {
+        return Err("a session needs some time: give at least 1s".into());
+    }
+    Ok(d)
 }
 
 /// `ADDR:PORT` or `HOST:PORT` (`localhost:8080`): a name is resolved, and its first
@@ -69,6 +81,7 @@ pub(super) fn run_serve(args: ServeArgs) -> u8 {
         bind: args.bind,
         base_url: args.base_url,
         serve_files: args.serve_files,
+        session_idle: Some(args.session_idle),
     };
     let result = cairn::serve::serve(archive, opts, |addr, base| {
         // Always printed, --quiet or not: it is the one thing a caller needs to know.

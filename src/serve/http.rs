@@ -60,6 +60,9 @@ pub struct ServeOptions {
     pub base_url: Option<String>,
     /// Serve payload files (never those of restricted items).
     pub serve_files: bool,
+    /// With accounts: a session ends after this long without a request (default
+    /// [`super::auth::IDLE`]).
+    pub session_idle: Option<Duration>,
 }
 
 struct AppState {
@@ -69,10 +72,17 @@ struct AppState {
     key: TokenKey,
     base_url: String,
     serve_files: bool,
+    session_idle: Option<Duration>,
 }
 
 impl AppState {
-    fn new(archive: Archive, first: Snapshot, base_url: String, serve_files: bool) -> Arc<Self> {
+    fn new(
+        archive: Archive,
+        first: Snapshot,
+        base_url: String,
+        serve_files: bool,
+        session_idle: Option<Duration>,
+    ) -> Arc<Self> {
         Arc::new(AppState {
             archive,
             snapshot: RwLock::new(Arc::new(first)),
@@ -80,6 +90,7 @@ impl AppState {
             key: TokenKey::random(),
             base_url,
             serve_files,
+            session_idle,
         })
     }
 
@@ -162,7 +173,13 @@ pub fn serve(
             .base_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}/oai"));
-        let state = AppState::new(archive, first, base_url.clone(), opts.serve_files);
+        let state = AppState::new(
+            archive,
+            first,
+            base_url.clone(),
+            opts.serve_files,
+            opts.session_idle,
+        );
         on_bound(addr, &base_url);
         run_listener(listener, router(state), limits, shutdown()).await;
         Ok(())
@@ -189,6 +206,7 @@ pub fn app(archive: Archive, opts: &ServeOptions) -> Result<Router, Error> {
         first,
         base_url,
         opts.serve_files,
+        opts.session_idle,
     )))
 }
 
@@ -198,6 +216,7 @@ fn router(state: Arc<AppState>) -> Router {
         auth: super::auth::Auth::new(
             state.archive.root.clone(),
             state.base_url.starts_with("https://"),
+            state.session_idle,
         ),
         archive: state.archive.clone(),
     });

@@ -375,3 +375,40 @@ fn without_accounts_the_server_stays_read_only() {
         .unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("[default: 127.0.0.1:8080]"));
 }
+
+#[test]
+fn sessions_expire_when_idle_and_logins_need_their_form_token() {
+    let (_dir, root) = archive_with_accounts();
+    let server = Server::start(&root, &["--session-idle", "2s"]);
+    let ana = login(&server, "ana", ARCHIVIST_PW);
+    // Each request keeps the session alive ...
+    for _ in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        assert_eq!(get(&server, "/events", Some(&ana)).status, 200);
+    }
+    // ... and a pause longer than the idle time ends it.
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    assert_eq!(get(&server, "/events", Some(&ana)).status, 403);
+    // A login form posted without its token, or with a token not bound to its cookie,
+    // opens no session, whatever the password.
+    let body = format!("name=ana&password={}", enc(ARCHIVIST_PW));
+    for (cookie, csrf) in [
+        (None, ""),
+        (Some("cairn_login=abc"), "def"),
+        (Some("cairn_login="), ""),
+    ] {
+        let mut h = vec![FORM];
+        if let Some(c) = cookie {
+            h.push(("Cookie", c));
+        }
+        let r = request(
+            server.addr,
+            "POST",
+            "/login",
+            &h,
+            format!("csrf={csrf}&{body}").as_bytes(),
+        );
+        assert_eq!(r.status, 403, "{cookie:?}: {}", r.text());
+        assert!(set_cookie(&r, "cairn_session").is_none());
+    }
+}

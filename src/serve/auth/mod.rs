@@ -6,7 +6,7 @@
 //! - A session is a random 256-bit token in a cookie (`HttpOnly`, `SameSite=Strict`,
 //!   `Secure` when the base URL is https://), held in memory only, keyed by its
 //!   BLAKE3 hash; a new one at every login (the old one, if sent, is dropped); it ends
-//!   at logout, after [`IDLE`] without a request, after [`MAX_AGE`] in any case, when
+//!   at logout, after [`IDLE`] (or `serve --session-idle`) without a request, after [`MAX_AGE`] in any case, when
 //!   the server restarts, and when the account's password, role or existence changes
 //!   (every request re-reads users.json and compares the hash the session was opened
 //!   with).
@@ -100,6 +100,8 @@ pub struct Auth {
     root: PathBuf,
     /// Cookies carry `Secure` (the server is reached over https://).
     pub secure: bool,
+    /// A session ends after this long without a request ([`IDLE`] by default).
+    idle: Duration,
     sessions: Mutex<HashMap<[u8; 32], Session>>,
     limits: Mutex<Limits>,
 }
@@ -152,10 +154,11 @@ fn log_time() -> String {
 }
 
 impl Auth {
-    pub fn new(root: PathBuf, secure: bool) -> Auth {
+    pub fn new(root: PathBuf, secure: bool, idle: Option<Duration>) -> Auth {
         Auth {
             root,
             secure,
+            idle: idle.unwrap_or(IDLE),
             sessions: Mutex::new(HashMap::new()),
             limits: Mutex::new(Limits::default()),
         }
@@ -203,7 +206,9 @@ impl Auth {
         let (user, hash_tag, csrf, role) = {
             let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
             let s = sessions.get_mut(&key)?;
-            if now.duration_since(s.last_seen) > IDLE || now.duration_since(s.created) > MAX_AGE {
+            if now.duration_since(s.last_seen) > self.idle
+                || now.duration_since(s.created) > MAX_AGE
+            {
                 sessions.remove(&key);
                 return None;
             }
@@ -343,7 +348,7 @@ impl Auth {
             }
             if sessions.len() >= MAX_SESSIONS {
                 sessions.retain(|_, s| {
-                    now.duration_since(s.last_seen) <= IDLE
+                    now.duration_since(s.last_seen) <= self.idle
                         && now.duration_since(s.created) <= MAX_AGE
                 });
             }
