@@ -206,19 +206,19 @@ fn plain_id(id: &str) -> bool {
 }
 
 /// The archivist making this request, or the response refusing it.
-fn archivist(st: &WebState, headers: &HeaderMap) -> Result<Who, Response> {
+fn archivist(st: &WebState, headers: &HeaderMap) -> Result<Who, Box<Response>> {
     if !st.auth.enabled() {
-        return Err(not_found());
+        return Err(Box::new(not_found()));
     }
     match st.auth.who(headers) {
         Some(w) if w.role >= Role::Archivist => Ok(w),
-        Some(w) => Err(forbidden(&format!(
+        Some(w) => Err(Box::new(forbidden(&format!(
             "Changing the archive needs an archivist's account; {} is a {}. Nothing was changed.",
             w.name, w.role
-        ))),
-        None => Err(forbidden(
+        )))),
+        None => Err(Box::new(forbidden(
             "Changing the archive needs an archivist to log in. Nothing was changed.",
-        )),
+        ))),
     }
 }
 
@@ -260,7 +260,7 @@ async fn amend_form(
 ) -> Response {
     let who = match archivist(&st, &headers) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !plain_id(&id) {
         return not_found();
@@ -285,7 +285,7 @@ async fn amend_post(
     };
     let who = match archivist(&st, &parts.headers) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !same_token(field(&pairs, "csrf"), &who.csrf) {
         return forbidden("The form had expired or did not come from this site; nothing was changed. Open the form again.");
@@ -375,7 +375,7 @@ async fn withdraw_form(
 ) -> Response {
     let who = match archivist(&st, &headers) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !plain_id(&id) {
         return not_found();
@@ -397,7 +397,7 @@ async fn withdraw_post(
     };
     let who = match archivist(&st, &parts.headers) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !same_token(field(&pairs, "csrf"), &who.csrf) {
         return forbidden("The form had expired or did not come from this site; nothing was changed. Open the form again.");
