@@ -87,71 +87,48 @@ pub(super) struct UserListArgs {
 
 pub(super) fn run_user(cmd: UserCommand) -> u8 {
     match cmd {
-        UserCommand::Add(a) => {
-            let archive = match open_archive(&a.root, "user add") {
-                Ok(a) => a,
-                Err(code) => return code,
-            };
-            let pw = match read_password(&a.name) {
-                Ok(pw) => pw,
-                Err(e) => return error_exit("user add", &e),
-            };
-            match users::add_user(&archive.root, &a.name, a.role.into(), &pw) {
-                Ok(()) => {
-                    say!("added {} ({})", a.name, Role::from(a.role).name());
-                    exit::OK
-                }
-                Err(e) => error_exit("user add", &e),
+        UserCommand::Add(a) => in_archive(&a.root, "user add", |root| {
+            let pw = read_password(&a.name)?;
+            users::add_user(root, &a.name, a.role.into(), &pw)?;
+            say!("added {} ({})", a.name, Role::from(a.role).name());
+            Ok(())
+        }),
+        UserCommand::Passwd(a) => in_archive(&a.root, "user passwd", |root| {
+            let pw = read_password(&a.name)?;
+            users::set_password(root, &a.name, &pw, a.role.map(Role::from))?;
+            say!(
+                "changed the password of {}; its sessions have ended",
+                a.name
+            );
+            Ok(())
+        }),
+        UserCommand::Remove(a) => in_archive(&a.root, "user remove", |root| {
+            users::remove_user(root, &a.name)?;
+            say!("removed {}; its sessions have ended", a.name);
+            Ok(())
+        }),
+        UserCommand::List(a) => in_archive(&a.root, "user list", |root| {
+            for u in users::list_users(root)? {
+                outln!("{}\t{}\tpassword set {}", u.name, u.role, u.changed);
             }
-        }
-        UserCommand::Passwd(a) => {
-            let archive = match open_archive(&a.root, "user passwd") {
-                Ok(a) => a,
-                Err(code) => return code,
-            };
-            let pw = match read_password(&a.name) {
-                Ok(pw) => pw,
-                Err(e) => return error_exit("user passwd", &e),
-            };
-            match users::set_password(&archive.root, &a.name, &pw, a.role.map(Role::from)) {
-                Ok(()) => {
-                    say!(
-                        "changed the password of {}; its sessions have ended",
-                        a.name
-                    );
-                    exit::OK
-                }
-                Err(e) => error_exit("user passwd", &e),
-            }
-        }
-        UserCommand::Remove(a) => {
-            let archive = match open_archive(&a.root, "user remove") {
-                Ok(a) => a,
-                Err(code) => return code,
-            };
-            match users::remove_user(&archive.root, &a.name) {
-                Ok(()) => {
-                    say!("removed {}; its sessions have ended", a.name);
-                    exit::OK
-                }
-                Err(e) => error_exit("user remove", &e),
-            }
-        }
-        UserCommand::List(a) => {
-            let archive = match open_archive(&a.root, "user list") {
-                Ok(a) => a,
-                Err(code) => return code,
-            };
-            match users::list_users(&archive.root) {
-                Ok(list) => {
-                    for u in list {
-                        outln!("{}\t{}\tpassword set {}", u.name, u.role, u.changed);
-                    }
-                    exit::OK
-                }
-                Err(e) => error_exit("user list", &e),
-            }
-        }
+            Ok(())
+        }),
+    }
+}
+
+/// Runs `f` on the root of the archive `root` names; its error as the exit code.
+fn in_archive(
+    root: &RootArg,
+    context: &str,
+    f: impl FnOnce(&std::path::Path) -> Result<(), cairn::Error>,
+) -> u8 {
+    let archive = match open_archive(root, context) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    match f(&archive.root) {
+        Ok(()) => exit::OK,
+        Err(e) => error_exit(context, &e),
     }
 }
 

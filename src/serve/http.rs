@@ -288,7 +288,8 @@ fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn first<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+/// The first value of `key` among query or form pairs ("" when none).
+pub(super) fn first<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
     pairs
         .iter()
         .find(|(k, _)| k == key)

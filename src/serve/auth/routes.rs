@@ -24,7 +24,7 @@ use crate::metadata::{DublinCore, Term};
 use crate::ops::amend::{amend, current_entry, current_record, AmendOptions, Edit};
 use crate::ops::users::Role;
 use crate::ops::withdraw::{withdraw, WithdrawOptions};
-use crate::serve::http::MAX_BODY;
+use crate::serve::http::{first as field, MAX_BODY};
 
 /// What the account routes need.
 pub struct WebState {
@@ -76,14 +76,6 @@ async fn form(
         )
             .into_response()),
     }
-}
-
-fn field<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
 }
 
 fn redirect(to: &'static str, cookies: &[String]) -> Response {
@@ -169,10 +161,7 @@ async fn login(State(st): State<Arc<WebState>>, req: Request) -> Response {
                 super::ADDRESS_WINDOW.as_secs() / 60
             )),
         ),
-        Err(e) => {
-            tracing::error!("login check failed: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "The login could not be checked.\n").into_response()
-        }
+        Err(e) => join_failed("the login check", &e),
     }
 }
 
@@ -193,6 +182,16 @@ async fn logout(State(st): State<Arc<WebState>>, req: Request) -> Response {
         st.auth.logout(&parts.headers, peer(&parts.extensions));
     }
     redirect("/login", &[st.auth.set_cookie(SESSION_COOKIE, "", Some(0))])
+}
+
+/// A blocking task that did not finish (it panicked): logged, and answered 500.
+fn join_failed(what: &str, e: &tokio::task::JoinError) -> Response {
+    tracing::error!("{what} failed: {e}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The request could not be completed; nothing was changed unless the item's page shows it.\n",
+    )
+        .into_response()
 }
 
 /// An identifier that can name an item: letters, digits, `-`, `_`, `.`, not first.
@@ -253,25 +252,55 @@ async fn record_of(st: &Arc<WebState>, id: &str) -> Result<DublinCore, String> {
     .map_err(|e| e.to_string())?
 }
 
+/// A write route's form for an archivist: `render` gets the item's record and the
+/// session's CSRF token.
+async fn form_page(
+    st: &Arc<WebState>,
+    id: &str,
+    headers: &HeaderMap,
+    render: impl FnOnce(&DublinCore, &str) -> maud::Markup,
+) -> Response {
+    let who = match archivist(st, headers) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    if !plain_id(id) {
+        return not_found();
+    }
+    match record_of(st, id).await {
+        Ok(record) => page(StatusCode::OK, render(&record, &who.csrf)),
+        Err(why) => page(StatusCode::NOT_FOUND, pages::refused("No such item", &why)),
+    }
+}
+
 async fn amend_form(
     State(st): State<Arc<WebState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let who = match archivist(&st, &headers) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
-    if !plain_id(&id) {
-        return not_found();
+    form_page(&st, &id, &headers, |record, csrf| {
+        pages::amend_form(&id, record, csrf, None)
+    })
+    .await
+}
+
+/// The form of a write route and the archivist posting it: refused unless the
+/// request carries an archivist's session and that session's CSRF token, and names an
+/// item by a plain identifier.
+async fn write_form(
+    st: &WebState,
+    id: &str,
+    req: Request,
+) -> Result<(Who, Vec<(String, String)>), Box<Response>> {
+    let (parts, pairs) = form(req).await.map_err(Box::new)?;
+    let who = archivist(st, &parts.headers)?;
+    if !same_token(field(&pairs, "csrf"), &who.csrf) {
+        return Err(Box::new(forbidden("The form had expired or did not come from this site; nothing was changed. Open the form again.")));
     }
-    match record_of(&st, &id).await {
-        Ok(record) => page(
-            StatusCode::OK,
-            pages::amend_form(&id, &record, &who.csrf, None),
-        ),
-        Err(why) => page(StatusCode::NOT_FOUND, pages::refused("No such item", &why)),
+    if !plain_id(id) {
+        return Err(Box::new(not_found()));
     }
+    Ok((who, pairs))
 }
 
 async fn amend_post(
@@ -279,20 +308,10 @@ async fn amend_post(
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    let (parts, pairs) = match form(req).await {
+    let (who, pairs) = match write_form(&st, &id, req).await {
         Ok(f) => f,
-        Err(r) => return r,
-    };
-    let who = match archivist(&st, &parts.headers) {
-        Ok(w) => w,
         Err(r) => return *r,
     };
-    if !same_token(field(&pairs, "csrf"), &who.csrf) {
-        return forbidden("The form had expired or did not come from this site; nothing was changed. Open the form again.");
-    }
-    if !plain_id(&id) {
-        return not_found();
-    }
     let mut set = DublinCore::new();
     let mut given = Vec::new();
     for (k, v) in &pairs {
@@ -357,14 +376,7 @@ async fn amend_post(
                 Err(_) => page(status, pages::refused("Not amended", &why)),
             }
         }
-        Err(e) => {
-            tracing::error!("amend from the browser: {e}");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The change could not be made.\n",
-            )
-                .into_response()
-        }
+        Err(e) => join_failed("amend from the browser", &e),
     }
 }
 
@@ -373,17 +385,10 @@ async fn withdraw_form(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let who = match archivist(&st, &headers) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
-    if !plain_id(&id) {
-        return not_found();
-    }
-    match record_of(&st, &id).await {
-        Ok(_) => page(StatusCode::OK, pages::withdraw_form(&id, &who.csrf, None)),
-        Err(why) => page(StatusCode::NOT_FOUND, pages::refused("No such item", &why)),
-    }
+    form_page(&st, &id, &headers, |_, csrf| {
+        pages::withdraw_form(&id, csrf, None)
+    })
+    .await
 }
 
 async fn withdraw_post(
@@ -391,20 +396,10 @@ async fn withdraw_post(
     Path(id): Path<String>,
     req: Request,
 ) -> Response {
-    let (parts, pairs) = match form(req).await {
+    let (who, pairs) = match write_form(&st, &id, req).await {
         Ok(f) => f,
-        Err(r) => return r,
-    };
-    let who = match archivist(&st, &parts.headers) {
-        Ok(w) => w,
         Err(r) => return *r,
     };
-    if !same_token(field(&pairs, "csrf"), &who.csrf) {
-        return forbidden("The form had expired or did not come from this site; nothing was changed. Open the form again.");
-    }
-    if !plain_id(&id) {
-        return not_found();
-    }
     let purge = match field(&pairs, "disposition") {
         "" | "quarantine" => false,
         "purge" => true,
@@ -456,14 +451,7 @@ async fn withdraw_post(
             let (status, why) = failed(&e);
             page(status, pages::withdraw_form(&id, &who.csrf, Some(&why)))
         }
-        Err(e) => {
-            tracing::error!("withdraw from the browser: {e}");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The change could not be made.\n",
-            )
-                .into_response()
-        }
+        Err(e) => join_failed("withdraw from the browser", &e),
     }
 }
 
