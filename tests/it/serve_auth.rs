@@ -412,3 +412,89 @@ fn sessions_expire_when_idle_and_logins_need_their_form_token() {
         assert!(set_cookie(&r, "cairn_session").is_none());
     }
 }
+
+/// Posts the login form from the loopback address `from` (another client than the
+/// tests' usual 127.0.0.1).
+fn login_from(server: &Server, from: &str, name: &str, password: &str) -> Resp {
+    use std::io::Read;
+    let form = server.get("/login");
+    let (bound, _) = set_cookie(&form, "cairn_login").expect("a login cookie");
+    let body = format!(
+        "csrf={}&name={}&password={}",
+        csrf_in(&form.text()),
+        enc(name),
+        enc(password)
+    );
+    let mut s = crate::common::serve::connect_from(from, server.addr);
+    write!(
+        s,
+        "POST /login HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nCookie: cairn_login={bound}\r\nContent-Length: {}\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    crate::common::serve::parse_response(&raw)
+}
+
+#[test]
+fn one_address_guessing_many_names_is_refused_and_others_are_not() {
+    let (_dir, root) = archive_with_accounts();
+    let server = Server::start(&root, &[]);
+    // 100 failures from 127.0.0.2, over names that do not exist (no account locks) ...
+    for i in 0..100 {
+        let r = login_from(
+            &server,
+            "127.0.0.2",
+            &format!("guess{i}"),
+            "some password here",
+        );
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.text());
+    }
+    // ... and that address may not log in, even with a right password,
+    let r = login_from(&server, "127.0.0.2", "ana", ARCHIVIST_PW);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("from this address"), "{}", r.text());
+    // while another address logs in to the same account.
+    let r = login_from(&server, "127.0.0.3", "ana", ARCHIVIST_PW);
+    assert_eq!(r.status, 303, "{}", r.text());
+    // Names that are not accounts are never written to the access log.
+    let log = std::fs::read_to_string(root.join("access.log")).unwrap();
+    assert!(!log.contains("guess1"), "{log}");
+    assert!(log.contains("\"127.0.0.2\""), "{log}");
+}
+
+#[test]
+fn user_commands_refuse_bad_input_and_keep_the_file_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = common::fresh_dir("serve-auth-users");
+    let root = dir.path().join("archive-root");
+    build_archive(&root, 1);
+    // Too short, an unusable name, no password at all: refused, nothing written.
+    let out = user(&root, &["add", "ana", "--role", "archivist"], "short", 2);
+    assert!(out.contains("at least 12"), "{out}");
+    user(
+        &root,
+        &["add", "../ana", "--role", "reader"],
+        ARCHIVIST_PW,
+        2,
+    );
+    user(&root, &["add", "ana", "--role", "archivist"], "", 2);
+    assert!(!root.join("users.json").exists());
+    add_user(&root, "ana", "archivist", ARCHIVIST_PW);
+    let mode = std::fs::metadata(root.join("users.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // A name taken, an account that does not exist: refused.
+    user(&root, &["add", "ana", "--role", "reader"], READER_PW, 2);
+    user(&root, &["passwd", "nobody"], READER_PW, 2);
+    user(&root, &["remove", "nobody"], "", 2);
+    // A role change through passwd, and the list.
+    user(&root, &["passwd", "ana", "--role", "auditor"], READER_PW, 0);
+    let list = user(&root, &["list"], "", 0);
+    assert!(list.starts_with("ana\tauditor\t"), "{list}");
+    assert!(!list.contains("argon2"), "{list}");
+}
