@@ -246,6 +246,18 @@ fn write_routes_refuse_anonymous_reader_and_forged_forms() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(root.join("manifests/withdrawn/cairn-000002.json").is_file());
+    // A purge with its confirmation deletes the bag's bytes.
+    let r = post(
+        &server,
+        "/items/cairn-000003/withdraw",
+        Some(&ana),
+        &format!("csrf={ana_csrf}&reason=consent+withdrawn&disposition=purge&confirm=cairn-000003"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let tomb = std::fs::read_to_string(root.join("manifests/withdrawn/cairn-000003.json")).unwrap();
+    assert!(tomb.contains("\"purged\""), "{tomb}");
+    assert!(!root.join("archive/cairn-000003").exists());
+    assert!(!root.join("archive/.quarantine/cairn-000003").exists());
     for id in ["cairn-000001", "cairn-000002"] {
         let premis = cairn(&root, &["show", id, "--premis"], 0);
         assert!(
@@ -279,6 +291,28 @@ fn sessions_end_at_logout_and_password_change() {
     // A second login is a new session (rotated), the first one still open.
     let second = login(&server, "ana", ARCHIVIST_PW);
     assert_ne!(first, second);
+    // A login made with a session cookie ends that session (rotation).
+    let third = login(&server, "ana", ARCHIVIST_PW);
+    let form = server.get("/login");
+    let (bound, _) = set_cookie(&form, "cairn_login").expect("a login cookie");
+    let cookies = format!("cairn_login={bound}; cairn_session={third}");
+    let r = request(
+        server.addr,
+        "POST",
+        "/login",
+        &[FORM, ("Cookie", &cookies)],
+        format!(
+            "csrf={}&name=ana&password={}",
+            csrf_in(&form.text()),
+            enc(ARCHIVIST_PW)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 303);
+    let fourth = set_cookie(&r, "cairn_session").expect("a session cookie").0;
+    assert_ne!(fourth, third);
+    assert_eq!(get(&server, "/events", Some(&third)).status, 403);
+    assert_eq!(get(&server, "/events", Some(&fourth)).status, 200);
     // Logout needs the CSRF token, then ends the session.
     let csrf = csrf_in(&get(&server, "/", Some(&first)).text());
     assert_eq!(
