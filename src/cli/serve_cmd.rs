@@ -77,6 +77,20 @@ pub(super) fn run_serve(args: ServeArgs) -> u8 {
             return exit::USAGE;
         }
     }
+    // Accounts over plain HTTP to other machines: passwords would cross the network in
+    // clear. Said, not refused (a TLS proxy on another machine is a real setup).
+    let accounts =
+        cairn::fs::users::read_users(&archive.root).map_or(true, |f| !f.users.is_empty());
+    let https = args
+        .base_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    if accounts && !https && !args.bind.ip().is_loopback() {
+        errln!(
+            "cairn: serve: warning: the archive has accounts and {} answers other machines over plain HTTP, so passwords and session cookies would cross the network in clear; keep the default loopback bind and put a TLS reverse proxy in front (--base-url https://...)",
+            args.bind
+        );
+    }
     let opts = cairn::serve::ServeOptions {
         bind: args.bind,
         base_url: args.base_url,

@@ -532,3 +532,41 @@ fn user_commands_refuse_bad_input_and_keep_the_file_private() {
     assert!(list.starts_with("ana\tauditor\t"), "{list}");
     assert!(!list.contains("argon2"), "{list}");
 }
+
+#[test]
+fn accounts_on_a_public_address_over_plain_http_are_warned_about() {
+    use std::io::{BufRead, BufReader, Read};
+    let (_dir, root) = archive_with_accounts();
+    let stderr_of = |extra: &[&str]| {
+        let mut child = common::cairn()
+            .arg("serve")
+            .arg("--root")
+            .arg(&root)
+            .args(["--bind", "0.0.0.0:0"])
+            .args(extra)
+            .env_remove("CAIRN_ROOT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start cairn serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("listening on"), "{line}");
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        err
+    };
+    let err = stderr_of(&[]);
+    assert!(err.contains("over plain HTTP"), "{err}");
+    let err = stderr_of(&["--base-url", "https://archive.example.org/oai"]);
+    assert!(!err.contains("plain HTTP"), "{err}");
+}
