@@ -570,3 +570,41 @@ fn accounts_on_a_public_address_over_plain_http_are_warned_about() {
     let err = stderr_of(&["--base-url", "https://archive.example.org/oai"]);
     assert!(!err.contains("plain HTTP"), "{err}");
 }
+
+#[test]
+fn logins_sent_all_at_once_take_their_turn_not_gigabytes() {
+    let (_dir, root) = archive_with_accounts();
+    let server = Server::start(&root, &[]);
+    let (_, before) = server.rss_kib();
+    let form = server.get("/login");
+    let (bound, _) = set_cookie(&form, "cairn_login").expect("a login cookie");
+    let csrf = csrf_in(&form.text());
+    // 48 logins at once (each Argon2 check holds 19 MiB while it runs).
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..48)
+            .map(|i| {
+                let (bound, csrf, addr) = (&bound, &csrf, server.addr);
+                s.spawn(move || {
+                    let cookie = format!("cairn_login={bound}");
+                    request(
+                        addr,
+                        "POST",
+                        "/login",
+                        &[FORM, ("Cookie", &cookie)],
+                        format!("csrf={csrf}&name=nobody{i}&password=guessing+again").as_bytes(),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), 401);
+        }
+    });
+    let (_, peak) = server.rss_kib();
+    // At most 4 checks at once: 4 x 19 MiB over what the server held before.
+    assert!(
+        peak < before + 160 * 1024,
+        "peak resident memory {peak} KiB, {before} KiB before the logins"
+    );
+}

@@ -52,6 +52,9 @@ pub const ADDRESS_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const SESSION_COOKIE: &str = "cairn_session";
 /// The login form's CSRF cookie.
 pub const LOGIN_COOKIE: &str = "cairn_login";
+/// Password checks run at once: each holds Argon2's 19 MiB, so logins sent by the
+/// hundred wait their turn rather than take gigabytes.
+pub const PASSWORD_CHECKS: usize = 4;
 /// The most sessions held (the oldest idle ones go first beyond it).
 const MAX_SESSIONS: usize = 10_000;
 /// The most addresses and accounts tracked by the limits.
@@ -104,6 +107,8 @@ pub struct Auth {
     idle: Duration,
     sessions: Mutex<HashMap<[u8; 32], Session>>,
     limits: Mutex<Limits>,
+    /// [`PASSWORD_CHECKS`] permits, one held by each password check.
+    pub checks: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Auth {
@@ -161,6 +166,7 @@ impl Auth {
             idle: idle.unwrap_or(IDLE),
             sessions: Mutex::new(HashMap::new()),
             limits: Mutex::new(Limits::default()),
+            checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
         }
     }
 

@@ -127,6 +127,9 @@ async fn login(State(st): State<Arc<WebState>>, req: Request) -> Response {
     let name = field(&pairs, "name").to_string();
     let password = field(&pairs, "password").to_string();
     let old = cookie(&parts.headers, SESSION_COOKIE).map(str::to_string);
+    let Ok(_turn) = st.auth.checks.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "The server is stopping.\n").into_response();
+    };
     let me = st.clone();
     let result =
         tokio::task::spawn_blocking(move || me.auth.login(&name, &password, addr, old.as_deref()))
