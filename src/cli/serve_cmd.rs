@@ -91,16 +91,6 @@ pub(super) fn run_serve(args: ServeArgs) -> u8 {
             args.bind
         );
     }
-    // Large allocations (an Argon2 check's 19 MiB, a snapshot's tables) from the system
-    // and back to it when freed: glibc's default raises its threshold after each such
-    // free and then keeps them in every thread's arena, so that a burst of logins on
-    // the blocking threads left hundreds of MiB resident for good.
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only sets an allocator parameter; called before the server's
-    // threads start.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
     let opts = cairn::serve::ServeOptions {
         bind: args.bind,
         base_url: args.base_url,

@@ -8,8 +8,8 @@
 use std::fmt;
 use std::path::Path;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::Serialize;
 
 use crate::error::Error;
@@ -137,9 +137,18 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
         .map_err(|e| Error::Internal(format!("Argon2 hashing: {e}")))
 }
 
+/// Argon2's working memory (19 MiB a check), kept for the next check rather than
+/// freed: glibc would otherwise keep each freed block in the arena of whichever thread
+/// ran the check, and a burst of logins on the server's blocking threads left hundreds
+/// of MiB resident. The server runs at most [`KEPT_MEMORY`] checks at once
+/// (`serve::auth::PASSWORD_CHECKS`), so this holds at most that many blocks.
+static MEMORY: std::sync::Mutex<Vec<Vec<Block>>> = std::sync::Mutex::new(Vec::new());
+/// The most working memories kept.
+pub const KEPT_MEMORY: usize = 4;
+
 /// Whether `password` matches the stored PHC string. Only Argon2id hashes at the
 /// parameters Cairn writes are accepted (a hand-edited file cannot make every login
-/// cost a gigabyte).
+/// cost a gigabyte). The result is compared in constant time.
 pub fn verify_password(stored: &str, password: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else {
         return false;
@@ -147,16 +156,55 @@ pub fn verify_password(stored: &str, password: &str) -> bool {
     if parsed.algorithm.as_str() != "argon2id" {
         return false;
     }
-    let Ok(params) = Params::try_from(&parsed) else {
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
         return false;
     };
-    if params.m_cost() > ARGON2_M_KIB * 4 || params.t_cost() > 16 || params.p_cost() > 8 {
+    let expected = expected.as_bytes();
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let Ok(given) = Params::try_from(&parsed) else {
+        return false;
+    };
+    if given.m_cost() > ARGON2_M_KIB * 4 || given.t_cost() > 16 || given.p_cost() > 8 {
         return false;
     }
-    match argon2() {
-        Ok(a) => a.verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
+    let Ok(params) = Params::new(
+        given.m_cost(),
+        given.t_cost(),
+        given.p_cost(),
+        Some(expected.len()),
+    ) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or(Version::V0x13);
+    let blocks = params.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, version, params);
+    let mut memory = MEMORY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .filter(|m| m.len() >= blocks)
+        .unwrap_or_else(|| vec![Block::default(); blocks]);
+    let mut out = vec![0u8; expected.len()];
+    let done = argon
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks])
+        .is_ok();
+    let mut kept = MEMORY.lock().unwrap_or_else(|p| p.into_inner());
+    if kept.len() < KEPT_MEMORY {
+        kept.push(memory);
     }
+    drop(kept);
+    done && out.len() == expected.len()
+        && out
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// A hash no password matches, verified against when the account does not exist, so
