@@ -83,12 +83,17 @@ fn get(server: &Server, target: &str, cookie: Option<&str>) -> Resp {
     request(server.addr, "GET", target, &h, b"")
 }
 
-/// Logs in through the form; the response of the POST.
-fn try_login(server: &Server, name: &str, password: &str) -> Resp {
+/// The login form's cookie value and CSRF token, from GET /login.
+fn login_form(server: &Server) -> (String, String) {
     let form = server.get("/login");
     assert_eq!(form.status, 200, "{}", form.text());
     let (bound, _) = set_cookie(&form, "cairn_login").expect("a login cookie");
-    let csrf = csrf_in(&form.text());
+    (bound, csrf_in(&form.text()))
+}
+
+/// Logs in through the form; the response of the POST.
+fn try_login(server: &Server, name: &str, password: &str) -> Resp {
+    let (bound, csrf) = login_form(server);
     let cookie = format!("cairn_login={bound}");
     request(
         server.addr,
@@ -293,20 +298,14 @@ fn sessions_end_at_logout_and_password_change() {
     assert_ne!(first, second);
     // A login made with a session cookie ends that session (rotation).
     let third = login(&server, "ana", ARCHIVIST_PW);
-    let form = server.get("/login");
-    let (bound, _) = set_cookie(&form, "cairn_login").expect("a login cookie");
+    let (bound, csrf) = login_form(&server);
     let cookies = format!("cairn_login={bound}; cairn_session={third}");
     let r = request(
         server.addr,
         "POST",
         "/login",
         &[FORM, ("Cookie", &cookies)],
-        format!(
-            "csrf={}&name=ana&password={}",
-            csrf_in(&form.text()),
-            enc(ARCHIVIST_PW)
-        )
-        .as_bytes(),
+        format!("csrf={csrf}&name=ana&password={}", enc(ARCHIVIST_PW)).as_bytes(),
     );
     assert_eq!(r.status, 303);
     let fourth = set_cookie(&r, "cairn_session").expect("a session cookie").0;
@@ -451,14 +450,8 @@ fn sessions_expire_when_idle_and_logins_need_their_form_token() {
 /// tests' usual 127.0.0.1).
 fn login_from(server: &Server, from: &str, name: &str, password: &str) -> Resp {
     use std::io::Read;
-    let form = server.get("/login");
-    let (bound, _) = set_cookie(&form, "cairn_login").expect("a login cookie");
-    let body = format!(
-        "csrf={}&name={}&password={}",
-        csrf_in(&form.text()),
-        enc(name),
-        enc(password)
-    );
+    let (bound, csrf) = login_form(server);
+    let body = format!("csrf={csrf}&name={}&password={}", enc(name), enc(password));
     let mut s = crate::common::serve::connect_from(from, server.addr);
     write!(
         s,
@@ -576,9 +569,7 @@ fn logins_sent_all_at_once_take_their_turn_not_gigabytes() {
     let (_dir, root) = archive_with_accounts();
     let server = Server::start(&root, &[]);
     let (_, before) = server.rss_kib();
-    let form = server.get("/login");
-    let (bound, _) = set_cookie(&form, "cairn_login").expect("a login cookie");
-    let csrf = csrf_in(&form.text());
+    let (bound, csrf) = login_form(&server);
     // 48 logins at once (each Argon2 check holds 19 MiB while it runs).
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..48)
