@@ -336,14 +336,20 @@ pub(super) enum Command {
     /// it is not well-formed or not valid.
     #[command(after_help = super::qc_cmd::QC_HELP)]
     Qc(super::qc_cmd::QcArgs),
-    /// Serve the archive read-only over HTTP: OAI-PMH 2.0 at /oai for harvesters, and
-    /// pages for readers and auditors (/, /items, /events, /audit).
+    /// Serve the archive over HTTP: OAI-PMH 2.0 at /oai for harvesters, and pages for
+    /// readers and auditors (/, /items, /events, /audit).
     ///
     /// Prints the address it listens on, then serves until interrupted (Ctrl-C,
     /// SIGTERM). It reads the register and the event log, and sees what ingest and
-    /// fixity add while it runs; no request changes the archive.
+    /// fixity add while it runs; no request changes the archive, unless the archive has
+    /// accounts (`cairn user`): then archivists who log in may amend and withdraw items.
     #[command(after_help = EXIT_CODES_HELP)]
     Serve(super::serve_cmd::ServeArgs),
+
+    /// The accounts of `cairn serve` (users.json beside cairn.toml): `user add NAME
+    /// --role reader|auditor|archivist|admin`, `user passwd`, `user remove`, `user list`.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    User(super::user_cmd::UserCommand),
 
     /// Copy every item (its bag files and register entry), the event log and its head
     /// to each replica: streamed, each object read back and verified, never overwriting

@@ -29,6 +29,7 @@ mod replica_cmds;
 mod report_html;
 mod serve_cmd;
 mod tlog_cmds;
+mod user_cmd;
 
 use args::*;
 pub use outcome::exit;
@@ -171,6 +172,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Formats(args) => format_cmds::run_formats(args),
         Command::Qc(args) => qc_cmd::run_qc(args),
         Command::Serve(args) => serve_cmd::run_serve(args),
+        Command::User(cmd) => user_cmd::run_user(cmd),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             // Into memory first: clap_complete panics on a failed write.

@@ -24,6 +24,18 @@ pub(super) struct ServeArgs {
     /// Serve payload files (never those of restricted items), with byte ranges.
     #[arg(long)]
     serve_files: bool,
+    /// With accounts (`cairn user`): end a session after this long without a request
+    /// (90s, 30m, 2h).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_idle)]
+    session_idle: std::time::Duration,
+}
+
+fn parse_idle(s: &str) -> Result<std::time::Duration, String> {
+    let d = cairn::units::parse_duration(s)?;
+    if d.is_zero() {
+        return Err("a session needs some time: give at least 1s".into());
+    }
+    Ok(d)
 }
 
 /// `ADDR:PORT` or `HOST:PORT` (`localhost:8080`): a name is resolved, and its first
@@ -65,10 +77,25 @@ pub(super) fn run_serve(args: ServeArgs) -> u8 {
             return exit::USAGE;
         }
     }
+    // Accounts over plain HTTP to other machines: passwords would cross the network in
+    // clear. Said, not refused (a TLS proxy on another machine is a real setup).
+    let accounts =
+        cairn::fs::users::read_users(&archive.root).map_or(true, |f| !f.users.is_empty());
+    let https = args
+        .base_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    if accounts && !https && !args.bind.ip().is_loopback() {
+        errln!(
+            "cairn: serve: warning: the archive has accounts and {} answers other machines over plain HTTP, so passwords and session cookies would cross the network in clear; keep the default loopback bind and put a TLS reverse proxy in front (--base-url https://...)",
+            args.bind
+        );
+    }
     let opts = cairn::serve::ServeOptions {
         bind: args.bind,
         base_url: args.base_url,
         serve_files: args.serve_files,
+        session_idle: Some(args.session_idle),
     };
     let result = cairn::serve::serve(archive, opts, |addr, base| {
         // Always printed, --quiet or not: it is the one thing a caller needs to know.

@@ -29,6 +29,7 @@ pub mod register;
 pub mod replica;
 pub mod tar;
 pub mod tlog_store;
+pub mod users;
 pub mod walk;
 pub mod zip;
 

@@ -28,6 +28,7 @@ pub mod schedule;
 pub mod show;
 pub mod tlog;
 pub mod transfer;
+pub mod users;
 pub mod verify;
 pub mod versions;
 pub mod withdraw;

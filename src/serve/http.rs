@@ -61,6 +61,9 @@ pub struct ServeOptions {
     pub base_url: Option<String>,
     /// Serve payload files (never those of restricted items).
     pub serve_files: bool,
+    /// With accounts: a session ends after this long without a request (default
+    /// [`super::auth::IDLE`]).
+    pub session_idle: Option<Duration>,
 }
 
 struct AppState {
@@ -70,10 +73,17 @@ struct AppState {
     key: TokenKey,
     base_url: String,
     serve_files: bool,
+    session_idle: Option<Duration>,
 }
 
 impl AppState {
-    fn new(archive: Archive, first: Snapshot, base_url: String, serve_files: bool) -> Arc<Self> {
+    fn new(
+        archive: Archive,
+        first: Snapshot,
+        base_url: String,
+        serve_files: bool,
+        session_idle: Option<Duration>,
+    ) -> Arc<Self> {
         Arc::new(AppState {
             archive,
             snapshot: RwLock::new(Arc::new(first)),
@@ -81,6 +91,7 @@ impl AppState {
             key: TokenKey::random(),
             base_url,
             serve_files,
+            session_idle,
         })
     }
 
@@ -163,7 +174,13 @@ pub fn serve(
             .base_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}/oai"));
-        let state = AppState::new(archive, first, base_url.clone(), opts.serve_files);
+        let state = AppState::new(
+            archive,
+            first,
+            base_url.clone(),
+            opts.serve_files,
+            opts.session_idle,
+        );
         on_bound(addr, &base_url);
         run_listener(listener, router(state), limits, shutdown()).await;
         Ok(())
@@ -190,10 +207,20 @@ pub fn app(archive: Archive, opts: &ServeOptions) -> Result<Router, Error> {
         first,
         base_url,
         opts.serve_files,
+        opts.session_idle,
     )))
 }
 
 fn router(state: Arc<AppState>) -> Router {
+    // Accounts (src/serve/auth/): nothing answers or changes while users.json has none.
+    let web = Arc::new(super::auth::routes::WebState {
+        auth: super::auth::Auth::new(
+            state.archive.root.clone(),
+            state.base_url.starts_with("https://"),
+            state.session_idle,
+        ),
+        archive: state.archive.clone(),
+    });
     Router::new()
         .route("/", get(overview))
         .route("/oai", get(oai_get).post(oai_post))
@@ -208,6 +235,11 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/audit", get(audit))
         .fallback(not_found)
         .with_state(state)
+        .merge(super::auth::routes::router(web.clone()))
+        .layer(middleware::from_fn_with_state(
+            web,
+            super::auth::routes::gate,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(guard))
         .layer(tower::limit::ConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
@@ -261,7 +293,8 @@ fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn first<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+/// The first value of `key` among query or form pairs ("" when none).
+pub(super) fn first<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
     pairs
         .iter()
         .find(|(k, _)| k == key)

@@ -1,15 +1,18 @@
-//! `cairn serve`: a read-only web server over the archive: OAI-PMH 2.0 at /oai for
-//! harvesters, and pages for readers and auditors (/, /items, /items/ID, /events,
-//! /audit). Nothing it does writes to the archive.
+//! `cairn serve`: a web server over the archive: OAI-PMH 2.0 at /oai for harvesters,
+//! and pages for readers and auditors (/, /items, /items/ID, /events, /audit). Nothing
+//! it does writes to the archive, unless the archive has accounts: then archivists
+//! amend and withdraw through the ops use cases ([`auth`]).
 //!
 //! - [`snapshot`]: the archive read into memory, refreshed when its files change.
 //! - [`oai`], [`token`]: the protocol, pure.
 //! - [`pages`]: the HTML, compile-time templates.
 //! - [`reader`]: tombstones, formats, scan QC, damage and kept versions on item pages.
 //! - [`search`]: how /items?q= folds case and diacritics.
+//! - [`auth`]: accounts, sessions, CSRF, login limits, the write routes.
 //! - [`files`]: payload files, resolved only through the register.
 //! - [`http`]: the axum application, the listener and its limits.
 
+pub mod auth;
 pub mod files;
 pub mod http;
 pub mod oai;

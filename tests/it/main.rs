@@ -42,6 +42,7 @@ mod register_entries;
 mod replica;
 mod replica_cluster;
 mod serve;
+mod serve_auth;
 mod tlog;
 mod trust;
 mod zip;

@@ -123,7 +123,16 @@ pub(super) async fn run_listener(
             stream,
             stalled: None,
         });
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        // The client's address, for the login limits (src/serve/auth/).
+        let app = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        );
+        let service = hyper_util::service::TowerToHyperService::new(app);
         let builder = builder.clone();
         let mut closing = closing_rx.clone();
         tokio::spawn(async move {

@@ -28,6 +28,7 @@ fn router(root: &Path, serve_files: bool) -> Router {
         bind: "127.0.0.1:0".parse().expect("an address"),
         base_url: Some(BASE_URL.to_string()),
         serve_files,
+        session_idle: None,
     };
     app(archive, &opts).expect("the application is built")
 }
