@@ -101,7 +101,7 @@ enum PlannedKind {
 }
 
 /// Where a file of a new version comes from.
-enum Source {
+pub(crate) enum Source {
     File {
         path: PathBuf,
         blake3: Option<String>,
@@ -122,11 +122,30 @@ pub fn export(
     dest: &Path,
     layout: Option<crate::ocfl::Layout>,
 ) -> Result<ExportReport, Error> {
+    export_items(archive, dest, layout, None, false)
+}
+
+/// [`export`] of the items `only` (`None`: every registered or withdrawn item);
+/// `locked`: the caller holds the archive lock (`replicate` to an OCFL replica), so no
+/// shared lock is taken per item.
+pub(crate) fn export_items(
+    archive: &Archive,
+    dest: &Path,
+    layout: Option<crate::ocfl::Layout>,
+    only: Option<&[String]>,
+    locked: bool,
+) -> Result<ExportReport, Error> {
     let mut root = disk::open_root(dest, layout)?;
-    let mut ids = archive.register_ids()?;
-    ids.extend(archive.withdrawn_ids()?);
-    ids.sort();
-    ids.dedup();
+    let ids = match only {
+        Some(ids) => ids.to_vec(),
+        None => {
+            let mut ids = archive.register_ids()?;
+            ids.extend(archive.withdrawn_ids()?);
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+    };
     let mut report = ExportReport {
         root: dest.to_path_buf(),
         layout: root.layout.name(),
@@ -145,7 +164,7 @@ pub fn export(
     for id in ids {
         // One item at a time under the archive's shared lock: its entry, history and
         // bags are read as one state, never half-way through a commit.
-        let hold = archive.wait_shared()?;
+        let hold = if locked { None } else { archive.wait_shared()? };
         let object = export_item(archive, &mut root, &id, &mut buf)?;
         drop(hold);
         tally(&mut report, object);
@@ -236,6 +255,59 @@ fn export_item(
         Err(e) => return Err(e),
     }
     Ok(out)
+}
+
+/// Where the archive holds good bytes for each sha512 of item `id`'s object: every
+/// file of every version it would export (payload files in the bags, Cairn's records
+/// rendered again), for `repair` of an OCFL replica. A version whose bag is gone (a
+/// purged item) gives nothing.
+pub(crate) fn good_sources(archive: &Archive, id: &str) -> Result<BTreeMap<String, Source>, Error> {
+    let events = archive.events_of(id)?;
+    let plan = plan_item(archive, id, &events)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut out = BTreeMap::new();
+    for (i, planned) in plan.iter().enumerate() {
+        let files = match files_of(planned, id, &events, &plan[..i], &mut buf) {
+            Ok(files) => files,
+            Err(Error::VerifyFailed { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        for f in files {
+            out.entry(f.sha512.to_ascii_lowercase()).or_insert(f.source);
+        }
+    }
+    Ok(out)
+}
+
+impl Source {
+    /// Writes the bytes (a file streamed, in parts of `buf`'s size).
+    pub(crate) fn write_to(&self, w: &mut dyn std::io::Write, buf: &mut [u8]) -> Result<(), Error> {
+        match self {
+            Source::Bytes(b) => w
+                .write_all(b)
+                .map_err(|e| Error::io("write", Path::new(REGISTER_ENTRY), e)),
+            Source::File { path, .. } => {
+                let mut f = crate::fs::open_file(path)?;
+                loop {
+                    let n =
+                        std::io::Read::read(&mut f, buf).map_err(|e| Error::io("read", path, e))?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    w.write_all(&buf[..n])
+                        .map_err(|e| Error::io("write", path, e))?;
+                }
+            }
+        }
+    }
+
+    /// Where the bytes come from, for the report: the archive file, or Cairn's record.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Source::Bytes(_) => "the archive's record".into(),
+            Source::File { path, .. } => path.display().to_string(),
+        }
+    }
 }
 
 /// The versions the archive holds for `id`: each register entry version, oldest first,

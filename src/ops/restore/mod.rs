@@ -97,6 +97,12 @@ pub fn restore(
     name: Option<(String, String)>,
     clock: &dyn Clock,
 ) -> Result<RestoreReport, Error> {
+    if section.kind == crate::replica::ReplicaKind::Ocfl {
+        return Err(Error::Usage(format!(
+            "replica {} is an OCFL storage root: `restore --from` an OCFL replica is not supported yet; restore from a replica of kind \"files\" (docs/ocfl.md, \"As a replica\")",
+            section.name
+        )));
+    }
     if crate::fs::entry_exists(dir) {
         return finish_published(section, dir);
     }

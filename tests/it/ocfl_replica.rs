@@ -1,0 +1,218 @@
+//! `[[replica]] kind = "ocfl"`: an archive with ingested, amended, revised and withdrawn
+//! items replicated to an OCFL storage root (validated by ocfl-py), then a content file
+//! damaged and another deleted there: `fixity --replica` names item, version and logical
+//! path, `repair` rewrites them from the archive's bytes of the same sha512, and the
+//! next check is clean.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common;
+use crate::life::expect;
+use crate::ocfl::{make_archive, ocfl_validate};
+
+/// The archive of `ocfl::make_archive` at `a/`, with an OCFL replica `vault` at
+/// `vault/` (the folder made and marked).
+fn archive_with_ocfl_replica(label: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = common::fresh_dir(label);
+    let root = tmp.path().join("a");
+    make_archive(&root);
+    let vault = tmp.path().join("vault");
+    fs::create_dir(&vault).expect("replica folder");
+    let toml = root.join("cairn.toml");
+    let mut text = fs::read_to_string(&toml).expect("cairn.toml");
+    text.push_str(&format!(
+        "\n[[replica]]\nname = \"vault\"\nkind = \"ocfl\"\nurl = \"file://{}\"\n",
+        vault.display()
+    ));
+    fs::write(&toml, text).expect("cairn.toml");
+    expect(&root, ["replicate", "--init", "vault"], 0);
+    (tmp, root, vault)
+}
+
+/// The object root of `id` (layout 0003: `sha256` tuples, then the identifier).
+fn object_root(vault: &Path, id: &str) -> PathBuf {
+    let digest = common::sha256_hex(id.as_bytes());
+    vault
+        .join(&digest[0..3])
+        .join(&digest[3..6])
+        .join(&digest[6..9])
+        .join(id)
+}
+
+fn inventory(object: &Path) -> Value {
+    serde_json::from_slice(&fs::read(object.join("inventory.json")).expect("inventory"))
+        .expect("inventory JSON")
+}
+
+/// The content path the manifest gives for the file whose content path ends `tail`.
+fn content_path(inv: &Value, tail: &str) -> String {
+    inv["manifest"]
+        .as_object()
+        .expect("manifest")
+        .values()
+        .flat_map(|v| v.as_array().expect("paths").iter())
+        .map(|p| p.as_str().expect("path").to_string())
+        .find(|p| p.ends_with(tail))
+        .unwrap_or_else(|| panic!("no content path ending {tail} in {inv:#}"))
+}
+
+fn validate_root(vault: &Path) {
+    let Some(validator) = ocfl_validate() else {
+        common::skip("ocfl-validate (PyPI ocfl-py) is not installed");
+        return;
+    };
+    let out = common::run(Command::new(&validator).arg(vault));
+    assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
+}
+
+fn findings(report: &Value) -> Vec<Value> {
+    report["checked"]
+        .as_array()
+        .expect("checked")
+        .iter()
+        .flat_map(|c| c["findings"].as_array().expect("findings").clone())
+        .collect()
+}
+
+#[test]
+fn replicate_to_an_ocfl_replica_then_damage_is_found_and_repaired() {
+    let (_tmp, root, vault) = archive_with_ocfl_replica("ocfl-replica");
+    assert!(vault
+        .join("extensions/cairn-replica/replica.json")
+        .is_file());
+    let out = expect(&root, ["replicate", "--to", "vault", "--json"], 0).json();
+    let items = out["replicas"][0]["items"]
+        .as_array()
+        .expect("items")
+        .clone();
+    assert!(
+        items
+            .iter()
+            .any(|i| i["id"] == "cairn-000001" && i["copied"].as_u64() > Some(0)),
+        "{out:#}"
+    );
+    // Every entry version an OCFL version: ingest, amend, revise, amend.
+    let obj1 = object_root(&vault, "cairn-000001");
+    let inv1 = inventory(&obj1);
+    assert_eq!(inv1["head"], "v4", "{inv1:#}");
+    assert_eq!(
+        inventory(&object_root(&vault, "cairn-000003"))["head"],
+        "v2"
+    );
+    validate_root(&vault);
+    // A rerun writes nothing.
+    let again = expect(&root, ["replicate", "--to", "vault", "--json"], 0).json();
+    for i in again["replicas"][0]["items"].as_array().expect("items") {
+        assert_eq!(i["copied"], 0, "{again:#}");
+    }
+    expect(&root, ["fixity", "--replica", "vault", "--all"], 0);
+
+    // Damage: a file the revise added (v3), changed; an item's only payload, deleted.
+    let p3 = content_path(&inv1, "data/p3.txt");
+    assert!(p3.starts_with("v3/"), "{p3}");
+    fs::write(obj1.join(&p3), b"Sample: page three, rotted\n").expect("damage");
+    let obj2 = object_root(&vault, "cairn-000002");
+    let b = content_path(&inventory(&obj2), "data/b.txt");
+    fs::remove_file(obj2.join(&b)).expect("delete");
+
+    let bad = expect(
+        &root,
+        ["fixity", "--replica", "vault", "--all", "--json"],
+        1,
+    )
+    .json();
+    let found = findings(&bad);
+    let changed = found
+        .iter()
+        .find(|f| f["id"] == "cairn-000001")
+        .unwrap_or_else(|| panic!("{bad:#}"));
+    assert_eq!(changed["kind"], "changed", "{changed:#}");
+    assert!(changed["key"].as_str().expect("key").ends_with(&p3));
+    let detail = changed["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("v3 data/p3.txt") && detail.contains("v4 data/p3.txt"),
+        "{detail}"
+    );
+    let missing = found
+        .iter()
+        .find(|f| f["id"] == "cairn-000002")
+        .unwrap_or_else(|| panic!("{bad:#}"));
+    assert_eq!(missing["kind"], "missing", "{missing:#}");
+    assert!(missing["detail"]
+        .as_str()
+        .expect("detail")
+        .contains("v1 data/b.txt"));
+    assert_eq!(found.len(), 2, "{bad:#}");
+
+    // Repair rewrites both from the archive's bytes; the next check is clean.
+    let rep = expect(&root, ["repair", "cairn-000001", "--json"], 0).json();
+    assert_eq!(
+        rep["repaired"].as_array().expect("repaired").len(),
+        1,
+        "{rep:#}"
+    );
+    assert_eq!(rep["repaired"][0]["target"], "vault", "{rep:#}");
+    expect(&root, ["repair", "cairn-000002"], 0);
+    assert_eq!(
+        fs::read(obj1.join(&p3)).expect("repaired"),
+        b"Sample: page three\n"
+    );
+    assert_eq!(
+        fs::read(obj2.join(&b)).expect("repaired"),
+        b"Sample: a note\n"
+    );
+    expect(&root, ["fixity", "--replica", "vault", "--all"], 0);
+    validate_root(&vault);
+    let log = fs::read_to_string(root.join("manifests/events.jsonl")).expect("log");
+    assert!(log.contains("\"recovery\""), "no recovery event");
+}
+
+#[test]
+fn a_damaged_inventory_is_found_and_not_repaired_from_guesses() {
+    let (_tmp, root, vault) = archive_with_ocfl_replica("ocfl-replica-inv");
+    expect(&root, ["replicate", "--to", "vault"], 0);
+    let obj = object_root(&vault, "cairn-000002");
+    let mut bytes = fs::read(obj.join("inventory.json")).expect("inventory");
+    bytes.extend_from_slice(b" ");
+    fs::write(obj.join("inventory.json"), &bytes).expect("damage");
+    let bad = expect(
+        &root,
+        [
+            "fixity",
+            "--replica",
+            "vault",
+            "--id",
+            "cairn-000002",
+            "--json",
+        ],
+        1,
+    )
+    .json();
+    let found = findings(&bad);
+    assert!(
+        found.iter().any(|f| f["kind"] == "changed"
+            && f["key"].as_str().expect("key").ends_with("/inventory.json")),
+        "{bad:#}"
+    );
+    let rep = expect(&root, ["repair", "cairn-000002", "--json"], 1).json();
+    assert_eq!(
+        rep["unrepairable"].as_array().expect("unrepairable").len(),
+        1,
+        "{rep:#}"
+    );
+}
+
+#[test]
+fn restore_from_an_ocfl_replica_is_refused_for_now() {
+    let (tmp, root, _vault) = archive_with_ocfl_replica("ocfl-replica-restore");
+    expect(&root, ["replicate", "--to", "vault"], 0);
+    let dest = tmp.path().join("b");
+    let dest_s = dest.to_str().expect("utf-8");
+    let out = expect(&root, ["restore", "--from", "vault", dest_s], 2);
+    assert!(out.stderr.contains("OCFL"), "{}", out.describe());
+    assert!(!dest.exists());
+}
