@@ -648,3 +648,134 @@ pub fn replace_content(
     std::fs::rename(&temp, &target).map_err(|e| Error::io("rename", &temp, e))?;
     sync_dir(&parent)
 }
+
+/// What [`materialize`] wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Materialized {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// An object's inventory, checked against its sidecar and parsed; an error naming the
+/// object otherwise (a restore reads nothing it cannot trust).
+fn trusted_inventory(object_root: &Path) -> Result<Inventory, Error> {
+    let bad = |detail: String| {
+        Error::Corrupt {
+        path: object_root.to_path_buf(),
+        detail: format!("{detail}: `cairn fixity --replica` and `cairn repair` on the archive that wrote it, or restore from another replica"),
+    }
+    };
+    match checked_inventory(object_root)? {
+        Ok(bytes) => Inventory::parse(&bytes).map_err(|p| bad(p.to_string())),
+        Err((_, detail)) => Err(bad(detail)),
+    }
+}
+
+/// Writes into the new folder `dest` the archive an OCFL replica's storage root `root`
+/// holds, laid out as a replica of kind `files` (the archive root's paths): every file
+/// of the head version of the archive's object `archive_object` by its logical path,
+/// except `payload_index`, whose lines (`{"key", "id", "sha512"}`) say where each
+/// payload file is: the content of that sha512 in item `id`'s object. The replica's
+/// marker goes to `marker_to`. Every file is hashed as it is copied and read back; every
+/// path from the root is checked to stay inside its object and inside `dest`.
+pub fn materialize(
+    root: &Path,
+    archive_object: &str,
+    payload_index: &str,
+    marker_to: &str,
+    dest: &Path,
+    buf: &mut [u8],
+) -> Result<Materialized, Error> {
+    let Some(layout) = read_layout(root)? else {
+        return Err(Error::Corrupt {
+            path: root.to_path_buf(),
+            detail: "not an OCFL storage root in a layout Cairn writes".into(),
+        });
+    };
+    let mut out = Materialized::default();
+    let outside = |path: &Path, what: &str| Error::Corrupt {
+        path: path.to_path_buf(),
+        detail: format!("the inventory names a path outside its object or the archive: {what}"),
+    };
+    let mut copy = |object_root: &Path,
+                    inv: &Inventory,
+                    sha512: &str,
+                    key: &str,
+                    out: &mut Materialized|
+     -> Result<(), Error> {
+        let content = inv
+            .manifest
+            .get(&sha512.to_ascii_lowercase())
+            .and_then(|p| p.first())
+            .ok_or_else(|| Error::Corrupt {
+                path: object_root.to_path_buf(),
+                detail: format!("no content with sha512 {sha512} (for {key}) in the object: replicate again from the archive"),
+            })?;
+        if !safe_content_path(content) {
+            return Err(outside(object_root, content));
+        }
+        if !safe_content_path(key) {
+            return Err(outside(object_root, key));
+        }
+        let c = copy_checked(
+            &object_root.join(content),
+            &dest.join(key),
+            sha512,
+            None,
+            buf,
+        )?;
+        out.files += 1;
+        out.bytes += c.bytes;
+        Ok(())
+    };
+    let archive_root = root.join(layout.object_path(archive_object));
+    let inv = trusted_inventory(&archive_root)?;
+    let mut index = None;
+    for (logical, sha512) in inv.state_of(inv.head.0) {
+        if logical == payload_index {
+            let content = inv.manifest.get(&sha512).and_then(|p| p.first());
+            let Some(content) = content.filter(|c| safe_content_path(c)) else {
+                return Err(outside(&archive_root, payload_index));
+            };
+            let bytes = crate::fs::read_file(&archive_root.join(content))?;
+            if sha512_hex(&bytes) != sha512 {
+                return Err(Error::Corrupt {
+                    path: archive_root.join(content),
+                    detail: "its sha512 is not the inventory's".into(),
+                });
+            }
+            index = Some(bytes);
+            continue;
+        }
+        copy(&archive_root, &inv, &sha512, &logical, &mut out)?;
+    }
+    let marker = crate::fs::read_file(&root.join(MARKER_KEY))?;
+    if let Some(parent) = dest.join(marker_to).parent() {
+        crate::fs::create_dir_all(parent)?;
+    }
+    crate::fs::write_file(&dest.join(marker_to), &marker)?;
+    #[derive(serde::Deserialize)]
+    struct Line {
+        key: String,
+        id: String,
+        sha512: String,
+    }
+    let mut objects: std::collections::BTreeMap<String, Inventory> = Default::default();
+    for line in index.unwrap_or_default().split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        let l: Line = serde_json::from_slice(line).map_err(|e| Error::Corrupt {
+            path: archive_root.clone(),
+            detail: format!("{payload_index}: not an index line: {e}"),
+        })?;
+        let object_root = root.join(layout.object_path(&l.id));
+        if !objects.contains_key(&l.id) {
+            objects.insert(l.id.clone(), trusted_inventory(&object_root)?);
+        }
+        if let Some(inv) = objects.get(&l.id) {
+            copy(&object_root, inv, &l.sha512, &l.key, &mut out)?;
+        }
+    }
+    Ok(out)
+}

@@ -206,13 +206,77 @@ fn a_damaged_inventory_is_found_and_not_repaired_from_guesses() {
     );
 }
 
+/// Every file under `archive/` and `manifests/` (no caches: the log's index and tree
+/// are rebuilt), by path, with its bytes.
+fn records(root: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    common::file_bytes(root)
+        .into_iter()
+        .filter(|(p, _)| {
+            let s = p.to_string_lossy();
+            s.starts_with("archive/")
+                || (s.starts_with("manifests/") && s.ends_with(".json") && !s.contains("/."))
+        })
+        .collect()
+}
+
 #[test]
-fn restore_from_an_ocfl_replica_is_refused_for_now() {
-    let (tmp, root, _vault) = archive_with_ocfl_replica("ocfl-replica-restore");
+fn the_archive_deleted_is_restored_from_the_ocfl_replica_alone() {
+    let (tmp, root, vault) = archive_with_ocfl_replica("ocfl-replica-restore");
     expect(&root, ["replicate", "--to", "vault"], 0);
-    let dest = tmp.path().join("b");
+    validate_root(&vault);
+    let before = records(&root);
+    let events_before = fs::read(root.join("manifests/events.jsonl")).expect("log");
+    // Only the configuration is kept (the recovery kit); the archive is gone.
+    let kit = tmp.path().join("kit");
+    fs::create_dir(&kit).expect("kit");
+    fs::copy(root.join("cairn.toml"), kit.join("cairn.toml")).expect("kit");
+    fs::remove_dir_all(&root).expect("delete the archive");
+
+    let dest = tmp.path().join("restored");
     let dest_s = dest.to_str().expect("utf-8");
-    let out = expect(&root, ["restore", "--from", "vault", dest_s], 2);
-    assert!(out.stderr.contains("OCFL"), "{}", out.describe());
-    assert!(!dest.exists());
+    expect(&kit, ["restore", "--from", "vault", dest_s], 0);
+    assert!(
+        !tmp.path().join(".restored.ocfl").exists(),
+        "the staging folder is left"
+    );
+    let after = records(&dest);
+    for (path, bytes) in &before {
+        if path == Path::new("manifests/events.jsonl") {
+            continue;
+        }
+        assert_eq!(
+            after.get(path),
+            Some(bytes),
+            "{} differs or is missing",
+            path.display()
+        );
+    }
+    // The log as replicated (up to the run's own replication events), then the
+    // restore's recovery event.
+    let log = fs::read(dest.join("manifests/events.jsonl")).expect("log");
+    let body = &log[..log.len() - 1];
+    let cut = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    assert!(
+        cut > 0 && events_before.starts_with(&log[..cut]),
+        "the restored log is not the archive's"
+    );
+    assert!(String::from_utf8_lossy(&log[cut..]).contains("\"recovery\""));
+    expect(&dest, ["audit"], 0);
+    expect(&dest, ["fixity", "--all"], 0);
+    let out = expect(&dest, ["show", "cairn-000001", "--json"], 0).json();
+    assert!(out.to_string().contains("Sample: final"), "{out:#}");
+    let mut bags = vec![
+        dest.join("archive/cairn-000001"),
+        dest.join("archive/cairn-000002"),
+    ];
+    bags.extend(
+        fs::read_dir(dest.join("archive/.versions/cairn-000001"))
+            .expect("kept versions")
+            .map(|e| e.expect("entry").path()),
+    );
+    bags.push(dest.join("archive/.quarantine/cairn-000003"));
+    for bag in bags {
+        let out = common::run(common::cairn().args(["bag", "validate"]).arg(&bag));
+        assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
+    }
 }

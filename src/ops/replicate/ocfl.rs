@@ -23,9 +23,12 @@ pub(super) fn replicate_ocfl(
         name: replica.name.clone(),
         detail: "an OCFL replica is a folder (file:///...)".into(),
     })?;
-    let export = crate::ops::ocfl::export_items(archive, folder, None, Some(ids), true)?;
+    let export = crate::ops::ocfl::export_items(archive, folder, None, Some(ids), true, true)?;
     let mut events = Vec::new();
     for o in export.objects {
+        if o.id == crate::ops::ocfl::ARCHIVE_OBJECT {
+            continue; // the archive's own object: no item, no event
+        }
         let problems: Vec<ObjectProblem> = o
             .problem
             .iter()

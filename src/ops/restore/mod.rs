@@ -98,10 +98,7 @@ pub fn restore(
     clock: &dyn Clock,
 ) -> Result<RestoreReport, Error> {
     if section.kind == crate::replica::ReplicaKind::Ocfl {
-        return Err(Error::Usage(format!(
-            "replica {} is an OCFL storage root: `restore --from` an OCFL replica is not supported yet; restore from a replica of kind \"files\" (docs/ocfl.md, \"As a replica\")",
-            section.name
-        )));
+        return restore_ocfl(section, dir, name, clock);
     }
     if crate::fs::entry_exists(dir) {
         return finish_published(section, dir);
@@ -155,6 +152,51 @@ pub fn restore(
 }
 
 /// The hidden folder beside `dir` where a restore into `dir` is built: `.NAME.restore`.
+/// `restore --from` an OCFL replica: the archive its storage root holds is first laid
+/// out, every file checked, as a replica of kind `files` in a hidden folder beside DIR
+/// (`.DIR.ocfl`: the archive's object gives every file but the payload, whose files come
+/// from the items' objects by sha512), then restored from there as from any replica,
+/// and the folder removed.
+fn restore_ocfl(
+    section: &ReplicaSection,
+    dir: &Path,
+    name: Option<(String, String)>,
+    clock: &dyn Clock,
+) -> Result<RestoreReport, Error> {
+    let replica = Replica::open(section)?;
+    crate::ops::replica_root::check_marker_present(&replica)?;
+    let root = replica.folder().ok_or_else(|| Error::Replica {
+        name: section.name.clone(),
+        detail: "an OCFL replica is a folder (file:///...)".into(),
+    })?;
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "restore".into());
+    let source = parent_dir(dir).join(format!(".{base}.ocfl"));
+    if !crate::fs::entry_exists(dir) {
+        crate::fs::remove_tree_quietly(&source);
+        crate::fs::create_dir(&source)?;
+        let mut buf = vec![0u8; 1 << 20];
+        crate::fs::ocfl::materialize(
+            root,
+            crate::ops::ocfl::ARCHIVE_OBJECT,
+            crate::ops::ocfl::PAYLOAD_INDEX,
+            crate::fs::layout::MARKER_KEY,
+            &source,
+            &mut buf,
+        )?;
+    }
+    let files = ReplicaSection {
+        kind: crate::replica::ReplicaKind::Files,
+        url: format!("file://{}", source.display()),
+        ..section.clone()
+    };
+    let result = restore(&files, dir, name, clock);
+    crate::fs::remove_tree_quietly(&source);
+    result
+}
+
 pub fn work_folder(dir: &Path) -> PathBuf {
     let base = dir
         .file_name()
