@@ -717,13 +717,22 @@ pub fn materialize(
         if !safe_content_path(key) {
             return Err(outside(object_root, key));
         }
-        let c = copy_checked(
-            &object_root.join(content),
-            &dest.join(key),
-            sha512,
-            None,
-            buf,
-        )?;
+        let from = object_root.join(content);
+        let c = match copy_checked(&from, &dest.join(key), sha512, None, buf) {
+            Err(Error::VerifyFailed { .. }) => {
+                return Err(Error::Corrupt {
+                    path: from,
+                    detail: format!("the replica's copy of {key} does not have the sha512 its inventory records ({sha512}): nothing was restored; `cairn fixity --replica` and `cairn repair` where the archive still exists, or restore from another replica"),
+                })
+            }
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Corrupt {
+                    path: from,
+                    detail: format!("the replica's copy of {key} is missing: nothing was restored"),
+                })
+            }
+            other => other?,
+        };
         out.files += 1;
         out.bytes += c.bytes;
         Ok(())

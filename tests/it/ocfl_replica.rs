@@ -234,6 +234,15 @@ fn the_archive_deleted_is_restored_from_the_ocfl_replica_alone() {
 
     let dest = tmp.path().join("restored");
     let dest_s = dest.to_str().expect("utf-8");
+    // A damaged content file in the root: nothing is restored (exit 1).
+    let obj2 = object_root(&vault, "cairn-000002");
+    let b = obj2.join(content_path(&inventory(&obj2), "data/b.txt"));
+    let good = fs::read(&b).expect("content");
+    fs::write(&b, b"rot").expect("damage");
+    let out = expect(&kit, ["restore", "--from", "vault", dest_s], 1);
+    assert!(out.stderr.contains("data/b.txt"), "{}", out.describe());
+    assert!(!dest.exists() && !tmp.path().join(".restored.ocfl").exists());
+    fs::write(&b, good).expect("undo");
     expect(&kit, ["restore", "--from", "vault", dest_s], 0);
     assert!(
         !tmp.path().join(".restored.ocfl").exists(),

@@ -49,7 +49,7 @@ pub(super) fn replicate_ocfl(
             copied: o.files_written,
             bytes: o.bytes_written,
             present: o.files_deduplicated,
-            updated: u64::from(o.versions - o.versions_before),
+            updated: 0,
             removed: 0,
             problems,
             register_blake3: String::new(),

@@ -178,14 +178,18 @@ fn restore_ocfl(
         crate::fs::remove_tree_quietly(&source);
         crate::fs::create_dir(&source)?;
         let mut buf = vec![0u8; 1 << 20];
-        crate::fs::ocfl::materialize(
+        let laid_out = crate::fs::ocfl::materialize(
             root,
             crate::ops::ocfl::ARCHIVE_OBJECT,
             crate::ops::ocfl::PAYLOAD_INDEX,
             crate::fs::layout::MARKER_KEY,
             &source,
             &mut buf,
-        )?;
+        );
+        if let Err(e) = laid_out {
+            crate::fs::remove_tree_quietly(&source);
+            return Err(e);
+        }
     }
     let files = ReplicaSection {
         kind: crate::replica::ReplicaKind::Files,
