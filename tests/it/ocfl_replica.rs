@@ -206,6 +206,61 @@ fn a_damaged_inventory_is_found_and_not_repaired_from_guesses() {
     );
 }
 
+#[test]
+fn an_inventory_whose_paths_leave_the_object_is_never_followed() {
+    let (tmp, root, vault) = archive_with_ocfl_replica("ocfl-replica-escape");
+    expect(&root, ["replicate", "--to", "vault"], 0);
+    // Inventory and sidecar rewritten together: the content path of data/b.txt now
+    // points outside the object, at a file the check must not read nor repair write.
+    let obj = object_root(&vault, "cairn-000002");
+    let mut inv = inventory(&obj);
+    let content = content_path(&inv, "data/b.txt");
+    let escape = "../../../../../escape.txt";
+    for paths in inv["manifest"]
+        .as_object_mut()
+        .expect("manifest")
+        .values_mut()
+    {
+        for p in paths.as_array_mut().expect("paths") {
+            if p == &Value::from(content.as_str()) {
+                *p = Value::from(escape);
+            }
+        }
+    }
+    let bytes = serde_json::to_vec_pretty(&inv).expect("json");
+    fs::write(obj.join("inventory.json"), &bytes).expect("inventory");
+    fs::write(
+        obj.join("inventory.json.sha512"),
+        format!("{}  inventory.json\n", common::sha512_hex(&bytes)),
+    )
+    .expect("sidecar");
+    let outside = obj.join(escape);
+    let bad = expect(
+        &root,
+        [
+            "fixity",
+            "--replica",
+            "vault",
+            "--id",
+            "cairn-000002",
+            "--json",
+        ],
+        1,
+    )
+    .json();
+    assert!(
+        findings(&bad).iter().any(|f| f["kind"] == "unreadable"),
+        "{bad:#}"
+    );
+    let rep = expect(&root, ["repair", "cairn-000002", "--json"], 1).json();
+    assert!(
+        !rep["unrepairable"].as_array().expect("list").is_empty(),
+        "{rep:#}"
+    );
+    assert!(!outside.exists(), "repair wrote outside the object");
+    assert!(!tmp.path().join("escape.txt").exists());
+}
+
 /// Every file under `archive/` and `manifests/` (no caches: the log's index and tree
 /// are rebuilt), by path, with its bytes.
 fn records(root: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
@@ -269,7 +324,10 @@ fn the_archive_deleted_is_restored_from_the_ocfl_replica_alone() {
         cut > 0 && events_before.starts_with(&log[..cut]),
         "the restored log is not the archive's"
     );
-    assert!(String::from_utf8_lossy(&log[cut..]).contains("\"recovery\""));
+    let recovery = String::from_utf8_lossy(&log[cut..]).into_owned();
+    assert!(recovery.contains("\"recovery\""), "{recovery}");
+    // The event names the OCFL replica, not the hidden folder it was laid out in.
+    assert!(!recovery.contains(".restored.ocfl"), "{recovery}");
     expect(&dest, ["audit"], 0);
     expect(&dest, ["fixity", "--all"], 0);
     let out = expect(&dest, ["show", "cairn-000001", "--json"], 0).json();

@@ -100,10 +100,26 @@ pub fn restore(
     if section.kind == crate::replica::ReplicaKind::Ocfl {
         return restore_ocfl(section, dir, name, clock);
     }
+    restore_from(section, dir, name, clock, None)
+}
+
+/// [`restore`] from a replica of kind `files`; `shown_url`: the URL the report, the
+/// journal and the event give (the OCFL replica's, whose archive was laid out as
+/// `section`), else the section's.
+fn restore_from(
+    section: &ReplicaSection,
+    dir: &Path,
+    name: Option<(String, String)>,
+    clock: &dyn Clock,
+    shown_url: Option<&str>,
+) -> Result<RestoreReport, Error> {
     if crate::fs::entry_exists(dir) {
         return finish_published(section, dir);
     }
-    let replica = Replica::open(section)?;
+    let mut replica = Replica::open(section)?;
+    if let Some(url) = shown_url {
+        replica.url = url.to_string();
+    }
     crate::ops::replica_root::check_marker_present(&replica)?;
     let parent = parent_dir(dir);
     let work = work_folder(dir);
@@ -196,7 +212,7 @@ fn restore_ocfl(
         url: format!("file://{}", source.display()),
         ..section.clone()
     };
-    let result = restore(&files, dir, name, clock);
+    let result = restore_from(&files, dir, name, clock, Some(&section.url));
     crate::fs::remove_tree_quietly(&source);
     result
 }
