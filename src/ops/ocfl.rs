@@ -64,6 +64,24 @@ pub struct ObjectReport {
     pub note: Option<String>,
 }
 
+impl ObjectReport {
+    /// The object of `id` in `root`, before anything is done to it.
+    fn unchanged(id: &str, root: &StorageRoot) -> ObjectReport {
+        ObjectReport {
+            id: id.to_string(),
+            path: root.layout.object_path(id),
+            status: "unchanged",
+            versions_before: 0,
+            versions: 0,
+            files_written: 0,
+            bytes_written: 0,
+            files_deduplicated: 0,
+            problem: None,
+            note: None,
+        }
+    }
+}
+
 /// The run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportReport {
@@ -209,18 +227,7 @@ fn export_item(
     buf: &mut [u8],
 ) -> Result<ObjectReport, Error> {
     let object_root = root.object_root(id);
-    let mut out = ObjectReport {
-        id: id.to_string(),
-        path: root.layout.object_path(id),
-        status: "unchanged",
-        versions_before: 0,
-        versions: 0,
-        files_written: 0,
-        bytes_written: 0,
-        files_deduplicated: 0,
-        problem: None,
-        note: None,
-    };
+    let mut out = ObjectReport::unchanged(id, root);
     let existing = disk::read_object(&object_root)?;
     let events = archive.events_of(id)?;
     let tombstone = archive.tombstone(id)?;
@@ -297,18 +304,7 @@ fn export_archive_object(
     };
     let id = ARCHIVE_OBJECT;
     let object_root = root.object_root(id);
-    let mut out = ObjectReport {
-        id: id.to_string(),
-        path: root.layout.object_path(id),
-        status: "unchanged",
-        versions_before: 0,
-        versions: 0,
-        files_written: 0,
-        bytes_written: 0,
-        files_deduplicated: 0,
-        problem: None,
-        note: None,
-    };
+    let mut out = ObjectReport::unchanged(id, root);
     let mut files = Vec::new();
     // The version's time: the last event's (what the version holds is as of then).
     let mut created = String::new();

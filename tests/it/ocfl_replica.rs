@@ -69,6 +69,16 @@ fn validate_root(vault: &Path) {
     assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
 }
 
+/// `fixity --replica vault --id ID --json`, which must find something (exit 1).
+fn check_one(root: &Path, id: &str) -> Value {
+    expect(
+        root,
+        ["fixity", "--replica", "vault", "--id", id, "--json"],
+        1,
+    )
+    .json()
+}
+
 fn findings(report: &Value) -> Vec<Value> {
     report["checked"]
         .as_array()
@@ -179,19 +189,7 @@ fn a_damaged_inventory_is_found_and_not_repaired_from_guesses() {
     let mut bytes = fs::read(obj.join("inventory.json")).expect("inventory");
     bytes.extend_from_slice(b" ");
     fs::write(obj.join("inventory.json"), &bytes).expect("damage");
-    let bad = expect(
-        &root,
-        [
-            "fixity",
-            "--replica",
-            "vault",
-            "--id",
-            "cairn-000002",
-            "--json",
-        ],
-        1,
-    )
-    .json();
+    let bad = check_one(&root, "cairn-000002");
     let found = findings(&bad);
     assert!(
         found.iter().any(|f| f["kind"] == "changed"
@@ -235,19 +233,7 @@ fn an_inventory_whose_paths_leave_the_object_is_never_followed() {
     )
     .expect("sidecar");
     let outside = obj.join(escape);
-    let bad = expect(
-        &root,
-        [
-            "fixity",
-            "--replica",
-            "vault",
-            "--id",
-            "cairn-000002",
-            "--json",
-        ],
-        1,
-    )
-    .json();
+    let bad = check_one(&root, "cairn-000002");
     assert!(
         findings(&bad).iter().any(|f| f["kind"] == "unreadable"),
         "{bad:#}"
