@@ -717,22 +717,39 @@ pub fn materialize(
         if !safe_content_path(key) {
             return Err(outside(object_root, key));
         }
+        // Hashed where it is, then hard-linked (the layout is read, never written
+        // through; the restore from it checks every file against its register entry
+        // again), or copied and read back when the link cannot be made.
         let from = object_root.join(content);
-        let c = match copy_checked(&from, &dest.join(key), sha512, None, buf) {
-            Err(Error::VerifyFailed { .. }) => {
-                return Err(Error::Corrupt {
-                    path: from,
-                    detail: format!("the replica's copy of {key} does not have the sha512 its inventory records ({sha512}): nothing was restored; `cairn fixity --replica` and `cairn repair` where the archive still exists, or restore from another replica"),
-                })
-            }
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        let file = match std::fs::File::open(&from) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::Corrupt {
                     path: from,
                     detail: format!("the replica's copy of {key} is missing: nothing was restored"),
                 })
             }
-            other => other?,
+            Err(e) => return Err(Error::io("open", &from, e)),
         };
+        let got = hash_reader(file, &[Algorithm::Sha512], buf)
+            .map_err(|e| Error::io("read", &from, e))?;
+        if !got
+            .get(Algorithm::Sha512)
+            .is_some_and(|d| d.to_hex().eq_ignore_ascii_case(sha512))
+        {
+            return Err(Error::Corrupt {
+                path: from,
+                detail: format!("the replica's copy of {key} does not have the sha512 its inventory records ({sha512}): nothing was restored; `cairn fixity --replica` and `cairn repair` where the archive still exists, or restore from another replica"),
+            });
+        }
+        let to = dest.join(key);
+        if let Some(parent) = to.parent() {
+            crate::fs::create_dir_all(parent)?;
+        }
+        if crate::fs::hard_link(&from, &to).is_err() {
+            copy_checked(&from, &to, sha512, None, buf)?;
+        }
+        let c = Copied { bytes: got.len };
         out.files += 1;
         out.bytes += c.bytes;
         Ok(())

@@ -284,11 +284,29 @@ fn the_archive_deleted_is_restored_from_the_ocfl_replica_alone() {
     assert!(out.stderr.contains("data/b.txt"), "{}", out.describe());
     assert!(!dest.exists() && !tmp.path().join(".restored.ocfl").exists());
     fs::write(&b, good).expect("undo");
-    expect(&kit, ["restore", "--from", "vault", dest_s], 0);
+    // DIR as a relative path (the hidden layout beside it too).
+    let out = common::run(
+        common::cairn()
+            .current_dir(tmp.path())
+            .args(["restore", "--from", "vault", "restored", "--root"])
+            .arg(&kit),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
     assert!(
         !tmp.path().join(".restored.ocfl").exists(),
         "the staging folder is left"
     );
+    // No file of the restored archive is a link into the replica.
+    for e in walkdir::WalkDir::new(&vault) {
+        use std::os::unix::fs::MetadataExt;
+        let e = e.expect("walk");
+        let links = e.metadata().expect("stat").nlink();
+        assert!(
+            e.file_type().is_dir() || links == 1,
+            "{} is linked",
+            e.path().display()
+        );
+    }
     let after = records(&dest);
     for (path, bytes) in &before {
         if path == Path::new("manifests/events.jsonl") {

@@ -190,6 +190,8 @@ fn restore_ocfl(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "restore".into());
     let source = parent_dir(dir).join(format!(".{base}.ocfl"));
+    // The layout is read as a replica at a file:// URL, which must be absolute.
+    let source = std::path::absolute(&source).map_err(|e| Error::io("resolve", &source, e))?;
     if !crate::fs::entry_exists(dir) {
         crate::fs::remove_tree_quietly(&source);
         crate::fs::create_dir(&source)?;
