@@ -449,11 +449,16 @@ impl Source {
         }
     }
 
-    /// Where the bytes come from, for the report: the archive file, or Cairn's record.
-    pub(crate) fn describe(&self) -> String {
+    /// Where the bytes come from, for the report: the archive file (relative to the
+    /// archive root `root`), or Cairn's record.
+    pub(crate) fn describe(&self, root: &Path) -> String {
         match self {
             Source::Bytes(_) => "the archive's record".into(),
-            Source::File { path, .. } => path.display().to_string(),
+            Source::File { path, .. } => path
+                .strip_prefix(root)
+                .unwrap_or(path)
+                .display()
+                .to_string(),
         }
     }
 }

@@ -150,7 +150,7 @@ pub(crate) fn repair_item(
         };
         match d.sha512.as_deref().and_then(|s| sources.get(s)) {
             Some(src) if disk::safe_content_path(&d.path) => {
-                plan.push((d, src, action("archive", src.describe())));
+                plan.push((d, src, action("archive", src.describe(&archive.root))));
             }
             _ => unrepairable.push(action("", String::new())),
         }

@@ -166,6 +166,14 @@ fn replicate_to_an_ocfl_replica_then_damage_is_found_and_repaired() {
         "{rep:#}"
     );
     assert_eq!(rep["repaired"][0]["target"], "vault", "{rep:#}");
+    assert_eq!(rep["repaired"][0]["source"], "archive", "{rep:#}");
+    assert!(
+        rep["repaired"][0]["source_key"]
+            .as_str()
+            .expect("source_key")
+            .starts_with("archive/cairn-000001/"),
+        "{rep:#}"
+    );
     expect(&root, ["repair", "cairn-000002"], 0);
     assert_eq!(
         fs::read(obj1.join(&p3)).expect("repaired"),
