@@ -22,10 +22,25 @@ pub struct ReplicaSection {
     /// The S3 region; empty: `us-east-1`.
     #[serde(default)]
     pub region: String,
+    /// What the replica holds: `files` (the default), a mirror of the archive root;
+    /// `ocfl`, an OCFL 1.1 storage root of the archive (docs/ocfl.md, "As a replica").
+    #[serde(default)]
+    pub kind: ReplicaKind,
     /// The S3 credentials, from the environment the configuration was loaded with
     /// ([`apply_env`]); never in cairn.toml, never printed.
     #[serde(skip)]
     pub credentials: Option<Credentials>,
+}
+
+/// How a replica lays the archive out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicaKind {
+    /// A mirror of the archive root, file for file (docs/replicas.md).
+    #[default]
+    Files,
+    /// An OCFL 1.1 storage root: every item an object, every version an OCFL version.
+    Ocfl,
 }
 
 /// An S3 access key and its secret. `Debug` shows neither.
@@ -101,6 +116,11 @@ impl ReplicaSection {
                 ));
             }
             return Ok(Location::Folder(path.into()));
+        }
+        if self.kind == ReplicaKind::Ocfl {
+            return Err(bad(
+                "kind = \"ocfl\" needs a folder (file:///srv/ocfl); an OCFL replica on S3 is not supported yet",
+            ));
         }
         if let Some(rest) = self.url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -200,6 +220,7 @@ mod tests {
             url: url.into(),
             endpoint: String::new(),
             region: String::new(),
+            kind: ReplicaKind::Files,
             credentials: None,
         }
     }
@@ -221,6 +242,14 @@ mod tests {
         assert!(r("off", "file://rel").location().is_err());
         assert!(r("off", "http://x").location().is_err());
         assert!(r("a b", "file:///x").location().is_err());
+        let mut ocfl = r("o", "s3://bucket/p");
+        ocfl.kind = ReplicaKind::Ocfl;
+        assert!(ocfl.location().is_err());
+        ocfl.url = "file:///srv/ocfl".into();
+        assert_eq!(
+            ocfl.location().unwrap(),
+            Location::Folder("/srv/ocfl".into())
+        );
         assert!(check(&[r("a", "file:///x"), r("A", "file:///y")]).is_err());
     }
 

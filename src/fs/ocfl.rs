@@ -23,6 +23,32 @@ use crate::ocfl::{self, Inventory, Layout, VersionNum};
 /// The run's own folder in the storage root's extensions/.
 const WORK_DIR: &str = "cairn-export";
 
+/// The marker of an OCFL replica (`[[replica]] kind = "ocfl"`): in a storage root
+/// extension folder of its own, as a storage root holds no other folder than object
+/// roots and `extensions/` (a root holding it counts as new for `open_root`).
+pub const MARKER_KEY: &str = "extensions/cairn-replica/replica.json";
+const MARKER_EXTENSION: &str = "cairn-replica";
+
+/// Whether the folder holds nothing, or nothing but an OCFL replica's marker
+/// extension (`replicate --init` marks the folder before the first export).
+fn holds_nothing_but_marker(path: &Path) -> Result<bool, Error> {
+    let names = |dir: &Path| -> Result<Vec<String>, Error> {
+        Ok(crate::fs::list_dir(dir)?
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect())
+    };
+    let top = names(path)?;
+    if top.is_empty() {
+        return Ok(true);
+    }
+    if top != ["extensions"] {
+        return Ok(false);
+    }
+    let ext = path.join("extensions");
+    Ok(ext.is_dir() && names(&ext)? == [MARKER_EXTENSION])
+}
+
 /// A storage root opened for writing, held against another export into it.
 pub struct StorageRoot {
     pub path: PathBuf,
@@ -61,7 +87,7 @@ const BATCH_FOLDERS: usize = 4096;
 pub fn open_root(path: &Path, layout: Option<Layout>) -> Result<StorageRoot, Error> {
     let declaration = path.join(ocfl::ROOT_DECLARATION.0);
     let fresh = match std::fs::read_dir(path) {
-        Ok(mut rd) => rd.next().is_none(),
+        Ok(_) => holds_nothing_but_marker(path)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             crate::fs::create_dir_all(path)?;
             true
@@ -405,4 +431,377 @@ fn publish_version(staged: &Path, object_root: &Path, num: VersionNum) -> Result
         &object_root.join(ocfl::INVENTORY_SIDECAR),
         sidecar.as_bytes(),
     )
+}
+
+/// The layout an existing storage root declares, `None` when `path` is no OCFL root
+/// (read only: nothing is created or locked).
+pub fn read_layout(path: &Path) -> Result<Option<Layout>, Error> {
+    let declared = crate::fs::read_if_present(&path.join(ocfl::ROOT_DECLARATION.0))?;
+    if declared.as_deref() != Some(ocfl::ROOT_DECLARATION.1.as_bytes()) {
+        return Ok(None);
+    }
+    let named = crate::fs::read_if_present(&path.join("ocfl_layout.json"))?.unwrap_or_default();
+    Ok(Layout::declared_in(&named))
+}
+
+/// One thing out of place in an object ([`check_object`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectDamage {
+    /// The file, relative to the object root (`v2/content/data/p3.txt`).
+    pub path: String,
+    /// `missing`, `changed` (another digest than the inventory's or the sidecar's), or
+    /// `unreadable` (an inventory that does not parse, a content path that escapes).
+    pub kind: &'static str,
+    /// The sha512 the inventory records for a content file.
+    pub sha512: Option<String>,
+    pub detail: String,
+}
+
+/// What [`check_object`] read.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectCheck {
+    /// The object's inventory, when it matches its sidecar and parses.
+    pub inventory: Option<Inventory>,
+    pub files: u64,
+    pub bytes: u64,
+    pub damage: Vec<ObjectDamage>,
+}
+
+/// A content path of an inventory read from a replica, checked before it is used:
+/// relative, no empty, `.` or `..` part (a hostile inventory must not reach outside
+/// its object).
+pub fn safe_content_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..")
+}
+
+/// Re-reads the object at `object_root` without changing it: the root inventory and
+/// each version's against their sidecars, and every content file of the manifest
+/// against its sha512. `None` when there is no object there.
+pub fn check_object(object_root: &Path, buf: &mut [u8]) -> Result<Option<ObjectCheck>, Error> {
+    if !crate::fs::entry_exists(object_root) {
+        return Ok(None);
+    }
+    let mut out = ObjectCheck::default();
+    let inventory_damage = |dir: &str, kind, detail: String| ObjectDamage {
+        path: if dir.is_empty() {
+            ocfl::INVENTORY.to_string()
+        } else {
+            format!("{dir}/{}", ocfl::INVENTORY)
+        },
+        kind,
+        sha512: None,
+        detail,
+    };
+    let root_inv = match checked_inventory(object_root)? {
+        Ok(bytes) => match Inventory::parse(&bytes) {
+            Ok(inv) => Some(inv),
+            Err(p) => {
+                out.damage
+                    .push(inventory_damage("", "unreadable", p.to_string()));
+                None
+            }
+        },
+        Err((kind, detail)) => {
+            out.damage.push(inventory_damage("", kind, detail));
+            None
+        }
+    };
+    // Each version's own inventory: the root's, when that one is damaged.
+    let mut inv = root_inv;
+    let mut versions: Vec<VersionNum> = crate::fs::list_dir(object_root)?
+        .into_iter()
+        .filter_map(|p| VersionNum::parse(&p.file_name()?.to_string_lossy()))
+        .collect();
+    versions.sort();
+    for v in &versions {
+        let dir = object_root.join(v.to_string());
+        match checked_inventory(&dir)? {
+            Ok(bytes) => {
+                if inv.is_none() && Some(v) == versions.last() {
+                    inv = Inventory::parse(&bytes).ok();
+                }
+            }
+            Err((kind, detail)) => {
+                out.damage
+                    .push(inventory_damage(&v.to_string(), kind, detail));
+            }
+        }
+    }
+    let Some(inv) = inv else {
+        return Ok(Some(out));
+    };
+    for (digest, paths) in &inv.manifest {
+        for content in paths {
+            if !safe_content_path(content) {
+                out.damage.push(ObjectDamage {
+                    path: content.clone(),
+                    kind: "unreadable",
+                    sha512: Some(digest.clone()),
+                    detail: "the inventory names a content path outside the object".into(),
+                });
+                continue;
+            }
+            let path = object_root.join(content);
+            let file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    out.damage.push(ObjectDamage {
+                        path: content.clone(),
+                        kind: "missing",
+                        sha512: Some(digest.clone()),
+                        detail: "not in the object".into(),
+                    });
+                    continue;
+                }
+                Err(e) => return Err(Error::io("open", &path, e)),
+            };
+            let got = hash_reader(file, &[Algorithm::Sha512], buf)
+                .map_err(|e| Error::io("read", &path, e))?;
+            out.files += 1;
+            out.bytes += got.len;
+            let have = got
+                .get(Algorithm::Sha512)
+                .map(Digest::to_hex)
+                .unwrap_or_default();
+            if !have.eq_ignore_ascii_case(digest) {
+                out.damage.push(ObjectDamage {
+                    path: content.clone(),
+                    kind: "changed",
+                    sha512: Some(digest.clone()),
+                    detail: format!("its sha512 is {have}, not {digest} as the inventory records"),
+                });
+            }
+        }
+    }
+    out.inventory = Some(inv);
+    Ok(Some(out))
+}
+
+/// A folder's inventory.json bytes when they match its sidecar; else what is wrong.
+#[allow(clippy::type_complexity)]
+fn checked_inventory(dir: &Path) -> Result<Result<Vec<u8>, (&'static str, String)>, Error> {
+    let Some(bytes) = crate::fs::read_if_present(&dir.join(ocfl::INVENTORY))? else {
+        return Ok(Err(("missing", "no inventory.json".into())));
+    };
+    let Some(sidecar) = crate::fs::read_if_present(&dir.join(ocfl::INVENTORY_SIDECAR))? else {
+        return Ok(Err(("missing", "no inventory.json.sha512 sidecar".into())));
+    };
+    let sidecar = String::from_utf8_lossy(&sidecar);
+    let digest = sha512_hex(&bytes);
+    if ocfl::sidecar_digest(&sidecar).map(str::to_ascii_lowercase) != Some(digest.clone()) {
+        return Ok(Err((
+            "changed",
+            format!("inventory.json's sha512 is {digest}, not the one its sidecar names"),
+        )));
+    }
+    Ok(Ok(bytes))
+}
+
+/// Rewrites the content file `content` (relative to `object_root`, checked with
+/// [`safe_content_path`]) with good bytes: written beside it under a temporary name,
+/// hashed as written, made durable, read back, then renamed over the damaged one and
+/// the folder synced. `write` produces the bytes into the writer; the file's sha512
+/// must be `sha512`, else nothing is replaced.
+pub fn replace_content(
+    object_root: &Path,
+    content: &str,
+    sha512: &str,
+    write: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<(), Error>,
+    buf: &mut [u8],
+) -> Result<(), Error> {
+    if !safe_content_path(content) {
+        return Err(Error::Corrupt {
+            path: object_root.to_path_buf(),
+            detail: format!("the inventory names a content path outside the object: {content}"),
+        });
+    }
+    let target = object_root.join(content);
+    let parent = target
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| object_root.to_path_buf());
+    crate::fs::create_dir_all(&parent)?;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = parent.join(format!(".{name}.cairn-repair"));
+    crate::fs::remove_file_quietly(&temp);
+    {
+        let file = crate::fs::create_new_file(&temp)?;
+        let mut w = std::io::BufWriter::new(file);
+        write(&mut w)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io("write", &temp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io("sync", &temp, e))?;
+    }
+    if let Err(e) = check_written(&temp, Algorithm::Sha512, sha512, buf) {
+        crate::fs::remove_file_quietly(&temp);
+        return Err(e);
+    }
+    std::fs::rename(&temp, &target).map_err(|e| Error::io("rename", &temp, e))?;
+    sync_dir(&parent)
+}
+
+/// What [`materialize`] wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Materialized {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// An object's inventory, checked against its sidecar and parsed; an error naming the
+/// object otherwise (a restore reads nothing it cannot trust).
+fn trusted_inventory(object_root: &Path) -> Result<Inventory, Error> {
+    let bad = |detail: String| {
+        Error::Corrupt {
+        path: object_root.to_path_buf(),
+        detail: format!("{detail}: `cairn fixity --replica` and `cairn repair` on the archive that wrote it, or restore from another replica"),
+    }
+    };
+    match checked_inventory(object_root)? {
+        Ok(bytes) => Inventory::parse(&bytes).map_err(|p| bad(p.to_string())),
+        Err((_, detail)) => Err(bad(detail)),
+    }
+}
+
+/// Writes into the new folder `dest` the archive an OCFL replica's storage root `root`
+/// holds, laid out as a replica of kind `files` (the archive root's paths): every file
+/// of the head version of the archive's object `archive_object` by its logical path,
+/// except `payload_index`, whose lines (`{"key", "id", "sha512"}`) say where each
+/// payload file is: the content of that sha512 in item `id`'s object. The replica's
+/// marker goes to `marker_to`. Every file is hashed as it is copied and read back; every
+/// path from the root is checked to stay inside its object and inside `dest`.
+pub fn materialize(
+    root: &Path,
+    archive_object: &str,
+    payload_index: &str,
+    marker_to: &str,
+    dest: &Path,
+    buf: &mut [u8],
+) -> Result<Materialized, Error> {
+    let Some(layout) = read_layout(root)? else {
+        return Err(Error::Corrupt {
+            path: root.to_path_buf(),
+            detail: "not an OCFL storage root in a layout Cairn writes".into(),
+        });
+    };
+    let mut out = Materialized::default();
+    let outside = |path: &Path, what: &str| Error::Corrupt {
+        path: path.to_path_buf(),
+        detail: format!("the inventory names a path outside its object or the archive: {what}"),
+    };
+    let mut copy = |object_root: &Path,
+                    inv: &Inventory,
+                    sha512: &str,
+                    key: &str,
+                    out: &mut Materialized|
+     -> Result<(), Error> {
+        let content = inv
+            .manifest
+            .get(&sha512.to_ascii_lowercase())
+            .and_then(|p| p.first())
+            .ok_or_else(|| Error::Corrupt {
+                path: object_root.to_path_buf(),
+                detail: format!("no content with sha512 {sha512} (for {key}) in the object: replicate again from the archive"),
+            })?;
+        if !safe_content_path(content) {
+            return Err(outside(object_root, content));
+        }
+        if !safe_content_path(key) {
+            return Err(outside(object_root, key));
+        }
+        // Hashed where it is, then hard-linked (the layout is read, never written
+        // through; the restore from it checks every file against its register entry
+        // again), or copied and read back when the link cannot be made.
+        let from = object_root.join(content);
+        let file = match std::fs::File::open(&from) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Corrupt {
+                    path: from,
+                    detail: format!("the replica's copy of {key} is missing: nothing was restored"),
+                })
+            }
+            Err(e) => return Err(Error::io("open", &from, e)),
+        };
+        let got = hash_reader(file, &[Algorithm::Sha512], buf)
+            .map_err(|e| Error::io("read", &from, e))?;
+        if !got
+            .get(Algorithm::Sha512)
+            .is_some_and(|d| d.to_hex().eq_ignore_ascii_case(sha512))
+        {
+            return Err(Error::Corrupt {
+                path: from,
+                detail: format!("the replica's copy of {key} does not have the sha512 its inventory records ({sha512}): nothing was restored; `cairn fixity --replica` and `cairn repair` where the archive still exists, or restore from another replica"),
+            });
+        }
+        let to = dest.join(key);
+        if let Some(parent) = to.parent() {
+            crate::fs::create_dir_all(parent)?;
+        }
+        if crate::fs::hard_link(&from, &to).is_err() {
+            copy_checked(&from, &to, sha512, None, buf)?;
+        }
+        let c = Copied { bytes: got.len };
+        out.files += 1;
+        out.bytes += c.bytes;
+        Ok(())
+    };
+    let archive_root = root.join(layout.object_path(archive_object));
+    let inv = trusted_inventory(&archive_root)?;
+    let mut index = None;
+    for (logical, sha512) in inv.state_of(inv.head.0) {
+        if logical == payload_index {
+            let content = inv.manifest.get(&sha512).and_then(|p| p.first());
+            let Some(content) = content.filter(|c| safe_content_path(c)) else {
+                return Err(outside(&archive_root, payload_index));
+            };
+            let bytes = crate::fs::read_file(&archive_root.join(content))?;
+            if sha512_hex(&bytes) != sha512 {
+                return Err(Error::Corrupt {
+                    path: archive_root.join(content),
+                    detail: "its sha512 is not the inventory's".into(),
+                });
+            }
+            index = Some(bytes);
+            continue;
+        }
+        copy(&archive_root, &inv, &sha512, &logical, &mut out)?;
+    }
+    let marker = crate::fs::read_file(&root.join(MARKER_KEY))?;
+    if let Some(parent) = dest.join(marker_to).parent() {
+        crate::fs::create_dir_all(parent)?;
+    }
+    crate::fs::write_file(&dest.join(marker_to), &marker)?;
+    #[derive(serde::Deserialize)]
+    struct Line {
+        key: String,
+        id: String,
+        sha512: String,
+    }
+    let mut objects: std::collections::BTreeMap<String, Inventory> = Default::default();
+    for line in index.unwrap_or_default().split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        let l: Line = serde_json::from_slice(line).map_err(|e| Error::Corrupt {
+            path: archive_root.clone(),
+            detail: format!("{payload_index}: not an index line: {e}"),
+        })?;
+        let object_root = root.join(layout.object_path(&l.id));
+        if !objects.contains_key(&l.id) {
+            objects.insert(l.id.clone(), trusted_inventory(&object_root)?);
+        }
+        if let Some(inv) = objects.get(&l.id) {
+            copy(&object_root, inv, &l.sha512, &l.key, &mut out)?;
+        }
+    }
+    Ok(out)
 }

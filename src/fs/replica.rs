@@ -37,6 +37,8 @@ pub const PARTS_IN_FLIGHT: usize = 3;
 pub struct Replica {
     pub name: String,
     pub url: String,
+    /// What the replica holds: a mirror of the archive root, or an OCFL storage root.
+    pub kind: crate::replica::ReplicaKind,
     store: Arc<dyn ObjectStore>,
     /// The key prefix inside the bucket (S3); empty for a folder.
     prefix: String,
@@ -151,12 +153,29 @@ impl Replica {
         Ok(Replica {
             name: section.name.clone(),
             url: section.url.clone(),
+            kind: section.kind,
             store,
             prefix,
             folder,
             local,
             rt,
         })
+    }
+
+    /// Whether the replica is an OCFL storage root (`kind = "ocfl"`).
+    pub fn is_ocfl(&self) -> bool {
+        self.kind == crate::replica::ReplicaKind::Ocfl
+    }
+
+    /// The key of the replica's marker: `.cairn/replica.json`, or in an OCFL storage
+    /// root (where a folder that is no object root is not allowed) the extension
+    /// folder `extensions/cairn-replica/replica.json`.
+    pub fn marker_key(&self) -> &'static str {
+        if self.is_ocfl() {
+            crate::fs::ocfl::MARKER_KEY
+        } else {
+            crate::fs::layout::MARKER_KEY
+        }
     }
 
     /// The key of `rel` as written: the path itself (UTF-8 names stay readable), or,

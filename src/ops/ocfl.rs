@@ -36,6 +36,13 @@ pub const REGISTER_ENTRY: &str = "cairn/register-entry.json";
 pub const PREMIS: &str = "cairn/premis.xml";
 pub const TOMBSTONE: &str = "cairn/tombstone.json";
 
+/// The id of the archive's own object in an OCFL replica (docs/ocfl.md, "As a
+/// replica"): a URI, which no item identifier is.
+pub const ARCHIVE_OBJECT: &str = "urn:cairn:archive";
+/// In the archive object: where each payload file of every bag is found, one JSON
+/// line per file: `{"key": "archive/ID/data/x", "id": "ID", "sha512": "…"}`.
+pub const PAYLOAD_INDEX: &str = "cairn/payload-index.jsonl";
+
 /// What became of one object.
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectReport {
@@ -55,6 +62,24 @@ pub struct ObjectReport {
     pub problem: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl ObjectReport {
+    /// The object of `id` in `root`, before anything is done to it.
+    fn unchanged(id: &str, root: &StorageRoot) -> ObjectReport {
+        ObjectReport {
+            id: id.to_string(),
+            path: root.layout.object_path(id),
+            status: "unchanged",
+            versions_before: 0,
+            versions: 0,
+            files_written: 0,
+            bytes_written: 0,
+            files_deduplicated: 0,
+            problem: None,
+            note: None,
+        }
+    }
 }
 
 /// The run.
@@ -101,7 +126,7 @@ enum PlannedKind {
 }
 
 /// Where a file of a new version comes from.
-enum Source {
+pub(crate) enum Source {
     File {
         path: PathBuf,
         blake3: Option<String>,
@@ -122,11 +147,32 @@ pub fn export(
     dest: &Path,
     layout: Option<crate::ocfl::Layout>,
 ) -> Result<ExportReport, Error> {
+    export_items(archive, dest, layout, None, false, false)
+}
+
+/// [`export`] of the items `only` (`None`: every registered or withdrawn item);
+/// `locked`: the caller holds the archive lock (`replicate` to an OCFL replica), so no
+/// shared lock is taken per item; `with_archive_object`: the archive's own object too
+/// ([`ARCHIVE_OBJECT`], an OCFL replica's).
+pub(crate) fn export_items(
+    archive: &Archive,
+    dest: &Path,
+    layout: Option<crate::ocfl::Layout>,
+    only: Option<&[String]>,
+    locked: bool,
+    with_archive_object: bool,
+) -> Result<ExportReport, Error> {
     let mut root = disk::open_root(dest, layout)?;
-    let mut ids = archive.register_ids()?;
-    ids.extend(archive.withdrawn_ids()?);
-    ids.sort();
-    ids.dedup();
+    let ids = match only {
+        Some(ids) => ids.to_vec(),
+        None => {
+            let mut ids = archive.register_ids()?;
+            ids.extend(archive.withdrawn_ids()?);
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+    };
     let mut report = ExportReport {
         root: dest.to_path_buf(),
         layout: root.layout.name(),
@@ -145,9 +191,13 @@ pub fn export(
     for id in ids {
         // One item at a time under the archive's shared lock: its entry, history and
         // bags are read as one state, never half-way through a commit.
-        let hold = archive.wait_shared()?;
+        let hold = if locked { None } else { archive.wait_shared()? };
         let object = export_item(archive, &mut root, &id, &mut buf)?;
         drop(hold);
+        tally(&mut report, object);
+    }
+    if with_archive_object {
+        let object = export_archive_object(archive, &mut root, &mut buf)?;
         tally(&mut report, object);
     }
     root.finish()?;
@@ -177,18 +227,7 @@ fn export_item(
     buf: &mut [u8],
 ) -> Result<ObjectReport, Error> {
     let object_root = root.object_root(id);
-    let mut out = ObjectReport {
-        id: id.to_string(),
-        path: root.layout.object_path(id),
-        status: "unchanged",
-        versions_before: 0,
-        versions: 0,
-        files_written: 0,
-        bytes_written: 0,
-        files_deduplicated: 0,
-        problem: None,
-        note: None,
-    };
+    let mut out = ObjectReport::unchanged(id, root);
     let existing = disk::read_object(&object_root)?;
     let events = archive.events_of(id)?;
     let tombstone = archive.tombstone(id)?;
@@ -221,7 +260,19 @@ fn export_item(
         return Ok(out);
     }
     let new_object = inv.head.0 == 0;
-    let result = write_versions(root, &object_root, &mut inv, &plan, &events, buf, &mut out);
+    let id_owned = inv.id.clone();
+    let result = write_versions(
+        root,
+        &object_root,
+        &mut inv,
+        plan.len(),
+        &mut |i, buf| {
+            let files = files_of(&plan[i], &id_owned, &events, &plan[..i], buf)?;
+            Ok((plan[i].meta.clone(), files))
+        },
+        buf,
+        &mut out,
+    );
     match result {
         Ok(()) => {
             out.status = if new_object { "created" } else { "updated" };
@@ -236,6 +287,180 @@ fn export_item(
         Err(e) => return Err(e),
     }
     Ok(out)
+}
+
+/// The archive's own object ([`ARCHIVE_OBJECT`]): what a restore needs beyond the
+/// items' objects, by the key a replica of kind `files` gives it (cairn.toml, the event
+/// log and its head, every register entry, superseded entry and tombstone, every tag
+/// file of every bag), and [`PAYLOAD_INDEX`], where each payload file is found by
+/// sha512 in its item's object. A new version when any of it changed.
+fn export_archive_object(
+    archive: &Archive,
+    root: &mut StorageRoot,
+    buf: &mut [u8],
+) -> Result<ObjectReport, Error> {
+    use crate::ops::replicate::{
+        expected_objects, expected_withdrawn, CONFIG_KEY, HEAD_KEY, LOG_KEY,
+    };
+    let id = ARCHIVE_OBJECT;
+    let object_root = root.object_root(id);
+    let mut out = ObjectReport::unchanged(id, root);
+    let mut files = Vec::new();
+    // The version's time: the last event's (what the version holds is as of then).
+    let mut created = String::new();
+    if let Some(bytes) = crate::fs::read_if_present(&archive.root.join(crate::config::CONFIG_FILE))?
+    {
+        files.push(bytes_file(CONFIG_KEY, bytes));
+    }
+    let mut log = archive.read_all_events_bytes()?;
+    let complete = log.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    log.truncate(complete);
+    if let Some(line) = log[..complete.saturating_sub(1)]
+        .rsplit(|&b| b == b'\n')
+        .next()
+        .filter(|l| !l.is_empty())
+    {
+        let last = serde_json::from_slice::<serde_json::Value>(line).unwrap_or_default();
+        let seq = last.get("seq").and_then(|s| s.as_u64()).unwrap_or(0);
+        if let Some(t) = last.get("time").and_then(|t| t.as_str()) {
+            created = t.to_string();
+        }
+        let head = crate::ops::replicate::LogHead {
+            seq,
+            line_blake3: crate::fs::events::line_digest(line),
+            log_bytes: complete as u64,
+        };
+        let head = serde_json::to_vec(&head)
+            .map_err(|e| Error::Internal(format!("encode log head: {e}")))?;
+        files.push(bytes_file(HEAD_KEY, head));
+        files.push(bytes_file(LOG_KEY, log));
+    }
+    let registered = archive.register_ids()?;
+    let mut ids: Vec<(String, bool)> = registered.iter().map(|i| (i.clone(), false)).collect();
+    ids.extend(
+        archive
+            .withdrawn_ids()?
+            .into_iter()
+            .filter(|i| registered.binary_search(i).is_err())
+            .map(|i| (i, true)),
+    );
+    let mut index = Vec::new();
+    for (item, withdrawn) in &ids {
+        let expected = if *withdrawn {
+            expected_withdrawn(archive, item)?
+        } else {
+            expected_objects(archive, item)?
+        };
+        for e in expected {
+            match (e.size, e.sha512) {
+                (Some(_), Some(sha512)) => {
+                    let line =
+                        serde_json::json!({"key": e.key, "id": item, "sha512": sha512.to_hex()});
+                    index.extend_from_slice(line.to_string().as_bytes());
+                    index.push(b'\n');
+                }
+                _ => files.push(bytes_file(&e.key, crate::fs::read_file(&e.local)?)),
+            }
+        }
+    }
+    files.push(bytes_file(PAYLOAD_INDEX, index));
+    let mut inv = disk::read_object(&object_root)?.unwrap_or_else(|| Inventory::empty(id));
+    out.versions_before = inv.head.0;
+    out.versions = inv.head.0;
+    let want: BTreeMap<String, String> = files
+        .iter()
+        .map(|f| (f.logical.clone(), f.sha512.clone()))
+        .collect();
+    if inv.head.0 > 0 && inv.state_of(inv.head.0) == want {
+        return Ok(out);
+    }
+    let new_object = inv.head.0 == 0;
+    let meta = VersionMeta {
+        created: if created.is_empty() {
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        } else {
+            created
+        },
+        message: Some("the archive's configuration, event log, register and bag tag files".into()),
+        user: Some(User {
+            name: format!("Cairn {}", env!("CARGO_PKG_VERSION")),
+            address: None,
+        }),
+    };
+    let count = inv.head.0 as usize + 1;
+    let mut once = Some((meta, files));
+    write_versions(
+        root,
+        &object_root,
+        &mut inv,
+        count,
+        &mut |_, _| {
+            once.take()
+                .ok_or_else(|| Error::Internal("the archive object's version twice".into()))
+        },
+        buf,
+        &mut out,
+    )?;
+    out.status = if new_object { "created" } else { "updated" };
+    Ok(out)
+}
+
+/// Where the archive holds good bytes for each sha512 of item `id`'s object: every
+/// file of every version it would export (payload files in the bags, Cairn's records
+/// rendered again), for `repair` of an OCFL replica. A version whose bag is gone (a
+/// purged item) gives nothing.
+pub(crate) fn good_sources(archive: &Archive, id: &str) -> Result<BTreeMap<String, Source>, Error> {
+    let events = archive.events_of(id)?;
+    let plan = plan_item(archive, id, &events)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut out = BTreeMap::new();
+    for (i, planned) in plan.iter().enumerate() {
+        let files = match files_of(planned, id, &events, &plan[..i], &mut buf) {
+            Ok(files) => files,
+            Err(Error::VerifyFailed { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        for f in files {
+            out.entry(f.sha512.to_ascii_lowercase()).or_insert(f.source);
+        }
+    }
+    Ok(out)
+}
+
+impl Source {
+    /// Writes the bytes (a file streamed, in parts of `buf`'s size).
+    pub(crate) fn write_to(&self, w: &mut dyn std::io::Write, buf: &mut [u8]) -> Result<(), Error> {
+        match self {
+            Source::Bytes(b) => w
+                .write_all(b)
+                .map_err(|e| Error::io("write", Path::new(REGISTER_ENTRY), e)),
+            Source::File { path, .. } => {
+                let mut f = crate::fs::open_file(path)?;
+                loop {
+                    let n =
+                        std::io::Read::read(&mut f, buf).map_err(|e| Error::io("read", path, e))?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    w.write_all(&buf[..n])
+                        .map_err(|e| Error::io("write", path, e))?;
+                }
+            }
+        }
+    }
+
+    /// Where the bytes come from, for the report: the archive file (relative to the
+    /// archive root `root`), or Cairn's record.
+    pub(crate) fn describe(&self, root: &Path) -> String {
+        match self {
+            Source::Bytes(_) => "the archive's record".into(),
+            Source::File { path, .. } => path
+                .strip_prefix(root)
+                .unwrap_or(path)
+                .display()
+                .to_string(),
+        }
+    }
 }
 
 /// The versions the archive holds for `id`: each register entry version, oldest first,
@@ -574,7 +799,7 @@ fn premis_as_of(
 #[allow(clippy::too_many_arguments)]
 fn add_version(
     inv: &mut Inventory,
-    planned: &Planned,
+    meta: &VersionMeta,
     files: Vec<PlannedFile>,
     dir: &Path,
     strip: &str,
@@ -588,7 +813,7 @@ fn add_version(
             sha512: f.sha512.clone(),
         })
         .collect();
-    let new: Vec<NewContent> = inv.add_version(planned.meta.clone(), &state);
+    let new: Vec<NewContent> = inv.add_version(meta.clone(), &state);
     out.files_deduplicated += (files.len() - new.len()) as u64;
     let mut by_digest: BTreeMap<String, PlannedFile> = BTreeMap::new();
     for f in files {
@@ -622,17 +847,17 @@ fn add_version(
 /// object staged whole in one folder (its declaration, each version folder with its
 /// own inventory, then the root inventory); each new version of an existing object
 /// staged as a vN folder of its own (the object's inventory is replaced once it is in).
-#[allow(clippy::too_many_arguments)]
+/// `version(i)` gives the metadata and files of planned version i+1 (of `count`).
+#[allow(clippy::type_complexity)]
 fn write_versions(
     root: &mut StorageRoot,
     object_root: &Path,
     inv: &mut Inventory,
-    plan: &[Planned],
-    events: &[Event],
+    count: usize,
+    version: &mut dyn FnMut(usize, &mut [u8]) -> Result<(VersionMeta, Vec<PlannedFile>), Error>,
     buf: &mut [u8],
     out: &mut ObjectReport,
 ) -> Result<(), Error> {
-    let id = inv.id.clone();
     let object_dir = if inv.head.0 == 0 {
         let dir = root.stage("object")?;
         disk::write_object_declaration(&dir)?;
@@ -640,21 +865,20 @@ fn write_versions(
     } else {
         None
     };
-    for i in inv.head.0 as usize..plan.len() {
-        let planned = &plan[i];
-        let files = files_of(planned, &id, events, &plan[..i], buf)?;
+    for i in inv.head.0 as usize..count {
+        let (meta, files) = version(i, buf)?;
         let num = VersionNum(inv.head.0 + 1);
         let before = out.bytes_written;
         match &object_dir {
             Some(dir) => {
-                add_version(inv, planned, files, dir, "", buf, out)?;
+                add_version(inv, &meta, files, dir, "", buf, out)?;
                 let vdir = dir.join(num.to_string());
                 crate::fs::create_dir_all(&vdir)?;
                 disk::write_inventory(&vdir, inv)?;
             }
             None => {
                 let staged = root.stage("version")?;
-                add_version(inv, planned, files, &staged, &format!("{num}/"), buf, out)?;
+                add_version(inv, &meta, files, &staged, &format!("{num}/"), buf, out)?;
                 disk::write_inventory(&staged, inv)?;
                 let bytes = out.bytes_written - before;
                 root.queue_version(staged, object_root.to_path_buf(), num, bytes)?;

@@ -273,7 +273,11 @@ fn repair_inner(
         crate::ops::commit::recover(archive, &lock, clock, &crate::ops::formats::Annotator)?;
     }
     let names: Vec<String> = opts.from.iter().cloned().collect();
-    let replicas = open_replicas(archive, &names)?;
+    // OCFL replicas hold objects, not the archive's files: repaired on their own,
+    // after the archive (docs/ocfl.md, "As a replica").
+    let (ocfl, replicas): (Vec<Replica>, Vec<Replica>) = open_replicas(archive, &names)?
+        .into_iter()
+        .partition(Replica::is_ocfl);
     let mut report = RepairReport {
         id: opts.id.clone().unwrap_or_default(),
         dry_run: opts.dry_run,
@@ -294,6 +298,18 @@ fn repair_inner(
     match &opts.id {
         Some(id) => {
             repair_item(archive, &lock, &replicas, id, opts, clock, &mut report)?;
+            if report.unrepairable.is_empty() {
+                for r in &ocfl {
+                    crate::ops::ocfl_replica::repair_item(
+                        archive,
+                        r,
+                        id,
+                        opts.dry_run,
+                        clock,
+                        &mut report,
+                    )?;
+                }
+            }
             if report.unrepairable.is_empty() {
                 report.unexpected = item_strays(archive, &replicas, id)?;
             }
@@ -693,7 +709,7 @@ fn describe(a: &RepairAction) -> String {
     }
 }
 
-fn recovery_event(id: &str, report: &RepairReport, targets: &str) -> NewEvent {
+pub(crate) fn recovery_event(id: &str, report: &RepairReport, targets: &str) -> NewEvent {
     let files: Vec<&RepairAction> = report
         .repaired
         .iter()

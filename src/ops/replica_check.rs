@@ -244,7 +244,14 @@ fn replica_fixity_inner(
         due,
         after_write: AfterWrite::default(),
     };
-    if !matches!(opts.selection, Selection::Ids(_)) {
+    // An OCFL replica: each item's object re-read against its inventory.
+    let ocfl_root = if replica.is_ocfl() {
+        Some(crate::ops::ocfl_replica::storage_root(&replica)?)
+    } else {
+        None
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    if !matches!(opts.selection, Selection::Ids(_)) && ocfl_root.is_none() {
         let withdrawn: BTreeSet<String> = archive.withdrawn_ids()?.into_iter().collect();
         report.unexpected = stray_objects(&replica.list("")?, &registered, &withdrawn);
     }
@@ -261,7 +268,12 @@ fn replica_fixity_inner(
             break;
         }
         crate::progress::item(id);
-        let check = check_item(archive, &replica, id)?;
+        let check = match &ocfl_root {
+            Some((root, layout)) => {
+                crate::ops::ocfl_replica::check_item(&replica, root, *layout, id, &mut buf)?
+            }
+            None => check_item(archive, &replica, id)?,
+        };
         bytes += check.bytes;
         if !opts.dry_run {
             archive.append_events(clock.now(), &[fixity_event(&replica, &check)])?;
@@ -448,6 +460,35 @@ pub struct ReplicaInventory {
     pub findings: Vec<ReplicaFinding>,
 }
 
+/// `audit --replicas` of an OCFL replica: listing only, every registered item's object
+/// has its inventory.
+fn audit_ocfl(replica: &Replica, registered: &BTreeSet<String>) -> Result<ReplicaInventory, Error> {
+    let (_, layout) = crate::ops::ocfl_replica::storage_root(replica)?;
+    let listed = replica.list("")?;
+    let keys: BTreeSet<&str> = listed.iter().map(|l| l.key.as_str()).collect();
+    let findings = registered
+        .iter()
+        .filter_map(|id| {
+            let key = format!("{}/{}", layout.object_path(id), crate::ocfl::INVENTORY);
+            (!keys.contains(key.as_str())).then(|| ReplicaFinding {
+                id: id.clone(),
+                key,
+                kind: "missing",
+                detail: format!(
+                    "no OCFL object for {id} on replica {}: `cairn replicate --to {}` writes it",
+                    replica.name, replica.name
+                ),
+            })
+        })
+        .collect();
+    Ok(ReplicaInventory {
+        replica: replica.name.clone(),
+        url: replica.url.clone(),
+        objects: listed.len() as u64,
+        findings,
+    })
+}
+
 /// `cairn audit --replicas`: listing only.
 pub fn audit_replicas(archive: &Archive) -> Result<Vec<ReplicaInventory>, Error> {
     let replicas = open_replicas(archive, &[])?;
@@ -455,6 +496,10 @@ pub fn audit_replicas(archive: &Archive) -> Result<Vec<ReplicaInventory>, Error>
     let withdrawn: BTreeSet<String> = archive.withdrawn_ids()?.into_iter().collect();
     let mut out = Vec::new();
     for replica in &replicas {
+        if replica.is_ocfl() {
+            out.push(audit_ocfl(replica, &registered)?);
+            continue;
+        }
         let listed = replica.list("")?;
         let sizes: BTreeMap<&str, u64> = listed.iter().map(|l| (l.key.as_str(), l.size)).collect();
         let mut inv = ReplicaInventory {

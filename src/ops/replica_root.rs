@@ -50,7 +50,7 @@ fn fail(replica: &Replica, detail: String) -> Error {
 
 /// The replica's marker, `None` when it has none.
 pub fn read_marker(replica: &Replica) -> Result<Option<Marker>, Error> {
-    let Some(bytes) = replica.get_bytes(MARKER_KEY)? else {
+    let Some(bytes) = replica.get_bytes(replica.marker_key())? else {
         return Ok(None);
     };
     serde_json::from_slice::<Marker>(&bytes)
@@ -61,7 +61,8 @@ pub fn read_marker(replica: &Replica) -> Result<Option<Marker>, Error> {
             fail(
                 replica,
                 format!(
-                    "{MARKER_KEY} at {} is not a Cairn replica marker: check that this is the place you chose for the replica; nothing was read or written",
+                    "{} at {} is not a Cairn replica marker: check that this is the place you chose for the replica; nothing was read or written",
+                    replica.marker_key(),
                     replica.url
                 ),
             )
@@ -86,8 +87,8 @@ fn unmarked(replica: &Replica) -> Error {
     fail(
         replica,
         format!(
-            "no replica marker ({MARKER_KEY}) at {}: is the disk or share mounted, and is this the place you chose? If it is, run `cairn replicate --init {}` once to mark it as this archive's replica; nothing was read or written",
-            replica.url, replica.name
+            "no replica marker ({}) at {}: is the disk or share mounted, and is this the place you chose? If it is, run `cairn replicate --init {}` once to mark it as this archive's replica; nothing was read or written",
+            replica.marker_key(), replica.url, replica.name
         ),
     )
 }
@@ -210,7 +211,7 @@ pub fn init(archive: &Archive, name: &str, clock: &dyn Clock) -> Result<InitRepo
             };
             let bytes = serde_json::to_vec_pretty(&m)
                 .map_err(|e| Error::Internal(format!("encode replica marker: {e}")))?;
-            replica.put_bytes(MARKER_KEY, &bytes)?;
+            replica.put_bytes(replica.marker_key(), &bytes)?;
             ("initialised", m)
         }
     };

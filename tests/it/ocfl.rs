@@ -14,7 +14,7 @@ use crate::common;
 use crate::life::{expect, init};
 
 /// The peers, when installed.
-fn ocfl_validate() -> Option<PathBuf> {
+pub(crate) fn ocfl_validate() -> Option<PathBuf> {
     which("ocfl-validate.py").or_else(|| which("ocfl-validate"))
 }
 
@@ -36,7 +36,7 @@ fn which(name: &str) -> Option<PathBuf> {
 /// An archive of four items: cairn-000001 ingested, amended, revised, amended (four
 /// register entry versions, two content versions); cairn-000002 as ingested;
 /// cairn-000003 withdrawn into quarantine; cairn-000004 withdrawn and purged.
-fn make_archive(root: &Path) {
+pub(crate) fn make_archive(root: &Path) {
     init(root);
     let intake = root.join("intake");
     common::write_file(&intake, "a/sub/p1.txt", b"Sample: page one\n");

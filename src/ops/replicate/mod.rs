@@ -39,6 +39,7 @@ use crate::vocab::{EventType, Outcome};
 mod group;
 mod log;
 mod objects;
+mod ocfl;
 
 use group::{plan_item, send_group, Planned};
 use log::{check_log_prefix, copy_log};
@@ -223,6 +224,12 @@ pub(crate) fn replicate_inner(
             items: Vec::new(),
             log_events: 0,
         };
+        if replica.is_ocfl() {
+            crate::progress::item(&replica.name);
+            ocfl::replicate_ocfl(archive, replica, &ids, clock, &mut result)?;
+            report.replicas.push(result);
+            continue;
+        }
         replica.clear_interrupted()?;
         check_log_prefix(archive, replica)?;
         // Every item: the replica listed once (names and sizes) instead of a request

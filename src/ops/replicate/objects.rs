@@ -26,6 +26,9 @@ pub struct Expected {
     /// The digest the register records (for the register entry itself: the digest of
     /// the archive's copy of it).
     pub digest: Digest,
+    /// A payload file's SHA-512 as the register records it (an OCFL object stores the
+    /// file under it); `None` for tag files and records.
+    pub sha512: Option<Digest>,
 }
 
 /// The bag folders of item `id` with the register entry of each: the current bag with
@@ -111,6 +114,7 @@ fn bag_objects(
             size: Some(f.size),
             alg,
             digest,
+            sha512: f.digests.get(Algorithm::Sha512).copied(),
         });
     }
     for (name, digests) in &entry.tag_files {
@@ -125,6 +129,7 @@ fn bag_objects(
             size: None,
             alg,
             digest,
+            sha512: None,
         });
     }
     Ok(())
@@ -250,6 +255,7 @@ fn record_object(archive: &Archive, path: PathBuf) -> Result<Expected, Error> {
         size: None,
         alg: Algorithm::Blake3,
         digest,
+        sha512: None,
     })
 }
 

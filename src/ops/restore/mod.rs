@@ -97,10 +97,29 @@ pub fn restore(
     name: Option<(String, String)>,
     clock: &dyn Clock,
 ) -> Result<RestoreReport, Error> {
+    if section.kind == crate::replica::ReplicaKind::Ocfl {
+        return restore_ocfl(section, dir, name, clock);
+    }
+    restore_from(section, dir, name, clock, None)
+}
+
+/// [`restore`] from a replica of kind `files`; `shown_url`: the URL the report, the
+/// journal and the event give (the OCFL replica's, whose archive was laid out as
+/// `section`), else the section's.
+fn restore_from(
+    section: &ReplicaSection,
+    dir: &Path,
+    name: Option<(String, String)>,
+    clock: &dyn Clock,
+    shown_url: Option<&str>,
+) -> Result<RestoreReport, Error> {
     if crate::fs::entry_exists(dir) {
         return finish_published(section, dir);
     }
-    let replica = Replica::open(section)?;
+    let mut replica = Replica::open(section)?;
+    if let Some(url) = shown_url {
+        replica.url = url.to_string();
+    }
     crate::ops::replica_root::check_marker_present(&replica)?;
     let parent = parent_dir(dir);
     let work = work_folder(dir);
@@ -149,6 +168,57 @@ pub fn restore(
 }
 
 /// The hidden folder beside `dir` where a restore into `dir` is built: `.NAME.restore`.
+/// `restore --from` an OCFL replica: the archive its storage root holds is first laid
+/// out, every file checked, as a replica of kind `files` in a hidden folder beside DIR
+/// (`.DIR.ocfl`: the archive's object gives every file but the payload, whose files come
+/// from the items' objects by sha512), then restored from there as from any replica,
+/// and the folder removed.
+fn restore_ocfl(
+    section: &ReplicaSection,
+    dir: &Path,
+    name: Option<(String, String)>,
+    clock: &dyn Clock,
+) -> Result<RestoreReport, Error> {
+    let replica = Replica::open(section)?;
+    crate::ops::replica_root::check_marker_present(&replica)?;
+    let root = replica.folder().ok_or_else(|| Error::Replica {
+        name: section.name.clone(),
+        detail: "an OCFL replica is a folder (file:///...)".into(),
+    })?;
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "restore".into());
+    let source = parent_dir(dir).join(format!(".{base}.ocfl"));
+    // The layout is read as a replica at a file:// URL, which must be absolute.
+    let source = std::path::absolute(&source).map_err(|e| Error::io("resolve", &source, e))?;
+    if !crate::fs::entry_exists(dir) {
+        crate::fs::remove_tree_quietly(&source);
+        crate::fs::create_dir(&source)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let laid_out = crate::fs::ocfl::materialize(
+            root,
+            crate::ops::ocfl::ARCHIVE_OBJECT,
+            crate::ops::ocfl::PAYLOAD_INDEX,
+            crate::fs::layout::MARKER_KEY,
+            &source,
+            &mut buf,
+        );
+        if let Err(e) = laid_out {
+            crate::fs::remove_tree_quietly(&source);
+            return Err(e);
+        }
+    }
+    let files = ReplicaSection {
+        kind: crate::replica::ReplicaKind::Files,
+        url: format!("file://{}", source.display()),
+        ..section.clone()
+    };
+    let result = restore_from(&files, dir, name, clock, Some(&section.url));
+    crate::fs::remove_tree_quietly(&source);
+    result
+}
+
 pub fn work_folder(dir: &Path) -> PathBuf {
     let base = dir
         .file_name()
