@@ -388,6 +388,7 @@ pub(super) fn run_revise(args: ReviseArgs) -> u8 {
         reason: args.reason,
         operator: operator(args.operator),
         accept_damage: args.accept_damage,
+        data: Default::default(),
     };
     let r = match revise(&archive, &opts, &SystemClock) {
         Ok(r) => r,

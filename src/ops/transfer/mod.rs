@@ -16,4 +16,4 @@ mod export;
 mod import;
 
 pub use export::{export, export_deposit, export_version, ExportReport};
-pub use import::{import, ImportReport};
+pub use import::{import, import_via, ImportReport, Via};
