@@ -128,6 +128,10 @@ pub fn import_ocfl(
     let plans = plan(object, &inv, opts.version.as_deref(), &mut report.notes)?;
     (report.files, report.bytes) = check_content(object, &inv, &plans)?;
 
+    if let Some(id) = already_imported(archive, &inv, &plans)? {
+        report.already_archived = Some(id);
+        return Ok(report);
+    }
     let shown = crate::fs::canonical_or_given(object);
     let mut plans = plans.into_iter();
     let Some(first) = plans.next() else {
@@ -342,6 +346,46 @@ fn plan(
         ));
     }
     Ok(plans)
+}
+
+/// The item this object was imported as before, if any: the item named after the
+/// object's id whose current payload is the last version's, file for file and sha512
+/// for sha512.
+fn already_imported(
+    archive: &Archive,
+    inv: &Inventory,
+    plans: &[VersionPlan],
+) -> Result<Option<String>, Error> {
+    let (Ok(folder), Some(last)) = (
+        crate::fs::archive::identifier_to_folder(&inv.id),
+        plans.last(),
+    ) else {
+        return Ok(None);
+    };
+    let Some(entry) =
+        crate::fs::register::RegisterEntry::read_if_present(&archive.register_path(&folder))?
+    else {
+        return Ok(None);
+    };
+    let current: BTreeMap<&str, String> = entry
+        .files
+        .iter()
+        .map(|f| {
+            (
+                f.path.strip_prefix("data/").unwrap_or(&f.path),
+                f.digests
+                    .get(Algorithm::Sha512)
+                    .map(Digest::to_hex)
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let same = current.len() == last.payload.len()
+        && last
+            .payload
+            .iter()
+            .all(|(rel, d)| current.get(rel.as_str()) == Some(d));
+    Ok(same.then_some(folder))
 }
 
 /// The content file that holds `sha512` in the object.

@@ -1,0 +1,457 @@
+//! `cairn import` of an OCFL object: an object `cairn ocfl export` wrote round-trips
+//! into a fresh archive (the same payload bytes, the same number of content versions,
+//! each OCFL version's user, message and created in the events); an object made by
+//! hand with dc.json is described by it; one version alone with `--version`; hostile
+//! objects are refused with the archive left byte for byte as it was.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::common;
+use crate::life::{all_checks_pass, events, expect, init};
+
+/// An archive whose cairn-000001 was ingested, amended and revised twice (three
+/// content versions), exported to OCFL; the object root of cairn-000001.
+fn exported(tmp: &Path) -> (PathBuf, PathBuf) {
+    let root = tmp.join("a");
+    init(&root);
+    let intake = root.join("intake");
+    common::write_file(&intake, "x/sub/p1.txt", b"Sample: page one\n");
+    common::write_file(&intake, "x/p2.txt", b"Sample: page two\n");
+    common::write_file(
+        &intake,
+        "metadata.csv",
+        b"filename,dc.title,dc.date\nx,Sample: register,1977\n",
+    );
+    expect(&root, ["ingest"], 0);
+    let id = "cairn-000001";
+    expect(
+        &root,
+        [
+            "amend",
+            id,
+            "--set",
+            "dc.title=Sample: fixed",
+            "--reason",
+            "typo",
+        ],
+        0,
+    );
+    let rev = tmp.join("rev");
+    common::write_file(&rev, "sub/p1.txt", b"Sample: page one\n");
+    common::write_file(&rev, "p3.txt", b"Sample: page three\n");
+    expect(
+        &root,
+        [
+            "revise",
+            id,
+            "--from",
+            rev.to_str().expect("utf-8"),
+            "--reason",
+            "new scan",
+        ],
+        0,
+    );
+    let rev2 = tmp.join("rev2");
+    common::write_file(&rev2, "p3.txt", b"Sample: page three, again\n");
+    expect(
+        &root,
+        [
+            "revise",
+            id,
+            "--from",
+            rev2.to_str().expect("utf-8"),
+            "--reason",
+            "rescan",
+        ],
+        0,
+    );
+    let ocfl = tmp.join("ocfl");
+    let out = common::run(
+        common::cairn()
+            .args(["ocfl", "export"])
+            .arg(&ocfl)
+            .arg("--root")
+            .arg(&root),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
+    (root, ocfl.join("396/2ec/88d/cairn-000001"))
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    common::file_bytes(dir).into_iter().collect()
+}
+
+#[test]
+fn an_exported_object_round_trips_with_its_history() {
+    let tmp = common::fresh_dir("ocfl-import-round");
+    let (src, object) = exported(tmp.path());
+    let dest = tmp.path().join("b");
+    init(&dest);
+    let out = expect(
+        &dest,
+        ["import", object.to_str().expect("utf-8"), "--json"],
+        0,
+    );
+    let report = out.json();
+    assert_eq!(report["id"], "cairn-000001", "{report:#}");
+    let versions = report["versions"].as_array().expect("versions");
+    // Four OCFL versions (ingest, amend, revise, revise): three content versions.
+    assert_eq!(versions.len(), 4, "{report:#}");
+    let outcomes: Vec<&str> = versions
+        .iter()
+        .map(|v| v["outcome"].as_str().expect("outcome"))
+        .collect();
+    assert_eq!(outcomes, ["imported", "unchanged", "revised", "revised"]);
+    assert_eq!(versions[3]["item_version"], 3);
+
+    // The same payload bytes, version for version.
+    let id = "cairn-000001";
+    assert_eq!(
+        files(&dest.join("archive").join(id).join("data")),
+        files(&src.join("archive").join(id).join("data"))
+    );
+    for n in ["000001", "000002"] {
+        let kept = |r: &Path| files(&r.join("archive/.versions").join(id).join(n).join("data"));
+        assert!(!kept(&src).is_empty());
+        assert_eq!(kept(&dest), kept(&src), "version {n}");
+    }
+    // The record of v1 came with it.
+    let entry: Value = serde_json::from_slice(
+        &fs::read(dest.join("manifests").join(format!("{id}.json"))).expect("entry"),
+    )
+    .expect("entry JSON");
+    assert_eq!(entry["version"], 3, "{entry:#}");
+    assert_eq!(
+        entry["dublin_core"]["dc.title"][0], "Sample: register",
+        "{entry:#}"
+    );
+    // The amend's record was not carried over, and the report says so.
+    assert!(report["notes"].to_string().contains("v2"), "{report:#}");
+
+    // Each OCFL version's user, message and created are in the events.
+    let inv: Value = serde_json::from_slice(&fs::read(object.join("inventory.json")).expect("inv"))
+        .expect("inventory JSON");
+    let log = events(&dest, "import");
+    let ingestion = log
+        .iter()
+        .find(|e| e["type"] == "ingestion")
+        .expect("ingestion event");
+    assert_eq!(ingestion["data"]["ocfl"]["version"], "v1");
+    assert_eq!(ingestion["data"]["ocfl"]["object"], id);
+    assert_eq!(
+        ingestion["data"]["ocfl"]["created"],
+        inv["versions"]["v1"]["created"]
+    );
+    assert_eq!(
+        ingestion["data"]["ocfl"]["user"],
+        inv["versions"]["v1"]["user"]
+    );
+    let mods: Vec<&Value> = log.iter().filter(|e| e["type"] == "modification").collect();
+    assert_eq!(mods.len(), 2);
+    for (m, v) in mods.iter().zip(["v3", "v4"]) {
+        let block = &inv["versions"][v];
+        assert_eq!(m["data"]["ocfl"]["version"], v);
+        assert_eq!(m["data"]["ocfl"]["created"], block["created"]);
+        assert_eq!(m["data"]["ocfl"]["message"], block["message"]);
+        assert_eq!(m["data"]["reason"], block["message"]);
+        assert_eq!(m["data"]["operator"], block["user"]["name"]);
+    }
+    all_checks_pass(&dest, "after an OCFL import");
+
+    // The same object again: already archived, nothing written.
+    let before = common::snapshot(&dest);
+    let again = expect(&dest, ["import", object.to_str().expect("utf-8")], 0);
+    assert!(
+        again.stdout.contains("already archived"),
+        "{}",
+        again.describe()
+    );
+    let after = common::snapshot(&dest);
+    assert!(
+        before == after,
+        "{}",
+        common::snapshot_diff(&before, &after)
+    );
+}
+
+#[test]
+fn one_version_alone_with_version() {
+    let tmp = common::fresh_dir("ocfl-import-one");
+    let (src, object) = exported(tmp.path());
+    let dest = tmp.path().join("b");
+    init(&dest);
+    let report = expect(
+        &dest,
+        [
+            "import",
+            object.to_str().expect("utf-8"),
+            "--version",
+            "v3",
+            "--json",
+        ],
+        0,
+    )
+    .json();
+    assert_eq!(report["versions"].as_array().expect("versions").len(), 1);
+    let id = "cairn-000001";
+    assert_eq!(
+        files(&dest.join("archive").join(id).join("data")),
+        files(
+            &src.join("archive/.versions")
+                .join(id)
+                .join("000002")
+                .join("data")
+        )
+    );
+    assert!(!dest.join("archive/.versions").join(id).exists());
+    let ingestion = events(&dest, "one version")
+        .into_iter()
+        .find(|e| e["type"] == "ingestion")
+        .expect("ingestion");
+    assert_eq!(ingestion["data"]["ocfl"]["version"], "v3");
+    let bad = expect(
+        &dest,
+        ["import", object.to_str().expect("utf-8"), "--version", "v9"],
+        2,
+    );
+    assert!(bad.stderr.contains("v1 to v4"), "{}", bad.describe());
+}
+
+/// An OCFL object made by hand: `files` is each version's (logical path, bytes); each
+/// distinct content stored once, at the first version and path that has it.
+fn hand_object(dir: &Path, id: &str, files: &[&[(&str, &[u8])]]) -> Value {
+    let mut manifest = serde_json::Map::new();
+    let mut versions = serde_json::Map::new();
+    for (i, state_files) in files.iter().enumerate() {
+        let v = format!("v{}", i + 1);
+        let mut state = serde_json::Map::new();
+        for (logical, bytes) in state_files.iter() {
+            let d = common::sha512_hex(bytes);
+            if !manifest.contains_key(&d) {
+                let content = format!("{v}/content/{logical}");
+                common::write_file(dir, &content, bytes);
+                manifest.insert(d.clone(), json!([content]));
+            }
+            state
+                .entry(d)
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .expect("array")
+                .push(json!(logical));
+        }
+        versions.insert(
+            v.clone(),
+            json!({
+                "created": format!("2020-01-0{}T10:00:00Z", i + 1),
+                "message": format!("scan {}", i + 1),
+                "user": {"name": "Ada Archivist", "address": "mailto:ada@example.org"},
+                "state": state,
+            }),
+        );
+    }
+    let inv = json!({
+        "id": id,
+        "type": "https://ocfl.io/1.1/spec/#inventory",
+        "digestAlgorithm": "sha512",
+        "head": format!("v{}", files.len()),
+        "manifest": manifest,
+        "versions": versions,
+    });
+    write_inventory(dir, &inv);
+    common::write_file(dir, "0=ocfl_object_1.1", b"ocfl_object_1.1\n");
+    inv
+}
+
+fn write_inventory(dir: &Path, inv: &Value) {
+    let bytes = serde_json::to_vec_pretty(inv).expect("JSON");
+    common::write_file(dir, "inventory.json", &bytes);
+    common::write_file(
+        dir,
+        "inventory.json.sha512",
+        format!("{}  inventory.json\n", common::sha512_hex(&bytes)).as_bytes(),
+    );
+}
+
+const DC: &[u8] = br#"{"dc.title": ["Letters of Ada"], "dc.date": ["1843"]}"#;
+
+#[test]
+fn an_object_made_elsewhere_is_described_by_its_dc_json() {
+    let tmp = common::fresh_dir("ocfl-import-hand");
+    let object = tmp.path().join("obj");
+    hand_object(
+        &object,
+        "urn:example:ada",
+        &[
+            &[("dc.json", DC), ("letters/1.txt", b"Dear Charles\n")],
+            &[
+                ("dc.json", DC),
+                ("letters/1.txt", b"Dear Charles\n"),
+                ("letters/2.txt", b"Dear Charles, again\n"),
+            ],
+        ],
+    );
+    let dest = tmp.path().join("b");
+    init(&dest);
+    let report = expect(
+        &dest,
+        ["import", object.to_str().expect("utf-8"), "--json"],
+        0,
+    )
+    .json();
+    let id = report["id"].as_str().expect("id").to_string();
+    // The object's id, as a folder can hold it.
+    assert_eq!(id, "urn_example_ada", "{report:#}");
+    let entry: Value = serde_json::from_slice(
+        &fs::read(dest.join("manifests").join(format!("{id}.json"))).expect("entry"),
+    )
+    .expect("entry JSON");
+    assert_eq!(
+        entry["dublin_core"]["dc.title"][0], "Letters of Ada",
+        "{entry:#}"
+    );
+    assert_eq!(entry["version"], 2);
+    let bag = dest.join("archive").join(&id);
+    assert!(
+        !bag.join("data/dc.json").exists(),
+        "dc.json is the record, not payload"
+    );
+    assert_eq!(
+        fs::read(bag.join("data/letters/2.txt")).expect("payload"),
+        b"Dear Charles, again\n"
+    );
+    let log = events(&dest, "hand object");
+    let m = log
+        .iter()
+        .find(|e| e["type"] == "modification")
+        .expect("modification");
+    assert_eq!(m["data"]["operator"], "Ada Archivist");
+    assert_eq!(m["data"]["reason"], "scan 2");
+    assert_eq!(m["data"]["ocfl"]["created"], "2020-01-02T10:00:00Z");
+    assert_eq!(
+        m["data"]["ocfl"]["user"]["address"],
+        "mailto:ada@example.org"
+    );
+    all_checks_pass(&dest, "after importing a hand-made object");
+}
+
+/// Each hostile object is refused (exit 1, the reason on stderr) and the archive is
+/// left byte for byte as it was.
+#[test]
+fn hostile_objects_are_refused_and_change_nothing() {
+    let tmp = common::fresh_dir("ocfl-import-hostile");
+    let dest = tmp.path().join("b");
+    init(&dest);
+    let good: &[&[(&str, &[u8])]] = &[&[("a.txt", b"Sample: a\n"), ("b/c.txt", b"Sample: c\n")]];
+    type Spoil = fn(&Path, &mut Value);
+    let cases: Vec<(&str, Spoil, &str)> = vec![
+        (
+            "dotdot-content",
+            |_, inv| {
+                let m = inv["manifest"].as_object_mut().expect("manifest");
+                let (_, paths) = m.iter_mut().next().expect("one");
+                *paths = json!(["v1/content/../../../etc/passwd"]);
+            },
+            "not a safe relative path",
+        ),
+        (
+            "absolute-logical",
+            |_, inv| {
+                let state = inv["versions"]["v1"]["state"]
+                    .as_object_mut()
+                    .expect("state");
+                let (_, paths) = state.iter_mut().next().expect("one");
+                *paths = json!(["/etc/passwd"]);
+            },
+            "not a safe relative path",
+        ),
+        (
+            "digest-mismatch",
+            |dir, _| common::write_file(dir, "v1/content/a.txt", b"Sample: tampered\n"),
+            "as the inventory records",
+        ),
+        (
+            "missing-file",
+            |dir, _| fs::remove_file(dir.join("v1/content/b/c.txt")).expect("rm"),
+            "missing",
+        ),
+        (
+            "unknown-algorithm",
+            |_, inv| inv["digestAlgorithm"] = json!("blake3"),
+            "digestAlgorithm",
+        ),
+        (
+            "sha256-sidecar",
+            |dir, _| {
+                fs::rename(
+                    dir.join("inventory.json.sha512"),
+                    dir.join("inventory.json.sha256"),
+                )
+                .expect("mv")
+            },
+            "sha512",
+        ),
+        (
+            "bad-sidecar",
+            |dir, _| {
+                common::write_file(
+                    dir,
+                    "inventory.json.sha512",
+                    format!("{}  inventory.json\n", "0".repeat(128)).as_bytes(),
+                )
+            },
+            "does not match its sidecar",
+        ),
+        (
+            "huge-inventory",
+            |dir, _| {
+                let f = fs::OpenOptions::new()
+                    .append(true)
+                    .open(dir.join("inventory.json"))
+                    .expect("open");
+                f.set_len((64 << 20) + 1).expect("grow");
+            },
+            "bytes, over",
+        ),
+        (
+            "undeclared-digest",
+            |_, inv| {
+                inv["versions"]["v1"]["state"][&"f".repeat(128)] = json!(["x.txt"]);
+            },
+            "does not store",
+        ),
+    ];
+    for (label, spoil, says) in cases {
+        let object = tmp.path().join(label);
+        let mut inv = hand_object(&object, "hostile", good);
+        spoil(&object, &mut inv);
+        // Spoilers of the inventory write it back with a matching sidecar; the others
+        // changed files only (the sidecar and size spoilers must keep their change).
+        if !matches!(
+            label,
+            "digest-mismatch"
+                | "missing-file"
+                | "sha256-sidecar"
+                | "bad-sidecar"
+                | "huge-inventory"
+        ) {
+            write_inventory(&object, &inv);
+        }
+        let before = common::snapshot(&dest);
+        let out = expect(&dest, ["import", object.to_str().expect("utf-8")], 1);
+        assert!(
+            out.stderr.contains(says),
+            "{label}: stderr should say {says:?}\n{}",
+            out.describe()
+        );
+        let after = common::snapshot(&dest);
+        assert!(
+            before == after,
+            "{label} changed the archive:\n{}",
+            common::snapshot_diff(&before, &after)
+        );
+    }
+}
