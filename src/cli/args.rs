@@ -93,7 +93,8 @@ Examples:
 
 Exit codes:
   0  imported, or already archived (nothing written)
-  1  the bag was refused: invalid, hostile zip, files still to fetch, or content the archive holds or held
+  1  the bag was refused: invalid, hostile zip, files still to fetch, or content the archive holds
+     or held; or the OCFL object was: a damaged or hostile inventory, content missing or changed
   2  bad usage, or the bag does not exist
   3  could not run: I/O error, permission denied, lock held";
 pub(super) const CONFIG_HELP: &str = "\
