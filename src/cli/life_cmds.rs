@@ -152,6 +152,7 @@ pub(super) fn run_amend(args: AmendArgs) -> u8 {
         edits,
         reason: args.reason,
         operator: operator(args.operator),
+        data: Default::default(),
     };
     let report = match amend(&archive, &opts, &SystemClock) {
         Ok(r) => r,

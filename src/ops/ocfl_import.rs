@@ -6,10 +6,11 @@
 //! mapped to an item version (payload and Dublin Core), and every content file the
 //! versions use hashed and compared with the inventory's sha512. Then the first version
 //! is imported as a bag ([`crate::ops::transfer::import_via`]: validated, committed,
-//! an ingestion event) and each later version with new payload becomes a revision
-//! ([`crate::ops::revise`]: a "modification" event): the archive's one commit protocol,
-//! one commit per version. Each event's data holds the OCFL version under `ocfl`
-//! (`object`, `version`, `created`, `message`, `user`).
+//! an ingestion event), each later version with new payload becomes a revision
+//! ([`crate::ops::revise`]: a "modification" event) and each with a new Dublin Core
+//! record an amend ([`crate::ops::amend`]: a "metadata modification" event): the
+//! archive's one commit protocol, one commit per change. Each event's data holds the
+//! OCFL version under `ocfl` (`object`, `version`, `created`, `message`, `user`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -23,8 +24,10 @@ use crate::fs::archive::Archive;
 use crate::fs::bag_writer::{build_bag, payload_path, BuildOptions};
 use crate::fs::ocfl::{copy_checked, read_import_object, sha512_of_content, Scratch};
 use crate::fs::walk::SourceFile;
+use crate::metadata::{parse_oai_dc, DublinCore};
 use crate::ocfl::{Inventory, User, VersionNum};
 use crate::ops::after_write::AfterWrite;
+use crate::ops::amend::{amend, AmendOptions, Edit};
 use crate::ops::revise::{revise, ReviseOptions};
 use crate::ops::transfer::{import_via, Via};
 
@@ -44,8 +47,9 @@ pub struct OcflImportOptions {
 pub struct ImportedVersion {
     /// `vN` in the object.
     pub ocfl_version: String,
-    /// `imported` (the item's first version), `revised` (a new content version), or
-    /// `unchanged` (the same payload as the version before: nothing written).
+    /// `imported` (the item's first version), `revised` (new payload: a new content
+    /// version), `amended` (a new Dublin Core record only), `revised and amended`
+    /// (both), or `unchanged` (nothing to write).
     pub outcome: &'static str,
     /// The item's content version it became.
     pub item_version: u32,
@@ -95,6 +99,8 @@ struct VersionPlan {
     payload: BTreeMap<String, String>,
     /// Dublin Core files (`metadata/dc.json`, `metadata/dc.xml`) → sha512.
     dc: BTreeMap<&'static str, String>,
+    /// The record they hold (dc.json's, else dc.xml's), read once the content is checked.
+    record: Option<DublinCore>,
 }
 
 /// Whether `path` names an OCFL object root: it holds the object declaration.
@@ -125,8 +131,11 @@ pub fn import_ocfl(
         recovered: Vec::new(),
         after_write: AfterWrite::default(),
     };
-    let plans = plan(object, &inv, opts.version.as_deref(), &mut report.notes)?;
+    let mut plans = plan(object, &inv, opts.version.as_deref(), &mut report.notes)?;
     (report.files, report.bytes) = check_content(object, &inv, &plans)?;
+    for p in &mut plans {
+        p.record = read_record(object, &inv, p)?;
+    }
 
     if let Some(id) = already_imported(archive, &inv, &plans)? {
         report.already_archived = Some(id);
@@ -176,71 +185,88 @@ pub fn import_ocfl(
         .versions
         .push(imported_version(&inv, first.num, "imported", 1));
 
+    let mut record = first.record.clone();
     let mut previous = first;
     let mut item_version = 1;
     let mut buf = vec![0u8; BUF_SIZE];
     for next in plans {
-        if next.payload == previous.payload {
-            if next.dc != previous.dc {
-                report.notes.push(format!(
-                    "{}: its Dublin Core differs from {}'s and was not carried over (`cairn amend {id}` records a change of description)",
-                    next.num, previous.num
-                ));
-            }
-            report
-                .versions
-                .push(imported_version(&inv, next.num, "unchanged", item_version));
-            previous = next;
-            continue;
-        }
-        let scratch = Scratch::new("ocfl-import")?;
-        for (rel, sha512) in &next.payload {
-            let from = content_file(object, &inv, sha512)?;
-            copy_checked(&from, &scratch.path.join(rel), sha512, None, &mut buf)?;
-        }
         let v = inv.versions.get(&next.num);
-        let revised = revise(
-            archive,
-            &ReviseOptions {
-                id: id.clone(),
-                from: scratch.path.clone(),
-                reason: v
-                    .and_then(|v| v.message.clone())
-                    .filter(|m| !m.trim().is_empty())
-                    .unwrap_or_else(|| {
-                        format!(
-                            "OCFL object {} version {}",
-                            crate::quoted(&inv.id),
-                            next.num
-                        )
-                    }),
-                operator: v
-                    .and_then(|v| v.user.as_ref())
-                    .map(|u| u.name.clone())
-                    .filter(|n| !n.trim().is_empty())
-                    .unwrap_or_else(|| "unknown (OCFL version without a user)".into()),
-                accept_damage: false,
-                data: ocfl_data(&inv, next.num),
-            },
-            clock,
-        )?;
-        item_version = revised.version;
-        if next.dc != previous.dc {
-            report.notes.push(format!(
-                "{}: its Dublin Core differs from {}'s and was not carried over (`cairn amend {id}` records a change of description)",
-                next.num, previous.num
-            ));
-        }
-        report.versions.push(imported_version(
-            &inv,
-            next.num,
+        let reason = v
+            .and_then(|v| v.message.clone())
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| {
+                format!(
+                    "OCFL object {} version {}",
+                    crate::quoted(&inv.id),
+                    next.num
+                )
+            });
+        let operator = v
+            .and_then(|v| v.user.as_ref())
+            .map(|u| u.name.clone())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "unknown (OCFL version without a user)".into());
+        let mut outcome = "unchanged";
+        if next.payload != previous.payload {
+            let scratch = Scratch::new("ocfl-import")?;
+            for (rel, sha512) in &next.payload {
+                let from = content_file(object, &inv, sha512)?;
+                copy_checked(&from, &scratch.path.join(rel), sha512, None, &mut buf)?;
+            }
+            let revised = revise(
+                archive,
+                &ReviseOptions {
+                    id: id.clone(),
+                    from: scratch.path.clone(),
+                    reason: reason.clone(),
+                    operator: operator.clone(),
+                    accept_damage: false,
+                    data: ocfl_data(&inv, next.num),
+                },
+                clock,
+            )?;
+            item_version = revised.version;
             if revised.outcome == "revised" {
-                "revised"
-            } else {
-                "unchanged"
-            },
-            item_version,
-        ));
+                outcome = "revised";
+            }
+        }
+        if let Some(new) = next.record.as_ref().filter(|r| record.as_ref() != Some(*r)) {
+            let unset = record
+                .as_ref()
+                .map(|old| {
+                    old.terms()
+                        .into_iter()
+                        .filter(|t| !new.contains(*t))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let amended = amend(
+                archive,
+                &AmendOptions {
+                    edits: vec![Edit {
+                        id: id.clone(),
+                        set: new.clone(),
+                        unset,
+                        origin: format!("OCFL version {}", next.num),
+                    }],
+                    reason,
+                    operator,
+                    data: ocfl_data(&inv, next.num),
+                },
+                clock,
+            )?;
+            if amended.items.iter().any(|i| i.outcome == "amended") {
+                outcome = if outcome == "revised" {
+                    "revised and amended"
+                } else {
+                    "amended"
+                };
+            }
+            record = Some(new.clone());
+        }
+        report
+            .versions
+            .push(imported_version(&inv, next.num, outcome, item_version));
         previous = next;
     }
     Ok(report)
@@ -338,7 +364,12 @@ fn plan(
                 prefix = parent;
             }
         }
-        plans.push(VersionPlan { num, payload, dc });
+        plans.push(VersionPlan {
+            num,
+            payload,
+            dc,
+            record: None,
+        });
     }
     if plans.is_empty() {
         return Err(refuse(
@@ -386,6 +417,36 @@ fn already_imported(
             .iter()
             .all(|(rel, d)| current.get(rel.as_str()) == Some(d));
     Ok(same.then_some(folder))
+}
+
+/// The Dublin Core record a version holds: its dc.json, else its dc.xml; `None` when
+/// it has neither. One that cannot be read as a record is a refusal.
+fn read_record(
+    object: &Path,
+    inv: &Inventory,
+    plan: &VersionPlan,
+) -> Result<Option<DublinCore>, Error> {
+    let refuse = |name: &str, why: String| Error::Refused {
+        path: object.to_path_buf(),
+        reason: format!(
+            "{}: its {name} is not a Dublin Core record: {why}",
+            plan.num
+        ),
+    };
+    if let Some(d) = plan.dc.get("metadata/dc.json") {
+        let bytes = crate::fs::read_file(&content_file(object, inv, d)?)?;
+        return serde_json::from_slice::<DublinCore>(&bytes)
+            .map(Some)
+            .map_err(|e| refuse("dc.json", e.to_string()));
+    }
+    if let Some(d) = plan.dc.get("metadata/dc.xml") {
+        let bytes = crate::fs::read_file(&content_file(object, inv, d)?)?;
+        let text = String::from_utf8(bytes).map_err(|e| refuse("dc.xml", e.to_string()))?;
+        return parse_oai_dc(&text)
+            .map(Some)
+            .map_err(|e| refuse("dc.xml", e.to_string()));
+    }
+    Ok(None)
 }
 
 /// The content file that holds `sha512` in the object.

@@ -99,13 +99,14 @@ fn an_exported_object_round_trips_with_its_history() {
     let report = out.json();
     assert_eq!(report["id"], "cairn-000001", "{report:#}");
     let versions = report["versions"].as_array().expect("versions");
-    // Four OCFL versions (ingest, amend, revise, revise): three content versions.
+    // Four OCFL versions (ingest, amend, revise, revise): four register entry
+    // versions, three content versions.
     assert_eq!(versions.len(), 4, "{report:#}");
     let outcomes: Vec<&str> = versions
         .iter()
         .map(|v| v["outcome"].as_str().expect("outcome"))
         .collect();
-    assert_eq!(outcomes, ["imported", "unchanged", "revised", "revised"]);
+    assert_eq!(outcomes, ["imported", "amended", "revised", "revised"]);
     assert_eq!(versions[3]["item_version"], 3);
 
     // The same payload bytes, version for version.
@@ -119,18 +120,19 @@ fn an_exported_object_round_trips_with_its_history() {
         assert!(!kept(&src).is_empty());
         assert_eq!(kept(&dest), kept(&src), "version {n}");
     }
-    // The record of v1 came with it.
-    let entry: Value = serde_json::from_slice(
-        &fs::read(dest.join("manifests").join(format!("{id}.json"))).expect("entry"),
-    )
-    .expect("entry JSON");
-    assert_eq!(entry["version"], 3, "{entry:#}");
-    assert_eq!(
-        entry["dublin_core"]["dc.title"][0], "Sample: register",
-        "{entry:#}"
-    );
-    // The amend's record was not carried over, and the report says so.
-    assert!(report["notes"].to_string().contains("v2"), "{report:#}");
+    // The record came with it, amend included: the same register entry versions and
+    // the same Dublin Core.
+    let entry_of = |r: &Path| -> Value {
+        serde_json::from_slice(
+            &fs::read(r.join("manifests").join(format!("{id}.json"))).expect("entry"),
+        )
+        .expect("entry JSON")
+    };
+    let (mine, theirs) = (entry_of(&dest), entry_of(&src));
+    assert_eq!(mine["version"], 3, "{mine:#}");
+    assert_eq!(mine["entry_version"], theirs["entry_version"]);
+    assert_eq!(mine["dublin_core"], theirs["dublin_core"]);
+    assert_eq!(mine["dublin_core"]["dc.title"][0], "Sample: fixed");
 
     // Each OCFL version's user, message and created are in the events.
     let inv: Value = serde_json::from_slice(&fs::read(object.join("inventory.json")).expect("inv"))
@@ -150,6 +152,16 @@ fn an_exported_object_round_trips_with_its_history() {
         ingestion["data"]["ocfl"]["user"],
         inv["versions"]["v1"]["user"]
     );
+    let amend = log
+        .iter()
+        .find(|e| e["type"] == "metadata modification")
+        .expect("metadata modification event");
+    assert_eq!(amend["data"]["ocfl"]["version"], "v2");
+    assert_eq!(
+        amend["data"]["ocfl"]["created"],
+        inv["versions"]["v2"]["created"]
+    );
+    assert_eq!(amend["data"]["reason"], inv["versions"]["v2"]["message"]);
     let mods: Vec<&Value> = log.iter().filter(|e| e["type"] == "modification").collect();
     assert_eq!(mods.len(), 2);
     for (m, v) in mods.iter().zip(["v3", "v4"]) {
@@ -277,6 +289,7 @@ fn write_inventory(dir: &Path, inv: &Value) {
 }
 
 const DC: &[u8] = br#"{"dc.title": ["Letters of Ada"], "dc.date": ["1843"]}"#;
+const DC3: &[u8] = br#"{"dc.title": ["Letters of Ada Lovelace"]}"#;
 
 #[test]
 fn an_object_made_elsewhere_is_described_by_its_dc_json() {
@@ -289,6 +302,11 @@ fn an_object_made_elsewhere_is_described_by_its_dc_json() {
             &[("dc.json", DC), ("letters/1.txt", b"Dear Charles\n")],
             &[
                 ("dc.json", DC),
+                ("letters/1.txt", b"Dear Charles\n"),
+                ("letters/2.txt", b"Dear Charles, again\n"),
+            ],
+            &[
+                ("dc.json", DC3),
                 ("letters/1.txt", b"Dear Charles\n"),
                 ("letters/2.txt", b"Dear Charles, again\n"),
             ],
@@ -309,11 +327,21 @@ fn an_object_made_elsewhere_is_described_by_its_dc_json() {
         &fs::read(dest.join("manifests").join(format!("{id}.json"))).expect("entry"),
     )
     .expect("entry JSON");
+    // v3 changed the record only: an amend, dc.date gone with it.
     assert_eq!(
-        entry["dublin_core"]["dc.title"][0], "Letters of Ada",
+        entry["dublin_core"],
+        json!({"dc.title": ["Letters of Ada Lovelace"]}),
         "{entry:#}"
     );
     assert_eq!(entry["version"], 2);
+    assert_eq!(entry["entry_version"], 3);
+    let outcomes: Vec<&Value> = report["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| &v["outcome"])
+        .collect();
+    assert_eq!(outcomes, ["imported", "revised", "amended"]);
     let bag = dest.join("archive").join(&id);
     assert!(
         !bag.join("data/dc.json").exists(),
