@@ -165,8 +165,17 @@ pub fn import_ocfl(
     report.recovered = imported.recovered;
     report.id_note = imported.id_note;
     report.after_write = imported.after_write;
-    if let Some(id) = imported.already_archived {
-        report.already_archived = Some(id);
+    if let Some(other) = imported.already_archived {
+        if plans.len() > 0 {
+            // Its first version is an item, but not its last: saying "already
+            // archived" would hide the versions that are not.
+            report.refused.push(format!(
+                "its {} is already archived as {other}, but its later versions are not that item's (an import of it was interrupted, or {other} was changed since); nothing was written. Bring {other} up to date with `cairn revise` and `cairn amend` from the object's later versions, or import one version with --version",
+                first.num
+            ));
+        } else {
+            report.already_archived = Some(other);
+        }
         return Ok(report);
     }
     report.refused.extend(imported.refused);

@@ -14,7 +14,7 @@ use crate::common;
 use crate::life::{expect, init};
 
 /// The peers, when installed.
-fn ocfl_validate() -> Option<PathBuf> {
+pub(crate) fn ocfl_validate() -> Option<PathBuf> {
     which("ocfl-validate.py").or_else(|| which("ocfl-validate"))
 }
 
