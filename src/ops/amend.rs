@@ -171,7 +171,7 @@ pub fn amend(
 }
 
 /// [`amend`], before the write policy.
-fn amend_inner(
+pub(crate) fn amend_inner(
     archive: &Archive,
     opts: &AmendOptions,
     clock: &dyn Clock,

@@ -26,9 +26,9 @@ use crate::fs::ocfl::{copy_checked, read_import_object, sha512_of_content, Scrat
 use crate::fs::walk::SourceFile;
 use crate::metadata::{parse_oai_dc, DublinCore};
 use crate::ocfl::{Inventory, User, VersionNum};
-use crate::ops::after_write::AfterWrite;
-use crate::ops::amend::{amend, AmendOptions, Edit};
-use crate::ops::revise::{revise, ReviseOptions};
+use crate::ops::after_write::{after_write, AfterWrite};
+use crate::ops::amend::{amend_inner, AmendOptions, Edit};
+use crate::ops::revise::{revise_inner, ReviseOptions};
 use crate::ops::transfer::{import_via, Via};
 
 /// Options for [`import_ocfl`].
@@ -108,8 +108,27 @@ pub fn is_ocfl_object(path: &Path) -> bool {
     path.is_dir() && crate::fs::entry_exists(&path.join(crate::ocfl::OBJECT_DECLARATION.0))
 }
 
-/// Imports the OCFL object `opts.object` as a new item with its history.
+/// Imports the OCFL object `opts.object` as a new item with its history. The write
+/// policy ([`crate::ops::after_write`]) runs once at the end, the item's every version
+/// committed: a replica gets the item whole.
 pub fn import_ocfl(
+    archive: &Archive,
+    opts: &OcflImportOptions,
+    clock: &dyn Clock,
+) -> Result<OcflImportReport, Error> {
+    let mut report = import_ocfl_inner(archive, opts, clock)?;
+    let imported: Vec<String> = report
+        .id
+        .iter()
+        .filter(|_| report.imported)
+        .cloned()
+        .collect();
+    report.after_write = after_write(archive, &imported, clock);
+    Ok(report)
+}
+
+/// [`import_ocfl`], before the write policy.
+fn import_ocfl_inner(
     archive: &Archive,
     opts: &OcflImportOptions,
     clock: &dyn Clock,
@@ -160,11 +179,10 @@ pub fn import_ocfl(
         ),
         data: ocfl_data(&inv, first.num),
     };
-    let imported = import_via(archive, &bag, &opts.allow_duplicate_of, Some(&via), clock)?;
+    let imported = import_via(archive, &bag, &opts.allow_duplicate_of, &via, clock)?;
     drop(scratch);
     report.recovered = imported.recovered;
     report.id_note = imported.id_note;
-    report.after_write = imported.after_write;
     if let Some(other) = imported.already_archived {
         if plans.len() > 0 {
             // Its first version is an item, but not its last: saying "already
@@ -222,7 +240,7 @@ pub fn import_ocfl(
                 let from = content_file(object, &inv, sha512)?;
                 copy_checked(&from, &scratch.path.join(rel), sha512, None, &mut buf)?;
             }
-            let revised = revise(
+            let revised = revise_inner(
                 archive,
                 &ReviseOptions {
                     id: id.clone(),
@@ -249,7 +267,7 @@ pub fn import_ocfl(
                         .collect()
                 })
                 .unwrap_or_default();
-            let amended = amend(
+            let amended = amend_inner(
                 archive,
                 &AmendOptions {
                     edits: vec![Edit {

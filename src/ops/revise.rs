@@ -88,7 +88,7 @@ pub fn revise(
 }
 
 /// [`revise`], before the write policy.
-fn revise_inner(
+pub(crate) fn revise_inner(
     archive: &Archive,
     opts: &ReviseOptions,
     clock: &dyn Clock,

@@ -516,3 +516,32 @@ fn hostile_objects_are_refused_and_change_nothing() {
         );
     }
 }
+
+/// With replicate_on_ingest, the replica gets the item once all its versions are in:
+/// its register entry is the archive's last, and `audit --replicas` agrees.
+#[test]
+fn replicate_on_ingest_copies_the_item_whole() {
+    let tmp = common::fresh_dir("ocfl-import-replica");
+    let (_, object) = exported(tmp.path());
+    let dest = tmp.path().join("b");
+    init(&dest);
+    let replica = tmp.path().join("nas");
+    fs::create_dir(&replica).expect("replica folder");
+    let mut toml = fs::read_to_string(dest.join("cairn.toml")).expect("cairn.toml");
+    toml.push_str(&format!(
+        "\n[[replica]]\nname = \"nas\"\nurl = \"file://{}\"\n",
+        replica.display()
+    ));
+    fs::write(dest.join("cairn.toml"), toml).expect("write cairn.toml");
+    expect(&dest, ["replicate", "--init", "nas"], 0);
+    let out = crate::life::cairn_at(
+        &dest,
+        ["import", object.to_str().expect("utf-8")],
+        &[("CAIRN_ARCHIVE_REPLICATE_ON_INGEST", "true")],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    let entry =
+        |r: &Path| fs::read_to_string(r.join("manifests/cairn-000001.json")).expect("entry");
+    assert_eq!(entry(&replica), entry(&dest));
+    expect(&dest, ["audit", "--replicas"], 0);
+}

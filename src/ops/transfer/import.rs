@@ -130,7 +130,7 @@ pub fn import(
     allow: &[String],
     clock: &dyn Clock,
 ) -> Result<ImportReport, Error> {
-    import_via(archive, src, allow, None, clock)
+    import_with_policy(archive, src, allow, None, clock)
 }
 
 /// Where a bag laid out by Cairn itself came from (an OCFL object's version): named in
@@ -145,8 +145,20 @@ pub struct Via {
     pub data: serde_json::Map<String, serde_json::Value>,
 }
 
-/// [`import`] of a bag made from another source (`via`), named in its events.
-pub fn import_via(
+/// [`import`] of a bag made from another source (`via`), named in its events; without
+/// the write policy, which the caller runs once its whole change is done.
+pub(crate) fn import_via(
+    archive: &Archive,
+    src: &Path,
+    allow: &[String],
+    via: &Via,
+    clock: &dyn Clock,
+) -> Result<ImportReport, Error> {
+    import_inner(archive, src, allow, Some(via), clock)
+}
+
+/// [`import`], with the write policy.
+fn import_with_policy(
     archive: &Archive,
     src: &Path,
     allow: &[String],
