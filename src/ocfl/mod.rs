@@ -525,6 +525,48 @@ mod tests {
     }
 
     #[test]
+    fn an_imported_inventory_must_name_safe_paths_it_stores() {
+        let d = "ab".repeat(64);
+        let mut inv = Inventory::empty("x");
+        inv.add_version(
+            meta(),
+            &[StateFile {
+                logical: "a/b.txt".into(),
+                sha512: d.clone(),
+            }],
+        );
+        assert_eq!(inv.check_for_import(), Ok(()));
+        assert_eq!(
+            inv.content_path(&d.to_uppercase()),
+            Some("v1/content/a/b.txt")
+        );
+        for bad in [
+            "v1/content/../x",
+            "/v1/content/x",
+            "v1/content//x",
+            "v2/content/x",
+            "v1/x",
+        ] {
+            let mut spoilt = inv.clone();
+            spoilt.manifest.insert(d.clone(), vec![bad.to_string()]);
+            assert!(spoilt.check_for_import().is_err(), "{bad}");
+        }
+        for bad in ["../x", "/x", "a\\b", "a/./b", ""] {
+            let mut spoilt = inv.clone();
+            spoilt.versions.get_mut(&VersionNum(1)).expect("v1").state =
+                BTreeMap::from([(d.clone(), vec![bad.to_string()])]);
+            assert!(spoilt.check_for_import().is_err(), "{bad:?}");
+        }
+        let mut unstored = inv.clone();
+        unstored.versions.get_mut(&VersionNum(1)).expect("v1").state =
+            BTreeMap::from([("cd".repeat(64), vec!["y".to_string()])]);
+        assert!(unstored.check_for_import().is_err());
+        let mut short = inv;
+        short.manifest = BTreeMap::from([("ab".into(), vec!["v1/content/a/b.txt".into()])]);
+        assert!(short.check_for_import().is_err());
+    }
+
+    #[test]
     fn sidecar_round_trips() {
         assert_eq!(sidecar_digest(&sidecar("ab")), Some("ab"));
         assert_eq!(sidecar_digest("ab other.json\n"), None);

@@ -478,6 +478,17 @@ fn hostile_objects_are_refused_and_change_nothing() {
             "bytes, over",
         ),
         (
+            "symlinked-content",
+            |dir, _| {
+                // The same bytes, through a link: a link is never content.
+                let target = dir.join("elsewhere.txt");
+                fs::write(&target, b"Sample: a\n").expect("write");
+                fs::remove_file(dir.join("v1/content/a.txt")).expect("rm");
+                std::os::unix::fs::symlink(&target, dir.join("v1/content/a.txt")).expect("symlink");
+            },
+            "not a regular file",
+        ),
+        (
             "undeclared-digest",
             |_, inv| {
                 inv["versions"]["v1"]["state"][&"f".repeat(128)] = json!(["x.txt"]);
@@ -544,4 +555,51 @@ fn replicate_on_ingest_copies_the_item_whole() {
         |r: &Path| fs::read_to_string(r.join("manifests/cairn-000001.json")).expect("entry");
     assert_eq!(entry(&replica), entry(&dest));
     expect(&dest, ["audit", "--replicas"], 0);
+}
+
+/// An object whose last version withdraws the item (as `cairn ocfl export` writes a
+/// withdrawal) is imported up to the version before it, and the report says why.
+#[test]
+fn a_withdrawal_version_ends_the_import_with_a_note() {
+    let tmp = common::fresh_dir("ocfl-import-withdrawn");
+    let root = tmp.path().join("a");
+    init(&root);
+    common::write_file(&root.join("intake"), "w.txt", b"Sample: to withdraw\n");
+    common::write_file(
+        &root.join("intake"),
+        "metadata.csv",
+        b"filename,dc.title\nw.txt,Sample: withdrawn\n",
+    );
+    expect(&root, ["ingest"], 0);
+    expect(
+        &root,
+        ["withdraw", "cairn-000001", "--reason", "donor asked"],
+        0,
+    );
+    let ocfl = tmp.path().join("ocfl");
+    let out = common::run(
+        common::cairn()
+            .args(["ocfl", "export"])
+            .arg(&ocfl)
+            .arg("--root")
+            .arg(&root),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
+    let object = ocfl.join("396/2ec/88d/cairn-000001");
+    let dest = tmp.path().join("b");
+    init(&dest);
+    let out = expect(&dest, ["import", object.to_str().expect("utf-8")], 0);
+    assert!(
+        out.stderr.contains("v2 withdraws the item"),
+        "{}",
+        out.describe()
+    );
+    let report = expect(&dest, ["show", "cairn-000001", "--json"], 0).json();
+    assert_eq!(report["bag_present"], true, "{report:#}");
+    assert!(!dest.join("archive/.versions/cairn-000001").exists());
+    assert!(!dest.join("manifests/withdrawn/cairn-000001.json").exists());
+    assert_eq!(
+        fs::read(dest.join("archive/cairn-000001/data/w.txt")).expect("payload"),
+        b"Sample: to withdraw\n"
+    );
 }
