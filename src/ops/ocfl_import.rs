@@ -26,10 +26,10 @@ use crate::fs::ocfl::{copy_checked, read_import_object, sha512_of_content, Scrat
 use crate::fs::walk::SourceFile;
 use crate::metadata::{parse_oai_dc, DublinCore};
 use crate::ocfl::{Inventory, User, VersionNum};
-use crate::ops::after_write::{after_write, AfterWrite};
+use crate::ops::after_write::AfterWrite;
 use crate::ops::amend::{amend_inner, AmendOptions, Edit};
 use crate::ops::revise::{revise_inner, ReviseOptions};
-use crate::ops::transfer::{import_via, Via};
+use crate::ops::transfer::{import_via, policy_after_import, Via};
 
 /// Options for [`import_ocfl`].
 #[derive(Debug, Clone, Default)]
@@ -117,13 +117,7 @@ pub fn import_ocfl(
     clock: &dyn Clock,
 ) -> Result<OcflImportReport, Error> {
     let mut report = import_ocfl_inner(archive, opts, clock)?;
-    let imported: Vec<String> = report
-        .id
-        .iter()
-        .filter(|_| report.imported)
-        .cloned()
-        .collect();
-    report.after_write = after_write(archive, &imported, clock);
+    report.after_write = policy_after_import(archive, report.id.as_ref(), report.imported, clock);
     Ok(report)
 }
 

@@ -88,6 +88,20 @@ fn state(root: &Path) -> std::collections::BTreeMap<PathBuf, common::Node> {
     s
 }
 
+/// `cairn import OBJECT` exits `code` and leaves the archive as it was.
+fn import_changes_nothing(root: &Path, object: &str, code: i32) -> crate::life::Out {
+    let before = state(root);
+    let out = expect(root, ["import", object], code);
+    let after = state(root);
+    assert!(
+        before == after,
+        "import {object} changed the archive:\n{}\n{}",
+        common::snapshot_diff(&before, &after),
+        out.describe()
+    );
+    out
+}
+
 /// Every file under `dir`, relative path → bytes.
 fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     common::file_bytes(dir).into_iter().collect()
@@ -183,18 +197,11 @@ fn an_exported_object_round_trips_with_its_history() {
     all_checks_pass(&dest, "after an OCFL import");
 
     // The same object again: already archived, nothing written.
-    let before = state(&dest);
-    let again = expect(&dest, ["import", object.to_str().expect("utf-8")], 0);
+    let again = import_changes_nothing(&dest, object.to_str().expect("utf-8"), 0);
     assert!(
         again.stdout.contains("already archived"),
         "{}",
         again.describe()
-    );
-    let after = state(&dest);
-    assert!(
-        before == after,
-        "{}",
-        common::snapshot_diff(&before, &after)
     );
 
     // An archive holding v1 alone (an import cut short): the whole object is not
@@ -203,15 +210,8 @@ fn an_exported_object_round_trips_with_its_history() {
     init(&part);
     let obj = object.to_str().expect("utf-8");
     expect(&part, ["import", obj, "--version", "v1"], 0);
-    let before = state(&part);
-    let cut = expect(&part, ["import", obj], 1);
+    let cut = import_changes_nothing(&part, obj, 1);
     assert!(cut.stderr.contains("later versions"), "{}", cut.describe());
-    let after = state(&part);
-    assert!(
-        before == after,
-        "{}",
-        common::snapshot_diff(&before, &after)
-    );
 }
 
 #[test]
@@ -512,18 +512,11 @@ fn hostile_objects_are_refused_and_change_nothing() {
         ) {
             write_inventory(&object, &inv);
         }
-        let before = state(&dest);
-        let out = expect(&dest, ["import", object.to_str().expect("utf-8")], 1);
+        let out = import_changes_nothing(&dest, object.to_str().expect("utf-8"), 1);
         assert!(
             out.stderr.contains(says),
             "{label}: stderr should say {says:?}\n{}",
             out.describe()
-        );
-        let after = state(&dest);
-        assert!(
-            before == after,
-            "{label} changed the archive:\n{}",
-            common::snapshot_diff(&before, &after)
         );
     }
 }

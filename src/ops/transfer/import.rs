@@ -166,14 +166,19 @@ fn import_with_policy(
     clock: &dyn Clock,
 ) -> Result<ImportReport, Error> {
     let mut report = import_inner(archive, src, allow, via, clock)?;
-    let imported: Vec<String> = report
-        .id
-        .iter()
-        .filter(|_| report.imported)
-        .cloned()
-        .collect();
-    report.after_write = after_write(archive, &imported, clock);
+    report.after_write = policy_after_import(archive, report.id.as_ref(), report.imported, clock);
     Ok(report)
+}
+
+/// The write policy after an import: `id` is replicated when it was `imported`.
+pub(crate) fn policy_after_import(
+    archive: &Archive,
+    id: Option<&String>,
+    imported: bool,
+    clock: &dyn Clock,
+) -> AfterWrite {
+    let committed: Vec<String> = id.filter(|_| imported).cloned().into_iter().collect();
+    after_write(archive, &committed, clock)
 }
 
 /// [`import`], before the write policy.

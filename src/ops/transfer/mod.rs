@@ -16,5 +16,5 @@ mod export;
 mod import;
 
 pub use export::{export, export_deposit, export_version, ExportReport};
-pub(crate) use import::import_via;
 pub use import::{import, ImportReport, Via};
+pub(crate) use import::{import_via, policy_after_import};
