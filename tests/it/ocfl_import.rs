@@ -42,42 +42,26 @@ fn exported(tmp: &Path) -> (PathBuf, PathBuf) {
     let rev = tmp.join("rev");
     common::write_file(&rev, "sub/p1.txt", b"Sample: page one\n");
     common::write_file(&rev, "p3.txt", b"Sample: page three\n");
-    expect(
-        &root,
-        [
-            "revise",
-            id,
-            "--from",
-            rev.to_str().expect("utf-8"),
-            "--reason",
-            "new scan",
-        ],
-        0,
-    );
+    revise(&root, id, &rev, "new scan");
     let rev2 = tmp.join("rev2");
     common::write_file(&rev2, "p3.txt", b"Sample: page three, again\n");
-    expect(
-        &root,
-        [
-            "revise",
-            id,
-            "--from",
-            rev2.to_str().expect("utf-8"),
-            "--reason",
-            "rescan",
-        ],
-        0,
-    );
-    let ocfl = tmp.join("ocfl");
+    revise(&root, id, &rev2, "rescan");
+    let object = export_first(&root, &tmp.join("ocfl"));
+    (root, object)
+}
+
+/// `cairn ocfl export OCFL` of the archive at `root` (layout 0003): the object root
+/// of cairn-000001.
+fn export_first(root: &Path, ocfl: &Path) -> PathBuf {
     let out = common::run(
         common::cairn()
             .args(["ocfl", "export"])
-            .arg(&ocfl)
+            .arg(ocfl)
             .arg("--root")
-            .arg(&root),
+            .arg(root),
     );
     assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
-    (root, ocfl.join("396/2ec/88d/cairn-000001"))
+    ocfl.join("396/2ec/88d/cairn-000001")
 }
 
 /// The archive's files and folders, byte for byte, but for manifests/.lock (which names
@@ -100,6 +84,12 @@ fn import_changes_nothing(root: &Path, object: &str, code: i32) -> crate::life::
         out.describe()
     );
     out
+}
+
+/// `cairn revise ID --from DIR --reason REASON` succeeds.
+fn revise(root: &Path, id: &str, from: &Path, reason: &str) {
+    let from = from.to_str().expect("utf-8");
+    expect(root, ["revise", id, "--from", from, "--reason", reason], 0);
 }
 
 /// Every file under `dir`, relative path → bytes.
@@ -569,16 +559,7 @@ fn a_withdrawal_version_ends_the_import_with_a_note() {
         ["withdraw", "cairn-000001", "--reason", "donor asked"],
         0,
     );
-    let ocfl = tmp.path().join("ocfl");
-    let out = common::run(
-        common::cairn()
-            .args(["ocfl", "export"])
-            .arg(&ocfl)
-            .arg("--root")
-            .arg(&root),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
-    let object = ocfl.join("396/2ec/88d/cairn-000001");
+    let object = export_first(&root, &tmp.path().join("ocfl"));
     let dest = tmp.path().join("b");
     init(&dest);
     let out = expect(&dest, ["import", object.to_str().expect("utf-8")], 0);

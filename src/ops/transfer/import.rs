@@ -130,7 +130,9 @@ pub fn import(
     allow: &[String],
     clock: &dyn Clock,
 ) -> Result<ImportReport, Error> {
-    import_with_policy(archive, src, allow, None, clock)
+    let mut report = import_inner(archive, src, allow, None, clock)?;
+    report.after_write = policy_after_import(archive, report.id.as_ref(), report.imported, clock);
+    Ok(report)
 }
 
 /// Where a bag laid out by Cairn itself came from (an OCFL object's version): named in
@@ -155,19 +157,6 @@ pub(crate) fn import_via(
     clock: &dyn Clock,
 ) -> Result<ImportReport, Error> {
     import_inner(archive, src, allow, Some(via), clock)
-}
-
-/// [`import`], with the write policy.
-fn import_with_policy(
-    archive: &Archive,
-    src: &Path,
-    allow: &[String],
-    via: Option<&Via>,
-    clock: &dyn Clock,
-) -> Result<ImportReport, Error> {
-    let mut report = import_inner(archive, src, allow, via, clock)?;
-    report.after_write = policy_after_import(archive, report.id.as_ref(), report.imported, clock);
-    Ok(report)
 }
 
 /// The write policy after an import: `id` is replicated when it was `imported`.
