@@ -245,6 +245,18 @@ fn one_version_alone_with_version() {
         2,
     );
     assert!(bad.stderr.contains("v1 to v4"), "{}", bad.describe());
+    // --version is for OCFL objects: a bag folder with it is bad usage.
+    let bag = src.join("archive").join(id);
+    let usage = expect(
+        &dest,
+        ["import", bag.to_str().expect("utf-8"), "--version", "v1"],
+        2,
+    );
+    assert!(
+        usage.stderr.contains("0=ocfl_object_1.1"),
+        "{}",
+        usage.describe()
+    );
 }
 
 /// An OCFL object made by hand: `files` is each version's (logical path, bytes); each
