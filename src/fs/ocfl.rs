@@ -339,6 +339,23 @@ pub fn read_import_object(object_root: &Path) -> Result<Inventory, Error> {
     if inv.head.0 == 0 {
         return Err(refuse("its inventory has no version".into()));
     }
+    // OCFL 1.1 §3.5.1: the head version's inventory, when there is one, is the root's.
+    let head_inventory = object_root.join(inv.head.to_string()).join(ocfl::INVENTORY);
+    if crate::fs::entry_exists(&head_inventory) {
+        // Compared by size before it is read: a larger one is never read whole.
+        let meta = crate::fs::lstat(&head_inventory)?;
+        let same = meta.is_file()
+            && meta.len() == bytes.len() as u64
+            && crate::fs::read_file(&head_inventory)? == bytes;
+        if !same {
+            return Err(refuse(format!(
+                "{}/{} differs from the object root's {}: the object was changed after its last version was written",
+                inv.head,
+                ocfl::INVENTORY,
+                ocfl::INVENTORY
+            )));
+        }
+    }
     inv.check_for_import().map_err(|p| refuse(p.to_string()))?;
     Ok(inv)
 }

@@ -491,6 +491,11 @@ fn hostile_objects_are_refused_and_change_nothing() {
             "not a regular file",
         ),
         (
+            "stale-head-inventory",
+            |dir, _| common::write_file(dir, "v1/inventory.json", b"{}\n"),
+            "differs from the object root",
+        ),
+        (
             "undeclared-digest",
             |_, inv| {
                 inv["versions"]["v1"]["state"][&"f".repeat(128)] = json!(["x.txt"]);
