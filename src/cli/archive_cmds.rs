@@ -551,6 +551,18 @@ pub(super) fn run_import(args: ImportArgs) -> u8 {
         Ok(a) => a,
         Err(code) => return code,
     };
+    if cairn::ops::ocfl_import::is_ocfl_object(&args.source) {
+        return super::ocfl_import_cmd::run(&archive, args);
+    }
+    if args.version.is_some() {
+        return error_exit(
+            "import",
+            &cairn::error::Error::Usage(format!(
+                "--version is for an OCFL object, and {} holds no 0=ocfl_object_1.1",
+                args.source.display()
+            )),
+        );
+    }
     let report = match with_progress("import", || {
         cairn::ops::transfer::import(
             &archive,

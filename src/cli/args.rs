@@ -87,12 +87,14 @@ Exit codes:
   2  bad usage, no item with that identifier, or the zip already exists
   3  could not run: I/O error, permission denied";
 pub(super) const IMPORT_HELP: &str = "\
-Example:
+Examples:
   cairn import --root s21-archive tuol-sleng-note.zip
+  cairn import --root s21-archive --version v2 ocfl-root/396/2ec/88d/cairn-000001
 
 Exit codes:
   0  imported, or already archived (nothing written)
-  1  the bag was refused: invalid, hostile zip, files still to fetch, or content the archive holds or held
+  1  the bag was refused: invalid, hostile zip, files still to fetch, or content the archive holds
+     or held; or the OCFL object was: a damaged or hostile inventory, content missing or changed
   2  bad usage, or the bag does not exist
   3  could not run: I/O error, permission denied, lock held";
 pub(super) const CONFIG_HELP: &str = "\
@@ -431,12 +433,16 @@ pub(super) struct ExportArgs {
 
 #[derive(Args)]
 pub(super) struct ImportArgs {
-    /// A zipped bag or a bag folder.
+    /// A zipped bag, a bag folder, or an OCFL object (a folder holding
+    /// 0=ocfl_object_1.1; docs/ocfl.md).
     pub(super) source: PathBuf,
     /// Import the bag even though its content matches the item ID (current, an
     /// earlier version, withdrawn or purged); the ingestion event names ID. Repeatable.
     #[arg(long, value_name = "ID")]
     pub(super) allow_duplicate_of: Vec<String>,
+    /// For an OCFL object: import only this version (vN) [default: every version].
+    #[arg(long, value_name = "vN")]
+    pub(super) version: Option<String>,
     #[command(flatten)]
     pub(super) root: RootArg,
     /// Print a JSON report on stdout.

@@ -152,6 +152,7 @@ pub(super) fn run_amend(args: AmendArgs) -> u8 {
         edits,
         reason: args.reason,
         operator: operator(args.operator),
+        data: Default::default(),
     };
     let report = match amend(&archive, &opts, &SystemClock) {
         Ok(r) => r,
@@ -388,6 +389,7 @@ pub(super) fn run_revise(args: ReviseArgs) -> u8 {
         reason: args.reason,
         operator: operator(args.operator),
         accept_damage: args.accept_damage,
+        data: Default::default(),
     };
     let r = match revise(&archive, &opts, &SystemClock) {
         Ok(r) => r,

@@ -21,6 +21,7 @@ mod format_cmds;
 mod index_cmd;
 mod life_cmds;
 mod ocfl_cmd;
+mod ocfl_import_cmd;
 mod outcome;
 mod progress;
 mod qc_cmd;

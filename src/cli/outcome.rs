@@ -108,6 +108,13 @@ impl Outcome for ImportReport {
     }
 }
 
+/// `cairn import` of an OCFL object: refused when its first version was not imported.
+impl Outcome for cairn::ops::ocfl_import::OcflImportReport {
+    fn problem_found(&self) -> bool {
+        !(self.imported || self.already_archived.is_some())
+    }
+}
+
 /// `cairn fixity`: a bag failed its check or the event log is broken; a bag that could
 /// not be read is a failure to run.
 impl Outcome for FixityReport {

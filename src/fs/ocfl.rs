@@ -285,6 +285,154 @@ pub fn read_object(object_root: &Path) -> Result<Option<Inventory>, Error> {
     Ok(Some(inv))
 }
 
+/// The largest inventory.json `cairn import` reads (64 MiB: about 200,000 files of
+/// one version); a larger one is refused before it is read.
+pub const MAX_IMPORT_INVENTORY: u64 = 64 << 20;
+
+/// The inventory of an OCFL object to import (a folder holding `0=ocfl_object_1.1`),
+/// read from the object root and checked: the declaration, the size, the sidecar, the
+/// digest algorithm, the versions and every path ([`Inventory::check_for_import`]).
+/// Any problem is a refusal naming the object; nothing is written.
+pub fn read_import_object(object_root: &Path) -> Result<Inventory, Error> {
+    let refuse = |reason: String| Error::Refused {
+        path: object_root.to_path_buf(),
+        reason: format!("not an OCFL object Cairn can import: {reason}"),
+    };
+    let declaration = object_root.join(ocfl::OBJECT_DECLARATION.0);
+    if crate::fs::read_if_present(&declaration)?.as_deref()
+        != Some(ocfl::OBJECT_DECLARATION.1.as_bytes())
+    {
+        return Err(refuse(format!(
+            "no {} declaration holding {:?}",
+            ocfl::OBJECT_DECLARATION.0,
+            ocfl::OBJECT_DECLARATION.1.trim_end()
+        )));
+    }
+    let inventory = object_root.join(ocfl::INVENTORY);
+    if !crate::fs::entry_exists(&inventory) {
+        return Err(refuse(format!("no {} in the object root", ocfl::INVENTORY)));
+    }
+    let meta = crate::fs::lstat(&inventory)?;
+    if !meta.is_file() {
+        return Err(refuse(format!("{} is not a regular file", ocfl::INVENTORY)));
+    }
+    if meta.len() > MAX_IMPORT_INVENTORY {
+        return Err(refuse(format!(
+            "its {} is {} bytes, over the {} bytes Cairn reads",
+            ocfl::INVENTORY,
+            meta.len(),
+            MAX_IMPORT_INVENTORY
+        )));
+    }
+    let sidecar = object_root.join(ocfl::INVENTORY_SIDECAR);
+    if !crate::fs::entry_exists(&sidecar) {
+        let others: Vec<String> = crate::fs::list_dir(object_root)?
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .filter(|n| n.starts_with("inventory.json."))
+            .collect();
+        return Err(refuse(if others.is_empty() {
+            format!("no {} sidecar", ocfl::INVENTORY_SIDECAR)
+        } else {
+            format!(
+                "its sidecar is {} and Cairn imports sha512 objects only (the digest algorithm of the register)",
+                others.join(", ")
+            )
+        }));
+    }
+    let bytes = crate::fs::read_file(&inventory)?;
+    if bytes.len() as u64 > MAX_IMPORT_INVENTORY {
+        return Err(refuse(format!(
+            "its {} grew over {} bytes while it was read",
+            ocfl::INVENTORY,
+            MAX_IMPORT_INVENTORY
+        )));
+    }
+    let side = crate::fs::read_to_string(&sidecar).map_err(|_| {
+        refuse(format!(
+            "its {} is not readable text",
+            ocfl::INVENTORY_SIDECAR
+        ))
+    })?;
+    if ocfl::sidecar_digest(&side).map(str::to_ascii_lowercase) != Some(sha512_hex(&bytes)) {
+        return Err(refuse(format!(
+            "{} does not match its sidecar {}",
+            ocfl::INVENTORY,
+            ocfl::INVENTORY_SIDECAR
+        )));
+    }
+    let inv = Inventory::parse(&bytes).map_err(|p| refuse(p.to_string()))?;
+    if inv.head.0 == 0 {
+        return Err(refuse("its inventory has no version".into()));
+    }
+    // OCFL 1.1 §3.5.1: the head version's inventory, when there is one, is the root's.
+    let head_inventory = object_root.join(inv.head.to_string()).join(ocfl::INVENTORY);
+    if crate::fs::entry_exists(&head_inventory) {
+        // Compared by size before it is read: a larger one is never read whole.
+        let meta = crate::fs::lstat(&head_inventory)?;
+        let same = meta.is_file()
+            && meta.len() == bytes.len() as u64
+            && crate::fs::read_file(&head_inventory)? == bytes;
+        if !same {
+            return Err(refuse(format!(
+                "{}/{} differs from the object root's {}: the object was changed after its last version was written",
+                inv.head,
+                ocfl::INVENTORY,
+                ocfl::INVENTORY
+            )));
+        }
+    }
+    inv.check_for_import().map_err(|p| refuse(p.to_string()))?;
+    Ok(inv)
+}
+
+/// sha512 (lowercase hex) and size of the regular file `path` of an object being
+/// imported; a link or anything but a regular file is refused.
+pub fn sha512_of_content(path: &Path, buf: &mut [u8]) -> Result<(String, u64), Error> {
+    let meta = crate::fs::lstat(path)?;
+    if !meta.is_file() {
+        return Err(Error::Refused {
+            path: path.to_path_buf(),
+            reason: "not a regular file (a link, a folder or a device): OCFL content must be files"
+                .into(),
+        });
+    }
+    let file = crate::fs::open_read(path).map_err(|e| Error::io("open", path, e))?;
+    let got =
+        hash_reader(file, &[Algorithm::Sha512], buf).map_err(|e| Error::io("read", path, e))?;
+    Ok((
+        got.get(Algorithm::Sha512)
+            .map(Digest::to_hex)
+            .unwrap_or_default(),
+        got.len,
+    ))
+}
+
+/// A scratch folder in the system's temporary folder, removed when dropped: where an
+/// import lays out one version's files for the archive's own commit to take in.
+pub struct Scratch {
+    pub path: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(what: &str) -> Result<Scratch, Error> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let path =
+            std::env::temp_dir().join(format!(".cairn-{what}-{}-{nanos}", std::process::id()));
+        crate::fs::create_dir(&path)?;
+        Ok(Scratch { path })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        crate::fs::remove_tree_quietly(&self.path);
+    }
+}
+
 fn corrupt(path: &Path, detail: String) -> Error {
     Error::Corrupt {
         path: path.to_path_buf(),

@@ -323,6 +323,99 @@ impl Inventory {
     }
 }
 
+/// Whether `path` is a relative path OCFL allows and a folder can hold: `/`-separated,
+/// no empty, `.` or `..` segment, no leading `/`, no backslash or NUL.
+pub fn safe_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.contains('\\')
+        && !path.contains('\0')
+        && path
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..")
+}
+
+impl Inventory {
+    /// The checks an imported inventory must pass beyond [`Inventory::parse`] (the
+    /// content is untrusted): every content path is safe and inside `vN/content/` of
+    /// a version up to the head, every logical path is safe, every digest a version's
+    /// state names is in the manifest, and no content path or logical path is named
+    /// twice. The first problem found.
+    pub fn check_for_import(&self) -> Result<(), InventoryProblem> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (digest, paths) in &self.manifest {
+            if digest.len() != 128 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(InventoryProblem(format!(
+                    "the manifest names {:?}, which is not a sha512 digest",
+                    digest
+                )));
+            }
+            for p in paths {
+                if !safe_path(p) {
+                    return Err(InventoryProblem(format!(
+                        "the content path {p:?} is not a safe relative path (absolute, empty, `.` or `..` segments)"
+                    )));
+                }
+                let inside = p.split_once('/').is_some_and(|(v, rest)| {
+                    VersionNum::parse(v).is_some_and(|n| n <= self.head)
+                        && rest.starts_with(&format!("{CONTENT_DIR}/"))
+                });
+                if !inside {
+                    return Err(InventoryProblem(format!(
+                        "the content path {p:?} is not in the content folder of one of its versions"
+                    )));
+                }
+                if !seen.insert(p.as_str()) {
+                    return Err(InventoryProblem(format!(
+                        "the content path {p:?} is named twice in the manifest"
+                    )));
+                }
+            }
+            if paths.is_empty() {
+                return Err(InventoryProblem(format!(
+                    "the manifest gives no content path for {digest}"
+                )));
+            }
+        }
+        let stored: std::collections::BTreeSet<String> = self
+            .manifest
+            .keys()
+            .map(|d| d.to_ascii_lowercase())
+            .collect();
+        for (num, version) in &self.versions {
+            let mut logical = std::collections::BTreeSet::new();
+            for (digest, paths) in &version.state {
+                if !stored.contains(&digest.to_ascii_lowercase()) {
+                    return Err(InventoryProblem(format!(
+                        "version {num} names the digest {digest}, which the manifest does not store"
+                    )));
+                }
+                for p in paths {
+                    if !safe_path(p) {
+                        return Err(InventoryProblem(format!(
+                            "version {num}: the logical path {p:?} is not a safe relative path (absolute, empty, `.` or `..` segments)"
+                        )));
+                    }
+                    if !logical.insert(p.as_str()) {
+                        return Err(InventoryProblem(format!(
+                            "version {num} names the logical path {p:?} twice"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The first content path the manifest gives for `digest` (any case).
+    pub fn content_path(&self, digest: &str) -> Option<&str> {
+        self.manifest
+            .iter()
+            .find(|(d, _)| d.eq_ignore_ascii_case(digest))
+            .and_then(|(_, paths)| paths.first())
+            .map(String::as_str)
+    }
+}
+
 /// A version's block apart from its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionMeta {
@@ -429,6 +522,48 @@ mod tests {
         let back = Inventory::parse(&inv.to_json()).expect("parses");
         assert_eq!(back, inv);
         assert!(String::from_utf8_lossy(&inv.to_json()).contains("\"v2\""));
+    }
+
+    #[test]
+    fn an_imported_inventory_must_name_safe_paths_it_stores() {
+        let d = "ab".repeat(64);
+        let mut inv = Inventory::empty("x");
+        inv.add_version(
+            meta(),
+            &[StateFile {
+                logical: "a/b.txt".into(),
+                sha512: d.clone(),
+            }],
+        );
+        assert_eq!(inv.check_for_import(), Ok(()));
+        assert_eq!(
+            inv.content_path(&d.to_uppercase()),
+            Some("v1/content/a/b.txt")
+        );
+        for bad in [
+            "v1/content/../x",
+            "/v1/content/x",
+            "v1/content//x",
+            "v2/content/x",
+            "v1/x",
+        ] {
+            let mut spoilt = inv.clone();
+            spoilt.manifest.insert(d.clone(), vec![bad.to_string()]);
+            assert!(spoilt.check_for_import().is_err(), "{bad}");
+        }
+        for bad in ["../x", "/x", "a\\b", "a/./b", ""] {
+            let mut spoilt = inv.clone();
+            spoilt.versions.get_mut(&VersionNum(1)).expect("v1").state =
+                BTreeMap::from([(d.clone(), vec![bad.to_string()])]);
+            assert!(spoilt.check_for_import().is_err(), "{bad:?}");
+        }
+        let mut unstored = inv.clone();
+        unstored.versions.get_mut(&VersionNum(1)).expect("v1").state =
+            BTreeMap::from([("cd".repeat(64), vec!["y".to_string()])]);
+        assert!(unstored.check_for_import().is_err());
+        let mut short = inv;
+        short.manifest = BTreeMap::from([("ab".into(), vec!["v1/content/a/b.txt".into()])]);
+        assert!(short.check_for_import().is_err());
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub struct AmendOptions {
     pub reason: String,
     /// Who asks (recorded in the event).
     pub operator: String,
+    /// Added to each "metadata modification" event's data (an OCFL import records the
+    /// OCFL version there).
+    pub data: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What happened to one item.
@@ -168,7 +171,7 @@ pub fn amend(
 }
 
 /// [`amend`], before the write policy.
-fn amend_inner(
+pub(crate) fn amend_inner(
     archive: &Archive,
     opts: &AmendOptions,
     clock: &dyn Clock,
@@ -294,6 +297,7 @@ fn amend_inner(
             terms: terms.clone(),
             reason: reason.to_string(),
             operator: opts.operator.clone(),
+            data: opts.data.clone(),
             tag_files: BTreeMap::new(),
             before: BTreeMap::new(),
         };
@@ -396,6 +400,8 @@ struct AmendChange {
     terms: Vec<String>,
     reason: String,
     operator: String,
+    /// [`AmendOptions::data`].
+    data: serde_json::Map<String, serde_json::Value>,
     /// Digests of every tag file of the new bag: name → algorithm → hex.
     tag_files: BTreeMap<String, DigestMap>,
     /// The same for the current bag's rewritten tag files and tag manifests.
@@ -548,7 +554,7 @@ impl Update for AmendChange {
             .iter()
             .filter(|(n, _)| n.starts_with("tagmanifest-"))
             .collect();
-        let data = serde_json::json!({
+        let mut data = serde_json::json!({
             "reason": self.reason,
             "operator": self.operator,
             "terms": self.terms,
@@ -558,6 +564,9 @@ impl Update for AmendChange {
             "after": after,
             "tag_manifests": tag_manifests,
         });
+        if let Some(d) = data.as_object_mut() {
+            d.extend(self.data.clone());
+        }
         Ok(vec![NewEvent::new(
             EventType::MetadataModification,
             EventOutcome::Success,

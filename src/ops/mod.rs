@@ -15,6 +15,7 @@ pub mod fixity;
 pub mod formats;
 pub mod ingest;
 pub mod ocfl;
+pub mod ocfl_import;
 pub mod ocfl_replica;
 pub mod premis;
 pub mod qc;

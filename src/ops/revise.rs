@@ -41,6 +41,9 @@ pub struct ReviseOptions {
     /// check is logged as its own "validation" event (outcome `warning`) before the
     /// modification.
     pub accept_damage: bool,
+    /// Added to the "modification" event's data (an OCFL import records the OCFL
+    /// version there).
+    pub data: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What was done.
@@ -85,7 +88,7 @@ pub fn revise(
 }
 
 /// [`revise`], before the write policy.
-fn revise_inner(
+pub(crate) fn revise_inner(
     archive: &Archive,
     opts: &ReviseOptions,
     clock: &dyn Clock,
@@ -165,6 +168,7 @@ fn revise_inner(
         dirs: walk.dirs.clone(),
         reason: reason.to_string(),
         operator: opts.operator.clone(),
+        data: opts.data.clone(),
         added: added.clone(),
         removed: removed.clone(),
         changed: changed.clone(),
@@ -321,6 +325,8 @@ struct ReviseChange {
     from: PathBuf,
     /// The new and changed files' formats, identified in the staged bag.
     formats: Option<ItemFormats>,
+    /// [`ReviseOptions::data`].
+    data: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Update for ReviseChange {
@@ -537,7 +543,8 @@ impl Update for ReviseChange {
                 self.reason
             ),
         )
-        .with_data(serde_json::json!({
+        .with_data({
+            let mut data = serde_json::json!({
             "reason": self.reason,
             "operator": self.operator,
             "version": entry.version,
@@ -548,7 +555,12 @@ impl Update for ReviseChange {
             "changed": self.changed,
             "payload_oxum": entry.payload_oxum,
             "tag_manifests": tag_manifests,
-        })));
+            });
+            if let Some(d) = data.as_object_mut() {
+                d.extend(self.data.clone());
+            }
+            data
+        }));
         let fresh: BTreeSet<&str> = self
             .files
             .iter()

@@ -32,6 +32,7 @@ mod item_index;
 mod lifecycle;
 mod mapped_files;
 mod ocfl;
+mod ocfl_import;
 mod ocfl_replica;
 mod premis;
 mod progress_tty;

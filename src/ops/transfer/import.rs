@@ -130,15 +130,44 @@ pub fn import(
     allow: &[String],
     clock: &dyn Clock,
 ) -> Result<ImportReport, Error> {
-    let mut report = import_inner(archive, src, allow, clock)?;
-    let imported: Vec<String> = report
-        .id
-        .iter()
-        .filter(|_| report.imported)
-        .cloned()
-        .collect();
-    report.after_write = after_write(archive, &imported, clock);
+    let mut report = import_inner(archive, src, allow, None, clock)?;
+    report.after_write = policy_after_import(archive, report.id.as_ref(), report.imported, clock);
     Ok(report)
+}
+
+/// Where a bag laid out by Cairn itself came from (an OCFL object's version): named in
+/// the ingestion event instead of the bag's own folder, with data of its own.
+#[derive(Debug, Clone)]
+pub struct Via {
+    /// The source as the event names it.
+    pub source: PathBuf,
+    /// The event's detail: what was imported, from where.
+    pub detail: String,
+    /// Added to the ingestion event's data.
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+/// [`import`] of a bag made from another source (`via`), named in its events; without
+/// the write policy, which the caller runs once its whole change is done.
+pub(crate) fn import_via(
+    archive: &Archive,
+    src: &Path,
+    allow: &[String],
+    via: &Via,
+    clock: &dyn Clock,
+) -> Result<ImportReport, Error> {
+    import_inner(archive, src, allow, Some(via), clock)
+}
+
+/// The write policy after an import: `id` is replicated when it was `imported`.
+pub(crate) fn policy_after_import(
+    archive: &Archive,
+    id: Option<&String>,
+    imported: bool,
+    clock: &dyn Clock,
+) -> AfterWrite {
+    let committed: Vec<String> = id.filter(|_| imported).cloned().into_iter().collect();
+    after_write(archive, &committed, clock)
 }
 
 /// [`import`], before the write policy.
@@ -146,6 +175,7 @@ fn import_inner(
     archive: &Archive,
     src: &Path,
     allow: &[String],
+    via: Option<&Via>,
     clock: &dyn Clock,
 ) -> Result<ImportReport, Error> {
     let lock = archive.lock("import")?;
@@ -216,7 +246,9 @@ fn import_inner(
     let id = choose_import_identifier(archive, &state, &past, external, &mut report);
 
     // Step 3: extract into staging, read it back in full, publish, register, log.
-    let origin = src
+    let origin = via
+        .map(|v| v.source.as_path())
+        .unwrap_or(src)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| src.display().to_string());
@@ -225,6 +257,7 @@ fn import_inner(
         src,
         origin,
         duplicate_of: matches.into_iter().map(|m| m.known).collect(),
+        via,
     };
     commit_new_bag(archive, &lock, &id, &mut change, clock)?;
     report.id = Some(id);
@@ -415,6 +448,8 @@ struct ImportChange<'a> {
     origin: String,
     /// The matches with the archive's past that `--allow-duplicate-of` admitted.
     duplicate_of: Vec<crate::ops::ingest::past::Known>,
+    /// The source the bag was made from, when it was ([`Via`]).
+    via: Option<&'a Via>,
 }
 
 impl Change for ImportChange<'_> {
@@ -457,6 +492,28 @@ impl Change for ImportChange<'_> {
     }
 
     fn events(&mut self, entry: &RegisterEntry) -> Result<Vec<NewEvent>, Error> {
+        if let Some(via) = self.via {
+            let mut data = via.data.clone();
+            data.insert(
+                "imported_from".into(),
+                via.source.display().to_string().into(),
+            );
+            if !self.duplicate_of.is_empty() {
+                data.insert(
+                    "duplicate_of".into(),
+                    self.duplicate_of
+                        .iter()
+                        .map(crate::ops::ingest::past::Known::to_json)
+                        .collect(),
+                );
+            }
+            return Ok(addition_events(
+                entry,
+                "",
+                Some(via.detail.clone()),
+                serde_json::Value::Object(data),
+            ));
+        }
         let src = self.src;
         let zip_digest = if self.source.describe().ends_with(".zip") || crate::fs::zip::is_zip(src)
         {

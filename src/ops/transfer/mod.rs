@@ -16,4 +16,5 @@ mod export;
 mod import;
 
 pub use export::{export, export_deposit, export_version, ExportReport};
-pub use import::{import, ImportReport};
+pub use import::{import, ImportReport, Via};
+pub(crate) use import::{import_via, policy_after_import};
