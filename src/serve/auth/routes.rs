@@ -345,6 +345,7 @@ async fn amend_post(
         }],
         reason: field(&pairs, "reason").to_string(),
         operator: who.name.clone(),
+        data: Default::default(),
     };
     let me = st.clone();
     let result = tokio::task::spawn_blocking(move || amend(&me.archive, &opts, &SystemClock)).await;
