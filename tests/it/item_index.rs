@@ -255,3 +255,86 @@ fn reach(root: &Path) -> (String, u64, u64) {
         .expect("a number");
     (state, offset, log_len)
 }
+
+/// The first line of `list`, and `list` whole (from a fresh index).
+fn listed(root: &Path) -> (String, String) {
+    let (code, out, err) = cairn(root, &["list"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let first = out.lines().next().expect("a line").to_string();
+    (first, out)
+}
+
+#[test]
+fn list_prints_its_first_line_before_the_index_is_read_through() {
+    let tmp = common::fresh_dir("item-index");
+    let root = tmp.path().join("a");
+    make_archive(&root);
+    ok(&root, &["index", "rebuild"]);
+    let (first, all) = listed(&root);
+    assert!(all.lines().count() > 1, "{all}");
+    // Stopped as soon as the walk has handed on one record, before it reads the
+    // next line of the index: that record is already printed.
+    let (code, out, err) = cairn_env(
+        &root,
+        &["list"],
+        &[("CAIRN_FAILPOINT", "item-index-walked-one")],
+    );
+    assert_ne!(code, Some(0), "the failpoint stops the run: {out}{err}");
+    assert_eq!(out, format!("{first}\n"), "{err}");
+    assert_eq!(answers(&root), fresh_answers(&root));
+}
+
+#[test]
+fn a_long_tail_of_updates_is_merged_in_order_and_compacted() {
+    let tmp = common::fresh_dir("item-index");
+    let root = tmp.path().join("a");
+    make_archive(&root);
+    let want = fresh_answers(&root);
+    // A tail of 300 copies of every line after the base (each line keeps its check):
+    // the same facts said again, longer than a reader holds in memory before
+    // compacting.
+    let items = index_dir(&root).join("items");
+    let state = index_dir(&root).join("state");
+    let base = fs::read(&items).expect("items");
+    let mut all = base.clone();
+    for _ in 0..300 {
+        all.extend_from_slice(&base);
+    }
+    fs::write(&items, &all).expect("items");
+    let t = fs::read_to_string(&state).expect("state");
+    let mut p: Vec<String> = t.split_whitespace().map(str::to_string).collect();
+    let last = p.len() - 1;
+    p[last] = all.len().to_string();
+    fs::write(&state, p.join(" ") + "\n").expect("state");
+    assert_eq!(answers(&root), want, "with a long tail");
+    let after = fs::metadata(&items).expect("items").len();
+    assert_eq!(
+        after,
+        base.len() as u64,
+        "the tail was compacted into the base"
+    );
+    let compacted = fs::read_to_string(&state).expect("state");
+    let f: Vec<&str> = compacted.split_whitespace().collect();
+    assert_eq!(
+        f[4..],
+        [after.to_string(), after.to_string()],
+        "the state names a base as long as items, and no tail: {compacted}"
+    );
+    assert_eq!(answers(&root), want, "after the compaction");
+    // Lines of the tail out of order with the base, or a tail line for an identifier
+    // the base lacks, still merge in identifier order.
+    let lines: Vec<&[u8]> = base.split_inclusive(|b| *b == b'\n').collect();
+    let mut shuffled: Vec<u8> = lines[..1].concat();
+    let rest: Vec<&[u8]> = lines[1..].iter().rev().copied().collect();
+    shuffled.extend(rest.concat());
+    shuffled.extend(rest.concat());
+    fs::write(&items, &shuffled).expect("items");
+    p[last] = shuffled.len().to_string();
+    p[last - 1] = lines[0].len().to_string();
+    fs::write(&state, p.join(" ") + "\n").expect("state");
+    assert_eq!(
+        answers(&root),
+        want,
+        "with a base of one line and the rest in a tail"
+    );
+}
