@@ -79,6 +79,9 @@ pub struct ItemRecord {
     pub last_check: Option<DateTime<Utc>>,
     /// The last fixity check of the archive's bag: time and outcome as logged.
     pub last_fixity: Option<(String, String)>,
+    /// Whether the log holds its ingestion event (commit recovery logs the ingestion
+    /// of a registered item whose event a crash left unwritten).
+    pub ingested: bool,
 }
 
 /// One line of `items`.
@@ -91,6 +94,8 @@ struct Line {
     check: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     fixity: Option<(String, String)>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    ingested: bool,
 }
 
 impl Line {
@@ -105,6 +110,7 @@ impl Line {
                 .last_check
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             fixity: r.last_fixity.clone(),
+            ingested: r.ingested,
         }
     }
 
@@ -122,6 +128,7 @@ impl Line {
         if self.fixity.is_some() {
             r.last_fixity = self.fixity;
         }
+        r.ingested |= self.ingested;
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -221,6 +228,7 @@ struct Seen {
     check: Option<DateTime<Utc>>,
     fixity: Option<(String, String)>,
     reread: bool,
+    ingested: bool,
 }
 
 fn note(seen: &mut BTreeMap<String, Seen>, b: EventBrief) {
@@ -235,6 +243,7 @@ fn note(seen: &mut BTreeMap<String, Seen>, b: EventBrief) {
         || EventType::Exporting.is(&b.event_type);
     let s = seen.entry(b.object).or_default();
     s.reread |= !keeps_files;
+    s.ingested |= EventType::Ingestion.is(&b.event_type);
     if b.replica || !(fixity || validation) {
         return;
     }
@@ -314,6 +323,7 @@ fn catch_up(archive: &Archive, state: &mut State) -> Result<Vec<Line>, Error> {
                     .check
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
                 fixity: s.fixity,
+                ingested: s.ingested,
                 id,
             })
         })
@@ -345,6 +355,7 @@ fn rebuild(archive: &Archive) -> Result<(BTreeMap<String, ItemRecord>, LogCursor
                 withdrawn: f.withdrawn,
                 last_check: s.check,
                 last_fixity: s.fixity,
+                ingested: s.ingested,
             },
         );
     }
@@ -537,6 +548,9 @@ fn tail_too_long(state: &State) -> bool {
 /// Every identifier the archive has used, with what start-up needs of each, in order.
 pub struct ItemIndex {
     pub records: BTreeMap<String, ItemRecord>,
+    /// Whether the records reflect the whole log: false when a link after the index's
+    /// position is broken (or the last line is torn), where folding stopped.
+    pub log_end: bool,
 }
 
 impl ItemIndex {
@@ -602,10 +616,10 @@ impl Archive {
     /// answered from memory without taking the log lock or writing the index.
     pub fn item_index_with(&self, write: bool) -> Result<ItemIndex, Error> {
         let mut records = BTreeMap::new();
-        self.walk_item_index(write, |r| {
+        let log_end = self.walk_item_index(write, |r| {
             records.insert(r.id.clone(), r);
         })?;
-        Ok(ItemIndex { records })
+        Ok(ItemIndex { records, log_end })
     }
 
     /// Every record of the item index, current with the log, handed to `each` in
@@ -621,23 +635,27 @@ impl Archive {
     /// the rest come from a rebuild: the records handed on came from lines that
     /// passed their checks, and the rest from the files, each identifier once and in
     /// order. A tail grown long is compacted into a fresh base as the walk goes.
+    ///
+    /// Returns whether the records reflect the whole log ([`ItemIndex::log_end`]).
     pub fn walk_item_index(
         &self,
         write: bool,
         mut each: impl FnMut(ItemRecord),
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let dir = index_dir(self);
         let guard = if write { self.item_index_lock() } else { None };
         let Some(opened) = self.open_item_index(&dir, guard.is_some())? else {
             let (records, cursor) = rebuild(self)?;
+            let end = self.log_ends_at(&cursor);
             if guard.is_some() {
                 warn_unwritten(write_fresh(&dir, &records, cursor));
             }
             drop(guard);
             records.into_values().for_each(each);
-            return Ok(());
+            return Ok(end);
         };
         let Opened { file, state, tail } = opened;
+        let end = self.log_ends_at(&state.cursor);
         let compact = guard.is_some() && tail_too_long(&state);
         drop(guard);
         let mut out = Emit {
@@ -683,6 +701,7 @@ impl Archive {
             }
             let guard = if write { self.item_index_lock() } else { None };
             let (records, cursor) = rebuild(self)?;
+            let end = self.log_ends_at(&cursor);
             if guard.is_some() {
                 warn_unwritten(write_fresh(&dir, &records, cursor));
             }
@@ -692,7 +711,7 @@ impl Archive {
                 .into_values()
                 .filter(|r| last.as_ref().is_none_or(|l| r.id > *l))
                 .for_each(|r| (out.each)(r));
-            return Ok(());
+            return Ok(end);
         }
         for (id, lines) in tail {
             out.emit_tail(id, lines);
@@ -706,7 +725,12 @@ impl Archive {
                 f.abandon();
             }
         }
-        Ok(())
+        Ok(end)
+    }
+
+    /// Whether `cursor` is at the end of the log (as long as it is now).
+    fn log_ends_at(&self, cursor: &LogCursor) -> bool {
+        crate::fs::len_if_present(&self.events_path()).unwrap_or(0) == cursor.offset
     }
 
     /// The index on disk if it is to be trusted: its state extends the log, `items`

@@ -338,3 +338,59 @@ fn a_long_tail_of_updates_is_merged_in_order_and_compacted() {
         "with a base of one line and the rest in a tail"
     );
 }
+
+#[test]
+fn ingest_start_up_reads_the_log_from_the_index_position_on() {
+    let tmp = common::fresh_dir("item-index");
+    let root = tmp.path().join("a");
+    make_archive(&root);
+    fs::remove_dir_all(root.join("intake")).expect("rm");
+    fs::create_dir(root.join("intake")).expect("mkdir");
+    ok(&root, &["index", "rebuild"]);
+    let log = root.join("manifests/events.jsonl");
+    // The first line edited, its length kept: the index's position (the end of the
+    // log) still holds the line it names, so an ingest with nothing to ingest does
+    // not read the lines before it again. audit, which checks the whole chain, sees
+    // the break.
+    let text = fs::read_to_string(&log).expect("log");
+    let edited = text.replacen("computed while copying", "Computed while copying", 1);
+    assert_ne!(text, edited);
+    fs::write(&log, &edited).expect("tamper");
+    let (code, out, err) = cairn(&root, &["ingest"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(fs::read_to_string(&log).expect("log"), edited);
+    let (code, out, err) = cairn(&root, &["audit"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("line 2"),
+        "audit names the break: {out}{err}"
+    );
+    // With an item to ingest, the whole chain is checked first: refused, nothing
+    // appended, no bag.
+    intake_item(&root, "new-one", "Sample: a new page\n");
+    fs::write(
+        root.join("intake/metadata.csv"),
+        "filename,dc.title\nnew-one,Sample: new\n",
+    )
+    .expect("csv");
+    let (code, out, err) = cairn(&root, &["ingest"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("chain is broken at line 2"), "{out}{err}");
+    assert_eq!(fs::read_to_string(&log).expect("log"), edited);
+    assert!(!root.join("archive/sample_5").exists());
+    fs::remove_dir_all(root.join("intake")).expect("rm");
+    fs::create_dir(root.join("intake")).expect("mkdir");
+    // A link broken after the index's position is refused even with nothing to
+    // ingest, with its line, and nothing is appended.
+    let last = text.lines().last().expect("a line").to_string();
+    let broken = format!("{text}{last}\n");
+    fs::write(&log, &broken).expect("tamper");
+    let lines = broken.lines().count();
+    let (code, out, err) = cairn(&root, &["ingest"]);
+    assert_ne!(code, Some(0), "{out}{err}");
+    assert!(
+        err.contains(&format!("chain is broken at line {lines}")),
+        "{out}{err}"
+    );
+    assert_eq!(fs::read_to_string(&log).expect("log"), broken);
+}
