@@ -129,7 +129,8 @@ fn register_and_log(
     notes: &mut Vec<String>,
 ) -> Result<bool, Error> {
     let (mut wrote, mut checked) = (false, false);
-    let registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
+    // One listing of manifests/ (sorted): the entries written below are added to it.
+    let mut registered: BTreeSet<String> = archive.register_ids()?.into_iter().collect();
     for id in archive.bag_ids()? {
         if registered.contains(&id) {
             continue;
@@ -160,8 +161,9 @@ fn register_and_log(
         entry.write_once(&archive.register_path(&id))?;
         wrote = true;
         notes.push(format!("registered {id}, committed by an interrupted run"));
+        registered.insert(id);
     }
-    for id in archive.register_ids()? {
+    for id in registered {
         if logged(&id) {
             continue;
         }
