@@ -206,6 +206,8 @@ def measure(args):
             for name, argv, extra in COMMANDS:
                 if name == "index rebuild" and not has_index:
                     continue
+                if args.only and name not in args.only:
+                    continue
                 env = dict(os.environ, CAIRN_ROOT=root, **extra)
                 runs = []
                 for _ in range(args.runs):
@@ -221,13 +223,18 @@ def measure(args):
                     "peak_rss_kib": rss,
                 }
                 print(f"{n:>8} {name:<24} {med:9.3f} s  {rss / 1024:8.1f} MiB", flush=True)
-            firsts = [first_line(args.cairn, root) for _ in range(args.runs)]
-            row["commands"]["list, first line"] = {
-                "seconds": round(statistics.median(firsts), 4),
-                "runs": [round(r, 4) for r in firsts],
-                "peak_rss_kib": row["commands"]["list"]["peak_rss_kib"],
-            }
-            print(f"{n:>8} {'list, first line':<24} {statistics.median(firsts):9.3f} s", flush=True)
+            if not args.only or "list, first line" in args.only:
+                firsts = [first_line(args.cairn, root) for _ in range(args.runs)]
+                row["commands"]["list, first line"] = {
+                    "seconds": round(statistics.median(firsts), 4),
+                    "runs": [round(r, 4) for r in firsts],
+                    "peak_rss_kib": row["commands"].get("list", {}).get("peak_rss_kib", 0),
+                }
+                print(f"{n:>8} {'list, first line':<24} {statistics.median(firsts):9.3f} s", flush=True)
+            if args.only and not any(name in args.only for name in SERVE_ROWS):
+                row["load_after"] = load()
+                results["sizes"][str(n)] = row
+                continue
             runs, hwm = serve_rows(args.cairn, root, mid, n, args.requests)
             for name in SERVE_ROWS:
                 med = statistics.median(runs[name])
@@ -324,6 +331,13 @@ def main():
         metavar="N=DIR",
         help="use an archive made earlier by gen_archive for size N (in place) instead of generating one",
     )
+    ap.add_argument(
+        "--only",
+        default="",
+        metavar="NAME,...",
+        help="time only these rows, names as printed, separated by ';' (e.g. 'ingest start-up;list;"
+        "list, first line'); the serve rows run only if one of them is named",
+    )
     ap.add_argument("--out", default=os.path.join(HERE, "scale.json"))
     ap.add_argument("--chart", default=os.path.join(REPO, "scale.png"))
     ap.add_argument("--plot-only", action="store_true", help="redraw from --out")
@@ -333,6 +347,8 @@ def main():
     else:
         args.sizes = [int(s) for s in args.sizes.split(",")]
         args.fixture = {int(k): v for k, v in (f.split("=", 1) for f in args.fixture)}
+        names = [c[0] for c in COMMANDS] + ["list, first line"] + SERVE_ROWS
+        args.only = [n for n in names if args.only and n in [o.strip() for o in re.split(r";", args.only)]]
         results = measure(args)
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)

@@ -35,7 +35,7 @@ use crate::fs::register::RegisterEntry;
 use crate::metadata::Term;
 use crate::vocab::EventType;
 
-const VERSION: &str = "cairn-item-index-1";
+const VERSION: &str = "cairn-item-index-2";
 const ITEMS: &str = "items";
 const STATE: &str = "state";
 
@@ -79,6 +79,9 @@ pub struct ItemRecord {
     pub last_check: Option<DateTime<Utc>>,
     /// The last fixity check of the archive's bag: time and outcome as logged.
     pub last_fixity: Option<(String, String)>,
+    /// Whether the log holds its ingestion event (commit recovery logs the ingestion
+    /// of a registered item whose event a crash left unwritten).
+    pub ingested: bool,
 }
 
 /// One line of `items`.
@@ -91,6 +94,8 @@ struct Line {
     check: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     fixity: Option<(String, String)>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    ingested: bool,
 }
 
 impl Line {
@@ -105,16 +110,12 @@ impl Line {
                 .last_check
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             fixity: r.last_fixity.clone(),
+            ingested: r.ingested,
         }
     }
 
-    fn apply(self, records: &mut BTreeMap<String, ItemRecord>) {
-        let r = records
-            .entry(self.id.clone())
-            .or_insert_with(|| ItemRecord {
-                id: self.id,
-                ..ItemRecord::default()
-            });
+    /// Folds this line into `r` (the record of the same identifier).
+    fn apply_to(self, r: &mut ItemRecord) {
         if let Some(f) = self.set {
             r.entry = f.entry;
             r.withdrawn = f.withdrawn;
@@ -127,6 +128,7 @@ impl Line {
         if self.fixity.is_some() {
             r.last_fixity = self.fixity;
         }
+        r.ingested |= self.ingested;
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -152,10 +154,13 @@ fn check_of(json: &[u8]) -> [u8; 16] {
     out
 }
 
-/// Where the index stands: the log position it reflects and the length of `items`.
+/// Where the index stands: the log position it reflects, the length of `items`' base
+/// (one line per identifier, in identifier order, as a rebuild or a compaction wrote
+/// it) and the length of `items` (the base, then the tail of lines appended since).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct State {
     cursor: LogCursor,
+    base_len: u64,
     items_len: u64,
 }
 
@@ -171,13 +176,18 @@ fn read_state(dir: &Path) -> Option<State> {
         "-" => None,
         hex => Some(blake3::Hash::from_hex(hex).ok()?),
     };
+    let base_len = p.next()?.parse().ok()?;
     let items_len = p.next()?.parse().ok()?;
+    if base_len > items_len || p.next().is_some() {
+        return None;
+    }
     Some(State {
         cursor: LogCursor {
             offset,
             lines,
             head,
         },
+        base_len,
         items_len,
     })
 }
@@ -188,8 +198,8 @@ fn write_state(dir: &Path, s: &State) -> Result<(), Error> {
         .head
         .map_or("-".to_string(), |h| h.to_hex().to_string());
     let text = format!(
-        "{VERSION} {} {} {head} {}\n",
-        s.cursor.offset, s.cursor.lines, s.items_len
+        "{VERSION} {} {} {head} {} {}\n",
+        s.cursor.offset, s.cursor.lines, s.base_len, s.items_len
     );
     let tmp = dir.join(format!(".{STATE}.tmp-{}", std::process::id()));
     let path = dir.join(STATE);
@@ -218,6 +228,7 @@ struct Seen {
     check: Option<DateTime<Utc>>,
     fixity: Option<(String, String)>,
     reread: bool,
+    ingested: bool,
 }
 
 fn note(seen: &mut BTreeMap<String, Seen>, b: EventBrief) {
@@ -232,6 +243,7 @@ fn note(seen: &mut BTreeMap<String, Seen>, b: EventBrief) {
         || EventType::Exporting.is(&b.event_type);
     let s = seen.entry(b.object).or_default();
     s.reread |= !keeps_files;
+    s.ingested |= EventType::Ingestion.is(&b.event_type);
     if b.replica || !(fixity || validation) {
         return;
     }
@@ -311,6 +323,7 @@ fn catch_up(archive: &Archive, state: &mut State) -> Result<Vec<Line>, Error> {
                     .check
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
                 fixity: s.fixity,
+                ingested: s.ingested,
                 id,
             })
         })
@@ -342,69 +355,90 @@ fn rebuild(archive: &Archive) -> Result<(BTreeMap<String, ItemRecord>, LogCursor
                 withdrawn: f.withdrawn,
                 last_check: s.check,
                 last_fixity: s.fixity,
+                ingested: s.ingested,
             },
         );
     }
     Ok((records, cursor))
 }
 
-/// The lines of `items` (its first `len` bytes), each checked; `None` when any fails
-/// (said at debug level, with the reason).
-fn read_items(path: &Path, len: u64) -> Option<(BTreeMap<String, ItemRecord>, usize)> {
-    let got = parse_items(path, len);
-    if let Err(why) = &got {
-        tracing::debug!("the item index is rebuilt: {why}");
+/// Checks and parses line `n` of `items` (without its newline).
+fn check_line(line: &[u8], n: usize) -> Result<Line, String> {
+    let (check, json) = match (line.get(..16), line.get(16), line.get(17..)) {
+        (Some(c), Some(b' '), Some(j)) => (c, j),
+        _ => return Err(format!("line {n} is not CHECK JSON")),
+    };
+    if check != check_of(json) {
+        return Err(format!("line {n} fails its check"));
     }
-    got.ok()
+    serde_json::from_slice::<Line>(json).map_err(|e| format!("line {n}: {e}"))
 }
 
-fn parse_items(path: &Path, len: u64) -> Result<(BTreeMap<String, ItemRecord>, usize), String> {
-    use std::io::{BufRead, Read};
-    // Read a line at a time: the file's bytes are never held whole (about 420 bytes an
-    // item), only the records they set.
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let mut body = std::io::BufReader::with_capacity(256 * 1024, file).take(len);
-    let mut records = BTreeMap::new();
-    let mut count = 0;
-    let mut read = 0u64;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let got = body
-            .read_until(b'\n', &mut line)
+/// The tail of `items` (the bytes from `state.base_len` to `state.items_len`), each
+/// line checked.
+fn read_tail(file: &File, state: &State) -> Result<Vec<Line>, String> {
+    use std::os::unix::fs::FileExt;
+    let len = usize::try_from(state.items_len - state.base_len).map_err(|e| e.to_string())?;
+    let mut bytes = vec![0u8; len];
+    file.read_exact_at(&mut bytes, state.base_len)
+        .map_err(|e| format!("items is shorter than its state says: {e}"))?;
+    if bytes.last().is_some_and(|b| *b != b'\n') {
+        return Err("items does not end where its state says".into());
+    }
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(n, l)| check_line(l, n + 1))
+        .collect()
+}
+
+/// The base of `items` read a line at a time (never held whole: about 420 bytes an
+/// item), each line checked and in identifier order after the one before.
+struct BaseLines {
+    body: std::io::Take<std::io::BufReader<File>>,
+    line: Vec<u8>,
+    n: usize,
+    last: Option<String>,
+}
+
+impl BaseLines {
+    fn new(file: File, len: u64) -> Result<BaseLines, String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = file;
+        file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+        Ok(BaseLines {
+            body: std::io::BufReader::with_capacity(256 * 1024, file).take(len),
+            line: Vec::new(),
+            n: 0,
+            last: None,
+        })
+    }
+
+    fn next_line(&mut self) -> Result<Option<Line>, String> {
+        use std::io::BufRead;
+        self.line.clear();
+        let got = self
+            .body
+            .read_until(b'\n', &mut self.line)
             .map_err(|e| e.to_string())?;
         if got == 0 {
-            break;
+            if self.body.limit() > 0 {
+                return Err("items is shorter than its state says".into());
+            }
+            return Ok(None);
         }
-        read += got as u64;
-        if line.pop() != Some(b'\n') {
-            // Only the last line read can lack its newline: cut at `len`, or the file
-            // ends there.
-            return Err(if read < len {
-                "items is shorter than its state says".into()
-            } else {
-                "items does not end where its state says".into()
-            });
+        if self.line.pop() != Some(b'\n') {
+            return Err("the base of items does not end where its state says".into());
         }
-        if line.is_empty() {
-            continue;
+        self.n += 1;
+        let line = check_line(&self.line, self.n)?;
+        if line.set.is_none() || self.last.as_ref().is_some_and(|last| *last >= line.id) {
+            return Err(format!("line {} of the base is out of order", self.n));
         }
-        count += 1;
-        let (check, json) = match (line.get(..16), line.get(16), line.get(17..)) {
-            (Some(c), Some(b' '), Some(j)) => (c, j),
-            _ => return Err(format!("line {count} is not CHECK JSON")),
-        };
-        if check != check_of(json) {
-            return Err(format!("line {count} fails its check"));
-        }
-        serde_json::from_slice::<Line>(json)
-            .map_err(|e| format!("line {count}: {e}"))?
-            .apply(&mut records);
+        self.last = Some(line.id.clone());
+        Ok(Some(line))
     }
-    if read < len {
-        return Err("items is shorter than its state says".into());
-    }
-    Ok((records, count))
 }
 
 /// manifests/.item-index/.
@@ -413,7 +447,7 @@ fn index_dir(archive: &Archive) -> PathBuf {
 }
 
 /// Appends `lines` to `items` at `state.items_len` (cutting any bytes a crash left
-/// past it) and moves `state` forward.
+/// past it, never the base) and moves `state` forward.
 fn append_lines(dir: &Path, state: &mut State, lines: &[Line]) -> Result<(), Error> {
     let path = dir.join(ITEMS);
     let mut f = OpenOptions::new()
@@ -434,35 +468,89 @@ fn append_lines(dir: &Path, state: &mut State, lines: &[Line]) -> Result<(), Err
     write_state(dir, state)
 }
 
+/// A fresh `items` being written, a record at a time in identifier order (all base),
+/// to a temporary file renamed in place of the old one by [`Fresh::finish`].
+struct Fresh {
+    tmp: PathBuf,
+    out: std::io::BufWriter<File>,
+    len: u64,
+    line: Vec<u8>,
+}
+
+impl Fresh {
+    fn new(dir: &Path) -> Result<Fresh, Error> {
+        crate::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".{ITEMS}.tmp-{}", std::process::id()));
+        let f = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        Ok(Fresh {
+            tmp,
+            out: std::io::BufWriter::with_capacity(256 * 1024, f),
+            len: 0,
+            line: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, r: &ItemRecord) -> Result<(), Error> {
+        self.line.clear();
+        Line::of(r).encode(&mut self.line);
+        self.len += self.line.len() as u64;
+        self.out
+            .write_all(&self.line)
+            .map_err(|e| Error::io("write", &self.tmp, e))
+    }
+
+    fn finish(self, dir: &Path, cursor: LogCursor) -> Result<(), Error> {
+        let Fresh { tmp, out, len, .. } = self;
+        out.into_inner()
+            .map_err(|e| Error::io("write", &tmp, e.into_error()))?;
+        // The old state must not describe the new file while it is renamed in.
+        crate::fs::remove_file_quietly(&dir.join(STATE));
+        let path = dir.join(ITEMS);
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))?;
+        write_state(
+            dir,
+            &State {
+                cursor,
+                base_len: len,
+                items_len: len,
+            },
+        )
+    }
+
+    fn abandon(self) {
+        crate::fs::remove_file_quietly(&self.tmp);
+    }
+}
+
 /// Writes a fresh index of `records` at `cursor` in place of the old one.
 fn write_fresh(
     dir: &Path,
     records: &BTreeMap<String, ItemRecord>,
     cursor: LogCursor,
 ) -> Result<(), Error> {
-    crate::fs::create_dir_all(dir)?;
-    let mut out = Vec::new();
+    let mut fresh = Fresh::new(dir)?;
     for r in records.values() {
-        Line::of(r).encode(&mut out);
+        if let Err(e) = fresh.push(r) {
+            fresh.abandon();
+            return Err(e);
+        }
     }
-    let tmp = dir.join(format!(".{ITEMS}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, &out).map_err(|e| Error::io("write", &tmp, e))?;
-    // The old state must not describe the new file while it is renamed in.
-    crate::fs::remove_file_quietly(&dir.join(STATE));
-    let path = dir.join(ITEMS);
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))?;
-    write_state(
-        dir,
-        &State {
-            cursor,
-            items_len: out.len() as u64,
-        },
-    )
+    fresh.finish(dir, cursor)
+}
+
+/// The tail is compacted into the base (by a reader that walks the whole index and
+/// may write it) once it is longer than this: it is held in memory by every reader.
+fn tail_too_long(state: &State) -> bool {
+    let tail = state.items_len - state.base_len;
+    tail > (state.base_len / 2).clamp(64 * 1024, 4 << 20)
 }
 
 /// Every identifier the archive has used, with what start-up needs of each, in order.
 pub struct ItemIndex {
     pub records: BTreeMap<String, ItemRecord>,
+    /// Whether the records reflect the whole log: false when a link after the index's
+    /// position is broken (or the last line is torn), where folding stopped.
+    pub log_end: bool,
 }
 
 impl ItemIndex {
@@ -474,17 +562,45 @@ impl ItemIndex {
     }
 }
 
-/// How a read of the index went: what it read, and what it must write back.
-enum Read {
-    /// Current on disk, plus the delta lines from the log since (to append).
-    Current {
-        records: BTreeMap<String, ItemRecord>,
-        state: State,
-        delta: Vec<Line>,
-        lines: usize,
-    },
-    /// Missing or not to be trusted: rebuilt from the files (to write afresh).
-    Rebuilt(BTreeMap<String, ItemRecord>, LogCursor),
+/// An index found current on disk: its `items` open, its state caught up with the log,
+/// and its tail (with the lines caught up) by identifier, in order.
+struct Opened {
+    file: File,
+    state: State,
+    tail: BTreeMap<String, Vec<Line>>,
+}
+
+/// Hands records on in identifier order, to the caller and to a compaction being
+/// written, remembering the last identifier handed on.
+struct Emit<'a, F: FnMut(ItemRecord)> {
+    each: &'a mut F,
+    fresh: Option<Fresh>,
+    last: Option<String>,
+}
+
+impl<F: FnMut(ItemRecord)> Emit<'_, F> {
+    fn emit(&mut self, r: ItemRecord) {
+        if let Some(f) = self.fresh.as_mut() {
+            if let Err(e) = f.push(&r) {
+                warn_unwritten(Err(e));
+                if let Some(f) = self.fresh.take() {
+                    f.abandon();
+                }
+            }
+        }
+        self.last = Some(r.id.clone());
+        (self.each)(r);
+    }
+
+    /// A record from its tail lines alone (an identifier the base does not hold).
+    fn emit_tail(&mut self, id: String, lines: Vec<Line>) {
+        let mut r = ItemRecord {
+            id,
+            ..ItemRecord::default()
+        };
+        lines.into_iter().for_each(|l| l.apply_to(&mut r));
+        self.emit(r);
+    }
 }
 
 impl Archive {
@@ -499,57 +615,170 @@ impl Archive {
     /// [`Archive::item_index`]; with `write` false (a dry run, which writes nothing),
     /// answered from memory without taking the log lock or writing the index.
     pub fn item_index_with(&self, write: bool) -> Result<ItemIndex, Error> {
-        let guard = if write { self.item_index_lock() } else { None };
+        let mut records = BTreeMap::new();
+        let log_end = self.walk_item_index(write, |r| {
+            records.insert(r.id.clone(), r);
+        })?;
+        Ok(ItemIndex { records, log_end })
+    }
+
+    /// Every record of the item index, current with the log, handed to `each` in
+    /// identifier order as it is read, so that the first comes before the index is
+    /// read through and none is held: the tail of `items` and the log's lines since
+    /// its state are read first (under the log lock, and appended to the tail), then
+    /// the sorted base is read a line at a time without the lock (an append or a
+    /// compaction never rewrites the base's bytes in place) and merged with the tail.
+    ///
+    /// An index missing or not to be trusted before the first record is rebuilt from
+    /// the files, as [`Archive::item_index`] does. A base line that fails its check
+    /// or its order after records were handed on (`items` edited or damaged) makes
+    /// the rest come from a rebuild: the records handed on came from lines that
+    /// passed their checks, and the rest from the files, each identifier once and in
+    /// order. A tail grown long is compacted into a fresh base as the walk goes.
+    ///
+    /// Returns whether the records reflect the whole log ([`ItemIndex::log_end`]).
+    pub fn walk_item_index(
+        &self,
+        write: bool,
+        mut each: impl FnMut(ItemRecord),
+    ) -> Result<bool, Error> {
         let dir = index_dir(self);
-        let read = match read_state(&dir).filter(|s| extends_log(&self.events_path(), &s.cursor)) {
-            Some(mut state) => match read_items(&dir.join(ITEMS), state.items_len) {
-                Some((records, lines)) => {
-                    let delta = catch_up(self, &mut state)?;
-                    Read::Current {
-                        records,
-                        state,
-                        delta,
-                        lines,
-                    }
-                }
-                None => {
-                    let (r, c) = rebuild(self)?;
-                    Read::Rebuilt(r, c)
-                }
+        let guard = if write { self.item_index_lock() } else { None };
+        let Some(opened) = self.open_item_index(&dir, guard.is_some())? else {
+            let (records, cursor) = rebuild(self)?;
+            let end = self.log_ends_at(&cursor);
+            if guard.is_some() {
+                warn_unwritten(write_fresh(&dir, &records, cursor));
+            }
+            drop(guard);
+            records.into_values().for_each(each);
+            return Ok(end);
+        };
+        let Opened { file, state, tail } = opened;
+        let end = self.log_ends_at(&state.cursor);
+        let compact = guard.is_some() && tail_too_long(&state);
+        drop(guard);
+        let mut out = Emit {
+            each: &mut each,
+            fresh: if compact {
+                Fresh::new(&dir).map_err(|e| warn_unwritten(Err(e))).ok()
+            } else {
+                None
             },
-            None => {
-                let (r, c) = rebuild(self)?;
-                Read::Rebuilt(r, c)
+            last: None,
+        };
+        let mut tail = tail.into_iter().peekable();
+        let failed = match BaseLines::new(file, state.base_len) {
+            Err(why) => Some(why),
+            Ok(mut base) => loop {
+                let line = match base.next_line() {
+                    Ok(Some(l)) => l,
+                    Ok(None) => break None,
+                    Err(why) => break Some(why),
+                };
+                while let Some((id, lines)) = tail.next_if(|(id, _)| *id < line.id) {
+                    out.emit_tail(id, lines);
+                }
+                let mut r = ItemRecord {
+                    id: line.id.clone(),
+                    ..ItemRecord::default()
+                };
+                let later = tail.next_if(|(id, _)| *id == line.id);
+                line.apply_to(&mut r);
+                later
+                    .into_iter()
+                    .flat_map(|(_, lines)| lines)
+                    .for_each(|l| l.apply_to(&mut r));
+                out.emit(r);
+                // A record handed on, the rest of the base not yet read.
+                crate::fs::failpoint::hit("item-index-walked-one");
+            },
+        };
+        if let Some(why) = failed {
+            tracing::debug!("the item index is rebuilt: {why}");
+            if let Some(f) = out.fresh.take() {
+                f.abandon();
+            }
+            let guard = if write { self.item_index_lock() } else { None };
+            let (records, cursor) = rebuild(self)?;
+            let end = self.log_ends_at(&cursor);
+            if guard.is_some() {
+                warn_unwritten(write_fresh(&dir, &records, cursor));
+            }
+            drop(guard);
+            let last = out.last.take();
+            records
+                .into_values()
+                .filter(|r| last.as_ref().is_none_or(|l| r.id > *l))
+                .for_each(|r| (out.each)(r));
+            return Ok(end);
+        }
+        for (id, lines) in tail {
+            out.emit_tail(id, lines);
+        }
+        if let Some(f) = out.fresh.take() {
+            // Renamed in only if no writer moved the index meanwhile.
+            let _guard = self.item_index_lock();
+            if read_state(&dir).as_ref() == Some(&state) {
+                warn_unwritten(f.finish(&dir, state.cursor));
+            } else {
+                f.abandon();
+            }
+        }
+        Ok(end)
+    }
+
+    /// Whether `cursor` is at the end of the log (as long as it is now).
+    fn log_ends_at(&self, cursor: &LogCursor) -> bool {
+        crate::fs::len_if_present(&self.events_path()).unwrap_or(0) == cursor.offset
+    }
+
+    /// The index on disk if it is to be trusted: its state extends the log, `items`
+    /// is as long as its state says and its tail passes its checks; caught up with the
+    /// log's lines since (appended to the tail when `write`). `None` to rebuild.
+    fn open_item_index(&self, dir: &Path, write: bool) -> Result<Option<Opened>, Error> {
+        let Some(mut state) =
+            read_state(dir).filter(|s| extends_log(&self.events_path(), &s.cursor))
+        else {
+            return Ok(None);
+        };
+        let file = match File::open(dir.join(ITEMS)) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!("the item index is rebuilt: items: {e}");
+                return Ok(None);
             }
         };
-        let records = match read {
-            Read::Current {
-                mut records,
-                mut state,
-                delta,
-                lines,
-            } => {
-                let written = guard.is_some() && !delta.is_empty();
-                if written {
-                    warn_unwritten(append_lines(&dir, &mut state, &delta));
-                }
-                for l in delta {
-                    l.apply(&mut records);
-                }
-                // Compacted once superseded lines outnumber the records.
-                if guard.is_some() && lines > 2 * records.len() + 1024 {
-                    warn_unwritten(write_fresh(&dir, &records, state.cursor));
-                }
-                records
+        // Shorter than its state says: a line removed or the file cut, seen before a
+        // record is handed on (the base's lines are each checked as they are read, not
+        // whether one is missing).
+        match file.metadata() {
+            Ok(m) if m.len() >= state.items_len => {}
+            _ => {
+                tracing::debug!("the item index is rebuilt: items is shorter than its state says");
+                return Ok(None);
             }
-            Read::Rebuilt(records, cursor) => {
-                if guard.is_some() {
-                    warn_unwritten(write_fresh(&dir, &records, cursor));
-                }
-                records
+        }
+        let lines = match read_tail(&file, &state) {
+            Ok(l) => l,
+            Err(why) => {
+                tracing::debug!("the item index is rebuilt: {why}");
+                return Ok(None);
             }
         };
-        Ok(ItemIndex { records })
+        let delta = catch_up(self, &mut state)?;
+        if write && !delta.is_empty() {
+            let before = state.clone();
+            if let Err(e) = append_lines(dir, &mut state, &delta) {
+                warn_unwritten(Err(e));
+                state = before;
+            }
+        }
+        let mut tail: BTreeMap<String, Vec<Line>> = BTreeMap::new();
+        for l in lines.into_iter().chain(delta) {
+            tail.entry(l.id.clone()).or_default().push(l);
+        }
+        Ok(Some(Opened { file, state, tail }))
     }
 
     /// Rebuilds the item index from the files, whatever is there (`cairn index

@@ -169,17 +169,20 @@ pub fn list(archive: &Archive, now: chrono::DateTime<chrono::Utc>) -> Result<Vec
 }
 
 /// [`list`], each item handed to `each` as it is read, in identifier order: from the
-/// item index (fs::item_index), without reading the register entries or the log.
+/// item index (fs::item_index), without reading the register entries or the log; the
+/// first before the index is read through (`Archive::walk_item_index`).
 pub fn list_each(
     archive: &Archive,
     now: chrono::DateTime<chrono::Utc>,
     mut each: impl FnMut(ListItem),
 ) -> Result<(), Error> {
-    let index = archive.item_index()?;
     let interval = chrono::Duration::days(i64::from(archive.config.fixity.interval_days));
     let fmt =
         |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for (r, e) in index.items() {
+    archive.walk_item_index(true, |r| {
+        let Some(e) = r.entry else {
+            return;
+        };
         let fixity = r.last_fixity.as_ref();
         let checked = r.last_check.as_ref();
         let status = match (fixity, checked) {
@@ -190,20 +193,20 @@ pub fn list_each(
             (None, _) => "never-checked",
         };
         each(ListItem {
-            title: e.title.clone(),
-            id: r.id.clone(),
-            intake_name: e.intake_name.clone(),
-            archived: e.archived.clone(),
+            title: e.title,
+            id: r.id,
+            intake_name: e.intake_name,
+            archived: e.archived,
             files: e.files,
             bytes: e.bytes,
             status,
             entry_version: e.entry_version,
             content_version: e.content_version,
-            updated: e.updated.clone(),
+            updated: e.updated,
             last_check: checked.map(fmt),
             last_fixity: fixity.map(|f| f.0.clone()),
             last_fixity_outcome: fixity.map(|f| f.1.clone()),
         });
-    }
+    })?;
     Ok(())
 }

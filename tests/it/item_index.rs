@@ -255,3 +255,142 @@ fn reach(root: &Path) -> (String, u64, u64) {
         .expect("a number");
     (state, offset, log_len)
 }
+
+/// The first line of `list`, and `list` whole (from a fresh index).
+fn listed(root: &Path) -> (String, String) {
+    let (code, out, err) = cairn(root, &["list"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let first = out.lines().next().expect("a line").to_string();
+    (first, out)
+}
+
+#[test]
+fn list_prints_its_first_line_before_the_index_is_read_through() {
+    let tmp = common::fresh_dir("item-index");
+    let root = tmp.path().join("a");
+    make_archive(&root);
+    ok(&root, &["index", "rebuild"]);
+    let (first, all) = listed(&root);
+    assert!(all.lines().count() > 1, "{all}");
+    // Stopped as soon as the walk has handed on one record, before it reads the
+    // next line of the index: that record is already printed.
+    let (code, out, err) = cairn_env(
+        &root,
+        &["list"],
+        &[("CAIRN_FAILPOINT", "item-index-walked-one")],
+    );
+    assert_ne!(code, Some(0), "the failpoint stops the run: {out}{err}");
+    assert_eq!(out, format!("{first}\n"), "{err}");
+    assert_eq!(answers(&root), fresh_answers(&root));
+}
+
+#[test]
+fn a_long_tail_of_updates_is_merged_in_order_and_compacted() {
+    let tmp = common::fresh_dir("item-index");
+    let root = tmp.path().join("a");
+    make_archive(&root);
+    let want = fresh_answers(&root);
+    // A tail of 300 copies of every line after the base (each line keeps its check):
+    // the same facts said again, longer than a reader holds in memory before
+    // compacting.
+    let items = index_dir(&root).join("items");
+    let state = index_dir(&root).join("state");
+    let base = fs::read(&items).expect("items");
+    let mut all = base.clone();
+    for _ in 0..300 {
+        all.extend_from_slice(&base);
+    }
+    fs::write(&items, &all).expect("items");
+    let t = fs::read_to_string(&state).expect("state");
+    let mut p: Vec<String> = t.split_whitespace().map(str::to_string).collect();
+    let last = p.len() - 1;
+    p[last] = all.len().to_string();
+    fs::write(&state, p.join(" ") + "\n").expect("state");
+    assert_eq!(answers(&root), want, "with a long tail");
+    let after = fs::metadata(&items).expect("items").len();
+    assert_eq!(
+        after,
+        base.len() as u64,
+        "the tail was compacted into the base"
+    );
+    let compacted = fs::read_to_string(&state).expect("state");
+    let f: Vec<&str> = compacted.split_whitespace().collect();
+    assert_eq!(
+        f[4..],
+        [after.to_string(), after.to_string()],
+        "the state names a base as long as items, and no tail: {compacted}"
+    );
+    assert_eq!(answers(&root), want, "after the compaction");
+    // Lines of the tail out of order with the base, or a tail line for an identifier
+    // the base lacks, still merge in identifier order.
+    let lines: Vec<&[u8]> = base.split_inclusive(|b| *b == b'\n').collect();
+    let mut shuffled: Vec<u8> = lines[..1].concat();
+    let rest: Vec<&[u8]> = lines[1..].iter().rev().copied().collect();
+    shuffled.extend(rest.concat());
+    shuffled.extend(rest.concat());
+    fs::write(&items, &shuffled).expect("items");
+    p[last] = shuffled.len().to_string();
+    p[last - 1] = lines[0].len().to_string();
+    fs::write(&state, p.join(" ") + "\n").expect("state");
+    assert_eq!(
+        answers(&root),
+        want,
+        "with a base of one line and the rest in a tail"
+    );
+}
+
+#[test]
+fn ingest_start_up_reads_the_log_from_the_index_position_on() {
+    let tmp = common::fresh_dir("item-index");
+    let root = tmp.path().join("a");
+    make_archive(&root);
+    fs::remove_dir_all(root.join("intake")).expect("rm");
+    fs::create_dir(root.join("intake")).expect("mkdir");
+    ok(&root, &["index", "rebuild"]);
+    let log = root.join("manifests/events.jsonl");
+    // The first line edited, its length kept: the index's position (the end of the
+    // log) still holds the line it names, so an ingest with nothing to ingest does
+    // not read the lines before it again. audit, which checks the whole chain, sees
+    // the break.
+    let text = fs::read_to_string(&log).expect("log");
+    let edited = text.replacen("computed while copying", "Computed while copying", 1);
+    assert_ne!(text, edited);
+    fs::write(&log, &edited).expect("tamper");
+    let (code, out, err) = cairn(&root, &["ingest"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(fs::read_to_string(&log).expect("log"), edited);
+    let (code, out, err) = cairn(&root, &["audit"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("line 2"),
+        "audit names the break: {out}{err}"
+    );
+    // With an item to ingest, the whole chain is checked first: refused, nothing
+    // appended, no bag.
+    intake_item(&root, "new-one", "Sample: a new page\n");
+    fs::write(
+        root.join("intake/metadata.csv"),
+        "filename,dc.title\nnew-one,Sample: new\n",
+    )
+    .expect("csv");
+    let (code, out, err) = cairn(&root, &["ingest"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("chain is broken at line 2"), "{out}{err}");
+    assert_eq!(fs::read_to_string(&log).expect("log"), edited);
+    assert!(!root.join("archive/sample_5").exists());
+    fs::remove_dir_all(root.join("intake")).expect("rm");
+    fs::create_dir(root.join("intake")).expect("mkdir");
+    // A link broken after the index's position is refused even with nothing to
+    // ingest, with its line, and nothing is appended.
+    let last = text.lines().last().expect("a line").to_string();
+    let broken = format!("{text}{last}\n");
+    fs::write(&log, &broken).expect("tamper");
+    let lines = broken.lines().count();
+    let (code, out, err) = cairn(&root, &["ingest"]);
+    assert_ne!(code, Some(0), "{out}{err}");
+    assert!(
+        err.contains(&format!("chain is broken at line {lines}")),
+        "{out}{err}"
+    );
+    assert_eq!(fs::read_to_string(&log).expect("log"), broken);
+}

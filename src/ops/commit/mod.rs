@@ -52,7 +52,7 @@ pub use entry::AnnotateFormats;
 pub(crate) use entry::{dublin_core_of, entry_from_bag, relative_bag_path};
 pub use log::{addition_events, judgement_word, qc_events};
 pub(crate) use log::{record_entry_written, register_file_name};
-pub(crate) use recover::recover;
+pub(crate) use recover::{recover, recover_with_index, refuse_broken};
 pub(crate) use state::ArchiveState;
 pub(crate) use update::bag_is;
 pub use update::{commit_update, Committed, Outcome, Update};

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::Error;
 use crate::fs::archive::Archive;
+use crate::fs::item_index::ItemIndex;
 use crate::fs::register::RegisterEntry;
 use crate::metadata::{StoredDublinCore, Term};
 
@@ -58,7 +59,11 @@ impl ArchiveState {
     /// is read, only the folder of bags (a bag left without an entry keeps its name).
     /// A dry run (`write` false) writes nothing, the index included.
     pub(crate) fn load(archive: &Archive, write: bool) -> Result<ArchiveState, Error> {
-        let index = archive.item_index_with(write)?;
+        ArchiveState::from_index(archive, archive.item_index_with(write)?)
+    }
+
+    /// [`ArchiveState::load`] from an item index already read (and current).
+    pub(crate) fn from_index(archive: &Archive, index: ItemIndex) -> Result<ArchiveState, Error> {
         let mut state = ArchiveState {
             entries: BTreeMap::new(),
             used: BTreeSet::new(),

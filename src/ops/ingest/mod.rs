@@ -23,7 +23,7 @@ use crate::fs::archive::Archive;
 use crate::fs::walk::measure;
 use crate::metadata::{self, Sheet, SIDECAR_NAME};
 use crate::ops::after_write::{after_write, AfterWrite};
-use crate::ops::commit::{recover, ArchiveState};
+use crate::ops::commit::{recover_with_index, ArchiveState};
 use crate::ops::formats::Annotator;
 use crate::progress;
 
@@ -210,14 +210,28 @@ fn ingest_inner(
         skipped: Vec::new(),
         after_write: AfterWrite::default(),
     };
+    // Recovery reads the item index; its start-up state comes from the same read
+    // unless recovery changed the archive after it.
+    let mut index = None;
     if let Some(lock) = &lock {
-        report.recovered = recover(archive, lock, clock, &Annotator)?;
+        (report.recovered, index) = recover_with_index(archive, lock, clock, &Annotator)?;
     }
-    let mut state = ArchiveState::load(archive, !opts.dry_run)?;
+    let mut state = match index {
+        Some(index) => ArchiveState::from_index(archive, index)?,
+        None => ArchiveState::load(archive, !opts.dry_run)?,
+    };
 
     let sheet_path = intake.join(SHEET_NAME);
     let read = read_sheet(&sheet_path, &mut report)?;
     let names = list_intake(archive, &intake, &mut report)?;
+    // With items to ingest, the whole chain is checked on a thread beside the loading
+    // below and waited for before the first item: nothing is appended to a broken
+    // chain. A run with nothing to ingest appends nothing and does not read the log
+    // (audit and the nightly fixity run check the whole chain).
+    let chain = (lock.is_some() && !names.is_empty()).then(|| {
+        let archive = archive.clone();
+        std::thread::spawn(move || archive.check_event_links())
+    });
     // Every version's file digests (read from every register entry, history and
     // tombstone): only when there is an item to compare with them.
     let mut past = if names.is_empty() {
@@ -266,6 +280,12 @@ fn ingest_inner(
         opts,
         clock,
     };
+    if let Some(chain) = chain {
+        let log = chain
+            .join()
+            .map_err(|_| Error::Internal("the event log's chain check stopped".into()))??;
+        crate::ops::commit::refuse_broken(archive, &log)?;
+    }
     ingest_items(&ctx, &mut state, &mut past, &names, &mut report)?;
     if let Some(sheet) = sheet {
         unmatched_rows(
