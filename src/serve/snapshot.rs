@@ -1,6 +1,5 @@
 //! The archive as `cairn serve` shows it: an in-memory snapshot of the register
-//! (manifests/*.json), each item's oai_dc record (its bag's metadata/dc.xml) and, of the
-//! event log, a row per line and what the pages summarise ([`EventLog`]), rebuilt from
+//! (manifests/*.json) and, of the event log, a row per line and what the pages summarise ([`EventLog`]), rebuilt from
 //! the files whenever they change.
 //!
 //! Consistency: ingest and import publish the bag, then write the register entry (one
@@ -15,6 +14,10 @@
 //! new lines are all fixity checks of items shown and the register's and the bags'
 //! folders are unchanged (a fixity run beside the server), the register is not listed
 //! again: only the checked items' checks are worked out (`Snapshot::with_checks`).
+//!
+//! Each item's oai_dc record (its bag's metadata/dc.xml) is not held: it is read when
+//! a GetRecord or ListRecords answer needs it ([`Item::oai_dc`]), so start-up opens no
+//! bag file and the snapshot does not grow by a record per item.
 //!
 //! Deleted records: withdrawn items' tombstones (manifests/withdrawn/, `cairn withdraw`)
 //! are read by [`read_tombstones`]; OAI-PMH declares `deletedRecord` `persistent` (see
@@ -63,8 +66,6 @@ pub struct Item {
     pub sets: Vec<String>,
     /// Metadata only: dcterms.accessRights (or a cairn.access column) says restricted.
     pub restricted: bool,
-    /// The `<oai_dc:dc>` element of the bag's metadata/dc.xml, byte for byte.
-    pub oai_dc: String,
     pub files: Vec<FileRecord>,
     pub bytes: u64,
     /// The bag's folder.
@@ -91,6 +92,17 @@ pub struct SetInfo {
     pub spec: String,
     pub name: String,
     pub items: usize,
+}
+
+impl Item {
+    /// The `<oai_dc:dc>` element of the bag's metadata/dc.xml, byte for byte, read
+    /// when a record is asked for (not held per item: see docs/architecture.md,
+    /// "Memory"); rendered from the register's record when the file is missing, too
+    /// large, a symlink or not an oai_dc document.
+    pub fn oai_dc(&self) -> String {
+        read_oai_dc(&self.bag_dir.join("metadata").join("dc.xml"))
+            .unwrap_or_else(|| strip_prolog(&crate::metadata::render_oai_dc(&self.dc)).to_string())
+    }
 }
 
 /// An item's fixity status.
@@ -536,8 +548,6 @@ fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, Stri
         .chain(access.as_deref().iter())
         .any(|v| v.trim().eq_ignore_ascii_case("restricted"));
     let sets = item_set_names(&dc).iter().map(|n| set_spec(n)).collect();
-    let oai_dc = read_oai_dc(&bag_dir.join("metadata").join("dc.xml"))
-        .unwrap_or_else(|| strip_prolog(&crate::metadata::render_oai_dc(&dc)).to_string());
     let mut search = super::search::fold(id);
     for (_, v) in &dc.entries {
         search.push('\n');
@@ -554,7 +564,6 @@ fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, Stri
         lang,
         sets,
         restricted,
-        oai_dc,
         bytes: entry.files.iter().map(|f| f.size).sum(),
         files: entry.files,
         bag_dir,
