@@ -66,7 +66,14 @@ pub struct Item {
     pub sets: Vec<String>,
     /// Metadata only: dcterms.accessRights (or a cairn.access column) says restricted.
     pub restricted: bool,
+    /// Its files as its register entry lists them: only in an item read for one page
+    /// or file ([`current_item`]); empty in the snapshot's items, which keep
+    /// `file_count` and `formats` instead (a file's record, with its digests and
+    /// technical metadata, is hundreds of bytes).
     pub files: Vec<FileRecord>,
+    pub file_count: usize,
+    /// Its files per media type: (media type, files, bytes).
+    pub formats: Box<[(Arc<str>, u32, u64)]>,
     pub bytes: u64,
     /// The bag's folder.
     pub bag_dir: PathBuf,
@@ -95,6 +102,12 @@ pub struct SetInfo {
 }
 
 impl Item {
+    /// This item as the snapshot keeps it: without its file records.
+    fn listed(mut self) -> Item {
+        self.files = Vec::new();
+        self
+    }
+
     /// The `<oai_dc:dc>` element of the bag's metadata/dc.xml, byte for byte, read
     /// when a record is asked for (not held per item: see docs/architecture.md,
     /// "Memory"); rendered from the register's record when the file is missing, too
@@ -311,7 +324,7 @@ impl Snapshot {
                 continue;
             }
             match read_item(archive, &id, bag_dir) {
-                Ok(item) => items.push(Arc::new(item)),
+                Ok(item) => items.push(Arc::new(item.listed())),
                 Err(why) => {
                     tracing::warn!("register entry {id} not served: {why}");
                     pending.push((id, why));
@@ -342,10 +355,10 @@ impl Snapshot {
         }
         let checks = items.iter().map(|item| log.checks(&item.id)).collect();
         let mut formats: HashMap<&str, (usize, u64)> = HashMap::new();
-        for f in items.iter().flat_map(|item| &item.files) {
-            let e = formats.entry(f.mime.as_str()).or_default();
-            e.0 += 1;
-            e.1 += f.size;
+        for (mime, n, b) in items.iter().flat_map(|item| item.formats.iter()) {
+            let e = formats.entry(&**mime).or_default();
+            e.0 += *n as usize;
+            e.1 += b;
         }
         let mut formats: Vec<(String, usize, u64)> = formats
             .into_iter()
@@ -355,7 +368,7 @@ impl Snapshot {
         Ok(Snapshot {
             stamp,
             checks,
-            files: items.iter().map(|i| i.files.len()).sum(),
+            files: items.iter().map(|i| i.file_count).sum(),
             bytes: items.iter().map(|i| i.bytes).sum(),
             formats,
             items: Arc::new(items),
@@ -504,19 +517,28 @@ fn lang_tag(value: &str) -> Option<String> {
     Some(v.to_string())
 }
 
-/// `item` as its register entry says now: the same item when the entry file is the
-/// one it was read from (one stat), else read again. What a file request and an item
-/// page use, so that an entry changed since the snapshot (an amend that set
-/// `dcterms.accessRights` to restricted, even one killed before its event) is obeyed
-/// at once. `Err` when the entry is gone or unreadable.
+/// `item` as its register entry says now, with its file records: the entry read again
+/// (the snapshot keeps no file records). What a file request and an item page use, so
+/// that an entry changed since the snapshot (an amend that set `dcterms.accessRights`
+/// to restricted, even one killed before its event) is obeyed at once. `Err` when the
+/// entry is gone or unreadable.
 pub fn current_item(archive: &Archive, item: &Arc<Item>) -> Result<Arc<Item>, String> {
-    use std::os::unix::fs::MetadataExt;
-    let path = archive.register_path(&item.id);
-    let meta = std::fs::symlink_metadata(&path).map_err(|e| e.to_string())?;
-    if meta.ino() == item.entry_ino {
-        return Ok(item.clone());
-    }
     read_item(archive, &item.id, item.bag_dir.clone()).map(Arc::new)
+}
+
+/// Files and bytes per media type, most files first (then by name).
+fn item_formats(files: &[FileRecord]) -> Box<[(Arc<str>, u32, u64)]> {
+    let mut out: Vec<(Arc<str>, u32, u64)> = Vec::new();
+    for f in files {
+        match out.iter_mut().find(|(m, _, _)| **m == *f.mime) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += f.size;
+            }
+            None => out.push((Arc::from(f.mime.as_str()), 1, f.size)),
+        }
+    }
+    out.into_boxed_slice()
 }
 
 fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, String> {
@@ -565,6 +587,8 @@ fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, Stri
         sets,
         restricted,
         bytes: entry.files.iter().map(|f| f.size).sum(),
+        file_count: entry.files.len(),
+        formats: item_formats(&entry.files),
         files: entry.files,
         bag_dir,
         entry_ino,

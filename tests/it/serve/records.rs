@@ -69,3 +69,35 @@ fn records_are_read_from_the_bag_when_asked() {
         "{rendered}"
     );
 }
+
+/// The snapshot keeps no file records: a file request reads the register entry again
+/// each time, so an entry rewritten in place (same file, so no new inode for the
+/// snapshot to notice) is obeyed at once: here it made the item restricted.
+#[test]
+fn file_requests_read_the_register_entry_each_time() {
+    let tmp = tempfile::Builder::new()
+        .prefix("cairn-serve-records-")
+        .tempdir()
+        .unwrap();
+    let root = tmp.path().join("archive");
+    build_archive(&root, 2);
+    let server = Server::start(&root, &["--serve-files"]);
+    let id = "cairn-000001";
+    assert_eq!(server.get(&format!("/items/{id}/files/0")).status, 200);
+    let list = server.get("/items").text();
+    assert!(list.contains(id), "{list}");
+
+    let entry_path = root.join("manifests").join(format!("{id}.json"));
+    let mut entry: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&entry_path).unwrap()).unwrap();
+    entry["dublin_core"]["dcterms.accessRights"] = serde_json::json!("restricted");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&entry_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&entry_path, serde_json::to_vec_pretty(&entry).unwrap()).unwrap();
+
+    let refused = server.get(&format!("/items/{id}/files/0"));
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let page = server.get(&format!("/items/{id}"));
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Restricted:"), "{}", page.text());
+}
