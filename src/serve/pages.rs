@@ -328,7 +328,7 @@ pub fn items(p: &ItemsPage) -> Markup {
                         }
                         td { (day(&item.archived)) }
                         td { (item.updated.as_deref().map(day).unwrap_or("—")) }
-                        td.num { (item.files.len()) }
+                        td.num { (item.file_count) }
                         td.num { (human_bytes(item.bytes)) }
                         td { (status_badge(*status)) }
                     }

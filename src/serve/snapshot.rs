@@ -1,6 +1,5 @@
 //! The archive as `cairn serve` shows it: an in-memory snapshot of the register
-//! (manifests/*.json), each item's oai_dc record (its bag's metadata/dc.xml) and, of the
-//! event log, a row per line and what the pages summarise ([`EventLog`]), rebuilt from
+//! (manifests/*.json) and, of the event log, a row per line and what the pages summarise ([`EventLog`]), rebuilt from
 //! the files whenever they change.
 //!
 //! Consistency: ingest and import publish the bag, then write the register entry (one
@@ -15,6 +14,10 @@
 //! new lines are all fixity checks of items shown and the register's and the bags'
 //! folders are unchanged (a fixity run beside the server), the register is not listed
 //! again: only the checked items' checks are worked out (`Snapshot::with_checks`).
+//!
+//! Each item's oai_dc record (its bag's metadata/dc.xml) is not held: it is read when
+//! a GetRecord or ListRecords answer needs it ([`Item::oai_dc`]), so start-up opens no
+//! bag file and the snapshot does not grow by a record per item.
 //!
 //! Deleted records: withdrawn items' tombstones (manifests/withdrawn/, `cairn withdraw`)
 //! are read by [`read_tombstones`]; OAI-PMH declares `deletedRecord` `persistent` (see
@@ -63,9 +66,14 @@ pub struct Item {
     pub sets: Vec<String>,
     /// Metadata only: dcterms.accessRights (or a cairn.access column) says restricted.
     pub restricted: bool,
-    /// The `<oai_dc:dc>` element of the bag's metadata/dc.xml, byte for byte.
-    pub oai_dc: String,
+    /// Its files as its register entry lists them: only in an item read for one page
+    /// or file ([`current_item`]); empty in the snapshot's items, which keep
+    /// `file_count` and `formats` instead (a file's record, with its digests and
+    /// technical metadata, is hundreds of bytes).
     pub files: Vec<FileRecord>,
+    pub file_count: usize,
+    /// Its files per media type: (media type, files, bytes).
+    pub formats: Box<[(Arc<str>, u32, u64)]>,
     pub bytes: u64,
     /// The bag's folder.
     pub bag_dir: PathBuf,
@@ -91,6 +99,23 @@ pub struct SetInfo {
     pub spec: String,
     pub name: String,
     pub items: usize,
+}
+
+impl Item {
+    /// This item as the snapshot keeps it: without its file records.
+    fn listed(mut self) -> Item {
+        self.files = Vec::new();
+        self
+    }
+
+    /// The `<oai_dc:dc>` element of the bag's metadata/dc.xml, byte for byte, read
+    /// when a record is asked for (not held per item: see docs/architecture.md,
+    /// "Memory"); rendered from the register's record when the file is missing, too
+    /// large, a symlink or not an oai_dc document.
+    pub fn oai_dc(&self) -> String {
+        read_oai_dc(&self.bag_dir.join("metadata").join("dc.xml"))
+            .unwrap_or_else(|| strip_prolog(&crate::metadata::render_oai_dc(&self.dc)).to_string())
+    }
 }
 
 /// An item's fixity status.
@@ -299,7 +324,7 @@ impl Snapshot {
                 continue;
             }
             match read_item(archive, &id, bag_dir) {
-                Ok(item) => items.push(Arc::new(item)),
+                Ok(item) => items.push(Arc::new(item.listed())),
                 Err(why) => {
                     tracing::warn!("register entry {id} not served: {why}");
                     pending.push((id, why));
@@ -330,10 +355,10 @@ impl Snapshot {
         }
         let checks = items.iter().map(|item| log.checks(&item.id)).collect();
         let mut formats: HashMap<&str, (usize, u64)> = HashMap::new();
-        for f in items.iter().flat_map(|item| &item.files) {
-            let e = formats.entry(f.mime.as_str()).or_default();
-            e.0 += 1;
-            e.1 += f.size;
+        for (mime, n, b) in items.iter().flat_map(|item| item.formats.iter()) {
+            let e = formats.entry(&**mime).or_default();
+            e.0 += *n as usize;
+            e.1 += b;
         }
         let mut formats: Vec<(String, usize, u64)> = formats
             .into_iter()
@@ -343,7 +368,7 @@ impl Snapshot {
         Ok(Snapshot {
             stamp,
             checks,
-            files: items.iter().map(|i| i.files.len()).sum(),
+            files: items.iter().map(|i| i.file_count).sum(),
             bytes: items.iter().map(|i| i.bytes).sum(),
             formats,
             items: Arc::new(items),
@@ -492,19 +517,28 @@ fn lang_tag(value: &str) -> Option<String> {
     Some(v.to_string())
 }
 
-/// `item` as its register entry says now: the same item when the entry file is the
-/// one it was read from (one stat), else read again. What a file request and an item
-/// page use, so that an entry changed since the snapshot (an amend that set
-/// `dcterms.accessRights` to restricted, even one killed before its event) is obeyed
-/// at once. `Err` when the entry is gone or unreadable.
+/// `item` as its register entry says now, with its file records: the entry read again
+/// (the snapshot keeps no file records). What a file request and an item page use, so
+/// that an entry changed since the snapshot (an amend that set `dcterms.accessRights`
+/// to restricted, even one killed before its event) is obeyed at once. `Err` when the
+/// entry is gone or unreadable.
 pub fn current_item(archive: &Archive, item: &Arc<Item>) -> Result<Arc<Item>, String> {
-    use std::os::unix::fs::MetadataExt;
-    let path = archive.register_path(&item.id);
-    let meta = std::fs::symlink_metadata(&path).map_err(|e| e.to_string())?;
-    if meta.ino() == item.entry_ino {
-        return Ok(item.clone());
-    }
     read_item(archive, &item.id, item.bag_dir.clone()).map(Arc::new)
+}
+
+/// Files and bytes per media type, most files first (then by name).
+fn item_formats(files: &[FileRecord]) -> Box<[(Arc<str>, u32, u64)]> {
+    let mut out: Vec<(Arc<str>, u32, u64)> = Vec::new();
+    for f in files {
+        match out.iter_mut().find(|(m, _, _)| **m == *f.mime) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += f.size;
+            }
+            None => out.push((Arc::from(f.mime.as_str()), 1, f.size)),
+        }
+    }
+    out.into_boxed_slice()
 }
 
 fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, String> {
@@ -536,8 +570,6 @@ fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, Stri
         .chain(access.as_deref().iter())
         .any(|v| v.trim().eq_ignore_ascii_case("restricted"));
     let sets = item_set_names(&dc).iter().map(|n| set_spec(n)).collect();
-    let oai_dc = read_oai_dc(&bag_dir.join("metadata").join("dc.xml"))
-        .unwrap_or_else(|| strip_prolog(&crate::metadata::render_oai_dc(&dc)).to_string());
     let mut search = super::search::fold(id);
     for (_, v) in &dc.entries {
         search.push('\n');
@@ -554,8 +586,9 @@ fn read_item(archive: &Archive, id: &str, bag_dir: PathBuf) -> Result<Item, Stri
         lang,
         sets,
         restricted,
-        oai_dc,
         bytes: entry.files.iter().map(|f| f.size).sum(),
+        file_count: entry.files.len(),
+        formats: item_formats(&entry.files),
         files: entry.files,
         bag_dir,
         entry_ino,

@@ -309,7 +309,7 @@ fn push_record(ctx: &Context, item: &Item, out: &mut String) {
     out.push_str("<record>");
     push_header(ctx, item, out);
     out.push_str("\n<metadata>\n");
-    out.push_str(&item.oai_dc);
+    out.push_str(&item.oai_dc());
     out.push_str("\n</metadata></record>\n");
 }
 

@@ -4,5 +4,6 @@
 mod deleted;
 mod oai;
 mod reader;
+mod records;
 mod router;
 mod web;
