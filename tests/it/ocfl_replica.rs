@@ -410,16 +410,8 @@ fn a_file_or_an_object_no_inventory_or_item_explains_is_reported() {
     common::write_file(&obj2, "v1/content/data/extra.txt", b"Sample: stray\n");
     // An object of no item: a copy of cairn-000002's under another item's place.
     let stray = object_root(&vault, "cairn-000099");
-    fs::create_dir_all(&stray).expect("stray object");
-    for e in walkdir::WalkDir::new(&obj2) {
-        let e = e.expect("walk");
-        let to = stray.join(e.path().strip_prefix(&obj2).expect("in"));
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&to).expect("dir");
-        } else {
-            fs::copy(e.path(), &to).expect("copy");
-        }
-    }
+    fs::create_dir_all(stray.parent().expect("parent")).expect("stray object");
+    common::copy_tree(&obj2, &stray);
     let stray_key = stray
         .strip_prefix(&vault)
         .expect("in the root")
