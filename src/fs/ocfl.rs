@@ -597,8 +597,9 @@ pub fn read_layout(path: &Path) -> Result<Option<Layout>, Error> {
 pub struct ObjectDamage {
     /// The file, relative to the object root (`v2/content/data/p3.txt`).
     pub path: String,
-    /// `missing`, `changed` (another digest than the inventory's or the sidecar's), or
-    /// `unreadable` (an inventory that does not parse, a content path that escapes).
+    /// `missing`, `changed` (another digest than the inventory's or the sidecar's),
+    /// `unreadable` (an inventory that does not parse, a content path that escapes), or
+    /// `unexpected` (a content file the manifest does not list).
     pub kind: &'static str,
     /// The sha512 the inventory records for a content file.
     pub sha512: Option<String>,
@@ -726,8 +727,61 @@ pub fn check_object(object_root: &Path, buf: &mut [u8]) -> Result<Option<ObjectC
             }
         }
     }
+    out.damage
+        .extend(unlisted_content(object_root, &versions, &inv)?);
     out.inventory = Some(inv);
     Ok(Some(out))
+}
+
+/// Files in the versions' content folders that the inventory's manifest does not list:
+/// no OCFL reader sees them, so each is a finding (`unexpected`), never data.
+fn unlisted_content(
+    object_root: &Path,
+    versions: &[VersionNum],
+    inv: &Inventory,
+) -> Result<Vec<ObjectDamage>, Error> {
+    let listed: std::collections::BTreeSet<&str> = inv
+        .manifest
+        .values()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let mut out = Vec::new();
+    for v in versions {
+        let content = object_root.join(v.to_string()).join(ocfl::CONTENT_DIR);
+        if !crate::fs::entry_exists(&content) {
+            continue;
+        }
+        let walk = walkdir::WalkDir::new(&content)
+            .follow_links(false)
+            .sort_by_file_name();
+        for entry in walk {
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(&content).to_path_buf();
+                Error::io("list", path, std::io::Error::other(e.to_string()))
+            })?;
+            if entry.file_type().is_dir() {
+                continue;
+            }
+            let Ok(rel) = entry.path().strip_prefix(object_root) else {
+                continue;
+            };
+            let rel = rel.to_string_lossy().into_owned();
+            if listed.contains(rel.as_str()) {
+                continue;
+            }
+            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            out.push(ObjectDamage {
+                path: rel,
+                kind: "unexpected",
+                sha512: None,
+                detail: format!(
+                    "{size} bytes in the object's content that its inventory does not list"
+                ),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// A folder's inventory.json bytes when they match its sidecar; else what is wrong.

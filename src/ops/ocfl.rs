@@ -359,7 +359,16 @@ fn export_archive_object(
                     index.extend_from_slice(line.to_string().as_bytes());
                     index.push(b'\n');
                 }
-                _ => files.push(bytes_file(&e.key, crate::fs::read_file(&e.local)?)),
+                // A tag file (or a payload file with no recorded sha512): hashed here,
+                // copied from the bag and checked as it is written, never held whole.
+                _ => files.push(PlannedFile {
+                    logical: e.key.clone(),
+                    sha512: hash_source(&e.local, buf)?,
+                    source: Source::File {
+                        path: e.local.clone(),
+                        blake3: None,
+                    },
+                }),
             }
         }
     }

@@ -4,6 +4,7 @@
 //! (`repair ID`: a damaged or missing content file rewritten from good bytes the archive
 //! holds under the same sha512). `replicate` to it is `ops/replicate/ocfl.rs`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::clock::Clock;
@@ -34,6 +35,40 @@ pub(crate) fn storage_root(replica: &Replica) -> Result<(PathBuf, Layout), Error
     }
 }
 
+/// The kind of a content file its object's inventory does not list.
+const UNLISTED: &str = "unexpected";
+
+/// The OCFL objects in `listed` (the replica's keys) that belong to no item in `known`
+/// nor to the archive's own object: each an `unexpected` finding (listing only).
+pub(crate) fn stray_objects(
+    replica: &Replica,
+    layout: Layout,
+    listed: &[crate::fs::replica::Listed],
+    known: &BTreeSet<String>,
+) -> Vec<ReplicaFinding> {
+    let wanted: BTreeSet<String> = known
+        .iter()
+        .map(String::as_str)
+        .chain([crate::ops::ocfl::ARCHIVE_OBJECT])
+        .map(|id| layout.object_path(id))
+        .collect();
+    let declaration = format!("/{}", crate::ocfl::OBJECT_DECLARATION.0);
+    listed
+        .iter()
+        .filter_map(|l| l.key.strip_suffix(&declaration))
+        .filter(|object| !wanted.contains(*object))
+        .map(|object| ReplicaFinding {
+            id: String::new(),
+            key: object.to_string(),
+            kind: UNLISTED,
+            detail: format!(
+                "an OCFL object on replica {} of no registered or withdrawn item; Cairn never removes it: find what put it there",
+                replica.name
+            ),
+        })
+        .collect()
+}
+
 /// Where the inventory's states hold `sha512`: `v2 data/p3.txt`, each version and
 /// logical path, oldest first.
 fn logical_places(inv: Option<&Inventory>, sha512: Option<&str>) -> Vec<String> {
@@ -62,14 +97,16 @@ fn finding(
     } else {
         format!("version and logical path {}: ", places.join(", "))
     };
+    let remedy = if d.kind == UNLISTED {
+        "no OCFL reader sees it: find what put it there, then remove it by hand".to_string()
+    } else {
+        format!("`cairn repair {id}` rewrites it from good bytes of the same sha512")
+    };
     ReplicaFinding {
         id: id.to_string(),
         key: format!("{object_path}/{}", d.path),
         kind: d.kind,
-        detail: format!(
-            "{naming}{} on replica {}; `cairn repair {id}` rewrites it from good bytes of the same sha512",
-            d.detail, replica.name
-        ),
+        detail: format!("{naming}{} on replica {}; {remedy}", d.detail, replica.name),
     }
 }
 
@@ -130,13 +167,16 @@ pub(crate) fn repair_item(
     let Some(check) = disk::check_object(&object_root, &mut buf)? else {
         return Ok(()); // no object yet: `replicate` writes it
     };
-    if check.damage.is_empty() {
+    // A file the inventory does not list is left as it is (and still reported by
+    // fixity): repair writes only bytes an inventory names.
+    let damage: Vec<&ObjectDamage> = check.damage.iter().filter(|d| d.kind != UNLISTED).collect();
+    if damage.is_empty() {
         return Ok(());
     }
     let sources = crate::ops::ocfl::good_sources(archive, id)?;
     let mut plan = Vec::new();
     let mut unrepairable = Vec::new();
-    for d in &check.damage {
+    for d in damage {
         let action = |source: &str, source_key: String| RepairAction {
             target: replica.name.clone(),
             key: format!("{object_path}/{}", d.path),

@@ -251,9 +251,20 @@ fn replica_fixity_inner(
         None
     };
     let mut buf = vec![0u8; 1 << 20];
-    if !matches!(opts.selection, Selection::Ids(_)) && ocfl_root.is_none() {
+    if !matches!(opts.selection, Selection::Ids(_)) {
         let withdrawn: BTreeSet<String> = archive.withdrawn_ids()?.into_iter().collect();
-        report.unexpected = stray_objects(&replica.list("")?, &registered, &withdrawn);
+        report.unexpected = match &ocfl_root {
+            Some((_, layout)) => {
+                let known = registered.union(&withdrawn).cloned().collect();
+                crate::ops::ocfl_replica::stray_objects(
+                    &replica,
+                    *layout,
+                    &replica.list("")?,
+                    &known,
+                )
+            }
+            None => stray_objects(&replica.list("")?, &registered, &withdrawn),
+        };
     }
     let mut bytes = 0u64;
     for (i, id) in ids.iter().enumerate() {
@@ -461,11 +472,18 @@ pub struct ReplicaInventory {
 }
 
 /// `audit --replicas` of an OCFL replica: listing only, every registered item's object
-/// has its inventory.
-fn audit_ocfl(replica: &Replica, registered: &BTreeSet<String>) -> Result<ReplicaInventory, Error> {
+/// has its inventory, and every object is an item's (registered or withdrawn) or the
+/// archive's own.
+fn audit_ocfl(
+    replica: &Replica,
+    registered: &BTreeSet<String>,
+    withdrawn: &BTreeSet<String>,
+) -> Result<ReplicaInventory, Error> {
     let (_, layout) = crate::ops::ocfl_replica::storage_root(replica)?;
     let listed = replica.list("")?;
     let keys: BTreeSet<&str> = listed.iter().map(|l| l.key.as_str()).collect();
+    let known = registered.union(withdrawn).cloned().collect();
+    let strays = crate::ops::ocfl_replica::stray_objects(replica, layout, &listed, &known);
     let findings = registered
         .iter()
         .filter_map(|id| {
@@ -480,6 +498,7 @@ fn audit_ocfl(replica: &Replica, registered: &BTreeSet<String>) -> Result<Replic
                 ),
             })
         })
+        .chain(strays)
         .collect();
     Ok(ReplicaInventory {
         replica: replica.name.clone(),
@@ -497,7 +516,7 @@ pub fn audit_replicas(archive: &Archive) -> Result<Vec<ReplicaInventory>, Error>
     let mut out = Vec::new();
     for replica in &replicas {
         if replica.is_ocfl() {
-            out.push(audit_ocfl(replica, &registered)?);
+            out.push(audit_ocfl(replica, &registered, &withdrawn)?);
             continue;
         }
         let listed = replica.list("")?;

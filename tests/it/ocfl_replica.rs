@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::common;
 use crate::life::expect;
-use crate::ocfl::{make_archive, ocfl_validate};
+use crate::ocfl::{make_archive, ocfl_validate, rocfl_reads_every_version};
 
 /// The archive of `ocfl::make_archive` at `a/`, with an OCFL replica `vault` at
 /// `vault/` (the folder made and marked).
@@ -69,6 +69,44 @@ fn validate_root(vault: &Path) {
     assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
 }
 
+/// rocfl lists every object of the replica (the archive's own too) and every version,
+/// `cat` returns each file of each version with its inventory's sha512, and each
+/// current payload file and register entry as the archive holds it, byte for byte.
+fn rocfl_reads_the_replica(root: &Path, vault: &Path) {
+    let ids = [
+        "cairn-000001",
+        "cairn-000002",
+        "cairn-000003",
+        "urn:cairn:archive",
+    ];
+    let Some(rocfl) = rocfl_reads_every_version(vault, &ids) else {
+        return;
+    };
+    let mut read = 0;
+    for id in ["cairn-000001", "cairn-000002"] {
+        let bag = root.join("archive").join(id);
+        for e in walkdir::WalkDir::new(bag.join("data")) {
+            let e = e.expect("walk");
+            if !e.file_type().is_file() {
+                continue;
+            }
+            let logical = e.path().strip_prefix(&bag).expect("in the bag");
+            let logical = logical.to_str().expect("utf-8");
+            let want = fs::read(e.path()).expect("payload");
+            assert_eq!(rocfl(&["cat", id, logical]), want, "{id} {logical}");
+            read += 1;
+        }
+        let entry = format!("manifests/{id}.json");
+        let want = fs::read(root.join(&entry)).expect("entry");
+        assert_eq!(
+            rocfl(&["cat", "urn:cairn:archive", &entry]),
+            want,
+            "{entry}"
+        );
+    }
+    assert!(read >= 3, "{read} payload files");
+}
+
 /// `fixity --replica vault --id ID --json`, which must find something (exit 1).
 fn check_one(root: &Path, id: &str) -> Value {
     expect(
@@ -114,6 +152,7 @@ fn replicate_to_an_ocfl_replica_then_damage_is_found_and_repaired() {
         "v2"
     );
     validate_root(&vault);
+    rocfl_reads_the_replica(&root, &vault);
     // A rerun writes nothing.
     let again = expect(&root, ["replicate", "--to", "vault", "--json"], 0).json();
     for i in again["replicas"][0]["items"].as_array().expect("items") {
@@ -358,4 +397,70 @@ fn the_archive_deleted_is_restored_from_the_ocfl_replica_alone() {
         let out = common::run(common::cairn().args(["bag", "validate"]).arg(&bag));
         assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
     }
+}
+
+#[test]
+fn a_file_or_an_object_no_inventory_or_item_explains_is_reported() {
+    let (_tmp, root, vault) = archive_with_ocfl_replica("ocfl-replica-strays");
+    expect(&root, ["replicate", "--to", "vault"], 0);
+    expect(&root, ["fixity", "--replica", "vault", "--all"], 0);
+    expect(&root, ["audit", "--replicas"], 0);
+    // A file in a version's content that the inventory does not list.
+    let obj2 = object_root(&vault, "cairn-000002");
+    common::write_file(&obj2, "v1/content/data/extra.txt", b"Sample: stray\n");
+    // An object of no item: a copy of cairn-000002's under another item's place.
+    let stray = object_root(&vault, "cairn-000099");
+    fs::create_dir_all(stray.parent().expect("parent")).expect("stray object");
+    common::copy_tree(&obj2, &stray);
+    let stray_key = stray
+        .strip_prefix(&vault)
+        .expect("in the root")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+
+    let bad = expect(
+        &root,
+        ["fixity", "--replica", "vault", "--all", "--json"],
+        1,
+    )
+    .json();
+    let found = findings(&bad);
+    assert_eq!(found.len(), 1, "{bad:#}");
+    assert_eq!(found[0]["id"], "cairn-000002", "{bad:#}");
+    assert_eq!(found[0]["kind"], "unexpected", "{bad:#}");
+    assert!(
+        found[0]["key"]
+            .as_str()
+            .expect("key")
+            .ends_with("cairn-000002/v1/content/data/extra.txt"),
+        "{bad:#}"
+    );
+    let unexpected = bad["unexpected"].as_array().expect("unexpected");
+    assert_eq!(unexpected.len(), 1, "{bad:#}");
+    assert_eq!(unexpected[0]["key"], stray_key.as_str(), "{bad:#}");
+    assert_eq!(unexpected[0]["kind"], "unexpected", "{bad:#}");
+    // One item: its file only (the objects of other items are not listed).
+    let one = check_one(&root, "cairn-000002");
+    assert_eq!(findings(&one).len(), 1, "{one:#}");
+    assert!(one["unexpected"].as_array().expect("unexpected").is_empty());
+    expect(
+        &root,
+        ["fixity", "--replica", "vault", "--id", "cairn-000001"],
+        0,
+    );
+
+    // audit --replicas lists the stray object (listing only: not the file).
+    let out = expect(&root, ["audit", "--replicas"], 1);
+    assert!(
+        out.stderr.contains(&stray_key) && out.stderr.contains("unexpected"),
+        "{}",
+        out.describe()
+    );
+    assert!(!out.stderr.contains("extra.txt"), "{}", out.describe());
+
+    // repair writes only bytes an inventory names: the file is left, still found.
+    expect(&root, ["repair", "cairn-000002"], 0);
+    assert!(obj2.join("v1/content/data/extra.txt").is_file());
+    check_one(&root, "cairn-000002");
 }
