@@ -70,6 +70,11 @@ fn with_source(label: &str) -> tempfile::TempDir {
 
 /// `bag create src -o bag --profile btr` in `dir`, which must succeed.
 fn create_btr(dir: &Path) {
+    create_btr_as(dir, "btr");
+}
+
+/// [`create_btr`] with BTR named as `profile` (its name or identifier URL).
+fn create_btr_as(dir: &Path, profile: &str) {
     let o = run_in(
         dir,
         &[
@@ -79,7 +84,7 @@ fn create_btr(dir: &Path) {
             "-o",
             "bag",
             "--profile",
-            "btr",
+            profile,
             "--info",
             "Source-Organization: Example U",
         ],
@@ -823,21 +828,7 @@ fn a_profile_is_named_by_its_identifier_url_or_by_the_bag_itself() {
     let tmp = with_source("profile-url");
     let dir = tmp.path();
     // bag create by the identifier URL makes the same bag as by the name.
-    let o = run_in(
-        dir,
-        &[
-            "bag",
-            "create",
-            "src",
-            "-o",
-            "bag",
-            "--profile",
-            BTR_URL,
-            "--info",
-            "Source-Organization: Example U",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    create_btr_as(dir, BTR_URL);
     for arg in [BTR_URL, "auto"] {
         let o = run_in(dir, &["bag", "validate", "--json", "--profile", arg, "bag"]);
         assert_eq!(code(&o), 0, "{arg}: {}", stderr(&o));
