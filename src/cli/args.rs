@@ -646,10 +646,11 @@ pub(super) struct CreateArgs {
     /// An extra bag-info.txt field, 'Label: value'; repeatable, order kept.
     #[arg(short, long, value_name = "'LABEL: VALUE'")]
     pub(super) info: Vec<String>,
-    /// Make a bag that meets a BagIt Profile (a JSON file, or a shipped one by name):
-    /// its algorithms, BagIt-Profile-Identifier, and the tags from --info and
-    /// cairn.toml; refuses, writing nothing, when the bag would not conform.
-    #[arg(long, value_name = "FILE|NAME")]
+    /// Make a bag that meets a BagIt Profile (a JSON file, or a shipped one by name or
+    /// by its identifier URL, never fetched): its algorithms, BagIt-Profile-Identifier,
+    /// and the tags from --info and cairn.toml; refuses, writing nothing, when the bag
+    /// would not conform.
+    #[arg(long, value_name = "FILE|NAME|URL")]
     pub(super) profile: Option<String>,
     /// Print a JSON report on stdout.
     #[arg(long)]
@@ -667,9 +668,10 @@ pub(super) struct ValidateArgs {
     #[arg(long)]
     pub(super) completeness_only: bool,
     /// Also judge the bag against a BagIt Profile: a JSON file, or a shipped one by
-    /// name (aptrust, btr, bagit-profiles-foo, bagit-profiles-bar); exit 1 when it
-    /// does not conform.
-    #[arg(long, value_name = "FILE|NAME")]
+    /// name (aptrust, btr, bagit-profiles-foo, bagit-profiles-bar) or by its
+    /// identifier URL (never fetched), or `auto`: the shipped one the bag's
+    /// BagIt-Profile-Identifier names; exit 1 when it does not conform.
+    #[arg(long, value_name = "FILE|NAME|URL|auto")]
     pub(super) profile: Option<String>,
     /// Print one JSON report on stdout instead of text.
     #[arg(long)]

@@ -192,7 +192,7 @@ fn run_validate_profile(
     opts: &ValidateOptions,
     limits: cairn::fs::zip::ZipLimits,
 ) -> u8 {
-    let chosen = match cairn::ops::bag_profile::load(name) {
+    let chosen = match cairn::ops::bag_profile::load_for_bag(name, &args.bag, limits) {
         Ok(c) => c,
         Err(e) => return error_exit("bag validate", &e),
     };

@@ -28,15 +28,59 @@ pub struct Chosen {
     pub profile: Profile,
 }
 
-/// Loads `arg`: a shipped profile's name, else a JSON file. A file that is not a usable
-/// profile is a usage error naming the field at fault.
+/// `bag validate --profile auto`: the shipped profile the bag's own
+/// `BagIt-Profile-Identifier` names.
+pub const AUTO: &str = "auto";
+
+/// A shipped profile, parsed.
+fn shipped_chosen(s: &profile::Shipped) -> Result<Chosen, Error> {
+    let p = profile::parse(s.text)
+        .map_err(|e| Error::Internal(format!("shipped profile {}: {e}", s.name)))?;
+    Ok(Chosen {
+        name: s.name.to_string(),
+        profile: p,
+    })
+}
+
+/// The shipped profile whose `BagIt-Profile-Identifier` is exactly `id`.
+fn shipped_by_identifier(id: &str) -> Result<Option<Chosen>, Error> {
+    for s in profile::SHIPPED {
+        let c = shipped_chosen(s)?;
+        if c.profile.identifier == id.trim() {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
+}
+
+/// The shipped profiles as an error lists them: `name (identifier), ...`.
+fn shipped_list() -> Result<String, Error> {
+    let mut out = Vec::new();
+    for s in profile::SHIPPED {
+        out.push(format!(
+            "{} ({})",
+            s.name,
+            shipped_chosen(s)?.profile.identifier
+        ));
+    }
+    Ok(out.join(", "))
+}
+
+/// Loads `arg`: a shipped profile's name, or a shipped profile's identifier URL
+/// (resolved to the shipped copy, never fetched), else a JSON file. A file that is not
+/// a usable profile, or a URL no shipped profile has, is a usage error.
 pub fn load(arg: &str) -> Result<Chosen, Error> {
     if let Some(s) = profile::shipped(arg) {
-        let p = profile::parse(s.text)
-            .map_err(|e| Error::Internal(format!("shipped profile {}: {e}", s.name)))?;
-        return Ok(Chosen {
-            name: s.name.to_string(),
-            profile: p,
+        return shipped_chosen(s);
+    }
+    if arg.contains("://") {
+        return shipped_by_identifier(arg)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "--profile {}: not the identifier of a shipped profile; Cairn never fetches \
+                 a profile over the network: download it and pass the file (shipped: {})",
+                crate::quoted(arg),
+                shipped_list().unwrap_or_default()
+            ))
         });
     }
     let path = Path::new(arg);
@@ -63,6 +107,61 @@ pub fn load(arg: &str) -> Result<Chosen, Error> {
         name: arg.to_string(),
         profile: p,
     })
+}
+
+/// [`load`], where `arg` may also be [`AUTO`]: the shipped profile that the bag at
+/// `bag` (folder, zip or tar) names in its bag-info.txt `BagIt-Profile-Identifier`
+/// (the first one shipped, when it names several). A bag that names none shipped is a
+/// usage error listing what it names and the shipped profiles.
+pub fn load_for_bag(arg: &str, bag: &Path, limits: ZipLimits) -> Result<Chosen, Error> {
+    if arg != AUTO {
+        return load(arg);
+    }
+    let named = bag_profile_identifiers(bag, limits)?;
+    for id in &named {
+        if let Some(c) = shipped_by_identifier(id)? {
+            return Ok(c);
+        }
+    }
+    let says = if named.is_empty() {
+        "its bag-info.txt has no BagIt-Profile-Identifier".to_string()
+    } else {
+        format!(
+            "its BagIt-Profile-Identifier ({}) is no shipped profile's",
+            named.join(", ")
+        )
+    };
+    Err(Error::Usage(format!(
+        "--profile auto: {}: {says}; give --profile FILE|NAME (shipped: {})",
+        bag.display(),
+        shipped_list()?
+    )))
+}
+
+/// The `BagIt-Profile-Identifier` values in the bag-info.txt of the bag at `bag`; none
+/// when it has no bag-info.txt (or one larger than a profile may be).
+fn bag_profile_identifiers(bag: &Path, limits: ZipLimits) -> Result<Vec<String>, Error> {
+    let source = open_source(bag, limits)?;
+    if source.fatal() {
+        return Ok(Vec::new());
+    }
+    let listed = source.list()?.into_iter().any(|e| {
+        e.kind == EntryType::File && e.path == "bag-info.txt" && e.size <= MAX_PROFILE_BYTES
+    });
+    if !listed {
+        return Ok(Vec::new());
+    }
+    let bytes = source
+        .read("bag-info.txt")
+        .map_err(|e| Error::io("read bag-info.txt", bag, e))?;
+    let decoded = decode_tag_file(&bytes, TagEncoding::Utf8);
+    let (info, _) = parse_bag_info(&decoded.text, Version::V1_0);
+    Ok(info
+        .entries
+        .into_iter()
+        .filter(|(k, _)| k == "BagIt-Profile-Identifier")
+        .map(|(_, v)| v.trim().to_string())
+        .collect())
 }
 
 /// The verdict of a profile on a bag, as `--json` writes it under `"profile"`.

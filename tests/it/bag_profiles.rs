@@ -70,6 +70,11 @@ fn with_source(label: &str) -> tempfile::TempDir {
 
 /// `bag create src -o bag --profile btr` in `dir`, which must succeed.
 fn create_btr(dir: &Path) {
+    create_btr_as(dir, "btr");
+}
+
+/// [`create_btr`] with BTR named as `profile` (its name or identifier URL).
+fn create_btr_as(dir: &Path, profile: &str) {
     let o = run_in(
         dir,
         &[
@@ -79,7 +84,7 @@ fn create_btr(dir: &Path) {
             "-o",
             "bag",
             "--profile",
-            "btr",
+            profile,
             "--info",
             "Source-Organization: Example U",
         ],
@@ -813,4 +818,78 @@ fn a_tar_is_validated_in_place_and_hostile_entries_are_refused() {
     assert_eq!(code(&bad), 1, "{}", stderr(&bad));
     assert_eq!(json(&bad)["valid"], false);
     assert!(!dir.join("escaped.txt").exists());
+}
+
+const BTR_URL: &str =
+    "https://github.com/dpscollaborative/btr_bagit_profile/releases/download/1.0/btr-bagit-profile.json";
+
+#[test]
+fn a_profile_is_named_by_its_identifier_url_or_by_the_bag_itself() {
+    let tmp = with_source("profile-url");
+    let dir = tmp.path();
+    // bag create by the identifier URL makes the same bag as by the name.
+    create_btr_as(dir, BTR_URL);
+    for arg in [BTR_URL, "auto"] {
+        let o = run_in(dir, &["bag", "validate", "--json", "--profile", arg, "bag"]);
+        assert_eq!(code(&o), 0, "{arg}: {}", stderr(&o));
+        let report = json(&o);
+        assert_eq!(report["profile"]["name"], "btr", "{arg}");
+        assert_eq!(report["profile"]["identifier"], BTR_URL, "{arg}");
+        assert_eq!(report["profile"]["conforms"], true, "{arg}");
+    }
+    // auto judges against what the bag names: an APTrust-named bag fails APTrust.
+    let info = fs::read_to_string(dir.join("bag/bag-info.txt")).unwrap();
+    let aptrust_id = {
+        let o = run_in(
+            dir,
+            &["bag", "validate", "--json", "--profile", "aptrust", "bag"],
+        );
+        json(&o)["profile"]["identifier"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    fs::write(
+        dir.join("bag/bag-info.txt"),
+        info.replace(BTR_URL, &aptrust_id),
+    )
+    .unwrap();
+    let o = run_in(
+        dir,
+        &["bag", "validate", "--json", "--profile", "auto", "bag"],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(json(&o)["profile"]["name"], "aptrust");
+    // An unknown URL, or a bag naming no shipped profile: usage errors, nothing fetched.
+    let unknown = "https://example.org/profiles/nosuch.json";
+    let o = run_in(dir, &["bag", "validate", "--profile", unknown, "bag"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("never fetches")
+            && stderr(&o).contains("shipped: aptrust (")
+            && stderr(&o).contains("btr ("),
+        "{}",
+        stderr(&o)
+    );
+    let c = run_in(
+        dir,
+        &["bag", "create", "src", "-o", "out", "--profile", unknown],
+    );
+    assert_eq!(code(&c), 2, "{}", stderr(&c));
+    assert!(!dir.join("out").exists());
+    assert_eq!(
+        code(&run_in(dir, &["bag", "create", "src", "-o", "plain"])),
+        0
+    );
+    let o = run_in(dir, &["bag", "validate", "--profile", "auto", "plain"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("has no BagIt-Profile-Identifier"),
+        "{}",
+        stderr(&o)
+    );
+    fs::write(dir.join("bag/bag-info.txt"), info.replace(BTR_URL, unknown)).unwrap();
+    let o = run_in(dir, &["bag", "validate", "--profile", "auto", "bag"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains(unknown), "{}", stderr(&o));
 }
