@@ -56,6 +56,12 @@ pub struct IngestOptions {
     /// Identifiers whose content may be archived again (`--allow-duplicate-of`): an
     /// item matching one of them is ingested, and its ingestion event names the match.
     pub allow_duplicate_of: Vec<String>,
+    /// Only these intake items (their names exactly); empty: every item. A name that
+    /// is not in intake is reported as a sheet problem, nothing else changes.
+    pub only: Vec<String>,
+    /// The person who asked (the browser's logged-in archivist), recorded as the
+    /// ingestion event's `operator`; empty from the command line.
+    pub operator: String,
 }
 
 /// What happened to one intake item.
@@ -217,7 +223,7 @@ fn ingest_inner(
 
     let sheet_path = intake.join(SHEET_NAME);
     let read = read_sheet(&sheet_path, &mut report)?;
-    let names = list_intake(archive, &intake, &mut report)?;
+    let mut names = list_intake(archive, &intake, &mut report)?;
     // Every version's file digests (read from every register entry, history and
     // tombstone): only when there is an item to compare with them.
     let mut past = if names.is_empty() {
@@ -229,6 +235,18 @@ fn ingest_inner(
     // below is then looked up, not compared with every name and every entry (which was
     // rows × (names + entries) normalisations).
     let in_intake: HashSet<String> = names.iter().map(|(n, _)| nfc(n)).collect();
+    if !opts.only.is_empty() {
+        for wanted in &opts.only {
+            if !names.iter().any(|(n, _)| n == wanted) {
+                report.sheet_problems.push(format!(
+                    "{} is not an item waiting in {}; nothing was done with it",
+                    crate::quoted(wanted),
+                    intake.display()
+                ));
+            }
+        }
+        names.retain(|(n, _)| opts.only.contains(n));
+    }
     let in_archive: HashSet<String> = state
         .entries
         .values()

@@ -15,6 +15,9 @@ pub fn session_bar(who: Option<&Who>, item: Option<&str>) -> Markup {
     html! {
         div.session role="navigation" aria-label="Account" style="display:flex;gap:1em;align-items:center;justify-content:flex-end;margin-bottom:1em" {
             @if let Some(w) = who {
+                @if w.role >= Role::Archivist {
+                    a.write-control href="/intake" { "Intake" }
+                }
                 @if let Some(id) = item {
                     @if w.role >= Role::Archivist {
                         a.write-control href={"/items/" (id) "/amend"} { "Amend the description" }

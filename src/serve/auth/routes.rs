@@ -41,10 +41,15 @@ pub fn router(state: Arc<WebState>) -> Router {
             "/items/{id}/withdraw",
             get(withdraw_form).post(withdraw_post),
         )
+        .route("/intake", get(super::intake::intake_page))
+        .route(
+            "/intake/ingest",
+            axum::routing::post(super::intake::ingest_post),
+        )
         .with_state(state)
 }
 
-fn page(status: StatusCode, markup: maud::Markup) -> Response {
+pub(super) fn page(status: StatusCode, markup: maud::Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
 }
 
@@ -55,7 +60,7 @@ fn not_found() -> Response {
     )
 }
 
-fn forbidden(why: &str) -> Response {
+pub(super) fn forbidden(why: &str) -> Response {
     page(StatusCode::FORBIDDEN, pages::refused("Not allowed", why))
 }
 
@@ -64,7 +69,7 @@ fn peer(headers: &axum::http::Extensions) -> Option<IpAddr> {
 }
 
 /// A request's form fields (a body over [`MAX_BODY`] is refused).
-async fn form(
+pub(super) async fn form(
     req: Request,
 ) -> Result<(axum::http::request::Parts, Vec<(String, String)>), Response> {
     let (parts, body) = req.into_parts();
@@ -188,7 +193,7 @@ async fn logout(State(st): State<Arc<WebState>>, req: Request) -> Response {
 }
 
 /// A blocking task that did not finish (it panicked): logged, and answered 500.
-fn join_failed(what: &str, e: &tokio::task::JoinError) -> Response {
+pub(super) fn join_failed(what: &str, e: &tokio::task::JoinError) -> Response {
     tracing::error!("{what} failed: {e}");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -208,7 +213,7 @@ fn plain_id(id: &str) -> bool {
 }
 
 /// The archivist making this request, or the response refusing it.
-fn archivist(st: &WebState, headers: &HeaderMap) -> Result<Who, Box<Response>> {
+pub(super) fn archivist(st: &WebState, headers: &HeaderMap) -> Result<Who, Box<Response>> {
     if !st.auth.enabled() {
         return Err(Box::new(not_found()));
     }
@@ -226,7 +231,7 @@ fn archivist(st: &WebState, headers: &HeaderMap) -> Result<Who, Box<Response>> {
 
 /// An error of a use case as a page: what the archivist can fix is shown; the rest is
 /// logged and summarised.
-fn failed(e: &Error) -> (StatusCode, String) {
+pub(super) fn failed(e: &Error) -> (StatusCode, String) {
     match e {
         Error::Usage(m) => (StatusCode::BAD_REQUEST, m.clone()),
         Error::Refused { reason, .. } => (StatusCode::UNPROCESSABLE_ENTITY, reason.clone()),
