@@ -184,3 +184,109 @@ fn archivist_sees_the_dry_run_and_ingests_the_selected_items() {
     cairn(&root, &["audit", "--quiet"], 0);
     cairn(&root, &["fixity", "--all", "--quiet"], 0);
 }
+
+#[test]
+fn describe_fixes_a_flagged_date_by_writing_the_sidecar_ingest_reads() {
+    let (_dir, root) = archive_with_accounts();
+    fill_intake(&root);
+    let server = Server::start(&root, &[]);
+    let reader = login(&server, "rita", READER_PW);
+    let reader_csrf = csrf_in(&get(&server, "/", Some(&reader)).text());
+    let ana = login(&server, "ana", ARCHIVIST_PW);
+    let target = "/intake/describe?item=item-0012";
+    let r = get(&server, target, Some(&ana));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let form = r.text();
+    assert!(form.contains("1977-13-45"), "{form}");
+    let csrf = csrf_in(&form);
+    let sidecar = root.join("intake/item-0012/cairn.dc.json");
+    let before = state(&root);
+
+    // Refused: anonymous, reader, forged token, hostile names, invalid records.
+    for (who, cookie, csrf) in [
+        ("anonymous", None, ""),
+        ("reader", Some(reader.as_str()), reader_csrf.as_str()),
+    ] {
+        let r = get(&server, target, cookie);
+        assert_eq!(r.status, 403, "GET as {who}: {}", r.text());
+        let r = post(
+            &server,
+            target,
+            cookie,
+            &format!("csrf={csrf}&dc.date=1977"),
+        );
+        assert_eq!(r.status, 403, "POST as {who}: {}", r.text());
+    }
+    for bad in ["", "x", reader_csrf.as_str()] {
+        let r = post(
+            &server,
+            target,
+            Some(&ana),
+            &format!("csrf={}&dc.date=1977", enc(bad)),
+        );
+        assert_eq!(r.status, 403, "csrf {bad:?}: {}", r.text());
+    }
+    for name in [
+        "../manifests",
+        "..",
+        ".",
+        "/etc",
+        "item-0012/pages",
+        "item-0012/../item-0011",
+        "metadata.csv",
+        ".lock",
+        "nothing-here",
+        "",
+    ] {
+        let t = format!("/intake/describe?item={}", enc(name));
+        let r = get(&server, &t, Some(&ana));
+        assert_eq!(r.status, 404, "GET {name:?}: {}", r.text());
+        let r = post(
+            &server,
+            &t,
+            Some(&ana),
+            &format!("csrf={csrf}&dc.title=x&dc.date=1977"),
+        );
+        assert_eq!(r.status, 404, "POST {name:?}: {}", r.text());
+    }
+    let r = post(
+        &server,
+        target,
+        Some(&ana),
+        &format!("csrf={csrf}&dc.date=1977-14"),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("1977-14"), "{}", r.text());
+    let r = post(
+        &server,
+        target,
+        Some(&ana),
+        &format!("csrf={csrf}&dc.titel=x&dc.date=1977"),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("did you mean dc.title"), "{}", r.text());
+    assert!(
+        before == state(&root),
+        "a refused request changed something"
+    );
+    assert!(!sidecar.exists());
+
+    // The fix: a Khmer title and a valid date; the dry run then has nothing to say.
+    let title = "គំរូ ១២: ឯកសារ";
+    let r = post(
+        &server,
+        target,
+        Some(&ana),
+        &format!("csrf={csrf}&dc.title={}&dc.date=1977-03", enc(title)),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let saved = std::fs::read_to_string(&sidecar).unwrap();
+    assert!(
+        saved.contains(title) && saved.contains("1977-03"),
+        "{saved}"
+    );
+    let page = get(&server, "/intake", Some(&ana)).text();
+    assert!(page.contains("name=\"item\" value=\"item-0012\""), "{page}");
+    assert!(page.contains(title), "{page}");
+    cairn(&root, &["ingest", "--dry-run"], 0);
+}

@@ -28,6 +28,7 @@ use crate::ops::formats::Annotator;
 use crate::progress;
 
 mod change;
+pub mod describe;
 mod item;
 pub mod past;
 

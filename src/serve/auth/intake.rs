@@ -3,11 +3,13 @@
 //! the same checks and words), and `POST /intake/ingest` ingests the selected items
 //! (or all) through the same use case and commit protocol as the command, the
 //! logged-in archivist recorded as the operator of each ingestion event. The result
-//! is a page once the run has finished (no progress stream yet).
+//! is a page once the run has finished (no progress stream yet). `/intake/describe
+//! ?item=NAME` is a form with the item's record as ingest would read it; saving it
+//! writes the item's sidecar (the file the command line reads), after `amend`'s checks.
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{html, Markup};
@@ -15,6 +17,8 @@ use maud::{html, Markup};
 use super::routes::{archivist, failed, forbidden, form, join_failed, page, WebState};
 use super::same_token;
 use crate::clock::SystemClock;
+use crate::metadata::{DublinCore, Term};
+use crate::ops::ingest::describe::{describe, intake_record};
 use crate::ops::ingest::{ingest, IngestOptions, IngestReport, ItemReport, Outcome};
 use crate::serve::http::first as field;
 use crate::serve::pages::layout;
@@ -46,7 +50,7 @@ fn item_rows(items: &[ItemReport], selectable: Option<&str>) -> Markup {
                                 input type="checkbox" name="item" value=(i.name) aria-label={"Ingest " (i.name)};
                             } }
                         }
-                        td { code { (i.name) } }
+                        td { code { (i.name) } " " a.write-control href={"/intake/describe?item=" (enc(&i.name))} { "Describe" } }
                         td { @if let Some(id) = &i.id {
                             @if i.outcome == Outcome::Ingested || i.outcome == Outcome::AlreadyArchived {
                                 a href={"/items/" (id)} { (id) }
@@ -210,5 +214,165 @@ pub async fn ingest_post(State(st): State<Arc<WebState>>, req: Request) -> Respo
             page(status, result_view(&r))
         }
         Err(resp) => resp,
+    }
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn describe_view(name: &str, record: &DublinCore, csrf: &str, message: Option<&str>) -> Markup {
+    let present = record.terms();
+    let shown: Vec<Term> = Term::all()
+        .filter(|t| present.contains(t) || t.dumb_down().is_some_and(|e| e.term() == *t))
+        .collect();
+    layout(
+        &format!("Describe {name}"),
+        "/intake",
+        html! {
+            h1 { "Describe " code { (name) } }
+            @if let Some(m) = message {
+                p.problem role="alert" { (m) }
+            }
+            p { "One value a line. What you save becomes the item's " code { "cairn.dc.json" }
+                " in intake (the file " code { "cairn ingest" } " reads; it wins over the batch sheet term by term), checked as "
+                code { "cairn amend" } " checks a record; nothing is saved if it is refused." }
+            form method="post" action={"/intake/describe?item=" (enc(name))} {
+                input type="hidden" name="csrf" value=(csrf);
+                table {
+                    @for t in &shown {
+                        tr {
+                            th { label for=(t.name()) { (t.name()) } }
+                            td { textarea id=(t.name()) name=(t.name()) rows="2" cols="60" { (record.values(*t).join("\n")) } }
+                        }
+                    }
+                }
+                p { button type="submit" { "Save the description" } }
+            }
+            p { a href="/intake" { "Back to the intake" } }
+        },
+    )
+}
+
+/// The `item` parameter of a query string.
+fn item_param(q: Option<&str>) -> String {
+    form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "item")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+async fn record_of(st: &Arc<WebState>, name: &str) -> Result<DublinCore, Response> {
+    let me = st.clone();
+    let name = name.to_string();
+    match tokio::task::spawn_blocking(move || intake_record(&me.archive, &name)).await {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => {
+            let (status, why) = failed(&e);
+            let status = if status == StatusCode::BAD_REQUEST {
+                StatusCode::NOT_FOUND
+            } else {
+                status
+            };
+            Err(page(
+                status,
+                super::pages::refused("No such intake item", &why),
+            ))
+        }
+        Err(e) => Err(join_failed("reading an intake item", &e)),
+    }
+}
+
+/// `GET /intake/describe?item=NAME`: the form.
+pub async fn describe_form(
+    State(st): State<Arc<WebState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let who = match archivist(&st, &headers) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    let name = item_param(q.as_deref());
+    match record_of(&st, &name).await {
+        Ok(record) => page(
+            StatusCode::OK,
+            describe_view(&name, &record, &who.csrf, None),
+        ),
+        Err(resp) => resp,
+    }
+}
+
+/// `POST /intake/describe?item=NAME`: saves the sidecar.
+pub async fn describe_post(
+    State(st): State<Arc<WebState>>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> Response {
+    let (parts, pairs) = match form(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let who = match archivist(&st, &parts.headers) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    if !same_token(field(&pairs, "csrf"), &who.csrf) {
+        return forbidden("The form had expired or did not come from this site; nothing was saved. Open the form again.");
+    }
+    let name = item_param(q.as_deref());
+    let mut record = DublinCore::new();
+    for (k, v) in &pairs {
+        if k == "csrf" {
+            continue;
+        }
+        let term = match Term::parse(k) {
+            Ok(t) => t,
+            Err(e) => {
+                return page(
+                    StatusCode::BAD_REQUEST,
+                    super::pages::refused("Not saved", &format!("{e}; nothing was saved.")),
+                )
+            }
+        };
+        for line in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            record.push(term, line);
+        }
+    }
+    let me = st.clone();
+    let (n, r) = (name.clone(), record.clone());
+    match tokio::task::spawn_blocking(move || describe(&me.archive, &n, &r)).await {
+        Ok(Ok(())) => page(
+            StatusCode::OK,
+            layout(
+                "Described",
+                "/intake",
+                html! {
+                    h1 { "Described " code { (name) } }
+                    p.summary { "Saved as the item's cairn.dc.json in intake." }
+                    p { a href="/intake" { "Back to the intake" } " · "
+                        a href={"/intake/describe?item=" (enc(&name))} { "Describe it again" } }
+                },
+            ),
+        ),
+        Ok(Err(e)) => {
+            let (status, why) = failed(&e);
+            if status == StatusCode::BAD_REQUEST {
+                return page(
+                    StatusCode::NOT_FOUND,
+                    super::pages::refused("No such intake item", &why),
+                );
+            }
+            page(
+                status,
+                describe_view(
+                    &name,
+                    &record,
+                    &who.csrf,
+                    Some(&format!("Not saved: {why}")),
+                ),
+            )
+        }
+        Err(e) => join_failed("describe from the browser", &e),
     }
 }

@@ -43,6 +43,10 @@ pub fn router(state: Arc<WebState>) -> Router {
         )
         .route("/intake", get(super::intake::intake_page))
         .route(
+            "/intake/describe",
+            get(super::intake::describe_form).post(super::intake::describe_post),
+        )
+        .route(
             "/intake/ingest",
             axum::routing::post(super::intake::ingest_post),
         )
