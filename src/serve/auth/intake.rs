@@ -14,10 +14,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{html, Markup};
 
-use super::routes::{archivist, failed, forbidden, form, join_failed, page, WebState};
-use super::same_token;
+use super::routes::{
+    archivist, archivist_form, failed, join_failed, page, record_from_form, WebState,
+};
 use crate::clock::SystemClock;
-use crate::metadata::{DublinCore, Term};
+use crate::metadata::DublinCore;
 use crate::ops::ingest::describe::{describe, intake_record};
 use crate::ops::ingest::{ingest, IngestOptions, IngestReport, ItemReport, Outcome};
 use crate::serve::http::first as field;
@@ -164,17 +165,10 @@ pub async fn intake_page(State(st): State<Arc<WebState>>, headers: HeaderMap) ->
 
 /// `POST /intake/ingest`: `what=all`, or `what=selected` with `item=NAME` fields.
 pub async fn ingest_post(State(st): State<Arc<WebState>>, req: Request) -> Response {
-    let (parts, pairs) = match form(req).await {
+    let (who, pairs) = match archivist_form(&st, req).await {
         Ok(f) => f,
-        Err(r) => return r,
-    };
-    let who = match archivist(&st, &parts.headers) {
-        Ok(w) => w,
         Err(r) => return *r,
     };
-    if !same_token(field(&pairs, "csrf"), &who.csrf) {
-        return forbidden("The form had expired or did not come from this site; nothing was ingested. Open the intake again.");
-    }
     let only: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| k == "item")
@@ -222,10 +216,7 @@ fn enc(s: &str) -> String {
 }
 
 fn describe_view(name: &str, record: &DublinCore, csrf: &str, message: Option<&str>) -> Markup {
-    let present = record.terms();
-    let shown: Vec<Term> = Term::all()
-        .filter(|t| present.contains(t) || t.dumb_down().is_some_and(|e| e.term() == *t))
-        .collect();
+    let shown = super::pages::form_terms(record);
     layout(
         &format!("Describe {name}"),
         "/intake",
@@ -309,36 +300,15 @@ pub async fn describe_post(
     RawQuery(q): RawQuery,
     req: Request,
 ) -> Response {
-    let (parts, pairs) = match form(req).await {
+    let (who, pairs) = match archivist_form(&st, req).await {
         Ok(f) => f,
-        Err(r) => return r,
-    };
-    let who = match archivist(&st, &parts.headers) {
-        Ok(w) => w,
         Err(r) => return *r,
     };
-    if !same_token(field(&pairs, "csrf"), &who.csrf) {
-        return forbidden("The form had expired or did not come from this site; nothing was saved. Open the form again.");
-    }
     let name = item_param(q.as_deref());
-    let mut record = DublinCore::new();
-    for (k, v) in &pairs {
-        if k == "csrf" {
-            continue;
-        }
-        let term = match Term::parse(k) {
-            Ok(t) => t,
-            Err(e) => {
-                return page(
-                    StatusCode::BAD_REQUEST,
-                    super::pages::refused("Not saved", &format!("{e}; nothing was saved.")),
-                )
-            }
-        };
-        for line in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            record.push(term, line);
-        }
-    }
+    let record = match record_from_form(&pairs, &["csrf"], "Not saved") {
+        Ok((record, _)) => record,
+        Err(r) => return *r,
+    };
     let me = st.clone();
     let (n, r) = (name.clone(), record.clone());
     match tokio::task::spawn_blocking(move || describe(&me.archive, &n, &r)).await {

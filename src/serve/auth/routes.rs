@@ -304,15 +304,51 @@ async fn write_form(
     id: &str,
     req: Request,
 ) -> Result<(Who, Vec<(String, String)>), Box<Response>> {
+    let (who, pairs) = archivist_form(st, req).await?;
+    if !plain_id(id) {
+        return Err(Box::new(not_found()));
+    }
+    Ok((who, pairs))
+}
+
+/// A form posted by an archivist with the session's CSRF token, or the refusal.
+pub(super) async fn archivist_form(
+    st: &WebState,
+    req: Request,
+) -> Result<(Who, Vec<(String, String)>), Box<Response>> {
     let (parts, pairs) = form(req).await.map_err(Box::new)?;
     let who = archivist(st, &parts.headers)?;
     if !same_token(field(&pairs, "csrf"), &who.csrf) {
         return Err(Box::new(forbidden("The form had expired or did not come from this site; nothing was changed. Open the form again.")));
     }
-    if !plain_id(id) {
-        return Err(Box::new(not_found()));
-    }
     Ok((who, pairs))
+}
+
+/// The Dublin Core terms of a form (one value a line; fields in `skip` left out), and
+/// the terms it named; an unknown term is refused (400, with its "did you mean").
+pub(super) fn record_from_form(
+    pairs: &[(String, String)],
+    skip: &[&str],
+    title: &str,
+) -> Result<(DublinCore, Vec<Term>), Box<Response>> {
+    let mut set = DublinCore::new();
+    let mut given = Vec::new();
+    for (k, v) in pairs {
+        if skip.contains(&k.as_str()) {
+            continue;
+        }
+        let term = Term::parse(k).map_err(|e| {
+            Box::new(page(
+                StatusCode::BAD_REQUEST,
+                pages::refused(title, &format!("{e}; nothing was changed.")),
+            ))
+        })?;
+        given.push(term);
+        for line in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            set.push(term, line);
+        }
+    }
+    Ok((set, given))
 }
 
 async fn amend_post(
@@ -324,26 +360,10 @@ async fn amend_post(
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let mut set = DublinCore::new();
-    let mut given = Vec::new();
-    for (k, v) in &pairs {
-        if k == "csrf" || k == "reason" {
-            continue;
-        }
-        let term = match Term::parse(k) {
-            Ok(t) => t,
-            Err(e) => {
-                return page(
-                    StatusCode::BAD_REQUEST,
-                    pages::refused("Not amended", &format!("{e}; nothing was changed.")),
-                )
-            }
-        };
-        given.push(term);
-        for line in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            set.push(term, line);
-        }
-    }
+    let (set, given) = match record_from_form(&pairs, &["csrf", "reason"], "Not amended") {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
     let unset: Vec<Term> = given.into_iter().filter(|t| !set.contains(*t)).collect();
     let opts = AmendOptions {
         edits: vec![Edit {
