@@ -53,6 +53,7 @@ pub(super) fn run_ingest(args: IngestArgs) -> u8 {
         dry_run: args.dry_run,
         remove_source: args.remove_source,
         allow_duplicate_of: args.allow_duplicate_of,
+        ..IngestOptions::default()
     };
     let started = std::time::Instant::now();
     let report = match with_progress("ingest", || ingest(&archive, &opts, &SystemClock)) {

@@ -45,6 +45,7 @@ mod replica;
 mod replica_cluster;
 mod serve;
 mod serve_auth;
+mod serve_intake;
 mod tlog;
 mod trust;
 mod zip;

@@ -15,7 +15,7 @@ use crate::common::serve::{build_archive, cairn, enc, request, Resp, Server};
 
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
-fn add_user(root: &Path, name: &str, role: &str, password: &str) {
+pub(crate) fn add_user(root: &Path, name: &str, role: &str, password: &str) {
     user(root, &["add", name, "--role", role], password, 0);
 }
 
@@ -49,7 +49,7 @@ fn user(root: &Path, args: &[&str], password: &str, code: i32) -> String {
 }
 
 /// The value of a `name="csrf" value="..."` field of a page.
-fn csrf_in(body: &str) -> String {
+pub(crate) fn csrf_in(body: &str) -> String {
     let at = body
         .find("name=\"csrf\" value=\"")
         .unwrap_or_else(|| panic!("no CSRF field in {body}"))
@@ -68,7 +68,7 @@ fn set_cookie(resp: &Resp, name: &str) -> Option<(String, String)> {
         })
 }
 
-fn post(server: &Server, target: &str, cookie: Option<&str>, body: &str) -> Resp {
+pub(crate) fn post(server: &Server, target: &str, cookie: Option<&str>, body: &str) -> Resp {
     let c = cookie.map(|c| format!("cairn_session={c}"));
     let mut h = vec![FORM];
     if let Some(c) = &c {
@@ -77,7 +77,7 @@ fn post(server: &Server, target: &str, cookie: Option<&str>, body: &str) -> Resp
     request(server.addr, "POST", target, &h, body.as_bytes())
 }
 
-fn get(server: &Server, target: &str, cookie: Option<&str>) -> Resp {
+pub(crate) fn get(server: &Server, target: &str, cookie: Option<&str>) -> Resp {
     let c = cookie.map(|c| format!("cairn_session={c}"));
     let h: Vec<(&str, &str)> = c.iter().map(|c| ("Cookie", c.as_str())).collect();
     request(server.addr, "GET", target, &h, b"")
@@ -105,14 +105,14 @@ fn try_login(server: &Server, name: &str, password: &str) -> Resp {
 }
 
 /// Logs in; the session token.
-fn login(server: &Server, name: &str, password: &str) -> String {
+pub(crate) fn login(server: &Server, name: &str, password: &str) -> String {
     let r = try_login(server, name, password);
     assert_eq!(r.status, 303, "login as {name}: {}", r.text());
     set_cookie(&r, "cairn_session").expect("a session cookie").0
 }
 
 /// Everything of the archive proper (bags, register, log), to compare before and after.
-fn archive_state(root: &Path) -> BTreeMap<PathBuf, common::Node> {
+pub(crate) fn archive_state(root: &Path) -> BTreeMap<PathBuf, common::Node> {
     let mut all = common::snapshot(&root.join("archive"));
     for (k, v) in common::snapshot(&root.join("manifests")) {
         all.insert(Path::new("manifests").join(k), v);
@@ -123,10 +123,10 @@ fn archive_state(root: &Path) -> BTreeMap<PathBuf, common::Node> {
     all
 }
 
-const ARCHIVIST_PW: &str = "archivist pass phrase";
-const READER_PW: &str = "reader pass phrase one";
+pub(crate) const ARCHIVIST_PW: &str = "archivist pass phrase";
+pub(crate) const READER_PW: &str = "reader pass phrase one";
 
-fn archive_with_accounts() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn archive_with_accounts() -> (tempfile::TempDir, PathBuf) {
     let dir = common::fresh_dir("serve-auth");
     let root = dir.path().join("archive-root");
     build_archive(&root, 3);

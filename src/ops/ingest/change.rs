@@ -136,6 +136,9 @@ impl Change for IngestChange<'_> {
                 self.duplicate_of.iter().map(Known::to_json).collect();
             extra.insert("duplicate_of".into(), serde_json::Value::Array(links));
         }
+        if !self.ctx.opts.operator.is_empty() {
+            extra.insert("operator".into(), serde_json::json!(self.ctx.opts.operator));
+        }
         let extra = serde_json::Value::Object(extra);
         Ok(addition_events(entry, "", None, extra))
     }

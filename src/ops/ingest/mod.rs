@@ -28,6 +28,7 @@ use crate::ops::formats::Annotator;
 use crate::progress;
 
 mod change;
+pub mod describe;
 mod item;
 pub mod past;
 
@@ -56,6 +57,12 @@ pub struct IngestOptions {
     /// Identifiers whose content may be archived again (`--allow-duplicate-of`): an
     /// item matching one of them is ingested, and its ingestion event names the match.
     pub allow_duplicate_of: Vec<String>,
+    /// Only these intake items (their names exactly); empty: every item. A name that
+    /// is not in intake is reported as a sheet problem, nothing else changes.
+    pub only: Vec<String>,
+    /// The person who asked (the browser's logged-in archivist), recorded as the
+    /// ingestion event's `operator`; empty from the command line.
+    pub operator: String,
 }
 
 /// What happened to one intake item.
@@ -223,7 +230,7 @@ fn ingest_inner(
 
     let sheet_path = intake.join(SHEET_NAME);
     let read = read_sheet(&sheet_path, &mut report)?;
-    let names = list_intake(archive, &intake, &mut report)?;
+    let mut names = list_intake(archive, &intake, &mut report)?;
     // With items to ingest, the whole chain is checked on a thread beside the loading
     // below and waited for before the first item: nothing is appended to a broken
     // chain. A run with nothing to ingest appends nothing and does not read the log
@@ -243,6 +250,18 @@ fn ingest_inner(
     // below is then looked up, not compared with every name and every entry (which was
     // rows × (names + entries) normalisations).
     let in_intake: HashSet<String> = names.iter().map(|(n, _)| nfc(n)).collect();
+    if !opts.only.is_empty() {
+        for wanted in &opts.only {
+            if !names.iter().any(|(n, _)| n == wanted) {
+                report.sheet_problems.push(format!(
+                    "{} is not an item waiting in {}; nothing was done with it",
+                    crate::quoted(wanted),
+                    intake.display()
+                ));
+            }
+        }
+        names.retain(|(n, _)| opts.only.contains(n));
+    }
     let in_archive: HashSet<String> = state
         .entries
         .values()

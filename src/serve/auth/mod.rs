@@ -20,6 +20,7 @@
 //!   and logout, with the time, the account (only when it exists) and the address;
 //!   never a password or a token.
 
+pub mod intake;
 pub mod pages;
 pub mod routes;
 

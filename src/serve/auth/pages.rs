@@ -15,6 +15,9 @@ pub fn session_bar(who: Option<&Who>, item: Option<&str>) -> Markup {
     html! {
         div.session role="navigation" aria-label="Account" style="display:flex;gap:1em;align-items:center;justify-content:flex-end;margin-bottom:1em" {
             @if let Some(w) = who {
+                @if w.role >= Role::Archivist {
+                    a.write-control href="/intake" { "Intake" }
+                }
                 @if let Some(id) = item {
                     @if w.role >= Role::Archivist {
                         a.write-control href={"/items/" (id) "/amend"} { "Amend the description" }
@@ -65,13 +68,19 @@ pub fn refused(title: &str, message: &str) -> Markup {
     )
 }
 
+/// The terms a description form shows: every term the record has and every DCMES
+/// element.
+pub fn form_terms(record: &DublinCore) -> Vec<Term> {
+    let present = record.terms();
+    Term::all()
+        .filter(|t| present.contains(t) || t.dumb_down().is_some_and(|e| e.term() == *t))
+        .collect()
+}
+
 /// The form that amends an item's description: every term it has and every DCMES
 /// element, one value a line.
 pub fn amend_form(id: &str, record: &DublinCore, csrf: &str, message: Option<&str>) -> Markup {
-    let present = record.terms();
-    let shown: Vec<Term> = Term::all()
-        .filter(|t| present.contains(t) || t.dumb_down().is_some_and(|e| e.term() == *t))
-        .collect();
+    let shown = form_terms(record);
     layout(
         &format!("Amend {id}"),
         "",

@@ -41,10 +41,19 @@ pub fn router(state: Arc<WebState>) -> Router {
             "/items/{id}/withdraw",
             get(withdraw_form).post(withdraw_post),
         )
+        .route("/intake", get(super::intake::intake_page))
+        .route(
+            "/intake/describe",
+            get(super::intake::describe_form).post(super::intake::describe_post),
+        )
+        .route(
+            "/intake/ingest",
+            axum::routing::post(super::intake::ingest_post),
+        )
         .with_state(state)
 }
 
-fn page(status: StatusCode, markup: maud::Markup) -> Response {
+pub(super) fn page(status: StatusCode, markup: maud::Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
 }
 
@@ -55,7 +64,7 @@ fn not_found() -> Response {
     )
 }
 
-fn forbidden(why: &str) -> Response {
+pub(super) fn forbidden(why: &str) -> Response {
     page(StatusCode::FORBIDDEN, pages::refused("Not allowed", why))
 }
 
@@ -64,7 +73,7 @@ fn peer(headers: &axum::http::Extensions) -> Option<IpAddr> {
 }
 
 /// A request's form fields (a body over [`MAX_BODY`] is refused).
-async fn form(
+pub(super) async fn form(
     req: Request,
 ) -> Result<(axum::http::request::Parts, Vec<(String, String)>), Response> {
     let (parts, body) = req.into_parts();
@@ -188,7 +197,7 @@ async fn logout(State(st): State<Arc<WebState>>, req: Request) -> Response {
 }
 
 /// A blocking task that did not finish (it panicked): logged, and answered 500.
-fn join_failed(what: &str, e: &tokio::task::JoinError) -> Response {
+pub(super) fn join_failed(what: &str, e: &tokio::task::JoinError) -> Response {
     tracing::error!("{what} failed: {e}");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -208,7 +217,7 @@ fn plain_id(id: &str) -> bool {
 }
 
 /// The archivist making this request, or the response refusing it.
-fn archivist(st: &WebState, headers: &HeaderMap) -> Result<Who, Box<Response>> {
+pub(super) fn archivist(st: &WebState, headers: &HeaderMap) -> Result<Who, Box<Response>> {
     if !st.auth.enabled() {
         return Err(Box::new(not_found()));
     }
@@ -226,7 +235,7 @@ fn archivist(st: &WebState, headers: &HeaderMap) -> Result<Who, Box<Response>> {
 
 /// An error of a use case as a page: what the archivist can fix is shown; the rest is
 /// logged and summarised.
-fn failed(e: &Error) -> (StatusCode, String) {
+pub(super) fn failed(e: &Error) -> (StatusCode, String) {
     match e {
         Error::Usage(m) => (StatusCode::BAD_REQUEST, m.clone()),
         Error::Refused { reason, .. } => (StatusCode::UNPROCESSABLE_ENTITY, reason.clone()),
@@ -295,15 +304,51 @@ async fn write_form(
     id: &str,
     req: Request,
 ) -> Result<(Who, Vec<(String, String)>), Box<Response>> {
+    let (who, pairs) = archivist_form(st, req).await?;
+    if !plain_id(id) {
+        return Err(Box::new(not_found()));
+    }
+    Ok((who, pairs))
+}
+
+/// A form posted by an archivist with the session's CSRF token, or the refusal.
+pub(super) async fn archivist_form(
+    st: &WebState,
+    req: Request,
+) -> Result<(Who, Vec<(String, String)>), Box<Response>> {
     let (parts, pairs) = form(req).await.map_err(Box::new)?;
     let who = archivist(st, &parts.headers)?;
     if !same_token(field(&pairs, "csrf"), &who.csrf) {
         return Err(Box::new(forbidden("The form had expired or did not come from this site; nothing was changed. Open the form again.")));
     }
-    if !plain_id(id) {
-        return Err(Box::new(not_found()));
-    }
     Ok((who, pairs))
+}
+
+/// The Dublin Core terms of a form (one value a line; fields in `skip` left out), and
+/// the terms it named; an unknown term is refused (400, with its "did you mean").
+pub(super) fn record_from_form(
+    pairs: &[(String, String)],
+    skip: &[&str],
+    title: &str,
+) -> Result<(DublinCore, Vec<Term>), Box<Response>> {
+    let mut set = DublinCore::new();
+    let mut given = Vec::new();
+    for (k, v) in pairs {
+        if skip.contains(&k.as_str()) {
+            continue;
+        }
+        let term = Term::parse(k).map_err(|e| {
+            Box::new(page(
+                StatusCode::BAD_REQUEST,
+                pages::refused(title, &format!("{e}; nothing was changed.")),
+            ))
+        })?;
+        given.push(term);
+        for line in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            set.push(term, line);
+        }
+    }
+    Ok((set, given))
 }
 
 async fn amend_post(
@@ -315,26 +360,10 @@ async fn amend_post(
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let mut set = DublinCore::new();
-    let mut given = Vec::new();
-    for (k, v) in &pairs {
-        if k == "csrf" || k == "reason" {
-            continue;
-        }
-        let term = match Term::parse(k) {
-            Ok(t) => t,
-            Err(e) => {
-                return page(
-                    StatusCode::BAD_REQUEST,
-                    pages::refused("Not amended", &format!("{e}; nothing was changed.")),
-                )
-            }
-        };
-        given.push(term);
-        for line in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            set.push(term, line);
-        }
-    }
+    let (set, given) = match record_from_form(&pairs, &["csrf", "reason"], "Not amended") {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
     let unset: Vec<Term> = given.into_iter().filter(|t| !set.contains(*t)).collect();
     let opts = AmendOptions {
         edits: vec![Edit {
