@@ -20,6 +20,7 @@ pub mod ocfl_replica;
 pub mod premis;
 pub mod qc;
 pub mod repair;
+pub mod repair_report;
 pub mod replica_check;
 pub mod replica_root;
 pub mod replicate;

@@ -209,88 +209,114 @@ fn import_ocfl_inner(
     let mut record = first.record.clone();
     let mut previous = first;
     let mut item_version = 1;
-    let mut buf = vec![0u8; BUF_SIZE];
     for next in plans {
-        let v = inv.versions.get(&next.num);
-        let reason = v
-            .and_then(|v| v.message.clone())
-            .filter(|m| !m.trim().is_empty())
-            .unwrap_or_else(|| {
-                format!(
-                    "OCFL object {} version {}",
-                    crate::quoted(&inv.id),
-                    next.num
-                )
-            });
-        let operator = v
-            .and_then(|v| v.user.as_ref())
-            .map(|u| u.name.clone())
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| "unknown (OCFL version without a user)".into());
-        let mut outcome = "unchanged";
-        if next.payload != previous.payload {
-            let scratch = Scratch::new("ocfl-import")?;
-            for (rel, sha512) in &next.payload {
-                let from = content_file(object, &inv, sha512)?;
-                copy_checked(&from, &scratch.path.join(rel), sha512, None, &mut buf)?;
-            }
-            let revised = revise_inner(
-                archive,
-                &ReviseOptions {
-                    id: id.clone(),
-                    from: scratch.path.clone(),
-                    reason: reason.clone(),
-                    operator: operator.clone(),
-                    accept_damage: false,
-                    data: ocfl_data(&inv, next.num),
-                },
-                clock,
-            )?;
-            item_version = revised.version;
-            if revised.outcome == "revised" {
-                outcome = "revised";
-            }
-        }
-        if let Some(new) = next.record.as_ref().filter(|r| record.as_ref() != Some(*r)) {
-            let unset = record
-                .as_ref()
-                .map(|old| {
-                    old.terms()
-                        .into_iter()
-                        .filter(|t| !new.contains(*t))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let amended = amend_inner(
-                archive,
-                &AmendOptions {
-                    edits: vec![Edit {
-                        id: id.clone(),
-                        set: new.clone(),
-                        unset,
-                        origin: format!("OCFL version {}", next.num),
-                    }],
-                    reason,
-                    operator,
-                    data: ocfl_data(&inv, next.num),
-                },
-                clock,
-            )?;
-            if amended.items.iter().any(|i| i.outcome == "amended") {
-                outcome = if outcome == "revised" {
-                    "revised and amended"
-                } else {
-                    "amended"
-                };
-            }
-            record = Some(new.clone());
-        }
+        let (outcome, now) = replay_version(
+            archive,
+            object,
+            &inv,
+            &id,
+            (&previous, &next),
+            &mut record,
+            clock,
+        )?;
+        item_version = now.unwrap_or(item_version);
         report
             .versions
             .push(imported_version(&inv, next.num, outcome, item_version));
         previous = next;
     }
     Ok(report)
+}
+
+/// One later version of the object replayed on the item: a revise when its payload
+/// differs from the version before, an amend when its record differs from the last
+/// one applied. Returns what was done and the item's content version after a revise.
+fn replay_version(
+    archive: &Archive,
+    object: &Path,
+    inv: &Inventory,
+    id: &str,
+    (previous, next): (&VersionPlan, &VersionPlan),
+    record: &mut Option<DublinCore>,
+    clock: &dyn Clock,
+) -> Result<(&'static str, Option<u32>), Error> {
+    let mut item_version = None;
+    let v = inv.versions.get(&next.num);
+    let reason = v
+        .and_then(|v| v.message.clone())
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| {
+            format!(
+                "OCFL object {} version {}",
+                crate::quoted(&inv.id),
+                next.num
+            )
+        });
+    let operator = v
+        .and_then(|v| v.user.as_ref())
+        .map(|u| u.name.clone())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "unknown (OCFL version without a user)".into());
+    let mut outcome = "unchanged";
+    if next.payload != previous.payload {
+        let scratch = Scratch::new("ocfl-import")?;
+        let mut buf = vec![0u8; BUF_SIZE];
+        for (rel, sha512) in &next.payload {
+            let from = content_file(object, inv, sha512)?;
+            copy_checked(&from, &scratch.path.join(rel), sha512, None, &mut buf)?;
+        }
+        let revised = revise_inner(
+            archive,
+            &ReviseOptions {
+                id: id.to_string(),
+                from: scratch.path.clone(),
+                reason: reason.clone(),
+                operator: operator.clone(),
+                accept_damage: false,
+                data: ocfl_data(inv, next.num),
+            },
+            clock,
+        )?;
+        item_version = Some(revised.version);
+        if revised.outcome == "revised" {
+            outcome = "revised";
+        }
+    }
+    if let Some(new) = next.record.as_ref().filter(|r| record.as_ref() != Some(*r)) {
+        let unset = record
+            .as_ref()
+            .map(|old| {
+                old.terms()
+                    .into_iter()
+                    .filter(|t| !new.contains(*t))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let amended = amend_inner(
+            archive,
+            &AmendOptions {
+                edits: vec![Edit {
+                    id: id.to_string(),
+                    set: new.clone(),
+                    unset,
+                    origin: format!("OCFL version {}", next.num),
+                }],
+                reason,
+                operator,
+                data: ocfl_data(inv, next.num),
+            },
+            clock,
+        )?;
+        if amended.items.iter().any(|i| i.outcome == "amended") {
+            outcome = if outcome == "revised" {
+                "revised and amended"
+            } else {
+                "amended"
+            };
+        }
+        *record = Some(new.clone());
+    }
+    Ok((outcome, item_version))
 }
 
 /// The versions to import, each mapped to its payload and Dublin Core; a refusal

@@ -13,8 +13,8 @@ use crate::fs::archive::Archive;
 use crate::fs::ocfl::{self as disk, ObjectDamage};
 use crate::fs::replica::Replica;
 use crate::ocfl::{Inventory, Layout};
-use crate::ops::repair::{RepairAction, RepairReport};
-use crate::ops::replica_check::{ReplicaFinding, ReplicaItemCheck};
+use crate::ops::findings::{ReplicaFinding, ReplicaItemCheck};
+use crate::ops::repair_report::{recovery_event, RepairAction, RepairReport};
 
 /// The replica's storage root and its layout; an error when the folder is not (yet)
 /// an OCFL storage root.
@@ -215,7 +215,7 @@ pub(crate) fn repair_item(
     }
     report.repaired.extend(done);
     if !dry_run {
-        let event = crate::ops::repair::recovery_event(id, report, &replica.name);
+        let event = recovery_event(id, report, &replica.name);
         archive.append_events(clock.now(), &[event])?;
     }
     Ok(())

@@ -16,24 +16,13 @@ use crate::fs::events::NewEvent;
 use crate::fs::layout::ARCHIVE_DIR;
 use crate::fs::replica::Replica;
 use crate::ops::after_write::{after_write, AfterWrite};
+pub use crate::ops::findings::{ReplicaFinding, ReplicaItemCheck};
 use crate::ops::replicate::{
     expected_objects, expected_withdrawn, open_replicas, superseded_digests, CONFIG_KEY, HEAD_KEY,
     LOG_KEY,
 };
 use crate::ops::schedule::{plan, shard_of, Selection};
 use crate::vocab::{EventType, Outcome};
-
-/// One object out of place on a replica.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ReplicaFinding {
-    /// The item (empty for an object of no registered item).
-    pub id: String,
-    pub key: String,
-    /// `changed`, `missing`, `unexpected`, `size-mismatch`, or `outdated` (an earlier state
-    /// of the item that `cairn replicate` brings up to date).
-    pub kind: &'static str,
-    pub detail: String,
-}
 
 /// Options of `fixity --replica`.
 #[derive(Debug, Clone)]
@@ -47,15 +36,6 @@ pub struct ReplicaFixityOptions {
     pub max_bytes: Option<u64>,
     pub max_time: Option<Duration>,
     pub dry_run: bool,
-}
-
-/// One item's check on the replica.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReplicaItemCheck {
-    pub id: String,
-    pub objects: u64,
-    pub bytes: u64,
-    pub findings: Vec<ReplicaFinding>,
 }
 
 /// The report of `fixity --replica`.

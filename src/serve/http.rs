@@ -48,7 +48,8 @@ pub use listener::{Limits, MAX_CONNECTIONS, SEND_STALL, SHUTDOWN_DEADLINE};
 
 pub const MAX_IN_FLIGHT: usize = 256;
 pub const MAX_URI: usize = 8 * 1024;
-pub const MAX_BODY: usize = 64 * 1024;
+use super::form::first;
+pub use super::form::MAX_BODY;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const ITEMS_PER_PAGE: usize = 50;
 const EVENTS_PER_PAGE: usize = 100;
@@ -236,6 +237,7 @@ fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .with_state(state)
         .merge(super::auth::routes::router(web.clone()))
+        .merge(super::auth::intake::router(web.clone()))
         .layer(middleware::from_fn_with_state(
             web,
             super::auth::routes::gate,
@@ -291,15 +293,6 @@ fn html(markup: maud::Markup) -> Response {
 fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default()
-}
-
-/// The first value of `key` among query or form pairs ("" when none).
-pub(super) fn first<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
 }
 
 async fn oai_answer(state: Arc<AppState>, args: Vec<(String, String)>) -> Response {

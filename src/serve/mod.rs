@@ -9,11 +9,13 @@
 //! - [`reader`]: tombstones, formats, scan QC, damage and kept versions on item pages.
 //! - [`search`]: how /items?q= folds case and diacritics.
 //! - [`auth`]: accounts, sessions, CSRF, login limits, the write routes.
+//! - [`form`]: the body limit and field lookup every form route shares.
 //! - [`files`]: payload files, resolved only through the register.
 //! - [`http`]: the axum application, the listener and its limits.
 
 pub mod auth;
 pub mod files;
+pub mod form;
 pub mod http;
 pub mod oai;
 pub mod pages;

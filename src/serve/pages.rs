@@ -621,3 +621,43 @@ pub fn not_found(what: &str) -> Markup {
 fn day(time: &str) -> &str {
     time.get(..10).unwrap_or(time)
 }
+
+/// The page a withdrawn item's address answers with (410 Gone): when, why, and what
+/// became of its bag; never its files.
+pub fn tombstone_page(t: &crate::fs::lifecycle::Tombstone) -> Markup {
+    let title = t
+        .dublin_core
+        .read_record()
+        .ok()
+        .and_then(|dc| dc.title().map(str::to_string))
+        .unwrap_or_else(|| t.id.clone());
+    let disposition = match t.disposition.as_str() {
+        "quarantined" => "quarantined: its bag is kept apart, out of the archive's holdings",
+        "purged" => "purged: its files were deleted",
+        other => other,
+    };
+    let lang = t
+        .dublin_core
+        .read_record()
+        .ok()
+        .and_then(|dc| super::snapshot::item_lang(&dc));
+    layout(
+        &title,
+        "/items",
+        html! {
+            h1 lang=[lang.as_deref()] { (title) }
+            p.bad role="status" {
+                strong { "Withdrawn. " }
+                code.id { (t.id) } " was withdrawn from the archive on " (t.withdrawn) "."
+            }
+            table { tbody {
+                tr { th { "Identifier" } td { code.id { (t.id) } } }
+                tr { th { "Withdrawn" } td { (t.withdrawn) } }
+                tr { th { "Reason" } td { (t.reason) } }
+                tr { th { "Disposition" } td { (disposition) } }
+                tr { th { "Archived" } td { (t.archived) } }
+            } }
+            p { "Its files are not served. " a href="/items" { "All items" } }
+        },
+    )
+}

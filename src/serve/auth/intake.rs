@@ -21,11 +21,23 @@ use crate::clock::SystemClock;
 use crate::metadata::DublinCore;
 use crate::ops::ingest::describe::{describe, intake_record};
 use crate::ops::ingest::{ingest, IngestOptions, IngestReport, ItemReport, Outcome};
-use crate::serve::http::first as field;
+use crate::serve::form::first as field;
 use crate::serve::pages::layout;
 
 /// The most items one form may name.
 const MAX_SELECTED: usize = 10_000;
+
+/// The archivist's intake routes: /intake, /intake/describe, /intake/ingest.
+pub fn router(state: std::sync::Arc<WebState>) -> axum::Router {
+    axum::Router::new()
+        .route("/intake", axum::routing::get(intake_page))
+        .route(
+            "/intake/describe",
+            axum::routing::get(describe_form).post(describe_post),
+        )
+        .route("/intake/ingest", axum::routing::post(ingest_post))
+        .with_state(state)
+}
 
 fn outcome_word(o: Outcome) -> &'static str {
     match o {

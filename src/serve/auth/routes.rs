@@ -24,7 +24,7 @@ use crate::metadata::{DublinCore, Term};
 use crate::ops::amend::{amend, current_entry, current_record, AmendOptions, Edit};
 use crate::ops::users::Role;
 use crate::ops::withdraw::{withdraw, WithdrawOptions};
-use crate::serve::http::{first as field, MAX_BODY};
+use crate::serve::form::{first as field, MAX_BODY};
 
 /// What the account routes need.
 pub struct WebState {
@@ -40,15 +40,6 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route(
             "/items/{id}/withdraw",
             get(withdraw_form).post(withdraw_post),
-        )
-        .route("/intake", get(super::intake::intake_page))
-        .route(
-            "/intake/describe",
-            get(super::intake::describe_form).post(super::intake::describe_post),
-        )
-        .route(
-            "/intake/ingest",
-            axum::routing::post(super::intake::ingest_post),
         )
         .with_state(state)
 }

@@ -6,7 +6,8 @@
 
 use super::*;
 use crate::fs::register::{FileRecord, RegisterEntry};
-use crate::serve::reader::{tombstone_page, KeptVersion};
+use crate::serve::pages::tombstone_page;
+use crate::serve::reader::KeptVersion;
 
 /// The answer for an identifier the snapshot shows no item for: 410 Gone when it is a
 /// withdrawn item's (its tombstone page, or for a file a line saying so), 404
