@@ -17,45 +17,11 @@ cd "$(dirname "$0")/.."
 items=${1:-100}
 files=${2:-100}
 large_mib=${3:-1024}
-if [ -n "${CAIRN_BIN:-}" ]; then
-  cairn=$CAIRN_BIN
-else
-  cargo build --release --quiet
-  cairn=${CARGO_TARGET_DIR:-$PWD/target}/release/cairn
-fi
-work=$(mktemp -d "${BENCH_DIR:-/tmp}/cairn-ocfl-XXXXXX")
-trap 'rm -rf "$work"' EXIT
-
-peak() { # command... -> prints "seconds peak_kib"
-  /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >/dev/null 2>"$work/err.txt" || {
-    cat "$work/err.txt" >&2; return 1; }
-  cat "$work/time.txt"
-}
+. bench/lib/ocfl_corpus.sh
+bench_setup ocfl
 
 echo "== corpus: $items items of $files files (4 KiB) and one item of one $large_mib MiB file"
-"$cairn" init "$work/arch" >/dev/null
-python3 - "$work/arch/intake" "$items" "$files" "$large_mib" <<'PY'
-import os, sys
-intake, items, files, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rows = ["filename,dc.title"]
-for i in range(items):
-    d = os.path.join(intake, f"item-{i:05d}")
-    os.makedirs(d)
-    for j in range(files):
-        with open(os.path.join(d, f"page-{j:04d}.txt"), "wb") as f:
-            f.write(os.urandom(2048).hex().encode())
-    rows.append(f"item-{i:05d},Sample: item {i}")
-big = os.path.join(intake, "zz-large")
-os.makedirs(big)
-chunk = os.urandom(1 << 20)
-with open(os.path.join(big, "scan.tif"), "wb") as f:
-    for _ in range(mib):
-        f.write(chunk)
-rows.append("zz-large,Sample: one large file")
-with open(os.path.join(intake, "metadata.csv"), "w") as f:
-    f.write("\n".join(rows) + "\n")
-PY
-"$cairn" ingest --quiet --root "$work/arch" >/dev/null
+small_corpus "$items" "$files" "$large_mib"
 sync
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 cp_line=$(peak sh -c "cp -r '$work/arch/archive' '$work/copy' && sync")

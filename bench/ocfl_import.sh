@@ -17,32 +17,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 items=${1:-20}
 files=${2:-100}
-if [ -n "${CAIRN_BIN:-}" ]; then
-  cairn=$CAIRN_BIN
-else
-  cargo build --release --quiet
-  cairn=${CARGO_TARGET_DIR:-$PWD/target}/release/cairn
-fi
-work=$(mktemp -d "${BENCH_DIR:-/tmp}/cairn-ocfl-import-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+. bench/lib/ocfl_corpus.sh
+bench_setup ocfl-import
 
 echo "== corpus: $items items of $files files (4 KiB)"
-"$cairn" init "$work/arch" >/dev/null
-python3 - "$work/arch/intake" "$items" "$files" <<'PY'
-import os, sys
-intake, items, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rows = ["filename,dc.title"]
-for i in range(items):
-    d = os.path.join(intake, f"item-{i:05d}")
-    os.makedirs(d)
-    for j in range(files):
-        with open(os.path.join(d, f"page-{j:04d}.txt"), "wb") as f:
-            f.write(os.urandom(2048).hex().encode())
-    rows.append(f"item-{i:05d},Sample: item {i}")
-with open(os.path.join(intake, "metadata.csv"), "w") as f:
-    f.write("\n".join(rows) + "\n")
-PY
-"$cairn" ingest --quiet --root "$work/arch" >/dev/null
+small_corpus "$items" "$files"
 "$cairn" ocfl export --root "$work/arch" "$work/ocfl" >/dev/null
 "$cairn" init "$work/from-ocfl" >/dev/null
 "$cairn" init "$work/from-bags" >/dev/null
