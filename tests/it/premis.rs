@@ -13,11 +13,7 @@ use std::process::Command;
 use life::{expect, make_archive};
 
 fn schema() -> Option<PathBuf> {
-    let dir = match std::env::var_os("CAIRN_SPEC_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec"),
-    };
-    let xsd = dir.join("premis-v3.0.xsd");
+    let xsd = crate::common::serve::spec_root().join("premis-v3.0.xsd");
     xsd.is_file().then_some(xsd)
 }
 

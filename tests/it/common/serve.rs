@@ -73,12 +73,18 @@ pub fn ensure_python_module(module: &str, package: &str) -> bool {
     importable()
 }
 
-/// The OAI-PMH schemas: CAIRN_SPEC_DIR, else ../shared/spec beside the repository.
-pub fn spec_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("CAIRN_SPEC_DIR") {
+/// Where the official schemas are looked for: CAIRN_SPEC_DIR, else ../shared/spec beside
+/// the repository (a test finding nothing there skips).
+pub fn spec_root() -> PathBuf {
+    match std::env::var_os("CAIRN_SPEC_DIR") {
         Some(d) => PathBuf::from(d),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec"),
-    };
+    }
+}
+
+/// The OAI-PMH schemas: CAIRN_SPEC_DIR, else ../shared/spec beside the repository.
+pub fn spec_dir() -> Option<PathBuf> {
+    let dir = spec_root();
     dir.join("oai-pmh/oai-pmh-with-oai_dc.xsd")
         .is_file()
         .then_some(dir)
